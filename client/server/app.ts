@@ -1,0 +1,84 @@
+import path from 'node:path';
+import { resolvePublicRoute, type Logger, type PublicBackend } from '@blog/common';
+import express, { type Express, type RequestHandler } from 'express';
+import { createProxyMiddleware } from 'http-proxy-middleware';
+
+export type ApiBackend = Exclude<PublicBackend, 'client'>;
+export type ApiBackends = Record<ApiBackend, string>;
+
+export interface ClientServerOptions {
+  /**
+   * Base URLs of the public services. When given, this server routes requests exactly as the Kubernetes
+   * Ingress does (see PUBLIC_ROUTES), so the local stack behaves like posts.com. Without them it only
+   * serves the client, as it does behind the Ingress.
+   */
+  backends?: ApiBackends;
+  /** Serves the client: the static build, or Vite's dev middleware. */
+  client: RequestHandler;
+  logger: Logger;
+}
+
+export function createClientServerApp({ backends, client, logger }: ClientServerOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    res.json({ status: 'ready' });
+  });
+  if (backends) app.use(apiProxy(backends, logger));
+  app.use(client);
+  app.use((req, res) => {
+    res.status(404).json({ error: `no route for ${req.method} ${req.path}` });
+  });
+  return app;
+}
+
+function apiProxy(backends: ApiBackends, logger: Logger): RequestHandler {
+  const backendOf = (pathname: string) => resolvePublicRoute(pathname);
+  return createProxyMiddleware({
+    target: backends.query,
+    pathFilter: (pathname) => backendOf(pathname) !== 'client',
+    router: (req) => {
+      const backend = backendOf(new URL(req.url ?? '/', 'http://gateway').pathname);
+      return backend && backend !== 'client' ? backends[backend] : backends.query;
+    },
+    xfwd: true,
+    on: {
+      error: (err, req, res) => {
+        const pathname = new URL(req.url ?? '/', 'http://gateway').pathname;
+        const backend = backendOf(pathname) ?? 'backend';
+        logger.warn({ err: err.message, path: pathname, backend }, 'proxy error');
+        if ('writeHead' in res && !res.headersSent) {
+          res.writeHead(502, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: `the ${backend} service is unavailable` }));
+        } else {
+          res.end();
+        }
+      },
+    },
+  });
+}
+
+/** Serves the Vite build: hashed assets cached for a year, index.html for every other page (SPA). */
+export function staticClient(distDir: string): RequestHandler {
+  const router = express.Router();
+  router.use(
+    express.static(distDir, {
+      index: false,
+      setHeaders: (res, file) => {
+        const immutable = file.includes(`${path.sep}assets${path.sep}`);
+        res.setHeader('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
+      },
+    }),
+  );
+  router.get(/.*/, (req, res, next) => {
+    if (!req.accepts('html')) return next();
+    res.setHeader('cache-control', 'no-cache');
+    res.sendFile(path.join(distDir, 'index.html'), (err) => {
+      if (err) res.status(503).json({ error: 'the client is not built yet: run npm run build' });
+    });
+  });
+  return router;
+}

@@ -1,0 +1,78 @@
+import type { Server } from 'node:http';
+import path from 'node:path';
+import { commonConfigSchema, createLogger, env, loadConfig, main, runService, sleep, type Logger } from '@blog/common';
+import type { RequestHandler } from 'express';
+import { z } from 'zod';
+import { createClientServerApp, staticClient, type ApiBackends } from './app';
+
+const configSchema = z.object({
+  ...commonConfigSchema,
+  PORT: env.port(3000),
+  CLIENT_MODE: z.enum(['static', 'dev']).default('static'),
+  PROXY_API: env.flag(true),
+  POSTS_URL: env.url('http://localhost:4000'),
+  COMMENTS_URL: env.url('http://localhost:4001'),
+  QUERY_URL: env.url('http://localhost:4002'),
+});
+
+/** client/, whether this runs compiled from dist-server/ or from server/ with tsx. */
+const clientDir = path.resolve(__dirname, '..');
+
+main(async () => {
+  const config = loadConfig(configSchema);
+  const logger = createLogger('client', config);
+  const backends: ApiBackends | undefined = config.PROXY_API
+    ? { posts: config.POSTS_URL, comments: config.COMMENTS_URL, query: config.QUERY_URL }
+    : undefined;
+
+  // In dev mode Vite's middleware needs the HTTP server for its HMR websocket, so it is plugged in once listening.
+  let devClient: RequestHandler | undefined;
+  const client: RequestHandler =
+    config.CLIENT_MODE === 'static'
+      ? staticClient(path.join(clientDir, 'dist'))
+      : (req, res, next) => (devClient ? devClient(req, res, next) : res.status(503).json({ error: 'the dev server is starting' }));
+
+  let closeVite: (() => Promise<void>) | undefined;
+  await runService({
+    name: 'client',
+    app: createClientServerApp({ backends, client, logger }),
+    port: config.PORT,
+    logger,
+    onListening: async (server) => {
+      if (config.CLIENT_MODE === 'dev') {
+        const vite = await startVite(server);
+        devClient = vite.middlewares;
+        closeVite = () => vite.close();
+      }
+      if (backends) await announceWhenReady(backends, config.PORT, logger);
+    },
+    onShutdown: () => closeVite?.(),
+  });
+});
+
+async function startVite(server: Server) {
+  const { createServer } = await import('vite');
+  return createServer({
+    root: clientDir,
+    configFile: path.join(clientDir, 'vite.config.mts'),
+    appType: 'spa',
+    server: { middlewareMode: true, hmr: { server } },
+  });
+}
+
+/** Logs the URL to open once every public service reports ready. */
+async function announceWhenReady(backends: ApiBackends, port: number, logger: Logger): Promise<void> {
+  const isReady = async (url: string) => {
+    try {
+      return (await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1_000) })).ok;
+    } catch {
+      return false;
+    }
+  };
+  for (;;) {
+    const ready = await Promise.all(Object.values(backends).map(isReady));
+    if (ready.every(Boolean)) break;
+    await sleep(250);
+  }
+  logger.info(`The blog is ready: open http://localhost:${port}`);
+}

@@ -1,0 +1,46 @@
+import { randomUUID } from 'node:crypto';
+import {
+  createCommentBodySchema,
+  createServiceApp,
+  eventIntake,
+  finishServiceApp,
+  HttpError,
+  parseBody,
+  type EventConsumer,
+  type EventPublisher,
+  type Logger,
+} from '@blog/common';
+import type { Express } from 'express';
+import type { CommentStore } from './events';
+
+export interface CommentsDeps {
+  store: CommentStore;
+  bus: EventPublisher;
+  consumer: EventConsumer;
+  logger: Logger;
+}
+
+export function createApp({ store, bus, consumer, logger }: CommentsDeps): Express {
+  const app = createServiceApp({ isReady: () => consumer.isReady() });
+
+  app.post('/posts/:id/comments', async (req, res) => {
+    const { content } = parseBody(createCommentBodySchema, req.body);
+    const postId = req.params.id;
+    // A post created a moment ago may not have reached us yet: read the newest history before saying 404.
+    if (!store.hasPost(postId)) await consumer.sync();
+    if (!store.hasPost(postId)) throw new HttpError(404, `post ${postId} not found`);
+
+    const comment = { id: randomUUID(), content, status: 'pending' as const };
+    await bus.publish({ type: 'CommentCreated', data: { ...comment, postId } });
+    store.addComment(postId, comment);
+    res.status(201).json(comment);
+  });
+
+  app.get('/posts/:id/comments', (req, res) => {
+    res.json(store.commentsOf(req.params.id));
+  });
+
+  app.post('/events', eventIntake(consumer));
+
+  return finishServiceApp(app, logger);
+}

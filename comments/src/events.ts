@@ -1,0 +1,76 @@
+import { Reactor, type Comment, type CommentStatus, type EventHandlers, type EventPublisher, type Logger } from '@blog/common';
+
+interface StoredComment extends Comment {
+  postId: string;
+  /** Status of the last CommentUpdated in the log for this comment, if any. */
+  publishedStatus?: CommentStatus;
+}
+
+/** Comments by post, plus the posts known from PostCreated; rebuilt from the event history at start. */
+export class CommentStore {
+  private readonly byPost = new Map<string, StoredComment[]>();
+  private readonly byId = new Map<string, StoredComment>();
+
+  addPost(postId: string): void {
+    if (!this.byPost.has(postId)) this.byPost.set(postId, []);
+  }
+
+  hasPost(postId: string): boolean {
+    return this.byPost.has(postId);
+  }
+
+  /** Adds a comment unless it is already known (a replayed or echoed CommentCreated). */
+  addComment(postId: string, comment: Comment): void {
+    if (this.byId.has(comment.id)) return;
+    const stored: StoredComment = { id: comment.id, content: comment.content, status: comment.status, postId };
+    this.byId.set(comment.id, stored);
+    this.addPost(postId);
+    this.byPost.get(postId)?.push(stored);
+  }
+
+  get(commentId: string): StoredComment | undefined {
+    return this.byId.get(commentId);
+  }
+
+  /** The comments of a post in creation order; empty for an unknown post. */
+  commentsOf(postId: string): Comment[] {
+    return (this.byPost.get(postId) ?? []).map(({ id, content, status }) => ({ id, content, status }));
+  }
+}
+
+/**
+ * On CommentModerated the comment takes the moderation's status and a CommentUpdated is due — unless the
+ * log already holds one with that status, which is what makes replaying history emit nothing again.
+ */
+export function commentEventHandlers(store: CommentStore, updates: Reactor): EventHandlers {
+  return {
+    PostCreated: ({ id }) => store.addPost(id),
+    CommentCreated: ({ id, postId, content, status }) => store.addComment(postId, { id, content, status }),
+    CommentModerated: ({ id, postId, content, status }) => {
+      store.addComment(postId, { id, content, status });
+      const comment = store.get(id);
+      if (!comment) return;
+      comment.status = status;
+      if (comment.publishedStatus !== status) updates.need(id);
+    },
+    CommentUpdated: ({ id, status }) => {
+      const comment = store.get(id);
+      if (!comment) return;
+      comment.publishedStatus = status;
+      if (comment.status === status) updates.done(id);
+    },
+  };
+}
+
+/** The reactor that publishes a CommentUpdated with the comment's current state whenever one is due. */
+export function commentUpdates(store: CommentStore, bus: EventPublisher, logger: Logger): Reactor {
+  return new Reactor({
+    logger,
+    react: async (commentId) => {
+      const comment = store.get(commentId);
+      if (!comment) return;
+      const { id, postId, content, status } = comment;
+      await bus.publish({ type: 'CommentUpdated', data: { id, postId, content, status } });
+    },
+  });
+}

@@ -1,0 +1,79 @@
+import { z } from 'zod';
+
+/** A bad environment variable; the message names it. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Reads configuration once from the environment, validated by a zod object schema whose keys are the
+ * variable names. Throws a ConfigError naming every wrong variable.
+ */
+export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  const input: Record<string, string | undefined> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    // An empty variable counts as unset, so `PORT= npm start` falls back to the default.
+    input[key] = value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  return parsed.data;
+}
+
+/** Reusable env variable schemas. */
+export const env = {
+  port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
+  url: (fallback: string) =>
+    z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+      .default(fallback)
+      .transform((value) => value.replace(/\/+$/, '')),
+  urlList: (fallback: string[]) =>
+    z
+      .string()
+      .default(fallback.join(','))
+      .transform((value, ctx) => {
+        const urls = value
+          .split(',')
+          .map((item) => item.trim().replace(/\/+$/, ''))
+          .filter((item) => item !== '');
+        for (const url of urls) {
+          if (!z.url({ protocol: /^https?$/ }).safeParse(url).success) {
+            ctx.addIssue({ code: 'custom', message: `"${url}" is not an http(s) URL` });
+          }
+        }
+        return urls;
+      }),
+  flag: (fallback: boolean) =>
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+      .default(fallback ? 'true' : 'false')
+      .transform((value) => value === 'true' || value === '1' || value === 'yes'),
+  logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  wordList: (fallback: string[]) =>
+    z
+      .string()
+      .default(fallback.join(','))
+      .transform((value) =>
+        value
+          .split(',')
+          .map((word) => word.trim().toLowerCase())
+          .filter((word) => word !== ''),
+      ),
+};
+
+/** Settings every service shares. */
+export const commonConfigSchema = {
+  LOG_LEVEL: env.logLevel(),
+  LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
+};
+
+/** Settings of a service that publishes to and reads from the bus. */
+export const busServiceConfigSchema = {
+  ...commonConfigSchema,
+  EVENT_BUS_URL: env.url('http://localhost:4005'),
+};

@@ -1,0 +1,166 @@
+import type { RequestHandler } from 'express';
+import { retryUntilDone, type BackoffOptions } from './backoff';
+import type { EventHistory } from './bus-client';
+import { isKnownEventType, parseEnvelope, type BlogEvent, type Envelope, type EventType, type ForeignEnvelope } from './contracts';
+import { HttpError, requireJsonObject } from './http';
+import type { Logger } from './logger';
+
+type EnvelopeOf<T extends EventType> = Envelope<Extract<BlogEvent, { type: T }>>;
+
+/** A map from event type to the function that applies it to the service's state. Unlisted types are ignored. */
+export type EventHandlers = { [T in EventType]?: (data: EnvelopeOf<T>['data'], envelope: EnvelopeOf<T>) => void };
+
+export type AnyEnvelope = Envelope | ForeignEnvelope;
+
+export interface ConsumerStats {
+  applied: number;
+  duplicates: number;
+  /** Poison events: invalid, or their handler threw. Logged with their seq and skipped. */
+  skipped: number;
+}
+
+export interface EventConsumerOptions {
+  history: EventHistory;
+  handlers: EventHandlers;
+  logger: Logger;
+  /** Events read per history request. */
+  pageSize?: number;
+  backoff?: BackoffOptions;
+}
+
+/**
+ * Applies the event log to a service's state exactly once, in seq order.
+ *
+ * - At start it reads the whole history before it is ready; live events that arrive meanwhile are buffered.
+ * - A live event at or below the last applied seq is a duplicate and ignored.
+ * - A live event past a gap first pulls the missing range from the history.
+ * - An event that fails validation or whose handler throws is logged, counted and skipped.
+ */
+export class EventConsumer {
+  private lastSeq = 0;
+  private ready = false;
+  private buffered: AnyEnvelope[] = [];
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly stopping = new AbortController();
+  private readonly pageSize: number;
+  readonly stats: ConsumerStats = { applied: 0, duplicates: 0, skipped: 0 };
+
+  constructor(private readonly options: EventConsumerOptions) {
+    this.pageSize = options.pageSize ?? 1_000;
+  }
+
+  /** Seq of the last event applied (or skipped as poison). */
+  get position(): number {
+    return this.lastSeq;
+  }
+
+  isReady(): boolean {
+    return this.ready;
+  }
+
+  /** Catches up with the history, retrying until the bus answers, then applies buffered live events. */
+  async start(): Promise<void> {
+    const startedAt = Date.now();
+    const caughtUp = await retryUntilDone(() => this.serially(() => this.pull()), {
+      signal: this.stopping.signal,
+      backoff: this.options.backoff,
+      onError: (err, attempt) =>
+        this.options.logger.warn({ err: String(err), attempt }, 'catch-up failed, retrying'),
+    });
+    if (!caughtUp) return;
+    await this.serially(async () => {
+      this.ready = true;
+      const buffered = this.buffered;
+      this.buffered = [];
+      for (const envelope of buffered) await this.accept(envelope);
+    });
+    this.options.logger.info({ position: this.lastSeq, ms: Date.now() - startedAt }, 'caught up with the event history');
+  }
+
+  /** Stops a catch-up still retrying. */
+  stop(): void {
+    this.stopping.abort();
+  }
+
+  /** Takes one live event. Resolves when it is applied (or buffered while catching up). */
+  receive(envelope: AnyEnvelope): Promise<void> {
+    if (!this.ready) {
+      this.buffered.push(envelope);
+      return Promise.resolve();
+    }
+    return this.serially(() => this.accept(envelope));
+  }
+
+  /** Applies whatever the history holds beyond the current position. */
+  sync(): Promise<void> {
+    if (!this.ready) return Promise.resolve();
+    return this.serially(() => this.pull());
+  }
+
+  private serially<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(task);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async accept(envelope: AnyEnvelope): Promise<void> {
+    if (envelope.seq <= this.lastSeq) {
+      this.stats.duplicates++;
+      return;
+    }
+    if (envelope.seq > this.lastSeq + 1) {
+      await this.pull(envelope.seq - 1);
+      if (envelope.seq <= this.lastSeq) return;
+    }
+    this.apply(envelope);
+  }
+
+  /** Reads the history after the current position, up to `until` when given, else to its end. */
+  private async pull(until = Infinity): Promise<void> {
+    for (;;) {
+      const page = await this.options.history.readAfter(this.lastSeq, this.pageSize);
+      for (const raw of page) {
+        const parsed = parseEnvelope(raw);
+        if (parsed.ok) {
+          if (parsed.envelope.seq > this.lastSeq) this.apply(parsed.envelope);
+        } else {
+          this.skipPoison(raw, parsed.error);
+        }
+      }
+      if (page.length < this.pageSize || this.lastSeq >= until) return;
+    }
+  }
+
+  private apply(envelope: AnyEnvelope): void {
+    this.lastSeq = envelope.seq;
+    const { handlers } = this.options;
+    if (!isKnownEventType(envelope.type) || !Object.hasOwn(handlers, envelope.type)) return;
+    const handler = handlers[envelope.type] as ((data: unknown, envelope: AnyEnvelope) => void) | undefined;
+    if (!handler) return;
+    try {
+      handler(envelope.data, envelope);
+      this.stats.applied++;
+    } catch (err) {
+      this.stats.skipped++;
+      this.options.logger.error({ err, seq: envelope.seq, id: envelope.id, type: envelope.type }, 'event handler failed, event skipped');
+    }
+  }
+
+  private skipPoison(raw: unknown, error: string): void {
+    const seq = (raw as { seq?: unknown } | null)?.seq;
+    this.stats.skipped++;
+    this.options.logger.warn({ seq, error }, 'invalid event in history, skipped');
+    if (typeof seq === 'number' && Number.isInteger(seq) && seq > this.lastSeq) this.lastSeq = seq;
+  }
+}
+
+/** `POST /events`: validates one delivered envelope and hands it to the consumer (400 when malformed). */
+export function eventIntake(consumer: EventConsumer): RequestHandler {
+  return async (req, res) => {
+    requireJsonObject(req.body);
+    const parsed = parseEnvelope(req.body);
+    if (!parsed.ok) throw new HttpError(400, `malformed event: ${parsed.error}`);
+    await consumer.receive(parsed.envelope);
+    res.json({ status: 'OK', position: consumer.position });
+  };
+}

@@ -1,0 +1,104 @@
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import type { z } from 'zod';
+import { describeIssues, LIMITS } from './contracts';
+import type { Logger } from './logger';
+
+/** An error with the HTTP status it should be answered with; the message is shown to the caller. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+/** Throws a 400 unless the request body is a JSON object (not an array, not missing). */
+export function requireJsonObject(body: unknown): asserts body is Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new HttpError(400, 'request body must be a JSON object (Content-Type: application/json)');
+  }
+}
+
+/** Checks that a request body is a JSON object matching the schema, or throws a 400 naming the fields. */
+export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
+  requireJsonObject(body);
+  return parseWith(schema, body);
+}
+
+/** Validates query parameters, or throws a 400 naming them. */
+export function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.infer<S> {
+  return parseWith(schema, query);
+}
+
+function parseWith<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw new HttpError(400, describeIssues(parsed.error));
+  return parsed.data;
+}
+
+export interface HealthCheck {
+  /** Whether the service can serve traffic (it has caught up with the event history). */
+  isReady: () => boolean;
+}
+
+/** An Express app with the JSON body parser and the health routes every service has. */
+export function createServiceApp({ isReady }: HealthCheck): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(express.json({ limit: LIMITS.bodyBytes }));
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    if (isReady()) res.json({ status: 'ready' });
+    else res.status(503).json({ error: 'not ready: catching up with the event history' });
+  });
+  return app;
+}
+
+/** Adds the JSON 404 and error handlers; call after the service's own routes. */
+export function finishServiceApp(app: Express, logger: Logger): Express {
+  app.use(notFound);
+  app.use(errorHandler(logger));
+  return app;
+}
+
+const notFound: RequestHandler = (req, res) => {
+  res.status(404).json({ error: `no route for ${req.method} ${req.path}` });
+};
+
+/** Messages for the errors Express's body parser raises. */
+const bodyParserMessages: Record<string, string> = {
+  'entity.parse.failed': 'request body is not valid JSON',
+  'entity.too.large': `request body is larger than ${LIMITS.bodyBytes}`,
+  'encoding.unsupported': 'unsupported Content-Encoding',
+  'charset.unsupported': 'unsupported charset',
+  'request.aborted': 'request aborted',
+  'entity.verify.failed': 'request body rejected',
+};
+
+function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    const { status, message } = toHttpError(err);
+    if (status >= 500) logger.error({ err, method: req.method, path: req.path }, 'request failed');
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    res.status(status).json({ error: message });
+  };
+}
+
+function toHttpError(err: unknown): { status: number; message: string } {
+  if (err instanceof HttpError) return { status: err.status, message: err.message };
+  if (typeof err === 'object' && err !== null) {
+    const { status, type, message } = err as { status?: unknown; type?: unknown; message?: unknown };
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      const known = typeof type === 'string' ? bodyParserMessages[type] : undefined;
+      return { status, message: known ?? (typeof message === 'string' ? message : 'bad request') };
+    }
+  }
+  return { status: 500, message: 'internal error' };
+}

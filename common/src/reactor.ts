@@ -1,0 +1,81 @@
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
+import type { Logger } from './logger';
+
+type State = 'pending' | 'publishing' | 'published';
+
+export interface ReactorOptions {
+  /** Publishes the reaction for one key (e.g. a comment id); throws when it could not. */
+  react: (key: string) => Promise<void>;
+  logger: Logger;
+  backoff?: BackoffOptions;
+}
+
+/**
+ * Publishes reactions to events at most once in effect, derived from state rather than from deliveries.
+ *
+ * Handlers call `need(key)` when the state calls for a reaction and `done(key)` when the log shows the
+ * reaction was published (its echo arrived). While the consumer replays history nothing is published;
+ * `start()` then publishes only what the history still lacks. A failed publish is retried with backoff;
+ * a published reaction is not repeated while its echo is on its way.
+ */
+export class Reactor {
+  private readonly states = new Map<string, State>();
+  private started = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private failures = 0;
+
+  constructor(private readonly options: ReactorOptions) {}
+
+  need(key: string): void {
+    if (this.states.has(key)) return;
+    this.states.set(key, 'pending');
+    if (this.started) void this.run(key);
+  }
+
+  done(key: string): void {
+    this.states.delete(key);
+  }
+
+  /** Keys whose reaction is not yet in the log. */
+  get outstanding(): number {
+    return this.states.size;
+  }
+
+  start(): void {
+    this.started = true;
+    this.runPending();
+  }
+
+  stop(): void {
+    this.started = false;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
+  private runPending(): void {
+    for (const [key, state] of this.states) if (state === 'pending') void this.run(key);
+  }
+
+  private async run(key: string): Promise<void> {
+    this.states.set(key, 'publishing');
+    try {
+      await this.options.react(key);
+      this.failures = 0;
+      if (this.states.get(key) === 'publishing') this.states.set(key, 'published');
+    } catch (err) {
+      if (this.states.get(key) === 'publishing') this.states.set(key, 'pending');
+      this.options.logger.warn({ err: String(err), key }, 'publishing a reaction failed, will retry');
+      this.scheduleRetry();
+    }
+  }
+
+  private scheduleRetry(): void {
+    if (!this.started || this.retryTimer) return;
+    const delay = backoffDelay(this.failures++, this.options.backoff ?? DEFAULT_BACKOFF);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.started) this.runPending();
+    }, delay);
+    this.retryTimer.unref();
+  }
+}

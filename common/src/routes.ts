@@ -1,0 +1,24 @@
+/**
+ * The public routes of the blog, written the way ingress-nginx reads them with `use-regex`: each path is a
+ * case-insensitive regular expression anchored at the start, and the longest path is tried first.
+ * infra/k8s's Ingress and the local gateway both follow this table.
+ */
+export type PublicBackend = 'posts' | 'comments' | 'query' | 'client';
+
+export interface PublicRoute {
+  path: string;
+  backend: PublicBackend;
+}
+
+export const PUBLIC_ROUTES: readonly PublicRoute[] = [
+  { path: '/posts/create', backend: 'posts' },
+  { path: '/posts/?(.*)/comments', backend: 'comments' },
+  { path: '/posts/?(.*)', backend: 'query' },
+  { path: '/?(.*)', backend: 'client' },
+];
+
+/** The backend ingress-nginx would pick for a request path (without the query string). */
+export function resolvePublicRoute(pathname: string, routes: readonly PublicRoute[] = PUBLIC_ROUTES): PublicBackend | undefined {
+  const longestFirst = [...routes].sort((a, b) => b.path.length - a.path.length);
+  return longestFirst.find((route) => new RegExp(`^${route.path}`, 'i').test(pathname))?.backend;
+}

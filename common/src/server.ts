@@ -1,0 +1,82 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import { ConfigError } from './config';
+import type { Logger } from './logger';
+
+/** Starts listening; resolves with the server and the port actually bound (useful with port 0). */
+export function listen(app: Express, port: number, host?: string): Promise<{ server: Server; port: number }> {
+  return new Promise((resolve, reject) => {
+    const onListening = (err?: Error) => {
+      if (err) return reject(err);
+      resolve({ server, port: (server.address() as AddressInfo).port });
+    };
+    const server = host === undefined ? app.listen(port, onListening) : app.listen(port, host, onListening);
+  });
+}
+
+export interface ServiceRun {
+  name: string;
+  app: Express;
+  port: number;
+  logger: Logger;
+  /** Starts background work (catch-up, delivery) once the server listens. */
+  onListening?: (server: Server) => Promise<void> | void;
+  /** Stops background work; runs after the server stopped accepting and before the process exits. */
+  onShutdown?: () => Promise<void> | void;
+  /** Upper bound for draining in-flight requests on SIGTERM. */
+  drainTimeoutMs?: number;
+}
+
+/**
+ * Runs a service: listen, start background work, and on SIGTERM/SIGINT stop accepting, let in-flight
+ * requests finish (bounded), stop background work and exit 0.
+ */
+export async function runService({ name, app, port, logger, onListening, onShutdown, drainTimeoutMs = 5_000 }: ServiceRun): Promise<void> {
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
+  const { server, port: bound } = await listen(app, port);
+  logger.info({ port: bound }, `${name} listening on http://localhost:${bound}`);
+
+  let shuttingDown = false;
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    logger.info({ signal }, `${name} shutting down`);
+    const forceExit = setTimeout(() => {
+      logger.warn('drain timed out, closing remaining connections');
+      server.closeAllConnections();
+    }, drainTimeoutMs);
+    forceExit.unref();
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+    clearTimeout(forceExit);
+    try {
+      await onShutdown?.();
+    } catch (err) {
+      logger.error({ err }, 'error during shutdown');
+    }
+    logger.info(`${name} stopped`);
+    logger.flush();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+
+  void Promise.resolve()
+    .then(() => onListening?.(server))
+    .catch((err: unknown) => logger.error({ err }, 'background start failed'));
+}
+
+/** Entry point wrapper: a configuration error stops the process with its message, naming the variable. */
+export function main(start: () => Promise<void>): void {
+  start().catch((err: unknown) => {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+    } else {
+      console.error(err);
+    }
+    process.exit(1);
+  });
+}

@@ -1,0 +1,45 @@
+/**
+ * Test doubles shared by the services' tests (import from '@blog/common/testing'; not used at run time).
+ */
+import { randomUUID } from 'node:crypto';
+import type { EventHistory, EventPublisher } from './bus-client';
+import { BusUnavailableError } from './bus-client';
+import type { BlogEvent, Envelope } from './contracts';
+
+/**
+ * An event bus in memory: publishing appends with the next seq, the history can be read like the real
+ * bus's `GET /events`. `down = true` makes every call fail as if the bus were unreachable.
+ */
+export class InMemoryBus implements EventPublisher, EventHistory {
+  readonly events: unknown[] = [];
+  down = false;
+
+  async publish<E extends BlogEvent>(event: E): Promise<Envelope<E>> {
+    if (this.down) throw new BusUnavailableError('ECONNREFUSED');
+    const envelope = { ...event, id: randomUUID(), time: new Date().toISOString(), seq: this.events.length + 1 } as Envelope<E>;
+    this.events.push(envelope);
+    return envelope;
+  }
+
+  /** Appends a raw item, valid or not, as if some other service had published it. */
+  append(raw: Record<string, unknown>): Record<string, unknown> {
+    const stored = { id: randomUUID(), time: new Date().toISOString(), ...raw, seq: this.events.length + 1 };
+    this.events.push(stored);
+    return stored;
+  }
+
+  async readAfter(after: number, limit: number): Promise<unknown[]> {
+    if (this.down) throw new BusUnavailableError('ECONNREFUSED');
+    return this.events.slice(after, after + limit);
+  }
+
+  /** Published events of one type, in order. */
+  ofType<T extends BlogEvent['type']>(type: T): Envelope<Extract<BlogEvent, { type: T }>>[] {
+    return this.events.filter((event): event is Envelope<Extract<BlogEvent, { type: T }>> => (event as { type?: unknown }).type === type);
+  }
+}
+
+/** A well-formed envelope for tests. */
+export function envelopeOf<E extends BlogEvent>(event: E, seq: number): Envelope<E> {
+  return { ...event, id: randomUUID(), time: new Date().toISOString(), seq } as Envelope<E>;
+}

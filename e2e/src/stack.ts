@@ -1,0 +1,58 @@
+/**
+ * The local stack: which processes make up the blog, how each is started and how they find each other.
+ * `npm start`, `npm run dev` and the full-stack tests all start the stack from this one definition.
+ */
+import path from 'node:path';
+
+export const SERVICES = ['event-bus', 'posts', 'comments', 'query', 'moderation', 'client'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+export type StackPorts = Record<ServiceName, number>;
+
+export const DEFAULT_PORTS: StackPorts = {
+  'event-bus': 4005,
+  posts: 4000,
+  comments: 4001,
+  query: 4002,
+  moderation: 4003,
+  client: 3000,
+};
+
+export type StackMode = 'start' | 'dev';
+
+/** The repository root. */
+export const ROOT = path.resolve(__dirname, '..', '..');
+
+const url = (port: number) => `http://localhost:${port}`;
+
+/** The environment each process gets: its port and the URLs of what it talks to. */
+export function serviceEnv(name: ServiceName, ports: StackPorts, mode: StackMode): Record<string, string> {
+  const common = { PORT: String(ports[name]) };
+  switch (name) {
+    case 'event-bus':
+      return {
+        ...common,
+        EVENT_SUBSCRIBERS: [ports.posts, ports.comments, ports.query, ports.moderation].map(url).join(','),
+      };
+    case 'client':
+      return {
+        ...common,
+        CLIENT_MODE: mode === 'dev' ? 'dev' : 'static',
+        POSTS_URL: url(ports.posts),
+        COMMENTS_URL: url(ports.comments),
+        QUERY_URL: url(ports.query),
+      };
+    default:
+      return { ...common, EVENT_BUS_URL: url(ports['event-bus']) };
+  }
+}
+
+/** The program and arguments that run a service: compiled JS with node, or the TypeScript source in watch mode. */
+export function serviceCommand(name: ServiceName, mode: StackMode): { command: string; args: string[] } {
+  const dir = path.join(ROOT, name);
+  if (mode === 'start') {
+    return { command: process.execPath, args: [path.join(dir, name === 'client' ? 'dist-server' : 'dist', 'index.js')] };
+  }
+  const tsx = require.resolve('tsx/cli');
+  const entry = path.join(dir, name === 'client' ? 'server' : 'src', 'index.ts');
+  return { command: process.execPath, args: [tsx, 'watch', '--conditions=source', '--clear-screen=false', entry] };
+}

@@ -1,0 +1,126 @@
+import { backoffDelay, DEFAULT_BACKOFF, sleep, type BackoffOptions, type Logger } from '@blog/common';
+import type { EventLog, StoredEvent } from './log';
+
+export interface DeliveryOptions {
+  log: EventLog;
+  logger: Logger;
+  /** How long one delivery request may take before it counts as failed. */
+  timeoutMs?: number;
+  backoff?: BackoffOptions;
+  /** Events read from the log per round. */
+  readBatch?: number;
+}
+
+export interface SubscriberStatus {
+  url: string;
+  /** Seq of the last event this subscriber acknowledged (or rejected as invalid). */
+  delivered: number;
+  /** Events appended but not yet delivered. */
+  lag: number;
+  /** Failed attempts in a row for the event being delivered now. */
+  failures: number;
+  lastError: string | null;
+}
+
+/**
+ * Answers that say "this event will never be accepted" (malformed, too large). Anything else — a 404 from a
+ * subscriber not serving /events yet, a 401 from a misconfigured token, a 5xx — is retried, because
+ * passing over the event would lose it.
+ */
+const REJECTING_STATUSES = new Set([400, 413, 415, 422]);
+
+/**
+ * Delivers the log to one subscriber: every event, in seq order, one at a time, retried with capped
+ * exponential backoff until the subscriber answers 2xx. A rejecting answer (see REJECTING_STATUSES) is
+ * logged and the event passed over. Each subscriber has its own loop, so a slow or
+ * dead one never holds up the others.
+ */
+export class SubscriberDelivery {
+  private delivered = 0;
+  private failures = 0;
+  private lastError: string | null = null;
+  private readonly stopping = new AbortController();
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    readonly url: string,
+    private readonly options: DeliveryOptions,
+  ) {}
+
+  start(): void {
+    this.loop ??= this.run().catch((err: unknown) => this.options.logger.error({ err, subscriber: this.url }, 'delivery loop stopped'));
+  }
+
+  /** Stops after the delivery in flight, if any, has finished. */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.loop;
+  }
+
+  status(): SubscriberStatus {
+    return {
+      url: this.url,
+      delivered: this.delivered,
+      lag: Math.max(0, this.options.log.lastSeq - this.delivered),
+      failures: this.failures,
+      lastError: this.lastError,
+    };
+  }
+
+  private async run(): Promise<void> {
+    const { log, readBatch = 100 } = this.options;
+    const { signal } = this.stopping;
+    while (!signal.aborted) {
+      const events = await log.readAfter(this.delivered, readBatch);
+      if (events.length === 0) {
+        await log.waitForNewerThan(this.delivered, signal);
+        continue;
+      }
+      for (const event of events) {
+        if (!(await this.deliverUntilDone(event))) return;
+        this.delivered = event.seq;
+      }
+    }
+  }
+
+  /** Returns false when stopped before the event was delivered. */
+  private async deliverUntilDone(event: StoredEvent): Promise<boolean> {
+    const { logger, backoff = DEFAULT_BACKOFF } = this.options;
+    const { signal } = this.stopping;
+    for (;;) {
+      const outcome = await this.post(event);
+      if (outcome.kind === 'delivered') {
+        this.failures = 0;
+        this.lastError = null;
+        return true;
+      }
+      if (outcome.kind === 'rejected') {
+        logger.warn({ subscriber: this.url, seq: event.seq, id: event.id, type: event.type, reason: outcome.reason }, 'subscriber rejected event, passing over it');
+        this.failures = 0;
+        return true;
+      }
+      this.lastError = outcome.reason;
+      if (this.failures === 0) logger.warn({ subscriber: this.url, seq: event.seq, reason: outcome.reason }, 'delivery failed, retrying');
+      await sleep(backoffDelay(this.failures++, backoff), signal);
+      if (signal.aborted) return false;
+    }
+  }
+
+  private async post(event: StoredEvent): Promise<{ kind: 'delivered' } | { kind: 'rejected' | 'failed'; reason: string }> {
+    try {
+      const response = await fetch(`${this.url}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(event),
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 5_000),
+      });
+      const text = await response.text().catch(() => '');
+      if (response.ok) return { kind: 'delivered' };
+      const reason = `HTTP ${response.status} ${text.slice(0, 200)}`;
+      return { kind: REJECTING_STATUSES.has(response.status) ? 'rejected' : 'failed', reason };
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code;
+      return { kind: 'failed', reason: cause ?? (err instanceof Error ? err.message : String(err)) };
+    }
+  }
+}

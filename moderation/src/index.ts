@@ -1,0 +1,34 @@
+import { busServiceConfigSchema, BusClient, createLogger, env, EventConsumer, loadConfig, main, runService } from '@blog/common';
+import { z } from 'zod';
+import { createApp } from './app';
+import { moderationDecisions, moderationEventHandlers, ModerationStore } from './events';
+
+const configSchema = z.object({
+  ...busServiceConfigSchema,
+  PORT: env.port(4003),
+  BLOCKED_WORDS: env.wordList(['orange']),
+});
+
+main(async () => {
+  const config = loadConfig(configSchema);
+  const logger = createLogger('moderation', config);
+  const bus = new BusClient(config.EVENT_BUS_URL);
+  const store = new ModerationStore();
+  const decisions = moderationDecisions(store, bus, config.BLOCKED_WORDS, logger);
+  const consumer = new EventConsumer({ history: bus, handlers: moderationEventHandlers(store, decisions), logger });
+
+  await runService({
+    name: 'moderation',
+    app: createApp({ consumer, logger }),
+    port: config.PORT,
+    logger,
+    onListening: async () => {
+      await consumer.start();
+      decisions.start();
+    },
+    onShutdown: () => {
+      decisions.stop();
+      consumer.stop();
+    },
+  });
+});

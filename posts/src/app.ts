@@ -1,0 +1,42 @@
+import { randomUUID } from 'node:crypto';
+import {
+  createPostBodySchema,
+  createServiceApp,
+  eventIntake,
+  finishServiceApp,
+  parseBody,
+  type EventConsumer,
+  type EventPublisher,
+  type Logger,
+} from '@blog/common';
+import type { Express, RequestHandler } from 'express';
+import type { PostStore } from './events';
+
+export interface PostsDeps {
+  store: PostStore;
+  bus: EventPublisher;
+  consumer: EventConsumer;
+  logger: Logger;
+}
+
+export function createApp({ store, bus, consumer, logger }: PostsDeps): Express {
+  const app = createServiceApp({ isReady: () => consumer.isReady() });
+
+  /** The post exists once the bus has stored its PostCreated; if the bus is down nothing is created (503). */
+  const createPost: RequestHandler = async (req, res) => {
+    const { title } = parseBody(createPostBodySchema, req.body);
+    const post = { id: randomUUID(), title };
+    await bus.publish({ type: 'PostCreated', data: post });
+    store.add(post);
+    res.status(201).json(post);
+  };
+
+  app.post('/posts/create', createPost);
+  app.post('/posts', createPost);
+  app.get('/posts', (_req, res) => {
+    res.json(store.all());
+  });
+  app.post('/events', eventIntake(consumer));
+
+  return finishServiceApp(app, logger);
+}

@@ -1,0 +1,23 @@
+import { busServiceConfigSchema, BusClient, createLogger, env, EventConsumer, loadConfig, main, runService } from '@blog/common';
+import { z } from 'zod';
+import { createApp } from './app';
+import { postEventHandlers, PostStore } from './events';
+
+const configSchema = z.object({ ...busServiceConfigSchema, PORT: env.port(4000) });
+
+main(async () => {
+  const config = loadConfig(configSchema);
+  const logger = createLogger('posts', config);
+  const bus = new BusClient(config.EVENT_BUS_URL);
+  const store = new PostStore();
+  const consumer = new EventConsumer({ history: bus, handlers: postEventHandlers(store), logger });
+
+  await runService({
+    name: 'posts',
+    app: createApp({ store, bus, consumer, logger }),
+    port: config.PORT,
+    logger,
+    onListening: () => consumer.start(),
+    onShutdown: () => consumer.stop(),
+  });
+});

@@ -1,0 +1,107 @@
+import { EventConsumer, silentLogger } from '@blog/common';
+import { envelopeOf, InMemoryBus } from '@blog/common/testing';
+import request from 'supertest';
+import { createApp } from '../src/app';
+import { postEventHandlers, PostStore } from '../src/events';
+
+async function setup({ history = new InMemoryBus() } = {}) {
+  const logger = silentLogger();
+  const store = new PostStore();
+  const consumer = new EventConsumer({ history, handlers: postEventHandlers(store), logger });
+  const app = createApp({ store, bus: history, consumer, logger });
+  await consumer.start();
+  return { app, bus: history, consumer };
+}
+
+describe('posts', () => {
+  it.each(['/posts/create', '/posts'])('POST %s creates a post and publishes PostCreated', async (path) => {
+    const { app, bus } = await setup();
+    const res = await request(app).post(path).send({ title: '  First post ' }).expect(201);
+    expect(res.body).toEqual({ id: expect.any(String), title: 'First post' });
+    expect(bus.ofType('PostCreated').map((e) => e.data)).toEqual([res.body]);
+    const list = await request(app).get('/posts').expect(200);
+    expect(list.body).toEqual({ [res.body.id]: res.body });
+  });
+
+  it('lists posts in creation order', async () => {
+    const { app } = await setup();
+    const titles = ['a', 'b', 'c'];
+    for (const title of titles) await request(app).post('/posts/create').send({ title }).expect(201);
+    const list = await request(app).get('/posts').expect(200);
+    expect(Object.values(list.body).map((p) => (p as { title: string }).title)).toEqual(titles);
+  });
+
+  it.each([
+    ['missing title', {}],
+    ['empty title', { title: '' }],
+    ['blank title', { title: '   ' }],
+    ['non-string title', { title: 42 }],
+    ['too long title', { title: 'x'.repeat(201) }],
+  ])('rejects %s with 400 JSON and publishes nothing', async (_name, body) => {
+    const { app, bus } = await setup();
+    const res = await request(app).post('/posts/create').send(body).expect(400);
+    expect(res.body.error).toMatch(/title/);
+    expect(bus.events).toHaveLength(0);
+  });
+
+  it('rejects a JSON array, a non-JSON body and malformed JSON with 400 JSON', async () => {
+    const { app } = await setup();
+    for (const req of [
+      request(app).post('/posts/create').send([{ title: 'x' }]),
+      request(app).post('/posts/create').set('content-type', 'text/plain').send('title=x'),
+      request(app).post('/posts/create').set('content-type', 'application/json').send('{"title":'),
+    ]) {
+      const res = await req.expect(400);
+      expect(res.body).toEqual({ error: expect.any(String) });
+    }
+  });
+
+  it('answers 413 JSON for a body over the limit', async () => {
+    const { app } = await setup();
+    const res = await request(app).post('/posts/create').send({ title: 'x'.repeat(20_000) }).expect(413);
+    expect(res.body.error).toMatch(/larger than/);
+  });
+
+  it('answers 503 and creates nothing when the bus is down', async () => {
+    const { app, bus } = await setup();
+    bus.down = true;
+    const res = await request(app).post('/posts/create').send({ title: 'lost?' }).expect(503);
+    expect(res.body.error).toMatch(/event bus unavailable/);
+    bus.down = false;
+    expect((await request(app).get('/posts')).body).toEqual({});
+  });
+
+  it('rebuilds its posts from the history at start, and is not ready before', async () => {
+    const history = new InMemoryBus();
+    await history.publish({ type: 'PostCreated', data: { id: 'p1', title: 'From history' } });
+    history.down = true;
+    const logger = silentLogger();
+    const store = new PostStore();
+    const consumer = new EventConsumer({ history, handlers: postEventHandlers(store), logger, backoff: { minDelayMs: 5, maxDelayMs: 5 } });
+    const app = createApp({ store, bus: history, consumer, logger });
+    const starting = consumer.start();
+    await request(app).get('/readyz').expect(503);
+    history.down = false;
+    await starting;
+    await request(app).get('/readyz').expect(200);
+    expect((await request(app).get('/posts')).body).toEqual({ p1: { id: 'p1', title: 'From history' } });
+  });
+
+  it('applies a delivered PostCreated once, ignores unknown types, rejects malformed events', async () => {
+    const { app } = await setup();
+    const event = envelopeOf({ type: 'PostCreated', data: { id: 'p9', title: 'Elsewhere' } }, 1);
+    await request(app).post('/events').send(event).expect(200);
+    await request(app).post('/events').send(event).expect(200);
+    await request(app).post('/events').send({ ...event, seq: 2, type: 'SomethingNew', data: { x: 1 } }).expect(200);
+    const bad = await request(app).post('/events').send({ ...event, seq: 3, data: { id: 'p10' } }).expect(400);
+    expect(bad.body.error).toMatch(/malformed event/);
+    expect((await request(app).get('/posts')).body).toEqual({ p9: { id: 'p9', title: 'Elsewhere' } });
+  });
+
+  it('answers health, and 404 JSON for unknown routes', async () => {
+    const { app } = await setup();
+    await request(app).get('/healthz').expect(200, { status: 'ok' });
+    const res = await request(app).get('/nope').expect(404);
+    expect(res.body).toEqual({ error: 'no route for GET /nope' });
+  });
+});
