@@ -12,7 +12,7 @@ const project = (name, overrides = {}) => ({
   transform: { '^.+\\.tsx?$': swc },
   moduleNameMapper: {
     '^@blog/common$': path.join(__dirname, 'common/src/index.ts'),
-    '^@blog/common/(contracts|testing)$': path.join(__dirname, 'common/src/$1.ts'),
+    '^@blog/common/(api|testing)$': path.join(__dirname, 'common/src/$1.ts'),
   },
   ...overrides,
 });

@@ -70,11 +70,11 @@ export class BusClient implements EventPublisher, EventHistory {
   }
 }
 
-function describeFetchError(err: unknown): string {
-  if (err instanceof Error) {
-    if (err.name === 'TimeoutError') return 'timed out';
-    const cause = (err as Error & { cause?: { code?: string } }).cause;
-    return cause?.code ?? err.message;
-  }
-  return String(err);
+/** A short reason for a failed fetch: "timed out", or the network error code such as ECONNREFUSED. */
+export function describeFetchError(err: unknown): string {
+  // An AbortSignal timeout rejects with a DOMException, which is not an Error instance in Node 20.
+  const { name, message, cause } = (err ?? {}) as { name?: unknown; message?: unknown; cause?: { code?: unknown } };
+  if (name === 'TimeoutError') return 'timed out';
+  if (typeof cause?.code === 'string') return cause.code;
+  return typeof message === 'string' ? message : String(err);
 }

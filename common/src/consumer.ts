@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import { retryUntilDone, type BackoffOptions } from './backoff';
-import type { EventHistory } from './bus-client';
+import { describeFetchError, type EventHistory } from './bus-client';
 import { isKnownEventType, parseEnvelope, type BlogEvent, type Envelope, type EventType, type ForeignEnvelope } from './contracts';
 import { HttpError, requireJsonObject } from './http';
 import type { Logger } from './logger';
@@ -64,8 +64,9 @@ export class EventConsumer {
     const caughtUp = await retryUntilDone(() => this.serially(() => this.pull()), {
       signal: this.stopping.signal,
       backoff: this.options.backoff,
+      // The bus often starts a moment after its subscribers: only a longer wait is worth a warning.
       onError: (err, attempt) =>
-        this.options.logger.warn({ err: String(err), attempt }, 'catch-up failed, retrying'),
+        this.options.logger[attempt < 5 ? 'debug' : 'warn']({ reason: describeFetchError(err), attempt }, 'event history not readable yet, retrying'),
     });
     if (!caughtUp) return;
     await this.serially(async () => {

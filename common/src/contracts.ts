@@ -1,22 +1,11 @@
 /**
- * The contracts every part of the blog agrees on: event envelope, event types and their payloads,
- * the shapes of the public API and the input limits. Browser-safe (depends on zod only), so the
- * client imports it too.
+ * The event contracts every service agrees on: the envelope, the event types and their payloads, with
+ * runtime schemas; plus the request schemas of the public API.
  */
 import { z } from 'zod';
+import { COMMENT_STATUSES, LIMITS } from './api';
 
-export const LIMITS = {
-  titleLength: 200,
-  contentLength: 1000,
-  idLength: 100,
-  eventTypeLength: 100,
-  /** Request bodies larger than this are answered with 413. */
-  bodyBytes: '16kb',
-} as const;
-
-export const COMMENT_STATUSES = ['pending', 'approved', 'rejected'] as const;
 export const commentStatusSchema = z.enum(COMMENT_STATUSES);
-export type CommentStatus = z.infer<typeof commentStatusSchema>;
 
 const idSchema = z.string().min(1).max(LIMITS.idLength);
 const titleSchema = z.string().trim().min(1).max(LIMITS.titleLength);
@@ -118,29 +107,6 @@ export function parsePublishRequest(input: unknown): ParsedPublish {
 
 export const createPostBodySchema = z.object({ title: titleSchema });
 export const createCommentBodySchema = z.object({ content: contentSchema });
-
-export interface Post {
-  id: string;
-  title: string;
-}
-
-export interface Comment {
-  id: string;
-  content: string;
-  status: CommentStatus;
-}
-
-export interface PostWithComments extends Post {
-  comments: Comment[];
-}
-
-/** `GET /posts` of the query service. */
-export type PostsView = Record<string, PostWithComments>;
-
-/** Every error the services answer with. */
-export interface ApiError {
-  error: string;
-}
 
 /** One readable line from a zod error, naming the offending fields. */
 export function describeIssues(error: z.ZodError): string {

@@ -1,6 +1,7 @@
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import type { z } from 'zod';
-import { describeIssues, LIMITS } from './contracts';
+import { LIMITS } from './api';
+import { describeIssues } from './contracts';
 import type { Logger } from './logger';
 
 /** An error with the HTTP status it should be answered with; the message is shown to the caller. */

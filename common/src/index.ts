@@ -1,3 +1,4 @@
+export * from './api';
 export * from './contracts';
 export * from './config';
 export * from './logger';

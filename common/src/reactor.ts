@@ -64,7 +64,7 @@ export class Reactor {
       if (this.states.get(key) === 'publishing') this.states.set(key, 'published');
     } catch (err) {
       if (this.states.get(key) === 'publishing') this.states.set(key, 'pending');
-      this.options.logger.warn({ err: String(err), key }, 'publishing a reaction failed, will retry');
+      this.options.logger.warn({ reason: err instanceof Error ? err.message : String(err), key }, 'publishing a reaction failed, will retry');
       this.scheduleRetry();
     }
   }

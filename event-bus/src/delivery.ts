@@ -1,4 +1,4 @@
-import { backoffDelay, DEFAULT_BACKOFF, sleep, type BackoffOptions, type Logger } from '@blog/common';
+import { backoffDelay, DEFAULT_BACKOFF, describeFetchError, sleep, type BackoffOptions, type Logger } from '@blog/common';
 import type { EventLog, StoredEvent } from './log';
 
 export interface DeliveryOptions {
@@ -51,7 +51,7 @@ export class SubscriberDelivery {
     this.loop ??= this.run().catch((err: unknown) => this.options.logger.error({ err, subscriber: this.url }, 'delivery loop stopped'));
   }
 
-  /** Stops after the delivery in flight, if any, has finished. */
+  /** Stops delivering; a request in flight is aborted, and its event counts as not delivered. */
   async stop(): Promise<void> {
     this.stopping.abort();
     await this.loop;
@@ -89,6 +89,7 @@ export class SubscriberDelivery {
     const { signal } = this.stopping;
     for (;;) {
       const outcome = await this.post(event);
+      if (signal.aborted) return false;
       if (outcome.kind === 'delivered') {
         this.failures = 0;
         this.lastError = null;
@@ -112,15 +113,15 @@ export class SubscriberDelivery {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(event),
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 5_000),
+        // Stopping aborts a request in flight too: the event stays undelivered and is sent again later.
+        signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.options.timeoutMs ?? 5_000)]),
       });
       const text = await response.text().catch(() => '');
       if (response.ok) return { kind: 'delivered' };
       const reason = `HTTP ${response.status} ${text.slice(0, 200)}`;
       return { kind: REJECTING_STATUSES.has(response.status) ? 'rejected' : 'failed', reason };
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code;
-      return { kind: 'failed', reason: cause ?? (err instanceof Error ? err.message : String(err)) };
+      return { kind: 'failed', reason: describeFetchError(err) };
     }
   }
 }

@@ -1,0 +1,107 @@
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { listen, silentLogger } from '@blog/common';
+import express from 'express';
+import request from 'supertest';
+import { createClientServerApp, staticClient, type ApiBackends } from '../server/app';
+
+/** A backend that answers every request with its own name, the method and the path it saw. */
+async function echoBackend(name: string): Promise<{ url: string; server: Server }> {
+  const app = express();
+  app.use(express.json());
+  app.use((req, res) => {
+    res.json({ backend: name, method: req.method, url: req.originalUrl, body: req.body ?? null });
+  });
+  const { server, port } = await listen(app, 0, '127.0.0.1');
+  return { url: `http://127.0.0.1:${port}`, server };
+}
+
+function builtClient(): string {
+  const dist = mkdtempSync(path.join(tmpdir(), 'client-dist-'));
+  mkdirSync(path.join(dist, 'assets'));
+  writeFileSync(path.join(dist, 'index.html'), '<!doctype html><title>Blog</title>');
+  writeFileSync(path.join(dist, 'assets', 'app-1234.js'), 'console.log(1)');
+  return dist;
+}
+
+const servers: Server[] = [];
+let backends: ApiBackends;
+
+beforeAll(async () => {
+  const started = await Promise.all(['posts', 'comments', 'query'].map(echoBackend));
+  servers.push(...started.map((s) => s.server));
+  const [posts, comments, query] = started.map((s) => s.url) as [string, string, string];
+  backends = { posts, comments, query };
+});
+
+afterAll(() => {
+  for (const server of servers) server.close();
+});
+
+function gateway(withBackends = true) {
+  return createClientServerApp({ backends: withBackends ? backends : undefined, client: staticClient(builtClient()), logger: silentLogger() });
+}
+
+describe('client server as the local ingress', () => {
+  it.each([
+    ['POST', '/posts/create', 'posts'],
+    ['POST', '/posts/create?x=1', 'posts'],
+    ['POST', '/POSTS/CREATE', 'posts'],
+    ['POST', '/posts/abc/comments', 'comments'],
+    ['GET', '/posts/abc/comments', 'comments'],
+    ['GET', '/posts/abc/comments/x', 'comments'],
+    ['GET', '/posts', 'query'],
+    ['GET', '/posts/', 'query'],
+    ['POST', '/posts', 'query'],
+  ])('%s %s goes to %s, path and query unchanged', async (method, url, backend) => {
+    const res = await request(gateway())[method === 'GET' ? 'get' : 'post'](url).expect(200);
+    expect(res.body).toMatchObject({ backend, method, url });
+  });
+
+  it('passes the JSON body through', async () => {
+    const res = await request(gateway()).post('/posts/create').send({ title: 'Hi' }).expect(200);
+    expect(res.body.body).toEqual({ title: 'Hi' });
+  });
+
+  it('serves the client for every other path, and never a service /events', async () => {
+    for (const url of ['/', '/events', '/some/page']) {
+      const res = await request(gateway()).get(url).set('accept', 'text/html').expect(200);
+      expect(res.text).toContain('<title>Blog</title>');
+      expect(res.headers['cache-control']).toBe('no-cache');
+    }
+    await request(gateway()).post('/events').send({}).expect(404);
+  });
+
+  it('serves hashed assets as immutable', async () => {
+    const res = await request(gateway()).get('/assets/app-1234.js').expect(200);
+    expect(res.headers['cache-control']).toContain('immutable');
+  });
+
+  it('answers 502 JSON when a service is down', async () => {
+    const app = createClientServerApp({
+      backends: { ...backends, comments: 'http://127.0.0.1:9' },
+      client: staticClient(builtClient()),
+      logger: silentLogger(),
+    });
+    const res = await request(app).post('/posts/x/comments').send({ content: 'hi' }).expect(502);
+    expect(res.body).toEqual({ error: 'the comments service is unavailable' });
+  });
+
+  it('only serves the client when no backends are configured (behind the real ingress)', async () => {
+    const res = await request(gateway(false)).get('/posts').set('accept', 'text/html').expect(200);
+    expect(res.text).toContain('<title>Blog</title>');
+  });
+
+  it('answers its own health checks', async () => {
+    await request(gateway()).get('/healthz').expect(200, { status: 'ok' });
+    await request(gateway()).get('/readyz').expect(200, { status: 'ready' });
+  });
+
+  it('says so when the client has not been built', async () => {
+    const app = createClientServerApp({ client: staticClient(path.join(tmpdir(), 'no-such-dist')), logger: silentLogger() });
+    const res = await request(app).get('/').set('accept', 'text/html').expect(503);
+    expect(res.body.error).toMatch(/npm run build/);
+  });
+});

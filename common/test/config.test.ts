@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { ConfigError, env, loadConfig } from '../src/config';
+
+const schema = z.object({
+  PORT: env.port(4000),
+  EVENT_BUS_URL: env.url('http://localhost:4005'),
+  EVENT_SUBSCRIBERS: env.urlList(['http://localhost:4000']),
+  BLOCKED_WORDS: env.wordList(['orange']),
+  PROXY_API: env.flag(true),
+});
+
+describe('loadConfig', () => {
+  it('uses the defaults when nothing is set, and treats empty values as unset', () => {
+    expect(loadConfig(schema, { PORT: '', EVENT_BUS_URL: '  ' })).toEqual({
+      PORT: 4000,
+      EVENT_BUS_URL: 'http://localhost:4005',
+      EVENT_SUBSCRIBERS: ['http://localhost:4000'],
+      BLOCKED_WORDS: ['orange'],
+      PROXY_API: true,
+    });
+  });
+
+  it('reads and normalises the variables', () => {
+    const config = loadConfig(schema, {
+      PORT: '8080',
+      EVENT_BUS_URL: 'http://event-bus-srv:4005/',
+      EVENT_SUBSCRIBERS: ' http://a:1 , http://b:2/,, ',
+      BLOCKED_WORDS: 'Orange, LEMON',
+      PROXY_API: 'false',
+    });
+    expect(config).toEqual({
+      PORT: 8080,
+      EVENT_BUS_URL: 'http://event-bus-srv:4005',
+      EVENT_SUBSCRIBERS: ['http://a:1', 'http://b:2'],
+      BLOCKED_WORDS: ['orange', 'lemon'],
+      PROXY_API: false,
+    });
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['EVENT_BUS_URL', 'event-bus:4005'],
+    ['EVENT_BUS_URL', 'ftp://bus'],
+    ['EVENT_SUBSCRIBERS', 'http://ok:1,not a url'],
+    ['PROXY_API', 'maybe'],
+  ])('stops with an error naming %s=%s', (name, value) => {
+    expect(() => loadConfig(schema, { [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig(schema, { [name]: value })).toThrow(new RegExp(name));
+  });
+});

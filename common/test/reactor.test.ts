@@ -1,0 +1,65 @@
+import { Reactor, silentLogger } from '@blog/common';
+
+function reactorWith(react: (key: string) => Promise<void>) {
+  return new Reactor({ react, logger: silentLogger(), backoff: { minDelayMs: 1, maxDelayMs: 5 } });
+}
+
+const until = async (check: () => boolean) => {
+  for (let i = 0; i < 500 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  expect(check()).toBe(true);
+};
+
+describe('Reactor', () => {
+  it('publishes nothing before start, then only what is still needed', async () => {
+    const published: string[] = [];
+    const reactor = reactorWith(async (key) => void published.push(key));
+    reactor.need('a');
+    reactor.need('b');
+    reactor.done('a'); // the history already held a's reaction
+    expect(published).toEqual([]);
+    reactor.start();
+    await until(() => published.length === 1);
+    expect(published).toEqual(['b']);
+    reactor.stop();
+  });
+
+  it('publishes once per key even when asked again before the echo arrives', async () => {
+    const published: string[] = [];
+    const reactor = reactorWith(async (key) => void published.push(key));
+    reactor.start();
+    reactor.need('a');
+    await until(() => published.length === 1);
+    reactor.need('a');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(published).toEqual(['a']);
+    reactor.done('a');
+    expect(reactor.outstanding).toBe(0);
+    reactor.stop();
+  });
+
+  it('retries a failed publish until it succeeds', async () => {
+    let failuresLeft = 3;
+    const published: string[] = [];
+    const reactor = reactorWith(async (key) => {
+      if (failuresLeft-- > 0) throw new Error('bus down');
+      published.push(key);
+    });
+    reactor.start();
+    reactor.need('a');
+    await until(() => published.length === 1);
+    expect(published).toEqual(['a']);
+    reactor.stop();
+  });
+
+  it('can react again after the echo of the previous reaction', async () => {
+    const published: string[] = [];
+    const reactor = reactorWith(async (key) => void published.push(key));
+    reactor.start();
+    reactor.need('a');
+    await until(() => published.length === 1);
+    reactor.done('a');
+    reactor.need('a');
+    await until(() => published.length === 2);
+    reactor.stop();
+  });
+});

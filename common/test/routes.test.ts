@@ -1,0 +1,33 @@
+import { resolvePublicRoute } from '../src/routes';
+
+describe('resolvePublicRoute (ingress-nginx semantics)', () => {
+  it.each([
+    ['/posts/create', 'posts'],
+    ['/POSTS/CREATE', 'posts'],
+    ['/posts/create/', 'posts'],
+    ['/posts/abc/comments', 'comments'],
+    ['/posts/abc/comments/', 'comments'],
+    ['/posts/abc/comments/x', 'comments'],
+    ['/Posts/ABC/Comments', 'comments'],
+    ['/posts', 'query'],
+    ['/posts/', 'query'],
+    ['/posts/abc', 'query'],
+    ['/', 'client'],
+    ['/assets/index-abc123.js', 'client'],
+    ['/events', 'client'],
+    ['/healthz', 'client'],
+    ['/metrics', 'client'],
+  ])('%s goes to %s', (path, backend) => {
+    expect(resolvePublicRoute(path)).toBe(backend);
+  });
+
+  it('tries the longest path first, like ingress-nginx', () => {
+    const routes = [
+      { path: '/a', backend: 'query' as const },
+      { path: '/a/b', backend: 'posts' as const },
+    ];
+    expect(resolvePublicRoute('/a/b/c', routes)).toBe('posts');
+    expect(resolvePublicRoute('/a/c', routes)).toBe('query');
+    expect(resolvePublicRoute('/z', routes)).toBeUndefined();
+  });
+});

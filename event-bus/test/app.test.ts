@@ -1,0 +1,81 @@
+import { silentLogger } from '@blog/common';
+import request from 'supertest';
+import { createApp } from '../src/app';
+import { SubscriberDelivery } from '../src/delivery';
+import { MemoryEventLog } from '../src/log';
+
+function setup() {
+  const log = new MemoryEventLog();
+  const deliveries = [new SubscriberDelivery('http://127.0.0.1:9', { log, logger: silentLogger() })];
+  return { log, app: createApp({ log, deliveries, logger: silentLogger() }) };
+}
+
+const postCreated = { type: 'PostCreated', data: { id: 'p1', title: 'Hello' } };
+
+describe('event bus HTTP API', () => {
+  it('sequences each accepted event and answers 201 {seq}', async () => {
+    const { app } = setup();
+    await request(app).post('/events').send(postCreated).expect(201, { seq: 1 });
+    await request(app).post('/events').send({ ...postCreated, id: 'evt-2', time: '2026-01-02T03:04:05.000Z' }).expect(201, { seq: 2 });
+    const history = await request(app).get('/events').expect(200);
+    expect(history.body).toEqual([
+      { ...postCreated, id: expect.any(String), time: expect.any(String), seq: 1 },
+      { ...postCreated, id: 'evt-2', time: '2026-01-02T03:04:05.000Z', seq: 2 },
+    ]);
+  });
+
+  it('stores events of types it does not know, so producers can add types', async () => {
+    const { app } = setup();
+    await request(app).post('/events').send({ type: 'PostLiked', data: { id: 'p1' } }).expect(201, { seq: 1 });
+  });
+
+  it('ignores a seq sent by the publisher: the bus assigns it', async () => {
+    const { app } = setup();
+    await request(app).post('/events').send({ ...postCreated, seq: 99 }).expect(201, { seq: 1 });
+  });
+
+  it.each([
+    ['a known type with a bad payload', { type: 'PostCreated', data: { id: 'p1' } }],
+    ['a missing type', { data: {} }],
+    ['a non-string type', { type: 5, data: {} }],
+    ['a bad time', { ...postCreated, time: 'now' }],
+    ['an array', [postCreated]],
+  ])('rejects %s with 400 JSON and stores nothing', async (_name, body) => {
+    const { app, log } = setup();
+    const res = await request(app).post('/events').send(body).expect(400);
+    expect(res.body).toEqual({ error: expect.any(String) });
+    expect(log.lastSeq).toBe(0);
+  });
+
+  it('pages the history with after and limit', async () => {
+    const { app } = setup();
+    for (let i = 1; i <= 5; i++) await request(app).post('/events').send({ type: 'PostCreated', data: { id: `p${i}`, title: 't' } });
+    const page = await request(app).get('/events?after=1&limit=2').expect(200);
+    expect(page.body.map((e: { seq: number }) => e.seq)).toEqual([2, 3]);
+    const rest = await request(app).get('/events?after=3').expect(200);
+    expect(rest.body.map((e: { seq: number }) => e.seq)).toEqual([4, 5]);
+    await request(app).get('/events?after=5').expect(200, []);
+  });
+
+  it.each(['after=-1', 'after=abc', 'limit=0', 'limit=100001', 'after=1&after=2', 'after=1.5'])(
+    'rejects the query %s with 400 JSON',
+    async (query) => {
+      const { app } = setup();
+      const res = await request(app).get(`/events?${query}`).expect(400);
+      expect(res.body).toEqual({ error: expect.any(String) });
+    },
+  );
+
+  it('shows where each subscriber stands', async () => {
+    const { app } = setup();
+    await request(app).post('/events').send(postCreated);
+    const res = await request(app).get('/subscribers').expect(200);
+    expect(res.body).toEqual([{ url: 'http://127.0.0.1:9', delivered: 0, lag: 1, failures: 0, lastError: null }]);
+  });
+
+  it('is always ready and answers health', async () => {
+    const { app } = setup();
+    await request(app).get('/readyz').expect(200);
+    await request(app).get('/healthz').expect(200);
+  });
+});

@@ -1,0 +1,81 @@
+import { silentLogger } from '@blog/common';
+import { SubscriberDelivery } from '../src/delivery';
+import { MemoryEventLog } from '../src/log';
+import { eventually, fakeSubscriber, type FakeSubscriber } from './support';
+
+const fast = { minDelayMs: 5, maxDelayMs: 20 };
+const open: { deliveries: SubscriberDelivery[]; subscribers: FakeSubscriber[] } = { deliveries: [], subscribers: [] };
+
+afterEach(async () => {
+  await Promise.all(open.deliveries.splice(0).map((delivery) => delivery.stop()));
+  await Promise.all(open.subscribers.splice(0).map((subscriber) => subscriber.close()));
+});
+
+async function setup(count = 1, options: { timeoutMs?: number } = {}) {
+  const log = new MemoryEventLog();
+  const subscribers = await Promise.all(Array.from({ length: count }, fakeSubscriber));
+  const deliveries = subscribers.map((s) => new SubscriberDelivery(s.url, { log, logger: silentLogger(), backoff: fast, ...options }));
+  open.subscribers.push(...subscribers);
+  open.deliveries.push(...deliveries);
+  deliveries.forEach((d) => d.start());
+  const append = (n: number) =>
+    Promise.all(Array.from({ length: n }, (_, i) => log.append({ id: `e${i}`, type: 'PostCreated', data: { id: `p${i}`, title: 't' }, time: new Date().toISOString() })));
+  return { log, subscribers, deliveries, append };
+}
+
+describe('SubscriberDelivery', () => {
+  it('delivers every event to every subscriber in seq order', async () => {
+    const { subscribers, append } = await setup(2);
+    await append(20);
+    for (const subscriber of subscribers) {
+      await eventually(() => subscriber.received.length === 20, 'all 20 events');
+      expect(subscriber.received.map((e) => e.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    }
+  });
+
+  it('retries a failing subscriber until it accepts, without skipping or reordering', async () => {
+    const { subscribers, deliveries, append } = await setup();
+    const [subscriber] = subscribers;
+    let failures = 0;
+    subscriber!.answer = (seq) => (seq === 2 && failures++ < 3 ? 503 : 200);
+    await append(4);
+    await eventually(() => subscriber!.received.length === 4, 'delivery after retries');
+    expect(subscriber!.received.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+    expect(failures).toBe(4);
+    expect(deliveries[0]!.status()).toMatchObject({ delivered: 4, lag: 0, failures: 0, lastError: null });
+  });
+
+  it('keeps trying a subscriber that is down and reports the error meanwhile', async () => {
+    const { subscribers, deliveries, append } = await setup();
+    subscribers[0]!.answer = () => 404;
+    await append(1);
+    await eventually(() => deliveries[0]!.status().failures >= 2, 'several failed attempts');
+    expect(deliveries[0]!.status()).toMatchObject({ delivered: 0, lag: 1, lastError: expect.stringMatching(/HTTP 404/) });
+    subscribers[0]!.answer = () => 200;
+    await eventually(() => subscribers[0]!.received.length === 1, 'delivery once the subscriber is back');
+  });
+
+  it('passes over an event the subscriber rejects as malformed', async () => {
+    const { subscribers, append } = await setup();
+    subscribers[0]!.answer = (seq) => (seq === 1 ? 400 : 200);
+    await append(3);
+    await eventually(() => subscribers[0]!.received.length === 2, 'the events after the rejected one');
+    expect(subscribers[0]!.received.map((e) => e.seq)).toEqual([2, 3]);
+  });
+
+  it('does not let a hanging subscriber delay the others', async () => {
+    const { subscribers, deliveries, append } = await setup(2, { timeoutMs: 60_000 });
+    subscribers[0]!.answer = () => 'hang';
+    await append(5);
+    await eventually(() => subscribers[1]!.received.length === 5, 'delivery to the healthy subscriber');
+    expect(deliveries[0]!.status().delivered).toBe(0);
+  });
+
+  it('picks up events appended after it went idle', async () => {
+    const { subscribers, append } = await setup();
+    await append(1);
+    await eventually(() => subscribers[0]!.received.length === 1, 'first event');
+    await append(1);
+    await eventually(() => subscribers[0]!.received.length === 2, 'event appended later');
+  });
+});

@@ -1,0 +1,47 @@
+import type { Server } from 'node:http';
+import { listen } from '@blog/common';
+import express from 'express';
+
+export interface FakeSubscriber {
+  url: string;
+  received: { seq: number; type: string }[];
+  /** Decides each answer; default 200. */
+  answer: (seq: number) => number | 'hang';
+  close: () => Promise<void>;
+}
+
+/** A subscriber that records what it is sent and answers as told. */
+export async function fakeSubscriber(): Promise<FakeSubscriber> {
+  const app = express();
+  app.use(express.json());
+  const subscriber: FakeSubscriber = {
+    url: '',
+    received: [],
+    answer: () => 200,
+    close: async () => undefined,
+  };
+  app.post('/events', (req, res) => {
+    const { seq, type } = req.body as { seq: number; type: string };
+    const status = subscriber.answer(seq);
+    if (status === 'hang') return;
+    if (status < 300) subscriber.received.push({ seq, type });
+    res.status(status).json(status < 300 ? { status: 'OK' } : { error: 'no' });
+  });
+  const { server, port }: { server: Server; port: number } = await listen(app, 0, '127.0.0.1');
+  subscriber.url = `http://127.0.0.1:${port}`;
+  subscriber.close = () =>
+    new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  return subscriber;
+}
+
+/** Polls until the check holds (bounded); fails naming what did not happen. */
+export async function eventually(check: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
