@@ -61,38 +61,6 @@ function isPostWithComments(value: unknown): value is PostWithComments {
   return isRecord(value) && isPost(value) && Array.isArray(value.comments) && value.comments.every(isComment);
 }
 
-/**
- * The keys of the top-level object of a JSON text, in the order they are written. `JSON.parse` does
- * not keep that order for integer-like keys ("42" would come before "abc"), and the order of the
- * posts map is its creation order. Only called on text that `JSON.parse` has accepted.
- */
-function topLevelKeys(json: string): string[] {
-  const keys: string[] = [];
-  let depth = 0;
-  let expectKey = false;
-  for (let i = 0; i < json.length; i += 1) {
-    const ch = json[i];
-    if (ch === '"') {
-      let end = i + 1;
-      while (end < json.length && json[end] !== '"') end += json[end] === '\\' ? 2 : 1;
-      if (depth === 1 && expectKey) {
-        const key: unknown = JSON.parse(json.slice(i, end + 1));
-        if (typeof key === 'string') keys.push(key);
-        expectKey = false;
-      }
-      i = end;
-    } else if (ch === '{' || ch === '[') {
-      depth += 1;
-      expectKey = depth === 1 && ch === '{';
-    } else if (ch === '}' || ch === ']') {
-      depth -= 1;
-    } else if (ch === ',' && depth === 1) {
-      expectKey = true;
-    }
-  }
-  return keys;
-}
-
 // ---- Transport ------------------------------------------------------------------------------------
 
 interface RequestOptions {
@@ -103,7 +71,6 @@ interface RequestOptions {
 
 interface JsonAnswer {
   status: number;
-  text: string;
   value: unknown;
 }
 
@@ -113,16 +80,7 @@ interface JsonAnswer {
  */
 async function requestJson(path: string, options: RequestOptions = {}): Promise<JsonAnswer> {
   const { method = 'GET', body, signal } = options;
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = window.setTimeout(() => {
-    timedOut = true;
-    controller.abort();
-  }, REQUEST_TIMEOUT_MS);
-  const onCallerAbort = (): void => controller.abort();
-  if (signal?.aborted) controller.abort();
-  signal?.addEventListener('abort', onCallerAbort, { once: true });
-
+  const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
 
@@ -133,17 +91,14 @@ async function requestJson(path: string, options: RequestOptions = {}): Promise<
       method,
       headers,
       body: body === undefined ? null : JSON.stringify(body),
-      signal: controller.signal,
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       cache: 'no-store',
     });
     text = await response.text();
   } catch (error) {
-    if (timedOut) throw new ApiRequestError('The server took too long to answer. Please try again.', 0);
-    if (signal?.aborted || isAbortError(error)) throw error;
+    if (signal?.aborted) throw error;
+    if (timeout.aborted) throw new ApiRequestError('The server took too long to answer. Please try again.', 0);
     throw new ApiRequestError('Could not reach the server. Check your connection and try again.', 0);
-  } finally {
-    window.clearTimeout(timer);
-    signal?.removeEventListener('abort', onCallerAbort);
   }
 
   let value: unknown;
@@ -165,7 +120,7 @@ async function requestJson(path: string, options: RequestOptions = {}): Promise<
   if (!isJson) {
     throw new ApiRequestError('The server sent an unexpected answer (not JSON).', response.status);
   }
-  return { status: response.status, text, value };
+  return { status: response.status, value };
 }
 
 function unexpectedShape(what: string, status: number): ApiRequestError {
@@ -174,19 +129,11 @@ function unexpectedShape(what: string, status: number): ApiRequestError {
 
 // ---- Endpoints ------------------------------------------------------------------------------------
 
-/** `GET /posts`: every post with its comments, oldest post first. */
+/** `GET /posts`: every post with its comments, oldest post first (the map keeps creation order). */
 export async function fetchPosts(signal?: AbortSignal): Promise<PostWithComments[]> {
-  const { status, text, value } = await requestJson('/posts', { signal });
-  if (!isRecord(value)) throw unexpectedShape('the posts', status);
-
-  const order = [...new Set([...topLevelKeys(text), ...Object.keys(value)])];
-  const posts: PostWithComments[] = [];
-  for (const key of order) {
-    if (!Object.hasOwn(value, key)) continue;
-    const post = value[key];
-    if (!isPostWithComments(post)) throw unexpectedShape('the posts', status);
-    posts.push(post);
-  }
+  const { status, value } = await requestJson('/posts', { signal });
+  const posts = isRecord(value) ? Object.values(value) : [];
+  if (!isRecord(value) || !posts.every(isPostWithComments)) throw unexpectedShape('the posts', status);
   return posts;
 }
 

@@ -57,7 +57,9 @@ export function commentEventHandlers(store: CommentStore, updates: Reactor): Eve
       const comment = store.get(id);
       if (!comment) return;
       comment.publishedStatus = status;
-      if (comment.status === status) updates.done(id);
+      // This echo settles the update that was in flight; if the status moved on meanwhile, another is due.
+      updates.done(id);
+      if (comment.status !== status) updates.need(id);
     },
   };
 }

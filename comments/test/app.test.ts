@@ -1,0 +1,349 @@
+import { EventConsumer, LIMITS, silentLogger, type BackoffOptions, type Comment, type Reactor } from '@blog/common';
+import { InMemoryBus } from '@blog/common/testing';
+import type { Express } from 'express';
+import request from 'supertest';
+import { createApp } from '../src/app';
+import { commentEventHandlers, CommentStore, commentUpdates } from '../src/events';
+
+/** Reactors started by a test; stopped after it so that no retry timer outlives the test. */
+const reactors: Reactor[] = [];
+afterEach(() => {
+  for (const reactor of reactors.splice(0)) reactor.stop();
+});
+
+/** Wires the service like index.ts, with nothing started yet. */
+function build({ history = new InMemoryBus(), backoff }: { history?: InMemoryBus; backoff?: BackoffOptions } = {}) {
+  const logger = silentLogger();
+  const store = new CommentStore();
+  const updates = commentUpdates(store, history, logger);
+  reactors.push(updates);
+  const consumer = new EventConsumer({ history, handlers: commentEventHandlers(store, updates), logger, ...(backoff ? { backoff } : {}) });
+  const app = createApp({ store, bus: history, consumer, logger });
+  return { app, bus: history, consumer, updates };
+}
+
+/** Wires and starts the service as index.ts does: catch up with the history, then start the reactor. */
+async function setup({ history = new InMemoryBus() } = {}) {
+  const service = build({ history });
+  await service.consumer.start();
+  service.updates.start();
+  return service;
+}
+
+/** Delivers an envelope the way the bus does (`POST /events`). */
+async function deliver(app: Express, envelope: unknown): Promise<void> {
+  await request(app).post('/events').send(envelope as object).expect(200);
+}
+
+async function commentsOf(app: Express, postId: string): Promise<Comment[]> {
+  const res = await request(app).get(`/posts/${postId}/comments`).expect(200);
+  return res.body as Comment[];
+}
+
+/** Lets pending promise callbacks run before asserting that something did NOT happen. */
+function flush(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Retries an assertion every 20 ms until it passes or the (generous) deadline is reached. */
+async function eventually(assertion: () => void, { timeoutMs = 5_000, intervalMs = 20 } = {}): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      assertion();
+      return;
+    } catch (err) {
+      if (Date.now() >= deadline) throw err;
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** A history with post p1 and comment c1 (pending); returns the CommentCreated envelope. */
+async function historyWithComment(content = 'hello') {
+  const history = new InMemoryBus();
+  await history.publish({ type: 'PostCreated', data: { id: 'p1', title: 'Post' } });
+  const created = await history.publish({ type: 'CommentCreated', data: { id: 'c1', postId: 'p1', content, status: 'pending' } });
+  return { history, created };
+}
+
+describe('comments: creating and listing', () => {
+  it('creates a pending comment, publishes CommentCreated and lists it', async () => {
+    const { app, bus } = await setup();
+    await deliver(app, await bus.publish({ type: 'PostCreated', data: { id: 'p1', title: 'Post' } }));
+
+    const res = await request(app).post('/posts/p1/comments').send({ content: '  Nice post ' }).expect(201);
+    expect(res.headers['content-type']).toMatch(/json/);
+    expect(res.body).toEqual({ id: expect.any(String), content: 'Nice post', status: 'pending' });
+    const comment = res.body as Comment;
+
+    expect(bus.ofType('CommentCreated').map((e) => e.data)).toEqual([{ id: comment.id, postId: 'p1', content: 'Nice post', status: 'pending' }]);
+    expect(await commentsOf(app, 'p1')).toEqual([comment]);
+  });
+
+  it('lists the comments of a post in creation order, separately from other posts', async () => {
+    const { app, bus } = await setup();
+    await deliver(app, await bus.publish({ type: 'PostCreated', data: { id: 'p1', title: 'One' } }));
+    await deliver(app, await bus.publish({ type: 'PostCreated', data: { id: 'p2', title: 'Two' } }));
+    const contents = ['first', 'second', 'third'];
+    for (const content of contents) await request(app).post('/posts/p1/comments').send({ content }).expect(201);
+    await request(app).post('/posts/p2/comments').send({ content: 'elsewhere' }).expect(201);
+
+    expect((await commentsOf(app, 'p1')).map((c) => c.content)).toEqual(contents);
+    expect((await commentsOf(app, 'p2')).map((c) => c.content)).toEqual(['elsewhere']);
+  });
+
+  it('does not duplicate a comment when its CommentCreated echo is delivered', async () => {
+    const { app, bus } = await setup();
+    await deliver(app, await bus.publish({ type: 'PostCreated', data: { id: 'p1', title: 'Post' } }));
+    await request(app).post('/posts/p1/comments').send({ content: 'once' }).expect(201);
+    const [echo] = bus.ofType('CommentCreated');
+    await deliver(app, echo);
+    expect((await commentsOf(app, 'p1')).map((c) => c.content)).toEqual(['once']);
+  });
+
+  it('answers 404 JSON for an unknown post and publishes nothing', async () => {
+    const { app, bus } = await setup();
+    const res = await request(app).post('/posts/nope/comments').send({ content: 'hello' }).expect(404);
+    expect(res.headers['content-type']).toMatch(/json/);
+    expect(res.body).toEqual({ error: expect.stringMatching(/nope/) });
+    expect(bus.events).toHaveLength(0);
+  });
+
+  it('finds a post whose PostCreated is in the history but not delivered yet', async () => {
+    const { app, bus } = await setup();
+    await bus.publish({ type: 'PostCreated', data: { id: 'fresh', title: 'Just created' } });
+    const res = await request(app).post('/posts/fresh/comments').send({ content: 'first!' }).expect(201);
+    expect(res.body).toEqual({ id: expect.any(String), content: 'first!', status: 'pending' });
+    expect(await commentsOf(app, 'fresh')).toEqual([res.body]);
+  });
+
+  it('lists an unknown post as an empty array', async () => {
+    const { app } = await setup();
+    expect(await commentsOf(app, 'unknown')).toEqual([]);
+  });
+});
+
+describe('comments: bad requests', () => {
+  async function setupWithPost() {
+    const service = await setup();
+    await deliver(service.app, await service.bus.publish({ type: 'PostCreated', data: { id: 'p1', title: 'Post' } }));
+    return service;
+  }
+
+  it.each([
+    ['missing content', {}],
+    ['empty content', { content: '' }],
+    ['blank content', { content: '   ' }],
+    ['non-string content', { content: 42 }],
+    ['null content', { content: null }],
+    ['too long content', { content: 'x'.repeat(LIMITS.contentLength + 1) }],
+  ])('rejects %s with 400 JSON and stores nothing', async (_name, body) => {
+    const { app, bus } = await setupWithPost();
+    const res = await request(app).post('/posts/p1/comments').send(body).expect(400);
+    expect(res.headers['content-type']).toMatch(/json/);
+    expect(res.body).toEqual({ error: expect.stringMatching(/content/) });
+    expect(bus.ofType('CommentCreated')).toHaveLength(0);
+    expect(await commentsOf(app, 'p1')).toEqual([]);
+  });
+
+  it('accepts content of exactly the maximum length', async () => {
+    const { app } = await setupWithPost();
+    const content = 'x'.repeat(LIMITS.contentLength);
+    await request(app).post('/posts/p1/comments').send({ content }).expect(201);
+    expect((await commentsOf(app, 'p1')).map((c) => c.content)).toEqual([content]);
+  });
+
+  it.each([
+    ['a JSON array', (app: Express) => request(app).post('/posts/p1/comments').send([{ content: 'x' }])],
+    ['a non-JSON body', (app: Express) => request(app).post('/posts/p1/comments').set('content-type', 'text/plain').send('content=x')],
+    ['a form body', (app: Express) => request(app).post('/posts/p1/comments').type('form').send('content=x')],
+    ['malformed JSON', (app: Express) => request(app).post('/posts/p1/comments').set('content-type', 'application/json').send('{"content":')],
+    ['no body', (app: Express) => request(app).post('/posts/p1/comments')],
+  ])('rejects %s with 400 JSON and stores nothing', async (_name, send) => {
+    const { app, bus } = await setupWithPost();
+    const res = await send(app).expect(400);
+    expect(res.headers['content-type']).toMatch(/json/);
+    expect(res.body).toEqual({ error: expect.any(String) });
+    expect(bus.ofType('CommentCreated')).toHaveLength(0);
+    expect(await commentsOf(app, 'p1')).toEqual([]);
+  });
+
+  it('answers 413 JSON for a body over the limit', async () => {
+    const { app, bus } = await setupWithPost();
+    const res = await request(app).post('/posts/p1/comments').send({ content: 'x'.repeat(20_000) }).expect(413);
+    expect(res.body).toEqual({ error: expect.stringMatching(/larger than/) });
+    expect(bus.ofType('CommentCreated')).toHaveLength(0);
+  });
+
+  it('answers 503 JSON and stores nothing when the bus is down', async () => {
+    const { app, bus } = await setupWithPost();
+    bus.down = true;
+    const res = await request(app).post('/posts/p1/comments').send({ content: 'lost?' }).expect(503);
+    expect(res.headers['content-type']).toMatch(/json/);
+    expect(res.body).toEqual({ error: expect.stringMatching(/event bus unavailable/) });
+    bus.down = false;
+    expect(bus.ofType('CommentCreated')).toHaveLength(0);
+    expect(await commentsOf(app, 'p1')).toEqual([]);
+  });
+});
+
+describe('comments: moderation updates', () => {
+  it('takes the status of a delivered CommentModerated and publishes exactly one CommentUpdated', async () => {
+    const { app, bus, consumer } = await setup();
+    await deliver(app, await bus.publish({ type: 'PostCreated', data: { id: 'p1', title: 'Post' } }));
+    const created = (await request(app).post('/posts/p1/comments').send({ content: 'hello' }).expect(201)).body as Comment;
+    const [echo] = bus.ofType('CommentCreated');
+    await deliver(app, echo);
+    expect(bus.ofType('CommentUpdated')).toHaveLength(0);
+
+    const moderated = await bus.publish({ type: 'CommentModerated', data: { id: created.id, postId: 'p1', content: 'hello', status: 'approved' } });
+    await deliver(app, moderated);
+
+    await eventually(() => expect(bus.ofType('CommentUpdated')).toHaveLength(1));
+    expect(bus.ofType('CommentUpdated').map((e) => e.data)).toEqual([{ id: created.id, postId: 'p1', content: 'hello', status: 'approved' }]);
+    expect(await commentsOf(app, 'p1')).toEqual([{ id: created.id, content: 'hello', status: 'approved' }]);
+
+    // The same delivery again (same seq) is a duplicate: nothing more is published.
+    await deliver(app, moderated);
+    await flush();
+    expect(consumer.stats.duplicates).toBe(1);
+    expect(bus.ofType('CommentUpdated')).toHaveLength(1);
+  });
+
+  it('publishes a rejected CommentUpdated for a rejected comment and clears it on the echo', async () => {
+    const { history, created } = await historyWithComment('ORANGE juice');
+    const { app, bus, updates } = await setup({ history });
+    const moderated = await bus.publish({ type: 'CommentModerated', data: { ...created.data, status: 'rejected' } });
+    await deliver(app, moderated);
+    await eventually(() => expect(bus.ofType('CommentUpdated')).toHaveLength(1));
+    const [update] = bus.ofType('CommentUpdated');
+    expect(update?.data).toEqual({ id: 'c1', postId: 'p1', content: 'ORANGE juice', status: 'rejected' });
+
+    await deliver(app, update);
+    expect(updates.outstanding).toBe(0);
+    await flush();
+    expect(bus.ofType('CommentUpdated')).toHaveLength(1);
+    expect(await commentsOf(app, 'p1')).toEqual([{ id: 'c1', content: 'ORANGE juice', status: 'rejected' }]);
+  });
+
+  it('publishes the final status when moderation changes while an update is in flight', async () => {
+    const { history } = await historyWithComment();
+    const { app, bus, updates } = await setup({ history });
+    const approved = await bus.publish({ type: 'CommentModerated', data: { id: 'c1', postId: 'p1', content: 'hello', status: 'approved' } });
+    const rejected = await bus.publish({ type: 'CommentModerated', data: { id: 'c1', postId: 'p1', content: 'hello', status: 'rejected' } });
+
+    // Hold the bus so the first CommentUpdated is still in flight when the second decision arrives.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const publish = bus.publish.bind(bus);
+    bus.publish = async (event) => {
+      await held;
+      return publish(event);
+    };
+    await deliver(app, approved);
+    await deliver(app, rejected);
+    release();
+
+    await eventually(() => expect(bus.ofType('CommentUpdated')).toHaveLength(1));
+    await deliver(app, bus.ofType('CommentUpdated')[0]);
+    await eventually(() => expect(bus.ofType('CommentUpdated')).toHaveLength(2));
+    expect(bus.ofType('CommentUpdated').map((e) => e.data.status)).toEqual(['approved', 'rejected']);
+    await deliver(app, bus.ofType('CommentUpdated')[1]);
+    expect(updates.outstanding).toBe(0);
+  });
+
+  it('publishes nothing while replaying a history that already holds the CommentUpdated', async () => {
+    const { history, created } = await historyWithComment();
+    await history.publish({ type: 'CommentModerated', data: { ...created.data, status: 'approved' } });
+    await history.publish({ type: 'CommentUpdated', data: { ...created.data, status: 'approved' } });
+    const before = history.events.length;
+
+    const { app, bus, updates, consumer } = await setup({ history });
+    await flush();
+
+    expect(consumer.position).toBe(before);
+    expect(bus.events).toHaveLength(before);
+    expect(bus.ofType('CommentUpdated')).toHaveLength(1);
+    expect(updates.outstanding).toBe(0);
+    expect(await commentsOf(app, 'p1')).toEqual([{ id: 'c1', content: 'hello', status: 'approved' }]);
+  });
+
+  it('publishes exactly one CommentUpdated, after start, when the history lacks it', async () => {
+    const { history, created } = await historyWithComment();
+    await history.publish({ type: 'CommentModerated', data: { ...created.data, status: 'rejected' } });
+
+    const { app, bus, consumer, updates } = build({ history });
+    await consumer.start();
+    await flush();
+    // Replaying history publishes nothing by itself: the reactor is not started yet.
+    expect(bus.ofType('CommentUpdated')).toHaveLength(0);
+    expect(await commentsOf(app, 'p1')).toEqual([{ id: 'c1', content: 'hello', status: 'rejected' }]);
+
+    updates.start();
+    await eventually(() => expect(bus.ofType('CommentUpdated')).toHaveLength(1));
+    expect(bus.ofType('CommentUpdated').map((e) => e.data)).toEqual([{ id: 'c1', postId: 'p1', content: 'hello', status: 'rejected' }]);
+    await flush();
+    expect(bus.ofType('CommentUpdated')).toHaveLength(1);
+  });
+
+  it('publishes an update for the final status when the history holds a stale CommentUpdated', async () => {
+    const { history, created } = await historyWithComment();
+    await history.publish({ type: 'CommentModerated', data: { ...created.data, status: 'approved' } });
+    await history.publish({ type: 'CommentUpdated', data: { ...created.data, status: 'approved' } });
+    await history.publish({ type: 'CommentModerated', data: { ...created.data, status: 'rejected' } });
+
+    const { app, bus } = await setup({ history });
+    await eventually(() => expect(bus.ofType('CommentUpdated')).toHaveLength(2));
+    expect(bus.ofType('CommentUpdated').map((e) => e.data.status)).toEqual(['approved', 'rejected']);
+    expect(await commentsOf(app, 'p1')).toEqual([{ id: 'c1', content: 'hello', status: 'rejected' }]);
+  });
+
+  it('retries a CommentUpdated that failed while the bus was down and publishes it once it is back', async () => {
+    const { history, created } = await historyWithComment();
+    const { app, bus } = await setup({ history });
+    const moderated = await bus.publish({ type: 'CommentModerated', data: { ...created.data, status: 'approved' } });
+
+    bus.down = true;
+    await deliver(app, moderated);
+    await flush();
+    expect(bus.ofType('CommentUpdated')).toHaveLength(0);
+    // The status itself is changed locally even though the update could not be published yet.
+    expect(await commentsOf(app, 'p1')).toEqual([{ id: 'c1', content: 'hello', status: 'approved' }]);
+
+    bus.down = false;
+    await eventually(() => expect(bus.ofType('CommentUpdated')).toHaveLength(1));
+    expect(bus.ofType('CommentUpdated').map((e) => e.data)).toEqual([{ id: 'c1', postId: 'p1', content: 'hello', status: 'approved' }]);
+  }, 15_000);
+});
+
+describe('comments: health', () => {
+  it('is not ready before catching up with the history, ready after; always healthy', async () => {
+    const { history } = await historyWithComment();
+    history.down = true;
+    const { app, consumer } = build({ history, backoff: { minDelayMs: 5, maxDelayMs: 5 } });
+    const starting = consumer.start();
+
+    const notReady = await request(app).get('/readyz').expect(503);
+    expect(notReady.body).toEqual({ error: expect.any(String) });
+    await request(app).get('/healthz').expect(200, { status: 'ok' });
+
+    history.down = false;
+    await starting;
+    await request(app).get('/readyz').expect(200);
+    await request(app).get('/healthz').expect(200, { status: 'ok' });
+    expect(await commentsOf(app, 'p1')).toEqual([{ id: 'c1', content: 'hello', status: 'pending' }]);
+  });
+
+  it('answers 404 JSON for unknown routes', async () => {
+    const { app } = await setup();
+    const res = await request(app).get('/posts').expect(404);
+    expect(res.body).toEqual({ error: 'no route for GET /posts' });
+  });
+
+  it('rejects a malformed delivered event with 400 JSON', async () => {
+    const { app } = await setup();
+    const res = await request(app).post('/events').send({ type: 'PostCreated', data: { id: 'p1', title: 'x' } }).expect(400);
+    expect(res.body).toEqual({ error: expect.stringMatching(/malformed event/) });
+  });
+});

@@ -1,0 +1,229 @@
+import { EventConsumer, silentLogger, type Reactor } from '@blog/common';
+import { envelopeOf, InMemoryBus } from '@blog/common/testing';
+import type { Express } from 'express';
+import request from 'supertest';
+import { createApp } from '../src/app';
+import { moderate, moderationDecisions, moderationEventHandlers, ModerationStore } from '../src/events';
+
+/** Reactors started by a test; stopped after it so that no retry timer outlives the test. */
+const reactors: Reactor[] = [];
+afterEach(() => {
+  for (const reactor of reactors.splice(0)) reactor.stop();
+});
+
+/** Wires the service like index.ts, with nothing started yet. */
+function build({ history = new InMemoryBus(), blockedWords = ['orange'] }: { history?: InMemoryBus; blockedWords?: string[] } = {}) {
+  const logger = silentLogger();
+  const store = new ModerationStore();
+  const decisions = moderationDecisions(store, history, blockedWords, logger);
+  reactors.push(decisions);
+  const consumer = new EventConsumer({ history, handlers: moderationEventHandlers(store, decisions), logger, backoff: { minDelayMs: 5, maxDelayMs: 5 } });
+  const app = createApp({ consumer, logger });
+  return { app, bus: history, consumer, decisions };
+}
+
+/** Wires and starts the service as index.ts does: catch up with the history, then start deciding. */
+async function setup(options: { history?: InMemoryBus; blockedWords?: string[] } = {}) {
+  const service = build(options);
+  await service.consumer.start();
+  service.decisions.start();
+  return service;
+}
+
+/** Delivers an envelope the way the bus does (`POST /events`). */
+async function deliver(app: Express, envelope: unknown): Promise<void> {
+  await request(app).post('/events').send(envelope as object).expect(200);
+}
+
+/** Lets pending promise callbacks run before asserting that something did NOT happen. */
+function flush(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Retries an assertion every 20 ms until it passes or the (generous) deadline is reached. */
+async function eventually(assertion: () => void, { timeoutMs = 5_000, intervalMs = 20 } = {}): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      assertion();
+      return;
+    } catch (err) {
+      if (Date.now() >= deadline) throw err;
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+const comment = (id: string, content: string) => ({ id, postId: 'p1', content, status: 'pending' as const });
+
+describe('moderate', () => {
+  it.each(['orange', 'ORANGE juice', 'I like Oranges', 'blood-orange', 'myorangejuice', 'an OrAnGe'])('rejects %p', (content) => {
+    expect(moderate(content, ['orange'])).toBe('rejected');
+  });
+
+  it.each(['hello', 'apple', 'oran ge', 'orang', 'range'])('approves %p', (content) => {
+    expect(moderate(content, ['orange'])).toBe('approved');
+  });
+
+  it('uses the configured word list, case-insensitively on both sides', () => {
+    expect(moderate('I like kiwis', ['kiwi', 'plum'])).toBe('rejected');
+    expect(moderate('PLUM pudding', ['kiwi', 'plum'])).toBe('rejected');
+    expect(moderate('plum pudding', ['PLUM'])).toBe('rejected');
+    expect(moderate('orange juice', ['kiwi', 'plum'])).toBe('approved');
+  });
+
+  it('approves everything with an empty word list', () => {
+    expect(moderate('orange', [])).toBe('approved');
+    expect(moderate('anything at all', [])).toBe('approved');
+  });
+});
+
+describe('moderation: decisions', () => {
+  it.each([
+    ['ORANGE juice', 'rejected'],
+    ['hello', 'approved'],
+  ] as const)('decides a delivered CommentCreated %p as %s, exactly once', async (content, status) => {
+    const { app, bus } = await setup();
+    const created = await bus.publish({ type: 'CommentCreated', data: comment('c1', content) });
+    await deliver(app, created);
+
+    await eventually(() => expect(bus.ofType('CommentModerated')).toHaveLength(1));
+    expect(bus.ofType('CommentModerated').map((e) => e.data)).toEqual([{ id: 'c1', postId: 'p1', content, status }]);
+    await flush();
+    expect(bus.ofType('CommentModerated')).toHaveLength(1);
+  });
+
+  it('uses the configured blocked words', async () => {
+    const { app, bus } = await setup({ blockedWords: ['kiwi'] });
+    await deliver(app, await bus.publish({ type: 'CommentCreated', data: comment('c1', 'orange juice') }));
+    await deliver(app, await bus.publish({ type: 'CommentCreated', data: comment('c2', 'KIWI juice') }));
+    await eventually(() => expect(bus.ofType('CommentModerated')).toHaveLength(2));
+    expect(bus.ofType('CommentModerated').map((e) => [e.data.id, e.data.status])).toEqual([
+      ['c1', 'approved'],
+      ['c2', 'rejected'],
+    ]);
+  });
+
+  it('decides once when the same CommentCreated is delivered twice', async () => {
+    const { app, bus, consumer } = await setup();
+    const created = await bus.publish({ type: 'CommentCreated', data: comment('c1', 'hello') });
+    await deliver(app, created);
+    await deliver(app, created);
+    await eventually(() => expect(bus.ofType('CommentModerated')).toHaveLength(1));
+    await flush();
+    expect(consumer.stats.duplicates).toBe(1);
+    expect(bus.ofType('CommentModerated')).toHaveLength(1);
+  });
+
+  it('does not decide again when the decision echo arrives and the CommentCreated shows up again later', async () => {
+    const { app, bus, decisions } = await setup();
+    await deliver(app, await bus.publish({ type: 'CommentCreated', data: comment('c1', 'hello') }));
+    await eventually(() => expect(bus.ofType('CommentModerated')).toHaveLength(1));
+    const [decision] = bus.ofType('CommentModerated');
+    await deliver(app, decision);
+    expect(decisions.outstanding).toBe(0);
+
+    // The same comment published a second time (e.g. a retried publish): already decided.
+    await deliver(app, await bus.publish({ type: 'CommentCreated', data: comment('c1', 'hello') }));
+    await flush();
+    expect(bus.ofType('CommentModerated')).toHaveLength(1);
+  });
+
+  it('ignores other event types', async () => {
+    const { app, bus } = await setup();
+    await deliver(app, await bus.publish({ type: 'PostCreated', data: { id: 'p1', title: 'orange' } }));
+    await deliver(app, await bus.publish({ type: 'CommentUpdated', data: { ...comment('c9', 'orange'), status: 'approved' } }));
+    await deliver(app, await bus.publish({ type: 'CommentCreated', data: comment('c9', 'x') }));
+    await flush();
+    // Only the CommentCreated asks for a decision.
+    expect(bus.ofType('CommentModerated').map((e) => e.data.id)).toEqual(['c9']);
+  });
+});
+
+describe('moderation: replay', () => {
+  it('publishes nothing when the history already holds the decision', async () => {
+    const history = new InMemoryBus();
+    await history.publish({ type: 'CommentCreated', data: comment('c1', 'ORANGE juice') });
+    await history.publish({ type: 'CommentModerated', data: { ...comment('c1', 'ORANGE juice'), status: 'rejected' } });
+
+    const { bus, consumer, decisions } = await setup({ history });
+    await flush();
+    expect(consumer.position).toBe(2);
+    expect(bus.events).toHaveLength(2);
+    expect(decisions.outstanding).toBe(0);
+  });
+
+  it('publishes exactly one decision, after start, for a comment the history left undecided', async () => {
+    const history = new InMemoryBus();
+    await history.publish({ type: 'CommentCreated', data: comment('c1', 'decided already') });
+    await history.publish({ type: 'CommentModerated', data: { ...comment('c1', 'decided already'), status: 'approved' } });
+    await history.publish({ type: 'CommentCreated', data: comment('c2', 'ORANGE juice') });
+
+    const { bus, consumer, decisions } = build({ history });
+    await consumer.start();
+    await flush();
+    // Replaying history does not publish by itself.
+    expect(bus.ofType('CommentModerated')).toHaveLength(1);
+
+    decisions.start();
+    await eventually(() => expect(bus.ofType('CommentModerated')).toHaveLength(2));
+    await flush();
+    expect(bus.ofType('CommentModerated').map((e) => e.data)).toEqual([
+      { id: 'c1', postId: 'p1', content: 'decided already', status: 'approved' },
+      { id: 'c2', postId: 'p1', content: 'ORANGE juice', status: 'rejected' },
+    ]);
+  });
+
+  it('retries a decision that failed while the bus was down and publishes it once when back', async () => {
+    const { app, bus } = await setup();
+    const created = await bus.publish({ type: 'CommentCreated', data: comment('c1', 'hello') });
+    bus.down = true;
+    await deliver(app, created);
+    await flush();
+    expect(bus.ofType('CommentModerated')).toHaveLength(0);
+
+    bus.down = false;
+    await eventually(() => expect(bus.ofType('CommentModerated')).toHaveLength(1));
+    expect(bus.ofType('CommentModerated').map((e) => e.data)).toEqual([{ id: 'c1', postId: 'p1', content: 'hello', status: 'approved' }]);
+  }, 15_000);
+});
+
+describe('moderation: routes', () => {
+  it('is not ready before catching up with the history, ready after; always healthy', async () => {
+    const history = new InMemoryBus();
+    await history.publish({ type: 'CommentCreated', data: comment('c1', 'hello') });
+    history.down = true;
+    const { app, consumer } = build({ history });
+    const starting = consumer.start();
+    await request(app).get('/readyz').expect(503);
+    await request(app).get('/healthz').expect(200, { status: 'ok' });
+    history.down = false;
+    await starting;
+    await request(app).get('/readyz').expect(200, { status: 'ready' });
+  });
+
+  it.each([
+    ['GET', '/'],
+    ['GET', '/posts'],
+    ['POST', '/posts'],
+    ['POST', '/posts/p1/comments'],
+    ['GET', '/events'],
+    ['POST', '/moderate'],
+  ] as const)('answers %s %s with 404 JSON', async (method, path) => {
+    const { app } = await setup();
+    const res = method === 'GET' ? await request(app).get(path).expect(404) : await request(app).post(path).send({ content: 'x' }).expect(404);
+    expect(res.headers['content-type']).toMatch(/json/);
+    expect(res.body).toEqual({ error: `no route for ${method} ${path}` });
+  });
+
+  it('rejects a malformed delivered event with 400 JSON and decides nothing', async () => {
+    const { app, bus } = await setup();
+    const res = await request(app)
+      .post('/events')
+      .send({ ...envelopeOf({ type: 'CommentCreated', data: comment('c1', 'hello') }, 1), data: { id: 'c1' } })
+      .expect(400);
+    expect(res.body).toEqual({ error: expect.stringMatching(/malformed event/) });
+    await flush();
+    expect(bus.events).toHaveLength(0);
+  });
+});
