@@ -26,7 +26,7 @@ module.exports = {
     project('query'),
     project('moderation'),
     project('client'),
-    // Full-stack tests start real processes from the built output; they run one file at a time.
+    // Full-stack tests start real processes from the built output; each file runs its own stack on free ports.
     project('e2e', { testTimeout: 60_000, slowTestThreshold: 30 }),
   ],
 };

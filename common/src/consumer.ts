@@ -33,7 +33,8 @@ export interface EventConsumerOptions {
  *
  * - At start it reads the whole history before it is ready; live events that arrive meanwhile are buffered.
  * - A live event at or below the last applied seq is a duplicate and ignored.
- * - A live event past a gap first pulls the missing range from the history.
+ * - A live event past a gap first pulls the missing range from the history; one the history cannot
+ *   vouch for (it ends before the gap does) is refused with 409.
  * - An event that fails validation or whose handler throws is logged, counted and skipped.
  */
 export class EventConsumer {
@@ -112,6 +113,10 @@ export class EventConsumer {
     if (envelope.seq > this.lastSeq + 1) {
       await this.pull(envelope.seq - 1);
       if (envelope.seq <= this.lastSeq) return;
+      // The bus only delivers what its history holds; an event beyond it did not come from this history.
+      if (envelope.seq > this.lastSeq + 1) {
+        throw new HttpError(409, `event seq ${envelope.seq} is ahead of the event history, which ends at ${this.lastSeq}; not applied`);
+      }
     }
     this.apply(envelope);
   }

@@ -1,5 +1,5 @@
 import { EventConsumer, silentLogger, type EventHandlers } from '@blog/common';
-import { InMemoryBus } from '@blog/common/testing';
+import { envelopeOf, InMemoryBus } from '@blog/common/testing';
 
 const post = (id: string) => ({ type: 'PostCreated' as const, data: { id, title: `title ${id}` } });
 
@@ -88,6 +88,20 @@ describe('EventConsumer', () => {
     expect(applied).toEqual([]);
     history.down = false;
     await consumer.receive(second);
+    expect(applied).toEqual(['p1', 'p2']);
+  });
+
+  it('refuses a live event that is ahead of everything the history holds', async () => {
+    const history = new InMemoryBus();
+    const { consumer, applied } = recordingConsumer(history);
+    await consumer.start();
+    await history.publish(post('p1'));
+    const forged = envelopeOf(post('forged'), 1000);
+    await expect(consumer.receive(forged)).rejects.toMatchObject({ status: 409 });
+    expect(applied).toEqual(['p1']);
+    expect(consumer.position).toBe(1);
+    const next = await history.publish(post('p2'));
+    await consumer.receive(next);
     expect(applied).toEqual(['p1', 'p2']);
   });
 

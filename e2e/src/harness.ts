@@ -1,0 +1,424 @@
+/**
+ * Test harness for the whole blog as real processes: free ports, start/stop/kill services, wait for
+ * conditions. Used by the full-stack tests (e2e/test) and meant to be reused by fault-injection and
+ * benchmark suites. Everything talks to 127.0.0.1 only.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { ROOT, SERVICES, serviceCommand, serviceEnv, type ServiceName, type StackPorts } from './stack';
+
+export { SERVICES, type ServiceName, type StackPorts } from './stack';
+
+// ---- Ports ---------------------------------------------------------------------------------------
+
+/** A TCP port that was free on 127.0.0.1 a moment ago (the kernel picks it: listen on 0, read, close). */
+export async function freePort(): Promise<number> {
+  const [port] = await freePorts(1);
+  return port as number;
+}
+
+/** `count` distinct free ports: all probes are held open until every port is known. */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    const ports: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const server = net.createServer();
+      servers.push(server);
+      ports.push(
+        await new Promise<number>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port));
+        }),
+      );
+    }
+    return ports;
+  } finally {
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))));
+  }
+}
+
+// ---- Waiting -------------------------------------------------------------------------------------
+
+export interface WaitForOptions {
+  /** What should happen, for the error message: "the comment to be approved". */
+  what: string;
+  timeoutMs?: number;
+  intervalMs?: number;
+  /** Extra detail appended to the timeout message (e.g. the state last seen). */
+  detail?: () => string | Promise<string>;
+}
+
+export type Falsy = false | null | undefined | 0 | '';
+
+/**
+ * Polls `check` until it returns a truthy value, and returns that value. A check that throws counts as
+ * "not yet"; the last error is quoted if time runs out. Throws `timed out after …ms waiting for <what>`.
+ */
+export async function waitFor<T>(check: () => T | Falsy | Promise<T | Falsy>, options: WaitForOptions): Promise<T> {
+  const { what, timeoutMs = 10_000, intervalMs = 100, detail } = options;
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const result = await check();
+      if (result) return result;
+      lastError = undefined;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() >= deadline) break;
+    await delay(Math.min(intervalMs, Math.max(0, deadline - Date.now())));
+  }
+  let message = `timed out after ${timeoutMs}ms waiting for ${what}`;
+  if (lastError !== undefined) message += `; last check failed with: ${describeError(lastError)}`;
+  if (detail) {
+    try {
+      message += `; ${await detail()}`;
+    } catch (err) {
+      message += `; (detail failed: ${describeError(err)})`;
+    }
+  }
+  throw new Error(message);
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// ---- HTTP ----------------------------------------------------------------------------------------
+
+export interface HttpAnswer {
+  status: number;
+  headers: Headers;
+  /** The raw body. */
+  text: string;
+  /** The body parsed as JSON, or undefined when it is not JSON. */
+  json: unknown;
+}
+
+export interface HttpRequest {
+  method?: string;
+  /** Sent as JSON (content-type application/json) unless it is a string, which is sent as is. */
+  body?: unknown;
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+/** One HTTP request; never throws for an HTTP status, only when no answer came. */
+export async function http(url: string, { method, body, headers = {}, timeoutMs = 5_000 }: HttpRequest = {}): Promise<HttpAnswer> {
+  const init: RequestInit = { method: method ?? (body === undefined ? 'GET' : 'POST'), signal: AbortSignal.timeout(timeoutMs) };
+  if (body !== undefined) {
+    init.body = typeof body === 'string' ? body : JSON.stringify(body);
+    init.headers = { 'content-type': 'application/json', ...headers };
+  } else {
+    init.headers = headers;
+  }
+  const response = await fetch(url, init);
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = text === '' ? undefined : (JSON.parse(text) as unknown);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, headers: response.headers, text, json };
+}
+
+// ---- The stack -----------------------------------------------------------------------------------
+
+export interface StackOptions {
+  /** Services to start now (default: all). The others get ports too and can be started later. */
+  services?: readonly ServiceName[];
+  /** Fixed ports; the rest are picked free. */
+  ports?: Partial<StackPorts>;
+  /** Each service writes stdout and stderr to `<logDir>/<service>.log` (truncated when the stack starts). */
+  logDir: string;
+  /** LOG_LEVEL of every service (default 'info'). */
+  logLevel?: string;
+  /** Extra environment variables per service. */
+  env?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** How long a service may take to answer 200 on /readyz (default 30 s). */
+  readyTimeoutMs?: number;
+}
+
+export interface ExitResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface StopOptions {
+  /** After this long without exiting the process is SIGKILLed (default 10 s). */
+  timeoutMs?: number;
+}
+
+export interface Stack {
+  readonly ports: StackPorts;
+  readonly logDir: string;
+  /** `http://127.0.0.1:<port>` of a service. */
+  url(name: ServiceName): string;
+  logFile(name: ServiceName): string;
+  /** Whether the service's process is running (started and not exited). */
+  isRunning(name: ServiceName): boolean;
+  pid(name: ServiceName): number | undefined;
+  /** Starts a service that is not running (again), and waits until its /readyz answers 200. */
+  start(name: ServiceName): Promise<void>;
+  /** Sends `signal` (SIGTERM by default) and resolves with how the process ended; SIGKILL after a bound. */
+  stop(name: ServiceName, signal?: NodeJS.Signals, options?: StopOptions): Promise<ExitResult>;
+  /** `kill -9`. */
+  kill(name: ServiceName): Promise<ExitResult>;
+  /** SIGTERM to every running service, SIGKILL to those still running after a bound. */
+  stopAll(options?: StopOptions): Promise<void>;
+}
+
+/** Thrown when a service did not become ready; the message names it and its log file. */
+export class ServiceStartError extends Error {
+  override name = 'ServiceStartError';
+  constructor(
+    readonly service: ServiceName,
+    message: string,
+    /** The service could not listen because its port was taken. */
+    readonly addressInUse: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** Attempts of startStack when a picked port turns out to be taken. */
+const START_ATTEMPTS = 3;
+
+/** Starting order: the bus first (everyone catches up from it), then the others together. */
+const FIRST: ServiceName = 'event-bus';
+
+/**
+ * Starts the stack (event-bus first, then the others in parallel) on free ports, and resolves once every
+ * started service is ready. When the ports were picked here and one turned out to be taken meanwhile, it
+ * starts over on new ports (up to 3 attempts). On failure nothing is left running.
+ */
+export async function startStack(options: StackOptions): Promise<Stack> {
+  for (let attempt = 1; ; attempt++) {
+    const stack = new ProcessStack(await pickPorts(options.ports ?? {}), options);
+    try {
+      await stack.startServices(options.services ?? SERVICES);
+      return stack;
+    } catch (err) {
+      await stack.stopAll({ timeoutMs: 3_000 });
+      const portWasPicked = err instanceof ServiceStartError && options.ports?.[err.service] === undefined;
+      if (err instanceof ServiceStartError && err.addressInUse && portWasPicked && attempt < START_ATTEMPTS) continue;
+      throw err;
+    }
+  }
+}
+
+async function pickPorts(fixed: Partial<StackPorts>): Promise<StackPorts> {
+  const free = await freePorts(SERVICES.length);
+  const ports = {} as StackPorts;
+  SERVICES.forEach((name, index) => {
+    ports[name] = fixed[name] ?? (free[index] as number);
+  });
+  return ports;
+}
+
+interface Running {
+  child: ChildProcess;
+  exit: ExitResult | undefined;
+  exited: Promise<ExitResult>;
+}
+
+/** Every child started by any stack of this process, killed if the process exits with them still running. */
+const liveChildren = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function track(child: ChildProcess): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => {
+      for (const leftover of liveChildren) leftover.kill('SIGKILL');
+    });
+  }
+  liveChildren.add(child);
+}
+
+class ProcessStack implements Stack {
+  private readonly running = new Map<ServiceName, Running>();
+  readonly logDir: string;
+
+  constructor(
+    readonly ports: StackPorts,
+    private readonly options: StackOptions,
+  ) {
+    this.logDir = path.resolve(options.logDir);
+    mkdirSync(this.logDir, { recursive: true });
+    for (const name of SERVICES) closeSync(openSync(this.logFile(name), 'w'));
+  }
+
+  url(name: ServiceName): string {
+    return `http://127.0.0.1:${this.ports[name]}`;
+  }
+
+  logFile(name: ServiceName): string {
+    return path.join(this.logDir, `${name}.log`);
+  }
+
+  isRunning(name: ServiceName): boolean {
+    const entry = this.running.get(name);
+    return entry !== undefined && entry.exit === undefined;
+  }
+
+  pid(name: ServiceName): number | undefined {
+    return this.isRunning(name) ? this.running.get(name)?.child.pid : undefined;
+  }
+
+  async startServices(names: readonly ServiceName[]): Promise<void> {
+    const unique = [...new Set(names)];
+    if (unique.includes(FIRST)) await this.start(FIRST);
+    const rest = unique.filter((name) => name !== FIRST);
+    const results = await Promise.allSettled(rest.map((name) => this.start(name)));
+    const failures = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []));
+    if (failures.length === 0) return;
+    // Report a port conflict first, so that startStack can retry on new ports.
+    throw failures.find((err) => err instanceof ServiceStartError && err.addressInUse) ?? failures[0];
+  }
+
+  async start(name: ServiceName): Promise<void> {
+    if (this.isRunning(name)) throw new Error(`${name} is already running (pid ${this.pid(name)})`);
+    const logFile = this.logFile(name);
+    const logOffset = fileSize(logFile);
+    const { command, args } = serviceCommand(name, 'start');
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...serviceEnv(name, this.ports, 'start'),
+      LOG_LEVEL: this.options.logLevel ?? 'info',
+      LOG_FORMAT: 'json',
+      ...this.options.env?.[name],
+    };
+
+    // The child writes straight into the log file, so its output survives even if this process dies.
+    const fd = openSync(logFile, 'a');
+    let child: ChildProcess;
+    try {
+      writeSync(fd, `--- ${new Date().toISOString()} starting ${name} on port ${this.ports[name]}: ${[command, ...args].join(' ')}\n`);
+      child = spawn(command, args, { env, stdio: ['ignore', fd, fd], cwd: ROOT });
+    } finally {
+      closeSync(fd);
+    }
+    track(child);
+    const entry: Running = {
+      child,
+      exit: undefined,
+      exited: new Promise<ExitResult>((resolve) => {
+        const done = (exit: ExitResult) => {
+          if (entry.exit) return;
+          entry.exit = exit;
+          liveChildren.delete(child);
+          resolve(exit);
+        };
+        child.once('exit', (code, signal) => done({ code, signal }));
+        child.once('error', () => done({ code: null, signal: null }));
+      }),
+    };
+    this.running.set(name, entry);
+
+    try {
+      await this.waitUntilReady(name, entry, logFile, logOffset);
+    } catch (err) {
+      if (entry.exit === undefined) {
+        child.kill('SIGKILL');
+        await entry.exited;
+      }
+      throw err;
+    }
+  }
+
+  private async waitUntilReady(name: ServiceName, entry: Running, logFile: string, logOffset: number): Promise<void> {
+    const timeoutMs = this.options.readyTimeoutMs ?? 30_000;
+    const deadline = Date.now() + timeoutMs;
+    let last = 'no answer yet';
+    const failure = (reason: string) => {
+      const output = readFrom(logFile, logOffset);
+      return new ServiceStartError(
+        name,
+        `${name} (port ${this.ports[name]}) ${reason}; see its log ${logFile}${tail(output)}`,
+        /EADDRINUSE/.test(output),
+      );
+    };
+    while (Date.now() < deadline) {
+      if (entry.exit) throw failure(`exited before it was ready (${describeExit(entry.exit)})`);
+      try {
+        const response = await fetch(`${this.url(name)}/readyz`, { signal: AbortSignal.timeout(1_000) });
+        await response.arrayBuffer();
+        if (response.status === 200) return;
+        last = `HTTP ${response.status}`;
+      } catch (err) {
+        last = describeError(err);
+      }
+      await Promise.race([delay(100), entry.exited]);
+    }
+    if (entry.exit) throw failure(`exited before it was ready (${describeExit(entry.exit)})`);
+    throw failure(`was not ready within ${timeoutMs}ms (last /readyz: ${last})`);
+  }
+
+  async stop(name: ServiceName, signal: NodeJS.Signals = 'SIGTERM', { timeoutMs = 10_000 }: StopOptions = {}): Promise<ExitResult> {
+    const entry = this.running.get(name);
+    if (!entry) throw new Error(`${name} was never started`);
+    if (entry.exit) return entry.exit;
+    entry.child.kill(signal);
+    if (signal === 'SIGKILL') return entry.exited;
+    let timer: NodeJS.Timeout | undefined;
+    const forced = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    const result = await Promise.race([entry.exited, forced.then(() => undefined)]);
+    clearTimeout(timer);
+    if (result) return result;
+    entry.child.kill('SIGKILL');
+    return entry.exited;
+  }
+
+  kill(name: ServiceName): Promise<ExitResult> {
+    return this.stop(name, 'SIGKILL');
+  }
+
+  async stopAll(options: StopOptions = {}): Promise<void> {
+    const names = [...this.running.keys()].filter((name) => this.isRunning(name));
+    await Promise.all(names.map((name) => this.stop(name, 'SIGTERM', options)));
+  }
+}
+
+// ---- Helpers -------------------------------------------------------------------------------------
+
+function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+function readFrom(file: string, offset: number): string {
+  try {
+    return readFileSync(file).subarray(offset).toString('utf8');
+  } catch {
+    return '';
+  }
+}
+
+function tail(output: string, lines = 15): string {
+  const last = output.trimEnd().split('\n').slice(-lines);
+  return last.length === 0 || (last.length === 1 && last[0] === '') ? '' : `\n--- last lines ---\n${last.join('\n')}`;
+}
+
+function describeExit({ code, signal }: ExitResult): string {
+  return signal ? `killed by ${signal}` : code === null ? 'could not be spawned' : `exit code ${code}`;
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as Error & { cause?: unknown }).cause;
+    const code = typeof cause === 'object' && cause !== null ? (cause as { code?: unknown }).code : undefined;
+    return typeof code === 'string' ? `${err.message} (${code})` : err.message;
+  }
+  return String(err);
+}

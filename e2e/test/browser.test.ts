@@ -1,0 +1,139 @@
+/**
+ * The blog in a real headless Chromium (the system's /usr/bin/chromium, never a downloaded browser),
+ * against the whole stack as real processes, through the client server like a user on posts.com.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { startStack, type Stack } from '../src/harness';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+];
+const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
+const CLIENT_BUILD = path.join(__dirname, '..', '..', 'client', 'dist', 'index.html');
+/** Moderation is a few hops away (comments → bus → moderation → bus → comments → bus → query → next poll). */
+const MODERATION_TIMEOUT_MS = 15_000;
+
+let stack: Stack | undefined;
+let browser: Browser | undefined;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: install it with \`apt-get install -y chromium\` (these tests never download a browser)`);
+  }
+  if (!existsSync(CLIENT_BUILD)) throw new Error(`${CLIENT_BUILD} is missing: run \`npm run build\` first`);
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const [started, launched] = await Promise.allSettled([
+    startStack({ logDir: path.join(ARTIFACTS, 'logs', 'browser') }),
+    chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }),
+  ]);
+  if (started.status === 'fulfilled') stack = started.value;
+  if (launched.status === 'fulfilled') browser = launched.value;
+  if (started.status === 'rejected') throw started.reason;
+  if (launched.status === 'rejected') throw launched.reason;
+});
+
+afterAll(async () => {
+  await Promise.allSettled([browser?.close(), stack?.stopAll()]);
+});
+
+/** Runs a test on a fresh page; on failure saves a screenshot next to the logs. Uncaught page errors fail the test. */
+async function withPage(name: string, run: (page: Page, baseUrl: string) => Promise<void>): Promise<void> {
+  if (!browser || !stack) throw new Error('the stack or the browser did not start (see beforeAll)');
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  try {
+    await run(page, stack.url('client'));
+    expect(pageErrors).toEqual([]);
+  } catch (err) {
+    await page.screenshot({ path: path.join(ARTIFACTS, `failure-${name}.png`), fullPage: true }).catch(() => undefined);
+    throw err;
+  } finally {
+    await context.close();
+  }
+}
+
+async function createPost(page: Page, title: string): Promise<Locator> {
+  const titleInput = page.getByLabel('Title', { exact: true });
+  const form = page.locator('form').filter({ has: titleInput });
+  await titleInput.fill(title);
+  await form.getByRole('button', { name: 'Submit' }).click();
+  const card = page.getByTestId('post').filter({ hasText: title });
+  await card.waitFor();
+  // The form is cleared once the post is created.
+  await page.waitForFunction((input) => input instanceof HTMLInputElement && input.value === '', await titleInput.elementHandle());
+  return card;
+}
+
+async function addComment(card: Locator, content: string): Promise<void> {
+  const input = card.getByLabel('New comment');
+  const before = await card.getByTestId('comment').count();
+  await input.fill(content);
+  await card.getByRole('button', { name: 'Submit' }).click();
+  // The comment shows up at once (pending or already moderated) and the field is cleared.
+  await card.getByTestId('comment').nth(before).waitFor();
+  await card.page().waitForFunction((element) => element instanceof HTMLInputElement && element.value === '', await input.elementHandle());
+}
+
+const comment = (card: Locator, status: string) => card.locator(`[data-testid="comment"][data-status="${status}"]`);
+
+test('a post and two comments made in the browser are moderated before your eyes, without a reload', async () => {
+  await withPage('moderation', async (page, baseUrl) => {
+    await page.goto(baseUrl);
+    await page.evaluate(() => {
+      (window as unknown as Record<string, unknown>).__sameDocument = true;
+    });
+
+    const title = `Browser post ${Date.now()}`;
+    const card = await createPost(page, title);
+    await addComment(card, 'hello');
+    await addComment(card, 'ORANGE juice');
+
+    await comment(card, 'approved').filter({ hasText: 'hello' }).waitFor({ timeout: MODERATION_TIMEOUT_MS });
+    await comment(card, 'rejected').filter({ hasText: 'This comment has been rejected' }).waitFor({ timeout: MODERATION_TIMEOUT_MS });
+
+    expect(await card.getByTestId('comment').evaluateAll((items) => items.map((item) => [item.getAttribute('data-status'), item.textContent]))).toEqual([
+      ['approved', 'hello'],
+      ['rejected', 'This comment has been rejected'],
+    ]);
+    // The rejected text itself is never shown, and all of this happened in the page first loaded.
+    expect(await card.textContent()).not.toContain('ORANGE');
+    expect(await page.evaluate(() => (window as unknown as Record<string, unknown>).__sameDocument)).toBe(true);
+
+    await page.screenshot({ path: path.join(ARTIFACTS, 'blog.png'), fullPage: true });
+  });
+});
+
+test('markup in a title is shown as text and never runs', async () => {
+  await withPage('xss', async (page, baseUrl) => {
+    const title = `<b>x</b><script>window.__pwned=1</script><img src=x onerror="window.__pwned=2"> ${Date.now()}`;
+    const pwned = () => page.evaluate(() => (window as unknown as Record<string, unknown>).__pwned);
+
+    await page.goto(baseUrl);
+    const card = await createPost(page, title);
+    expect(await card.locator('h3').textContent()).toBe(title);
+    expect(await card.locator('b, script, img').count()).toBe(0);
+    expect(await pwned()).toBeUndefined();
+
+    // The same after a reload, when the title comes from the query service rather than from the form.
+    await page.reload();
+    const reloaded = page.getByTestId('post').filter({ hasText: title });
+    await reloaded.waitFor();
+    expect(await reloaded.locator('h3').textContent()).toBe(title);
+    expect(await page.locator('[data-testid="post"] b, [data-testid="post"] script, [data-testid="post"] img').count()).toBe(0);
+    expect(await pwned()).toBeUndefined();
+  });
+});
