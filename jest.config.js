@@ -1,15 +1,15 @@
-// One jest run for the whole repo: a project per workspace, TypeScript compiled by SWC.
-// Type checking happens in `npm run build` (tsc -b), which `npm test` runs first.
+// One jest run for the whole repo: a project per workspace. ts-jest only transpiles here;
+// `npm test` type-checks sources (tsc -b) and tests (tsconfig.test.json) before jest runs.
 const path = require('node:path');
 
-const swc = ['@swc/jest', { jsc: { parser: { syntax: 'typescript', tsx: true }, target: 'es2022' }, module: { type: 'commonjs' } }];
+const tsJest = ['ts-jest', { tsconfig: path.join(__dirname, 'tsconfig.test.json') }];
 
 const project = (name, overrides = {}) => ({
   displayName: name,
   rootDir: path.join(__dirname, name),
   testEnvironment: 'node',
   testMatch: ['<rootDir>/test/**/*.test.ts'],
-  transform: { '^.+\\.tsx?$': swc },
+  transform: { '^.+\\.tsx?$': tsJest },
   moduleNameMapper: {
     '^@blog/common$': path.join(__dirname, 'common/src/index.ts'),
     '^@blog/common/(api|testing)$': path.join(__dirname, 'common/src/$1.ts'),

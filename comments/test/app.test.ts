@@ -1,5 +1,5 @@
 import { EventConsumer, LIMITS, silentLogger, type BackoffOptions, type Comment, type Reactor } from '@blog/common';
-import { InMemoryBus } from '@blog/common/testing';
+import { eventually, InMemoryBus, settle } from '@blog/common/testing';
 import type { Express } from 'express';
 import request from 'supertest';
 import { createApp } from '../src/app';
@@ -38,25 +38,6 @@ async function deliver(app: Express, envelope: unknown): Promise<void> {
 async function commentsOf(app: Express, postId: string): Promise<Comment[]> {
   const res = await request(app).get(`/posts/${postId}/comments`).expect(200);
   return res.body as Comment[];
-}
-
-/** Lets pending promise callbacks run before asserting that something did NOT happen. */
-function flush(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** Retries an assertion every 20 ms until it passes or the (generous) deadline is reached. */
-async function eventually(assertion: () => void, { timeoutMs = 5_000, intervalMs = 20 } = {}): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      assertion();
-      return;
-    } catch (err) {
-      if (Date.now() >= deadline) throw err;
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
 }
 
 /** A history with post p1 and comment c1 (pending); returns the CommentCreated envelope. */
@@ -206,7 +187,7 @@ describe('comments: moderation updates', () => {
 
     // The same delivery again (same seq) is a duplicate: nothing more is published.
     await deliver(app, moderated);
-    await flush();
+    await settle();
     expect(consumer.stats.duplicates).toBe(1);
     expect(bus.ofType('CommentUpdated')).toHaveLength(1);
   });
@@ -222,7 +203,7 @@ describe('comments: moderation updates', () => {
 
     await deliver(app, update);
     expect(updates.outstanding).toBe(0);
-    await flush();
+    await settle();
     expect(bus.ofType('CommentUpdated')).toHaveLength(1);
     expect(await commentsOf(app, 'p1')).toEqual([{ id: 'c1', content: 'ORANGE juice', status: 'rejected' }]);
   });
@@ -260,7 +241,7 @@ describe('comments: moderation updates', () => {
     const before = history.events.length;
 
     const { app, bus, updates, consumer } = await setup({ history });
-    await flush();
+    await settle();
 
     expect(consumer.position).toBe(before);
     expect(bus.events).toHaveLength(before);
@@ -275,7 +256,7 @@ describe('comments: moderation updates', () => {
 
     const { app, bus, consumer, updates } = build({ history });
     await consumer.start();
-    await flush();
+    await settle();
     // Replaying history publishes nothing by itself: the reactor is not started yet.
     expect(bus.ofType('CommentUpdated')).toHaveLength(0);
     expect(await commentsOf(app, 'p1')).toEqual([{ id: 'c1', content: 'hello', status: 'rejected' }]);
@@ -283,7 +264,7 @@ describe('comments: moderation updates', () => {
     updates.start();
     await eventually(() => expect(bus.ofType('CommentUpdated')).toHaveLength(1));
     expect(bus.ofType('CommentUpdated').map((e) => e.data)).toEqual([{ id: 'c1', postId: 'p1', content: 'hello', status: 'rejected' }]);
-    await flush();
+    await settle();
     expect(bus.ofType('CommentUpdated')).toHaveLength(1);
   });
 
@@ -306,7 +287,7 @@ describe('comments: moderation updates', () => {
 
     bus.down = true;
     await deliver(app, moderated);
-    await flush();
+    await settle();
     expect(bus.ofType('CommentUpdated')).toHaveLength(0);
     // The status itself is changed locally even though the update could not be published yet.
     expect(await commentsOf(app, 'p1')).toEqual([{ id: 'c1', content: 'hello', status: 'approved' }]);

@@ -1,13 +1,9 @@
 import { Reactor, silentLogger } from '@blog/common';
+import { eventually } from '@blog/common/testing';
 
 function reactorWith(react: (key: string) => Promise<void>) {
   return new Reactor({ react, logger: silentLogger(), backoff: { minDelayMs: 1, maxDelayMs: 5 } });
 }
-
-const until = async (check: () => boolean) => {
-  for (let i = 0; i < 500 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
-  expect(check()).toBe(true);
-};
 
 describe('Reactor', () => {
   it('publishes nothing before start, then only what is still needed', async () => {
@@ -18,7 +14,7 @@ describe('Reactor', () => {
     reactor.done('a'); // the history already held a's reaction
     expect(published).toEqual([]);
     reactor.start();
-    await until(() => published.length === 1);
+    await eventually(() => expect(published).toHaveLength(1));
     expect(published).toEqual(['b']);
     reactor.stop();
   });
@@ -28,7 +24,7 @@ describe('Reactor', () => {
     const reactor = reactorWith(async (key) => void published.push(key));
     reactor.start();
     reactor.need('a');
-    await until(() => published.length === 1);
+    await eventually(() => expect(published).toHaveLength(1));
     reactor.need('a');
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(published).toEqual(['a']);
@@ -46,7 +42,7 @@ describe('Reactor', () => {
     });
     reactor.start();
     reactor.need('a');
-    await until(() => published.length === 1);
+    await eventually(() => expect(published).toHaveLength(1));
     expect(published).toEqual(['a']);
     reactor.stop();
   });
@@ -56,10 +52,10 @@ describe('Reactor', () => {
     const reactor = reactorWith(async (key) => void published.push(key));
     reactor.start();
     reactor.need('a');
-    await until(() => published.length === 1);
+    await eventually(() => expect(published).toHaveLength(1));
     reactor.done('a');
     reactor.need('a');
-    await until(() => published.length === 2);
+    await eventually(() => expect(published).toHaveLength(2));
     reactor.stop();
   });
 });

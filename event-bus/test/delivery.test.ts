@@ -1,7 +1,8 @@
 import { silentLogger } from '@blog/common';
 import { SubscriberDelivery } from '../src/delivery';
 import { MemoryEventLog } from '../src/log';
-import { eventually, fakeSubscriber, type FakeSubscriber } from './support';
+import { eventually } from '@blog/common/testing';
+import { fakeSubscriber, type FakeSubscriber } from './support';
 
 const fast = { minDelayMs: 5, maxDelayMs: 20 };
 const open: { deliveries: SubscriberDelivery[]; subscribers: FakeSubscriber[] } = { deliveries: [], subscribers: [] };
@@ -28,7 +29,7 @@ describe('SubscriberDelivery', () => {
     const { subscribers, append } = await setup(2);
     await append(20);
     for (const subscriber of subscribers) {
-      await eventually(() => subscriber.received.length === 20, 'all 20 events');
+      await eventually(() => expect(subscriber.received).toHaveLength(20));
       expect(subscriber.received.map((e) => e.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     }
   });
@@ -39,7 +40,7 @@ describe('SubscriberDelivery', () => {
     let failures = 0;
     subscriber!.answer = (seq) => (seq === 2 && failures++ < 3 ? 503 : 200);
     await append(4);
-    await eventually(() => subscriber!.received.length === 4, 'delivery after retries');
+    await eventually(() => expect(subscriber!.received).toHaveLength(4));
     expect(subscriber!.received.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
     expect(failures).toBe(4);
     expect(deliveries[0]!.status()).toMatchObject({ delivered: 4, lag: 0, failures: 0, lastError: null });
@@ -49,17 +50,17 @@ describe('SubscriberDelivery', () => {
     const { subscribers, deliveries, append } = await setup();
     subscribers[0]!.answer = () => 404;
     await append(1);
-    await eventually(() => deliveries[0]!.status().failures >= 2, 'several failed attempts');
+    await eventually(() => expect(deliveries[0]!.status().failures).toBeGreaterThanOrEqual(2));
     expect(deliveries[0]!.status()).toMatchObject({ delivered: 0, lag: 1, lastError: expect.stringMatching(/HTTP 404/) });
     subscribers[0]!.answer = () => 200;
-    await eventually(() => subscribers[0]!.received.length === 1, 'delivery once the subscriber is back');
+    await eventually(() => expect(subscribers[0]!.received).toHaveLength(1));
   });
 
   it('passes over an event the subscriber rejects as malformed', async () => {
     const { subscribers, append } = await setup();
     subscribers[0]!.answer = (seq) => (seq === 1 ? 400 : 200);
     await append(3);
-    await eventually(() => subscribers[0]!.received.length === 2, 'the events after the rejected one');
+    await eventually(() => expect(subscribers[0]!.received).toHaveLength(2));
     expect(subscribers[0]!.received.map((e) => e.seq)).toEqual([2, 3]);
   });
 
@@ -67,15 +68,15 @@ describe('SubscriberDelivery', () => {
     const { subscribers, deliveries, append } = await setup(2, { timeoutMs: 60_000 });
     subscribers[0]!.answer = () => 'hang';
     await append(5);
-    await eventually(() => subscribers[1]!.received.length === 5, 'delivery to the healthy subscriber');
+    await eventually(() => expect(subscribers[1]!.received).toHaveLength(5));
     expect(deliveries[0]!.status().delivered).toBe(0);
   });
 
   it('picks up events appended after it went idle', async () => {
     const { subscribers, append } = await setup();
     await append(1);
-    await eventually(() => subscribers[0]!.received.length === 1, 'first event');
+    await eventually(() => expect(subscribers[0]!.received).toHaveLength(1));
     await append(1);
-    await eventually(() => subscribers[0]!.received.length === 2, 'event appended later');
+    await eventually(() => expect(subscribers[0]!.received).toHaveLength(2));
   });
 });

@@ -36,12 +36,3 @@ export async function fakeSubscriber(): Promise<FakeSubscriber> {
     });
   return subscriber;
 }
-
-/** Polls until the check holds (bounded); fails naming what did not happen. */
-export async function eventually(check: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}

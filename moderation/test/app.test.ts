@@ -1,5 +1,5 @@
 import { EventConsumer, silentLogger, type Reactor } from '@blog/common';
-import { envelopeOf, InMemoryBus } from '@blog/common/testing';
+import { envelopeOf, eventually, InMemoryBus, settle } from '@blog/common/testing';
 import type { Express } from 'express';
 import request from 'supertest';
 import { createApp } from '../src/app';
@@ -33,25 +33,6 @@ async function setup(options: { history?: InMemoryBus; blockedWords?: string[] }
 /** Delivers an envelope the way the bus does (`POST /events`). */
 async function deliver(app: Express, envelope: unknown): Promise<void> {
   await request(app).post('/events').send(envelope as object).expect(200);
-}
-
-/** Lets pending promise callbacks run before asserting that something did NOT happen. */
-function flush(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** Retries an assertion every 20 ms until it passes or the (generous) deadline is reached. */
-async function eventually(assertion: () => void, { timeoutMs = 5_000, intervalMs = 20 } = {}): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      assertion();
-      return;
-    } catch (err) {
-      if (Date.now() >= deadline) throw err;
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
 }
 
 const comment = (id: string, content: string) => ({ id, postId: 'p1', content, status: 'pending' as const });
@@ -89,7 +70,7 @@ describe('moderation: decisions', () => {
 
     await eventually(() => expect(bus.ofType('CommentModerated')).toHaveLength(1));
     expect(bus.ofType('CommentModerated').map((e) => e.data)).toEqual([{ id: 'c1', postId: 'p1', content, status }]);
-    await flush();
+    await settle();
     expect(bus.ofType('CommentModerated')).toHaveLength(1);
   });
 
@@ -110,7 +91,7 @@ describe('moderation: decisions', () => {
     await deliver(app, created);
     await deliver(app, created);
     await eventually(() => expect(bus.ofType('CommentModerated')).toHaveLength(1));
-    await flush();
+    await settle();
     expect(consumer.stats.duplicates).toBe(1);
     expect(bus.ofType('CommentModerated')).toHaveLength(1);
   });
@@ -125,7 +106,7 @@ describe('moderation: decisions', () => {
 
     // The same comment published a second time (e.g. a retried publish): already decided.
     await deliver(app, await bus.publish({ type: 'CommentCreated', data: comment('c1', 'hello') }));
-    await flush();
+    await settle();
     expect(bus.ofType('CommentModerated')).toHaveLength(1);
   });
 
@@ -134,7 +115,7 @@ describe('moderation: decisions', () => {
     await deliver(app, await bus.publish({ type: 'PostCreated', data: { id: 'p1', title: 'orange' } }));
     await deliver(app, await bus.publish({ type: 'CommentUpdated', data: { ...comment('c9', 'orange'), status: 'approved' } }));
     await deliver(app, await bus.publish({ type: 'CommentCreated', data: comment('c9', 'x') }));
-    await flush();
+    await settle();
     // Only the CommentCreated asks for a decision.
     expect(bus.ofType('CommentModerated').map((e) => e.data.id)).toEqual(['c9']);
   });
@@ -147,7 +128,7 @@ describe('moderation: replay', () => {
     await history.publish({ type: 'CommentModerated', data: { ...comment('c1', 'ORANGE juice'), status: 'rejected' } });
 
     const { bus, consumer, decisions } = await setup({ history });
-    await flush();
+    await settle();
     expect(consumer.position).toBe(2);
     expect(bus.events).toHaveLength(2);
     expect(decisions.outstanding).toBe(0);
@@ -161,13 +142,13 @@ describe('moderation: replay', () => {
 
     const { bus, consumer, decisions } = build({ history });
     await consumer.start();
-    await flush();
+    await settle();
     // Replaying history does not publish by itself.
     expect(bus.ofType('CommentModerated')).toHaveLength(1);
 
     decisions.start();
     await eventually(() => expect(bus.ofType('CommentModerated')).toHaveLength(2));
-    await flush();
+    await settle();
     expect(bus.ofType('CommentModerated').map((e) => e.data)).toEqual([
       { id: 'c1', postId: 'p1', content: 'decided already', status: 'approved' },
       { id: 'c2', postId: 'p1', content: 'ORANGE juice', status: 'rejected' },
@@ -179,7 +160,7 @@ describe('moderation: replay', () => {
     const created = await bus.publish({ type: 'CommentCreated', data: comment('c1', 'hello') });
     bus.down = true;
     await deliver(app, created);
-    await flush();
+    await settle();
     expect(bus.ofType('CommentModerated')).toHaveLength(0);
 
     bus.down = false;
@@ -223,7 +204,7 @@ describe('moderation: routes', () => {
       .send({ ...envelopeOf({ type: 'CommentCreated', data: comment('c1', 'hello') }, 1), data: { id: 'c1' } })
       .expect(400);
     expect(res.body).toEqual({ error: expect.stringMatching(/malformed event/) });
-    await flush();
+    await settle();
     expect(bus.events).toHaveLength(0);
   });
 });
