@@ -18,7 +18,10 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.Process
   }
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0]);
+      return `${name}=${JSON.stringify(input[name] ?? '')}: ${issue.message}`;
+    });
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   return parsed.data;
@@ -26,7 +29,10 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.Process
 
 /** Reusable env variable schemas. */
 export const env = {
-  port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
+  port: (fallback: number) => {
+    const error = 'must be a port number from 0 to 65535';
+    return z.coerce.number({ error }).int({ error }).min(0, { error }).max(65535, { error }).default(fallback);
+  },
   url: (fallback: string) =>
     z
       .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
