@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { commonConfigSchema, createLogger, env, loadConfig, main, runService, sleep, type Logger } from '@blog/common';
 import type { RequestHandler } from 'express';
@@ -13,6 +14,11 @@ const configSchema = z.object({
   POSTS_URL: env.url('http://localhost:4000'),
   COMMENTS_URL: env.url('http://localhost:4001'),
   QUERY_URL: env.url('http://localhost:4002'),
+  /** Extra host names Vite's dev server answers to (it refuses unknown Host headers), e.g. posts.com. */
+  DEV_ALLOWED_HOSTS: z
+    .string()
+    .default('')
+    .transform((value) => value.split(',').map((host) => host.trim()).filter((host) => host !== '')),
 });
 
 /** client/, whether this runs compiled from dist-server/ or from server/ with tsx. */
@@ -40,7 +46,7 @@ main(async () => {
     logger,
     onListening: async (server) => {
       if (config.CLIENT_MODE === 'dev') {
-        const vite = await startVite(server);
+        const vite = await startVite(server, config.DEV_ALLOWED_HOSTS);
         devClient = vite.middlewares;
         closeVite = () => vite.close();
       }
@@ -50,13 +56,15 @@ main(async () => {
   });
 });
 
-async function startVite(server: Server) {
+async function startVite(server: Server, allowedHosts: string[]) {
   const { createServer } = await import('vite');
   return createServer({
     root: clientDir,
     configFile: path.join(clientDir, 'vite.config.mts'),
     appType: 'spa',
-    server: { middlewareMode: true, hmr: { server } },
+    // Outside node_modules, which is read-only in the dev image.
+    cacheDir: path.join(os.tmpdir(), 'blog-vite-cache'),
+    server: { middlewareMode: true, hmr: { server }, allowedHosts },
   });
 }
 
