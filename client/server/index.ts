@@ -62,7 +62,9 @@ async function startVite(server: Server, allowedHosts: string[]) {
     root: clientDir,
     configFile: path.join(clientDir, 'vite.config.mts'),
     appType: 'spa',
-    // Outside node_modules, which is read-only in the dev image.
+    // Nothing under node_modules, which is read-only in the dev image: the config is loaded without
+    // writing a bundled copy, and the dependency cache lives in the temp directory.
+    configLoader: 'runner',
     cacheDir: path.join(os.tmpdir(), 'blog-vite-cache'),
     server: { middlewareMode: true, hmr: { server }, allowedHosts },
   });
