@@ -26,6 +26,8 @@ module.exports = {
     project('query'),
     project('moderation'),
     project('client'),
+    // Checks of the Kubernetes manifests, skaffold.yaml and Dockerfiles (no cluster, no Docker needed).
+    project('infra'),
     // Full-stack tests start real processes from the built output; each file runs its own stack on free ports.
     project('e2e', { testTimeout: 60_000, slowTestThreshold: 30 }),
   ],

@@ -83,7 +83,9 @@ const bodyParserMessages: Record<string, string> = {
 function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     const { status, message } = toHttpError(err);
-    if (status >= 500) logger.error({ err, method: req.method, path: req.path }, 'request failed');
+    // 503 means a dependency (the event bus) is unavailable: expected in operation, so a warning.
+    if (status === 503) logger.warn({ reason: message, method: req.method, path: req.path }, 'request refused: unavailable');
+    else if (status >= 500) logger.error({ err, method: req.method, path: req.path }, 'request failed');
     if (res.headersSent) {
       res.end();
       return;

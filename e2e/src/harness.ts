@@ -4,7 +4,7 @@
  * benchmark suites. Everything talks to 127.0.0.1 only.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { ROOT, SERVICES, serviceCommand, serviceEnv, type ServiceName, type StackPorts } from './stack';
@@ -251,7 +251,14 @@ class ProcessStack implements Stack {
   ) {
     this.logDir = path.resolve(options.logDir);
     mkdirSync(this.logDir, { recursive: true });
+    // Each stack starts from an empty event history; it survives restarts of the bus within the stack.
+    rmSync(this.eventLogDir, { recursive: true, force: true });
     for (const name of SERVICES) closeSync(openSync(this.logFile(name), 'w'));
+  }
+
+  /** Where this stack's event bus keeps its log. */
+  get eventLogDir(): string {
+    return path.join(this.logDir, 'event-log');
   }
 
   url(name: ServiceName): string {
@@ -292,6 +299,7 @@ class ProcessStack implements Stack {
       ...serviceEnv(name, this.ports, 'start'),
       LOG_LEVEL: this.options.logLevel ?? 'info',
       LOG_FORMAT: 'json',
+      ...(name === 'event-bus' ? { EVENT_LOG_DIR: this.eventLogDir } : {}),
       ...this.options.env?.[name],
     };
 

@@ -242,6 +242,38 @@ test.each<ServiceName>(['comments', 'posts'])('%s killed with SIGKILL comes back
   expect(events.filter((event) => event.type === 'PostCreated' && event.data?.id === post.id)).toHaveLength(1);
 });
 
+test('the event bus killed with SIGKILL keeps its history: nothing is lost or applied twice', async () => {
+  const gateway = stack.url('client');
+  const post = await createPost(gateway, 'Survives a kill -9 of the event bus');
+  const hello = await createComment(gateway, post.id, 'hello before the bus crash');
+  const orange = await createComment(gateway, post.id, 'orange before the bus crash');
+  const expected: Expected = { [hello.id]: 'approved', [orange.id]: 'rejected' };
+  await waitForQuery(gateway, post.id, expected);
+  await waitForDelivery(stack);
+  const historyBefore = await busEvents(stack);
+
+  await stack.kill('event-bus');
+  // Without the bus a create fails fast with a JSON 503 and creates nothing.
+  const down = await http(`${gateway}/posts/create`, { body: { title: 'created while the bus is down' } });
+  expect({ status: down.status, json: down.json }).toEqual({ status: 503, json: { error: expect.stringMatching(/event bus unavailable/) } });
+
+  await stack.start('event-bus');
+  expect(await busEvents(stack)).toEqual(historyBefore);
+
+  const after = await createComment(gateway, post.id, 'hello after the bus restarted');
+  const newPost = await createPost(gateway, 'Created after the bus restarted');
+  await waitForQuery(gateway, post.id, { ...expected, [after.id]: 'approved' }, 15_000);
+  await waitFor(async () => (await queryView(gateway))[newPost.id] !== undefined, { what: `query to show post ${newPost.id}` });
+
+  await waitForDelivery(stack, 15_000);
+  const events = await busEvents(stack);
+  for (const comment of [hello, orange, after]) {
+    expect([comment.content, countFor(events, 'CommentModerated', comment.id), countFor(events, 'CommentUpdated', comment.id)]).toEqual([comment.content, 1, 1]);
+  }
+  const titles = Object.values(await queryView(gateway)).map((p) => p.title);
+  expect(titles).not.toContain('created while the bus is down');
+});
+
 test('comments made while moderation is stopped wait as pending and are moderated once it is back', async () => {
   const gateway = stack.url('client');
   const post = await createPost(gateway, 'Moderation takes a break');

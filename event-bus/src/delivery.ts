@@ -77,37 +77,41 @@ export class SubscriberDelivery {
         continue;
       }
       for (const event of events) {
-        if (!(await this.deliverUntilDone(event))) return;
-        this.delivered = event.seq;
+        if (event.seq <= this.delivered) continue;
+        const position = await this.deliverUntilDone(event);
+        if (position === undefined) return;
+        // A subscriber that says it has applied more (it caught up from the history itself, e.g. after
+        // this bus restarted) need not be sent those events again.
+        this.delivered = Math.min(log.lastSeq, Math.max(event.seq, position));
       }
     }
   }
 
-  /** Returns false when stopped before the event was delivered. */
-  private async deliverUntilDone(event: StoredEvent): Promise<boolean> {
+  /** Resolves with the position the subscriber reports (at least the event's seq), or undefined when stopped. */
+  private async deliverUntilDone(event: StoredEvent): Promise<number | undefined> {
     const { logger, backoff = DEFAULT_BACKOFF } = this.options;
     const { signal } = this.stopping;
     for (;;) {
       const outcome = await this.post(event);
-      if (signal.aborted) return false;
+      if (signal.aborted) return undefined;
       if (outcome.kind === 'delivered') {
         this.failures = 0;
         this.lastError = null;
-        return true;
+        return outcome.position;
       }
       if (outcome.kind === 'rejected') {
         logger.warn({ subscriber: this.url, seq: event.seq, id: event.id, type: event.type, reason: outcome.reason }, 'subscriber rejected event, passing over it');
         this.failures = 0;
-        return true;
+        return event.seq;
       }
       this.lastError = outcome.reason;
       if (this.failures === 0) logger.warn({ subscriber: this.url, seq: event.seq, reason: outcome.reason }, 'delivery failed, retrying');
       await sleep(backoffDelay(this.failures++, backoff), signal);
-      if (signal.aborted) return false;
+      if (signal.aborted) return undefined;
     }
   }
 
-  private async post(event: StoredEvent): Promise<{ kind: 'delivered' } | { kind: 'rejected' | 'failed'; reason: string }> {
+  private async post(event: StoredEvent): Promise<{ kind: 'delivered'; position: number } | { kind: 'rejected' | 'failed'; reason: string }> {
     try {
       const response = await fetch(`${this.url}/events`, {
         method: 'POST',
@@ -117,11 +121,21 @@ export class SubscriberDelivery {
         signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.options.timeoutMs ?? 5_000)]),
       });
       const text = await response.text().catch(() => '');
-      if (response.ok) return { kind: 'delivered' };
+      if (response.ok) return { kind: 'delivered', position: reportedPosition(text) ?? event.seq };
       const reason = `HTTP ${response.status} ${text.slice(0, 200)}`;
       return { kind: REJECTING_STATUSES.has(response.status) ? 'rejected' : 'failed', reason };
     } catch (err) {
       return { kind: 'failed', reason: describeFetchError(err) };
     }
+  }
+}
+
+/** The `position` a subscriber of this code base reports in its answer (course services answer `{}`). */
+function reportedPosition(body: string): number | undefined {
+  try {
+    const position = (JSON.parse(body) as { position?: unknown } | null)?.position;
+    return typeof position === 'number' && Number.isSafeInteger(position) ? position : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -1,19 +1,27 @@
+import path from 'node:path';
 import { commonConfigSchema, createLogger, env, loadConfig, main, runService } from '@blog/common';
 import { z } from 'zod';
 import { createApp } from './app';
 import { SubscriberDelivery } from './delivery';
-import { MemoryEventLog } from './log';
+import { FileEventLog } from './file-log';
 
 const configSchema = z.object({
   ...commonConfigSchema,
   PORT: env.port(4005),
   EVENT_SUBSCRIBERS: env.urlList(['http://localhost:4000', 'http://localhost:4001', 'http://localhost:4002', 'http://localhost:4003']),
+  /** Where the event log lives; relative paths are resolved against the working directory. */
+  EVENT_LOG_DIR: z.string().default('.data/event-bus'),
 });
 
 main(async () => {
   const config = loadConfig(configSchema);
   const logger = createLogger('event-bus', config);
-  const log = new MemoryEventLog();
+  const log = await FileEventLog.open({
+    dir: path.resolve(config.EVENT_LOG_DIR),
+    logger,
+    // After a failed write the end of the file is unknown: exit, and reopen (dropping a torn record) on restart.
+    onFailure: () => process.exit(1),
+  });
   const deliveries = config.EVENT_SUBSCRIBERS.map((url) => new SubscriberDelivery(url, { log, logger }));
   logger.info({ subscribers: config.EVENT_SUBSCRIBERS }, 'delivering to subscribers');
 

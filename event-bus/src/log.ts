@@ -7,11 +7,11 @@ export type StoredEvent = ForeignEnvelope;
 export type NewEvent = Omit<StoredEvent, 'seq'>;
 
 /**
- * The bus's event log. Kept behind this interface so that a durable or replicated backend can replace
- * the in-memory one without touching the HTTP layer or delivery.
+ * The bus's event log. Kept behind this interface so that a replicated backend can replace the file
+ * without touching the HTTP layer or delivery.
  */
 export interface EventLog {
-  /** Seq of the newest event, 0 when empty. */
+  /** Seq of the newest stored event, 0 when empty. */
   readonly lastSeq: number;
   /** Appends one event and resolves with it, sequenced, once it is stored. */
   append(event: NewEvent): Promise<StoredEvent>;
@@ -22,8 +22,8 @@ export interface EventLog {
   close(): Promise<void>;
 }
 
-/** Keeps the history in memory: fine for local development, lost on restart. */
-export class MemoryEventLog implements EventLog {
+/** The stored events held in memory for reading, and the readers waiting for newer ones. */
+export class EventIndex {
   private readonly events: StoredEvent[] = [];
   private waiters = new Set<() => void>();
 
@@ -31,18 +31,18 @@ export class MemoryEventLog implements EventLog {
     return this.events.length;
   }
 
-  async append(event: NewEvent): Promise<StoredEvent> {
-    const stored: StoredEvent = { ...event, seq: this.events.length + 1 };
-    this.events.push(stored);
+  /** Makes stored events readable, in seq order, and wakes the waiting readers. */
+  add(events: readonly StoredEvent[]): void {
+    for (const event of events) this.events.push(event);
     const waiters = this.waiters;
     this.waiters = new Set();
     for (const wake of waiters) wake();
-    return stored;
   }
 
-  async readAfter(after: number, limit: number): Promise<StoredEvent[]> {
+  readAfter(after: number, limit: number): StoredEvent[] {
     // seq n lives at index n - 1
-    return this.events.slice(Math.max(0, after), Math.max(0, after) + limit);
+    const start = Math.max(0, after);
+    return this.events.slice(start, start + limit);
   }
 
   waitForNewerThan(after: number, signal: AbortSignal): Promise<void> {
@@ -58,7 +58,34 @@ export class MemoryEventLog implements EventLog {
     });
   }
 
-  async close(): Promise<void> {
+  wakeAll(): void {
     for (const wake of this.waiters) wake();
+  }
+}
+
+/** Keeps the history in memory only: for tests. */
+export class MemoryEventLog implements EventLog {
+  private readonly index = new EventIndex();
+
+  get lastSeq(): number {
+    return this.index.lastSeq;
+  }
+
+  async append(event: NewEvent): Promise<StoredEvent> {
+    const stored: StoredEvent = { ...event, seq: this.index.lastSeq + 1 };
+    this.index.add([stored]);
+    return stored;
+  }
+
+  async readAfter(after: number, limit: number): Promise<StoredEvent[]> {
+    return this.index.readAfter(after, limit);
+  }
+
+  waitForNewerThan(after: number, signal: AbortSignal): Promise<void> {
+    return this.index.waitForNewerThan(after, signal);
+  }
+
+  async close(): Promise<void> {
+    this.index.wakeAll();
   }
 }

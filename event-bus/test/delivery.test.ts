@@ -79,4 +79,12 @@ describe('SubscriberDelivery', () => {
     await append(1);
     await eventually(() => expect(subscribers[0]!.received).toHaveLength(2));
   });
+
+  it('skips what a subscriber reports it has already applied (it caught up from the history)', async () => {
+    const { subscribers, deliveries, append } = await setup();
+    subscribers[0]!.position = (seq) => (seq === 1 ? 8 : undefined);
+    await append(10);
+    await eventually(() => expect(subscribers[0]!.received.map((e) => e.seq)).toEqual([1, 9, 10]));
+    expect(deliveries[0]!.status()).toMatchObject({ delivered: 10, lag: 0 });
+  });
 });

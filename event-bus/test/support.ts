@@ -7,6 +7,8 @@ export interface FakeSubscriber {
   received: { seq: number; type: string }[];
   /** Decides each answer; default 200. */
   answer: (seq: number) => number | 'hang';
+  /** The position a successful answer reports; default none (like a course service). */
+  position: (seq: number) => number | undefined;
   close: () => Promise<void>;
 }
 
@@ -18,6 +20,7 @@ export async function fakeSubscriber(): Promise<FakeSubscriber> {
     url: '',
     received: [],
     answer: () => 200,
+    position: () => undefined,
     close: async () => undefined,
   };
   app.post('/events', (req, res) => {
@@ -25,7 +28,7 @@ export async function fakeSubscriber(): Promise<FakeSubscriber> {
     const status = subscriber.answer(seq);
     if (status === 'hang') return;
     if (status < 300) subscriber.received.push({ seq, type });
-    res.status(status).json(status < 300 ? { status: 'OK' } : { error: 'no' });
+    res.status(status).json(status < 300 ? { status: 'OK', position: subscriber.position(seq) } : { error: 'no' });
   });
   const { server, port }: { server: Server; port: number } = await listen(app, 0, '127.0.0.1');
   subscriber.url = `http://127.0.0.1:${port}`;

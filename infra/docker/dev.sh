@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # Entry point of the `dev` image targets: runs a service from its TypeScript sources in watch mode.
 #
 # The pods keep a read-only root filesystem even in development, so the sources are copied to /tmp/dev
@@ -6,7 +6,7 @@
 # watcher restarts the service. node_modules stays in the image, linked into place.
 #
 # Usage: dev.sh <folder> <command...>    e.g. dev.sh posts node_modules/.bin/tsx watch posts/src/index.ts
-set -eu
+set -euo pipefail
 folder="$1"
 shift
 mkdir -p /tmp/dev

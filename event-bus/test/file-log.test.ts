@@ -1,0 +1,102 @@
+import { appendFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { silentLogger } from '@blog/common';
+import { FileEventLog } from '../src/file-log';
+
+const dirs: string[] = [];
+function freshDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'event-log-'));
+  dirs.push(dir);
+  return dir;
+}
+
+const open = (dir: string) => FileEventLog.open({ dir, logger: silentLogger() });
+const event = (n: number) => ({ id: `e${n}`, type: 'PostCreated', data: { id: `p${n}`, title: `t${n}` }, time: '2026-01-01T00:00:00.000Z' });
+const file = (dir: string) => path.join(dir, 'events.jsonl');
+
+describe('FileEventLog', () => {
+  it('sequences appends, and keeps them across a reopen', async () => {
+    const dir = freshDir();
+    const log = await open(dir);
+    expect(await log.append(event(1))).toMatchObject({ seq: 1, id: 'e1' });
+    expect(await log.append(event(2))).toMatchObject({ seq: 2, id: 'e2' });
+    await log.close();
+
+    const reopened = await open(dir);
+    expect(reopened.lastSeq).toBe(2);
+    expect((await reopened.readAfter(0, 10)).map((e) => e.id)).toEqual(['e1', 'e2']);
+    expect(await reopened.append(event(3))).toMatchObject({ seq: 3 });
+    await reopened.close();
+  });
+
+  it('writes the appends of one moment together: one fsync for many events, in order', async () => {
+    const log = await open(freshDir());
+    const stored = await Promise.all(Array.from({ length: 100 }, (_, i) => log.append(event(i + 1))));
+    expect(stored.map((e) => e.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(log.writes).toBe(1);
+    expect((await log.readAfter(98, 10)).map((e) => e.seq)).toEqual([99, 100]);
+    await log.close();
+  });
+
+  it('makes an event readable only once it is on disk', async () => {
+    const dir = freshDir();
+    const log = await open(dir);
+    const appending = log.append(event(1));
+    expect(log.lastSeq).toBe(0);
+    await appending;
+    expect(log.lastSeq).toBe(1);
+    expect(readFileSync(file(dir), 'utf8')).toContain('"id":"e1"');
+    await log.close();
+  });
+
+  it('wakes a reader waiting for newer events', async () => {
+    const log = await open(freshDir());
+    const waiting = log.waitForNewerThan(0, new AbortController().signal);
+    await log.append(event(1));
+    await expect(waiting).resolves.toBeUndefined();
+    await log.close();
+  });
+
+  it.each([
+    ['half a line', '{"id":"e3","type":"Po'],
+    ['a whole record without its newline', JSON.stringify({ ...event(3), seq: 3 })],
+  ])('drops a torn last record (%s) and truncates the file to the last whole event', async (_name, torn) => {
+    const dir = freshDir();
+    const log = await open(dir);
+    await log.append(event(1));
+    await log.append(event(2));
+    await log.close();
+    const whole = statSync(file(dir)).size;
+    appendFileSync(file(dir), torn);
+
+    const reopened = await open(dir);
+    expect(reopened.lastSeq).toBe(2);
+    expect(statSync(file(dir)).size).toBe(whole);
+    expect(await reopened.append(event(3))).toMatchObject({ seq: 3 });
+    await reopened.close();
+    const lines = readFileSync(file(dir), 'utf8').trimEnd().split('\n');
+    expect(lines.map((line) => (JSON.parse(line) as { seq: number }).seq)).toEqual([1, 2, 3]);
+  });
+
+  it('refuses to start on damage that is not a torn tail', async () => {
+    const dir = freshDir();
+    const good = (n: number) => JSON.stringify({ ...event(n), seq: n });
+    writeFileSync(file(dir), `${good(1)}\nnot json\n${good(3)}\n`);
+    await expect(open(dir)).rejects.toThrow(/damaged at line 2/);
+    writeFileSync(file(dir), `${good(1)}\n${good(3)}\n`);
+    await expect(open(dir)).rejects.toThrow(/damaged at line 2/);
+  });
+
+  it('starts empty in a new directory, creating it', async () => {
+    const log = await open(path.join(freshDir(), 'nested', 'dir'));
+    expect(log.lastSeq).toBe(0);
+    await log.close();
+  });
+
+  it('rejects appends with 503 once closed', async () => {
+    const log = await open(freshDir());
+    await log.close();
+    await expect(log.append(event(1))).rejects.toMatchObject({ status: 503 });
+  });
+});

@@ -1,0 +1,111 @@
+import { PUBLIC_ROUTES, type PublicBackend } from '@blog/common';
+import { checkIngressConventions, ingressRouteTable, routeRequest, USE_REGEX } from './checks/ingress';
+import { serves } from './support/apps';
+import { copyManifests, loadManifests, ofKind, typedOf, type Manifest } from './support/manifests';
+
+const { manifests } = loadManifests();
+const INGRESS = 'ingress-srv';
+const HOST = 'posts.com';
+const table = ingressRouteTable(manifests, INGRESS, HOST);
+
+const EXPECTED: [string, PublicBackend][] = [
+  ['/posts/create', 'posts'],
+  ['/POSTS/CREATE', 'posts'],
+  ['/posts/create/', 'posts'],
+  ['/posts/create?x=1', 'posts'],
+  ['/posts/abc/comments', 'comments'],
+  ['/posts/abc/comments/', 'comments'],
+  ['/posts/abc/comments/x', 'comments'],
+  ['/posts', 'query'],
+  ['/posts/', 'query'],
+  ['/posts/abc', 'query'],
+  ['/', 'client'],
+  ['/assets/index-abc.js', 'client'],
+  ['/events', 'client'],
+  ['/healthz', 'client'],
+  ['/readyz', 'client'],
+  ['/metrics', 'client'],
+];
+
+/** The services' internal paths: none may be reachable from outside through a service that serves them. */
+const INTERNAL_PATHS = ['/events', '/events?after=0', '/EVENTS', '/healthz', '/readyz', '/metrics', '/subscribers'];
+
+describe(`Ingress ${INGRESS}`, () => {
+  it('reads as a route table: every path leads to a public backend', () => {
+    expect(table.problems).toEqual([]);
+    expect(table.routes.length).toBeGreaterThan(0);
+  });
+
+  it.each(EXPECTED)('routes %s to %s', (url, backend) => {
+    expect(routeRequest(table.routes, url)).toBe(backend);
+  });
+
+  it('routes the internal paths (/events, probes, metrics) to the client only, which serves no event intake', async () => {
+    for (const url of INTERNAL_PATHS) expect([url, routeRequest(table.routes, url)]).toEqual([url, 'client']);
+    // The client as deployed (PROXY_API=false) has no POST /events and proxies nothing.
+    expect(await serves('blog/client', '/events', 'POST')).toBe(false);
+    const config = ofKind(manifests, 'ConfigMap').find((c) => c.name === 'blog-config');
+    expect(config?.typed.data?.PROXY_API).toBe('false');
+  });
+
+  it('is the nginx class, for host posts.com, with use-regex and ImplementationSpecific paths', () => {
+    const ingress = typedOf(manifests, 'Ingress', INGRESS);
+    expect(ingress.spec?.ingressClassName).toBe('nginx');
+    expect(ingress.spec?.rules?.map((rule) => rule.host)).toEqual([HOST]);
+    expect(ingress.metadata?.annotations?.[USE_REGEX]).toBe('true');
+    expect(checkIngressConventions(manifests)).toEqual([]);
+  });
+
+  it('has exactly the paths and backends of PUBLIC_ROUTES (common/src/routes.ts), so the local stack mirrors the cluster', () => {
+    expect(table.routes).toEqual([...PUBLIC_ROUTES]);
+  });
+
+  it("is a host Vite's dev server (dev image) accepts", () => {
+    const config = ofKind(manifests, 'ConfigMap').find((c) => c.name === 'blog-config');
+    const allowed = (config?.typed.data?.DEV_ALLOWED_HOSTS ?? '').split(',').map((host) => host.trim());
+    expect(allowed).toContain(HOST);
+  });
+});
+
+describe('the Ingress checks catch', () => {
+  function mutated(mutate: (copy: Manifest[]) => void): Manifest[] {
+    const copy = copyManifests(manifests);
+    mutate(copy);
+    return copy;
+  }
+
+  it('a missing use-regex annotation, another class, a Prefix path, a bad regex, a rewrite-target', () => {
+    const broken = mutated((copy) => {
+      const ingress = typedOf(copy, 'Ingress', INGRESS);
+      if (ingress.metadata) ingress.metadata.annotations = { 'nginx.ingress.kubernetes.io/rewrite-target': '/$1' };
+      if (ingress.spec) ingress.spec.ingressClassName = 'traefik';
+      const paths = ingress.spec?.rules?.[0]?.http?.paths ?? [];
+      if (paths[0]) paths[0].pathType = 'Prefix';
+      if (paths[1]) paths[1].path = '/posts/(.*/comments';
+    });
+    expect(checkIngressConventions(broken)).toEqual([
+      expect.stringMatching(/spec.ingressClassName is "traefik", expected "nginx"/),
+      expect.stringMatching(/annotation nginx.ingress.kubernetes.io\/use-regex is undefined, expected "true"/),
+      expect.stringMatching(/rewrite-target is set/),
+      expect.stringMatching(/paths\[0\] \(\/posts\/create\): pathType Prefix/),
+      expect.stringMatching(/paths\[1\] \(\/posts\/\(\.\*\/comments\): not a valid regular expression/),
+    ]);
+  });
+
+  it('a table that differs from PUBLIC_ROUTES (swapped backends), and a non-public backend', () => {
+    const swapped = mutated((copy) => {
+      const paths = typedOf(copy, 'Ingress', INGRESS).spec?.rules?.[0]?.http?.paths ?? [];
+      const [create, comments] = paths;
+      if (create?.backend.service && comments?.backend.service) [create.backend.service, comments.backend.service] = [comments.backend.service, create.backend.service];
+    });
+    const swappedTable = ingressRouteTable(swapped, INGRESS, HOST);
+    expect(swappedTable.routes).not.toEqual([...PUBLIC_ROUTES]);
+    expect(routeRequest(swappedTable.routes, '/posts/create')).toBe('comments');
+
+    const toBus = mutated((copy) => {
+      const paths = typedOf(copy, 'Ingress', INGRESS).spec?.rules?.[0]?.http?.paths ?? [];
+      paths.push({ path: '/events', pathType: 'ImplementationSpecific', backend: { service: { name: 'event-bus-srv', port: { number: 4005 } } } });
+    });
+    expect(ingressRouteTable(toBus, INGRESS, HOST).problems).toEqual([expect.stringMatching(/path \/events: Service event-bus-srv runs blog\/event-bus, which is not a public backend/)]);
+  });
+});

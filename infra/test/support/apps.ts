@@ -1,0 +1,52 @@
+/**
+ * Each image's HTTP app, built in memory from the service code with fake dependencies (as the services'
+ * own tests do), so that the infra checks can ask what a pod really serves. Nothing is started.
+ */
+import { EventConsumer, silentLogger } from '@blog/common';
+import { InMemoryBus } from '@blog/common/testing';
+import type { Express } from 'express';
+import request from 'supertest';
+import { createClientServerApp } from '../../../client/server/app';
+import { createApp as createCommentsApp } from '../../../comments/src/app';
+import { CommentStore } from '../../../comments/src/events';
+import { createApp as createEventBusApp } from '../../../event-bus/src/app';
+import { MemoryEventLog } from '../../../event-bus/src/log';
+import { createApp as createModerationApp } from '../../../moderation/src/app';
+import { createApp as createPostsApp } from '../../../posts/src/app';
+import { PostStore } from '../../../posts/src/events';
+import { createApp as createQueryApp } from '../../../query/src/app';
+import { QueryStore } from '../../../query/src/events';
+
+function consumer(): EventConsumer {
+  return new EventConsumer({ history: new InMemoryBus(), handlers: {}, logger: silentLogger() });
+}
+
+/** The app each image runs, by image repository. */
+export const APP_OF_IMAGE: Readonly<Record<string, () => Express>> = {
+  'blog/posts': () => createPostsApp({ store: new PostStore(), bus: new InMemoryBus(), consumer: consumer(), logger: silentLogger() }),
+  'blog/comments': () => createCommentsApp({ store: new CommentStore(), bus: new InMemoryBus(), consumer: consumer(), logger: silentLogger() }),
+  'blog/query': () => createQueryApp({ store: new QueryStore(), consumer: consumer(), logger: silentLogger() }),
+  'blog/moderation': () => createModerationApp({ consumer: consumer(), logger: silentLogger() }),
+  'blog/event-bus': () => createEventBusApp({ log: new MemoryEventLog(), deliveries: [], logger: silentLogger() }),
+  // As deployed behind the Ingress: PROXY_API=false (no backends). The client handler (static build or
+  // Vite) is left out: it answers any HTML request, so it would hide a probe path the server lacks.
+  'blog/client': () => createClientServerApp({ client: (_req, _res, next) => next(), logger: silentLogger() }),
+};
+
+const apps = new Map<string, Express>();
+
+function appOf(image: string): Express | undefined {
+  const build = APP_OF_IMAGE[image];
+  if (!build) return undefined;
+  const app = apps.get(image) ?? build();
+  apps.set(image, app);
+  return app;
+}
+
+/** Does the image's app answer `method path` with anything but 404? undefined for an unknown image. */
+export async function serves(image: string, path: string, method: 'GET' | 'POST' = 'GET'): Promise<boolean | undefined> {
+  const app = appOf(image);
+  if (!app) return undefined;
+  const response = method === 'GET' ? await request(app).get(path) : await request(app).post(path).send({});
+  return response.status !== 404;
+}

@@ -1,0 +1,244 @@
+/**
+ * The Kubernetes manifests of infra/k8s as data: every YAML document with where it came from, and typed
+ * views (kubernetes-models' interfaces) of the kinds the checks look at.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import type { IStatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
+import type { IIngress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IPodTemplateSpec } from 'kubernetes-models/v1/PodTemplateSpec';
+import type { ISecret } from 'kubernetes-models/v1/Secret';
+import type { IService } from 'kubernetes-models/v1/Service';
+import { parseAllDocuments } from 'yaml';
+import { manifestFiles, readRepoFile } from './repo';
+
+export type { IConfigMap, IContainer, IDeployment, IIngress, INetworkPolicy, IPodDisruptionBudget, IPodTemplateSpec, ISecret, IService, IStatefulSet };
+export type LabelSelector = NonNullable<NonNullable<IDeployment['spec']>['selector']>;
+export type PodSpec = NonNullable<IPodTemplateSpec['spec']>;
+
+/** A YAML document of a manifest: any object (the schema check decides whether it is a valid one). */
+export interface KubeObject {
+  apiVersion?: unknown;
+  kind?: unknown;
+  metadata?: { name?: unknown; namespace?: unknown; labels?: unknown; annotations?: unknown };
+  [field: string]: unknown;
+}
+
+export interface Manifest {
+  /** Repo-relative file, e.g. infra/k8s/posts.yaml. */
+  file: string;
+  /** Position of the document in its file, from 0 (empty documents are skipped, not counted). */
+  index: number;
+  object: KubeObject;
+}
+
+export interface LoadedManifests {
+  manifests: Manifest[];
+  /** YAML errors, and scalars that YAML 1.1 (Kubernetes' parser) and 1.2 read differently. */
+  problems: string[];
+}
+
+/** Parses YAML text that may hold several documents. */
+export function parseManifestText(file: string, text: string): LoadedManifests {
+  const problems: string[] = [];
+  const manifests: Manifest[] = [];
+  // Kubernetes' YAML library follows YAML 1.1 (`on`, `yes`, `0755` are not strings there); most editors
+  // and tools follow 1.2. A value both read the same way is unambiguous.
+  const v12 = parseAllDocuments(text, { version: '1.2', uniqueKeys: true });
+  const v11 = parseAllDocuments(text, { version: '1.1', uniqueKeys: true });
+  if (!Array.isArray(v12) || !Array.isArray(v11)) return { manifests, problems: [`${file}: not a YAML stream`] };
+  let index = 0;
+  v12.forEach((doc, position) => {
+    for (const error of [...doc.errors, ...doc.warnings]) problems.push(`${file}: document ${position + 1}: ${error.message}`);
+    if (doc.errors.length > 0 || doc.contents === null) return;
+    const object: unknown = doc.toJS();
+    const object11: unknown = v11[position]?.toJS();
+    if (!isDeepStrictEqual(object, object11)) {
+      problems.push(`${file}: document ${position + 1} reads differently under YAML 1.1 (Kubernetes) and 1.2: quote ambiguous scalars such as yes/no/on/off or 0755`);
+    }
+    if (typeof object !== 'object' || object === null || Array.isArray(object)) {
+      problems.push(`${file}: document ${position + 1} is not a mapping`);
+      return;
+    }
+    manifests.push({ file, index: index++, object: object as KubeObject });
+  });
+  return { manifests, problems };
+}
+
+/** Every document of infra/k8s/*.yaml. */
+export function loadManifests(files: readonly string[] = manifestFiles()): LoadedManifests {
+  const all: LoadedManifests = { manifests: [], problems: [] };
+  for (const file of files) {
+    const { manifests, problems } = parseManifestText(file, readRepoFile(file));
+    all.manifests.push(...manifests);
+    all.problems.push(...problems);
+  }
+  return all;
+}
+
+export function nameOf(manifest: Manifest): string {
+  const name = manifest.object.metadata?.name;
+  return typeof name === 'string' ? name : `<document ${manifest.index + 1}>`;
+}
+
+/** `infra/k8s/posts.yaml Deployment/posts-depl`, for messages. */
+export function label(manifest: Manifest): string {
+  return `${manifest.file} ${String(manifest.object.kind)}/${nameOf(manifest)}`;
+}
+
+/** Names, kinds and namespaces every document must have, and no two documents may share. */
+export function identityProblems(manifests: readonly Manifest[]): string[] {
+  const problems: string[] = [];
+  const seen = new Map<string, Manifest>();
+  for (const manifest of manifests) {
+    const { kind, metadata } = manifest.object;
+    if (typeof kind !== 'string') problems.push(`${manifest.file} document ${manifest.index + 1}: no kind`);
+    if (typeof metadata?.name !== 'string' || metadata.name === '') problems.push(`${label(manifest)}: no metadata.name`);
+    if (metadata?.namespace !== undefined) {
+      problems.push(`${label(manifest)}: metadata.namespace is set; the manifests are deployed to the namespace skaffold/kubectl targets`);
+    }
+    const key = `${String(kind)}/${String(metadata?.name)}`;
+    const earlier = seen.get(key);
+    if (earlier) problems.push(`${label(manifest)}: the same kind and name as ${label(earlier)}`);
+    seen.set(key, manifest);
+  }
+  return problems;
+}
+
+/** The documents of one kind, typed (valid per the schema check; this only narrows the type). */
+export interface KindMap {
+  ConfigMap: IConfigMap;
+  Secret: ISecret;
+  Service: IService;
+  Deployment: IDeployment;
+  StatefulSet: IStatefulSet;
+  PodDisruptionBudget: IPodDisruptionBudget;
+  Ingress: IIngress;
+  NetworkPolicy: INetworkPolicy;
+}
+
+export interface Typed<K extends keyof KindMap> extends Manifest {
+  typed: KindMap[K];
+  name: string;
+}
+
+export function ofKind<K extends keyof KindMap>(manifests: readonly Manifest[], kind: K): Typed<K>[] {
+  return manifests
+    .filter((manifest) => manifest.object.kind === kind)
+    .map((manifest) => ({ ...manifest, typed: manifest.object as unknown as KindMap[K], name: nameOf(manifest) }));
+}
+
+/** A Deployment or StatefulSet: something that runs pods. */
+export interface Workload {
+  manifest: Manifest;
+  kind: 'Deployment' | 'StatefulSet';
+  name: string;
+  selector: LabelSelector | undefined;
+  template: IPodTemplateSpec;
+  labels: Record<string, string>;
+  pod: PodSpec;
+  containers: IContainer[];
+  /** Names of the StatefulSet's volumeClaimTemplates (mountable like volumes). */
+  claimTemplates: string[];
+}
+
+export function workloads(manifests: readonly Manifest[]): Workload[] {
+  const deployments = ofKind(manifests, 'Deployment').map((m) => ({ m, kind: 'Deployment' as const, spec: m.typed.spec, claims: [] as string[] }));
+  const statefulSets = ofKind(manifests, 'StatefulSet').map((m) => ({
+    m,
+    kind: 'StatefulSet' as const,
+    spec: m.typed.spec,
+    claims: (m.typed.spec?.volumeClaimTemplates ?? []).map((claim) => claim.metadata?.name ?? ''),
+  }));
+  return [...deployments, ...statefulSets].map(({ m, kind, spec, claims }) => {
+    const template = spec?.template ?? {};
+    const pod: PodSpec = template.spec ?? { containers: [] };
+    return {
+      manifest: m,
+      kind,
+      name: m.name,
+      selector: spec?.selector,
+      template,
+      labels: template.metadata?.labels ?? {},
+      pod,
+      containers: [...(pod.initContainers ?? []), ...(pod.containers ?? [])],
+      claimTemplates: claims,
+    };
+  });
+}
+
+/** The regular (not init) containers, which serve traffic and are probed. */
+export function servingContainers(workload: Workload): IContainer[] {
+  return workload.pod.containers ?? [];
+}
+
+/** Does a label selector (matchLabels + matchExpressions) select these labels? `{}` selects everything. */
+export function selects(selector: LabelSelector, labels: Record<string, string>): boolean {
+  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) if (labels[key] !== value) return false;
+  for (const { key, operator, values = [] } of selector.matchExpressions ?? []) {
+    const has = Object.prototype.hasOwnProperty.call(labels, key);
+    const value = labels[key];
+    switch (operator) {
+      case 'In':
+        if (!has || value === undefined || !values.includes(value)) return false;
+        break;
+      case 'NotIn':
+        if (has && value !== undefined && values.includes(value)) return false;
+        break;
+      case 'Exists':
+        if (!has) return false;
+        break;
+      case 'DoesNotExist':
+        if (has) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+export function isEmptySelector(selector: LabelSelector | undefined): boolean {
+  return !selector || (Object.keys(selector.matchLabels ?? {}).length === 0 && (selector.matchExpressions ?? []).length === 0);
+}
+
+/** A Service's selector is a plain map. */
+export function selectsMap(selector: Record<string, string>, labels: Record<string, string>): boolean {
+  return selects({ matchLabels: selector }, labels);
+}
+
+/** A deep copy to mutate in negative tests. */
+export function copyManifests(manifests: readonly Manifest[]): Manifest[] {
+  return structuredClone([...manifests]);
+}
+
+/** The object of the named document, for mutating a copy in tests. */
+export function objectOf(manifests: readonly Manifest[], kind: string, name: string): KubeObject {
+  const found = manifests.find((m) => m.object.kind === kind && m.object.metadata?.name === name);
+  if (!found) throw new Error(`no ${kind}/${name} in the manifests`);
+  return found.object;
+}
+
+/** Like objectOf, typed. */
+export function typedOf<K extends keyof KindMap>(manifests: readonly Manifest[], kind: K, name: string): KindMap[K] {
+  return objectOf(manifests, kind, name) as unknown as KindMap[K];
+}
+
+/** The workload running an image (by repository, ignoring any tag), with the container. */
+export function containersRunning(all: readonly Workload[], image: string): { workload: Workload; container: IContainer }[] {
+  const found: { workload: Workload; container: IContainer }[] = [];
+  for (const workload of all) for (const container of workload.containers) if (container.image !== undefined && imageRepository(container.image) === image) found.push({ workload, container });
+  return found;
+}
+
+/** `blog/posts:1.2@sha256:…` → `blog/posts` (the registry port's colon is kept). */
+export function imageRepository(image: string): string {
+  const withoutDigest = image.split('@')[0] ?? image;
+  const lastSlash = withoutDigest.lastIndexOf('/');
+  const lastColon = withoutDigest.lastIndexOf(':');
+  return lastColon > lastSlash ? withoutDigest.slice(0, lastColon) : withoutDigest;
+}
