@@ -9,6 +9,8 @@ export interface DeliveryOptions {
   backoff?: BackoffOptions;
   /** Events read from the log per round. */
   readBatch?: number;
+  /** On stop, how long a delivery in flight may take to finish before it is aborted. */
+  drainTimeoutMs?: number;
 }
 
 export interface SubscriberStatus {
@@ -39,7 +41,10 @@ export class SubscriberDelivery {
   private delivered = 0;
   private failures = 0;
   private lastError: string | null = null;
+  /** Ends waiting and retrying. */
   private readonly stopping = new AbortController();
+  /** Aborts a request still in flight once the drain time is over. */
+  private readonly cancelling = new AbortController();
   private loop: Promise<void> | undefined;
 
   constructor(
@@ -51,10 +56,15 @@ export class SubscriberDelivery {
     this.loop ??= this.run().catch((err: unknown) => this.options.logger.error({ err, subscriber: this.url }, 'delivery loop stopped'));
   }
 
-  /** Stops delivering; a request in flight is aborted, and its event counts as not delivered. */
+  /**
+   * Stops delivering: no new request starts, a request in flight may finish within the drain time and is
+   * aborted after it (its event then counts as not delivered and is sent again by the next bus).
+   */
   async stop(): Promise<void> {
     this.stopping.abort();
+    const cancel = setTimeout(() => this.cancelling.abort(), this.options.drainTimeoutMs ?? 3_000);
     await this.loop;
+    clearTimeout(cancel);
   }
 
   status(): SubscriberStatus {
@@ -93,7 +103,6 @@ export class SubscriberDelivery {
     const { signal } = this.stopping;
     for (;;) {
       const outcome = await this.post(event);
-      if (signal.aborted) return undefined;
       if (outcome.kind === 'delivered') {
         this.failures = 0;
         this.lastError = null;
@@ -104,6 +113,7 @@ export class SubscriberDelivery {
         this.failures = 0;
         return event.seq;
       }
+      if (signal.aborted) return undefined;
       this.lastError = outcome.reason;
       if (this.failures === 0) logger.warn({ subscriber: this.url, seq: event.seq, reason: outcome.reason }, 'delivery failed, retrying');
       await sleep(backoffDelay(this.failures++, backoff), signal);
@@ -117,8 +127,7 @@ export class SubscriberDelivery {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(event),
-        // Stopping aborts a request in flight too: the event stays undelivered and is sent again later.
-        signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.options.timeoutMs ?? 5_000)]),
+        signal: AbortSignal.any([this.cancelling.signal, AbortSignal.timeout(this.options.timeoutMs ?? 5_000)]),
       });
       const text = await response.text().catch(() => '');
       if (response.ok) return { kind: 'delivered', position: reportedPosition(text) ?? event.seq };

@@ -15,7 +15,7 @@ afterEach(async () => {
 async function setup(count = 1, options: { timeoutMs?: number } = {}) {
   const log = new MemoryEventLog();
   const subscribers = await Promise.all(Array.from({ length: count }, fakeSubscriber));
-  const deliveries = subscribers.map((s) => new SubscriberDelivery(s.url, { log, logger: silentLogger(), backoff: fast, ...options }));
+  const deliveries = subscribers.map((s) => new SubscriberDelivery(s.url, { log, logger: silentLogger(), backoff: fast, drainTimeoutMs: 50, ...options }));
   open.subscribers.push(...subscribers);
   open.deliveries.push(...deliveries);
   deliveries.forEach((d) => d.start());
@@ -86,5 +86,28 @@ describe('SubscriberDelivery', () => {
     await append(10);
     await eventually(() => expect(subscribers[0]!.received.map((e) => e.seq)).toEqual([1, 9, 10]));
     expect(deliveries[0]!.status()).toMatchObject({ delivered: 10, lag: 0 });
+  });
+
+  it('lets a delivery in flight finish when stopped, within the drain time', async () => {
+    const { subscribers, deliveries, append } = await setup(1, { drainTimeoutMs: 5_000 });
+    let release = () => {};
+    const answered = new Promise<number>((resolve) => (release = () => resolve(200)));
+    subscribers[0]!.answer = () => answered;
+    await append(1);
+    await eventually(() => expect(subscribers[0]!.requests).toBe(1));
+    const stopping = deliveries[0]!.stop();
+    release();
+    await stopping;
+    expect(subscribers[0]!.received.map((e) => e.seq)).toEqual([1]);
+    expect(deliveries[0]!.status().delivered).toBe(1);
+  });
+
+  it('aborts a delivery still in flight when the drain time is over', async () => {
+    const { subscribers, deliveries, append } = await setup(1, { drainTimeoutMs: 20 });
+    subscribers[0]!.answer = () => 'hang';
+    await append(1);
+    await eventually(() => expect(subscribers[0]!.requests).toBe(1));
+    await deliveries[0]!.stop();
+    expect(deliveries[0]!.status().delivered).toBe(0);
   });
 });

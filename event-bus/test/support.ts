@@ -5,8 +5,10 @@ import express from 'express';
 export interface FakeSubscriber {
   url: string;
   received: { seq: number; type: string }[];
-  /** Decides each answer; default 200. */
-  answer: (seq: number) => number | 'hang';
+  /** Decides each answer (possibly later); default 200. */
+  answer: (seq: number) => number | 'hang' | Promise<number>;
+  /** Requests received so far, answered or not. */
+  requests: number;
   /** The position a successful answer reports; default none (like a course service). */
   position: (seq: number) => number | undefined;
   close: () => Promise<void>;
@@ -20,12 +22,14 @@ export async function fakeSubscriber(): Promise<FakeSubscriber> {
     url: '',
     received: [],
     answer: () => 200,
+    requests: 0,
     position: () => undefined,
     close: async () => undefined,
   };
-  app.post('/events', (req, res) => {
+  app.post('/events', async (req, res) => {
     const { seq, type } = req.body as { seq: number; type: string };
-    const status = subscriber.answer(seq);
+    subscriber.requests++;
+    const status = await subscriber.answer(seq);
     if (status === 'hang') return;
     if (status < 300) subscriber.received.push({ seq, type });
     res.status(status).json(status < 300 ? { status: 'OK', position: subscriber.position(seq) } : { error: 'no' });
