@@ -74,7 +74,13 @@ export class EventConsumer {
       this.ready = true;
       const buffered = this.buffered;
       this.buffered = [];
-      for (const envelope of buffered) await this.accept(envelope);
+      for (const envelope of buffered) {
+        // One bad buffered event must not stop the others (nor the start): it is in the history anyway,
+        // so a later event's gap check reads it again.
+        await this.accept(envelope).catch((err: unknown) =>
+          this.options.logger.warn({ seq: envelope.seq, id: envelope.id, reason: describeFetchError(err) }, 'buffered event not applied'),
+        );
+      }
     });
     this.options.logger.info({ position: this.lastSeq, ms: Date.now() - startedAt }, 'caught up with the event history');
   }

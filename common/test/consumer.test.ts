@@ -55,6 +55,20 @@ describe('EventConsumer', () => {
     expect(applied).toEqual(['p1', 'p2']);
   });
 
+  it('still becomes ready, and applies the rest, when a buffered event cannot be applied', async () => {
+    const history = new InMemoryBus();
+    const first = await history.publish(post('p1'));
+    history.down = true;
+    const { consumer, applied } = recordingConsumer(history);
+    const started = consumer.start();
+    await consumer.receive(envelopeOf(post('forged'), 1000));
+    await consumer.receive(first);
+    history.down = false;
+    await started;
+    expect(consumer.isReady()).toBe(true);
+    expect(applied).toEqual(['p1']);
+  });
+
   it('ignores duplicates and events at or below its position', async () => {
     const history = new InMemoryBus();
     const { consumer, applied } = recordingConsumer(history);
