@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BusClient, BusUnavailableError } from '@blog/common';
+import { BusClient, BusUnavailableError, BusUnconfirmedError } from '@blog/common';
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
 
@@ -68,5 +68,32 @@ describe('BusClient', () => {
     const publishing = new BusClient(url).publish({ type: 'PostCreated', data: { id: 'p', title: 't' } });
     await expect(publishing).rejects.toThrow(/refused POST \/events: HTTP 400/);
     await expect(publishing).rejects.not.toBeInstanceOf(BusUnavailableError);
+  });
+
+  it('sends the same event again when the answer was lost, until the bus confirms it', async () => {
+    const ids: string[] = [];
+    const url = await busAnswering((req, body, res) => {
+      ids.push((JSON.parse(body) as { id: string }).id);
+      if (ids.length < 3) req.socket.destroy();
+      else res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ seq: 7 }));
+    });
+    const envelope = await new BusClient(url).publish({ type: 'PostCreated', data: { id: 'p1', title: 'T' } });
+    expect(envelope.seq).toBe(7);
+    expect(ids).toEqual([envelope.id, envelope.id, envelope.id]);
+  });
+
+  it('fails at once when the bus is unreachable: nothing was sent', async () => {
+    const url = await busAnswering(() => undefined);
+    servers.pop()?.close();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const publishing = new BusClient(url, { confirmWithinMs: 60_000 }).publish({ type: 'PostCreated', data: { id: 'p', title: 't' } });
+    await expect(publishing).rejects.toBeInstanceOf(BusUnavailableError);
+  });
+
+  it('says the outcome is unknown when the answer stays lost past the deadline', async () => {
+    const url = await busAnswering((req) => req.socket.destroy());
+    const publishing = new BusClient(url, { confirmWithinMs: 100 }).publish({ type: 'PostCreated', data: { id: 'p', title: 't' } });
+    await expect(publishing).rejects.toBeInstanceOf(BusUnconfirmedError);
+    await expect(publishing).rejects.toMatchObject({ status: 503, message: expect.stringMatching(/may or may not/) });
   });
 });

@@ -39,6 +39,8 @@ export class FileEventLog implements EventLog {
   private readonly index = new EventIndex();
   private nextSeq: number;
   private batch: PendingAppend[] = [];
+  /** Appends not yet durable, by event id, so that a retry joins the original. */
+  private readonly pendingById = new Map<string, Promise<StoredEvent>>();
   private writing: Promise<void> | undefined;
   private failure: Error | undefined;
   private closed = false;
@@ -76,10 +78,20 @@ export class FileEventLog implements EventLog {
   append(event: NewEvent): Promise<StoredEvent> {
     if (this.failure) return Promise.reject(new EventLogUnavailableError(this.failure.message));
     if (this.closed) return Promise.reject(new EventLogUnavailableError('closed'));
-    return new Promise((resolve, reject) => {
+    const known = this.index.recent(event.id);
+    if (known) return Promise.resolve(known);
+    const pending = this.pendingById.get(event.id);
+    if (pending) return pending;
+    const appended = new Promise<StoredEvent>((resolve, reject) => {
       this.batch.push({ event: { ...event, seq: this.nextSeq++ }, resolve, reject });
       this.writing ??= this.writeBatches();
     });
+    this.pendingById.set(event.id, appended);
+    void appended.then(
+      () => this.pendingById.delete(event.id),
+      () => this.pendingById.delete(event.id),
+    );
+    return appended;
   }
 
   async readAfter(after: number, limit: number): Promise<StoredEvent[]> {

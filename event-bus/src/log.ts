@@ -13,7 +13,10 @@ export type NewEvent = Omit<StoredEvent, 'seq'>;
 export interface EventLog {
   /** Seq of the newest stored event, 0 when empty. */
   readonly lastSeq: number;
-  /** Appends one event and resolves with it, sequenced, once it is stored. */
+  /**
+   * Appends one event and resolves with it, sequenced, once it is stored. Idempotent by event id: an event
+   * whose id was appended recently (a publisher retrying after a lost answer) resolves with the stored one.
+   */
   append(event: NewEvent): Promise<StoredEvent>;
   /** Up to `limit` events with seq greater than `after`, in seq order. */
   readAfter(after: number, limit: number): Promise<StoredEvent[]>;
@@ -22,9 +25,16 @@ export interface EventLog {
   close(): Promise<void>;
 }
 
+/**
+ * How many of the newest event ids are remembered for idempotent appends. A publisher retries within
+ * seconds, so this covers retries at any plausible rate while keeping memory bounded.
+ */
+export const RECENT_IDS = 100_000;
+
 /** The stored events held in memory for reading, and the readers waiting for newer ones. */
 export class EventIndex {
   private readonly events: StoredEvent[] = [];
+  private readonly recentSeqById = new Map<string, number>();
   private waiters = new Set<() => void>();
 
   get lastSeq(): number {
@@ -33,10 +43,23 @@ export class EventIndex {
 
   /** Makes stored events readable, in seq order, and wakes the waiting readers. */
   add(events: readonly StoredEvent[]): void {
-    for (const event of events) this.events.push(event);
+    for (const event of events) {
+      this.events.push(event);
+      this.recentSeqById.set(event.id, event.seq);
+    }
+    for (const id of this.recentSeqById.keys()) {
+      if (this.recentSeqById.size <= RECENT_IDS) break;
+      this.recentSeqById.delete(id);
+    }
     const waiters = this.waiters;
     this.waiters = new Set();
     for (const wake of waiters) wake();
+  }
+
+  /** The stored event with this id, if it is among the recent ones. */
+  recent(id: string): StoredEvent | undefined {
+    const seq = this.recentSeqById.get(id);
+    return seq === undefined ? undefined : this.events[seq - 1];
   }
 
   readAfter(after: number, limit: number): StoredEvent[] {
@@ -72,6 +95,8 @@ export class MemoryEventLog implements EventLog {
   }
 
   async append(event: NewEvent): Promise<StoredEvent> {
+    const known = this.index.recent(event.id);
+    if (known) return known;
     const stored: StoredEvent = { ...event, seq: this.index.lastSeq + 1 };
     this.index.add([stored]);
     return stored;

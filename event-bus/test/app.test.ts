@@ -24,6 +24,13 @@ describe('event bus HTTP API', () => {
     ]);
   });
 
+  it('stores an event id once: a publisher retrying after a lost answer gets the original seq', async () => {
+    const { app, log } = setup();
+    await request(app).post('/events').send({ ...postCreated, id: 'evt-1' }).expect(201, { seq: 1 });
+    await request(app).post('/events').send({ ...postCreated, id: 'evt-1' }).expect(201, { seq: 1 });
+    expect(log.lastSeq).toBe(1);
+  });
+
   it('stores events of types it does not know, so producers can add types', async () => {
     const { app } = setup();
     await request(app).post('/events').send({ type: 'PostLiked', data: { id: 'p1' } }).expect(201, { seq: 1 });

@@ -12,15 +12,21 @@ afterEach(async () => {
   await Promise.all(open.subscribers.splice(0).map((subscriber) => subscriber.close()));
 });
 
-async function setup(count = 1, options: { timeoutMs?: number } = {}) {
+async function setup(count = 1, options: { timeoutMs?: number; drainTimeoutMs?: number } = {}) {
   const log = new MemoryEventLog();
   const subscribers = await Promise.all(Array.from({ length: count }, fakeSubscriber));
   const deliveries = subscribers.map((s) => new SubscriberDelivery(s.url, { log, logger: silentLogger(), backoff: fast, drainTimeoutMs: 50, ...options }));
   open.subscribers.push(...subscribers);
   open.deliveries.push(...deliveries);
   deliveries.forEach((d) => d.start());
+  let appended = 0;
   const append = (n: number) =>
-    Promise.all(Array.from({ length: n }, (_, i) => log.append({ id: `e${i}`, type: 'PostCreated', data: { id: `p${i}`, title: 't' }, time: new Date().toISOString() })));
+    Promise.all(
+      Array.from({ length: n }, () => {
+        const i = ++appended;
+        return log.append({ id: `e${i}`, type: 'PostCreated', data: { id: `p${i}`, title: 't' }, time: new Date().toISOString() });
+      }),
+    );
   return { log, subscribers, deliveries, append };
 }
 

@@ -99,4 +99,18 @@ describe('FileEventLog', () => {
     await log.close();
     await expect(log.append(event(1))).rejects.toMatchObject({ status: 503 });
   });
+
+  it('stores an event id once: a retried append resolves with the original, also after a reopen', async () => {
+    const dir = freshDir();
+    const log = await open(dir);
+    const [first, retried] = await Promise.all([log.append(event(1)), log.append(event(1))]);
+    expect(retried).toEqual(first);
+    expect(await log.append(event(1))).toEqual(first);
+    expect(log.lastSeq).toBe(1);
+    await log.close();
+    const reopened = await open(dir);
+    expect(await reopened.append(event(1))).toMatchObject({ seq: 1 });
+    expect(reopened.lastSeq).toBe(1);
+    await reopened.close();
+  });
 });
