@@ -31,8 +31,8 @@ export function createApp({ store, bus, consumer, logger }: CommentsDeps): Expre
     if (!store.hasPost(postId)) throw new HttpError(404, `post ${postId} not found`);
 
     const comment = { id: randomUUID(), content, status: 'pending' as const };
-    await bus.publish({ type: 'CommentCreated', data: { ...comment, postId } });
-    store.addComment(postId, comment);
+    const { seq } = await bus.publish({ type: 'CommentCreated', data: { ...comment, postId } });
+    store.addComment(postId, comment, seq);
     res.status(201).json(comment);
   });
 

@@ -1,9 +1,13 @@
-import { Reactor, type Comment, type CommentStatus, type EventHandlers, type EventPublisher, type Logger } from '@blog/common';
+import { insertBySeq, reactionId, Reactor, type Comment, type CommentStatus, type EventHandlers, type EventPublisher, type Logger } from '@blog/common';
 
 interface StoredComment extends Comment {
   postId: string;
+  /** Position of its CommentCreated in the log: the order a post's comments are listed in. */
+  seq: number;
   /** Status of the last CommentUpdated in the log for this comment, if any. */
   publishedStatus?: CommentStatus;
+  /** Seq of the CommentModerated that set the current status. */
+  decidedAt?: number;
 }
 
 /** Comments by post, plus the posts known from PostCreated; rebuilt from the event history at start. */
@@ -20,19 +24,20 @@ export class CommentStore {
   }
 
   /** Adds a comment unless it is already known (a replayed or echoed CommentCreated). */
-  addComment(postId: string, comment: Comment): void {
+  addComment(postId: string, comment: Comment, seq: number): void {
     if (this.byId.has(comment.id)) return;
-    const stored: StoredComment = { id: comment.id, content: comment.content, status: comment.status, postId };
+    const stored: StoredComment = { id: comment.id, content: comment.content, status: comment.status, postId, seq };
     this.byId.set(comment.id, stored);
     this.addPost(postId);
-    this.byPost.get(postId)?.push(stored);
+    const comments = this.byPost.get(postId);
+    if (comments) insertBySeq(comments, stored);
   }
 
   get(commentId: string): StoredComment | undefined {
     return this.byId.get(commentId);
   }
 
-  /** The comments of a post in creation order; empty for an unknown post. */
+  /** The comments of a post in the order of the log; empty for an unknown post. */
   commentsOf(postId: string): Comment[] {
     return (this.byPost.get(postId) ?? []).map(({ id, content, status }) => ({ id, content, status }));
   }
@@ -45,12 +50,13 @@ export class CommentStore {
 export function commentEventHandlers(store: CommentStore, updates: Reactor): EventHandlers {
   return {
     PostCreated: ({ id }) => store.addPost(id),
-    CommentCreated: ({ id, postId, content, status }) => store.addComment(postId, { id, content, status }),
-    CommentModerated: ({ id, postId, content, status }) => {
-      store.addComment(postId, { id, content, status });
+    CommentCreated: ({ id, postId, content, status }, { seq }) => store.addComment(postId, { id, content, status }, seq),
+    CommentModerated: ({ id, postId, content, status }, { seq }) => {
+      store.addComment(postId, { id, content, status }, seq);
       const comment = store.get(id);
       if (!comment) return;
       comment.status = status;
+      comment.decidedAt = seq;
       if (comment.publishedStatus !== status) updates.need(id);
     },
     CommentUpdated: ({ id, status }) => {
@@ -71,8 +77,9 @@ export function commentUpdates(store: CommentStore, bus: EventPublisher, logger:
     react: async (commentId) => {
       const comment = store.get(commentId);
       if (!comment) return;
-      const { id, postId, content, status } = comment;
-      await bus.publish({ type: 'CommentUpdated', data: { id, postId, content, status } });
+      const { id, postId, content, status, decidedAt } = comment;
+      // One update per decision: a retried publish carries the same id, so the bus stores it once.
+      await bus.publish({ type: 'CommentUpdated', data: { id, postId, content, status } }, { id: reactionId(`CommentUpdated:${id}@${decidedAt ?? 0}`) });
     },
   });
 }

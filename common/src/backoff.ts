@@ -5,7 +5,8 @@ export interface BackoffOptions {
   maxDelayMs: number;
 }
 
-export const DEFAULT_BACKOFF: BackoffOptions = { minDelayMs: 100, maxDelayMs: 5_000 };
+// Capped at 1 s so a service or the bus coming back is noticed within a second; a retry is cheap.
+export const DEFAULT_BACKOFF: BackoffOptions = { minDelayMs: 100, maxDelayMs: 1_000 };
 
 /** Delay before retry number `attempt` (0-based): doubles each time, capped. */
 export function backoffDelay(attempt: number, { minDelayMs, maxDelayMs }: BackoffOptions = DEFAULT_BACKOFF): number {

@@ -30,9 +30,17 @@ export interface EventHistory {
   readAfter(after: number, limit: number): Promise<unknown[]>;
 }
 
+export interface PublishOptions {
+  /**
+   * The event's id; a new UUID when not given. A reaction gives an id derived from its cause, so that
+   * publishing it again (after an unconfirmed attempt) can never store it twice.
+   */
+  id?: string;
+}
+
 /** Where a service publishes its events. */
 export interface EventPublisher {
-  publish<E extends BlogEvent>(event: E): Promise<Envelope<E>>;
+  publish<E extends BlogEvent>(event: E, options?: PublishOptions): Promise<Envelope<E>>;
 }
 
 export interface BusClientOptions {
@@ -61,8 +69,8 @@ export class BusClient implements EventPublisher, EventHistory {
    * sends the same event again until confirmed: the bus stores an event id once, so the retry returns
    * the original seq or stores the event now.
    */
-  async publish<E extends BlogEvent>(event: E): Promise<Envelope<E>> {
-    const unsequenced = { id: randomUUID(), type: event.type, data: event.data, time: new Date().toISOString() };
+  async publish<E extends BlogEvent>(event: E, { id = randomUUID() }: PublishOptions = {}): Promise<Envelope<E>> {
+    const unsequenced = { id, type: event.type, data: event.data, time: new Date().toISOString() };
     const deadline = Date.now() + this.confirmWithinMs;
     let maybeStored = false;
     for (let attempt = 0; ; attempt++) {

@@ -56,6 +56,12 @@ export function createServiceApp({ isReady }: HealthCheck): Express {
     if (isReady()) res.json({ status: 'ready' });
     else res.status(503).json({ error: 'not ready: catching up with the event history' });
   });
+  // Until caught up, the state is incomplete: answering from it would show missing posts or say 404 for
+  // posts that exist. Event intake stays open (live events are buffered meanwhile).
+  app.use((req, res, next) => {
+    if (isReady() || req.path === '/events') return next();
+    res.status(503).json({ error: 'catching up with the event history, try again in a moment' });
+  });
   return app;
 }
 

@@ -9,3 +9,4 @@ export * from './consumer';
 export * from './reactor';
 export * from './server';
 export * from './routes';
+export * from './ordering';

@@ -1,4 +1,14 @@
+import { createHash } from 'node:crypto';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
+
+/**
+ * The event id of a reaction, derived from what caused it (e.g. "CommentModerated:<comment id>"), so every
+ * attempt to publish the same reaction carries the same id and the bus stores it once. Fixed length, so
+ * it stays within the id limit whatever the cause's ids are.
+ */
+export function reactionId(cause: string): string {
+  return `reaction-${createHash('sha256').update(cause).digest('hex').slice(0, 32)}`;
+}
 import type { Logger } from './logger';
 
 type State = 'pending' | 'publishing' | 'published';

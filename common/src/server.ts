@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { ConfigError } from './config';
@@ -47,10 +47,15 @@ export async function runService({ name, app, port, logger, onListening, onShutd
       server.closeAllConnections();
     }, drainTimeoutMs);
     forceExit.unref();
+    // Keep-alive clients would go on sending on their open connections during the drain: answer each of
+    // those with `Connection: close`, and close connections as soon as they fall idle.
+    server.on('request', (_req, res: ServerResponse) => res.setHeader('connection', 'close'));
+    const closeIdle = setInterval(() => server.closeIdleConnections(), 100);
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();
     });
+    clearInterval(closeIdle);
     clearTimeout(forceExit);
     try {
       await onShutdown?.();

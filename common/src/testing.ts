@@ -2,7 +2,7 @@
  * Test doubles shared by the services' tests (import from '@blog/common/testing'; not used at run time).
  */
 import { randomUUID } from 'node:crypto';
-import type { EventHistory, EventPublisher } from './bus-client';
+import type { EventHistory, EventPublisher, PublishOptions } from './bus-client';
 import { BusUnavailableError } from './bus-client';
 import type { BlogEvent, Envelope } from './contracts';
 
@@ -14,9 +14,12 @@ export class InMemoryBus implements EventPublisher, EventHistory {
   readonly events: unknown[] = [];
   down = false;
 
-  async publish<E extends BlogEvent>(event: E): Promise<Envelope<E>> {
+  /** Like the real bus, stores an event id once: publishing it again returns the stored event. */
+  async publish<E extends BlogEvent>(event: E, { id = randomUUID() }: PublishOptions = {}): Promise<Envelope<E>> {
     if (this.down) throw new BusUnavailableError('ECONNREFUSED');
-    const envelope = { ...event, id: randomUUID(), time: new Date().toISOString(), seq: this.events.length + 1 } as Envelope<E>;
+    const stored = this.events.find((known) => (known as { id?: unknown }).id === id);
+    if (stored) return stored as Envelope<E>;
+    const envelope = { ...event, id, time: new Date().toISOString(), seq: this.events.length + 1 } as Envelope<E>;
     this.events.push(envelope);
     return envelope;
   }

@@ -1,4 +1,5 @@
 import {
+  reactionId,
   Reactor,
   type CommentStatus,
   type EventData,
@@ -60,7 +61,9 @@ export function moderationDecisions(store: ModerationStore, bus: EventPublisher,
     react: async (commentId) => {
       const comment = store.awaitingDecision(commentId);
       if (!comment) return;
-      await bus.publish({ type: 'CommentModerated', data: { ...comment, status: moderate(comment.content, blockedWords) } });
+      const decision = { type: 'CommentModerated' as const, data: { ...comment, status: moderate(comment.content, blockedWords) } };
+      // One decision per comment: a retried publish carries the same id, so the bus stores it once.
+      await bus.publish(decision, { id: reactionId(`CommentModerated:${comment.id}`) });
     },
   });
 }

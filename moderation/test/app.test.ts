@@ -1,4 +1,4 @@
-import { EventConsumer, silentLogger, type Reactor } from '@blog/common';
+import { BusUnconfirmedError, EventConsumer, silentLogger, type Reactor } from '@blog/common';
 import { envelopeOf, eventually, InMemoryBus, settle } from '@blog/common/testing';
 import type { Express } from 'express';
 import request from 'supertest';
@@ -118,6 +118,26 @@ describe('moderation: decisions', () => {
     await settle();
     // Only the CommentCreated asks for a decision.
     expect(bus.ofType('CommentModerated').map((e) => e.data.id)).toEqual(['c9']);
+  });
+});
+
+describe('moderation: an answer lost after the bus stored the decision', () => {
+  it('publishes the retry under the same id, so the bus stores one decision', async () => {
+    const history = new InMemoryBus();
+    const { app, bus } = await setup({ history });
+    const created = await history.publish({ type: 'CommentCreated', data: comment('c1', 'hello') });
+    const publish = bus.publish.bind(bus);
+    let losses = 1;
+    // The first attempt is stored, but its answer is lost (as when the bus stalls past the confirm window).
+    bus.publish = async (event, options) => {
+      const stored = await publish(event, options);
+      if (losses-- > 0) throw new BusUnconfirmedError('timed out');
+      return stored;
+    };
+    await deliver(app, created);
+    await eventually(() => expect(losses).toBeLessThan(0));
+    await settle();
+    expect(bus.ofType('CommentModerated').map((e) => e.data.status)).toEqual(['approved']);
   });
 });
 

@@ -26,8 +26,8 @@ export function createApp({ store, bus, consumer, logger }: PostsDeps): Express 
   const createPost: RequestHandler = async (req, res) => {
     const { title } = parseBody(createPostBodySchema, req.body);
     const post = { id: randomUUID(), title };
-    await bus.publish({ type: 'PostCreated', data: post });
-    store.add(post);
+    const { seq } = await bus.publish({ type: 'PostCreated', data: post });
+    store.add(post, seq);
     res.status(201).json(post);
   };
 

@@ -17,8 +17,13 @@ import { PostStore } from '../../../posts/src/events';
 import { createApp as createQueryApp } from '../../../query/src/app';
 import { QueryStore } from '../../../query/src/events';
 
+/** Catch-ups of the consumers built so far: a service answers its routes (other than health) once ready. */
+const catchUps: Promise<void>[] = [];
+
 function consumer(): EventConsumer {
-  return new EventConsumer({ history: new InMemoryBus(), handlers: {}, logger: silentLogger() });
+  const built = new EventConsumer({ history: new InMemoryBus(), handlers: {}, logger: silentLogger() });
+  catchUps.push(built.start());
+  return built;
 }
 
 /** The app each image runs, by image repository. */
@@ -47,6 +52,7 @@ function appOf(image: string): Express | undefined {
 export async function serves(image: string, path: string, method: 'GET' | 'POST' = 'GET'): Promise<boolean | undefined> {
   const app = appOf(image);
   if (!app) return undefined;
+  await Promise.all(catchUps);
   const response = method === 'GET' ? await request(app).get(path) : await request(app).post(path).send({});
   return response.status !== 404;
 }

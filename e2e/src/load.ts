@@ -1,0 +1,392 @@
+/**
+ * Load generator for fault injection: a steady, open-loop mix of post and comment creates sent straight to
+ * the posts and comments services (not through the gateway, so that a dead target answers ECONNREFUSED,
+ * which means "not created"), over keep-alive connections (Node's global fetch). Every request is recorded
+ * in a Ledger with a unique marker in its title or content, so that verification can tell what must exist
+ * (acknowledged), what must not (refused or never delivered) and what may (ambiguous).
+ * Everything talks to 127.0.0.1 only; every run is bounded in time and in requests in flight.
+ */
+import { performance } from 'node:perf_hooks';
+
+// ---- Seeded randomness ---------------------------------------------------------------------------
+
+/** A small seeded PRNG (mulberry32): the same seed gives the same sequence. */
+export class Random {
+  private state: number;
+
+  constructor(seed: number) {
+    this.state = seed >>> 0;
+  }
+
+  /** A float in [0, 1). */
+  next(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  }
+
+  /** An integer in [min, max]. */
+  int(min: number, max: number): number {
+    return min + Math.floor(this.next() * (max - min + 1));
+  }
+
+  chance(probability: number): boolean {
+    return this.next() < probability;
+  }
+
+  pick<T>(items: readonly T[]): T {
+    if (items.length === 0) throw new Error('pick from an empty list');
+    return items[Math.floor(this.next() * items.length)] as T;
+  }
+
+  shuffle<T>(items: readonly T[]): T[] {
+    const copy = [...items];
+    for (let i = copy.length - 1; i > 0; i--) {
+      const j = Math.floor(this.next() * (i + 1));
+      [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
+    }
+    return copy;
+  }
+}
+
+// ---- The ledger ----------------------------------------------------------------------------------
+
+/**
+ * What became of one create request:
+ * - `acknowledged`: 201: it must exist, exactly once, for ever;
+ * - `refused`: 503 "nothing was changed": it must never exist;
+ * - `unconfirmed`: 503 "the change may or may not have been made" (the bus took the request but its answer
+ *   never came, even after the service retried): it may exist, at most once, and then consistent;
+ * - `rejected`: another HTTP answer (e.g. 404 for a post the comments service does not know yet): must never exist;
+ * - `unreached`: the connection was refused, the request never reached the service: must never exist;
+ * - `ambiguous`: the connection broke or timed out after the request may have reached the service: it may
+ *   exist (at most once, and then consistent) or not.
+ */
+export type Outcome = 'acknowledged' | 'refused' | 'unconfirmed' | 'rejected' | 'unreached' | 'ambiguous';
+export const OUTCOMES: readonly Outcome[] = ['acknowledged', 'refused', 'unconfirmed', 'rejected', 'unreached', 'ambiguous'];
+
+/**
+ * The services answer 503 in two cases, told apart only by the message: the bus was not reached (nothing was
+ * changed), or the bus did not confirm a request it may have stored (common/src/bus-client.ts).
+ */
+const UNCONFIRMED = /may or may not have been made/;
+
+export type FinalStatus = 'approved' | 'rejected';
+
+interface RecordBase {
+  /** Unique text in the title or content that identifies the request. */
+  marker: string;
+  /** The scenario the request was sent in. */
+  scenario: string;
+  outcome: Outcome;
+  /** The id the service answered with (acknowledged requests only). */
+  id?: string;
+  /** HTTP status, when an answer came. */
+  httpStatus?: number;
+  /** Why it failed: the error body or the network error. */
+  error?: string;
+  latencyMs: number;
+}
+
+export interface PostRecord extends RecordBase {
+  kind: 'post';
+  title: string;
+}
+
+export interface CommentRecord extends RecordBase {
+  kind: 'comment';
+  postId: string;
+  content: string;
+  /** What moderation must decide: rejected when the content contains "orange" (any case). */
+  expected: FinalStatus;
+}
+
+export type LoadRecord = PostRecord | CommentRecord;
+
+/** Every request sent, across scenarios. */
+export class Ledger {
+  readonly posts: PostRecord[] = [];
+  readonly comments: CommentRecord[] = [];
+  private readonly acknowledgedPostIds: string[] = [];
+
+  add(record: LoadRecord): void {
+    if (record.kind === 'post') {
+      this.posts.push(record);
+      if (record.outcome === 'acknowledged' && record.id !== undefined) this.acknowledgedPostIds.push(record.id);
+    } else {
+      this.comments.push(record);
+    }
+  }
+
+  /** Ids of the posts acknowledged so far (comments go to these). */
+  get postIds(): readonly string[] {
+    return this.acknowledgedPostIds;
+  }
+
+  records(): LoadRecord[] {
+    return [...this.posts, ...this.comments];
+  }
+
+  ofScenario(scenario: string): LoadRecord[] {
+    return this.records().filter((record) => record.scenario === scenario);
+  }
+}
+
+/** The orange rule, as moderation applies it. */
+export function expectedStatus(content: string): FinalStatus {
+  return content.toLowerCase().includes('orange') ? 'rejected' : 'approved';
+}
+
+// ---- The generator -------------------------------------------------------------------------------
+
+export interface LoadOptions {
+  postsUrl: string;
+  commentsUrl: string;
+  ledger: Ledger;
+  /** Scenario name, recorded with every request; also part of every marker. */
+  scenario: string;
+  /** Prefix of every marker, unique per test run (so markers never collide across runs). */
+  runId: string;
+  /** Requests per second, posts and comments together. */
+  ratePerSecond: number;
+  /** Share of requests that create a post (the rest comment on an acknowledged post). Default 0.2. */
+  postShare?: number;
+  /** Share of comments that contain "orange". Default 0.2. */
+  orangeShare?: number;
+  seed: number;
+  /** Requests in flight at most; a request due while this many are in flight is shed (counted). Default 64. */
+  maxInFlight?: number;
+  /** Timeout of one request. Default 6 s (services give up on the bus after 3 s). */
+  requestTimeoutMs?: number;
+  /** Hard bound: the generator stops issuing after this long even if nobody calls stop(). Default 30 s. */
+  maxDurationMs?: number;
+}
+
+export interface LoadReport {
+  scenario: string;
+  /** Time spent issuing requests (pauses excluded). */
+  durationMs: number;
+  /** Requests sent. */
+  sent: number;
+  /** Requests due while maxInFlight were in flight, not sent. */
+  shed: number;
+  /** Outcomes by kind. */
+  posts: Record<Outcome, number>;
+  comments: Record<Outcome, number>;
+  /** Latency percentiles of acknowledged requests, ms. */
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Acknowledged requests per second over the run. */
+  acknowledgedPerSecond: number;
+}
+
+export interface LoadRun {
+  /** Stops issuing, waits for the requests in flight, and reports. */
+  stop(): Promise<LoadReport>;
+  /** Stops issuing for a while (requests in flight go on); resume() picks up at the same rate, without a burst. */
+  pause(): void;
+  resume(): void;
+  /** Requests answered so far, by outcome (both kinds). */
+  progress(): Record<Outcome, number>;
+}
+
+const TICK_MS = 5;
+
+const APPROVED_TEXTS = ['hello there', 'nice post', 'I agree', 'what a read', 'apples and pears', 'well said'];
+const ORANGE_TEXTS = ['orange', 'I like ORANGE juice', 'an Orange a day', 'blood-orange', 'oRaNgE you glad', 'orangery'];
+
+/** Starts a steady load; call stop() to end it. */
+export function startLoad(options: LoadOptions): LoadRun {
+  const {
+    postsUrl,
+    commentsUrl,
+    ledger,
+    scenario,
+    runId,
+    ratePerSecond,
+    postShare = 0.2,
+    orangeShare = 0.2,
+    seed,
+    maxInFlight = 64,
+    requestTimeoutMs = 6_000,
+    maxDurationMs = 30_000,
+  } = options;
+  if (/orange/i.test(runId + scenario)) throw new Error('markers must not contain "orange"');
+  const random = new Random(seed);
+  const started = performance.now();
+  const inFlight = new Set<Promise<void>>();
+  const latencies: number[] = [];
+  const posts = emptyCounts();
+  const comments = emptyCounts();
+  let due = 0;
+  let sent = 0;
+  let shed = 0;
+  let counter = 0;
+  let stoppedAt: number | undefined;
+  let pausedAt: number | undefined;
+  let pausedMs = 0;
+
+  const send = () => {
+    const n = ++counter;
+    const marker = `${runId}-${scenario}-${n}`;
+    const postIds = ledger.postIds;
+    const request = postIds.length === 0 || random.chance(postShare) ? createPost(marker) : createComment(marker, random.pick(postIds));
+    sent++;
+    const tracked = request.then((record) => {
+      ledger.add(record);
+      (record.kind === 'post' ? posts : comments)[record.outcome]++;
+      if (record.outcome === 'acknowledged') latencies.push(record.latencyMs);
+    });
+    inFlight.add(tracked);
+    void tracked.finally(() => inFlight.delete(tracked));
+  };
+
+  const createPost = async (marker: string): Promise<PostRecord> => {
+    const title = `post ${marker}`;
+    const result = await create(`${postsUrl}/posts/create`, { title }, requestTimeoutMs);
+    return { kind: 'post', marker, scenario, title, ...result };
+  };
+
+  const createComment = async (marker: string, postId: string): Promise<CommentRecord> => {
+    const text = random.chance(orangeShare) ? random.pick(ORANGE_TEXTS) : random.pick(APPROVED_TEXTS);
+    const content = `${marker} ${text}`;
+    const result = await create(`${commentsUrl}/posts/${postId}/comments`, { content }, requestTimeoutMs);
+    return { kind: 'comment', marker, scenario, postId, content, expected: expectedStatus(content), ...result };
+  };
+
+  const timer = setInterval(() => {
+    const elapsed = performance.now() - started;
+    if (elapsed >= maxDurationMs) {
+      halt();
+      return;
+    }
+    const target = Math.floor((elapsed / 1_000) * ratePerSecond);
+    if (pausedAt !== undefined) {
+      due = target;
+      return;
+    }
+    while (due < target) {
+      due++;
+      if (inFlight.size >= maxInFlight) shed++;
+      else send();
+    }
+  }, TICK_MS);
+
+  function halt(): void {
+    if (stoppedAt !== undefined) return;
+    stoppedAt = performance.now();
+    clearInterval(timer);
+  }
+
+  return {
+    pause: () => {
+      pausedAt ??= performance.now();
+    },
+    resume: () => {
+      if (pausedAt === undefined) return;
+      pausedMs += performance.now() - pausedAt;
+      pausedAt = undefined;
+    },
+    progress: () => {
+      const total = emptyCounts();
+      for (const outcome of OUTCOMES) total[outcome] = posts[outcome] + comments[outcome];
+      return total;
+    },
+    stop: async () => {
+      halt();
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      const end = stoppedAt ?? performance.now();
+      // Time spent issuing requests: paused time does not count.
+      const durationMs = end - started - pausedMs - (pausedAt !== undefined ? end - pausedAt : 0);
+      const sorted = [...latencies].sort((a, b) => a - b);
+      return {
+        scenario,
+        durationMs: Math.round(durationMs),
+        sent,
+        shed,
+        posts,
+        comments,
+        p50Ms: round1(percentile(sorted, 0.5)),
+        p99Ms: round1(percentile(sorted, 0.99)),
+        maxMs: round1(sorted[sorted.length - 1] ?? 0),
+        acknowledgedPerSecond: Math.round((posts.acknowledged + comments.acknowledged) / (durationMs / 1_000)),
+      };
+    },
+  };
+}
+
+interface CreateResult {
+  outcome: Outcome;
+  id?: string;
+  httpStatus?: number;
+  error?: string;
+  latencyMs: number;
+}
+
+/** One create request, classified. Never throws. */
+async function create(url: string, body: Record<string, string>, timeoutMs: number): Promise<CreateResult> {
+  const started = performance.now();
+  const latency = () => round1(performance.now() - started);
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (err) {
+    const reason = networkError(err);
+    // Refused: nothing listened on the port, so the request was never received. Anything else (a reset,
+    // "other side closed", a timeout) may have happened after the service got the request.
+    return { outcome: reason === 'ECONNREFUSED' ? 'unreached' : 'ambiguous', error: reason, latencyMs: latency() };
+  }
+  let text: string;
+  try {
+    text = await response.text();
+  } catch (err) {
+    // The status line came but the body broke off: a 201 may have been meant.
+    return { outcome: 'ambiguous', httpStatus: response.status, error: `body: ${networkError(err)}`, latencyMs: latency() };
+  }
+  if (response.status === 201) {
+    const id = idOf(text);
+    if (id !== undefined) return { outcome: 'acknowledged', id, httpStatus: 201, latencyMs: latency() };
+    return { outcome: 'ambiguous', httpStatus: 201, error: `201 without an id: ${text.slice(0, 200)}`, latencyMs: latency() };
+  }
+  const outcome: Outcome = response.status !== 503 ? 'rejected' : UNCONFIRMED.test(text) ? 'unconfirmed' : 'refused';
+  return { outcome, httpStatus: response.status, error: text.slice(0, 300), latencyMs: latency() };
+}
+
+function idOf(text: string): string | undefined {
+  try {
+    const id = (JSON.parse(text) as { id?: unknown } | null)?.id;
+    return typeof id === 'string' && id !== '' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The network error code of a failed fetch (ECONNREFUSED, ECONNRESET, UND_ERR_SOCKET, …), or "timed out". */
+export function networkError(err: unknown): string {
+  const { name, message, cause } = (err ?? {}) as { name?: unknown; message?: unknown; cause?: { code?: unknown; message?: unknown } };
+  if (name === 'TimeoutError') return 'timed out';
+  if (typeof cause?.code === 'string') return cause.code;
+  if (typeof cause?.message === 'string') return cause.message;
+  return typeof message === 'string' ? message : String(err);
+}
+
+export function emptyCounts(): Record<Outcome, number> {
+  return { acknowledged: 0, refused: 0, unconfirmed: 0, rejected: 0, unreached: 0, ambiguous: 0 };
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
+}
+
+function round1(value: number): number {
+  return Math.round(value * 10) / 10;
+}
