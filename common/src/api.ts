@@ -36,3 +36,15 @@ export type PostsView = Record<string, PostWithComments>;
 export interface ApiError {
   error: string;
 }
+
+/** One entry of the event bus's `GET /subscribers`: where delivery to that subscriber stands. */
+export interface SubscriberStatus {
+  url: string;
+  /** Seq of the last event this subscriber acknowledged (or rejected as invalid). */
+  delivered: number;
+  /** Events appended but not yet delivered. */
+  lag: number;
+  /** Failed attempts in a row for the event being delivered now. */
+  failures: number;
+  lastError: string | null;
+}

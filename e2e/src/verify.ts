@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { delay, http, type Stack } from './harness';
 import type { CommentRecord, FinalStatus, Ledger, LoadRecord, PostRecord } from './load';
+import type { SubscriberStatus } from '@blog/common/api';
 
 // ---- What the services answer --------------------------------------------------------------------
 
@@ -33,13 +34,6 @@ interface QueryPost extends PostView {
   comments: CommentView[];
 }
 
-export interface SubscriberStatus {
-  url: string;
-  delivered: number;
-  lag: number;
-  failures: number;
-  lastError: string | null;
-}
 
 // ---- Anomalies -----------------------------------------------------------------------------------
 

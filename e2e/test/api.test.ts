@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Comment, CommentStatus, Post, PostsView, PostWithComments } from '@blog/common';
 import { http, SERVICES, startStack, waitFor, type HttpAnswer, type ServiceName, type Stack } from '../src/harness';
+import type { SubscriberStatus } from '@blog/common/api';
 
 const LOGS = path.join(__dirname, '..', 'artifacts', 'logs');
 const UNKNOWN_POST = '00000000-0000-4000-8000-000000000000';
@@ -101,12 +102,6 @@ async function busEvents(s: Stack): Promise<BusEvent[]> {
   const answer = await http(`${s.url('event-bus')}/events`);
   expectStatus(answer, 200, 'GET /events (bus)');
   return answer.json as BusEvent[];
-}
-
-interface SubscriberStatus {
-  url: string;
-  delivered: number;
-  lag: number;
 }
 
 /** Waits until the bus has delivered its whole history to every subscriber. */

@@ -1,4 +1,4 @@
-import { backoffDelay, DEFAULT_BACKOFF, describeFetchError, sleep, type BackoffOptions, type Logger } from '@blog/common';
+import { backoffDelay, DEFAULT_BACKOFF, describeFetchError, sleep, type SubscriberStatus, type BackoffOptions, type Logger } from '@blog/common';
 import type { EventLog, StoredEvent } from './log';
 
 export interface DeliveryOptions {
@@ -13,16 +13,6 @@ export interface DeliveryOptions {
   drainTimeoutMs?: number;
 }
 
-export interface SubscriberStatus {
-  url: string;
-  /** Seq of the last event this subscriber acknowledged (or rejected as invalid). */
-  delivered: number;
-  /** Events appended but not yet delivered. */
-  lag: number;
-  /** Failed attempts in a row for the event being delivered now. */
-  failures: number;
-  lastError: string | null;
-}
 
 /**
  * Answers that say "this event will never be accepted" (malformed, too large). Anything else — a 404 from a

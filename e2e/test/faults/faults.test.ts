@@ -20,7 +20,8 @@ import { performance } from 'node:perf_hooks';
 import { delay, http as request, SERVICES, startStack, type ServiceName, type Stack } from '../../src/harness';
 import { emptyCounts, Ledger, OUTCOMES, Random, startLoad, type LoadReport, type LoadRun, type Outcome } from '../../src/load';
 import { generateFuzz, sendRaw, SUBSCRIBERS, type FuzzContext, type FuzzRequest, type Subscriber } from '../../src/fuzz';
-import { HistoryReader, summarize, verifyOnce, verifyUntilPassing, type Anomaly, type BusEvent, type SubscriberStatus, type Verification } from '../../src/verify';
+import type { SubscriberStatus } from '@blog/common/api';
+import { HistoryReader, summarize, verifyOnce, verifyUntilPassing, type Anomaly, type BusEvent, type Verification } from '../../src/verify';
 
 const ARTIFACTS = path.join(__dirname, '..', '..', 'artifacts');
 /**
