@@ -17,8 +17,26 @@ export const PUBLIC_ROUTES: readonly PublicRoute[] = [
   { path: '/?(.*)', backend: 'client' },
 ];
 
+interface CompiledRoute {
+  pattern: RegExp;
+  backend: PublicBackend;
+}
+
+/** Each route table sorted and compiled once: resolving runs on every request through the client server. */
+const compiled = new WeakMap<readonly PublicRoute[], CompiledRoute[]>();
+
+function compile(routes: readonly PublicRoute[]): CompiledRoute[] {
+  let table = compiled.get(routes);
+  if (!table) {
+    table = [...routes]
+      .sort((a, b) => b.path.length - a.path.length)
+      .map(({ path, backend }) => ({ pattern: new RegExp(`^${path}`, 'i'), backend }));
+    compiled.set(routes, table);
+  }
+  return table;
+}
+
 /** The backend ingress-nginx would pick for a request path (without the query string). */
 export function resolvePublicRoute(pathname: string, routes: readonly PublicRoute[] = PUBLIC_ROUTES): PublicBackend | undefined {
-  const longestFirst = [...routes].sort((a, b) => b.path.length - a.path.length);
-  return longestFirst.find((route) => new RegExp(`^${route.path}`, 'i').test(pathname))?.backend;
+  return compile(routes).find(({ pattern }) => pattern.test(pathname))?.backend;
 }
