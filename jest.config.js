@@ -13,6 +13,7 @@ const project = (name, overrides = {}) => ({
   moduleNameMapper: {
     '^@blog/common$': path.join(__dirname, 'common/src/index.ts'),
     '^@blog/common/(api|testing)$': path.join(__dirname, 'common/src/$1.ts'),
+    '^@blog/e2e/harness$': path.join(__dirname, 'e2e/src/harness.ts'),
   },
   ...overrides,
 });
@@ -30,5 +31,7 @@ module.exports = {
     project('infra'),
     // Full-stack tests start real processes from the built output; each file runs its own stack on free ports.
     project('e2e', { testTimeout: 60_000, slowTestThreshold: 30 }),
+    // A short smoke run of the benchmark against a local stack: correctness only, never speed.
+    project('bench', { testTimeout: 120_000, slowTestThreshold: 60 }),
   ],
 };

@@ -40,7 +40,7 @@ export function createApp({ store, bus, consumer, logger }: CommentsDeps): Expre
     res.json(store.commentsOf(req.params.id));
   });
 
-  app.post('/events', eventIntake(consumer));
+  app.use(eventIntake(consumer));
 
   return finishServiceApp(app, logger);
 }

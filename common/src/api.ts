@@ -9,6 +9,10 @@ export const LIMITS = {
   eventTypeLength: 100,
   /** Request bodies larger than this are answered with 413. */
   bodyBytes: '16kb',
+  /** Body limit of `POST /events/batch`, the bus's deliveries (which it keeps to about 1 MB). */
+  batchBodyBytes: '4mb',
+  /** Events per `POST /events/batch`. */
+  batchEvents: 10_000,
 } as const;
 
 export const COMMENT_STATUSES = ['pending', 'approved', 'rejected'] as const;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { backoffDelay, sleep } from './backoff';
 import type { BlogEvent, Envelope } from './contracts';
 import { HttpError } from './http';
+import { describeRequestError, sendHttp, type HttpReply } from './http-client';
 
 /** The bus could not be reached, or answered that it did not store the event: nothing was published. */
 export class BusUnavailableError extends HttpError {
@@ -84,26 +85,16 @@ export class BusClient implements EventPublisher, EventHistory {
   }
 
   private async tryPublish(event: object): Promise<PublishAttempt> {
-    let response: Response;
-    let text: string;
+    let reply: HttpReply;
     try {
-      response = await fetch(`${this.baseUrl}/events`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(event),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
+      reply = await sendHttp(`${this.baseUrl}/events`, { method: 'POST', json: JSON.stringify(event), timeoutMs: this.timeoutMs });
     } catch (err) {
-      const reason = describeFetchError(err);
+      const reason = describeRequestError(err);
       return { kind: NOT_SENT.has(reason) ? 'not-stored' : 'unknown', reason };
     }
-    try {
-      text = await response.text();
-    } catch (err) {
-      return { kind: response.ok ? 'unknown' : 'not-stored', reason: describeFetchError(err) };
-    }
-    if (response.status >= 500) return { kind: 'not-stored', reason: `HTTP ${response.status}` };
-    if (!response.ok) throw new Error(`event bus refused POST /events: HTTP ${response.status} ${text}`);
+    const { status, text } = reply;
+    if (status >= 500) return { kind: 'not-stored', reason: `HTTP ${status}` };
+    if (status >= 300) throw new Error(`event bus refused POST /events: HTTP ${status} ${text}`);
     const seq = (JSON.parse(text) as { seq?: unknown } | null)?.seq;
     if (typeof seq !== 'number') throw new Error(`event bus answered without a seq: ${text}`);
     return { kind: 'stored', seq };
@@ -116,25 +107,15 @@ export class BusClient implements EventPublisher, EventHistory {
   }
 
   private async getJson(path: string): Promise<unknown> {
-    let text: string;
-    let response: Response;
+    let reply: HttpReply;
     try {
-      response = await fetch(this.baseUrl + path, { signal: AbortSignal.timeout(this.timeoutMs) });
-      text = await response.text();
+      reply = await sendHttp(this.baseUrl + path, { timeoutMs: this.timeoutMs });
     } catch (err) {
-      throw new BusUnavailableError(describeFetchError(err));
+      throw new BusUnavailableError(describeRequestError(err));
     }
-    if (response.status >= 500) throw new BusUnavailableError(`HTTP ${response.status}`);
-    if (!response.ok) throw new Error(`event bus refused GET ${path}: HTTP ${response.status} ${text}`);
+    const { status, text } = reply;
+    if (status >= 500) throw new BusUnavailableError(`HTTP ${status}`);
+    if (status >= 300) throw new Error(`event bus refused GET ${path}: HTTP ${status} ${text}`);
     return JSON.parse(text) as unknown;
   }
-}
-
-/** A short reason for a failed fetch: "timed out", or the network error code such as ECONNREFUSED. */
-export function describeFetchError(err: unknown): string {
-  // An AbortSignal timeout rejects with a DOMException, which is not an Error instance in Node 20.
-  const { name, message, cause } = (err ?? {}) as { name?: unknown; message?: unknown; cause?: { code?: unknown } };
-  if (name === 'TimeoutError') return 'timed out';
-  if (typeof cause?.code === 'string') return cause.code;
-  return typeof message === 'string' ? message : String(err);
 }

@@ -1,8 +1,10 @@
-import type { RequestHandler } from 'express';
+import { Router } from 'express';
+import { LIMITS } from './api';
 import { retryUntilDone, type BackoffOptions } from './backoff';
-import { describeFetchError, type EventHistory } from './bus-client';
+import type { EventHistory } from './bus-client';
+import { describeRequestError } from './http-client';
 import { isKnownEventType, parseEnvelope, type BlogEvent, type Envelope, type EventType, type ForeignEnvelope } from './contracts';
-import { HttpError, requireJsonObject } from './http';
+import { EVENT_BATCH_PATH, HttpError, requireJsonObject } from './http';
 import type { Logger } from './logger';
 
 type EnvelopeOf<T extends EventType> = Envelope<Extract<BlogEvent, { type: T }>>;
@@ -47,7 +49,7 @@ export class EventConsumer {
   readonly stats: ConsumerStats = { applied: 0, duplicates: 0, skipped: 0 };
 
   constructor(private readonly options: EventConsumerOptions) {
-    this.pageSize = options.pageSize ?? 1_000;
+    this.pageSize = options.pageSize ?? 10_000;
   }
 
   /** Seq of the last event applied (or skipped as poison). */
@@ -67,7 +69,7 @@ export class EventConsumer {
       backoff: this.options.backoff,
       // The bus often starts a moment after its subscribers: only a longer wait is worth a warning.
       onError: (err, attempt) =>
-        this.options.logger[attempt < 5 ? 'debug' : 'warn']({ reason: describeFetchError(err), attempt }, 'event history not readable yet, retrying'),
+        this.options.logger[attempt < 5 ? 'debug' : 'warn']({ reason: describeRequestError(err), attempt }, 'event history not readable yet, retrying'),
     });
     if (!caughtUp) return;
     await this.serially(async () => {
@@ -78,7 +80,7 @@ export class EventConsumer {
         // One bad buffered event must not stop the others (nor the start): it is in the history anyway,
         // so a later event's gap check reads it again.
         await this.accept(envelope).catch((err: unknown) =>
-          this.options.logger.warn({ seq: envelope.seq, id: envelope.id, reason: describeFetchError(err) }, 'buffered event not applied'),
+          this.options.logger.warn({ seq: envelope.seq, id: envelope.id, reason: describeRequestError(err) }, 'buffered event not applied'),
         );
       }
     });
@@ -90,13 +92,15 @@ export class EventConsumer {
     this.stopping.abort();
   }
 
-  /** Takes one live event. Resolves when it is applied (or buffered while catching up). */
-  receive(envelope: AnyEnvelope): Promise<void> {
+  /** Takes live events, in seq order. Resolves when they are applied (or buffered while catching up). */
+  receive(...envelopes: AnyEnvelope[]): Promise<void> {
     if (!this.ready) {
-      this.buffered.push(envelope);
+      this.buffered.push(...envelopes);
       return Promise.resolve();
     }
-    return this.serially(() => this.accept(envelope));
+    return this.serially(async () => {
+      for (const envelope of envelopes) await this.accept(envelope);
+    });
   }
 
   /** Applies whatever the history holds beyond the current position. */
@@ -127,19 +131,25 @@ export class EventConsumer {
     this.apply(envelope);
   }
 
-  /** Reads the history after the current position, up to `until` when given, else to its end. */
+  /**
+   * Reads the history after the current position, up to `until` when given, else to its end. The next
+   * page is requested before the current one is applied, so the bus reads while this service applies.
+   */
   private async pull(until = Infinity): Promise<void> {
+    let page = await this.options.history.readAfter(this.lastSeq, this.pageSize);
     for (;;) {
-      const page = await this.options.history.readAfter(this.lastSeq, this.pageSize);
-      for (const raw of page) {
-        const parsed = parseEnvelope(raw);
-        if (parsed.ok) {
-          if (parsed.envelope.seq > this.lastSeq) this.apply(parsed.envelope);
-        } else {
-          this.skipPoison(raw, parsed.error);
-        }
-      }
-      if (page.length < this.pageSize || this.lastSeq >= until) return;
+      const parsed = page.map(parseEnvelope);
+      const last = lastSeqOf(page);
+      const complete = page.length < this.pageSize || (last ?? this.lastSeq) >= until;
+      const next = complete || last === undefined ? undefined : this.options.history.readAfter(last, this.pageSize);
+      // A failed prefetch is seen when awaited below; until then it must not count as unhandled.
+      next?.catch(() => undefined);
+      parsed.forEach((result, index) => {
+        if (!result.ok) this.skipPoison(page[index], result.error);
+        else if (result.envelope.seq > this.lastSeq) this.apply(result.envelope);
+      });
+      if (!next) return;
+      page = await next;
     }
   }
 
@@ -166,13 +176,41 @@ export class EventConsumer {
   }
 }
 
-/** `POST /events`: validates one delivered envelope and hands it to the consumer (400 when malformed). */
-export function eventIntake(consumer: EventConsumer): RequestHandler {
-  return async (req, res) => {
+/** The seq of the last item of a history page that has one (even if the item is otherwise invalid). */
+function lastSeqOf(page: readonly unknown[]): number | undefined {
+  for (let index = page.length - 1; index >= 0; index--) {
+    const seq = (page[index] as { seq?: unknown } | null)?.seq;
+    if (typeof seq === 'number' && Number.isSafeInteger(seq)) return seq;
+  }
+  return undefined;
+}
+
+/**
+ * The routes the bus delivers to: `POST /events` takes one envelope, `POST /events/batch` an array of
+ * them in seq order. A malformed envelope gets a 400 naming it (a batch is then refused whole: the bus
+ * sends its events again one by one, passing over only the bad one). The answer reports the position.
+ */
+export function eventIntake(consumer: EventConsumer): Router {
+  const router = Router();
+  router.post('/events', async (req, res) => {
     requireJsonObject(req.body);
     const parsed = parseEnvelope(req.body);
     if (!parsed.ok) throw new HttpError(400, `malformed event: ${parsed.error}`);
     await consumer.receive(parsed.envelope);
     res.json({ status: 'OK', position: consumer.position });
-  };
+  });
+  router.post(EVENT_BATCH_PATH, async (req, res) => {
+    const body: unknown = req.body;
+    if (!Array.isArray(body) || body.length > LIMITS.batchEvents) {
+      throw new HttpError(400, `request body must be a JSON array of at most ${LIMITS.batchEvents} events`);
+    }
+    const envelopes = body.map((item: unknown, index) => {
+      const parsed = parseEnvelope(item);
+      if (!parsed.ok) throw new HttpError(400, `malformed event at index ${index}: ${parsed.error}`);
+      return parsed.envelope;
+    });
+    await consumer.receive(...envelopes);
+    res.json({ status: 'OK', position: consumer.position });
+  });
+  return router;
 }

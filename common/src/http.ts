@@ -39,6 +39,9 @@ function parseWith<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
   return parsed.data;
 }
 
+/** Where the bus delivers events in batches (a JSON array); `POST /events` takes one. */
+export const EVENT_BATCH_PATH = '/events/batch';
+
 export interface HealthCheck {
   /** Whether the service can serve traffic (it has caught up with the event history). */
   isReady: () => boolean;
@@ -48,6 +51,9 @@ export interface HealthCheck {
 export function createServiceApp({ isReady }: HealthCheck): Express {
   const app = express();
   app.disable('x-powered-by');
+  // Deliveries from the bus carry many events; every other body is small. (The first parser that reads
+  // a body marks it read, so the general one skips the batch route.)
+  app.use(EVENT_BATCH_PATH, express.json({ limit: LIMITS.batchBodyBytes }));
   app.use(express.json({ limit: LIMITS.bodyBytes }));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -59,7 +65,7 @@ export function createServiceApp({ isReady }: HealthCheck): Express {
   // Until caught up, the state is incomplete: answering from it would show missing posts or say 404 for
   // posts that exist. Event intake stays open (live events are buffered meanwhile).
   app.use((req, res, next) => {
-    if (isReady() || req.path === '/events') return next();
+    if (isReady() || req.path === '/events' || req.path === EVENT_BATCH_PATH) return next();
     res.status(503).json({ error: 'catching up with the event history, try again in a moment' });
   });
   return app;
@@ -79,7 +85,7 @@ const notFound: RequestHandler = (req, res) => {
 /** Messages for the errors Express's body parser raises. */
 const bodyParserMessages: Record<string, string> = {
   'entity.parse.failed': 'request body is not valid JSON',
-  'entity.too.large': `request body is larger than ${LIMITS.bodyBytes}`,
+  'entity.too.large': 'request body is larger than the limit',
   'encoding.unsupported': 'unsupported Content-Encoding',
   'charset.unsupported': 'unsupported charset',
   'request.aborted': 'request aborted',
@@ -103,7 +109,8 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
 function toHttpError(err: unknown): { status: number; message: string } {
   if (err instanceof HttpError) return { status: err.status, message: err.message };
   if (typeof err === 'object' && err !== null) {
-    const { status, type, message } = err as { status?: unknown; type?: unknown; message?: unknown };
+    const { status, type, message, limit } = err as { status?: unknown; type?: unknown; message?: unknown; limit?: unknown };
+    if (type === 'entity.too.large' && typeof limit === 'number') return { status: 413, message: `request body is larger than ${limit} bytes` };
     if (typeof status === 'number' && status >= 400 && status < 500) {
       const known = typeof type === 'string' ? bodyParserMessages[type] : undefined;
       return { status, message: known ?? (typeof message === 'string' ? message : 'bad request') };

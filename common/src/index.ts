@@ -5,6 +5,7 @@ export * from './logger';
 export * from './http';
 export * from './backoff';
 export * from './bus-client';
+export * from './http-client';
 export * from './consumer';
 export * from './reactor';
 export * from './server';

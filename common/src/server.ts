@@ -22,6 +22,8 @@ export interface ServiceRun {
   logger: Logger;
   /** Starts background work (catch-up, delivery) once the server listens. */
   onListening?: (server: Server) => Promise<void> | void;
+  /** Runs when a shutdown begins, before in-flight requests drain: e.g. to end long-lived streams. */
+  onDraining?: () => void;
   /** Stops background work; runs after the server stopped accepting and before the process exits. */
   onShutdown?: () => Promise<void> | void;
   /** Upper bound for draining in-flight requests on SIGTERM. */
@@ -32,7 +34,7 @@ export interface ServiceRun {
  * Runs a service: listen, start background work, and on SIGTERM/SIGINT stop accepting, let in-flight
  * requests finish (bounded), stop background work and exit 0.
  */
-export async function runService({ name, app, port, logger, onListening, onShutdown, drainTimeoutMs = 5_000 }: ServiceRun): Promise<void> {
+export async function runService({ name, app, port, logger, onListening, onDraining, onShutdown, drainTimeoutMs = 5_000 }: ServiceRun): Promise<void> {
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
   const { server, port: bound } = await listen(app, port);
   logger.info({ port: bound }, `${name} listening on http://localhost:${bound}`);
@@ -51,6 +53,7 @@ export async function runService({ name, app, port, logger, onListening, onShutd
     // those with `Connection: close`, and close connections as soon as they fall idle.
     server.on('request', (_req, res: ServerResponse) => res.setHeader('connection', 'close'));
     const closeIdle = setInterval(() => server.closeIdleConnections(), 100);
+    onDraining?.();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();

@@ -8,7 +8,7 @@ import {
   requireJsonObject,
   type Logger,
 } from '@blog/common';
-import type { Express } from 'express';
+import type { Express, Response } from 'express';
 import { z } from 'zod';
 import type { SubscriberDelivery } from './delivery';
 import type { EventLog } from './log';
@@ -20,6 +20,8 @@ export interface EventBusDeps {
 }
 
 const MAX_PAGE = 10_000;
+/** Events read from the log per chunk of a streamed answer. */
+const STREAM_PAGE = 5_000;
 
 const historyQuerySchema = z.object({
   after: z.coerce.number().int().min(0).default(0),
@@ -39,10 +41,25 @@ export function createApp({ log, deliveries, logger }: EventBusDeps): Express {
     res.status(201).json({ seq: stored.seq });
   });
 
-  /** The history in seq order: everything, or a page after a seq. */
+  /**
+   * The history in seq order: everything, or a page after a seq. The stored JSON texts are streamed as
+   * they are, page by page, so even the whole of a long history is never parsed or held at once.
+   */
   app.get('/events', async (req, res) => {
     const { after, limit } = parseQuery(historyQuerySchema, req.query);
-    res.json(await log.readAfter(after, limit ?? Number.MAX_SAFE_INTEGER));
+    const end = Math.min(log.lastSeq, after + (limit ?? Infinity));
+    res.type('application/json');
+    let position = after;
+    let separator = '[';
+    while (position < end && !res.destroyed) {
+      const events = await log.readRawAfter(position, Math.min(STREAM_PAGE, end - position));
+      if (events.length === 0) break;
+      const flushed = res.write(separator + events.join(','));
+      separator = ',';
+      position += events.length;
+      if (!flushed) await drained(res);
+    }
+    res.end(separator === '[' ? '[]' : ']');
   });
 
   /** Where each subscriber's delivery stands. */
@@ -51,4 +68,17 @@ export function createApp({ log, deliveries, logger }: EventBusDeps): Express {
   });
 
   return finishServiceApp(app, logger);
+}
+
+/** Resolves when the response can take more, or when the client has gone. */
+function drained(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }

@@ -1,5 +1,14 @@
-import { backoffDelay, DEFAULT_BACKOFF, describeFetchError, sleep, type SubscriberStatus, type BackoffOptions, type Logger } from '@blog/common';
-import type { EventLog, StoredEvent } from './log';
+import {
+  backoffDelay,
+  DEFAULT_BACKOFF,
+  describeRequestError,
+  sendHttp,
+  sleep,
+  type BackoffOptions,
+  type Logger,
+  type SubscriberStatus,
+} from '@blog/common';
+import type { EventLog } from './log';
 
 export interface DeliveryOptions {
   log: EventLog;
@@ -7,30 +16,44 @@ export interface DeliveryOptions {
   /** How long one delivery request may take before it counts as failed. */
   timeoutMs?: number;
   backoff?: BackoffOptions;
-  /** Events read from the log per round. */
-  readBatch?: number;
+  /** At most this many events per batch. */
+  batchSize?: number;
+  /** At most about this many bytes of events per batch (a batch always holds at least one event). */
+  batchBytes?: number;
   /** On stop, how long a delivery in flight may take to finish before it is aborted. */
   drainTimeoutMs?: number;
 }
 
+/** Within the 4 MB body limit of `POST /events/batch`, with room to spare. */
+const DEFAULT_BATCH_BYTES = 1 << 20;
+const DEFAULT_BATCH_SIZE = 1_000;
 
 /**
- * Answers that say "this event will never be accepted" (malformed, too large). Anything else — a 404 from a
+ * Answers that say "this will never be accepted" (malformed, too large). Anything else — a 404 from a
  * subscriber not serving /events yet, a 401 from a misconfigured token, a 5xx — is retried, because
  * passing over the event would lose it.
  */
 const REJECTING_STATUSES = new Set([400, 413, 415, 422]);
 
+type Outcome = { kind: 'delivered'; position: number } | { kind: 'rejected' | 'failed' | 'unsupported'; reason: string };
+
 /**
- * Delivers the log to one subscriber: every event, in seq order, one at a time, retried with capped
- * exponential backoff until the subscriber answers 2xx. A rejecting answer (see REJECTING_STATUSES) is
- * logged and the event passed over. Each subscriber has its own loop, so a slow or
- * dead one never holds up the others.
+ * Delivers the log to one subscriber: every event, in seq order, retried with capped exponential backoff
+ * until the subscriber answers 2xx. Each subscriber has its own loop, so a slow or dead one never holds up
+ * the others.
+ *
+ * Events go in batches (`POST /events/batch`, a JSON array): whatever has been appended since the last
+ * delivery, up to a size bound. Under light load a batch is one event sent at once; under heavy load one
+ * request carries hundreds, so a subscriber keeps up at rates one request per event never could.
+ * A subscriber without that route (404 or 405, e.g. a course service) is sent one event per
+ * `POST /events` instead. A batch answered with a rejecting status (see REJECTING_STATUSES) is sent again
+ * one event at a time, so only the events the subscriber rejects are logged and passed over.
  */
 export class SubscriberDelivery {
   private delivered = 0;
   private failures = 0;
   private lastError: string | null = null;
+  private batches = true;
   /** Ends waiting and retrying. */
   private readonly stopping = new AbortController();
   /** Aborts a request still in flight once the drain time is over. */
@@ -48,7 +71,7 @@ export class SubscriberDelivery {
 
   /**
    * Stops delivering: no new request starts, a request in flight may finish within the drain time and is
-   * aborted after it (its event then counts as not delivered and is sent again by the next bus).
+   * aborted after it (its events then count as not delivered and are sent again by the next bus).
    */
   async stop(): Promise<void> {
     this.stopping.abort();
@@ -68,63 +91,97 @@ export class SubscriberDelivery {
   }
 
   private async run(): Promise<void> {
-    const { log, readBatch = 100 } = this.options;
+    const { log, batchSize = DEFAULT_BATCH_SIZE, batchBytes = DEFAULT_BATCH_BYTES } = this.options;
     const { signal } = this.stopping;
     while (!signal.aborted) {
-      const events = await log.readAfter(this.delivered, readBatch);
+      const after = this.delivered;
+      const events = await log.readRawAfter(after, this.batches ? batchSize : 1, batchBytes);
       if (events.length === 0) {
-        await log.waitForNewerThan(this.delivered, signal);
+        await log.waitForNewerThan(after, signal);
         continue;
       }
-      for (const event of events) {
-        if (event.seq <= this.delivered) continue;
-        const position = await this.deliverUntilDone(event);
-        if (position === undefined) return;
-        // A subscriber that says it has applied more (it caught up from the history itself, e.g. after
-        // this bus restarted) need not be sent those events again.
-        this.delivered = Math.min(log.lastSeq, Math.max(event.seq, position));
-      }
+      const position = await this.deliverUntilDone(after, events);
+      if (position === undefined) return;
+      this.advance(after + events.length, position);
     }
   }
 
-  /** Resolves with the position the subscriber reports (at least the event's seq), or undefined when stopped. */
-  private async deliverUntilDone(event: StoredEvent): Promise<number | undefined> {
+  /**
+   * Marks events up to `lastSent` delivered. A subscriber that says it has applied more (it caught up from
+   * the history itself, e.g. after this bus restarted) need not be sent those events again.
+   */
+  private advance(lastSent: number, subscriberPosition: number): void {
+    this.delivered = Math.min(this.options.log.lastSeq, Math.max(this.delivered, lastSent, subscriberPosition));
+  }
+
+  /**
+   * Delivers events after+1 … after+n. Resolves with the position the subscriber reports (at least the last
+   * seq sent), or undefined when stopped.
+   */
+  private async deliverUntilDone(after: number, events: string[]): Promise<number | undefined> {
     const { logger, backoff = DEFAULT_BACKOFF } = this.options;
     const { signal } = this.stopping;
+    const last = after + events.length;
     for (;;) {
-      const outcome = await this.post(event);
+      const outcome = this.batches ? await this.post('/events/batch', `[${events.join(',')}]`, last) : await this.post('/events', events[0] as string, last);
       if (outcome.kind === 'delivered') {
         this.failures = 0;
         this.lastError = null;
         return outcome.position;
       }
+      if (outcome.kind === 'unsupported') {
+        logger.info({ subscriber: this.url, reason: outcome.reason }, 'subscriber takes no batches: delivering one event per request');
+        this.batches = false;
+        return this.deliverOneByOne(after, events);
+      }
       if (outcome.kind === 'rejected') {
-        logger.warn({ subscriber: this.url, seq: event.seq, id: event.id, type: event.type, reason: outcome.reason }, 'subscriber rejected event, passing over it');
+        if (this.batches) return this.deliverOneByOne(after, events, { thenBatches: true });
+        logger.warn({ subscriber: this.url, seq: last, reason: outcome.reason }, 'subscriber rejected event, passing over it');
         this.failures = 0;
-        return event.seq;
+        return last;
       }
       if (signal.aborted) return undefined;
       this.lastError = outcome.reason;
-      if (this.failures === 0) logger.warn({ subscriber: this.url, seq: event.seq, reason: outcome.reason }, 'delivery failed, retrying');
+      if (this.failures === 0) logger.warn({ subscriber: this.url, seq: after + 1, reason: outcome.reason }, 'delivery failed, retrying');
       await sleep(backoffDelay(this.failures++, backoff), signal);
       if (signal.aborted) return undefined;
     }
   }
 
-  private async post(event: StoredEvent): Promise<{ kind: 'delivered'; position: number } | { kind: 'rejected' | 'failed'; reason: string }> {
+  /**
+   * Events sent one per request: a batch the subscriber rejected (so that only the events it rejects are
+   * passed over), or the first batch of a subscriber that takes none.
+   */
+  private async deliverOneByOne(after: number, events: string[], { thenBatches = false } = {}): Promise<number | undefined> {
+    this.batches = false;
     try {
-      const response = await fetch(`${this.url}/events`, {
+      for (const [index, event] of events.entries()) {
+        const seq = after + index + 1;
+        if (seq <= this.delivered) continue;
+        const reported = await this.deliverUntilDone(seq - 1, [event]);
+        if (reported === undefined) return undefined;
+        this.advance(seq, reported);
+      }
+      return this.delivered;
+    } finally {
+      this.batches = thenBatches;
+    }
+  }
+
+  private async post(path: string, json: string, lastSeq: number): Promise<Outcome> {
+    try {
+      const { status, text } = await sendHttp(this.url + path, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(event),
-        signal: AbortSignal.any([this.cancelling.signal, AbortSignal.timeout(this.options.timeoutMs ?? 5_000)]),
+        json,
+        timeoutMs: this.options.timeoutMs ?? 5_000,
+        signal: this.cancelling.signal,
       });
-      const text = await response.text().catch(() => '');
-      if (response.ok) return { kind: 'delivered', position: reportedPosition(text) ?? event.seq };
-      const reason = `HTTP ${response.status} ${text.slice(0, 200)}`;
-      return { kind: REJECTING_STATUSES.has(response.status) ? 'rejected' : 'failed', reason };
+      if (status >= 200 && status < 300) return { kind: 'delivered', position: reportedPosition(text) ?? lastSeq };
+      const reason = `HTTP ${status} ${text.slice(0, 200)}`;
+      if (path === '/events/batch' && (status === 404 || status === 405)) return { kind: 'unsupported', reason };
+      return { kind: REJECTING_STATUSES.has(status) ? 'rejected' : 'failed', reason };
     } catch (err) {
-      return { kind: 'failed', reason: describeFetchError(err) };
+      return { kind: 'failed', reason: describeRequestError(err) };
     }
   }
 }

@@ -1,12 +1,12 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { HttpError, type Logger } from '@blog/common';
-import { EventIndex, type EventLog, type NewEvent, type StoredEvent } from './log';
+import { EventIndex, parseStoredLines, RECENT_IDS, type EventLog, type NewEvent, type StoredEvent, type StoredRecord } from './log';
 
 interface PendingAppend {
   event: StoredEvent;
+  line: string;
   resolve: (event: StoredEvent) => void;
   reject: (err: Error) => void;
 }
@@ -23,20 +23,29 @@ export interface FileEventLogOptions {
   logger: Logger;
   /** Called once when a write fails: the file's end is then unknown, so the bus should restart. */
   onFailure?: (err: Error) => void;
+  /** How many of the newest events are kept in memory as text; older ones are read from the file. */
+  tailSize?: number;
 }
+
+/** Enough for delivery to read from memory even when a subscriber is a few seconds behind under load. */
+const DEFAULT_TAIL_SIZE = 50_000;
 
 /**
  * The event log on disk: one JSON line per event in `<dir>/events.jsonl`, appended and fsynced before an
- * append resolves, and kept in memory for reading.
+ * append resolves.
  *
  * - Group commit: appends that arrive while a write is under way are written together by the next write,
  *   so under load one fsync covers many events.
  * - An event becomes readable (and is delivered) only once it is durable.
+ * - Memory stays bounded whatever the history's length: the newest events are kept as text, older ones are
+ *   read from the file by their byte offsets (8 bytes per event in memory).
  * - On open, a torn last line (a crash in the middle of a write) is dropped and the file truncated to the
  *   last whole event; any other damage stops the bus with a message naming the line.
  */
 export class FileEventLog implements EventLog {
-  private readonly index = new EventIndex();
+  private readonly index: EventIndex;
+  private readonly offsets: ByteOffsets;
+  /** The seq the next append gets; ahead of lastSeq while appends are being written. */
   private nextSeq: number;
   private batch: PendingAppend[] = [];
   /** Appends not yet durable, by event id, so that a retry joins the original. */
@@ -50,25 +59,28 @@ export class FileEventLog implements EventLog {
   private constructor(
     private readonly file: FileHandle,
     private readonly options: FileEventLogOptions,
-    events: StoredEvent[],
+    loaded: LoadedLog,
   ) {
-    this.index.add(events);
-    this.nextSeq = events.length + 1;
+    this.index = new EventIndex(options.tailSize ?? DEFAULT_TAIL_SIZE);
+    this.index.add(loaded.recent);
+    this.offsets = loaded.offsets;
+    this.nextSeq = loaded.offsets.count + 1;
   }
 
   /** Opens (or creates) the log in `dir` and loads it. */
   static async open(options: FileEventLogOptions): Promise<FileEventLog> {
     await mkdir(options.dir, { recursive: true });
     const filePath = path.join(options.dir, 'events.jsonl');
-    const { events, validBytes, tornBytes } = await load(filePath);
+    const startedAt = Date.now();
+    const loaded = await load(filePath, Math.max(options.tailSize ?? DEFAULT_TAIL_SIZE, RECENT_IDS));
     const file = await open(filePath, 'a+');
-    if (tornBytes > 0) {
-      await file.truncate(validBytes);
+    if (loaded.tornBytes > 0) {
+      await file.truncate(loaded.offsets.end);
       await file.datasync();
-      options.logger.warn({ file: filePath, droppedBytes: tornBytes, lastSeq: events.length }, 'dropped a torn last record');
+      options.logger.warn({ file: filePath, droppedBytes: loaded.tornBytes, lastSeq: loaded.offsets.count }, 'dropped a torn last record');
     }
-    options.logger.info({ file: filePath, events: events.length }, 'event log opened');
-    return new FileEventLog(file, options, events);
+    options.logger.info({ file: filePath, events: loaded.offsets.count, ms: Date.now() - startedAt }, 'event log opened');
+    return new FileEventLog(file, options, loaded);
   }
 
   get lastSeq(): number {
@@ -78,12 +90,13 @@ export class FileEventLog implements EventLog {
   append(event: NewEvent): Promise<StoredEvent> {
     if (this.failure) return Promise.reject(new EventLogUnavailableError(this.failure.message));
     if (this.closed) return Promise.reject(new EventLogUnavailableError('closed'));
-    const known = this.index.recent(event.id);
-    if (known) return Promise.resolve(known);
+    const knownSeq = this.index.recentSeq(event.id);
+    if (knownSeq !== undefined) return this.readAfter(knownSeq - 1, 1).then(([stored]) => stored as StoredEvent);
     const pending = this.pendingById.get(event.id);
     if (pending) return pending;
     const appended = new Promise<StoredEvent>((resolve, reject) => {
-      this.batch.push({ event: { ...event, seq: this.nextSeq++ }, resolve, reject });
+      const stored: StoredEvent = { ...event, seq: this.nextSeq++ };
+      this.batch.push({ event: stored, line: JSON.stringify(stored), resolve, reject });
       this.writing ??= this.writeBatches();
     });
     this.pendingById.set(event.id, appended);
@@ -94,8 +107,20 @@ export class FileEventLog implements EventLog {
     return appended;
   }
 
+  async readRawAfter(after: number, limit: number, maxBytes = Infinity): Promise<string[]> {
+    if (this.index.holdsAfter(after)) return this.index.readTail(after, limit, maxBytes);
+    const first = after + 1;
+    const last = this.offsets.lastWithin(first, Math.min(this.lastSeq, after + limit), maxBytes);
+    if (last < first) return [];
+    const start = this.offsets.startOf(first);
+    const length = this.offsets.endOf(last) - start;
+    const { buffer, bytesRead } = await this.file.read(Buffer.allocUnsafe(length), 0, length, start);
+    // Every record ends with a newline; the text between offsets holds exactly these events.
+    return buffer.toString('utf8', 0, bytesRead - 1).split('\n');
+  }
+
   async readAfter(after: number, limit: number): Promise<StoredEvent[]> {
-    return this.index.readAfter(after, limit);
+    return parseStoredLines(await this.readRawAfter(after, limit));
   }
 
   waitForNewerThan(after: number, signal: AbortSignal): Promise<void> {
@@ -110,6 +135,9 @@ export class FileEventLog implements EventLog {
     await this.file.close();
   }
 
+  /** Appends sequenced but not yet readable: the batch being written and the one waiting. */
+  private pendingCount = 0;
+
   /** Writes batch after batch until none is pending; appends arriving meanwhile join the next batch. */
   private async writeBatches(): Promise<void> {
     // Let the appends of this tick join the first batch.
@@ -117,15 +145,17 @@ export class FileEventLog implements EventLog {
     while (this.batch.length > 0 && !this.failure) {
       const batch = this.batch;
       this.batch = [];
+      const text = batch.map(({ line }) => `${line}\n`).join('');
       try {
-        await this.file.write(batch.map(({ event }) => `${JSON.stringify(event)}\n`).join(''));
+        await this.file.write(text);
         await this.file.datasync();
         this.writes++;
       } catch (err) {
         this.fail(err instanceof Error ? err : new Error(String(err)), batch);
         break;
       }
-      this.index.add(batch.map(({ event }) => event));
+      for (const { line } of batch) this.offsets.push(Buffer.byteLength(line) + 1);
+      this.index.add(batch.map(({ event, line }) => ({ seq: event.seq, id: event.id, line })));
       for (const { event, resolve } of batch) resolve(event);
     }
     this.writing = undefined;
@@ -141,59 +171,100 @@ export class FileEventLog implements EventLog {
   }
 }
 
-/**
- * Reads the whole log: its events, how many bytes hold them, and the size of a torn tail. Every event is
- * written as one line ending in a newline, so a file that does not end in a newline was cut short by a
- * crash in the middle of a write: its last line is torn, whether or not it happens to parse.
- */
-async function load(filePath: string): Promise<{ events: StoredEvent[]; validBytes: number; tornBytes: number }> {
-  const size = await stat(filePath).then(
-    (info) => info.size,
-    () => 0,
-  );
-  const events: StoredEvent[] = [];
-  if (size === 0) return { events, validBytes: 0, tornBytes: 0 };
-  const endsWithNewline = (await readLastByte(filePath, size)) === 0x0a;
+/** Where each event's record starts and ends in the file: `count + 1` growing offsets, 8 bytes per event. */
+class ByteOffsets {
+  private ends = new Float64Array(1024);
+  count = 0;
 
-  let validBytes = 0;
-  let lineNumber = 0;
-  let lastLineBytes = 0;
-  let unreadable: number | undefined;
-  for await (const line of createInterface({ input: createReadStream(filePath), crlfDelay: Infinity })) {
-    lineNumber++;
-    if (unreadable !== undefined) break;
-    const event = parseRecord(line, events.length + 1);
-    if (event) {
-      events.push(event);
-      lastLineBytes = Buffer.byteLength(line) + 1;
-      validBytes += lastLineBytes;
-    } else {
-      unreadable = lineNumber;
+  /** Adds the next record, `bytes` long (its newline included). */
+  push(bytes: number): void {
+    if (this.count + 1 >= this.ends.length) {
+      const grown = new Float64Array(this.ends.length * 2);
+      grown.set(this.ends);
+      this.ends = grown;
     }
+    this.ends[this.count + 1] = this.end + bytes;
+    this.count++;
   }
-  const tornLine = endsWithNewline ? undefined : lineNumber;
-  if (unreadable !== undefined && unreadable !== tornLine) {
-    throw new Error(`event log ${filePath} is damaged at line ${unreadable} of ${lineNumber}; refusing to start`);
+
+  /** Byte length of the whole events: where the next record goes. */
+  get end(): number {
+    return this.ends[this.count] as number;
   }
-  if (tornLine !== undefined && unreadable === undefined) {
-    // The torn line parsed; it still was never acknowledged (its fsync did not complete).
-    events.pop();
-    validBytes -= lastLineBytes;
+
+  startOf(seq: number): number {
+    return this.ends[seq - 1] as number;
   }
-  return { events, validBytes, tornBytes: size - validBytes };
+
+  endOf(seq: number): number {
+    return this.ends[seq] as number;
+  }
+
+  /** The last seq in [first, last] such that first..seq take at most maxBytes (at least `first`). */
+  lastWithin(first: number, last: number, maxBytes: number): number {
+    if (last < first || !Number.isFinite(maxBytes)) return last;
+    const limit = this.startOf(first) + maxBytes;
+    let seq = first;
+    while (seq < last && this.endOf(seq + 1) <= limit) seq++;
+    return seq;
+  }
 }
 
-async function readLastByte(filePath: string, size: number): Promise<number | undefined> {
-  const file = await open(filePath, 'r');
+interface LoadedLog {
+  offsets: ByteOffsets;
+  /** The newest events (enough for the in-memory tail and the recent ids). */
+  recent: StoredRecord[];
+  /** Bytes after the last whole event: a torn record to drop. */
+  tornBytes: number;
+}
+
+const NEWLINE = 0x0a;
+
+/**
+ * Reads the whole log: each record's byte offsets and, for the newest `keep`, its text and id. Every record
+ * is written as one line ending in a newline, so a file that does not end in a newline was cut short by a
+ * crash in the middle of a write: its last line is torn, whether or not it happens to parse. Every line is
+ * checked (JSON, seq in order, id, type and time present); a bad one anywhere else refuses the start.
+ */
+async function load(filePath: string, keep: number): Promise<LoadedLog> {
+  const offsets = new ByteOffsets();
+  const recent: StoredRecord[] = [];
+  let carry: Buffer = Buffer.alloc(0);
+  let lineNumber = 0;
+  let damagedLine: number | undefined;
+  const stream = createReadStream(filePath, { highWaterMark: 1 << 20 }).on('error', () => undefined);
   try {
-    const { buffer } = await file.read(Buffer.alloc(1), 0, 1, size - 1);
-    return buffer[0];
-  } finally {
-    await file.close();
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      const data = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+      let lineStart = 0;
+      for (let newline = data.indexOf(NEWLINE); newline !== -1; newline = data.indexOf(NEWLINE, lineStart)) {
+        lineNumber++;
+        const line = data.toString('utf8', lineStart, newline);
+        const id = recordId(line, offsets.count + 1);
+        if (id === undefined) {
+          damagedLine = lineNumber;
+          break;
+        }
+        offsets.push(newline - lineStart + 1);
+        recent.push({ seq: offsets.count, id, line });
+        if (recent.length > 2 * keep) recent.splice(0, recent.length - keep);
+        lineStart = newline + 1;
+      }
+      if (damagedLine !== undefined) break;
+      carry = data.subarray(lineStart);
+    }
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'ENOENT') throw err;
   }
+  if (damagedLine !== undefined) {
+    throw new Error(`event log ${filePath} is damaged at line ${damagedLine}; refusing to start`);
+  }
+  // Whatever follows the last newline was never acknowledged: its write (or its fsync) did not complete.
+  return { offsets, recent: recent.slice(-keep), tornBytes: carry.length };
 }
 
-function parseRecord(line: string, expectedSeq: number): StoredEvent | undefined {
+/** The id of a well-formed record with the expected seq; undefined for a damaged one. */
+function recordId(line: string, expectedSeq: number): string | undefined {
   try {
     const record = JSON.parse(line) as Partial<StoredEvent> | null;
     if (
@@ -204,10 +275,10 @@ function parseRecord(line: string, expectedSeq: number): StoredEvent | undefined
       typeof record.type === 'string' &&
       typeof record.time === 'string'
     ) {
-      return record as StoredEvent;
+      return record.id;
     }
   } catch {
-    // not JSON: torn or damaged
+    // not JSON: damaged
   }
   return undefined;
 }

@@ -18,6 +18,12 @@ export interface EventLog {
    * whose id was appended recently (a publisher retrying after a lost answer) resolves with the stored one.
    */
   append(event: NewEvent): Promise<StoredEvent>;
+  /**
+   * The events with seq greater than `after`, in seq order, as the JSON texts they are stored as (so they
+   * are sent on without being parsed and serialized again): at most `limit` of them and, beyond the first,
+   * at most `maxBytes` in all.
+   */
+  readRawAfter(after: number, limit: number, maxBytes?: number): Promise<string[]>;
   /** Up to `limit` events with seq greater than `after`, in seq order. */
   readAfter(after: number, limit: number): Promise<StoredEvent[]>;
   /** Resolves once an event with seq greater than `after` exists, or when the signal aborts. */
@@ -31,21 +37,43 @@ export interface EventLog {
  */
 export const RECENT_IDS = 100_000;
 
-/** The stored events held in memory for reading, and the readers waiting for newer ones. */
+/** One stored event as the index keeps it: its seq, id and JSON text. */
+export interface StoredRecord {
+  seq: number;
+  id: string;
+  line: string;
+}
+
+/**
+ * What the bus keeps in memory about its log: the newest seq, the recent ids (for idempotent appends),
+ * the JSON texts of the newest `tailSize` events (what delivery reads), and the readers waiting for more.
+ */
 export class EventIndex {
-  private readonly events: StoredEvent[] = [];
+  private seq = 0;
   private readonly recentSeqById = new Map<string, number>();
+  private tail: string[] = [];
+  private tailFirstSeq = 1;
   private waiters = new Set<() => void>();
 
+  constructor(private readonly tailSize = Infinity) {}
+
   get lastSeq(): number {
-    return this.events.length;
+    return this.seq;
   }
 
   /** Makes stored events readable, in seq order, and wakes the waiting readers. */
-  add(events: readonly StoredEvent[]): void {
-    for (const event of events) {
-      this.events.push(event);
-      this.recentSeqById.set(event.id, event.seq);
+  add(records: readonly StoredRecord[]): void {
+    for (const { seq, id, line } of records) {
+      if (this.tail.length === 0) this.tailFirstSeq = seq;
+      this.seq = seq;
+      this.tail.push(line);
+      this.recentSeqById.set(id, seq);
+    }
+    // Dropping the older half at once keeps trimming cheap (amortized) and the tail between size and 2×size.
+    if (this.tail.length > 2 * this.tailSize) {
+      const drop = this.tail.length - this.tailSize;
+      this.tail = this.tail.slice(drop);
+      this.tailFirstSeq += drop;
     }
     for (const id of this.recentSeqById.keys()) {
       if (this.recentSeqById.size <= RECENT_IDS) break;
@@ -56,16 +84,27 @@ export class EventIndex {
     for (const wake of waiters) wake();
   }
 
-  /** The stored event with this id, if it is among the recent ones. */
-  recent(id: string): StoredEvent | undefined {
-    const seq = this.recentSeqById.get(id);
-    return seq === undefined ? undefined : this.events[seq - 1];
+  /** The seq of a recently appended event id. */
+  recentSeq(id: string): number | undefined {
+    return this.recentSeqById.get(id);
   }
 
-  readAfter(after: number, limit: number): StoredEvent[] {
-    // seq n lives at index n - 1
-    const start = Math.max(0, after);
-    return this.events.slice(start, start + limit);
+  /** Whether the texts of the events after `after` are all in memory. */
+  holdsAfter(after: number): boolean {
+    return after + 1 >= this.tailFirstSeq;
+  }
+
+  /** The in-memory part of readRawAfter; only for `after` that holdsAfter accepts. */
+  readTail(after: number, limit: number, maxBytes = Infinity): string[] {
+    const start = Math.max(0, after + 1 - this.tailFirstSeq);
+    const end = Math.min(this.tail.length, start + limit);
+    let bytes = 0;
+    let index = start;
+    for (; index < end; index++) {
+      bytes += (this.tail[index] as string).length + 1;
+      if (bytes > maxBytes && index > start) break;
+    }
+    return this.tail.slice(start, index);
   }
 
   waitForNewerThan(after: number, signal: AbortSignal): Promise<void> {
@@ -86,6 +125,10 @@ export class EventIndex {
   }
 }
 
+export function parseStoredLines(lines: readonly string[]): StoredEvent[] {
+  return lines.map((line) => JSON.parse(line) as StoredEvent);
+}
+
 /** Keeps the history in memory only: for tests. */
 export class MemoryEventLog implements EventLog {
   private readonly index = new EventIndex();
@@ -95,15 +138,19 @@ export class MemoryEventLog implements EventLog {
   }
 
   async append(event: NewEvent): Promise<StoredEvent> {
-    const known = this.index.recent(event.id);
-    if (known) return known;
+    const knownSeq = this.index.recentSeq(event.id);
+    if (knownSeq !== undefined) return parseStoredLines(this.index.readTail(knownSeq - 1, 1))[0] as StoredEvent;
     const stored: StoredEvent = { ...event, seq: this.index.lastSeq + 1 };
-    this.index.add([stored]);
+    this.index.add([{ seq: stored.seq, id: stored.id, line: JSON.stringify(stored) }]);
     return stored;
   }
 
+  async readRawAfter(after: number, limit: number, maxBytes?: number): Promise<string[]> {
+    return this.index.readTail(after, limit, maxBytes);
+  }
+
   async readAfter(after: number, limit: number): Promise<StoredEvent[]> {
-    return this.index.readAfter(after, limit);
+    return parseStoredLines(this.index.readTail(after, limit));
   }
 
   waitForNewerThan(after: number, signal: AbortSignal): Promise<void> {

@@ -85,4 +85,15 @@ describe('event bus HTTP API', () => {
     await request(app).get('/readyz').expect(200);
     await request(app).get('/healthz').expect(200);
   });
+
+  it('streams a long history whole, in seq order, across its read pages', async () => {
+    const { app, log } = setup();
+    for (let i = 1; i <= 12_000; i++) await log.append({ id: `e${i}`, type: 'PostCreated', data: { id: `p${i}`, title: 't' }, time: '2026-01-01T00:00:00.000Z' });
+    const all = await request(app).get('/events').expect(200).expect('content-type', /json/);
+    expect((all.body as { seq: number }[]).map((event) => event.seq)).toEqual(Array.from({ length: 12_000 }, (_, i) => i + 1));
+    const page = await request(app).get('/events?after=100&limit=10000').expect(200);
+    expect(page.body).toHaveLength(10_000);
+    expect((page.body as { id: string }[])[0]?.id).toBe('e101');
+    await request(app).get('/events?after=12000').expect(200, []);
+  });
 });

@@ -12,9 +12,9 @@ afterEach(async () => {
   await Promise.all(open.subscribers.splice(0).map((subscriber) => subscriber.close()));
 });
 
-async function setup(count = 1, options: { timeoutMs?: number; drainTimeoutMs?: number } = {}) {
+async function setup(count = 1, options: { timeoutMs?: number; drainTimeoutMs?: number; batchSize?: number } = {}, takesBatches = false) {
   const log = new MemoryEventLog();
-  const subscribers = await Promise.all(Array.from({ length: count }, fakeSubscriber));
+  const subscribers = await Promise.all(Array.from({ length: count }, () => fakeSubscriber({ takesBatches })));
   const deliveries = subscribers.map((s) => new SubscriberDelivery(s.url, { log, logger: silentLogger(), backoff: fast, drainTimeoutMs: 50, ...options }));
   open.subscribers.push(...subscribers);
   open.deliveries.push(...deliveries);
@@ -49,7 +49,8 @@ describe('SubscriberDelivery', () => {
     await eventually(() => expect(subscriber!.received).toHaveLength(4));
     expect(subscriber!.received.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
     expect(failures).toBe(4);
-    expect(deliveries[0]!.status()).toMatchObject({ delivered: 4, lag: 0, failures: 0, lastError: null });
+    // The subscriber records an event before its answer reaches the bus.
+    await eventually(() => expect(deliveries[0]!.status()).toMatchObject({ delivered: 4, lag: 0, failures: 0, lastError: null }));
   });
 
   it('keeps trying a subscriber that is down and reports the error meanwhile', async () => {
@@ -91,7 +92,7 @@ describe('SubscriberDelivery', () => {
     subscribers[0]!.position = (seq) => (seq === 1 ? 8 : undefined);
     await append(10);
     await eventually(() => expect(subscribers[0]!.received.map((e) => e.seq)).toEqual([1, 9, 10]));
-    expect(deliveries[0]!.status()).toMatchObject({ delivered: 10, lag: 0 });
+    await eventually(() => expect(deliveries[0]!.status()).toMatchObject({ delivered: 10, lag: 0 }));
   });
 
   it('lets a delivery in flight finish when stopped, within the drain time', async () => {
@@ -115,5 +116,57 @@ describe('SubscriberDelivery', () => {
     await eventually(() => expect(subscribers[0]!.requests).toBe(1));
     await deliveries[0]!.stop();
     expect(deliveries[0]!.status().delivered).toBe(0);
+  });
+
+  describe('to a subscriber that takes batches', () => {
+    const upTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+    it('sends what has been appended meanwhile in one request, in seq order', async () => {
+      const { subscribers, deliveries, append } = await setup(1, {}, true);
+      await append(300);
+      await eventually(() => expect(subscribers[0]!.received).toHaveLength(300));
+      expect(subscribers[0]!.received.map((e) => e.seq)).toEqual(upTo(300));
+      expect(subscribers[0]!.requests).toBeLessThan(300);
+      await eventually(() => expect(deliveries[0]!.status()).toMatchObject({ delivered: 300, lag: 0 }));
+    });
+
+    it('keeps each batch within the size bound', async () => {
+      const { subscribers, append } = await setup(1, { batchSize: 7 }, true);
+      await append(50);
+      await eventually(() => expect(subscribers[0]!.received).toHaveLength(50));
+      expect(Math.max(...subscribers[0]!.batches)).toBeLessThanOrEqual(7);
+      expect(subscribers[0]!.received.map((e) => e.seq)).toEqual(upTo(50));
+    });
+
+    it('retries a failed batch whole, without skipping or reordering', async () => {
+      const { subscribers, append } = await setup(1, {}, true);
+      let failures = 0;
+      subscribers[0]!.answerBatch = () => (failures++ < 2 ? 503 : 200);
+      await append(20);
+      await eventually(() => expect(subscribers[0]!.received).toHaveLength(20));
+      expect(subscribers[0]!.received.map((e) => e.seq)).toEqual(upTo(20));
+    });
+
+    it('sends a rejected batch again one event at a time, passing over only the rejected event', async () => {
+      const { subscribers, append } = await setup(1, {}, true);
+      // The batch route refuses any batch holding seq 3; the single route refuses seq 3 alone.
+      subscribers[0]!.answerBatch = (seqs) => (seqs.includes(3) ? 400 : 200);
+      subscribers[0]!.answer = (seq) => (seq === 3 ? 400 : 200);
+      await append(10);
+      await eventually(() => expect(subscribers[0]!.received.map((e) => e.seq)).toEqual([1, 2, 4, 5, 6, 7, 8, 9, 10]));
+      expect(subscribers[0]!.batches).toEqual([]);
+      await append(5);
+      await eventually(() => expect(subscribers[0]!.received).toHaveLength(14));
+      // Back to batches after the rejected one.
+      expect(subscribers[0]!.batches.length).toBeGreaterThan(0);
+    });
+  });
+
+  it('falls back to one event per request for a subscriber without the batch route', async () => {
+    const { subscribers, append } = await setup();
+    await append(30);
+    await eventually(() => expect(subscribers[0]!.received).toHaveLength(30));
+    expect(subscribers[0]!.received.map((e) => e.seq)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(subscribers[0]!.batches).toEqual([]);
   });
 });

@@ -11,7 +11,7 @@ function freshDir(): string {
   return dir;
 }
 
-const open = (dir: string) => FileEventLog.open({ dir, logger: silentLogger() });
+const open = (dir: string, tailSize?: number) => FileEventLog.open({ dir, logger: silentLogger(), tailSize });
 const event = (n: number) => ({ id: `e${n}`, type: 'PostCreated', data: { id: `p${n}`, title: `t${n}` }, time: '2026-01-01T00:00:00.000Z' });
 const file = (dir: string) => path.join(dir, 'events.jsonl');
 
@@ -112,5 +112,36 @@ describe('FileEventLog', () => {
     expect(await reopened.append(event(1))).toMatchObject({ seq: 1 });
     expect(reopened.lastSeq).toBe(1);
     await reopened.close();
+  });
+
+  it('reads events older than its in-memory tail from the file, also after a reopen', async () => {
+    const dir = freshDir();
+    const log = await open(dir, 5);
+    for (let n = 1; n <= 40; n += 10) await Promise.all(Array.from({ length: 10 }, (_, i) => log.append(event(n + i))));
+    const all = (await log.readAfter(0, 100)).map((e) => e.seq);
+    expect(all).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect((await log.readAfter(3, 4)).map((e) => e.id)).toEqual(['e4', 'e5', 'e6', 'e7']);
+    await log.close();
+
+    const reopened = await open(dir, 5);
+    expect((await reopened.readAfter(10, 3)).map((e) => e.id)).toEqual(['e11', 'e12', 'e13']);
+    expect((await reopened.readAfter(38, 10)).map((e) => e.id)).toEqual(['e39', 'e40']);
+    // An old id is still known: a retry of it is not stored again.
+    expect(await reopened.append(event(2))).toMatchObject({ seq: 2, id: 'e2' });
+    expect(reopened.lastSeq).toBe(40);
+    await reopened.close();
+  });
+
+  it('bounds a read by size, but always returns at least one event', async () => {
+    const dir = freshDir();
+    const log = await open(dir, 5);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => log.append(event(i + 1))));
+    for (const after of [0, 15]) {
+      // from the file (after 0) and from memory (after 15); the next three records are equally long
+      const lineBytes = (await log.readRawAfter(after, 1))[0]!.length + 1;
+      expect(await log.readRawAfter(after, 10, lineBytes * 3)).toHaveLength(3);
+      expect(await log.readRawAfter(after, 10, 1)).toHaveLength(1);
+    }
+    await log.close();
   });
 });

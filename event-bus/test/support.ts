@@ -11,21 +11,44 @@ export interface FakeSubscriber {
   requests: number;
   /** The position a successful answer reports; default none (like a course service). */
   position: (seq: number) => number | undefined;
+  /** Sizes of the batches received on `POST /events/batch` (only when it serves that route). */
+  batches: number[];
+  /** Decides the answer to a whole batch, by the seqs in it; default 200. */
+  answerBatch: (seqs: number[]) => number;
   close: () => Promise<void>;
 }
 
-/** A subscriber that records what it is sent and answers as told. */
-export async function fakeSubscriber(): Promise<FakeSubscriber> {
+/**
+ * A subscriber that records what it is sent and answers as told. Like a course service it serves only
+ * `POST /events`, unless `takesBatches`: then it serves `POST /events/batch` too, like this code base's.
+ */
+export async function fakeSubscriber({ takesBatches = false } = {}): Promise<FakeSubscriber> {
   const app = express();
-  app.use(express.json());
+  app.use(express.json({ limit: '4mb' }));
   const subscriber: FakeSubscriber = {
     url: '',
     received: [],
     answer: () => 200,
     requests: 0,
     position: () => undefined,
+    batches: [],
+    answerBatch: () => 200,
     close: async () => undefined,
   };
+  if (takesBatches) {
+    app.post('/events/batch', (req, res) => {
+      const events = req.body as { seq: number; type: string }[];
+      subscriber.requests++;
+      const status = subscriber.answerBatch(events.map((event) => event.seq));
+      if (status >= 300) {
+        res.status(status).json({ error: 'no' });
+        return;
+      }
+      subscriber.batches.push(events.length);
+      subscriber.received.push(...events.map(({ seq, type }) => ({ seq, type })));
+      res.json({ status: 'OK', position: events.at(-1)?.seq });
+    });
+  }
   app.post('/events', async (req, res) => {
     const { seq, type } = req.body as { seq: number; type: string };
     subscriber.requests++;

@@ -9,6 +9,6 @@ export interface ModerationDeps {
 /** Moderation has no public API: it only takes events. */
 export function createApp({ consumer, logger }: ModerationDeps): Express {
   const app = createServiceApp({ isReady: () => consumer.isReady() });
-  app.post('/events', eventIntake(consumer));
+  app.use(eventIntake(consumer));
   return finishServiceApp(app, logger);
 }

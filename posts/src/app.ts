@@ -36,7 +36,7 @@ export function createApp({ store, bus, consumer, logger }: PostsDeps): Express 
   app.get('/posts', (_req, res) => {
     res.json(store.all());
   });
-  app.post('/events', eventIntake(consumer));
+  app.use(eventIntake(consumer));
 
   return finishServiceApp(app, logger);
 }

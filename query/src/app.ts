@@ -1,20 +1,26 @@
 import { createServiceApp, eventIntake, finishServiceApp, type EventConsumer, type Logger } from '@blog/common';
 import type { Express } from 'express';
 import type { QueryStore } from './events';
+import type { ChangeFeed } from './feed';
 
 export interface QueryDeps {
   store: QueryStore;
+  feed: ChangeFeed;
   consumer: EventConsumer;
   logger: Logger;
 }
 
-export function createApp({ store, consumer, logger }: QueryDeps): Express {
+export function createApp({ store, feed, consumer, logger }: QueryDeps): Express {
   const app = createServiceApp({ isReady: () => consumer.isReady() });
 
   app.get('/posts', (_req, res) => {
     res.json(store.view());
   });
-  app.post('/events', eventIntake(consumer));
+  /** The same view live, as Server-Sent Events: a snapshot, then each change with its seq as the id. */
+  app.get('/posts/stream', (req, res) => {
+    feed.attach(req, res, () => ({ position: consumer.position, view: store.view() }));
+  });
+  app.use(eventIntake(consumer));
 
   return finishServiceApp(app, logger);
 }

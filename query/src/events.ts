@@ -1,3 +1,4 @@
+import type { Change } from './feed';
 import type { Comment, CommentStatus, EventHandlers, PostsView, PostWithComments } from '@blog/common';
 
 /** The read model the client shows: every post with its comments, joined from the events. */
@@ -5,17 +6,22 @@ export class QueryStore {
   private readonly posts = new Map<string, PostWithComments>();
   private readonly comments = new Map<string, Comment>();
 
-  addPost(id: string, title: string): void {
-    if (!this.posts.has(id)) this.posts.set(id, { id, title, comments: [] });
+  /** Adds a post; false when it was known already. */
+  addPost(id: string, title: string): boolean {
+    if (this.posts.has(id)) return false;
+    this.posts.set(id, { id, title, comments: [] });
+    return true;
   }
 
-  addComment(postId: string, id: string, content: string, status: CommentStatus): void {
-    if (this.comments.has(id)) return;
+  /** Adds a comment to its post; false when it was known already. */
+  addComment(postId: string, id: string, content: string, status: CommentStatus): boolean {
+    if (this.comments.has(id)) return false;
     const post = this.posts.get(postId);
     if (!post) throw new Error(`comment ${id} belongs to unknown post ${postId}`);
     const comment = { id, content, status };
     post.comments.push(comment);
     this.comments.set(id, comment);
+    return true;
   }
 
   updateComment(id: string, content: string, status: CommentStatus): void {
@@ -31,10 +37,19 @@ export class QueryStore {
   }
 }
 
-export function queryEventHandlers(store: QueryStore): EventHandlers {
+/** Applies the events to the store; `onChange` hears of each change made, e.g. to stream it. */
+export function queryEventHandlers(store: QueryStore, onChange: (change: Change) => void = () => undefined): EventHandlers {
   return {
-    PostCreated: ({ id, title }) => store.addPost(id, title),
-    CommentCreated: ({ id, postId, content, status }) => store.addComment(postId, id, content, status),
-    CommentUpdated: ({ id, content, status }) => store.updateComment(id, content, status),
+    PostCreated: (post, { seq }) => {
+      if (store.addPost(post.id, post.title)) onChange({ seq, type: 'PostCreated', data: post });
+    },
+    CommentCreated: (comment, { seq }) => {
+      const { id, postId, content, status } = comment;
+      if (store.addComment(postId, id, content, status)) onChange({ seq, type: 'CommentCreated', data: comment });
+    },
+    CommentUpdated: (comment, { seq }) => {
+      store.updateComment(comment.id, comment.content, comment.status);
+      onChange({ seq, type: 'CommentUpdated', data: comment });
+    },
   };
 }

@@ -2,6 +2,7 @@ import { busServiceConfigSchema, BusClient, createLogger, env, EventConsumer, lo
 import { z } from 'zod';
 import { createApp } from './app';
 import { queryEventHandlers, QueryStore } from './events';
+import { ChangeFeed } from './feed';
 
 const configSchema = z.object({ ...busServiceConfigSchema, PORT: env.port(4002) });
 
@@ -9,14 +10,18 @@ main(async () => {
   const config = loadConfig(configSchema);
   const logger = createLogger('query', config);
   const store = new QueryStore();
-  const consumer = new EventConsumer({ history: new BusClient(config.EVENT_BUS_URL), handlers: queryEventHandlers(store), logger });
+  const feed = new ChangeFeed();
+  const handlers = queryEventHandlers(store, (change) => feed.publish(change));
+  const consumer = new EventConsumer({ history: new BusClient(config.EVENT_BUS_URL), handlers, logger });
 
   await runService({
     name: 'query',
-    app: createApp({ store, consumer, logger }),
+    app: createApp({ store, feed, consumer, logger }),
     port: config.PORT,
     logger,
     onListening: () => consumer.start(),
+    // Open streams would hold the drain until its time limit: end them at once; clients reconnect.
+    onDraining: () => feed.close(),
     onShutdown: () => consumer.stop(),
   });
 });

@@ -4,13 +4,16 @@ import type { Express } from 'express';
 import request from 'supertest';
 import { createApp } from '../src/app';
 import { queryEventHandlers, QueryStore } from '../src/events';
+import { ChangeFeed } from '../src/feed';
 
 /** Wires the service like index.ts, without starting the catch-up. */
 function build({ history = new InMemoryBus() } = {}) {
   const logger = silentLogger();
   const store = new QueryStore();
-  const consumer = new EventConsumer({ history, handlers: queryEventHandlers(store), logger, backoff: { minDelayMs: 5, maxDelayMs: 5 } });
-  const app = createApp({ store, consumer, logger });
+  const feed = new ChangeFeed();
+  const handlers = queryEventHandlers(store, (change) => feed.publish(change));
+  const consumer = new EventConsumer({ history, handlers, logger, backoff: { minDelayMs: 5, maxDelayMs: 5 } });
+  const app = createApp({ store, feed, consumer, logger });
   return { app, bus: history, consumer };
 }
 

@@ -16,6 +16,7 @@ import { createApp as createPostsApp } from '../../../posts/src/app';
 import { PostStore } from '../../../posts/src/events';
 import { createApp as createQueryApp } from '../../../query/src/app';
 import { QueryStore } from '../../../query/src/events';
+import { ChangeFeed } from '../../../query/src/feed';
 
 /** Catch-ups of the consumers built so far: a service answers its routes (other than health) once ready. */
 const catchUps: Promise<void>[] = [];
@@ -30,7 +31,7 @@ function consumer(): EventConsumer {
 export const APP_OF_IMAGE: Readonly<Record<string, () => Express>> = {
   'blog/posts': () => createPostsApp({ store: new PostStore(), bus: new InMemoryBus(), consumer: consumer(), logger: silentLogger() }),
   'blog/comments': () => createCommentsApp({ store: new CommentStore(), bus: new InMemoryBus(), consumer: consumer(), logger: silentLogger() }),
-  'blog/query': () => createQueryApp({ store: new QueryStore(), consumer: consumer(), logger: silentLogger() }),
+  'blog/query': () => createQueryApp({ store: new QueryStore(), feed: new ChangeFeed(), consumer: consumer(), logger: silentLogger() }),
   'blog/moderation': () => createModerationApp({ consumer: consumer(), logger: silentLogger() }),
   'blog/event-bus': () => createEventBusApp({ log: new MemoryEventLog(), deliveries: [], logger: silentLogger() }),
   // As deployed behind the Ingress: PROXY_API=false (no backends). The client handler (static build or

@@ -1,0 +1,156 @@
+import type { Server } from 'node:http';
+import { EventConsumer, listen, silentLogger, type Envelope } from '@blog/common';
+import { envelopeOf, eventually, InMemoryBus } from '@blog/common/testing';
+import request from 'supertest';
+import { createApp } from '../src/app';
+import { queryEventHandlers, QueryStore } from '../src/events';
+import { ChangeFeed, type ChangeFeedOptions } from '../src/feed';
+
+interface Message {
+  id?: string;
+  event?: string;
+  data: string;
+}
+
+/** An open `GET /posts/stream`: the messages received so far, parsed. */
+interface OpenStream {
+  messages: Message[];
+  close: () => void;
+}
+
+const servers: Server[] = [];
+const streams: OpenStream[] = [];
+
+afterEach(async () => {
+  streams.splice(0).forEach((stream) => stream.close());
+  await Promise.all(
+    servers.splice(0).map((server) => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve())))),
+  );
+});
+
+async function setup(feedOptions: ChangeFeedOptions = {}) {
+  const logger = silentLogger();
+  const history = new InMemoryBus();
+  const store = new QueryStore();
+  const feed = new ChangeFeed(feedOptions);
+  const consumer = new EventConsumer({ history, handlers: queryEventHandlers(store, (change) => feed.publish(change)), logger });
+  await consumer.start();
+  const app = createApp({ store, feed, consumer, logger });
+  const { server, port } = await listen(app, 0, '127.0.0.1');
+  servers.push(server);
+  let seq = 0;
+  /** Delivers an event the way the bus does, with the next seq. */
+  const deliver = async (event: Parameters<typeof envelopeOf>[0]): Promise<Envelope> => {
+    const envelope = envelopeOf(event, ++seq);
+    await request(app).post('/events').send(envelope).expect(200);
+    return envelope;
+  };
+  return { url: `http://127.0.0.1:${port}`, app, feed, deliver };
+}
+
+async function openStream(url: string, headers: Record<string, string> = {}): Promise<OpenStream> {
+  const controller = new AbortController();
+  const response = await fetch(`${url}/posts/stream`, { headers, signal: controller.signal });
+  expect(response.status).toBe(200);
+  expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+  const stream: OpenStream = { messages: [], close: () => controller.abort() };
+  streams.push(stream);
+  void (async () => {
+    const decoder = new TextDecoder();
+    let text = '';
+    try {
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        text += decoder.decode(chunk, { stream: true });
+        let end: number;
+        while ((end = text.indexOf('\n\n')) !== -1) {
+          const block = text.slice(0, end);
+          text = text.slice(end + 2);
+          const message: Message = { data: '' };
+          for (const line of block.split('\n')) {
+            const [field, ...rest] = line.split(': ');
+            if (field === 'id' || field === 'event' || field === 'data') message[field] = rest.join(': ');
+          }
+          if (message.event !== undefined) stream.messages.push(message);
+        }
+      }
+    } catch {
+      // aborted by close()
+    }
+  })();
+  return stream;
+}
+
+const post = (id: string) => ({ type: 'PostCreated' as const, data: { id, title: `title ${id}` } });
+const comment = (id: string, postId: string, status: 'pending' | 'approved' | 'rejected') => ({ id, postId, content: `about ${postId}`, status });
+
+describe('query: the live stream (GET /posts/stream)', () => {
+  it('sends a snapshot, then every change as it is applied, with seqs as ids', async () => {
+    const { url, deliver } = await setup();
+    await deliver(post('p1'));
+    const stream = await openStream(url);
+    await eventually(() => expect(stream.messages).toHaveLength(1));
+    expect(stream.messages[0]).toEqual({ id: '1', event: 'snapshot', data: expect.any(String) });
+    expect(JSON.parse(stream.messages[0]!.data)).toEqual({ p1: { id: 'p1', title: 'title p1', comments: [] } });
+
+    await deliver(post('p2'));
+    await deliver({ type: 'CommentCreated', data: comment('c1', 'p2', 'pending') });
+    await deliver({ type: 'CommentModerated', data: comment('c1', 'p2', 'rejected') });
+    await deliver({ type: 'CommentUpdated', data: comment('c1', 'p2', 'rejected') });
+    await eventually(() => expect(stream.messages).toHaveLength(4));
+    expect(stream.messages.slice(1).map(({ id, event }) => [id, event])).toEqual([
+      ['2', 'PostCreated'],
+      ['3', 'CommentCreated'],
+      // seq 4, CommentModerated, changes nothing the view shows
+      ['5', 'CommentUpdated'],
+    ]);
+    expect(JSON.parse(stream.messages[3]!.data)).toEqual(comment('c1', 'p2', 'rejected'));
+  });
+
+  it('sends the same change to every open stream', async () => {
+    const { url, deliver } = await setup();
+    const streams = await Promise.all([openStream(url), openStream(url)]);
+    await deliver(post('p1'));
+    for (const stream of streams) {
+      await eventually(() => expect(stream.messages.map((m) => m.event)).toEqual(['snapshot', 'PostCreated']));
+    }
+  });
+
+  it('resumes after Last-Event-ID with exactly the changes missed: no gap, no duplicate', async () => {
+    const { url, deliver } = await setup();
+    await deliver(post('p1'));
+    await deliver(post('p2'));
+    await deliver(post('p3'));
+    const resumed = await openStream(url, { 'last-event-id': '1' });
+    await eventually(() => expect(resumed.messages.map((m) => m.id)).toEqual(['2', '3']));
+    expect(resumed.messages.every((m) => m.event === 'PostCreated')).toBe(true);
+    await deliver(post('p4'));
+    await eventually(() => expect(resumed.messages.map((m) => m.id)).toEqual(['2', '3', '4']));
+  });
+
+  it('sends a snapshot instead when the changes after Last-Event-ID are no longer held, or the id is unusable', async () => {
+    const { url, deliver } = await setup({ capacity: 2 });
+    for (let i = 1; i <= 6; i++) await deliver(post(`p${i}`));
+    for (const lastId of ['1', '99', 'abc']) {
+      const stream = await openStream(url, { 'last-event-id': lastId });
+      await eventually(() => expect(stream.messages).toHaveLength(1));
+      expect(stream.messages[0]).toMatchObject({ id: '6', event: 'snapshot' });
+      expect(Object.keys(JSON.parse(stream.messages[0]!.data) as object)).toHaveLength(6);
+    }
+  });
+
+  it('ends every stream when the feed closes (the service shutting down)', async () => {
+    const { url, feed } = await setup();
+    await openStream(url);
+    await eventually(() => expect(feed.subscriberCount).toBe(1));
+    feed.close();
+    expect(feed.subscriberCount).toBe(0);
+  });
+
+  it('forgets a subscriber that disconnects', async () => {
+    const { url, feed } = await setup();
+    const stream = await openStream(url);
+    await eventually(() => expect(feed.subscriberCount).toBe(1));
+    stream.close();
+    await eventually(() => expect(feed.subscriberCount).toBe(0));
+  });
+});
