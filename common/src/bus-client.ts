@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { backoffDelay, sleep } from './backoff';
 import type { BlogEvent, Envelope } from './contracts';
-import { HttpError } from './http';
+import { EVENT_BATCH_PATH, HttpError } from './http';
 import { describeRequestError, sendHttp, type HttpReply } from './http-client';
 
 /** The bus could not be reached, or answered that it did not store the event: nothing was published. */
@@ -21,9 +21,9 @@ export class BusUnconfirmedError extends HttpError {
 }
 
 /** Transport errors that mean the request never reached the bus. */
-const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
-type PublishAttempt = { kind: 'stored'; seq: number } | { kind: 'not-stored' | 'unknown'; reason: string };
+type PublishAttempt = { kind: 'stored'; seqs: number[] } | { kind: 'not-stored' | 'unknown'; reason: string } | { kind: 'split'; busTakesBatches: boolean };
 
 /** Where a consumer reads the event history from. */
 export interface EventHistory {
@@ -51,10 +51,29 @@ export interface BusClientOptions {
   confirmWithinMs?: number;
 }
 
+interface UnsequencedEvent {
+  id: string;
+  type: string;
+  data: unknown;
+  time: string;
+}
+
+interface QueuedPublish {
+  event: UnsequencedEvent;
+  resolve: (seq: number) => void;
+  reject: (err: Error) => void;
+}
+
+/** At most this many events per publish request (the bus accepts up to LIMITS.batchEvents). */
+const PUBLISH_BATCH = 500;
+
 /** HTTP client of the event bus: publish events, read the history. */
 export class BusClient implements EventPublisher, EventHistory {
   private readonly timeoutMs: number;
   private readonly confirmWithinMs: number;
+  private queue: QueuedPublish[] = [];
+  /** Whether the bus takes `POST /events/batch`; a bus without it (404) gets one request per event. */
+  private batches = true;
 
   constructor(
     private readonly baseUrl: string,
@@ -65,18 +84,58 @@ export class BusClient implements EventPublisher, EventHistory {
   }
 
   /**
-   * Publishes one event. If the bus is unreachable it fails at once (nothing was stored). If the request
-   * may have reached the bus but its answer was lost (connection reset, timeout, a bus restarting), it
-   * sends the same event again until confirmed: the bus stores an event id once, so the retry returns
-   * the original seq or stores the event now.
+   * Publishes one event and resolves with it, sequenced, once the bus has stored it.
+   *
+   * Events published in the same turn of the event loop (concurrent requests, a batch of reactions) go to
+   * the bus together in one request, where they are stored with one write.
+   *
+   * If the bus is unreachable it fails at once (nothing was stored). If the request may have reached the
+   * bus but its answer was lost (connection reset, timeout, a bus restarting), it sends the same events
+   * again until confirmed: the bus stores an event id once, so the retry returns the original seqs or
+   * stores the events now.
    */
-  async publish<E extends BlogEvent>(event: E, { id = randomUUID() }: PublishOptions = {}): Promise<Envelope<E>> {
+  publish<E extends BlogEvent>(event: E, { id = randomUUID() }: PublishOptions = {}): Promise<Envelope<E>> {
     const unsequenced = { id, type: event.type, data: event.data, time: new Date().toISOString() };
+    return new Promise<number>((resolve, reject) => {
+      this.queue.push({ event: unsequenced, resolve, reject });
+      if (this.queue.length === 1) setImmediate(() => this.flush());
+    }).then((seq) => ({ ...event, id, time: unsequenced.time, seq }) as Envelope<E>);
+  }
+
+  private flush(): void {
+    const queued = this.queue;
+    this.queue = [];
+    const size = this.batches ? PUBLISH_BATCH : 1;
+    for (let start = 0; start < queued.length; start += size) {
+      void this.send(queued.slice(start, start + size));
+    }
+  }
+
+  /** Sends one batch (concurrently with others) and settles each of its publishes. */
+  private async send(batch: QueuedPublish[]): Promise<void> {
+    try {
+      const seqs = await this.publishUntilConfirmed(batch.map(({ event }) => event));
+      if (seqs === 'split') {
+        await Promise.all(batch.map((item) => this.send([item])));
+        return;
+      }
+      batch.forEach(({ resolve }, index) => resolve(seqs[index] as number));
+    } catch (err) {
+      batch.forEach(({ reject }) => reject(err as Error));
+    }
+  }
+
+  /** The seqs the bus gave the events, or 'split' when they must be sent one by one instead. */
+  private async publishUntilConfirmed(events: UnsequencedEvent[]): Promise<number[] | 'split'> {
     const deadline = Date.now() + this.confirmWithinMs;
     let maybeStored = false;
     for (let attempt = 0; ; attempt++) {
-      const outcome = await this.tryPublish(unsequenced);
-      if (outcome.kind === 'stored') return { ...event, id: unsequenced.id, time: unsequenced.time, seq: outcome.seq } as Envelope<E>;
+      const outcome = await this.tryPublish(events);
+      if (outcome.kind === 'stored') return outcome.seqs;
+      if (outcome.kind === 'split') {
+        this.batches &&= outcome.busTakesBatches;
+        return 'split';
+      }
       maybeStored ||= outcome.kind === 'unknown';
       if (!maybeStored) throw new BusUnavailableError(outcome.reason);
       if (Date.now() >= deadline) throw new BusUnconfirmedError(outcome.reason);
@@ -84,20 +143,25 @@ export class BusClient implements EventPublisher, EventHistory {
     }
   }
 
-  private async tryPublish(event: object): Promise<PublishAttempt> {
+  private async tryPublish(events: UnsequencedEvent[]): Promise<PublishAttempt> {
+    const single = events.length === 1;
+    const path = single ? '/events' : EVENT_BATCH_PATH;
     let reply: HttpReply;
     try {
-      reply = await sendHttp(`${this.baseUrl}/events`, { method: 'POST', json: JSON.stringify(event), timeoutMs: this.timeoutMs });
+      reply = await sendHttp(this.baseUrl + path, { method: 'POST', json: JSON.stringify(single ? events[0] : events), timeoutMs: this.timeoutMs });
     } catch (err) {
       const reason = describeRequestError(err);
       return { kind: NOT_SENT.has(reason) ? 'not-stored' : 'unknown', reason };
     }
     const { status, text } = reply;
+    // A bus without the batch route (404), or one refusing the batch (400: one of its events is invalid,
+    // which only the single route can tell): send the events one by one.
+    if (!single && (status === 404 || status === 400)) return { kind: 'split', busTakesBatches: status !== 404 };
     if (status >= 500) return { kind: 'not-stored', reason: `HTTP ${status}` };
-    if (status >= 300) throw new Error(`event bus refused POST /events: HTTP ${status} ${text}`);
-    const seq = (JSON.parse(text) as { seq?: unknown } | null)?.seq;
-    if (typeof seq !== 'number') throw new Error(`event bus answered without a seq: ${text}`);
-    return { kind: 'stored', seq };
+    if (status >= 300) throw new Error(`event bus refused POST ${path}: HTTP ${status} ${text}`);
+    const seqs = storedSeqs(JSON.parse(text), events.length);
+    if (!seqs) throw new Error(`event bus answered POST ${path} without the seqs: ${text}`);
+    return { kind: 'stored', seqs };
   }
 
   async readAfter(after: number, limit: number): Promise<unknown[]> {
@@ -118,4 +182,12 @@ export class BusClient implements EventPublisher, EventHistory {
     if (status >= 300) throw new Error(`event bus refused GET ${path}: HTTP ${status} ${text}`);
     return JSON.parse(text) as unknown;
   }
+}
+
+/** The seqs in the bus's answer: `{seq}` for one event, `{seqs: [...]}` for a batch. */
+function storedSeqs(body: unknown, count: number): number[] | undefined {
+  const { seq, seqs } = (body ?? {}) as { seq?: unknown; seqs?: unknown };
+  const found = count === 1 && typeof seq === 'number' ? [seq] : seqs;
+  if (!Array.isArray(found) || found.length !== count || !found.every((item) => typeof item === 'number')) return undefined;
+  return found as number[];
 }

@@ -96,4 +96,72 @@ describe('BusClient', () => {
     await expect(publishing).rejects.toBeInstanceOf(BusUnconfirmedError);
     await expect(publishing).rejects.toMatchObject({ status: 503, message: expect.stringMatching(/may or may not/) });
   });
+
+  describe('publishing several events at once', () => {
+    const post = (n: number) => ({ type: 'PostCreated' as const, data: { id: `p${n}`, title: `t${n}` } });
+    const answer = (res: ServerResponse, status: number, body: unknown) =>
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+
+    it('sends events published in the same turn in one batch request, each resolved with its own seq', async () => {
+      const requests: { url?: string; body: unknown }[] = [];
+      const url = await busAnswering((req, body, res) => {
+        const parsed = JSON.parse(body) as unknown;
+        requests.push({ url: req.url, body: parsed });
+        answer(res, 201, { seqs: (parsed as unknown[]).map((_, i) => 10 + i) });
+      });
+      const bus = new BusClient(url);
+      const envelopes = await Promise.all([1, 2, 3].map((n) => bus.publish(post(n))));
+      expect(envelopes.map(({ seq, data }) => [seq, data.id])).toEqual([
+        [10, 'p1'],
+        [11, 'p2'],
+        [12, 'p3'],
+      ]);
+      expect(requests).toHaveLength(1);
+      expect(requests[0]).toEqual({ url: '/events/batch', body: envelopes.map(({ id, type, data, time }) => ({ id, type, data, time })) });
+    });
+
+    it('sends them one per request to a bus without the batch route', async () => {
+      const paths: (string | undefined)[] = [];
+      let seq = 0;
+      const url = await busAnswering((req, _body, res) => {
+        paths.push(req.url);
+        if (req.url === '/events/batch') answer(res, 404, { error: 'no route' });
+        else answer(res, 201, { seq: ++seq });
+      });
+      const bus = new BusClient(url);
+      const first = await Promise.all([1, 2].map((n) => bus.publish(post(n))));
+      expect(first.map((e) => e.seq).sort()).toEqual([1, 2]);
+      const second = await Promise.all([3, 4].map((n) => bus.publish(post(n))));
+      expect(second.map((e) => e.seq).sort()).toEqual([3, 4]);
+      // The batch route was tried once only.
+      expect(paths.filter((path) => path === '/events/batch')).toHaveLength(1);
+    });
+
+    it('when the bus refuses a batch, fails only the event it refuses', async () => {
+      let seq = 0;
+      const url = await busAnswering((req, body, res) => {
+        if (req.url === '/events/batch') return answer(res, 400, { error: 'event at index 1: malformed event' });
+        const { data } = JSON.parse(body) as { data: { id: string } };
+        if (data.id === 'p2') answer(res, 400, { error: 'malformed event' });
+        else answer(res, 201, { seq: ++seq });
+      });
+      const bus = new BusClient(url);
+      const outcomes = await Promise.allSettled([1, 2, 3].map((n) => bus.publish(post(n))));
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    });
+
+    it('resends the whole batch, same ids, when its answer was lost', async () => {
+      const bodies: string[] = [];
+      const url = await busAnswering((req, body, res) => {
+        bodies.push(body);
+        if (bodies.length === 1) req.socket.destroy();
+        else answer(res, 201, { seqs: [5, 6] });
+      });
+      const bus = new BusClient(url);
+      const envelopes = await Promise.all([1, 2].map((n) => bus.publish(post(n))));
+      expect(envelopes.map((e) => e.seq)).toEqual([5, 6]);
+      expect(bodies).toHaveLength(2);
+      expect(bodies[1]).toBe(bodies[0]);
+    });
+  });
 });

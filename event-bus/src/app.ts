@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import {
   createServiceApp,
+  EVENT_BATCH_PATH,
   finishServiceApp,
   HttpError,
+  LIMITS,
   parsePublishRequest,
   parseQuery,
   requireJsonObject,
@@ -11,7 +13,7 @@ import {
 import type { Express, Response } from 'express';
 import { z } from 'zod';
 import type { SubscriberDelivery } from './delivery';
-import type { EventLog } from './log';
+import type { EventLog, NewEvent } from './log';
 
 export interface EventBusDeps {
   log: EventLog;
@@ -34,11 +36,29 @@ export function createApp({ log, deliveries, logger }: EventBusDeps): Express {
   /** Accepts one event, sequences and stores it; delivery to subscribers happens after the answer. */
   app.post('/events', async (req, res) => {
     requireJsonObject(req.body);
-    const parsed = parsePublishRequest(req.body);
-    if (!parsed.ok) throw new HttpError(400, `malformed event: ${parsed.error}`);
-    const { id, type, data, time } = parsed.event;
-    const stored = await log.append({ id: id ?? randomUUID(), type, data, time: time ?? new Date().toISOString() });
+    const stored = await log.append(newEvent(req.body));
     res.status(201).json({ seq: stored.seq });
+  });
+
+  /**
+   * Accepts several events at once (a JSON array), stored in that order with one write: 201 `{seqs}`.
+   * One invalid event refuses the whole batch with a 400 naming its index, and nothing is stored.
+   */
+  app.post(EVENT_BATCH_PATH, async (req, res) => {
+    const body: unknown = req.body;
+    if (!Array.isArray(body) || body.length === 0 || body.length > LIMITS.batchEvents) {
+      throw new HttpError(400, `request body must be a JSON array of 1 to ${LIMITS.batchEvents} events`);
+    }
+    const events = body.map((item: unknown, index) => {
+      try {
+        requireJsonObject(item);
+        return newEvent(item);
+      } catch (err) {
+        throw err instanceof HttpError ? new HttpError(400, `event at index ${index}: ${err.message}`) : err;
+      }
+    });
+    const stored = await Promise.all(events.map((event) => log.append(event)));
+    res.status(201).json({ seqs: stored.map((event) => event.seq) });
   });
 
   /**
@@ -68,6 +88,14 @@ export function createApp({ log, deliveries, logger }: EventBusDeps): Express {
   });
 
   return finishServiceApp(app, logger);
+}
+
+/** Validates what a publisher sent and gives it an id and a time when it has none. */
+function newEvent(body: Record<string, unknown>): NewEvent {
+  const parsed = parsePublishRequest(body);
+  if (!parsed.ok) throw new HttpError(400, `malformed event: ${parsed.error}`);
+  const { id, type, data, time } = parsed.event;
+  return { id: id ?? randomUUID(), type, data, time: time ?? new Date().toISOString() };
 }
 
 /** Resolves when the response can take more, or when the client has gone. */

@@ -96,4 +96,32 @@ describe('event bus HTTP API', () => {
     expect((page.body as { id: string }[])[0]?.id).toBe('e101');
     await request(app).get('/events?after=12000').expect(200, []);
   });
+
+  it('stores a batch of events in order and answers 201 {seqs}', async () => {
+    const { app } = setup();
+    await request(app).post('/events').send(postCreated).expect(201, { seq: 1 });
+    const batch = [
+      { ...postCreated, id: 'b1' },
+      { type: 'PostCreated', data: { id: 'p2', title: 'Two' }, id: 'b2' },
+    ];
+    await request(app).post('/events/batch').send(batch).expect(201, { seqs: [2, 3] });
+    // A retried batch (its answer lost) stores nothing twice.
+    await request(app).post('/events/batch').send(batch).expect(201, { seqs: [2, 3] });
+    const history = await request(app).get('/events?after=1').expect(200);
+    expect((history.body as { id: string; seq: number }[]).map(({ id, seq }) => [id, seq])).toEqual([
+      ['b1', 2],
+      ['b2', 3],
+    ]);
+  });
+
+  it.each([
+    ['an object instead of an array', postCreated, /JSON array/],
+    ['an empty array', [], /JSON array/],
+    ['one invalid event', [postCreated, { type: 'PostCreated', data: { id: 'p2' } }], /index 1/],
+  ])('refuses %s with 400 JSON and stores nothing', async (_name, body, message) => {
+    const { app, log } = setup();
+    const res = await request(app).post('/events/batch').send(body).expect(400);
+    expect(res.body).toEqual({ error: expect.stringMatching(message) });
+    expect(log.lastSeq).toBe(0);
+  });
 });

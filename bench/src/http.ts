@@ -1,0 +1,86 @@
+/** JSON over HTTP/1.1 keep-alive connections (undici Pool, one request per connection at a time). */
+import { Pool } from 'undici';
+
+export interface JsonAnswer {
+  status: number;
+  /** The parsed body, or undefined when it was empty or not JSON. */
+  body: unknown;
+}
+
+export interface JsonClientOptions {
+  /** Most connections kept open to the origin (the load's concurrency). */
+  connections?: number;
+  /** Bound on waiting for the answer's headers, and then for each piece of its body. */
+  timeoutMs?: number;
+}
+
+export class JsonClient {
+  private readonly pool: Pool;
+
+  constructor(
+    readonly baseUrl: string,
+    { connections = 4, timeoutMs = 10_000 }: JsonClientOptions = {},
+  ) {
+    this.pool = new Pool(baseUrl, {
+      connections,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+  }
+
+  get(path: string): Promise<JsonAnswer> {
+    return this.send('GET', path, undefined);
+  }
+
+  post(path: string, body: unknown): Promise<JsonAnswer> {
+    return this.send('POST', path, JSON.stringify(body));
+  }
+
+  /** Like get, but also returns the raw text and when its last byte arrived (performance.now()). */
+  async getText(path: string): Promise<{ status: number; text: string; receivedAt: number }> {
+    const response = await this.pool.request({ method: 'GET', path });
+    const text = await response.body.text();
+    return { status: response.statusCode, text, receivedAt: performance.now() };
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  private async send(method: 'GET' | 'POST', path: string, body: string | undefined): Promise<JsonAnswer> {
+    const response = await this.pool.request({
+      method,
+      path,
+      body,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    });
+    const text = await response.body.text();
+    return { status: response.statusCode, body: parseJson(text) };
+  }
+}
+
+export function parseJson(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A short name for a failed request: the error code when there is one (ECONNREFUSED, UND_ERR_HEADERS_TIMEOUT…). */
+export function describeFailure(err: unknown): string {
+  if (typeof err === 'object' && err !== null) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    const cause = (err as { cause?: { code?: unknown } }).cause;
+    if (typeof cause?.code === 'string') return cause.code;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

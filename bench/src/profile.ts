@@ -1,0 +1,59 @@
+/** How much load each phase applies: the full benchmark, or the smoke run CI uses to keep it working. */
+
+export interface OpenLoopSettings {
+  ratePerSecond: number;
+  /** Sent at the same rate before the measured part; verified but left out of the latency figures. */
+  warmupMs: number;
+  durationMs: number;
+  /** Sends that fall due with this many requests outstanding are skipped (and counted). */
+  maxInFlight: number;
+  /** After the last answer, how long to wait for the rest to become visible (or settle) before counting them as missing. */
+  settleMs: number;
+}
+
+export interface Profile {
+  name: 'full' | 'smoke';
+  creates: {
+    concurrencies: number[];
+    warmupMs: number;
+    warmupMaxRequests: number;
+    durationMs: number;
+    maxRequests: number;
+  };
+  propagation: OpenLoopSettings;
+  moderation: OpenLoopSettings & {
+    /** Posts the comments go to, round robin. */
+    posts: number;
+  };
+  catchup: { sizes: number[] };
+  memory: {
+    /** Quiet time after the stack is ready before reading idle RSS. */
+    idleSettleMs: number;
+  };
+  /** How long correctness checks wait for stragglers before calling them lost. */
+  verifyTimeoutMs: number;
+  /** Bound on waiting for the bus to have delivered everything between phases. */
+  quietTimeoutMs: number;
+}
+
+export const FULL_PROFILE: Profile = {
+  name: 'full',
+  creates: { concurrencies: [1, 20, 50], warmupMs: 500, warmupMaxRequests: 2_000, durationMs: 3_000, maxRequests: 30_000 },
+  propagation: { ratePerSecond: 1_000, warmupMs: 500, durationMs: 5_000, maxInFlight: 200, settleMs: 10_000 },
+  moderation: { ratePerSecond: 500, warmupMs: 500, durationMs: 5_000, maxInFlight: 200, settleMs: 10_000, posts: 20 },
+  catchup: { sizes: [100_000, 1_000_000] },
+  memory: { idleSettleMs: 2_000 },
+  verifyTimeoutMs: 60_000,
+  quietTimeoutMs: 60_000,
+};
+
+export const SMOKE_PROFILE: Profile = {
+  name: 'smoke',
+  creates: { concurrencies: [1, 20, 50], warmupMs: 200, warmupMaxRequests: 5, durationMs: 2_000, maxRequests: 30 },
+  propagation: { ratePerSecond: 100, warmupMs: 200, durationMs: 1_000, maxInFlight: 50, settleMs: 10_000 },
+  moderation: { ratePerSecond: 100, warmupMs: 200, durationMs: 1_000, maxInFlight: 50, settleMs: 10_000, posts: 4 },
+  catchup: { sizes: [2_000] },
+  memory: { idleSettleMs: 300 },
+  verifyTimeoutMs: 20_000,
+  quietTimeoutMs: 20_000,
+};
