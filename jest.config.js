@@ -2,6 +2,8 @@
 // `npm test` type-checks sources (tsc -b) and tests (tsconfig.test.json) before jest runs.
 const path = require('node:path');
 
+const LONG_TIMEOUT = path.join(__dirname, 'e2e', 'test', 'long-timeout.ts');
+
 const tsJest = ['ts-jest', { tsconfig: path.join(__dirname, 'tsconfig.test.json') }];
 
 const project = (name, overrides = {}) => ({
@@ -30,8 +32,8 @@ module.exports = {
     // Checks of the Kubernetes manifests, skaffold.yaml and Dockerfiles (no cluster, no Docker needed).
     project('infra'),
     // Full-stack tests start real processes from the built output; each file runs its own stack on free ports.
-    project('e2e', { testTimeout: 60_000, slowTestThreshold: 30 }),
+    project('e2e', { setupFilesAfterEnv: [LONG_TIMEOUT], slowTestThreshold: 30 }),
     // A short smoke run of the benchmark against a local stack: correctness only, never speed.
-    project('bench', { testTimeout: 120_000, slowTestThreshold: 60 }),
+    project('bench', { setupFilesAfterEnv: [LONG_TIMEOUT], slowTestThreshold: 60 }),
   ],
 };
