@@ -73,7 +73,8 @@ function contextSources(stages: readonly Stage[]): string[] {
   return sources;
 }
 
-function readsFile(source: string, file: string): boolean {
+/** Does a COPY source (a file, a folder, a glob, '.') read this context file? */
+export function readsFile(source: string, file: string): boolean {
   const normalized = path.posix.normalize(source).replace(/^\.\/?/, '').replace(/\/+$/, '');
   if (normalized === '' || normalized === '.') return true;
   if (/[*?[]/.test(normalized)) return minimatch(file, normalized, { dot: true }) || minimatch(file, `${normalized}/**`, { dot: true });

@@ -26,7 +26,7 @@ import { cacheLayout, loadState, podmanStore, saveState, type CacheLayout } from
 import { assertRoot, ensureTools, npmRegistry, trustedCertificates } from './host';
 import { buildImages, externalBases, plannedBuilds, type BuiltImage } from './images';
 import { checkContainer, stopContainer, type ContainerReport, type StopReport } from './inspect';
-import { containerPlans, localizeValue, type ContainerPlan } from './plan';
+import { containerPlans, localEnv } from './plan';
 import { formatSize, Podman } from './podman';
 import { run, seconds } from './proc';
 import { CONTAINER_PREFIX, ContainerStack, portIsFree, type ContainerSpec } from './stack';
@@ -88,19 +88,6 @@ async function writeBuildConfig(dir: string): Promise<string[]> {
     ['# Written by e2e/containers for builds on this machine only; never part of an image.', `registry=${registry}`, 'cafile=/usr/local/etc/blog-ci-ca.crt', 'cache=/mnt', 'update-notifier=false', 'fund=false', 'audit=false', ''].join('\n'),
   );
   return sources;
-}
-
-/** The env a container gets here: the manifest's, with cluster URLs on loopback and its own port. */
-function localEnv(plan: ContainerPlan, port: number, portOf: (name: string) => number | undefined, manifests: Parameters<typeof localizeValue>[1]): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(plan.env)) env[key] = localizeValue(value, manifests, portOf);
-  if (env.PORT !== undefined) env.PORT = String(port);
-  if (plan.name === 'client') {
-    // No Ingress here: the client server routes the API paths the way the Ingress does (README, "How it works").
-    const url = (name: string) => `http://127.0.0.1:${portOf(name) ?? 0}`;
-    Object.assign(env, { PROXY_API: 'true', POSTS_URL: url('posts'), COMMENTS_URL: url('comments'), QUERY_URL: url('query') });
-  }
-  return env;
 }
 
 async function main(): Promise<number> {

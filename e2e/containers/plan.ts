@@ -150,3 +150,23 @@ export function localizeValue(value: string, manifests: readonly Manifest[], hos
     return local === undefined ? url : `${url.slice(0, url.indexOf('//') + 2)}127.0.0.1:${local}`;
   });
 }
+
+/**
+ * The env a container gets here: the manifest's, with cluster URLs on loopback and PORT set to the port it
+ * listens on here. With no Ingress on this machine, the client server routes the API paths the way the
+ * Ingress does (PROXY_API, as `npm start` runs it; README, "How it works").
+ */
+export function localEnv(plan: ContainerPlan, port: number, portOf: (containerName: string) => number | undefined, manifests: readonly Manifest[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(plan.env)) env[key] = localizeValue(value, manifests, portOf);
+  if (env.PORT !== undefined) env.PORT = String(port);
+  if (plan.name === 'client') {
+    const url = (name: string) => {
+      const local = portOf(name);
+      if (local === undefined) throw new Error(`the client routes to ${name}, which the container step does not run`);
+      return `http://127.0.0.1:${local}`;
+    };
+    Object.assign(env, { PROXY_API: 'true', POSTS_URL: url('posts'), COMMENTS_URL: url('comments'), QUERY_URL: url('query') });
+  }
+  return env;
+}
