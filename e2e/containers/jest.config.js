@@ -1,0 +1,18 @@
+// The flow against the running containers (flow.test.ts). main.ts runs it once the containers are ready;
+// the root jest.config.js never picks it up, so `npm test` stays as it is.
+const path = require('node:path');
+
+const root = path.join(__dirname, '..', '..');
+
+module.exports = {
+  displayName: 'containers',
+  rootDir: __dirname,
+  testEnvironment: 'node',
+  testMatch: ['<rootDir>/*.test.ts'],
+  transform: { '^.+\\.tsx?$': ['ts-jest', { tsconfig: path.join(__dirname, 'tsconfig.json') }] },
+  moduleNameMapper: {
+    '^@blog/common$': path.join(root, 'common/src/index.ts'),
+    '^@blog/common/(api|testing)$': path.join(root, 'common/src/$1.ts'),
+  },
+  testTimeout: 60_000,
+};
