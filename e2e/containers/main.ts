@@ -29,7 +29,7 @@ import { buildImages, externalBases, plannedBuilds, type BuiltImage } from './im
 import { checkContainer, stopContainer, type ContainerReport, type StopReport } from './inspect';
 import { containerPlans, localEnv } from './plan';
 import { formatSize, Podman } from './podman';
-import { run, seconds } from './proc';
+import { run, seconds, stopChildren } from './proc';
 import { CONTAINER_PREFIX, ContainerStack, portIsFree, type ContainerSpec } from './stack';
 
 interface Options {
@@ -69,7 +69,8 @@ function table(headers: readonly string[], rows: readonly (readonly string[])[])
 /** Containers left by a run that was interrupted, and the run's scratch folders. */
 async function removeLeftovers(podman: Podman, layout: CacheLayout): Promise<void> {
   if (existsSync(layout.storage)) {
-    const names = (await podman.containers()).filter((name) => name.startsWith(CONTAINER_PREFIX));
+    // Ours, and the working containers of a build that was killed (which only `--external` lists).
+    const names = await podman.containers({ external: true });
     if (names.length > 0) {
       log(`  removing containers left by an interrupted run: ${names.join(', ')}`);
       await podman.run(['rm', '--force', '--time', '0', ...names]);
@@ -103,9 +104,10 @@ async function main(): Promise<number> {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       console.error(`\n${signal}: removing the containers and scratch folders of the container step`);
+      stopChildren();
       podman.removeAllContainersNow();
       removeScratch();
-      process.exit(130);
+      process.exit(signal === 'SIGINT' ? 130 : 143);
     });
   }
   try {
