@@ -126,14 +126,14 @@ async function containerStep(options: Options, layout: CacheLayout, podman: Podm
 
   // ---- 1. tools ----
   section('1. podman, runc, debootstrap');
+  const installed = await ensureTools(path.join(ARTIFACTS, 'apt.log'));
+  log(installed.length > 0 ? `  installed ${installed.join(', ')}` : '  already installed');
+  log(`  ${(await run('podman', ['--version'])).stdout.trim()}, ${(await run('runc', ['--version'])).stdout.split('\n')[0] ?? ''}`);
   if (options.fresh && existsSync(layout.root)) {
     log(`  --fresh: deleting ${layout.root}`);
     await removeLeftovers(podman, layout);
     rmSync(layout.root, { recursive: true, force: true });
   }
-  const installed = await ensureTools(path.join(ARTIFACTS, 'apt.log'));
-  log(installed.length > 0 ? `  installed ${installed.join(', ')}` : '  already installed');
-  log(`  ${(await run('podman', ['--version'])).stdout.trim()}, ${(await run('runc', ['--version'])).stdout.split('\n')[0] ?? ''}`);
   for (const dir of [layout.storage, layout.npm, layout.tmp]) mkdirSync(dir, { recursive: true });
   await removeLeftovers(podman, layout);
   const state = loadState(layout);
