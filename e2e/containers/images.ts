@@ -23,6 +23,8 @@ import { CommandError, seconds } from './proc';
 
 /** Bump when the build command changes in a way that changes the images. */
 const BUILD_RECIPE = 'podman-layers-false-1';
+/** A build that takes longer has hung (a fresh one takes well under a minute on 2 cores). */
+const BUILD_TIMEOUT_MS = 10 * 60_000;
 
 export interface ImageBuild {
   /** Repository as the manifests name it, e.g. blog/posts. */
@@ -167,7 +169,7 @@ async function buildOne(build: ImageBuild, { podman, baseId, mounts, state, forc
         '--tag', build.tag,
         repoPath(build.context),
       ],
-      { logFile },
+      { logFile, timeoutMs: BUILD_TIMEOUT_MS },
     );
   } catch (err) {
     if (err instanceof CommandError) throw new Error(`building ${build.tag} (${build.dockerfile}, target ${build.target}) failed: ${err.message}`);

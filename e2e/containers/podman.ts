@@ -56,7 +56,7 @@ export class Podman {
   /** Removes every container of the store, synchronously: for a signal handler, where nothing can be awaited. */
   removeAllContainersNow(): void {
     const env = { ...process.env, TMPDIR: this.store.tmpDir };
-    const listed = spawnSync('podman', [...this.global(), 'ps', '--all', '--quiet'], { env, encoding: 'utf8' });
+    const listed = spawnSync('podman', [...this.global(), 'ps', '--all', '--external', '--quiet'], { env, encoding: 'utf8' });
     const ids = (listed.stdout ?? '').split('\n').filter(Boolean);
     if (ids.length > 0) spawnSync('podman', [...this.global(), 'rm', '--force', '--time', '0', ...ids], { env, stdio: 'ignore' });
   }
@@ -81,9 +81,9 @@ export class Podman {
     return (await this.images()).find((image) => image.id === id);
   }
 
-  /** Names of every container in the store, running or not. */
-  async containers(): Promise<string[]> {
-    const out = await this.check(['ps', '--all', '--format', '{{.Names}}']);
+  /** Names of every container in the store, running or not; `external` adds the working containers of builds. */
+  async containers({ external = false } = {}): Promise<string[]> {
+    const out = await this.check(['ps', '--all', ...(external ? ['--external'] : []), '--format', '{{.Names}}']);
     return out.split('\n').map((name) => name.trim()).filter(Boolean);
   }
 

@@ -2,7 +2,7 @@
  * Running programs for the container step: capture their output, or append it to a log file, and turn a
  * non-zero exit into an error that quotes the end of what the program said.
  */
-import { spawn, type StdioOptions } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 
 export interface RunResult {
@@ -24,6 +24,14 @@ export interface RunOptions {
   timeoutMs?: number;
 }
 
+/** The programs started here that are still running (see stopChildren). */
+const children = new Set<ChildProcess>();
+
+/** SIGKILLs every program started here that still runs: for a signal handler, before cleaning up. */
+export function stopChildren(): void {
+  for (const child of children) child.kill('SIGKILL');
+}
+
 /** Runs a program to its end; never throws for an exit status (see `check`). */
 export function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve) => {
@@ -32,6 +40,7 @@ export function run(command: string, args: readonly string[], options: RunOption
     const stdio: StdioOptions = options.inherit ? ['ignore', 'inherit', 'inherit'] : fd !== undefined ? ['ignore', fd, fd] : ['ignore', 'pipe', 'pipe'];
     const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio });
     if (fd !== undefined) closeSync(fd);
+    children.add(child);
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
@@ -41,6 +50,7 @@ export function run(command: string, args: readonly string[], options: RunOption
     const finish = (code: number | null, signal: NodeJS.Signals | null, spawnError?: Error) => {
       if (settled) return;
       settled = true;
+      children.delete(child);
       if (timer) clearTimeout(timer);
       const err = spawnError ? `${command}: ${spawnError.message}\n` : '';
       resolve({ code, signal, stdout: Buffer.concat(stdout).toString('utf8'), stderr: err + Buffer.concat(stderr).toString('utf8') });
