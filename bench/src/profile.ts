@@ -39,8 +39,8 @@ export interface Profile {
 export const FULL_PROFILE: Profile = {
   name: 'full',
   creates: { concurrencies: [1, 20, 50], warmupMs: 500, warmupMaxRequests: 2_000, durationMs: 3_000, maxRequests: 30_000 },
-  propagation: { ratePerSecond: 1_000, warmupMs: 500, durationMs: 5_000, maxInFlight: 200, settleMs: 10_000 },
-  moderation: { ratePerSecond: 500, warmupMs: 500, durationMs: 5_000, maxInFlight: 200, settleMs: 10_000, posts: 20 },
+  propagation: { ratePerSecond: 1_000, warmupMs: 3_000, durationMs: 5_000, maxInFlight: 200, settleMs: 10_000 },
+  moderation: { ratePerSecond: 500, warmupMs: 2_000, durationMs: 5_000, maxInFlight: 200, settleMs: 10_000, posts: 20 },
   catchup: { sizes: [100_000, 1_000_000] },
   memory: { idleSettleMs: 2_000 },
   verifyTimeoutMs: 60_000,
