@@ -1,14 +1,16 @@
+import { ConnectionIndicator } from './components/ConnectionIndicator';
 import { PostCreate } from './components/PostCreate';
 import { PostList } from './components/PostList';
 import { usePosts } from './usePosts';
 
 export function App() {
-  const { posts, loaded, loadError, createPost, createComment, refresh } = usePosts();
+  const { posts, loaded, loadError, connection, createPost, createComment, refresh } = usePosts();
 
   return (
     <div className="app">
       <header className="app-header">
         <h1>Blog</h1>
+        <ConnectionIndicator status={connection} />
       </header>
       <main className="app-main">
         <section className="panel" aria-labelledby="create-post-heading">

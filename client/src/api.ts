@@ -2,8 +2,8 @@
  * Typed access to the blog API. Paths are relative, so the same build works behind the Kubernetes
  * ingress and behind the local gateway.
  */
-import { COMMENT_STATUSES } from '@blog/common/api';
-import type { ApiError, Comment, CommentStatus, Post, PostWithComments } from '@blog/common/api';
+import type { Comment, Post, PostWithComments } from '@blog/common/api';
+import { isApiError, isComment, isPost, postsOfView } from './shapes';
 
 /** How long one request may take before it is given up. */
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -28,37 +28,6 @@ export function isAbortError(error: unknown): boolean {
 export function errorMessage(error: unknown): string {
   if (error instanceof Error && error.message) return error.message;
   return 'Something went wrong. Please try again.';
-}
-
-// ---- Shape checks ---------------------------------------------------------------------------------
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isApiError(value: unknown): value is ApiError {
-  return isRecord(value) && typeof value.error === 'string' && value.error.trim() !== '';
-}
-
-function isCommentStatus(value: unknown): value is CommentStatus {
-  return typeof value === 'string' && (COMMENT_STATUSES as readonly string[]).includes(value);
-}
-
-function isPost(value: unknown): value is Post {
-  return isRecord(value) && typeof value.id === 'string' && typeof value.title === 'string';
-}
-
-function isComment(value: unknown): value is Comment {
-  return (
-    isRecord(value) &&
-    typeof value.id === 'string' &&
-    typeof value.content === 'string' &&
-    isCommentStatus(value.status)
-  );
-}
-
-function isPostWithComments(value: unknown): value is PostWithComments {
-  return isRecord(value) && isPost(value) && Array.isArray(value.comments) && value.comments.every(isComment);
 }
 
 // ---- Transport ------------------------------------------------------------------------------------
@@ -132,8 +101,8 @@ function unexpectedShape(what: string, status: number): ApiRequestError {
 /** `GET /posts`: every post with its comments, oldest post first (the map keeps creation order). */
 export async function fetchPosts(signal?: AbortSignal): Promise<PostWithComments[]> {
   const { status, value } = await requestJson('/posts', { signal });
-  const posts = isRecord(value) ? Object.values(value) : [];
-  if (!isRecord(value) || !posts.every(isPostWithComments)) throw unexpectedShape('the posts', status);
+  const posts = postsOfView(value);
+  if (!posts) throw unexpectedShape('the posts', status);
   return posts;
 }
 
