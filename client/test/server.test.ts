@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { listen, silentLogger } from '@blog/common';
-import express from 'express';
+import express, { type Response } from 'express';
 import request from 'supertest';
 import { createClientServerApp, staticClient, type ApiBackends } from '../server/app';
 
@@ -53,6 +53,7 @@ describe('client server as the local ingress', () => {
     ['GET', '/posts/abc/comments', 'comments'],
     ['GET', '/posts/abc/comments/x', 'comments'],
     ['GET', '/posts', 'query'],
+    ['GET', '/posts/stream', 'query'],
     ['GET', '/posts/', 'query'],
     ['POST', '/posts', 'query'],
   ])('%s %s goes to %s, path and query unchanged', async (method, url, backend) => {
@@ -103,5 +104,65 @@ describe('client server as the local ingress', () => {
     const app = createClientServerApp({ client: staticClient(path.join(tmpdir(), 'no-such-dist')), logger: silentLogger() });
     const res = await request(app).get('/').set('accept', 'text/html').expect(503);
     expect(res.body.error).toMatch(/npm run build/);
+  });
+});
+
+/** A query stand-in whose `GET /posts/stream` sends a message and then waits for the test to send more. */
+async function streamingBackend() {
+  const open: Response[] = [];
+  const lastEventIds: (string | undefined)[] = [];
+  const app = express();
+  app.get('/posts/stream', (req, res) => {
+    lastEventIds.push(req.get('last-event-id'));
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' });
+    res.write('id: 7\nevent: snapshot\ndata: {}\n\n');
+    open.push(res);
+  });
+  const { server, port } = await listen(app, 0, '127.0.0.1');
+  servers.push(server);
+  return { url: `http://127.0.0.1:${port}`, open, lastEventIds };
+}
+
+describe('client server and the live stream', () => {
+  it('passes each message of GET /posts/stream on as it is sent, before the response ends', async () => {
+    const query = await streamingBackend();
+    const app = createClientServerApp({ backends: { ...backends, query: query.url }, client: staticClient(builtClient()), logger: silentLogger() });
+    const { server, port } = await listen(app, 0, '127.0.0.1');
+    servers.push(server);
+    const controller = new AbortController();
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/posts/stream`, {
+        headers: { accept: 'text/event-stream', 'last-event-id': '5' },
+        signal: controller.signal,
+      });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      expect(response.headers.get('x-accel-buffering')).toBe('no');
+      expect(response.headers.get('content-encoding')).toBeNull();
+      expect(query.lastEventIds).toEqual(['5']);
+
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      const decoder = new TextDecoder();
+      /** Reads until `text` has arrived; the backend's response is still open meanwhile. */
+      const readUntil = async (text: string): Promise<string> => {
+        let received = '';
+        while (!received.includes(text)) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error(`the stream ended before ${JSON.stringify(text)} arrived`);
+          received += decoder.decode(value, { stream: true });
+        }
+        return received;
+      };
+      expect(await readUntil('event: snapshot')).toContain('id: 7');
+      const [backendResponse] = query.open;
+      expect(backendResponse?.writableEnded).toBe(false);
+      backendResponse?.write('id: 8\nevent: PostCreated\ndata: {"id":"p","title":"T"}\n\n');
+      expect(await readUntil('event: PostCreated')).toContain('id: 8');
+      expect(backendResponse?.writableEnded).toBe(false);
+      backendResponse?.end();
+    } finally {
+      controller.abort();
+      server.closeAllConnections();
+    }
   });
 });

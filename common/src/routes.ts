@@ -1,7 +1,9 @@
 /**
  * The public routes of the blog, written the way ingress-nginx reads them with `use-regex`: each path is a
  * case-insensitive regular expression anchored at the start, and the longest path is tried first.
- * infra/k8s's Ingress and the local gateway both follow this table.
+ * infra/k8s's Ingresses and the local gateway both follow this table. `/posts/stream` (Server-Sent Events)
+ * goes where `/posts/?(.*)` would send it anyway; it is listed on its own because in the cluster it has an
+ * Ingress of its own, whose annotations turn response buffering off and allow an hour-long idle read.
  */
 export type PublicBackend = 'posts' | 'comments' | 'query' | 'client';
 
@@ -13,6 +15,7 @@ export interface PublicRoute {
 export const PUBLIC_ROUTES: readonly PublicRoute[] = [
   { path: '/posts/create', backend: 'posts' },
   { path: '/posts/?(.*)/comments', backend: 'comments' },
+  { path: '/posts/stream', backend: 'query' },
   { path: '/posts/?(.*)', backend: 'query' },
   { path: '/?(.*)', backend: 'client' },
 ];

@@ -1,12 +1,26 @@
 import { PUBLIC_ROUTES, type PublicBackend } from '@blog/common';
-import { checkIngressConventions, ingressRouteTable, routeRequest, USE_REGEX } from './checks/ingress';
+import {
+  checkIngressConventions,
+  checkStreamingRoute,
+  hostRouteTable,
+  ingressRouteTable,
+  matchingRoute,
+  PROXY_BUFFERING,
+  PROXY_READ_TIMEOUT,
+  routeRequest,
+  USE_REGEX,
+} from './checks/ingress';
 import { serves } from './support/apps';
 import { copyManifests, loadManifests, ofKind, typedOf, type Manifest } from './support/manifests';
 
 const { manifests } = loadManifests();
 const INGRESS = 'ingress-srv';
+const STREAM_INGRESS = 'ingress-stream';
 const HOST = 'posts.com';
 const table = ingressRouteTable(manifests, INGRESS, HOST);
+/** Every Ingress of the host together: ingress-nginx merges them into one server. */
+const hostTable = hostRouteTable(manifests, HOST);
+const byPath = (a: { path: string }, b: { path: string }) => a.path.localeCompare(b.path);
 
 const EXPECTED: [string, PublicBackend][] = [
   ['/posts/create', 'posts'],
@@ -19,6 +33,9 @@ const EXPECTED: [string, PublicBackend][] = [
   ['/posts', 'query'],
   ['/posts/', 'query'],
   ['/posts/abc', 'query'],
+  ['/posts/stream', 'query'],
+  ['/POSTS/STREAM', 'query'],
+  ['/posts/stream?x=1', 'query'],
   ['/', 'client'],
   ['/assets/index-abc.js', 'client'],
   ['/events', 'client'],
@@ -36,12 +53,12 @@ describe(`Ingress ${INGRESS}`, () => {
     expect(table.routes.length).toBeGreaterThan(0);
   });
 
-  it.each(EXPECTED)('routes %s to %s', (url, backend) => {
-    expect(routeRequest(table.routes, url)).toBe(backend);
+  it.each(EXPECTED)('routes %s to %s (with the other Ingresses of the host)', (url, backend) => {
+    expect(routeRequest(hostTable.routes, url)).toBe(backend);
   });
 
   it('routes the internal paths (/events, probes, metrics) to the client only, which serves no event intake', async () => {
-    for (const url of INTERNAL_PATHS) expect([url, routeRequest(table.routes, url)]).toEqual([url, 'client']);
+    for (const url of INTERNAL_PATHS) expect([url, routeRequest(hostTable.routes, url)]).toEqual([url, 'client']);
     // The client as deployed (PROXY_API=false) has no POST /events and proxies nothing.
     expect(await serves('blog/client', '/events', 'POST')).toBe(false);
     const config = ofKind(manifests, 'ConfigMap').find((c) => c.name === 'blog-config');
@@ -56,14 +73,35 @@ describe(`Ingress ${INGRESS}`, () => {
     expect(checkIngressConventions(manifests)).toEqual([]);
   });
 
-  it('has exactly the paths and backends of PUBLIC_ROUTES (common/src/routes.ts), so the local stack mirrors the cluster', () => {
-    expect(table.routes).toEqual([...PUBLIC_ROUTES]);
+  it('with the other Ingresses of the host, has exactly the paths and backends of PUBLIC_ROUTES (common/src/routes.ts), so the local stack mirrors the cluster', () => {
+    expect(hostTable.problems).toEqual([]);
+    const routes = hostTable.routes.map(({ path, backend }) => ({ path, backend }));
+    expect(routes.sort(byPath)).toEqual([...PUBLIC_ROUTES].sort(byPath));
   });
 
   it("is a host Vite's dev server (dev image) accepts", () => {
     const config = ofKind(manifests, 'ConfigMap').find((c) => c.name === 'blog-config');
     const allowed = (config?.typed.data?.DEV_ALLOWED_HOSTS ?? '').split(',').map((host) => host.trim());
     expect(allowed).toContain(HOST);
+  });
+});
+
+describe(`Ingress ${STREAM_INGRESS} (GET /posts/stream, Server-Sent Events)`, () => {
+  it.each(['/posts/stream', '/POSTS/STREAM', '/posts/stream?x=1'])('takes %s to query, unbuffered and with an hour-long read and send timeout', (url) => {
+    expect(matchingRoute(hostTable.routes, url)).toEqual({ path: '/posts/stream', backend: 'query', ingress: STREAM_INGRESS });
+    expect(checkStreamingRoute(manifests, HOST, url)).toEqual([]);
+  });
+
+  it('holds the stream only, for the same host, as the nginx class with use-regex', () => {
+    const ingress = typedOf(manifests, 'Ingress', STREAM_INGRESS);
+    expect(ingress.spec?.ingressClassName).toBe('nginx');
+    expect(ingress.metadata?.annotations?.[USE_REGEX]).toBe('true');
+    expect(ingressRouteTable(manifests, STREAM_INGRESS, HOST).routes).toEqual([{ path: '/posts/stream', backend: 'query' }]);
+  });
+
+  it('leaves the other API paths buffered as before (their Ingress has no streaming annotations)', () => {
+    expect(matchingRoute(hostTable.routes, '/posts')?.ingress).toBe(INGRESS);
+    expect(checkStreamingRoute(manifests, HOST, '/posts')).not.toEqual([]);
   });
 });
 
@@ -107,5 +145,33 @@ describe('the Ingress checks catch', () => {
       paths.push({ path: '/events', pathType: 'ImplementationSpecific', backend: { service: { name: 'event-bus-srv', port: { number: 4005 } } } });
     });
     expect(ingressRouteTable(toBus, INGRESS, HOST).problems).toEqual([expect.stringMatching(/path \/events: Service event-bus-srv runs blog\/event-bus, which is not a public backend/)]);
+  });
+
+  it('a stream Ingress that buffers, times out after a minute, or holds other paths; a path held by two Ingresses', () => {
+    const buffered = mutated((copy) => {
+      const annotations = typedOf(copy, 'Ingress', STREAM_INGRESS).metadata?.annotations ?? {};
+      delete annotations[PROXY_BUFFERING];
+      annotations[PROXY_READ_TIMEOUT] = '60';
+      typedOf(copy, 'Ingress', STREAM_INGRESS).spec?.rules?.[0]?.http?.paths.push({
+        path: '/posts/?(.*)/comments',
+        pathType: 'ImplementationSpecific',
+        backend: { service: { name: 'comments-srv', port: { number: 4001 } } },
+      });
+    });
+    expect(checkStreamingRoute(buffered, HOST, '/posts/stream')).toEqual([
+      expect.stringMatching(/proxy-buffering is undefined, expected "off"/),
+      expect.stringMatching(/proxy-read-timeout is "60", expected at least "3600"/),
+      expect.stringMatching(/also holds \/posts\/\?\(\.\*\)\/comments/),
+    ]);
+    expect(hostRouteTable(buffered, HOST).problems).toEqual([
+      expect.stringMatching(/path \/posts\/\?\(\.\*\)\/comments of host posts.com is in both Ingress ingress-srv and Ingress ingress-stream/),
+    ]);
+
+    const noStreamIngress = mutated((copy) => {
+      const paths = typedOf(copy, 'Ingress', STREAM_INGRESS).spec?.rules?.[0]?.http?.paths ?? [];
+      paths.splice(0);
+    });
+    expect(matchingRoute(hostRouteTable(noStreamIngress, HOST).routes, '/posts/stream')?.ingress).toBe(INGRESS);
+    expect(checkStreamingRoute(noStreamIngress, HOST, '/posts/stream')).toContainEqual(expect.stringMatching(/proxy-buffering is undefined/));
   });
 });

@@ -32,7 +32,7 @@ function requiredFlows(all: readonly Manifest[]): Flow[] {
     flows.push({ from: bus.pod, to: subscriber.pod, port: subscriber.port, why: 'the bus delivers events (EVENT_SUBSCRIBERS)' });
     flows.push({ from: subscriber.pod, to: bus.pod, port: bus.port, why: 'publishing and reading the history (EVENT_BUS_URL)' });
   }
-  for (const rule of typedOf(all, 'Ingress', 'ingress-srv').spec?.rules ?? []) {
+  for (const rule of ofKind(all, 'Ingress').flatMap((ingress) => ingress.typed.spec?.rules ?? [])) {
     for (const path of rule.http?.paths ?? []) {
       const service = path.backend.service;
       if (!service) continue;

@@ -81,3 +81,65 @@ export function checkIngressConventions(manifests: readonly Manifest[]): string[
   }
   return problems;
 }
+
+/** A path of the host's combined table, with the Ingress that holds it (whose annotations apply to it). */
+export interface HostRoute extends PublicRoute {
+  ingress: string;
+}
+
+/**
+ * Every Ingress's paths for `host` together: ingress-nginx merges the Ingresses of a host into one
+ * server and tries the longest path first whichever Ingress holds it. A path held twice is a problem.
+ */
+export function hostRouteTable(manifests: readonly Manifest[], host: string): { routes: HostRoute[]; problems: string[] } {
+  const routes: HostRoute[] = [];
+  const problems: string[] = [];
+  for (const ingress of ofKind(manifests, 'Ingress')) {
+    if (!(ingress.typed.spec?.rules ?? []).some((rule) => rule.host === host)) continue;
+    const table = ingressRouteTable(manifests, ingress.name, host);
+    problems.push(...table.problems);
+    for (const route of table.routes) {
+      const held = routes.find((other) => other.path.toLowerCase() === route.path.toLowerCase());
+      if (held) problems.push(`path ${route.path} of host ${host} is in both Ingress ${held.ingress} and Ingress ${ingress.name}`);
+      else routes.push({ ...route, ingress: ingress.name });
+    }
+  }
+  return { routes, problems };
+}
+
+/** The path of the host's table that ingress-nginx picks for a request URL (longest first), if any. */
+export function matchingRoute(routes: readonly HostRoute[], requestUrl: string): HostRoute | undefined {
+  const pathname = new URL(requestUrl, 'http://ingress.invalid').pathname;
+  return [...routes].sort((a, b) => b.path.length - a.path.length).find((route) => new RegExp(`^${route.path}`, 'i').test(pathname));
+}
+
+export const PROXY_BUFFERING = 'nginx.ingress.kubernetes.io/proxy-buffering';
+export const PROXY_READ_TIMEOUT = 'nginx.ingress.kubernetes.io/proxy-read-timeout';
+export const PROXY_SEND_TIMEOUT = 'nginx.ingress.kubernetes.io/proxy-send-timeout';
+/** A stream may stay idle between changes far longer than nginx's default 60 s (query pings every 15 s). */
+export const MIN_STREAM_TIMEOUT_SECONDS = 3600;
+
+/**
+ * A Server-Sent Events path passes through ingress-nginx as it is written: its Ingress turns response
+ * buffering off and allows long reads and sends. Annotations apply to every path of an Ingress, so that
+ * Ingress should hold nothing but streams.
+ */
+export function checkStreamingRoute(manifests: readonly Manifest[], host: string, requestUrl: string): string[] {
+  const { routes } = hostRouteTable(manifests, host);
+  const route = matchingRoute(routes, requestUrl);
+  if (!route) return [`${requestUrl}: no path of host ${host} matches`];
+  const ingress = ofKind(manifests, 'Ingress').find((i) => i.name === route.ingress);
+  const annotations = ingress?.typed.metadata?.annotations ?? {};
+  const where = `${requestUrl} (path ${route.path} of Ingress ${route.ingress})`;
+  const problems: string[] = [];
+  if (annotations[PROXY_BUFFERING] !== 'off') problems.push(`${where}: ${PROXY_BUFFERING} is ${JSON.stringify(annotations[PROXY_BUFFERING])}, expected "off"`);
+  for (const key of [PROXY_READ_TIMEOUT, PROXY_SEND_TIMEOUT]) {
+    const value = annotations[key];
+    if (!/^\d+$/.test(value ?? '') || Number(value) < MIN_STREAM_TIMEOUT_SECONDS) {
+      problems.push(`${where}: ${key} is ${JSON.stringify(value)}, expected at least "${MIN_STREAM_TIMEOUT_SECONDS}" (seconds)`);
+    }
+  }
+  const others = ingressRouteTable(manifests, route.ingress, host).routes.filter((other) => other.path !== route.path);
+  if (others.length > 0) problems.push(`${where}: the Ingress also holds ${others.map((other) => other.path).join(', ')}, which would not be buffered either`);
+  return problems;
+}
