@@ -21,8 +21,10 @@ const CHROMIUM_ARGS = [
 ];
 const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
 const CLIENT_BUILD = path.join(__dirname, '..', '..', 'client', 'dist', 'index.html');
-/** Moderation is a few hops away (comments → bus → moderation → bus → comments → bus → query → next poll). */
+/** Moderation is a few hops away (comments → bus → moderation → bus → comments → bus → query → the stream). */
 const MODERATION_TIMEOUT_MS = 15_000;
+/** A restarted query service replays the history before it is ready; the page then reconnects after its backoff. */
+const CATCH_UP_TIMEOUT_MS = 60_000;
 
 let stack: Stack | undefined;
 let browser: Browser | undefined;
@@ -49,17 +51,33 @@ afterAll(async () => {
 
 /** Runs a test on a fresh page; on failure saves a screenshot next to the logs. Uncaught page errors fail the test. */
 async function withPage(name: string, run: (page: Page, baseUrl: string) => Promise<void>): Promise<void> {
+  await withTabs(name, 1, ([page], baseUrl) => run(page as Page, baseUrl));
+}
+
+/**
+ * Runs a test on `count` tabs of one fresh browser context, like one user with several tabs open; on
+ * failure saves a screenshot of each. Uncaught page errors fail the test.
+ */
+async function withTabs(name: string, count: number, run: (pages: Page[], baseUrl: string) => Promise<void>): Promise<void> {
   if (!browser || !stack) throw new Error('the stack or the browser did not start (see beforeAll)');
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(10_000);
   const pageErrors: string[] = [];
-  page.on('pageerror', (err) => pageErrors.push(err.message));
+  const pages: Page[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    pages.push(page);
+  }
   try {
-    await run(page, stack.url('client'));
+    await run(pages, stack.url('client'));
     expect(pageErrors).toEqual([]);
   } catch (err) {
-    await page.screenshot({ path: path.join(ARTIFACTS, `failure-${name}.png`), fullPage: true }).catch(() => undefined);
+    await Promise.all(
+      pages.map((page, i) =>
+        page.screenshot({ path: path.join(ARTIFACTS, `failure-${name}${count > 1 ? `-${i + 1}` : ''}.png`), fullPage: true }).catch(() => undefined),
+      ),
+    );
     throw err;
   } finally {
     await context.close();
@@ -90,12 +108,22 @@ async function addComment(card: Locator, content: string): Promise<void> {
 
 const comment = (card: Locator, status: string) => card.locator(`[data-testid="comment"][data-status="${status}"]`);
 
+/** The connection indicator once it shows `state` (live, reconnecting, …). */
+const connection = (page: Page, state: string) => page.locator(`[data-testid="connection"][data-state="${state}"]`);
+
+/** Marks the document, so that a test can tell later that the page was never reloaded. */
+async function markDocument(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    (window as unknown as Record<string, unknown>).__sameDocument = true;
+  });
+}
+
+const isSameDocument = (page: Page) => page.evaluate(() => (window as unknown as Record<string, unknown>).__sameDocument);
+
 test('a post and two comments made in the browser are moderated before your eyes, without a reload', async () => {
   await withPage('moderation', async (page, baseUrl) => {
     await page.goto(baseUrl);
-    await page.evaluate(() => {
-      (window as unknown as Record<string, unknown>).__sameDocument = true;
-    });
+    await markDocument(page);
 
     const title = `Browser post ${Date.now()}`;
     const card = await createPost(page, title);
@@ -111,7 +139,7 @@ test('a post and two comments made in the browser are moderated before your eyes
     ]);
     // The rejected text itself is never shown, and all of this happened in the page first loaded.
     expect(await card.textContent()).not.toContain('ORANGE');
-    expect(await page.evaluate(() => (window as unknown as Record<string, unknown>).__sameDocument)).toBe(true);
+    expect(await isSameDocument(page)).toBe(true);
 
     await page.screenshot({ path: path.join(ARTIFACTS, 'blog.png'), fullPage: true });
   });
@@ -137,3 +165,42 @@ test('markup in a title is shown as text and never runs', async () => {
     expect(await pwned()).toBeUndefined();
   });
 });
+
+test('what one tab creates, and each moderation result, appears in another tab live; after query restarts the tab catches up', async () => {
+  await withTabs('live', 2, async ([writer, reader], baseUrl) => {
+    if (!writer || !reader || !stack) throw new Error('two tabs and the stack are needed');
+    await Promise.all([writer.goto(baseUrl), reader.goto(baseUrl)]);
+    await Promise.all([connection(writer, 'live').waitFor(), connection(reader, 'live').waitFor()]);
+    expect(await reader.getByTestId('connection').getAttribute('aria-live')).toBe('polite');
+    await markDocument(reader);
+
+    const title = `Live post ${Date.now()}`;
+    const card = await createPost(writer, title);
+    const seen = reader.getByTestId('post').filter({ hasText: title });
+    await seen.waitFor();
+    await addComment(card, 'hello');
+    await addComment(card, 'ORANGE juice');
+    await comment(seen, 'approved').filter({ hasText: 'hello' }).waitFor({ timeout: MODERATION_TIMEOUT_MS });
+    await comment(seen, 'rejected').waitFor({ timeout: MODERATION_TIMEOUT_MS });
+    expect(await seen.getByTestId('comment').evaluateAll((items) => items.map((item) => item.getAttribute('data-status')))).toEqual(['approved', 'rejected']);
+    expect(await seen.textContent()).not.toContain('ORANGE');
+    // Shown once in each tab: the writer's copy from its 201 answer is not doubled by the stream's.
+    expect(await writer.getByTestId('post').filter({ hasText: title }).count()).toBe(1);
+    expect(await card.getByTestId('comment').count()).toBe(2);
+
+    // With query down the reader says so; posts still accepts a new post, which the writer shows at once.
+    await stack.stop('query');
+    await connection(reader, 'reconnecting').waitFor({ timeout: CATCH_UP_TIMEOUT_MS });
+    const whileDown = `Made while query was down ${Date.now()}`;
+    await createPost(writer, whileDown);
+
+    await stack.start('query');
+    await reader.getByTestId('post').filter({ hasText: whileDown }).waitFor({ timeout: CATCH_UP_TIMEOUT_MS });
+    await connection(reader, 'live').waitFor({ timeout: CATCH_UP_TIMEOUT_MS });
+    await connection(writer, 'live').waitFor({ timeout: CATCH_UP_TIMEOUT_MS });
+    expect(await reader.getByTestId('post').filter({ hasText: title }).count()).toBe(1);
+    expect(await reader.getByTestId('post').filter({ hasText: whileDown }).count()).toBe(1);
+    expect(await writer.getByTestId('post').filter({ hasText: whileDown }).count()).toBe(1);
+    expect(await isSameDocument(reader)).toBe(true);
+  });
+}, 180_000);
