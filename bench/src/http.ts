@@ -70,17 +70,6 @@ export function parseJson(text: string): unknown {
   }
 }
 
-/** A short name for a failed request: the error code when there is one (ECONNREFUSED, UND_ERR_HEADERS_TIMEOUT…). */
-export function describeFailure(err: unknown): string {
-  if (typeof err === 'object' && err !== null) {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    const cause = (err as { cause?: { code?: unknown } }).cause;
-    if (typeof cause?.code === 'string') return cause.code;
-  }
-  return err instanceof Error ? err.message : String(err);
-}
-
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

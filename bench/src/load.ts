@@ -4,7 +4,8 @@
  * answers do, with a cap on requests in flight (measures latency at a given offered load without the
  * generator slowing down with the target).
  */
-import { describeFailure, type JsonAnswer } from './http';
+import { describeRequestError } from '@blog/common';
+import type { JsonAnswer } from './http';
 
 export type Send = (index: number) => Promise<JsonAnswer>;
 
@@ -35,7 +36,7 @@ function launch(index: number, send: Send): { attempt: Attempt; done: Promise<vo
     },
     (err: unknown) => {
       attempt.doneAt = performance.now();
-      attempt.failure = describeFailure(err);
+      attempt.failure = describeRequestError(err);
     },
   );
   return { attempt, done };

@@ -7,10 +7,11 @@
  * Not part of `npm test` (no stack to point at there): main.ts runs it with
  * `jest --config e2e/containers/jest.config.js`.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Comment, CommentStatus, Post, PostsView } from '@blog/common';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { launchChromium } from '../src/chromium';
 import { http, waitFor, type HttpAnswer } from '../src/harness';
 
 function required(name: string): string {
@@ -22,8 +23,6 @@ function required(name: string): string {
 const BLOG = required('BLOG_URL');
 const BUS = required('BLOG_EVENT_BUS_URL');
 const ARTIFACTS = process.env.BLOG_ARTIFACTS ?? path.join(__dirname, '..', 'artifacts', 'containers');
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
 /** Moderation is a few hops away: comments → bus → moderation → bus → comments → bus → query. */
 const MODERATION_TIMEOUT_MS = 20_000;
 
@@ -79,9 +78,8 @@ describe('the blog in containers', () => {
     let browser: Browser | undefined;
 
     beforeAll(async () => {
-      if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (this test never downloads a browser)`);
       mkdirSync(ARTIFACTS, { recursive: true });
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+      browser = await launchChromium();
     });
 
     afterAll(async () => {

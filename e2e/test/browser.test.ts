@@ -4,21 +4,10 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { launchChromium } from '../src/chromium';
 import { startStack, type Stack } from '../src/harness';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-dev-shm-usage',
-];
 const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
 const CLIENT_BUILD = path.join(__dirname, '..', '..', 'client', 'dist', 'index.html');
 /** Moderation is a few hops away (comments → bus → moderation → bus → comments → bus → query → the stream). */
@@ -30,14 +19,11 @@ let stack: Stack | undefined;
 let browser: Browser | undefined;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: install it with \`apt-get install -y chromium\` (these tests never download a browser)`);
-  }
   if (!existsSync(CLIENT_BUILD)) throw new Error(`${CLIENT_BUILD} is missing: run \`npm run build\` first`);
   mkdirSync(ARTIFACTS, { recursive: true });
   const [started, launched] = await Promise.allSettled([
     startStack({ logDir: path.join(ARTIFACTS, 'logs', 'browser') }),
-    chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }),
+    launchChromium(),
   ]);
   if (started.status === 'fulfilled') stack = started.value;
   if (launched.status === 'fulfilled') browser = launched.value;

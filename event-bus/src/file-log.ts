@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { HttpError, type Logger } from '@blog/common';
-import { EventIndex, parseStoredLines, RECENT_IDS, type EventLog, type NewEvent, type StoredEvent, type StoredRecord } from './log';
+import { ByteOffsets, EventIndex, parseStoredLines, RECENT_IDS, type EventLog, type NewEvent, type StoredEvent, type StoredRecord } from './log';
 
 interface PendingAppend {
   event: StoredEvent;
@@ -44,7 +44,6 @@ const DEFAULT_TAIL_SIZE = 50_000;
  */
 export class FileEventLog implements EventLog {
   private readonly index: EventIndex;
-  private readonly offsets: ByteOffsets;
   /** The seq the next append gets; ahead of lastSeq while appends are being written. */
   private nextSeq: number;
   private batch: PendingAppend[] = [];
@@ -61,9 +60,7 @@ export class FileEventLog implements EventLog {
     private readonly options: FileEventLogOptions,
     loaded: LoadedLog,
   ) {
-    this.index = new EventIndex(options.tailSize ?? DEFAULT_TAIL_SIZE);
-    this.index.add(loaded.recent);
-    this.offsets = loaded.offsets;
+    this.index = new EventIndex(options.tailSize ?? DEFAULT_TAIL_SIZE, loaded);
     this.nextSeq = loaded.offsets.count + 1;
   }
 
@@ -108,12 +105,12 @@ export class FileEventLog implements EventLog {
   }
 
   async readRawAfter(after: number, limit: number, maxBytes = Infinity): Promise<string[]> {
-    if (this.index.holdsAfter(after)) return this.index.readTail(after, limit, maxBytes);
-    const first = after + 1;
-    const last = this.offsets.lastWithin(first, Math.min(this.lastSeq, after + limit), maxBytes);
-    if (last < first) return [];
-    const start = this.offsets.startOf(first);
-    const length = this.offsets.endOf(last) - start;
+    const last = this.index.lastOfRead(after, limit, maxBytes);
+    if (last <= after) return [];
+    if (this.index.holdsAfter(after)) return this.index.readTail(after, last);
+    const { offsets } = this.index;
+    const start = offsets.startOf(after + 1);
+    const length = offsets.endOf(last) - start;
     const { buffer, bytesRead } = await this.file.read(Buffer.allocUnsafe(length), 0, length, start);
     // Every record ends with a newline; the text between offsets holds exactly these events.
     return buffer.toString('utf8', 0, bytesRead - 1).split('\n');
@@ -154,7 +151,6 @@ export class FileEventLog implements EventLog {
         this.fail(err instanceof Error ? err : new Error(String(err)), batch);
         break;
       }
-      for (const { line } of batch) this.offsets.push(Buffer.byteLength(line) + 1);
       this.index.add(batch.map(({ event, line }) => ({ seq: event.seq, id: event.id, line })));
       for (const { event, resolve } of batch) resolve(event);
     }
@@ -168,45 +164,6 @@ export class FileEventLog implements EventLog {
     for (const { reject } of [...batch, ...this.batch]) reject(error);
     this.batch = [];
     this.options.onFailure?.(err);
-  }
-}
-
-/** Where each event's record starts and ends in the file: `count + 1` growing offsets, 8 bytes per event. */
-class ByteOffsets {
-  private ends = new Float64Array(1024);
-  count = 0;
-
-  /** Adds the next record, `bytes` long (its newline included). */
-  push(bytes: number): void {
-    if (this.count + 1 >= this.ends.length) {
-      const grown = new Float64Array(this.ends.length * 2);
-      grown.set(this.ends);
-      this.ends = grown;
-    }
-    this.ends[this.count + 1] = this.end + bytes;
-    this.count++;
-  }
-
-  /** Byte length of the whole events: where the next record goes. */
-  get end(): number {
-    return this.ends[this.count] as number;
-  }
-
-  startOf(seq: number): number {
-    return this.ends[seq - 1] as number;
-  }
-
-  endOf(seq: number): number {
-    return this.ends[seq] as number;
-  }
-
-  /** The last seq in [first, last] such that first..seq take at most maxBytes (at least `first`). */
-  lastWithin(first: number, last: number, maxBytes: number): number {
-    if (last < first || !Number.isFinite(maxBytes)) return last;
-    const limit = this.startOf(first) + maxBytes;
-    let seq = first;
-    while (seq < last && this.endOf(seq + 1) <= limit) seq++;
-    return seq;
   }
 }
 

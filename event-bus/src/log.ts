@@ -44,28 +44,85 @@ export interface StoredRecord {
   line: string;
 }
 
+/** Where each record starts and ends in the log's text: `count + 1` growing offsets, 8 bytes per event. */
+export class ByteOffsets {
+  private ends = new Float64Array(1024);
+  count = 0;
+
+  /** Adds the next record, `bytes` long (its newline included). */
+  push(bytes: number): void {
+    if (this.count + 1 >= this.ends.length) {
+      const grown = new Float64Array(this.ends.length * 2);
+      grown.set(this.ends);
+      this.ends = grown;
+    }
+    this.ends[this.count + 1] = this.end + bytes;
+    this.count++;
+  }
+
+  /** Byte length of the whole records: where the next one goes. */
+  get end(): number {
+    return this.ends[this.count] as number;
+  }
+
+  startOf(seq: number): number {
+    return this.ends[seq - 1] as number;
+  }
+
+  endOf(seq: number): number {
+    return this.ends[seq] as number;
+  }
+
+  /** The last seq in [first, last] such that first..seq take at most maxBytes (at least `first`). */
+  lastWithin(first: number, last: number, maxBytes: number): number {
+    if (last < first || !Number.isFinite(maxBytes)) return last;
+    const limit = this.startOf(first) + maxBytes;
+    let seq = first;
+    while (seq < last && this.endOf(seq + 1) <= limit) seq++;
+    return seq;
+  }
+}
+
 /**
- * What the bus keeps in memory about its log: the newest seq, the recent ids (for idempotent appends),
- * the JSON texts of the newest `tailSize` events (what delivery reads), and the readers waiting for more.
+ * What the bus keeps in memory about its log: every record's byte offsets (the newest seq is their count),
+ * the recent ids (for idempotent appends), the JSON texts of the newest `tailSize` events (what delivery
+ * reads), and the readers waiting for more.
  */
 export class EventIndex {
-  private seq = 0;
+  readonly offsets: ByteOffsets;
   private readonly recentSeqById = new Map<string, number>();
   private tail: string[] = [];
   private tailFirstSeq = 1;
   private waiters = new Set<() => void>();
 
-  constructor(private readonly tailSize = Infinity) {}
+  /**
+   * `stored` restores a log read from a file: the offsets of all its records, and the texts and ids of the
+   * newest of them.
+   */
+  constructor(
+    private readonly tailSize = Infinity,
+    stored?: { offsets: ByteOffsets; recent: readonly StoredRecord[] },
+  ) {
+    this.offsets = stored?.offsets ?? new ByteOffsets();
+    if (stored) this.remember(stored.recent);
+  }
 
   get lastSeq(): number {
-    return this.seq;
+    return this.offsets.count;
   }
 
   /** Makes stored events readable, in seq order, and wakes the waiting readers. */
   add(records: readonly StoredRecord[]): void {
+    for (const { line } of records) this.offsets.push(Buffer.byteLength(line) + 1);
+    this.remember(records);
+    const waiters = this.waiters;
+    this.waiters = new Set();
+    for (const wake of waiters) wake();
+  }
+
+  private remember(records: readonly StoredRecord[]): void {
     for (const { seq, id, line } of records) {
       if (this.tail.length === 0) this.tailFirstSeq = seq;
-      this.seq = seq;
       this.tail.push(line);
       this.recentSeqById.set(id, seq);
     }
@@ -79,9 +136,6 @@ export class EventIndex {
       if (this.recentSeqById.size <= RECENT_IDS) break;
       this.recentSeqById.delete(id);
     }
-    const waiters = this.waiters;
-    this.waiters = new Set();
-    for (const wake of waiters) wake();
   }
 
   /** The seq of a recently appended event id. */
@@ -89,22 +143,22 @@ export class EventIndex {
     return this.recentSeqById.get(id);
   }
 
+  /**
+   * The last seq of a read after `after`: at most `limit` events and, beyond the first, at most `maxBytes`
+   * of their text; `after` itself when there is nothing to read.
+   */
+  lastOfRead(after: number, limit: number, maxBytes = Infinity): number {
+    return this.offsets.lastWithin(after + 1, Math.min(this.lastSeq, after + limit), maxBytes);
+  }
+
   /** Whether the texts of the events after `after` are all in memory. */
   holdsAfter(after: number): boolean {
     return after + 1 >= this.tailFirstSeq;
   }
 
-  /** The in-memory part of readRawAfter; only for `after` that holdsAfter accepts. */
-  readTail(after: number, limit: number, maxBytes = Infinity): string[] {
-    const start = Math.max(0, after + 1 - this.tailFirstSeq);
-    const end = Math.min(this.tail.length, start + limit);
-    let bytes = 0;
-    let index = start;
-    for (; index < end; index++) {
-      bytes += (this.tail[index] as string).length + 1;
-      if (bytes > maxBytes && index > start) break;
-    }
-    return this.tail.slice(start, index);
+  /** The texts of events after+1 … last, from memory; only for `after` that holdsAfter accepts. */
+  readTail(after: number, last: number): string[] {
+    return this.tail.slice(after + 1 - this.tailFirstSeq, last + 1 - this.tailFirstSeq);
   }
 
   waitForNewerThan(after: number, signal: AbortSignal): Promise<void> {
@@ -139,18 +193,18 @@ export class MemoryEventLog implements EventLog {
 
   async append(event: NewEvent): Promise<StoredEvent> {
     const knownSeq = this.index.recentSeq(event.id);
-    if (knownSeq !== undefined) return parseStoredLines(this.index.readTail(knownSeq - 1, 1))[0] as StoredEvent;
+    if (knownSeq !== undefined) return parseStoredLines(this.index.readTail(knownSeq - 1, knownSeq))[0] as StoredEvent;
     const stored: StoredEvent = { ...event, seq: this.index.lastSeq + 1 };
     this.index.add([{ seq: stored.seq, id: stored.id, line: JSON.stringify(stored) }]);
     return stored;
   }
 
   async readRawAfter(after: number, limit: number, maxBytes?: number): Promise<string[]> {
-    return this.index.readTail(after, limit, maxBytes);
+    return this.index.readTail(after, this.index.lastOfRead(after, limit, maxBytes));
   }
 
   async readAfter(after: number, limit: number): Promise<StoredEvent[]> {
-    return parseStoredLines(this.index.readTail(after, limit));
+    return parseStoredLines(await this.readRawAfter(after, limit));
   }
 
   waitForNewerThan(after: number, signal: AbortSignal): Promise<void> {

@@ -4,7 +4,8 @@
  * (it happened after the previous answer was generated): the round trips are reported as the resolution.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { JsonClient, describeFailure, parseJson } from '../http';
+import { describeRequestError } from '@blog/common';
+import { JsonClient, parseJson } from '../http';
 import { summarize } from '../stats';
 import type { QueryObserver, Resolution } from './observer';
 import type { Sightings } from './sightings';
@@ -72,7 +73,7 @@ export class PollObserver implements QueryObserver {
       return true;
     } catch (err) {
       this.failedPolls++;
-      if (this.problems.length < MAX_PROBLEMS_KEPT) this.problems.push(`a poll of GET /posts failed: ${describeFailure(err)}`);
+      if (this.problems.length < MAX_PROBLEMS_KEPT) this.problems.push(`a poll of GET /posts failed: ${describeRequestError(err)}`);
       return false;
     }
   }
