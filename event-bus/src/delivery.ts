@@ -9,6 +9,7 @@ import {
   type SubscriberStatus,
 } from '@blog/common';
 import type { EventLog } from './log';
+import type { BusMetrics } from './metrics';
 
 export interface DeliveryOptions {
   log: EventLog;
@@ -22,6 +23,7 @@ export interface DeliveryOptions {
   batchBytes?: number;
   /** On stop, how long a delivery in flight may take to finish before it is aborted. */
   drainTimeoutMs?: number;
+  metrics?: BusMetrics;
 }
 
 /** Within the 4 MB body limit of `POST /events/batch`, with room to spare. */
@@ -111,7 +113,12 @@ export class SubscriberDelivery {
    * the history itself, e.g. after this bus restarted) need not be sent those events again.
    */
   private advance(lastSent: number, subscriberPosition: number): void {
+    const before = this.delivered;
     this.delivered = Math.min(this.options.log.lastSeq, Math.max(this.delivered, lastSent, subscriberPosition));
+    if (this.delivered > before) {
+      this.options.metrics?.eventsDelivered.inc({ subscriber: this.url }, this.delivered - before);
+      this.options.logger.info({ subscriber: this.url, fromSeq: before + 1, toSeq: this.delivered }, 'events delivered');
+    }
   }
 
   /**
@@ -142,6 +149,7 @@ export class SubscriberDelivery {
       }
       if (signal.aborted) return undefined;
       this.lastError = outcome.reason;
+      this.options.metrics?.deliveryRetries.inc({ subscriber: this.url });
       if (this.failures === 0) logger.warn({ subscriber: this.url, seq: after + 1, reason: outcome.reason }, 'delivery failed, retrying');
       await sleep(backoffDelay(this.failures++, backoff), signal);
       if (signal.aborted) return undefined;
