@@ -9,6 +9,7 @@ import {
   type EventConsumer,
   type EventPublisher,
   type Logger,
+  type ServiceMetrics,
 } from '@blog/common';
 import type { Express } from 'express';
 import type { CommentStore } from './events';
@@ -18,10 +19,12 @@ export interface CommentsDeps {
   bus: EventPublisher;
   consumer: EventConsumer;
   logger: Logger;
+  /** Serves `GET /metrics` and times requests when given. */
+  metrics?: ServiceMetrics;
 }
 
-export function createApp({ store, bus, consumer, logger }: CommentsDeps): Express {
-  const app = createServiceApp({ isReady: () => consumer.isReady() });
+export function createApp({ store, bus, consumer, logger, metrics }: CommentsDeps): Express {
+  const app = createServiceApp({ isReady: () => consumer.isReady(), logger, metrics });
 
   app.post('/posts/:id/comments', async (req, res) => {
     const { content } = parseBody(createCommentBodySchema, req.body);

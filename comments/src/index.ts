@@ -1,4 +1,4 @@
-import { busServiceConfigSchema, BusClient, createLogger, env, EventConsumer, loadConfig, main, runService } from '@blog/common';
+import { busServiceConfigSchema, BusClient, createLogger, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
 import { z } from 'zod';
 import { createApp } from './app';
 import { commentEventHandlers, CommentStore, commentUpdates } from './events';
@@ -8,14 +8,15 @@ const configSchema = z.object({ ...busServiceConfigSchema, PORT: env.port(4001) 
 main(async () => {
   const config = loadConfig(configSchema);
   const logger = createLogger('comments', config);
-  const bus = new BusClient(config.EVENT_BUS_URL);
+  const metrics = new ServiceMetrics('comments', { processMetrics: true });
+  const bus = new BusClient(config.EVENT_BUS_URL, { logger, metrics });
   const store = new CommentStore();
   const updates = commentUpdates(store, bus, logger);
-  const consumer = new EventConsumer({ history: bus, handlers: commentEventHandlers(store, updates), logger });
+  const consumer = new EventConsumer({ history: bus, handlers: commentEventHandlers(store, updates), logger, metrics });
 
   await runService({
     name: 'comments',
-    app: createApp({ store, bus, consumer, logger }),
+    app: createApp({ store, bus, consumer, logger, metrics }),
     port: config.PORT,
     logger,
     onListening: async () => {

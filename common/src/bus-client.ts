@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { backoffDelay, sleep } from './backoff';
 import type { BlogEvent, Envelope } from './contracts';
 import { EVENT_BATCH_PATH, HttpError } from './http';
+import type { Logger } from './logger';
+import type { ServiceMetrics } from './metrics';
 import { describeRequestError, sendHttp, type HttpReply } from './http-client';
 
 /** The bus could not be reached, or answered that it did not store the event: nothing was published. */
@@ -49,6 +51,9 @@ export interface BusClientOptions {
   timeoutMs?: number;
   /** After an answer was lost, how long to keep retrying the same event (the bus stores an id once). */
   confirmWithinMs?: number;
+  /** Logs each published event (id, type, seq), so it can be followed through the other services' logs. */
+  logger?: Logger;
+  metrics?: ServiceMetrics;
 }
 
 interface UnsequencedEvent {
@@ -71,16 +76,20 @@ const PUBLISH_BATCH = 500;
 export class BusClient implements EventPublisher, EventHistory {
   private readonly timeoutMs: number;
   private readonly confirmWithinMs: number;
+  private readonly logger: Logger | undefined;
+  private readonly metrics: ServiceMetrics | undefined;
   private queue: QueuedPublish[] = [];
   /** Whether the bus takes `POST /events/batch`; a bus without it (404) gets one request per event. */
   private batches = true;
 
   constructor(
     private readonly baseUrl: string,
-    { timeoutMs = 3_000, confirmWithinMs = 5_000 }: BusClientOptions = {},
+    { timeoutMs = 3_000, confirmWithinMs = 5_000, logger, metrics }: BusClientOptions = {},
   ) {
     this.timeoutMs = timeoutMs;
     this.confirmWithinMs = confirmWithinMs;
+    this.logger = logger;
+    this.metrics = metrics;
   }
 
   /**
@@ -119,7 +128,12 @@ export class BusClient implements EventPublisher, EventHistory {
         await Promise.all(batch.map((item) => this.send([item])));
         return;
       }
-      batch.forEach(({ resolve }, index) => resolve(seqs[index] as number));
+      batch.forEach(({ event, resolve }, index) => {
+        const seq = seqs[index] as number;
+        this.metrics?.eventsPublished.inc({ type: event.type });
+        this.logger?.info({ eventId: event.id, type: event.type, seq }, 'event published');
+        resolve(seq);
+      });
     } catch (err) {
       batch.forEach(({ reject }) => reject(err as Error));
     }

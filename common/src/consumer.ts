@@ -6,6 +6,7 @@ import { describeRequestError } from './http-client';
 import { isKnownEventType, parseEnvelope, type BlogEvent, type Envelope, type EventType, type ForeignEnvelope } from './contracts';
 import { EVENT_BATCH_PATH, HttpError, requireJsonObject } from './http';
 import type { Logger } from './logger';
+import type { ServiceMetrics } from './metrics';
 
 type EnvelopeOf<T extends EventType> = Envelope<Extract<BlogEvent, { type: T }>>;
 
@@ -27,6 +28,8 @@ export interface EventConsumerOptions {
   logger: Logger;
   /** Events read per history request. */
   pageSize?: number;
+  /** Counts applied and skipped events and times the catch-up. */
+  metrics?: ServiceMetrics;
   backoff?: BackoffOptions;
 }
 
@@ -84,6 +87,7 @@ export class EventConsumer {
         );
       }
     });
+    this.options.metrics?.catchUpSeconds.set((Date.now() - startedAt) / 1_000);
     this.options.logger.info({ position: this.lastSeq, ms: Date.now() - startedAt }, 'caught up with the event history');
   }
 
@@ -162,8 +166,12 @@ export class EventConsumer {
     try {
       handler(envelope.data, envelope);
       this.stats.applied++;
+      this.options.metrics?.eventsApplied.inc({ type: envelope.type });
+      // Live events only: a catch-up replays the whole history, which one line sums up.
+      if (this.ready) this.options.logger.info({ eventId: envelope.id, type: envelope.type, seq: envelope.seq }, 'event applied');
     } catch (err) {
       this.stats.skipped++;
+      this.options.metrics?.eventsSkipped.inc();
       this.options.logger.error({ err, seq: envelope.seq, id: envelope.id, type: envelope.type }, 'event handler failed, event skipped');
     }
   }
@@ -171,6 +179,7 @@ export class EventConsumer {
   private skipPoison(raw: unknown, error: string): void {
     const seq = (raw as { seq?: unknown } | null)?.seq;
     this.stats.skipped++;
+    this.options.metrics?.eventsSkipped.inc();
     this.options.logger.warn({ seq, error }, 'invalid event in history, skipped');
     if (typeof seq === 'number' && Number.isInteger(seq) && seq > this.lastSeq) this.lastSeq = seq;
   }

@@ -3,6 +3,8 @@ import type { z } from 'zod';
 import { LIMITS } from './api';
 import { describeIssues } from './contracts';
 import type { Logger } from './logger';
+import type { ServiceMetrics } from './metrics';
+import { observeRequests } from './observe';
 
 /** An error with the HTTP status it should be answered with; the message is shown to the caller. */
 export class HttpError extends Error {
@@ -42,15 +44,28 @@ function parseWith<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
 /** Where the bus delivers events in batches (a JSON array); `POST /events` takes one. */
 export const EVENT_BATCH_PATH = '/events/batch';
 
-export interface HealthCheck {
+export interface ServiceAppOptions {
   /** Whether the service can serve traffic (it has caught up with the event history). */
   isReady: () => boolean;
+  /** Logs one line per request (method, path, status, duration, request id). */
+  logger?: Logger;
+  /** Times every request and serves `GET /metrics`. */
+  metrics?: ServiceMetrics;
 }
 
-/** An Express app with the JSON body parser and the health routes every service has. */
-export function createServiceApp({ isReady }: HealthCheck): Express {
+/**
+ * An Express app with the JSON body parser and the routes every service has: health, readiness and, when
+ * given metrics, `GET /metrics`.
+ */
+export function createServiceApp({ isReady, logger, metrics }: ServiceAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
+  if (logger || metrics) app.use(observeRequests(logger, metrics));
+  if (metrics) {
+    app.get('/metrics', async (_req, res) => {
+      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    });
+  }
   // Deliveries from the bus carry many events; every other body is small. (The first parser that reads
   // a body marks it read, so the general one skips the batch route.)
   app.use(EVENT_BATCH_PATH, express.json({ limit: LIMITS.batchBodyBytes }));

@@ -11,3 +11,5 @@ export * from './reactor';
 export * from './server';
 export * from './routes';
 export * from './ordering';
+export * from './metrics';
+export { Counter, Gauge } from 'prom-client';

@@ -2,9 +2,12 @@
  * Test doubles shared by the services' tests (import from '@blog/common/testing'; not used at run time).
  */
 import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import type { EventHistory, EventPublisher, PublishOptions } from './bus-client';
 import { BusUnavailableError } from './bus-client';
 import type { BlogEvent, Envelope } from './contracts';
+import type { Logger } from './logger';
 
 /**
  * An event bus in memory: publishing appends with the next seq, the history can be read like the real
@@ -64,4 +67,24 @@ export async function eventually(assertion: () => void | Promise<void>, { timeou
 /** Lets pending promise callbacks run, before asserting that something did NOT happen. */
 export function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** A logger whose JSON lines are kept, for a test to read what was logged. */
+export function recordingLogger(level = 'info'): { logger: Logger; lines: () => Record<string, unknown>[] } {
+  const chunks: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(chunk.toString());
+      done();
+    },
+  });
+  return {
+    logger: pino({ level }, sink),
+    lines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
+  };
 }

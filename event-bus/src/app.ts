@@ -14,11 +14,13 @@ import type { Express, Response } from 'express';
 import { z } from 'zod';
 import type { SubscriberDelivery } from './delivery';
 import type { EventLog, NewEvent } from './log';
+import type { BusMetrics } from './metrics';
 
 export interface EventBusDeps {
   log: EventLog;
   deliveries: readonly SubscriberDelivery[];
   logger: Logger;
+  metrics?: BusMetrics;
 }
 
 const MAX_PAGE = 10_000;
@@ -30,13 +32,19 @@ const historyQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional(),
 });
 
-export function createApp({ log, deliveries, logger }: EventBusDeps): Express {
-  const app = createServiceApp({ isReady: () => true });
+export function createApp({ log, deliveries, logger, metrics }: EventBusDeps): Express {
+  const app = createServiceApp({ isReady: () => true, logger, metrics });
+  const append = async (event: NewEvent) => {
+    const stored = await log.append(event);
+    metrics?.eventsAppended.inc({ type: stored.type });
+    logger.info({ eventId: stored.id, type: stored.type, seq: stored.seq }, 'event appended');
+    return stored;
+  };
 
   /** Accepts one event, sequences and stores it; delivery to subscribers happens after the answer. */
   app.post('/events', async (req, res) => {
     requireJsonObject(req.body);
-    const stored = await log.append(newEvent(req.body));
+    const stored = await append(newEvent(req.body));
     res.status(201).json({ seq: stored.seq });
   });
 
@@ -57,7 +65,7 @@ export function createApp({ log, deliveries, logger }: EventBusDeps): Express {
         throw err instanceof HttpError ? new HttpError(400, `event at index ${index}: ${err.message}`) : err;
       }
     });
-    const stored = await Promise.all(events.map((event) => log.append(event)));
+    const stored = await Promise.all(events.map(append));
     res.status(201).json({ seqs: stored.map((event) => event.seq) });
   });
 

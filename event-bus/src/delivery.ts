@@ -9,6 +9,7 @@ import {
   type SubscriberStatus,
 } from '@blog/common';
 import type { EventLog } from './log';
+import type { BusMetrics } from './metrics';
 
 export interface DeliveryOptions {
   log: EventLog;
@@ -22,6 +23,7 @@ export interface DeliveryOptions {
   batchBytes?: number;
   /** On stop, how long a delivery in flight may take to finish before it is aborted. */
   drainTimeoutMs?: number;
+  metrics?: BusMetrics;
 }
 
 /** Within the 4 MB body limit of `POST /events/batch`, with room to spare. */
@@ -114,6 +116,17 @@ export class SubscriberDelivery {
     this.delivered = Math.min(this.options.log.lastSeq, Math.max(this.delivered, lastSent, subscriberPosition));
   }
 
+  /** Counts the events a subscriber acknowledged, and logs each (id, type, seq) so it can be followed. */
+  private acknowledged(after: number, events: string[]): void {
+    const { logger, metrics } = this.options;
+    metrics?.eventsDelivered.inc({ subscriber: this.url }, events.length);
+    if (!logger.isLevelEnabled('info')) return;
+    events.forEach((text, index) => {
+      const { id, type } = JSON.parse(text) as { id?: unknown; type?: unknown };
+      logger.info({ subscriber: this.url, eventId: id, type, seq: after + index + 1 }, 'event delivered');
+    });
+  }
+
   /**
    * Delivers events after+1 … after+n. Resolves with the position the subscriber reports (at least the last
    * seq sent), or undefined when stopped.
@@ -125,6 +138,7 @@ export class SubscriberDelivery {
     for (;;) {
       const outcome = this.batches ? await this.post('/events/batch', `[${events.join(',')}]`, last) : await this.post('/events', events[0] as string, last);
       if (outcome.kind === 'delivered') {
+        this.acknowledged(after, events);
         this.failures = 0;
         this.lastError = null;
         return outcome.position;
@@ -142,6 +156,7 @@ export class SubscriberDelivery {
       }
       if (signal.aborted) return undefined;
       this.lastError = outcome.reason;
+      this.options.metrics?.deliveryRetries.inc({ subscriber: this.url });
       if (this.failures === 0) logger.warn({ subscriber: this.url, seq: after + 1, reason: outcome.reason }, 'delivery failed, retrying');
       await sleep(backoffDelay(this.failures++, backoff), signal);
       if (signal.aborted) return undefined;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { createApp } from './app';
 import { SubscriberDelivery } from './delivery';
 import { FileEventLog } from './file-log';
+import { BusMetrics } from './metrics';
 
 const configSchema = z.object({
   ...commonConfigSchema,
@@ -22,12 +23,14 @@ main(async () => {
     // After a failed write the end of the file is unknown: exit, and reopen (dropping a torn record) on restart.
     onFailure: () => process.exit(1),
   });
-  const deliveries = config.EVENT_SUBSCRIBERS.map((url) => new SubscriberDelivery(url, { log, logger }));
+  const metrics = new BusMetrics({ processMetrics: true });
+  const deliveries = config.EVENT_SUBSCRIBERS.map((url) => new SubscriberDelivery(url, { log, logger, metrics }));
+  metrics.observe(log, deliveries);
   logger.info({ subscribers: config.EVENT_SUBSCRIBERS }, 'delivering to subscribers');
 
   await runService({
     name: 'event-bus',
-    app: createApp({ log, deliveries, logger }),
+    app: createApp({ log, deliveries, logger, metrics }),
     port: config.PORT,
     logger,
     onListening: () => deliveries.forEach((delivery) => delivery.start()),

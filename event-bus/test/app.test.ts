@@ -3,6 +3,7 @@ import request from 'supertest';
 import { createApp } from '../src/app';
 import { SubscriberDelivery } from '../src/delivery';
 import { MemoryEventLog } from '../src/log';
+import { BusMetrics } from '../src/metrics';
 
 function setup() {
   const log = new MemoryEventLog();
@@ -123,5 +124,21 @@ describe('event bus HTTP API', () => {
     const res = await request(app).post('/events/batch').send(body).expect(400);
     expect(res.body).toEqual({ error: expect.stringMatching(message) });
     expect(log.lastSeq).toBe(0);
+  });
+
+  it('serves its metrics: appended events by type, log size and each subscriber lag', async () => {
+    const log = new MemoryEventLog();
+    const deliveries = [new SubscriberDelivery('http://127.0.0.1:9', { log, logger: silentLogger() })];
+    const metrics = new BusMetrics();
+    metrics.observe(log, deliveries);
+    const app = createApp({ log, deliveries, logger: silentLogger(), metrics });
+    await request(app).post('/events').send(postCreated).expect(201);
+    await request(app).post('/events/batch').send([postCreated, { type: 'PostLiked', data: {} }]).expect(201);
+    const { text } = await request(app).get('/metrics').expect(200);
+    const line = (name: string) => text.split('\n').find((l) => l.startsWith(name));
+    expect(line('events_appended_total{type="PostCreated"')).toMatch(/ 2$/);
+    expect(line('events_appended_total{type="PostLiked"')).toMatch(/ 1$/);
+    expect(line('event_log_events')).toMatch(/ 3$/);
+    expect(line('subscriber_lag_events{subscriber="http://127.0.0.1:9"')).toMatch(/ 3$/);
   });
 });

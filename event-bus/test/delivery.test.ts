@@ -1,7 +1,8 @@
 import { silentLogger } from '@blog/common';
-import { SubscriberDelivery } from '../src/delivery';
+import { SubscriberDelivery, type DeliveryOptions } from '../src/delivery';
 import { MemoryEventLog } from '../src/log';
-import { eventually } from '@blog/common/testing';
+import { eventually, recordingLogger } from '@blog/common/testing';
+import { BusMetrics } from '../src/metrics';
 import { fakeSubscriber, type FakeSubscriber } from './support';
 
 const fast = { minDelayMs: 5, maxDelayMs: 20 };
@@ -12,7 +13,9 @@ afterEach(async () => {
   await Promise.all(open.subscribers.splice(0).map((subscriber) => subscriber.close()));
 });
 
-async function setup(count = 1, options: { timeoutMs?: number; drainTimeoutMs?: number; batchSize?: number } = {}, takesBatches = false) {
+type SetupOptions = Partial<Pick<DeliveryOptions, 'timeoutMs' | 'drainTimeoutMs' | 'batchSize' | 'logger' | 'metrics'>>;
+
+async function setup(count = 1, options: SetupOptions = {}, takesBatches = false) {
   const log = new MemoryEventLog();
   const subscribers = await Promise.all(Array.from({ length: count }, () => fakeSubscriber({ takesBatches })));
   const deliveries = subscribers.map((s) => new SubscriberDelivery(s.url, { log, logger: silentLogger(), backoff: fast, drainTimeoutMs: 50, ...options }));
@@ -61,6 +64,27 @@ describe('SubscriberDelivery', () => {
     expect(deliveries[0]!.status()).toMatchObject({ delivered: 0, lag: 1, lastError: expect.stringMatching(/HTTP 404/) });
     subscribers[0]!.answer = () => 200;
     await eventually(() => expect(subscribers[0]!.received).toHaveLength(1));
+  });
+
+  it('counts and logs each event a subscriber acknowledged (id, type, seq), and each retry', async () => {
+    const { logger, lines } = recordingLogger();
+    const metrics = new BusMetrics();
+    const { subscribers, append } = await setup(1, { logger, metrics }, true);
+    const [subscriber] = subscribers;
+    // Seq 1 is rejected (in a batch, then alone); seq 2 fails once, in whichever form it is sent.
+    let failures = 0;
+    subscriber!.answerBatch = (seqs) => (seqs.includes(1) ? 400 : seqs.includes(2) && failures++ < 1 ? 503 : 200);
+    subscriber!.answer = (seq) => (seq === 1 ? 400 : seq === 2 && failures++ < 1 ? 503 : 200);
+    await append(3);
+    await eventually(() => expect(subscriber!.received).toHaveLength(2));
+    await eventually(() => expect(lines().filter((line) => line.msg === 'event delivered')).toHaveLength(2));
+    expect(lines().filter((line) => line.msg === 'event delivered')).toEqual([
+      expect.objectContaining({ subscriber: subscriber!.url, eventId: 'e2', type: 'PostCreated', seq: 2 }),
+      expect.objectContaining({ subscriber: subscriber!.url, eventId: 'e3', type: 'PostCreated', seq: 3 }),
+    ]);
+    const value = async (name: string) => (await metrics.registry.getSingleMetric(name)?.get())?.values[0]?.value;
+    expect(await value('events_delivered_total')).toBe(2);
+    expect(await value('delivery_retries_total')).toBeGreaterThanOrEqual(1);
   });
 
   it('passes over an event the subscriber rejects as malformed', async () => {

@@ -55,3 +55,19 @@ describe('event plumbing', () => {
     expect(subscriberImages()).toEqual(intakes.sort());
   });
 });
+
+describe('metrics scraping', () => {
+  const services = workloads(manifests).filter((w) => w.name !== 'client-depl');
+
+  it('every service pod is annotated for Prometheus with its own port and a path its app serves', async () => {
+    expect(services.map((w) => w.name).sort()).toEqual(['comments-depl', 'event-bus', 'moderation-depl', 'posts-depl', 'query-depl']);
+    for (const workload of services) {
+      const annotations = workload.template.metadata?.annotations ?? {};
+      const container = workload.pod.containers[0];
+      const image = imageRepository(container?.image ?? '');
+      expect([workload.name, annotations['prometheus.io/scrape']]).toEqual([workload.name, 'true']);
+      expect([workload.name, annotations['prometheus.io/port']]).toEqual([workload.name, String(container?.ports?.[0]?.containerPort)]);
+      expect([workload.name, await serves(image, annotations['prometheus.io/path'] ?? '')]).toEqual([workload.name, true]);
+    }
+  });
+});

@@ -1,14 +1,16 @@
-import { createServiceApp, eventIntake, finishServiceApp, type EventConsumer, type Logger } from '@blog/common';
+import { createServiceApp, eventIntake, finishServiceApp, type EventConsumer, type Logger, type ServiceMetrics } from '@blog/common';
 import type { Express } from 'express';
 
 export interface ModerationDeps {
   consumer: EventConsumer;
   logger: Logger;
+  /** Serves `GET /metrics` and times requests when given. */
+  metrics?: ServiceMetrics;
 }
 
 /** Moderation has no public API: it only takes events. */
-export function createApp({ consumer, logger }: ModerationDeps): Express {
-  const app = createServiceApp({ isReady: () => consumer.isReady() });
+export function createApp({ consumer, logger, metrics }: ModerationDeps): Express {
+  const app = createServiceApp({ isReady: () => consumer.isReady(), logger, metrics });
   app.use(eventIntake(consumer));
   return finishServiceApp(app, logger);
 }

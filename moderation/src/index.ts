@@ -1,4 +1,4 @@
-import { busServiceConfigSchema, BusClient, createLogger, env, EventConsumer, loadConfig, main, runService } from '@blog/common';
+import { busServiceConfigSchema, BusClient, createLogger, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
 import { z } from 'zod';
 import { createApp } from './app';
 import { moderationDecisions, moderationEventHandlers, ModerationStore } from './events';
@@ -12,14 +12,15 @@ const configSchema = z.object({
 main(async () => {
   const config = loadConfig(configSchema);
   const logger = createLogger('moderation', config);
-  const bus = new BusClient(config.EVENT_BUS_URL);
+  const metrics = new ServiceMetrics('moderation', { processMetrics: true });
+  const bus = new BusClient(config.EVENT_BUS_URL, { logger, metrics });
   const store = new ModerationStore();
   const decisions = moderationDecisions(store, bus, config.BLOCKED_WORDS, logger);
-  const consumer = new EventConsumer({ history: bus, handlers: moderationEventHandlers(store, decisions), logger });
+  const consumer = new EventConsumer({ history: bus, handlers: moderationEventHandlers(store, decisions), logger, metrics });
 
   await runService({
     name: 'moderation',
-    app: createApp({ consumer, logger }),
+    app: createApp({ consumer, logger, metrics }),
     port: config.PORT,
     logger,
     onListening: async () => {

@@ -8,6 +8,7 @@ import {
   type EventConsumer,
   type EventPublisher,
   type Logger,
+  type ServiceMetrics,
 } from '@blog/common';
 import type { Express, RequestHandler } from 'express';
 import type { PostStore } from './events';
@@ -17,10 +18,12 @@ export interface PostsDeps {
   bus: EventPublisher;
   consumer: EventConsumer;
   logger: Logger;
+  /** Serves `GET /metrics` and times requests when given. */
+  metrics?: ServiceMetrics;
 }
 
-export function createApp({ store, bus, consumer, logger }: PostsDeps): Express {
-  const app = createServiceApp({ isReady: () => consumer.isReady() });
+export function createApp({ store, bus, consumer, logger, metrics }: PostsDeps): Express {
+  const app = createServiceApp({ isReady: () => consumer.isReady(), logger, metrics });
 
   /** The post exists once the bus has stored its PostCreated; if the bus is down nothing is created (503). */
   const createPost: RequestHandler = async (req, res) => {

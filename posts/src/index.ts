@@ -1,4 +1,4 @@
-import { busServiceConfigSchema, BusClient, createLogger, env, EventConsumer, loadConfig, main, runService } from '@blog/common';
+import { busServiceConfigSchema, BusClient, createLogger, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
 import { z } from 'zod';
 import { createApp } from './app';
 import { postEventHandlers, PostStore } from './events';
@@ -8,13 +8,14 @@ const configSchema = z.object({ ...busServiceConfigSchema, PORT: env.port(4000) 
 main(async () => {
   const config = loadConfig(configSchema);
   const logger = createLogger('posts', config);
-  const bus = new BusClient(config.EVENT_BUS_URL);
+  const metrics = new ServiceMetrics('posts', { processMetrics: true });
+  const bus = new BusClient(config.EVENT_BUS_URL, { logger, metrics });
   const store = new PostStore();
-  const consumer = new EventConsumer({ history: bus, handlers: postEventHandlers(store), logger });
+  const consumer = new EventConsumer({ history: bus, handlers: postEventHandlers(store), logger, metrics });
 
   await runService({
     name: 'posts',
-    app: createApp({ store, bus, consumer, logger }),
+    app: createApp({ store, bus, consumer, logger, metrics }),
     port: config.PORT,
     logger,
     onListening: () => consumer.start(),

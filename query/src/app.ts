@@ -1,4 +1,4 @@
-import { createServiceApp, eventIntake, finishServiceApp, type EventConsumer, type Logger } from '@blog/common';
+import { createServiceApp, eventIntake, finishServiceApp, type EventConsumer, type Logger, type ServiceMetrics } from '@blog/common';
 import type { Express } from 'express';
 import type { QueryStore } from './events';
 import type { ChangeFeed } from './feed';
@@ -8,10 +8,12 @@ export interface QueryDeps {
   feed: ChangeFeed;
   consumer: EventConsumer;
   logger: Logger;
+  /** Serves `GET /metrics` and times requests when given. */
+  metrics?: ServiceMetrics;
 }
 
-export function createApp({ store, feed, consumer, logger }: QueryDeps): Express {
-  const app = createServiceApp({ isReady: () => consumer.isReady() });
+export function createApp({ store, feed, consumer, logger, metrics }: QueryDeps): Express {
+  const app = createServiceApp({ isReady: () => consumer.isReady(), logger, metrics });
 
   app.get('/posts', (_req, res) => {
     res.json(store.view());

@@ -1,4 +1,4 @@
-import { busServiceConfigSchema, BusClient, createLogger, env, EventConsumer, loadConfig, main, runService } from '@blog/common';
+import { busServiceConfigSchema, BusClient, createLogger, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
 import { z } from 'zod';
 import { createApp } from './app';
 import { queryEventHandlers, QueryStore } from './events';
@@ -9,14 +9,15 @@ const configSchema = z.object({ ...busServiceConfigSchema, PORT: env.port(4002) 
 main(async () => {
   const config = loadConfig(configSchema);
   const logger = createLogger('query', config);
+  const metrics = new ServiceMetrics('query', { processMetrics: true });
   const store = new QueryStore();
   const feed = new ChangeFeed();
   const handlers = queryEventHandlers(store, (change) => feed.publish(change));
-  const consumer = new EventConsumer({ history: new BusClient(config.EVENT_BUS_URL), handlers, logger });
+  const consumer = new EventConsumer({ history: new BusClient(config.EVENT_BUS_URL, { logger, metrics }), handlers, logger });
 
   await runService({
     name: 'query',
-    app: createApp({ store, feed, consumer, logger }),
+    app: createApp({ store, feed, consumer, logger, metrics }),
     port: config.PORT,
     logger,
     onListening: () => consumer.start(),

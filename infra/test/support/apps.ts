@@ -2,7 +2,7 @@
  * Each image's HTTP app, built in memory from the service code with fake dependencies (as the services'
  * own tests do), so that the infra checks can ask what a pod really serves. Nothing is started.
  */
-import { EventConsumer, silentLogger } from '@blog/common';
+import { EventConsumer, ServiceMetrics, silentLogger } from '@blog/common';
 import { InMemoryBus } from '@blog/common/testing';
 import type { Express } from 'express';
 import request from 'supertest';
@@ -11,6 +11,7 @@ import { createApp as createCommentsApp } from '../../../comments/src/app';
 import { CommentStore } from '../../../comments/src/events';
 import { createApp as createEventBusApp } from '../../../event-bus/src/app';
 import { MemoryEventLog } from '../../../event-bus/src/log';
+import { BusMetrics } from '../../../event-bus/src/metrics';
 import { createApp as createModerationApp } from '../../../moderation/src/app';
 import { createApp as createPostsApp } from '../../../posts/src/app';
 import { PostStore } from '../../../posts/src/events';
@@ -29,11 +30,11 @@ function consumer(): EventConsumer {
 
 /** The app each image runs, by image repository. */
 export const APP_OF_IMAGE: Readonly<Record<string, () => Express>> = {
-  'blog/posts': () => createPostsApp({ store: new PostStore(), bus: new InMemoryBus(), consumer: consumer(), logger: silentLogger() }),
-  'blog/comments': () => createCommentsApp({ store: new CommentStore(), bus: new InMemoryBus(), consumer: consumer(), logger: silentLogger() }),
-  'blog/query': () => createQueryApp({ store: new QueryStore(), feed: new ChangeFeed(), consumer: consumer(), logger: silentLogger() }),
-  'blog/moderation': () => createModerationApp({ consumer: consumer(), logger: silentLogger() }),
-  'blog/event-bus': () => createEventBusApp({ log: new MemoryEventLog(), deliveries: [], logger: silentLogger() }),
+  'blog/posts': () => createPostsApp({ store: new PostStore(), bus: new InMemoryBus(), consumer: consumer(), logger: silentLogger(), metrics: new ServiceMetrics('infra-test') }),
+  'blog/comments': () => createCommentsApp({ store: new CommentStore(), bus: new InMemoryBus(), consumer: consumer(), logger: silentLogger(), metrics: new ServiceMetrics('infra-test') }),
+  'blog/query': () => createQueryApp({ store: new QueryStore(), feed: new ChangeFeed(), consumer: consumer(), logger: silentLogger(), metrics: new ServiceMetrics('infra-test') }),
+  'blog/moderation': () => createModerationApp({ consumer: consumer(), logger: silentLogger(), metrics: new ServiceMetrics('infra-test') }),
+  'blog/event-bus': () => createEventBusApp({ log: new MemoryEventLog(), deliveries: [], logger: silentLogger(), metrics: new BusMetrics() }),
   // As deployed behind the Ingress: PROXY_API=false (no backends). The client handler (static build or
   // Vite) is left out: it answers any HTML request, so it would hide a probe path the server lacks.
   'blog/client': () => createClientServerApp({ client: (_req, _res, next) => next(), logger: silentLogger() }),

@@ -1,0 +1,32 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * A service's Prometheus metrics, served on `GET /metrics`. Each service (and each test) has its own
+ * registry, so nothing is shared between apps built in one process.
+ */
+export class ServiceMetrics {
+  readonly registry = new Registry();
+  readonly httpRequestDuration: Histogram<'method' | 'route' | 'status'>;
+  readonly eventsPublished: Counter<'type'>;
+  readonly eventsApplied: Counter<'type'>;
+  readonly eventsSkipped: Counter;
+  readonly catchUpSeconds: Gauge;
+
+  constructor(service: string, { processMetrics = false } = {}) {
+    this.registry.setDefaultLabels({ service });
+    const registers = [this.registry];
+    this.httpRequestDuration = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP requests served, by method, route and status',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.eventsPublished = new Counter({ name: 'events_published_total', help: 'Events this service published (stored by the bus)', labelNames: ['type'], registers });
+    this.eventsApplied = new Counter({ name: 'events_applied_total', help: 'Events applied to this service state', labelNames: ['type'], registers });
+    this.eventsSkipped = new Counter({ name: 'events_skipped_total', help: 'Poison events skipped: invalid, or their handler threw', registers });
+    this.catchUpSeconds = new Gauge({ name: 'catch_up_duration_seconds', help: 'How long the last catch-up with the event history took', registers });
+    // CPU, memory, event-loop lag and GC of the process: for the running service, not for apps in tests.
+    if (processMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+}

@@ -1,0 +1,121 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import express from 'express';
+import { createServiceApp, EventConsumer, finishServiceApp, ServiceMetrics, BusClient, type Logger } from '@blog/common';
+import { envelopeOf, InMemoryBus, recordingLogger } from '@blog/common/testing';
+import request from 'supertest';
+
+function appWith(logger: Logger, metrics: ServiceMetrics) {
+  const app = createServiceApp({ isReady: () => true, logger, metrics });
+  app.get('/things/:id', (_req, res) => void res.json({ ok: true }));
+  return finishServiceApp(app, logger);
+}
+
+describe('observability of every service', () => {
+  it('logs one line per request with method, path, status, duration and a request id it echoes', async () => {
+    const { logger, lines } = recordingLogger();
+    const app = appWith(logger, new ServiceMetrics('test'));
+    const answer = await request(app).get('/things/42').set('x-request-id', 'req-1').expect(200);
+    expect(answer.headers['x-request-id']).toBe('req-1');
+    const generated = await request(app).get('/nowhere').expect(404);
+    expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    await request(app).get('/healthz').expect(200);
+
+    const requests = lines().filter((line) => line.reqId !== undefined);
+    expect(requests).toEqual([
+      expect.objectContaining({ level: 30, reqId: 'req-1', method: 'GET', path: '/things/42', status: 200, ms: expect.any(Number) }),
+      expect.objectContaining({ reqId: generated.headers['x-request-id'], path: '/nowhere', status: 404 }),
+    ]);
+  });
+
+  it('logs a failed request as an error even when the level hides other requests', async () => {
+    const { logger, lines } = recordingLogger('warn');
+    const app = createServiceApp({ isReady: () => true, logger });
+    app.get('/ok', (_req, res) => void res.json({}));
+    app.get('/broken', () => {
+      throw new Error('boom');
+    });
+    finishServiceApp(app, logger);
+    await request(app).get('/ok').expect(200);
+    await request(app).get('/broken').expect(500);
+    expect(lines().filter((line) => line.reqId !== undefined)).toEqual([expect.objectContaining({ level: 50, path: '/broken', status: 500 })]);
+  });
+
+  it('does not take a request id that could forge log lines', async () => {
+    const app = appWith(recordingLogger().logger, new ServiceMetrics('test'));
+    const answer = await request(app).get('/things/1').set('x-request-id', 'a b"c').expect(200);
+    expect(answer.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('serves Prometheus metrics: request durations by route pattern and status', async () => {
+    const metrics = new ServiceMetrics('test');
+    const app = appWith(recordingLogger().logger, metrics);
+    await request(app).get('/things/1').expect(200);
+    await request(app).get('/things/2').expect(200);
+    const scraped = await request(app).get('/metrics').expect(200).expect('content-type', /text\/plain/);
+    const count = scraped.text.split('\n').find((line) => line.startsWith('http_request_duration_seconds_count') && line.includes('route="/things/:id"'));
+    expect(count).toMatch(/method="GET"/);
+    expect(count).toMatch(/status="200"/);
+    expect(count).toMatch(/service="test"/);
+    expect(count).toMatch(/ 2$/);
+  });
+
+  it('counts and logs events published and applied, with their ids, so one event can be followed', async () => {
+    const { logger, lines } = recordingLogger();
+    const metrics = new ServiceMetrics('test');
+    const history = new InMemoryBus();
+    const consumer = new EventConsumer({
+      history,
+      logger,
+      metrics,
+      handlers: {
+        PostCreated: ({ id }) => {
+          if (id === 'broken') throw new Error('cannot apply');
+        },
+      },
+    });
+    await consumer.start();
+    const event = envelopeOf({ type: 'PostCreated', data: { id: 'p1', title: 'T' } }, 1);
+    await consumer.receive(event, envelopeOf({ type: 'PostCreated', data: { id: 'broken', title: 'T' } }, 2));
+    expect((await metrics.registry.getSingleMetric('events_skipped_total')?.get())?.values[0]?.value).toBe(1);
+    const applied = (await metrics.registry.getSingleMetric('events_applied_total')?.get())?.values;
+    expect(applied).toEqual([expect.objectContaining({ labels: expect.objectContaining({ type: 'PostCreated' }), value: 1 })]);
+    expect(lines()).toContainEqual(expect.objectContaining({ msg: 'event applied', eventId: event.id, type: 'PostCreated', seq: 1 }));
+  });
+
+  it('times the catch-up', async () => {
+    const metrics = new ServiceMetrics('test');
+    const bus = new InMemoryBus();
+    const slowHistory = { readAfter: async (after: number, limit: number) => (await sleep(50), bus.readAfter(after, limit)) };
+    const consumer = new EventConsumer({ history: slowHistory, logger: recordingLogger().logger, metrics, handlers: {} });
+    await consumer.start();
+    expect((await metrics.registry.getSingleMetric('catch_up_duration_seconds')?.get())?.values[0]?.value).toBeGreaterThanOrEqual(0.05);
+  });
+
+  it('BusClient counts and logs each event the bus stored, and nothing it did not', async () => {
+    const { logger, lines } = recordingLogger();
+    const metrics = new ServiceMetrics('test');
+    const busApp = express().use(express.json());
+    let nextSeq = 1;
+    busApp.post('/events', (_req, res) => void res.status(201).json({ seq: nextSeq++ }));
+    busApp.post('/events/batch', (req, res) => void res.status(201).json({ seqs: (req.body as unknown[]).map(() => nextSeq++) }));
+    const server = busApp.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const { port } = server.address() as AddressInfo;
+      const bus = new BusClient(`http://127.0.0.1:${port}`, { logger, metrics });
+      const stored = await bus.publish({ type: 'PostCreated', data: { id: 'p', title: 't' } }, { id: 'event-1' });
+      expect(stored.seq).toBe(1);
+      expect(lines()).toContainEqual(expect.objectContaining({ msg: 'event published', eventId: 'event-1', type: 'PostCreated', seq: 1 }));
+      expect(await metrics.registry.getSingleMetricAsString('events_published_total')).toMatch(/type="PostCreated"[^\n]* 1$/m);
+
+      const unreachable = new BusClient('http://127.0.0.1:9', { logger, metrics, confirmWithinMs: 0 });
+      await expect(unreachable.publish({ type: 'PostCreated', data: { id: 'q', title: 't' } })).rejects.toThrow();
+      expect(lines().filter((line) => line.msg === 'event published')).toHaveLength(1);
+      expect(await metrics.registry.getSingleMetricAsString('events_published_total')).toMatch(/type="PostCreated"[^\n]* 1$/m);
+    } finally {
+      server.close();
+    }
+  });
+});

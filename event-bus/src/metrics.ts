@@ -1,0 +1,40 @@
+import { Counter, Gauge, ServiceMetrics } from '@blog/common';
+import type { SubscriberDelivery } from './delivery';
+import type { EventLog } from './log';
+
+/** The bus's metrics on top of every service's: appends, deliveries, retries, lag and log size. */
+export class BusMetrics extends ServiceMetrics {
+  readonly eventsAppended: Counter<'type'>;
+  readonly eventsDelivered: Counter<'subscriber'>;
+  readonly deliveryRetries: Counter<'subscriber'>;
+
+  constructor({ processMetrics = false } = {}) {
+    super('event-bus', { processMetrics });
+    const registers = [this.registry];
+    this.eventsAppended = new Counter({ name: 'events_appended_total', help: 'Events appended to the log (durable)', labelNames: ['type'], registers });
+    this.eventsDelivered = new Counter({ name: 'events_delivered_total', help: 'Events a subscriber acknowledged', labelNames: ['subscriber'], registers });
+    this.deliveryRetries = new Counter({ name: 'delivery_retries_total', help: 'Failed delivery attempts, each retried', labelNames: ['subscriber'], registers });
+  }
+
+  /** Subscriber lag and log size are read when scraped, from the log and the deliveries themselves. */
+  observe(log: EventLog, deliveries: readonly SubscriberDelivery[]): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'subscriber_lag_events',
+      help: 'Events appended but not yet acknowledged by the subscriber (seq behind)',
+      labelNames: ['subscriber'],
+      registers,
+      collect() {
+        for (const delivery of deliveries) this.set({ subscriber: delivery.url }, delivery.status().lag);
+      },
+    });
+    new Gauge({
+      name: 'event_log_events',
+      help: 'Events in the log (its last seq)',
+      registers,
+      collect() {
+        this.set(log.lastSeq);
+      },
+    });
+  }
+}
