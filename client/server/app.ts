@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { resolvePublicRoute, type Logger, type PublicBackend } from '@blog/common';
 import express, { type Express, type RequestHandler } from 'express';
+import helmet from 'helmet';
 import { createProxyMiddleware } from 'http-proxy-middleware';
 
 export type ApiBackend = Exclude<PublicBackend, 'client'>;
@@ -35,11 +36,16 @@ export function createClientServerApp({ backends, client, logger }: ClientServer
   return app;
 }
 
+const PROXIED_METHODS = new Set(['GET', 'HEAD', 'POST']);
+
 function apiProxy(backends: ApiBackends, logger: Logger): RequestHandler {
   const backendOf = (pathname: string) => resolvePublicRoute(pathname);
   return createProxyMiddleware({
     target: backends.query,
-    pathFilter: (pathname) => backendOf(pathname) !== 'client',
+    // The API takes GET and POST only. Other methods are not passed on: http-proxy sends a DELETE or
+    // OPTIONS with Content-Length 0 even when the request has a chunked body, and the body would then
+    // reach the service as the start of another request. They get this server's own 404.
+    pathFilter: (pathname, req) => PROXIED_METHODS.has(req.method ?? '') && backendOf(pathname) !== 'client',
     router: (req) => {
       const backend = backendOf(new URL(req.url ?? '/', 'http://gateway').pathname);
       return backend && backend !== 'client' ? backends[backend] : backends.query;
@@ -61,9 +67,35 @@ function apiProxy(backends: ApiBackends, logger: Logger): RequestHandler {
   });
 }
 
-/** Serves the Vite build: hashed assets cached for a year, index.html for every other page (SPA). */
+/**
+ * The page may only load its own scripts, styles and API: even if some markup got into the page, no
+ * script from elsewhere or inline would run. No `upgrade-insecure-requests`: posts.com is served over plain
+ * HTTP in development, and that directive would send every request of the page to https.
+ */
+const pageSecurityHeaders = helmet({
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: {
+      defaultSrc: ["'self'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'"],
+      imgSrc: ["'self'", 'data:'],
+      connectSrc: ["'self'"],
+      objectSrc: ["'none'"],
+      baseUri: ["'self'"],
+      formAction: ["'self'"],
+      frameAncestors: ["'none'"],
+    },
+  },
+});
+
+/**
+ * Serves the Vite build with security headers: hashed assets cached for a year, index.html for every other
+ * page (SPA).
+ */
 export function staticClient(distDir: string): RequestHandler {
   const router = express.Router();
+  router.use(pageSecurityHeaders);
   router.use(
     express.static(distDir, {
       index: false,

@@ -1,5 +1,5 @@
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import http, { type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { listen, silentLogger } from '@blog/common';
@@ -73,6 +73,36 @@ describe('client server as the local ingress', () => {
       expect(res.headers['cache-control']).toBe('no-cache');
     }
     await request(gateway()).post('/events').send({}).expect(404);
+  });
+
+  it.each(['DELETE', 'PUT', 'PATCH'])('answers %s on an API path itself (404 JSON), even with a chunked body, and passes nothing on', async (method) => {
+    const { server, port } = await listen(gateway(), 0, '127.0.0.1');
+    try {
+      const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port, method, path: '/posts', headers: { 'content-type': 'application/json' } }, (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        });
+        req.on('error', reject);
+        // No Content-Length: Node sends the body chunked.
+        req.end('[{"content":"hi"}]');
+      });
+      expect(answer).toEqual({ status: 404, text: JSON.stringify({ error: `no route for ${method} /posts` }) });
+    } finally {
+      server.close();
+    }
+  });
+
+  it('serves the page with a policy that runs only its own scripts and styles', async () => {
+    const res = await request(gateway()).get('/').set('accept', 'text/html').expect(200);
+    const policy = res.headers['content-security-policy'] ?? '';
+    expect(policy).toContain("script-src 'self'");
+    expect(policy).toContain("style-src 'self'");
+    expect(policy).toContain("object-src 'none'");
+    // posts.com runs on plain HTTP in a dev cluster: the page must not be sent to https.
+    expect(policy).not.toContain('upgrade-insecure-requests');
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
   });
 
   it('serves hashed assets as immutable', async () => {

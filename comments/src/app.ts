@@ -21,10 +21,14 @@ export interface CommentsDeps {
   logger: Logger;
   /** Serves `GET /metrics` and times requests when given. */
   metrics?: ServiceMetrics;
+  /** Required on event requests when set (EVENTS_TOKEN). */
+  eventsToken?: string;
+  /** Origins whose pages may call this API from a browser (CORS_ORIGINS). */
+  browserOrigins?: readonly string[];
 }
 
-export function createApp({ store, bus, consumer, logger, metrics }: CommentsDeps): Express {
-  const app = createServiceApp({ isReady: () => consumer.isReady(), logger, metrics });
+export function createApp({ store, bus, consumer, logger, metrics, eventsToken, browserOrigins }: CommentsDeps): Express {
+  const app = createServiceApp({ isReady: () => consumer.isReady(), logger, metrics, eventsToken, browserOrigins });
 
   app.post('/posts/:id/comments', async (req, res) => {
     const { content } = parseBody(createCommentBodySchema, req.body);

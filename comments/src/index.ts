@@ -1,22 +1,22 @@
-import { busServiceConfigSchema, BusClient, createLogger, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
+import { browserApiConfigSchema, busServiceConfigSchema, BusClient, createLogger, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
 import { z } from 'zod';
 import { createApp } from './app';
 import { commentEventHandlers, CommentStore, commentUpdates } from './events';
 
-const configSchema = z.object({ ...busServiceConfigSchema, PORT: env.port(4001) });
+const configSchema = z.object({ ...busServiceConfigSchema, ...browserApiConfigSchema, PORT: env.port(4001) });
 
 main(async () => {
   const config = loadConfig(configSchema);
   const logger = createLogger('comments', config);
   const metrics = new ServiceMetrics('comments', { processMetrics: true });
-  const bus = new BusClient(config.EVENT_BUS_URL, { logger, metrics });
+  const bus = new BusClient(config.EVENT_BUS_URL, { token: config.EVENTS_TOKEN, logger, metrics });
   const store = new CommentStore();
   const updates = commentUpdates(store, bus, logger);
   const consumer = new EventConsumer({ history: bus, handlers: commentEventHandlers(store, updates), logger, metrics });
 
   await runService({
     name: 'comments',
-    app: createApp({ store, bus, consumer, logger, metrics }),
+    app: createApp({ store, bus, consumer, logger, metrics, eventsToken: config.EVENTS_TOKEN, browserOrigins: config.CORS_ORIGINS }),
     port: config.PORT,
     logger,
     onListening: async () => {

@@ -4,6 +4,7 @@ import type { BlogEvent, Envelope } from './contracts';
 import { EVENT_BATCH_PATH, HttpError } from './http';
 import type { Logger } from './logger';
 import type { ServiceMetrics } from './metrics';
+import { eventsAuthorization } from './auth';
 import { describeRequestError, sendHttp, type HttpReply } from './http-client';
 
 /** The bus could not be reached, or answered that it did not store the event: nothing was published. */
@@ -51,6 +52,8 @@ export interface BusClientOptions {
   timeoutMs?: number;
   /** After an answer was lost, how long to keep retrying the same event (the bus stores an id once). */
   confirmWithinMs?: number;
+  /** The bus's EVENTS_TOKEN, sent with every request when the bus requires it. */
+  token?: string;
   /** Logs each published event (id, type, seq), so it can be followed through the other services' logs. */
   logger?: Logger;
   metrics?: ServiceMetrics;
@@ -69,6 +72,9 @@ interface QueuedPublish {
   reject: (err: Error) => void;
 }
 
+/** A misconfiguration, not a fault of the caller: the service answers 503 and logs it until it is fixed. */
+const REFUSED_TOKEN = 'HTTP 401: the bus refused our events token; EVENTS_TOKEN must be the same everywhere';
+
 /** At most this many events per publish request (the bus accepts up to LIMITS.batchEvents). */
 const PUBLISH_BATCH = 500;
 
@@ -78,14 +84,16 @@ export class BusClient implements EventPublisher, EventHistory {
   private readonly confirmWithinMs: number;
   private readonly logger: Logger | undefined;
   private readonly metrics: ServiceMetrics | undefined;
+  private readonly headers: Record<string, string>;
   private queue: QueuedPublish[] = [];
   /** Whether the bus takes `POST /events/batch`; a bus without it (404) gets one request per event. */
   private batches = true;
 
   constructor(
     private readonly baseUrl: string,
-    { timeoutMs = 3_000, confirmWithinMs = 5_000, logger, metrics }: BusClientOptions = {},
+    { timeoutMs = 3_000, confirmWithinMs = 5_000, token, logger, metrics }: BusClientOptions = {},
   ) {
+    this.headers = token === undefined ? {} : { authorization: eventsAuthorization(token) };
     this.timeoutMs = timeoutMs;
     this.confirmWithinMs = confirmWithinMs;
     this.logger = logger;
@@ -162,7 +170,7 @@ export class BusClient implements EventPublisher, EventHistory {
     const path = single ? '/events' : EVENT_BATCH_PATH;
     let reply: HttpReply;
     try {
-      reply = await sendHttp(this.baseUrl + path, { method: 'POST', json: JSON.stringify(single ? events[0] : events), timeoutMs: this.timeoutMs });
+      reply = await sendHttp(this.baseUrl + path, { method: 'POST', json: JSON.stringify(single ? events[0] : events), headers: this.headers, timeoutMs: this.timeoutMs });
     } catch (err) {
       const reason = describeRequestError(err);
       return { kind: NOT_SENT.has(reason) ? 'not-stored' : 'unknown', reason };
@@ -172,6 +180,7 @@ export class BusClient implements EventPublisher, EventHistory {
     // which only the single route can tell): send the events one by one.
     if (!single && (status === 404 || status === 400)) return { kind: 'split', busTakesBatches: status !== 404 };
     if (status >= 500) return { kind: 'not-stored', reason: `HTTP ${status}` };
+    if (status === 401) return { kind: 'not-stored', reason: REFUSED_TOKEN };
     if (status >= 300) throw new Error(`event bus refused POST ${path}: HTTP ${status} ${text}`);
     const seqs = storedSeqs(JSON.parse(text), events.length);
     if (!seqs) throw new Error(`event bus answered POST ${path} without the seqs: ${text}`);
@@ -187,12 +196,13 @@ export class BusClient implements EventPublisher, EventHistory {
   private async getJson(path: string): Promise<unknown> {
     let reply: HttpReply;
     try {
-      reply = await sendHttp(this.baseUrl + path, { timeoutMs: this.timeoutMs });
+      reply = await sendHttp(this.baseUrl + path, { headers: this.headers, timeoutMs: this.timeoutMs });
     } catch (err) {
       throw new BusUnavailableError(describeRequestError(err));
     }
     const { status, text } = reply;
     if (status >= 500) throw new BusUnavailableError(`HTTP ${status}`);
+    if (status === 401) throw new BusUnavailableError(REFUSED_TOKEN);
     if (status >= 300) throw new Error(`event bus refused GET ${path}: HTTP ${status} ${text}`);
     return JSON.parse(text) as unknown;
   }

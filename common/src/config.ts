@@ -20,12 +20,20 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.Process
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0]);
-      return `${name}=${JSON.stringify(input[name] ?? '')}: ${issue.message}`;
+      return `${name}=${shown(name, input[name])}: ${issue.message}`;
     });
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   return parsed.data;
 }
+
+/** A variable's value as an error message may show it: never a secret's. */
+function shown(name: string, value: string | undefined): string {
+  if (SECRET_NAME.test(name) && value !== undefined) return `(${value.length} characters, hidden)`;
+  return JSON.stringify(value ?? '');
+}
+
+const SECRET_NAME = /TOKEN|SECRET|PASSWORD/;
 
 /** Reusable env variable schemas. */
 export const env = {
@@ -59,6 +67,31 @@ export const env = {
       .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
       .default(fallback ? 'true' : 'false')
       .transform((value) => value === 'true' || value === '1' || value === 'yes'),
+  /** A shared secret sent in an HTTP header: long enough not to be guessed, no spaces or control characters. */
+  token: () =>
+    z
+      .string()
+      .min(16, { error: 'must be at least 16 characters' })
+      .regex(/^[\x21-\x7e]+$/, { error: 'must be printable ASCII without spaces' })
+      .optional(),
+  /** Browser origins (scheme, host and port, no path), e.g. http://localhost:3000. */
+  originList: (fallback: string[]) =>
+    z
+      .string()
+      .default(fallback.join(','))
+      .transform((value, ctx) => {
+        const origins = value
+          .split(',')
+          .map((item) => item.trim().replace(/\/+$/, ''))
+          .filter((item) => item !== '');
+        for (const origin of origins) {
+          const parsed = URL.canParse(origin) ? new URL(origin) : undefined;
+          if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin) {
+            ctx.addIssue({ code: 'custom', message: `"${origin}" is not an origin such as http://localhost:3000` });
+          }
+        }
+        return origins;
+      }),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   wordList: (fallback: string[]) =>
     z
@@ -78,8 +111,19 @@ export const commonConfigSchema = {
   LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
 };
 
+/** Settings of the bus and of every service that takes events: the token event requests must carry. */
+export const eventsConfigSchema = {
+  EVENTS_TOKEN: env.token(),
+};
+
 /** Settings of a service that publishes to and reads from the bus. */
 export const busServiceConfigSchema = {
   ...commonConfigSchema,
+  ...eventsConfigSchema,
   EVENT_BUS_URL: env.url('http://localhost:4005'),
+};
+
+/** Settings of a service that browsers call: the pages (origins) allowed to call it from elsewhere. */
+export const browserApiConfigSchema = {
+  CORS_ORIGINS: env.originList(['http://localhost:3000', 'http://posts.com']),
 };

@@ -17,15 +17,16 @@ export interface HttpCall {
   method?: 'GET' | 'POST';
   /** A JSON text, sent as application/json. */
   json?: string;
+  headers?: Record<string, string>;
   /** How long the exchange may go without progress before it fails with "timed out". */
   timeoutMs: number;
   signal?: AbortSignal;
 }
 
 /** Sends one request and reads the whole answer; rejects on a network error, a timeout or an abort. */
-export function sendHttp(url: string, { method = 'GET', json, timeoutMs, signal }: HttpCall): Promise<HttpReply> {
+export function sendHttp(url: string, { method = 'GET', json, headers: extra = {}, timeoutMs, signal }: HttpCall): Promise<HttpReply> {
   return new Promise((resolve, reject) => {
-    const headers = json === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) };
+    const headers = json === undefined ? extra : { ...extra, 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) };
     const req = http.request(url, { method, agent, headers, signal }, (res) => {
       let text = '';
       res.setEncoding('utf8');

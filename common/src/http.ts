@@ -1,10 +1,13 @@
+import cors from 'cors';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import helmet from 'helmet';
 import type { z } from 'zod';
 import { LIMITS } from './api';
 import { describeIssues } from './contracts';
+import { requireEventsToken } from './auth';
 import type { Logger } from './logger';
 import type { ServiceMetrics } from './metrics';
-import { observeRequests } from './observe';
+import { observeRequests, REQUEST_ID_HEADER } from './observe';
 
 /** An error with the HTTP status it should be answered with; the message is shown to the caller. */
 export class HttpError extends Error {
@@ -51,16 +54,26 @@ export interface ServiceAppOptions {
   logger?: Logger;
   /** Times every request and serves `GET /metrics`. */
   metrics?: ServiceMetrics;
+  /** When set, every request to `/events…` must carry it (`Authorization: Bearer <token>`). */
+  eventsToken?: string;
+  /**
+   * For a service that browsers call (through the Ingress or the client server): security headers on
+   * every answer, and CORS for these origins only.
+   */
+  browserOrigins?: readonly string[];
 }
 
 /**
  * An Express app with the JSON body parser and the routes every service has: health, readiness and, when
  * given metrics, `GET /metrics`.
  */
-export function createServiceApp({ isReady, logger, metrics }: ServiceAppOptions): Express {
+export function createServiceApp({ isReady, logger, metrics, eventsToken, browserOrigins }: ServiceAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   if (logger || metrics) app.use(observeRequests(logger, metrics));
+  if (browserOrigins) app.use(browserApiHeaders(browserOrigins));
+  // Before the body parsers, so that a body without the token is never read.
+  if (eventsToken !== undefined) app.use('/events', requireEventsToken(eventsToken));
   if (metrics) {
     app.get('/metrics', async (_req, res) => {
       res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
@@ -84,6 +97,18 @@ export function createServiceApp({ isReady, logger, metrics }: ServiceAppOptions
     res.status(503).json({ error: 'catching up with the event history, try again in a moment' });
   });
   return app;
+}
+
+/**
+ * Helmet's headers for a JSON API (nothing it answers may be framed, sniffed or run as a page), and CORS:
+ * a page from one of `origins` may call the API from the browser; any other origin gets no CORS headers,
+ * so the browser keeps the answer from it.
+ */
+function browserApiHeaders(origins: readonly string[]): RequestHandler[] {
+  return [
+    helmet({ contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } }),
+    cors({ origin: [...origins], methods: ['GET', 'POST'], exposedHeaders: [REQUEST_ID_HEADER], maxAge: 600 }),
+  ];
 }
 
 /** Adds the JSON 404 and error handlers; call after the service's own routes. */

@@ -12,4 +12,5 @@ export * from './server';
 export * from './routes';
 export * from './ordering';
 export * from './metrics';
+export * from './auth';
 export { Counter, Gauge } from 'prom-client';

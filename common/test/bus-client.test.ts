@@ -42,6 +42,25 @@ describe('BusClient', () => {
     });
   });
 
+  it('sends its events token with publishes and history reads, and says so when the bus refuses it', async () => {
+    const token = 'the-token-of-this-blog';
+    const seen: (string | undefined)[] = [];
+    const url = await busAnswering((req, _body, res) => {
+      seen.push(req.headers.authorization);
+      if (req.headers.authorization !== `Bearer ${token}`) return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"wrong events token"}');
+      res.writeHead(req.method === 'POST' ? 201 : 200, { 'content-type': 'application/json' }).end(req.method === 'POST' ? '{"seq":1}' : '[]');
+    });
+    await new BusClient(url, { token }).publish({ type: 'PostCreated', data: { id: 'p1', title: 'T' } });
+    await new BusClient(url, { token }).readAfter(0, 10);
+    expect(seen).toEqual([`Bearer ${token}`, `Bearer ${token}`]);
+
+    const wrong = new BusClient(url, { token: 'not-the-token-of-this-blog' });
+    const refusal = /503|bus refused our events token; EVENTS_TOKEN must be the same everywhere/;
+    await expect(wrong.publish({ type: 'PostCreated', data: { id: 'p2', title: 'T' } })).rejects.toThrow(BusUnavailableError);
+    await expect(wrong.publish({ type: 'PostCreated', data: { id: 'p3', title: 'T' } })).rejects.toThrow(refusal);
+    await expect(wrong.readAfter(0, 10)).rejects.toThrow(BusUnavailableError);
+  });
+
   it('reads a page of the history', async () => {
     const url = await busAnswering((req, _body, res) => {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify([{ asked: req.url }]));

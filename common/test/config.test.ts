@@ -49,3 +49,31 @@ describe('loadConfig', () => {
     expect(() => loadConfig(schema, { [name]: value })).toThrow(`${name}=${JSON.stringify(value)}: `);
   });
 });
+
+describe('security settings', () => {
+  const secure = z.object({ EVENTS_TOKEN: env.token(), CORS_ORIGINS: env.originList(['http://localhost:3000']) });
+
+  it('has no token and the default origins when nothing is set', () => {
+    expect(loadConfig(secure, {})).toEqual({ EVENTS_TOKEN: undefined, CORS_ORIGINS: ['http://localhost:3000'] });
+  });
+
+  it('reads a token and a list of origins', () => {
+    expect(loadConfig(secure, { EVENTS_TOKEN: ' abcdefghijklmnop-_.~ ', CORS_ORIGINS: 'https://posts.com, http://localhost:5173/' })).toEqual({
+      EVENTS_TOKEN: 'abcdefghijklmnop-_.~',
+      CORS_ORIGINS: ['https://posts.com', 'http://localhost:5173'],
+    });
+  });
+
+  it.each([
+    ['short', 'must be at least 16 characters'],
+    ['sixteen or more but with spaces', 'must be printable ASCII without spaces'],
+  ])('refuses the token %j without printing it', (token, message) => {
+    const load = () => loadConfig(secure, { EVENTS_TOKEN: token });
+    expect(load).toThrow(`EVENTS_TOKEN=(${token.length} characters, hidden): ${message}`);
+    expect(load).not.toThrow(token);
+  });
+
+  it.each(['posts.com', 'http://posts.com/app', '*', 'ftp://posts.com'])('refuses the origin %j, naming CORS_ORIGINS', (origin) => {
+    expect(() => loadConfig(secure, { CORS_ORIGINS: origin })).toThrow(`CORS_ORIGINS=${JSON.stringify(origin)}: "${origin}" is not an origin`);
+  });
+});

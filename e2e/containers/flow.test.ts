@@ -2,14 +2,15 @@
  * The blog's main flow against a stack that is already running — the containers `npm run test:containers`
  * starts (e2e/containers/main.ts) — rather than processes this test starts itself. Through the client's
  * port, like a user: a post, an approved comment and a rejected one, over HTTP and then in headless
- * Chromium. BLOG_URL is the client; BLOG_EVENT_BUS_URL the event bus, to see each reaction stored once.
+ * Chromium. BLOG_URL is the client; BLOG_EVENT_BUS_URL the event bus, to see each reaction stored once,
+ * with BLOG_EVENTS_TOKEN, the EVENTS_TOKEN the manifests give the bus.
  *
  * Not part of `npm test` (no stack to point at there): main.ts runs it with
  * `jest --config e2e/containers/jest.config.js`.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { Comment, CommentStatus, Post, PostsView } from '@blog/common';
+import { eventsAuthorization, type Comment, type CommentStatus, type Post, type PostsView } from '@blog/common';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { launchChromium } from '../src/chromium';
 import { http, waitFor, type HttpAnswer } from '../src/harness';
@@ -22,6 +23,7 @@ function required(name: string): string {
 
 const BLOG = required('BLOG_URL');
 const BUS = required('BLOG_EVENT_BUS_URL');
+const BUS_HEADERS: Record<string, string> = process.env.BLOG_EVENTS_TOKEN ? { authorization: eventsAuthorization(process.env.BLOG_EVENTS_TOKEN) } : {};
 const ARTIFACTS = process.env.BLOG_ARTIFACTS ?? path.join(__dirname, '..', 'artifacts', 'containers');
 /** Moderation is a few hops away: comments → bus → moderation → bus → comments → bus → query. */
 const MODERATION_TIMEOUT_MS = 20_000;
@@ -66,7 +68,8 @@ describe('the blog in containers', () => {
       [hello.id, 'approved'],
       [orange.id, 'rejected'],
     ]);
-    const events = expectAnswer(await http(`${BUS}/events`), 200, 'GET /events on the bus') as { type: string; data: { id?: string } }[];
+    expect((await http(`${BUS}/events`)).status).toBe(BUS_HEADERS.authorization ? 401 : 200);
+    const events = expectAnswer(await http(`${BUS}/events`, { headers: BUS_HEADERS }), 200, 'GET /events on the bus') as { type: string; data: { id?: string } }[];
     for (const { id } of [hello, orange]) {
       for (const type of ['CommentCreated', 'CommentModerated', 'CommentUpdated']) {
         expect([id, type, events.filter((event) => event.type === type && event.data.id === id).length]).toEqual([id, type, 1]);

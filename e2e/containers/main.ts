@@ -261,7 +261,7 @@ async function containerStep(options: Options, layout: CacheLayout, podman: Podm
     const jest = await run(process.execPath, [require.resolve('jest/bin/jest', { paths: [ROOT] }), '--config', path.join(__dirname, 'jest.config.js'), '--ci'], {
       cwd: ROOT,
       inherit: true,
-      env: { ...process.env, BLOG_URL: stack.url(client), BLOG_EVENT_BUS_URL: stack.url(bus), BLOG_ARTIFACTS: ARTIFACTS },
+      env: { ...process.env, BLOG_URL: stack.url(client), BLOG_EVENT_BUS_URL: stack.url(bus), BLOG_EVENTS_TOKEN: bus.plan.env.EVENTS_TOKEN ?? '', BLOG_ARTIFACTS: ARTIFACTS },
     });
     flowPassed = jest.code === 0;
     if (!flowPassed) failures.push(`the flow against the containers failed (jest exit ${jest.code ?? jest.signal})`);

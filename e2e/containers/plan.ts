@@ -4,10 +4,9 @@
  * this machine's loopback: cluster URLs (http://posts-clusterip-srv:4000) become http://127.0.0.1:<port>,
  * an emptyDir becomes a tmpfs of the same size, a persistent volume a folder of the run.
  */
-import { Buffer } from 'node:buffer';
 import { parseQuantity } from '../../infra/test/checks/hardening';
 import { serviceNameOfHost, targetContainerPort, workloadsOfService } from '../../infra/test/checks/references';
-import { containersRunning, loadManifests, ofKind, workloads, type IContainer, type Manifest, type Workload } from '../../infra/test/support/manifests';
+import { containerEnv, containersRunning, loadManifests, ofKind, workloads, type IContainer, type Manifest, type Workload } from '../../infra/test/support/manifests';
 
 export interface VolumePlan {
   /** Where the container sees it. */
@@ -83,7 +82,7 @@ function planOf(manifests: readonly Manifest[], workload: Workload, container: I
     image,
     workload: `${workload.manifest.file} ${workload.kind}/${workload.name}`,
     containerPort: httpPort.containerPort,
-    env: clusterEnv(manifests, container, where),
+    env: containerEnv(manifests, container, where),
     volumes: (container.volumeMounts ?? []).map((mount) => {
       const volume = (pod.volumes ?? []).find((candidate) => candidate.name === mount.name);
       const readOnly = mount.readOnly ?? false;
@@ -106,30 +105,6 @@ function planOf(manifests: readonly Manifest[], workload: Workload, container: I
     readyPath: probePath(container.readinessProbe, 'readinessProbe'),
     startupBudgetMs,
   };
-}
-
-/** envFrom (ConfigMaps and Secrets, in order), then env, which wins, as the kubelet does. */
-function clusterEnv(manifests: readonly Manifest[], container: IContainer, where: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const source of container.envFrom ?? []) {
-    const prefix = source.prefix ?? '';
-    if (source.configMapRef) {
-      const configMap = ofKind(manifests, 'ConfigMap').find((candidate) => candidate.name === source.configMapRef?.name);
-      if (!configMap) throw new Error(`${where}: envFrom ConfigMap ${source.configMapRef.name} does not exist`);
-      for (const [key, value] of Object.entries(configMap.typed.data ?? {})) env[prefix + key] = value;
-    }
-    if (source.secretRef) {
-      const secret = ofKind(manifests, 'Secret').find((candidate) => candidate.name === source.secretRef?.name);
-      if (!secret) throw new Error(`${where}: envFrom Secret ${source.secretRef.name} does not exist`);
-      for (const [key, value] of Object.entries(secret.typed.data ?? {})) env[prefix + key] = Buffer.from(value, 'base64').toString('utf8');
-      for (const [key, value] of Object.entries(secret.typed.stringData ?? {})) env[prefix + key] = value;
-    }
-  }
-  for (const variable of container.env ?? []) {
-    if (variable.value === undefined && variable.valueFrom !== undefined) throw new Error(`${where}: env ${variable.name} uses valueFrom, which the container step does not resolve`);
-    env[variable.name] = variable.value ?? '';
-  }
-  return env;
 }
 
 /**

@@ -36,6 +36,8 @@ export interface FuzzContext {
   history: readonly { seq: number; type: string; data: unknown; id: string; time: string }[];
   /** Ids of existing posts, for comment paths. */
   postIds: readonly string[];
+  /** What an event request needs to pass the token check (the stack's `eventHeaders()`). */
+  eventHeaders: Record<string, string>;
 }
 
 const JSON_TYPE = { 'content-type': 'application/json' };
@@ -123,12 +125,23 @@ export function generateFuzz(seed: number, count: number, context: FuzzContext):
     for (const [weight, generate] of generators) {
       roll -= weight;
       if (roll < 0) {
-        requests.push(generate());
+        requests.push(withEventToken(generate(), random, context));
         break;
       }
     }
   }
   return requests;
+}
+
+/**
+ * Event requests carry the token, so that the fuzz reaches the parsers behind the check; one in ten goes
+ * without (or with a wrong one), and must then be refused like any other garbage.
+ */
+function withEventToken(request: FuzzRequest, random: Random, context: FuzzContext): FuzzRequest {
+  if (request.service === 'client' || !request.path.toLowerCase().startsWith('/events')) return request;
+  if (request.expectStatus !== undefined || !random.chance(0.1)) return { ...request, headers: { ...request.headers, ...context.eventHeaders } };
+  const wrong: Record<string, string> = random.chance(0.5) ? { authorization: random.pick(['Bearer', 'Bearer x', 'Basic dXNlcjpwYXNz', `Bearer ${'a'.repeat(5000)}`]) } : {};
+  return { ...request, headers: { ...request.headers, ...wrong }, what: `${request.what}, without the events token` };
 }
 
 // ---- Creates (posts, comments, and the same through the gateway) ---------------------------------

@@ -7,7 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { ROOT, SERVICES, serviceCommand, serviceEnv, type ServiceName, type StackPorts } from './stack';
+import { eventsAuthorization } from '@blog/common';
+import { newEventsToken, ROOT, SERVICES, serviceCommand, serviceEnv, type ServiceName, type StackPorts } from './stack';
 
 export { SERVICES, type ServiceName, type StackPorts } from './stack';
 
@@ -142,6 +143,8 @@ export interface StackOptions {
   env?: Partial<Record<ServiceName, Record<string, string>>>;
   /** How long a service may take to answer 200 on /readyz (default 30 s). */
   readyTimeoutMs?: number;
+  /** EVENTS_TOKEN of the bus and the services: a new one by default; `false` for none (open intake). */
+  eventsToken?: string | false;
 }
 
 export interface ExitResult {
@@ -157,6 +160,10 @@ export interface StopOptions {
 export interface Stack {
   readonly ports: StackPorts;
   readonly logDir: string;
+  /** The EVENTS_TOKEN the services share, if any. */
+  readonly eventsToken: string | undefined;
+  /** The headers an event request (`/events…` on the bus or a service) needs: `Authorization` when there is a token. */
+  eventHeaders(): Record<string, string>;
   /** `http://127.0.0.1:<port>` of a service. */
   url(name: ServiceName): string;
   logFile(name: ServiceName): string;
@@ -244,11 +251,13 @@ function track(child: ChildProcess): void {
 class ProcessStack implements Stack {
   private readonly running = new Map<ServiceName, Running>();
   readonly logDir: string;
+  readonly eventsToken: string | undefined;
 
   constructor(
     readonly ports: StackPorts,
     private readonly options: StackOptions,
   ) {
+    this.eventsToken = options.eventsToken === false ? undefined : (options.eventsToken ?? newEventsToken());
     this.logDir = path.resolve(options.logDir);
     mkdirSync(this.logDir, { recursive: true });
     // Each stack starts from an empty event history; it survives restarts of the bus within the stack.
@@ -263,6 +272,10 @@ class ProcessStack implements Stack {
 
   url(name: ServiceName): string {
     return `http://127.0.0.1:${this.ports[name]}`;
+  }
+
+  eventHeaders(): Record<string, string> {
+    return this.eventsToken === undefined ? {} : { authorization: eventsAuthorization(this.eventsToken) };
   }
 
   logFile(name: ServiceName): string {
@@ -296,7 +309,7 @@ class ProcessStack implements Stack {
     const { command, args } = serviceCommand(name, 'start');
     const env: NodeJS.ProcessEnv = {
       ...process.env,
-      ...serviceEnv(name, this.ports, 'start'),
+      ...serviceEnv(name, this.ports, 'start', this.eventsToken),
       LOG_LEVEL: this.options.logLevel ?? 'info',
       LOG_FORMAT: 'json',
       ...(name === 'event-bus' ? { EVENT_LOG_DIR: this.eventLogDir } : {}),

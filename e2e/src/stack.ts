@@ -2,6 +2,7 @@
  * The local stack: which processes make up the blog, how each is started and how they find each other.
  * `npm start`, `npm run dev` and the full-stack tests all start the stack from this one definition.
  */
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 
 export const SERVICES = ['event-bus', 'posts', 'comments', 'query', 'moderation', 'client'] as const;
@@ -24,9 +25,14 @@ export const ROOT = path.resolve(__dirname, '..', '..');
 
 const url = (port: number) => `http://localhost:${port}`;
 
-/** The environment each process gets: its port and the URLs of what it talks to. */
-export function serviceEnv(name: ServiceName, ports: StackPorts, mode: StackMode): Record<string, string> {
-  const common = { PORT: String(ports[name]) };
+/** A fresh EVENTS_TOKEN for a local stack: the bus and the services share it, nothing else knows it. */
+export function newEventsToken(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/** The environment each process gets: its port, the URLs of what it talks to and the events token. */
+export function serviceEnv(name: ServiceName, ports: StackPorts, mode: StackMode, eventsToken?: string): Record<string, string> {
+  const common = { PORT: String(ports[name]), ...(eventsToken === undefined ? {} : { EVENTS_TOKEN: eventsToken }) };
   switch (name) {
     case 'event-bus':
       return {
@@ -35,7 +41,7 @@ export function serviceEnv(name: ServiceName, ports: StackPorts, mode: StackMode
       };
     case 'client':
       return {
-        ...common,
+        PORT: String(ports[name]),
         CLIENT_MODE: mode === 'dev' ? 'dev' : 'static',
         POSTS_URL: url(ports.posts),
         COMMENTS_URL: url(ports.comments),

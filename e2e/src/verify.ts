@@ -68,8 +68,8 @@ export interface Verification {
 
 // ---- Reading the stack ---------------------------------------------------------------------------
 
-async function getJson<T>(url: string, timeoutMs = 10_000): Promise<T> {
-  const answer = await http(url, { timeoutMs });
+async function getJson<T>(url: string, headers: Record<string, string> = {}): Promise<T> {
+  const answer = await http(url, { headers, timeoutMs: 10_000 });
   if (answer.status !== 200) throw new Error(`GET ${url}: HTTP ${answer.status} ${answer.text.slice(0, 200)}`);
   return answer.json as T;
 }
@@ -82,17 +82,23 @@ export class HistoryReader {
   private events: BusEvent[] = [];
   private static readonly PAGE = 10_000;
 
-  constructor(private readonly busUrl: () => string) {}
+  /** `stack` may be replaced meanwhile (a test restarting the stack): it is read at each call. */
+  constructor(private readonly stack: () => Pick<Stack, 'url' | 'eventHeaders'>) {}
+
+  private page(after: number, limit: number): Promise<BusEvent[]> {
+    const stack = this.stack();
+    return getJson<BusEvent[]>(`${stack.url('event-bus')}/events?after=${after}&limit=${limit}`, stack.eventHeaders());
+  }
 
   async read(): Promise<BusEvent[]> {
     if (this.events.length > 0) {
       const last = this.events[this.events.length - 1] as BusEvent;
-      const [again] = await getJson<BusEvent[]>(`${this.busUrl()}/events?after=${last.seq - 1}&limit=1`);
+      const [again] = await this.page(last.seq - 1, 1);
       if (again?.id !== last.id) this.events = [];
     }
     for (;;) {
       const after = this.events.length;
-      const page = await getJson<BusEvent[]>(`${this.busUrl()}/events?after=${after}&limit=${HistoryReader.PAGE}`);
+      const page = await this.page(after, HistoryReader.PAGE);
       this.events.push(...page);
       if (page.length < HistoryReader.PAGE) return this.events;
     }

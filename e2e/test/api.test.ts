@@ -99,7 +99,7 @@ interface BusEvent {
 }
 
 async function busEvents(s: Stack): Promise<BusEvent[]> {
-  const answer = await http(`${s.url('event-bus')}/events`);
+  const answer = await http(`${s.url('event-bus')}/events`, { headers: s.eventHeaders() });
   expectStatus(answer, 200, 'GET /events (bus)');
   return answer.json as BusEvent[];
 }
@@ -293,6 +293,7 @@ test('malformed requests get a 4xx JSON error and crash nothing', async () => {
   const post = await createPost(gateway, 'Target of bad requests');
   const eventsBefore = (await busEvents(stack)).length;
   const json = { 'content-type': 'application/json' };
+  const auth = stack.eventHeaders();
   const iso = new Date().toISOString();
 
   const cases: { what: string; url: string; method?: string; body?: unknown; headers?: Record<string, string>; status: number }[] = [
@@ -311,17 +312,17 @@ test('malformed requests get a 4xx JSON error and crash nothing', async () => {
     { what: 'comment content not a string', url: `${gateway}/posts/${post.id}/comments`, body: { content: 42 }, status: 400 },
     { what: 'huge comment', url: `${gateway}/posts/${post.id}/comments`, body: { content: 'y'.repeat(200_000) }, status: 413 },
     { what: 'the bus is not public', url: `${gateway}/events`, body: { type: 'PostCreated', data: { id: 'x', title: 'x' } }, status: 404 },
-    { what: 'bus: event without type', url: `${stack.url('event-bus')}/events`, body: { data: {} }, status: 400 },
-    { what: 'bus: known type, bad data', url: `${stack.url('event-bus')}/events`, body: { type: 'PostCreated', data: { title: '' } }, status: 400 },
-    { what: 'bus: bad history query', url: `${stack.url('event-bus')}/events?after=-1`, method: 'GET', status: 400 },
+    { what: 'bus: event without type', url: `${stack.url('event-bus')}/events`, body: { data: {} }, headers: auth, status: 400 },
+    { what: 'bus: known type, bad data', url: `${stack.url('event-bus')}/events`, body: { type: 'PostCreated', data: { title: '' } }, headers: auth, status: 400 },
+    { what: 'bus: bad history query', url: `${stack.url('event-bus')}/events?after=-1`, method: 'GET', headers: auth, status: 400 },
   ];
   for (const service of ['posts', 'comments', 'query', 'moderation'] as const) {
     const url = `${stack.url(service)}/events`;
     cases.push(
-      { what: `${service}: event not JSON`, url, body: 'not json', headers: json, status: 400 },
-      { what: `${service}: event is an array`, url, body: [1, 2], status: 400 },
-      { what: `${service}: event without seq`, url, body: { type: 'PostCreated', data: { id: 'p', title: 't' } }, status: 400 },
-      { what: `${service}: event with bad data`, url, body: { id: 'e', seq: 1, time: iso, type: 'CommentCreated', data: { id: 'c' } }, status: 400 },
+      { what: `${service}: event not JSON`, url, body: 'not json', headers: { ...json, ...auth }, status: 400 },
+      { what: `${service}: event is an array`, url, body: [1, 2], headers: auth, status: 400 },
+      { what: `${service}: event without seq`, url, body: { type: 'PostCreated', data: { id: 'p', title: 't' } }, headers: auth, status: 400 },
+      { what: `${service}: event with bad data`, url, body: { id: 'e', seq: 1, time: iso, type: 'CommentCreated', data: { id: 'c' } }, headers: auth, status: 400 },
     );
   }
 

@@ -21,6 +21,8 @@ export interface EventBusDeps {
   deliveries: readonly SubscriberDelivery[];
   logger: Logger;
   metrics?: BusMetrics;
+  /** Required on event requests when set (EVENTS_TOKEN). */
+  eventsToken?: string;
 }
 
 const MAX_PAGE = 10_000;
@@ -32,8 +34,8 @@ const historyQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional(),
 });
 
-export function createApp({ log, deliveries, logger, metrics }: EventBusDeps): Express {
-  const app = createServiceApp({ isReady: () => true, logger, metrics });
+export function createApp({ log, deliveries, logger, metrics, eventsToken }: EventBusDeps): Express {
+  const app = createServiceApp({ isReady: () => true, logger, metrics, eventsToken });
   const append = async (event: NewEvent) => {
     const stored = await log.append(event);
     metrics?.eventsAppended.inc({ type: stored.type });

@@ -2,6 +2,7 @@ import {
   backoffDelay,
   DEFAULT_BACKOFF,
   describeRequestError,
+  eventsAuthorization,
   sendHttp,
   sleep,
   type BackoffOptions,
@@ -24,6 +25,8 @@ export interface DeliveryOptions {
   /** On stop, how long a delivery in flight may take to finish before it is aborted. */
   drainTimeoutMs?: number;
   metrics?: BusMetrics;
+  /** The EVENTS_TOKEN subscribers require, sent with every delivery. */
+  token?: string;
 }
 
 /** Within the 4 MB body limit of `POST /events/batch`, with room to spare. */
@@ -61,11 +64,14 @@ export class SubscriberDelivery {
   /** Aborts a request still in flight once the drain time is over. */
   private readonly cancelling = new AbortController();
   private loop: Promise<void> | undefined;
+  private readonly headers: Record<string, string>;
 
   constructor(
     readonly url: string,
     private readonly options: DeliveryOptions,
-  ) {}
+  ) {
+    this.headers = options.token === undefined ? {} : { authorization: eventsAuthorization(options.token) };
+  }
 
   start(): void {
     this.loop ??= this.run().catch((err: unknown) => this.options.logger.error({ err, subscriber: this.url }, 'delivery loop stopped'));
@@ -188,6 +194,7 @@ export class SubscriberDelivery {
       const { status, text } = await sendHttp(this.url + path, {
         method: 'POST',
         json,
+        headers: this.headers,
         timeoutMs: this.options.timeoutMs ?? 5_000,
         signal: this.cancelling.signal,
       });

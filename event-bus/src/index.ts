@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { commonConfigSchema, createLogger, env, loadConfig, main, runService } from '@blog/common';
+import { commonConfigSchema, createLogger, env, eventsConfigSchema, loadConfig, main, runService } from '@blog/common';
 import { z } from 'zod';
 import { createApp } from './app';
 import { SubscriberDelivery } from './delivery';
@@ -8,6 +8,7 @@ import { BusMetrics } from './metrics';
 
 const configSchema = z.object({
   ...commonConfigSchema,
+  ...eventsConfigSchema,
   PORT: env.port(4005),
   EVENT_SUBSCRIBERS: env.urlList(['http://localhost:4000', 'http://localhost:4001', 'http://localhost:4002', 'http://localhost:4003']),
   /** Where the event log lives; relative paths are resolved against the working directory. */
@@ -24,13 +25,13 @@ main(async () => {
     onFailure: () => process.exit(1),
   });
   const metrics = new BusMetrics({ processMetrics: true });
-  const deliveries = config.EVENT_SUBSCRIBERS.map((url) => new SubscriberDelivery(url, { log, logger, metrics }));
+  const deliveries = config.EVENT_SUBSCRIBERS.map((url) => new SubscriberDelivery(url, { log, logger, metrics, token: config.EVENTS_TOKEN }));
   metrics.observe(log, deliveries);
-  logger.info({ subscribers: config.EVENT_SUBSCRIBERS }, 'delivering to subscribers');
+  logger.info({ subscribers: config.EVENT_SUBSCRIBERS, eventsToken: config.EVENTS_TOKEN ? 'required' : 'none' }, 'delivering to subscribers');
 
   await runService({
     name: 'event-bus',
-    app: createApp({ log, deliveries, logger, metrics }),
+    app: createApp({ log, deliveries, logger, metrics, eventsToken: config.EVENTS_TOKEN }),
     port: config.PORT,
     logger,
     onListening: () => deliveries.forEach((delivery) => delivery.start()),

@@ -13,7 +13,7 @@ afterEach(async () => {
   await Promise.all(open.subscribers.splice(0).map((subscriber) => subscriber.close()));
 });
 
-type SetupOptions = Partial<Pick<DeliveryOptions, 'timeoutMs' | 'drainTimeoutMs' | 'batchSize' | 'logger' | 'metrics'>>;
+type SetupOptions = Partial<Pick<DeliveryOptions, 'timeoutMs' | 'drainTimeoutMs' | 'batchSize' | 'logger' | 'metrics' | 'token'>>;
 
 async function setup(count = 1, options: SetupOptions = {}, takesBatches = false) {
   const log = new MemoryEventLog();
@@ -85,6 +85,17 @@ describe('SubscriberDelivery', () => {
     const value = async (name: string) => (await metrics.registry.getSingleMetric(name)?.get())?.values[0]?.value;
     expect(await value('events_delivered_total')).toBe(2);
     expect(await value('delivery_retries_total')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('sends the events token with every delivery, and keeps retrying a subscriber that refuses it', async () => {
+    const { subscribers, deliveries, append } = await setup(1, { token: 'the-token-of-this-blog' }, true);
+    const [subscriber] = subscribers;
+    const refuse = { on: true };
+    subscriber!.authorize = (header) => !refuse.on && header === 'Bearer the-token-of-this-blog';
+    await append(2);
+    await eventually(() => expect(deliveries[0]!.status()).toMatchObject({ delivered: 0, lastError: expect.stringMatching(/HTTP 401/) }));
+    refuse.on = false;
+    await eventually(() => expect(subscriber!.received.map((event) => event.seq)).toEqual([1, 2]));
   });
 
   it('passes over an event the subscriber rejects as malformed', async () => {

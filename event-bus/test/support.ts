@@ -15,6 +15,8 @@ export interface FakeSubscriber {
   batches: number[];
   /** Decides the answer to a whole batch, by the seqs in it; default 200. */
   answerBatch: (seqs: number[]) => number;
+  /** Decides whether a request's Authorization header is accepted (401 otherwise); default any. */
+  authorize: (header: string | undefined) => boolean;
   close: () => Promise<void>;
 }
 
@@ -33,8 +35,13 @@ export async function fakeSubscriber({ takesBatches = false } = {}): Promise<Fak
     position: () => undefined,
     batches: [],
     answerBatch: () => 200,
+    authorize: () => true,
     close: async () => undefined,
   };
+  app.use((req, res, next) => {
+    if (subscriber.authorize(req.headers.authorization)) return next();
+    res.status(401).json({ error: 'wrong events token' });
+  });
   if (takesBatches) {
     app.post('/events/batch', (req, res) => {
       const events = req.body as { seq: number; type: string }[];

@@ -6,11 +6,13 @@ export interface ModerationDeps {
   logger: Logger;
   /** Serves `GET /metrics` and times requests when given. */
   metrics?: ServiceMetrics;
+  /** Required on event requests when set (EVENTS_TOKEN). */
+  eventsToken?: string;
 }
 
 /** Moderation has no public API: it only takes events. */
-export function createApp({ consumer, logger, metrics }: ModerationDeps): Express {
-  const app = createServiceApp({ isReady: () => consumer.isReady(), logger, metrics });
+export function createApp({ consumer, logger, metrics, eventsToken }: ModerationDeps): Express {
+  const app = createServiceApp({ isReady: () => consumer.isReady(), logger, metrics, eventsToken });
   app.use(eventIntake(consumer));
   return finishServiceApp(app, logger);
 }

@@ -13,14 +13,14 @@ main(async () => {
   const config = loadConfig(configSchema);
   const logger = createLogger('moderation', config);
   const metrics = new ServiceMetrics('moderation', { processMetrics: true });
-  const bus = new BusClient(config.EVENT_BUS_URL, { logger, metrics });
+  const bus = new BusClient(config.EVENT_BUS_URL, { token: config.EVENTS_TOKEN, logger, metrics });
   const store = new ModerationStore();
   const decisions = moderationDecisions(store, bus, config.BLOCKED_WORDS, logger);
   const consumer = new EventConsumer({ history: bus, handlers: moderationEventHandlers(store, decisions), logger, metrics });
 
   await runService({
     name: 'moderation',
-    app: createApp({ consumer, logger, metrics }),
+    app: createApp({ consumer, logger, metrics, eventsToken: config.EVENTS_TOKEN }),
     port: config.PORT,
     logger,
     onListening: async () => {

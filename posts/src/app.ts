@@ -20,10 +20,14 @@ export interface PostsDeps {
   logger: Logger;
   /** Serves `GET /metrics` and times requests when given. */
   metrics?: ServiceMetrics;
+  /** Required on event requests when set (EVENTS_TOKEN). */
+  eventsToken?: string;
+  /** Origins whose pages may call this API from a browser (CORS_ORIGINS). */
+  browserOrigins?: readonly string[];
 }
 
-export function createApp({ store, bus, consumer, logger, metrics }: PostsDeps): Express {
-  const app = createServiceApp({ isReady: () => consumer.isReady(), logger, metrics });
+export function createApp({ store, bus, consumer, logger, metrics, eventsToken, browserOrigins }: PostsDeps): Express {
+  const app = createServiceApp({ isReady: () => consumer.isReady(), logger, metrics, eventsToken, browserOrigins });
 
   /** The post exists once the bus has stored its PostCreated; if the bus is down nothing is created (503). */
   const createPost: RequestHandler = async (req, res) => {

@@ -1,21 +1,21 @@
-import { busServiceConfigSchema, BusClient, createLogger, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
+import { browserApiConfigSchema, busServiceConfigSchema, BusClient, createLogger, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
 import { z } from 'zod';
 import { createApp } from './app';
 import { postEventHandlers, PostStore } from './events';
 
-const configSchema = z.object({ ...busServiceConfigSchema, PORT: env.port(4000) });
+const configSchema = z.object({ ...busServiceConfigSchema, ...browserApiConfigSchema, PORT: env.port(4000) });
 
 main(async () => {
   const config = loadConfig(configSchema);
   const logger = createLogger('posts', config);
   const metrics = new ServiceMetrics('posts', { processMetrics: true });
-  const bus = new BusClient(config.EVENT_BUS_URL, { logger, metrics });
+  const bus = new BusClient(config.EVENT_BUS_URL, { token: config.EVENTS_TOKEN, logger, metrics });
   const store = new PostStore();
   const consumer = new EventConsumer({ history: bus, handlers: postEventHandlers(store), logger, metrics });
 
   await runService({
     name: 'posts',
-    app: createApp({ store, bus, consumer, logger, metrics }),
+    app: createApp({ store, bus, consumer, logger, metrics, eventsToken: config.EVENTS_TOKEN, browserOrigins: config.CORS_ORIGINS }),
     port: config.PORT,
     logger,
     onListening: () => consumer.start(),

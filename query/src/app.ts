@@ -10,10 +10,14 @@ export interface QueryDeps {
   logger: Logger;
   /** Serves `GET /metrics` and times requests when given. */
   metrics?: ServiceMetrics;
+  /** Required on event requests when set (EVENTS_TOKEN). */
+  eventsToken?: string;
+  /** Origins whose pages may call this API from a browser (CORS_ORIGINS). */
+  browserOrigins?: readonly string[];
 }
 
-export function createApp({ store, feed, consumer, logger, metrics }: QueryDeps): Express {
-  const app = createServiceApp({ isReady: () => consumer.isReady(), logger, metrics });
+export function createApp({ store, feed, consumer, logger, metrics, eventsToken, browserOrigins }: QueryDeps): Express {
+  const app = createServiceApp({ isReady: () => consumer.isReady(), logger, metrics, eventsToken, browserOrigins });
 
   app.get('/posts', (_req, res) => {
     res.json(store.view());

@@ -1,10 +1,10 @@
-import { busServiceConfigSchema, BusClient, createLogger, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
+import { browserApiConfigSchema, busServiceConfigSchema, BusClient, createLogger, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
 import { z } from 'zod';
 import { createApp } from './app';
 import { queryEventHandlers, QueryStore } from './events';
 import { ChangeFeed } from './feed';
 
-const configSchema = z.object({ ...busServiceConfigSchema, PORT: env.port(4002) });
+const configSchema = z.object({ ...busServiceConfigSchema, ...browserApiConfigSchema, PORT: env.port(4002) });
 
 main(async () => {
   const config = loadConfig(configSchema);
@@ -13,11 +13,11 @@ main(async () => {
   const store = new QueryStore();
   const feed = new ChangeFeed();
   const handlers = queryEventHandlers(store, (change) => feed.publish(change));
-  const consumer = new EventConsumer({ history: new BusClient(config.EVENT_BUS_URL, { logger, metrics }), handlers, logger });
+  const consumer = new EventConsumer({ history: new BusClient(config.EVENT_BUS_URL, { token: config.EVENTS_TOKEN, logger, metrics }), handlers, logger, metrics });
 
   await runService({
     name: 'query',
-    app: createApp({ store, feed, consumer, logger, metrics }),
+    app: createApp({ store, feed, consumer, logger, metrics, eventsToken: config.EVENTS_TOKEN, browserOrigins: config.CORS_ORIGINS }),
     port: config.PORT,
     logger,
     onListening: () => consumer.start(),

@@ -62,7 +62,7 @@ function publishers(round: string, { count = 16, padBytes = 0, confirmWithinMs =
       try {
         const response = await fetch(`${stack.url('event-bus')}/events`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', ...stack.eventHeaders() },
           body,
           signal: AbortSignal.timeout(3_000),
         });
@@ -102,7 +102,7 @@ function publishers(round: string, { count = 16, padBytes = 0, confirmWithinMs =
 }
 
 async function probesInLog(round: string): Promise<{ seq: number; id: string }[]> {
-  const answer = await http(`${stack.url('event-bus')}/events`);
+  const answer = await http(`${stack.url('event-bus')}/events`, { headers: stack.eventHeaders() });
   expect(answer.status).toBe(200);
   return (answer.json as { seq: number; id: string; type: string; data: { round?: unknown } }[])
     .filter((event) => event.type === PROBE && event.data.round === round)
@@ -197,7 +197,7 @@ describe('faults: the bus keeps exactly what it confirmed', () => {
       async () => ((await http(`${stack.url('event-bus')}/subscribers`)).json as { url: string; lag: number }[]).some((sub) => sub.url === postsUrl && sub.lag === 0),
       { what: 'the bus to deliver everything to posts' },
     );
-    const history = (await http(`${stack.url('event-bus')}/events`)).json as { seq: number; type: string; data: { title?: unknown } }[];
+    const history = (await http(`${stack.url('event-bus')}/events`, { headers: stack.eventHeaders() })).json as { seq: number; type: string; data: { title?: unknown } }[];
     const listed = Object.values((await http(`${stack.url('posts')}/posts`)).json as Record<string, { title: string }>).map((post) => post.title);
     const rows = titles.map((title, i) => {
       const answer = answers[i] as { status: number; text: string };

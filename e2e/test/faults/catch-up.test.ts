@@ -32,7 +32,7 @@ describe('faults: a service that is catching up', () => {
     let next = 0;
     await Promise.all(
       Array.from({ length: 32 }, async () => {
-        while (next++ < FILLER_EVENTS) expect((await http(`${stack.url('event-bus')}/events`, { body: filler })).status).toBe(201);
+        while (next++ < FILLER_EVENTS) expect((await http(`${stack.url('event-bus')}/events`, { body: filler, headers: stack.eventHeaders() })).status).toBe(201);
       }),
     );
 

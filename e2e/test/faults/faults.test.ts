@@ -45,7 +45,7 @@ const RUN_ID = `r${Date.now().toString(36)}`;
 
 let stack: Stack;
 const ledger = new Ledger();
-const history = new HistoryReader(() => stack.url('event-bus'));
+const history = new HistoryReader(() => stack);
 /** Anomaly keys already reported by an earlier scenario. */
 const known = new Set<string>();
 
@@ -155,7 +155,7 @@ async function deliverDuplicates(): Promise<FaultTimes> {
     const duplicates: BusEvent[] = picks.map((event, index) => (index % 4 === 0 ? tamper(event) : event));
     await Promise.all(
       duplicates.map(async (event) => {
-        const answer = await request(`${stack.url(name)}/events`, { body: event });
+        const answer = await request(`${stack.url(name)}/events`, { body: event, headers: stack.eventHeaders() });
         sent++;
         const position = (answer.json as { position?: unknown } | undefined)?.position;
         if (answer.status !== 200 || typeof position !== 'number' || position < event.seq) {
@@ -270,7 +270,7 @@ describe('faults', () => {
     const statuses = await subscriberStatus();
     const delivered = {} as Record<Subscriber, number>;
     for (const status of statuses) delivered[subscriberOf(status)] = status.delivered;
-    const context: FuzzContext = { delivered, history: events, postIds: ledger.postIds.slice(0, 20) };
+    const context: FuzzContext = { delivered, history: events, postIds: ledger.postIds.slice(0, 20), eventHeaders: stack.eventHeaders() };
     const logSizes = Object.fromEntries(SERVICES.map((name) => [name, statSync(stack.logFile(name)).size]));
 
     const requests = generateFuzz(FUZZ_SEED, FUZZ_COUNT, context);

@@ -46,7 +46,7 @@ interface BusEvent {
 }
 
 async function reactionsFor(commentId: string): Promise<string[]> {
-  const events = (await http(`${stack.url('event-bus')}/events`)).json as BusEvent[];
+  const events = (await http(`${stack.url('event-bus')}/events`, { headers: stack.eventHeaders() })).json as BusEvent[];
   return events.filter((event) => event.data.id === commentId).map((event) => `${event.seq} ${event.type} ${event.data.status ?? ''}`.trim());
 }
 

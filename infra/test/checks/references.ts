@@ -128,12 +128,16 @@ export function serviceNameOfHost(hostname: string): string | undefined {
   return undefined;
 }
 
+/** Keys whose URLs are where browsers load pages from (CORS_ORIGINS), not addresses inside the cluster. */
+const BROWSER_ORIGIN_KEY = /_ORIGINS$/;
+
 /** Each URL in a ConfigMap names an existing Service (host) and one of its ports. */
 export function checkConfigUrls(manifests: readonly Manifest[]): string[] {
   const problems: string[] = [];
   const services = ofKind(manifests, 'Service');
   for (const configMap of ofKind(manifests, 'ConfigMap')) {
     for (const [key, value] of Object.entries(configMap.typed.data ?? {})) {
+      if (BROWSER_ORIGIN_KEY.test(key)) continue;
       let urls: URL[];
       try {
         urls = urlsIn(value);

@@ -28,17 +28,32 @@ function consumer(): EventConsumer {
   return built;
 }
 
+/** What a pod's environment configures in its app (EVENTS_TOKEN, CORS_ORIGINS). */
+export interface AppSettings {
+  eventsToken?: string;
+  browserOrigins?: readonly string[];
+}
+
+const metrics = () => new ServiceMetrics('infra-test');
+
 /** The app each image runs, by image repository. */
-export const APP_OF_IMAGE: Readonly<Record<string, () => Express>> = {
-  'blog/posts': () => createPostsApp({ store: new PostStore(), bus: new InMemoryBus(), consumer: consumer(), logger: silentLogger(), metrics: new ServiceMetrics('infra-test') }),
-  'blog/comments': () => createCommentsApp({ store: new CommentStore(), bus: new InMemoryBus(), consumer: consumer(), logger: silentLogger(), metrics: new ServiceMetrics('infra-test') }),
-  'blog/query': () => createQueryApp({ store: new QueryStore(), feed: new ChangeFeed(), consumer: consumer(), logger: silentLogger(), metrics: new ServiceMetrics('infra-test') }),
-  'blog/moderation': () => createModerationApp({ consumer: consumer(), logger: silentLogger(), metrics: new ServiceMetrics('infra-test') }),
-  'blog/event-bus': () => createEventBusApp({ log: new MemoryEventLog(), deliveries: [], logger: silentLogger(), metrics: new BusMetrics() }),
+export const APP_OF_IMAGE: Readonly<Record<string, (settings?: AppSettings) => Express>> = {
+  'blog/posts': (settings) => createPostsApp({ store: new PostStore(), bus: new InMemoryBus(), consumer: consumer(), logger: silentLogger(), metrics: metrics(), ...settings }),
+  'blog/comments': (settings) =>
+    createCommentsApp({ store: new CommentStore(), bus: new InMemoryBus(), consumer: consumer(), logger: silentLogger(), metrics: metrics(), ...settings }),
+  'blog/query': (settings) => createQueryApp({ store: new QueryStore(), feed: new ChangeFeed(), consumer: consumer(), logger: silentLogger(), metrics: metrics(), ...settings }),
+  'blog/moderation': (settings) => createModerationApp({ consumer: consumer(), logger: silentLogger(), metrics: metrics(), eventsToken: settings?.eventsToken }),
+  'blog/event-bus': (settings) =>
+    createEventBusApp({ log: new MemoryEventLog(), deliveries: [], logger: silentLogger(), metrics: new BusMetrics(), eventsToken: settings?.eventsToken }),
   // As deployed behind the Ingress: PROXY_API=false (no backends). The client handler (static build or
   // Vite) is left out: it answers any HTML request, so it would hide a probe path the server lacks.
   'blog/client': () => createClientServerApp({ client: (_req, _res, next) => next(), logger: silentLogger() }),
 };
+
+/** Resolves once every app built so far has caught up (answers its routes). */
+export function appsReady(): Promise<void> {
+  return Promise.all(catchUps).then(() => undefined);
+}
 
 const apps = new Map<string, Express>();
 

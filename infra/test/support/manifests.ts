@@ -242,3 +242,27 @@ export function imageRepository(image: string): string {
   const lastColon = withoutDigest.lastIndexOf(':');
   return lastColon > lastSlash ? withoutDigest.slice(0, lastColon) : withoutDigest;
 }
+
+/** envFrom (ConfigMaps and Secrets, in order), then env, which wins, as the kubelet does. */
+export function containerEnv(manifests: readonly Manifest[], container: IContainer, where: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const source of container.envFrom ?? []) {
+    const prefix = source.prefix ?? '';
+    if (source.configMapRef) {
+      const configMap = ofKind(manifests, 'ConfigMap').find((candidate) => candidate.name === source.configMapRef?.name);
+      if (!configMap) throw new Error(`${where}: envFrom ConfigMap ${source.configMapRef.name} does not exist`);
+      for (const [key, value] of Object.entries(configMap.typed.data ?? {})) env[prefix + key] = value;
+    }
+    if (source.secretRef) {
+      const secret = ofKind(manifests, 'Secret').find((candidate) => candidate.name === source.secretRef?.name);
+      if (!secret) throw new Error(`${where}: envFrom Secret ${source.secretRef.name} does not exist`);
+      for (const [key, value] of Object.entries(secret.typed.data ?? {})) env[prefix + key] = Buffer.from(value, 'base64').toString('utf8');
+      for (const [key, value] of Object.entries(secret.typed.stringData ?? {})) env[prefix + key] = value;
+    }
+  }
+  for (const variable of container.env ?? []) {
+    if (variable.value === undefined && variable.valueFrom !== undefined) throw new Error(`${where}: env ${variable.name} uses valueFrom, which the container step does not resolve`);
+    env[variable.name] = variable.value ?? '';
+  }
+  return env;
+}
