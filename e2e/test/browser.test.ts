@@ -70,12 +70,13 @@ async function withTabs(name: string, count: number, run: (pages: Page[], baseUr
   }
 }
 
-async function createPost(page: Page, title: string): Promise<Locator> {
+/** Creates a post through the form; its card is found by `findBy`, a part of the title (all of it by default). */
+async function createPost(page: Page, title: string, findBy = title): Promise<Locator> {
   const titleInput = page.getByLabel('Title', { exact: true });
   const form = page.locator('form').filter({ has: titleInput });
   await titleInput.fill(title);
   await form.getByRole('button', { name: 'Submit' }).click();
-  const card = page.getByTestId('post').filter({ hasText: title });
+  const card = page.getByTestId('post').filter({ hasText: findBy });
   await card.waitFor();
   // The form is cleared once the post is created.
   await page.waitForFunction((input) => input instanceof HTMLInputElement && input.value === '', await titleInput.elementHandle());
@@ -149,6 +150,41 @@ test('markup in a title is shown as text and never runs', async () => {
     expect(await reloaded.locator('h3').textContent()).toBe(title);
     expect(await page.locator('[data-testid="post"] b, [data-testid="post"] script, [data-testid="post"] img').count()).toBe(0);
     expect(await pwned()).toBeUndefined();
+  });
+});
+
+test('markup in a title and a comment shows as text, and never runs, in the tab that wrote them and in a tab that got them live', async () => {
+  await withTabs('markup-live', 2, async ([writer, reader], baseUrl) => {
+    if (!writer || !reader) throw new Error('two tabs are needed');
+    // Were this text turned into elements, the <img> would set the marker from its onerror (src=x fails
+    // to load), even when inserted as innerHTML; a <script> inserted that way never runs, but it would
+    // still be an element, which the checks below look for.
+    const stamp = `Markup ${Date.now()}`;
+    const title = `${stamp} <img src=x onerror="window.__xss='title img'"><script>window.__xss='title script'</script>`;
+    const content = `<img src=x onerror="window.__xss='comment img'"> <script>window.__xss='comment script'</script> <b>bold?</b>`;
+    const marker = (page: Page) => page.evaluate(() => (window as unknown as Record<string, unknown>).__xss);
+
+    await Promise.all([writer.goto(baseUrl), reader.goto(baseUrl)]);
+    await Promise.all([connection(writer, 'live').waitFor(), connection(reader, 'live').waitFor()]);
+    // Found by the plain part of the title, so that a title shown as HTML fails the checks below rather
+    // than the search for its card.
+    const written = await createPost(writer, title, stamp);
+    await addComment(written, content);
+    const received = reader.getByTestId('post').filter({ hasText: stamp });
+    // The comment's text shows once moderation approves it, in the writer's tab and over the reader's stream.
+    await comment(written, 'approved').waitFor({ timeout: MODERATION_TIMEOUT_MS });
+    await comment(received, 'approved').waitFor({ timeout: MODERATION_TIMEOUT_MS });
+
+    for (const [tab, page, card] of [['writer', writer, written], ['reader', reader, received]] as const) {
+      const heading = card.locator('h3');
+      const approved = comment(card, 'approved');
+      expect([tab, await heading.innerText(), await heading.textContent()]).toEqual([tab, title, title]);
+      expect([tab, await approved.innerText(), await approved.textContent()]).toEqual([tab, content, content]);
+      // Text nodes only: nothing the markup names was built anywhere in the list of posts.
+      expect([tab, await heading.locator('*').count(), await approved.locator('*').count()]).toEqual([tab, 0, 0]);
+      expect([tab, await page.getByRole('region', { name: 'Posts', exact: true }).locator('img, script, b').count()]).toEqual([tab, 0]);
+      expect([tab, await marker(page)]).toEqual([tab, undefined]);
+    }
   });
 });
 

@@ -1,9 +1,15 @@
 import { PUBLIC_ROUTES, type PublicBackend } from '@blog/common';
 import {
+  checkConnectionLimit,
   checkIngressConventions,
+  checkRequestRateLimit,
   checkStreamingRoute,
   hostRouteTable,
   ingressRouteTable,
+  LIMIT_BURST_MULTIPLIER,
+  LIMIT_CONNECTIONS,
+  LIMIT_RPS,
+  LIMIT_WHITELIST,
   matchingRoute,
   PROXY_BUFFERING,
   PROXY_READ_TIMEOUT,
@@ -44,6 +50,8 @@ const EXPECTED: [string, PublicBackend][] = [
   ['/metrics', 'client'],
 ];
 
+const STREAM_URLS = ['/posts/stream', '/POSTS/STREAM', '/posts/stream?x=1'];
+
 /** The services' internal paths: none may be reachable from outside through a service that serves them. */
 const INTERNAL_PATHS = ['/events', '/events?after=0', '/EVENTS', '/healthz', '/readyz', '/metrics', '/subscribers'];
 
@@ -79,6 +87,12 @@ describe(`Ingress ${INGRESS}`, () => {
     expect(routes.sort(byPath)).toEqual([...PUBLIC_ROUTES].sort(byPath));
   });
 
+  it('limits the request rate of each client address on every path it holds, with a burst that takes a page load', () => {
+    const urls = EXPECTED.map(([url]) => url).filter((url) => matchingRoute(hostTable.routes, url)?.ingress === INGRESS);
+    expect(urls.length).toBeGreaterThan(0);
+    for (const url of urls) expect([url, checkRequestRateLimit(manifests, HOST, url)]).toEqual([url, []]);
+  });
+
   it("is a host Vite's dev server (dev image) accepts", () => {
     const config = ofKind(manifests, 'ConfigMap').find((c) => c.name === 'blog-config');
     const allowed = (config?.typed.data?.DEV_ALLOWED_HOSTS ?? '').split(',').map((host) => host.trim());
@@ -87,9 +101,13 @@ describe(`Ingress ${INGRESS}`, () => {
 });
 
 describe(`Ingress ${STREAM_INGRESS} (GET /posts/stream, Server-Sent Events)`, () => {
-  it.each(['/posts/stream', '/POSTS/STREAM', '/posts/stream?x=1'])('takes %s to query, unbuffered and with an hour-long read and send timeout', (url) => {
+  it.each(STREAM_URLS)('takes %s to query, unbuffered and with an hour-long read and send timeout', (url) => {
     expect(matchingRoute(hostTable.routes, url)).toEqual({ path: '/posts/stream', backend: 'query', ingress: STREAM_INGRESS });
     expect(checkStreamingRoute(manifests, HOST, url)).toEqual([]);
+  });
+
+  it.each(STREAM_URLS)('limits %s to a number of open streams per client address, enough for a browser full of tabs', (url) => {
+    expect(checkConnectionLimit(manifests, HOST, url)).toEqual([]);
   });
 
   it('holds the stream only, for the same host, as the nginx class with use-regex', () => {
@@ -173,5 +191,62 @@ describe('the Ingress checks catch', () => {
     });
     expect(matchingRoute(hostRouteTable(noStreamIngress, HOST).routes, '/posts/stream')?.ingress).toBe(INGRESS);
     expect(checkStreamingRoute(noStreamIngress, HOST, '/posts/stream')).toContainEqual(expect.stringMatching(/proxy-buffering is undefined/));
+  });
+
+  describe('a missing or useless rate limit', () => {
+    /** The manifests with one annotation of an Ingress set to `value`, or removed when it is undefined. */
+    function withAnnotation(ingressName: string, key: string, value: string | undefined): Manifest[] {
+      return mutated((copy) => {
+        const metadata = typedOf(copy, 'Ingress', ingressName).metadata ?? {};
+        const annotations = { ...metadata.annotations };
+        if (value === undefined) delete annotations[key];
+        else annotations[key] = value;
+        metadata.annotations = annotations;
+      });
+    }
+
+    it.each([
+      ['limit-rps missing', LIMIT_RPS, undefined, /limit-rps is undefined, expected a whole number above 0/],
+      ['limit-rps ten', LIMIT_RPS, 'ten', /limit-rps is "ten", expected a whole number above 0/],
+      ['limit-rps 0', LIMIT_RPS, '0', /limit-rps is "0", expected a whole number above 0/],
+      ['limit-rps -10', LIMIT_RPS, '-10', /limit-rps is "-10"/],
+      ['limit-rps 2.5', LIMIT_RPS, '2.5', /limit-rps is "2.5"/],
+      ['limit-rps (empty)', LIMIT_RPS, '', /limit-rps is ""/],
+      ['limit-burst-multiplier missing', LIMIT_BURST_MULTIPLIER, undefined, /limit-burst-multiplier is undefined, expected a whole number above 0/],
+      ['limit-burst-multiplier 0', LIMIT_BURST_MULTIPLIER, '0', /limit-burst-multiplier is "0"/],
+      ['limit-rps 1 (a burst of 5)', LIMIT_RPS, '1', /a burst of 5 \(.*\), expected at least 30, one page load/],
+      ['limit-whitelist 10.0.0.0/8, 0.0.0.0/0', LIMIT_WHITELIST, '10.0.0.0/8, 0.0.0.0/0', /limit-whitelist exempts every address \(0.0.0.0\/0\)/],
+    ])(`on ${INGRESS}: %s`, (_case, key, value, problem) => {
+      const broken = withAnnotation(INGRESS, key, value);
+      for (const url of ['/posts/create', '/posts/abc/comments', '/posts', '/']) {
+        expect(checkRequestRateLimit(broken, HOST, url)).toEqual([expect.stringMatching(problem)]);
+      }
+      // The other Ingress keeps its own limit.
+      expect(checkConnectionLimit(broken, HOST, '/posts/stream')).toEqual([]);
+    });
+
+    it.each([
+      ['limit-connections missing', LIMIT_CONNECTIONS, undefined, /limit-connections is undefined, expected a whole number above 0/],
+      ['limit-connections many', LIMIT_CONNECTIONS, 'many', /limit-connections is "many", expected a whole number above 0/],
+      ['limit-connections 0', LIMIT_CONNECTIONS, '0', /limit-connections is "0"/],
+      ['limit-connections 1', LIMIT_CONNECTIONS, '1', /limit-connections is 1, expected at least 6, one browser's tabs/],
+      ['limit-whitelist ::/0', LIMIT_WHITELIST, '::/0', /limit-whitelist exempts every address \(::\/0\)/],
+    ])(`on ${STREAM_INGRESS}: %s`, (_case, key, value, problem) => {
+      const broken = withAnnotation(STREAM_INGRESS, key, value);
+      expect(checkConnectionLimit(broken, HOST, '/posts/stream')).toEqual([expect.stringMatching(problem)]);
+      expect(checkRequestRateLimit(broken, HOST, '/posts')).toEqual([]);
+    });
+
+    it('a stream limited by its request rate only (the limit sits on the wrong Ingress)', () => {
+      const moved = mutated((copy) => {
+        const stream = typedOf(copy, 'Ingress', STREAM_INGRESS).metadata?.annotations ?? {};
+        const requests = typedOf(copy, 'Ingress', INGRESS).metadata?.annotations ?? {};
+        delete stream[LIMIT_CONNECTIONS];
+        stream[LIMIT_RPS] = '10';
+        stream[LIMIT_BURST_MULTIPLIER] = '5';
+        requests[LIMIT_CONNECTIONS] = '10';
+      });
+      expect(checkConnectionLimit(moved, HOST, '/posts/stream')).toEqual([expect.stringMatching(/ingress-stream\): .*limit-connections is undefined/)]);
+    });
   });
 });

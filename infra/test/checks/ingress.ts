@@ -143,3 +143,73 @@ export function checkStreamingRoute(manifests: readonly Manifest[], host: string
   if (others.length > 0) problems.push(`${where}: the Ingress also holds ${others.map((other) => other.path).join(', ')}, which would not be buffered either`);
   return problems;
 }
+
+export const LIMIT_RPS = 'nginx.ingress.kubernetes.io/limit-rps';
+export const LIMIT_BURST_MULTIPLIER = 'nginx.ingress.kubernetes.io/limit-burst-multiplier';
+export const LIMIT_CONNECTIONS = 'nginx.ingress.kubernetes.io/limit-connections';
+export const LIMIT_WHITELIST = 'nginx.ingress.kubernetes.io/limit-whitelist';
+/**
+ * What the page asks for at once when it loads from Vite's dev server under skaffold dev (counted in
+ * Chromium: the HTML, Vite's client, every module of client/src and the prebundled React). The burst of a
+ * request limit takes at least that, or a developer's page loads with holes in it.
+ */
+export const MIN_BURST = 30;
+/** Chromium and Firefox open at most 6 connections to one host over HTTP/1.1: one browser, 6 tabs streaming. */
+export const MIN_STREAMS_PER_CLIENT = 6;
+
+/** The Ingress whose annotations apply to a request URL, and a label naming both for messages. */
+function annotationsFor(manifests: readonly Manifest[], host: string, requestUrl: string): { where: string; annotations: Record<string, string> } | string {
+  const route = matchingRoute(hostRouteTable(manifests, host).routes, requestUrl);
+  if (!route) return `${requestUrl}: no path of host ${host} matches`;
+  const ingress = ofKind(manifests, 'Ingress').find((i) => i.name === route.ingress);
+  return { where: `${requestUrl} (path ${route.path} of Ingress ${route.ingress})`, annotations: ingress?.typed.metadata?.annotations ?? {} };
+}
+
+/** An annotation as ingress-nginx needs it for a limit: a whole number above 0 (0 or a parse error means no limit). */
+function positiveInteger(annotations: Record<string, string>, key: string, where: string, problems: string[]): number | undefined {
+  const value = annotations[key];
+  if (value !== undefined && /^[1-9]\d*$/.test(value)) return Number(value);
+  problems.push(`${where}: ${key} is ${JSON.stringify(value)}, expected a whole number above 0`);
+  return undefined;
+}
+
+/** A limit-whitelist range that holds every address would lift the limits for everyone. */
+function checkWhitelist(annotations: Record<string, string>, where: string, problems: string[]): void {
+  const everyone = (annotations[LIMIT_WHITELIST] ?? '').split(',').map((range) => range.trim()).filter((range) => /\/0$/.test(range));
+  if (everyone.length > 0) problems.push(`${where}: ${LIMIT_WHITELIST} exempts every address (${everyone.join(', ')})`);
+}
+
+/**
+ * A request path is rate-limited per client address by ingress-nginx: limit-rps set, and a burst
+ * (limit-rps × limit-burst-multiplier, both set) that takes a whole page load at once.
+ */
+export function checkRequestRateLimit(manifests: readonly Manifest[], host: string, requestUrl: string): string[] {
+  const found = annotationsFor(manifests, host, requestUrl);
+  if (typeof found === 'string') return [found];
+  const { where, annotations } = found;
+  const problems: string[] = [];
+  const rps = positiveInteger(annotations, LIMIT_RPS, where, problems);
+  const multiplier = positiveInteger(annotations, LIMIT_BURST_MULTIPLIER, where, problems);
+  if (rps !== undefined && multiplier !== undefined && rps * multiplier < MIN_BURST) {
+    problems.push(`${where}: a burst of ${rps * multiplier} (${LIMIT_RPS} × ${LIMIT_BURST_MULTIPLIER}), expected at least ${MIN_BURST}, one page load`);
+  }
+  checkWhitelist(annotations, where, problems);
+  return problems;
+}
+
+/**
+ * A stream path is limited by the number of streams a client address holds open at once (a request rate
+ * would not bound requests that last an hour), with room for one browser's worth of tabs.
+ */
+export function checkConnectionLimit(manifests: readonly Manifest[], host: string, requestUrl: string): string[] {
+  const found = annotationsFor(manifests, host, requestUrl);
+  if (typeof found === 'string') return [found];
+  const { where, annotations } = found;
+  const problems: string[] = [];
+  const connections = positiveInteger(annotations, LIMIT_CONNECTIONS, where, problems);
+  if (connections !== undefined && connections < MIN_STREAMS_PER_CLIENT) {
+    problems.push(`${where}: ${LIMIT_CONNECTIONS} is ${connections}, expected at least ${MIN_STREAMS_PER_CLIENT}, one browser's tabs`);
+  }
+  checkWhitelist(annotations, where, problems);
+  return problems;
+}
