@@ -13,4 +13,4 @@ export * from './routes';
 export * from './ordering';
 export * from './metrics';
 export * from './auth';
-export { Counter, Gauge } from 'prom-client';
+export { Counter, Gauge } from './prom';

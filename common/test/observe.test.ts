@@ -2,6 +2,8 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express from 'express';
+import * as fromIndex from 'prom-client';
+import * as own from '../src/prom';
 import { createServiceApp, EventConsumer, finishServiceApp, ServiceMetrics, BusClient, type Logger } from '@blog/common';
 import { envelopeOf, InMemoryBus, recordingLogger } from '@blog/common/testing';
 import request from 'supertest';
@@ -117,5 +119,21 @@ describe('observability of every service', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('process metrics of a running service', () => {
+  it('reports resident memory and heap when scraped', async () => {
+    const metrics = new ServiceMetrics('test', { processMetrics: true });
+    const text = await metrics.registry.metrics();
+    const value = (name: string) => Number(/\S+ (\d+)$/m.exec(text.split('\n').find((line) => line.startsWith(name)) ?? '')?.[1]);
+    expect(value('process_resident_memory_bytes')).toBeGreaterThan(10_000_000);
+    expect(value('nodejs_heap_used_bytes')).toBeGreaterThan(1_000_000);
+  });
+});
+
+describe('prom-client classes loaded one by one (common/src/prom.ts)', () => {
+  it('are the very classes prom-client exports', () => {
+    expect([own.Registry, own.Counter, own.Gauge, own.Histogram]).toEqual([fromIndex.Registry, fromIndex.Counter, fromIndex.Gauge, fromIndex.Histogram]);
   });
 });

@@ -1,5 +1,5 @@
 import { workloadsOfService } from './checks/references';
-import { checkFlowsAllowed, checkFlowsDenied, INGRESS_NGINX, KUBE_DNS, podModels, type Flow, type PodModel } from './checks/network';
+import { checkFlowsAllowed, checkFlowsDenied, INGRESS_NGINX, KUBE_DNS, podModels, PROMETHEUS, type Flow, type PodModel } from './checks/network';
 import { copyManifests, loadManifests, ofKind, typedOf, workloads, type Manifest } from './support/manifests';
 
 const { manifests } = loadManifests();
@@ -40,6 +40,11 @@ function requiredFlows(all: readonly Manifest[]): Flow[] {
       flows.push({ from: INGRESS_NGINX, to: pod, port, why: `the Ingress path ${path.path ?? ''}` });
     }
   }
+  for (const workload of workloads(all)) {
+    const port = Number(workload.template.metadata?.annotations?.['prometheus.io/port']);
+    const pod = podModels(all).get(workload.name);
+    if (pod && Number.isInteger(port)) flows.push({ from: PROMETHEUS, to: pod, port, why: 'Prometheus scrapes GET /metrics (prometheus.io annotations)' });
+  }
   for (const pod of podModels(all).values()) {
     flows.push({ from: pod, to: KUBE_DNS, port: 53, protocol: 'UDP', why: 'DNS' }, { from: pod, to: KUBE_DNS, port: 53, protocol: 'TCP', why: 'DNS over TCP' });
   }
@@ -60,13 +65,14 @@ function forbiddenFlows(all: readonly Manifest[]): Flow[] {
     { from: outsider, to: podOf(all, 'query-depl'), port: 4002, why: 'only the bus may deliver events' },
     { from: podOf(all, 'posts-depl'), to: podOf(all, 'comments-depl'), port: 4001, why: 'services talk through the bus only' },
     { from: bus, to: client, port: 3000, why: 'the client is no subscriber' },
+    { from: { ...PROMETHEUS, name: 'Prometheus in another namespace', namespace: 'other', namespaceLabels: { 'kubernetes.io/metadata.name': 'other' } }, to: bus, port: 4005, why: 'only the monitoring namespace scrapes' },
   ];
 }
 
 describe('NetworkPolicies', () => {
-  it('allow every flow the blog needs: bus ⇄ subscribers, ingress-nginx → public backends, every pod → DNS', () => {
+  it('allow every flow the blog needs: bus ⇄ subscribers, ingress-nginx → public backends, Prometheus → services, every pod → DNS', () => {
     const flows = requiredFlows(manifests);
-    expect(flows.length).toBeGreaterThan(10);
+    expect(flows.filter((flow) => flow.from === PROMETHEUS)).toHaveLength(5);
     expect(checkFlowsAllowed(manifests, flows)).toEqual([]);
   });
 
@@ -103,6 +109,7 @@ describe('the NetworkPolicy checks catch', () => {
     expect(checkFlowsDenied(open, forbiddenFlows(open))).toEqual([
       expect.stringMatching(/^ingress-nginx controller → StatefulSet\/event-bus:4005\/TCP is allowed/),
       expect.stringMatching(/^a pod in another namespace → StatefulSet\/event-bus:4005\/TCP is allowed/),
+      expect.stringMatching(/^Prometheus in another namespace → StatefulSet\/event-bus:4005\/TCP is allowed/),
     ]);
   });
 });

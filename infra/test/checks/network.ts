@@ -40,6 +40,15 @@ export const INGRESS_NGINX: PodModel = {
   ports: [{ name: 'http', port: 80, protocol: 'TCP' }],
 };
 
+/** Prometheus, where the scrape policy looks for it. */
+export const PROMETHEUS: PodModel = {
+  name: 'Prometheus',
+  namespace: 'monitoring',
+  namespaceLabels: namespaceLabels('monitoring'),
+  labels: { 'app.kubernetes.io/name': 'prometheus' },
+  ports: [{ name: 'web', port: 9090, protocol: 'TCP' }],
+};
+
 /** CoreDNS / kube-dns. */
 export const KUBE_DNS: PodModel = {
   name: 'kube-dns',
