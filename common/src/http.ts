@@ -6,7 +6,7 @@ import { LIMITS } from './api';
 import { describeIssues } from './contracts';
 import { requireEventsToken } from './auth';
 import type { Logger } from './logger';
-import type { ServiceMetrics } from './metrics';
+import type { HttpMetrics } from './metrics';
 import { observeRequests, REQUEST_ID_HEADER } from './observe';
 
 /** An error with the HTTP status it should be answered with; the message is shown to the caller. */
@@ -53,7 +53,7 @@ export interface ServiceAppOptions {
   /** Logs one line per request (method, path, status, duration, request id). */
   logger?: Logger;
   /** Times every request and serves `GET /metrics`. */
-  metrics?: ServiceMetrics;
+  metrics?: HttpMetrics;
   /** When set, every request to `/events…` must carry it (`Authorization: Bearer <token>`). */
   eventsToken?: string;
   /**

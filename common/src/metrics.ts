@@ -1,16 +1,12 @@
 import { Counter, Gauge, Histogram, Registry } from './prom';
 
 /**
- * A service's Prometheus metrics, served on `GET /metrics`. Each service (and each test) has its own
- * registry, so nothing is shared between apps built in one process.
+ * The metrics every process serves on `GET /metrics`: request durations and its memory. Each process (and
+ * each test) has its own registry, so nothing is shared between apps built in one process.
  */
-export class ServiceMetrics {
+export class HttpMetrics {
   readonly registry = new Registry();
   readonly httpRequestDuration: Histogram<'method' | 'route' | 'status'>;
-  readonly eventsPublished: Counter<'type'>;
-  readonly eventsApplied: Counter<'type'>;
-  readonly eventsSkipped: Counter;
-  readonly catchUpSeconds: Gauge;
 
   constructor(service: string, { processMetrics = false } = {}) {
     this.registry.setDefaultLabels({ service });
@@ -22,10 +18,6 @@ export class ServiceMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
-    this.eventsPublished = new Counter({ name: 'events_published_total', help: 'Events this service published (stored by the bus)', labelNames: ['type'], registers });
-    this.eventsApplied = new Counter({ name: 'events_applied_total', help: 'Events applied to this service state', labelNames: ['type'], registers });
-    this.eventsSkipped = new Counter({ name: 'events_skipped_total', help: 'Poison events skipped: invalid, or their handler threw', registers });
-    this.catchUpSeconds = new Gauge({ name: 'catch_up_duration_seconds', help: 'How long the last catch-up with the event history took', registers });
     // Memory of the process, read when scraped: for the running service, not for apps in tests. Not
     // prom-client's collectDefaultMetrics, which costs each service about 1 MB of RSS at rest (measured),
     // while the bench holds every service under 70 MB.
@@ -47,5 +39,22 @@ export class ServiceMetrics {
         },
       });
     }
+  }
+}
+
+/** A service that publishes and applies events: on top of the HTTP metrics, its events and its catch-up. */
+export class ServiceMetrics extends HttpMetrics {
+  readonly eventsPublished: Counter<'type'>;
+  readonly eventsApplied: Counter<'type'>;
+  readonly eventsSkipped: Counter;
+  readonly catchUpSeconds: Gauge;
+
+  constructor(service: string, options: { processMetrics?: boolean } = {}) {
+    super(service, options);
+    const registers = [this.registry];
+    this.eventsPublished = new Counter({ name: 'events_published_total', help: 'Events this service published (stored by the bus)', labelNames: ['type'], registers });
+    this.eventsApplied = new Counter({ name: 'events_applied_total', help: 'Events applied to this service state', labelNames: ['type'], registers });
+    this.eventsSkipped = new Counter({ name: 'events_skipped_total', help: 'Poison events skipped: invalid, or their handler threw', registers });
+    this.catchUpSeconds = new Gauge({ name: 'catch_up_duration_seconds', help: 'How long the last catch-up with the event history took', registers });
   }
 }

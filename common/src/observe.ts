@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import type { Logger } from './logger';
-import type { ServiceMetrics } from './metrics';
+import type { HttpMetrics } from './metrics';
 
 /** The header that carries a request's id; ingress-nginx sets it, and a caller may too. */
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -16,7 +16,7 @@ const ACCEPTED_REQUEST_ID = /^[\w.:-]{1,100}$/;
  * in the answer. When it finishes: one log line (method, path, status, duration, id) and one observation
  * in the duration histogram, labelled by route pattern. A line below the log level costs nothing.
  */
-export function observeRequests(logger: Logger | undefined, metrics: ServiceMetrics | undefined): RequestHandler {
+export function observeRequests(logger: Logger | undefined, metrics: HttpMetrics | undefined): RequestHandler {
   return (req, res, next) => {
     const given = req.headers[REQUEST_ID_HEADER];
     const id = typeof given === 'string' && ACCEPTED_REQUEST_ID.test(given) ? given : randomUUID();

@@ -1,9 +1,9 @@
-import { Counter, Gauge, ServiceMetrics } from '@blog/common';
+import { Counter, Gauge, HttpMetrics } from '@blog/common';
 import type { SubscriberDelivery } from './delivery';
 import type { EventLog } from './log';
 
 /** The bus's metrics on top of every service's: appends, deliveries, retries, lag and log size. */
-export class BusMetrics extends ServiceMetrics {
+export class BusMetrics extends HttpMetrics {
   readonly eventsAppended: Counter<'type'>;
   readonly eventsDelivered: Counter<'subscriber'>;
   readonly deliveryRetries: Counter<'subscriber'>;
