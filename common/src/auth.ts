@@ -6,15 +6,18 @@ export function eventsAuthorization(token: string): string {
   return `Bearer ${token}`;
 }
 
+/** The headers an event request carries: `Authorization` when there is a token, none when intake is open. */
+export function eventsHeaders(token: string | undefined): Record<string, string> {
+  return token === undefined ? {} : { authorization: eventsAuthorization(token) };
+}
+
 /**
- * Lets a request through only when its `Authorization` header is `Bearer <token>`; else 401 JSON. With no
- * token configured everything passes, as in the course version.
+ * Lets a request through only when its `Authorization` header is `Bearer <token>`; else 401 JSON.
  *
  * Both sides are hashed before comparing so the comparison takes the same time whatever the length or
  * content of the guess: nothing about the token leaks through response times.
  */
-export function requireEventsToken(token: string | undefined): RequestHandler {
-  if (token === undefined) return (_req, _res, next) => next();
+export function requireEventsToken(token: string): RequestHandler {
   const expected = digest(eventsAuthorization(token));
   return (req, res, next) => {
     const given = req.headers.authorization;

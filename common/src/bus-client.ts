@@ -4,7 +4,7 @@ import type { BlogEvent, Envelope } from './contracts';
 import { EVENT_BATCH_PATH, HttpError } from './http';
 import type { Logger } from './logger';
 import type { ServiceMetrics } from './metrics';
-import { eventsAuthorization } from './auth';
+import { eventsHeaders } from './auth';
 import { describeRequestError, sendHttp, type HttpReply } from './http-client';
 
 /** The bus could not be reached, or answered that it did not store the event: nothing was published. */
@@ -93,7 +93,7 @@ export class BusClient implements EventPublisher, EventHistory {
     private readonly baseUrl: string,
     { timeoutMs = 3_000, confirmWithinMs = 5_000, token, logger, metrics }: BusClientOptions = {},
   ) {
-    this.headers = token === undefined ? {} : { authorization: eventsAuthorization(token) };
+    this.headers = eventsHeaders(token);
     this.timeoutMs = timeoutMs;
     this.confirmWithinMs = confirmWithinMs;
     this.logger = logger;

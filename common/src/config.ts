@@ -35,6 +35,29 @@ function shown(name: string, value: string | undefined): string {
 
 const SECRET_NAME = /TOKEN|SECRET|PASSWORD/;
 
+const withoutTrailingSlashes = (value: string) => value.replace(/\/+$/, '');
+
+/**
+ * A comma-separated list: each item trimmed and normalised, empty ones dropped; `problem` says what is
+ * wrong with an item, if anything.
+ */
+function commaList(fallback: string[], normalise: (item: string) => string, problem: (item: string) => string | undefined = () => undefined) {
+  return z
+    .string()
+    .default(fallback.join(','))
+    .transform((value, ctx) => {
+      const items = value
+        .split(',')
+        .map((item) => normalise(item.trim()))
+        .filter((item) => item !== '');
+      for (const item of items) {
+        const message = problem(item);
+        if (message !== undefined) ctx.addIssue({ code: 'custom', message });
+      }
+      return items;
+    });
+}
+
 /** Reusable env variable schemas. */
 export const env = {
   port: (fallback: number) => {
@@ -45,23 +68,13 @@ export const env = {
     z
       .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
       .default(fallback)
-      .transform((value) => value.replace(/\/+$/, '')),
+      .transform(withoutTrailingSlashes),
   urlList: (fallback: string[]) =>
-    z
-      .string()
-      .default(fallback.join(','))
-      .transform((value, ctx) => {
-        const urls = value
-          .split(',')
-          .map((item) => item.trim().replace(/\/+$/, ''))
-          .filter((item) => item !== '');
-        for (const url of urls) {
-          if (!z.url({ protocol: /^https?$/ }).safeParse(url).success) {
-            ctx.addIssue({ code: 'custom', message: `"${url}" is not an http(s) URL` });
-          }
-        }
-        return urls;
-      }),
+    commaList(
+      fallback,
+      withoutTrailingSlashes,
+      (url) => (z.url({ protocol: /^https?$/ }).safeParse(url).success ? undefined : `"${url}" is not an http(s) URL`),
+    ),
   flag: (fallback: boolean) =>
     z
       .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
@@ -76,33 +89,17 @@ export const env = {
       .optional(),
   /** Browser origins (scheme, host and port, no path), e.g. http://localhost:3000. */
   originList: (fallback: string[]) =>
-    z
-      .string()
-      .default(fallback.join(','))
-      .transform((value, ctx) => {
-        const origins = value
-          .split(',')
-          .map((item) => item.trim().replace(/\/+$/, ''))
-          .filter((item) => item !== '');
-        for (const origin of origins) {
-          const parsed = URL.canParse(origin) ? new URL(origin) : undefined;
-          if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin) {
-            ctx.addIssue({ code: 'custom', message: `"${origin}" is not an origin such as http://localhost:3000` });
-          }
-        }
-        return origins;
-      }),
+    commaList(
+      fallback,
+      withoutTrailingSlashes,
+      (origin) => {
+        const parsed = URL.canParse(origin) ? new URL(origin) : undefined;
+        const isOrigin = parsed !== undefined && /^https?:$/.test(parsed.protocol) && parsed.origin === origin;
+        return isOrigin ? undefined : `"${origin}" is not an origin such as http://localhost:3000`;
+      },
+    ),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  wordList: (fallback: string[]) =>
-    z
-      .string()
-      .default(fallback.join(','))
-      .transform((value) =>
-        value
-          .split(',')
-          .map((word) => word.trim().toLowerCase())
-          .filter((word) => word !== ''),
-      ),
+  wordList: (fallback: string[]) => commaList(fallback, (item) => item.toLowerCase()),
 };
 
 /** Settings every service shares. */

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BusClient, BusUnavailableError, BusUnconfirmedError } from '@blog/common';
+import { BusClient, BusUnavailableError, BusUnconfirmedError, ServiceMetrics } from '@blog/common';
+import { recordingLogger } from '@blog/common/testing';
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
 
@@ -59,6 +60,26 @@ describe('BusClient', () => {
     await expect(wrong.publish({ type: 'PostCreated', data: { id: 'p2', title: 'T' } })).rejects.toThrow(BusUnavailableError);
     await expect(wrong.publish({ type: 'PostCreated', data: { id: 'p3', title: 'T' } })).rejects.toThrow(refusal);
     await expect(wrong.readAfter(0, 10)).rejects.toThrow(BusUnavailableError);
+  });
+
+  it('counts and logs each event the bus stored, and nothing it did not', async () => {
+    const { logger, lines } = recordingLogger();
+    const metrics = new ServiceMetrics('test');
+    let nextSeq = 1;
+    const url = await busAnswering((req, body, res) => {
+      const answer = req.url === '/events/batch' ? { seqs: (JSON.parse(body) as unknown[]).map(() => nextSeq++) } : { seq: nextSeq++ };
+      res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+    });
+    const bus = new BusClient(url, { logger, metrics });
+    const stored = await bus.publish({ type: 'PostCreated', data: { id: 'p', title: 't' } }, { id: 'event-1' });
+    expect(stored.seq).toBe(1);
+    expect(lines()).toContainEqual(expect.objectContaining({ msg: 'event published', eventId: 'event-1', type: 'PostCreated', seq: 1 }));
+    expect(await metrics.registry.getSingleMetricAsString('events_published_total')).toMatch(/type="PostCreated"[^\n]* 1$/m);
+
+    const unreachable = new BusClient('http://127.0.0.1:9', { logger, metrics, confirmWithinMs: 0 });
+    await expect(unreachable.publish({ type: 'PostCreated', data: { id: 'q', title: 't' } })).rejects.toThrow();
+    expect(lines().filter((line) => line.msg === 'event published')).toHaveLength(1);
+    expect(await metrics.registry.getSingleMetricAsString('events_published_total')).toMatch(/type="PostCreated"[^\n]* 1$/m);
   });
 
   it('reads a page of the history', async () => {

@@ -10,7 +10,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { eventsAuthorization, type Comment, type CommentStatus, type Post, type PostsView } from '@blog/common';
+import { eventsHeaders, type Comment, type CommentStatus, type Post, type PostsView } from '@blog/common';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { launchChromium } from '../src/chromium';
 import { http, waitFor, type HttpAnswer } from '../src/harness';
@@ -23,7 +23,7 @@ function required(name: string): string {
 
 const BLOG = required('BLOG_URL');
 const BUS = required('BLOG_EVENT_BUS_URL');
-const BUS_HEADERS: Record<string, string> = process.env.BLOG_EVENTS_TOKEN ? { authorization: eventsAuthorization(process.env.BLOG_EVENTS_TOKEN) } : {};
+const BUS_HEADERS = eventsHeaders(process.env.BLOG_EVENTS_TOKEN || undefined);
 const ARTIFACTS = process.env.BLOG_ARTIFACTS ?? path.join(__dirname, '..', 'artifacts', 'containers');
 /** Moderation is a few hops away: comments → bus → moderation → bus → comments → bus → query. */
 const MODERATION_TIMEOUT_MS = 20_000;

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { eventsAuthorization } from '@blog/common';
+import { eventsHeaders } from '@blog/common';
 import { newEventsToken, ROOT, SERVICES, serviceCommand, serviceEnv, type ServiceName, type StackPorts } from './stack';
 
 export { SERVICES, type ServiceName, type StackPorts } from './stack';
@@ -275,7 +275,7 @@ class ProcessStack implements Stack {
   }
 
   eventHeaders(): Record<string, string> {
-    return this.eventsToken === undefined ? {} : { authorization: eventsAuthorization(this.eventsToken) };
+    return eventsHeaders(this.eventsToken);
   }
 
   logFile(name: ServiceName): string {

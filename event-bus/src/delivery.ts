@@ -2,7 +2,7 @@ import {
   backoffDelay,
   DEFAULT_BACKOFF,
   describeRequestError,
-  eventsAuthorization,
+  eventsHeaders,
   sendHttp,
   sleep,
   type BackoffOptions,
@@ -70,7 +70,7 @@ export class SubscriberDelivery {
     readonly url: string,
     private readonly options: DeliveryOptions,
   ) {
-    this.headers = options.token === undefined ? {} : { authorization: eventsAuthorization(options.token) };
+    this.headers = eventsHeaders(options.token);
   }
 
   start(): void {

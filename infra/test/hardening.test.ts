@@ -1,5 +1,5 @@
 import { checkHardening, parseQuantity } from './checks/hardening';
-import { copyManifests, loadManifests, typedOf, workloads, type Manifest } from './support/manifests';
+import { loadManifests, typedOf, workloads, mutatedCopy, type Manifest } from './support/manifests';
 import { readRepoFile } from './support/repo';
 
 const { manifests } = loadManifests();
@@ -12,12 +12,6 @@ function drainSeconds(): number {
 }
 
 const options = { drainSeconds: drainSeconds() };
-
-function mutated(mutate: (copy: Manifest[]) => void): Manifest[] {
-  const copy = copyManifests(manifests);
-  mutate(copy);
-  return copy;
-}
 
 function podOf(copy: Manifest[], name: string) {
   const pod = typedOf(copy, 'Deployment', name).spec?.template.spec;
@@ -55,7 +49,7 @@ describe('pod hardening', () => {
 
 describe('the hardening check catches', () => {
   it('a pod that mounts the token, runs as root, may escalate, keeps capabilities, has no seccomp profile', () => {
-    const broken = mutated((copy) => {
+    const broken = mutatedCopy(manifests, (copy) => {
       const { pod, container } = podOf(copy, 'posts-depl');
       delete pod.automountServiceAccountToken;
       pod.securityContext = { runAsUser: 0 };
@@ -73,7 +67,7 @@ describe('the hardening check catches', () => {
   });
 
   it('a read-only root filesystem without an emptyDir at /tmp, and a writable root', () => {
-    const noTmp = mutated((copy) => {
+    const noTmp = mutatedCopy(manifests, (copy) => {
       podOf(copy, 'comments-depl').container.volumeMounts = [];
       const { pod } = podOf(copy, 'query-depl');
       pod.volumes = [{ name: 'tmp', configMap: { name: 'blog-config' } }];
@@ -88,7 +82,7 @@ describe('the hardening check catches', () => {
   });
 
   it('missing or misdirected probes, missing limits, requests above limits, a short grace period', () => {
-    const broken = mutated((copy) => {
+    const broken = mutatedCopy(manifests, (copy) => {
       const { pod, container } = podOf(copy, 'client-depl');
       delete container.startupProbe;
       if (container.livenessProbe?.httpGet) container.livenessProbe.httpGet.path = '/readyz';

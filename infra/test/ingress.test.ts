@@ -17,7 +17,7 @@ import {
   USE_REGEX,
 } from './checks/ingress';
 import { serves } from './support/apps';
-import { copyManifests, loadManifests, ofKind, typedOf, type Manifest } from './support/manifests';
+import { loadManifests, ofKind, typedOf, mutatedCopy, type Manifest } from './support/manifests';
 
 const { manifests } = loadManifests();
 const INGRESS = 'ingress-srv';
@@ -124,14 +124,8 @@ describe(`Ingress ${STREAM_INGRESS} (GET /posts/stream, Server-Sent Events)`, ()
 });
 
 describe('the Ingress checks catch', () => {
-  function mutated(mutate: (copy: Manifest[]) => void): Manifest[] {
-    const copy = copyManifests(manifests);
-    mutate(copy);
-    return copy;
-  }
-
   it('a missing use-regex annotation, another class, a Prefix path, a bad regex, a rewrite-target', () => {
-    const broken = mutated((copy) => {
+    const broken = mutatedCopy(manifests, (copy) => {
       const ingress = typedOf(copy, 'Ingress', INGRESS);
       if (ingress.metadata) ingress.metadata.annotations = { 'nginx.ingress.kubernetes.io/rewrite-target': '/$1' };
       if (ingress.spec) ingress.spec.ingressClassName = 'traefik';
@@ -149,7 +143,7 @@ describe('the Ingress checks catch', () => {
   });
 
   it('a table that differs from PUBLIC_ROUTES (swapped backends), and a non-public backend', () => {
-    const swapped = mutated((copy) => {
+    const swapped = mutatedCopy(manifests, (copy) => {
       const paths = typedOf(copy, 'Ingress', INGRESS).spec?.rules?.[0]?.http?.paths ?? [];
       const [create, comments] = paths;
       if (create?.backend.service && comments?.backend.service) [create.backend.service, comments.backend.service] = [comments.backend.service, create.backend.service];
@@ -158,7 +152,7 @@ describe('the Ingress checks catch', () => {
     expect(swappedTable.routes).not.toEqual([...PUBLIC_ROUTES]);
     expect(routeRequest(swappedTable.routes, '/posts/create')).toBe('comments');
 
-    const toBus = mutated((copy) => {
+    const toBus = mutatedCopy(manifests, (copy) => {
       const paths = typedOf(copy, 'Ingress', INGRESS).spec?.rules?.[0]?.http?.paths ?? [];
       paths.push({ path: '/events', pathType: 'ImplementationSpecific', backend: { service: { name: 'event-bus-srv', port: { number: 4005 } } } });
     });
@@ -166,7 +160,7 @@ describe('the Ingress checks catch', () => {
   });
 
   it('a stream Ingress that buffers, times out after a minute, or holds other paths; a path held by two Ingresses', () => {
-    const buffered = mutated((copy) => {
+    const buffered = mutatedCopy(manifests, (copy) => {
       const annotations = typedOf(copy, 'Ingress', STREAM_INGRESS).metadata?.annotations ?? {};
       delete annotations[PROXY_BUFFERING];
       annotations[PROXY_READ_TIMEOUT] = '60';
@@ -185,7 +179,7 @@ describe('the Ingress checks catch', () => {
       expect.stringMatching(/path \/posts\/\?\(\.\*\)\/comments of host posts.com is in both Ingress ingress-srv and Ingress ingress-stream/),
     ]);
 
-    const noStreamIngress = mutated((copy) => {
+    const noStreamIngress = mutatedCopy(manifests, (copy) => {
       const paths = typedOf(copy, 'Ingress', STREAM_INGRESS).spec?.rules?.[0]?.http?.paths ?? [];
       paths.splice(0);
     });
@@ -196,7 +190,7 @@ describe('the Ingress checks catch', () => {
   describe('a missing or useless rate limit', () => {
     /** The manifests with one annotation of an Ingress set to `value`, or removed when it is undefined. */
     function withAnnotation(ingressName: string, key: string, value: string | undefined): Manifest[] {
-      return mutated((copy) => {
+      return mutatedCopy(manifests, (copy) => {
         const metadata = typedOf(copy, 'Ingress', ingressName).metadata ?? {};
         const annotations = { ...metadata.annotations };
         if (value === undefined) delete annotations[key];
@@ -238,7 +232,7 @@ describe('the Ingress checks catch', () => {
     });
 
     it('a stream limited by its request rate only (the limit sits on the wrong Ingress)', () => {
-      const moved = mutated((copy) => {
+      const moved = mutatedCopy(manifests, (copy) => {
         const stream = typedOf(copy, 'Ingress', STREAM_INGRESS).metadata?.annotations ?? {};
         const requests = typedOf(copy, 'Ingress', INGRESS).metadata?.annotations ?? {};
         delete stream[LIMIT_CONNECTIONS];

@@ -1,6 +1,6 @@
 import { workloadsOfService } from './checks/references';
 import { checkFlowsAllowed, checkFlowsDenied, INGRESS_NGINX, KUBE_DNS, podModels, PROMETHEUS, type Flow, type PodModel } from './checks/network';
-import { copyManifests, loadManifests, ofKind, typedOf, workloads, type Manifest } from './support/manifests';
+import { loadManifests, ofKind, typedOf, workloads, mutatedCopy, type Manifest } from './support/manifests';
 
 const { manifests } = loadManifests();
 
@@ -82,14 +82,8 @@ describe('NetworkPolicies', () => {
 });
 
 describe('the NetworkPolicy checks catch', () => {
-  function mutated(mutate: (copy: Manifest[]) => void): Manifest[] {
-    const copy = copyManifests(manifests);
-    mutate(copy);
-    return copy;
-  }
-
   it('a needed flow that a policy change blocks (no egress to the bus; DNS on the wrong port)', () => {
-    const broken = mutated((copy) => {
+    const broken = mutatedCopy(manifests, (copy) => {
       const toBus = typedOf(copy, 'NetworkPolicy', 'allow-event-bus-to-services');
       if (toBus.spec) delete toBus.spec.egress;
       const dns = typedOf(copy, 'NetworkPolicy', 'allow-dns-egress').spec?.egress?.[0]?.ports;
@@ -102,7 +96,7 @@ describe('the NetworkPolicy checks catch', () => {
   });
 
   it('a forbidden flow that a policy change allows (an ingress rule without from; the client stays blocked by its own egress)', () => {
-    const open = mutated((copy) => {
+    const open = mutatedCopy(manifests, (copy) => {
       const ingress = typedOf(copy, 'NetworkPolicy', 'allow-services-to-event-bus').spec?.ingress?.[0];
       if (ingress) delete ingress.from;
     });

@@ -1,15 +1,9 @@
 import { checkConfigUrls, checkIngressBackends, checkPodReferences, checkPolicySelectors, checkServices, checkStatefulSetServices } from './checks/references';
-import { copyManifests, loadManifests, typedOf, type Manifest } from './support/manifests';
+import { loadManifests, typedOf, mutatedCopy, type Manifest } from './support/manifests';
 
 const { manifests } = loadManifests();
 
 /** A copy of the manifests, changed by `mutate`. */
-function mutated(mutate: (copy: Manifest[]) => void): Manifest[] {
-  const copy = copyManifests(manifests);
-  mutate(copy);
-  return copy;
-}
-
 function firstContainer(copy: Manifest[], name: string) {
   const container = typedOf(copy, 'Deployment', name).spec?.template.spec?.containers[0];
   if (!container) throw new Error(`${name} has no container`);
@@ -44,13 +38,13 @@ describe('cross-references between the manifests', () => {
 
 describe('the cross-reference checks catch', () => {
   it('a Service selecting no pods, or the pods of two workloads', () => {
-    const none = mutated((copy) => {
+    const none = mutatedCopy(manifests, (copy) => {
       const spec = typedOf(copy, 'Service', 'posts-clusterip-srv').spec;
       if (spec) spec.selector = { app: 'post' };
     });
     expect(checkServices(none)).toEqual([expect.stringMatching(/Service\/posts-clusterip-srv: spec.selector \{"app":"post"\} matches the pod template labels of 0 workloads/)]);
 
-    const two = mutated((copy) => {
+    const two = mutatedCopy(manifests, (copy) => {
       const spec = typedOf(copy, 'Service', 'posts-clusterip-srv').spec;
       if (spec) spec.selector = { 'app.kubernetes.io/part-of': 'blog' };
     });
@@ -58,19 +52,19 @@ describe('the cross-reference checks catch', () => {
   });
 
   it('a targetPort that is no containerPort, by name or by number', () => {
-    const byName = mutated((copy) => {
+    const byName = mutatedCopy(manifests, (copy) => {
       const port = typedOf(copy, 'Service', 'comments-srv').spec?.ports?.[0];
       if (port) port.targetPort = 'web';
     });
     expect(checkServices(byName)).toEqual([expect.stringMatching(/comments-srv: spec.ports\[0\].targetPort "web" is not a TCP containerPort \(by name\) of Deployment\/comments-depl/)]);
 
-    const byNumber = mutated((copy) => {
+    const byNumber = mutatedCopy(manifests, (copy) => {
       const port = typedOf(copy, 'Service', 'comments-srv').spec?.ports?.[0];
       if (port) port.targetPort = 4000;
     });
     expect(checkServices(byNumber)).toEqual([expect.stringMatching(/targetPort 4000 is not a TCP containerPort \(by number\)/)]);
 
-    const rightNumber = mutated((copy) => {
+    const rightNumber = mutatedCopy(manifests, (copy) => {
       const port = typedOf(copy, 'Service', 'comments-srv').spec?.ports?.[0];
       if (port) port.targetPort = 4001;
     });
@@ -78,7 +72,7 @@ describe('the cross-reference checks catch', () => {
   });
 
   it('an Ingress backend naming a missing Service or port', () => {
-    const broken = mutated((copy) => {
+    const broken = mutatedCopy(manifests, (copy) => {
       const paths = typedOf(copy, 'Ingress', 'ingress-srv').spec?.rules?.[0]?.http?.paths ?? [];
       if (paths[0]?.backend.service) paths[0].backend.service.name = 'posts-srv';
       if (paths[1]?.backend.service) paths[1].backend.service.port = { number: 4000 };
@@ -90,7 +84,7 @@ describe('the cross-reference checks catch', () => {
   });
 
   it('a ConfigMap URL whose host is not a Service, or whose port is not one of its ports', () => {
-    const broken = mutated((copy) => {
+    const broken = mutatedCopy(manifests, (copy) => {
       const data = typedOf(copy, 'ConfigMap', 'blog-config').data ?? {};
       data.EVENT_BUS_URL = 'http://event-bus:4005';
       data.EVENT_SUBSCRIBERS = 'http://posts-clusterip-srv:4000,http://comments-srv:4011,http://query-srv.default.svc.cluster.local:4002';
@@ -102,7 +96,7 @@ describe('the cross-reference checks catch', () => {
   });
 
   it('a PDB or NetworkPolicy selecting nothing (the default-deny {} is fine), and a PDB blocking drains', () => {
-    const broken = mutated((copy) => {
+    const broken = mutatedCopy(manifests, (copy) => {
       const pdb = typedOf(copy, 'PodDisruptionBudget', 'posts-pdb');
       if (pdb.spec) pdb.spec.selector = { matchLabels: { app: 'post' } };
       const query = typedOf(copy, 'PodDisruptionBudget', 'query-pdb');
@@ -118,7 +112,7 @@ describe('the cross-reference checks catch', () => {
   });
 
   it('a missing ConfigMap, an undeclared volume, a PORT that is not the containerPort, overlapping selectors', () => {
-    const broken = mutated((copy) => {
+    const broken = mutatedCopy(manifests, (copy) => {
       const container = firstContainer(copy, 'posts-depl');
       container.envFrom = [{ configMapRef: { name: 'blog-cfg' } }];
       container.volumeMounts = [{ name: 'temp', mountPath: '/tmp' }];
@@ -137,7 +131,7 @@ describe('the cross-reference checks catch', () => {
   });
 
   it("a StatefulSet whose serviceName is no Service", () => {
-    const broken = mutated((copy) => {
+    const broken = mutatedCopy(manifests, (copy) => {
       const spec = typedOf(copy, 'StatefulSet', 'event-bus').spec;
       if (spec) spec.serviceName = 'event-bus';
     });

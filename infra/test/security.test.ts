@@ -6,7 +6,7 @@
 import { browserApiConfigSchema, eventsAuthorization, eventsConfigSchema, loadConfig } from '@blog/common';
 import request from 'supertest';
 import { z } from 'zod';
-import { APP_OF_IMAGE, appsReady, type AppSettings } from './support/apps';
+import { appsReady, buildApp, type AppSettings } from './support/apps';
 import { containerEnv, imageRepository, loadManifests, workloads } from './support/manifests';
 
 const { manifests } = loadManifests();
@@ -29,12 +29,6 @@ function settingsOf(env: Record<string, string>): AppSettings {
   return { eventsToken: EVENTS_TOKEN, browserOrigins: CORS_ORIGINS };
 }
 
-function appOf(image: string, settings: AppSettings) {
-  const build = APP_OF_IMAGE[image];
-  if (!build) throw new Error(`no app known for ${image}`);
-  return build(settings);
-}
-
 describe('event intake as deployed', () => {
   it('covers the bus and the four services', () => {
     expect(pods.map((pod) => pod.image).sort()).toEqual(['blog/comments', 'blog/event-bus', 'blog/moderation', 'blog/posts', 'blog/query']);
@@ -48,7 +42,7 @@ describe('event intake as deployed', () => {
 
   it.each(pods.map((pod) => [pod.name, pod]))('%s refuses event requests without the token and takes them with it', async (_name, pod) => {
     const settings = settingsOf(pod.env);
-    const app = appOf(pod.image, settings);
+    const app = buildApp(pod.image, settings);
     await appsReady();
     const auth = { authorization: eventsAuthorization(settings.eventsToken ?? '') };
     await request(app).post('/events').send({}).expect(401);
@@ -72,7 +66,7 @@ describe('public APIs as deployed', () => {
   it.each(publicPods.map((pod) => [pod.name, pod]))('%s answers with security headers, and CORS only for the configured origins', async (_name, pod) => {
     const settings = settingsOf(pod.env);
     const path = PUBLIC_PATHS[pod.image] as string;
-    const app = appOf(pod.image, settings);
+    const app = buildApp(pod.image, settings);
     await appsReady();
     const [allowed] = settings.browserOrigins ?? [];
     expect(allowed).toEqual(expect.any(String));

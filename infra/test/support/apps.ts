@@ -57,10 +57,16 @@ export function appsReady(): Promise<void> {
 
 const apps = new Map<string, Express>();
 
-function appOf(image: string): Express | undefined {
+/** The image's app built with the settings its pod's environment gives it; throws for an unknown image. */
+export function buildApp(image: string, settings?: AppSettings): Express {
   const build = APP_OF_IMAGE[image];
-  if (!build) return undefined;
-  const app = apps.get(image) ?? build();
+  if (!build) throw new Error(`no app known for ${image}`);
+  return build(settings);
+}
+
+function appOf(image: string): Express | undefined {
+  if (!APP_OF_IMAGE[image]) return undefined;
+  const app = apps.get(image) ?? buildApp(image);
   apps.set(image, app);
   return app;
 }

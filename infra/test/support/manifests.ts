@@ -217,6 +217,13 @@ export function copyManifests(manifests: readonly Manifest[]): Manifest[] {
 }
 
 /** The object of the named document, for mutating a copy in tests. */
+/** A copy of the manifests changed by `mutate`: for showing that a check catches the change. */
+export function mutatedCopy(manifests: readonly Manifest[], mutate: (copy: Manifest[]) => void): Manifest[] {
+  const copy = copyManifests(manifests);
+  mutate(copy);
+  return copy;
+}
+
 export function objectOf(manifests: readonly Manifest[], kind: string, name: string): KubeObject {
   const found = manifests.find((m) => m.object.kind === kind && m.object.metadata?.name === name);
   if (!found) throw new Error(`no ${kind}/${name} in the manifests`);
@@ -261,7 +268,7 @@ export function containerEnv(manifests: readonly Manifest[], container: IContain
     }
   }
   for (const variable of container.env ?? []) {
-    if (variable.value === undefined && variable.valueFrom !== undefined) throw new Error(`${where}: env ${variable.name} uses valueFrom, which the container step does not resolve`);
+    if (variable.value === undefined && variable.valueFrom !== undefined) throw new Error(`${where}: env ${variable.name} uses valueFrom, which is not resolved here`);
     env[variable.name] = variable.value ?? '';
   }
   return env;
