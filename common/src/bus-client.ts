@@ -9,8 +9,8 @@ import { describeRequestError, sendHttp, type HttpReply } from './http-client';
 
 /** The bus could not be reached, or answered that it did not store the event: nothing was published. */
 export class BusUnavailableError extends HttpError {
-  constructor(reason: string) {
-    super(503, `event bus unavailable (${reason}); nothing was changed, try again`);
+  constructor(reason: string, retryAfterSeconds?: number) {
+    super(503, `event bus unavailable (${reason}); nothing was changed, try again`, { retryAfterSeconds });
     this.name = 'BusUnavailableError';
   }
 }
@@ -26,7 +26,10 @@ export class BusUnconfirmedError extends HttpError {
 /** Transport errors that mean the request never reached the bus. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
-type PublishAttempt = { kind: 'stored'; seqs: number[] } | { kind: 'not-stored' | 'unknown'; reason: string } | { kind: 'split'; busTakesBatches: boolean };
+type PublishAttempt =
+  | { kind: 'stored'; seqs: number[] }
+  | { kind: 'not-stored' | 'unknown'; reason: string; retryAfterSeconds?: number }
+  | { kind: 'split'; busTakesBatches: boolean };
 
 /** Where a consumer reads the event history from. */
 export interface EventHistory {
@@ -159,7 +162,7 @@ export class BusClient implements EventPublisher, EventHistory {
         return 'split';
       }
       maybeStored ||= outcome.kind === 'unknown';
-      if (!maybeStored) throw new BusUnavailableError(outcome.reason);
+      if (!maybeStored) throw new BusUnavailableError(outcome.reason, outcome.retryAfterSeconds);
       if (Date.now() >= deadline) throw new BusUnconfirmedError(outcome.reason);
       await sleep(backoffDelay(attempt, { minDelayMs: 50, maxDelayMs: 1_000 }));
     }
@@ -175,11 +178,11 @@ export class BusClient implements EventPublisher, EventHistory {
       const reason = describeRequestError(err);
       return { kind: NOT_SENT.has(reason) ? 'not-stored' : 'unknown', reason };
     }
-    const { status, text } = reply;
+    const { status, text, headers } = reply;
     // A bus without the batch route (404), or one refusing the batch (400: one of its events is invalid,
     // which only the single route can tell): send the events one by one.
     if (!single && (status === 404 || status === 400)) return { kind: 'split', busTakesBatches: status !== 404 };
-    if (status >= 500) return { kind: 'not-stored', reason: `HTTP ${status}` };
+    if (status >= 500) return { kind: 'not-stored', reason: busRefusal(status, text), retryAfterSeconds: retryAfter(headers['retry-after']) };
     if (status === 401) return { kind: 'not-stored', reason: REFUSED_TOKEN };
     if (status >= 300) throw new Error(`event bus refused POST ${path}: HTTP ${status} ${text}`);
     const seqs = storedSeqs(JSON.parse(text), events.length);
@@ -206,6 +209,23 @@ export class BusClient implements EventPublisher, EventHistory {
     if (status >= 300) throw new Error(`event bus refused GET ${path}: HTTP ${status} ${text}`);
     return JSON.parse(text) as unknown;
   }
+}
+
+/** "HTTP 503", followed by the reason the bus gave in its JSON error, if any. */
+function busRefusal(status: number, text: string): string {
+  let error: unknown;
+  try {
+    error = (JSON.parse(text) as { error?: unknown } | null)?.error;
+  } catch {
+    // not JSON: the status alone
+  }
+  return typeof error === 'string' ? `HTTP ${status}: ${error}` : `HTTP ${status}`;
+}
+
+/** A `Retry-After` in seconds; the HTTP-date form is not used by the bus and is ignored. */
+function retryAfter(header: string | undefined): number | undefined {
+  const seconds = header === undefined ? NaN : Number(header);
+  return Number.isInteger(seconds) && seconds >= 0 ? seconds : undefined;
 }
 
 /** The seqs in the bus's answer: `{seq}` for one event, `{seqs: [...]}` for a batch. */

@@ -98,6 +98,11 @@ export const env = {
         return isOrigin ? undefined : `"${origin}" is not an origin such as http://localhost:3000`;
       },
     ),
+  /** A duration in whole milliseconds, at least 1. */
+  milliseconds: (fallback: number) => {
+    const error = 'must be a whole number of milliseconds, at least 1';
+    return z.coerce.number({ error }).int({ error }).min(1, { error }).default(fallback);
+  },
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   wordList: (fallback: string[]) => commaList(fallback, (item) => item.toLowerCase()),
 };

@@ -11,6 +11,7 @@ const agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 10_000, maxSocke
 export interface HttpReply {
   status: number;
   text: string;
+  headers: http.IncomingHttpHeaders;
 }
 
 export interface HttpCall {
@@ -31,7 +32,7 @@ export function sendHttp(url: string, { method = 'GET', json, headers: extra = {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text, headers: res.headers }));
       res.on('error', reject);
     });
     req.setTimeout(timeoutMs, () => req.destroy(new RequestTimeoutError(timeoutMs)));

@@ -11,12 +11,17 @@ import { observeRequests, REQUEST_ID_HEADER } from './observe';
 
 /** An error with the HTTP status it should be answered with; the message is shown to the caller. */
 export class HttpError extends Error {
+  /** Sent as `Retry-After` (seconds): when a refusal is temporary, how soon trying again makes sense. */
+  readonly retryAfterSeconds: number | undefined;
+
   constructor(
     readonly status: number,
     message: string,
+    { retryAfterSeconds }: { retryAfterSeconds?: number } = {},
   ) {
     super(message);
     this.name = 'HttpError';
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
@@ -135,6 +140,7 @@ const bodyParserMessages: Record<string, string> = {
 function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     const { status, message } = toHttpError(err);
+    const retryAfterSeconds = err instanceof HttpError ? err.retryAfterSeconds : undefined;
     // 503 means a dependency (the event bus) is unavailable: expected in operation, so a warning.
     if (status === 503) logger.warn({ reason: message, method: req.method, path: req.path }, 'request refused: unavailable');
     else if (status >= 500) logger.error({ err, method: req.method, path: req.path }, 'request failed');
@@ -142,6 +148,7 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
       res.end();
       return;
     }
+    if (retryAfterSeconds !== undefined) res.set('Retry-After', String(retryAfterSeconds));
     res.status(status).json({ error: message });
   };
 }

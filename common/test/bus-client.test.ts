@@ -103,6 +103,19 @@ describe('BusClient', () => {
     await expect(new BusClient(silent, { timeoutMs: 50 }).readAfter(0, 1)).rejects.toMatchObject({ status: 503, message: expect.stringMatching(/timed out/) });
   });
 
+  it("passes on why the bus refused to store an event, and its Retry-After", async () => {
+    const url = await busAnswering((_req, _body, res) =>
+      res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '2' }).end('{"error":"event log cannot store events (disk full); nothing was stored"}'),
+    );
+    const publishing = new BusClient(url).publish({ type: 'PostCreated', data: { id: 'p', title: 't' } });
+    await expect(publishing).rejects.toBeInstanceOf(BusUnavailableError);
+    await expect(publishing).rejects.toMatchObject({
+      status: 503,
+      retryAfterSeconds: 2,
+      message: 'event bus unavailable (HTTP 503: event log cannot store events (disk full); nothing was stored); nothing was changed, try again',
+    });
+  });
+
   it('reports a refused event as a plain error (a bug, not an outage)', async () => {
     const url = await busAnswering((_req, _body, res) => res.writeHead(400).end('{"error":"malformed event"}'));
     const publishing = new BusClient(url).publish({ type: 'PostCreated', data: { id: 'p', title: 't' } });

@@ -1,42 +1,63 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { HttpError, type Logger } from '@blog/common';
-import { ByteOffsets, EventIndex, parseStoredLines, RECENT_IDS, type EventLog, type NewEvent, type StoredEvent, type StoredRecord } from './log';
+import { DurableFile, StorageFault, type OpenLogFile } from './durable-file';
+import {
+  ByteOffsets,
+  EventIndex,
+  parseStoredLines,
+  RECENT_IDS,
+  type EventLog,
+  type EventLogHealth,
+  type NewEvent,
+  type StoredEvent,
+  type StoredRecord,
+} from './log';
 
 interface PendingAppend {
-  event: StoredEvent;
-  line: string;
+  event: NewEvent;
   resolve: (event: StoredEvent) => void;
   reject: (err: Error) => void;
 }
 
-/** The log failed to write; nothing more is accepted until the bus restarts and reopens it. */
+/** How soon a publisher refused for a storage fault may try again. */
+const RETRY_AFTER_SECONDS = 1;
+
+/** The log could not store the events: nothing of them was kept, and none got a seq. */
 export class EventLogUnavailableError extends HttpError {
   constructor(reason: string) {
-    super(503, `event log unavailable (${reason}); nothing was stored`);
+    super(503, `event log cannot store events (${reason}); nothing was stored, try again`, { retryAfterSeconds: RETRY_AFTER_SECONDS });
   }
 }
 
 export interface FileEventLogOptions {
   dir: string;
   logger: Logger;
-  /** Called once when a write fails: the file's end is then unknown, so the bus should restart. */
-  onFailure?: (err: Error) => void;
   /** How many of the newest events are kept in memory as text; older ones are read from the file. */
   tailSize?: number;
+  /** A write (with its fsync) that takes longer is refused with 503, never acknowledged late. */
+  writeTimeoutMs?: number;
+  /** Called for each refused write, with its fault's code (for a metric). */
+  onWriteFault?: (code: string) => void;
+  /** Opens the file (tests inject faults here). */
+  openFile?: OpenLogFile;
 }
 
 /** Enough for delivery to read from memory even when a subscriber is a few seconds behind under load. */
 const DEFAULT_TAIL_SIZE = 50_000;
+const DEFAULT_WRITE_TIMEOUT_MS = 5_000;
 
 /**
  * The event log on disk: one JSON line per event in `<dir>/events.jsonl`, appended and fsynced before an
  * append resolves.
  *
  * - Group commit: appends that arrive while a write is under way are written together by the next write,
- *   so under load one fsync covers many events.
- * - An event becomes readable (and is delivered) only once it is durable.
+ *   so under load one fsync covers many events. Seqs are given when a batch is written, after the last
+ *   durable one: a batch is stored whole, or refused whole (503) with nothing of it kept, and its seqs go
+ *   to the next batch. A seq is only ever told (201) and delivered once durable, so none is ever reused.
+ * - A storage fault (a full disk, an I/O error, a read-only or removed file, a hung write) refuses appends
+ *   while it lasts; the bus stays up, reads and deliveries go on, and the next append tries again.
  * - Memory stays bounded whatever the history's length: the newest events are kept as text, older ones are
  *   read from the file by their byte offsets (8 bytes per event in memory).
  * - On open, a torn last line (a crash in the middle of a write) is dropped and the file truncated to the
@@ -44,24 +65,21 @@ const DEFAULT_TAIL_SIZE = 50_000;
  */
 export class FileEventLog implements EventLog {
   private readonly index: EventIndex;
-  /** The seq the next append gets; ahead of lastSeq while appends are being written. */
-  private nextSeq: number;
   private batch: PendingAppend[] = [];
   /** Appends not yet durable, by event id, so that a retry joins the original. */
   private readonly pendingById = new Map<string, Promise<StoredEvent>>();
   private writing: Promise<void> | undefined;
-  private failure: Error | undefined;
   private closed = false;
+  private fault: { code: string; reason: string; since: number; refused: number } | undefined;
   /** Writes (each one fsync) so far; with group commit, fewer than appends under load. */
   writes = 0;
 
   private constructor(
-    private readonly file: FileHandle,
+    private readonly file: DurableFile,
     private readonly options: FileEventLogOptions,
     loaded: LoadedLog,
   ) {
     this.index = new EventIndex(options.tailSize ?? DEFAULT_TAIL_SIZE, loaded);
-    this.nextSeq = loaded.offsets.count + 1;
   }
 
   /** Opens (or creates) the log in `dir` and loads it. */
@@ -70,10 +88,12 @@ export class FileEventLog implements EventLog {
     const filePath = path.join(options.dir, 'events.jsonl');
     const startedAt = Date.now();
     const loaded = await load(filePath, Math.max(options.tailSize ?? DEFAULT_TAIL_SIZE, RECENT_IDS));
-    const file = await open(filePath, 'a+');
+    const file = await DurableFile.open(filePath, loaded.offsets.end, {
+      logger: options.logger,
+      writeTimeoutMs: options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
+      openFile: options.openFile,
+    });
     if (loaded.tornBytes > 0) {
-      await file.truncate(loaded.offsets.end);
-      await file.datasync();
       options.logger.warn({ file: filePath, droppedBytes: loaded.tornBytes, lastSeq: loaded.offsets.count }, 'dropped a torn last record');
     }
     options.logger.info({ file: filePath, events: loaded.offsets.count, ms: Date.now() - startedAt }, 'event log opened');
@@ -84,16 +104,23 @@ export class FileEventLog implements EventLog {
     return this.index.lastSeq;
   }
 
+  health(): EventLogHealth {
+    return this.fault ? { writable: false, reason: this.fault.reason } : { writable: true };
+  }
+
   append(event: NewEvent): Promise<StoredEvent> {
-    if (this.failure) return Promise.reject(new EventLogUnavailableError(this.failure.message));
-    if (this.closed) return Promise.reject(new EventLogUnavailableError('closed'));
+    if (this.closed) return Promise.reject(new EventLogUnavailableError('the bus is shutting down'));
     const knownSeq = this.index.recentSeq(event.id);
     if (knownSeq !== undefined) return this.readAfter(knownSeq - 1, 1).then(([stored]) => stored as StoredEvent);
     const pending = this.pendingById.get(event.id);
     if (pending) return pending;
+    const blocked = this.file.blockedBy;
+    if (blocked) {
+      this.noteFault(blocked, 1);
+      return Promise.reject(new EventLogUnavailableError(blocked.message));
+    }
     const appended = new Promise<StoredEvent>((resolve, reject) => {
-      const stored: StoredEvent = { ...event, seq: this.nextSeq++ };
-      this.batch.push({ event: stored, line: JSON.stringify(stored), resolve, reject });
+      this.batch.push({ event, resolve, reject });
       this.writing ??= this.writeBatches();
     });
     this.pendingById.set(event.id, appended);
@@ -111,7 +138,8 @@ export class FileEventLog implements EventLog {
     const { offsets } = this.index;
     const start = offsets.startOf(after + 1);
     const length = offsets.endOf(last) - start;
-    const { buffer, bytesRead } = await this.file.read(Buffer.allocUnsafe(length), 0, length, start);
+    const buffer = Buffer.allocUnsafe(length);
+    const { bytesRead } = await this.file.read(buffer, length, start);
     // Every record ends with a newline; the text between offsets holds exactly these events.
     return buffer.toString('utf8', 0, bytesRead - 1).split('\n');
   }
@@ -132,38 +160,50 @@ export class FileEventLog implements EventLog {
     await this.file.close();
   }
 
-  /** Appends sequenced but not yet readable: the batch being written and the one waiting. */
-  private pendingCount = 0;
-
   /** Writes batch after batch until none is pending; appends arriving meanwhile join the next batch. */
   private async writeBatches(): Promise<void> {
     // Let the appends of this tick join the first batch.
     await new Promise((resolve) => setImmediate(resolve));
-    while (this.batch.length > 0 && !this.failure) {
+    while (this.batch.length > 0) {
       const batch = this.batch;
       this.batch = [];
-      const text = batch.map(({ line }) => `${line}\n`).join('');
+      const firstSeq = this.index.lastSeq + 1;
+      const records = batch.map(({ event }, i) => {
+        const stored: StoredEvent = { ...event, seq: firstSeq + i };
+        return { stored, record: { seq: stored.seq, id: stored.id, line: JSON.stringify(stored) } };
+      });
       try {
-        await this.file.write(text);
-        await this.file.datasync();
-        this.writes++;
+        await this.file.append(Buffer.from(records.map(({ record }) => `${record.line}\n`).join('')));
       } catch (err) {
-        this.fail(err instanceof Error ? err : new Error(String(err)), batch);
-        break;
+        const fault = err instanceof StorageFault ? err : new StorageFault('UNKNOWN', String(err));
+        this.noteFault(fault, batch.length);
+        const refusal = new EventLogUnavailableError(fault.message);
+        for (const { reject } of batch) reject(refusal);
+        continue;
       }
-      this.index.add(batch.map(({ event, line }) => ({ seq: event.seq, id: event.id, line })));
-      for (const { event, resolve } of batch) resolve(event);
+      this.writes++;
+      this.noteWritable();
+      this.index.add(records.map(({ record }) => record));
+      records.forEach(({ stored }, i) => batch[i]?.resolve(stored));
     }
     this.writing = undefined;
   }
 
-  private fail(err: Error, batch: PendingAppend[]): void {
-    this.failure = err;
-    this.options.logger.fatal({ err }, 'writing the event log failed');
-    const error = new EventLogUnavailableError(err.message);
-    for (const { reject } of [...batch, ...this.batch]) reject(error);
-    this.batch = [];
-    this.options.onFailure?.(err);
+  private noteFault(fault: StorageFault, refused: number): void {
+    this.options.onWriteFault?.(fault.code);
+    if (this.fault?.code === fault.code) {
+      this.fault.refused += refused;
+      return;
+    }
+    this.fault = { code: fault.code, reason: fault.message, since: this.fault?.since ?? Date.now(), refused: (this.fault?.refused ?? 0) + refused };
+    this.options.logger.error({ code: fault.code, reason: fault.message, lastSeq: this.lastSeq }, 'event log cannot write: refusing appends until a write succeeds');
+  }
+
+  private noteWritable(): void {
+    if (!this.fault) return;
+    const { since, refused } = this.fault;
+    this.fault = undefined;
+    this.options.logger.warn({ refusedAppends: refused, unwritableMs: Date.now() - since, lastSeq: this.lastSeq }, 'event log writable again');
   }
 }
 

@@ -13,18 +13,20 @@ const configSchema = z.object({
   EVENT_SUBSCRIBERS: env.urlList(['http://localhost:4000', 'http://localhost:4001', 'http://localhost:4002', 'http://localhost:4003']),
   /** Where the event log lives; relative paths are resolved against the working directory. */
   EVENT_LOG_DIR: z.string().default('.data/event-bus'),
+  /** A write of the log (with its fsync) that takes longer is refused with 503, never acknowledged late. */
+  EVENT_LOG_WRITE_TIMEOUT_MS: env.milliseconds(5_000),
 });
 
 main(async () => {
   const config = loadConfig(configSchema);
   const logger = createLogger('event-bus', config);
+  const metrics = new BusMetrics({ processMetrics: true });
   const log = await FileEventLog.open({
     dir: path.resolve(config.EVENT_LOG_DIR),
     logger,
-    // After a failed write the end of the file is unknown: exit, and reopen (dropping a torn record) on restart.
-    onFailure: () => process.exit(1),
+    writeTimeoutMs: config.EVENT_LOG_WRITE_TIMEOUT_MS,
+    onWriteFault: (code) => metrics.logWriteFaults.inc({ code }),
   });
-  const metrics = new BusMetrics({ processMetrics: true });
   const deliveries = config.EVENT_SUBSCRIBERS.map((url) => new SubscriberDelivery(url, { log, logger, metrics, token: config.EVENTS_TOKEN }));
   metrics.observe(log, deliveries);
   logger.info({ subscribers: config.EVENT_SUBSCRIBERS, eventsToken: config.EVENTS_TOKEN ? 'required' : 'none' }, 'delivering to subscribers');

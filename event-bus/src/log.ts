@@ -28,7 +28,16 @@ export interface EventLog {
   readAfter(after: number, limit: number): Promise<StoredEvent[]>;
   /** Resolves once an event with seq greater than `after` exists, or when the signal aborts. */
   waitForNewerThan(after: number, signal: AbortSignal): Promise<void>;
+  /** Whether appends are being stored now; reads work either way. */
+  health(): EventLogHealth;
   close(): Promise<void>;
+}
+
+export interface EventLogHealth {
+  /** False while appends are refused (a full disk, an I/O error…): until the next write succeeds. */
+  writable: boolean;
+  /** Why appends are refused. */
+  reason?: string;
 }
 
 /**
@@ -209,6 +218,10 @@ export class MemoryEventLog implements EventLog {
 
   waitForNewerThan(after: number, signal: AbortSignal): Promise<void> {
     return this.index.waitForNewerThan(after, signal);
+  }
+
+  health(): EventLogHealth {
+    return { writable: true };
   }
 
   async close(): Promise<void> {

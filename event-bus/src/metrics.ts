@@ -7,6 +7,7 @@ export class BusMetrics extends HttpMetrics {
   readonly eventsAppended: Counter<'type'>;
   readonly eventsDelivered: Counter<'subscriber'>;
   readonly deliveryRetries: Counter<'subscriber'>;
+  readonly logWriteFaults: Counter<'code'>;
 
   constructor({ processMetrics = false } = {}) {
     super('event-bus', { processMetrics });
@@ -14,6 +15,12 @@ export class BusMetrics extends HttpMetrics {
     this.eventsAppended = new Counter({ name: 'events_appended_total', help: 'Events appended to the log (durable)', labelNames: ['type'], registers });
     this.eventsDelivered = new Counter({ name: 'events_delivered_total', help: 'Events a subscriber acknowledged', labelNames: ['subscriber'], registers });
     this.deliveryRetries = new Counter({ name: 'delivery_retries_total', help: 'Failed delivery attempts, each retried', labelNames: ['subscriber'], registers });
+    this.logWriteFaults = new Counter({
+      name: 'event_log_write_faults_total',
+      help: 'Writes of the event log refused for a storage fault (code: ENOSPC, EIO, EROFS, TIMEOUT, REMOVED…); their appends got 503',
+      labelNames: ['code'],
+      registers,
+    });
   }
 
   /** Subscriber lag and log size are read when scraped, from the log and the deliveries themselves. */
@@ -26,6 +33,14 @@ export class BusMetrics extends HttpMetrics {
       registers,
       collect() {
         for (const delivery of deliveries) this.set({ subscriber: delivery.url }, delivery.status().lag);
+      },
+    });
+    new Gauge({
+      name: 'event_log_writable',
+      help: '1 while the event log stores appends; 0 while it refuses them for a storage fault (reads and deliveries go on)',
+      registers,
+      collect() {
+        this.set(log.health().writable ? 1 : 0);
       },
     });
     new Gauge({

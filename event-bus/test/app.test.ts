@@ -2,6 +2,7 @@ import { silentLogger } from '@blog/common';
 import request from 'supertest';
 import { createApp } from '../src/app';
 import { SubscriberDelivery } from '../src/delivery';
+import { EventLogUnavailableError } from '../src/file-log';
 import { MemoryEventLog } from '../src/log';
 import { BusMetrics } from '../src/metrics';
 
@@ -14,6 +15,19 @@ function setup() {
 const postCreated = { type: 'PostCreated', data: { id: 'p1', title: 'Hello' } };
 
 describe('event bus HTTP API', () => {
+  it('answers 503 JSON with Retry-After when the log cannot store, and stores nothing of a refused batch', async () => {
+    const log = new MemoryEventLog();
+    log.append = () => Promise.reject(new EventLogUnavailableError("no space left on the bus's volume (ENOSPC)"));
+    const app = createApp({ log, deliveries: [], logger: silentLogger() });
+    for (const [path, body] of [['/events', postCreated], ['/events/batch', [postCreated, postCreated]]] as const) {
+      const res = await request(app).post(path).send(body).expect(503);
+      expect(res.headers['retry-after']).toBe('1');
+      expect(res.body).toEqual({ error: "event log cannot store events (no space left on the bus's volume (ENOSPC)); nothing was stored, try again" });
+    }
+    await request(app).get('/events').expect(200, []);
+    await request(app).get('/healthz').expect(200);
+  });
+
   it('sequences each accepted event and answers 201 {seq}', async () => {
     const { app } = setup();
     await request(app).post('/events').send(postCreated).expect(201, { seq: 1 });
@@ -140,7 +154,19 @@ describe('event bus HTTP API', () => {
     expect(line('events_appended_total{type="PostLiked"')).toMatch(/ 1$/);
     expect(line('event_log_events')).toMatch(/ 3$/);
     expect(line('subscriber_lag_events{subscriber="http://127.0.0.1:9"')).toMatch(/ 3$/);
+    expect(line('event_log_writable')).toMatch(/ 1$/);
     // A subscriber's metrics (applied, skipped, catch-up) would always read 0 here: the bus has none.
     expect(text).not.toMatch(/events_applied_total|events_skipped_total|catch_up_duration_seconds/);
+  });
+
+  it('serves the log health for alerts: writable 0 while it refuses appends, and the refused writes by fault', async () => {
+    const log = new MemoryEventLog();
+    log.health = () => ({ writable: false, reason: 'ENOSPC' });
+    const metrics = new BusMetrics();
+    metrics.observe(log, []);
+    metrics.logWriteFaults.inc({ code: 'ENOSPC' });
+    const { text } = await request(createApp({ log, deliveries: [], logger: silentLogger(), metrics })).get('/metrics').expect(200);
+    expect(text).toMatch(/^event_log_writable\{service="event-bus"\} 0$/m);
+    expect(text).toMatch(/^event_log_write_faults_total\{code="ENOSPC",service="event-bus"\} 1$/m);
   });
 });
