@@ -8,7 +8,7 @@ import { loopbackBaseUrl, type TargetUrls } from './target';
 export const USAGE = `Usage: npm run bench -- [options]      (or: node bench/dist/cli.js [options])
 
 Starts the local production build on free ports (or measures a running stack) and runs bounded phases:
-creates, propagation, moderation, catchup, memory. Prints one table; writes JSON and a Markdown summary.
+creates, propagation, moderation, catchup, memory, storage. Prints one table; writes JSON and a Markdown summary.
 
 Options:
   --smoke                 tiny counts (a few hundred events; catch-up on 2k events), for CI
@@ -22,7 +22,7 @@ Options:
   --out DIR               where results go (default: bench/results)
   -h, --help              show this help
 
-Against a running stack, catchup and memory are not measured (they need the local processes).`;
+Against a running stack, catchup, memory and storage are not measured (they need the local processes).`;
 
 export interface CliOptions {
   profile: Profile;

@@ -11,12 +11,13 @@ import { runCreatesPhase, type CreatesDetails } from './phases/creates';
 import { memoryOutcome, sampleRss, type MemoryDetails, type RssSample } from './phases/memory';
 import { runModerationPhase, type ModerationDetails } from './phases/moderation';
 import { runPropagationPhase, type PropagationDetails } from './phases/propagation';
+import { runStoragePhase, type StorageDetails } from './phases/storage';
 import type { Profile } from './profile';
 import { meetsGoal, type Check, type Metric, type PhaseOutcome } from './report/model';
 import { externalTarget, startLocalTarget, waitForQuiet, type Target, type TargetUrls } from './target';
 import { delay } from './wait';
 
-export const PHASES = ['creates', 'propagation', 'moderation', 'catchup', 'memory'] as const;
+export const PHASES = ['creates', 'propagation', 'moderation', 'catchup', 'memory', 'storage'] as const;
 export type PhaseName = (typeof PHASES)[number];
 
 export interface PhaseDetails {
@@ -25,6 +26,7 @@ export interface PhaseDetails {
   moderation: ModerationDetails;
   catchup: CatchupDetails;
   memory: MemoryDetails;
+  storage: StorageDetails | null;
 }
 
 type Outcomes = { [K in PhaseName]?: PhaseOutcome<PhaseDetails[K]> };
@@ -50,7 +52,7 @@ export interface BenchReport {
   phases: PhaseName[];
   target: { kind: Target['kind']; urls: TargetUrls };
   machine: MachineInfo;
-  /** In phase order: creates, propagation, moderation, catch-up, memory. */
+  /** In phase order: creates, propagation, moderation, catch-up, memory, storage. */
   metrics: ReportedMetric[];
   checks: Check[];
   notes: string[];
@@ -97,6 +99,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       await waitForQuiet(target, profile.quietTimeoutMs);
     }
     if (phases.includes('memory') && loadRan) afterLoad = sampleRss(target);
+    // Before the stack stops: the phase reads the bus's log, which stopping deletes.
+    if (phases.includes('storage')) await runPhase('storage', () => runStoragePhase(target, loadRan));
   } finally {
     await target.close();
   }
@@ -119,13 +123,14 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   };
 }
 
-function detailsOf({ creates, propagation, moderation, catchup, memory }: Outcomes): Partial<PhaseDetails> {
+function detailsOf({ creates, propagation, moderation, catchup, memory, storage }: Outcomes): Partial<PhaseDetails> {
   return {
     ...(creates && { creates: creates.details }),
     ...(propagation && { propagation: propagation.details }),
     ...(moderation && { moderation: moderation.details }),
     ...(catchup && { catchup: catchup.details }),
     ...(memory && { memory: memory.details }),
+    ...(storage && { storage: storage.details }),
   };
 }
 

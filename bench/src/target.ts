@@ -3,7 +3,6 @@
  * stack already running (another implementation of the same API). Only loopback addresses are accepted.
  */
 import { rm } from 'node:fs/promises';
-import path from 'node:path';
 import { startStack, type ServiceName, type Stack } from '@blog/e2e/harness';
 import { isRecord, JsonClient } from './http';
 import { waitUntil } from './wait';
@@ -37,10 +36,10 @@ export async function startLocalTarget(logDir: string): Promise<Target> {
   };
 }
 
-/** Stops the stack and deletes its event log (the harness keeps it in `<logDir>/event-log`); the service logs stay. */
+/** Stops the stack and deletes its event log; the service logs stay. */
 export async function stopAndForgetHistory(stack: Stack): Promise<void> {
   await stack.stopAll();
-  await rm(path.join(stack.logDir, 'event-log'), { recursive: true, force: true });
+  await rm(stack.eventLogDir, { recursive: true, force: true });
 }
 
 export function externalTarget(urls: TargetUrls): Target {

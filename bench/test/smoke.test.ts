@@ -21,6 +21,7 @@ const EXPECTED_METRICS = [
   'catchup.2k.ready',
   'catchup.2k.bus-open',
   ...['event-bus', 'posts', 'comments', 'query', 'moderation'].flatMap((service) => [`memory.${service}.idle`, `memory.${service}.after-load`]),
+  ...['event', 'PostCreated', 'CommentCreated', 'CommentModerated', 'CommentUpdated', 'events-per-gib', 'posts-per-gib', 'comments-per-gib'].map((key) => `storage.${key}`),
 ];
 
 describe('bench smoke run on the local stack', () => {
@@ -50,6 +51,16 @@ describe('bench smoke run on the local stack', () => {
     expect(moderation?.neverSettled).toBe(0);
     expect(moderation?.wrongStatus).toBe(0);
     expect(catchup?.runs.map((run) => [run.history.events, run.complete])).toEqual([[2_000, true]]);
+  });
+
+  it("measures the log's bytes from the bus's own file: every event of the run, each type's bytes adding up to the whole", () => {
+    const storage = report.details.storage;
+    if (!storage) throw new Error('no storage details');
+    const types = Object.values(storage.byType);
+    expect(types.reduce((sum, type) => sum + type.bytes, 0)).toBe(storage.total.bytes);
+    expect(types.reduce((sum, type) => sum + type.events, 0)).toBe(storage.total.events);
+    const acknowledged = (report.details.creates?.verification.acknowledged ?? 0) + (report.details.moderation?.verification.acknowledged ?? 0);
+    expect(storage.total.events).toBeGreaterThanOrEqual(acknowledged);
   });
 
   it('watches the local query through its live feed', () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http, { type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,8 +18,11 @@ async function echoBackend(name: string): Promise<{ url: string; server: Server 
   return { url: `http://127.0.0.1:${port}`, server };
 }
 
+const dists: string[] = [];
+
 function builtClient(): string {
   const dist = mkdtempSync(path.join(tmpdir(), 'client-dist-'));
+  dists.push(dist);
   mkdirSync(path.join(dist, 'assets'));
   writeFileSync(path.join(dist, 'index.html'), '<!doctype html><title>Blog</title>');
   writeFileSync(path.join(dist, 'assets', 'app-1234.js'), 'console.log(1)');
@@ -38,6 +41,7 @@ beforeAll(async () => {
 
 afterAll(() => {
   for (const server of servers) server.close();
+  for (const dist of dists) rmSync(dist, { recursive: true, force: true });
 });
 
 function gateway(withBackends = true) {

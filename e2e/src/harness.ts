@@ -160,6 +160,8 @@ export interface StopOptions {
 export interface Stack {
   readonly ports: StackPorts;
   readonly logDir: string;
+  /** Where the event bus keeps its log, unless EVENT_LOG_DIR is given in `env`. */
+  readonly eventLogDir: string;
   /** The EVENTS_TOKEN the services share, if any. */
   readonly eventsToken: string | undefined;
   /** The headers an event request (`/events…` on the bus or a service) needs: `Authorization` when there is a token. */

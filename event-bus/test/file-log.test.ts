@@ -1,15 +1,10 @@
-import { appendFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { silentLogger } from '@blog/common';
 import { FileEventLog } from '../src/file-log';
+import { tempDirs } from './support';
 
-const dirs: string[] = [];
-function freshDir(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'event-log-'));
-  dirs.push(dir);
-  return dir;
-}
+const freshDir = tempDirs('event-log-');
 
 const open = (dir: string, tailSize?: number) => FileEventLog.open({ dir, logger: silentLogger(), tailSize });
 const event = (n: number) => ({ id: `e${n}`, type: 'PostCreated', data: { id: `p${n}`, title: `t${n}` }, time: '2026-01-01T00:00:00.000Z' });

@@ -3,24 +3,15 @@
  * byte of it is written and synced; a refused batch leaves the file as it was; seqs stay contiguous and a
  * seq that was told is never given again; the log recovers by itself once writes succeed.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { silentLogger } from '@blog/common';
 import { FileEventLog } from '../src/file-log';
 import type { StoredEvent } from '../src/log';
 import { faultyOpener, type WriteFault } from './faulty-file';
+import { tempDirs } from './support';
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-function freshDir(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'event-log-faults-'));
-  dirs.push(dir);
-  return dir;
-}
+const freshDir = tempDirs('event-log-faults-');
 
 const event = (n: number) => ({ id: `e${n}`, type: 'PostCreated', data: { id: `p${n}`, title: `title ${n}` }, time: '2026-01-01T00:00:00.000Z' });
 const logFile = (dir: string) => path.join(dir, 'events.jsonl');

@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { listen } from '@blog/common';
 import express from 'express';
 
@@ -72,4 +75,17 @@ export async function fakeSubscriber({ takesBatches = false } = {}): Promise<Fak
       server.close(() => resolve());
     });
   return subscriber;
+}
+
+/** Makes new empty folders for a test file, and deletes them all after its tests, passed or failed. */
+export function tempDirs(prefix: string): () => string {
+  const made: string[] = [];
+  afterAll(() => {
+    for (const dir of made) rmSync(dir, { recursive: true, force: true });
+  });
+  return () => {
+    const dir = mkdtempSync(path.join(tmpdir(), prefix));
+    made.push(dir);
+    return dir;
+  };
 }

@@ -14,6 +14,8 @@ export function formatValue(value: number, unit: Unit): string {
       return `${grouped(value, 2)} s`;
     case 'MB':
       return `${grouped(value, 1)} MB`;
+    case 'B':
+      return `${grouped(value, 0)} B`;
     case 'count':
       return grouped(value, 0);
   }

@@ -1,0 +1,199 @@
+/**
+ * A full disk under load: the bus's log on a small filesystem of its own (a tmpfs), posts created at a
+ * steady pace while a ballast file takes every free byte, then the ballast is deleted.
+ *
+ * Every 201 must be in the bus log once and shown by query once; every 503 must have left nothing; the
+ * bus must never exit, must say in its metrics that it cannot write, and must accept creates again by
+ * itself once space is back. Finally the bus is restarted: its log must open with everything acknowledged
+ * (no torn record to drop), and a post created then must show in query (no seq given twice).
+ *
+ * Mounting needs root. Where it is impossible the scenario is skipped with the reason, except in CI.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { delay, http, startStack, waitFor, type HttpAnswer, type Stack } from '../../src/harness';
+import { mountSmallDisk, type SmallDisk } from '../../src/tmpfs';
+
+const LOGS = path.join(__dirname, '..', '..', 'artifacts', 'logs', 'faults-full-disk');
+const DISK_BYTES = 1 << 20;
+const PUBLISHERS = 4;
+/** Each publisher's pause between creates: a steady load of about 80 creates/s in all. */
+const PAUSE_MS = 50;
+const BEFORE_FULL_MS = 1_000;
+const WHILE_FULL_MS = 2_000;
+/** Creates must succeed again within this long after the space is back (and the load ends then). */
+const RECOVERY_BOUND_MS = 10_000;
+const AFTER_RECOVERY_MS = 500;
+
+const mounted = tryMount();
+const describeWithDisk = mounted.disk || process.env.CI ? describe : describe.skip;
+if (mounted.error && !process.env.CI) process.stdout.write(`\nfull-disk scenario skipped: ${mounted.error}\n`);
+
+function tryMount(): { disk?: SmallDisk; error?: string } {
+  try {
+    return { disk: mountSmallDisk(DISK_BYTES) };
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+}
+
+interface Create {
+  title: string;
+  /** Date.now() when the answer came. */
+  at: number;
+  answer: HttpAnswer | { status: 0; text: string };
+}
+
+/** `PUBLISHERS` loops creating posts with unique titles until stopped; every answer is kept. */
+function steadyLoad(stack: Stack, round: string) {
+  const creates: Create[] = [];
+  let stopped = false;
+  let next = 0;
+  const loops = Array.from({ length: PUBLISHERS }, async () => {
+    while (!stopped) {
+      const title = `${round} post ${next++}`;
+      let answer: Create['answer'];
+      try {
+        answer = await http(`${stack.url('posts')}/posts/create`, { body: { title }, timeoutMs: 15_000 });
+      } catch (err) {
+        answer = { status: 0, text: (err as Error).message };
+      }
+      creates.push({ title, at: Date.now(), answer });
+      await delay(PAUSE_MS);
+    }
+  });
+  return {
+    creates,
+    stop: async () => {
+      stopped = true;
+      await Promise.all(loops);
+      return creates;
+    },
+  };
+}
+
+interface BusEvent {
+  seq: number;
+  type: string;
+  data: { title?: string };
+}
+
+async function busHistory(stack: Stack): Promise<BusEvent[]> {
+  return (await http(`${stack.url('event-bus')}/events`, { headers: stack.eventHeaders() })).json as BusEvent[];
+}
+
+async function metric(stack: Stack, name: string): Promise<number | undefined> {
+  const { text } = await http(`${stack.url('event-bus')}/metrics`);
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${name}{`) || candidate.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+async function queryLagsBehind(stack: Stack): Promise<boolean> {
+  const subscribers = (await http(`${stack.url('event-bus')}/subscribers`)).json as { url: string; lag: number }[];
+  return subscribers.some((subscriber) => subscriber.url === `http://localhost:${stack.ports.query}` && subscriber.lag > 0);
+}
+
+async function titlesShownByQuery(stack: Stack): Promise<string[]> {
+  const posts = (await http(`${stack.url('query')}/posts`)).json as Record<string, { title: string }>;
+  return Object.values(posts).map((post) => post.title);
+}
+
+const count = (titles: readonly string[]) => {
+  const counts = new Map<string, number>();
+  for (const title of titles) counts.set(title, (counts.get(title) ?? 0) + 1);
+  return counts;
+};
+
+describeWithDisk('faults: the bus log on a disk that fills up', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    if (!mounted.disk) throw new Error(`CI must run the full-disk scenario: ${mounted.error}`);
+    stack = await startStack({
+      services: ['event-bus', 'posts', 'query'],
+      logDir: LOGS,
+      env: { 'event-bus': { EVENT_LOG_DIR: path.join(mounted.disk.dir, 'event-log') } },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await stack?.stopAll({ timeoutMs: 10_000 });
+    mounted.disk?.free();
+    mounted.disk?.remove();
+  }, 30_000);
+
+  test('every 201 stored once, every 503 nothing, the bus never exits and accepts again once space is back', async () => {
+    const disk = mounted.disk as SmallDisk;
+    const busPid = stack.pid('event-bus');
+    const load = steadyLoad(stack, 'full-disk');
+    let writableWhileFull: number | undefined;
+    let freedAt = 0;
+    try {
+      await delay(BEFORE_FULL_MS);
+      const ballast = disk.fill();
+      // The log's last page still has room for a few events: wait for the first refusal, then keep the load on.
+      await waitFor(() => load.creates.some((create) => create.answer.status === 503), { what: 'a create refused because the disk is full', timeoutMs: 10_000 });
+      writableWhileFull = await metric(stack, 'event_log_writable');
+      await delay(WHILE_FULL_MS);
+      disk.free();
+      freedAt = Date.now();
+      process.stdout.write(`\nfull disk: ballast of ${ballast} bytes; space freed\n`);
+      await waitFor(() => load.creates.some((create) => create.at > freedAt && create.answer.status === 201), {
+        what: 'a create to succeed after the space came back',
+        timeoutMs: RECOVERY_BOUND_MS,
+      });
+      await delay(AFTER_RECOVERY_MS);
+    } finally {
+      disk.free();
+      await load.stop();
+    }
+
+    const { creates } = load;
+    const acknowledged = creates.filter((create) => create.answer.status === 201);
+    const refused = creates.filter((create) => create.answer.status === 503);
+    const other = creates.filter((create) => create.answer.status !== 201 && create.answer.status !== 503);
+    const firstAfterFree = acknowledged.find((create) => create.at > freedAt);
+    process.stdout.write(
+      `full disk: ${creates.length} creates: ${acknowledged.length} × 201, ${refused.length} × 503, ${other.length} other; ` +
+        `first 201 ${(firstAfterFree?.at ?? NaN) - freedAt} ms after the space came back\n`,
+    );
+
+    // The bus never exited, said it could not write while the disk was full, and says it can now.
+    expect(stack.pid('event-bus')).toBe(busPid);
+    expect(writableWhileFull).toBe(0);
+    expect(await metric(stack, 'event_log_writable')).toBe(1);
+    expect(await metric(stack, 'event_log_write_faults_total')).toBeGreaterThan(0);
+
+    // Every refusal says nothing was changed and when to try again.
+    expect(refused.length).toBeGreaterThan(0);
+    expect(other.map((create) => `${create.title}: ${create.answer.status} ${create.answer.text.slice(0, 200)}`)).toEqual([]);
+    for (const create of refused) {
+      expect(create.answer.text).toMatch(/nothing was changed/);
+      expect((create.answer as HttpAnswer).headers.get('retry-after')).toBe('1');
+    }
+
+    await waitFor(async () => !(await queryLagsBehind(stack)), { what: 'the bus to deliver everything to query' });
+    const history = await busHistory(stack);
+    const inLog = count(history.filter((event) => event.type === 'PostCreated').map((event) => event.data.title ?? ''));
+    const inQuery = count(await titlesShownByQuery(stack));
+    const problems = [
+      ...acknowledged.filter(({ title }) => inLog.get(title) !== 1 || inQuery.get(title) !== 1).map(({ title }) => `201 ${title}: ${inLog.get(title) ?? 0} in the log, ${inQuery.get(title) ?? 0} in query`),
+      ...refused.filter(({ title }) => inLog.has(title) || inQuery.has(title)).map(({ title }) => `503 ${title}: ${inLog.get(title) ?? 0} in the log, ${inQuery.get(title) ?? 0} in query`),
+    ];
+    expect(problems).toEqual([]);
+    expect(history.map((event) => event.seq)).toEqual(history.map((_, i) => i + 1));
+
+    // On disk: whole records only, the same as the bus serves.
+    const file = readFileSync(path.join(disk.dir, 'event-log', 'events.jsonl'), 'utf8');
+    expect(file.endsWith('\n')).toBe(true);
+    expect(file.trimEnd().split('\n').map((line) => (JSON.parse(line) as BusEvent).seq)).toEqual(history.map((event) => event.seq));
+
+    // A restart reads all of it, and a post created afterwards takes a new seq that query applies.
+    expect(await stack.stop('event-bus')).toEqual({ code: 0, signal: null });
+    await stack.start('event-bus');
+    expect((await busHistory(stack)).length).toBe(history.length);
+    const afterRestart = await http(`${stack.url('posts')}/posts/create`, { body: { title: 'full-disk after restart' } });
+    expect(afterRestart.status).toBe(201);
+    await waitFor(async () => (await titlesShownByQuery(stack)).includes('full-disk after restart'), { what: 'query to show the post created after the restart' });
+  }, 90_000);
+});
