@@ -38,7 +38,7 @@ export interface FileEventLogOptions {
   tailSize?: number;
   /** A write (with its fsync) that takes longer is refused with 503, never acknowledged late. */
   writeTimeoutMs?: number;
-  /** Called for each refused write, with its fault's code (for a metric). */
+  /** Called for each refusal (a failed write's batch, or an append refused at once), with the fault's code. */
   onWriteFault?: (code: string) => void;
   /** Opens the file (tests inject faults here). */
   openFile?: OpenLogFile;

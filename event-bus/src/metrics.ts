@@ -17,7 +17,7 @@ export class BusMetrics extends HttpMetrics {
     this.deliveryRetries = new Counter({ name: 'delivery_retries_total', help: 'Failed delivery attempts, each retried', labelNames: ['subscriber'], registers });
     this.logWriteFaults = new Counter({
       name: 'event_log_write_faults_total',
-      help: 'Writes of the event log refused for a storage fault (code: ENOSPC, EIO, EROFS, TIMEOUT, REMOVED…); their appends got 503',
+      help: 'Refusals for a storage fault (code: ENOSPC, EIO, EROFS, TIMEOUT, REMOVED…): a failed write refuses its batch, and while a hung write is unsettled each append is refused at once (503)',
       labelNames: ['code'],
       registers,
     });
