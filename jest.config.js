@@ -16,6 +16,7 @@ const project = (name, overrides = {}) => ({
     '^@blog/common$': path.join(__dirname, 'common/src/index.ts'),
     '^@blog/common/(api|testing)$': path.join(__dirname, 'common/src/$1.ts'),
     '^@blog/e2e/harness$': path.join(__dirname, 'e2e/src/harness.ts'),
+    '^@blog/stack$': path.join(__dirname, 'stack/src/index.ts'),
   },
   ...overrides,
 });
@@ -29,6 +30,8 @@ module.exports = {
     project('query'),
     project('moderation'),
     project('client'),
+    // The local stack's runner: the supervisor restarting a crashed service, the client's build check.
+    project('stack', { setupFilesAfterEnv: [LONG_TIMEOUT] }),
     // Checks of the Kubernetes manifests, skaffold.yaml and Dockerfiles (no cluster, no Docker needed).
     project('infra'),
     // Full-stack tests start real processes from the built output; each file runs its own stack on free ports.

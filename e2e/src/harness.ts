@@ -3,14 +3,26 @@
  * conditions. Used by the full-stack tests (e2e/test) and meant to be reused by fault-injection and
  * benchmark suites. Everything talks to 127.0.0.1 only.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { eventsHeaders } from '@blog/common';
-import { newEventsToken, ROOT, SERVICES, serviceCommand, serviceEnv, type ServiceName, type StackPorts } from './stack';
+import {
+  describeExit,
+  newEventsToken,
+  ROOT,
+  SERVICES,
+  serviceCommand,
+  serviceEnv,
+  startProcess,
+  stopProcess,
+  type ExitResult,
+  type ServiceName,
+  type StackPorts,
+  type StartedProcess,
+} from '@blog/stack';
 
-export { SERVICES, type ServiceName, type StackPorts } from './stack';
+export { SERVICES, type ExitResult, type ServiceName, type StackPorts } from '@blog/stack';
 
 // ---- Ports ---------------------------------------------------------------------------------------
 
@@ -147,11 +159,6 @@ export interface StackOptions {
   eventsToken?: string | false;
 }
 
-export interface ExitResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
 export interface StopOptions {
   /** After this long without exiting the process is SIGKILLed (default 10 s). */
   timeoutMs?: number;
@@ -230,28 +237,8 @@ async function pickPorts(fixed: Partial<StackPorts>): Promise<StackPorts> {
   return ports;
 }
 
-interface Running {
-  child: ChildProcess;
-  exit: ExitResult | undefined;
-  exited: Promise<ExitResult>;
-}
-
-/** Every child started by any stack of this process, killed if the process exits with them still running. */
-const liveChildren = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function track(child: ChildProcess): void {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.on('exit', () => {
-      for (const leftover of liveChildren) leftover.kill('SIGKILL');
-    });
-  }
-  liveChildren.add(child);
-}
-
 class ProcessStack implements Stack {
-  private readonly running = new Map<ServiceName, Running>();
+  private readonly running = new Map<ServiceName, StartedProcess>();
   readonly logDir: string;
   readonly eventsToken: string | undefined;
 
@@ -320,42 +307,24 @@ class ProcessStack implements Stack {
 
     // The child writes straight into the log file, so its output survives even if this process dies.
     const fd = openSync(logFile, 'a');
-    let child: ChildProcess;
+    let entry: StartedProcess;
     try {
       writeSync(fd, `--- ${new Date().toISOString()} starting ${name} on port ${this.ports[name]}: ${[command, ...args].join(' ')}\n`);
-      child = spawn(command, args, { env, stdio: ['ignore', fd, fd], cwd: ROOT });
+      entry = startProcess(command, args, { env, stdio: ['ignore', fd, fd], cwd: ROOT });
     } finally {
       closeSync(fd);
     }
-    track(child);
-    const entry: Running = {
-      child,
-      exit: undefined,
-      exited: new Promise<ExitResult>((resolve) => {
-        const done = (exit: ExitResult) => {
-          if (entry.exit) return;
-          entry.exit = exit;
-          liveChildren.delete(child);
-          resolve(exit);
-        };
-        child.once('exit', (code, signal) => done({ code, signal }));
-        child.once('error', () => done({ code: null, signal: null }));
-      }),
-    };
     this.running.set(name, entry);
 
     try {
       await this.waitUntilReady(name, entry, logFile, logOffset);
     } catch (err) {
-      if (entry.exit === undefined) {
-        child.kill('SIGKILL');
-        await entry.exited;
-      }
+      await stopProcess(entry, 'SIGKILL');
       throw err;
     }
   }
 
-  private async waitUntilReady(name: ServiceName, entry: Running, logFile: string, logOffset: number): Promise<void> {
+  private async waitUntilReady(name: ServiceName, entry: StartedProcess, logFile: string, logOffset: number): Promise<void> {
     const timeoutMs = this.options.readyTimeoutMs ?? 30_000;
     const deadline = Date.now() + timeoutMs;
     let last = 'no answer yet';
@@ -386,18 +355,7 @@ class ProcessStack implements Stack {
   async stop(name: ServiceName, signal: NodeJS.Signals = 'SIGTERM', { timeoutMs = 10_000 }: StopOptions = {}): Promise<ExitResult> {
     const entry = this.running.get(name);
     if (!entry) throw new Error(`${name} was never started`);
-    if (entry.exit) return entry.exit;
-    entry.child.kill(signal);
-    if (signal === 'SIGKILL') return entry.exited;
-    let timer: NodeJS.Timeout | undefined;
-    const forced = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
-    });
-    const result = await Promise.race([entry.exited, forced.then(() => undefined)]);
-    clearTimeout(timer);
-    if (result) return result;
-    entry.child.kill('SIGKILL');
-    return entry.exited;
+    return stopProcess(entry, signal, timeoutMs);
   }
 
   kill(name: ServiceName): Promise<ExitResult> {
@@ -431,10 +389,6 @@ function readFrom(file: string, offset: number): string {
 function tail(output: string, lines = 15): string {
   const last = output.trimEnd().split('\n').slice(-lines);
   return last.length === 0 || (last.length === 1 && last[0] === '') ? '' : `\n--- last lines ---\n${last.join('\n')}`;
-}
-
-function describeExit({ code, signal }: ExitResult): string {
-  return signal ? `killed by ${signal}` : code === null ? 'could not be spawned' : `exit code ${code}`;
 }
 
 function describeError(err: unknown): string {
