@@ -15,8 +15,9 @@ const project = (name, overrides = {}) => ({
   moduleNameMapper: {
     '^@blog/common$': path.join(__dirname, 'common/src/index.ts'),
     '^@blog/common/(api|testing)$': path.join(__dirname, 'common/src/$1.ts'),
-    '^@blog/e2e/harness$': path.join(__dirname, 'e2e/src/harness.ts'),
     '^@blog/stack$': path.join(__dirname, 'stack/src/index.ts'),
+    '^@blog/testkit$': path.join(__dirname, 'testkit/src/index.ts'),
+    '^@blog/testkit/chromium$': path.join(__dirname, 'testkit/src/chromium.ts'),
   },
   ...overrides,
 });
@@ -32,6 +33,8 @@ module.exports = {
     project('client'),
     // The local stack's runner: the supervisor restarting a crashed service, the client's build check.
     project('stack', { setupFilesAfterEnv: [LONG_TIMEOUT] }),
+    // What the full-stack tests, the bench and the infra tooling share.
+    project('testkit', { setupFilesAfterEnv: [LONG_TIMEOUT] }),
     // Checks of the Kubernetes manifests, skaffold.yaml and Dockerfiles (no cluster, no Docker needed).
     project('infra'),
     // Full-stack tests start real processes from the built output; each file runs its own stack on free ports.

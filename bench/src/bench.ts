@@ -15,7 +15,7 @@ import { runStoragePhase, type StorageDetails } from './phases/storage';
 import type { Profile } from './profile';
 import { meetsGoal, type Check, type Metric, type PhaseOutcome } from './report/model';
 import { externalTarget, startLocalTarget, waitForQuiet, type Target, type TargetUrls } from './target';
-import { delay } from './wait';
+import { delay } from '@blog/testkit';
 
 export const PHASES = ['creates', 'propagation', 'moderation', 'catchup', 'memory', 'storage'] as const;
 export type PhaseName = (typeof PHASES)[number];

@@ -3,9 +3,9 @@
  * stack already running (another implementation of the same API). Only loopback addresses are accepted.
  */
 import { rm } from 'node:fs/promises';
-import { startStack, type ServiceName, type Stack } from '@blog/e2e/harness';
+import { startStack, type ServiceName, type Stack } from '@blog/testkit';
 import { isRecord, JsonClient } from './http';
-import { waitUntil } from './wait';
+import { waitUntil } from '@blog/testkit';
 
 export interface TargetUrls {
   posts: string;

@@ -6,7 +6,7 @@
 import type { CommentStatus } from '@blog/common/api';
 import { JsonClient } from './http';
 import { postsOfView } from './observe/view';
-import { delay } from './wait';
+import { delay } from '@blog/testkit';
 
 export interface AcknowledgedPost {
   id: string;

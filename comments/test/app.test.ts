@@ -1,5 +1,6 @@
 import { EventConsumer, LIMITS, silentLogger, type BackoffOptions, type Comment, type Reactor } from '@blog/common';
-import { eventually, InMemoryBus, settle } from '@blog/common/testing';
+import { InMemoryBus, settle } from '@blog/common/testing';
+import { eventually } from '@blog/testkit';
 import type { Express } from 'express';
 import request from 'supertest';
 import { createApp } from '../src/app';

@@ -50,19 +50,6 @@ export function envelopeOf<E extends BlogEvent>(event: E, seq: number): Envelope
   return { ...event, id: randomUUID(), time: new Date().toISOString(), seq } as Envelope<E>;
 }
 
-/** Retries an assertion until it passes or the (generous) deadline passes; then its last failure is thrown. */
-export async function eventually(assertion: () => void | Promise<void>, { timeoutMs = 5_000, intervalMs = 10 } = {}): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await assertion();
-      return;
-    } catch (err) {
-      if (Date.now() >= deadline) throw err;
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
 
 /** Lets pending promise callbacks run, before asserting that something did NOT happen. */
 export function settle(): Promise<void> {

@@ -1,5 +1,5 @@
 import { Reactor, silentLogger } from '@blog/common';
-import { eventually } from '@blog/common/testing';
+import { eventually } from '@blog/testkit';
 
 function reactorWith(react: (key: string) => Promise<void>) {
   return new Reactor({ react, logger: silentLogger(), backoff: { minDelayMs: 1, maxDelayMs: 5 } });

@@ -12,8 +12,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { eventsHeaders, type Comment, type CommentStatus, type Post, type PostsView } from '@blog/common';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { launchChromium } from '../src/chromium';
-import { http, waitFor, type HttpAnswer } from '../src/harness';
+import { launchChromium } from '@blog/testkit/chromium';
+import { http, waitFor, type HttpAnswer } from '@blog/testkit';
 
 function required(name: string): string {
   const value = process.env[name];

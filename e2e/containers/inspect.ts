@@ -3,7 +3,7 @@
  * /proc (user, capabilities, no_new_privs, command line, mounts); then SIGTERM and how it ended.
  */
 import { readFileSync } from 'node:fs';
-import { http } from '../src/harness';
+import { http } from '@blog/testkit';
 import type { Podman } from './podman';
 import type { ContainerSpec } from './stack';
 

@@ -20,8 +20,8 @@
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { freePorts, http, waitFor } from '../src/harness';
-import { ROOT } from '../src/stack';
+import { freePorts, http, waitFor } from '@blog/testkit';
+import { ROOT } from '@blog/stack';
 import { baseImageSpec, makeBaseImage, recipeKey } from './base';
 import { cacheLayout, loadState, podmanStore, saveState, type CacheLayout } from './cache';
 import { assertRoot, ensureTools, npmRegistry, trustedCertificates } from './host';

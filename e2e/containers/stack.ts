@@ -7,7 +7,7 @@
 import { chownSync, chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { delay } from '../src/harness';
+import { delay } from '@blog/testkit';
 import type { ContainerPlan } from './plan';
 import { ULIMITS, type Podman } from './podman';
 import { tail } from './proc';

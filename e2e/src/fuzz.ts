@@ -8,8 +8,8 @@
  * forged far ahead of the history (which must be answered 409) — so that the fuzz changes no state.
  */
 import http from 'node:http';
-import { Random } from './load';
-import type { ServiceName } from './harness';
+import { Random } from '@blog/testkit';
+import type { ServiceName } from '@blog/testkit';
 
 export type Subscriber = 'posts' | 'comments' | 'query' | 'moderation';
 export const SUBSCRIBERS: readonly Subscriber[] = ['posts', 'comments', 'query', 'moderation'];

@@ -7,49 +7,8 @@
  * Everything talks to 127.0.0.1 only; every run is bounded in time and in requests in flight.
  */
 import { performance } from 'node:perf_hooks';
-
-// ---- Seeded randomness ---------------------------------------------------------------------------
-
-/** A small seeded PRNG (mulberry32): the same seed gives the same sequence. */
-export class Random {
-  private state: number;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** A float in [0, 1). */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  }
-
-  /** An integer in [min, max]. */
-  int(min: number, max: number): number {
-    return min + Math.floor(this.next() * (max - min + 1));
-  }
-
-  chance(probability: number): boolean {
-    return this.next() < probability;
-  }
-
-  pick<T>(items: readonly T[]): T {
-    if (items.length === 0) throw new Error('pick from an empty list');
-    return items[Math.floor(this.next() * items.length)] as T;
-  }
-
-  shuffle<T>(items: readonly T[]): T[] {
-    const copy = [...items];
-    for (let i = copy.length - 1; i > 0; i--) {
-      const j = Math.floor(this.next() * (i + 1));
-      [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
-    }
-    return copy;
-  }
-}
+import { describeRequestError } from '@blog/common';
+import { percentile, Random } from '@blog/testkit';
 
 // ---- The ledger ----------------------------------------------------------------------------------
 
@@ -309,8 +268,8 @@ export function startLoad(options: LoadOptions): LoadRun {
         shed,
         posts,
         comments,
-        p50Ms: round1(percentile(sorted, 0.5)),
-        p99Ms: round1(percentile(sorted, 0.99)),
+        p50Ms: round1(percentile(sorted, 50) ?? 0),
+        p99Ms: round1(percentile(sorted, 99) ?? 0),
         maxMs: round1(sorted[sorted.length - 1] ?? 0),
         acknowledgedPerSecond: Math.round((posts.acknowledged + comments.acknowledged) / (durationMs / 1_000)),
       };
@@ -339,7 +298,7 @@ async function create(url: string, body: Record<string, string>, timeoutMs: numb
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
-    const reason = networkError(err);
+    const reason = describeRequestError(err);
     // Refused: nothing listened on the port, so the request was never received. Anything else (a reset,
     // "other side closed", a timeout) may have happened after the service got the request.
     return { outcome: reason === 'ECONNREFUSED' ? 'unreached' : 'ambiguous', error: reason, latencyMs: latency() };
@@ -349,7 +308,7 @@ async function create(url: string, body: Record<string, string>, timeoutMs: numb
     text = await response.text();
   } catch (err) {
     // The status line came but the body broke off: a 201 may have been meant.
-    return { outcome: 'ambiguous', httpStatus: response.status, error: `body: ${networkError(err)}`, latencyMs: latency() };
+    return { outcome: 'ambiguous', httpStatus: response.status, error: `body: ${describeRequestError(err)}`, latencyMs: latency() };
   }
   if (response.status === 201) {
     const id = idOf(text);
@@ -369,23 +328,11 @@ function idOf(text: string): string | undefined {
   }
 }
 
-/** The network error code of a failed fetch (ECONNREFUSED, ECONNRESET, UND_ERR_SOCKET, …), or "timed out". */
-export function networkError(err: unknown): string {
-  const { name, message, cause } = (err ?? {}) as { name?: unknown; message?: unknown; cause?: { code?: unknown; message?: unknown } };
-  if (name === 'TimeoutError') return 'timed out';
-  if (typeof cause?.code === 'string') return cause.code;
-  if (typeof cause?.message === 'string') return cause.message;
-  return typeof message === 'string' ? message : String(err);
-}
 
 export function emptyCounts(): Record<Outcome, number> {
   return { acknowledged: 0, refused: 0, unconfirmed: 0, rejected: 0, unreached: 0, ambiguous: 0 };
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
-}
 
 function round1(value: number): number {
   return Math.round(value * 10) / 10;

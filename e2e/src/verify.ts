@@ -5,7 +5,7 @@
  * a wrong moderation status, services that disagree, or a state not settled yet.
  */
 import { performance } from 'node:perf_hooks';
-import { delay, http, type Stack } from './harness';
+import { delay, http, type Stack } from '@blog/testkit';
 import type { CommentRecord, FinalStatus, Ledger, LoadRecord, PostRecord } from './load';
 import type { SubscriberStatus } from '@blog/common/api';
 

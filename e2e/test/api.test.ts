@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Comment, CommentStatus, Post, PostsView, PostWithComments } from '@blog/common';
-import { http, SERVICES, startStack, waitFor, type HttpAnswer, type ServiceName, type Stack } from '../src/harness';
+import { http, SERVICES, startStack, waitFor, type HttpAnswer, type ServiceName, type Stack } from '@blog/testkit';
 import type { SubscriberStatus } from '@blog/common/api';
 
 const LOGS = path.join(__dirname, '..', 'artifacts', 'logs');

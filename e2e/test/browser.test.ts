@@ -5,8 +5,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { launchChromium } from '../src/chromium';
-import { startStack, type Stack } from '../src/harness';
+import { launchChromium } from '@blog/testkit/chromium';
+import { startStack, type Stack } from '@blog/testkit';
 
 const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
 const CLIENT_BUILD = path.join(__dirname, '..', '..', 'client', 'dist', 'index.html');

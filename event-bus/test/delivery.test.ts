@@ -1,7 +1,8 @@
 import { silentLogger } from '@blog/common';
 import { SubscriberDelivery, type DeliveryOptions } from '../src/delivery';
 import { MemoryEventLog } from '../src/log';
-import { eventually, recordingLogger } from '@blog/common/testing';
+import { recordingLogger } from '@blog/common/testing';
+import { eventually } from '@blog/testkit';
 import { BusMetrics } from '../src/metrics';
 import { fakeSubscriber, type FakeSubscriber } from './support';
 

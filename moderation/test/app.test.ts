@@ -1,5 +1,6 @@
 import { BusUnconfirmedError, EventConsumer, silentLogger, type Reactor } from '@blog/common';
-import { envelopeOf, eventually, InMemoryBus, settle } from '@blog/common/testing';
+import { envelopeOf, InMemoryBus, settle } from '@blog/common/testing';
+import { eventually } from '@blog/testkit';
 import type { Express } from 'express';
 import request from 'supertest';
 import { createApp } from '../src/app';

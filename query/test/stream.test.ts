@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { EventConsumer, listen, silentLogger, type Envelope } from '@blog/common';
-import { envelopeOf, eventually, InMemoryBus } from '@blog/common/testing';
+import { envelopeOf, InMemoryBus } from '@blog/common/testing';
+import { eventually } from '@blog/testkit';
 import request from 'supertest';
 import { createApp } from '../src/app';
 import { queryEventHandlers, QueryStore } from '../src/events';

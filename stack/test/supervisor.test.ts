@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { eventsHeaders } from '@blog/common';
-import { freePorts, http, waitFor } from '@blog/e2e/harness';
+import { freePorts, http, waitFor } from '@blog/testkit';
 import { newEventsToken, SERVICES, Supervisor, type ServiceName, type StackPorts } from '@blog/stack';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'stack-supervisor-'));

@@ -1,4 +1,4 @@
-import type { Summary } from '../stats';
+import type { Summary } from '@blog/testkit';
 import type { Sightings } from './sightings';
 
 /** How the moments of visibility were taken. */

@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { freePorts, startStack, type Stack } from '@blog/e2e/harness';
+import { freePorts, startStack, type Stack } from '@blog/testkit';
 import { compactCount } from '../format';
 import { writeSyntheticHistory, type HistorySummary } from '../history';
 import { JsonClient } from '../http';
@@ -15,7 +15,7 @@ import { postsOfView } from '../observe/view';
 import { atMost, notMeasured, type Check, type Metric, type PhaseOutcome } from '../report/model';
 import { residentMiB } from '../rss';
 import { stopAndForgetHistory } from '../target';
-import { delay } from '../wait';
+import { delay } from '@blog/testkit';
 import type { PhaseContext } from './context';
 
 const GOAL_SIZE = 1_000_000;

@@ -6,7 +6,7 @@
 import { JsonClient } from '../http';
 import { latencyMs, runClosedLoop, type Attempt } from '../load';
 import { atLeast, type Metric, type PhaseOutcome } from '../report/model';
-import { summarize, type Summary } from '../stats';
+import { summarize, type Summary } from '@blog/testkit';
 import { waitForQuiet } from '../target';
 import { verifyPosts, type AcknowledgedPost, type PostsVerdict } from '../verify';
 import type { PhaseContext } from './context';

@@ -1,5 +1,5 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { Summary } from '../stats';
+import type { Summary } from '@blog/testkit';
 
 /**
  * Measures how late this process's own event loop runs while a phase is under way: every sighting and every

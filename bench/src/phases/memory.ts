@@ -2,7 +2,7 @@
  * Phase 5 (local stack only): resident memory (VmRSS) of each service, idle (after start and a short
  * settle, before any load) and again after the load phases.
  */
-import type { ServiceName, Stack } from '@blog/e2e/harness';
+import type { ServiceName, Stack } from '@blog/testkit';
 import { atMost, notMeasured, type Metric, type PhaseOutcome } from '../report/model';
 import { residentMiB } from '../rss';
 import { BENCH_SERVICES, type Target } from '../target';

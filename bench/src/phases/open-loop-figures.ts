@@ -3,7 +3,7 @@ import type { OpenLoopResult } from '../load';
 import type { Resolution } from '../observe';
 import type { OpenLoopSettings } from '../profile';
 import { exactly, type Metric } from '../report/model';
-import { summarize, type Summary } from '../stats';
+import { summarize, type Summary } from '@blog/testkit';
 
 export interface SendingFigures {
   offeredPerSecond: number;

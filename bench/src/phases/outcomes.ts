@@ -3,7 +3,7 @@ import { isRecord } from '../http';
 import type { Attempt } from '../load';
 import type { Check, Metric } from '../report/model';
 import { exactly } from '../report/model';
-import { tally } from '../stats';
+import { tally } from '@blog/testkit';
 import type { PostsVerdict } from '../verify';
 
 /** The id of a created post or comment: a 201 whose body carries a string id. */

@@ -9,8 +9,8 @@
  * nothing that the publisher could not get confirmed once the bus was back.
  */
 import path from 'node:path';
-import { delay, http, startStack, waitFor, type Stack } from '../../src/harness';
-import { networkError } from '../../src/load';
+import { describeRequestError } from '@blog/common';
+import { delay, http, startStack, waitFor, type Stack } from '@blog/testkit';
 
 const LOGS = path.join(__dirname, '..', '..', 'artifacts', 'logs');
 const PROBE = 'FaultProbe';
@@ -72,7 +72,7 @@ function publishers(round: string, { count = 16, padBytes = 0, confirmWithinMs =
         // The bus answered without storing (a 503 while its log is closing): nothing was stored by this request.
         if (!maybeStored) return { ...record, failure: `HTTP ${response.status} ${text.slice(0, 100)}` };
       } catch (err) {
-        const reason = networkError(err);
+        const reason = describeRequestError(err);
         if (reason === 'ECONNREFUSED' && !maybeStored) return { ...record, failure: reason };
         maybeStored ||= reason !== 'ECONNREFUSED';
       }
@@ -193,21 +193,37 @@ describe('faults: the bus keeps exactly what it confirmed', () => {
       process.kill(pid, 'SIGCONT');
     }
     const postsUrl = `http://localhost:${stack.ports.posts}`;
+    /** The stalled creates as the bus's log and posts show them now. */
+    const observe = async () => {
+      const history = (await http(`${stack.url('event-bus')}/events`, { headers: stack.eventHeaders() })).json as { seq: number; type: string; data: { title?: unknown } }[];
+      const listed = Object.values((await http(`${stack.url('posts')}/posts`)).json as Record<string, { title: string }>).map((post) => post.title);
+      const subscribers = (await http(`${stack.url('event-bus')}/subscribers`)).json as { url: string; lag: number }[];
+      const rows = titles.map((title, i) => {
+        const answer = answers[i] as { status: number; text: string };
+        return {
+          title,
+          answer: `${answer.status} ${answer.text.slice(0, 90)}`,
+          inLog: history.filter((event) => event.type === 'PostCreated' && event.data.title === title).length,
+          listed: listed.filter((listedTitle) => listedTitle === title).length,
+        };
+      });
+      return { rows, delivered: subscribers.some((sub) => sub.url === postsUrl && sub.lag === 0) };
+    };
+    // Once resumed, the bus first works through the requests that queued up while it was stopped. A post
+    // created now is stored after all of them, and delivery keeps seq order: once posts lists it, posts has
+    // everything the log holds before it.
+    const sentinel = await http(`${stack.url('posts')}/posts/create`, { body: { title: 'after the stall' }, timeoutMs: 15_000 });
+    expect(sentinel.status).toBe(201);
+    let last = await observe();
     await waitFor(
-      async () => ((await http(`${stack.url('event-bus')}/subscribers`)).json as { url: string; lag: number }[]).some((sub) => sub.url === postsUrl && sub.lag === 0),
-      { what: 'the bus to deliver everything to posts' },
+      async () => {
+        last = await observe();
+        const listed = Object.values((await http(`${stack.url('posts')}/posts`)).json as Record<string, { title: string }>).some((post) => post.title === 'after the stall');
+        return listed && last.delivered;
+      },
+      { what: 'posts to list the post created after the stall', detail: () => JSON.stringify(last) },
     );
-    const history = (await http(`${stack.url('event-bus')}/events`, { headers: stack.eventHeaders() })).json as { seq: number; type: string; data: { title?: unknown } }[];
-    const listed = Object.values((await http(`${stack.url('posts')}/posts`)).json as Record<string, { title: string }>).map((post) => post.title);
-    const rows = titles.map((title, i) => {
-      const answer = answers[i] as { status: number; text: string };
-      return {
-        title,
-        answer: `${answer.status} ${answer.text.slice(0, 90)}`,
-        inLog: history.filter((event) => event.type === 'PostCreated' && event.data.title === title).length,
-        listed: listed.filter((listedTitle) => listedTitle === title).length,
-      };
-    });
+    const { rows } = last;
     process.stdout.write(`\nbus SIGSTOP: ${rows.map((row) => `${row.answer} → ${row.inLog} in the log`).join('; ')}\n`);
     const problems = rows.flatMap((row) => {
       const definite = row.answer.startsWith('503') && /nothing was changed/.test(row.answer);

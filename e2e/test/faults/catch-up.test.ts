@@ -4,8 +4,8 @@
  * answered with a wrong definitive answer — here, 404 "post not found" for a post that exists.
  */
 import path from 'node:path';
-import { delay, http, startStack, type Stack } from '../../src/harness';
-import { networkError } from '../../src/load';
+import { describeRequestError } from '@blog/common';
+import { delay, http, startStack, type Stack } from '@blog/testkit';
 
 const LOGS = path.join(__dirname, '..', '..', 'artifacts', 'logs');
 /** Filler events (about 14 kB each) that make the catch-up take a moment. */
@@ -47,7 +47,7 @@ describe('faults: a service that is catching up', () => {
           const answer = await http(`${stack.url('comments')}/posts/${postId}/comments`, { body: { content: `while catching up ${i}` }, timeoutMs: 5_000 });
           outcome = answer.status === 201 ? '201' : `${answer.status} ${answer.text.replace(postId, '<id>').slice(0, 80)}`;
         } catch (err) {
-          outcome = networkError(err);
+          outcome = describeRequestError(err);
         }
         answers.set(outcome, (answers.get(outcome) ?? 0) + 1);
         await delay(10);

@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { delay, http, startStack, waitFor, type HttpAnswer, type Stack } from '../../src/harness';
+import { delay, http, startStack, waitFor, type HttpAnswer, type Stack } from '@blog/testkit';
 import { mountSmallDisk, type SmallDisk } from '../../src/tmpfs';
 
 const LOGS = path.join(__dirname, '..', '..', 'artifacts', 'logs', 'faults-full-disk');

@@ -5,7 +5,7 @@
  * the comment, and every service must show it decided.
  */
 import path from 'node:path';
-import { delay, http, startStack, waitFor, type ServiceName, type Stack } from '../../src/harness';
+import { delay, http, startStack, waitFor, type ServiceName, type Stack } from '@blog/testkit';
 
 const LOGS = path.join(__dirname, '..', '..', 'artifacts', 'logs');
 /**

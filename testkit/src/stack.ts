@@ -1,10 +1,8 @@
 /**
- * Test harness for the whole blog as real processes: free ports, start/stop/kill services, wait for
- * conditions. Used by the full-stack tests (e2e/test) and meant to be reused by fault-injection and
- * benchmark suites. Everything talks to 127.0.0.1 only.
+ * The whole blog as real processes on free ports, for the full-stack tests and the bench: start, stop,
+ * kill and restart services, each writing its output to a log file. Everything talks to 127.0.0.1 only.
  */
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { eventsHeaders } from '@blog/common';
 import {
@@ -21,126 +19,10 @@ import {
   type StackPorts,
   type StartedProcess,
 } from '@blog/stack';
+import { freePorts } from './ports';
+import { delay, describeError } from './wait';
 
 export { SERVICES, type ExitResult, type ServiceName, type StackPorts } from '@blog/stack';
-
-// ---- Ports ---------------------------------------------------------------------------------------
-
-/** A TCP port that was free on 127.0.0.1 a moment ago (the kernel picks it: listen on 0, read, close). */
-export async function freePort(): Promise<number> {
-  const [port] = await freePorts(1);
-  return port as number;
-}
-
-/** `count` distinct free ports: all probes are held open until every port is known. */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers: net.Server[] = [];
-  try {
-    const ports: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const server = net.createServer();
-      servers.push(server);
-      ports.push(
-        await new Promise<number>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port));
-        }),
-      );
-    }
-    return ports;
-  } finally {
-    await Promise.all(servers.map((server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))));
-  }
-}
-
-// ---- Waiting -------------------------------------------------------------------------------------
-
-export interface WaitForOptions {
-  /** What should happen, for the error message: "the comment to be approved". */
-  what: string;
-  timeoutMs?: number;
-  intervalMs?: number;
-  /** Extra detail appended to the timeout message (e.g. the state last seen). */
-  detail?: () => string | Promise<string>;
-}
-
-export type Falsy = false | null | undefined | 0 | '';
-
-/**
- * Polls `check` until it returns a truthy value, and returns that value. A check that throws counts as
- * "not yet"; the last error is quoted if time runs out. Throws `timed out after …ms waiting for <what>`.
- */
-export async function waitFor<T>(check: () => T | Falsy | Promise<T | Falsy>, options: WaitForOptions): Promise<T> {
-  const { what, timeoutMs = 10_000, intervalMs = 100, detail } = options;
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const result = await check();
-      if (result) return result;
-      lastError = undefined;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() >= deadline) break;
-    await delay(Math.min(intervalMs, Math.max(0, deadline - Date.now())));
-  }
-  let message = `timed out after ${timeoutMs}ms waiting for ${what}`;
-  if (lastError !== undefined) message += `; last check failed with: ${describeError(lastError)}`;
-  if (detail) {
-    try {
-      message += `; ${await detail()}`;
-    } catch (err) {
-      message += `; (detail failed: ${describeError(err)})`;
-    }
-  }
-  throw new Error(message);
-}
-
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-// ---- HTTP ----------------------------------------------------------------------------------------
-
-export interface HttpAnswer {
-  status: number;
-  headers: Headers;
-  /** The raw body. */
-  text: string;
-  /** The body parsed as JSON, or undefined when it is not JSON. */
-  json: unknown;
-}
-
-export interface HttpRequest {
-  method?: string;
-  /** Sent as JSON (content-type application/json) unless it is a string, which is sent as is. */
-  body?: unknown;
-  headers?: Record<string, string>;
-  timeoutMs?: number;
-}
-
-/** One HTTP request; never throws for an HTTP status, only when no answer came. */
-export async function http(url: string, { method, body, headers = {}, timeoutMs = 5_000 }: HttpRequest = {}): Promise<HttpAnswer> {
-  const init: RequestInit = { method: method ?? (body === undefined ? 'GET' : 'POST'), signal: AbortSignal.timeout(timeoutMs) };
-  if (body !== undefined) {
-    init.body = typeof body === 'string' ? body : JSON.stringify(body);
-    init.headers = { 'content-type': 'application/json', ...headers };
-  } else {
-    init.headers = headers;
-  }
-  const response = await fetch(url, init);
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = text === '' ? undefined : (JSON.parse(text) as unknown);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, headers: response.headers, text, json };
-}
-
-// ---- The stack -----------------------------------------------------------------------------------
 
 export interface StackOptions {
   /** Services to start now (default: all). The others get ports too and can be started later. */
@@ -368,8 +250,6 @@ class ProcessStack implements Stack {
   }
 }
 
-// ---- Helpers -------------------------------------------------------------------------------------
-
 function fileSize(file: string): number {
   try {
     return statSync(file).size;
@@ -391,11 +271,3 @@ function tail(output: string, lines = 15): string {
   return last.length === 0 || (last.length === 1 && last[0] === '') ? '' : `\n--- last lines ---\n${last.join('\n')}`;
 }
 
-function describeError(err: unknown): string {
-  if (err instanceof Error) {
-    const cause = (err as Error & { cause?: unknown }).cause;
-    const code = typeof cause === 'object' && cause !== null ? (cause as { code?: unknown }).code : undefined;
-    return typeof code === 'string' ? `${err.message} (${code})` : err.message;
-  }
-  return String(err);
-}

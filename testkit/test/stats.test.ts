@@ -1,4 +1,4 @@
-import { percentile, summarize, tally } from '../src/stats';
+import { percentile, summarize, tally } from '@blog/testkit';
 
 describe('percentile (nearest rank)', () => {
   const oneToHundred = Array.from({ length: 100 }, (_, i) => i + 1);

@@ -1,0 +1,6 @@
+export * from './ports';
+export * from './wait';
+export * from './http';
+export * from './stats';
+export * from './random';
+export * from './stack';
