@@ -18,6 +18,16 @@ export interface SmallDisk {
   remove(): void;
 }
 
+/** Why a small disk cannot be mounted here, or undefined when it can: tries one and removes it at once. */
+export function smallDiskUnavailable(): string | undefined {
+  try {
+    mountSmallDisk(64 * 1024).remove();
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 /** Mounts a tmpfs of `bytes`; throws with the reason when this machine does not allow it. */
 export function mountSmallDisk(bytes: number): SmallDisk {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'small-disk-'));

@@ -1,12 +1,12 @@
 /**
- * How the container step (e2e/containers, `npm run test:containers`) reads the manifests, the Dockerfiles
+ * How the container step (infra/containers, `npm run test:containers`) reads the manifests, the Dockerfiles
  * and skaffold.yaml. Nothing is built or run here: podman is only needed by the step itself.
  */
-import { baseImageSpec, qualifiedName } from '../../e2e/containers/base';
-import { externalBases, plannedBuilds, readsFile } from '../../e2e/containers/images';
-import { parseMountInfo } from '../../e2e/containers/inspect';
-import { containerPlans, localEnv, localizeValue, type ContainerPlan } from '../../e2e/containers/plan';
-import { runArguments, type ContainerSpec } from '../../e2e/containers/stack';
+import { baseImageSpec, qualifiedName } from '../containers/base';
+import { externalBases, plannedBuilds, readsFile } from '../containers/images';
+import { parseMountInfo } from '../containers/inspect';
+import { containerPlans, localEnv, localizeValue, type ContainerPlan } from '../containers/plan';
+import { runArguments, type ContainerSpec } from '../containers/stack';
 
 const IMAGES = ['blog/event-bus', 'blog/posts', 'blog/comments', 'blog/query', 'blog/moderation', 'blog/client'];
 const { manifests, containers } = containerPlans(IMAGES);

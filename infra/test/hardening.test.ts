@@ -1,6 +1,6 @@
-import { checkHardening, parseQuantity } from './checks/hardening';
-import { loadManifests, typedOf, workloads, mutatedCopy, type Manifest } from './support/manifests';
-import { readRepoFile } from './support/repo';
+import { checkHardening, parseQuantity } from '../lib/checks/hardening';
+import { loadManifests, typedOf, workloads, mutatedCopy, type Manifest } from '../lib/manifests';
+import { readRepoFile } from '../lib/repo';
 
 const { manifests } = loadManifests();
 

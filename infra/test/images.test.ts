@@ -6,11 +6,11 @@ import {
   checkPersistentMountsUsed,
   checkSyncRules,
   nestedPackages,
-} from './checks/images';
-import { parseDockerfile, stageConfig } from './support/dockerfile';
-import { copyManifests, loadManifests, typedOf } from './support/manifests';
-import { dockerIgnoreMatcher, realRepo, repoWith, type RepoView } from './support/repo';
-import { loadSkaffold, type SkaffoldConfig } from './support/skaffold';
+} from '../lib/checks/images';
+import { parseDockerfile, stageConfig } from '../lib/dockerfile';
+import { copyManifests, loadManifests, typedOf } from '../lib/manifests';
+import { dockerIgnoreMatcher, realRepo, repoWith, type RepoView } from '../lib/repo';
+import { loadSkaffold, type SkaffoldConfig } from '../lib/skaffold';
 
 const { manifests } = loadManifests();
 const skaffold = loadSkaffold();

@@ -15,9 +15,9 @@ import {
   PROXY_READ_TIMEOUT,
   routeRequest,
   USE_REGEX,
-} from './checks/ingress';
+} from '../lib/checks/ingress';
 import { serves } from './support/apps';
-import { loadManifests, ofKind, typedOf, mutatedCopy, type Manifest } from './support/manifests';
+import { loadManifests, ofKind, typedOf, mutatedCopy, type Manifest } from '../lib/manifests';
 
 const { manifests } = loadManifests();
 const INGRESS = 'ingress-srv';

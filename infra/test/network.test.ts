@@ -1,6 +1,6 @@
-import { workloadsOfService } from './checks/references';
-import { checkFlowsAllowed, checkFlowsDenied, INGRESS_NGINX, KUBE_DNS, podModels, PROMETHEUS, type Flow, type PodModel } from './checks/network';
-import { loadManifests, ofKind, typedOf, workloads, mutatedCopy, type Manifest } from './support/manifests';
+import { workloadsOfService } from '../lib/checks/references';
+import { checkFlowsAllowed, checkFlowsDenied, INGRESS_NGINX, KUBE_DNS, podModels, PROMETHEUS, type Flow, type PodModel } from '../lib/checks/network';
+import { loadManifests, ofKind, typedOf, workloads, mutatedCopy, type Manifest } from '../lib/manifests';
 
 const { manifests } = loadManifests();
 

@@ -1,7 +1,7 @@
-import { checkProbePaths } from './checks/probes';
-import { workloadsOfService } from './checks/references';
+import { checkProbePaths } from '../lib/checks/probes';
+import { workloadsOfService } from '../lib/checks/references';
 import { APP_OF_IMAGE, serves } from './support/apps';
-import { copyManifests, imageRepository, loadManifests, ofKind, typedOf, workloads, type Manifest } from './support/manifests';
+import { copyManifests, imageRepository, loadManifests, ofKind, typedOf, workloads, type Manifest } from '../lib/manifests';
 
 const { manifests } = loadManifests();
 const servesGet = (image: string, path: string) => serves(image, path);

@@ -1,5 +1,5 @@
-import { checkConfigUrls, checkIngressBackends, checkPodReferences, checkPolicySelectors, checkServices, checkStatefulSetServices } from './checks/references';
-import { loadManifests, typedOf, mutatedCopy, type Manifest } from './support/manifests';
+import { checkConfigUrls, checkIngressBackends, checkPodReferences, checkPolicySelectors, checkServices, checkStatefulSetServices } from '../lib/checks/references';
+import { loadManifests, typedOf, mutatedCopy, type Manifest } from '../lib/manifests';
 
 const { manifests } = loadManifests();
 

@@ -1,5 +1,5 @@
-import { copyManifests, label, identityProblems, loadManifests, objectOf, parseManifestText, type KubeObject } from './support/manifests';
-import { formatSchemaProblems, validateStrict } from './support/strict-schema';
+import { copyManifests, label, identityProblems, loadManifests, objectOf, parseManifestText, type KubeObject } from '../lib/manifests';
+import { formatSchemaProblems, validateStrict } from '../lib/strict-schema';
 
 const { manifests, problems: parseProblems } = loadManifests();
 

@@ -7,7 +7,7 @@ import { browserApiConfigSchema, eventsAuthorization, eventsConfigSchema, loadCo
 import request from 'supertest';
 import { z } from 'zod';
 import { appsReady, buildApp, type AppSettings } from './support/apps';
-import { containerEnv, imageRepository, loadManifests, workloads } from './support/manifests';
+import { containerEnv, imageRepository, loadManifests, workloads } from '../lib/manifests';
 
 const { manifests } = loadManifests();
 

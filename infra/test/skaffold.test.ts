@@ -2,10 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { checkProductionProfile, checkRawYaml, checkSkaffoldBasics, MIN_SKAFFOLD_API_VERSION } from './checks/skaffold';
-import { imageRepository, loadManifests, workloads } from './support/manifests';
-import { manifestFiles, REPO_ROOT, repoPath } from './support/repo';
-import { applyJsonPatch, compareSkaffoldVersions, dockerArtifacts, loadSkaffold, type SkaffoldConfig } from './support/skaffold';
+import { checkProductionProfile, checkRawYaml, checkSkaffoldBasics, MIN_SKAFFOLD_API_VERSION } from '../lib/checks/skaffold';
+import { imageRepository, loadManifests, workloads } from '../lib/manifests';
+import { manifestFiles, REPO_ROOT, repoPath } from '../lib/repo';
+import { applyJsonPatch, compareSkaffoldVersions, dockerArtifacts, loadSkaffold, type SkaffoldConfig } from '../lib/skaffold';
 
 const skaffold = loadSkaffold();
 const { manifests } = loadManifests();

@@ -50,7 +50,7 @@ function parseOptions(argv: readonly string[]): Options {
     else if (flag === '--purge') options.purge = true;
     else if (flag === '--jobs' && value && /^[1-9]\d*$/.test(value)) options.jobs = Number(value);
     else if (flag === '--dev-image' && value) options.devImage = value;
-    else throw new Error(`unknown option ${arg} (see the top of e2e/containers/main.ts)`);
+    else throw new Error(`unknown option ${arg} (see the top of infra/containers/main.ts)`);
   }
   return options;
 }
@@ -87,7 +87,7 @@ async function writeBuildConfig(dir: string): Promise<string[]> {
   const registry = await npmRegistry();
   writeFileSync(
     path.join(dir, 'npmrc'),
-    ['# Written by e2e/containers for builds on this machine only; never part of an image.', `registry=${registry}`, 'cafile=/usr/local/etc/blog-ci-ca.crt', 'cache=/mnt', 'update-notifier=false', 'fund=false', 'audit=false', ''].join('\n'),
+    ['# Written by infra/containers for builds on this machine only; never part of an image.', `registry=${registry}`, 'cafile=/usr/local/etc/blog-ci-ca.crt', 'cache=/mnt', 'update-notifier=false', 'fund=false', 'audit=false', ''].join('\n'),
   );
   return sources;
 }

@@ -6,7 +6,7 @@
  * their usual labels.
  */
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
-import { ofKind, selects, workloads, type LabelSelector, type Manifest } from '../support/manifests';
+import { ofKind, selects, workloads, type LabelSelector, type Manifest } from '../manifests';
 
 /** The namespace the manifests are deployed to (none of them names one). */
 export const APP_NAMESPACE = 'app-namespace';

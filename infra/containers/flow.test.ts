@@ -1,12 +1,12 @@
 /**
  * The blog's main flow against a stack that is already running — the containers `npm run test:containers`
- * starts (e2e/containers/main.ts) — rather than processes this test starts itself. Through the client's
+ * starts (infra/containers/main.ts) — rather than processes this test starts itself. Through the client's
  * port, like a user: a post, an approved comment and a rejected one, over HTTP and then in headless
  * Chromium. BLOG_URL is the client; BLOG_EVENT_BUS_URL the event bus, to see each reaction stored once,
  * with BLOG_EVENTS_TOKEN, the EVENTS_TOKEN the manifests give the bus.
  *
  * Not part of `npm test` (no stack to point at there): main.ts runs it with
- * `jest --config e2e/containers/jest.config.js`.
+ * `jest --config infra/containers/jest.config.js`.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -24,7 +24,7 @@ function required(name: string): string {
 const BLOG = required('BLOG_URL');
 const BUS = required('BLOG_EVENT_BUS_URL');
 const BUS_HEADERS = eventsHeaders(process.env.BLOG_EVENTS_TOKEN || undefined);
-const ARTIFACTS = process.env.BLOG_ARTIFACTS ?? path.join(__dirname, '..', 'artifacts', 'containers');
+const ARTIFACTS = process.env.BLOG_ARTIFACTS ?? path.join(__dirname, '..', '..', 'e2e', 'artifacts', 'containers');
 /** Moderation is a few hops away: comments → bus → moderation → bus → comments → bus → query. */
 const MODERATION_TIMEOUT_MS = 20_000;
 

@@ -4,7 +4,7 @@
  * token, the three probes, requests and limits, and a grace period longer than the services' drain.
  */
 import type { IProbe } from 'kubernetes-models/v1/Probe';
-import { label, workloads, type IContainer, type Manifest, type Workload } from '../support/manifests';
+import { label, workloads, type IContainer, type Manifest, type Workload } from '../manifests';
 
 export interface HardeningOptions {
   /** How long a service drains in-flight requests after SIGTERM (common/src/server.ts); the grace period must exceed it. */

@@ -3,7 +3,7 @@
  * common/src/routes.ts (PUBLIC_ROUTES, resolvePublicRoute), so both can be compared.
  */
 import { resolvePublicRoute, type PublicBackend, type PublicRoute } from '@blog/common';
-import { label, imageRepository, ofKind, workloads, type IIngress, type Manifest } from '../support/manifests';
+import { label, imageRepository, ofKind, workloads, type IIngress, type Manifest } from '../manifests';
 import { workloadsOfService } from './references';
 
 export const USE_REGEX = 'nginx.ingress.kubernetes.io/use-regex';

@@ -7,10 +7,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { minimatch } from 'minimatch';
-import { isNonRootUser, isNumericUser, parseDockerfile, stageConfig, type Stage, type StageConfig } from '../support/dockerfile';
-import { containersRunning, label, imageRepository, workloads, type IContainer, type Manifest, type Workload } from '../support/manifests';
-import type { RepoView } from '../support/repo';
-import { applyJsonPatch, dockerArtifacts, joinRelative, type DockerArtifact, type SkaffoldConfig } from '../support/skaffold';
+import { isNonRootUser, isNumericUser, parseDockerfile, stageConfig, type Stage, type StageConfig } from '../dockerfile';
+import { containersRunning, label, imageRepository, workloads, type IContainer, type Manifest, type Workload } from '../manifests';
+import type { RepoView } from '../repo';
+import { applyJsonPatch, dockerArtifacts, joinRelative, type DockerArtifact, type SkaffoldConfig } from '../skaffold';
 
 const DEV_STAGE = 'dev';
 /** The unprivileged user of the node images (uid 1000), which the pods' runAsUser also uses. */

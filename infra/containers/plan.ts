@@ -4,9 +4,9 @@
  * this machine's loopback: cluster URLs (http://posts-clusterip-srv:4000) become http://127.0.0.1:<port>,
  * an emptyDir becomes a tmpfs of the same size, a persistent volume a folder of the run.
  */
-import { parseQuantity } from '../../infra/test/checks/hardening';
-import { serviceNameOfHost, targetContainerPort, workloadsOfService } from '../../infra/test/checks/references';
-import { containerEnv, containersRunning, loadManifests, ofKind, workloads, type IContainer, type Manifest, type Workload } from '../../infra/test/support/manifests';
+import { parseQuantity } from '../lib/checks/hardening';
+import { serviceNameOfHost, targetContainerPort, workloadsOfService } from '../lib/checks/references';
+import { containerEnv, containersRunning, loadManifests, ofKind, workloads, type IContainer, type Manifest, type Workload } from '../lib/manifests';
 
 export interface VolumePlan {
   /** Where the container sees it. */

@@ -13,7 +13,7 @@ import {
   type IService,
   type Manifest,
   type Workload,
-} from '../support/manifests';
+} from '../manifests';
 
 type ServicePort = NonNullable<NonNullable<IService['spec']>['ports']>[number];
 

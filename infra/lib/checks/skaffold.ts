@@ -4,7 +4,7 @@
  * switches every artifact to its production stage.
  */
 import { minimatch } from 'minimatch';
-import { applyJsonPatch, compareSkaffoldVersions, dockerArtifacts, type SkaffoldConfig } from '../support/skaffold';
+import { applyJsonPatch, compareSkaffoldVersions, dockerArtifacts, type SkaffoldConfig } from '../skaffold';
 
 export const MIN_SKAFFOLD_API_VERSION = 'skaffold/v4beta11';
 export const PRODUCTION_PROFILE = 'production';

@@ -4,7 +4,7 @@
  * service catches up, which is exactly what a readiness probe wants to see).
  */
 import type { IProbe } from 'kubernetes-models/v1/Probe';
-import { label, imageRepository, servingContainers, workloads, type Manifest } from '../support/manifests';
+import { label, imageRepository, servingContainers, workloads, type Manifest } from '../manifests';
 
 /** Does the app of `image` serve GET `path`? undefined when the image is unknown to the caller. */
 export type ServesPath = (image: string, path: string) => Promise<boolean | undefined>;
