@@ -4,7 +4,8 @@
  */
 import { rm } from 'node:fs/promises';
 import { startStack, type ServiceName, type Stack } from '@blog/testkit';
-import { isRecord, JsonClient } from './http';
+import { isRecord } from '@blog/common/api';
+import { JsonClient } from './http';
 import { waitUntil } from '@blog/testkit';
 
 export interface TargetUrls {

@@ -5,7 +5,7 @@
  */
 import type { CommentStatus } from '@blog/common/api';
 import { JsonClient } from './http';
-import { postsOfView } from './observe/view';
+import { postsOfView } from '@blog/common/api';
 import { delay } from '@blog/testkit';
 
 export interface AcknowledgedPost {
@@ -99,7 +99,7 @@ async function judgeUntilComplete<V>(
 
 export function judgePosts(view: unknown, prefix: string, acknowledged: readonly AcknowledgedPost[]): Omit<PostsVerdict, 'waitedMs'> {
   const idsByTitle = new Map<string, string[]>();
-  for (const post of postsOfView(view)) {
+  for (const post of postsOfView(view) ?? []) {
     if (!post.title.startsWith(prefix)) continue;
     const ids = idsByTitle.get(post.title) ?? [];
     ids.push(post.id);
@@ -119,7 +119,7 @@ export function judgePosts(view: unknown, prefix: string, acknowledged: readonly
 
 export function judgeComments(view: unknown, prefix: string, acknowledged: readonly AcknowledgedComment[]): Omit<CommentsVerdict, 'waitedMs'> {
   const shownByContent = new Map<string, { id: string; postId: string; status: CommentStatus }[]>();
-  for (const post of postsOfView(view)) {
+  for (const post of postsOfView(view) ?? []) {
     for (const comment of post.comments) {
       if (!comment.content.startsWith(prefix)) continue;
       const shown = shownByContent.get(comment.content) ?? [];

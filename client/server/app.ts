@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { resolvePublicRoute, type Logger, type PublicBackend } from '@blog/common';
+import { addHealthRoutes, finishServiceApp, resolvePublicRoute, type Logger, type PublicBackend } from '@blog/common';
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { createProxyMiddleware } from 'http-proxy-middleware';
@@ -22,18 +22,11 @@ export interface ClientServerOptions {
 export function createClientServerApp({ backends, client, logger }: ClientServerOptions): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', (_req, res) => {
-    res.json({ status: 'ready' });
-  });
+  // Stateless: ready as soon as it listens.
+  addHealthRoutes(app, () => true);
   if (backends) app.use(apiProxy(backends, logger));
   app.use(client);
-  app.use((req, res) => {
-    res.status(404).json({ error: `no route for ${req.method} ${req.path}` });
-  });
-  return app;
+  return finishServiceApp(app, logger);
 }
 
 const PROXIED_METHODS = new Set(['GET', 'HEAD', 'POST']);

@@ -1,24 +1,32 @@
 import type { Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { commonConfigSchema, createLogger, env, loadConfig, main, runService, sleep, type Logger } from '@blog/common';
+import {
+  commonConfigSchema,
+  createLogger,
+  DEFAULT_PORTS,
+  env,
+  loadConfig,
+  localUrl,
+  type Logger,
+  main,
+  runService,
+  sleep,
+} from '@blog/common';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import { createClientServerApp, staticClient, type ApiBackends } from './app';
 
 const configSchema = z.object({
   ...commonConfigSchema,
-  PORT: env.port(3000),
+  PORT: env.port(DEFAULT_PORTS.client),
   CLIENT_MODE: z.enum(['static', 'dev']).default('static'),
   PROXY_API: env.flag(true),
-  POSTS_URL: env.url('http://localhost:4000'),
-  COMMENTS_URL: env.url('http://localhost:4001'),
-  QUERY_URL: env.url('http://localhost:4002'),
+  POSTS_URL: env.url(localUrl('posts')),
+  COMMENTS_URL: env.url(localUrl('comments')),
+  QUERY_URL: env.url(localUrl('query')),
   /** Extra host names Vite's dev server answers to (it refuses unknown Host headers), e.g. posts.com. */
-  DEV_ALLOWED_HOSTS: z
-    .string()
-    .default('')
-    .transform((value) => value.split(',').map((host) => host.trim()).filter((host) => host !== '')),
+  DEV_ALLOWED_HOSTS: env.wordList([]),
 });
 
 /** client/, whether this runs compiled from dist-server/ or from server/ with tsx. */

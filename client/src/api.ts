@@ -2,8 +2,7 @@
  * Typed access to the blog API. Paths are relative, so the same build works behind the Kubernetes
  * ingress and behind the local gateway.
  */
-import type { Comment, Post, PostWithComments } from '@blog/common/api';
-import { isApiError, isComment, isPost, postsOfView } from './shapes';
+import { isApiError, isComment, isPost, postsOfView, type Comment, type Post, type PostWithComments } from '@blog/common/api';
 
 /** How long one request may take before it is given up. */
 const REQUEST_TIMEOUT_MS = 10_000;

@@ -2,8 +2,7 @@
  * The messages of `GET /posts/stream` (Server-Sent Events) and how each changes the list of posts.
  * Pure functions: applying a change returns a new list and never mutates the old one.
  */
-import type { Comment, PostWithComments } from '@blog/common/api';
-import { isComment, isPost, isRecord, postsOfView } from './shapes';
+import { asStreamChange, postsOfView, STREAM_CHANGE_TYPES, type Comment, type PostWithComments, type StreamChangeType } from '@blog/common/api';
 
 /** A change to the posts view as the query service applied it. */
 export type LiveChange =
@@ -11,10 +10,10 @@ export type LiveChange =
   | { type: 'CommentCreated'; postId: string; comment: Comment }
   | { type: 'CommentUpdated'; postId: string; comment: Comment };
 
-export type LiveChangeType = LiveChange['type'];
+export type LiveChangeType = StreamChangeType;
 
 /** The SSE event names of the changes, besides `snapshot`. */
-export const LIVE_CHANGE_TYPES: readonly LiveChangeType[] = ['PostCreated', 'CommentCreated', 'CommentUpdated'];
+export const LIVE_CHANGE_TYPES: readonly LiveChangeType[] = STREAM_CHANGE_TYPES;
 
 function parseJson(text: string): unknown {
   try {
@@ -31,16 +30,11 @@ export function parseSnapshot(data: string): PostWithComments[] | undefined {
 
 /** A change message's event name and data as a change; undefined when either is malformed. */
 export function parseChange(type: string, data: string): LiveChange | undefined {
-  const value = parseJson(data);
-  if (!isRecord(value)) return undefined;
-  if (type === 'PostCreated') {
-    return isPost(value) ? { type, post: { id: value.id, title: value.title } } : undefined;
-  }
-  if (type === 'CommentCreated' || type === 'CommentUpdated') {
-    if (!isComment(value) || typeof value.postId !== 'string') return undefined;
-    return { type, postId: value.postId, comment: { id: value.id, content: value.content, status: value.status } };
-  }
-  return undefined;
+  const change = asStreamChange(type, parseJson(data));
+  if (!change) return undefined;
+  if (change.type === 'PostCreated') return { type: change.type, post: change.data };
+  const { postId, ...comment } = change.data;
+  return { type: change.type, postId, comment };
 }
 
 /**

@@ -1,30 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import {
+  type BrowserAppDeps,
   createCommentBodySchema,
   createServiceApp,
   eventIntake,
+  type EventPublisher,
   finishServiceApp,
   HttpError,
   parseBody,
-  type EventConsumer,
-  type EventPublisher,
-  type Logger,
-  type ServiceMetrics,
 } from '@blog/common';
 import type { Express } from 'express';
 import type { CommentStore } from './events';
 
-export interface CommentsDeps {
+export interface CommentsDeps extends BrowserAppDeps {
   store: CommentStore;
   bus: EventPublisher;
-  consumer: EventConsumer;
-  logger: Logger;
-  /** Serves `GET /metrics` and times requests when given. */
-  metrics?: ServiceMetrics;
-  /** Required on event requests when set (EVENTS_TOKEN). */
-  eventsToken?: string;
-  /** Origins whose pages may call this API from a browser (CORS_ORIGINS). */
-  browserOrigins?: readonly string[];
 }
 
 export function createApp({ store, bus, consumer, logger, metrics, eventsToken, browserOrigins }: CommentsDeps): Express {

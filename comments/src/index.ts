@@ -1,9 +1,21 @@
-import { browserApiConfigSchema, busServiceConfigSchema, BusClient, createLogger, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
+import {
+  browserApiConfigSchema,
+  BusClient,
+  busServiceConfigSchema,
+  createLogger,
+  DEFAULT_PORTS,
+  env,
+  EventConsumer,
+  loadConfig,
+  main,
+  runService,
+  ServiceMetrics,
+} from '@blog/common';
 import { z } from 'zod';
 import { createApp } from './app';
 import { commentEventHandlers, CommentStore, commentUpdates } from './events';
 
-const configSchema = z.object({ ...busServiceConfigSchema, ...browserApiConfigSchema, PORT: env.port(4001) });
+const configSchema = z.object({ ...busServiceConfigSchema, ...browserApiConfigSchema, PORT: env.port(DEFAULT_PORTS.comments) });
 
 main(async () => {
   const config = loadConfig(configSchema);

@@ -15,6 +15,19 @@ export const LIMITS = {
   batchEvents: 10_000,
 } as const;
 
+/** The port each part of the blog listens on unless PORT says otherwise (the course's ports). */
+export const DEFAULT_PORTS = {
+  posts: 4000,
+  comments: 4001,
+  query: 4002,
+  moderation: 4003,
+  'event-bus': 4005,
+  client: 3000,
+} as const;
+
+/** `http://localhost:<its default port>`: where the others find a part of the blog by default. */
+export const localUrl = (part: keyof typeof DEFAULT_PORTS): string => `http://localhost:${DEFAULT_PORTS[part]}`;
+
 export const COMMENT_STATUSES = ['pending', 'approved', 'rejected'] as const;
 export type CommentStatus = (typeof COMMENT_STATUSES)[number];
 
@@ -36,6 +49,19 @@ export interface PostWithComments extends Post {
 /** `GET /posts` of the query service. */
 export type PostsView = Record<string, PostWithComments>;
 
+/** A comment as a change of the stream carries it: with its post's id. */
+export interface CommentChange extends Comment {
+  postId: string;
+}
+
+/**
+ * The messages of query's `GET /posts/stream` (Server-Sent Events): first `snapshot` (a `PostsView`), then
+ * each change as applied, named by its event type, its seq as the message id.
+ */
+export const STREAM_CHANGE_TYPES = ['PostCreated', 'CommentCreated', 'CommentUpdated'] as const;
+export type StreamChangeType = (typeof STREAM_CHANGE_TYPES)[number];
+export type StreamChange = { type: 'PostCreated'; data: Post } | { type: 'CommentCreated' | 'CommentUpdated'; data: CommentChange };
+
 /** Every error the services answer with. */
 export interface ApiError {
   error: string;
@@ -51,4 +77,46 @@ export interface SubscriberStatus {
   /** Failed attempts in a row for the event being delivered now. */
   failures: number;
   lastError: string | null;
+}
+
+// ---- Run-time checks of what a service answers, for code that must not trust it (the page, the tests) ----
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function isApiError(value: unknown): value is ApiError {
+  return isRecord(value) && typeof value.error === 'string' && value.error.trim() !== '';
+}
+
+export function isCommentStatus(value: unknown): value is CommentStatus {
+  return typeof value === 'string' && (COMMENT_STATUSES as readonly string[]).includes(value);
+}
+
+export function isPost(value: unknown): value is Post {
+  return isRecord(value) && typeof value.id === 'string' && typeof value.title === 'string';
+}
+
+export function isComment(value: unknown): value is Comment {
+  return isRecord(value) && typeof value.id === 'string' && typeof value.content === 'string' && isCommentStatus(value.status);
+}
+
+export function isPostWithComments(value: unknown): value is PostWithComments {
+  return isRecord(value) && isPost(value) && Array.isArray(value.comments) && value.comments.every(isComment);
+}
+
+/** The posts of a `GET /posts` view (`{[id]: post}`), oldest first; undefined when it is malformed. */
+export function postsOfView(value: unknown): PostWithComments[] | undefined {
+  if (!isRecord(value)) return undefined;
+  const posts = Object.values(value);
+  return posts.every(isPostWithComments) ? posts : undefined;
+}
+
+/** A stream message's event name and parsed data as a change; undefined when either is not one. */
+export function asStreamChange(type: string, data: unknown): StreamChange | undefined {
+  if (type === 'PostCreated') return isPost(data) ? { type, data: { id: data.id, title: data.title } } : undefined;
+  if (type !== 'CommentCreated' && type !== 'CommentUpdated') return undefined;
+  if (!isRecord(data) || !isComment(data) || typeof data.postId !== 'string') return undefined;
+  const { id, content, status } = data;
+  return { type, data: { id, postId: data.postId, content, status } };
 }

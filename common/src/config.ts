@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { localUrl } from './api';
 
 /** A bad environment variable; the message names it. */
 export class ConfigError extends Error {
@@ -122,7 +123,7 @@ export const eventsConfigSchema = {
 export const busServiceConfigSchema = {
   ...commonConfigSchema,
   ...eventsConfigSchema,
-  EVENT_BUS_URL: env.url('http://localhost:4005'),
+  EVENT_BUS_URL: env.url(localUrl('event-bus')),
 };
 
 /** Settings of a service that browsers call: the pages (origins) allowed to call it from elsewhere. */

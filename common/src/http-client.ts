@@ -2,9 +2,8 @@ import http from 'node:http';
 
 /**
  * Outgoing HTTP between services: Node's own client over keep-alive connections, shared by the whole
- * process, so a connection is reused request after request instead of a TCP handshake each time.
- * (Measured against undici's request API on this workload: the same CPU per request, and Node's client is
- * already loaded for the server, so a service stays about 7 MB smaller and starts faster.)
+ * process, so a connection is reused request after request instead of a TCP handshake each time. Node's
+ * client is already loaded for the server, so no second HTTP library is (docs/performance.md).
  */
 const agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 10_000, maxSockets: 64, scheduling: 'lifo' });
 

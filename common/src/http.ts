@@ -88,13 +88,7 @@ export function createServiceApp({ isReady, logger, metrics, eventsToken, browse
   // a body marks it read, so the general one skips the batch route.)
   app.use(EVENT_BATCH_PATH, express.json({ limit: LIMITS.batchBodyBytes }));
   app.use(express.json({ limit: LIMITS.bodyBytes }));
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', (_req, res) => {
-    if (isReady()) res.json({ status: 'ready' });
-    else res.status(503).json({ error: 'not ready: catching up with the event history' });
-  });
+  addHealthRoutes(app, isReady);
   // Until caught up, the state is incomplete: answering from it would show missing posts or say 404 for
   // posts that exist. Event intake stays open (live events are buffered meanwhile).
   app.use((req, res, next) => {
@@ -102,6 +96,17 @@ export function createServiceApp({ isReady, logger, metrics, eventsToken, browse
     res.status(503).json({ error: 'catching up with the event history, try again in a moment' });
   });
   return app;
+}
+
+/** `GET /healthz` (alive) and `GET /readyz` (200 when ready, else 503), as every process of the blog serves them. */
+export function addHealthRoutes(app: Express, isReady: () => boolean): void {
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    if (isReady()) res.json({ status: 'ready' });
+    else res.status(503).json({ error: 'not ready: catching up with the event history' });
+  });
 }
 
 /**

@@ -14,3 +14,4 @@ export * from './ordering';
 export * from './metrics';
 export * from './auth';
 export { Counter, Gauge } from './prom';
+export * from './app-deps';

@@ -19,8 +19,7 @@ export class HttpMetrics {
       registers,
     });
     // Memory of the process, read when scraped: for the running service, not for apps in tests. Not
-    // prom-client's collectDefaultMetrics, which costs each service about 1 MB of RSS at rest (measured),
-    // while the bench holds every service under 70 MB.
+    // prom-client's collectDefaultMetrics, which would load and keep far more than these two at rest.
     if (processMetrics) {
       new Gauge({
         name: 'process_resident_memory_bytes',

@@ -3,9 +3,8 @@ import type * as PromClient from 'prom-client';
 /*
  * The four prom-client classes the services use, each loaded from its own file. prom-client's index also
  * loads the default process metrics, summaries (with their quantile trees), the Pushgateway client and
- * cluster support, which none of the services use: about 1.6 MB of resident memory per process at rest,
- * measured with `node -e` on Node 20 (the bench holds every service under 70 MB). The types are the
- * package's own. prom-client is pinned in package-lock.json; these paths are checked by a test.
+ * cluster support, which none of the services use but every process would keep in memory. The types are
+ * the package's own. prom-client is pinned in package-lock.json; these paths are checked by a test.
  */
 export const Registry = require('prom-client/lib/registry') as typeof PromClient.Registry;
 export const Counter = require('prom-client/lib/counter') as typeof PromClient.Counter;

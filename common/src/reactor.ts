@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
+import type { Logger } from './logger';
 
 /**
  * The event id of a reaction, derived from what caused it (e.g. "CommentModerated:<comment id>"), so every
@@ -9,7 +10,6 @@ import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
 export function reactionId(cause: string): string {
   return `reaction-${createHash('sha256').update(cause).digest('hex').slice(0, 32)}`;
 }
-import type { Logger } from './logger';
 
 type State = 'pending' | 'publishing' | 'published';
 

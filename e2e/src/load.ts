@@ -8,6 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { describeRequestError } from '@blog/common';
+import { DEFAULT_BLOCKED_WORDS, moderate } from '@blog/moderation/events';
 import { percentile, Random } from '@blog/testkit';
 
 // ---- The ledger ----------------------------------------------------------------------------------
@@ -93,9 +94,9 @@ export class Ledger {
   }
 }
 
-/** The orange rule, as moderation applies it. */
+/** What moderation decides for this content with its default blocked words ("orange"). */
 export function expectedStatus(content: string): FinalStatus {
-  return content.toLowerCase().includes('orange') ? 'rejected' : 'approved';
+  return moderate(content, DEFAULT_BLOCKED_WORDS);
 }
 
 // ---- The generator -------------------------------------------------------------------------------

@@ -6,8 +6,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { delay, http, type Stack } from '@blog/testkit';
-import type { CommentRecord, FinalStatus, Ledger, LoadRecord, PostRecord } from './load';
-import type { SubscriberStatus } from '@blog/common/api';
+import { expectedStatus, type CommentRecord, type FinalStatus, type Ledger, type LoadRecord, type PostRecord } from './load';
+import type { Comment, Post, PostWithComments, SubscriberStatus } from '@blog/common/api';
 
 // ---- What the services answer --------------------------------------------------------------------
 
@@ -19,20 +19,6 @@ export interface BusEvent {
   data: unknown;
 }
 
-interface PostView {
-  id: string;
-  title: string;
-}
-
-interface CommentView {
-  id: string;
-  content: string;
-  status: string;
-}
-
-interface QueryPost extends PostView {
-  comments: CommentView[];
-}
 
 
 // ---- Anomalies -----------------------------------------------------------------------------------
@@ -148,8 +134,8 @@ export async function verifyOnce({ stack, ledger, runId, history, readCommentLis
 
   const [events, query, posts, subscribers] = await Promise.all([
     history.read(),
-    getJson<Record<string, QueryPost>>(`${stack.url('query')}/posts`),
-    getJson<Record<string, PostView>>(`${stack.url('posts')}/posts`),
+    getJson<Record<string, PostWithComments>>(`${stack.url('query')}/posts`),
+    getJson<Record<string, Post>>(`${stack.url('posts')}/posts`),
     getJson<SubscriberStatus[]>(`${stack.url('event-bus')}/subscribers`),
   ]);
 
@@ -207,7 +193,7 @@ export async function verifyOnce({ stack, ledger, runId, history, readCommentLis
     const createdEvent = list[0] as BusEvent;
     if (list.length > 1) add('duplicated', `CommentCreated:${id}`, true, `comment ${id}: ${list.length} CommentCreated (seq ${seqs(list)})`);
     const content = str(asRecord(createdEvent.data).content) ?? '';
-    const rule: FinalStatus = content.toLowerCase().includes('orange') ? 'rejected' : 'approved';
+    const rule: FinalStatus = expectedStatus(content);
     const decisions = moderated.get(id) ?? [];
     const updates = updated.get(id) ?? [];
     if (decisions.length > 1) add('duplicated', `CommentModerated:${id}`, true, `comment ${id} "${content}": ${decisions.length} CommentModerated (seq ${seqs(decisions)})`);
@@ -226,7 +212,7 @@ export async function verifyOnce({ stack, ledger, runId, history, readCommentLis
 
   // -- The views -----------------------------------------------------------------------------------
   const queryPosts = Object.values(query);
-  const queryComments = new Map<string, { postId: string; comment: CommentView }[]>();
+  const queryComments = new Map<string, { postId: string; comment: Comment }[]>();
   for (const post of queryPosts) {
     for (const comment of post.comments) {
       const list = queryComments.get(comment.id);
@@ -238,10 +224,10 @@ export async function verifyOnce({ stack, ledger, runId, history, readCommentLis
   for (const [id, list] of queryComments) if (list.length > 1) add('duplicated', `query-comment:${id}`, false, `query lists comment ${id} ${list.length} times`);
 
   const postIds = [...new Set([...Object.keys(query), ...Object.keys(posts)])];
-  const commentLists = new Map<string, CommentView[]>();
+  const commentLists = new Map<string, Comment[]>();
   if (readCommentLists) {
-    const lists = await pooled(postIds, 8, (postId) => getJson<CommentView[]>(`${stack.url('comments')}/posts/${encodeURIComponent(postId)}/comments`));
-    postIds.forEach((postId, index) => commentLists.set(postId, lists[index] as CommentView[]));
+    const lists = await pooled(postIds, 8, (postId) => getJson<Comment[]>(`${stack.url('comments')}/posts/${encodeURIComponent(postId)}/comments`));
+    postIds.forEach((postId, index) => commentLists.set(postId, lists[index] as Comment[]));
   }
 
   // Every post shown anywhere was asked for, and the three services show the same posts and comments.
@@ -325,7 +311,7 @@ function describe(record: LoadRecord): string {
   return record.kind === 'post' ? `post "${record.title}" (${record.outcome}${answer})` : `comment "${record.content}" (${record.outcome}${answer})`;
 }
 
-function checkPost(record: PostRecord, id: string, query: Record<string, QueryPost>, posts: Record<string, PostView>, add: Add): void {
+function checkPost(record: PostRecord, id: string, query: Record<string, PostWithComments>, posts: Record<string, Post>, add: Add): void {
   for (const [service, post] of [
     ['query', query[id]],
     ['posts', posts[id]],
@@ -338,13 +324,13 @@ function checkPost(record: PostRecord, id: string, query: Record<string, QueryPo
 function checkComment(
   record: CommentRecord,
   id: string,
-  queryComments: Map<string, { postId: string; comment: CommentView }[]>,
-  commentLists: Map<string, CommentView[]>,
+  queryComments: Map<string, { postId: string; comment: Comment }[]>,
+  commentLists: Map<string, Comment[]>,
   readCommentLists: boolean,
   add: Add,
 ): void {
   const shown = queryComments.get(id) ?? [];
-  const views: [string, CommentView | undefined, string | undefined][] = [['query', shown[0]?.comment, shown[0]?.postId]];
+  const views: [string, Comment | undefined, string | undefined][] = [['query', shown[0]?.comment, shown[0]?.postId]];
   if (readCommentLists) views.push(['comments', commentLists.get(record.postId)?.find((comment) => comment.id === id), record.postId]);
   for (const [service, comment, postId] of views) {
     if (!comment) {

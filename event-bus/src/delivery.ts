@@ -2,6 +2,7 @@ import {
   backoffDelay,
   DEFAULT_BACKOFF,
   describeRequestError,
+  EVENT_BATCH_PATH,
   eventsHeaders,
   sendHttp,
   sleep,
@@ -142,7 +143,7 @@ export class SubscriberDelivery {
     const { signal } = this.stopping;
     const last = after + events.length;
     for (;;) {
-      const outcome = this.batches ? await this.post('/events/batch', `[${events.join(',')}]`, last) : await this.post('/events', events[0] as string, last);
+      const outcome = this.batches ? await this.post(EVENT_BATCH_PATH, `[${events.join(',')}]`, last) : await this.post('/events', events[0] as string, last);
       if (outcome.kind === 'delivered') {
         this.acknowledged(after, events);
         this.failures = 0;
@@ -200,7 +201,7 @@ export class SubscriberDelivery {
       });
       if (status >= 200 && status < 300) return { kind: 'delivered', position: reportedPosition(text) ?? lastSeq };
       const reason = `HTTP ${status} ${text.slice(0, 200)}`;
-      if (path === '/events/batch' && (status === 404 || status === 405)) return { kind: 'unsupported', reason };
+      if (path === EVENT_BATCH_PATH && (status === 404 || status === 405)) return { kind: 'unsupported', reason };
       return { kind: REJECTING_STATUSES.has(status) ? 'rejected' : 'failed', reason };
     } catch (err) {
       return { kind: 'failed', reason: describeRequestError(err) };

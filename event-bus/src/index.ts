@@ -1,5 +1,15 @@
 import path from 'node:path';
-import { commonConfigSchema, createLogger, env, eventsConfigSchema, loadConfig, main, runService } from '@blog/common';
+import {
+  commonConfigSchema,
+  createLogger,
+  DEFAULT_PORTS,
+  env,
+  eventsConfigSchema,
+  loadConfig,
+  localUrl,
+  main,
+  runService,
+} from '@blog/common';
 import { z } from 'zod';
 import { createApp } from './app';
 import { SubscriberDelivery } from './delivery';
@@ -9,8 +19,8 @@ import { BusMetrics } from './metrics';
 const configSchema = z.object({
   ...commonConfigSchema,
   ...eventsConfigSchema,
-  PORT: env.port(4005),
-  EVENT_SUBSCRIBERS: env.urlList(['http://localhost:4000', 'http://localhost:4001', 'http://localhost:4002', 'http://localhost:4003']),
+  PORT: env.port(DEFAULT_PORTS['event-bus']),
+  EVENT_SUBSCRIBERS: env.urlList((['posts', 'comments', 'query', 'moderation'] as const).map(localUrl)),
   /** Where the event log lives; relative paths are resolved against the working directory. */
   EVENT_LOG_DIR: z.string().default('.data/event-bus'),
   /** A write of the log (with its fsync) that takes longer is refused with 503, never acknowledged late. */

@@ -1,6 +1,11 @@
-import { Counter, Gauge, HttpMetrics } from '@blog/common';
-import type { SubscriberDelivery } from './delivery';
+import { Counter, Gauge, HttpMetrics, type SubscriberStatus } from '@blog/common';
 import type { EventLog } from './log';
+
+/** What the metrics read of a subscriber's delivery. */
+export interface DeliveryState {
+  readonly url: string;
+  status(): SubscriberStatus;
+}
 
 /** The bus's metrics on top of every service's: appends, deliveries, retries, lag and log size. */
 export class BusMetrics extends HttpMetrics {
@@ -24,7 +29,7 @@ export class BusMetrics extends HttpMetrics {
   }
 
   /** Subscriber lag and log size are read when scraped, from the log and the deliveries themselves. */
-  observe(log: EventLog, deliveries: readonly SubscriberDelivery[]): void {
+  observe(log: EventLog, deliveries: readonly DeliveryState[]): void {
     const registers = [this.registry];
     new Gauge({
       name: 'subscriber_lag_events',

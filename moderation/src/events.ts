@@ -10,6 +10,9 @@ import {
 
 type CommentData = EventData<'CommentCreated'>;
 
+/** The words that get a comment rejected unless BLOCKED_WORDS says otherwise. */
+export const DEFAULT_BLOCKED_WORDS: readonly string[] = ['orange'];
+
 /** Approved unless the content contains one of the blocked words (case-insensitive). */
 export function moderate(content: string, blockedWords: readonly string[]): Exclude<CommentStatus, 'pending'> {
   const text = content.toLowerCase();

@@ -1,12 +1,23 @@
-import { busServiceConfigSchema, BusClient, createLogger, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
+import {
+  BusClient,
+  busServiceConfigSchema,
+  createLogger,
+  DEFAULT_PORTS,
+  env,
+  EventConsumer,
+  loadConfig,
+  main,
+  runService,
+  ServiceMetrics,
+} from '@blog/common';
 import { z } from 'zod';
 import { createApp } from './app';
-import { moderationDecisions, moderationEventHandlers, ModerationStore } from './events';
+import { DEFAULT_BLOCKED_WORDS, moderationDecisions, moderationEventHandlers, ModerationStore } from './events';
 
 const configSchema = z.object({
   ...busServiceConfigSchema,
-  PORT: env.port(4003),
-  BLOCKED_WORDS: env.wordList(['orange']),
+  PORT: env.port(DEFAULT_PORTS.moderation),
+  BLOCKED_WORDS: env.wordList([...DEFAULT_BLOCKED_WORDS]),
 });
 
 main(async () => {

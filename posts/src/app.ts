@@ -1,29 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import {
+  type BrowserAppDeps,
   createPostBodySchema,
   createServiceApp,
   eventIntake,
+  type EventPublisher,
   finishServiceApp,
   parseBody,
-  type EventConsumer,
-  type EventPublisher,
-  type Logger,
-  type ServiceMetrics,
 } from '@blog/common';
 import type { Express, RequestHandler } from 'express';
 import type { PostStore } from './events';
 
-export interface PostsDeps {
+export interface PostsDeps extends BrowserAppDeps {
   store: PostStore;
   bus: EventPublisher;
-  consumer: EventConsumer;
-  logger: Logger;
-  /** Serves `GET /metrics` and times requests when given. */
-  metrics?: ServiceMetrics;
-  /** Required on event requests when set (EVENTS_TOKEN). */
-  eventsToken?: string;
-  /** Origins whose pages may call this API from a browser (CORS_ORIGINS). */
-  browserOrigins?: readonly string[];
 }
 
 export function createApp({ store, bus, consumer, logger, metrics, eventsToken, browserOrigins }: PostsDeps): Express {

@@ -1,19 +1,11 @@
-import { createServiceApp, eventIntake, finishServiceApp, type EventConsumer, type Logger, type ServiceMetrics } from '@blog/common';
+import { type BrowserAppDeps, createServiceApp, eventIntake, finishServiceApp } from '@blog/common';
 import type { Express } from 'express';
 import type { QueryStore } from './events';
 import type { ChangeFeed } from './feed';
 
-export interface QueryDeps {
+export interface QueryDeps extends BrowserAppDeps {
   store: QueryStore;
   feed: ChangeFeed;
-  consumer: EventConsumer;
-  logger: Logger;
-  /** Serves `GET /metrics` and times requests when given. */
-  metrics?: ServiceMetrics;
-  /** Required on event requests when set (EVENTS_TOKEN). */
-  eventsToken?: string;
-  /** Origins whose pages may call this API from a browser (CORS_ORIGINS). */
-  browserOrigins?: readonly string[];
 }
 
 export function createApp({ store, feed, consumer, logger, metrics, eventsToken, browserOrigins }: QueryDeps): Express {

@@ -1,12 +1,8 @@
-import type { PostsView } from '@blog/common';
+import type { PostsView, StreamChange } from '@blog/common';
 import type { Request, Response } from 'express';
 
 /** A change to the posts view, as applied: the event's type and payload, with the event's seq. */
-export interface Change {
-  seq: number;
-  type: 'PostCreated' | 'CommentCreated' | 'CommentUpdated';
-  data: object;
-}
+export type Change = StreamChange & { seq: number };
 
 /** What a new subscriber without a usable Last-Event-ID is sent first. */
 export interface Snapshot {

@@ -1,10 +1,22 @@
-import { browserApiConfigSchema, busServiceConfigSchema, BusClient, createLogger, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
+import {
+  browserApiConfigSchema,
+  BusClient,
+  busServiceConfigSchema,
+  createLogger,
+  DEFAULT_PORTS,
+  env,
+  EventConsumer,
+  loadConfig,
+  main,
+  runService,
+  ServiceMetrics,
+} from '@blog/common';
 import { z } from 'zod';
 import { createApp } from './app';
 import { queryEventHandlers, QueryStore } from './events';
 import { ChangeFeed } from './feed';
 
-const configSchema = z.object({ ...busServiceConfigSchema, ...browserApiConfigSchema, PORT: env.port(4002) });
+const configSchema = z.object({ ...busServiceConfigSchema, ...browserApiConfigSchema, PORT: env.port(DEFAULT_PORTS.query) });
 
 main(async () => {
   const config = loadConfig(configSchema);

@@ -4,19 +4,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { DEFAULT_PORTS as SERVICE_DEFAULT_PORTS } from '@blog/common/api';
 
 export const SERVICES = ['event-bus', 'posts', 'comments', 'query', 'moderation', 'client'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 export type StackPorts = Record<ServiceName, number>;
 
-export const DEFAULT_PORTS: StackPorts = {
-  'event-bus': 4005,
-  posts: 4000,
-  comments: 4001,
-  query: 4002,
-  moderation: 4003,
-  client: 3000,
-};
+export const DEFAULT_PORTS: StackPorts = { ...SERVICE_DEFAULT_PORTS };
 
 export type StackMode = 'start' | 'dev';
 

@@ -6,11 +6,12 @@
  * the reconnections are counted, since what arrives on a resumed stream is stamped late.
  */
 import { Client, type Dispatcher } from 'undici';
+import { asStreamChange } from '@blog/common/api';
 import { parseJson } from '../http';
 import { SseParser, type SseMessage } from '../sse';
 import type { QueryObserver, Resolution } from './observer';
 import type { Sightings } from './sightings';
-import { asCommentChange, asPostCreated, recordView } from './view';
+import { recordView } from './view';
 
 const STREAM_PATH = '/posts/stream';
 const MAX_RECONNECTS = 5;
@@ -155,15 +156,12 @@ export class StreamObserver implements QueryObserver {
     // Skip parsing the changes to other posts and comments (the prefix has no characters JSON escapes).
     if (!message.data.includes(this.sightings.prefix)) return;
     switch (message.event) {
-      case 'PostCreated': {
-        const post = asPostCreated(parseJson(message.data));
-        if (post) this.sightings.post(post.id, post.title, at);
-        break;
-      }
+      case 'PostCreated':
       case 'CommentCreated':
       case 'CommentUpdated': {
-        const comment = asCommentChange(parseJson(message.data));
-        if (comment) this.sightings.comment(comment.id, comment.postId, comment.content, comment.status, at);
+        const change = asStreamChange(message.event, parseJson(message.data));
+        if (change?.type === 'PostCreated') this.sightings.post(change.data.id, change.data.title, at);
+        else if (change) this.sightings.comment(change.data.id, change.data.postId, change.data.content, change.data.status, at);
         break;
       }
       default:

@@ -11,7 +11,7 @@ import { freePorts, startStack, type Stack } from '@blog/testkit';
 import { compactCount } from '../format';
 import { writeSyntheticHistory, type HistorySummary } from '../history';
 import { JsonClient } from '../http';
-import { postsOfView } from '../observe/view';
+import { postsOfView } from '@blog/common/api';
 import { atMost, notMeasured, type Check, type Metric, type PhaseOutcome } from '../report/model';
 import { residentMiB } from '../rss';
 import { stopAndForgetHistory } from '../target';
@@ -175,7 +175,7 @@ async function countView(queryUrl: string): Promise<CatchupRun['shown']> {
     const { status, body } = await client.get('/posts');
     if (status !== 200) throw new Error(`GET /posts answered ${status} after catch-up`);
     const shown = { posts: 0, comments: 0, approved: 0, rejected: 0, pending: 0 };
-    for (const post of postsOfView(body)) {
+    for (const post of postsOfView(body) ?? []) {
       shown.posts++;
       for (const comment of post.comments) {
         shown.comments++;

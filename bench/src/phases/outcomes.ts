@@ -1,5 +1,5 @@
 /** Reading load attempts: what was acknowledged, how the rest ended, and the checks that follow. */
-import { isRecord } from '../http';
+import { isRecord } from '@blog/common/api';
 import type { Attempt } from '../load';
 import type { Check, Metric } from '../report/model';
 import { exactly } from '../report/model';

@@ -1,0 +1,19 @@
+import type { EventConsumer } from './consumer';
+import type { Logger } from './logger';
+import type { ServiceMetrics } from './metrics';
+
+/** What the app of every service that takes events is built from, besides its own state. */
+export interface SubscriberAppDeps {
+  consumer: EventConsumer;
+  logger: Logger;
+  /** Serves `GET /metrics` and times requests when given. */
+  metrics?: ServiceMetrics;
+  /** Required on event requests when set (EVENTS_TOKEN). */
+  eventsToken?: string;
+}
+
+/** The same, for a service that browsers call. */
+export interface BrowserAppDeps extends SubscriberAppDeps {
+  /** Origins whose pages may call this API from a browser (CORS_ORIGINS). */
+  browserOrigins?: readonly string[];
+}
