@@ -18,10 +18,10 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { delay, http as request, Random, SERVICES, startStack, type ServiceName, type Stack } from '@blog/testkit';
-import { emptyCounts, Ledger, OUTCOMES, startLoad, type LoadReport, type LoadRun, type Outcome } from '../../src/load';
-import { generateFuzz, sendRaw, SUBSCRIBERS, type FuzzContext, type FuzzRequest, type Subscriber } from '../../src/fuzz';
+import { emptyCounts, Ledger, OUTCOMES, startLoad, type LoadReport, type LoadRun, type Outcome } from '../../src/faults/load';
+import { generateFuzz, sendRaw, SUBSCRIBERS, type FuzzContext, type FuzzRequest, type Subscriber } from '../../src/faults/fuzz';
 import type { SubscriberStatus } from '@blog/common/api';
-import { HistoryReader, summarize, verifyOnce, verifyUntilPassing, type Anomaly, type BusEvent, type Verification } from '../../src/verify';
+import { HistoryReader, summarize, verifyOnce, verifyUntilPassing, type Anomaly, type BusEvent, type Verification } from '../../src/faults/verify';
 
 const ARTIFACTS = path.join(__dirname, '..', '..', 'artifacts');
 /** Well below what the stack absorbs on a shared 2-core machine: recovery then measures the fault, not a backlog. */

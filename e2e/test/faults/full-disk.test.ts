@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { delay, http, startStack, waitFor, type HttpAnswer, type Stack } from '@blog/testkit';
-import { mountSmallDisk, smallDiskUnavailable, type SmallDisk } from '../../src/tmpfs';
+import { mountSmallDisk, smallDiskUnavailable, type SmallDisk } from '../../src/faults/small-disk';
 
 const LOGS = path.join(__dirname, '..', '..', 'artifacts', 'logs', 'faults-full-disk');
 const DISK_BYTES = 1 << 20;

@@ -1,105 +1,14 @@
 /**
- * Load generator for fault injection: a steady, open-loop mix of post and comment creates sent straight to
- * the posts and comments services (not through the gateway, so that a dead target answers ECONNREFUSED,
- * which means "not created"), over keep-alive connections (Node's global fetch). Every request is recorded
- * in a Ledger with a unique marker in its title or content, so that verification can tell what must exist
- * (acknowledged), what must not (refused or never delivered) and what may (ambiguous).
- * Everything talks to 127.0.0.1 only; every run is bounded in time and in requests in flight.
+ * The load generator for fault injection: a steady, open-loop mix of post and comment creates sent straight
+ * to the posts and comments services (not through the gateway, so that a dead target answers ECONNREFUSED,
+ * which means "not created"), over keep-alive connections (Node's global fetch). Each request goes into
+ * the Ledger with a unique marker in its title or content. Everything talks to 127.0.0.1 only; every run is
+ * bounded in time and in requests in flight.
  */
 import { performance } from 'node:perf_hooks';
 import { describeRequestError } from '@blog/common';
-import { DEFAULT_BLOCKED_WORDS, moderate } from '@blog/moderation/events';
 import { percentile, Random } from '@blog/testkit';
-
-// ---- The ledger ----------------------------------------------------------------------------------
-
-/**
- * What became of one create request:
- * - `acknowledged`: 201: it must exist, exactly once, for ever;
- * - `refused`: 503 "nothing was changed": it must never exist;
- * - `unconfirmed`: 503 "the change may or may not have been made" (the bus took the request but its answer
- *   never came, even after the service retried): it may exist, at most once, and then consistent;
- * - `rejected`: another HTTP answer (e.g. 404 for a post the comments service does not know yet): must never exist;
- * - `unreached`: the connection was refused, the request never reached the service: must never exist;
- * - `ambiguous`: the connection broke or timed out after the request may have reached the service: it may
- *   exist (at most once, and then consistent) or not.
- */
-export type Outcome = 'acknowledged' | 'refused' | 'unconfirmed' | 'rejected' | 'unreached' | 'ambiguous';
-export const OUTCOMES: readonly Outcome[] = ['acknowledged', 'refused', 'unconfirmed', 'rejected', 'unreached', 'ambiguous'];
-
-/**
- * The services answer 503 in two cases, told apart only by the message: the bus was not reached (nothing was
- * changed), or the bus did not confirm a request it may have stored (common/src/bus-client.ts).
- */
-const UNCONFIRMED = /may or may not have been made/;
-
-export type FinalStatus = 'approved' | 'rejected';
-
-interface RecordBase {
-  /** Unique text in the title or content that identifies the request. */
-  marker: string;
-  /** The scenario the request was sent in. */
-  scenario: string;
-  outcome: Outcome;
-  /** The id the service answered with (acknowledged requests only). */
-  id?: string;
-  /** HTTP status, when an answer came. */
-  httpStatus?: number;
-  /** Why it failed: the error body or the network error. */
-  error?: string;
-  latencyMs: number;
-}
-
-export interface PostRecord extends RecordBase {
-  kind: 'post';
-  title: string;
-}
-
-export interface CommentRecord extends RecordBase {
-  kind: 'comment';
-  postId: string;
-  content: string;
-  /** What moderation must decide: rejected when the content contains "orange" (any case). */
-  expected: FinalStatus;
-}
-
-export type LoadRecord = PostRecord | CommentRecord;
-
-/** Every request sent, across scenarios. */
-export class Ledger {
-  readonly posts: PostRecord[] = [];
-  readonly comments: CommentRecord[] = [];
-  private readonly acknowledgedPostIds: string[] = [];
-
-  add(record: LoadRecord): void {
-    if (record.kind === 'post') {
-      this.posts.push(record);
-      if (record.outcome === 'acknowledged' && record.id !== undefined) this.acknowledgedPostIds.push(record.id);
-    } else {
-      this.comments.push(record);
-    }
-  }
-
-  /** Ids of the posts acknowledged so far (comments go to these). */
-  get postIds(): readonly string[] {
-    return this.acknowledgedPostIds;
-  }
-
-  records(): LoadRecord[] {
-    return [...this.posts, ...this.comments];
-  }
-
-  ofScenario(scenario: string): LoadRecord[] {
-    return this.records().filter((record) => record.scenario === scenario);
-  }
-}
-
-/** What moderation decides for this content with its default blocked words ("orange"). */
-export function expectedStatus(content: string): FinalStatus {
-  return moderate(content, DEFAULT_BLOCKED_WORDS);
-}
-
-// ---- The generator -------------------------------------------------------------------------------
+import { type CommentRecord, expectedStatus, type Ledger, type Outcome, OUTCOMES, type PostRecord, UNCONFIRMED } from './ledger';
 
 export interface LoadOptions {
   postsUrl: string;
