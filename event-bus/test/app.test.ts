@@ -3,7 +3,7 @@ import request from 'supertest';
 import { createApp } from '../src/app';
 import { SubscriberDelivery } from '../src/delivery';
 import { EventLogUnavailableError } from '../src/file-log';
-import { MemoryEventLog } from '../src/log';
+import { MemoryEventLog } from '../src/testing';
 import { BusMetrics } from '../src/metrics';
 
 function setup() {

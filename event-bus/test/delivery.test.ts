@@ -1,6 +1,6 @@
 import { silentLogger } from '@blog/common';
 import { SubscriberDelivery, type DeliveryOptions } from '../src/delivery';
-import { MemoryEventLog } from '../src/log';
+import { MemoryEventLog } from '../src/testing';
 import { recordingLogger } from '@blog/common/testing';
 import { eventually } from '@blog/testkit';
 import { BusMetrics } from '../src/metrics';

@@ -10,7 +10,7 @@ import { createClientServerApp } from '@blog/client/server/app';
 import { createApp as createCommentsApp } from '@blog/comments/app';
 import { CommentStore } from '@blog/comments/events';
 import { createApp as createEventBusApp } from '@blog/event-bus/app';
-import { MemoryEventLog } from '@blog/event-bus/log';
+import { MemoryEventLog } from '@blog/event-bus/testing';
 import { BusMetrics } from '@blog/event-bus/metrics';
 import { createApp as createModerationApp } from '@blog/moderation/app';
 import { createApp as createPostsApp } from '@blog/posts/app';

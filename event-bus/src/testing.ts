@@ -1,0 +1,42 @@
+/**
+ * Test doubles for code built on the bus (its own tests, the infra checks): never loaded by the running
+ * service.
+ */
+import { EventIndex, parseStoredLines, type EventLog, type EventLogHealth, type NewEvent, type StoredEvent } from './log';
+
+/** An event log that keeps the history in memory only. */
+export class MemoryEventLog implements EventLog {
+  private readonly index = new EventIndex();
+
+  get lastSeq(): number {
+    return this.index.lastSeq;
+  }
+
+  async append(event: NewEvent): Promise<StoredEvent> {
+    const knownSeq = this.index.recentSeq(event.id);
+    if (knownSeq !== undefined) return parseStoredLines(this.index.readTail(knownSeq - 1, knownSeq))[0] as StoredEvent;
+    const stored: StoredEvent = { ...event, seq: this.index.lastSeq + 1 };
+    this.index.add([{ seq: stored.seq, id: stored.id, line: JSON.stringify(stored) }]);
+    return stored;
+  }
+
+  async readRawAfter(after: number, limit: number, maxBytes?: number): Promise<string[]> {
+    return this.index.readTail(after, this.index.lastOfRead(after, limit, maxBytes));
+  }
+
+  async readAfter(after: number, limit: number): Promise<StoredEvent[]> {
+    return parseStoredLines(await this.readRawAfter(after, limit));
+  }
+
+  waitForNewerThan(after: number, signal: AbortSignal): Promise<void> {
+    return this.index.waitForNewerThan(after, signal);
+  }
+
+  health(): EventLogHealth {
+    return { writable: true };
+  }
+
+  async close(): Promise<void> {
+    this.index.wakeAll();
+  }
+}
