@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { observeQuery } from '../src/observe';
+import { waitFor as waitForCondition } from '@blog/testkit';
 
 const PREFIX = 'bench-test ';
 
@@ -32,17 +33,8 @@ async function fakeQuery(route: (req: http.IncomingMessage, res: http.ServerResp
 
 const sse = (id: number, event: string, data: unknown) => `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 
-function waitFor(condition: () => boolean, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      if (condition()) resolve();
-      else if (Date.now() > deadline) reject(new Error('condition not met in time'));
-      else setTimeout(check, 5);
-    };
-    check();
-  });
-}
+/** Resolves once `condition` holds; fails the test after 3 s. */
+const waitFor = (condition: () => boolean) => waitForCondition(condition, { what: 'the observer to see it', timeoutMs: 3_000, intervalMs: 5 });
 
 describe('observeQuery on a target with the live feed', () => {
   let fake: FakeQuery;
