@@ -1,18 +1,7 @@
 import type { Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  commonConfigSchema,
-  createLogger,
-  DEFAULT_PORTS,
-  env,
-  loadConfig,
-  localUrl,
-  type Logger,
-  main,
-  runService,
-  sleep,
-} from '@blog/common';
+import { commonConfigSchema, createLogger, DEFAULT_PORTS, env, loadConfig, localUrl, type Logger, main, runService, sleep } from '@blog/common';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import { createClientServerApp, staticClient, type ApiBackends } from './app';

@@ -1,14 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  type BrowserAppDeps,
-  createCommentBodySchema,
-  createServiceApp,
-  eventIntake,
-  type EventPublisher,
-  finishServiceApp,
-  HttpError,
-  parseBody,
-} from '@blog/common';
+import { type BrowserAppDeps, createCommentBodySchema, createServiceApp, eventIntake, type EventPublisher, finishServiceApp, HttpError, parseBody } from '@blog/common';
 import type { Express } from 'express';
 import type { CommentStore } from './events';
 

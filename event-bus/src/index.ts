@@ -1,15 +1,5 @@
 import path from 'node:path';
-import {
-  commonConfigSchema,
-  createLogger,
-  DEFAULT_PORTS,
-  env,
-  eventsConfigSchema,
-  loadConfig,
-  localUrl,
-  main,
-  runService,
-} from '@blog/common';
+import { commonConfigSchema, createLogger, DEFAULT_PORTS, env, eventsConfigSchema, loadConfig, localUrl, main, runService } from '@blog/common';
 import { z } from 'zod';
 import { createApp } from './app';
 import { SubscriberDelivery } from './delivery';

@@ -1,15 +1,4 @@
-import {
-  BusClient,
-  busServiceConfigSchema,
-  createLogger,
-  DEFAULT_PORTS,
-  env,
-  EventConsumer,
-  loadConfig,
-  main,
-  runService,
-  ServiceMetrics,
-} from '@blog/common';
+import { BusClient, busServiceConfigSchema, createLogger, DEFAULT_PORTS, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
 import { z } from 'zod';
 import { createApp } from './app';
 import { DEFAULT_BLOCKED_WORDS, moderationDecisions, moderationEventHandlers, ModerationStore } from './events';

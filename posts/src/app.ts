@@ -1,13 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  type BrowserAppDeps,
-  createPostBodySchema,
-  createServiceApp,
-  eventIntake,
-  type EventPublisher,
-  finishServiceApp,
-  parseBody,
-} from '@blog/common';
+import { type BrowserAppDeps, createPostBodySchema, createServiceApp, eventIntake, type EventPublisher, finishServiceApp, parseBody } from '@blog/common';
 import type { Express, RequestHandler } from 'express';
 import type { PostStore } from './events';
 

@@ -1,16 +1,4 @@
-import {
-  browserApiConfigSchema,
-  BusClient,
-  busServiceConfigSchema,
-  createLogger,
-  DEFAULT_PORTS,
-  env,
-  EventConsumer,
-  loadConfig,
-  main,
-  runService,
-  ServiceMetrics,
-} from '@blog/common';
+import { browserApiConfigSchema, BusClient, busServiceConfigSchema, createLogger, DEFAULT_PORTS, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
 import { z } from 'zod';
 import { createApp } from './app';
 import { queryEventHandlers, QueryStore } from './events';
