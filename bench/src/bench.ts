@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { delay } from '@blog/testkit';
 import { describeMachine, type MachineInfo } from './machine';
 import { runCatchupPhase, type CatchupDetails } from './phases/catchup';
 import type { PhaseContext } from './phases/context';
@@ -15,7 +16,6 @@ import { runStoragePhase, type StorageDetails } from './phases/storage';
 import type { Profile } from './profile';
 import { meetsGoal, type Check, type Metric, type PhaseOutcome } from './report/model';
 import { externalTarget, startLocalTarget, waitForQuiet, type Target, type TargetUrls } from './target';
-import { delay } from '@blog/testkit';
 
 export const PHASES = ['creates', 'propagation', 'moderation', 'catchup', 'memory', 'storage'] as const;
 export type PhaseName = (typeof PHASES)[number];

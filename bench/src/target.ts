@@ -3,10 +3,9 @@
  * stack already running (another implementation of the same API). Only loopback addresses are accepted.
  */
 import { rm } from 'node:fs/promises';
-import { startStack, type ServiceName, type Stack } from '@blog/testkit';
+import { startStack, type ServiceName, type Stack, waitUntil } from '@blog/testkit';
 import { isRecord } from '@blog/common/api';
 import { JsonClient } from './http';
-import { waitUntil } from '@blog/testkit';
 
 export interface TargetUrls {
   posts: string;

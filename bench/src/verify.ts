@@ -3,10 +3,9 @@
  * exactly once (with the right id, post and status), and nothing else of this phase is. Stragglers are
  * waited for up to a bound before they count as lost.
  */
-import type { CommentStatus } from '@blog/common/api';
-import { JsonClient } from './http';
-import { postsOfView } from '@blog/common/api';
+import { type CommentStatus, postsOfView } from '@blog/common/api';
 import { delay } from '@blog/testkit';
+import { JsonClient } from './http';
 
 export interface AcknowledgedPost {
   id: string;

@@ -5,8 +5,8 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { describeRequestError } from '@blog/common';
-import { JsonClient, parseJson } from '../http';
 import { summarize } from '@blog/testkit';
+import { JsonClient, parseJson } from '../http';
 import type { QueryObserver, Resolution } from './observer';
 import type { Sightings } from './sightings';
 import { recordView } from './view';

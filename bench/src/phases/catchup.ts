@@ -7,15 +7,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { freePorts, startStack, type Stack } from '@blog/testkit';
+import { freePorts, startStack, type Stack, delay } from '@blog/testkit';
+import { postsOfView } from '@blog/common/api';
 import { compactCount } from '../format';
 import { writeSyntheticHistory, type HistorySummary } from '../history';
 import { JsonClient } from '../http';
-import { postsOfView } from '@blog/common/api';
 import { atMost, notMeasured, type Check, type Metric, type PhaseOutcome } from '../report/model';
 import { residentMiB } from '../rss';
 import { stopAndForgetHistory } from '../target';
-import { delay } from '@blog/testkit';
 import type { PhaseContext } from './context';
 
 const GOAL_SIZE = 1_000_000;

@@ -3,10 +3,10 @@
  * previous one is answered). A short warm-up per level is sent but not measured. Throughput counts 201s
  * only, over the time from the first measured send to the last answer.
  */
+import { summarize, type Summary } from '@blog/testkit';
 import { JsonClient } from '../http';
 import { latencyMs, runClosedLoop, type Attempt } from '../load';
 import { atLeast, type Metric, type PhaseOutcome } from '../report/model';
-import { summarize, type Summary } from '@blog/testkit';
 import { waitForQuiet } from '../target';
 import { verifyPosts, type AcknowledgedPost, type PostsVerdict } from '../verify';
 import type { PhaseContext } from './context';

@@ -3,14 +3,14 @@
  * "orange". A comment settles when query shows its final status; the latency runs from just before its
  * create request to that sighting. Comments still pending a bounded time after the last answer never settled.
  */
+import { DEFAULT_BLOCKED_WORDS, moderate } from '@blog/moderation/events';
+import { summarize, type Summary, waitUntil } from '@blog/testkit';
 import { JsonClient } from '../http';
 import { latencyMs, runOpenLoop, type Attempt, type OpenLoopResult } from '../load';
 import { observeQuery, type QueryObserver, type Resolution } from '../observe';
 import { atMost, exactly, type Check, type Metric, type PhaseOutcome } from '../report/model';
-import { summarize, type Summary } from '@blog/testkit';
 import { waitForQuiet } from '../target';
 import { verifyComments, verifyPosts, type AcknowledgedComment, type AcknowledgedPost, type CommentsVerdict } from '../verify';
-import { waitUntil } from '@blog/testkit';
 import type { PhaseContext } from './context';
 import { watchEventLoop, type EventLoopDelay } from './event-loop';
 import { openLoopMetrics, openLoopNote, pollResolutionMetrics, sendingFigures, type SendingFigures } from './open-loop-figures';
@@ -22,9 +22,8 @@ const ORANGE_EVERY = 5;
 
 export type FinalStatus = 'approved' | 'rejected';
 
-export function expectedStatus(index: number): FinalStatus {
-  return index % ORANGE_EVERY === ORANGE_EVERY - 1 ? 'rejected' : 'approved';
-}
+/** What moderation decides for this content with its default blocked words ("orange"). */
+const expectedStatus = (content: string): FinalStatus => moderate(content, DEFAULT_BLOCKED_WORDS);
 
 export interface ModerationDetails {
   resolution: Resolution;
@@ -45,7 +44,7 @@ export interface ModerationDetails {
 export async function runModerationPhase({ target, profile, marker, progress }: PhaseContext): Promise<PhaseOutcome<ModerationDetails>> {
   const settings = profile.moderation;
   const prefix = `${marker} moderation `;
-  const contentOf = (index: number) => `${prefix}comment #${index}${expectedStatus(index) === 'rejected' ? ', an orange one' : ''}`;
+  const contentOf = (index: number) => `${prefix}comment #${index}${index % ORANGE_EVERY === ORANGE_EVERY - 1 ? ', an orange one' : ''}`;
   const isAcknowledged = (attempt: Attempt) => acknowledgedCommentId(attempt, contentOf(attempt.index)) !== undefined;
   const observer = await observeQuery(target.urls.query, prefix);
   let posts: AcknowledgedPost[] = [];
@@ -80,7 +79,7 @@ export async function runModerationPhase({ target, profile, marker, progress }: 
   for (const attempt of [...warmup.attempts, ...run.attempts]) {
     const id = acknowledgedCommentId(attempt, contentOf(attempt.index));
     if (id === undefined) continue;
-    const expected = expectedStatus(attempt.index);
+    const expected = expectedStatus(contentOf(attempt.index));
     acknowledged.push({ id, postId: postIdOf(attempt.index), content: contentOf(attempt.index), expected });
     const final = finalStatusOf(observer, contentOf(attempt.index));
     if (final === undefined) neverSettled++;

@@ -1,9 +1,9 @@
 /** What the open-loop phases report about the load itself: offered vs. achieved rate, shed sends, lateness. */
+import { summarize, type Summary } from '@blog/testkit';
 import type { OpenLoopResult } from '../load';
 import type { Resolution } from '../observe';
 import type { OpenLoopSettings } from '../profile';
 import { exactly, type Metric } from '../report/model';
-import { summarize, type Summary } from '@blog/testkit';
 
 export interface SendingFigures {
   offeredPerSecond: number;

@@ -1,9 +1,8 @@
 /** Reading load attempts: what was acknowledged, how the rest ended, and the checks that follow. */
 import { isRecord } from '@blog/common/api';
-import type { Attempt } from '../load';
-import type { Check, Metric } from '../report/model';
-import { exactly } from '../report/model';
 import { tally } from '@blog/testkit';
+import type { Attempt } from '../load';
+import { type Check, type Metric, exactly } from '../report/model';
 import type { PostsVerdict } from '../verify';
 
 /** The id of a created post or comment: a 201 whose body carries a string id. */

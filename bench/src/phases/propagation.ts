@@ -2,14 +2,13 @@
  * Phase 2: create → visible in query, at a fixed offered rate (open loop). Each create's title is unique,
  * so its sighting on the query side is matched by title even when it arrives before the create's answer.
  */
+import { summarize, type Summary, waitUntil } from '@blog/testkit';
 import { JsonClient } from '../http';
 import { latencyMs, runOpenLoop, type Attempt, type OpenLoopResult } from '../load';
 import { observeQuery, type Resolution } from '../observe';
 import { atMost, exactly, type Metric, type PhaseOutcome } from '../report/model';
-import { summarize, type Summary } from '@blog/testkit';
 import { waitForQuiet } from '../target';
 import { verifyPosts, type AcknowledgedPost, type PostsVerdict } from '../verify';
-import { waitUntil } from '@blog/testkit';
 import type { PhaseContext } from './context';
 import { watchEventLoop, type EventLoopDelay } from './event-loop';
 import { openLoopMetrics, openLoopNote, pollResolutionMetrics, sendingFigures, type SendingFigures } from './open-loop-figures';
