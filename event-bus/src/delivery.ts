@@ -12,6 +12,7 @@ import {
 } from '@blog/common';
 import type { EventLog } from './log';
 import type { BusMetrics } from './metrics';
+import type { PositionStore } from './positions';
 
 export interface DeliveryOptions {
   log: EventLog;
@@ -28,6 +29,8 @@ export interface DeliveryOptions {
   metrics?: BusMetrics;
   /** The EVENTS_TOKEN subscribers require, sent with every delivery. */
   token?: string;
+  /** Where the subscriber's position is kept across restarts of the bus (none: it starts from 0). */
+  positions?: PositionStore;
 }
 
 /** Within the 4 MB body limit of `POST /events/batch`, with room to spare. */
@@ -66,12 +69,18 @@ export class SubscriberDelivery {
   private readonly cancelling = new AbortController();
   private loop: Promise<void> | undefined;
   private readonly headers: Record<string, string>;
+  /** Whether the last save of the position failed (logged once until one succeeds). */
+  private savingFails = false;
 
   constructor(
     readonly url: string,
     private readonly options: DeliveryOptions,
   ) {
     this.headers = eventsHeaders(options.token);
+    const stored = options.positions?.get(url) ?? 0;
+    // A stored position beyond the log (the log was replaced by a shorter one) would skip what is there.
+    this.delivered = Math.min(stored, options.log.lastSeq);
+    if (stored > options.log.lastSeq) options.logger.warn({ subscriber: url, stored, lastSeq: options.log.lastSeq }, 'stored position is beyond the log; delivering from its end');
   }
 
   start(): void {
@@ -112,6 +121,25 @@ export class SubscriberDelivery {
       const position = await this.deliverUntilDone(after, events);
       if (position === undefined) return;
       this.advance(after + events.length, position);
+      await this.savePosition();
+    }
+  }
+
+  /**
+   * Stores how far the subscriber has acknowledged before anything more is sent, so that a restarted bus
+   * sends again at most the batch that was in flight. A store that fails is logged and tried again with
+   * the next acknowledgement; delivery goes on.
+   */
+  private async savePosition(): Promise<void> {
+    const { positions, logger } = this.options;
+    if (!positions) return;
+    try {
+      await positions.save(this.url, this.delivered);
+      if (this.savingFails) logger.info({ subscriber: this.url, seq: this.delivered }, 'subscriber position stored again');
+      this.savingFails = false;
+    } catch (err) {
+      if (!this.savingFails) logger.warn({ subscriber: this.url, seq: this.delivered, reason: (err as Error).message }, 'could not store the subscriber position; a restart would send again what followed the last stored one');
+      this.savingFails = true;
     }
   }
 
@@ -183,6 +211,7 @@ export class SubscriberDelivery {
         const reported = await this.deliverUntilDone(seq - 1, [event]);
         if (reported === undefined) return undefined;
         this.advance(seq, reported);
+        await this.savePosition();
       }
       return this.delivered;
     } finally {

@@ -5,6 +5,7 @@ import { createApp } from './app';
 import { SubscriberDelivery } from './delivery';
 import { FileEventLog } from './file-log';
 import { BusMetrics } from './metrics';
+import { FilePositionStore } from './positions';
 
 const configSchema = z.object({
   ...commonConfigSchema,
@@ -27,7 +28,8 @@ main(async () => {
     writeTimeoutMs: config.EVENT_LOG_WRITE_TIMEOUT_MS,
     onWriteFault: (code) => metrics.logWriteFaults.inc({ code }),
   });
-  const deliveries = config.EVENT_SUBSCRIBERS.map((url) => new SubscriberDelivery(url, { log, logger, metrics, token: config.EVENTS_TOKEN }));
+  const positions = await FilePositionStore.open({ dir: path.resolve(config.EVENT_LOG_DIR), logger, writeTimeoutMs: config.EVENT_LOG_WRITE_TIMEOUT_MS });
+  const deliveries = config.EVENT_SUBSCRIBERS.map((url) => new SubscriberDelivery(url, { log, logger, metrics, token: config.EVENTS_TOKEN, positions }));
   metrics.observe(log, deliveries);
   logger.info({ subscribers: config.EVENT_SUBSCRIBERS, eventsToken: config.EVENTS_TOKEN ? 'required' : 'none' }, 'delivering to subscribers');
 
@@ -39,6 +41,7 @@ main(async () => {
     onListening: () => deliveries.forEach((delivery) => delivery.start()),
     onShutdown: async () => {
       await Promise.all(deliveries.map((delivery) => delivery.stop()));
+      await positions.close();
       await log.close();
     },
   });

@@ -1,0 +1,97 @@
+/**
+ * The subscribers' positions the bus keeps on disk, and what they are for: a restarted bus resumes each
+ * subscriber where it stood, also one that reports no position of its own (as the course's services).
+ */
+import { appendFileSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { silentLogger } from '@blog/common';
+import { recordingLogger } from '@blog/common/testing';
+import { eventually } from '@blog/testkit';
+import { SubscriberDelivery } from '../src/delivery';
+import { FileEventLog } from '../src/file-log';
+import { FilePositionStore } from '../src/positions';
+import { fakeSubscriber, tempDirs } from './support';
+
+const freshDir = tempDirs('bus-positions-');
+const openStore = (dir: string) => FilePositionStore.open({ dir, logger: silentLogger(), writeTimeoutMs: 5_000 });
+const lines = (dir: string) => readFileSync(path.join(dir, 'positions.jsonl'), 'utf8').trimEnd().split('\n');
+
+describe('FilePositionStore', () => {
+  it('keeps the highest acknowledged seq of each subscriber across a reopen', async () => {
+    const dir = freshDir();
+    const store = await openStore(dir);
+    expect(store.get('http://a')).toBe(0);
+    await Promise.all([store.save('http://a', 3), store.save('http://b', 7), store.save('http://a', 5)]);
+    await store.save('http://a', 4);
+    expect([store.get('http://a'), store.get('http://b')]).toEqual([5, 7]);
+    await store.close();
+
+    const reopened = await openStore(dir);
+    expect([reopened.get('http://a'), reopened.get('http://b')]).toEqual([5, 7]);
+    // Opening writes one line per subscriber, so the file does not grow with every delivery.
+    expect(lines(dir)).toHaveLength(2);
+    await reopened.close();
+  });
+
+  it('passes over a torn last line (a crash in the middle of a save)', async () => {
+    const dir = freshDir();
+    const store = await openStore(dir);
+    await store.save('http://a', 2);
+    await store.close();
+    appendFileSync(path.join(dir, 'positions.jsonl'), '{"url":"http://a","se');
+    const reopened = await openStore(dir);
+    expect(reopened.get('http://a')).toBe(2);
+    await reopened.save('http://a', 3);
+    await reopened.close();
+    expect((await openStore(dir)).get('http://a')).toBe(3);
+  });
+});
+
+describe('a restarted bus resumes each subscriber where it stood', () => {
+  it('sends a subscriber that reports no position nothing it already acknowledged', async () => {
+    const dir = freshDir();
+    const subscriber = await fakeSubscriber();
+    try {
+      const event = (n: number) => ({ id: `e${n}`, type: 'PostCreated', data: { id: `p${n}`, title: 't' }, time: new Date().toISOString() });
+      // The first bus delivers 5 events, then stops.
+      let log = await FileEventLog.open({ dir, logger: silentLogger() });
+      let positions = await openStore(dir);
+      let delivery = new SubscriberDelivery(subscriber.url, { log, logger: silentLogger(), positions });
+      delivery.start();
+      for (let n = 1; n <= 5; n++) await log.append(event(n));
+      await eventually(() => expect(subscriber.received).toHaveLength(5));
+      await delivery.stop();
+      await positions.close();
+      await log.close();
+
+      // The next bus, on the same folder: only what came after is sent.
+      log = await FileEventLog.open({ dir, logger: silentLogger() });
+      positions = await openStore(dir);
+      delivery = new SubscriberDelivery(subscriber.url, { log, logger: silentLogger(), positions });
+      expect(delivery.status()).toMatchObject({ delivered: 5, lag: 0 });
+      delivery.start();
+      await log.append(event(6));
+      await eventually(() => expect(subscriber.received).toHaveLength(6));
+      await delivery.stop();
+      await positions.close();
+      await log.close();
+      expect(subscriber.received.map((received) => received.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    } finally {
+      await subscriber.close();
+    }
+  });
+
+  it('starts from the end of the log when the stored position is beyond it, and says so', async () => {
+    const dir = freshDir();
+    const positions = await openStore(dir);
+    await positions.save('http://127.0.0.1:9', 50);
+    const log = await FileEventLog.open({ dir: freshDir(), logger: silentLogger() });
+    await log.append({ id: 'e1', type: 'PostCreated', data: { id: 'p1', title: 't' }, time: new Date().toISOString() });
+    const { logger, lines: logged } = recordingLogger();
+    const delivery = new SubscriberDelivery('http://127.0.0.1:9', { log, logger, positions });
+    expect(delivery.status()).toMatchObject({ delivered: 1, lag: 0 });
+    expect(logged()).toContainEqual(expect.objectContaining({ msg: 'stored position is beyond the log; delivering from its end', stored: 50, lastSeq: 1 }));
+    await positions.close();
+    await log.close();
+  });
+});
