@@ -36,6 +36,8 @@ export interface DeliveryOptions {
 /** Within the 4 MB body limit of `POST /events/batch`, with room to spare. */
 const DEFAULT_BATCH_BYTES = 1 << 20;
 const DEFAULT_BATCH_SIZE = 1_000;
+/** How often at most the position of a subscriber that reports its own is stored. */
+const REPORTING_SAVE_INTERVAL_MS = 250;
 
 /**
  * Answers that say "this will never be accepted" (malformed, too large). Anything else — a 404 from a
@@ -71,6 +73,10 @@ export class SubscriberDelivery {
   private readonly headers: Record<string, string>;
   /** Whether the last save of the position failed (logged once until one succeeds). */
   private savingFails = false;
+  /** Whether the subscriber's last answer said how far it has got (this code base's services do). */
+  private reportsPosition = false;
+  /** A coalesced store of the position of a subscriber that reports its own, due soon. */
+  private saveDue: NodeJS.Timeout | undefined;
 
   constructor(
     readonly url: string,
@@ -96,6 +102,9 @@ export class SubscriberDelivery {
     const cancel = setTimeout(() => this.cancelling.abort(), this.options.drainTimeoutMs ?? 3_000);
     await this.loop;
     clearTimeout(cancel);
+    clearTimeout(this.saveDue);
+    this.saveDue = undefined;
+    await this.savePosition();
   }
 
   status(): SubscriberStatus {
@@ -121,14 +130,25 @@ export class SubscriberDelivery {
       const position = await this.deliverUntilDone(after, events);
       if (position === undefined) return;
       this.advance(after + events.length, position);
-      await this.savePosition();
+      // A subscriber that reports its position skips what it already has and tells a restarted bus where
+      // it stands in its first answer: its delivery need not wait for the store, and a few stores a second
+      // are enough.
+      if (this.reportsPosition) this.saveSoon();
+      else await this.savePosition();
     }
   }
 
+  private saveSoon(): void {
+    this.saveDue ??= setTimeout(() => {
+      this.saveDue = undefined;
+      void this.savePosition();
+    }, REPORTING_SAVE_INTERVAL_MS);
+  }
+
   /**
-   * Stores how far the subscriber has acknowledged before anything more is sent, so that a restarted bus
-   * sends again at most the batch that was in flight. A store that fails is logged and tried again with
-   * the next acknowledgement; delivery goes on.
+   * Stores how far the subscriber has acknowledged; for one that reports no position, before anything more
+   * is sent, so that a restarted bus sends it again at most the batch that was in flight. A store that fails
+   * is logged and tried again with the next acknowledgement; delivery goes on.
    */
   private async savePosition(): Promise<void> {
     const { positions, logger } = this.options;
@@ -228,7 +248,11 @@ export class SubscriberDelivery {
         timeoutMs: this.options.timeoutMs ?? 5_000,
         signal: this.cancelling.signal,
       });
-      if (status >= 200 && status < 300) return { kind: 'delivered', position: reportedPosition(text) ?? lastSeq };
+      if (status >= 200 && status < 300) {
+        const reported = reportedPosition(text);
+        this.reportsPosition = reported !== undefined;
+        return { kind: 'delivered', position: reported ?? lastSeq };
+      }
       const reason = `HTTP ${status} ${text.slice(0, 200)}`;
       if (path === EVENT_BATCH_PATH && (status === 404 || status === 405)) return { kind: 'unsupported', reason };
       return { kind: REJECTING_STATUSES.has(status) ? 'rejected' : 'failed', reason };

@@ -81,6 +81,25 @@ describe('a restarted bus resumes each subscriber where it stood', () => {
     }
   });
 
+  it("stores the position of a subscriber that reports its own too, without holding up its deliveries", async () => {
+    const dir = freshDir();
+    const subscriber = await fakeSubscriber({ takesBatches: true });
+    try {
+      const log = await FileEventLog.open({ dir, logger: silentLogger() });
+      const positions = await openStore(dir);
+      const delivery = new SubscriberDelivery(subscriber.url, { log, logger: silentLogger(), positions });
+      delivery.start();
+      for (let n = 1; n <= 4; n++) await log.append({ id: `e${n}`, type: 'PostCreated', data: { id: `p${n}`, title: 't' }, time: new Date().toISOString() });
+      await eventually(() => expect(positions.get(subscriber.url)).toBe(4));
+      await delivery.stop();
+      await positions.close();
+      await log.close();
+      expect((await openStore(dir)).get(subscriber.url)).toBe(4);
+    } finally {
+      await subscriber.close();
+    }
+  });
+
   it('starts from the end of the log when the stored position is beyond it, and says so', async () => {
     const dir = freshDir();
     const positions = await openStore(dir);
