@@ -1,0 +1,96 @@
+/**
+ * What every EventLog must do, whatever stores it: the bus's HTTP layer and delivery rely on exactly
+ * this. Each implementation runs it with a factory; one that keeps its events across a restart also
+ * passes `reopen`.
+ */
+import type { EventLog, NewEvent } from '../src/log';
+
+export interface EventLogFactory {
+  /** A new, empty log. */
+  open(): Promise<EventLog>;
+  /** The same log after a restart (closed and opened again), for a durable implementation. */
+  reopen?(log: EventLog): Promise<EventLog>;
+}
+
+const event = (n: number): NewEvent => ({ id: `e${n}`, type: 'PostCreated', data: { id: `p${n}`, title: `title ${n}` }, time: '2026-01-01T00:00:00.000Z' });
+
+export function describeEventLogContract(name: string, factory: EventLogFactory): void {
+  describe(`EventLog contract: ${name}`, () => {
+    const opened: EventLog[] = [];
+    const open = async () => {
+      const log = await factory.open();
+      opened.push(log);
+      return log;
+    };
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((log) => log.close().catch(() => undefined)));
+    });
+
+    it('starts empty, and gives seqs 1, 2, 3… in the order of the appends', async () => {
+      const log = await open();
+      expect(log.lastSeq).toBe(0);
+      expect(await log.readAfter(0, 10)).toEqual([]);
+      const stored = await Promise.all([1, 2, 3].map((n) => log.append(event(n))));
+      expect(stored.map(({ id, seq }) => [id, seq])).toEqual([
+        ['e1', 1],
+        ['e2', 2],
+        ['e3', 3],
+      ]);
+      expect(log.lastSeq).toBe(3);
+      expect(await log.readAfter(0, 10)).toEqual(stored);
+    });
+
+    it('stores an event id once: a retried append, concurrent or later, resolves with the original', async () => {
+      const log = await open();
+      const [first, concurrent] = await Promise.all([log.append(event(1)), log.append(event(1))]);
+      expect(concurrent).toEqual(first);
+      expect(await log.append({ ...event(1), data: { id: 'p1', title: 'changed' } })).toEqual(first);
+      expect(log.lastSeq).toBe(1);
+    });
+
+    it('reads pages after a seq, bounded by a count and, beyond the first event, by bytes', async () => {
+      const log = await open();
+      for (let n = 1; n <= 10; n++) await log.append(event(n));
+      expect((await log.readAfter(3, 4)).map(({ seq }) => seq)).toEqual([4, 5, 6, 7]);
+      expect((await log.readAfter(8, 10)).map(({ seq }) => seq)).toEqual([9, 10]);
+      expect(await log.readAfter(10, 10)).toEqual([]);
+      const raw = await log.readRawAfter(0, 3);
+      expect(raw.map((text) => (JSON.parse(text) as { seq: number }).seq)).toEqual([1, 2, 3]);
+      const oneEventBytes = Buffer.byteLength(raw[0] as string) + 1;
+      expect(await log.readRawAfter(0, 10, oneEventBytes * 2)).toHaveLength(2);
+      expect(await log.readRawAfter(0, 10, 1)).toHaveLength(1);
+    });
+
+    it('wakes a reader waiting for newer events, and one whose wait is aborted', async () => {
+      const log = await open();
+      const waiting = log.waitForNewerThan(0, new AbortController().signal);
+      await log.append(event(1));
+      await expect(waiting).resolves.toBeUndefined();
+      const abort = new AbortController();
+      const aborted = log.waitForNewerThan(1, abort.signal);
+      abort.abort();
+      await expect(aborted).resolves.toBeUndefined();
+      await expect(log.waitForNewerThan(0, new AbortController().signal)).resolves.toBeUndefined();
+    });
+
+    it('says it is writable while it stores appends', async () => {
+      const log = await open();
+      await log.append(event(1));
+      expect(log.health()).toMatchObject({ writable: true });
+    });
+
+    if (factory.reopen) {
+      const reopen = factory.reopen.bind(factory);
+      it('keeps every event, and every id, across a restart', async () => {
+        const log = await open();
+        for (let n = 1; n <= 3; n++) await log.append(event(n));
+        const again = await reopen(log);
+        opened.push(again);
+        expect(again.lastSeq).toBe(3);
+        expect((await again.readAfter(0, 10)).map(({ id }) => id)).toEqual(['e1', 'e2', 'e3']);
+        expect(await again.append(event(2))).toMatchObject({ id: 'e2', seq: 2 });
+        expect(await again.append(event(4))).toMatchObject({ id: 'e4', seq: 4 });
+      });
+    }
+  });
+}
