@@ -81,8 +81,7 @@ export class DurableFile {
     readonly filePath: string,
     private handle: LogFileHandle,
     private identity: { dev: number; ino: number },
-    /** Bytes known to be on disk. */
-    public end: number,
+    private durableEnd: number,
     private readonly options: DurableFileOptions,
   ) {
     this.openFile = options.openFile ?? openLogFile;
@@ -101,6 +100,11 @@ export class DurableFile {
       await handle.close();
       throw err;
     }
+  }
+
+  /** Bytes known to be on disk: everything before this offset, and nothing after it. */
+  get end(): number {
+    return this.durableEnd;
   }
 
   /** Appends are refused at once while a timed-out write has not settled. */
@@ -125,14 +129,14 @@ export class DurableFile {
           .then(() => {
             this.hung = undefined;
             this.endInDoubt = true;
-            this.options.logger.warn({ file: this.filePath }, 'a timed-out write of the event log settled; its bytes are undone before the next write');
+            this.options.logger.warn({ file: this.filePath }, 'a timed-out write settled; its bytes are undone before the next write');
           });
         throw this.timeoutFault();
       }
     } finally {
       clearTimeout(timer);
     }
-    this.end = start + data.length;
+    this.durableEnd = start + data.length;
   }
 
   read(buffer: Buffer, length: number, position: number): Promise<{ bytesRead: number }> {
@@ -146,7 +150,7 @@ export class DurableFile {
   }
 
   private timeoutFault(): StorageFault {
-    return new StorageFault('TIMEOUT', `a write to the event log did not finish within ${this.options.writeTimeoutMs} ms`);
+    return new StorageFault('TIMEOUT', `a write to ${path.basename(this.filePath)} did not finish within ${this.options.writeTimeoutMs} ms`);
   }
 
   private async writeAt(start: number, data: Buffer): Promise<void> {
@@ -154,7 +158,7 @@ export class DurableFile {
       await this.repair();
       await writeFully(this.handle, data, start);
       await this.handle.datasync();
-      if (!(await this.isAtItsPath())) throw new StorageFault('REMOVED', 'the event log file was removed or replaced while the bus was running');
+      if (!(await this.isAtItsPath())) throw new StorageFault('REMOVED', `${path.basename(this.filePath)} was removed or replaced while the bus was running`);
     } catch (err) {
       await this.undo(start);
       throw toFault(err);
@@ -177,7 +181,7 @@ export class DurableFile {
       await this.handle.datasync();
     } catch (err) {
       this.endInDoubt = true;
-      this.options.logger.error({ err, file: this.filePath }, 'could not undo a failed write of the event log; retrying before the next write');
+      this.options.logger.error({ err, file: this.filePath }, 'could not undo a failed write; retrying before the next write');
     }
   }
 
@@ -203,7 +207,7 @@ export class DurableFile {
       for (let position = 0; position < this.end; ) {
         const length = Math.min(chunk.length, this.end - position);
         const { bytesRead } = await this.handle.read(chunk, 0, length, position);
-        if (bytesRead !== length) throw new StorageFault('EIO', `read ${bytesRead} of ${length} bytes of the open event log`);
+        if (bytesRead !== length) throw new StorageFault('EIO', `read ${bytesRead} of ${length} bytes of the open ${path.basename(this.filePath)}`);
         await writeFully(copy, chunk.subarray(0, length), position);
         position += length;
       }
@@ -218,7 +222,7 @@ export class DurableFile {
     this.retired.push(this.handle);
     this.handle = copy;
     this.endInDoubt = false;
-    this.options.logger.warn({ file: this.filePath, bytes: this.end }, 'the event log file was removed; restored it from the open file');
+    this.options.logger.warn({ file: this.filePath, bytes: this.end }, 'the file was removed; restored it from the open one');
   }
 }
 
@@ -226,7 +230,7 @@ export class DurableFile {
 async function writeFully(handle: LogFileHandle, data: Buffer, position: number): Promise<void> {
   for (let done = 0; done < data.length; ) {
     const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
-    if (bytesWritten <= 0) throw new StorageFault('NO_PROGRESS', `a write of the event log stored nothing (${done} of ${data.length} bytes written)`);
+    if (bytesWritten <= 0) throw new StorageFault('NO_PROGRESS', `a write stored nothing (${done} of ${data.length} bytes written)`);
     done += bytesWritten;
   }
 }
