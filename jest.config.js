@@ -25,8 +25,11 @@ const project = (name, overrides = {}) => ({
   ...overrides,
 });
 
+// The tests on a NATS JetStream cluster need a nats-server (infra/scripts/nats-server.sh): `npm run test:cluster`.
+const clusterProject = project('cluster', { rootDir: path.join(__dirname, 'e2e'), testMatch: ['<rootDir>/test/cluster/**/*.test.ts'], setupFilesAfterEnv: [LONG_TIMEOUT] });
+
 module.exports = {
-  projects: [
+  projects: process.env.BLOG_TEST_CLUSTER === '1' ? [clusterProject] : [
     project('common'),
     project('event-bus'),
     project('posts'),
@@ -41,7 +44,7 @@ module.exports = {
     // Checks of the Kubernetes manifests, skaffold.yaml and Dockerfiles (no cluster, no Docker needed).
     project('infra'),
     // Full-stack tests start real processes from the built output; each file runs its own stack on free ports.
-    project('e2e', { setupFilesAfterEnv: [LONG_TIMEOUT], slowTestThreshold: 30 }),
+    project('e2e', { setupFilesAfterEnv: [LONG_TIMEOUT], slowTestThreshold: 30, testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/cluster/'] }),
     // A short smoke run of the benchmark against a local stack: correctness only, never speed.
     project('bench', { setupFilesAfterEnv: [LONG_TIMEOUT], slowTestThreshold: 60 }),
   ],

@@ -4,3 +4,4 @@ export * from './http';
 export * from './stats';
 export * from './random';
 export * from './stack';
+export * from './nats';

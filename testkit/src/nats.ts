@@ -1,0 +1,150 @@
+/**
+ * A NATS JetStream cluster of real nats-server processes on 127.0.0.1, for the tests of the replicated
+ * event log: each node with its own store, `sync_interval: always` (fsync before acknowledging), a pid
+ * file, a log file and a monitoring port. Nodes can be killed (kill -9) and started again on their store.
+ */
+import { execFileSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT, startProcess, stopProcess, type StartedProcess } from '@blog/stack';
+import { http } from './http';
+import { freePorts } from './ports';
+import { waitFor } from './wait';
+
+/** The first release whose `sync_interval: always` makes JetStream fsync before it acknowledges. */
+export const MINIMUM_NATS_SERVER = '2.10.23';
+
+const INSTALL_HINT = `run infra/scripts/nats-server.sh (as root on Debian/Ubuntu it fetches one), or set NATS_SERVER to a nats-server ${MINIMUM_NATS_SERVER} or later`;
+
+/** The nats-server to run: NATS_SERVER, the one infra/scripts/nats-server.sh caches, or the PATH's. */
+export function findNatsServer(env: NodeJS.ProcessEnv = process.env): string {
+  const candidates = [env.NATS_SERVER, path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'blog-nats', 'nats-server'), 'nats-server'];
+  const seen: string[] = [];
+  for (const candidate of candidates) {
+    if (!candidate || (candidate.includes('/') && !existsSync(candidate))) continue;
+    let version: string | undefined;
+    try {
+      version = /v(\d+\.\d+\.\d+)/.exec(execFileSync(candidate, ['--version'], { encoding: 'utf8', env }))?.[1];
+    } catch {
+      continue;
+    }
+    if (version && compareVersions(version, MINIMUM_NATS_SERVER) >= 0) return candidate;
+    seen.push(`${candidate} is ${version ?? 'of an unknown version'}`);
+  }
+  throw new Error(`no nats-server ${MINIMUM_NATS_SERVER} or later found${seen.length > 0 ? ` (${seen.join('; ')})` : ''}: ${INSTALL_HINT}`);
+}
+
+export function compareVersions(a: string, b: string): number {
+  const [x, y] = [a, b].map((version) => version.split('.').map(Number));
+  for (let i = 0; i < 3; i++) {
+    const difference = (x?.[i] ?? 0) - (y?.[i] ?? 0);
+    if (difference !== 0) return difference;
+  }
+  return 0;
+}
+
+export interface NatsNode {
+  readonly name: string;
+  readonly clientPort: number;
+  readonly clusterPort: number;
+  readonly monitorPort: number;
+  /** nats://127.0.0.1:<clientPort> */
+  readonly url: string;
+}
+
+export interface NatsCluster {
+  readonly nodes: readonly NatsNode[];
+  /** Every node's client URL, for a client that fails over between them. */
+  readonly urls: string[];
+  pid(node: number): number | undefined;
+  /** kill -9 of one node. */
+  kill(node: number): Promise<void>;
+  /** Starts a stopped node again on its store, and waits until it serves. */
+  start(node: number): Promise<void>;
+  /** The node's own monitoring answer for a path such as `/jsz?streams=true`. */
+  monitor(node: number, pathAndQuery: string): Promise<unknown>;
+  /** Stops every node and deletes the stores; the logs stay in the folder's `logs/`. */
+  stop(): Promise<void>;
+}
+
+export async function startNatsCluster({ dir, size = 3, name = 'blog' }: { dir: string; size?: number; name?: string }): Promise<NatsCluster> {
+  const server = findNatsServer();
+  const ports = await freePorts(size * 3);
+  const nodes: NatsNode[] = Array.from({ length: size }, (_, i) => ({
+    name: `n${i + 1}`,
+    clientPort: ports[i * 3] as number,
+    clusterPort: ports[i * 3 + 1] as number,
+    monitorPort: ports[i * 3 + 2] as number,
+    url: `nats://127.0.0.1:${ports[i * 3]}`,
+  }));
+  mkdirSync(path.join(dir, 'logs'), { recursive: true });
+  const configs = nodes.map((node) => {
+    const routes = nodes.filter((other) => other !== node).map((other) => `"nats-route://127.0.0.1:${other.clusterPort}"`);
+    const file = path.join(dir, `${node.name}.conf`);
+    writeFileSync(
+      file,
+      [
+        `server_name: ${node.name}`,
+        `listen: "127.0.0.1:${node.clientPort}"`,
+        `http: "127.0.0.1:${node.monitorPort}"`,
+        `pid_file: "${path.join(dir, `${node.name}.pid`)}"`,
+        `jetstream { store_dir: "${path.join(dir, 'store', node.name)}", sync_interval: always }`,
+        `cluster { name: ${name}, listen: "127.0.0.1:${node.clusterPort}", routes: [${routes.join(', ')}] }`,
+        '',
+      ].join('\n'),
+    );
+    return file;
+  });
+  const running: (StartedProcess | undefined)[] = nodes.map(() => undefined);
+
+  const monitor = async (node: number, pathAndQuery: string): Promise<unknown> => {
+    const answer = await http(`http://127.0.0.1:${nodes[node]?.monitorPort}${pathAndQuery}`, { timeoutMs: 2_000 });
+    if (answer.status !== 200) throw new Error(`${nodes[node]?.name} ${pathAndQuery}: HTTP ${answer.status} ${answer.text.slice(0, 200)}`);
+    return answer.json;
+  };
+  const metaLeader = async (node: number) => ((await monitor(node, '/jsz')) as { meta_cluster?: { leader?: string } }).meta_cluster?.leader;
+
+  const launch = (node: number) => {
+    const log = openSync(path.join(dir, 'logs', `${nodes[node]?.name}.log`), 'a');
+    try {
+      running[node] = startProcess(server, ['-c', configs[node] as string], { env: process.env, cwd: ROOT, stdio: ['ignore', log, log] });
+    } finally {
+      closeSync(log);
+    }
+  };
+  const serving = (node: number) =>
+    waitFor(async () => (await metaLeader(node)) !== undefined && (running[node]?.exit === undefined), {
+      what: `nats node ${nodes[node]?.name} to join the cluster's JetStream`,
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    });
+
+  const cluster: NatsCluster = {
+    nodes,
+    urls: nodes.map((node) => node.url),
+    pid: (node) => (running[node]?.exit === undefined ? running[node]?.child.pid : undefined),
+    kill: async (node) => {
+      const started = running[node];
+      if (started) await stopProcess(started, 'SIGKILL');
+    },
+    start: async (node) => {
+      if (cluster.pid(node) !== undefined) throw new Error(`${nodes[node]?.name} is running`);
+      launch(node);
+      await serving(node);
+    },
+    monitor,
+    stop: async () => {
+      await Promise.all(running.map((started) => (started ? stopProcess(started, 'SIGTERM', 5_000) : undefined)));
+      rmSync(path.join(dir, 'store'), { recursive: true, force: true });
+    },
+  };
+  try {
+    nodes.forEach((_, node) => launch(node));
+    await Promise.all(nodes.map((_, node) => serving(node)));
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  return cluster;
+}
