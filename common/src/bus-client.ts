@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { backoffDelay, sleep } from './backoff';
+import { isApiError } from './api';
 import type { BlogEvent, Envelope } from './contracts';
 import { EVENT_BATCH_PATH, HttpError } from './http';
 import type { Logger } from './logger';
@@ -213,13 +214,13 @@ export class BusClient implements EventPublisher, EventHistory {
 
 /** "HTTP 503", followed by the reason the bus gave in its JSON error, if any. */
 function busRefusal(status: number, text: string): string {
-  let error: unknown;
+  let body: unknown;
   try {
-    error = (JSON.parse(text) as { error?: unknown } | null)?.error;
+    body = JSON.parse(text);
   } catch {
     // not JSON: the status alone
   }
-  return typeof error === 'string' ? `HTTP ${status}: ${error}` : `HTTP ${status}`;
+  return isApiError(body) ? `HTTP ${status}: ${body.error}` : `HTTP ${status}`;
 }
 
 /** A `Retry-After` in seconds; the HTTP-date form is not used by the bus and is ignored. */

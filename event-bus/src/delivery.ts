@@ -46,7 +46,7 @@ const REPORTING_SAVE_INTERVAL_MS = 250;
  */
 const REJECTING_STATUSES = new Set([400, 413, 415, 422]);
 
-type Outcome = { kind: 'delivered'; position: number } | { kind: 'rejected' | 'failed' | 'unsupported'; reason: string };
+type Outcome = { kind: 'delivered'; position: number; reported: boolean } | { kind: 'rejected' | 'failed' | 'unsupported'; reason: string };
 
 /**
  * Delivers the log to one subscriber: every event, in seq order, retried with capped exponential backoff
@@ -193,6 +193,7 @@ export class SubscriberDelivery {
     for (;;) {
       const outcome = this.batches ? await this.post(EVENT_BATCH_PATH, `[${events.join(',')}]`, last) : await this.post('/events', events[0] as string, last);
       if (outcome.kind === 'delivered') {
+        this.reportsPosition = outcome.reported;
         this.acknowledged(after, events);
         this.failures = 0;
         this.lastError = null;
@@ -250,8 +251,7 @@ export class SubscriberDelivery {
       });
       if (status >= 200 && status < 300) {
         const reported = reportedPosition(text);
-        this.reportsPosition = reported !== undefined;
-        return { kind: 'delivered', position: reported ?? lastSeq };
+        return { kind: 'delivered', position: reported ?? lastSeq, reported: reported !== undefined };
       }
       const reason = `HTTP ${status} ${text.slice(0, 200)}`;
       if (path === EVENT_BATCH_PATH && (status === 404 || status === 405)) return { kind: 'unsupported', reason };

@@ -39,7 +39,8 @@ const DESCRIPTIONS: Record<string, string> = {
   ENOENT: "the log's folder is missing",
 };
 
-function toFault(err: unknown): StorageFault {
+/** The fault an error of the file system stands for (its errno code and a sentence for people). */
+export function toFault(err: unknown): StorageFault {
   if (err instanceof StorageFault) return err;
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string') return new StorageFault(code, `${DESCRIPTIONS[code] ?? (err as Error).message} (${code})`);

@@ -2,7 +2,8 @@ import { createReadStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { HttpError, type Logger } from '@blog/common';
-import { DurableFile, StorageFault, type OpenLogFile } from './durable-file';
+import { DurableFile, toFault, type OpenLogFile, type StorageFault } from './durable-file';
+import { GroupCommit } from './group-commit';
 import {
   ByteOffsets,
   EventIndex,
@@ -14,12 +15,6 @@ import {
   type StoredEvent,
   type StoredRecord,
 } from './log';
-
-interface PendingAppend {
-  event: NewEvent;
-  resolve: (event: StoredEvent) => void;
-  reject: (err: Error) => void;
-}
 
 /** How soon a publisher refused for a storage fault may try again. */
 const RETRY_AFTER_SECONDS = 1;
@@ -65,10 +60,9 @@ const DEFAULT_WRITE_TIMEOUT_MS = 5_000;
  */
 export class FileEventLog implements EventLog {
   private readonly index: EventIndex;
-  private batch: PendingAppend[] = [];
+  private readonly appends = new GroupCommit<NewEvent, StoredEvent>((events) => this.writeBatch(events));
   /** Appends not yet durable, by event id, so that a retry joins the original. */
   private readonly pendingById = new Map<string, Promise<StoredEvent>>();
-  private writing: Promise<void> | undefined;
   private closed = false;
   private fault: { code: string; reason: string; since: number; refused: number } | undefined;
   /** Writes (each one fsync) so far; with group commit, fewer than appends under load. */
@@ -119,10 +113,7 @@ export class FileEventLog implements EventLog {
       this.noteFault(blocked, 1);
       return Promise.reject(new EventLogUnavailableError(blocked.message));
     }
-    const appended = new Promise<StoredEvent>((resolve, reject) => {
-      this.batch.push({ event, resolve, reject });
-      this.writing ??= this.writeBatches();
-    });
+    const appended = this.appends.add(event);
     this.pendingById.set(event.id, appended);
     void appended.then(
       () => this.pendingById.delete(event.id),
@@ -155,38 +146,27 @@ export class FileEventLog implements EventLog {
   /** Writes what is pending, then closes the file. */
   async close(): Promise<void> {
     this.closed = true;
-    await this.writing;
+    await this.appends.settled();
     this.index.wakeAll();
     await this.file.close();
   }
 
-  /** Writes batch after batch until none is pending; appends arriving meanwhile join the next batch. */
-  private async writeBatches(): Promise<void> {
-    // Let the appends of this tick join the first batch.
-    await new Promise((resolve) => setImmediate(resolve));
-    while (this.batch.length > 0) {
-      const batch = this.batch;
-      this.batch = [];
-      const firstSeq = this.index.lastSeq + 1;
-      const records = batch.map(({ event }, i) => {
-        const stored: StoredEvent = { ...event, seq: firstSeq + i };
-        return { stored, record: { seq: stored.seq, id: stored.id, line: JSON.stringify(stored) } };
-      });
-      try {
-        await this.file.append(Buffer.from(records.map(({ record }) => `${record.line}\n`).join('')));
-      } catch (err) {
-        const fault = err instanceof StorageFault ? err : new StorageFault('UNKNOWN', String(err));
-        this.noteFault(fault, batch.length);
-        const refusal = new EventLogUnavailableError(fault.message);
-        for (const { reject } of batch) reject(refusal);
-        continue;
-      }
-      this.writes++;
-      this.noteWritable();
-      this.index.add(records.map(({ record }) => record));
-      records.forEach(({ stored }, i) => batch[i]?.resolve(stored));
+  /** Writes one batch, numbered after the last durable event; a refused batch leaves nothing and no seq. */
+  private async writeBatch(events: NewEvent[]): Promise<StoredEvent[]> {
+    const firstSeq = this.index.lastSeq + 1;
+    const stored = events.map((event, i): StoredEvent => ({ ...event, seq: firstSeq + i }));
+    const records = stored.map((event) => ({ seq: event.seq, id: event.id, line: JSON.stringify(event) }));
+    try {
+      await this.file.append(Buffer.from(records.map(({ line }) => `${line}\n`).join('')));
+    } catch (err) {
+      const fault = toFault(err);
+      this.noteFault(fault, events.length);
+      throw new EventLogUnavailableError(fault.message);
     }
-    this.writing = undefined;
+    this.writes++;
+    this.noteWritable();
+    this.index.add(records);
+    return stored;
   }
 
   private noteFault(fault: StorageFault, refused: number): void {

@@ -2,6 +2,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '@blog/common';
 import { DurableFile, type OpenLogFile } from './durable-file';
+import { GroupCommit } from './group-commit';
 
 /**
  * How far each pushed-to subscriber has acknowledged, kept by the bus so that a restart resumes each one
@@ -16,13 +17,6 @@ export interface PositionStore {
   close(): Promise<void>;
 }
 
-interface PendingSave {
-  url: string;
-  seq: number;
-  resolve: () => void;
-  reject: (err: Error) => void;
-}
-
 const FILE = 'positions.jsonl';
 
 /**
@@ -31,8 +25,7 @@ const FILE = 'positions.jsonl';
  * wins; a torn last line is ignored) and writes it anew with one line per subscriber, so it stays small.
  */
 export class FilePositionStore implements PositionStore {
-  private batch: PendingSave[] = [];
-  private writing: Promise<void> | undefined;
+  private readonly saves = new GroupCommit<{ url: string; seq: number }, void>((saves) => this.write(saves));
 
   private constructor(
     private readonly positions: Map<string, number>,
@@ -56,33 +49,18 @@ export class FilePositionStore implements PositionStore {
 
   save(url: string, seq: number): Promise<void> {
     if (seq <= this.get(url)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.batch.push({ url, seq, resolve, reject });
-      this.writing ??= this.writeBatches();
-    });
+    return this.saves.add({ url, seq });
   }
 
   async close(): Promise<void> {
-    await this.writing;
+    await this.saves.settled();
     await this.file.close();
   }
 
-  private async writeBatches(): Promise<void> {
-    while (this.batch.length > 0) {
-      const batch = this.batch;
-      this.batch = [];
-      try {
-        await this.file.append(Buffer.from(batch.map(({ url, seq }) => `${JSON.stringify({ url, seq })}\n`).join('')));
-      } catch (err) {
-        for (const { reject } of batch) reject(err as Error);
-        continue;
-      }
-      for (const { url, seq, resolve } of batch) {
-        this.positions.set(url, Math.max(this.get(url), seq));
-        resolve();
-      }
-    }
-    this.writing = undefined;
+  private async write(saves: { url: string; seq: number }[]): Promise<void[]> {
+    await this.file.append(Buffer.from(saves.map((save) => `${JSON.stringify(save)}\n`).join('')));
+    for (const { url, seq } of saves) this.positions.set(url, Math.max(this.get(url), seq));
+    return saves.map(() => undefined);
   }
 }
 

@@ -61,11 +61,10 @@ export class FaultyFile implements LogFileHandle {
   }
 }
 
-/** An opener that wraps every file it opens; `opened` holds them, the newest last. */
-export function faultyOpener(): { open: OpenLogFile; opened: FaultyFile[]; readonly current: FaultyFile } {
+/** An opener that wraps every file it opens; `current` is the newest. */
+export function faultyOpener(): { open: OpenLogFile; readonly current: FaultyFile } {
   const opened: FaultyFile[] = [];
   return {
-    opened,
     open: async (filePath) => {
       const file = new FaultyFile(await openLogFile(filePath));
       opened.push(file);

@@ -40,9 +40,14 @@ function filesUnder(root: string, relative: string): string[] {
   return readdirSync(full).flatMap((entry) => filesUnder(root, path.join(relative, entry)));
 }
 
-export function clientBuildIsCurrent(root: string): boolean {
+/** The hash of the inputs the bundle in client/dist was built from, if it was built by this. */
+function builtFrom(root: string): string | undefined {
   const stamp = path.join(root, STAMP);
-  return existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === clientInputsHash(root);
+  return existsSync(stamp) ? readFileSync(stamp, 'utf8').trim() : undefined;
+}
+
+export function clientBuildIsCurrent(root: string): boolean {
+  return builtFrom(root) === clientInputsHash(root);
 }
 
 /**
@@ -50,9 +55,9 @@ export function clientBuildIsCurrent(root: string): boolean {
  * fails (its output has been shown).
  */
 export function buildClientIfStale(root: string, say: (line: string) => void): boolean {
-  if (clientBuildIsCurrent(root)) return false;
-  say('building the client (its sources changed since the last build)');
   const hash = clientInputsHash(root);
+  if (builtFrom(root) === hash) return false;
+  say('building the client (its sources changed since the last build)');
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   const { status, error } = spawnSync(npm, ['run', 'build', '-w', 'client'], { cwd: root, stdio: 'inherit' });
   if (error) throw error;

@@ -17,7 +17,7 @@ export interface RestartPolicy {
   stableAfterMs: number;
 }
 
-export const DEFAULT_RESTART: RestartPolicy = { firstDelayMs: 500, maxDelayMs: 10_000, stableAfterMs: 10_000 };
+const DEFAULT_RESTART: RestartPolicy = { firstDelayMs: 500, maxDelayMs: 10_000, stableAfterMs: 10_000 };
 
 export interface SupervisorOptions {
   mode: StackMode;

@@ -11,14 +11,14 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { delay, http, startStack, waitFor, type HttpAnswer, type Stack } from '@blog/testkit';
+import { delay, http, startStack, waitFor, type Stack } from '@blog/testkit';
+import { Ledger, startLoad } from '../../src/faults/load';
 import { mountSmallDisk, smallDiskUnavailable, type SmallDisk } from '../../src/faults/small-disk';
 
 const LOGS = path.join(__dirname, '..', '..', 'artifacts', 'logs', 'faults-full-disk');
 const DISK_BYTES = 1 << 20;
-const PUBLISHERS = 4;
-/** Each publisher's pause between creates: a steady load of about 80 creates/s in all. */
-const PAUSE_MS = 50;
+/** A steady load of post creates (open loop: the pace holds whatever the answers). */
+const CREATES_PER_SECOND = 80;
 const BEFORE_FULL_MS = 1_000;
 const WHILE_FULL_MS = 2_000;
 /** Creates must succeed again within this long after the space is back (and the load ends then). */
@@ -30,41 +30,6 @@ const AFTER_RECOVERY_MS = 500;
 const unavailable = smallDiskUnavailable();
 const describeWithDisk = unavailable === undefined || process.env.CI ? describe : describe.skip;
 if (unavailable !== undefined && !process.env.CI) process.stdout.write(`\nfull-disk scenario skipped: ${unavailable}\n`);
-
-interface Create {
-  title: string;
-  /** Date.now() when the answer came. */
-  at: number;
-  answer: HttpAnswer | { status: 0; text: string };
-}
-
-/** `PUBLISHERS` loops creating posts with unique titles until stopped; every answer is kept. */
-function steadyLoad(stack: Stack, round: string) {
-  const creates: Create[] = [];
-  let stopped = false;
-  let next = 0;
-  const loops = Array.from({ length: PUBLISHERS }, async () => {
-    while (!stopped) {
-      const title = `${round} post ${next++}`;
-      let answer: Create['answer'];
-      try {
-        answer = await http(`${stack.url('posts')}/posts/create`, { body: { title }, timeoutMs: 15_000 });
-      } catch (err) {
-        answer = { status: 0, text: (err as Error).message };
-      }
-      creates.push({ title, at: Date.now(), answer });
-      await delay(PAUSE_MS);
-    }
-  });
-  return {
-    creates,
-    stop: async () => {
-      stopped = true;
-      await Promise.all(loops);
-      return creates;
-    },
-  };
-}
 
 interface BusEvent {
   seq: number;
@@ -120,20 +85,30 @@ describeWithDisk('faults: the bus log on a disk that fills up', () => {
 
   test('every 201 stored once, every 503 nothing, the bus never exits and accepts again once space is back', async () => {
     const busPid = stack.pid('event-bus');
-    const load = steadyLoad(stack, 'full-disk');
+    const ledger = new Ledger();
+    const load = startLoad({
+      postsUrl: stack.url('posts'),
+      commentsUrl: stack.url('comments'),
+      ledger,
+      scenario: 'full-disk',
+      runId: `r${Date.now().toString(36)}`,
+      ratePerSecond: CREATES_PER_SECOND,
+      postShare: 1,
+      seed: 1,
+    });
     let writableWhileFull: number | undefined;
     let freedAt = 0;
     try {
       await delay(BEFORE_FULL_MS);
       const ballast = disk.fill();
       // The log's last page still has room for a few events: wait for the first refusal, then keep the load on.
-      await waitFor(() => load.creates.some((create) => create.answer.status === 503), { what: 'a create refused because the disk is full', timeoutMs: 10_000 });
+      await waitFor(() => load.progress().refused > 0, { what: 'a create refused because the disk is full', timeoutMs: 10_000 });
       writableWhileFull = await metric(stack, 'event_log_writable');
       await delay(WHILE_FULL_MS);
       disk.free();
       freedAt = Date.now();
       process.stdout.write(`\nfull disk: ballast of ${ballast} bytes; space freed\n`);
-      await waitFor(() => load.creates.some((create) => create.at > freedAt && create.answer.status === 201), {
+      await waitFor(() => ledger.posts.some((create) => create.answeredAt > freedAt && create.outcome === 'acknowledged'), {
         what: 'a create to succeed after the space came back',
         timeoutMs: RECOVERY_BOUND_MS,
       });
@@ -143,14 +118,14 @@ describeWithDisk('faults: the bus log on a disk that fills up', () => {
       await load.stop();
     }
 
-    const { creates } = load;
-    const acknowledged = creates.filter((create) => create.answer.status === 201);
-    const refused = creates.filter((create) => create.answer.status === 503);
-    const other = creates.filter((create) => create.answer.status !== 201 && create.answer.status !== 503);
-    const firstAfterFree = acknowledged.find((create) => create.at > freedAt);
+    const creates = ledger.posts;
+    const acknowledged = creates.filter((create) => create.outcome === 'acknowledged');
+    const refused = creates.filter((create) => create.outcome === 'refused');
+    const other = creates.filter((create) => create.outcome !== 'acknowledged' && create.outcome !== 'refused');
+    const firstAfterFree = acknowledged.find((create) => create.answeredAt > freedAt);
     process.stdout.write(
       `full disk: ${creates.length} creates: ${acknowledged.length} × 201, ${refused.length} × 503, ${other.length} other; ` +
-        `first 201 ${(firstAfterFree?.at ?? NaN) - freedAt} ms after the space came back\n`,
+        `first 201 ${(firstAfterFree?.answeredAt ?? NaN) - freedAt} ms after the space came back\n`,
     );
 
     // The bus never exited, said it could not write while the disk was full, and says it can now.
@@ -161,10 +136,10 @@ describeWithDisk('faults: the bus log on a disk that fills up', () => {
 
     // Every refusal says nothing was changed and when to try again.
     expect(refused.length).toBeGreaterThan(0);
-    expect(other.map((create) => `${create.title}: ${create.answer.status} ${create.answer.text.slice(0, 200)}`)).toEqual([]);
+    expect(other.map((create) => `${create.title}: ${create.outcome} ${create.httpStatus ?? ''} ${create.error?.slice(0, 200) ?? ''}`)).toEqual([]);
     for (const create of refused) {
-      expect(create.answer.text).toMatch(/nothing was changed/);
-      expect((create.answer as HttpAnswer).headers.get('retry-after')).toBe('1');
+      expect(create.error).toMatch(/nothing was changed/);
+      expect(create.retryAfter).toBe('1');
     }
 
     await waitFor(async () => !(await queryLagsBehind(stack)), { what: 'the bus to deliver everything to query' });

@@ -8,7 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import { describeRequestError } from '@blog/common';
 import { percentile, Random } from '@blog/testkit';
-import { type CommentRecord, expectedStatus, type Ledger, type Outcome, OUTCOMES, type PostRecord, UNCONFIRMED } from './ledger';
+import { type CommentRecord, expectedStatus, type Ledger, type Outcome, OUTCOMES, type PostRecord, type RecordBase, UNCONFIRMED } from './ledger';
 
 export interface LoadOptions {
   postsUrl: string;
@@ -187,18 +187,14 @@ export function startLoad(options: LoadOptions): LoadRun {
   };
 }
 
-interface CreateResult {
-  outcome: Outcome;
-  id?: string;
-  httpStatus?: number;
-  error?: string;
-  latencyMs: number;
-}
+/** What a record says of the answer to its request. */
+type CreateResult = Pick<RecordBase, 'outcome' | 'id' | 'httpStatus' | 'error' | 'retryAfter' | 'latencyMs' | 'answeredAt'>;
 
 /** One create request, classified. Never throws. */
 async function create(url: string, body: Record<string, string>, timeoutMs: number): Promise<CreateResult> {
   const started = performance.now();
   const latency = () => round1(performance.now() - started);
+  const answeredAt = Date.now;
   let response: Response;
   try {
     response = await fetch(url, {
@@ -211,22 +207,22 @@ async function create(url: string, body: Record<string, string>, timeoutMs: numb
     const reason = describeRequestError(err);
     // Refused: nothing listened on the port, so the request was never received. Anything else (a reset,
     // "other side closed", a timeout) may have happened after the service got the request.
-    return { outcome: reason === 'ECONNREFUSED' ? 'unreached' : 'ambiguous', error: reason, latencyMs: latency() };
+    return { outcome: reason === 'ECONNREFUSED' ? 'unreached' : 'ambiguous', error: reason, latencyMs: latency(), answeredAt: answeredAt() };
   }
   let text: string;
   try {
     text = await response.text();
   } catch (err) {
     // The status line came but the body broke off: a 201 may have been meant.
-    return { outcome: 'ambiguous', httpStatus: response.status, error: `body: ${describeRequestError(err)}`, latencyMs: latency() };
+    return { outcome: 'ambiguous', httpStatus: response.status, error: `body: ${describeRequestError(err)}`, latencyMs: latency(), answeredAt: answeredAt() };
   }
   if (response.status === 201) {
     const id = idOf(text);
-    if (id !== undefined) return { outcome: 'acknowledged', id, httpStatus: 201, latencyMs: latency() };
-    return { outcome: 'ambiguous', httpStatus: 201, error: `201 without an id: ${text.slice(0, 200)}`, latencyMs: latency() };
+    if (id !== undefined) return { outcome: 'acknowledged', id, httpStatus: 201, latencyMs: latency(), answeredAt: answeredAt() };
+    return { outcome: 'ambiguous', httpStatus: 201, error: `201 without an id: ${text.slice(0, 200)}`, latencyMs: latency(), answeredAt: answeredAt() };
   }
   const outcome: Outcome = response.status !== 503 ? 'rejected' : UNCONFIRMED.test(text) ? 'unconfirmed' : 'refused';
-  return { outcome, httpStatus: response.status, error: text.slice(0, 300), latencyMs: latency() };
+  return { outcome, httpStatus: response.status, error: text.slice(0, 300), retryAfter: response.headers.get('retry-after') ?? undefined, latencyMs: latency(), answeredAt: answeredAt() };
 }
 
 function idOf(text: string): string | undefined {

@@ -23,7 +23,7 @@ export const UNCONFIRMED = /may or may not have been made/;
 
 export type FinalStatus = 'approved' | 'rejected';
 
-interface RecordBase {
+export interface RecordBase {
   /** Unique text in the title or content that identifies the request. */
   marker: string;
   /** The scenario the request was sent in. */
@@ -35,7 +35,11 @@ interface RecordBase {
   httpStatus?: number;
   /** Why it failed: the error body or the network error. */
   error?: string;
+  /** The answer's Retry-After, when it had one. */
+  retryAfter?: string;
   latencyMs: number;
+  /** Date.now() when the answer came, or the request failed. */
+  answeredAt: number;
 }
 
 export interface PostRecord extends RecordBase {

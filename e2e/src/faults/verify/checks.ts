@@ -3,12 +3,12 @@
  * refused there, the right moderation status, the services agreeing, one reaction of each kind per comment.
  */
 import type { Stack } from '@blog/testkit';
-import type { Comment, Post, PostWithComments, SubscriberStatus } from '@blog/common/api';
+import { type Comment, isRecord, type Post, type PostWithComments, type SubscriberStatus } from '@blog/common/api';
 import { type CommentRecord, expectedStatus, type FinalStatus, type Ledger, type LoadRecord, type PostRecord } from '../load';
 import type { Anomaly, AnomalyKind, Verification } from './anomalies';
 import { type BusEvent, getJson, type HistoryReader, pooled } from './reading';
 
-const asRecord = (value: unknown): Record<string, unknown> => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {});
+const asRecord = (value: unknown): Record<string, unknown> => (isRecord(value) ? value : {});
 const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
 /** The marker in a title or content written by the load generator, if it is one. */
