@@ -26,12 +26,13 @@ const project = (name, overrides = {}) => ({
 });
 
 // The tests on a NATS JetStream cluster need a nats-server (infra/scripts/nats-server.sh): `npm run test:cluster`.
-const clusterProject = project('cluster', { rootDir: path.join(__dirname, 'e2e'), testMatch: ['<rootDir>/test/cluster/**/*.test.ts'], setupFilesAfterEnv: [LONG_TIMEOUT] });
+const clusterProject = (name) => project(`${name} (cluster)`, { rootDir: path.join(__dirname, name), testMatch: ['<rootDir>/test/cluster/**/*.test.ts'], setupFilesAfterEnv: [LONG_TIMEOUT] });
+const withoutCluster = { testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/cluster/'] };
 
 module.exports = {
-  projects: process.env.BLOG_TEST_CLUSTER === '1' ? [clusterProject] : [
+  projects: process.env.BLOG_TEST_CLUSTER === '1' ? [clusterProject('event-bus'), clusterProject('e2e')] : [
     project('common'),
-    project('event-bus'),
+    project('event-bus', withoutCluster),
     project('posts'),
     project('comments'),
     project('query'),
@@ -44,7 +45,7 @@ module.exports = {
     // Checks of the Kubernetes manifests, skaffold.yaml and Dockerfiles (no cluster, no Docker needed).
     project('infra'),
     // Full-stack tests start real processes from the built output; each file runs its own stack on free ports.
-    project('e2e', { setupFilesAfterEnv: [LONG_TIMEOUT], slowTestThreshold: 30, testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/cluster/'] }),
+    project('e2e', { setupFilesAfterEnv: [LONG_TIMEOUT], slowTestThreshold: 30, ...withoutCluster }),
     // A short smoke run of the benchmark against a local stack: correctness only, never speed.
     project('bench', { setupFilesAfterEnv: [LONG_TIMEOUT], slowTestThreshold: 60 }),
   ],

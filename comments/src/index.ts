@@ -1,4 +1,4 @@
-import { browserApiConfigSchema, BusClient, busServiceConfigSchema, createLogger, DEFAULT_PORTS, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
+import { browserApiConfigSchema, busClientFor, busServiceConfigSchema, createLogger, DEFAULT_PORTS, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
 import { z } from 'zod';
 import { createApp } from './app';
 import { commentEventHandlers, CommentStore, commentUpdates } from './events';
@@ -9,10 +9,10 @@ main(async () => {
   const config = loadConfig(configSchema);
   const logger = createLogger('comments', config);
   const metrics = new ServiceMetrics('comments', { processMetrics: true });
-  const bus = new BusClient(config.EVENT_BUS_URL, { token: config.EVENTS_TOKEN, logger, metrics });
+  const bus = busClientFor(config, { logger, metrics });
   const store = new CommentStore();
   const updates = commentUpdates(store, bus, logger);
-  const consumer = new EventConsumer({ history: bus, handlers: commentEventHandlers(store, updates), logger, metrics });
+  const consumer = new EventConsumer({ history: bus, handlers: commentEventHandlers(store, updates), logger, metrics, follow: config.EVENTS_FOLLOW });
 
   await runService({
     name: 'comments',

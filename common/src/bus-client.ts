@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { backoffDelay, sleep } from './backoff';
 import { isApiError } from './api';
+import type { BusServiceConfig } from './config';
 import type { BlogEvent, Envelope } from './contracts';
 import { EVENT_BATCH_PATH, HttpError } from './http';
 import type { Logger } from './logger';
@@ -32,10 +33,17 @@ type PublishAttempt =
   | { kind: 'not-stored' | 'unknown'; reason: string; retryAfterSeconds?: number }
   | { kind: 'split'; busTakesBatches: boolean };
 
+export interface HistoryReadOptions {
+  /** When nothing follows `after` yet, wait up to this long for a new event before answering (empty). */
+  waitMs?: number;
+  /** Ends a waiting read early. */
+  signal?: AbortSignal;
+}
+
 /** Where a consumer reads the event history from. */
 export interface EventHistory {
   /** Up to `limit` raw envelopes with seq greater than `after`, in seq order. */
-  readAfter(after: number, limit: number): Promise<unknown[]>;
+  readAfter(after: number, limit: number, options?: HistoryReadOptions): Promise<unknown[]>;
 }
 
 export interface PublishOptions {
@@ -183,6 +191,8 @@ export class BusClient implements EventPublisher, EventHistory {
     // A bus without the batch route (404), or one refusing the batch (400: one of its events is invalid,
     // which only the single route can tell): send the events one by one.
     if (!single && (status === 404 || status === 400)) return { kind: 'split', busTakesBatches: status !== 404 };
+    // 504: a replicated log lost its acknowledgement, so the events may be stored; the same ids again are safe.
+    if (status === 504) return { kind: 'unknown', reason: busRefusal(status, text) };
     if (status >= 500) return { kind: 'not-stored', reason: busRefusal(status, text), retryAfterSeconds: retryAfter(headers['retry-after']) };
     if (status === 401) return { kind: 'not-stored', reason: REFUSED_TOKEN };
     if (status >= 300) throw new Error(`event bus refused POST ${path}: HTTP ${status} ${text}`);
@@ -191,16 +201,17 @@ export class BusClient implements EventPublisher, EventHistory {
     return { kind: 'stored', seqs };
   }
 
-  async readAfter(after: number, limit: number): Promise<unknown[]> {
-    const body = await this.getJson(`/events?after=${after}&limit=${limit}`);
+  async readAfter(after: number, limit: number, { waitMs, signal }: HistoryReadOptions = {}): Promise<unknown[]> {
+    const wait = waitMs ? `&wait=${waitMs}` : '';
+    const body = await this.getJson(`/events?after=${after}&limit=${limit}${wait}`, { timeoutMs: this.timeoutMs + (waitMs ?? 0), signal });
     if (!Array.isArray(body)) throw new Error('event bus history is not an array');
     return body;
   }
 
-  private async getJson(path: string): Promise<unknown> {
+  private async getJson(path: string, { timeoutMs = this.timeoutMs, signal }: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<unknown> {
     let reply: HttpReply;
     try {
-      reply = await sendHttp(this.baseUrl + path, { headers: this.headers, timeoutMs: this.timeoutMs });
+      reply = await sendHttp(this.baseUrl + path, { headers: this.headers, timeoutMs, signal });
     } catch (err) {
       throw new BusUnavailableError(describeRequestError(err));
     }
@@ -235,4 +246,9 @@ function storedSeqs(body: unknown, count: number): number[] | undefined {
   const found = count === 1 && typeof seq === 'number' ? [seq] : seqs;
   if (!Array.isArray(found) || found.length !== count || !found.every((item) => typeof item === 'number')) return undefined;
   return found as number[];
+}
+
+/** The bus client a service's configuration asks for (EVENT_BUS_URL, EVENTS_TOKEN, EVENT_BUS_CONFIRM_MS). */
+export function busClientFor(config: BusServiceConfig, { logger, metrics }: { logger: Logger; metrics?: ServiceMetrics }): BusClient {
+  return new BusClient(config.EVENT_BUS_URL, { token: config.EVENTS_TOKEN, confirmWithinMs: config.EVENT_BUS_CONFIRM_MS, logger, metrics });
 }

@@ -104,6 +104,17 @@ export const env = {
     const error = 'must be a whole number of milliseconds, at least 1';
     return z.coerce.number({ error }).int({ error }).min(1, { error }).default(fallback);
   },
+  /** NATS servers (nats:// or tls:// URLs with a host and port), e.g. nats://nats:4222. */
+  natsServerList: (fallback: string[]) =>
+    commaList(
+      fallback,
+      (item) => item,
+      (server) => {
+        const parsed = URL.canParse(server) ? new URL(server) : undefined;
+        const isServer = parsed !== undefined && /^(nats|tls):$/.test(parsed.protocol) && parsed.hostname !== '' && parsed.pathname === '';
+        return isServer ? undefined : `"${server}" is not a NATS server URL such as nats://nats:4222`;
+      },
+    ),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   wordList: (fallback: string[]) => commaList(fallback, (item) => item.toLowerCase()),
 };
@@ -124,7 +135,16 @@ export const busServiceConfigSchema = {
   ...commonConfigSchema,
   ...eventsConfigSchema,
   EVENT_BUS_URL: env.url(localUrl('event-bus')),
+  /**
+   * How long a publish whose answer was lost is sent again (same id) before the service says the outcome
+   * is unknown: longer than the bus's own retries (NATS_PUBLISH_TIMEOUT_MS) on a replicated log.
+   */
+  EVENT_BUS_CONFIRM_MS: env.milliseconds(5_000),
+  /** Read new events from the bus (long polls) rather than wait for its pushes: set on scaled-out replicas. */
+  EVENTS_FOLLOW: env.flag(false),
 };
+
+export type BusServiceConfig = z.infer<z.ZodObject<typeof busServiceConfigSchema>>;
 
 /** Settings of a service that browsers call: the pages (origins) allowed to call it from elsewhere. */
 export const browserApiConfigSchema = {

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { LIMITS } from './api';
-import { retryUntilDone, type BackoffOptions } from './backoff';
+import { backoffDelay, DEFAULT_BACKOFF, retryUntilDone, sleep, type BackoffOptions } from './backoff';
 import type { EventHistory } from './bus-client';
 import { describeRequestError } from './http-client';
 import { isKnownEventType, parseEnvelope, type BlogEvent, type Envelope, type EventType, type ForeignEnvelope } from './contracts';
@@ -31,7 +31,16 @@ export interface EventConsumerOptions {
   /** Counts applied and skipped events and times the catch-up. */
   metrics?: ServiceMetrics;
   backoff?: BackoffOptions;
+  /**
+   * Once caught up, keep reading new events from the history (each read waits at the bus for the next
+   * event), instead of only taking what the bus pushes: how every replica of a scaled-out service gets
+   * every event (EVENTS_FOLLOW).
+   */
+  follow?: boolean;
 }
+
+/** How long each read of a following consumer waits at the bus for a new event. */
+const FOLLOW_WAIT_MS = 25_000;
 
 /**
  * Applies the event log to a service's state exactly once, in seq order.
@@ -89,9 +98,27 @@ export class EventConsumer {
     });
     this.options.metrics?.catchUpSeconds.set((Date.now() - startedAt) / 1_000);
     this.options.logger.info({ position: this.lastSeq, ms: Date.now() - startedAt }, 'caught up with the event history');
+    if (this.options.follow) void this.follow();
   }
 
-  /** Stops a catch-up still retrying. */
+  /** Reads each new event from the history as it is stored, until stopped; a failed read is retried. */
+  private async follow(): Promise<void> {
+    const { signal } = this.stopping;
+    for (let failures = 0; !signal.aborted; ) {
+      try {
+        const page = await this.options.history.readAfter(this.lastSeq, this.pageSize, { waitMs: FOLLOW_WAIT_MS, signal });
+        if (signal.aborted) return;
+        await this.serially(async () => this.applyPage(page));
+        failures = 0;
+      } catch (err) {
+        if (signal.aborted) return;
+        this.options.logger[failures === 0 ? 'warn' : 'debug']({ reason: describeRequestError(err), position: this.lastSeq }, 'reading new events failed, retrying');
+        await sleep(backoffDelay(failures++, this.options.backoff ?? DEFAULT_BACKOFF), signal);
+      }
+    }
+  }
+
+  /** Stops a catch-up still retrying, and following. */
   stop(): void {
     this.stopping.abort();
   }
@@ -148,13 +175,18 @@ export class EventConsumer {
       const next = complete || last === undefined ? undefined : this.options.history.readAfter(last, this.pageSize);
       // A failed prefetch is seen when awaited below; until then it must not count as unhandled.
       next?.catch(() => undefined);
-      parsed.forEach((result, index) => {
-        if (!result.ok) this.skipPoison(page[index], result.error);
-        else if (result.envelope.seq > this.lastSeq) this.apply(result.envelope);
-      });
+      this.applyPage(page, parsed);
       if (!next) return;
       page = await next;
     }
+  }
+
+  /** Applies a page of the history read after a position; what was applied since (pushed) is passed over. */
+  private applyPage(page: readonly unknown[], parsed = page.map(parseEnvelope)): void {
+    parsed.forEach((result, index) => {
+      if (!result.ok) this.skipPoison(page[index], result.error);
+      else if (result.envelope.seq > this.lastSeq) this.apply(result.envelope);
+    });
   }
 
   private apply(envelope: AnyEnvelope): void {

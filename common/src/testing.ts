@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import type { EventHistory, EventPublisher, PublishOptions } from './bus-client';
+import type { EventHistory, EventPublisher, HistoryReadOptions, PublishOptions } from './bus-client';
 import { BusUnavailableError } from './bus-client';
 import type { BlogEvent, Envelope } from './contracts';
 import type { Logger } from './logger';
@@ -34,9 +34,13 @@ export class InMemoryBus implements EventPublisher, EventHistory {
     return stored;
   }
 
-  async readAfter(after: number, limit: number): Promise<unknown[]> {
-    if (this.down) throw new BusUnavailableError('ECONNREFUSED');
-    return this.events.slice(after, after + limit);
+  async readAfter(after: number, limit: number, { waitMs = 0, signal }: HistoryReadOptions = {}): Promise<unknown[]> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      if (this.down) throw new BusUnavailableError('ECONNREFUSED');
+      if (this.events.length > after || Date.now() >= deadline || signal?.aborted) return this.events.slice(after, after + limit);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
 
   /** Published events of one type, in order. */

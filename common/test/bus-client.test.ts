@@ -135,6 +135,18 @@ describe('BusClient', () => {
     expect(ids).toEqual([envelope.id, envelope.id, envelope.id]);
   });
 
+  it('sends the same event again when the bus answers 504 (its replicated log did not confirm), until it does', async () => {
+    const ids: string[] = [];
+    const url = await busAnswering((_req, body, res) => {
+      ids.push((JSON.parse(body) as { id: string }).id);
+      if (ids.length < 2) res.writeHead(504, { 'content-type': 'application/json' }).end('{"error":"event log did not confirm the event (timeout); it may have been stored"}');
+      else res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ seq: 3 }));
+    });
+    const envelope = await new BusClient(url).publish({ type: 'PostCreated', data: { id: 'p1', title: 'T' } });
+    expect(envelope.seq).toBe(3);
+    expect(ids).toEqual([envelope.id, envelope.id]);
+  });
+
   it('fails at once when the bus is unreachable: nothing was sent', async () => {
     const url = await busAnswering(() => undefined);
     servers.pop()?.close();

@@ -1,14 +1,16 @@
 import { EventConsumer, silentLogger, type EventHandlers } from '@blog/common';
 import { envelopeOf, InMemoryBus } from '@blog/common/testing';
+import { eventually } from '@blog/testkit';
 
 const post = (id: string) => ({ type: 'PostCreated' as const, data: { id, title: `title ${id}` } });
 
-function recordingConsumer(history: InMemoryBus, options: { pageSize?: number; handlers?: EventHandlers } = {}) {
+function recordingConsumer(history: InMemoryBus, options: { pageSize?: number; handlers?: EventHandlers; follow?: boolean } = {}) {
   const applied: string[] = [];
   const consumer = new EventConsumer({
     history,
     logger: silentLogger(),
     pageSize: options.pageSize,
+    follow: options.follow,
     backoff: { minDelayMs: 1, maxDelayMs: 5 },
     handlers: options.handlers ?? { PostCreated: ({ id }) => void applied.push(id) },
   });
@@ -159,6 +161,41 @@ describe('EventConsumer', () => {
     await history.publish(post('p1'));
     await consumer.sync();
     expect(applied).toEqual(['p1']);
+  });
+
+  describe('following the history (EVENTS_FOLLOW, a scaled-out replica)', () => {
+    it('applies each new event from the history without any push, in order, also after the bus was down', async () => {
+      const history = new InMemoryBus();
+      await history.publish(post('p1'));
+      const { consumer, applied } = recordingConsumer(history, { follow: true });
+      await consumer.start();
+      try {
+        await history.publish(post('p2'));
+        await history.publish(post('p3'));
+        await eventually(() => expect(applied).toEqual(['p1', 'p2', 'p3']));
+        history.down = true;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        history.down = false;
+        await history.publish(post('p4'));
+        await eventually(() => expect(applied).toEqual(['p1', 'p2', 'p3', 'p4']));
+        // A push of an event it has already read is a duplicate.
+        await consumer.receive(history.events[3] as never);
+        expect(applied).toHaveLength(4);
+        expect(consumer.stats.duplicates).toBe(1);
+      } finally {
+        consumer.stop();
+      }
+    });
+
+    it('reads nothing more once stopped', async () => {
+      const history = new InMemoryBus();
+      const { consumer, applied } = recordingConsumer(history, { follow: true });
+      await consumer.start();
+      consumer.stop();
+      await history.publish(post('p1'));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(applied).toEqual([]);
+    });
   });
 
   it('stop() ends a catch-up that is still retrying', async () => {

@@ -9,32 +9,38 @@ import {
   parseQuery,
   requireJsonObject,
   type Logger,
+  type SubscriberStatus,
 } from '@blog/common';
 import type { Express, Response } from 'express';
 import { z } from 'zod';
-import type { SubscriberDelivery } from './delivery';
 import type { EventLog, NewEvent } from './log';
 import type { BusMetrics } from './metrics';
 
 export interface EventBusDeps {
   log: EventLog;
-  deliveries: readonly SubscriberDelivery[];
+  /** Where each pushed-to subscriber's delivery stands (a Deliverer). */
+  subscribers: { statuses(): Promise<SubscriberStatus[]> };
   logger: Logger;
   metrics?: BusMetrics;
   /** Required on event requests when set (EVENTS_TOKEN). */
   eventsToken?: string;
+  /** Aborted when the bus begins to shut down: reads waiting for new events answer at once. */
+  draining?: AbortSignal;
 }
 
 const MAX_PAGE = 10_000;
+/** The longest a read may wait for new events (`wait`), within any proxy's idle timeout. */
+export const MAX_WAIT_MS = 30_000;
 /** Events read from the log per chunk of a streamed answer. */
 const STREAM_PAGE = 5_000;
 
 const historyQuerySchema = z.object({
   after: z.coerce.number().int().min(0).default(0),
   limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional(),
+  wait: z.coerce.number().int().min(0).max(MAX_WAIT_MS).optional(),
 });
 
-export function createApp({ log, deliveries, logger, metrics, eventsToken }: EventBusDeps): Express {
+export function createApp({ log, subscribers, logger, metrics, eventsToken, draining }: EventBusDeps): Express {
   const app = createServiceApp({ isReady: () => true, logger, metrics, eventsToken });
   const append = async (event: NewEvent) => {
     const stored = await log.append(event);
@@ -74,9 +80,12 @@ export function createApp({ log, deliveries, logger, metrics, eventsToken }: Eve
   /**
    * The history in seq order: everything, or a page after a seq. The stored JSON texts are streamed as
    * they are, page by page, so even the whole of a long history is never parsed or held at once.
+   * With `wait` (ms) and nothing after `after` yet, the answer waits up to that long for a new event: a
+   * service replica follows the log with one such read after another.
    */
   app.get('/events', async (req, res) => {
-    const { after, limit } = parseQuery(historyQuerySchema, req.query);
+    const { after, limit, wait } = parseQuery(historyQuerySchema, req.query);
+    if (wait && log.lastSeq <= after) await waitForNewer(after, wait, res);
     const end = Math.min(log.lastSeq, after + (limit ?? Infinity));
     res.type('application/json');
     let position = after;
@@ -92,10 +101,22 @@ export function createApp({ log, deliveries, logger, metrics, eventsToken }: Eve
     res.end(separator === '[' ? '[]' : ']');
   });
 
-  /** Where each subscriber's delivery stands. */
-  app.get('/subscribers', (_req, res) => {
-    res.json(deliveries.map((delivery) => delivery.status()));
+  /** Where each subscriber's delivery stands; any bus replica answers, the delivering one or not. */
+  app.get('/subscribers', async (_req, res) => {
+    res.json(await subscribers.statuses());
   });
+
+  /** Resolves when an event after `after` is stored, `ms` have passed, the client left or the bus drains. */
+  async function waitForNewer(after: number, ms: number, res: Response): Promise<void> {
+    const left = new AbortController();
+    const leave = () => left.abort();
+    res.on('close', leave);
+    try {
+      await log.waitForNewerThan(after, AbortSignal.any([left.signal, AbortSignal.timeout(ms), ...(draining ? [draining] : [])]));
+    } finally {
+      res.off('close', leave);
+    }
+  }
 
   return finishServiceApp(app, logger);
 }

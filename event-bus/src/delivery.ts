@@ -65,10 +65,10 @@ export class SubscriberDelivery {
   private failures = 0;
   private lastError: string | null = null;
   private batches = true;
-  /** Ends waiting and retrying. */
-  private readonly stopping = new AbortController();
+  /** Ends waiting and retrying (one per run: a delivery stopped when the bus lost its lease starts again). */
+  private stopping = new AbortController();
   /** Aborts a request still in flight once the drain time is over. */
-  private readonly cancelling = new AbortController();
+  private cancelling = new AbortController();
   private loop: Promise<void> | undefined;
   private readonly headers: Record<string, string>;
   /** Whether the last save of the position failed (logged once until one succeeds). */
@@ -83,28 +83,54 @@ export class SubscriberDelivery {
     private readonly options: DeliveryOptions,
   ) {
     this.headers = eventsHeaders(options.token);
-    const stored = options.positions?.get(url) ?? 0;
-    // A stored position beyond the log (the log was replaced by a shorter one) would skip what is there.
-    this.delivered = Math.min(stored, options.log.lastSeq);
-    if (stored > options.log.lastSeq) options.logger.warn({ subscriber: url, stored, lastSeq: options.log.lastSeq }, 'stored position is beyond the log; delivering from its end');
   }
 
+  /** Starts delivering from the stored position (again, after a stop). */
   start(): void {
-    this.loop ??= this.run().catch((err: unknown) => this.options.logger.error({ err, subscriber: this.url }, 'delivery loop stopped'));
+    if (this.loop) return;
+    this.stopping = new AbortController();
+    this.cancelling = new AbortController();
+    this.loop = this.loadPosition()
+      .then(() => this.run())
+      .catch((err: unknown) => this.options.logger.error({ err, subscriber: this.url }, 'delivery loop stopped'));
   }
 
   /**
    * Stops delivering: no new request starts, a request in flight may finish within the drain time and is
    * aborted after it (its events then count as not delivered and are sent again by the next bus).
    */
-  async stop(): Promise<void> {
+  async stop({ drainTimeoutMs = this.options.drainTimeoutMs ?? 3_000 } = {}): Promise<void> {
+    if (!this.loop) return;
     this.stopping.abort();
-    const cancel = setTimeout(() => this.cancelling.abort(), this.options.drainTimeoutMs ?? 3_000);
+    const cancel = setTimeout(() => this.cancelling.abort(), drainTimeoutMs);
     await this.loop;
+    this.loop = undefined;
     clearTimeout(cancel);
     clearTimeout(this.saveDue);
     this.saveDue = undefined;
     await this.savePosition();
+  }
+
+  /**
+   * Reads where the subscriber stands from the position store (another bus replica may have delivered
+   * since this one last did), retrying while the store cannot be read.
+   */
+  async loadPosition({ retry = true } = {}): Promise<void> {
+    const { positions, log, logger, backoff = DEFAULT_BACKOFF } = this.options;
+    if (!positions) return;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const stored = await positions.load(this.url);
+        // A stored position beyond the log (the log was replaced by a shorter one) would skip what is there.
+        if (stored > log.lastSeq) logger.warn({ subscriber: this.url, stored, lastSeq: log.lastSeq }, 'stored position is beyond the log; delivering from its end');
+        this.delivered = Math.min(stored, log.lastSeq);
+        return;
+      } catch (err) {
+        if (!retry || this.stopping.signal.aborted) throw err;
+        if (attempt === 0) logger.warn({ subscriber: this.url, reason: (err as Error).message }, 'could not read the stored position; trying again');
+        await sleep(backoffDelay(attempt, backoff), this.stopping.signal);
+      }
+    }
   }
 
   status(): SubscriberStatus {

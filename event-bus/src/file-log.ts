@@ -1,13 +1,15 @@
 import { createReadStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { HttpError, type Logger } from '@blog/common';
-import { DurableFile, toFault, type OpenLogFile, type StorageFault } from './durable-file';
+import type { Logger } from '@blog/common';
+import { DurableFile, toFault, type OpenLogFile } from './durable-file';
 import { GroupCommit } from './group-commit';
 import {
   ByteOffsets,
   EventIndex,
+  EventLogUnavailableError,
   parseStoredLines,
+  RefusedAppends,
   RECENT_IDS,
   type EventLog,
   type EventLogHealth,
@@ -15,16 +17,6 @@ import {
   type StoredEvent,
   type StoredRecord,
 } from './log';
-
-/** How soon a publisher refused for a storage fault may try again. */
-const RETRY_AFTER_SECONDS = 1;
-
-/** The log could not store the events: nothing of them was kept, and none got a seq. */
-export class EventLogUnavailableError extends HttpError {
-  constructor(reason: string) {
-    super(503, `event log cannot store events (${reason}); nothing was stored, try again`, { retryAfterSeconds: RETRY_AFTER_SECONDS });
-  }
-}
 
 export interface FileEventLogOptions {
   dir: string;
@@ -64,7 +56,7 @@ export class FileEventLog implements EventLog {
   /** Appends not yet durable, by event id, so that a retry joins the original. */
   private readonly pendingById = new Map<string, Promise<StoredEvent>>();
   private closed = false;
-  private fault: { code: string; reason: string; since: number; refused: number } | undefined;
+  private readonly refusals: RefusedAppends;
   /** Writes (each one fsync) so far; with group commit, fewer than appends under load. */
   writes = 0;
 
@@ -74,6 +66,7 @@ export class FileEventLog implements EventLog {
     loaded: LoadedLog,
   ) {
     this.index = new EventIndex(options.tailSize ?? DEFAULT_TAIL_SIZE, loaded);
+    this.refusals = new RefusedAppends(options.logger, options.onWriteFault, () => this.lastSeq);
   }
 
   /** Opens (or creates) the log in `dir` and loads it. */
@@ -99,7 +92,7 @@ export class FileEventLog implements EventLog {
   }
 
   health(): EventLogHealth {
-    return this.fault ? { writable: false, reason: this.fault.reason } : { writable: true };
+    return this.refusals.health();
   }
 
   append(event: NewEvent): Promise<StoredEvent> {
@@ -110,7 +103,7 @@ export class FileEventLog implements EventLog {
     if (pending) return pending;
     const blocked = this.file.blockedBy;
     if (blocked) {
-      this.noteFault(blocked, 1);
+      this.refusals.refused(blocked, 1);
       return Promise.reject(new EventLogUnavailableError(blocked.message));
     }
     const appended = this.appends.add(event);
@@ -160,30 +153,13 @@ export class FileEventLog implements EventLog {
       await this.file.append(Buffer.from(records.map(({ line }) => `${line}\n`).join('')));
     } catch (err) {
       const fault = toFault(err);
-      this.noteFault(fault, events.length);
+      this.refusals.refused(fault, events.length);
       throw new EventLogUnavailableError(fault.message);
     }
     this.writes++;
-    this.noteWritable();
+    this.refusals.stored();
     this.index.add(records);
     return stored;
-  }
-
-  private noteFault(fault: StorageFault, refused: number): void {
-    this.options.onWriteFault?.(fault.code);
-    if (this.fault?.code === fault.code) {
-      this.fault.refused += refused;
-      return;
-    }
-    this.fault = { code: fault.code, reason: fault.message, since: this.fault?.since ?? Date.now(), refused: (this.fault?.refused ?? 0) + refused };
-    this.options.logger.error({ code: fault.code, reason: fault.message, lastSeq: this.lastSeq }, 'event log cannot write: refusing appends until a write succeeds');
-  }
-
-  private noteWritable(): void {
-    if (!this.fault) return;
-    const { since, refused } = this.fault;
-    this.fault = undefined;
-    this.options.logger.warn({ refusedAppends: refused, unwritableMs: Date.now() - since, lastSeq: this.lastSeq }, 'event log writable again');
   }
 }
 

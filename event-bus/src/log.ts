@@ -1,4 +1,4 @@
-import type { ForeignEnvelope } from '@blog/common';
+import { HttpError, type ForeignEnvelope, type Logger } from '@blog/common';
 
 /** An event as the bus stores it: any type, validated payload for known types, with its seq. */
 export type StoredEvent = ForeignEnvelope;
@@ -38,6 +38,69 @@ export interface EventLogHealth {
   writable: boolean;
   /** Why appends are refused. */
   reason?: string;
+}
+
+/** How soon a publisher refused for a storage fault may try again. */
+const RETRY_AFTER_SECONDS = 1;
+
+/** The log could not store the events: nothing of them was kept, and none got a seq. */
+export class EventLogUnavailableError extends HttpError {
+  constructor(reason: string) {
+    super(503, `event log cannot store events (${reason}); nothing was stored, try again`, { retryAfterSeconds: RETRY_AFTER_SECONDS });
+  }
+}
+
+/**
+ * The log could not confirm the event: it may have been stored (a replicated log's acknowledgement was
+ * lost with a server). Publishing it again with the same id stores it at most once.
+ */
+export class EventLogUnconfirmedError extends HttpError {
+  constructor(reason: string) {
+    super(504, `event log did not confirm the event (${reason}); it may have been stored: publish it again with the same id`, { retryAfterSeconds: RETRY_AFTER_SECONDS });
+  }
+}
+
+/** Why a log refused appends: a code for the metrics (ENOSPC, TIMEOUT…) and words for the publisher. */
+export interface AppendFault {
+  code: string;
+  message: string;
+}
+
+/**
+ * Whether a log is refusing appends, and since when: one error line when refusals start, a warning with
+ * their count and duration when an append is stored again.
+ */
+export class RefusedAppends {
+  private fault: { code: string; reason: string; since: number; refused: number } | undefined;
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly onFault: ((code: string) => void) | undefined,
+    private readonly lastSeq: () => number,
+  ) {}
+
+  health(): EventLogHealth {
+    return this.fault ? { writable: false, reason: this.fault.reason } : { writable: true };
+  }
+
+  /** `count` appends were refused for `fault`. */
+  refused(fault: AppendFault, count: number): void {
+    this.onFault?.(fault.code);
+    if (this.fault?.code === fault.code) {
+      this.fault.refused += count;
+      return;
+    }
+    this.fault = { code: fault.code, reason: fault.message, since: this.fault?.since ?? Date.now(), refused: (this.fault?.refused ?? 0) + count };
+    this.logger.error({ code: fault.code, reason: fault.message, lastSeq: this.lastSeq() }, 'event log cannot write: refusing appends until a write succeeds');
+  }
+
+  /** An append was stored. */
+  stored(): void {
+    if (!this.fault) return;
+    const { since, refused } = this.fault;
+    this.fault = undefined;
+    this.logger.warn({ refusedAppends: refused, unwritableMs: Date.now() - since, lastSeq: this.lastSeq() }, 'event log writable again');
+  }
 }
 
 /**

@@ -1,10 +1,10 @@
 import { Counter, Gauge, HttpMetrics, type SubscriberStatus } from '@blog/common';
 import type { EventLog } from './log';
 
-/** What the metrics read of a subscriber's delivery. */
-export interface DeliveryState {
-  readonly url: string;
-  status(): SubscriberStatus;
+/** What the metrics read of the deliveries: each subscriber's, and whether this replica is delivering. */
+export interface DeliveriesState {
+  readonly deliveries: readonly { readonly url: string; status(): SubscriberStatus }[];
+  readonly active: boolean;
 }
 
 /** The bus's metrics on top of every service's: appends, deliveries, retries, lag and log size. */
@@ -29,7 +29,7 @@ export class BusMetrics extends HttpMetrics {
   }
 
   /** Subscriber lag and log size are read when scraped, from the log and the deliveries themselves. */
-  observe(log: EventLog, deliveries: readonly DeliveryState[]): void {
+  observe(log: EventLog, deliverer: DeliveriesState): void {
     const registers = [this.registry];
     new Gauge({
       name: 'subscriber_lag_events',
@@ -37,7 +37,15 @@ export class BusMetrics extends HttpMetrics {
       labelNames: ['subscriber'],
       registers,
       collect() {
-        for (const delivery of deliveries) this.set({ subscriber: delivery.url }, delivery.status().lag);
+        for (const delivery of deliverer.deliveries) this.set({ subscriber: delivery.url }, delivery.status().lag);
+      },
+    });
+    new Gauge({
+      name: 'event_bus_delivering',
+      help: '1 on the bus replica that holds the delivery lease and delivers to the pushed-to subscribers, 0 on the others',
+      registers,
+      collect() {
+        this.set(deliverer.active ? 1 : 0);
       },
     });
     new Gauge({

@@ -11,7 +11,7 @@ import { GroupCommit } from './group-commit';
  */
 export interface PositionStore {
   /** The last seq `url` acknowledged, as stored; 0 when unknown. */
-  get(url: string): number;
+  load(url: string): Promise<number>;
   /** Stores that `url` acknowledged everything up to `seq`; resolves once it is durable. */
   save(url: string, seq: number): Promise<void>;
   close(): Promise<void>;
@@ -43,12 +43,12 @@ export class FilePositionStore implements PositionStore {
     return new FilePositionStore(positions, file);
   }
 
-  get(url: string): number {
-    return this.positions.get(url) ?? 0;
+  async load(url: string): Promise<number> {
+    return this.stored(url);
   }
 
   save(url: string, seq: number): Promise<void> {
-    if (seq <= this.get(url)) return Promise.resolve();
+    if (seq <= this.stored(url)) return Promise.resolve();
     return this.saves.add({ url, seq });
   }
 
@@ -59,8 +59,12 @@ export class FilePositionStore implements PositionStore {
 
   private async write(saves: { url: string; seq: number }[]): Promise<void[]> {
     await this.file.append(Buffer.from(saves.map((save) => `${JSON.stringify(save)}\n`).join('')));
-    for (const { url, seq } of saves) this.positions.set(url, Math.max(this.get(url), seq));
+    for (const { url, seq } of saves) this.positions.set(url, Math.max(this.stored(url), seq));
     return saves.map(() => undefined);
+  }
+
+  private stored(url: string): number {
+    return this.positions.get(url) ?? 0;
   }
 }
 

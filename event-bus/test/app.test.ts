@@ -1,24 +1,50 @@
 import { silentLogger } from '@blog/common';
 import request from 'supertest';
 import { createApp } from '../src/app';
+import { Deliverer } from '../src/deliverer';
 import { SubscriberDelivery } from '../src/delivery';
-import { EventLogUnavailableError } from '../src/file-log';
+import { SoleLease } from '../src/lease';
+import { EventLogUnavailableError } from '../src/log';
 import { MemoryEventLog } from '../src/testing';
 import { BusMetrics } from '../src/metrics';
 
 function setup() {
   const log = new MemoryEventLog();
-  const deliveries = [new SubscriberDelivery('http://127.0.0.1:9', { log, logger: silentLogger() })];
-  return { log, app: createApp({ log, deliveries, logger: silentLogger() }) };
+  const subscribers = new Deliverer([new SubscriberDelivery('http://127.0.0.1:9', { log, logger: silentLogger() })], new SoleLease(), silentLogger());
+  return { log, app: createApp({ log, subscribers, logger: silentLogger() }) };
 }
+
+/** A bus with no pushed-to subscribers. */
+const none = new Deliverer([], new SoleLease(), silentLogger());
 
 const postCreated = { type: 'PostCreated', data: { id: 'p1', title: 'Hello' } };
 
 describe('event bus HTTP API', () => {
+  it('with `wait`, holds a read that has nothing new until an event is stored, and answers [] when the wait is over', async () => {
+    const { log, app } = setup();
+    await request(app).get('/events?after=0&wait=50').expect(200, []);
+    const waiting = request(app).get('/events?after=0&wait=10000');
+    setTimeout(() => void log.append({ id: 'e1', type: 'PostCreated', data: { id: 'p1', title: 'Hello' }, time: '2026-01-01T00:00:00.000Z' }), 50);
+    const { body } = await waiting.expect(200);
+    expect(body).toEqual([expect.objectContaining({ id: 'e1', seq: 1 })]);
+    // Something to read already: no waiting at all.
+    await request(app).get('/events?after=0&wait=30000').expect(200).expect(({ body: events }) => expect(events).toHaveLength(1));
+    const { body: error } = await request(app).get('/events?after=0&wait=30001').expect(400);
+    expect(error.error).toMatch(/wait/);
+  });
+
+  it('answers a waiting read at once when the bus begins to shut down', async () => {
+    const draining = new AbortController();
+    const app = createApp({ log: new MemoryEventLog(), subscribers: none, logger: silentLogger(), draining: draining.signal });
+    const waiting = request(app).get('/events?after=0&wait=30000');
+    setTimeout(() => draining.abort(), 50);
+    await waiting.expect(200, []);
+  });
+
   it('answers 503 JSON with Retry-After when the log cannot store, and stores nothing of a refused batch', async () => {
     const log = new MemoryEventLog();
     log.append = () => Promise.reject(new EventLogUnavailableError("no space left on the bus's volume (ENOSPC)"));
-    const app = createApp({ log, deliveries: [], logger: silentLogger() });
+    const app = createApp({ log, subscribers: none, logger: silentLogger() });
     for (const [path, body] of [['/events', postCreated], ['/events/batch', [postCreated, postCreated]]] as const) {
       const res = await request(app).post(path).send(body).expect(503);
       expect(res.headers['retry-after']).toBe('1');
@@ -142,10 +168,10 @@ describe('event bus HTTP API', () => {
 
   it('serves its metrics: appended events by type, log size and each subscriber lag', async () => {
     const log = new MemoryEventLog();
-    const deliveries = [new SubscriberDelivery('http://127.0.0.1:9', { log, logger: silentLogger() })];
+    const subscribers = new Deliverer([new SubscriberDelivery('http://127.0.0.1:9', { log, logger: silentLogger() })], new SoleLease(), silentLogger());
     const metrics = new BusMetrics();
-    metrics.observe(log, deliveries);
-    const app = createApp({ log, deliveries, logger: silentLogger(), metrics });
+    metrics.observe(log, subscribers);
+    const app = createApp({ log, subscribers, logger: silentLogger(), metrics });
     await request(app).post('/events').send(postCreated).expect(201);
     await request(app).post('/events/batch').send([postCreated, { type: 'PostLiked', data: {} }]).expect(201);
     const { text } = await request(app).get('/metrics').expect(200);
@@ -163,9 +189,9 @@ describe('event bus HTTP API', () => {
     const log = new MemoryEventLog();
     log.health = () => ({ writable: false, reason: 'ENOSPC' });
     const metrics = new BusMetrics();
-    metrics.observe(log, []);
+    metrics.observe(log, none);
     metrics.logWriteFaults.inc({ code: 'ENOSPC' });
-    const { text } = await request(createApp({ log, deliveries: [], logger: silentLogger(), metrics })).get('/metrics').expect(200);
+    const { text } = await request(createApp({ log, subscribers: none, logger: silentLogger(), metrics })).get('/metrics').expect(200);
     expect(text).toMatch(/^event_log_writable\{service="event-bus"\} 0$/m);
     expect(text).toMatch(/^event_log_write_faults_total\{code="ENOSPC",service="event-bus"\} 1$/m);
   });

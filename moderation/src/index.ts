@@ -1,4 +1,4 @@
-import { BusClient, busServiceConfigSchema, createLogger, DEFAULT_PORTS, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
+import { busClientFor, busServiceConfigSchema, createLogger, DEFAULT_PORTS, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
 import { z } from 'zod';
 import { createApp } from './app';
 import { DEFAULT_BLOCKED_WORDS, moderationDecisions, moderationEventHandlers, ModerationStore } from './events';
@@ -13,10 +13,10 @@ main(async () => {
   const config = loadConfig(configSchema);
   const logger = createLogger('moderation', config);
   const metrics = new ServiceMetrics('moderation', { processMetrics: true });
-  const bus = new BusClient(config.EVENT_BUS_URL, { token: config.EVENTS_TOKEN, logger, metrics });
+  const bus = busClientFor(config, { logger, metrics });
   const store = new ModerationStore();
   const decisions = moderationDecisions(store, bus, config.BLOCKED_WORDS, logger);
-  const consumer = new EventConsumer({ history: bus, handlers: moderationEventHandlers(store, decisions), logger, metrics });
+  const consumer = new EventConsumer({ history: bus, handlers: moderationEventHandlers(store, decisions), logger, metrics, follow: config.EVENTS_FOLLOW });
 
   await runService({
     name: 'moderation',

@@ -1,4 +1,4 @@
-import { browserApiConfigSchema, BusClient, busServiceConfigSchema, createLogger, DEFAULT_PORTS, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
+import { browserApiConfigSchema, busClientFor, busServiceConfigSchema, createLogger, DEFAULT_PORTS, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
 import { z } from 'zod';
 import { createApp } from './app';
 import { postEventHandlers, PostStore } from './events';
@@ -9,9 +9,9 @@ main(async () => {
   const config = loadConfig(configSchema);
   const logger = createLogger('posts', config);
   const metrics = new ServiceMetrics('posts', { processMetrics: true });
-  const bus = new BusClient(config.EVENT_BUS_URL, { token: config.EVENTS_TOKEN, logger, metrics });
+  const bus = busClientFor(config, { logger, metrics });
   const store = new PostStore();
-  const consumer = new EventConsumer({ history: bus, handlers: postEventHandlers(store), logger, metrics });
+  const consumer = new EventConsumer({ history: bus, handlers: postEventHandlers(store), logger, metrics, follow: config.EVENTS_FOLLOW });
 
   await runService({
     name: 'posts',

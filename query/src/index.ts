@@ -1,4 +1,4 @@
-import { browserApiConfigSchema, BusClient, busServiceConfigSchema, createLogger, DEFAULT_PORTS, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
+import { browserApiConfigSchema, busClientFor, busServiceConfigSchema, createLogger, DEFAULT_PORTS, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
 import { z } from 'zod';
 import { createApp } from './app';
 import { queryEventHandlers, QueryStore } from './events';
@@ -13,7 +13,7 @@ main(async () => {
   const store = new QueryStore();
   const feed = new ChangeFeed();
   const handlers = queryEventHandlers(store, (change) => feed.publish(change));
-  const consumer = new EventConsumer({ history: new BusClient(config.EVENT_BUS_URL, { token: config.EVENTS_TOKEN, logger, metrics }), handlers, logger, metrics });
+  const consumer = new EventConsumer({ history: busClientFor(config, { logger, metrics }), handlers, logger, metrics, follow: config.EVENTS_FOLLOW });
 
   await runService({
     name: 'query',

@@ -1,0 +1,139 @@
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { sleep } from '@blog/common';
+import { JetStreamApiError } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { DeliveryLease } from './lease';
+import type { PositionStore } from './positions';
+
+/** Opens a key-value bucket, creating it when it does not exist yet (several replicas may race to). */
+async function bucket(connection: NatsConnection, name: string, options: { replicas: number; ttl?: number }): Promise<KV> {
+  const kvm = new Kvm(connection);
+  try {
+    return await kvm.create(name, { replicas: options.replicas, history: 1, ttl: options.ttl });
+  } catch (err) {
+    try {
+      return await kvm.open(name);
+    } catch {
+      throw err;
+    }
+  }
+}
+
+/** A subscriber URL as a key: keys take letters, digits and `-_=./` only. */
+const keyOf = (url: string) => Buffer.from(url).toString('base64url');
+
+/**
+ * The subscribers' positions in a replicated JetStream key-value bucket, shared by the bus replicas: the
+ * one delivering stores them, the one taking over reads them. A store never moves a position back, even
+ * when a replica that lost the lease stores late.
+ */
+export class KvPositionStore implements PositionStore {
+  /** The last revision and value seen for each key, for compare-and-set updates. */
+  private readonly seen = new Map<string, { revision: number; seq: number }>();
+
+  private constructor(private readonly kv: KV) {}
+
+  static async open(options: { connection: NatsConnection; bucket: string; replicas: number }): Promise<KvPositionStore> {
+    return new KvPositionStore(await bucket(options.connection, options.bucket, { replicas: options.replicas }));
+  }
+
+  async load(url: string): Promise<number> {
+    return this.read(keyOf(url));
+  }
+
+  async save(url: string, seq: number): Promise<void> {
+    const key = keyOf(url);
+    for (;;) {
+      const seen = this.seen.get(key);
+      if (seen && seen.seq >= seq) return;
+      try {
+        const revision = seen ? await this.kv.update(key, String(seq), seen.revision) : await this.kv.create(key, String(seq));
+        this.seen.set(key, { revision, seq });
+        return;
+      } catch (err) {
+        // Another writer got there first: read what it stored, and store ours only if it is further.
+        if (!(err instanceof JetStreamApiError)) throw err;
+        if ((await this.read(key)) >= seq) return;
+      }
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  private async read(key: string): Promise<number> {
+    const entry = await this.kv.get(key);
+    if (!entry || entry.operation !== 'PUT') {
+      this.seen.delete(key);
+      return 0;
+    }
+    const seq = Number(entry.string());
+    const stored = Number.isSafeInteger(seq) && seq > 0 ? seq : 0;
+    this.seen.set(key, { revision: entry.revision, seq: stored });
+    return stored;
+  }
+}
+
+/** How long a lease lives without being renewed: a dead holder's lease is free after this. */
+export const LEASE_TTL_MS = 8_000;
+const RENEW_EVERY_MS = 1_000;
+/** A holder that could not renew for this long stops delivering (and drains within a second) before the lease expires. */
+const GIVE_UP_AFTER_MS = 4_000;
+const REQUEST_TIMEOUT_MS = 1_000;
+const KEY = 'deliverer';
+
+/**
+ * The delivery lease as a key in a JetStream key-value bucket whose entries expire after LEASE_TTL_MS: the
+ * replica that creates the key holds it and renews it every second with a compare-and-set; when it dies,
+ * the key expires and the next replica that tries creates it. A holder that cannot renew gives up before
+ * its key could expire, so two replicas never deliver at once (as long as their clocks run at about the
+ * same rate, not the same time).
+ */
+export class KvLease implements DeliveryLease {
+  /** Who this replica is, as the key's value shows it. */
+  readonly holder = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+  private revision: number | undefined;
+
+  private constructor(private readonly kv: KV) {}
+
+  static async open(options: { connection: NatsConnection; bucket: string; replicas: number }): Promise<KvLease> {
+    return new KvLease(await bucket(options.connection, options.bucket, { replicas: options.replicas, ttl: LEASE_TTL_MS }));
+  }
+
+  async acquire(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        this.revision = await this.kv.create(KEY, this.holder);
+        return;
+      } catch {
+        await sleep(RENEW_EVERY_MS, signal);
+      }
+    }
+  }
+
+  async hold(signal: AbortSignal): Promise<void> {
+    let renewedAt = Date.now();
+    while (!signal.aborted) {
+      await sleep(RENEW_EVERY_MS, signal);
+      if (signal.aborted) return;
+      try {
+        this.revision = await this.kv.update(KEY, this.holder, this.revision ?? 0, REQUEST_TIMEOUT_MS);
+        renewedAt = Date.now();
+      } catch (err) {
+        // An answer from JetStream refusing the update means another replica holds the key now.
+        if (err instanceof JetStreamApiError || Date.now() - renewedAt >= GIVE_UP_AFTER_MS) {
+          this.revision = undefined;
+          return;
+        }
+      }
+    }
+  }
+
+  async release(): Promise<void> {
+    if (this.revision === undefined) return;
+    const revision = this.revision;
+    this.revision = undefined;
+    await this.kv.delete(KEY, { previousSeq: revision }).catch(() => undefined);
+  }
+}

@@ -1,0 +1,315 @@
+import { HttpError, sleep, type Logger } from '@blog/common';
+import { DeliverPolicy, JetStreamApiError, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JsMsg, type OrderedConsumerOptions, type StreamInfo } from '@nats-io/jetstream';
+import { NoRespondersError, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
+import { ensureEventStream, type EventStreamSettings } from './jetstream-stream';
+import {
+  EventIndex,
+  EventLogUnavailableError,
+  EventLogUnconfirmedError,
+  parseStoredLines,
+  RefusedAppends,
+  type AppendFault,
+  type EventLog,
+  type EventLogHealth,
+  type NewEvent,
+  type StoredEvent,
+  type StoredRecord,
+} from './log';
+
+export interface JetStreamEventLogOptions {
+  /** A connection to the NATS cluster; the log never closes it. */
+  connection: NatsConnection;
+  stream: EventStreamSettings;
+  logger: Logger;
+  /** How many of the newest events are kept in memory as text; older ones are read from the stream. */
+  tailSize?: number;
+  /**
+   * How long one append may keep publishing again (same id, so stored at most once) while the cluster has
+   * no leader or no quorum, before it is refused with 503.
+   */
+  publishTimeoutMs?: number;
+  /** Called for each refused append, with a code such as TIMEOUT or NO_RESPONDERS. */
+  onWriteFault?: (code: string) => void;
+}
+
+const DEFAULT_TAIL_SIZE = 50_000;
+const DEFAULT_PUBLISH_TIMEOUT_MS = 15_000;
+/** One publish attempt waits this long for JetStream's acknowledgement before it is sent again. */
+const ATTEMPT_TIMEOUT_MS = 2_000;
+/** How long an acknowledged append waits for the stream's copy to reach this bus, so reads include it. */
+const VISIBLE_WITHIN_MS = 5_000;
+/** How long opening may take to read the stream's history. */
+const LOAD_TIMEOUT_MS = 120_000;
+const HISTORY_READ_ATTEMPTS = 5;
+/** How long the live consumer may take nothing before the stream is asked whether it should have. */
+const STALL_CHECK_MS = 2_000;
+/** The live consumer's pull requests and heartbeats: a lost server is noticed within a few seconds. */
+const FOLLOW_EXPIRES_MS = 5_000;
+const FOLLOW_HEARTBEAT_MS = 1_000;
+
+/**
+ * The event log on a NATS JetStream stream, replicated by the cluster (3 copies in the manifests).
+ *
+ * - An append publishes the event with its id as `Nats-Msg-Id`: JetStream stores an id once within its
+ *   duplicate window, across every bus replica, and answers a repeat with the first seq. The append
+ *   resolves once JetStream acknowledged (a quorum of servers stored it, fsynced with
+ *   `sync_interval: always`); the seq is the stream sequence (1, 2, 3… with no holes: deletes and purges
+ *   are denied).
+ * - While the cluster has no leader or no quorum (a server killed, a network split), an append publishes
+ *   again with the same id until `publishTimeoutMs`, then is refused with 503 and nothing is promised.
+ * - Each bus replica follows the stream with an ordered consumer: every event reaches its in-memory index
+ *   in seq order, whichever replica stored it, so any replica serves reads and deliveries. Older events
+ *   than the in-memory tail are fetched from the stream.
+ */
+export class JetStreamEventLog implements EventLog {
+  private readonly index: EventIndex;
+  private readonly refusals: RefusedAppends;
+  private readonly pendingById = new Map<string, Promise<StoredEvent>>();
+  private following: ConsumerMessages | undefined;
+  private followLoop: Promise<void> | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  /** When the index last took an event, or the watchdog last found it current. */
+  private progressAt = Date.now();
+  private closed = false;
+
+  private constructor(
+    private readonly js: JetStreamClient,
+    private readonly options: JetStreamEventLogOptions,
+  ) {
+    this.index = new EventIndex(options.tailSize ?? DEFAULT_TAIL_SIZE);
+    this.refusals = new RefusedAppends(options.logger, options.onWriteFault, () => this.lastSeq);
+  }
+
+  /** Creates or updates the stream, reads its history and follows it. */
+  static async open(options: JetStreamEventLogOptions): Promise<JetStreamEventLog> {
+    const startedAt = Date.now();
+    const info = await ensureStreamWhenReady(options);
+    const log = new JetStreamEventLog(jetstream(options.connection), options);
+    log.followLoop = log.follow();
+    log.watchdog = setInterval(() => void log.checkFollowing(), STALL_CHECK_MS).unref();
+    const loaded = await log.caughtUpTo(info.state.last_seq, LOAD_TIMEOUT_MS);
+    if (!loaded) {
+      await log.close();
+      throw new Error(`could not read the event stream ${options.stream.name} up to seq ${info.state.last_seq} within ${LOAD_TIMEOUT_MS / 1000} s (read ${log.lastSeq})`);
+    }
+    options.logger.info({ stream: options.stream.name, events: log.lastSeq, ms: Date.now() - startedAt }, 'event log opened');
+    return log;
+  }
+
+  get lastSeq(): number {
+    return this.index.lastSeq;
+  }
+
+  health(): EventLogHealth {
+    return this.refusals.health();
+  }
+
+  append(event: NewEvent): Promise<StoredEvent> {
+    if (this.closed) return Promise.reject(new EventLogUnavailableError('the bus is shutting down'));
+    const knownSeq = this.index.recentSeq(event.id);
+    if (knownSeq !== undefined) return this.storedAt(knownSeq);
+    const pending = this.pendingById.get(event.id);
+    if (pending) return pending;
+    const appended = this.publish(event);
+    this.pendingById.set(event.id, appended);
+    const forget = () => this.pendingById.delete(event.id);
+    appended.then(forget, forget);
+    return appended;
+  }
+
+  async readRawAfter(after: number, limit: number, maxBytes = Infinity): Promise<string[]> {
+    const last = this.index.lastOfRead(after, limit, maxBytes);
+    if (last <= after) return [];
+    if (this.index.holdsAfter(after)) return this.index.readTail(after, last);
+    return this.fetchFromStream(after + 1, last);
+  }
+
+  async readAfter(after: number, limit: number): Promise<StoredEvent[]> {
+    return parseStoredLines(await this.readRawAfter(after, limit));
+  }
+
+  waitForNewerThan(after: number, signal: AbortSignal): Promise<void> {
+    return this.index.waitForNewerThan(after, signal);
+  }
+
+  /** Lets the appends under way finish, then stops following the stream. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.watchdog);
+    await Promise.allSettled([...this.pendingById.values()]);
+    await this.following?.close();
+    await this.followLoop;
+    this.index.wakeAll();
+  }
+
+  private async publish(event: NewEvent): Promise<StoredEvent> {
+    const { id, type, data, time } = event;
+    const payload = JSON.stringify({ id, type, data, time });
+    this.refuseOversized(payload);
+    const deadline = Date.now() + (this.options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS);
+    /** Whether an attempt went unanswered: then the event may be stored, though no answer said so. */
+    let maybeStored = false;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const timeout = Math.max(1, Math.min(ATTEMPT_TIMEOUT_MS, deadline - Date.now()));
+        const ack = await this.js.publish(this.options.stream.subject, payload, { msgID: id, timeout, expect: { streamName: this.options.stream.name } });
+        this.refusals.stored();
+        if (ack.duplicate && ack.seq === 0) {
+          // A repeat of an id whose first publish the cluster is still storing: asked again, it names the seq.
+          await sleep(20);
+          continue;
+        }
+        if (!(await this.caughtUpTo(ack.seq, VISIBLE_WITHIN_MS))) this.refollow('an acknowledged event did not reach this bus in time');
+        return ack.duplicate ? await this.storedAt(ack.seq) : { ...event, seq: ack.seq };
+      } catch (err) {
+        const fault = publishFault(err);
+        maybeStored ||= fault.code === 'TIMEOUT';
+        if (this.closed || Date.now() >= deadline || !fault.retry) {
+          this.refusals.refused(fault, 1);
+          throw maybeStored ? new EventLogUnconfirmedError(fault.message) : new EventLogUnavailableError(fault.message);
+        }
+        await sleep(Math.min(1_000, 50 * 2 ** attempt));
+      }
+    }
+  }
+
+  private refuseOversized(payload: string): void {
+    const maxPayload = this.options.connection.info?.max_payload;
+    const bytes = Buffer.byteLength(payload);
+    if (maxPayload !== undefined && bytes > maxPayload) {
+      throw new HttpError(413, `event is ${bytes} bytes; the NATS servers take at most ${maxPayload} (their max_payload)`);
+    }
+  }
+
+  /** The stored event at `seq`: from the index once this replica has followed that far. */
+  private async storedAt(seq: number): Promise<StoredEvent> {
+    const [stored] = await this.readAfter(seq - 1, 1);
+    if (stored) return stored;
+    const message = await (await jetstreamManager(this.options.connection)).streams.getMessage(this.options.stream.name, { seq });
+    if (!message) throw new EventLogUnavailableError(`seq ${seq} is not readable yet`);
+    return { ...(message.json() as NewEvent), seq };
+  }
+
+  /** Whether the index reached `seq` within `ms` (false when it did not, or the log closed). */
+  private async caughtUpTo(seq: number, ms: number): Promise<boolean> {
+    const signal = AbortSignal.timeout(ms);
+    while (this.lastSeq < seq && !signal.aborted && !this.closed) await this.index.waitForNewerThan(this.lastSeq, signal);
+    return this.lastSeq >= seq;
+  }
+
+  /**
+   * Feeds every stored event to the index, in seq order, from an ordered consumer (which recreates itself
+   * after a server is lost); if it ends anyway, it starts again after the last event taken.
+   */
+  private async follow(): Promise<void> {
+    let failing = false;
+    while (!this.closed) {
+      try {
+        const consumer = await this.js.consumers.get(this.options.stream.name, startingAt(this.lastSeq + 1));
+        this.following = await consumer.consume({ max_messages: 1_024, expires: FOLLOW_EXPIRES_MS, idle_heartbeat: FOLLOW_HEARTBEAT_MS });
+        if (this.closed) await this.following.close();
+        for await (const message of this.following) this.take([message]);
+        failing = false;
+      } catch (err) {
+        if (this.closed) return;
+        if (!failing) this.options.logger.warn({ reason: (err as Error).message, lastSeq: this.lastSeq }, 'following the event stream failed; trying again');
+        failing = true;
+        await sleep(500);
+      }
+    }
+  }
+
+  /**
+   * Starts following again from the last event taken. An ordered consumer on a server that is gone notices
+   * only when its heartbeats stop coming, which can take many seconds after a reconnection; the stream's
+   * own state (or an acknowledged event that never arrives) tells sooner.
+   */
+  private refollow(why: string): void {
+    this.options.logger.warn({ lastSeq: this.lastSeq, why }, 'following the event stream again');
+    this.progressAt = Date.now();
+    void this.following?.close();
+  }
+
+  /** While nothing arrives, asks the stream how far it is; behind it and not moving, the consumer is stuck. */
+  private async checkFollowing(): Promise<void> {
+    if (this.closed || Date.now() - this.progressAt < STALL_CHECK_MS) return;
+    const seen = this.lastSeq;
+    try {
+      const { state } = await (await jetstreamManager(this.options.connection)).streams.info(this.options.stream.name);
+      if (state.last_seq <= seen) this.progressAt = Date.now();
+      else if (this.lastSeq === seen) this.refollow(`the stream is at seq ${state.last_seq} and nothing arrived`);
+    } catch {
+      // The cluster cannot answer now; the next check asks again.
+    }
+  }
+
+  private take(messages: JsMsg[]): void {
+    const records: StoredRecord[] = [];
+    let next = this.lastSeq + 1;
+    for (const message of messages) {
+      if (message.seq < next) continue;
+      if (message.seq > next) throw new Error(`the event stream has no message at seq ${next} (next is ${message.seq}): were messages removed?`);
+      records.push(recordOf(message));
+      next++;
+    }
+    if (records.length > 0) this.progressAt = Date.now();
+    this.index.add(records);
+  }
+
+  /** Events first…last from the stream itself, for reads older than the in-memory tail. */
+  private async fetchFromStream(first: number, last: number): Promise<string[]> {
+    const lines: string[] = [];
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const consumer = await this.js.consumers.get(this.options.stream.name, startingAt(first + lines.length));
+        const messages = await consumer.fetch({ max_messages: last - first + 1 - lines.length, expires: 5_000 });
+        for await (const message of messages) {
+          if (message.seq === first + lines.length) lines.push(recordOf(message).line);
+          if (message.seq >= last) break;
+        }
+        if (lines.length === last - first + 1) return lines;
+      } catch (err) {
+        if (attempt >= HISTORY_READ_ATTEMPTS) throw new HttpError(503, `could not read events ${first}…${last} from the event stream: ${(err as Error).message}`, { retryAfterSeconds: 1 });
+        await sleep(200 * attempt);
+      }
+    }
+  }
+}
+
+/** How long the bus waits at start for the cluster to place the stream (its servers may be starting too). */
+const STREAM_READY_TIMEOUT_MS = 60_000;
+
+async function ensureStreamWhenReady({ connection, stream, logger }: JetStreamEventLogOptions): Promise<StreamInfo> {
+  const deadline = Date.now() + STREAM_READY_TIMEOUT_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await ensureEventStream(await jetstreamManager(connection), stream, logger);
+    } catch (err) {
+      if (Date.now() >= deadline) throw err;
+      if (attempt === 0) logger.warn({ stream: stream.name, reason: (err as Error).message }, 'the NATS cluster cannot hold the event stream yet; trying again');
+      await sleep(Math.min(2_000, 100 * 2 ** attempt));
+    }
+  }
+}
+
+function startingAt(seq: number): Partial<OrderedConsumerOptions> {
+  return seq <= 1 ? { deliver_policy: DeliverPolicy.All } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: seq };
+}
+
+/** A message as the log keeps it: the event's text with its seq added, as the file log stores it. */
+function recordOf(message: JsMsg): StoredRecord {
+  const text = message.string();
+  const id = message.headers?.get('Nats-Msg-Id') || (JSON.parse(text) as { id: string }).id;
+  return { seq: message.seq, id, line: `${text.slice(0, -1)},"seq":${message.seq}}` };
+}
+
+/** What a failed publish means: retried while the cluster may recover; its code counts the refusals. */
+function publishFault(err: unknown): AppendFault & { retry: boolean } {
+  const message = (err as Error).message;
+  if (err instanceof HttpError) return { code: 'TOO_LARGE', message, retry: false };
+  if (err instanceof TimeoutError) return { code: 'TIMEOUT', message: 'the NATS cluster did not acknowledge in time (no leader or no quorum?)', retry: true };
+  if (/jetstream is not enabled/i.test(message)) return { code: 'NO_JETSTREAM', message: 'the NATS server reached has no JetStream quorum now', retry: true };
+  if (err instanceof NoRespondersError) return { code: 'NO_RESPONDERS', message: 'no NATS server answered for the event stream (no leader or no quorum?)', retry: true };
+  if (err instanceof JetStreamApiError) return { code: `JETSTREAM_${err.code}`, message: `JetStream refused the event: ${message}`, retry: err.status >= 500 };
+  return { code: 'NATS', message: `NATS: ${message}`, retry: true };
+}

@@ -1,0 +1,82 @@
+import { DiscardPolicy, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
+import type { Logger } from '@blog/common';
+
+/**
+ * How long JetStream remembers an event id (`Nats-Msg-Id`) to store it once. It covers every retry of the
+ * same event in the system: a bus retrying a publish (NATS_PUBLISH_TIMEOUT_MS, 15 s by default), a
+ * service's bus client retrying an unconfirmed publish (its confirm window), a reaction published again
+ * after a restart of its service. A duplicate stored later than this is still applied once: every
+ * consumer skips an event id it has applied (see docs/scaling.md).
+ */
+export const DUPLICATE_WINDOW_MS = 120_000;
+
+export interface EventStreamSettings {
+  /** The stream's name (NATS_STREAM). */
+  name: string;
+  /** The one subject the bus publishes every event to. */
+  subject: string;
+  /** Copies of the stream, each on its own server: 3 in a cluster, 1 on a single server. */
+  replicas: number;
+}
+
+/** What the bus owns of the stream's configuration; the rest (placement, limits an operator set) is kept. */
+function ownedConfig({ subject, replicas }: EventStreamSettings): Partial<StreamConfig> {
+  return {
+    subjects: [subject],
+    num_replicas: replicas,
+    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    // Seqs are the log's positions: a deleted or purged message would leave a hole no consumer can explain.
+    deny_delete: true,
+    deny_purge: true,
+  };
+}
+
+/**
+ * Creates the event stream, or brings the parts the bus owns up to date; never deletes or recreates it.
+ * Several bus replicas may start at once: a create that loses the race reads the stream the winner made.
+ */
+export async function ensureEventStream(jsm: JetStreamManager, settings: EventStreamSettings, logger: Logger): Promise<StreamInfo> {
+  const owned = ownedConfig(settings);
+  const existing = await streamInfo(jsm, settings.name);
+  if (!existing) {
+    try {
+      const created = await jsm.streams.add({
+        name: settings.name,
+        storage: StorageType.File,
+        retention: RetentionPolicy.Limits,
+        discard: DiscardPolicy.Old,
+        allow_direct: true,
+        ...owned,
+      });
+      logger.info({ stream: settings.name, replicas: settings.replicas }, 'event stream created');
+      return created;
+    } catch (err) {
+      const raced = await streamInfo(jsm, settings.name);
+      if (!raced) throw err;
+      return update(jsm, raced, owned, logger);
+    }
+  }
+  return update(jsm, existing, owned, logger);
+}
+
+async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
+  try {
+    return await jsm.streams.info(name);
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.status === 404) return undefined;
+    throw err;
+  }
+}
+
+async function update(jsm: JetStreamManager, info: StreamInfo, owned: Partial<StreamConfig>, logger: Logger): Promise<StreamInfo> {
+  const { config } = info;
+  if (config.storage !== StorageType.File) {
+    throw new Error(`stream ${config.name} keeps its messages in ${config.storage} storage; the event log needs file storage (recreate it by hand, or set NATS_STREAM to another name)`);
+  }
+  const drift = Object.entries(owned).filter(([key, value]) => JSON.stringify(config[key as keyof StreamConfig]) !== JSON.stringify(value));
+  if (drift.length === 0) return info;
+  const updated = await jsm.streams.update(config.name, { ...config, ...owned });
+  logger.info({ stream: config.name, changed: drift.map(([key]) => key) }, 'event stream configuration updated');
+  return updated;
+}

@@ -1,0 +1,26 @@
+/**
+ * Which bus replica delivers to the pushed-to subscribers: exactly one at a time, so that a subscriber is
+ * never sent the same events by two replicas at once.
+ */
+export interface DeliveryLease {
+  /** Resolves once this replica holds the lease, or when the signal aborts. */
+  acquire(signal: AbortSignal): Promise<void>;
+  /** Keeps the lease; resolves when it is lost (not renewed in time, or taken over) or when the signal aborts. */
+  hold(signal: AbortSignal): Promise<void>;
+  /** Gives the lease up, so that another replica takes over without waiting for it to expire. */
+  release(): Promise<void>;
+}
+
+/** The lease of a bus that runs alone (the file log): always held. */
+export class SoleLease implements DeliveryLease {
+  async acquire(): Promise<void> {}
+
+  hold(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal.aborted) resolve();
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+  }
+
+  async release(): Promise<void> {}
+}

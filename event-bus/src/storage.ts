@@ -1,0 +1,107 @@
+import path from 'node:path';
+import type { Logger } from '@blog/common';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { FileEventLog } from './file-log';
+import { JetStreamEventLog } from './jetstream-log';
+import { KvLease, KvPositionStore } from './jetstream-kv';
+import { SoleLease, type DeliveryLease } from './lease';
+import type { EventLog } from './log';
+import type { BusMetrics } from './metrics';
+import { FilePositionStore, type PositionStore } from './positions';
+
+/** Where the bus keeps its events and its subscribers' positions, and how it decides who delivers. */
+export interface BusStorage {
+  log: EventLog;
+  positions: PositionStore;
+  lease: DeliveryLease;
+  close(): Promise<void>;
+}
+
+export interface FileStorageSettings {
+  dir: string;
+  writeTimeoutMs: number;
+}
+
+/** One bus with its log and positions in a folder (a volume in Kubernetes): the default. */
+export async function openFileStorage(settings: FileStorageSettings, logger: Logger, metrics: BusMetrics): Promise<BusStorage> {
+  const dir = path.resolve(settings.dir);
+  const log = await FileEventLog.open({ dir, logger, writeTimeoutMs: settings.writeTimeoutMs, onWriteFault: (code) => metrics.logWriteFaults.inc({ code }) });
+  const positions = await FilePositionStore.open({ dir, logger, writeTimeoutMs: settings.writeTimeoutMs });
+  return {
+    log,
+    positions,
+    lease: new SoleLease(),
+    close: async () => {
+      await positions.close();
+      await log.close();
+    },
+  };
+}
+
+export interface JetStreamStorageSettings {
+  servers: string[];
+  user?: string;
+  password?: string;
+  /** The stream's name; the positions and lease buckets are named after it. */
+  stream: string;
+  replicas: number;
+  publishTimeoutMs: number;
+}
+
+/**
+ * Any number of bus replicas sharing a JetStream stream (the events), a key-value bucket of positions and
+ * one holding the delivery lease, all replicated by the NATS cluster.
+ */
+export async function openJetStreamStorage(settings: JetStreamStorageSettings, logger: Logger, metrics: BusMetrics): Promise<BusStorage> {
+  const connection = await connectToNats(settings, logger);
+  try {
+    const { stream, replicas } = settings;
+    const log = await JetStreamEventLog.open({
+      connection,
+      stream: { name: stream, subject: `${stream.toLowerCase()}.events`, replicas },
+      logger,
+      publishTimeoutMs: settings.publishTimeoutMs,
+      onWriteFault: (code) => metrics.logWriteFaults.inc({ code }),
+    });
+    const positions = await KvPositionStore.open({ connection, bucket: `${stream}_positions`, replicas });
+    const lease = await KvLease.open({ connection, bucket: `${stream}_lease`, replicas });
+    logger.info({ holder: lease.holder }, 'this replica delivers while it holds the delivery lease');
+    return {
+      log,
+      positions,
+      lease,
+      close: async () => {
+        await positions.close();
+        await log.close();
+        await connection.drain();
+      },
+    };
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
+}
+
+async function connectToNats(settings: JetStreamStorageSettings, logger: Logger): Promise<NatsConnection> {
+  const waiting = setTimeout(() => logger.warn({ servers: settings.servers }, 'waiting for a NATS server to answer'), 3_000);
+  try {
+    const connection = await connect({
+      servers: settings.servers,
+      user: settings.user,
+      pass: settings.password,
+      name: 'event-bus',
+      waitOnFirstConnect: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+    });
+    logger.info({ server: connection.getServer() }, 'connected to NATS');
+    void (async () => {
+      for await (const status of connection.status()) {
+        if (status.type === 'disconnect' || status.type === 'reconnect') logger.warn({ status: status.type, server: 'server' in status ? status.server : undefined }, 'NATS connection changed');
+      }
+    })();
+    return connection;
+  } finally {
+    clearTimeout(waiting);
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The JetStream event log on a real 3-node cluster on 127.0.0.1 (`npm run test:cluster`, which needs a
+ * nats-server 2.10.23 or later: infra/scripts/nats-server.sh): the EventLog contract every log passes,
+ * then what is particular to a replicated log shared by several bus replicas.
+ */
+import { silentLogger } from '@blog/common';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { waitFor } from '@blog/testkit';
+import { JetStreamEventLog, type JetStreamEventLogOptions } from '../../src/jetstream-log';
+import { DUPLICATE_WINDOW_MS, type EventStreamSettings } from '../../src/jetstream-stream';
+import type { EventLog, NewEvent } from '../../src/log';
+import { describeEventLogContract } from '../event-log-contract';
+import { useNatsCluster } from './support';
+
+const nats = useNatsCluster();
+const connection = () => nats.connection();
+
+function newStream(): EventStreamSettings {
+  const name = nats.unique('EVENTS');
+  return { name, subject: `${name.toLowerCase()}.events`, replicas: 3 };
+}
+
+const streamOf = new WeakMap<EventLog, EventStreamSettings>();
+
+async function openLog(stream: EventStreamSettings, options: Partial<JetStreamEventLogOptions> = {}): Promise<JetStreamEventLog> {
+  // A small in-memory tail, so that reads come from the stream too.
+  const log = await JetStreamEventLog.open({ connection: await connection(), stream, logger: silentLogger(), tailSize: 2, ...options });
+  streamOf.set(log, stream);
+  return log;
+}
+
+describeEventLogContract('JetStreamEventLog', {
+  open: () => openLog(newStream()),
+  reopen: async (log) => {
+    const stream = streamOf.get(log);
+    if (!stream) throw new Error('not a log this factory opened');
+    await log.close();
+    return openLog(stream);
+  },
+});
+
+const event = (id: string): NewEvent => ({ id, type: 'PostCreated', data: { id, title: id }, time: '2026-01-01T00:00:00.000Z' });
+
+describe('JetStreamEventLog shared by bus replicas', () => {
+  const opened: EventLog[] = [];
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((log) => log.close()));
+  });
+  const replicas = async (count: number, options: Partial<JetStreamEventLogOptions> = {}) => {
+    const stream = newStream();
+    const logs: JetStreamEventLog[] = [];
+    for (let i = 0; i < count; i++) logs.push(await openLog(stream, options));
+    opened.push(...logs);
+    return { stream, logs };
+  };
+
+  test('what one replica stores, every replica reads, in the same order; an id sent to two replicas is stored once', async () => {
+    const { logs } = await replicas(2);
+    const [a, b] = logs as [JetStreamEventLog, JetStreamEventLog];
+    const [first, again] = await Promise.all([a.append(event('x')), b.append(event('x'))]);
+    expect(again).toEqual(first);
+    await Promise.all([a.append(event('y')), b.append(event('z'))]);
+    await waitFor(() => a.lastSeq === 3 && b.lastSeq === 3, { what: 'both replicas to follow the stream' });
+    expect(await a.readRawAfter(0, 10)).toEqual(await b.readRawAfter(0, 10));
+    expect((await b.readAfter(0, 10)).map(({ id }) => id).sort()).toEqual(['x', 'y', 'z']);
+  });
+
+  test('the stream is created once, with the duplicate window and deletes and purges denied', async () => {
+    const { stream } = await replicas(2);
+    const jsm = await jetstreamManager(await connection());
+    const { config } = await jsm.streams.info(stream.name);
+    expect(config).toMatchObject({ subjects: [stream.subject], num_replicas: 3, deny_delete: true, deny_purge: true, duplicate_window: DUPLICATE_WINDOW_MS * 1_000_000 });
+    await expect(jsm.streams.purge(stream.name)).rejects.toThrow();
+    await expect(jsm.streams.deleteMessage(stream.name, 1)).rejects.toThrow();
+  });
+
+  test('without a quorum an append is refused (503, or 504 when maybe stored) once its time is up, and the log says so; with it back, appends are stored', async () => {
+    const { logs } = await replicas(1, { publishTimeoutMs: 3_000 });
+    const log = logs[0] as JetStreamEventLog;
+    await log.append(event('before'));
+    await nats.cluster().kill(1);
+    await nats.cluster().kill(2);
+    try {
+      // 503 when every attempt was answered "no" (nothing stored); 504 when one went unanswered (maybe stored).
+      const refusal = await log.append(event('lost-quorum')).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(refusal).toMatchObject({ retryAfterSeconds: 1 });
+      const { status, message } = refusal as { status: number; message: string };
+      expect([status, message]).toEqual(status === 503 ? [503, expect.stringMatching(/nothing was stored/)] : [504, expect.stringMatching(/may have been stored/)]);
+      expect(log.health()).toMatchObject({ writable: false });
+    } finally {
+      await Promise.all([nats.cluster().start(1), nats.cluster().start(2)]);
+    }
+    const after = await waitFor(() => log.append(event('after')).catch(() => undefined), { what: 'an append with the quorum back', timeoutMs: 30_000 });
+    expect(log.health()).toEqual({ writable: true });
+    // The refused append may have been stored anyway (its answer lost, not its publish): never twice.
+    const ids = (await log.readAfter(0, 10)).map(({ id }) => id);
+    expect(ids.filter((id) => id === 'lost-quorum').length).toBeLessThanOrEqual(1);
+    expect(ids.at(-1)).toBe('after');
+    expect(after.seq).toBe(ids.length);
+  });
+});
