@@ -10,7 +10,8 @@ const configSchema = z.object({
   ...commonConfigSchema,
   ...eventsConfigSchema,
   PORT: env.port(DEFAULT_PORTS['event-bus']),
-  EVENT_SUBSCRIBERS: env.urlList((['posts', 'comments', 'query', 'moderation'] as const).map(localUrl)),
+  /** Where the bus pushes every event; `none` when every service reads the log itself (EVENTS_FOLLOW). */
+  EVENT_SUBSCRIBERS: z.preprocess((value) => (value === 'none' ? '' : value), env.urlList((['posts', 'comments', 'query', 'moderation'] as const).map(localUrl))),
   /** `file`: one bus, its log in EVENT_LOG_DIR. `jetstream`: any number of bus replicas on a NATS JetStream cluster. */
   EVENT_LOG: z.enum(['file', 'jetstream']).default('file'),
   /** Where the event log lives; relative paths are resolved against the working directory. */

@@ -56,3 +56,13 @@ export function serviceCommand(name: ServiceName, mode: StackMode): { command: s
   const entry = path.join(dir, name === 'client' ? 'server' : 'src', 'index.ts');
   return { command: process.execPath, args: [tsx, 'watch', '--conditions=source', '--clear-screen=false', entry] };
 }
+
+/**
+ * A scaled-out stack (several replicas of each process) differs in two ways: the bus keeps its log on a
+ * NATS JetStream cluster, shared by its replicas, and pushes to no one; every service replica reads the
+ * log itself (EVENTS_FOLLOW), and waits longer for the bus's confirmation while the cluster elects a leader.
+ */
+export function replicatedEnv(name: Exclude<ServiceName, 'client'>, { natsUrls, stream }: { natsUrls: readonly string[]; stream?: string }): Record<string, string> {
+  if (name === 'event-bus') return { EVENT_LOG: 'jetstream', NATS_URL: natsUrls.join(','), EVENT_SUBSCRIBERS: 'none', ...(stream ? { NATS_STREAM: stream } : {}) };
+  return { EVENTS_FOLLOW: 'true', EVENT_BUS_CONFIRM_MS: '20000' };
+}

@@ -5,3 +5,4 @@ export * from './stats';
 export * from './random';
 export * from './stack';
 export * from './nats';
+export * from './replicated-stack';

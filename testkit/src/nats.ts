@@ -4,6 +4,7 @@
  * file, a log file and a monitoring port. Nodes can be killed (kill -9) and started again on their store.
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,7 +69,7 @@ export interface NatsCluster {
   stop(): Promise<void>;
 }
 
-export async function startNatsCluster({ dir, size = 3, name = 'blog' }: { dir: string; size?: number; name?: string }): Promise<NatsCluster> {
+export async function startNatsCluster({ dir, size = 3, name = `blog-${randomBytes(4).toString('hex')}` }: { dir: string; size?: number; name?: string }): Promise<NatsCluster> {
   const server = findNatsServer();
   const ports = await freePorts(size * 3);
   const nodes: NatsNode[] = Array.from({ length: size }, (_, i) => ({
@@ -90,7 +91,8 @@ export async function startNatsCluster({ dir, size = 3, name = 'blog' }: { dir: 
         `http: "127.0.0.1:${node.monitorPort}"`,
         `pid_file: "${path.join(dir, `${node.name}.pid`)}"`,
         `jetstream { store_dir: "${path.join(dir, 'store', node.name)}", sync_interval: always }`,
-        `cluster { name: ${name}, listen: "127.0.0.1:${node.clusterPort}", routes: [${routes.join(', ')}] }`,
+        // A name of its own and no gossip of routes: a node of another test's cluster can never join this one.
+        `cluster { name: ${name}, listen: "127.0.0.1:${node.clusterPort}", no_advertise: true, routes: [${routes.join(', ')}] }`,
         '',
       ].join('\n'),
     );
@@ -103,7 +105,19 @@ export async function startNatsCluster({ dir, size = 3, name = 'blog' }: { dir: 
     if (answer.status !== 200) throw new Error(`${nodes[node]?.name} ${pathAndQuery}: HTTP ${answer.status} ${answer.text.slice(0, 200)}`);
     return answer.json;
   };
-  const metaLeader = async (node: number) => ((await monitor(node, '/jsz')) as { meta_cluster?: { leader?: string } }).meta_cluster?.leader;
+  type MetaCluster = { leader?: string; replicas?: { name: string; current: boolean }[] };
+  const metaCluster = async (node: number) => ((await monitor(node, '/jsz')) as { meta_cluster?: MetaCluster }).meta_cluster;
+  /** JetStream can place a stream on every node: the meta leader sees each other node as a current peer. */
+  const allPeersCurrent = async () => {
+    for (const [index, node] of nodes.entries()) {
+      if (running[index]?.exit !== undefined) continue;
+      const meta = await metaCluster(index);
+      if (meta?.leader !== node.name) continue;
+      const current = new Set((meta.replicas ?? []).filter((replica) => replica.current).map((replica) => replica.name));
+      return nodes.every((other, otherIndex) => other === node || running[otherIndex]?.exit !== undefined || current.has(other.name));
+    }
+    return false;
+  };
 
   const launch = (node: number) => {
     const log = openSync(path.join(dir, 'logs', `${nodes[node]?.name}.log`), 'a');
@@ -114,8 +128,8 @@ export async function startNatsCluster({ dir, size = 3, name = 'blog' }: { dir: 
     }
   };
   const serving = (node: number) =>
-    waitFor(async () => (await metaLeader(node)) !== undefined && (running[node]?.exit === undefined), {
-      what: `nats node ${nodes[node]?.name} to join the cluster's JetStream`,
+    waitFor(async () => (await metaCluster(node))?.leader !== undefined && running[node]?.exit === undefined && (await allPeersCurrent()), {
+      what: `nats node ${nodes[node]?.name} to join the cluster's JetStream as a current peer`,
       timeoutMs: 30_000,
       intervalMs: 100,
     });

@@ -175,63 +175,13 @@ class ProcessStack implements Stack {
 
   async start(name: ServiceName): Promise<void> {
     if (this.isRunning(name)) throw new Error(`${name} is already running (pid ${this.pid(name)})`);
-    const logFile = this.logFile(name);
-    const logOffset = fileSize(logFile);
-    const { command, args } = serviceCommand(name, 'start');
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
+    const env: Record<string, string> = {
       ...serviceEnv(name, this.ports, 'start', this.eventsToken),
       LOG_LEVEL: this.options.logLevel ?? 'info',
-      LOG_FORMAT: 'json',
       ...(name === 'event-bus' ? { EVENT_LOG_DIR: this.eventLogDir } : {}),
       ...this.options.env?.[name],
     };
-
-    // The child writes straight into the log file, so its output survives even if this process dies.
-    const fd = openSync(logFile, 'a');
-    let entry: StartedProcess;
-    try {
-      writeSync(fd, `--- ${new Date().toISOString()} starting ${name} on port ${this.ports[name]}: ${[command, ...args].join(' ')}\n`);
-      entry = startProcess(command, args, { env, stdio: ['ignore', fd, fd], cwd: ROOT });
-    } finally {
-      closeSync(fd);
-    }
-    this.running.set(name, entry);
-
-    try {
-      await this.waitUntilReady(name, entry, logFile, logOffset);
-    } catch (err) {
-      await stopProcess(entry, 'SIGKILL');
-      throw err;
-    }
-  }
-
-  private async waitUntilReady(name: ServiceName, entry: StartedProcess, logFile: string, logOffset: number): Promise<void> {
-    const timeoutMs = this.options.readyTimeoutMs ?? 30_000;
-    const deadline = Date.now() + timeoutMs;
-    let last = 'no answer yet';
-    const failure = (reason: string) => {
-      const output = readFrom(logFile, logOffset);
-      return new ServiceStartError(
-        name,
-        `${name} (port ${this.ports[name]}) ${reason}; see its log ${logFile}${tail(output)}`,
-        /EADDRINUSE/.test(output),
-      );
-    };
-    while (Date.now() < deadline) {
-      if (entry.exit) throw failure(`exited before it was ready (${describeExit(entry.exit)})`);
-      try {
-        const response = await fetch(`${this.url(name)}/readyz`, { signal: AbortSignal.timeout(1_000) });
-        await response.arrayBuffer();
-        if (response.status === 200) return;
-        last = `HTTP ${response.status}`;
-      } catch (err) {
-        last = describeError(err);
-      }
-      await Promise.race([delay(100), entry.exited]);
-    }
-    if (entry.exit) throw failure(`exited before it was ready (${describeExit(entry.exit)})`);
-    throw failure(`was not ready within ${timeoutMs}ms (last /readyz: ${last})`);
+    await launchService({ name, port: this.ports[name], env, logFile: this.logFile(name), readyTimeoutMs: this.options.readyTimeoutMs, started: (entry) => this.running.set(name, entry) });
   }
 
   async stop(name: ServiceName, signal: NodeJS.Signals = 'SIGTERM', { timeoutMs = 10_000 }: StopOptions = {}): Promise<ExitResult> {
@@ -248,6 +198,67 @@ class ProcessStack implements Stack {
     const names = [...this.running.keys()].filter((name) => this.isRunning(name));
     await Promise.all(names.map((name) => this.stop(name, 'SIGTERM', options)));
   }
+}
+
+export interface LaunchOptions {
+  name: ServiceName;
+  port: number;
+  /** Added to this process's environment (LOG_FORMAT is json). */
+  env: Record<string, string>;
+  /** Where its stdout and stderr go (appended). */
+  logFile: string;
+  /** How long it may take to answer 200 on /readyz (default 30 s). */
+  readyTimeoutMs?: number;
+  /** Called with the process as soon as it is spawned, before it is ready. */
+  started?: (entry: StartedProcess) => void;
+}
+
+/**
+ * Starts one process of a service, writing into its log file, and resolves once its /readyz answers 200;
+ * a process that exits first or is not ready in time is killed, and the error quotes its log.
+ */
+export async function launchService({ name, port, env, logFile, readyTimeoutMs = 30_000, started }: LaunchOptions): Promise<StartedProcess> {
+  const logOffset = fileSize(logFile);
+  const { command, args } = serviceCommand(name, 'start');
+  // The child writes straight into the log file, so its output survives even if this process dies.
+  const fd = openSync(logFile, 'a');
+  let entry: StartedProcess;
+  try {
+    writeSync(fd, `--- ${new Date().toISOString()} starting ${name} on port ${port}: ${[command, ...args].join(' ')}\n`);
+    entry = startProcess(command, args, { env: { ...process.env, LOG_FORMAT: 'json', ...env, PORT: String(port) }, stdio: ['ignore', fd, fd], cwd: ROOT });
+  } finally {
+    closeSync(fd);
+  }
+  started?.(entry);
+  try {
+    await waitUntilReady(`http://127.0.0.1:${port}`, entry, readyTimeoutMs, (reason) => {
+      const output = readFrom(logFile, logOffset);
+      return new ServiceStartError(name, `${name} (port ${port}) ${reason}; see its log ${logFile}${tail(output)}`, /EADDRINUSE/.test(output));
+    });
+  } catch (err) {
+    await stopProcess(entry, 'SIGKILL');
+    throw err;
+  }
+  return entry;
+}
+
+async function waitUntilReady(url: string, entry: StartedProcess, timeoutMs: number, failure: (reason: string) => Error): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer yet';
+  while (Date.now() < deadline) {
+    if (entry.exit) throw failure(`exited before it was ready (${describeExit(entry.exit)})`);
+    try {
+      const response = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1_000) });
+      await response.arrayBuffer();
+      if (response.status === 200) return;
+      last = `HTTP ${response.status}`;
+    } catch (err) {
+      last = describeError(err);
+    }
+    await Promise.race([delay(100), entry.exited]);
+  }
+  if (entry.exit) throw failure(`exited before it was ready (${describeExit(entry.exit)})`);
+  throw failure(`was not ready within ${timeoutMs}ms (last /readyz: ${last})`);
 }
 
 function fileSize(file: string): number {

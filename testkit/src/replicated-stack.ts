@@ -1,0 +1,104 @@
+/**
+ * The blog scaled out as real processes on 127.0.0.1: several replicas of the bus on a NATS JetStream
+ * cluster and of every service, each replica reading the log itself. Replica i of a service talks to bus
+ * replica i (as a Kubernetes Service would spread them). For the cluster tests and the bench.
+ */
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import path from 'node:path';
+import { eventsHeaders } from '@blog/common';
+import { newEventsToken, replicatedEnv, stopProcess, type ServiceName, type StartedProcess } from '@blog/stack';
+import type { NatsCluster } from './nats';
+import { freePorts } from './ports';
+import { launchService } from './stack';
+
+export type ReplicatedService = Exclude<ServiceName, 'client'>;
+export const REPLICATED_SERVICES: readonly ReplicatedService[] = ['event-bus', 'posts', 'comments', 'moderation', 'query'];
+
+export interface ReplicatedStackOptions {
+  nats: NatsCluster;
+  /** Each replica writes to `<logDir>/<service>-<n>.log`. */
+  logDir: string;
+  /** Replicas of each service (default 2). */
+  replicas?: number;
+  /** The JetStream stream the bus replicas share (default BLOG_EVENTS). */
+  stream?: string;
+}
+
+export interface ReplicatedStack {
+  readonly replicas: number;
+  readonly eventsToken: string;
+  eventHeaders(): Record<string, string>;
+  url(service: ReplicatedService, replica: number): string;
+  urls(service: ReplicatedService): string[];
+  logFile(service: ReplicatedService, replica: number): string;
+  pid(service: ReplicatedService, replica: number): number | undefined;
+  /** kill -9 of one replica. */
+  kill(service: ReplicatedService, replica: number): Promise<void>;
+  /** Starts a stopped replica again and waits until it is ready (caught up). */
+  start(service: ReplicatedService, replica: number): Promise<void>;
+  stopAll(): Promise<void>;
+}
+
+export async function startReplicatedStack({ nats, logDir, replicas = 2, stream }: ReplicatedStackOptions): Promise<ReplicatedStack> {
+  mkdirSync(logDir, { recursive: true });
+  const ports = await freePorts(REPLICATED_SERVICES.length * replicas);
+  const portOf = (service: ReplicatedService, replica: number) => ports[REPLICATED_SERVICES.indexOf(service) * replicas + replica] as number;
+  const url = (service: ReplicatedService, replica: number) => `http://127.0.0.1:${portOf(service, replica)}`;
+  const logFile = (service: ReplicatedService, replica: number) => path.join(logDir, `${service}-${replica + 1}.log`);
+  const eventsToken = newEventsToken();
+  const running = new Map<string, StartedProcess>();
+  const key = (service: ReplicatedService, replica: number) => `${service}/${replica}`;
+
+  const start = async (service: ReplicatedService, replica: number) => {
+    const env: Record<string, string> = {
+      ...replicatedEnv(service, { natsUrls: nats.urls, stream }),
+      EVENTS_TOKEN: eventsToken,
+      ...(service === 'event-bus' ? {} : { EVENT_BUS_URL: url('event-bus', replica) }),
+    };
+    await launchService({
+      name: service,
+      port: portOf(service, replica),
+      env,
+      logFile: logFile(service, replica),
+      // A bus waits (up to a minute) for the cluster to place the stream before it listens.
+      readyTimeoutMs: service === 'event-bus' ? 60_000 : 30_000,
+      started: (entry) => running.set(key(service, replica), entry),
+    });
+  };
+  const pid = (service: ReplicatedService, replica: number) => {
+    const entry = running.get(key(service, replica));
+    return entry && !entry.exit ? entry.child.pid : undefined;
+  };
+  const stack: ReplicatedStack = {
+    replicas,
+    eventsToken,
+    eventHeaders: () => eventsHeaders(eventsToken),
+    url,
+    urls: (service) => Array.from({ length: replicas }, (_, replica) => url(service, replica)),
+    logFile,
+    pid,
+    kill: async (service, replica) => {
+      const entry = running.get(key(service, replica));
+      if (entry) await stopProcess(entry, 'SIGKILL');
+    },
+    start: async (service, replica) => {
+      if (pid(service, replica) !== undefined) throw new Error(`${service} replica ${replica + 1} is running`);
+      await start(service, replica);
+    },
+    stopAll: async () => {
+      await Promise.all([...running.values()].map((entry) => stopProcess(entry, 'SIGTERM', 10_000)));
+    },
+  };
+  try {
+    for (const service of REPLICATED_SERVICES) {
+      for (let replica = 0; replica < replicas; replica++) closeSync(openSync(logFile(service, replica), 'w'));
+    }
+    // The bus replicas first: the services catch up from them.
+    await Promise.all(Array.from({ length: replicas }, (_, replica) => start('event-bus', replica)));
+    await Promise.all(REPLICATED_SERVICES.filter((service) => service !== 'event-bus').flatMap((service) => Array.from({ length: replicas }, (_, replica) => start(service, replica))));
+  } catch (err) {
+    await stack.stopAll();
+    throw err;
+  }
+  return stack;
+}
