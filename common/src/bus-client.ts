@@ -7,7 +7,7 @@ import { EVENT_BATCH_PATH, HttpError } from './http';
 import type { Logger } from './logger';
 import type { ServiceMetrics } from './metrics';
 import { eventsHeaders } from './auth';
-import { describeRequestError, sendHttp, type HttpReply } from './http-client';
+import { describeRequestError, sendHttp, type HttpCall, type HttpReply } from './http-client';
 
 /** The bus could not be reached, or answered that it did not store the event: nothing was published. */
 export class BusUnavailableError extends HttpError {
@@ -101,10 +101,17 @@ export class BusClient implements EventPublisher, EventHistory {
   /** Whether the bus takes `POST /events/batch`; a bus without it (404) gets one request per event. */
   private batches = true;
 
+  /** The bus's base URLs: replicas of one bus, tried in turn when one cannot be reached. */
+  private readonly baseUrls: readonly string[];
+  /** The replica requests go to first: the last one that could be reached. */
+  private current = 0;
+
   constructor(
-    private readonly baseUrl: string,
+    baseUrl: string | readonly string[],
     { timeoutMs = 3_000, confirmWithinMs = 5_000, token, logger, metrics }: BusClientOptions = {},
   ) {
+    this.baseUrls = typeof baseUrl === 'string' ? [baseUrl] : [...baseUrl];
+    if (this.baseUrls.length === 0) throw new Error('BusClient needs at least one bus URL');
     this.headers = eventsHeaders(token);
     this.timeoutMs = timeoutMs;
     this.confirmWithinMs = confirmWithinMs;
@@ -182,7 +189,7 @@ export class BusClient implements EventPublisher, EventHistory {
     const path = single ? '/events' : EVENT_BATCH_PATH;
     let reply: HttpReply;
     try {
-      reply = await sendHttp(this.baseUrl + path, { method: 'POST', json: JSON.stringify(single ? events[0] : events), headers: this.headers, timeoutMs: this.timeoutMs });
+      reply = await this.request(path, { method: 'POST', json: JSON.stringify(single ? events[0] : events), headers: this.headers, timeoutMs: this.timeoutMs });
     } catch (err) {
       const reason = describeRequestError(err);
       return { kind: NOT_SENT.has(reason) ? 'not-stored' : 'unknown', reason };
@@ -208,10 +215,26 @@ export class BusClient implements EventPublisher, EventHistory {
     return body;
   }
 
+  /**
+   * Sends to the current replica; one that cannot be reached (nothing was sent) is passed over for the
+   * next, so with several bus URLs a dead replica costs a refused connection, not a failed request.
+   */
+  private async request(path: string, call: HttpCall): Promise<HttpReply> {
+    for (let tried = 1; ; tried++) {
+      const url = this.baseUrls[this.current] as string;
+      try {
+        return await sendHttp(url + path, call);
+      } catch (err) {
+        if (tried >= this.baseUrls.length || !NOT_SENT.has(describeRequestError(err))) throw err;
+        this.current = (this.current + 1) % this.baseUrls.length;
+      }
+    }
+  }
+
   private async getJson(path: string, { timeoutMs = this.timeoutMs, signal }: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<unknown> {
     let reply: HttpReply;
     try {
-      reply = await sendHttp(this.baseUrl + path, { headers: this.headers, timeoutMs, signal });
+      reply = await this.request(path, { headers: this.headers, timeoutMs, signal });
     } catch (err) {
       throw new BusUnavailableError(describeRequestError(err));
     }

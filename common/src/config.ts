@@ -134,7 +134,8 @@ export const eventsConfigSchema = {
 export const busServiceConfigSchema = {
   ...commonConfigSchema,
   ...eventsConfigSchema,
-  EVENT_BUS_URL: env.url(localUrl('event-bus')),
+  /** The bus's base URL; several (comma-separated) when each bus replica is reached on its own. */
+  EVENT_BUS_URL: env.urlList([localUrl('event-bus')]).refine((urls) => urls.length > 0, { error: 'must name the event bus' }),
   /**
    * How long a publish whose answer was lost is sent again (same id) before the service says the outcome
    * is unknown: longer than the bus's own retries (NATS_PUBLISH_TIMEOUT_MS) on a replicated log.

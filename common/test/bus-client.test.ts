@@ -147,6 +147,22 @@ describe('BusClient', () => {
     expect(ids).toEqual([envelope.id, envelope.id]);
   });
 
+  it('with several bus URLs (replicas), passes over one that cannot be reached, and stays on the one that answered', async () => {
+    const dead = await busAnswering(() => undefined);
+    servers.pop()?.close();
+    let requests = 0;
+    const live = await busAnswering((req, _body, res) => {
+      requests++;
+      if (req.method === 'GET') res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
+      else res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ seq: 1 }));
+    });
+    const bus = new BusClient([dead, live]);
+    expect((await bus.publish({ type: 'PostCreated', data: { id: 'p1', title: 'T' } })).seq).toBe(1);
+    expect(await bus.readAfter(0, 10)).toEqual([]);
+    expect(requests).toBe(2);
+    await expect(new BusClient([dead, dead]).readAfter(0, 1)).rejects.toBeInstanceOf(BusUnavailableError);
+  });
+
   it('fails at once when the bus is unreachable: nothing was sent', async () => {
     const url = await busAnswering(() => undefined);
     servers.pop()?.close();

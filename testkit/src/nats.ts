@@ -65,8 +65,20 @@ export interface NatsCluster {
   start(node: number): Promise<void>;
   /** The node's own monitoring answer for a path such as `/jsz?streams=true`. */
   monitor(node: number, pathAndQuery: string): Promise<unknown>;
+  /** The node's own copy of a stream (not the leader's view): its last seq and message count, and who leads it. */
+  streamCopy(node: number, stream: string): Promise<StreamCopy>;
+  /** The index of the node that leads the stream now, asked of any running node. */
+  streamLeader(stream: string): Promise<number>;
+  /** SIGTERM: a clean shutdown. */
+  stopNode(node: number): Promise<void>;
   /** Stops every node and deletes the stores; the logs stay in the folder's `logs/`. */
   stop(): Promise<void>;
+}
+
+export interface StreamCopy {
+  last: number;
+  messages: number;
+  leader: string | undefined;
 }
 
 export async function startNatsCluster({ dir, size = 3, name = `blog-${randomBytes(4).toString('hex')}` }: { dir: string; size?: number; name?: string }): Promise<NatsCluster> {
@@ -134,6 +146,13 @@ export async function startNatsCluster({ dir, size = 3, name = `blog-${randomByt
       intervalMs: 100,
     });
 
+  const streamCopy = async (node: number, stream: string): Promise<StreamCopy> => {
+    type Detail = { name: string; state: { last_seq: number; messages: number }; cluster?: { leader?: string } };
+    const jsz = (await monitor(node, '/jsz?streams=true')) as { account_details?: { stream_detail?: Detail[] }[] };
+    const detail = jsz.account_details?.flatMap((account) => account.stream_detail ?? []).find((candidate) => candidate.name === stream);
+    return { last: detail?.state.last_seq ?? 0, messages: detail?.state.messages ?? 0, leader: detail?.cluster?.leader };
+  };
+
   const cluster: NatsCluster = {
     nodes,
     urls: nodes.map((node) => node.url),
@@ -148,6 +167,20 @@ export async function startNatsCluster({ dir, size = 3, name = `blog-${randomByt
       await serving(node);
     },
     monitor,
+    streamCopy,
+    streamLeader: async (stream) => {
+      for (const [index] of nodes.entries()) {
+        if (cluster.pid(index) === undefined) continue;
+        const { leader } = await streamCopy(index, stream).catch(() => ({ leader: undefined }));
+        const leading = nodes.findIndex((node) => node.name === leader);
+        if (leading !== -1) return leading;
+      }
+      throw new Error(`no running node knows a leader of stream ${stream}`);
+    },
+    stopNode: async (node) => {
+      const started = running[node];
+      if (started) await stopProcess(started, 'SIGTERM', 10_000);
+    },
     stop: async () => {
       await Promise.all(running.map((started) => (started ? stopProcess(started, 'SIGTERM', 5_000) : undefined)));
       rmSync(path.join(dir, 'store'), { recursive: true, force: true });

@@ -1,7 +1,7 @@
 /**
  * The blog scaled out as real processes on 127.0.0.1: several replicas of the bus on a NATS JetStream
  * cluster and of every service, each replica reading the log itself. Replica i of a service talks to bus
- * replica i (as a Kubernetes Service would spread them). For the cluster tests and the bench.
+ * replica i first and to the others when it cannot reach it. For the cluster tests and the bench.
  */
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
@@ -22,6 +22,8 @@ export interface ReplicatedStackOptions {
   replicas?: number;
   /** The JetStream stream the bus replicas share (default BLOG_EVENTS). */
   stream?: string;
+  /** URLs the bus pushes every event to (a course-style service); none by default. */
+  subscribers?: readonly string[];
 }
 
 export interface ReplicatedStack {
@@ -39,13 +41,14 @@ export interface ReplicatedStack {
   stopAll(): Promise<void>;
 }
 
-export async function startReplicatedStack({ nats, logDir, replicas = 2, stream }: ReplicatedStackOptions): Promise<ReplicatedStack> {
+export async function startReplicatedStack({ nats, logDir, replicas = 2, stream, subscribers = [] }: ReplicatedStackOptions): Promise<ReplicatedStack> {
   mkdirSync(logDir, { recursive: true });
   const ports = await freePorts(REPLICATED_SERVICES.length * replicas);
   const portOf = (service: ReplicatedService, replica: number) => ports[REPLICATED_SERVICES.indexOf(service) * replicas + replica] as number;
   const url = (service: ReplicatedService, replica: number) => `http://127.0.0.1:${portOf(service, replica)}`;
   const logFile = (service: ReplicatedService, replica: number) => path.join(logDir, `${service}-${replica + 1}.log`);
   const eventsToken = newEventsToken();
+  const busUrlsFrom = (replica: number) => Array.from({ length: replicas }, (_, offset) => url('event-bus', (replica + offset) % replicas));
   const running = new Map<string, StartedProcess>();
   const key = (service: ReplicatedService, replica: number) => `${service}/${replica}`;
 
@@ -53,7 +56,9 @@ export async function startReplicatedStack({ nats, logDir, replicas = 2, stream 
     const env: Record<string, string> = {
       ...replicatedEnv(service, { natsUrls: nats.urls, stream }),
       EVENTS_TOKEN: eventsToken,
-      ...(service === 'event-bus' ? {} : { EVENT_BUS_URL: url('event-bus', replica) }),
+      // Its own bus replica first, the others when that one cannot be reached (a Service would route around it).
+      ...(service === 'event-bus' ? {} : { EVENT_BUS_URL: busUrlsFrom(replica).join(',') }),
+      ...(service === 'event-bus' && subscribers.length > 0 ? { EVENT_SUBSCRIBERS: subscribers.join(',') } : {}),
     };
     await launchService({
       name: service,

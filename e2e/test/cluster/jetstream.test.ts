@@ -46,19 +46,8 @@ async function publishUntilAcknowledged(id: string, deadline: number): Promise<{
   }
 }
 
-async function streamLeader(): Promise<number> {
-  const info = await (await jetstreamManager(nc)).streams.info(STREAM);
-  const leader = cluster.nodes.findIndex((node) => node.name === info.cluster?.leader);
-  if (leader === -1) throw new Error(`no known leader: ${JSON.stringify(info.cluster)}`);
-  return leader;
-}
-
-/** The last seq and message count of the node's own copy of the stream. */
-async function ownCopy(node: number): Promise<{ last: number; messages: number }> {
-  const jsz = (await cluster.monitor(node, '/jsz?streams=true')) as { account_details?: { stream_detail?: { name: string; state: { last_seq: number; messages: number } }[] }[] };
-  const stream = jsz.account_details?.flatMap((account) => account.stream_detail ?? []).find((detail) => detail.name === STREAM);
-  return { last: stream?.state.last_seq ?? 0, messages: stream?.state.messages ?? 0 };
-}
+const streamLeader = () => cluster.streamLeader(STREAM);
+const ownCopy = (node: number) => cluster.streamCopy(node, STREAM);
 
 describe('JetStream on a 3-node cluster', () => {
   test('an id published again is stored once and answered with its first seq; seqs have no holes', async () => {

@@ -11,8 +11,9 @@ import { percentile, Random } from '@blog/testkit';
 import { type CommentRecord, expectedStatus, type Ledger, type Outcome, OUTCOMES, type PostRecord, type RecordBase, UNCONFIRMED } from './ledger';
 
 export interface LoadOptions {
-  postsUrl: string;
-  commentsUrl: string;
+  /** Where posts are created; with several URLs (replicas), requests take them in turn. */
+  postsUrl: string | readonly string[];
+  commentsUrl: string | readonly string[];
   ledger: Ledger;
   /** Scenario name, recorded with every request; also part of every marker. */
   scenario: string;
@@ -113,16 +114,24 @@ export function startLoad(options: LoadOptions): LoadRun {
     void tracked.finally(() => inFlight.delete(tracked));
   };
 
+  const inTurn = (urls: string | readonly string[]) => {
+    const list = typeof urls === 'string' ? [urls] : urls;
+    let next = 0;
+    return () => list[next++ % list.length] as string;
+  };
+  const nextPostsUrl = inTurn(postsUrl);
+  const nextCommentsUrl = inTurn(commentsUrl);
+
   const createPost = async (marker: string): Promise<PostRecord> => {
     const title = `post ${marker}`;
-    const result = await create(`${postsUrl}/posts/create`, { title }, requestTimeoutMs);
+    const result = await create(`${nextPostsUrl()}/posts/create`, { title }, requestTimeoutMs);
     return { kind: 'post', marker, scenario, title, ...result };
   };
 
   const createComment = async (marker: string, postId: string): Promise<CommentRecord> => {
     const text = random.chance(orangeShare) ? random.pick(ORANGE_TEXTS) : random.pick(APPROVED_TEXTS);
     const content = `${marker} ${text}`;
-    const result = await create(`${commentsUrl}/posts/${postId}/comments`, { content }, requestTimeoutMs);
+    const result = await create(`${nextCommentsUrl()}/posts/${postId}/comments`, { content }, requestTimeoutMs);
     return { kind: 'comment', marker, scenario, postId, content, expected: expectedStatus(content), ...result };
   };
 

@@ -19,7 +19,8 @@ function markerOf(text: string | undefined, runId: string): string | undefined {
 }
 
 export interface VerifyOptions {
-  stack: Stack;
+  /** Where the services are: one stack, or one replica of each service of a scaled-out one. */
+  stack: Pick<Stack, 'url' | 'eventHeaders'>;
   ledger: Ledger;
   runId: string;
   history: HistoryReader;

@@ -1,0 +1,239 @@
+/**
+ * Fault injection on the scaled-out blog (`npm run test:cluster`): a 3-node NATS JetStream cluster, 2 bus
+ * replicas, 2 replicas of every service, and a course-style subscriber the bus pushes to (it answers `{}`
+ * and takes no batches). Under a steady load of post and comment creates spread over the replicas, one
+ * fault at a time:
+ *
+ * - kill -9 of the stream's leader, of a follower, of the bus replica holding the delivery lease, of one
+ *   that does not, of a query replica; a NATS node stopped and started again, whose own copy of the stream
+ *   must catch up (read from that node, not from the leader).
+ *
+ * After each, the state must converge, within 20 s of everything running again, to exactly what was
+ * acknowledged, as each replica of each service shows it: every 201 there once with the right moderation
+ * status, nothing from a refused request, one CommentModerated and one CommentUpdated per comment, seqs
+ * contiguous; every query replica with the same read model; the course-style subscriber sent every event,
+ * in order. No answer but 201 and the documented 503s. The table is printed and written to
+ * e2e/artifacts/cluster-faults.md.
+ *
+ * Environment: CLUSTER_FAULT_RATE (requests/s, default 40), FAULT_SEED (default 1).
+ */
+import { createServer, type Server } from 'node:http';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { delay, http, startNatsCluster, startReplicatedStack, waitFor, type NatsCluster, type ReplicatedService, type ReplicatedStack, type ServiceName } from '@blog/testkit';
+import { Ledger, startLoad, type LoadReport } from '../../src/faults/load';
+import { HistoryReader, summarize, verifyUntilPassing, type Anomaly } from '../../src/faults/verify';
+
+const ARTIFACTS = path.join(__dirname, '..', '..', 'artifacts');
+const RATE = Number(process.env.CLUSTER_FAULT_RATE ?? 40);
+const LOAD_SEED = Number(process.env.FAULT_SEED ?? 1);
+const STREAM = 'BLOG_EVENTS';
+const WARMUP_MS = 1_000;
+const AFTER_READY_MS = 1_000;
+const RECOVERY_BOUND_MS = 20_000;
+const RUN_ID = `c${Date.now().toString(36)}`;
+
+let dir: string;
+let nats: NatsCluster;
+let stack: ReplicatedStack;
+const ledger = new Ledger();
+const known = new Set<string>();
+
+/** A course-style subscriber: POST /events only, answers `{}`; records every seq it is sent. */
+const received: number[] = [];
+let subscriber: Server;
+let subscriberUrl: string;
+
+/** Each replica index as a stack of its own, for the verification: bus i, posts i, comments i, query i. */
+function replicaView(replica: number) {
+  return {
+    url: (name: ServiceName) => stack.url(name as ReplicatedService, replica),
+    eventHeaders: () => stack.eventHeaders(),
+  };
+}
+const histories = [0, 1].map((replica) => new HistoryReader(() => replicaView(replica)));
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'blog-cluster-faults-'));
+  subscriber = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      if (req.method !== 'POST' || req.url !== '/events') return void res.writeHead(404).end();
+      received.push((JSON.parse(body) as { seq: number }).seq);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => subscriber.listen(0, '127.0.0.1', resolve));
+  const address = subscriber.address();
+  subscriberUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  nats = await startNatsCluster({ dir: path.join(dir, 'nats') });
+  stack = await startReplicatedStack({ nats, logDir: path.join(ARTIFACTS, 'logs', 'cluster-faults'), stream: STREAM, subscribers: [subscriberUrl] });
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stopAll();
+  await nats?.stop();
+  subscriber?.close();
+  rmSync(dir, { recursive: true, force: true });
+  if (rows.length === 0) return;
+  const table = renderTable();
+  mkdirSync(ARTIFACTS, { recursive: true });
+  writeFileSync(path.join(ARTIFACTS, 'cluster-faults.md'), table);
+  process.stdout.write(`\n${table}\n`);
+}, 60_000);
+
+interface Row {
+  scenario: string;
+  report: LoadReport;
+  anomalies: number;
+  recoveryMs: number | undefined;
+  catchUpMs: number | undefined;
+  redelivered: number;
+}
+const rows: Row[] = [];
+
+/** Which bus replica holds the delivery lease, from its metrics. */
+async function deliveringBus(): Promise<number> {
+  return waitFor(
+    async () => {
+      for (let replica = 0; replica < stack.replicas; replica++) {
+        if (stack.pid('event-bus', replica) === undefined) continue;
+        const { text } = await http(`${stack.url('event-bus', replica)}/metrics`);
+        if (/^event_bus_delivering\{[^}]*\} 1$/m.test(text)) return replica + 1;
+      }
+      return undefined;
+    },
+    { what: 'a bus replica to hold the delivery lease', timeoutMs: 15_000 },
+  ).then((oneBased) => oneBased - 1);
+}
+
+/** Starts the node again and waits until its own copy of the stream holds as much as every other node's; how long that took. */
+async function restartAndCatchUp(node: number): Promise<number> {
+  const started = performance.now();
+  await nats.start(node);
+  await waitFor(
+    async () => {
+      const copies = await Promise.all(nats.nodes.map((_, index) => nats.streamCopy(index, STREAM)));
+      const own = copies[node];
+      return own !== undefined && copies.every((copy) => copy.last === own.last && copy.messages === own.messages) && own.last > 0;
+    },
+    { what: `node ${node + 1}'s own copy of the stream to catch up`, timeoutMs: 30_000, intervalMs: 100 },
+  );
+  return performance.now() - started;
+}
+
+interface Fault {
+  name: string;
+  slug: string;
+  /** Injects the fault and undoes it; resolves with how long the node's own copy took to catch up, if asked. */
+  inject: () => Promise<number | undefined>;
+}
+
+const killNatsNode = async (which: 'leader' | 'follower') => {
+  const leader = await nats.streamLeader(STREAM);
+  const node = which === 'leader' ? leader : (leader + 1) % nats.nodes.length;
+  await nats.kill(node);
+  await delay(2_000);
+  return restartAndCatchUp(node);
+};
+
+const killService = async (service: ReplicatedService, replica: number) => {
+  await stack.kill(service, replica);
+  await delay(1_000);
+  await stack.start(service, replica);
+  return undefined;
+};
+
+const faults: Fault[] = [
+  { name: "kill -9 the stream's leader (NATS), restart after 2 s", slug: 'kill-leader', inject: () => killNatsNode('leader') },
+  { name: 'kill -9 a stream follower (NATS), restart after 2 s', slug: 'kill-follower', inject: () => killNatsNode('follower') },
+  { name: 'kill -9 the bus replica holding deliveries, restart after 1 s', slug: 'kill-delivering-bus', inject: async () => killService('event-bus', await deliveringBus()) },
+  { name: 'kill -9 a bus replica not delivering, restart after 1 s', slug: 'kill-standby-bus', inject: async () => killService('event-bus', 1 - (await deliveringBus())) },
+  { name: 'kill -9 a query replica, restart after 1 s', slug: 'kill-query', inject: () => killService('query', 0) },
+  {
+    name: 'a NATS node stopped and started again; its own copy catches up',
+    slug: 'restart-node',
+    inject: async () => {
+      const node = (await nats.streamLeader(STREAM)) === 2 ? 1 : 2;
+      await nats.stopNode(node);
+      await delay(2_000);
+      return restartAndCatchUp(node);
+    },
+  },
+];
+
+test.each(faults.map((fault, index) => [fault.name, fault, index] as const))(
+  'under load: %s — each replica shows exactly what was acknowledged',
+  async (_name, fault, index) => {
+    const receivedBefore = received.length;
+    const distinctBefore = new Set(received).size;
+    const load = startLoad({
+      postsUrl: stack.urls('posts'),
+      commentsUrl: stack.urls('comments'),
+      ledger,
+      scenario: fault.slug,
+      runId: RUN_ID,
+      ratePerSecond: RATE,
+      seed: LOAD_SEED * 1_000 + index,
+      // Longer than a service's wait for the bus (EVENT_BUS_CONFIRM_MS 20 s) while a leader is elected.
+      requestTimeoutMs: 25_000,
+      maxDurationMs: 60_000,
+    });
+    let report: LoadReport;
+    let catchUpMs: number | undefined;
+    let readyAt: number;
+    try {
+      await delay(WARMUP_MS);
+      catchUpMs = await fault.inject();
+      readyAt = performance.now();
+      await delay(AFTER_READY_MS);
+    } finally {
+      report = await load.stop();
+    }
+
+    const fresh: Anomaly[] = [];
+    let allPassed = true;
+    let passedAt = 0;
+    for (const replica of [0, 1]) {
+      const result = await verifyUntilPassing({ stack: replicaView(replica), ledger, runId: RUN_ID, history: histories[replica] as HistoryReader, known, deadline: readyAt + RECOVERY_BOUND_MS });
+      fresh.push(...result.fresh.map((anomaly) => ({ ...anomaly, detail: `replica ${replica + 1}: ${anomaly.detail}` })));
+      allPassed &&= result.passed;
+      passedAt = Math.max(passedAt, result.passedAt ?? 0);
+    }
+    for (const anomaly of fresh) known.add(anomaly.key);
+    const [first, second] = await Promise.all([0, 1].map(async (replica) => (await http(`${stack.url('query', replica)}/posts`)).text));
+    const history = await (histories[0] as HistoryReader).read();
+    // The course-style subscriber: every seq, in order of first receipt; again only what was in flight.
+    const firstReceipts = [...new Set(received)];
+    const redelivered = received.length - receivedBefore - (firstReceipts.length - distinctBefore);
+    rows.push({ scenario: fault.name, report, anomalies: fresh.length, recoveryMs: allPassed ? passedAt - readyAt : undefined, catchUpMs, redelivered });
+
+    expect(summarize(fresh)).toBe('no anomalies');
+    expect(second).toBe(first);
+    expect(firstReceipts).toEqual(history.map(({ seq }) => seq));
+    // No answer but 201 and the documented 503s ("nothing was changed" and "may or may not have been made").
+    expect({ rejected: report.posts.rejected + report.comments.rejected, ambiguous: report.posts.ambiguous + report.comments.ambiguous }).toEqual({ rejected: 0, ambiguous: 0 });
+    expect(report.posts.acknowledged + report.comments.acknowledged).toBeGreaterThan(0);
+  },
+  150_000,
+);
+
+function renderTable(): string {
+  const seconds = (ms: number | undefined) => (ms === undefined ? '—' : (ms / 1000).toFixed(1));
+  const lines = [
+    `Cluster faults: 3 NATS nodes, 2 bus replicas, 2 replicas of each service; ${RATE} creates/s spread over the replicas (seed ${LOAD_SEED}).`,
+    '',
+    '| Fault | Sent | 201 | 503 nothing changed | 503 may or may not | Other answers | Anomalies | Slowest 201 (s) | Right again after (s) | Node started and its own copy caught up in (s) | Re-sent to the course subscriber |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const { scenario, report, anomalies, recoveryMs, catchUpMs, redelivered } of rows) {
+    const sum = (outcome: keyof LoadReport['posts']) => report.posts[outcome] + report.comments[outcome];
+    lines.push(
+      `| ${scenario} | ${report.sent} | ${sum('acknowledged')} | ${sum('refused')} | ${sum('unconfirmed')} | ${sum('rejected') + sum('ambiguous') + sum('unreached')} | ${anomalies} | ${seconds(report.maxMs)} | ${seconds(recoveryMs)} | ${seconds(catchUpMs)} | ${redelivered} |`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
