@@ -30,7 +30,7 @@ const clusterProject = (name) => project(`${name} (cluster)`, { rootDir: path.jo
 const withoutCluster = { testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/cluster/'] };
 
 module.exports = {
-  projects: process.env.BLOG_TEST_CLUSTER === '1' ? [clusterProject('event-bus'), clusterProject('e2e')] : [
+  projects: process.env.BLOG_TEST_CLUSTER === '1' ? [clusterProject('event-bus'), clusterProject('e2e'), clusterProject('bench')] : [
     project('common'),
     project('event-bus', withoutCluster),
     project('posts'),
@@ -47,6 +47,6 @@ module.exports = {
     // Full-stack tests start real processes from the built output; each file runs its own stack on free ports.
     project('e2e', { setupFilesAfterEnv: [LONG_TIMEOUT], slowTestThreshold: 30, ...withoutCluster }),
     // A short smoke run of the benchmark against a local stack: correctness only, never speed.
-    project('bench', { setupFilesAfterEnv: [LONG_TIMEOUT], slowTestThreshold: 60 }),
+    project('bench', { setupFilesAfterEnv: [LONG_TIMEOUT], slowTestThreshold: 60, ...withoutCluster }),
   ],
 };

@@ -12,12 +12,13 @@ import { runCreatesPhase, type CreatesDetails } from './phases/creates';
 import { memoryOutcome, sampleRss, type MemoryDetails, type RssSample } from './phases/memory';
 import { runModerationPhase, type ModerationDetails } from './phases/moderation';
 import { runPropagationPhase, type PropagationDetails } from './phases/propagation';
+import { runJetStreamPhase, type JetStreamDetails } from './phases/jetstream';
 import { runStoragePhase, type StorageDetails } from './phases/storage';
 import type { Profile } from './profile';
 import { meetsGoal, type Check, type Metric, type PhaseOutcome } from './report/model';
 import { externalTarget, startLocalTarget, waitForQuiet, type Target, type TargetUrls } from './target';
 
-export const PHASES = ['creates', 'propagation', 'moderation', 'catchup', 'memory', 'storage'] as const;
+export const PHASES = ['creates', 'propagation', 'moderation', 'catchup', 'memory', 'storage', 'jetstream'] as const;
 export type PhaseName = (typeof PHASES)[number];
 
 export interface PhaseDetails {
@@ -27,6 +28,7 @@ export interface PhaseDetails {
   catchup: CatchupDetails;
   memory: MemoryDetails;
   storage: StorageDetails | null;
+  jetstream: JetStreamDetails | null;
 }
 
 type Outcomes = { [K in PhaseName]?: PhaseOutcome<PhaseDetails[K]> };
@@ -52,7 +54,7 @@ export interface BenchReport {
   phases: PhaseName[];
   target: { kind: Target['kind']; urls: TargetUrls };
   machine: MachineInfo;
-  /** In phase order: creates, propagation, moderation, catch-up, memory, storage. */
+  /** In phase order: creates, propagation, moderation, catch-up, memory, storage, jetstream. */
   metrics: ReportedMetric[];
   checks: Check[];
   notes: string[];
@@ -107,6 +109,11 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   if (phases.includes('memory')) outcomes.memory = memoryOutcome(idle, afterLoad, loadRan);
   // After the stack is stopped: catch-up starts processes of its own and needs the machine to itself.
   if (phases.includes('catchup')) await runPhase('catchup', () => runCatchupPhase(context));
+  // Last, alone on the machine: the same phases on a NATS JetStream cluster, compared with the file log's.
+  if (phases.includes('jetstream')) {
+    const fileRate = outcomes.creates?.details.levels.find((level) => level.concurrency === 50)?.createsPerSecond;
+    await runPhase('jetstream', () => runJetStreamPhase(context, fileRate));
+  }
 
   const ordered: PhaseOutcome[] = PHASES.flatMap((name) => outcomes[name] ?? []);
   return {
@@ -123,7 +130,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   };
 }
 
-function detailsOf({ creates, propagation, moderation, catchup, memory, storage }: Outcomes): Partial<PhaseDetails> {
+function detailsOf({ creates, propagation, moderation, catchup, memory, storage, jetstream }: Outcomes): Partial<PhaseDetails> {
   return {
     ...(creates && { creates: creates.details }),
     ...(propagation && { propagation: propagation.details }),
@@ -131,6 +138,7 @@ function detailsOf({ creates, propagation, moderation, catchup, memory, storage 
     ...(catchup && { catchup: catchup.details }),
     ...(memory && { memory: memory.details }),
     ...(storage && { storage: storage.details }),
+    ...(jetstream && { jetstream: jetstream.details }),
   };
 }
 

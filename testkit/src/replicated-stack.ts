@@ -24,6 +24,8 @@ export interface ReplicatedStackOptions {
   stream?: string;
   /** URLs the bus pushes every event to (a course-style service); none by default. */
   subscribers?: readonly string[];
+  /** LOG_LEVEL of every process (default info). */
+  logLevel?: string;
 }
 
 export interface ReplicatedStack {
@@ -41,7 +43,7 @@ export interface ReplicatedStack {
   stopAll(): Promise<void>;
 }
 
-export async function startReplicatedStack({ nats, logDir, replicas = 2, stream, subscribers = [] }: ReplicatedStackOptions): Promise<ReplicatedStack> {
+export async function startReplicatedStack({ nats, logDir, replicas = 2, stream, subscribers = [], logLevel = 'info' }: ReplicatedStackOptions): Promise<ReplicatedStack> {
   mkdirSync(logDir, { recursive: true });
   const ports = await freePorts(REPLICATED_SERVICES.length * replicas);
   const portOf = (service: ReplicatedService, replica: number) => ports[REPLICATED_SERVICES.indexOf(service) * replicas + replica] as number;
@@ -56,6 +58,7 @@ export async function startReplicatedStack({ nats, logDir, replicas = 2, stream,
     const env: Record<string, string> = {
       ...replicatedEnv(service, { natsUrls: nats.urls, stream }),
       EVENTS_TOKEN: eventsToken,
+      LOG_LEVEL: logLevel,
       // Its own bus replica first, the others when that one cannot be reached (a Service would route around it).
       ...(service === 'event-bus' ? {} : { EVENT_BUS_URL: busUrlsFrom(replica).join(',') }),
       ...(service === 'event-bus' && subscribers.length > 0 ? { EVENT_SUBSCRIBERS: subscribers.join(',') } : {}),

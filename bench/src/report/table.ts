@@ -18,6 +18,8 @@ export function formatValue(value: number, unit: Unit): string {
       return `${grouped(value, 0)} B`;
     case 'count':
       return grouped(value, 0);
+    case 'ratio':
+      return `${grouped(value, 2)}×`;
   }
 }
 
