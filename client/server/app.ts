@@ -5,7 +5,8 @@ import helmet from 'helmet';
 import { createProxyMiddleware } from 'http-proxy-middleware';
 
 export type ApiBackend = Exclude<PublicBackend, 'client'>;
-export type ApiBackends = Record<ApiBackend, string>;
+/** Each public service's base URL, or the URLs of its replicas (requests take them in turn). */
+export type ApiBackends = Record<ApiBackend, string | readonly string[]>;
 
 export interface ClientServerOptions {
   /**
@@ -31,17 +32,26 @@ export function createClientServerApp({ backends, client, logger }: ClientServer
 
 const PROXIED_METHODS = new Set(['GET', 'HEAD', 'POST']);
 
+/** A function that gives a backend's URLs in turn. */
+function inTurn(urls: string | readonly string[]): () => string {
+  const list = typeof urls === 'string' ? [urls] : urls;
+  let next = 0;
+  return () => list[next++ % list.length] as string;
+}
+
 function apiProxy(backends: ApiBackends, logger: Logger): RequestHandler {
   const backendOf = (pathname: string) => resolvePublicRoute(pathname);
+  const nextUrl: Record<ApiBackend, () => string> = { posts: inTurn(backends.posts), comments: inTurn(backends.comments), query: inTurn(backends.query) };
   return createProxyMiddleware({
-    target: backends.query,
+    // Each request's target is the router's choice; this one is only http-proxy's required default.
+    target: [backends.query].flat()[0],
     // The API takes GET and POST only. Other methods are not passed on: http-proxy sends a DELETE or
     // OPTIONS with Content-Length 0 even when the request has a chunked body, and the body would then
     // reach the service as the start of another request. They get this server's own 404.
     pathFilter: (pathname, req) => PROXIED_METHODS.has(req.method ?? '') && backendOf(pathname) !== 'client',
     router: (req) => {
       const backend = backendOf(new URL(req.url ?? '/', 'http://gateway').pathname);
-      return backend && backend !== 'client' ? backends[backend] : backends.query;
+      return nextUrl[backend && backend !== 'client' ? backend : 'query']();
     },
     xfwd: true,
     on: {

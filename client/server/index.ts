@@ -11,9 +11,9 @@ const configSchema = z.object({
   PORT: env.port(DEFAULT_PORTS.client),
   CLIENT_MODE: z.enum(['static', 'dev']).default('static'),
   PROXY_API: env.flag(true),
-  POSTS_URL: env.url(localUrl('posts')),
-  COMMENTS_URL: env.url(localUrl('comments')),
-  QUERY_URL: env.url(localUrl('query')),
+  POSTS_URL: env.urlList([localUrl('posts')]),
+  COMMENTS_URL: env.urlList([localUrl('comments')]),
+  QUERY_URL: env.urlList([localUrl('query')]),
   /** Extra host names Vite's dev server answers to (it refuses unknown Host headers), e.g. posts.com. */
   DEV_ALLOWED_HOSTS: env.wordList([]),
 });
@@ -77,7 +77,7 @@ async function announceWhenReady(backends: ApiBackends, port: number, logger: Lo
     }
   };
   for (;;) {
-    const ready = await Promise.all(Object.values(backends).map(isReady));
+    const ready = await Promise.all(Object.values(backends).flat().map(isReady));
     if (ready.every(Boolean)) break;
     await sleep(250);
   }

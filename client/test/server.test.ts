@@ -114,6 +114,15 @@ describe('client server as the local ingress', () => {
     expect(res.headers['cache-control']).toContain('immutable');
   });
 
+  it('spreads requests over the replicas of a service, in turn', async () => {
+    const replicas = await Promise.all(['query-1', 'query-2'].map(echoBackend));
+    servers.push(...replicas.map((replica) => replica.server));
+    const app = createClientServerApp({ backends: { ...backends, query: replicas.map((replica) => replica.url) }, client: staticClient(builtClient()), logger: silentLogger() });
+    const answered: string[] = [];
+    for (let i = 0; i < 4; i++) answered.push((await request(app).get('/posts').expect(200)).body.backend as string);
+    expect(answered).toEqual(['query-1', 'query-2', 'query-1', 'query-2']);
+  });
+
   it('answers 502 JSON when a service is down', async () => {
     const app = createClientServerApp({
       backends: { ...backends, comments: 'http://127.0.0.1:9' },

@@ -1,13 +1,16 @@
 /**
  * `npm start` / `npm run dev`: every service of the blog as its own process, its output under its name.
- * A service that exits unexpectedly is started again; Ctrl-C stops them all.
+ * `npm run start:cluster` (`start-cluster`): the blog scaled out, on a 3-node NATS JetStream cluster.
+ * A process that exits unexpectedly is started again; Ctrl-C stops them all.
  * `build-client` (part of `npm run build`) builds the client's bundle when its sources changed.
  */
 import { buildClientIfStale } from './client-build';
 import { DEFAULT_PORTS, newEventsToken, ROOT, type StackMode } from './definition';
-import { Supervisor } from './supervisor';
+import { CLUSTER_NATS_NODES, clusterProcesses } from './cluster';
+import { findNatsServer } from './nats';
+import { stackProcesses, Supervisor, type ProcessSpec } from './supervisor';
 
-const COMMANDS = ['start', 'dev', 'build-client'] as const;
+const COMMANDS = ['start', 'dev', 'start-cluster', 'build-client'] as const;
 const command = process.argv[2];
 if (!(COMMANDS as readonly (string | undefined)[]).includes(command)) {
   console.error(`usage: node stack/dist/cli.js ${COMMANDS.join('|')}`);
@@ -28,7 +31,22 @@ const mode: StackMode = command === 'dev' ? 'dev' : 'start';
 const eventsToken = process.env.EVENTS_TOKEN?.trim() || newEventsToken();
 console.log(`Event requests (/events on the bus and the services) need: Authorization: Bearer ${eventsToken}`);
 
-const supervisor = new Supervisor({ mode, ports: DEFAULT_PORTS, eventsToken, env: { LOG_FORMAT: 'pretty' } });
+const env = { LOG_FORMAT: 'pretty' };
+let processes: ProcessSpec[];
+if (command === 'start-cluster') {
+  let natsServer: string;
+  try {
+    natsServer = findNatsServer();
+  } catch (err) {
+    console.error(`npm run start:cluster needs NATS: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  processes = clusterProcesses({ natsServer, eventsToken, env });
+  console.log(`Scaled out: NATS on ${CLUSTER_NATS_NODES.map((node) => node.clientPort).join(', ')}; 2 replicas of each service (ports 40xx and 401x); open http://localhost:${DEFAULT_PORTS.client}`);
+} else {
+  processes = stackProcesses({ mode, ports: DEFAULT_PORTS, eventsToken, env });
+}
+const supervisor = new Supervisor({ processes });
 supervisor.start();
 
 let stopping = false;

@@ -6,7 +6,7 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { styleText } from 'node:util';
-import { ROOT, SERVICES, serviceCommand, serviceEnv, type ServiceName, type StackMode, type StackPorts } from './definition';
+import { ROOT, SERVICES, serviceCommand, serviceEnv, type StackMode, type StackPorts } from './definition';
 import { describeExit, startProcess, stopProcess, type StartedProcess } from './process';
 
 export interface RestartPolicy {
@@ -19,67 +19,83 @@ export interface RestartPolicy {
 
 const DEFAULT_RESTART: RestartPolicy = { firstDelayMs: 500, maxDelayMs: 10_000, stableAfterMs: 10_000 };
 
+/** One process the supervisor runs: a service, a replica of one, a NATS server. */
+export interface ProcessSpec {
+  /** Unique; printed before each line of its output. */
+  name: string;
+  command: string;
+  args: readonly string[];
+  /** Added to this process's environment. */
+  env: Record<string, string>;
+  /** Stopped once the others have stopped (what they depend on while shutting down, e.g. a NATS server). */
+  stopsLast?: boolean;
+}
+
 export interface SupervisorOptions {
-  mode: StackMode;
-  ports: StackPorts;
-  /** EVENTS_TOKEN of the bus and the services. */
-  eventsToken?: string;
-  /** Added to every service's environment. */
-  env?: Record<string, string>;
-  /** Where a line a service printed goes; by default stdout, after the service's name. */
-  print?: (service: ServiceName, line: string) => void;
+  processes: readonly ProcessSpec[];
+  /** Where a line a process printed goes; by default stdout, after the process's name. */
+  print?: (process: string, line: string) => void;
   /** Where the supervisor's own messages go; by default stdout, after "stack". */
   say?: (line: string) => void;
   restart?: RestartPolicy;
 }
 
-const COLORS = ['blue', 'green', 'yellow', 'magenta', 'cyan', 'white'] as const;
-const NAME_WIDTH = Math.max(...SERVICES.map((name) => name.length));
+/** The processes of `npm start` and `npm run dev`: one per service of the stack. */
+export function stackProcesses({ mode, ports, eventsToken, env = {} }: { mode: StackMode; ports: StackPorts; eventsToken?: string; env?: Record<string, string> }): ProcessSpec[] {
+  return SERVICES.map((name) => ({ name, ...serviceCommand(name, mode), env: { ...env, ...serviceEnv(name, ports, mode, eventsToken) } }));
+}
 
-function prefixed(name: string, color: (typeof COLORS)[number] | 'gray'): (line: string) => void {
-  const prefix = styleText(color, name.padEnd(NAME_WIDTH), { stream: process.stdout });
+const COLORS = ['blue', 'green', 'yellow', 'magenta', 'cyan', 'white'] as const;
+function prefixed(name: string, width: number, color: (typeof COLORS)[number] | 'gray'): (line: string) => void {
+  const prefix = styleText(color, name.padEnd(width), { stream: process.stdout });
   return (line) => process.stdout.write(`${prefix} ${line}\n`);
 }
 
 export class Supervisor {
-  private readonly running = new Map<ServiceName, StartedProcess>();
-  private readonly failuresInARow = new Map<ServiceName, number>();
+  private readonly specs: Map<string, ProcessSpec>;
+  private readonly running = new Map<string, StartedProcess>();
+  private readonly failuresInARow = new Map<string, number>();
   private readonly pendingRestarts = new Set<NodeJS.Timeout>();
   private stopping = false;
-  private readonly print: (service: ServiceName, line: string) => void;
+  private readonly print: (process: string, line: string) => void;
   private readonly say: (line: string) => void;
   private readonly restart: RestartPolicy;
 
-  constructor(private readonly options: SupervisorOptions) {
-    const printers = new Map(SERVICES.map((name, index) => [name, prefixed(name, COLORS[index % COLORS.length] ?? 'white')]));
-    this.print = options.print ?? ((service, line) => printers.get(service)?.(line));
-    this.say = options.say ?? prefixed('stack', 'gray');
+  constructor(options: SupervisorOptions) {
+    this.specs = new Map(options.processes.map((spec) => [spec.name, spec]));
+    const width = Math.max(5, ...options.processes.map(({ name }) => name.length));
+    const printers = new Map(options.processes.map(({ name }, index) => [name, prefixed(name, width, COLORS[index % COLORS.length] ?? 'white')]));
+    this.print = options.print ?? ((name, line) => printers.get(name)?.(line));
+    this.say = options.say ?? prefixed('stack', width, 'gray');
     this.restart = options.restart ?? DEFAULT_RESTART;
   }
 
-  /** Starts the services (all by default). */
-  start(services: readonly ServiceName[] = SERVICES): void {
-    for (const name of services) this.launch(name);
+  /** Starts the processes (all by default). */
+  start(names: readonly string[] = [...this.specs.keys()]): void {
+    for (const name of names) this.launch(name);
   }
 
-  pid(name: ServiceName): number | undefined {
+  pid(name: string): number | undefined {
     const started = this.running.get(name);
     return started && !started.exit ? started.child.pid : undefined;
   }
 
-  /** Stops every service (SIGTERM, then SIGKILL after `timeoutMs`); nothing is restarted from then on. */
+  /** Stops every process (SIGTERM, then SIGKILL after `timeoutMs`), those that stop last after the others; nothing is restarted from then on. */
   async stop(timeoutMs = 10_000): Promise<void> {
     this.stopping = true;
     for (const timer of this.pendingRestarts) clearTimeout(timer);
     this.pendingRestarts.clear();
-    await Promise.all([...this.running.values()].map((started) => stopProcess(started, 'SIGTERM', timeoutMs)));
+    const stopAll = (last: boolean) =>
+      Promise.all([...this.running].filter(([name]) => (this.specs.get(name)?.stopsLast ?? false) === last).map(([, started]) => stopProcess(started, 'SIGTERM', timeoutMs)));
+    await stopAll(false);
+    await stopAll(true);
   }
 
-  private launch(name: ServiceName): void {
-    const { mode, ports, eventsToken, env } = this.options;
-    const { command, args } = serviceCommand(name, mode);
-    const started = startProcess(command, args, {
-      env: { ...process.env, ...env, ...serviceEnv(name, ports, mode, eventsToken) },
+  private launch(name: string): void {
+    const spec = this.specs.get(name);
+    if (!spec) throw new Error(`no process named ${name}`);
+    const started = startProcess(spec.command, spec.args, {
+      env: { ...process.env, ...spec.env },
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -101,7 +117,7 @@ export class Supervisor {
     });
   }
 
-  private forward(name: ServiceName, stream: Readable | null): void {
+  private forward(name: string, stream: Readable | null): void {
     if (!stream) return;
     createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => this.print(name, line));
   }

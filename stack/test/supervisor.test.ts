@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { eventsHeaders } from '@blog/common';
 import { freePorts, http, waitFor } from '@blog/testkit';
-import { newEventsToken, SERVICES, Supervisor, type ServiceName, type StackPorts } from '@blog/stack';
+import { newEventsToken, SERVICES, stackProcesses, Supervisor, type ServiceName, type StackPorts } from '@blog/stack';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'stack-supervisor-'));
 const said: string[] = [];
@@ -33,10 +33,7 @@ beforeAll(async () => {
   const free = await freePorts(SERVICES.length);
   ports = Object.fromEntries(SERVICES.map((name, i) => [name, free[i] as number])) as StackPorts;
   supervisor = new Supervisor({
-    mode: 'start',
-    ports,
-    eventsToken: token,
-    env: { EVENT_LOG_DIR: dataDir, LOG_LEVEL: 'warn' },
+    processes: stackProcesses({ mode: 'start', ports, eventsToken: token, env: { EVENT_LOG_DIR: dataDir, LOG_LEVEL: 'warn' } }),
     print: () => undefined,
     say: (line) => said.push(line),
     restart: { firstDelayMs: 100, maxDelayMs: 1_000, stableAfterMs: 60_000 },

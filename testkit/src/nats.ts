@@ -1,58 +1,17 @@
+export { compareVersions, findNatsServer, MINIMUM_NATS_SERVER, type NatsNode } from '@blog/stack';
+
 /**
  * A NATS JetStream cluster of real nats-server processes on 127.0.0.1, for the tests of the replicated
  * event log: each node with its own store, `sync_interval: always` (fsync before acknowledging), a pid
  * file, a log file and a monitoring port. Nodes can be killed (kill -9) and started again on their store.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT, startProcess, stopProcess, type StartedProcess } from '@blog/stack';
+import { findNatsServer, ROOT, startProcess, stopProcess, writeNatsConfig, type NatsNode, type StartedProcess } from '@blog/stack';
 import { http } from './http';
 import { freePorts } from './ports';
 import { waitFor } from './wait';
-
-/** The first release whose `sync_interval: always` makes JetStream fsync before it acknowledges. */
-export const MINIMUM_NATS_SERVER = '2.10.23';
-
-const INSTALL_HINT = `run infra/scripts/nats-server.sh (as root on Debian/Ubuntu it fetches one), or set NATS_SERVER to a nats-server ${MINIMUM_NATS_SERVER} or later`;
-
-/** The nats-server to run: NATS_SERVER, the one infra/scripts/nats-server.sh caches, or the PATH's. */
-export function findNatsServer(env: NodeJS.ProcessEnv = process.env): string {
-  const candidates = [env.NATS_SERVER, path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'blog-nats', 'nats-server'), 'nats-server'];
-  const seen: string[] = [];
-  for (const candidate of candidates) {
-    if (!candidate || (candidate.includes('/') && !existsSync(candidate))) continue;
-    let version: string | undefined;
-    try {
-      version = /v(\d+\.\d+\.\d+)/.exec(execFileSync(candidate, ['--version'], { encoding: 'utf8', env }))?.[1];
-    } catch {
-      continue;
-    }
-    if (version && compareVersions(version, MINIMUM_NATS_SERVER) >= 0) return candidate;
-    seen.push(`${candidate} is ${version ?? 'of an unknown version'}`);
-  }
-  throw new Error(`no nats-server ${MINIMUM_NATS_SERVER} or later found${seen.length > 0 ? ` (${seen.join('; ')})` : ''}: ${INSTALL_HINT}`);
-}
-
-export function compareVersions(a: string, b: string): number {
-  const [x, y] = [a, b].map((version) => version.split('.').map(Number));
-  for (let i = 0; i < 3; i++) {
-    const difference = (x?.[i] ?? 0) - (y?.[i] ?? 0);
-    if (difference !== 0) return difference;
-  }
-  return 0;
-}
-
-export interface NatsNode {
-  readonly name: string;
-  readonly clientPort: number;
-  readonly clusterPort: number;
-  readonly monitorPort: number;
-  /** nats://127.0.0.1:<clientPort> */
-  readonly url: string;
-}
 
 export interface NatsCluster {
   readonly nodes: readonly NatsNode[];
@@ -92,24 +51,7 @@ export async function startNatsCluster({ dir, size = 3, name = `blog-${randomByt
     url: `nats://127.0.0.1:${ports[i * 3]}`,
   }));
   mkdirSync(path.join(dir, 'logs'), { recursive: true });
-  const configs = nodes.map((node) => {
-    const routes = nodes.filter((other) => other !== node).map((other) => `"nats-route://127.0.0.1:${other.clusterPort}"`);
-    const file = path.join(dir, `${node.name}.conf`);
-    writeFileSync(
-      file,
-      [
-        `server_name: ${node.name}`,
-        `listen: "127.0.0.1:${node.clientPort}"`,
-        `http: "127.0.0.1:${node.monitorPort}"`,
-        `pid_file: "${path.join(dir, `${node.name}.pid`)}"`,
-        `jetstream { store_dir: "${path.join(dir, 'store', node.name)}", sync_interval: always }`,
-        // A name of its own and no gossip of routes: a node of another test's cluster can never join this one.
-        `cluster { name: ${name}, listen: "127.0.0.1:${node.clusterPort}", no_advertise: true, routes: [${routes.join(', ')}] }`,
-        '',
-      ].join('\n'),
-    );
-    return file;
-  });
+  const configs = nodes.map((node) => writeNatsConfig(dir, node, nodes, name));
   const running: (StartedProcess | undefined)[] = nodes.map(() => undefined);
 
   const monitor = async (node: number, pathAndQuery: string): Promise<unknown> => {

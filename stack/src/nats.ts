@@ -1,0 +1,71 @@
+/**
+ * NATS JetStream servers on this machine, for the scaled-out blog (`npm run start:cluster`) and its tests:
+ * which nats-server to run, and each node's configuration (own store, `sync_interval: always`, a pid file,
+ * a monitoring port, routes to the other nodes), all on 127.0.0.1.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** The first release whose `sync_interval: always` makes JetStream fsync before it acknowledges. */
+export const MINIMUM_NATS_SERVER = '2.10.23';
+
+const INSTALL_HINT = `run infra/scripts/nats-server.sh (on Debian or Ubuntu, as root, it fetches one into ~/.cache/blog-nats), or set NATS_SERVER to a nats-server ${MINIMUM_NATS_SERVER} or later`;
+
+/** The nats-server to run: NATS_SERVER, the one infra/scripts/nats-server.sh caches, or the PATH's. */
+export function findNatsServer(env: NodeJS.ProcessEnv = process.env): string {
+  const candidates = [env.NATS_SERVER, path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'blog-nats', 'nats-server'), 'nats-server'];
+  const seen: string[] = [];
+  for (const candidate of candidates) {
+    if (!candidate || (candidate.includes('/') && !existsSync(candidate))) continue;
+    let version: string | undefined;
+    try {
+      version = /v(\d+\.\d+\.\d+)/.exec(execFileSync(candidate, ['--version'], { encoding: 'utf8', env }))?.[1];
+    } catch {
+      continue;
+    }
+    if (version && compareVersions(version, MINIMUM_NATS_SERVER) >= 0) return candidate;
+    seen.push(`${candidate} is ${version ?? 'of an unknown version'}`);
+  }
+  throw new Error(`no nats-server ${MINIMUM_NATS_SERVER} or later found${seen.length > 0 ? ` (${seen.join('; ')})` : ''}: ${INSTALL_HINT}`);
+}
+
+export function compareVersions(a: string, b: string): number {
+  const [x, y] = [a, b].map((version) => version.split('.').map(Number));
+  for (let i = 0; i < 3; i++) {
+    const difference = (x?.[i] ?? 0) - (y?.[i] ?? 0);
+    if (difference !== 0) return difference;
+  }
+  return 0;
+}
+
+export interface NatsNode {
+  readonly name: string;
+  readonly clientPort: number;
+  readonly clusterPort: number;
+  readonly monitorPort: number;
+  /** nats://127.0.0.1:<clientPort> */
+  readonly url: string;
+}
+
+/** Writes `<dir>/<node>.conf` for one node of a cluster named `cluster`; its store goes in `<dir>/store/<node>`. */
+export function writeNatsConfig(dir: string, node: NatsNode, nodes: readonly NatsNode[], cluster: string): string {
+  const routes = nodes.filter((other) => other !== node).map((other) => `"nats-route://127.0.0.1:${other.clusterPort}"`);
+  const file = path.join(dir, `${node.name}.conf`);
+  writeFileSync(
+    file,
+    [
+      `server_name: ${node.name}`,
+      `listen: "127.0.0.1:${node.clientPort}"`,
+      `http: "127.0.0.1:${node.monitorPort}"`,
+      `pid_file: "${path.join(dir, `${node.name}.pid`)}"`,
+      // Every acknowledged message is fsynced first: the default lazy fsync can lose acknowledged writes.
+      `jetstream { store_dir: "${path.join(dir, 'store', node.name)}", sync_interval: always }`,
+      // A name of its own and no gossip of routes: a node of another cluster on this machine never joins.
+      `cluster { name: ${cluster}, listen: "127.0.0.1:${node.clusterPort}", no_advertise: true, routes: [${routes.join(', ')}] }`,
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
