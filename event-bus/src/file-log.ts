@@ -5,6 +5,7 @@ import type { Logger } from '@blog/common';
 import { DurableFile, toFault, type OpenLogFile } from './durable-file';
 import { GroupCommit } from './group-commit';
 import {
+  AppendsById,
   ByteOffsets,
   EventIndex,
   EventLogUnavailableError,
@@ -53,8 +54,8 @@ const DEFAULT_WRITE_TIMEOUT_MS = 5_000;
 export class FileEventLog implements EventLog {
   private readonly index: EventIndex;
   private readonly appends = new GroupCommit<NewEvent, StoredEvent>((events) => this.writeBatch(events));
-  /** Appends not yet durable, by event id, so that a retry joins the original. */
-  private readonly pendingById = new Map<string, Promise<StoredEvent>>();
+  /** A retry of a stored or pending event id joins the original. */
+  private readonly byId: AppendsById;
   private closed = false;
   private readonly refusals: RefusedAppends;
   /** Writes (each one fsync) so far; with group commit, fewer than appends under load. */
@@ -67,6 +68,7 @@ export class FileEventLog implements EventLog {
   ) {
     this.index = new EventIndex(options.tailSize ?? DEFAULT_TAIL_SIZE, loaded);
     this.refusals = new RefusedAppends(options.logger, options.onWriteFault, () => this.lastSeq);
+    this.byId = new AppendsById(this.index, async (seq) => (await this.readAfter(seq - 1, 1))[0] as StoredEvent);
   }
 
   /** Opens (or creates) the log in `dir` and loads it. */
@@ -97,30 +99,24 @@ export class FileEventLog implements EventLog {
 
   append(event: NewEvent): Promise<StoredEvent> {
     if (this.closed) return Promise.reject(new EventLogUnavailableError('the bus is shutting down'));
-    const knownSeq = this.index.recentSeq(event.id);
-    if (knownSeq !== undefined) return this.readAfter(knownSeq - 1, 1).then(([stored]) => stored as StoredEvent);
-    const pending = this.pendingById.get(event.id);
-    if (pending) return pending;
-    const blocked = this.file.blockedBy;
-    if (blocked) {
-      this.refusals.refused(blocked, 1);
-      return Promise.reject(new EventLogUnavailableError(blocked.message));
-    }
-    const appended = this.appends.add(event);
-    this.pendingById.set(event.id, appended);
-    void appended.then(
-      () => this.pendingById.delete(event.id),
-      () => this.pendingById.delete(event.id),
-    );
-    return appended;
+    return this.byId.append(event, () => {
+      const blocked = this.file.blockedBy;
+      if (blocked) {
+        this.refusals.refused(blocked, 1);
+        return Promise.reject(new EventLogUnavailableError(blocked.message));
+      }
+      return this.appends.add(event);
+    });
   }
 
-  async readRawAfter(after: number, limit: number, maxBytes = Infinity): Promise<string[]> {
-    const last = this.index.lastOfRead(after, limit, maxBytes);
-    if (last <= after) return [];
-    if (this.index.holdsAfter(after)) return this.index.readTail(after, last);
+  readRawAfter(after: number, limit: number, maxBytes = Infinity): Promise<string[]> {
+    return this.index.readRaw(after, limit, maxBytes, (first, last) => this.readFromFile(first, last));
+  }
+
+  /** Events first…last from the file, by their byte offsets. */
+  private async readFromFile(first: number, last: number): Promise<string[]> {
     const { offsets } = this.index;
-    const start = offsets.startOf(after + 1);
+    const start = offsets.startOf(first);
     const length = offsets.endOf(last) - start;
     const buffer = Buffer.allocUnsafe(length);
     const { bytesRead } = await this.file.read(buffer, length, start);

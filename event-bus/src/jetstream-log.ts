@@ -3,6 +3,7 @@ import { DeliverPolicy, JetStreamApiError, jetstream, jetstreamManager, type Con
 import { NoRespondersError, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
 import { ensureEventStream, type EventStreamSettings } from './jetstream-stream';
 import {
+  AppendsById,
   EventIndex,
   EventLogUnavailableError,
   EventLogUnconfirmedError,
@@ -64,7 +65,7 @@ const FOLLOW_HEARTBEAT_MS = 1_000;
 export class JetStreamEventLog implements EventLog {
   private readonly index: EventIndex;
   private readonly refusals: RefusedAppends;
-  private readonly pendingById = new Map<string, Promise<StoredEvent>>();
+  private readonly appends: AppendsById;
   private following: ConsumerMessages | undefined;
   private followLoop: Promise<void> | undefined;
   private watchdog: NodeJS.Timeout | undefined;
@@ -78,6 +79,7 @@ export class JetStreamEventLog implements EventLog {
   ) {
     this.index = new EventIndex(options.tailSize ?? DEFAULT_TAIL_SIZE);
     this.refusals = new RefusedAppends(options.logger, options.onWriteFault, () => this.lastSeq);
+    this.appends = new AppendsById(this.index, (seq) => this.storedAt(seq));
   }
 
   /** Creates or updates the stream, reads its history and follows it. */
@@ -106,22 +108,11 @@ export class JetStreamEventLog implements EventLog {
 
   append(event: NewEvent): Promise<StoredEvent> {
     if (this.closed) return Promise.reject(new EventLogUnavailableError('the bus is shutting down'));
-    const knownSeq = this.index.recentSeq(event.id);
-    if (knownSeq !== undefined) return this.storedAt(knownSeq);
-    const pending = this.pendingById.get(event.id);
-    if (pending) return pending;
-    const appended = this.publish(event);
-    this.pendingById.set(event.id, appended);
-    const forget = () => this.pendingById.delete(event.id);
-    appended.then(forget, forget);
-    return appended;
+    return this.appends.append(event, () => this.publish(event));
   }
 
-  async readRawAfter(after: number, limit: number, maxBytes = Infinity): Promise<string[]> {
-    const last = this.index.lastOfRead(after, limit, maxBytes);
-    if (last <= after) return [];
-    if (this.index.holdsAfter(after)) return this.index.readTail(after, last);
-    return this.fetchFromStream(after + 1, last);
+  readRawAfter(after: number, limit: number, maxBytes = Infinity): Promise<string[]> {
+    return this.index.readRaw(after, limit, maxBytes, (first, last) => this.fetchFromStream(first, last));
   }
 
   async readAfter(after: number, limit: number): Promise<StoredEvent[]> {
@@ -136,7 +127,7 @@ export class JetStreamEventLog implements EventLog {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.watchdog);
-    await Promise.allSettled([...this.pendingById.values()]);
+    await this.appends.settled();
     await this.following?.close();
     await this.followLoop;
     this.index.wakeAll();

@@ -233,6 +233,17 @@ export class EventIndex {
     return this.tail.slice(after + 1 - this.tailFirstSeq, last + 1 - this.tailFirstSeq);
   }
 
+  /**
+   * The texts of a read after `after` (see EventLog.readRawAfter): from memory when the tail holds them,
+   * else from `older` (the file, the stream), asked for seqs first…last.
+   */
+  async readRaw(after: number, limit: number, maxBytes: number, older: (first: number, last: number) => Promise<string[]>): Promise<string[]> {
+    const last = this.lastOfRead(after, limit, maxBytes);
+    if (last <= after) return [];
+    if (this.holdsAfter(after)) return this.readTail(after, last);
+    return older(after + 1, last);
+  }
+
   waitForNewerThan(after: number, signal: AbortSignal): Promise<void> {
     if (this.lastSeq > after || signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
@@ -253,4 +264,35 @@ export class EventIndex {
 
 export function parseStoredLines(lines: readonly string[]): StoredEvent[] {
   return lines.map((line) => JSON.parse(line) as StoredEvent);
+}
+
+/**
+ * Makes appends idempotent by event id: an append of an id stored recently resolves with the stored event,
+ * and one of an id whose append is under way joins it.
+ */
+export class AppendsById {
+  private readonly pending = new Map<string, Promise<StoredEvent>>();
+
+  constructor(
+    private readonly index: EventIndex,
+    /** The stored event at a seq the index knows. */
+    private readonly storedAt: (seq: number) => Promise<StoredEvent>,
+  ) {}
+
+  append(event: NewEvent, store: () => Promise<StoredEvent>): Promise<StoredEvent> {
+    const knownSeq = this.index.recentSeq(event.id);
+    if (knownSeq !== undefined) return this.storedAt(knownSeq);
+    const pending = this.pending.get(event.id);
+    if (pending) return pending;
+    const appended = store();
+    this.pending.set(event.id, appended);
+    const forget = () => this.pending.delete(event.id);
+    appended.then(forget, forget);
+    return appended;
+  }
+
+  /** Resolves once every append under way has settled. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.pending.values()]);
+  }
 }
