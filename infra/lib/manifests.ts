@@ -4,6 +4,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import type { IStatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
 import type { IIngress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
@@ -16,7 +17,7 @@ import type { IService } from 'kubernetes-models/v1/Service';
 import { parseAllDocuments } from 'yaml';
 import { manifestFiles, readRepoFile } from './repo';
 
-export type { IConfigMap, IContainer, IDeployment, IIngress, INetworkPolicy, IPodDisruptionBudget, IPodTemplateSpec, ISecret, IService, IStatefulSet };
+export type { IConfigMap, IContainer, IDeployment, IHorizontalPodAutoscaler, IIngress, INetworkPolicy, IPodDisruptionBudget, IPodTemplateSpec, ISecret, IService, IStatefulSet };
 export type LabelSelector = NonNullable<NonNullable<IDeployment['spec']>['selector']>;
 export type PodSpec = NonNullable<IPodTemplateSpec['spec']>;
 
@@ -119,6 +120,7 @@ export interface KindMap {
   PodDisruptionBudget: IPodDisruptionBudget;
   Ingress: IIngress;
   NetworkPolicy: INetworkPolicy;
+  HorizontalPodAutoscaler: IHorizontalPodAutoscaler;
 }
 
 export interface Typed<K extends keyof KindMap> extends Manifest {
