@@ -193,6 +193,20 @@ describe('comments: moderation updates', () => {
     expect(bus.ofType('CommentUpdated')).toHaveLength(1);
   });
 
+  it('publishes no second CommentUpdated for a decision stored twice (another seq and id: outside the dedup window)', async () => {
+    const { history, created } = await historyWithComment();
+    const { app, bus } = await setup({ history });
+    const decision = { type: 'CommentModerated' as const, data: { ...created.data, status: 'approved' as const } };
+    await deliver(app, await bus.publish(decision));
+    await eventually(() => expect(bus.ofType('CommentUpdated')).toHaveLength(1));
+    await deliver(app, bus.ofType('CommentUpdated')[0]);
+    await deliver(app, await bus.publish(decision));
+    await settle();
+    expect(bus.ofType('CommentModerated')).toHaveLength(2);
+    expect(bus.ofType('CommentUpdated')).toHaveLength(1);
+    expect(await commentsOf(app, 'p1')).toEqual([{ id: 'c1', content: 'hello', status: 'approved' }]);
+  });
+
   it('publishes a rejected CommentUpdated for a rejected comment and clears it on the echo', async () => {
     const { history, created } = await historyWithComment('ORANGE juice');
     const { app, bus, updates } = await setup({ history });

@@ -94,7 +94,7 @@ export async function runJetStreamPhase(context: PhaseContext, fileRate: number 
         `JetStream: ${path.basename(natsServer)} (${natsServer}), 3 nodes on 127.0.0.1 with sync_interval: always, stream R3; one bus (EVENT_LOG=jetstream) and one replica of each service ` +
           'reading the log itself (EVENTS_FOLLOW), on the same machine as the file-log figures above. The same creates (c=50) and propagation phases; ' +
           `then a closed loop at c=${LEADER_KILL.concurrency} for ${LEADER_KILL.durationMs / 1000} s with the stream leader killed (kill -9) after ${LEADER_KILL.killAtMs / 1000} s and started again ${LEADER_KILL.downMs / 1000} s later. ` +
-          'What bounds the rate: each create waits for a quorum of the three servers to store and fsync it (two network hops and an fsync per group of messages) instead of one local fsync.',
+          'What bounds the rate: each create waits for a quorum of the three servers to store it, each server fsyncing every message (sync_interval: always), where the file log fsyncs once per group of concurrent appends.',
       ],
       details: { natsServer, creates: creates.details, propagation: propagation.details, leaderKill },
     };
