@@ -57,7 +57,8 @@ const FOLLOW_HEARTBEAT_MS = 1_000;
  *   `sync_interval: always`); the seq is the stream sequence (1, 2, 3… with no holes: deletes and purges
  *   are denied).
  * - While the cluster has no leader or no quorum (a server killed, a network split), an append publishes
- *   again with the same id until `publishTimeoutMs`, then is refused with 503 and nothing is promised.
+ *   again with the same id until `publishTimeoutMs`, then is refused: 503 when every attempt was refused
+ *   (nothing stored), 504 when one went unanswered (maybe stored: the same id again is safe).
  * - Each bus replica follows the stream with an ordered consumer: every event reaches its in-memory index
  *   in seq order, whichever replica stored it, so any replica serves reads and deliveries. Older events
  *   than the in-memory tail are fetched from the stream.
