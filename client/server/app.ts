@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { addHealthRoutes, finishServiceApp, resolvePublicRoute, type Logger, type PublicBackend } from '@blog/common';
 import express, { type Express, type RequestHandler } from 'express';
@@ -25,12 +26,22 @@ export function createClientServerApp({ backends, client, logger }: ClientServer
   app.disable('x-powered-by');
   // Stateless: ready as soon as it listens.
   addHealthRoutes(app, () => true);
-  if (backends) app.use(apiProxy(backends, logger));
+  if (backends) {
+    app.use(apiProxy(backends, logger));
+    app.options(/^\/posts/i, (req, res) => {
+      res.status(400).json({ error: `${req.method} ${req.path} with a body is not accepted` });
+    });
+  }
   app.use(client);
   return finishServiceApp(app, logger);
 }
 
-const PROXIED_METHODS = new Set(['GET', 'HEAD', 'POST']);
+const PROXIED_METHODS = new Set(['GET', 'HEAD', 'POST', 'OPTIONS']);
+
+/** Whether a request says it carries a body (a length above 0, or chunks). */
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+}
 
 /** A function that gives a backend's URLs in turn. */
 function inTurn(urls: string | readonly string[]): () => string {
@@ -45,10 +56,11 @@ function apiProxy(backends: ApiBackends, logger: Logger): RequestHandler {
   return createProxyMiddleware({
     // Each request's target is the router's choice; this one is only http-proxy's required default.
     target: [backends.query].flat()[0],
-    // The API takes GET and POST only. Other methods are not passed on: http-proxy sends a DELETE or
-    // OPTIONS with Content-Length 0 even when the request has a chunked body, and the body would then
-    // reach the service as the start of another request. They get this server's own 404.
-    pathFilter: (pathname, req) => PROXIED_METHODS.has(req.method ?? '') && backendOf(pathname) !== 'client',
+    // The API takes GET and POST, and OPTIONS for browsers' CORS preflights (the service answers them, as
+    // behind the Ingress). Nothing else is passed on, nor an OPTIONS with a body: http-proxy sends a
+    // DELETE or OPTIONS with Content-Length 0 even when the request has a chunked body, and the body would
+    // then reach the service as the start of another request. They get this server's own 4xx.
+    pathFilter: (pathname, req) => PROXIED_METHODS.has(req.method ?? '') && !(req.method === 'OPTIONS' && hasBody(req)) && backendOf(pathname) !== 'client',
     router: (req) => {
       const backend = backendOf(new URL(req.url ?? '/', 'http://gateway').pathname);
       return nextUrl[backend && backend !== 'client' ? backend : 'query']();

@@ -79,6 +79,37 @@ describe('client server as the local ingress', () => {
     await request(gateway()).post('/events').send({}).expect(404);
   });
 
+  it('passes a CORS preflight (OPTIONS without a body) on to the service, as the Ingress does', async () => {
+    const res = await request(gateway())
+      .options('/posts/create')
+      .set('origin', 'http://posts.com')
+      .set('access-control-request-method', 'POST')
+      .set('access-control-request-headers', 'content-type')
+      .expect(200);
+    expect(res.body).toMatchObject({ backend: 'posts', method: 'OPTIONS', url: '/posts/create' });
+    const comments = await request(gateway()).options('/posts/p1/comments').set('origin', 'http://posts.com').expect(200);
+    expect(comments.body).toMatchObject({ backend: 'comments', method: 'OPTIONS' });
+  });
+
+  it('answers an OPTIONS with a chunked body itself (400 JSON), and passes nothing on', async () => {
+    const { server, port } = await listen(gateway(), 0, '127.0.0.1');
+    try {
+      const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        // Node frames a body of an OPTIONS request only when asked to.
+        const req = http.request({ host: '127.0.0.1', port, method: 'OPTIONS', path: '/posts/create', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        });
+        req.on('error', reject);
+        req.end('{"title":"smuggled"}');
+      });
+      expect(answer).toEqual({ status: 400, text: JSON.stringify({ error: 'OPTIONS /posts/create with a body is not accepted' }) });
+    } finally {
+      server.close();
+    }
+  });
+
   it.each(['DELETE', 'PUT', 'PATCH'])('answers %s on an API path itself (404 JSON), even with a chunked body, and passes nothing on', async (method) => {
     const { server, port } = await listen(gateway(), 0, '127.0.0.1');
     try {
