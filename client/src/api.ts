@@ -34,6 +34,7 @@ export function errorMessage(error: unknown): string {
 interface RequestOptions {
   method?: 'GET' | 'POST';
   body?: unknown;
+  headers?: Record<string, string>;
   signal?: AbortSignal | undefined;
 }
 
@@ -49,7 +50,7 @@ interface JsonAnswer {
 async function requestJson(path: string, options: RequestOptions = {}): Promise<JsonAnswer> {
   const { method = 'GET', body, signal } = options;
   const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
-  const headers: Record<string, string> = { Accept: 'application/json' };
+  const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
 
   let response: Response;
@@ -105,19 +106,51 @@ export async function fetchPosts(signal?: AbortSignal): Promise<PostWithComments
   return posts;
 }
 
+/** How often a create whose outcome is unknown is sent, in all, and how long to wait before each retry. */
+const CREATE_ATTEMPTS = 3;
+const RETRY_DELAY_MS = 1_000;
+
+/** A key no other submission uses (crypto.randomUUID needs HTTPS; posts.com may be plain HTTP). */
+function newIdempotencyKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/** An answer that leaves the outcome unknown: no answer at all, or the service could not confirm. */
+function outcomeUnknown(error: unknown): boolean {
+  if (!(error instanceof ApiRequestError)) return false;
+  return error.status === 0 || error.status === 504 || (error.status === 503 && /may or may not/.test(error.message));
+}
+
+/**
+ * Sends a create with an Idempotency-Key, and sends it again with the same key while its outcome is
+ * unknown: the service answers a repeat with what the first attempt created, never a second one.
+ */
+async function sendCreate(path: string, body: unknown, what: string): Promise<JsonAnswer> {
+  const headers = { 'Idempotency-Key': newIdempotencyKey() };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await requestJson(path, { method: 'POST', body, headers });
+    } catch (error) {
+      if (!outcomeUnknown(error)) throw error;
+      if (attempt >= CREATE_ATTEMPTS) {
+        throw new ApiRequestError(`We could not confirm that your ${what} was saved. It may still appear in a moment; if it does not, please submit it again.`, (error as ApiRequestError).status);
+      }
+      await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS * attempt));
+    }
+  }
+}
+
 /** `POST /posts/create`. */
 export async function createPost(title: string): Promise<Post> {
-  const { status, value } = await requestJson('/posts/create', { method: 'POST', body: { title } });
+  const { status, value } = await sendCreate('/posts/create', { title }, 'post');
   if (!isPost(value)) throw unexpectedShape('the new post', status);
   return value;
 }
 
 /** `POST /posts/:id/comments`. */
 export async function createComment(postId: string, content: string): Promise<Comment> {
-  const { status, value } = await requestJson(`/posts/${encodeURIComponent(postId)}/comments`, {
-    method: 'POST',
-    body: { content },
-  });
+  const { status, value } = await sendCreate(`/posts/${encodeURIComponent(postId)}/comments`, { content }, 'comment');
   if (!isComment(value)) throw unexpectedShape('the new comment', status);
   return value;
 }

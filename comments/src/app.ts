@@ -1,5 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { type BrowserAppDeps, createCommentBodySchema, createServiceApp, eventIntake, type EventPublisher, finishServiceApp, HttpError, parseBody } from '@blog/common';
+import {
+  type BrowserAppDeps,
+  createCommentBodySchema,
+  CreatesByKey,
+  createServiceApp,
+  eventIntake,
+  type EventPublisher,
+  finishServiceApp,
+  HttpError,
+  idempotencyKeyOf,
+  idFromKey,
+  keyReusedError,
+  parseBody,
+} from '@blog/common';
 import type { Express } from 'express';
 import type { CommentStore } from './events';
 
@@ -11,16 +24,32 @@ export interface CommentsDeps extends BrowserAppDeps {
 export function createApp({ store, bus, consumer, logger, metrics, eventsToken, browserOrigins }: CommentsDeps): Express {
   const app = createServiceApp({ isReady: () => consumer.isReady(), logger, metrics, eventsToken, browserOrigins });
 
+  const creates = new CreatesByKey();
+
+  /**
+   * With an Idempotency-Key, the comment's id and event id come from the key: the same key, post and
+   * content again answer the comment already created (also after a restart), and another body is a 422.
+   */
   app.post('/posts/:id/comments', async (req, res) => {
     const { content } = parseBody(createCommentBodySchema, req.body);
     const postId = req.params.id;
-    // A post created a moment ago may not have reached us yet: read the newest history before saying 404.
-    if (!store.hasPost(postId)) await consumer.sync();
+    const key = idempotencyKeyOf(req);
+    const id = key === undefined ? randomUUID() : idFromKey('comment', key);
+    // A post (or a keyed comment) created a moment ago may not have reached us yet: read the newest history first.
+    if (!store.hasPost(postId) || (key !== undefined && !store.get(id))) await consumer.sync();
     if (!store.hasPost(postId)) throw new HttpError(404, `post ${postId} not found`);
 
-    const comment = { id: randomUUID(), content, status: 'pending' as const };
-    const { seq } = await bus.publish({ type: 'CommentCreated', data: { ...comment, postId } });
-    store.addComment(postId, comment, seq);
+    const comment = await creates.run(key, async () => {
+      const existing = key === undefined ? undefined : store.get(id);
+      if (existing) {
+        if (existing.postId !== postId || existing.content !== content) throw keyReusedError();
+        return { id: existing.id, content: existing.content, status: existing.status };
+      }
+      const created = { id, content, status: 'pending' as const };
+      const { seq } = await bus.publish({ type: 'CommentCreated', data: { ...created, postId } }, key === undefined ? {} : { id: idFromKey('CommentCreated', key) });
+      store.addComment(postId, created, seq);
+      return created;
+    });
     res.status(201).json(comment);
   });
 

@@ -84,6 +84,33 @@ describe('comments: creating and listing', () => {
     expect((await commentsOf(app, 'p1')).map((c) => c.content)).toEqual(['once']);
   });
 
+  describe('Idempotency-Key', () => {
+    const comment = (app: Express, postId: string, content: string, key: string) => request(app).post(`/posts/${postId}/comments`).set('Idempotency-Key', key).send({ content });
+
+    it('answers the same comment to the same key, post and content, publishes it once, also after a restart', async () => {
+      const { history } = await historyWithComment();
+      const { app } = await setup({ history });
+      const first = await comment(app, 'p1', 'keyed', 'key-1').expect(201);
+      const [again, concurrent] = await Promise.all([comment(app, 'p1', 'keyed', 'key-1'), comment(app, 'p1', 'keyed', 'key-1')]);
+      expect([again.body, concurrent.body]).toEqual([first.body, first.body]);
+      const restarted = await setup({ history });
+      expect((await comment(restarted.app, 'p1', 'keyed', 'key-1').expect(201)).body).toEqual(first.body);
+      expect(history.ofType('CommentCreated').filter((event) => event.data.content === 'keyed')).toHaveLength(1);
+    });
+
+    it('refuses the same key with another content or another post (422 JSON) and creates nothing', async () => {
+      const { history } = await historyWithComment();
+      await history.publish({ type: 'PostCreated', data: { id: 'p2', title: 'Other' } });
+      const { app } = await setup({ history });
+      await comment(app, 'p1', 'keyed', 'key-2').expect(201);
+      for (const [postId, content] of [['p1', 'changed'], ['p2', 'keyed']] as const) {
+        const res = await comment(app, postId, content, 'key-2').expect(422);
+        expect(res.body.error).toMatch(/Idempotency-Key was already used with a different body/);
+      }
+      expect(history.ofType('CommentCreated')).toHaveLength(2);
+    });
+  });
+
   it('answers 404 JSON for an unknown post and publishes nothing', async () => {
     const { app, bus } = await setup();
     const res = await request(app).post('/posts/nope/comments').send({ content: 'hello' }).expect(404);

@@ -15,3 +15,4 @@ export * from './metrics';
 export * from './auth';
 export { Counter, Gauge } from './prom';
 export * from './app-deps';
+export * from './idempotency';

@@ -356,3 +356,26 @@ test('malformed requests get a 4xx JSON error and crash nothing', async () => {
   );
   expect(errors).toEqual([]);
 });
+
+test('a create sent again with its Idempotency-Key, also after a restart of posts and comments, answers the same resource and stores nothing new', async () => {
+  const gateway = stack.url('client');
+  const keyed = (path: string, body: unknown, key: string) => http(`${gateway}${path}`, { body, headers: { 'Idempotency-Key': key } });
+  const post = await keyed('/posts/create', { title: 'Sent twice' }, 'e2e-post-key');
+  expectStatus(post, 201, 'keyed create');
+  const postId = (post.json as Post).id;
+  const comment = await keyed(`/posts/${postId}/comments`, { content: 'sent twice too' }, 'e2e-comment-key');
+  expectStatus(comment, 201, 'keyed comment');
+  expect((await keyed('/posts/create', { title: 'Another title' }, 'e2e-post-key')).status).toBe(422);
+
+  for (const service of ['posts', 'comments'] as const) {
+    await stack.stop(service);
+    await stack.start(service);
+  }
+  const postAgain = await keyed('/posts/create', { title: 'Sent twice' }, 'e2e-post-key');
+  expect([postAgain.status, postAgain.json]).toEqual([201, post.json]);
+  const commentAgain = await keyed(`/posts/${postId}/comments`, { content: 'sent twice too' }, 'e2e-comment-key');
+  expect([commentAgain.status, (commentAgain.json as Comment).id]).toEqual([201, (comment.json as Comment).id]);
+  const events = await busEvents(stack);
+  expect(countFor(events, 'PostCreated', postId)).toBe(1);
+  expect(countFor(events, 'CommentCreated', (comment.json as Comment).id)).toBe(1);
+});

@@ -1,5 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { type BrowserAppDeps, createPostBodySchema, createServiceApp, eventIntake, type EventPublisher, finishServiceApp, parseBody } from '@blog/common';
+import {
+  type BrowserAppDeps,
+  createPostBodySchema,
+  CreatesByKey,
+  createServiceApp,
+  eventIntake,
+  type EventPublisher,
+  finishServiceApp,
+  idempotencyKeyOf,
+  idFromKey,
+  keyReusedError,
+  parseBody,
+} from '@blog/common';
 import type { Express, RequestHandler } from 'express';
 import type { PostStore } from './events';
 
@@ -11,12 +23,32 @@ export interface PostsDeps extends BrowserAppDeps {
 export function createApp({ store, bus, consumer, logger, metrics, eventsToken, browserOrigins }: PostsDeps): Express {
   const app = createServiceApp({ isReady: () => consumer.isReady(), logger, metrics, eventsToken, browserOrigins });
 
-  /** The post exists once the bus has stored its PostCreated; if the bus is down nothing is created (503). */
+  const creates = new CreatesByKey();
+
+  /**
+   * The post exists once the bus has stored its PostCreated; if the bus is down nothing is created (503).
+   * With an Idempotency-Key, the post's id and event id come from the key: the same key and title again
+   * answer the post already created (also after a restart), and another title with it is a 422.
+   */
   const createPost: RequestHandler = async (req, res) => {
     const { title } = parseBody(createPostBodySchema, req.body);
-    const post = { id: randomUUID(), title };
-    const { seq } = await bus.publish({ type: 'PostCreated', data: post });
-    store.add(post, seq);
+    const key = idempotencyKeyOf(req);
+    const post = await creates.run(key, async () => {
+      const id = key === undefined ? randomUUID() : idFromKey('post', key);
+      if (key !== undefined) {
+        // Created earlier, maybe by another replica or before a restart: the newest history says.
+        if (!store.get(id)) await consumer.sync();
+        const existing = store.get(id);
+        if (existing) {
+          if (existing.title !== title) throw keyReusedError();
+          return existing;
+        }
+      }
+      const created = { id, title };
+      const { seq } = await bus.publish({ type: 'PostCreated', data: created }, key === undefined ? {} : { id: idFromKey('PostCreated', key) });
+      store.add(created, seq);
+      return created;
+    });
     res.status(201).json(post);
   };
 

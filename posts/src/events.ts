@@ -7,14 +7,20 @@ interface StoredPost extends Post {
 
 /** The posts this service has created, rebuilt from the event history at start. */
 export class PostStore {
-  private readonly ids = new Set<string>();
+  private readonly byId = new Map<string, StoredPost>();
   private readonly posts: StoredPost[] = [];
 
   /** Adds a post unless it is already known (a replayed or echoed PostCreated). */
   add(post: Post, seq: number): void {
-    if (this.ids.has(post.id)) return;
-    this.ids.add(post.id);
-    insertBySeq(this.posts, { id: post.id, title: post.title, seq });
+    if (this.byId.has(post.id)) return;
+    const stored = { id: post.id, title: post.title, seq };
+    this.byId.set(post.id, stored);
+    insertBySeq(this.posts, stored);
+  }
+
+  get(id: string): Post | undefined {
+    const found = this.byId.get(id);
+    return found && { id: found.id, title: found.title };
   }
 
   /** All posts as a map by id, in the order of the log. */

@@ -23,6 +23,55 @@ describe('posts', () => {
     expect(list.body).toEqual({ [res.body.id]: res.body });
   });
 
+  describe('Idempotency-Key', () => {
+    const create = (app: Parameters<typeof request>[0], title: string, key: string) => request(app).post('/posts/create').set('Idempotency-Key', key).send({ title });
+
+    it('answers the same post to the same key and title, and publishes it once', async () => {
+      const { app, bus } = await setup();
+      const first = await create(app, 'Once', 'key-1').expect(201);
+      const again = await create(app, 'Once', 'key-1').expect(201);
+      expect(again.body).toEqual(first.body);
+      const other = await create(app, 'Once', 'key-2').expect(201);
+      expect(other.body.id).not.toBe(first.body.id);
+      expect(bus.ofType('PostCreated').map((event) => event.data.id)).toEqual([first.body.id, other.body.id]);
+    });
+
+    it('creates one post for concurrent requests with one key', async () => {
+      const { app, bus } = await setup();
+      const answers = await Promise.all([1, 2, 3].map(() => create(app, 'Concurrent', 'key-c')));
+      expect(new Set(answers.map((answer) => `${answer.status} ${answer.body.id}`)).size).toBe(1);
+      expect(bus.ofType('PostCreated')).toHaveLength(1);
+    });
+
+    it('refuses the same key with another title (422 JSON) and creates nothing', async () => {
+      const { app, bus } = await setup();
+      await create(app, 'First title', 'key-d').expect(201);
+      const res = await create(app, 'Another title', 'key-d').expect(422);
+      expect(res.body.error).toMatch(/Idempotency-Key was already used with a different body/);
+      expect(bus.ofType('PostCreated')).toHaveLength(1);
+    });
+
+    it('answers the same post after a restart of posts, from the history', async () => {
+      const history = new InMemoryBus();
+      const first = await create((await setup({ history })).app, 'Before the restart', 'key-r').expect(201);
+      const restarted = await setup({ history });
+      const again = await create(restarted.app, 'Before the restart', 'key-r').expect(201);
+      expect(again.body).toEqual(first.body);
+      expect(history.ofType('PostCreated')).toHaveLength(1);
+    });
+
+    it.each([
+      ['empty', ''],
+      ['too long', 'k'.repeat(256)],
+      ['not printable', 'tab\there'],
+    ])('refuses an %s key with 400 JSON', async (_name, key) => {
+      const { app, bus } = await setup();
+      const res = await request(app).post('/posts/create').set('Idempotency-Key', key).send({ title: 'x' }).expect(400);
+      expect(res.body.error).toMatch(/Idempotency-Key must be 1 to 255 printable ASCII characters/);
+      expect(bus.events).toHaveLength(0);
+    });
+  });
+
   it('lists posts in creation order', async () => {
     const { app } = await setup();
     const titles = ['a', 'b', 'c'];

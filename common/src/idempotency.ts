@@ -1,0 +1,57 @@
+/**
+ * `Idempotency-Key` on creates: a client that is not sure its create went through (a timeout, an
+ * "unconfirmed" answer) sends it again with the same key, and gets the same resource instead of a second
+ * one. The resource id and its event id are derived from the key, so this holds across restarts and
+ * replicas (the service finds the resource in the history) and while the first attempt is still being
+ * published (the bus stores an event id once).
+ */
+import { createHash } from 'node:crypto';
+import type { Request } from 'express';
+import { HttpError } from './http';
+
+export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
+const MAX_KEY_LENGTH = 255;
+
+/** The request's Idempotency-Key; undefined without one; a 400 for one that is empty, too long or not printable. */
+export function idempotencyKeyOf(req: Request): string | undefined {
+  const key = req.get(IDEMPOTENCY_KEY_HEADER);
+  if (key === undefined) return undefined;
+  if (key.length === 0 || key.length > MAX_KEY_LENGTH || !/^[\x20-\x7e]+$/.test(key)) {
+    throw new HttpError(400, `${IDEMPOTENCY_KEY_HEADER} must be 1 to ${MAX_KEY_LENGTH} printable ASCII characters`);
+  }
+  return key;
+}
+
+/** A UUID (version 8: name-based, SHA-256) for what the key names: the same kind and key, the same id. */
+export function idFromKey(kind: string, key: string): string {
+  const bytes = createHash('sha256').update(`${kind}\n${key}`).digest().subarray(0, 16);
+  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x80;
+  bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** The key was used before for a create with another body: nothing was created. */
+export function keyReusedError(): HttpError {
+  return new HttpError(422, `this ${IDEMPOTENCY_KEY_HEADER} was already used with a different body; nothing was created (send a new key for a new create)`);
+}
+
+/**
+ * Runs creates one key at a time in this process: a retry that arrives while the first attempt with its
+ * key is under way waits for it, then finds what it created.
+ */
+export class CreatesByKey {
+  private readonly inFlight = new Map<string, Promise<unknown>>();
+
+  async run<T>(key: string | undefined, create: () => Promise<T>): Promise<T> {
+    if (key === undefined) return create();
+    for (let pending = this.inFlight.get(key); pending; pending = this.inFlight.get(key)) await pending.catch(() => undefined);
+    const running = create();
+    this.inFlight.set(key, running);
+    try {
+      return await running;
+    } finally {
+      this.inFlight.delete(key);
+    }
+  }
+}
