@@ -29,6 +29,15 @@ export interface EventSourceLike {
 const CLOSED = 2;
 export const FIRST_RETRY_MS = 1_000;
 export const MAX_RETRY_MS = 10_000;
+/** How often query says it sends a `ping`, until a ping says otherwise. */
+export const DEFAULT_PING_MS = 15_000;
+/** Silent for this many ping intervals: the stream is taken for dead. */
+export const SILENT_INTERVALS = 2;
+
+interface Timers {
+  setTimer: (run: () => void, ms: number) => unknown;
+  clearTimer: (timer: unknown) => void;
+}
 
 export interface PostsStreamOptions {
   url: string;
@@ -38,6 +47,8 @@ export interface PostsStreamOptions {
   onState: (state: StreamState) => void;
   setTimer?: (run: () => void, ms: number) => unknown;
   clearTimer?: (timer: unknown) => void;
+  /** The timers of the silence watchdog (the retry's by default). */
+  watchdog?: Timers;
 }
 
 function messageData(event: Event): string | undefined {
@@ -54,10 +65,14 @@ export class PostsStream {
   private state: StreamState = { status: 'connecting', pollingFallback: false };
   private readonly setTimer: (run: () => void, ms: number) => unknown;
   private readonly clearTimer: (timer: unknown) => void;
+  private readonly watchdog: Timers;
+  private silenceTimer: unknown;
+  private pingEveryMs = DEFAULT_PING_MS;
 
   constructor(private readonly options: PostsStreamOptions) {
     this.setTimer = options.setTimer ?? ((run, ms) => setTimeout(run, ms));
     this.clearTimer = options.clearTimer ?? ((timer) => clearTimeout(timer as ReturnType<typeof setTimeout>));
+    this.watchdog = options.watchdog ?? { setTimer: this.setTimer, clearTimer: this.clearTimer };
   }
 
   /** Opens the stream; call once. */
@@ -77,6 +92,7 @@ export class PostsStream {
   close(): void {
     this.closed = true;
     this.clearTimer(this.retryTimer);
+    this.watchdog.clearTimer(this.silenceTimer);
     this.source?.close();
     this.source = undefined;
   }
@@ -85,8 +101,10 @@ export class PostsStream {
     if (this.closed) return;
     const source = this.options.openSource(this.options.url);
     this.source = source;
+    this.heardFrom(source);
     source.addEventListener('open', () => {
       if (source !== this.source) return;
+      this.heardFrom(source);
       this.wasLive = true;
       this.retryDelayMs = FIRST_RETRY_MS;
       this.setState({ status: 'live', pollingFallback: false });
@@ -96,8 +114,15 @@ export class PostsStream {
       if (source.readyState === CLOSED) this.giveUp(source);
       else this.setState({ ...this.state, status: 'reconnecting' });
     });
+    source.addEventListener('ping', (event) => {
+      if (source !== this.source) return;
+      const everyMs = pingInterval(messageData(event));
+      if (everyMs !== undefined) this.pingEveryMs = everyMs;
+      this.heardFrom(source);
+    });
     source.addEventListener('snapshot', (event) => {
       if (source !== this.source) return;
+      this.heardFrom(source);
       const posts = parseSnapshot(messageData(event) ?? '');
       if (posts) this.options.onSnapshot(posts);
       else this.giveUp(source);
@@ -105,6 +130,7 @@ export class PostsStream {
     for (const type of LIVE_CHANGE_TYPES) {
       source.addEventListener(type, (event) => {
         if (source !== this.source) return;
+        this.heardFrom(source);
         const change = parseChange(type, messageData(event) ?? '');
         // A change that cannot be read would leave a gap: start over from a snapshot instead.
         if (change) this.options.onChange(change);
@@ -113,10 +139,27 @@ export class PostsStream {
     }
   }
 
+  /**
+   * Something came on `source` (or it was just opened): it is alive. If nothing more comes for two ping
+   * intervals, the service stopped answering without closing the connection (frozen, or a dead peer the
+   * network never reported): the indicator says so and a new connection is opened.
+   */
+  private heardFrom(source: EventSourceLike): void {
+    this.watchdog.clearTimer(this.silenceTimer);
+    this.silenceTimer = this.watchdog.setTimer(() => {
+      if (source !== this.source || this.closed) return;
+      source.close();
+      this.source = undefined;
+      this.setState({ ...this.state, status: 'reconnecting' });
+      this.connect();
+    }, SILENT_INTERVALS * this.pingEveryMs);
+  }
+
   /** This EventSource is done: fall back to polling and open a new one after the backoff. */
   private giveUp(source: EventSourceLike): void {
     source.close();
     this.source = undefined;
+    this.watchdog.clearTimer(this.silenceTimer);
     this.setState({ status: this.wasLive ? 'reconnecting' : 'polling', pollingFallback: true });
     const delay = this.retryDelayMs;
     this.retryDelayMs = Math.min(this.retryDelayMs * 2, MAX_RETRY_MS);
@@ -127,5 +170,15 @@ export class PostsStream {
     if (next.status === this.state.status && next.pollingFallback === this.state.pollingFallback) return;
     this.state = next;
     this.options.onState(next);
+  }
+}
+
+/** The interval a `ping` announces (`{"everyMs": n}`), if it is a usable one. */
+function pingInterval(data: string | undefined): number | undefined {
+  try {
+    const everyMs = (JSON.parse(data ?? '') as { everyMs?: unknown } | null)?.everyMs;
+    return typeof everyMs === 'number' && Number.isFinite(everyMs) && everyMs >= 100 ? everyMs : undefined;
+  } catch {
+    return undefined;
   }
 }

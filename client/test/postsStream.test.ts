@@ -1,6 +1,6 @@
 import type { PostWithComments } from '@blog/common/api';
 import type { LiveChange } from '../src/liveChanges';
-import { FIRST_RETRY_MS, MAX_RETRY_MS, PostsStream, type EventSourceLike, type StreamState } from '../src/postsStream';
+import { DEFAULT_PING_MS, FIRST_RETRY_MS, MAX_RETRY_MS, PostsStream, type EventSourceLike, type StreamState } from '../src/postsStream';
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -52,6 +52,7 @@ function setup() {
   const snapshots: PostWithComments[][] = [];
   const changes: LiveChange[] = [];
   const timers: { run: () => void; ms: number; cleared: boolean }[] = [];
+  const silences: { run: () => void; ms: number; cleared: boolean }[] = [];
   const stream = new PostsStream({
     url: '/posts/stream',
     openSource: (url) => {
@@ -71,7 +72,26 @@ function setup() {
       const found = timers.find((t) => t === timer);
       if (found) found.cleared = true;
     },
+    watchdog: {
+      setTimer: (run, ms) => {
+        const timer = { run, ms, cleared: false };
+        silences.push(timer);
+        return timer;
+      },
+      clearTimer: (timer) => {
+        const found = silences.find((t) => t === timer);
+        if (found) found.cleared = true;
+      },
+    },
   });
+  /** Lets the pending silence watchdog fire: nothing came for its whole time. */
+  const beSilent = (): number => {
+    const timer = silences.find((t) => !t.cleared);
+    if (!timer) throw new Error('no watchdog is pending');
+    timer.cleared = true;
+    timer.run();
+    return timer.ms;
+  };
   const latest = (): FakeSource => {
     const source = sources.at(-1);
     if (!source) throw new Error('no EventSource was opened');
@@ -84,12 +104,44 @@ function setup() {
     timer.cleared = true;
     timer.run();
   };
-  return { stream, sources, states, snapshots, changes, timers, latest, elapse };
+  return { stream, sources, states, snapshots, changes, timers, silences, latest, elapse, beSilent };
 }
 
 const status = (states: StreamState[]) => states.map((state) => `${state.status}${state.pollingFallback ? '+poll' : ''}`);
 
 describe('PostsStream', () => {
+  it('takes a stream that stays silent for two ping intervals for dead: says Reconnecting… and opens a new one', () => {
+    const { stream, latest, sources, states, silences, beSilent } = setup();
+    stream.open();
+    latest().open();
+    latest().fire('snapshot', JSON.stringify({}));
+    expect(silences.filter((timer) => !timer.cleared).map((timer) => timer.ms)).toEqual([2 * DEFAULT_PING_MS]);
+    // A ping says how often pings come; each message restarts the watchdog.
+    latest().fire('ping', JSON.stringify({ everyMs: 1_000 }));
+    expect(silences.filter((timer) => !timer.cleared).map((timer) => timer.ms)).toEqual([2_000]);
+    expect(status(states)).toEqual(['connecting', 'live']);
+
+    expect(beSilent()).toBe(2_000);
+    expect(sources[0]?.closed).toBe(true);
+    expect(sources).toHaveLength(2);
+    expect(status(states)).toEqual(['connecting', 'live', 'reconnecting']);
+    // The new connection is live again once it opens.
+    latest().open();
+    expect(status(states)).toEqual(['connecting', 'live', 'reconnecting', 'live']);
+    stream.close();
+    expect(silences.every((timer) => timer.cleared)).toBe(true);
+  });
+
+  it('keeps a quiet stream that pings alive', () => {
+    const { stream, latest, sources, silences } = setup();
+    stream.open();
+    latest().open();
+    for (let i = 0; i < 5; i++) latest().fire('ping', JSON.stringify({ everyMs: 15_000 }));
+    expect(silences.filter((timer) => !timer.cleared)).toHaveLength(1);
+    expect(sources).toHaveLength(1);
+    stream.close();
+  });
+
   it('opens the relative stream URL and passes on the snapshot, then each change', () => {
     const { stream, latest, states, snapshots, changes } = setup();
     stream.open();

@@ -14,6 +14,7 @@ const CLIENT_BUILD = path.join(__dirname, '..', '..', 'client', 'dist', 'index.h
 const MODERATION_TIMEOUT_MS = 15_000;
 /** A restarted query service replays the history before it is ready; the page then reconnects after its backoff. */
 const CATCH_UP_TIMEOUT_MS = 60_000;
+const PING_MS = 1_000;
 
 let stack: Stack | undefined;
 let browser: Browser | undefined;
@@ -22,7 +23,8 @@ beforeAll(async () => {
   if (!existsSync(CLIENT_BUILD)) throw new Error(`${CLIENT_BUILD} is missing: run \`npm run build\` first`);
   mkdirSync(ARTIFACTS, { recursive: true });
   const [started, launched] = await Promise.allSettled([
-    startStack({ logDir: path.join(ARTIFACTS, 'logs', 'browser') }),
+    // A ping every second on the live stream, so that a frozen query is noticed within seconds.
+    startStack({ logDir: path.join(ARTIFACTS, 'logs', 'browser'), env: { query: { STREAM_PING_MS: String(PING_MS) } } }),
     launchChromium(),
   ]);
   if (started.status === 'fulfilled') stack = started.value;
@@ -226,3 +228,23 @@ test('what one tab creates, and each moderation result, appears in another tab l
     expect(await isSameDocument(reader)).toBe(true);
   });
 }, 180_000);
+
+test('with query frozen (SIGSTOP) the page stops saying Live within two ping intervals, and is Live again once it resumes', async () => {
+  await withPage('frozen', async (page, baseUrl) => {
+    const pid = stack?.pid('query');
+    if (pid === undefined) throw new Error('query is not running');
+    await page.goto(baseUrl);
+    await connection(page, 'live').waitFor();
+    // Quiet but alive: the pings keep it Live for longer than two intervals.
+    await page.waitForTimeout(3 * PING_MS);
+    expect(await page.getByTestId('connection').getAttribute('data-state')).toBe('live');
+    process.kill(pid, 'SIGSTOP');
+    try {
+      // A frozen process keeps its connections open and answers nothing: only the missing pings tell.
+      await connection(page, 'reconnecting').waitFor({ timeout: 10 * PING_MS });
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await connection(page, 'live').waitFor({ timeout: CATCH_UP_TIMEOUT_MS });
+  });
+}, 90_000);

@@ -102,8 +102,12 @@ export class ChangeFeed {
     res.write(message);
   }
 
+  /**
+   * A message the page sees (an SSE comment never reaches EventSource listeners): without it, a quiet
+   * stream and a dead one look the same. It says how often it comes; no id, so Last-Event-ID is unchanged.
+   */
   private ping(): void {
-    for (const res of this.subscribers) this.send(res, ': ping\n\n');
+    for (const res of this.subscribers) this.send(res, `event: ping\ndata: ${JSON.stringify({ everyMs: this.pingIntervalMs })}\n\n`);
   }
 
   private detach(res: Response): void {

@@ -4,14 +4,20 @@ import { createApp } from './app';
 import { queryEventHandlers, QueryStore } from './events';
 import { ChangeFeed } from './feed';
 
-const configSchema = z.object({ ...busServiceConfigSchema, ...browserApiConfigSchema, PORT: env.port(DEFAULT_PORTS.query) });
+const configSchema = z.object({
+  ...busServiceConfigSchema,
+  ...browserApiConfigSchema,
+  PORT: env.port(DEFAULT_PORTS.query),
+  /** How often `GET /posts/stream` sends a `ping` event, so that a page can tell a quiet stream from a dead one. */
+  STREAM_PING_MS: env.milliseconds(15_000),
+});
 
 main(async () => {
   const config = loadConfig(configSchema);
   const logger = createLogger('query', config);
   const metrics = new ServiceMetrics('query', { processMetrics: true });
   const store = new QueryStore();
-  const feed = new ChangeFeed();
+  const feed = new ChangeFeed({ pingIntervalMs: config.STREAM_PING_MS });
   const handlers = queryEventHandlers(store, (change) => feed.publish(change));
   const consumer = new EventConsumer({ history: busClientFor(config, { logger, metrics }), handlers, logger, metrics, follow: config.EVENTS_FOLLOW });
 

@@ -107,6 +107,15 @@ describe('query: the live stream (GET /posts/stream)', () => {
     expect(JSON.parse(stream.messages[3]!.data)).toEqual(comment('c1', 'p2', 'rejected'));
   });
 
+  it('sends a named ping event the page can see, saying how often, without an id (Last-Event-ID stays the last change)', async () => {
+    const { url, deliver } = await setup({ pingIntervalMs: 50 });
+    await deliver(post('p1'));
+    const stream = await openStream(url);
+    await eventually(() => expect(stream.messages.filter(({ event }) => event === 'ping').length).toBeGreaterThanOrEqual(2));
+    const ping = stream.messages.find(({ event }) => event === 'ping');
+    expect(ping).toEqual({ event: 'ping', data: JSON.stringify({ everyMs: 50 }) });
+  });
+
   it('sends the same change to every open stream', async () => {
     const { url, deliver } = await setup();
     const streams = await Promise.all([openStream(url), openStream(url)]);
