@@ -32,6 +32,7 @@ export function CommentList({ comments }: CommentListProps) {
           data-testid="comment"
           data-comment-id={comment.id}
           data-status={comment.status}
+          dir="auto"
         >
           {shownText(comment.content, comment.status)}
         </li>

@@ -30,7 +30,9 @@ export function PostList({ posts, loaded, loadError, onRetry, onCreateComment }:
         <div className="post-grid">
           {posts.map((post) => (
             <article key={post.id} className="post-card" data-testid="post" data-post-id={post.id}>
-              <h3 className="post-card__title">{post.title}</h3>
+              <h3 className="post-card__title" dir="auto">
+                {post.title}
+              </h3>
               <CommentList comments={post.comments} />
               <CommentCreate postId={post.id} onCreate={onCreateComment} />
             </article>

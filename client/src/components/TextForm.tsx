@@ -1,5 +1,6 @@
 import { useId } from 'react';
 import { useTextForm } from '../useTextForm';
+import { CharacterCount, describeLength } from './CharacterCount';
 
 interface TextFormProps {
   /** The input's visible label and accessible name. */
@@ -16,6 +17,10 @@ export function TextForm({ label, name, maxLength, compact = false, onSubmit }: 
   const form = useTextForm(onSubmit);
   const inputId = useId();
   const errorId = useId();
+  const countId = useId();
+  // No maxLength on the input: a longer paste would be cut without a word. The count says it instead.
+  const tooLong = describeLength(form.value.trim().length, maxLength)?.over ?? false;
+  const describedBy = [form.error !== null ? errorId : undefined, describeLength(form.value.trim().length, maxLength) ? countId : undefined].filter(Boolean).join(' ');
 
   return (
     <form className={compact ? 'text-form text-form--compact' : 'text-form'} onSubmit={form.onSubmit} aria-busy={form.sending}>
@@ -29,17 +34,18 @@ export function TextForm({ label, name, maxLength, compact = false, onSubmit }: 
           name={name}
           type="text"
           autoComplete="off"
-          maxLength={maxLength}
+          dir="auto"
           value={form.value}
           onChange={form.onChange}
           readOnly={form.sending}
-          aria-invalid={form.error !== null}
-          aria-describedby={form.error !== null ? errorId : undefined}
+          aria-invalid={form.error !== null || tooLong}
+          aria-describedby={describedBy === '' ? undefined : describedBy}
         />
-        <button type="submit" disabled={!form.canSubmit}>
-          Submit
+        <button type="submit" disabled={!form.canSubmit || tooLong}>
+          {form.sending ? 'Sending…' : 'Submit'}
         </button>
       </div>
+      <CharacterCount id={countId} length={form.value.trim().length} max={maxLength} />
       {form.error !== null && (
         <p className="form-error" role="alert" id={errorId}>
           {form.error}
