@@ -17,6 +17,22 @@ export class BusUnavailableError extends HttpError {
   }
 }
 
+/**
+ * The bus took the event but did not say where it stored it: it is not this blog's event bus (the
+ * course's bus answers `{"status":"OK"}` and passes events on without numbering them). Nothing here can
+ * tell whether the event will reach anyone: a 502, with the fix in the message.
+ */
+export class BusIncompatibleError extends HttpError {
+  constructor(path: string, status: number, text: string) {
+    super(
+      502,
+      `the event bus answered POST ${path} with HTTP ${status} ${text.slice(0, 100)} but no seq: it is not this blog's event bus, which this service needs ` +
+        '(a course-style bus passes events on without storing and numbering them); the event may have been passed on',
+    );
+    this.name = 'BusIncompatibleError';
+  }
+}
+
 /** The request reached the bus but no answer came back, even after retrying: the event may be stored. */
 export class BusUnconfirmedError extends HttpError {
   constructor(reason: string) {
@@ -203,8 +219,8 @@ export class BusClient implements EventPublisher, EventHistory {
     if (status >= 500) return { kind: 'not-stored', reason: busRefusal(status, text), retryAfterSeconds: retryAfter(headers['retry-after']) };
     if (status === 401) return { kind: 'not-stored', reason: REFUSED_TOKEN };
     if (status >= 300) throw new Error(`event bus refused POST ${path}: HTTP ${status} ${text}`);
-    const seqs = storedSeqs(JSON.parse(text), events.length);
-    if (!seqs) throw new Error(`event bus answered POST ${path} without the seqs: ${text}`);
+    const seqs = storedSeqs(parseJsonOrUndefined(text), events.length);
+    if (!seqs) throw new BusIncompatibleError(path, status, text);
     return { kind: 'stored', seqs };
   }
 
@@ -274,4 +290,12 @@ function storedSeqs(body: unknown, count: number): number[] | undefined {
 /** The bus client a service's configuration asks for (EVENT_BUS_URL, EVENTS_TOKEN, EVENT_BUS_CONFIRM_MS). */
 export function busClientFor(config: BusServiceConfig, { logger, metrics }: { logger: Logger; metrics?: ServiceMetrics }): BusClient {
   return new BusClient(config.EVENT_BUS_URL, { token: config.EVENTS_TOKEN, confirmWithinMs: config.EVENT_BUS_CONFIRM_MS, logger, metrics });
+}
+
+function parseJsonOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BusClient, BusUnavailableError, BusUnconfirmedError, ServiceMetrics } from '@blog/common';
+import { BusClient, BusIncompatibleError, BusUnavailableError, BusUnconfirmedError, ServiceMetrics } from '@blog/common';
 import { recordingLogger } from '@blog/common/testing';
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
@@ -161,6 +161,16 @@ describe('BusClient', () => {
     expect(await bus.readAfter(0, 10)).toEqual([]);
     expect(requests).toBe(2);
     await expect(new BusClient([dead, dead]).readAfter(0, 1)).rejects.toBeInstanceOf(BusUnavailableError);
+  });
+
+  it("answers a clear 502 when the bus is not this blog's (it takes the event but gives no seq, as the course's does)", async () => {
+    const courseBus = await busAnswering((req, _body, res) => {
+      if (req.url === '/events/batch') res.writeHead(404).end();
+      else res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"OK"}');
+    });
+    const publishing = new BusClient(courseBus).publish({ type: 'PostCreated', data: { id: 'p', title: 't' } });
+    await expect(publishing).rejects.toBeInstanceOf(BusIncompatibleError);
+    await expect(publishing).rejects.toMatchObject({ status: 502, message: expect.stringMatching(/no seq: it is not this blog's event bus/) });
   });
 
   it('fails at once when the bus is unreachable: nothing was sent', async () => {

@@ -36,6 +36,8 @@ export interface DeliveryOptions {
 /** Within the 4 MB body limit of `POST /events/batch`, with room to spare. */
 const DEFAULT_BATCH_BYTES = 1 << 20;
 const DEFAULT_BATCH_SIZE = 1_000;
+/** How long a subscriber never reached may refuse connections before that is a warning (it may be starting). */
+const STARTUP_GRACE_MS = 15_000;
 /** How often at most the position of a subscriber that reports its own is stored. */
 const REPORTING_SAVE_INTERVAL_MS = 250;
 
@@ -75,6 +77,11 @@ export class SubscriberDelivery {
   private savingFails = false;
   /** Whether the subscriber's last answer said how far it has got (this code base's services do). */
   private reportsPosition = false;
+  /** Whether this subscriber has acknowledged anything since this bus started delivering to it. */
+  private reached = false;
+  /** When a subscriber never reached first refused a connection; whether that was warned about. */
+  private unreachableSince: number | undefined;
+  private warnedUnreachable = false;
   /** A coalesced store of the position of a subscriber that reports its own, due soon. */
   private saveDue: NodeJS.Timeout | undefined;
 
@@ -219,6 +226,7 @@ export class SubscriberDelivery {
     for (;;) {
       const outcome = this.batches ? await this.post(EVENT_BATCH_PATH, `[${events.join(',')}]`, last) : await this.post('/events', events[0] as string, last);
       if (outcome.kind === 'delivered') {
+        this.reached = true;
         this.reportsPosition = outcome.reported;
         this.acknowledged(after, events);
         this.failures = 0;
@@ -239,10 +247,32 @@ export class SubscriberDelivery {
       if (signal.aborted) return undefined;
       this.lastError = outcome.reason;
       this.options.metrics?.deliveryRetries.inc({ subscriber: this.url });
-      if (this.failures === 0) logger.warn({ subscriber: this.url, seq: after + 1, reason: outcome.reason }, 'delivery failed, retrying');
+      this.reportFailure(after + 1, outcome.reason);
       await sleep(backoffDelay(this.failures++, backoff), signal);
       if (signal.aborted) return undefined;
     }
+  }
+
+  /**
+   * One warning per run of failures. A subscriber this bus has never reached that refuses connections is
+   * most likely still starting (`npm run dev` starts everything at once): that is logged at debug level,
+   * and a warning comes only if it is still so after STARTUP_GRACE_MS.
+   */
+  private reportFailure(seq: number, reason: string): void {
+    const { logger } = this.options;
+    const starting = !this.reached && reason === 'ECONNREFUSED';
+    if (starting) {
+      this.unreachableSince ??= Date.now();
+      if (Date.now() - this.unreachableSince < STARTUP_GRACE_MS) {
+        if (this.failures === 0) logger.debug({ subscriber: this.url, seq, reason }, 'subscriber not listening yet, retrying');
+        return;
+      }
+      if (this.warnedUnreachable) return;
+      this.warnedUnreachable = true;
+      logger.warn({ subscriber: this.url, seq, reason, waitedMs: Date.now() - this.unreachableSince }, 'subscriber still not listening, retrying');
+      return;
+    }
+    if (this.failures === 0) logger.warn({ subscriber: this.url, seq, reason }, 'delivery failed, retrying');
   }
 
   /**

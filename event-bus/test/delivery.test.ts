@@ -1,8 +1,9 @@
+import { createServer } from 'node:http';
 import { silentLogger } from '@blog/common';
+import { recordingLogger } from '@blog/common/testing';
+import { eventually, freePorts } from '@blog/testkit';
 import { SubscriberDelivery, type DeliveryOptions } from '../src/delivery';
 import { MemoryEventLog } from '../src/testing';
-import { recordingLogger } from '@blog/common/testing';
-import { eventually } from '@blog/testkit';
 import { BusMetrics } from '../src/metrics';
 import { fakeSubscriber, type FakeSubscriber } from './support';
 
@@ -86,6 +87,33 @@ describe('SubscriberDelivery', () => {
     const value = async (name: string) => (await metrics.registry.getSingleMetric(name)?.get())?.values[0]?.value;
     expect(await value('events_delivered_total')).toBe(2);
     expect(await value('delivery_retries_total')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('does not warn about a subscriber that is not listening yet (still starting); it delivers once it is up', async () => {
+    const { logger, lines } = recordingLogger('debug');
+    const [port] = await freePorts(1);
+    const log = new MemoryEventLog();
+    const delivery = new SubscriberDelivery(`http://127.0.0.1:${port}`, { log, logger, backoff: fast, drainTimeoutMs: 50 });
+    open.deliveries.push(delivery);
+    delivery.start();
+    await log.append({ id: 'e1', type: 'PostCreated', data: { id: 'p1', title: 't' }, time: new Date().toISOString() });
+    await eventually(() => expect(delivery.status().failures).toBeGreaterThanOrEqual(3));
+    const received: unknown[] = [];
+    const late = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        received.push(req.url);
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => late.listen(port, '127.0.0.1', resolve));
+    try {
+      await eventually(() => expect(delivery.status()).toMatchObject({ delivered: 1, lag: 0 }));
+    } finally {
+      late.close();
+    }
+    expect(lines().filter((line) => (line.level as number) >= 40)).toEqual([]);
+    expect(lines().filter((line) => line.msg === 'subscriber not listening yet, retrying')).toHaveLength(1);
   });
 
   it('sends the events token with every delivery, and keeps retrying a subscriber that refuses it', async () => {

@@ -5,7 +5,7 @@
  * `build-client` (part of `npm run build`) builds the client's bundle when its sources changed.
  */
 import { buildClientIfStale } from './client-build';
-import { DEFAULT_PORTS, newEventsToken, ROOT, type StackMode } from './definition';
+import { DEFAULT_PORTS, localEventsToken, OPEN_INTAKE, ROOT, type StackMode } from './definition';
 import { CLUSTER_NATS_NODES, clusterProcesses } from './cluster';
 import { findNatsServer } from './nats';
 import { stackProcesses, Supervisor, type ProcessSpec } from './supervisor';
@@ -28,8 +28,12 @@ if (command === 'build-client') process.exit(0);
 const mode: StackMode = command === 'dev' ? 'dev' : 'start';
 
 // The services' event intake takes only requests with this token; a new one each run unless you set one.
-const eventsToken = process.env.EVENTS_TOKEN?.trim() || newEventsToken();
-console.log(`Event requests (/events on the bus and the services) need: Authorization: Bearer ${eventsToken}`);
+const eventsToken = localEventsToken();
+console.log(
+  eventsToken === undefined
+    ? `Event intake is open (EVENTS_TOKEN=${OPEN_INTAKE}): any process on this machine may post events to the bus and the services`
+    : `Event requests (/events on the bus and the services) need: Authorization: Bearer ${eventsToken} (EVENTS_TOKEN=${OPEN_INTAKE} for none)`,
+);
 
 const env = { LOG_FORMAT: 'pretty' };
 let processes: ProcessSpec[];

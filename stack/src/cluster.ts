@@ -33,7 +33,8 @@ export interface ClusterSettings {
   natsServer: string;
   /** Where the NATS nodes keep their configuration and stores (`.data/cluster` by default). */
   dataDir?: string;
-  eventsToken: string;
+  /** None: open event intake. */
+  eventsToken: string | undefined;
   /** Added to every service's environment. */
   env?: Record<string, string>;
 }
@@ -57,7 +58,7 @@ export function clusterProcesses({ natsServer, dataDir = path.join(ROOT, '.data'
         ...env,
         ...replicatedEnv(service, { natsUrls }),
         PORT: String(replicaPort(service, replica)),
-        EVENTS_TOKEN: eventsToken,
+        EVENTS_TOKEN: eventsToken ?? '',
         // Its own bus replica first, the other when that one cannot be reached.
         ...(service === 'event-bus' ? {} : { EVENT_BUS_URL: replicaUrls('event-bus', replica).join(',') }),
       },

@@ -19,6 +19,19 @@ export const ROOT = path.resolve(__dirname, '..', '..');
 
 const url = (port: number) => `http://localhost:${port}`;
 
+/** The value of EVENTS_TOKEN that runs a local stack with open event intake (no token). */
+export const OPEN_INTAKE = 'none';
+
+/**
+ * The EVENTS_TOKEN of a local stack from the runner's environment: the one set; none at all with
+ * `EVENTS_TOKEN=none` (open intake, so that a course service can join); a fresh one otherwise.
+ */
+export function localEventsToken(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const set = env.EVENTS_TOKEN?.trim();
+  if (set === OPEN_INTAKE) return undefined;
+  return set || newEventsToken();
+}
+
 /** A fresh EVENTS_TOKEN for a local stack: the bus and the services share it, nothing else knows it. */
 export function newEventsToken(): string {
   return randomBytes(24).toString('base64url');
@@ -26,7 +39,8 @@ export function newEventsToken(): string {
 
 /** The environment each process gets: its port, the URLs of what it talks to and the events token. */
 export function serviceEnv(name: ServiceName, ports: StackPorts, mode: StackMode, eventsToken?: string): Record<string, string> {
-  const common = { PORT: String(ports[name]), ...(eventsToken === undefined ? {} : { EVENTS_TOKEN: eventsToken }) };
+  // Without a token, an empty value, so that one in the runner's own environment (e.g. "none") is not inherited.
+  const common = { PORT: String(ports[name]), EVENTS_TOKEN: eventsToken ?? '' };
   switch (name) {
     case 'event-bus':
       return {
