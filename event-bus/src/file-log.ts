@@ -6,13 +6,12 @@ import { DurableFile, toFault, type OpenLogFile } from './durable-file';
 import { GroupCommit } from './group-commit';
 import {
   AppendsById,
+  IndexedEventLog,
   ByteOffsets,
   EventIndex,
   EventLogUnavailableError,
-  parseStoredLines,
   RefusedAppends,
   RECENT_IDS,
-  type EventLog,
   type EventLogHealth,
   type NewEvent,
   type StoredEvent,
@@ -51,8 +50,8 @@ const DEFAULT_WRITE_TIMEOUT_MS = 5_000;
  * - On open, a torn last line (a crash in the middle of a write) is dropped and the file truncated to the
  *   last whole event; any other damage stops the bus with a message naming the line.
  */
-export class FileEventLog implements EventLog {
-  private readonly index: EventIndex;
+export class FileEventLog extends IndexedEventLog {
+  protected readonly index: EventIndex;
   private readonly appends = new GroupCommit<NewEvent, StoredEvent>((events) => this.writeBatch(events));
   /** A retry of a stored or pending event id joins the original. */
   private readonly byId: AppendsById;
@@ -63,9 +62,10 @@ export class FileEventLog implements EventLog {
 
   private constructor(
     private readonly file: DurableFile,
-    private readonly options: FileEventLogOptions,
+    options: FileEventLogOptions,
     loaded: LoadedLog,
   ) {
+    super();
     this.index = new EventIndex(options.tailSize ?? DEFAULT_TAIL_SIZE, loaded);
     this.refusals = new RefusedAppends(options.logger, options.onWriteFault, () => this.lastSeq);
     this.byId = new AppendsById(this.index, async (seq) => (await this.readAfter(seq - 1, 1))[0] as StoredEvent);
@@ -87,10 +87,6 @@ export class FileEventLog implements EventLog {
     }
     options.logger.info({ file: filePath, events: loaded.offsets.count, ms: Date.now() - startedAt }, 'event log opened');
     return new FileEventLog(file, options, loaded);
-  }
-
-  get lastSeq(): number {
-    return this.index.lastSeq;
   }
 
   health(): EventLogHealth {
@@ -122,14 +118,6 @@ export class FileEventLog implements EventLog {
     const { bytesRead } = await this.file.read(buffer, length, start);
     // Every record ends with a newline; the text between offsets holds exactly these events.
     return buffer.toString('utf8', 0, bytesRead - 1).split('\n');
-  }
-
-  async readAfter(after: number, limit: number): Promise<StoredEvent[]> {
-    return parseStoredLines(await this.readRawAfter(after, limit));
-  }
-
-  waitForNewerThan(after: number, signal: AbortSignal): Promise<void> {
-    return this.index.waitForNewerThan(after, signal);
   }
 
   /** Writes what is pending, then closes the file. */

@@ -4,13 +4,12 @@ import { NoRespondersError, TimeoutError, type NatsConnection } from '@nats-io/t
 import { ensureEventStream, type EventStreamSettings } from './jetstream-stream';
 import {
   AppendsById,
+  IndexedEventLog,
   EventIndex,
   EventLogUnavailableError,
   EventLogUnconfirmedError,
-  parseStoredLines,
   RefusedAppends,
   type AppendFault,
-  type EventLog,
   type EventLogHealth,
   type NewEvent,
   type StoredEvent,
@@ -63,8 +62,8 @@ const FOLLOW_HEARTBEAT_MS = 1_000;
  *   in seq order, whichever replica stored it, so any replica serves reads and deliveries. Older events
  *   than the in-memory tail are fetched from the stream.
  */
-export class JetStreamEventLog implements EventLog {
-  private readonly index: EventIndex;
+export class JetStreamEventLog extends IndexedEventLog {
+  protected readonly index: EventIndex;
   private readonly refusals: RefusedAppends;
   private readonly appends: AppendsById;
   private following: ConsumerMessages | undefined;
@@ -78,6 +77,7 @@ export class JetStreamEventLog implements EventLog {
     private readonly js: JetStreamClient,
     private readonly options: JetStreamEventLogOptions,
   ) {
+    super();
     this.index = new EventIndex(options.tailSize ?? DEFAULT_TAIL_SIZE);
     this.refusals = new RefusedAppends(options.logger, options.onWriteFault, () => this.lastSeq);
     this.appends = new AppendsById(this.index, (seq) => this.storedAt(seq));
@@ -99,10 +99,6 @@ export class JetStreamEventLog implements EventLog {
     return log;
   }
 
-  get lastSeq(): number {
-    return this.index.lastSeq;
-  }
-
   health(): EventLogHealth {
     return this.refusals.health();
   }
@@ -114,14 +110,6 @@ export class JetStreamEventLog implements EventLog {
 
   readRawAfter(after: number, limit: number, maxBytes = Infinity): Promise<string[]> {
     return this.index.readRaw(after, limit, maxBytes, (first, last) => this.fetchFromStream(first, last));
-  }
-
-  async readAfter(after: number, limit: number): Promise<StoredEvent[]> {
-    return parseStoredLines(await this.readRawAfter(after, limit));
-  }
-
-  waitForNewerThan(after: number, signal: AbortSignal): Promise<void> {
-    return this.index.waitForNewerThan(after, signal);
   }
 
   /** Lets the appends under way finish, then stops following the stream. */

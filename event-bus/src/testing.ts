@@ -2,15 +2,11 @@
  * Test doubles for code built on the bus (its own tests, the infra checks): never loaded by the running
  * service.
  */
-import { EventIndex, parseStoredLines, type EventLog, type EventLogHealth, type NewEvent, type StoredEvent } from './log';
+import { EventIndex, IndexedEventLog, parseStoredLines, type EventLogHealth, type NewEvent, type StoredEvent } from './log';
 
 /** An event log that keeps the history in memory only. */
-export class MemoryEventLog implements EventLog {
-  private readonly index = new EventIndex();
-
-  get lastSeq(): number {
-    return this.index.lastSeq;
-  }
+export class MemoryEventLog extends IndexedEventLog {
+  protected readonly index = new EventIndex();
 
   async append(event: NewEvent): Promise<StoredEvent> {
     const knownSeq = this.index.recentSeq(event.id);
@@ -22,14 +18,6 @@ export class MemoryEventLog implements EventLog {
 
   async readRawAfter(after: number, limit: number, maxBytes?: number): Promise<string[]> {
     return this.index.readTail(after, this.index.lastOfRead(after, limit, maxBytes));
-  }
-
-  async readAfter(after: number, limit: number): Promise<StoredEvent[]> {
-    return parseStoredLines(await this.readRawAfter(after, limit));
-  }
-
-  waitForNewerThan(after: number, signal: AbortSignal): Promise<void> {
-    return this.index.waitForNewerThan(after, signal);
   }
 
   health(): EventLogHealth {
