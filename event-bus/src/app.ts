@@ -85,6 +85,8 @@ export function createApp({ log, subscribers, logger, metrics, eventsToken, drai
    */
   app.get('/events', async (req, res) => {
     const { after, limit, wait } = parseQuery(historyQuerySchema, req.query);
+    // Everything acknowledged before this read, by any bus replica, is in its answer.
+    await log.readable();
     if (wait && log.lastSeq <= after) await waitForNewer(after, wait, res);
     const end = Math.min(log.lastSeq, after + (limit ?? Infinity));
     res.type('application/json');

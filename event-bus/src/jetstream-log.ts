@@ -1,5 +1,5 @@
 import { HttpError, sleep, type Logger } from '@blog/common';
-import { DeliverPolicy, JetStreamApiError, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JsMsg, type OrderedConsumerOptions, type StreamInfo } from '@nats-io/jetstream';
+import { DeliverPolicy, JetStreamApiError, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type OrderedConsumerOptions, type StreamInfo } from '@nats-io/jetstream';
 import { NoRespondersError, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
 import { ensureEventStream, type EventStreamSettings } from './jetstream-stream';
 import {
@@ -75,6 +75,7 @@ export class JetStreamEventLog extends IndexedEventLog {
 
   private constructor(
     private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
     private readonly options: JetStreamEventLogOptions,
   ) {
     super();
@@ -86,8 +87,9 @@ export class JetStreamEventLog extends IndexedEventLog {
   /** Creates or updates the stream, reads its history and follows it. */
   static async open(options: JetStreamEventLogOptions): Promise<JetStreamEventLog> {
     const startedAt = Date.now();
-    const info = await ensureStreamWhenReady(options);
-    const log = new JetStreamEventLog(jetstream(options.connection), options);
+    const jsm = await jetstreamManager(options.connection);
+    const info = await ensureStreamWhenReady(jsm, options);
+    const log = new JetStreamEventLog(jetstream(options.connection), jsm, options);
     log.followLoop = log.follow();
     log.watchdog = setInterval(() => void log.checkFollowing(), STALL_CHECK_MS).unref();
     const loaded = await log.caughtUpTo(info.state.last_seq, LOAD_TIMEOUT_MS);
@@ -110,6 +112,22 @@ export class JetStreamEventLog extends IndexedEventLog {
 
   readRawAfter(after: number, limit: number, maxBytes = Infinity): Promise<string[]> {
     return this.index.readRaw(after, limit, maxBytes, (first, last) => this.fetchFromStream(first, last));
+  }
+
+  /**
+   * Asks the stream how far it is and waits until this replica has followed that far. Without an answer
+   * from the cluster, reads go on with what this replica holds; behind it and not catching up, a 503.
+   */
+  override async readable(): Promise<void> {
+    let last: number;
+    try {
+      last = (await this.jsm.streams.info(this.options.stream.name)).state.last_seq;
+    } catch {
+      return;
+    }
+    if (await this.caughtUpTo(last, VISIBLE_WITHIN_MS)) return;
+    this.refollow(`a read needs seq ${last}`);
+    throw new HttpError(503, `this event bus replica is catching up with the event stream (at seq ${this.lastSeq} of ${last}); try again`, { retryAfterSeconds: 1 });
   }
 
   /** Lets the appends under way finish, then stops following the stream. */
@@ -165,7 +183,7 @@ export class JetStreamEventLog extends IndexedEventLog {
   private async storedAt(seq: number): Promise<StoredEvent> {
     const [stored] = await this.readAfter(seq - 1, 1);
     if (stored) return stored;
-    const message = await (await jetstreamManager(this.options.connection)).streams.getMessage(this.options.stream.name, { seq });
+    const message = await this.jsm.streams.getMessage(this.options.stream.name, { seq });
     if (!message) throw new EventLogUnavailableError(`seq ${seq} is not readable yet`);
     return { ...(message.json() as NewEvent), seq };
   }
@@ -215,7 +233,7 @@ export class JetStreamEventLog extends IndexedEventLog {
     if (this.closed || Date.now() - this.progressAt < STALL_CHECK_MS) return;
     const seen = this.lastSeq;
     try {
-      const { state } = await (await jetstreamManager(this.options.connection)).streams.info(this.options.stream.name);
+      const { state } = await this.jsm.streams.info(this.options.stream.name);
       if (state.last_seq <= seen) this.progressAt = Date.now();
       else if (this.lastSeq === seen) this.refollow(`the stream is at seq ${state.last_seq} and nothing arrived`);
     } catch {
@@ -259,11 +277,11 @@ export class JetStreamEventLog extends IndexedEventLog {
 /** How long the bus waits at start for the cluster to place the stream (its servers may be starting too). */
 const STREAM_READY_TIMEOUT_MS = 60_000;
 
-async function ensureStreamWhenReady({ connection, stream, logger }: JetStreamEventLogOptions): Promise<StreamInfo> {
+async function ensureStreamWhenReady(jsm: JetStreamManager, { stream, logger }: JetStreamEventLogOptions): Promise<StreamInfo> {
   const deadline = Date.now() + STREAM_READY_TIMEOUT_MS;
   for (let attempt = 0; ; attempt++) {
     try {
-      return await ensureEventStream(await jetstreamManager(connection), stream, logger);
+      return await ensureEventStream(jsm, stream, logger);
     } catch (err) {
       if (Date.now() >= deadline) throw err;
       if (attempt === 0) logger.warn({ stream: stream.name, reason: (err as Error).message }, 'the NATS cluster cannot hold the event stream yet; trying again');

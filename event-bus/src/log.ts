@@ -28,6 +28,11 @@ export interface EventLog {
   readAfter(after: number, limit: number): Promise<StoredEvent[]>;
   /** Resolves once an event with seq greater than `after` exists, or when the signal aborts. */
   waitForNewerThan(after: number, signal: AbortSignal): Promise<void>;
+  /**
+   * Resolves once every event stored before the call, by this bus or any other replica, can be read here:
+   * a service that reads the history after another replica acknowledged an event finds it.
+   */
+  readable(): Promise<void>;
   /** Whether appends are being stored now; reads work either way. */
   health(): EventLogHealth;
   close(): Promise<void>;
@@ -282,6 +287,9 @@ export abstract class IndexedEventLog implements EventLog {
   waitForNewerThan(after: number, signal: AbortSignal): Promise<void> {
     return this.index.waitForNewerThan(after, signal);
   }
+
+  /** A log only this bus writes holds everything it stored. */
+  async readable(): Promise<void> {}
 }
 
 export function parseStoredLines(lines: readonly string[]): StoredEvent[] {

@@ -6,7 +6,7 @@ export { compareVersions, findNatsServer, MINIMUM_NATS_SERVER, type NatsNode } f
  * file, a log file and a monitoring port. Nodes can be killed (kill -9) and started again on their store.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { findNatsServer, ROOT, startProcess, stopProcess, writeNatsConfig, type NatsNode, type StartedProcess } from '@blog/stack';
 import { http } from './http';
@@ -81,11 +81,17 @@ export async function startNatsCluster({ dir, size = 3, name = `blog-${randomByt
       closeSync(log);
     }
   };
+  const logTail = (node: number) => {
+    const file = path.join(dir, 'logs', `${nodes[node]?.name}.log`);
+    const lines = existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n').slice(-8) : [];
+    return `${nodes[node]?.name} ${running[node]?.exit ? 'exited' : 'running'}; the end of its log:\n${lines.join('\n')}`;
+  };
   const serving = (node: number) =>
     waitFor(async () => (await metaCluster(node))?.leader !== undefined && running[node]?.exit === undefined && (await allPeersCurrent()), {
       what: `nats node ${nodes[node]?.name} to join the cluster's JetStream as a current peer`,
       timeoutMs: 30_000,
       intervalMs: 100,
+      detail: async () => nodes.map((_, index) => logTail(index)).join('\n'),
     });
 
   const streamCopy = async (node: number, stream: string): Promise<StreamCopy> => {

@@ -65,6 +65,16 @@ describe('JetStreamEventLog shared by bus replicas', () => {
     expect((await b.readAfter(0, 10)).map(({ id }) => id).sort()).toEqual(['x', 'y', 'z']);
   });
 
+  test('a replica made readable() holds every event another replica acknowledged before', async () => {
+    const { logs } = await replicas(2);
+    const [a, b] = logs as [JetStreamEventLog, JetStreamEventLog];
+    for (let n = 0; n < 20; n++) {
+      const stored = await a.append(event(`r${n}`));
+      await b.readable();
+      expect((await b.readAfter(stored.seq - 1, 1)).map(({ id }) => id)).toEqual([`r${n}`]);
+    }
+  });
+
   test('the stream is created once, with the duplicate window and deletes and purges denied', async () => {
     const { stream } = await replicas(2);
     const jsm = await jetstreamManager(await connection());
