@@ -36,6 +36,11 @@ export interface DeliveryOptions {
 /** Within the 4 MB body limit of `POST /events/batch`, with room to spare. */
 const DEFAULT_BATCH_BYTES = 1 << 20;
 const DEFAULT_BATCH_SIZE = 1_000;
+/**
+ * How long a delivery waits for its position to be stored before it goes on: a store that is slow (a
+ * replicated store electing a leader) must not stop deliveries; the next acknowledgement stores again.
+ */
+const SAVE_WAIT_MS = 2_000;
 /** How long a subscriber never reached may refuse connections before that is a warning (it may be starting). */
 const STARTUP_GRACE_MS = 15_000;
 /** How often at most the position of a subscriber that reports its own is stored. */
@@ -187,7 +192,7 @@ export class SubscriberDelivery {
     const { positions, logger } = this.options;
     if (!positions) return;
     try {
-      await positions.save(this.url, this.delivered);
+      await withTimeout(positions.save(this.url, this.delivered), SAVE_WAIT_MS);
       if (this.savingFails) logger.info({ subscriber: this.url, seq: this.delivered }, 'subscriber position stored again');
       this.savingFails = false;
     } catch (err) {
@@ -326,4 +331,14 @@ function reportedPosition(body: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The promise, or a rejection once `ms` have passed (the promise itself goes on). */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not done within ${ms} ms`)), ms);
+  });
+  promise.catch(() => undefined);
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

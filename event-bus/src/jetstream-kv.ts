@@ -11,7 +11,8 @@ import type { PositionStore } from './positions';
 async function bucket(connection: NatsConnection, name: string, options: { replicas: number; ttl?: number }): Promise<KV> {
   const kvm = new Kvm(connection);
   try {
-    return await kvm.create(name, { replicas: options.replicas, history: 1, ttl: options.ttl });
+    // No direct gets: a read answered by a lagging replica would hand compare-and-set a stale revision.
+    return await kvm.create(name, { replicas: options.replicas, history: 1, ttl: options.ttl, allow_direct: false });
   } catch (err) {
     try {
       return await kvm.open(name);
