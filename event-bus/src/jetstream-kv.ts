@@ -108,6 +108,12 @@ export class KvLease implements DeliveryLease {
         this.revision = await this.kv.create(KEY, this.holder);
         return;
       } catch {
+        // Still ours (this replica gave up while the cluster was failing over): take it back at once.
+        const current = await this.kv.get(KEY).catch(() => null);
+        if (current?.operation === 'PUT' && current.string() === this.holder) {
+          this.revision = current.revision;
+          return;
+        }
         await sleep(RENEW_EVERY_MS, signal);
       }
     }
@@ -122,13 +128,23 @@ export class KvLease implements DeliveryLease {
         this.revision = await this.kv.update(KEY, this.holder, this.revision ?? 0, REQUEST_TIMEOUT_MS);
         renewedAt = Date.now();
       } catch (err) {
-        // An answer from JetStream refusing the update means another replica holds the key now.
-        if (err instanceof JetStreamApiError || Date.now() - renewedAt >= GIVE_UP_AFTER_MS) {
+        if (Date.now() - renewedAt >= GIVE_UP_AFTER_MS || (err instanceof JetStreamApiError && (await this.heldByAnother()))) {
           this.revision = undefined;
           return;
         }
       }
     }
+  }
+
+  /** Whether the key now names another replica (a refused update may also be a stale revision of our own). */
+  private async heldByAnother(): Promise<boolean> {
+    const current = await this.kv.get(KEY).catch(() => undefined);
+    if (current === undefined) return false;
+    if (current?.operation === 'PUT' && current.string() === this.holder) {
+      this.revision = current.revision;
+      return false;
+    }
+    return true;
   }
 
   async release(): Promise<void> {

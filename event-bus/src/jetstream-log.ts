@@ -38,6 +38,8 @@ const DEFAULT_PUBLISH_TIMEOUT_MS = 15_000;
 const ATTEMPT_TIMEOUT_MS = 2_000;
 /** How long an acknowledged append waits for the stream's copy to reach this bus, so reads include it. */
 const VISIBLE_WITHIN_MS = 5_000;
+/** How long a read waits for this replica to follow the stream as far as it is, before and after following again. */
+const READ_CATCH_UP_MS = 1_000;
 /** How long opening may take to read the stream's history. */
 const LOAD_TIMEOUT_MS = 120_000;
 const HISTORY_READ_ATTEMPTS = 5;
@@ -125,8 +127,11 @@ export class JetStreamEventLog extends IndexedEventLog {
     } catch {
       return;
     }
-    if (await this.caughtUpTo(last, VISIBLE_WITHIN_MS)) return;
+    // A consumer that does not move at once is likely stuck on a server that is gone: follow again, and
+    // answer within the services' 3 s request timeout either way.
+    if (await this.caughtUpTo(last, READ_CATCH_UP_MS)) return;
     this.refollow(`a read needs seq ${last}`);
+    if (await this.caughtUpTo(last, READ_CATCH_UP_MS)) return;
     throw new HttpError(503, `this event bus replica is catching up with the event stream (at seq ${this.lastSeq} of ${last}); try again`, { retryAfterSeconds: 1 });
   }
 
