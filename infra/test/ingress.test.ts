@@ -9,6 +9,7 @@ import {
   LIMIT_BURST_MULTIPLIER,
   LIMIT_CONNECTIONS,
   LIMIT_RPS,
+  LIMIT_ALLOWLIST,
   LIMIT_WHITELIST,
   matchingRoute,
   PROXY_BUFFERING,
@@ -117,7 +118,9 @@ describe(`Ingress ${STREAM_INGRESS} (GET /posts/stream, Server-Sent Events)`, ()
     expect(ingressRouteTable(manifests, STREAM_INGRESS, HOST).routes).toEqual([{ path: '/posts/stream', backend: 'query' }]);
   });
 
-  it('leaves the other API paths buffered as before (their Ingress has no streaming annotations)', () => {
+  // ingress-nginx's global proxy-buffering default is off, so on a default install nothing is buffered;
+  // the stream's own annotation guards it on a controller where an admin turned buffering on.
+  it('keeps the streaming annotations on the stream only: the other API paths take the controller default', () => {
     expect(matchingRoute(hostTable.routes, '/posts')?.ingress).toBe(INGRESS);
     expect(checkStreamingRoute(manifests, HOST, '/posts')).not.toEqual([]);
   });
@@ -210,6 +213,7 @@ describe('the Ingress checks catch', () => {
       ['limit-burst-multiplier 0', LIMIT_BURST_MULTIPLIER, '0', /limit-burst-multiplier is "0"/],
       ['limit-rps 1 (a burst of 5)', LIMIT_RPS, '1', /a burst of 5 \(.*\), expected at least 30, one page load/],
       ['limit-whitelist 10.0.0.0/8, 0.0.0.0/0', LIMIT_WHITELIST, '10.0.0.0/8, 0.0.0.0/0', /limit-whitelist exempts every address \(0.0.0.0\/0\)/],
+      ['limit-allowlist 0.0.0.0/0 (the current name)', LIMIT_ALLOWLIST, '0.0.0.0/0', /limit-allowlist exempts every address \(0.0.0.0\/0\)/],
     ])(`on ${INGRESS}: %s`, (_case, key, value, problem) => {
       const broken = withAnnotation(INGRESS, key, value);
       for (const url of ['/posts/create', '/posts/abc/comments', '/posts', '/']) {
@@ -225,6 +229,7 @@ describe('the Ingress checks catch', () => {
       ['limit-connections 0', LIMIT_CONNECTIONS, '0', /limit-connections is "0"/],
       ['limit-connections 1', LIMIT_CONNECTIONS, '1', /limit-connections is 1, expected at least 6, one browser's tabs/],
       ['limit-whitelist ::/0', LIMIT_WHITELIST, '::/0', /limit-whitelist exempts every address \(::\/0\)/],
+      ['limit-allowlist ::/0', LIMIT_ALLOWLIST, '::/0', /limit-allowlist exempts every address \(::\/0\)/],
     ])(`on ${STREAM_INGRESS}: %s`, (_case, key, value, problem) => {
       const broken = withAnnotation(STREAM_INGRESS, key, value);
       expect(checkConnectionLimit(broken, HOST, '/posts/stream')).toEqual([expect.stringMatching(problem)]);

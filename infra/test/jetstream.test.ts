@@ -44,10 +44,10 @@ describe('the jetstream objects (infra/k8s-jetstream)', () => {
     expect(manifests.flatMap((manifest) => formatSchemaProblems(validateStrict(manifest.object)).map((problem) => `${label(manifest)}: ${problem}`))).toEqual([]);
   });
 
-  it('are the default objects with the bus swapped: no StatefulSet, a bus Deployment, autoscalers, the NATS Secret and flows', () => {
+  it('are the default objects with the bus swapped: no StatefulSet (nor its headless Service), a bus Deployment, autoscalers, the NATS Secret and flows', () => {
     const added = manifests.map(key).filter((name) => !defaults.some((manifest) => key(manifest) === name));
     const dropped = defaults.map(key).filter((name) => !manifests.some((manifest) => key(manifest) === name));
-    expect(dropped).toEqual(['StatefulSet/event-bus']);
+    expect(dropped).toEqual(['StatefulSet/event-bus', 'Service/event-bus-headless']);
     expect(added.sort()).toEqual(
       [
         'Deployment/event-bus-depl',

@@ -15,7 +15,7 @@ describe('cross-references between the manifests', () => {
     expect(checkServices(manifests)).toEqual([]);
   });
 
-  it("the StatefulSet's serviceName is a Service selecting its pods", () => {
+  it("the StatefulSet's serviceName is a headless Service selecting its pods", () => {
     expect(checkStatefulSetServices(manifests)).toEqual([]);
   });
 
@@ -136,5 +136,13 @@ describe('the cross-reference checks catch', () => {
       if (spec) spec.serviceName = 'event-bus';
     });
     expect(checkStatefulSetServices(broken)).toEqual([expect.stringMatching(/spec.serviceName event-bus is not a Service/)]);
+  });
+
+  it("a StatefulSet whose serviceName is a Service with a cluster IP", () => {
+    const broken = mutatedCopy(manifests, (copy) => {
+      const spec = typedOf(copy, 'StatefulSet', 'event-bus').spec;
+      if (spec) spec.serviceName = 'event-bus-srv';
+    });
+    expect(checkStatefulSetServices(broken)).toEqual([expect.stringMatching(/spec.serviceName event-bus-srv is not headless/)]);
   });
 });

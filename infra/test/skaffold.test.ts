@@ -47,7 +47,7 @@ describe('the skaffold checks catch', () => {
       if (second) delete second.sync;
     });
     expect(checkSkaffoldBasics(broken)).toEqual([
-      'skaffold.yaml: apiVersion skaffold/v4beta10 is older than skaffold/v4beta11',
+      'skaffold.yaml: apiVersion skaffold/v4beta10 is older than skaffold/v4beta14',
       expect.stringMatching(/build.local.push is not false/),
       expect.stringMatching(/build.artifacts\[0\] \(blog\/event-bus\): docker.target is "production", expected dev/),
       expect.stringMatching(/build.artifacts\[1\] \(blog\/posts\): no sync.manual rules/),

@@ -148,6 +148,8 @@ export const LIMIT_RPS = 'nginx.ingress.kubernetes.io/limit-rps';
 export const LIMIT_BURST_MULTIPLIER = 'nginx.ingress.kubernetes.io/limit-burst-multiplier';
 export const LIMIT_CONNECTIONS = 'nginx.ingress.kubernetes.io/limit-connections';
 export const LIMIT_WHITELIST = 'nginx.ingress.kubernetes.io/limit-whitelist';
+/** The current name of limit-whitelist in ingress-nginx; both are read. */
+export const LIMIT_ALLOWLIST = 'nginx.ingress.kubernetes.io/limit-allowlist';
 /**
  * What the page asks for at once when it loads from Vite's dev server under skaffold dev (counted in
  * Chromium: the HTML, Vite's client, every module of client/src and the prebundled React). The burst of a
@@ -173,10 +175,12 @@ function positiveInteger(annotations: Record<string, string>, key: string, where
   return undefined;
 }
 
-/** A limit-whitelist range that holds every address would lift the limits for everyone. */
+/** A limit-allowlist (or its old name, limit-whitelist) range that holds every address would lift the limits for everyone. */
 function checkWhitelist(annotations: Record<string, string>, where: string, problems: string[]): void {
-  const everyone = (annotations[LIMIT_WHITELIST] ?? '').split(',').map((range) => range.trim()).filter((range) => /\/0$/.test(range));
-  if (everyone.length > 0) problems.push(`${where}: ${LIMIT_WHITELIST} exempts every address (${everyone.join(', ')})`);
+  for (const key of [LIMIT_ALLOWLIST, LIMIT_WHITELIST]) {
+    const everyone = (annotations[key] ?? '').split(',').map((range) => range.trim()).filter((range) => /\/0$/.test(range));
+    if (everyone.length > 0) problems.push(`${where}: ${key} exempts every address (${everyone.join(', ')})`);
+  }
 }
 
 /**

@@ -67,7 +67,7 @@ export function checkServices(manifests: readonly Manifest[]): string[] {
   return problems;
 }
 
-/** Each StatefulSet's serviceName is a Service selecting its pods. */
+/** Each StatefulSet's serviceName is a headless Service (clusterIP None, its pods' DNS names) selecting its pods. */
 export function checkStatefulSetServices(manifests: readonly Manifest[]): string[] {
   const problems: string[] = [];
   const services = ofKind(manifests, 'Service');
@@ -79,6 +79,7 @@ export function checkStatefulSetServices(manifests: readonly Manifest[]): string
     const workload = all.find((w) => w.manifest.object === set.object);
     if (!service) problems.push(`${label(set)}: spec.serviceName ${serviceName} is not a Service in the manifests`);
     else if (workload && !workloadsOfService(service.typed, all).includes(workload)) problems.push(`${label(set)}: spec.serviceName ${serviceName} does not select its pods`);
+    else if (service.typed.spec?.clusterIP !== 'None') problems.push(`${label(set)}: spec.serviceName ${serviceName} is not headless (clusterIP: None), so its pods get no stable DNS names`);
   }
   return problems;
 }

@@ -6,7 +6,7 @@
 import { minimatch } from 'minimatch';
 import { applyJsonPatch, compareSkaffoldVersions, dockerArtifacts, type SkaffoldConfig } from '../skaffold';
 
-export const MIN_SKAFFOLD_API_VERSION = 'skaffold/v4beta11';
+export const MIN_SKAFFOLD_API_VERSION = 'skaffold/v4beta14';
 export const PRODUCTION_PROFILE = 'production';
 
 export function checkSkaffoldBasics(config: SkaffoldConfig): string[] {
