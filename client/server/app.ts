@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
-import { addHealthRoutes, finishServiceApp, resolvePublicRoute, type Logger, type PublicBackend } from '@blog/common';
+import { addHealthRoutes, finishServiceApp, inTurn, resolvePublicRoute, type Logger, type PublicBackend } from '@blog/common';
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { createProxyMiddleware } from 'http-proxy-middleware';
@@ -41,13 +41,6 @@ const PROXIED_METHODS = new Set(['GET', 'HEAD', 'POST', 'OPTIONS']);
 /** Whether a request says it carries a body (a length above 0, or chunks). */
 function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-}
-
-/** A function that gives a backend's URLs in turn. */
-function inTurn(urls: string | readonly string[]): () => string {
-  const list = typeof urls === 'string' ? [urls] : urls;
-  let next = 0;
-  return () => list[next++ % list.length] as string;
 }
 
 function apiProxy(backends: ApiBackends, logger: Logger): RequestHandler {

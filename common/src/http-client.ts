@@ -57,3 +57,10 @@ export function describeRequestError(err: unknown): string {
   if (typeof cause?.code === 'string') return cause.code;
   return typeof message === 'string' ? message : String(err);
 }
+
+/** Gives the URLs in turn, one per call: requests spread over the replicas of a service. */
+export function inTurn(urls: string | readonly string[]): () => string {
+  const list = typeof urls === 'string' ? [urls] : urls;
+  let next = 0;
+  return () => list[next++ % list.length] as string;
+}

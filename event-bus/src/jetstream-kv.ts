@@ -109,11 +109,7 @@ export class KvLease implements DeliveryLease {
         return;
       } catch {
         // Still ours (this replica gave up while the cluster was failing over): take it back at once.
-        const current = await this.kv.get(KEY).catch(() => null);
-        if (current?.operation === 'PUT' && current.string() === this.holder) {
-          this.revision = current.revision;
-          return;
-        }
+        if ((await this.holderNow()) === 'this replica') return;
         await sleep(RENEW_EVERY_MS, signal);
       }
     }
@@ -128,7 +124,8 @@ export class KvLease implements DeliveryLease {
         this.revision = await this.kv.update(KEY, this.holder, this.revision ?? 0, REQUEST_TIMEOUT_MS);
         renewedAt = Date.now();
       } catch (err) {
-        if (Date.now() - renewedAt >= GIVE_UP_AFTER_MS || (err instanceof JetStreamApiError && (await this.heldByAnother()))) {
+        // A refused update may be a stale revision of our own key: lost only when the key names another.
+        if (Date.now() - renewedAt >= GIVE_UP_AFTER_MS || (err instanceof JetStreamApiError && (await this.holderNow()) === 'another')) {
           this.revision = undefined;
           return;
         }
@@ -136,15 +133,18 @@ export class KvLease implements DeliveryLease {
     }
   }
 
-  /** Whether the key now names another replica (a refused update may also be a stale revision of our own). */
-  private async heldByAnother(): Promise<boolean> {
+  /**
+   * Who holds the key now: this replica (its revision is taken up again), another (or no one), or unknown
+   * when the bucket cannot be read.
+   */
+  private async holderNow(): Promise<'this replica' | 'another' | 'unknown'> {
     const current = await this.kv.get(KEY).catch(() => undefined);
-    if (current === undefined) return false;
+    if (current === undefined) return 'unknown';
     if (current?.operation === 'PUT' && current.string() === this.holder) {
       this.revision = current.revision;
-      return false;
+      return 'this replica';
     }
-    return true;
+    return 'another';
   }
 
   async release(): Promise<void> {

@@ -20,6 +20,11 @@ export interface EventStreamSettings {
   replicas: number;
 }
 
+/** The settings of the stream named `name`: its one subject is derived from the name. */
+export function eventStream(name: string, replicas: number): EventStreamSettings {
+  return { name, subject: `${name.toLowerCase()}.events`, replicas };
+}
+
 /** What the bus owns of the stream's configuration; the rest (placement, limits an operator set) is kept. */
 function ownedConfig({ subject, replicas }: EventStreamSettings): Partial<StreamConfig> {
   return {

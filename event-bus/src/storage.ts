@@ -3,6 +3,7 @@ import type { Logger } from '@blog/common';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { FileEventLog } from './file-log';
 import { JetStreamEventLog } from './jetstream-log';
+import { eventStream } from './jetstream-stream';
 import { KvLease, KvPositionStore } from './jetstream-kv';
 import { SoleLease, type DeliveryLease } from './lease';
 import type { EventLog } from './log';
@@ -58,7 +59,7 @@ export async function openJetStreamStorage(settings: JetStreamStorageSettings, l
     const { stream, replicas } = settings;
     const log = await JetStreamEventLog.open({
       connection,
-      stream: { name: stream, subject: `${stream.toLowerCase()}.events`, replicas },
+      stream: eventStream(stream, replicas),
       logger,
       publishTimeoutMs: settings.publishTimeoutMs,
       onWriteFault: (code) => metrics.logWriteFaults.inc({ code }),

@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_PORTS, replicatedEnv, ROOT, serviceCommand, type ServiceName } from './definition';
+import { DEFAULT_PORTS, replicatedEnv, ROOT, serviceCommand, startingFrom, type ServiceName } from './definition';
 import { writeNatsConfig, type NatsNode } from './nats';
 import type { ProcessSpec } from './supervisor';
 
@@ -27,7 +27,7 @@ const REPLICATED: readonly Replicated[] = ['event-bus', 'posts', 'comments', 'qu
 
 const replicaPort = (service: ServiceName, replica: number) => DEFAULT_PORTS[service] + REPLICA_PORT_STEP * replica;
 const replicaUrls = (service: ServiceName, first = 0) =>
-  Array.from({ length: CLUSTER_REPLICAS }, (_, offset) => `http://localhost:${replicaPort(service, (first + offset) % CLUSTER_REPLICAS)}`);
+  startingFrom(Array.from({ length: CLUSTER_REPLICAS }, (_, replica) => `http://localhost:${replicaPort(service, replica)}`), first);
 
 export interface ClusterSettings {
   natsServer: string;

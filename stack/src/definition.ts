@@ -80,3 +80,8 @@ export function replicatedEnv(name: Exclude<ServiceName, 'client'>, { natsUrls, 
   if (name === 'event-bus') return { EVENT_LOG: 'jetstream', NATS_URL: natsUrls.join(','), EVENT_SUBSCRIBERS: 'none', ...(stream ? { NATS_STREAM: stream } : {}) };
   return { EVENTS_FOLLOW: 'true', EVENT_BUS_CONFIRM_MS: '20000' };
 }
+
+/** The list from index `first` on, wrapping around: a replica's own peer first, then the others. */
+export function startingFrom<T>(list: readonly T[], first: number): T[] {
+  return list.map((_, offset) => list[(first + offset) % list.length] as T);
+}

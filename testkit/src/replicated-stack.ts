@@ -6,7 +6,7 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { eventsHeaders } from '@blog/common';
-import { newEventsToken, replicatedEnv, stopProcess, type ServiceName, type StartedProcess } from '@blog/stack';
+import { newEventsToken, replicatedEnv, startingFrom, stopProcess, type ServiceName, type StartedProcess } from '@blog/stack';
 import type { NatsCluster } from './nats';
 import { freePorts } from './ports';
 import { launchService } from './stack';
@@ -50,7 +50,7 @@ export async function startReplicatedStack({ nats, logDir, replicas = 2, stream,
   const url = (service: ReplicatedService, replica: number) => `http://127.0.0.1:${portOf(service, replica)}`;
   const logFile = (service: ReplicatedService, replica: number) => path.join(logDir, `${service}-${replica + 1}.log`);
   const eventsToken = newEventsToken();
-  const busUrlsFrom = (replica: number) => Array.from({ length: replicas }, (_, offset) => url('event-bus', (replica + offset) % replicas));
+
   const running = new Map<string, StartedProcess>();
   const key = (service: ReplicatedService, replica: number) => `${service}/${replica}`;
 
@@ -60,7 +60,7 @@ export async function startReplicatedStack({ nats, logDir, replicas = 2, stream,
       EVENTS_TOKEN: eventsToken,
       LOG_LEVEL: logLevel,
       // Its own bus replica first, the others when that one cannot be reached (a Service would route around it).
-      ...(service === 'event-bus' ? {} : { EVENT_BUS_URL: busUrlsFrom(replica).join(',') }),
+      ...(service === 'event-bus' ? {} : { EVENT_BUS_URL: startingFrom(stack.urls('event-bus'), replica).join(',') }),
       ...(service === 'event-bus' && subscribers.length > 0 ? { EVENT_SUBSCRIBERS: subscribers.join(',') } : {}),
     };
     await launchService({

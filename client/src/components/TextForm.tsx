@@ -19,8 +19,10 @@ export function TextForm({ label, name, maxLength, compact = false, onSubmit }: 
   const errorId = useId();
   const countId = useId();
   // No maxLength on the input: a longer paste would be cut without a word. The count says it instead.
-  const tooLong = describeLength(form.value.trim().length, maxLength)?.over ?? false;
-  const describedBy = [form.error !== null ? errorId : undefined, describeLength(form.value.trim().length, maxLength) ? countId : undefined].filter(Boolean).join(' ');
+  const length = form.value.trim().length;
+  const count = describeLength(length, maxLength);
+  const tooLong = count?.over ?? false;
+  const describedBy = [form.error !== null ? errorId : undefined, count ? countId : undefined].filter(Boolean).join(' ');
 
   return (
     <form className={compact ? 'text-form text-form--compact' : 'text-form'} onSubmit={form.onSubmit} aria-busy={form.sending}>
@@ -45,7 +47,7 @@ export function TextForm({ label, name, maxLength, compact = false, onSubmit }: 
           {form.sending ? 'Sending…' : 'Submit'}
         </button>
       </div>
-      <CharacterCount id={countId} length={form.value.trim().length} max={maxLength} />
+      <CharacterCount id={countId} length={length} max={maxLength} />
       {form.error !== null && (
         <p className="form-error" role="alert" id={errorId}>
           {form.error}

@@ -9,6 +9,7 @@ import { Deliverer } from '../../src/deliverer';
 import { SubscriberDelivery } from '../../src/delivery';
 import { JetStreamEventLog } from '../../src/jetstream-log';
 import { KvLease, KvPositionStore, LEASE_TTL_MS } from '../../src/jetstream-kv';
+import { eventStream } from '../../src/jetstream-stream';
 import type { PositionStore } from '../../src/positions';
 import { describePositionStoreContract } from '../position-store-contract';
 import { fakeSubscriber, type FakeSubscriber } from '../support';
@@ -89,7 +90,7 @@ describe('bus replicas delivering to a subscriber that reports no position (a co
 
   async function replica(stream: string) {
     const connection = await nats.connection();
-    const log = await JetStreamEventLog.open({ connection, stream: { name: stream, subject: `${stream.toLowerCase()}.events`, replicas: 3 }, logger: silentLogger() });
+    const log = await JetStreamEventLog.open({ connection, stream: eventStream(stream, 3), logger: silentLogger() });
     const positions = await KvPositionStore.open({ connection, bucket: `${stream}_positions`, replicas: 3 });
     const delivery = new SubscriberDelivery(subscriber.url, { log, logger: silentLogger(), positions, backoff: { minDelayMs: 10, maxDelayMs: 100 } });
     const deliverer = new Deliverer([delivery], await KvLease.open({ connection, bucket: `${stream}_lease`, replicas: 3 }), silentLogger());

@@ -7,7 +7,7 @@ import { silentLogger } from '@blog/common';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { waitFor } from '@blog/testkit';
 import { JetStreamEventLog, type JetStreamEventLogOptions } from '../../src/jetstream-log';
-import { DUPLICATE_WINDOW_MS, type EventStreamSettings } from '../../src/jetstream-stream';
+import { DUPLICATE_WINDOW_MS, eventStream, type EventStreamSettings } from '../../src/jetstream-stream';
 import type { EventLog, NewEvent } from '../../src/log';
 import { describeEventLogContract } from '../event-log-contract';
 import { useNatsCluster } from './support';
@@ -16,8 +16,7 @@ const nats = useNatsCluster();
 const connection = () => nats.connection();
 
 function newStream(): EventStreamSettings {
-  const name = nats.unique('EVENTS');
-  return { name, subject: `${name.toLowerCase()}.events`, replicas: 3 };
+  return eventStream(nats.unique('EVENTS'), 3);
 }
 
 const streamOf = new WeakMap<EventLog, EventStreamSettings>();

@@ -6,7 +6,7 @@
  * bounded in time and in requests in flight.
  */
 import { performance } from 'node:perf_hooks';
-import { describeRequestError } from '@blog/common';
+import { describeRequestError, inTurn } from '@blog/common';
 import { percentile, Random } from '@blog/testkit';
 import { type CommentRecord, expectedStatus, type Ledger, type Outcome, OUTCOMES, type PostRecord, type RecordBase, UNCONFIRMED } from './ledger';
 
@@ -114,11 +114,6 @@ export function startLoad(options: LoadOptions): LoadRun {
     void tracked.finally(() => inFlight.delete(tracked));
   };
 
-  const inTurn = (urls: string | readonly string[]) => {
-    const list = typeof urls === 'string' ? [urls] : urls;
-    let next = 0;
-    return () => list[next++ % list.length] as string;
-  };
   const nextPostsUrl = inTurn(postsUrl);
   const nextCommentsUrl = inTurn(commentsUrl);
 
