@@ -3,6 +3,8 @@
  * views (kubernetes-models' interfaces) of the kinds the checks look at.
  */
 import { isDeepStrictEqual } from 'node:util';
+import type { IGateway } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway';
+import type { IHTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import type { IStatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
@@ -17,7 +19,7 @@ import type { IService } from 'kubernetes-models/v1/Service';
 import { parseAllDocuments } from 'yaml';
 import { manifestFiles, readRepoFile } from './repo';
 
-export type { IConfigMap, IContainer, IDeployment, IHorizontalPodAutoscaler, IIngress, INetworkPolicy, IPodDisruptionBudget, IPodTemplateSpec, ISecret, IService, IStatefulSet };
+export type { IConfigMap, IContainer, IDeployment, IGateway, IHTTPRoute, IHorizontalPodAutoscaler, IIngress, INetworkPolicy, IPodDisruptionBudget, IPodTemplateSpec, ISecret, IService, IStatefulSet };
 export type LabelSelector = NonNullable<NonNullable<IDeployment['spec']>['selector']>;
 export type PodSpec = NonNullable<IPodTemplateSpec['spec']>;
 
@@ -121,6 +123,8 @@ export interface KindMap {
   Ingress: IIngress;
   NetworkPolicy: INetworkPolicy;
   HorizontalPodAutoscaler: IHorizontalPodAutoscaler;
+  Gateway: IGateway;
+  HTTPRoute: IHTTPRoute;
 }
 
 export interface Typed<K extends keyof KindMap> extends Manifest {

@@ -1,6 +1,7 @@
 /**
  * Strict validation of a Kubernetes object against the OpenAPI schema of its apiVersion/kind, using
- * kubernetes-models.
+ * kubernetes-models (built-in kinds), @kubernetes-models/gateway-api (the Gateway API's schemas as of
+ * v1.0: the fields of Gateway and HTTPRoute used here are unchanged since) and nginx-gateway-schemas.ts.
  *
  * kubernetes-models ships no JSON schemas: each model's schema is compiled ahead of time into an Ajv
  * standalone validator (kubernetes-models/_schemas/*.js), which each model class installs as
@@ -16,6 +17,7 @@
  * as unknown too; no manifest here uses one.)
  */
 import type { ErrorObject } from 'ajv';
+import { nginxGatewayModel } from './nginx-gateway-schemas';
 
 export interface SchemaProblem {
   /** JSON pointer into the object, e.g. /spec/template/spec/containers/0/imagePullPolicyy */
@@ -44,15 +46,18 @@ function isModelClass(value: unknown, apiVersion: string, kind: string): value i
 export function modelFor(apiVersion: unknown, kind: unknown): ModelClass | string {
   if (typeof apiVersion !== 'string' || !API_VERSION.test(apiVersion)) return `unknown apiVersion ${JSON.stringify(apiVersion)}`;
   if (typeof kind !== 'string' || !KIND.test(kind)) return `unknown kind ${JSON.stringify(kind)}`;
+  const nginxGateway = nginxGatewayModel(apiVersion, kind);
+  if (nginxGateway) return nginxGateway;
+  const modelPackage = apiVersion.startsWith('gateway.networking.k8s.io/') ? '@kubernetes-models/gateway-api' : 'kubernetes-models';
   let exported: unknown;
   try {
-    // e.g. kubernetes-models/apps/v1/Deployment, kubernetes-models/v1/ConfigMap
-    exported = require(`kubernetes-models/${apiVersion}/${kind}`);
+    // e.g. kubernetes-models/apps/v1/Deployment, @kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute
+    exported = require(`${modelPackage}/${apiVersion}/${kind}`);
   } catch {
-    return `unknown apiVersion/kind ${apiVersion} ${kind} (kubernetes-models has no such model)`;
+    return `unknown apiVersion/kind ${apiVersion} ${kind} (${modelPackage} has no such model)`;
   }
   const model = (exported as Record<string, unknown>)[kind];
-  return isModelClass(model, apiVersion, kind) ? model : `unknown apiVersion/kind ${apiVersion} ${kind} (kubernetes-models has no such model)`;
+  return isModelClass(model, apiVersion, kind) ? model : `unknown apiVersion/kind ${apiVersion} ${kind} (${modelPackage} has no such model)`;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -106,8 +111,10 @@ export function validateStrict(object: unknown): SchemaProblem[] {
 
   const problems: SchemaProblem[] = [];
   const read = new WeakMap<object, Set<string>>();
+  // An instance of the model's class: @kubernetes-models/gateway-api's validate() finds its schema on the prototype.
+  const instance: Record<string, unknown> = Object.assign(Object.create(model.prototype) as Record<string, unknown>, object);
   try {
-    model.prototype.validate.call(tracked(object, read, new WeakMap()));
+    model.prototype.validate.call(tracked(instance, read, new WeakMap()));
   } catch (error) {
     if (!isValidationError(error)) throw error;
     for (const e of error.errors) {
@@ -129,7 +136,7 @@ export function validateStrict(object: unknown): SchemaProblem[] {
       else walk(child, childPointer);
     }
   };
-  walk(object, '');
+  walk(instance, '');
   return problems;
 }
 

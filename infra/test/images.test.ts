@@ -91,9 +91,11 @@ describe('the image checks catch', () => {
       expect.stringMatching(/^skaffold.yaml build.artifacts\[2\] blog\/comments: comments\/Dockerfile has no stage "devel"/),
       expect.stringMatching(/\(profile production\) build.artifacts\[1\] blog\/posts: dockerfile post\/Dockerfile does not exist/),
       expect.stringMatching(/\(profile production\) build.artifacts\[3\] blog\/query: query\/Dockerfile has no stage "prod"/),
-      // The jetstream profile builds the same artifacts, so it meets the same problems.
-      expect.stringMatching(/\(profile jetstream\) build.artifacts\[1\] blog\/posts: dockerfile post\/Dockerfile does not exist/),
-      expect.stringMatching(/\(profile jetstream\) build.artifacts\[2\] blog\/comments: comments\/Dockerfile has no stage "devel"/),
+      // The jetstream and gateway profiles build the same artifacts, so they meet the same problems.
+      ...['jetstream', 'gateway'].flatMap((profile) => [
+        expect.stringMatching(new RegExp(`\\(profile ${profile}\\) build.artifacts\\[1\\] blog/posts: dockerfile post/Dockerfile does not exist`)),
+        expect.stringMatching(new RegExp(`\\(profile ${profile}\\) build.artifacts\\[2\\] blog/comments: comments/Dockerfile has no stage "devel"`)),
+      ]),
     ]);
   });
 

@@ -1,4 +1,4 @@
-import { PUBLIC_ROUTES, type PublicBackend } from '@blog/common';
+import { PUBLIC_ROUTES } from '@blog/common';
 import {
   checkConnectionLimit,
   checkIngressConventions,
@@ -18,6 +18,7 @@ import {
   USE_REGEX,
 } from '../lib/checks/ingress';
 import { serves } from './support/apps';
+import { EXPECTED, INTERNAL_PATHS, STREAM_URLS } from './support/requests';
 import { loadManifests, ofKind, typedOf, mutatedCopy, type Manifest } from '../lib/manifests';
 
 const { manifests } = loadManifests();
@@ -28,33 +29,6 @@ const table = ingressRouteTable(manifests, INGRESS, HOST);
 /** Every Ingress of the host together: ingress-nginx merges them into one server. */
 const hostTable = hostRouteTable(manifests, HOST);
 const byPath = (a: { path: string }, b: { path: string }) => a.path.localeCompare(b.path);
-
-const EXPECTED: [string, PublicBackend][] = [
-  ['/posts/create', 'posts'],
-  ['/POSTS/CREATE', 'posts'],
-  ['/posts/create/', 'posts'],
-  ['/posts/create?x=1', 'posts'],
-  ['/posts/abc/comments', 'comments'],
-  ['/posts/abc/comments/', 'comments'],
-  ['/posts/abc/comments/x', 'comments'],
-  ['/posts', 'query'],
-  ['/posts/', 'query'],
-  ['/posts/abc', 'query'],
-  ['/posts/stream', 'query'],
-  ['/POSTS/STREAM', 'query'],
-  ['/posts/stream?x=1', 'query'],
-  ['/', 'client'],
-  ['/assets/index-abc.js', 'client'],
-  ['/events', 'client'],
-  ['/healthz', 'client'],
-  ['/readyz', 'client'],
-  ['/metrics', 'client'],
-];
-
-const STREAM_URLS = ['/posts/stream', '/POSTS/STREAM', '/posts/stream?x=1'];
-
-/** The services' internal paths: none may be reachable from outside through a service that serves them. */
-const INTERNAL_PATHS = ['/events', '/events?after=0', '/EVENTS', '/healthz', '/readyz', '/metrics', '/subscribers'];
 
 describe(`Ingress ${INGRESS}`, () => {
   it('reads as a route table: every path leads to a public backend', () => {

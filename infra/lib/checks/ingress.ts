@@ -217,3 +217,25 @@ export function checkConnectionLimit(manifests: readonly Manifest[], host: strin
   checkWhitelist(annotations, where, problems);
   return problems;
 }
+
+/** The limits a client address meets on one request URL; a field is absent where no limit applies. */
+export interface ClientLimits {
+  requestsPerSecond?: number;
+  /** Requests served at once above the rate before any is refused. */
+  burst?: number;
+  /** Requests held open at once (streams). */
+  connections?: number;
+}
+
+/** The limits ingress-nginx applies to a request URL: limit-rps, its burst (× limit-burst-multiplier, default 5) and limit-connections. */
+export function ingressClientLimits(manifests: readonly Manifest[], host: string, requestUrl: string): ClientLimits | string {
+  const found = annotationsFor(manifests, host, requestUrl);
+  if (typeof found === 'string') return found;
+  const number = (key: string) => (/^[1-9]\d*$/.test(found.annotations[key] ?? '') ? Number(found.annotations[key]) : undefined);
+  const requestsPerSecond = number(LIMIT_RPS);
+  const connections = number(LIMIT_CONNECTIONS);
+  return {
+    ...(requestsPerSecond === undefined ? {} : { requestsPerSecond, burst: requestsPerSecond * (number(LIMIT_BURST_MULTIPLIER) ?? 5) }),
+    ...(connections === undefined ? {} : { connections }),
+  };
+}
