@@ -163,6 +163,13 @@ describe('the skaffold gateway profile', () => {
     expect(effective.manifests).toEqual({ kustomize: { paths: [DIR], buildArgs: ['--load-restrictor', 'LoadRestrictionsNone'] } });
     expect(effective.build).toEqual(config.build);
   });
+
+  it('combines with the production profile (skaffold run -p production,gateway): production images, the Gateway objects', () => {
+    const production = config.profiles?.find((candidate) => candidate.name === 'production');
+    const both = applyJsonPatch(applyJsonPatch(config, production?.patches ?? []), profile?.patches ?? []);
+    expect(both.manifests).toEqual(effective.manifests);
+    expect(both.build?.artifacts?.map((artifact) => artifact.docker?.target)).toEqual(config.build?.artifacts?.map(() => 'production'));
+  });
 });
 
 describe('the Gateway checks catch', () => {
