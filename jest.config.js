@@ -29,8 +29,15 @@ const project = (name, overrides = {}) => ({
 const clusterProject = (name) => project(`${name} (cluster)`, { rootDir: path.join(__dirname, name), testMatch: ['<rootDir>/test/cluster/**/*.test.ts'], setupFilesAfterEnv: [LONG_TIMEOUT] });
 const withoutCluster = { testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/cluster/'] };
 
+// Real NGINX configured as ingress-nginx and NGINX Gateway Fabric would configure it: `npm run test:nginx`
+// (needs nginx: infra/scripts/nginx.sh finds or unpacks one).
+const nginxProject = project('infra (nginx)', { rootDir: path.join(__dirname, 'infra'), testMatch: ['<rootDir>/test/nginx/**/*.test.ts'], setupFilesAfterEnv: [LONG_TIMEOUT] });
+const withoutNginx = { testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/nginx/'] };
+
+const selected = process.env.BLOG_TEST_CLUSTER === '1' ? 'cluster' : process.env.BLOG_TEST_NGINX === '1' ? 'nginx' : 'default';
+
 module.exports = {
-  projects: process.env.BLOG_TEST_CLUSTER === '1' ? [clusterProject('event-bus'), clusterProject('e2e'), clusterProject('bench')] : [
+  projects: selected === 'cluster' ? [clusterProject('event-bus'), clusterProject('e2e'), clusterProject('bench')] : selected === 'nginx' ? [nginxProject] : [
     project('common'),
     project('event-bus', withoutCluster),
     project('posts'),
@@ -43,7 +50,7 @@ module.exports = {
     // What the full-stack tests, the bench and the infra tooling share.
     project('testkit', { setupFilesAfterEnv: [LONG_TIMEOUT] }),
     // Checks of the Kubernetes manifests, skaffold.yaml and Dockerfiles (no cluster, no Docker needed).
-    project('infra'),
+    project('infra', withoutNginx),
     // Full-stack tests start real processes from the built output; each file runs its own stack on free ports.
     project('e2e', { setupFilesAfterEnv: [LONG_TIMEOUT], slowTestThreshold: 30, ...withoutCluster }),
     // A short smoke run of the benchmark against a local stack: correctness only, never speed.

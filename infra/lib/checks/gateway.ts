@@ -110,11 +110,15 @@ export function httpRouteTable(manifests: readonly Manifest[], host: string): { 
   return { routes, problems };
 }
 
-/** The path NGINX Gateway Fabric picks for a request URL (longest value first, then alphabetical), if any. */
+/** The order NGINX Gateway Fabric writes its regex locations in: longest value first, then alphabetical. */
+export function gatewayRouteOrder(a: GatewayRoute, b: GatewayRoute): number {
+  return b.value.length - a.value.length || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0);
+}
+
+/** The path NGINX Gateway Fabric picks for a request URL (the first in gatewayRouteOrder that matches), if any. */
 export function gatewayMatchingRoute(routes: readonly GatewayRoute[], requestUrl: string): GatewayRoute | undefined {
   const pathname = new URL(requestUrl, 'http://gateway.invalid').pathname;
-  const ordered = [...routes].sort((a, b) => b.value.length - a.value.length || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
-  return ordered.find((route) => {
+  return [...routes].sort(gatewayRouteOrder).find((route) => {
     const pattern = compileGatewayPath(route.value);
     return typeof pattern !== 'string' && pattern.test(pathname);
   });

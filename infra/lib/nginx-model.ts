@@ -1,0 +1,142 @@
+/**
+ * The NGINX configuration each controller writes for posts.com, reduced to what decides routing, limits
+ * and streaming, so that a real NGINX can serve it in front of stand-in backends (`npm run test:nginx`):
+ *
+ * - ingress-nginx with use-regex: one `location ~* ^<path>` per path of the host's Ingresses, longest
+ *   first, each with its Ingress's annotations (limit-rps → limit_req with burst = rps × multiplier,
+ *   nodelay; limit-connections → limit_conn; proxy-buffering; proxy timeouts); refusals answer 503, and
+ *   response buffering is off unless an annotation turns it on (the controller's defaults).
+ * - NGINX Gateway Fabric: one `location ~ ^<value>` per RegularExpression path of the host's HTTPRoutes,
+ *   longest first; a RateLimitPolicy → limit_req_zone and limit_req; a ProxySettingsPolicy → proxy_buffering
+ *   and timeouts; a SnippetsFilter's snippets copied as they are, into http and into the location. NGINX's
+ *   own defaults otherwise (buffering on).
+ *
+ * Upstreams are `127.0.0.1:<port>` of each public backend.
+ */
+import type { PublicBackend } from '@blog/common';
+import { gatewayRouteOrder, httpRouteTable, type GatewayRoute } from './checks/gateway';
+import { hostRouteTable, LIMIT_BURST_MULTIPLIER, LIMIT_CONNECTIONS, LIMIT_RPS, PROXY_BUFFERING, PROXY_READ_TIMEOUT, PROXY_SEND_TIMEOUT } from './checks/ingress';
+import { ofKind, type Manifest } from './manifests';
+
+export type Upstreams = Record<PublicBackend, number>;
+
+/** What goes into the http block (zones) and the server block (locations). */
+export interface ServerConfig {
+  http: string[];
+  locations: string[];
+}
+
+function proxyTo(upstreams: Upstreams, backend: PublicBackend): string[] {
+  return ['proxy_http_version 1.1;', 'proxy_set_header Connection "";', `proxy_pass http://127.0.0.1:${upstreams[backend]};`];
+}
+
+function zoneName(prefix: string, name: string): string {
+  return `${prefix}_${name.replace(/[^A-Za-z0-9_]/g, '_')}`;
+}
+
+export function ingressNginxServer(manifests: readonly Manifest[], host: string, upstreams: Upstreams): ServerConfig {
+  const http = ['proxy_buffering off;', 'limit_req_status 503;', 'limit_conn_status 503;'];
+  const routes = [...hostRouteTable(manifests, host).routes].sort((a, b) => b.path.length - a.path.length);
+  const zones = new Set<string>();
+  const locations = routes.map((route) => {
+    const annotations = ofKind(manifests, 'Ingress').find((ingress) => ingress.name === route.ingress)?.typed.metadata?.annotations ?? {};
+    const lines: string[] = [];
+    const rps = Number(annotations[LIMIT_RPS] ?? 0);
+    if (rps > 0) {
+      const zone = zoneName('rps', route.ingress);
+      if (!zones.has(zone)) http.push(`limit_req_zone $binary_remote_addr zone=${zone}:5m rate=${rps}r/s;`);
+      zones.add(zone);
+      lines.push(`limit_req zone=${zone} burst=${rps * Number(annotations[LIMIT_BURST_MULTIPLIER] ?? 5)} nodelay;`);
+    }
+    const connections = Number(annotations[LIMIT_CONNECTIONS] ?? 0);
+    if (connections > 0) {
+      const zone = zoneName('conn', route.ingress);
+      if (!zones.has(zone)) http.push(`limit_conn_zone $binary_remote_addr zone=${zone}:5m;`);
+      zones.add(zone);
+      lines.push(`limit_conn ${zone} ${connections};`);
+    }
+    if (annotations[PROXY_BUFFERING] !== undefined) lines.push(`proxy_buffering ${annotations[PROXY_BUFFERING]};`);
+    if (annotations[PROXY_READ_TIMEOUT] !== undefined) lines.push(`proxy_read_timeout ${annotations[PROXY_READ_TIMEOUT]}s;`);
+    if (annotations[PROXY_SEND_TIMEOUT] !== undefined) lines.push(`proxy_send_timeout ${annotations[PROXY_SEND_TIMEOUT]}s;`);
+    return location(`~* ^${route.path}`, [...lines, ...proxyTo(upstreams, route.backend)]);
+  });
+  return { http, locations };
+}
+
+interface PolicySpec {
+  targetRefs?: { kind: string; name: string }[];
+  rateLimit?: { rejectCode?: number; local?: { rules?: { key: string; rate: string; burst?: number; noDelay?: boolean; zoneSize?: string }[] } };
+  buffering?: { disable?: boolean };
+  timeout?: { read?: string; send?: string; connect?: string };
+  snippets?: { context: string; value: string }[];
+}
+
+function specsOf(manifests: readonly Manifest[], kind: string): { name: string; spec: PolicySpec }[] {
+  return manifests.filter((m) => m.object.kind === kind).map((m) => ({ name: String(m.object.metadata?.name), spec: (m.object.spec ?? {}) as PolicySpec }));
+}
+
+function aimsAt(spec: PolicySpec, route: GatewayRoute, gateways: readonly string[]): boolean {
+  return (spec.targetRefs ?? []).some((ref) => (ref.kind === 'HTTPRoute' && ref.name === route.route) || (ref.kind === 'Gateway' && gateways.includes(ref.name)));
+}
+
+export function gatewayNginxServer(manifests: readonly Manifest[], host: string, upstreams: Upstreams): ServerConfig {
+  const http: string[] = [];
+  const { routes } = httpRouteTable(manifests, host);
+  const gateways = ofKind(manifests, 'Gateway').map((gateway) => gateway.name);
+  const rateLimits = specsOf(manifests, 'RateLimitPolicy');
+  const proxySettings = specsOf(manifests, 'ProxySettingsPolicy');
+  const snippetsFilters = specsOf(manifests, 'SnippetsFilter');
+  for (const { name, spec } of rateLimits) {
+    (spec.rateLimit?.local?.rules ?? []).forEach((rule, index) => http.push(`limit_req_zone ${rule.key} zone=${zoneName('rps', `${name}_${index}`)}:${rule.zoneSize ?? '10m'} rate=${rule.rate};`));
+  }
+  const usedFilters = new Set<string>();
+  const locations = [...routes].sort(gatewayRouteOrder).map((route) => {
+    const lines: string[] = [];
+    for (const { name, spec } of rateLimits.filter((policy) => aimsAt(policy.spec, route, gateways))) {
+      (spec.rateLimit?.local?.rules ?? []).forEach((rule, index) => lines.push(`limit_req zone=${zoneName('rps', `${name}_${index}`)}${rule.burst ? ` burst=${rule.burst}` : ''}${rule.noDelay ? ' nodelay' : ''};`));
+      if (spec.rateLimit?.rejectCode) lines.push(`limit_req_status ${spec.rateLimit.rejectCode};`);
+    }
+    for (const { spec } of proxySettings.filter((policy) => aimsAt(policy.spec, route, gateways))) {
+      if (spec.buffering?.disable) lines.push('proxy_buffering off;');
+      if (spec.timeout?.read) lines.push(`proxy_read_timeout ${spec.timeout.read};`);
+      if (spec.timeout?.send) lines.push(`proxy_send_timeout ${spec.timeout.send};`);
+    }
+    const rule = ofKind(manifests, 'HTTPRoute').find((candidate) => candidate.name === route.route)?.typed.spec?.rules?.[route.rule];
+    for (const filter of rule?.filters ?? []) {
+      const found = snippetsFilters.find((candidate) => filter.extensionRef?.kind === 'SnippetsFilter' && candidate.name === filter.extensionRef.name);
+      for (const snippet of found?.spec.snippets ?? []) {
+        if (snippet.context === 'http.server.location') lines.push(snippet.value);
+        else if (snippet.context === 'http' && !usedFilters.has(found?.name ?? '')) http.push(snippet.value);
+      }
+      if (found) usedFilters.add(found.name);
+    }
+    return location(`~ ^${route.value}`, [...lines, ...proxyTo(upstreams, route.backend)]);
+  });
+  return { http, locations };
+}
+
+function location(match: string, lines: readonly string[]): string {
+  return `location ${match} {\n${lines.map((line) => `      ${line}`).join('\n')}\n    }`;
+}
+
+/** A whole nginx.conf for one server on 127.0.0.1:`port`, with every path under `dir`. */
+export function nginxConf(server: ServerConfig, { port, dir, asRoot }: { port: number; dir: string; asRoot: boolean }): string {
+  return [
+    ...(asRoot ? ['user root;'] : []),
+    'worker_processes 1;',
+    `pid ${dir}/nginx.pid;`,
+    `error_log ${dir}/error.log warn;`,
+    'events { worker_connections 256; }',
+    'http {',
+    `  access_log off;`,
+    ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((kind) => `  ${kind}_temp_path ${dir}/${kind}-temp;`),
+    ...server.http.map((line) => `  ${line}`),
+    '  server {',
+    `    listen 127.0.0.1:${port};`,
+    '    server_name posts.com;',
+    ...server.locations.map((block) => `    ${block}`),
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
