@@ -236,6 +236,15 @@ export function objectOf(manifests: readonly Manifest[], kind: string, name: str
   return found.object;
 }
 
+/** Sets a field of the named object, by a path of keys and indexes (removes it when `value` is undefined): for mutated copies. */
+export function setField(manifests: readonly Manifest[], kind: string, name: string, path: readonly (string | number)[], value: unknown): void {
+  let node: Record<string | number, unknown> = objectOf(manifests, kind, name);
+  for (const step of path.slice(0, -1)) node = node[step] as Record<string | number, unknown>;
+  const last = path.at(-1) as string | number;
+  if (value === undefined) delete node[last];
+  else node[last] = value;
+}
+
 /** Like objectOf, typed. */
 export function typedOf<K extends keyof KindMap>(manifests: readonly Manifest[], kind: K, name: string): KindMap[K] {
   return objectOf(manifests, kind, name) as unknown as KindMap[K];

@@ -5,7 +5,7 @@
 import { checkApiServerRules, configKey, hostName, labelValue, portName, qualifiedName, quantityValue } from '../lib/checks/api-server';
 import { checkPodReferences, checkServices } from '../lib/checks/references';
 import { renderKustomization } from '../lib/kustomize';
-import { loadManifests, mutatedCopy, objectOf, typedOf, type IContainer, type Manifest } from '../lib/manifests';
+import { loadManifests, mutatedCopy, setField as set, typedOf, type IContainer, type Manifest } from '../lib/manifests';
 
 const defaults = loadManifests().manifests;
 const jetstream = renderKustomization('infra/k8s-jetstream').manifests;
@@ -15,13 +15,6 @@ function postsContainer(copy: Manifest[]): IContainer {
   const container = typedOf(copy, 'Deployment', 'posts-depl').spec?.template.spec?.containers[0];
   if (!container) throw new Error('posts-depl has no container');
   return container;
-}
-
-/** A field of an object of the copy, by kind, name and a path of keys and indexes. */
-function set(copy: Manifest[], kind: string, name: string, path: (string | number)[], value: unknown): void {
-  let node: Record<string | number, unknown> = objectOf(copy, kind, name);
-  for (const key of path.slice(0, -1)) node = node[key] as Record<string | number, unknown>;
-  node[path.at(-1) as string | number] = value;
 }
 
 describe('the API server rules', () => {

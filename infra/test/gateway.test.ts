@@ -16,7 +16,7 @@ import {
 import { ingressClientLimits, routeRequest, hostRouteTable } from '../lib/checks/ingress';
 import { APP_NAMESPACE, checkFlowsAllowed, checkFlowsDenied, INGRESS_NGINX, KUBE_DNS, podModels, type Flow, type PodModel } from '../lib/checks/network';
 import { renderKustomization } from '../lib/kustomize';
-import { identityProblems, label, loadManifests, mutatedCopy, objectOf, type Manifest } from '../lib/manifests';
+import { identityProblems, label, loadManifests, mutatedCopy, objectOf, setField as set, type Manifest } from '../lib/manifests';
 import { applyJsonPatch, loadSkaffold } from '../lib/skaffold';
 import { formatSchemaProblems, validateStrict } from '../lib/strict-schema';
 import { EXPECTED, INTERNAL_PATHS, STREAM_URLS } from './support/requests';
@@ -30,15 +30,6 @@ const table = httpRouteTable(manifests, HOST);
 const byPath = (a: { path: string }, b: { path: string }) => a.path.localeCompare(b.path);
 /** Every request URL of the corpus, and a few more around the regexes' edges. */
 const URLS = [...EXPECTED.map(([url]) => url), ...INTERNAL_PATHS, '/Posts/Abc/Comments', '/postsx', '/posts/stream/x', '/posts//comments', '/posts/create/comments'];
-
-/** A field of an object of the copy, by kind, name and a path of keys and indexes. */
-function set(copy: Manifest[], kind: string, name: string, path: (string | number)[], value: unknown): void {
-  let node: Record<string | number, unknown> = objectOf(copy, kind, name);
-  for (const step of path.slice(0, -1)) node = node[step] as Record<string | number, unknown>;
-  const last = path.at(-1) as string | number;
-  if (value === undefined) delete node[last];
-  else node[last] = value;
-}
 
 /** NGINX Gateway Fabric's NGINX pods for Gateway blog-gateway: in the app's namespace, labelled by the controller. */
 const GATEWAY_NGINX: PodModel = {
