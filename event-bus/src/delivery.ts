@@ -45,6 +45,8 @@ const SAVE_WAIT_MS = 2_000;
 const STARTUP_GRACE_MS = 15_000;
 /** How often at most the position of a subscriber that reports its own is stored. */
 const REPORTING_SAVE_INTERVAL_MS = 250;
+/** A position store that failed is tried again after this, also when nothing new is delivered meanwhile. */
+const SAVE_RETRY_MS = 1_000;
 
 /**
  * Answers that say "this will never be accepted" (malformed, too large). Anything else — a 404 from a
@@ -177,16 +179,15 @@ export class SubscriberDelivery {
   }
 
   private saveSoon(): void {
-    this.saveDue ??= setTimeout(() => {
-      this.saveDue = undefined;
-      void this.savePosition();
-    }, REPORTING_SAVE_INTERVAL_MS);
+    this.saveDue ??= setTimeout(() => this.saveNow(), REPORTING_SAVE_INTERVAL_MS);
   }
 
   /**
    * Stores how far the subscriber has acknowledged; for one that reports no position, before anything more
    * is sent, so that a restarted bus sends it again at most the batch that was in flight. A store that fails
-   * is logged and tried again with the next acknowledgement; delivery goes on.
+   * is logged and tried again with the next acknowledgement, or after SAVE_RETRY_MS when none comes (the
+   * load may have stopped: the stored position must still catch up once the store is back, or a replica
+   * taking over would send everything since it again). Delivery goes on meanwhile.
    */
   private async savePosition(): Promise<void> {
     const { positions, logger } = this.options;
@@ -198,7 +199,14 @@ export class SubscriberDelivery {
     } catch (err) {
       if (!this.savingFails) logger.warn({ subscriber: this.url, seq: this.delivered, reason: (err as Error).message }, 'could not store the subscriber position; a restart would send again what followed the last stored one');
       this.savingFails = true;
+      // Not once stopped: stop() stores the position itself, and the next replica delivering takes over.
+      if (this.loop) this.saveDue ??= setTimeout(() => this.saveNow(), SAVE_RETRY_MS).unref();
     }
+  }
+
+  private saveNow(): void {
+    this.saveDue = undefined;
+    void this.savePosition();
   }
 
   /**

@@ -8,6 +8,7 @@ import { silentLogger } from '@blog/common';
 import { recordingLogger } from '@blog/common/testing';
 import { eventually } from '@blog/testkit';
 import { SubscriberDelivery } from '../src/delivery';
+import { MemoryEventLog } from '../src/testing';
 import { FileEventLog } from '../src/file-log';
 import { FilePositionStore, type PositionStore } from '../src/positions';
 import { describePositionStoreContract } from './position-store-contract';
@@ -101,6 +102,37 @@ describe('a restarted bus resumes each subscriber where it stood', () => {
       await log.close();
       expect(subscriber.received.map((received) => received.seq)).toEqual([1, 2, 3, 4, 5, 6]);
     } finally {
+      await subscriber.close();
+    }
+  });
+
+  it('stores the position once the store works again, also when nothing more is delivered meanwhile', async () => {
+    const subscriber = await fakeSubscriber();
+    const stored = new Map<string, number>();
+    let refusing = true;
+    const positions: PositionStore = {
+      load: async (url) => stored.get(url) ?? 0,
+      save: async (url, seq) => {
+        if (refusing) throw new Error('no responders');
+        stored.set(url, Math.max(stored.get(url) ?? 0, seq));
+      },
+      close: async () => {},
+    };
+    const log = new MemoryEventLog();
+    const logger = recordingLogger();
+    const delivery = new SubscriberDelivery(subscriber.url, { log, logger: logger.logger, positions });
+    try {
+      delivery.start();
+      for (let n = 1; n <= 3; n++) await log.append({ id: `e${n}`, type: 'PostCreated', data: { id: `p${n}`, title: 't' }, time: new Date().toISOString() });
+      await eventually(() => expect(subscriber.received).toHaveLength(3));
+      expect(stored.get(subscriber.url)).toBeUndefined();
+      // The store is back; no event comes any more, yet the position is stored.
+      refusing = false;
+      await eventually(() => expect(stored.get(subscriber.url)).toBe(3));
+      expect(subscriber.received).toHaveLength(3);
+      expect(logger.lines().map((line) => line.msg)).toEqual(expect.arrayContaining(['could not store the subscriber position; a restart would send again what followed the last stored one', 'subscriber position stored again']));
+    } finally {
+      await delivery.stop();
       await subscriber.close();
     }
   });
