@@ -7,17 +7,27 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { DeliveryLease } from './lease';
 import type { PositionStore } from './positions';
 
-/** Opens a key-value bucket, creating it when it does not exist yet (several replicas may race to). */
+/** How long opening a bucket may wait for the cluster to create it and elect its leader. */
+const BUCKET_READY_TIMEOUT_MS = 60_000;
+const PROBE_KEY = 'ready-probe';
+
+/**
+ * Opens a key-value bucket, creating it when it does not exist yet (several replicas may race to), and
+ * returns once it answers a read. Binding to a bucket checks nothing, so a create that failed (the cluster
+ * did not answer in time) would leave a handle on a stream that does not exist: every use of it would fail.
+ */
 async function bucket(connection: NatsConnection, name: string, options: { replicas: number; ttl?: number }): Promise<KV> {
   const kvm = new Kvm(connection);
-  try {
-    // No direct gets: a read answered by a lagging replica would hand compare-and-set a stale revision.
-    return await kvm.create(name, { replicas: options.replicas, history: 1, ttl: options.ttl, allow_direct: false });
-  } catch (err) {
+  const deadline = Date.now() + BUCKET_READY_TIMEOUT_MS;
+  for (;;) {
     try {
-      return await kvm.open(name);
-    } catch {
-      throw err;
+      // No direct gets: a read answered by a lagging replica would hand compare-and-set a stale revision.
+      const kv = await kvm.create(name, { replicas: options.replicas, history: 1, ttl: options.ttl, allow_direct: false }).catch(() => kvm.open(name));
+      await kv.get(PROBE_KEY);
+      return kv;
+    } catch (err) {
+      if (Date.now() >= deadline) throw err;
+      await sleep(500);
     }
   }
 }
