@@ -91,7 +91,11 @@ export async function startNatsCluster({ dir, size = 3, name = `blog-${randomByt
       what: `nats node ${nodes[node]?.name} to join the cluster's JetStream as a current peer`,
       timeoutMs: 30_000,
       intervalMs: 100,
-      detail: async () => nodes.map((_, index) => logTail(index)).join('\n'),
+      // What each node thinks of the JetStream meta group (leader, peers current or not), then its log.
+      detail: async () => {
+        const views = await Promise.all(nodes.map((other, index) => metaCluster(index).then((meta) => `${other.name}: ${JSON.stringify(meta)}`, (err: Error) => `${other.name}: ${err.message}`)));
+        return [...views, ...nodes.map((_, index) => logTail(index))].join('\n');
+      },
     });
 
   const streamCopy = async (node: number, stream: string): Promise<StreamCopy> => {
