@@ -83,7 +83,8 @@ export async function startNatsCluster({ dir, size = 3, name = `blog-${randomByt
   };
   const logTail = (node: number) => {
     const file = path.join(dir, 'logs', `${nodes[node]?.name}.log`);
-    const lines = existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n').slice(-8) : [];
+    // Routes connect and drop duplicates many times at start: those lines would hide the rest.
+    const lines = existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n').filter((line) => !/Route connection created|Router connection closed/.test(line)).slice(-8) : [];
     return `${nodes[node]?.name} ${running[node]?.exit ? 'exited' : 'running'}; the end of its log:\n${lines.join('\n')}`;
   };
   const serving = (node: number) =>
