@@ -11,7 +11,7 @@ import path from 'node:path';
 import { findNatsServer, ROOT, startProcess, stopProcess, writeNatsConfig, type NatsNode, type StartedProcess } from '@blog/stack';
 import { http } from './http';
 import { freePorts } from './ports';
-import { waitFor } from './wait';
+import { describeError, waitFor } from './wait';
 
 export interface NatsCluster {
   readonly nodes: readonly NatsNode[];
@@ -39,6 +39,10 @@ export interface StreamCopy {
   messages: number;
   leader: string | undefined;
 }
+
+/** How long a fresh cluster may take to form, and how many fresh starts it gets. */
+const FORMING_TIMEOUT_MS = 20_000;
+const FORMING_ATTEMPTS = 3;
 
 export async function startNatsCluster({ dir, size = 3, name = `blog-${randomBytes(4).toString('hex')}` }: { dir: string; size?: number; name?: string }): Promise<NatsCluster> {
   const server = findNatsServer();
@@ -87,10 +91,10 @@ export async function startNatsCluster({ dir, size = 3, name = `blog-${randomByt
     const lines = existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n').filter((line) => !/Route connection created|Router connection closed/.test(line)).slice(-8) : [];
     return `${nodes[node]?.name} ${running[node]?.exit ? 'exited' : 'running'}; the end of its log:\n${lines.join('\n')}`;
   };
-  const serving = (node: number) =>
+  const serving = (node: number, timeoutMs = 30_000) =>
     waitFor(async () => (await metaCluster(node))?.leader !== undefined && running[node]?.exit === undefined && (await allPeersCurrent()), {
       what: `nats node ${nodes[node]?.name} to join the cluster's JetStream as a current peer`,
-      timeoutMs: 30_000,
+      timeoutMs,
       intervalMs: 100,
       // What each node thinks of the JetStream meta group (leader, peers current or not), then its log.
       detail: async () => {
@@ -139,12 +143,19 @@ export async function startNatsCluster({ dir, size = 3, name = `blog-${randomByt
       rmSync(path.join(dir, 'store'), { recursive: true, force: true });
     },
   };
-  try {
-    nodes.forEach((_, node) => launch(node));
-    await Promise.all(nodes.map((_, node) => serving(node)));
-  } catch (err) {
-    await cluster.stop();
-    throw err;
+  // Started at the same moment, the servers now and then bootstrap the JetStream meta group with two of
+  // the three (`cluster_size` 2 on every node) and leave the third out for good; it forms in well under a
+  // second otherwise. Such a cluster is stopped and started again from empty stores.
+  const failures: string[] = [];
+  for (let attempt = 1; attempt <= FORMING_ATTEMPTS; attempt++) {
+    try {
+      nodes.forEach((_, node) => launch(node));
+      await Promise.all(nodes.map((_, node) => serving(node, FORMING_TIMEOUT_MS)));
+      return cluster;
+    } catch (err) {
+      failures.push(`attempt ${attempt}: ${describeError(err)}`);
+      await cluster.stop();
+    }
   }
-  return cluster;
+  throw new Error(`the NATS cluster did not form in ${FORMING_ATTEMPTS} attempts:\n${failures.join('\n')}`);
 }
