@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   type BrowserAppDeps,
+  type Comment,
   createCommentBodySchema,
   CreatesByKey,
   createServiceApp,
@@ -10,7 +11,6 @@ import {
   HttpError,
   idempotencyKeyOf,
   idFromKey,
-  keyReusedError,
   parseBody,
 } from '@blog/common';
 import type { Express } from 'express';
@@ -35,22 +35,22 @@ export function createApp({ store, bus, consumer, logger, metrics, eventsToken, 
     const postId = req.params.id;
     const key = idempotencyKeyOf(req);
     const id = key === undefined ? randomUUID() : idFromKey('comment', key);
-    // A post (or a keyed comment) created a moment ago may not have reached us yet: read the newest history first.
-    if (!store.hasPost(postId) || (key !== undefined && !store.get(id))) await consumer.sync();
+    // A post created a moment ago may not have reached us yet: read the newest history before saying 404.
+    if (!store.hasPost(postId)) await consumer.sync();
     if (!store.hasPost(postId)) throw new HttpError(404, `post ${postId} not found`);
 
-    const comment = await creates.run(key, async () => {
-      const existing = key === undefined ? undefined : store.get(id);
-      if (existing) {
-        if (existing.postId !== postId || existing.content !== content) throw keyReusedError();
-        return { id: existing.id, content: existing.content, status: existing.status };
-      }
-      const created = { id, content, status: 'pending' as const };
-      const { seq } = await bus.publish({ type: 'CommentCreated', data: { ...created, postId } }, key === undefined ? {} : { id: idFromKey('CommentCreated', key) });
-      store.addComment(postId, created, seq);
-      return created;
+    const comment = await creates.create<Comment & { postId: string }>(key, {
+      find: () => store.get(id),
+      refresh: () => consumer.sync(),
+      sameBody: (existing) => existing.postId === postId && existing.content === content,
+      create: async () => {
+        const created = { id, content, status: 'pending' as const };
+        const { seq } = await bus.publish({ type: 'CommentCreated', data: { ...created, postId } }, key === undefined ? {} : { id: idFromKey('CommentCreated', key) });
+        store.addComment(postId, created, seq);
+        return { ...created, postId };
+      },
     });
-    res.status(201).json(comment);
+    res.status(201).json({ id: comment.id, content: comment.content, status: comment.status });
   });
 
   app.get('/posts/:id/comments', (req, res) => {

@@ -36,6 +36,17 @@ export function keyReusedError(): HttpError {
   return new HttpError(422, `this ${IDEMPOTENCY_KEY_HEADER} was already used with a different body; nothing was created (send a new key for a new create)`);
 }
 
+/** How a service finds, compares and makes the resource a create names (see CreatesByKey.create). */
+export interface KeyedCreate<T> {
+  /** The resource with the id derived from the key, as this process knows it now. */
+  find: () => T | undefined;
+  /** Reads the newest history: the resource may have been created by another replica or before a restart. */
+  refresh: () => Promise<void>;
+  /** Whether the resource found was created from the same body as this request's. */
+  sameBody: (found: T) => boolean;
+  create: () => Promise<T>;
+}
+
 /**
  * Runs creates one key at a time in this process: a retry that arrives while the first attempt with its
  * key is under way waits for it, then finds what it created.
@@ -43,7 +54,23 @@ export function keyReusedError(): HttpError {
 export class CreatesByKey {
   private readonly inFlight = new Map<string, Promise<unknown>>();
 
-  async run<T>(key: string | undefined, create: () => Promise<T>): Promise<T> {
+  /**
+   * A create under an optional Idempotency-Key: without one, it creates; with one, it answers the resource
+   * the key already made (looking in the newest history before deciding it does not exist), a 422 when
+   * that was made from another body, or creates it.
+   */
+  create<T>(key: string | undefined, { find, refresh, sameBody, create }: KeyedCreate<T>): Promise<T> {
+    return this.run(key, async () => {
+      if (key === undefined) return create();
+      if (find() === undefined) await refresh();
+      const found = find();
+      if (found === undefined) return create();
+      if (!sameBody(found)) throw keyReusedError();
+      return found;
+    });
+  }
+
+  private async run<T>(key: string | undefined, create: () => Promise<T>): Promise<T> {
     if (key === undefined) return create();
     for (let pending = this.inFlight.get(key); pending; pending = this.inFlight.get(key)) await pending.catch(() => undefined);
     const running = create();

@@ -74,6 +74,9 @@ export class JetStreamEventLog extends IndexedEventLog {
   /** When the index last took an event, or the watchdog last found it current. */
   private progressAt = Date.now();
   private closed = false;
+  /** The stream's last seq as asked of the cluster: the request under way, and the next one, not sent yet. */
+  private lastSeqAsked: Promise<number> | undefined;
+  private lastSeqToAsk: Promise<number> | undefined;
 
   private constructor(
     private readonly js: JetStreamClient,
@@ -123,7 +126,7 @@ export class JetStreamEventLog extends IndexedEventLog {
   override async readable(): Promise<void> {
     let last: number;
     try {
-      last = (await this.jsm.streams.info(this.options.stream.name)).state.last_seq;
+      last = await this.streamLastSeq();
     } catch {
       return;
     }
@@ -133,6 +136,21 @@ export class JetStreamEventLog extends IndexedEventLog {
     this.refollow(`a read needs seq ${last}`);
     if (await this.caughtUpTo(last, READ_CATCH_UP_MS)) return;
     throw new HttpError(503, `this event bus replica is catching up with the event stream (at seq ${this.lastSeq} of ${last}); try again`, { retryAfterSeconds: 1 });
+  }
+
+  /**
+   * The stream's last seq, asked of the cluster after this call: readers that come together share one
+   * request (every GET /events asks). A request already under way may predate an acknowledgement the
+   * caller relies on, so a caller joins the next one, sent once that one is answered.
+   */
+  private streamLastSeq(): Promise<number> {
+    this.lastSeqToAsk ??= (async () => {
+      await this.lastSeqAsked?.catch(() => undefined);
+      this.lastSeqToAsk = undefined;
+      this.lastSeqAsked = this.jsm.streams.info(this.options.stream.name).then(({ state }) => state.last_seq);
+      return this.lastSeqAsked;
+    })();
+    return this.lastSeqToAsk;
   }
 
   /** Lets the appends under way finish, then stops following the stream. */
@@ -238,9 +256,9 @@ export class JetStreamEventLog extends IndexedEventLog {
     if (this.closed || Date.now() - this.progressAt < STALL_CHECK_MS) return;
     const seen = this.lastSeq;
     try {
-      const { state } = await this.jsm.streams.info(this.options.stream.name);
-      if (state.last_seq <= seen) this.progressAt = Date.now();
-      else if (this.lastSeq === seen) this.refollow(`the stream is at seq ${state.last_seq} and nothing arrived`);
+      const last = await this.streamLastSeq();
+      if (last <= seen) this.progressAt = Date.now();
+      else if (this.lastSeq === seen) this.refollow(`the stream is at seq ${last} and nothing arrived`);
     } catch {
       // The cluster cannot answer now; the next check asks again.
     }

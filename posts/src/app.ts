@@ -9,7 +9,6 @@ import {
   finishServiceApp,
   idempotencyKeyOf,
   idFromKey,
-  keyReusedError,
   parseBody,
 } from '@blog/common';
 import type { Express, RequestHandler } from 'express';
@@ -33,21 +32,17 @@ export function createApp({ store, bus, consumer, logger, metrics, eventsToken, 
   const createPost: RequestHandler = async (req, res) => {
     const { title } = parseBody(createPostBodySchema, req.body);
     const key = idempotencyKeyOf(req);
-    const post = await creates.run(key, async () => {
-      const id = key === undefined ? randomUUID() : idFromKey('post', key);
-      if (key !== undefined) {
-        // Created earlier, maybe by another replica or before a restart: the newest history says.
-        if (!store.get(id)) await consumer.sync();
-        const existing = store.get(id);
-        if (existing) {
-          if (existing.title !== title) throw keyReusedError();
-          return existing;
-        }
-      }
-      const created = { id, title };
-      const { seq } = await bus.publish({ type: 'PostCreated', data: created }, key === undefined ? {} : { id: idFromKey('PostCreated', key) });
-      store.add(created, seq);
-      return created;
+    const id = key === undefined ? randomUUID() : idFromKey('post', key);
+    const post = await creates.create(key, {
+      find: () => store.get(id),
+      refresh: () => consumer.sync(),
+      sameBody: (existing) => existing.title === title,
+      create: async () => {
+        const created = { id, title };
+        const { seq } = await bus.publish({ type: 'PostCreated', data: created }, key === undefined ? {} : { id: idFromKey('PostCreated', key) });
+        store.add(created, seq);
+        return created;
+      },
     });
     res.status(201).json(post);
   };
