@@ -14,7 +14,7 @@
  * Upstreams are `127.0.0.1:<port>` of each public backend.
  */
 import type { PublicBackend } from '@blog/common';
-import { gatewayRouteOrder, httpRouteTable, type GatewayRoute } from './checks/gateway';
+import { gatewayRouteOrder, httpRouteTable, nginxGatewayObjects, policiesFor, ruleOf, snippetsFiltersOf, type NginxGatewayObject } from './checks/gateway';
 import { hostRouteTable, LIMIT_BURST_MULTIPLIER, LIMIT_CONNECTIONS, LIMIT_RPS, PROXY_BUFFERING, PROXY_READ_TIMEOUT, PROXY_SEND_TIMEOUT } from './checks/ingress';
 import { ofKind, type Manifest } from './manifests';
 
@@ -63,52 +63,32 @@ export function ingressNginxServer(manifests: readonly Manifest[], host: string,
   return { http, locations };
 }
 
-interface PolicySpec {
-  targetRefs?: { kind: string; name: string }[];
-  rateLimit?: { rejectCode?: number; local?: { rules?: { key: string; rate: string; burst?: number; noDelay?: boolean; zoneSize?: string }[] } };
-  buffering?: { disable?: boolean };
-  timeout?: { read?: string; send?: string; connect?: string };
-  snippets?: { context: string; value: string }[];
-}
-
-function specsOf(manifests: readonly Manifest[], kind: string): { name: string; spec: PolicySpec }[] {
-  return manifests.filter((m) => m.object.kind === kind).map((m) => ({ name: String(m.object.metadata?.name), spec: (m.object.spec ?? {}) as PolicySpec }));
-}
-
-function aimsAt(spec: PolicySpec, route: GatewayRoute, gateways: readonly string[]): boolean {
-  return (spec.targetRefs ?? []).some((ref) => (ref.kind === 'HTTPRoute' && ref.name === route.route) || (ref.kind === 'Gateway' && gateways.includes(ref.name)));
-}
-
 export function gatewayNginxServer(manifests: readonly Manifest[], host: string, upstreams: Upstreams): ServerConfig {
   const http: string[] = [];
-  const { routes } = httpRouteTable(manifests, host);
-  const gateways = ofKind(manifests, 'Gateway').map((gateway) => gateway.name);
-  const rateLimits = specsOf(manifests, 'RateLimitPolicy');
-  const proxySettings = specsOf(manifests, 'ProxySettingsPolicy');
-  const snippetsFilters = specsOf(manifests, 'SnippetsFilter');
-  for (const { name, spec } of rateLimits) {
-    (spec.rateLimit?.local?.rules ?? []).forEach((rule, index) => http.push(`limit_req_zone ${rule.key} zone=${zoneName('rps', `${name}_${index}`)}:${rule.zoneSize ?? '10m'} rate=${rule.rate};`));
+  const zoneOf = (policy: NginxGatewayObject, index: number) => zoneName('rps', `${policy.name}_${index}`);
+  for (const policy of nginxGatewayObjects(manifests, 'RateLimitPolicy')) {
+    (policy.spec.rateLimit?.local?.rules ?? []).forEach((rule, index) => http.push(`limit_req_zone ${rule.key} zone=${zoneOf(policy, index)}:${rule.zoneSize ?? '10m'} rate=${rule.rate};`));
   }
-  const usedFilters = new Set<string>();
-  const locations = [...routes].sort(gatewayRouteOrder).map((route) => {
+  const filtersInHttp = new Set<string>();
+  const locations = [...httpRouteTable(manifests, host).routes].sort(gatewayRouteOrder).map((route) => {
+    const held = ruleOf(manifests, route);
     const lines: string[] = [];
-    for (const { name, spec } of rateLimits.filter((policy) => aimsAt(policy.spec, route, gateways))) {
-      (spec.rateLimit?.local?.rules ?? []).forEach((rule, index) => lines.push(`limit_req zone=${zoneName('rps', `${name}_${index}`)}${rule.burst ? ` burst=${rule.burst}` : ''}${rule.noDelay ? ' nodelay' : ''};`));
-      if (spec.rateLimit?.rejectCode) lines.push(`limit_req_status ${spec.rateLimit.rejectCode};`);
+    for (const policy of held ? policiesFor(manifests, 'RateLimitPolicy', held.httpRoute) : []) {
+      const { rateLimit } = policy.spec;
+      (rateLimit?.local?.rules ?? []).forEach((rule, index) => lines.push(`limit_req zone=${zoneOf(policy, index)}${rule.burst ? ` burst=${rule.burst}` : ''}${rule.noDelay ? ' nodelay' : ''};`));
+      if (rateLimit?.rejectCode) lines.push(`limit_req_status ${rateLimit.rejectCode};`);
     }
-    for (const { spec } of proxySettings.filter((policy) => aimsAt(policy.spec, route, gateways))) {
+    for (const { spec } of held ? policiesFor(manifests, 'ProxySettingsPolicy', held.httpRoute) : []) {
       if (spec.buffering?.disable) lines.push('proxy_buffering off;');
       if (spec.timeout?.read) lines.push(`proxy_read_timeout ${spec.timeout.read};`);
       if (spec.timeout?.send) lines.push(`proxy_send_timeout ${spec.timeout.send};`);
     }
-    const rule = ofKind(manifests, 'HTTPRoute').find((candidate) => candidate.name === route.route)?.typed.spec?.rules?.[route.rule];
-    for (const filter of rule?.filters ?? []) {
-      const found = snippetsFilters.find((candidate) => filter.extensionRef?.kind === 'SnippetsFilter' && candidate.name === filter.extensionRef.name);
-      for (const snippet of found?.spec.snippets ?? []) {
+    for (const filter of held ? snippetsFiltersOf(manifests, held.rule) : []) {
+      for (const snippet of filter.spec.snippets ?? []) {
         if (snippet.context === 'http.server.location') lines.push(snippet.value);
-        else if (snippet.context === 'http' && !usedFilters.has(found?.name ?? '')) http.push(snippet.value);
+        else if (snippet.context === 'http' && !filtersInHttp.has(filter.name)) http.push(snippet.value);
       }
-      if (found) usedFilters.add(found.name);
+      filtersInHttp.add(filter.name);
     }
     return location(`~ ^${route.value}`, [...lines, ...proxyTo(upstreams, route.backend)]);
   });

@@ -7,7 +7,7 @@
  * not run either; the path and host rules below follow them.)
  */
 import { isIP } from 'node:net';
-import { label, ofKind, workloads, type IContainer, type KubeObject, type Manifest } from '../manifests';
+import { label, ofKind, typedOf, workloads, type IContainer, type Manifest } from '../manifests';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -236,7 +236,7 @@ function checkWorkloads(manifests: readonly Manifest[], problems: string[]): voi
       const size = volume.emptyDir?.sizeLimit;
       if (size !== undefined && quantityValue(String(size)) === undefined) problems.push(`${where}: volume ${volume.name}: emptyDir.sizeLimit "${String(size)}" is not a quantity`);
     }
-    const claims = workload.kind === 'StatefulSet' ? (ofKind(manifests, 'StatefulSet').find((s) => s.name === workload.name)?.typed.spec?.volumeClaimTemplates ?? []) : [];
+    const claims = workload.kind === 'StatefulSet' ? (typedOf([workload.manifest], 'StatefulSet', workload.name).spec?.volumeClaimTemplates ?? []) : [];
     for (const claim of claims) {
       const storage = claim.spec?.resources?.requests?.storage;
       if (storage !== undefined && quantityValue(String(storage)) === undefined) problems.push(`${where}: volumeClaimTemplate ${claim.metadata?.name ?? ''}: storage "${String(storage)}" is not a quantity`);
@@ -301,19 +301,13 @@ function checkIngresses(manifests: readonly Manifest[], problems: string[]): voi
   }
 }
 
-interface HttpRouteSpec {
-  hostnames?: string[];
-  rules?: { matches?: { path?: { type?: string; value?: string } }[]; backendRefs?: { kind?: string; name?: string; port?: number }[] }[];
-}
-
 function checkHttpRoutes(manifests: readonly Manifest[], problems: string[]): void {
-  for (const route of manifests.filter((m) => m.object.kind === 'HTTPRoute')) {
-    const spec = (route.object.spec ?? {}) as HttpRouteSpec;
-    for (const host of spec.hostnames ?? []) {
+  for (const route of ofKind(manifests, 'HTTPRoute')) {
+    for (const host of route.typed.spec?.hostnames ?? []) {
       const bad = hostName(host);
       if (bad) problems.push(`${label(route)}: hostname "${host}" is ${bad}`);
     }
-    (spec.rules ?? []).forEach((rule, r) => {
+    (route.typed.spec?.rules ?? []).forEach((rule, r) => {
       (rule.matches ?? []).forEach((match, m) => {
         const { type = 'PathPrefix', value = '/' } = match.path ?? {};
         const at = `${label(route)} spec.rules[${r}].matches[${m}].path (${type} ${value})`;
@@ -321,16 +315,15 @@ function checkHttpRoutes(manifests: readonly Manifest[], problems: string[]): vo
         if (bad) problems.push(`${at}: the path ${bad}`);
       });
       (rule.backendRefs ?? []).forEach((ref, b) => {
-        const bad = (ref.kind ?? 'Service') === 'Service' && ref.name !== undefined ? dns1035Label(ref.name) : undefined;
-        if (bad) problems.push(`${label(route)} spec.rules[${r}].backendRefs[${b}]: Service name "${ref.name ?? ''}" is ${bad}`);
+        const bad = (ref.kind ?? 'Service') === 'Service' ? dns1035Label(ref.name) : undefined;
+        if (bad) problems.push(`${label(route)} spec.rules[${r}].backendRefs[${b}]: Service name "${ref.name}" is ${bad}`);
       });
     });
   }
-  for (const gateway of manifests.filter((m) => m.object.kind === 'Gateway')) {
-    const listeners = ((gateway.object.spec as { listeners?: { name?: string; hostname?: string }[] } | undefined)?.listeners ?? []);
-    for (const listener of listeners) {
+  for (const gateway of ofKind(manifests, 'Gateway')) {
+    for (const listener of gateway.typed.spec?.listeners ?? []) {
       const bad = listener.hostname === undefined ? undefined : hostName(listener.hostname);
-      if (bad) problems.push(`${label(gateway)}: listener ${listener.name ?? ''}: hostname "${listener.hostname ?? ''}" is ${bad}`);
+      if (bad) problems.push(`${label(gateway)}: listener ${listener.name}: hostname "${listener.hostname ?? ''}" is ${bad}`);
     }
   }
 }
@@ -340,7 +333,7 @@ export function checkApiServerRules(manifests: readonly Manifest[]): string[] {
   const problems: string[] = [];
   for (const manifest of manifests) {
     checkName(manifest, problems);
-    checkLabelsAndAnnotations(manifest.object as KubeObject, label(manifest), '', problems);
+    checkLabelsAndAnnotations(manifest.object, label(manifest), '', problems);
   }
   checkWorkloads(manifests, problems);
   checkServicePorts(manifests, problems);

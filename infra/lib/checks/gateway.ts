@@ -10,14 +10,13 @@
  */
 import { type PublicBackend, type PublicRoute } from '@blog/common';
 import { label, ofKind, type IHTTPRoute, type Manifest, type Typed } from '../manifests';
-import { backendOfService, MIN_STREAM_TIMEOUT_SECONDS, type ClientLimits } from './ingress';
+import { backendOfService, MIN_STREAM_TIMEOUT_SECONDS, PUBLIC_BACKENDS, type ClientLimits } from './ingress';
 
 /** The GatewayClass NGINX Gateway Fabric's chart installs. */
 export const GATEWAY_CLASS = 'nginx';
 export const NGINX_GATEWAY_GROUP = 'gateway.nginx.org';
 const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
 const CASE_INSENSITIVE = '(?i)';
-const PUBLIC_BACKENDS: readonly string[] = ['posts', 'comments', 'query', 'client'];
 /** Fields of an HTTPRoute rule NGINX Gateway Fabric refuses ("Forbidden"): the rule is then not served. */
 const UNSUPPORTED_RULE_FIELDS = ['name', 'timeouts', 'retry', 'sessionPersistence'] as const;
 
@@ -79,7 +78,7 @@ function ruleBackend(manifests: readonly Manifest[], rule: HttpRouteRule): Publi
   const service = ofKind(manifests, 'Service').find((candidate) => candidate.name === ref.name);
   if (service && !(service.typed.spec?.ports ?? []).some((port) => port.port === ref.port)) return `Service ${ref.name} has no port ${String(ref.port)}`;
   const backend = backendOfService(manifests, ref.name);
-  return PUBLIC_BACKENDS.includes(backend) ? (backend as PublicBackend) : backend;
+  return PUBLIC_BACKENDS.includes(backend as PublicBackend) ? (backend as PublicBackend) : backend;
 }
 
 /** Every HTTPRoute rule of `host` as one table; a rule that is not one RegularExpression path to one public Service is a problem. */
@@ -98,7 +97,7 @@ export function httpRouteTable(manifests: readonly Manifest[], host: string): { 
         return;
       }
       const backend = ruleBackend(manifests, rule);
-      if (!PUBLIC_BACKENDS.includes(backend)) {
+      if (!PUBLIC_BACKENDS.includes(backend as PublicBackend)) {
         problems.push(`${where} (${path.value}): ${backend}`);
         return;
       }
@@ -131,27 +130,27 @@ interface TargetRef {
 }
 
 /** An NGINX Gateway Fabric object as these checks read it (its schema is checked by the strict schema check). */
-interface NginxGatewayObject {
+export interface NginxGatewayObject {
   kind: string;
   name: string;
   manifest: Manifest;
   spec: {
     targetRefs?: TargetRef[];
-    rateLimit?: { local?: { rules?: { key: string; rate: string; burst?: number; noDelay?: boolean }[] } };
+    rateLimit?: { rejectCode?: number; local?: { rules?: { key: string; rate: string; burst?: number; noDelay?: boolean; zoneSize?: string }[] } };
     buffering?: { disable?: boolean };
     timeout?: { read?: string; send?: string };
     snippets?: { context: string; value: string }[];
   };
 }
 
-function nginxGatewayObjects(manifests: readonly Manifest[], kind: string): NginxGatewayObject[] {
+export function nginxGatewayObjects(manifests: readonly Manifest[], kind: string): NginxGatewayObject[] {
   return manifests
     .filter((manifest) => manifest.object.kind === kind && String(manifest.object.apiVersion).startsWith(`${NGINX_GATEWAY_GROUP}/`))
     .map((manifest) => ({ kind, name: String(manifest.object.metadata?.name), manifest, spec: (manifest.object.spec ?? {}) as NginxGatewayObject['spec'] }));
 }
 
 /** The policies of `kind` that apply to an HTTPRoute: those aimed at it, else those aimed at its Gateways (NGINX Gateway Fabric's inheritance). */
-function policiesFor(manifests: readonly Manifest[], kind: string, route: Typed<'HTTPRoute'>): NginxGatewayObject[] {
+export function policiesFor(manifests: readonly Manifest[], kind: string, route: Typed<'HTTPRoute'>): NginxGatewayObject[] {
   const all = nginxGatewayObjects(manifests, kind);
   const aimedAt = (targetKind: string, names: readonly string[]) => all.filter((policy) => (policy.spec.targetRefs ?? []).some((ref) => ref.group === GATEWAY_API_GROUP && ref.kind === targetKind && names.includes(ref.name)));
   const own = aimedAt('HTTPRoute', [route.name]);
@@ -166,13 +165,25 @@ export function nginxDurationSeconds(value: string | undefined): number | undefi
   return Number(match[1]) * factor;
 }
 
+/** The HTTPRoute and rule that hold a path of the host's table. */
+export function ruleOf(manifests: readonly Manifest[], route: GatewayRoute): { httpRoute: Typed<'HTTPRoute'>; rule: HttpRouteRule } | undefined {
+  const httpRoute = ofKind(manifests, 'HTTPRoute').find((candidate) => candidate.name === route.route);
+  const rule = httpRoute?.typed.spec?.rules?.[route.rule];
+  return httpRoute && rule ? { httpRoute, rule } : undefined;
+}
+
+/** The SnippetsFilters a rule names in its ExtensionRef filters. */
+export function snippetsFiltersOf(manifests: readonly Manifest[], rule: HttpRouteRule): NginxGatewayObject[] {
+  const names = (rule.filters ?? []).filter((filter) => filter.type === 'ExtensionRef' && filter.extensionRef?.group === NGINX_GATEWAY_GROUP && filter.extensionRef.kind === 'SnippetsFilter').map((filter) => filter.extensionRef?.name);
+  return nginxGatewayObjects(manifests, 'SnippetsFilter').filter((candidate) => names.includes(candidate.name));
+}
+
 /** The route serving a request URL on the host, with its HTTPRoute, or a problem. */
 function servingRoute(manifests: readonly Manifest[], host: string, requestUrl: string): { route: GatewayRoute; httpRoute: Typed<'HTTPRoute'>; rule: HttpRouteRule; where: string } | string {
   const route = gatewayMatchingRoute(httpRouteTable(manifests, host).routes, requestUrl);
-  const httpRoute = route && ofKind(manifests, 'HTTPRoute').find((candidate) => candidate.name === route.route);
-  const rule = route && httpRoute?.typed.spec?.rules?.[route.rule];
-  if (!route || !httpRoute || !rule) return `${requestUrl}: no path of host ${host} matches`;
-  return { route, httpRoute, rule, where: `${requestUrl} (path ${route.value} of HTTPRoute ${route.route})` };
+  const held = route && ruleOf(manifests, route);
+  if (!route || !held) return `${requestUrl}: no path of host ${host} matches`;
+  return { route, ...held, where: `${requestUrl} (path ${route.value} of HTTPRoute ${route.route})` };
 }
 
 /**
@@ -201,8 +212,7 @@ const LIMIT_CONN = /(?:^|;)\s*limit_conn\s+([\w-]+)\s+(\d+)\s*;/;
 
 /** The connection limit a SnippetsFilter of the rule adds (limit_conn_zone per client address + limit_conn), if any. */
 function connectionLimit(manifests: readonly Manifest[], rule: HttpRouteRule, where: string, problems: string[]): number | undefined {
-  const names = (rule.filters ?? []).filter((filter) => filter.type === 'ExtensionRef' && filter.extensionRef?.group === NGINX_GATEWAY_GROUP && filter.extensionRef.kind === 'SnippetsFilter').map((filter) => filter.extensionRef?.name);
-  for (const filter of nginxGatewayObjects(manifests, 'SnippetsFilter').filter((candidate) => names.includes(candidate.name))) {
+  for (const filter of snippetsFiltersOf(manifests, rule)) {
     const snippet = (context: string) => (filter.spec.snippets ?? []).find((candidate) => candidate.context === context)?.value ?? '';
     const zone = LIMIT_CONN_ZONE.exec(snippet('http'));
     const limit = LIMIT_CONN.exec(snippet('http.server.location'));

@@ -7,7 +7,7 @@ import { label, imageRepository, ofKind, workloads, type IIngress, type Manifest
 import { workloadsOfService } from './references';
 
 export const USE_REGEX = 'nginx.ingress.kubernetes.io/use-regex';
-const PUBLIC_BACKENDS: readonly PublicBackend[] = ['posts', 'comments', 'query', 'client'];
+export const PUBLIC_BACKENDS: readonly PublicBackend[] = ['posts', 'comments', 'query', 'client'];
 
 /** The public backend a Service leads to: the name of the image its pods run (blog/posts → posts). */
 export function backendOfService(manifests: readonly Manifest[], serviceName: string): PublicBackend | string {
