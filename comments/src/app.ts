@@ -28,7 +28,8 @@ export function createApp({ store, bus, consumer, logger, metrics, eventsToken, 
 
   /**
    * With an Idempotency-Key, the comment's id and event id come from the key: the same key, post and
-   * content again answer the comment already created (also after a restart), and another body is a 422.
+   * content again answer the comment already created (also after a restart, and on any replica), and
+   * another body is a 422. What is added to the store is what the bus stored.
    */
   app.post('/posts/:id/comments', async (req, res) => {
     const { content } = parseBody(createCommentBodySchema, req.body);
@@ -41,13 +42,12 @@ export function createApp({ store, bus, consumer, logger, metrics, eventsToken, 
 
     const comment = await creates.create<Comment & { postId: string }>(key, {
       find: () => store.get(id),
-      refresh: () => consumer.sync(),
       sameBody: (existing) => existing.postId === postId && existing.content === content,
       create: async () => {
-        const created = { id, content, status: 'pending' as const };
-        const { seq } = await bus.publish({ type: 'CommentCreated', data: { ...created, postId } }, key === undefined ? {} : { id: idFromKey('CommentCreated', key) });
-        store.addComment(postId, created, seq);
-        return { ...created, postId };
+        const event = { type: 'CommentCreated' as const, data: { id, postId, content, status: 'pending' as const } };
+        const { data, seq } = await bus.publish(event, key === undefined ? {} : { id: idFromKey('CommentCreated', key) });
+        store.addComment(data.postId, { id: data.id, content: data.content, status: data.status }, seq);
+        return data;
       },
     });
     res.status(201).json({ id: comment.id, content: comment.content, status: comment.status });

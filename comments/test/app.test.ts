@@ -1,4 +1,4 @@
-import { EventConsumer, LIMITS, silentLogger, type BackoffOptions, type Comment, type Reactor } from '@blog/common';
+import { EventConsumer, idFromKey, LIMITS, silentLogger, type BackoffOptions, type Comment, type Reactor } from '@blog/common';
 import { InMemoryBus, settle } from '@blog/common/testing';
 import { eventually } from '@blog/testkit';
 import type { Express } from 'express';
@@ -108,6 +108,37 @@ describe('comments: creating and listing', () => {
         expect(res.body.error).toMatch(/Idempotency-Key was already used with a different body/);
       }
       expect(history.ofType('CommentCreated')).toHaveLength(2);
+    });
+
+    it('answers 201 and 422 to two concurrent creates with one key and two contents, without asking the bus twice', async () => {
+      const { history } = await historyWithComment();
+      const { app } = await setup({ history });
+      const answers = await Promise.all([comment(app, 'p1', 'content A', 'key-ab'), comment(app, 'p1', 'content B', 'key-ab')]);
+      expect(answers.map(({ status }) => status).sort()).toEqual([201, 422]);
+      const stored = history.ofType('CommentCreated').find((event) => event.data.id === idFromKey('comment', 'key-ab'));
+      expect(answers.find(({ status }) => status === 201)?.body).toEqual({ id: stored?.data.id, content: stored?.data.content, status: 'pending' });
+      expect((await commentsOf(app, 'p1')).map(({ content }) => content)).toEqual(['hello', stored?.data.content]);
+      expect(history.duplicates).toBe(0);
+    });
+
+    it('publishes first and reads no history on the way for a known post', async () => {
+      const { history } = await historyWithComment();
+      const { app } = await setup({ history });
+      const reads = history.reads;
+      await comment(app, 'p1', 'fresh', 'key-fresh').expect(201);
+      expect(history.reads).toBe(reads);
+    });
+
+    it('a key another replica used a moment ago with another body: 422, and nothing of this request enters this replica', async () => {
+      const { history } = await historyWithComment();
+      const { app } = await setup({ history });
+      const id = idFromKey('comment', 'key-x');
+      await history.publish({ type: 'CommentCreated', data: { id, postId: 'p1', content: 'stored content', status: 'pending' } }, { id: idFromKey('CommentCreated', 'key-x') });
+      await comment(app, 'p1', 'my content', 'key-x').expect(422);
+      expect((await commentsOf(app, 'p1')).map(({ content }) => content)).toEqual(['hello']);
+      const same = await comment(app, 'p1', 'stored content', 'key-x').expect(201);
+      expect(same.body).toEqual({ id, content: 'stored content', status: 'pending' });
+      expect((await commentsOf(app, 'p1')).map(({ content }) => content)).toEqual(['hello', 'stored content']);
     });
   });
 

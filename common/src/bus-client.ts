@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { backoffDelay, sleep } from './backoff';
-import { isApiError } from './api';
+import { isApiError, isRecord } from './api';
 import type { BusServiceConfig } from './config';
 import type { BlogEvent, Envelope } from './contracts';
 import { EVENT_BATCH_PATH, HttpError } from './http';
@@ -41,11 +42,34 @@ export class BusUnconfirmedError extends HttpError {
   }
 }
 
+/**
+ * The bus holds another event under this event's id (another type or other data): this one was not
+ * stored, and never will be under that id. With ids derived from an Idempotency-Key, the key was used
+ * for another create.
+ */
+export class EventIdTakenError extends HttpError {
+  constructor(
+    readonly eventId: string,
+    /** The event the bus holds under the id, as it answered it. */
+    readonly stored: unknown,
+  ) {
+    super(409, `the event bus already holds another event under id ${eventId}; nothing was stored`);
+    this.name = 'EventIdTakenError';
+  }
+}
+
 /** Transport errors that mean the request never reached the bus. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
+/** Where the bus stored one event of a publish: its seq, and the event stored earlier when the id was known. */
+interface StoredAt {
+  seq: number;
+  /** The bus had this id already, and holds this event under it (maybe not ours: compare). */
+  earlier?: unknown;
+}
+
 type PublishAttempt =
-  | { kind: 'stored'; seqs: number[] }
+  | { kind: 'stored'; results: StoredAt[] }
   | { kind: 'not-stored' | 'unknown'; reason: string; retryAfterSeconds?: number }
   | { kind: 'split'; busTakesBatches: boolean };
 
@@ -72,6 +96,11 @@ export interface PublishOptions {
 
 /** Where a service publishes its events. */
 export interface EventPublisher {
+  /**
+   * Resolves with the event as the bus stored it under its id: this one, or the same event (type and
+   * data) stored earlier under that id. Rejects with EventIdTakenError when the bus holds another event
+   * under the id, and with a 503 when the bus did not store it.
+   */
   publish<E extends BlogEvent>(event: E, options?: PublishOptions): Promise<Envelope<E>>;
 }
 
@@ -94,9 +123,13 @@ interface UnsequencedEvent {
   time: string;
 }
 
+interface SequencedEvent extends UnsequencedEvent {
+  seq: number;
+}
+
 interface QueuedPublish {
   event: UnsequencedEvent;
-  resolve: (seq: number) => void;
+  resolve: (stored: SequencedEvent) => void;
   reject: (err: Error) => void;
 }
 
@@ -145,13 +178,17 @@ export class BusClient implements EventPublisher, EventHistory {
    * bus but its answer was lost (connection reset, timeout, a bus restarting), it sends the same events
    * again until confirmed: the bus stores an event id once, so the retry returns the original seqs or
    * stores the events now.
+   *
+   * An id the bus had already is answered with the event stored under it: the same type and data resolve
+   * with that stored event (its seq and time); anything else rejects with EventIdTakenError.
    */
   publish<E extends BlogEvent>(event: E, { id = randomUUID() }: PublishOptions = {}): Promise<Envelope<E>> {
     const unsequenced = { id, type: event.type, data: event.data, time: new Date().toISOString() };
-    return new Promise<number>((resolve, reject) => {
+    return new Promise<SequencedEvent>((resolve, reject) => {
       this.queue.push({ event: unsequenced, resolve, reject });
       if (this.queue.length === 1) setImmediate(() => this.flush());
-    }).then((seq) => ({ ...event, id, time: unsequenced.time, seq }) as Envelope<E>);
+      // The stored data is ours, or deep-equal to it: only the time and seq are the bus's.
+    }).then(({ time, seq }) => ({ ...event, id, time, seq }) as Envelope<E>);
   }
 
   private flush(): void {
@@ -165,30 +202,46 @@ export class BusClient implements EventPublisher, EventHistory {
 
   /** Sends one batch (concurrently with others) and settles each of its publishes. */
   private async send(batch: QueuedPublish[]): Promise<void> {
+    let results: StoredAt[] | 'split';
     try {
-      const seqs = await this.publishUntilConfirmed(batch.map(({ event }) => event));
-      if (seqs === 'split') {
-        await Promise.all(batch.map((item) => this.send([item])));
-        return;
-      }
-      batch.forEach(({ event, resolve }, index) => {
-        const seq = seqs[index] as number;
-        this.metrics?.eventsPublished.inc({ type: event.type });
-        this.logger?.info({ eventId: event.id, type: event.type, seq }, 'event published');
-        resolve(seq);
-      });
+      results = await this.publishUntilConfirmed(batch.map(({ event }) => event));
     } catch (err) {
       batch.forEach(({ reject }) => reject(err as Error));
+      return;
+    }
+    if (results === 'split') {
+      await Promise.all(batch.map((item) => this.send([item])));
+      return;
+    }
+    batch.forEach((item, index) => this.settle(item, results[index] as StoredAt));
+  }
+
+  /** Settles one publish with where the bus stored it, comparing with the earlier event when the id was known. */
+  private settle({ event, resolve, reject }: QueuedPublish, { seq, earlier }: StoredAt): void {
+    const log = { eventId: event.id, type: event.type, seq };
+    if (earlier === undefined) {
+      this.metrics?.eventsPublished.inc({ type: event.type });
+      this.logger?.info(log, 'event published');
+      resolve({ ...event, seq });
+      return;
+    }
+    const stored = sameEvent(event, earlier, seq);
+    if (stored) {
+      this.logger?.info(log, 'event already stored under its id: answered with the stored event');
+      resolve(stored);
+    } else {
+      this.logger?.info(log, 'another event is stored under this id: not stored');
+      reject(new EventIdTakenError(event.id, earlier));
     }
   }
 
-  /** The seqs the bus gave the events, or 'split' when they must be sent one by one instead. */
-  private async publishUntilConfirmed(events: UnsequencedEvent[]): Promise<number[] | 'split'> {
+  /** Where the bus stored each event, or 'split' when they must be sent one by one instead. */
+  private async publishUntilConfirmed(events: UnsequencedEvent[]): Promise<StoredAt[] | 'split'> {
     const deadline = Date.now() + this.confirmWithinMs;
     let maybeStored = false;
     for (let attempt = 0; ; attempt++) {
       const outcome = await this.tryPublish(events);
-      if (outcome.kind === 'stored') return outcome.seqs;
+      if (outcome.kind === 'stored') return outcome.results;
       if (outcome.kind === 'split') {
         this.batches &&= outcome.busTakesBatches;
         return 'split';
@@ -219,9 +272,9 @@ export class BusClient implements EventPublisher, EventHistory {
     if (status >= 500) return { kind: 'not-stored', reason: busRefusal(status, text), retryAfterSeconds: retryAfter(headers['retry-after']) };
     if (status === 401) return { kind: 'not-stored', reason: REFUSED_TOKEN };
     if (status >= 300) throw new Error(`event bus refused POST ${path}: HTTP ${status} ${text}`);
-    const seqs = storedSeqs(parseJsonOrUndefined(text), events.length);
-    if (!seqs) throw new BusIncompatibleError(path, status, text);
-    return { kind: 'stored', seqs };
+    const results = storedResults(parseJsonOrUndefined(text), events.length);
+    if (!results) throw new BusIncompatibleError(path, status, text);
+    return { kind: 'stored', results };
   }
 
   async readAfter(after: number, limit: number, { waitMs, signal }: HistoryReadOptions = {}): Promise<unknown[]> {
@@ -279,12 +332,29 @@ function retryAfter(header: string | undefined): number | undefined {
   return Number.isInteger(seconds) && seconds >= 0 ? seconds : undefined;
 }
 
-/** The seqs in the bus's answer: `{seq}` for one event, `{seqs: [...]}` for a batch. */
-function storedSeqs(body: unknown, count: number): number[] | undefined {
-  const { seq, seqs } = (body ?? {}) as { seq?: unknown; seqs?: unknown };
-  const found = count === 1 && typeof seq === 'number' ? [seq] : seqs;
-  if (!Array.isArray(found) || found.length !== count || !found.every((item) => typeof item === 'number')) return undefined;
-  return found as number[];
+/**
+ * Where the bus's answer says each event is stored: `{seq}` for one event (with `duplicate` and `event`
+ * for an id it had), `{seqs: [...]}` for a batch (with `duplicates: [{index, event}]`).
+ */
+function storedResults(body: unknown, count: number): StoredAt[] | undefined {
+  if (!isRecord(body)) return undefined;
+  if (count === 1 && typeof body.seq === 'number') return [{ seq: body.seq, ...(body.duplicate === true ? { earlier: body.event } : {}) }];
+  const { seqs } = body;
+  if (!Array.isArray(seqs) || seqs.length !== count || !seqs.every((item) => typeof item === 'number')) return undefined;
+  const results: StoredAt[] = (seqs as number[]).map((seq) => ({ seq }));
+  const duplicates = Array.isArray(body.duplicates) ? body.duplicates : [];
+  for (const duplicate of duplicates) {
+    const index = isRecord(duplicate) ? duplicate.index : undefined;
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= count || !isRecord(duplicate)) return undefined;
+    (results[index] as StoredAt).earlier = duplicate.event;
+  }
+  return results;
+}
+
+/** The stored event when it is the same as ours (type and data), as the bus keeps it; undefined when it is another. */
+function sameEvent(ours: UnsequencedEvent, stored: unknown, seq: number): SequencedEvent | undefined {
+  if (!isRecord(stored) || stored.type !== ours.type || !isDeepStrictEqual(stored.data, JSON.parse(JSON.stringify(ours.data)))) return undefined;
+  return { ...ours, time: typeof stored.time === 'string' ? stored.time : ours.time, seq };
 }
 
 /** The bus client a service's configuration asks for (EVENT_BUS_URL, EVENTS_TOKEN, EVENT_BUS_CONFIRM_MS). */

@@ -2,11 +2,12 @@
  * `Idempotency-Key` on creates: a client that is not sure its create went through (a timeout, an
  * "unconfirmed" answer) sends it again with the same key, and gets the same resource instead of a second
  * one. The resource id and its event id are derived from the key, so this holds across restarts and
- * replicas (the service finds the resource in the history) and while the first attempt is still being
- * published (the bus stores an event id once).
+ * replicas: the bus stores an event id once and answers a repeat with what it stored, and past the bus's
+ * memory of ids each service's state, rebuilt from the log, still holds the resource.
  */
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
+import { EventIdTakenError } from './bus-client';
 import { HttpError } from './http';
 
 export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
@@ -38,40 +39,47 @@ export function keyReusedError(): HttpError {
 
 /** How a service finds, compares and makes the resource a create names (see CreatesByKey.create). */
 export interface KeyedCreate<T> {
-  /** The resource with the id derived from the key, as this process knows it now. */
+  /** The resource with the id derived from the key, as this service's state holds it now. */
   find: () => T | undefined;
-  /** Reads the newest history: the resource may have been created by another replica or before a restart. */
-  refresh: () => Promise<void>;
   /** Whether the resource found was created from the same body as this request's. */
   sameBody: (found: T) => boolean;
+  /**
+   * Publishes the resource's event (its id derived from the key) and resolves with the resource as the bus
+   * stored it; rejects with EventIdTakenError when the bus holds another body under that id.
+   */
   create: () => Promise<T>;
 }
 
 /**
- * Runs creates one key at a time in this process: a retry that arrives while the first attempt with its
- * key is under way waits for it, then finds what it created.
+ * Creates under an optional Idempotency-Key. One key at a time in this process: a retry that arrives
+ * while the first attempt with its key is under way waits for it, then finds what it created.
  */
 export class CreatesByKey {
   private readonly inFlight = new Map<string, Promise<unknown>>();
 
   /**
-   * A create under an optional Idempotency-Key: without one, it creates; with one, it answers the resource
-   * the key already made (looking in the newest history before deciding it does not exist), a 422 when
-   * that was made from another body, or creates it.
+   * Without a key, creates. With one: the resource this service's state already holds under it (a 422 when
+   * it was made from another body), or else publishes first and lets the bus decide: it stores an event id
+   * once, across replicas, and answers an id it holds with what it stored, so a body other than the one
+   * stored is a 422 on whichever replica asked. No read of the history on the way.
    */
-  create<T>(key: string | undefined, { find, refresh, sameBody, create }: KeyedCreate<T>): Promise<T> {
-    return this.run(key, async () => {
-      if (key === undefined) return create();
-      if (find() === undefined) await refresh();
+  create<T>(key: string | undefined, { find, sameBody, create }: KeyedCreate<T>): Promise<T> {
+    if (key === undefined) return create();
+    return this.oneAtATime(key, async () => {
       const found = find();
-      if (found === undefined) return create();
-      if (!sameBody(found)) throw keyReusedError();
-      return found;
+      if (found !== undefined) {
+        if (!sameBody(found)) throw keyReusedError();
+        return found;
+      }
+      try {
+        return await create();
+      } catch (err) {
+        throw err instanceof EventIdTakenError ? keyReusedError() : err;
+      }
     });
   }
 
-  private async run<T>(key: string | undefined, create: () => Promise<T>): Promise<T> {
-    if (key === undefined) return create();
+  private async oneAtATime<T>(key: string, create: () => Promise<T>): Promise<T> {
     for (let pending = this.inFlight.get(key); pending; pending = this.inFlight.get(key)) await pending.catch(() => undefined);
     const running = create();
     this.inFlight.set(key, running);

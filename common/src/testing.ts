@@ -3,9 +3,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
+import { isDeepStrictEqual } from 'node:util';
 import pino from 'pino';
 import type { EventHistory, EventPublisher, HistoryReadOptions, PublishOptions } from './bus-client';
-import { BusUnavailableError } from './bus-client';
+import { BusUnavailableError, EventIdTakenError } from './bus-client';
 import type { BlogEvent, Envelope } from './contracts';
 import type { Logger } from './logger';
 
@@ -17,11 +18,21 @@ export class InMemoryBus implements EventPublisher, EventHistory {
   readonly events: unknown[] = [];
   down = false;
 
-  /** Like the real bus, stores an event id once: publishing it again returns the stored event. */
+  /** Publishes of the same event id that were answered with an event stored earlier. */
+  duplicates = 0;
+
+  /**
+   * Like the real bus with its client, stores an event id once: publishing it again returns the stored
+   * event, or rejects with EventIdTakenError when another event is stored under the id.
+   */
   async publish<E extends BlogEvent>(event: E, { id = randomUUID() }: PublishOptions = {}): Promise<Envelope<E>> {
     if (this.down) throw new BusUnavailableError('ECONNREFUSED');
-    const stored = this.events.find((known) => (known as { id?: unknown }).id === id);
-    if (stored) return stored as Envelope<E>;
+    const stored = this.events.find((known) => (known as { id?: unknown }).id === id) as Envelope | undefined;
+    if (stored) {
+      this.duplicates++;
+      if (stored.type !== event.type || !isDeepStrictEqual(stored.data, event.data)) throw new EventIdTakenError(id, stored);
+      return stored as Envelope<E>;
+    }
     const envelope = { ...event, id, time: new Date().toISOString(), seq: this.events.length + 1 } as Envelope<E>;
     this.events.push(envelope);
     return envelope;
@@ -34,7 +45,11 @@ export class InMemoryBus implements EventPublisher, EventHistory {
     return stored;
   }
 
+  /** History reads so far. */
+  reads = 0;
+
   async readAfter(after: number, limit: number, { waitMs = 0, signal }: HistoryReadOptions = {}): Promise<unknown[]> {
+    this.reads++;
     const deadline = Date.now() + waitMs;
     for (;;) {
       if (this.down) throw new BusUnavailableError('ECONNREFUSED');

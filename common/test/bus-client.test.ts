@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BusClient, BusIncompatibleError, BusUnavailableError, BusUnconfirmedError, ServiceMetrics } from '@blog/common';
+import { BusClient, BusIncompatibleError, BusUnavailableError, BusUnconfirmedError, EventIdTakenError, ServiceMetrics } from '@blog/common';
 import { recordingLogger } from '@blog/common/testing';
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
@@ -186,6 +186,60 @@ describe('BusClient', () => {
     const publishing = new BusClient(url, { confirmWithinMs: 100 }).publish({ type: 'PostCreated', data: { id: 'p', title: 't' } });
     await expect(publishing).rejects.toBeInstanceOf(BusUnconfirmedError);
     await expect(publishing).rejects.toMatchObject({ status: 503, message: expect.stringMatching(/may or may not/) });
+  });
+
+  describe('an id the bus had already', () => {
+    const storedEarlier = { id: 'event-1', type: 'PostCreated', data: { id: 'p1', title: 'First' }, time: '2026-01-01T00:00:00.000Z', seq: 7 };
+    const busHolding = (stored: typeof storedEarlier) =>
+      busAnswering((req, body, res) => {
+        const answer = (item: unknown, index: number) => ((item as { id: string }).id === stored.id ? { index, event: stored } : undefined);
+        if (req.url === '/events/batch') {
+          const events = JSON.parse(body) as unknown[];
+          const duplicates = events.map(answer).filter((found) => found !== undefined);
+          const seqs = events.map((item, index) => (answer(item, index) ? stored.seq : 100 + index));
+          return void res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ seqs, duplicates }));
+        }
+        res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ seq: stored.seq, duplicate: true, event: stored }));
+      });
+
+    it('resolves with the stored event (its seq and time) when it holds the same type and data, and logs it as already stored', async () => {
+      const { logger, lines } = recordingLogger();
+      const metrics = new ServiceMetrics('test');
+      const url = await busHolding(storedEarlier);
+      const envelope = await new BusClient(url, { logger, metrics }).publish({ type: 'PostCreated', data: { id: 'p1', title: 'First' } }, { id: 'event-1' });
+      expect(envelope).toEqual(storedEarlier);
+      expect(lines()).toContainEqual(expect.objectContaining({ msg: expect.stringMatching(/already stored/), eventId: 'event-1', seq: 7 }));
+      expect(await metrics.registry.getSingleMetricAsString('events_published_total')).not.toMatch(/type="PostCreated"/);
+    });
+
+    it('rejects with EventIdTakenError (409, naming the id) when it holds other data or another type under the id', async () => {
+      const url = await busHolding(storedEarlier);
+      const bus = new BusClient(url);
+      const otherTitle = bus.publish({ type: 'PostCreated', data: { id: 'p1', title: 'Second' } }, { id: 'event-1' });
+      await expect(otherTitle).rejects.toBeInstanceOf(EventIdTakenError);
+      await expect(otherTitle).rejects.toMatchObject({ status: 409, eventId: 'event-1', stored: storedEarlier, message: expect.stringMatching(/already holds another event under id event-1/) });
+      const otherType = bus.publish({ type: 'CommentCreated', data: { id: 'p1', postId: 'x', content: 'First', status: 'pending' } }, { id: 'event-1' });
+      await expect(otherType).rejects.toBeInstanceOf(EventIdTakenError);
+    });
+
+    it('in a batch, settles each event by its own answer', async () => {
+      const url = await busHolding(storedEarlier);
+      const bus = new BusClient(url);
+      const outcomes = await Promise.allSettled([
+        bus.publish({ type: 'PostCreated', data: { id: 'p0', title: 'New' } }, { id: 'event-0' }),
+        bus.publish({ type: 'PostCreated', data: { id: 'p1', title: 'Not the first' } }, { id: 'event-1' }),
+      ]);
+      expect(outcomes[0]).toMatchObject({ status: 'fulfilled', value: { id: 'event-0', seq: 100 } });
+      expect(outcomes[1]).toMatchObject({ status: 'rejected', reason: expect.any(EventIdTakenError) });
+      const same = await Promise.all([
+        bus.publish({ type: 'PostCreated', data: { id: 'p2', title: 'New' } }, { id: 'event-2' }),
+        bus.publish({ type: 'PostCreated', data: { id: 'p1', title: 'First' } }, { id: 'event-1' }),
+      ]);
+      expect(same.map(({ seq, time }) => [seq, time])).toEqual([
+        [100, expect.any(String)],
+        [7, storedEarlier.time],
+      ]);
+    });
   });
 
   describe('publishing several events at once', () => {

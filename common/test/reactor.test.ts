@@ -1,4 +1,5 @@
-import { Reactor, silentLogger } from '@blog/common';
+import { EventIdTakenError, Reactor, silentLogger } from '@blog/common';
+import { recordingLogger } from '@blog/common/testing';
 import { eventually } from '@blog/testkit';
 
 function reactorWith(react: (key: string) => Promise<void>) {
@@ -56,6 +57,25 @@ describe('Reactor', () => {
     reactor.done('a');
     reactor.need('a');
     await eventually(() => expect(published).toHaveLength(2));
+    reactor.stop();
+  });
+
+  it('does not retry a reaction whose id the bus holds with another event, and says so', async () => {
+    const { logger, lines } = recordingLogger();
+    let attempts = 0;
+    const reactor = new Reactor({
+      react: async () => {
+        attempts++;
+        throw new EventIdTakenError('reaction-1', { type: 'CommentUpdated' });
+      },
+      logger,
+      backoff: { minDelayMs: 1, maxDelayMs: 5 },
+    });
+    reactor.start();
+    reactor.need('a');
+    await eventually(() => expect(lines()).toContainEqual(expect.objectContaining({ level: 50, key: 'a', eventId: 'reaction-1' })));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(attempts).toBe(1);
     reactor.stop();
   });
 });

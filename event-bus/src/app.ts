@@ -13,7 +13,7 @@ import {
 } from '@blog/common';
 import type { Express, Response } from 'express';
 import { z } from 'zod';
-import type { EventLog, NewEvent } from './log';
+import type { Appended, EventLog, NewEvent } from './log';
 import type { BusMetrics } from './metrics';
 
 export interface EventBusDeps {
@@ -42,23 +42,34 @@ const historyQuerySchema = z.object({
 
 export function createApp({ log, subscribers, logger, metrics, eventsToken, draining }: EventBusDeps): Express {
   const app = createServiceApp({ isReady: () => true, logger, metrics, eventsToken });
-  const append = async (event: NewEvent) => {
-    const stored = await log.append(event);
-    metrics?.eventsAppended.inc({ type: stored.type });
-    logger.info({ eventId: stored.id, type: stored.type, seq: stored.seq }, 'event appended');
-    return stored;
+  const append = async (event: NewEvent): Promise<Appended> => {
+    const appended = await log.append(event);
+    const { id, type, seq } = appended.event;
+    if (appended.duplicate) {
+      logger.info({ eventId: id, type, seq }, 'event id already stored: answered with the stored event');
+    } else {
+      metrics?.eventsAppended.inc({ type });
+      logger.info({ eventId: id, type, seq }, 'event appended');
+    }
+    return appended;
   };
 
-  /** Accepts one event, sequences and stores it; delivery to subscribers happens after the answer. */
+  /**
+   * Accepts one event, sequences and stores it: 201 `{seq}`. An id stored before is not stored again: 201
+   * `{seq, duplicate: true, event}` with the event stored under that id, for the publisher to compare with
+   * its own (a publisher that reads only `seq`, as one retrying after a lost answer, sees the same 201).
+   * Delivery to subscribers happens after the answer.
+   */
   app.post('/events', async (req, res) => {
     requireJsonObject(req.body);
-    const stored = await append(newEvent(req.body));
-    res.status(201).json({ seq: stored.seq });
+    const { event, duplicate } = await append(newEvent(req.body));
+    res.status(201).json(duplicate ? { seq: event.seq, duplicate: true, event } : { seq: event.seq });
   });
 
   /**
-   * Accepts several events at once (a JSON array), stored in that order with one write: 201 `{seqs}`.
-   * One invalid event refuses the whole batch with a 400 naming its index, and nothing is stored.
+   * Accepts several events at once (a JSON array), stored in that order with one write: 201 `{seqs}`, plus
+   * `duplicates` (`[{index, event}]`) naming the events whose id was stored before, with the event stored
+   * under it. One invalid event refuses the whole batch with a 400 naming its index, and nothing is stored.
    */
   app.post(EVENT_BATCH_PATH, async (req, res) => {
     const body: unknown = req.body;
@@ -73,8 +84,12 @@ export function createApp({ log, subscribers, logger, metrics, eventsToken, drai
         throw err instanceof HttpError ? new HttpError(400, `event at index ${index}: ${err.message}`) : err;
       }
     });
-    const stored = await Promise.all(events.map(append));
-    res.status(201).json({ seqs: stored.map((event) => event.seq) });
+    const appended = await Promise.all(events.map(append));
+    const duplicates = appended.flatMap(({ event, duplicate }, index) => (duplicate ? [{ index, event }] : []));
+    res.status(201).json({
+      seqs: appended.map(({ event }) => event.seq),
+      ...(duplicates.length > 0 ? { duplicates } : {}),
+    });
   });
 
   /**

@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { commonConfigSchema, DEFAULT_PORTS, env, eventsConfigSchema, localUrl } from '@blog/common';
 import { z } from 'zod';
+import { DUPLICATE_WINDOW_MS } from './jetstream-stream';
+import { RECENT_IDS } from './log';
 
 /** The bus's configuration, read once from the environment at start. */
 export const configSchema = z.object({
@@ -18,6 +20,16 @@ export const configSchema = z.object({
   EVENT_LOG_DIR: z.string().default(path.join(__dirname, '..', '..', '.data', 'event-bus')),
   /** A write of the log (with its fsync) that takes longer is refused with 503, never acknowledged late. */
   EVENT_LOG_WRITE_TIMEOUT_MS: env.milliseconds(5_000),
+  /**
+   * How many of the newest event ids the bus remembers, in either log, so that an id sent again is not
+   * stored twice (about 100 bytes of memory each). Older keys are answered by the services' own state.
+   */
+  EVENT_IDS_REMEMBERED: z.coerce
+    .number({ error: 'must be a whole number from 1 to 10000000' })
+    .int({ error: 'must be a whole number from 1 to 10000000' })
+    .min(1, { error: 'must be a whole number from 1 to 10000000' })
+    .max(10_000_000, { error: 'must be a whole number from 1 to 10000000' })
+    .default(RECENT_IDS),
   NATS_URL: env.natsServerList(['nats://127.0.0.1:4222']).refine((servers) => servers.length > 0, { error: 'must name at least one NATS server' }),
   NATS_USER: z.string().optional(),
   NATS_PASSWORD: z.string().optional(),
@@ -26,5 +38,7 @@ export const configSchema = z.object({
   NATS_REPLICAS: z.coerce.number().int().min(1).max(5).default(3),
   /** How long an append keeps publishing again while the cluster has no leader, before it is refused with 503. */
   NATS_PUBLISH_TIMEOUT_MS: env.milliseconds(15_000),
+  /** The stream's duplicate window: how long JetStream stores an event id once across every bus replica. */
+  NATS_DUPLICATE_WINDOW_MS: env.milliseconds(DUPLICATE_WINDOW_MS),
 });
 

@@ -12,6 +12,7 @@ import {
   EventLogUnavailableError,
   RefusedAppends,
   RECENT_IDS,
+  type Appended,
   type EventLogHealth,
   type NewEvent,
   type StoredEvent,
@@ -23,6 +24,8 @@ export interface FileEventLogOptions {
   logger: Logger;
   /** How many of the newest events are kept in memory as text; older ones are read from the file. */
   tailSize?: number;
+  /** How many of the newest event ids are remembered, so that each is stored once (RECENT_IDS by default). */
+  recentIds?: number;
   /** A write (with its fsync) that takes longer is refused with 503, never acknowledged late. */
   writeTimeoutMs?: number;
   /** Called for each refusal (a failed write's batch, or an append refused at once), with the fault's code. */
@@ -66,7 +69,7 @@ export class FileEventLog extends IndexedEventLog {
     loaded: LoadedLog,
   ) {
     super();
-    this.index = new EventIndex(options.tailSize ?? DEFAULT_TAIL_SIZE, loaded);
+    this.index = new EventIndex({ tailSize: options.tailSize ?? DEFAULT_TAIL_SIZE, recentIds: options.recentIds, stored: loaded });
     this.refusals = new RefusedAppends(options.logger, options.onWriteFault, () => this.lastSeq);
     this.byId = new AppendsById(this.index, async (seq) => (await this.readAfter(seq - 1, 1))[0] as StoredEvent);
   }
@@ -76,7 +79,7 @@ export class FileEventLog extends IndexedEventLog {
     await mkdir(options.dir, { recursive: true });
     const filePath = path.join(options.dir, 'events.jsonl');
     const startedAt = Date.now();
-    const loaded = await load(filePath, Math.max(options.tailSize ?? DEFAULT_TAIL_SIZE, RECENT_IDS));
+    const loaded = await load(filePath, Math.max(options.tailSize ?? DEFAULT_TAIL_SIZE, options.recentIds ?? RECENT_IDS));
     const file = await DurableFile.open(filePath, loaded.offsets.end, {
       logger: options.logger,
       writeTimeoutMs: options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
@@ -93,15 +96,15 @@ export class FileEventLog extends IndexedEventLog {
     return this.refusals.health();
   }
 
-  append(event: NewEvent): Promise<StoredEvent> {
+  append(event: NewEvent): Promise<Appended> {
     if (this.closed) return Promise.reject(new EventLogUnavailableError('the bus is shutting down'));
-    return this.byId.append(event, () => {
+    return this.byId.append(event, async () => {
       const blocked = this.file.blockedBy;
       if (blocked) {
         this.refusals.refused(blocked, 1);
-        return Promise.reject(new EventLogUnavailableError(blocked.message));
+        throw new EventLogUnavailableError(blocked.message);
       }
-      return this.appends.add(event);
+      return { event: await this.appends.add(event), duplicate: false };
     });
   }
 

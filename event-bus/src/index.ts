@@ -20,11 +20,13 @@ main(async () => {
             stream: config.NATS_STREAM,
             replicas: config.NATS_REPLICAS,
             publishTimeoutMs: config.NATS_PUBLISH_TIMEOUT_MS,
+            duplicateWindowMs: config.NATS_DUPLICATE_WINDOW_MS,
+            recentIds: config.EVENT_IDS_REMEMBERED,
           },
           logger,
           metrics,
         )
-      : await openFileStorage({ dir: config.EVENT_LOG_DIR, writeTimeoutMs: config.EVENT_LOG_WRITE_TIMEOUT_MS }, logger, metrics);
+      : await openFileStorage({ dir: config.EVENT_LOG_DIR, writeTimeoutMs: config.EVENT_LOG_WRITE_TIMEOUT_MS, recentIds: config.EVENT_IDS_REMEMBERED }, logger, metrics);
   const { log, positions } = storage;
   const deliveries = config.EVENT_SUBSCRIBERS.map((url) => new SubscriberDelivery(url, { log, logger, metrics, token: config.EVENTS_TOKEN, positions }));
   const deliverer = new Deliverer(deliveries, storage.lease, logger);

@@ -10,6 +10,7 @@ import {
   EventLogUnconfirmedError,
   RefusedAppends,
   type AppendFault,
+  type Appended,
   type EventLogHealth,
   type NewEvent,
   type StoredEvent,
@@ -23,6 +24,8 @@ export interface JetStreamEventLogOptions {
   logger: Logger;
   /** How many of the newest events are kept in memory as text; older ones are read from the stream. */
   tailSize?: number;
+  /** How many of the newest event ids this replica remembers, besides JetStream's duplicate window (RECENT_IDS by default). */
+  recentIds?: number;
   /**
    * How long one append may keep publishing again (same id, so stored at most once) while the cluster has
    * no leader or no quorum, before it is refused with 503.
@@ -84,7 +87,7 @@ export class JetStreamEventLog extends IndexedEventLog {
     private readonly options: JetStreamEventLogOptions,
   ) {
     super();
-    this.index = new EventIndex(options.tailSize ?? DEFAULT_TAIL_SIZE);
+    this.index = new EventIndex({ tailSize: options.tailSize ?? DEFAULT_TAIL_SIZE, recentIds: options.recentIds });
     this.refusals = new RefusedAppends(options.logger, options.onWriteFault, () => this.lastSeq);
     this.appends = new AppendsById(this.index, (seq) => this.storedAt(seq));
   }
@@ -110,7 +113,7 @@ export class JetStreamEventLog extends IndexedEventLog {
     return this.refusals.health();
   }
 
-  append(event: NewEvent): Promise<StoredEvent> {
+  append(event: NewEvent): Promise<Appended> {
     if (this.closed) return Promise.reject(new EventLogUnavailableError('the bus is shutting down'));
     return this.appends.append(event, () => this.publish(event));
   }
@@ -163,7 +166,12 @@ export class JetStreamEventLog extends IndexedEventLog {
     this.index.wakeAll();
   }
 
-  private async publish(event: NewEvent): Promise<StoredEvent> {
+  /**
+   * Publishes the event with its id as `Nats-Msg-Id` and resolves with what the stream holds under that
+   * id: this event, or (a duplicate: a retry, another bus replica with the same id) the one stored first,
+   * read back by the seq the acknowledgement names.
+   */
+  private async publish(event: NewEvent): Promise<Appended> {
     const { id, type, data, time } = event;
     const payload = JSON.stringify({ id, type, data, time });
     this.refuseOversized(payload);
@@ -181,8 +189,13 @@ export class JetStreamEventLog extends IndexedEventLog {
           continue;
         }
         if (!(await this.caughtUpTo(ack.seq, VISIBLE_WITHIN_MS))) this.refollow('an acknowledged event did not reach this bus in time');
-        return ack.duplicate ? await this.storedAt(ack.seq) : { ...event, seq: ack.seq };
+        return ack.duplicate ? { event: await this.storedAt(ack.seq), duplicate: true } : { event: { ...event, seq: ack.seq }, duplicate: false };
       } catch (err) {
+        if (isIdInProcess(err) && !this.closed && Date.now() < deadline) {
+          // Another publish of this id (another bus replica's) is being stored: asked again, JetStream names its seq.
+          await sleep(20);
+          continue;
+        }
         const fault = publishFault(err);
         maybeStored ||= fault.code === 'TIMEOUT';
         if (this.closed || Date.now() >= deadline || !fault.retry) {
@@ -322,6 +335,16 @@ function recordOf(message: JsMsg): StoredRecord {
   const text = message.string();
   const id = message.headers?.get('Nats-Msg-Id') || (JSON.parse(text) as { id: string }).id;
   return { seq: message.seq, id, line: `${text.slice(0, -1)},"seq":${message.seq}}` };
+}
+
+/**
+ * JetStream's refusal of a publish whose Nats-Msg-Id another publish is storing at that moment (seen with
+ * nats-server 2.15.1; 2.10 acknowledges it as a duplicate with seq 0 instead).
+ */
+const ID_IN_PROCESS = 10_158;
+
+function isIdInProcess(err: unknown): boolean {
+  return err instanceof JetStreamApiError && err.code === ID_IN_PROCESS;
 }
 
 /** What a failed publish means: retried while the cluster may recover; its code counts the refusals. */

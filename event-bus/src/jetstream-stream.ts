@@ -3,11 +3,12 @@ import { nanos } from '@nats-io/transport-node';
 import type { Logger } from '@blog/common';
 
 /**
- * How long JetStream remembers an event id (`Nats-Msg-Id`) to store it once. It covers every retry of the
- * same event in the system: a bus retrying a publish (NATS_PUBLISH_TIMEOUT_MS, 15 s by default), a
- * service's bus client retrying an unconfirmed publish (its confirm window), a reaction published again
- * after a restart of its service. A duplicate stored later than this is still applied once: every
- * consumer skips an event id it has applied (see docs/scaling.md).
+ * How long JetStream remembers an event id (`Nats-Msg-Id`) to store it once, by default
+ * (NATS_DUPLICATE_WINDOW_MS). It covers every retry of the same event in the system: a bus retrying a
+ * publish (NATS_PUBLISH_TIMEOUT_MS, 15 s by default), a service's bus client retrying an unconfirmed
+ * publish (its confirm window), a reaction published again after a restart of its service, two replicas
+ * sending one Idempotency-Key at once. Past it, each bus replica still knows the ids of the newest events
+ * (EVENT_IDS_REMEMBERED), and the services their own state (docs/architecture.md).
  */
 export const DUPLICATE_WINDOW_MS = 120_000;
 
@@ -18,19 +19,21 @@ export interface EventStreamSettings {
   subject: string;
   /** Copies of the stream, each on its own server: 3 in a cluster, 1 on a single server. */
   replicas: number;
+  /** How long JetStream stores an event id once. */
+  duplicateWindowMs: number;
 }
 
 /** The settings of the stream named `name`: its one subject is derived from the name. */
-export function eventStream(name: string, replicas: number): EventStreamSettings {
-  return { name, subject: `${name.toLowerCase()}.events`, replicas };
+export function eventStream(name: string, replicas: number, duplicateWindowMs = DUPLICATE_WINDOW_MS): EventStreamSettings {
+  return { name, subject: `${name.toLowerCase()}.events`, replicas, duplicateWindowMs };
 }
 
 /** What the bus owns of the stream's configuration; the rest (placement, limits an operator set) is kept. */
-function ownedConfig({ subject, replicas }: EventStreamSettings): Partial<StreamConfig> {
+function ownedConfig({ subject, replicas, duplicateWindowMs }: EventStreamSettings): Partial<StreamConfig> {
   return {
     subjects: [subject],
     num_replicas: replicas,
-    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    duplicate_window: nanos(duplicateWindowMs),
     // Seqs are the log's positions: a deleted or purged message would leave a hole no consumer can explain.
     deny_delete: true,
     deny_purge: true,

@@ -14,10 +14,12 @@ export interface EventLog {
   /** Seq of the newest stored event, 0 when empty. */
   readonly lastSeq: number;
   /**
-   * Appends one event and resolves with it, sequenced, once it is stored. Idempotent by event id: an event
-   * whose id was appended recently (a publisher retrying after a lost answer) resolves with the stored one.
+   * Appends one event and resolves, once it is stored, with the event the log holds under its id.
+   * Idempotent by event id: an id stored recently (a publisher retrying after a lost answer, or another
+   * publisher, or bus replica, sending the same id at the same moment) is not stored again, and resolves
+   * with the event stored first, whatever data this append carried.
    */
-  append(event: NewEvent): Promise<StoredEvent>;
+  append(event: NewEvent): Promise<Appended>;
   /**
    * The events with seq greater than `after`, in seq order, as the JSON texts they are stored as (so they
    * are sent on without being parsed and serialized again): at most `limit` of them and, beyond the first,
@@ -36,6 +38,14 @@ export interface EventLog {
   /** Whether appends are being stored now; reads work either way. */
   health(): EventLogHealth;
   close(): Promise<void>;
+}
+
+/** What an append found or made under its event's id. */
+export interface Appended {
+  /** The event as the log stores it: this append's, or the one stored first under the same id. */
+  event: StoredEvent;
+  /** Whether the id was stored before this append (then `event` is that earlier event, not this append's). */
+  duplicate: boolean;
 }
 
 export interface EventLogHealth {
@@ -109,8 +119,9 @@ export class RefusedAppends {
 }
 
 /**
- * How many of the newest event ids are remembered for idempotent appends. A publisher retries within
- * seconds, so this covers retries at any plausible rate while keeping memory bounded.
+ * How many of the newest event ids are remembered for idempotent appends, by default (EVENT_IDS_REMEMBERED).
+ * A publisher retries within seconds, so this covers retries at any plausible rate while keeping memory
+ * bounded; a key sent again later is answered by the services' own state (docs/architecture.md).
  */
 export const RECENT_IDS = 100_000;
 
@@ -160,6 +171,15 @@ export class ByteOffsets {
   }
 }
 
+export interface EventIndexOptions {
+  /** How many of the newest events are kept as text. */
+  tailSize?: number;
+  /** How many of the newest event ids are remembered, so that each is stored once. */
+  recentIds?: number;
+  /** The records of a log read from a file. */
+  stored?: { offsets: ByteOffsets; recent: readonly StoredRecord[] };
+}
+
 /**
  * What the bus keeps in memory about its log: every record's byte offsets (the newest seq is their count),
  * the recent ids (for idempotent appends), the JSON texts of the newest `tailSize` events (what delivery
@@ -172,14 +192,16 @@ export class EventIndex {
   private tailFirstSeq = 1;
   private waiters = new Set<() => void>();
 
+  private readonly tailSize: number;
+  private readonly recentIds: number;
+
   /**
    * `stored` restores a log read from a file: the offsets of all its records, and the texts and ids of the
    * newest of them.
    */
-  constructor(
-    private readonly tailSize = Infinity,
-    stored?: { offsets: ByteOffsets; recent: readonly StoredRecord[] },
-  ) {
+  constructor({ tailSize = Infinity, recentIds = RECENT_IDS, stored }: EventIndexOptions = {}) {
+    this.tailSize = tailSize;
+    this.recentIds = recentIds;
     this.offsets = stored?.offsets ?? new ByteOffsets();
     if (stored) this.remember(stored.recent);
   }
@@ -210,7 +232,7 @@ export class EventIndex {
       this.tailFirstSeq += drop;
     }
     for (const id of this.recentSeqById.keys()) {
-      if (this.recentSeqById.size <= RECENT_IDS) break;
+      if (this.recentSeqById.size <= this.recentIds) break;
       this.recentSeqById.delete(id);
     }
   }
@@ -275,7 +297,7 @@ export abstract class IndexedEventLog implements EventLog {
     return this.index.lastSeq;
   }
 
-  abstract append(event: NewEvent): Promise<StoredEvent>;
+  abstract append(event: NewEvent): Promise<Appended>;
   abstract readRawAfter(after: number, limit: number, maxBytes?: number): Promise<string[]>;
   abstract health(): EventLogHealth;
   abstract close(): Promise<void>;
@@ -298,10 +320,10 @@ export function parseStoredLines(lines: readonly string[]): StoredEvent[] {
 
 /**
  * Makes appends idempotent by event id: an append of an id stored recently resolves with the stored event,
- * and one of an id whose append is under way joins it.
+ * and one of an id whose append is under way with what that append stores; either is a duplicate.
  */
 export class AppendsById {
-  private readonly pending = new Map<string, Promise<StoredEvent>>();
+  private readonly pending = new Map<string, Promise<Appended>>();
 
   constructor(
     private readonly index: EventIndex,
@@ -309,11 +331,11 @@ export class AppendsById {
     private readonly storedAt: (seq: number) => Promise<StoredEvent>,
   ) {}
 
-  append(event: NewEvent, store: () => Promise<StoredEvent>): Promise<StoredEvent> {
+  append(event: NewEvent, store: () => Promise<Appended>): Promise<Appended> {
     const knownSeq = this.index.recentSeq(event.id);
-    if (knownSeq !== undefined) return this.storedAt(knownSeq);
+    if (knownSeq !== undefined) return this.storedAt(knownSeq).then(asDuplicate);
     const pending = this.pending.get(event.id);
-    if (pending) return pending;
+    if (pending) return pending.then(({ event: stored }) => asDuplicate(stored));
     const appended = store();
     this.pending.set(event.id, appended);
     const forget = () => this.pending.delete(event.id);
@@ -325,4 +347,8 @@ export class AppendsById {
   async settled(): Promise<void> {
     await Promise.allSettled([...this.pending.values()]);
   }
+}
+
+function asDuplicate(event: StoredEvent): Appended {
+  return { event, duplicate: true };
 }

@@ -21,12 +21,20 @@ export interface BusStorage {
 export interface FileStorageSettings {
   dir: string;
   writeTimeoutMs: number;
+  /** How many of the newest event ids are remembered (EVENT_IDS_REMEMBERED). */
+  recentIds: number;
 }
 
 /** One bus with its log and positions in a folder (a volume in Kubernetes): the default. */
 export async function openFileStorage(settings: FileStorageSettings, logger: Logger, metrics: BusMetrics): Promise<BusStorage> {
   const dir = path.resolve(settings.dir);
-  const log = await FileEventLog.open({ dir, logger, writeTimeoutMs: settings.writeTimeoutMs, onWriteFault: (code) => metrics.logWriteFaults.inc({ code }) });
+  const log = await FileEventLog.open({
+    dir,
+    logger,
+    writeTimeoutMs: settings.writeTimeoutMs,
+    recentIds: settings.recentIds,
+    onWriteFault: (code) => metrics.logWriteFaults.inc({ code }),
+  });
   const positions = await FilePositionStore.open({ dir, logger, writeTimeoutMs: settings.writeTimeoutMs });
   return {
     log,
@@ -47,6 +55,10 @@ export interface JetStreamStorageSettings {
   stream: string;
   replicas: number;
   publishTimeoutMs: number;
+  /** The stream's duplicate window (NATS_DUPLICATE_WINDOW_MS). */
+  duplicateWindowMs: number;
+  /** How many of the newest event ids each replica remembers (EVENT_IDS_REMEMBERED). */
+  recentIds: number;
 }
 
 /**
@@ -59,9 +71,10 @@ export async function openJetStreamStorage(settings: JetStreamStorageSettings, l
     const { stream, replicas } = settings;
     const log = await JetStreamEventLog.open({
       connection,
-      stream: eventStream(stream, replicas),
+      stream: eventStream(stream, replicas, settings.duplicateWindowMs),
       logger,
       publishTimeoutMs: settings.publishTimeoutMs,
+      recentIds: settings.recentIds,
       onWriteFault: (code) => metrics.logWriteFaults.inc({ code }),
     });
     const positions = await KvPositionStore.open({ connection, bucket: `${stream}_positions`, replicas });

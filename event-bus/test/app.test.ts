@@ -65,10 +65,15 @@ describe('event bus HTTP API', () => {
     ]);
   });
 
-  it('stores an event id once: a publisher retrying after a lost answer gets the original seq', async () => {
+  it('stores an event id once: a publisher sending it again gets the original seq and the event stored under it', async () => {
     const { app, log } = setup();
-    await request(app).post('/events').send({ ...postCreated, id: 'evt-1' }).expect(201, { seq: 1 });
-    await request(app).post('/events').send({ ...postCreated, id: 'evt-1' }).expect(201, { seq: 1 });
+    const first = { ...postCreated, id: 'evt-1', time: '2026-01-02T03:04:05.000Z' };
+    await request(app).post('/events').send(first).expect(201, { seq: 1 });
+    const stored = { ...first, seq: 1 };
+    await request(app).post('/events').send(first).expect(201, { seq: 1, duplicate: true, event: stored });
+    // Another body under the same id (another replica, a reused key) is answered with what was stored first.
+    const other = { ...first, data: { id: 'p1', title: 'Another title' }, time: '2026-01-03T00:00:00.000Z' };
+    await request(app).post('/events').send(other).expect(201, { seq: 1, duplicate: true, event: stored });
     expect(log.lastSeq).toBe(1);
   });
 
@@ -146,13 +151,22 @@ describe('event bus HTTP API', () => {
       { type: 'PostCreated', data: { id: 'p2', title: 'Two' }, id: 'b2' },
     ];
     await request(app).post('/events/batch').send(batch).expect(201, { seqs: [2, 3] });
-    // A retried batch (its answer lost) stores nothing twice.
-    await request(app).post('/events/batch').send(batch).expect(201, { seqs: [2, 3] });
     const history = await request(app).get('/events?after=1').expect(200);
-    expect((history.body as { id: string; seq: number }[]).map(({ id, seq }) => [id, seq])).toEqual([
+    const [b1, b2] = history.body as { id: string; seq: number }[];
+    expect([b1, b2].map((event) => [event?.id, event?.seq])).toEqual([
       ['b1', 2],
       ['b2', 3],
     ]);
+    // A retried batch (its answer lost) stores nothing twice: every event is named as a duplicate, with what is stored.
+    await request(app)
+      .post('/events/batch')
+      .send(batch)
+      .expect(201, { seqs: [2, 3], duplicates: [{ index: 0, event: b1 }, { index: 1, event: b2 }] });
+    // A batch with one stored id and one new: the stored one named.
+    await request(app)
+      .post('/events/batch')
+      .send([{ ...postCreated, id: 'b3' }, batch[1]])
+      .expect(201, { seqs: [4, 3], duplicates: [{ index: 1, event: b2 }] });
   });
 
   it.each([

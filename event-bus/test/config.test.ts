@@ -23,4 +23,12 @@ describe('event-bus configuration', () => {
     expect(() => loadConfig(configSchema, { EVENT_LOG: 'kafka' })).toThrow(/EVENT_LOG="kafka"/);
     expect(() => loadConfig(configSchema, { NATS_URL: 'http://nats:4222' })).toThrow(/NATS_URL=.*is not a NATS server URL/);
   });
+
+  it('remembers 100,000 event ids and a 2-minute JetStream duplicate window by default, and names a wrong value', () => {
+    const config = loadConfig(configSchema, {});
+    expect([config.EVENT_IDS_REMEMBERED, config.NATS_DUPLICATE_WINDOW_MS]).toEqual([100_000, 120_000]);
+    expect(loadConfig(configSchema, { EVENT_IDS_REMEMBERED: '50', NATS_DUPLICATE_WINDOW_MS: '1000' })).toMatchObject({ EVENT_IDS_REMEMBERED: 50, NATS_DUPLICATE_WINDOW_MS: 1000 });
+    expect(() => loadConfig(configSchema, { EVENT_IDS_REMEMBERED: '0' })).toThrow(/EVENT_IDS_REMEMBERED="0": must be a whole number from 1 to 10000000/);
+    expect(() => loadConfig(configSchema, { NATS_DUPLICATE_WINDOW_MS: '2m' })).toThrow(/NATS_DUPLICATE_WINDOW_MS="2m"/);
+  });
 });

@@ -30,7 +30,10 @@ export function describeEventLogContract(name: string, factory: EventLogFactory)
       const log = await open();
       expect(log.lastSeq).toBe(0);
       expect(await log.readAfter(0, 10)).toEqual([]);
-      const stored = await Promise.all([1, 2, 3].map((n) => log.append(event(n))));
+      const appended = await Promise.all([1, 2, 3].map((n) => log.append(event(n))));
+      expect(appended.map(({ duplicate }) => duplicate)).toEqual([false, false, false]);
+      const stored = appended.map(({ event: storedEvent }) => storedEvent);
+      expect(stored).toEqual([1, 2, 3].map((n) => ({ ...event(n), seq: n })));
       expect(stored.map(({ id, seq }) => [id, seq])).toEqual([
         ['e1', 1],
         ['e2', 2],
@@ -40,12 +43,23 @@ export function describeEventLogContract(name: string, factory: EventLogFactory)
       expect(await log.readAfter(0, 10)).toEqual(stored);
     });
 
-    it('stores an event id once: a retried append, concurrent or later, resolves with the original', async () => {
+    it('stores an event id once: a retried append, concurrent or later, resolves with the original as a duplicate', async () => {
       const log = await open();
       const [first, concurrent] = await Promise.all([log.append(event(1)), log.append(event(1))]);
-      expect(concurrent).toEqual(first);
-      expect(await log.append({ ...event(1), data: { id: 'p1', title: 'changed' } })).toEqual(first);
+      expect(first).toEqual({ event: { ...event(1), seq: 1 }, duplicate: false });
+      expect(concurrent).toEqual({ event: first.event, duplicate: true });
+      expect(await log.append(event(1))).toEqual({ event: first.event, duplicate: true });
       expect(log.lastSeq).toBe(1);
+    });
+
+    it('answers an id appended at the same moment with other data with the event stored first, never its own', async () => {
+      const log = await open();
+      const other = (n: number): NewEvent => ({ ...event(n), data: { id: `p${n}`, title: 'another title' }, time: '2026-01-02T00:00:00.000Z' });
+      const [first, second] = await Promise.all([log.append(event(1)), log.append(other(1))]);
+      expect(first).toEqual({ event: { ...event(1), seq: 1 }, duplicate: false });
+      expect(second).toEqual({ event: first.event, duplicate: true });
+      expect(await log.append(other(1))).toEqual({ event: first.event, duplicate: true });
+      expect(await log.readAfter(0, 10)).toEqual([first.event]);
     });
 
     it('reads pages after a seq, bounded by a count and, beyond the first event, by bytes', async () => {
@@ -88,8 +102,8 @@ export function describeEventLogContract(name: string, factory: EventLogFactory)
         opened.push(again);
         expect(again.lastSeq).toBe(3);
         expect((await again.readAfter(0, 10)).map(({ id }) => id)).toEqual(['e1', 'e2', 'e3']);
-        expect(await again.append(event(2))).toMatchObject({ id: 'e2', seq: 2 });
-        expect(await again.append(event(4))).toMatchObject({ id: 'e4', seq: 4 });
+        expect(await again.append(event(2))).toEqual({ event: { ...event(2), seq: 2 }, duplicate: true });
+        expect(await again.append(event(4))).toEqual({ event: { ...event(4), seq: 4 }, duplicate: false });
       });
     }
   });

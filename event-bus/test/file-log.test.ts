@@ -6,7 +6,7 @@ import { tempDirs } from './support';
 
 const freshDir = tempDirs('event-log-');
 
-const open = (dir: string, tailSize?: number) => FileEventLog.open({ dir, logger: silentLogger(), tailSize });
+const open = (dir: string, tailSize?: number, recentIds?: number) => FileEventLog.open({ dir, logger: silentLogger(), tailSize, recentIds });
 const event = (n: number) => ({ id: `e${n}`, type: 'PostCreated', data: { id: `p${n}`, title: `t${n}` }, time: '2026-01-01T00:00:00.000Z' });
 const file = (dir: string) => path.join(dir, 'events.jsonl');
 
@@ -14,8 +14,8 @@ const file = (dir: string) => path.join(dir, 'events.jsonl');
 describe('FileEventLog', () => {
   it('writes the appends of one moment together: one fsync for many events, in order', async () => {
     const log = await open(freshDir());
-    const stored = await Promise.all(Array.from({ length: 100 }, (_, i) => log.append(event(i + 1))));
-    expect(stored.map((e) => e.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    const appended = await Promise.all(Array.from({ length: 100 }, (_, i) => log.append(event(i + 1))));
+    expect(appended.map((e) => e.event.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
     expect(log.writes).toBe(1);
     expect((await log.readAfter(98, 10)).map((e) => e.seq)).toEqual([99, 100]);
     await log.close();
@@ -47,7 +47,7 @@ describe('FileEventLog', () => {
     const reopened = await open(dir);
     expect(reopened.lastSeq).toBe(2);
     expect(statSync(file(dir)).size).toBe(whole);
-    expect(await reopened.append(event(3))).toMatchObject({ seq: 3 });
+    expect(await reopened.append(event(3))).toMatchObject({ event: { seq: 3 }, duplicate: false });
     await reopened.close();
     const lines = readFileSync(file(dir), 'utf8').trimEnd().split('\n');
     expect(lines.map((line) => (JSON.parse(line) as { seq: number }).seq)).toEqual([1, 2, 3]);
@@ -87,8 +87,22 @@ describe('FileEventLog', () => {
     expect((await reopened.readAfter(10, 3)).map((e) => e.id)).toEqual(['e11', 'e12', 'e13']);
     expect((await reopened.readAfter(38, 10)).map((e) => e.id)).toEqual(['e39', 'e40']);
     // An old id is still known: a retry of it is not stored again.
-    expect(await reopened.append(event(2))).toMatchObject({ seq: 2, id: 'e2' });
+    expect(await reopened.append(event(2))).toEqual({ event: { ...event(2), seq: 2 }, duplicate: true });
     expect(reopened.lastSeq).toBe(40);
+    await reopened.close();
+  });
+
+  it('remembers the ids of the newest `recentIds` events, also after a reopen; an older id is stored again', async () => {
+    const dir = freshDir();
+    const log = await open(dir, 5, 3);
+    for (let n = 1; n <= 5; n++) await log.append(event(n));
+    expect(await log.append(event(3))).toMatchObject({ event: { seq: 3 }, duplicate: true });
+    await log.close();
+
+    const reopened = await open(dir, 5, 3);
+    expect(await reopened.append(event(3))).toMatchObject({ event: { seq: 3 }, duplicate: true });
+    // e2 is older than the newest three: its id is forgotten, and the services' state has to answer for it.
+    expect(await reopened.append(event(2))).toMatchObject({ event: { id: 'e2', seq: 6 }, duplicate: false });
     await reopened.close();
   });
 

@@ -44,7 +44,7 @@ async function reopenedIds(dir: string): Promise<string[]> {
 
 /** Appends events `from..to` together (one batch) and settles each. */
 function appendBatch(log: FileEventLog, from: number, to: number): Promise<PromiseSettledResult<StoredEvent>[]> {
-  return Promise.allSettled(Array.from({ length: to - from + 1 }, (_, i) => log.append(event(from + i))));
+  return Promise.allSettled(Array.from({ length: to - from + 1 }, async (_, i) => (await log.append(event(from + i))).event));
 }
 
 const seqsOf = (results: PromiseSettledResult<StoredEvent>[]) => results.map((result) => (result.status === 'fulfilled' ? result.value.seq : 'refused'));
@@ -89,8 +89,8 @@ describe('FileEventLog under storage faults', () => {
     expect(seqsOf(await appendBatch(log, 6, 7))).toEqual([3, 4]);
     expect(log.health()).toEqual({ writable: true });
     // A refused event sent again is stored now, once.
-    expect((await log.append(event(3))).seq).toBe(5);
-    expect((await log.append(event(3))).seq).toBe(5);
+    expect(await log.append(event(3))).toMatchObject({ event: { seq: 5 }, duplicate: false });
+    expect(await log.append(event(3))).toMatchObject({ event: { seq: 5 }, duplicate: true });
     await log.close();
     expect(await reopenedIds(dir)).toEqual(['e1', 'e2', 'e6', 'e7', 'e3']);
   });
@@ -228,7 +228,7 @@ describe('FileEventLog under storage faults', () => {
 async function appendOnceUnblocked(log: FileEventLog, n: number): Promise<StoredEvent> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await log.append(event(n));
+      return (await log.append(event(n))).event;
     } catch (err) {
       if (attempt >= 200 || !/did not finish/.test((err as Error).message)) throw err;
       await new Promise((resolve) => setTimeout(resolve, 10));

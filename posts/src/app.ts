@@ -27,7 +27,8 @@ export function createApp({ store, bus, consumer, logger, metrics, eventsToken, 
   /**
    * The post exists once the bus has stored its PostCreated; if the bus is down nothing is created (503).
    * With an Idempotency-Key, the post's id and event id come from the key: the same key and title again
-   * answer the post already created (also after a restart), and another title with it is a 422.
+   * answer the post already created (also after a restart, and on any replica), and another title with it
+   * is a 422. What is added to the store is what the bus stored.
    */
   const createPost: RequestHandler = async (req, res) => {
     const { title } = parseBody(createPostBodySchema, req.body);
@@ -35,13 +36,11 @@ export function createApp({ store, bus, consumer, logger, metrics, eventsToken, 
     const id = key === undefined ? randomUUID() : idFromKey('post', key);
     const post = await creates.create(key, {
       find: () => store.get(id),
-      refresh: () => consumer.sync(),
       sameBody: (existing) => existing.title === title,
       create: async () => {
-        const created = { id, title };
-        const { seq } = await bus.publish({ type: 'PostCreated', data: created }, key === undefined ? {} : { id: idFromKey('PostCreated', key) });
-        store.add(created, seq);
-        return created;
+        const { data, seq } = await bus.publish({ type: 'PostCreated', data: { id, title } }, key === undefined ? {} : { id: idFromKey('PostCreated', key) });
+        store.add(data, seq);
+        return { id: data.id, title: data.title };
       },
     });
     res.status(201).json(post);

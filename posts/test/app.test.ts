@@ -1,4 +1,4 @@
-import { EventConsumer, silentLogger } from '@blog/common';
+import { EventConsumer, idFromKey, silentLogger } from '@blog/common';
 import { envelopeOf, InMemoryBus } from '@blog/common/testing';
 import request from 'supertest';
 import { createApp } from '../src/app';
@@ -36,11 +36,65 @@ describe('posts', () => {
       expect(bus.ofType('PostCreated').map((event) => event.data.id)).toEqual([first.body.id, other.body.id]);
     });
 
-    it('creates one post for concurrent requests with one key', async () => {
+    it('creates one post for concurrent requests with one key: each waits for the one before, so the bus is asked once', async () => {
       const { app, bus } = await setup();
       const answers = await Promise.all([1, 2, 3].map(() => create(app, 'Concurrent', 'key-c')));
       expect(new Set(answers.map((answer) => `${answer.status} ${answer.body.id}`)).size).toBe(1);
       expect(bus.ofType('PostCreated')).toHaveLength(1);
+      expect(bus.duplicates).toBe(0);
+    });
+
+    it('answers 201 and 422 to two concurrent creates with one key and two titles; the post is the one the bus stored', async () => {
+      const { app, bus } = await setup();
+      const answers = await Promise.all([create(app, 'Title A', 'key-ab'), create(app, 'Title B', 'key-ab')]);
+      expect(answers.map(({ status }) => status).sort()).toEqual([201, 422]);
+      const [stored] = bus.ofType('PostCreated');
+      expect(answers.find(({ status }) => status === 201)?.body).toEqual(stored?.data);
+      expect((await request(app).get('/posts')).body).toEqual({ [stored?.data.id as string]: stored?.data });
+      expect(bus.ofType('PostCreated')).toHaveLength(1);
+    });
+
+    it('publishes first and reads no history on the way: a new key costs one publish', async () => {
+      const { app, bus } = await setup();
+      const reads = bus.reads;
+      await create(app, 'Fresh', 'key-fresh').expect(201);
+      expect(bus.reads).toBe(reads);
+      expect(bus.events).toHaveLength(1);
+    });
+
+    describe('a key another replica used a moment ago (the bus holds it; this replica has not applied it yet)', () => {
+      const storedElsewhere = async (bus: InMemoryBus, key: string, title: string) =>
+        bus.publish({ type: 'PostCreated', data: { id: idFromKey('post', key), title } }, { id: idFromKey('PostCreated', key) });
+
+      it('with another title: 422, and nothing of this request enters this replica', async () => {
+        const { app, bus } = await setup();
+        await storedElsewhere(bus, 'key-x', 'Stored title');
+        const res = await create(app, 'My title', 'key-x').expect(422);
+        expect(res.body.error).toMatch(/Idempotency-Key was already used with a different body/);
+        expect((await request(app).get('/posts')).body).toEqual({});
+        expect(bus.ofType('PostCreated')).toHaveLength(1);
+      });
+
+      it('with the same title: 201 with the post as stored, nothing stored again', async () => {
+        const { app, bus } = await setup();
+        const stored = await storedElsewhere(bus, 'key-y', 'Same title');
+        const res = await create(app, 'Same title', 'key-y').expect(201);
+        expect(res.body).toEqual(stored.data);
+        expect((await request(app).get('/posts')).body).toEqual({ [stored.data.id]: stored.data });
+        expect(bus.ofType('PostCreated')).toHaveLength(1);
+      });
+    });
+
+    // A key older than the bus's memory of ids is known only to the state: it must hold the whole history.
+    it('refuses a keyed create with 503 while it has not caught up with the history, and publishes nothing', async () => {
+      const bus = new InMemoryBus();
+      const logger = silentLogger();
+      const store = new PostStore();
+      const consumer = new EventConsumer({ history: bus, handlers: postEventHandlers(store), logger });
+      const app = createApp({ store, bus, consumer, logger });
+      const res = await create(app, 'Too early', 'key-early').expect(503);
+      expect(res.body.error).toMatch(/catching up with the event history/);
+      expect(bus.events).toHaveLength(0);
     });
 
     it('refuses the same key with another title (422 JSON) and creates nothing', async () => {

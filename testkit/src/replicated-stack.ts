@@ -1,7 +1,8 @@
 /**
- * The blog scaled out as real processes on 127.0.0.1: several replicas of the bus on a NATS JetStream
- * cluster and of every service, each replica reading the log itself. Replica i of a service talks to bus
- * replica i first and to the others when it cannot reach it. For the cluster tests and the bench.
+ * The blog scaled out as real processes on 127.0.0.1: several replicas of every service, each replica
+ * reading the log itself, on several replicas of the bus sharing a NATS JetStream cluster, or on one bus
+ * with its file log. Replica i of a service talks to bus replica i first and to the others when it cannot
+ * reach it. For the cluster tests and the bench.
  */
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
@@ -15,7 +16,8 @@ export type ReplicatedService = Exclude<ServiceName, 'client'>;
 export const REPLICATED_SERVICES: readonly ReplicatedService[] = ['event-bus', 'posts', 'comments', 'moderation', 'query'];
 
 export interface ReplicatedStackOptions {
-  nats: NatsCluster;
+  /** The cluster the bus replicas share a stream on; without one, a single bus keeps its log in `<logDir>/event-log`. */
+  nats?: NatsCluster;
   /** Each replica writes to `<logDir>/<service>-<n>.log`. */
   logDir: string;
   /** Replicas of each service (default 2). */
@@ -26,9 +28,12 @@ export interface ReplicatedStackOptions {
   subscribers?: readonly string[];
   /** LOG_LEVEL of every process (default info). */
   logLevel?: string;
+  /** Extra environment of every bus replica. */
+  busEnv?: Record<string, string>;
 }
 
 export interface ReplicatedStack {
+  /** Replicas of each service; of the bus too on a NATS cluster (one bus with a file log). */
   readonly replicas: number;
   readonly eventsToken: string;
   eventHeaders(): Record<string, string>;
@@ -43,7 +48,7 @@ export interface ReplicatedStack {
   stopAll(): Promise<void>;
 }
 
-export async function startReplicatedStack({ nats, logDir, replicas = 2, stream, subscribers = [], logLevel = 'info' }: ReplicatedStackOptions): Promise<ReplicatedStack> {
+export async function startReplicatedStack({ nats, logDir, replicas = 2, stream, subscribers = [], logLevel = 'info', busEnv = {} }: ReplicatedStackOptions): Promise<ReplicatedStack> {
   mkdirSync(logDir, { recursive: true });
   const ports = await freePorts(REPLICATED_SERVICES.length * replicas);
   const portOf = (service: ReplicatedService, replica: number) => ports[REPLICATED_SERVICES.indexOf(service) * replicas + replica] as number;
@@ -54,9 +59,13 @@ export async function startReplicatedStack({ nats, logDir, replicas = 2, stream,
   const running = new Map<string, StartedProcess>();
   const key = (service: ReplicatedService, replica: number) => `${service}/${replica}`;
 
+  const replicasOf = (service: ReplicatedService) => (service === 'event-bus' && !nats ? 1 : replicas);
+  const fileBus = { EVENT_LOG: 'file', EVENT_LOG_DIR: path.join(logDir, 'event-log'), EVENT_SUBSCRIBERS: 'none' };
+
   const start = async (service: ReplicatedService, replica: number) => {
     const env: Record<string, string> = {
-      ...replicatedEnv(service, { natsUrls: nats.urls, stream }),
+      ...(nats || service !== 'event-bus' ? replicatedEnv(service, { natsUrls: nats?.urls ?? [], stream }) : fileBus),
+      ...(service === 'event-bus' ? busEnv : {}),
       EVENTS_TOKEN: eventsToken,
       LOG_LEVEL: logLevel,
       // Its own bus replica first, the others when that one cannot be reached (a Service would route around it).
@@ -82,7 +91,7 @@ export async function startReplicatedStack({ nats, logDir, replicas = 2, stream,
     eventsToken,
     eventHeaders: () => eventsHeaders(eventsToken),
     url,
-    urls: (service) => Array.from({ length: replicas }, (_, replica) => url(service, replica)),
+    urls: (service) => Array.from({ length: replicasOf(service) }, (_, replica) => url(service, replica)),
     logFile,
     pid,
     kill: async (service, replica) => {
@@ -99,10 +108,10 @@ export async function startReplicatedStack({ nats, logDir, replicas = 2, stream,
   };
   try {
     for (const service of REPLICATED_SERVICES) {
-      for (let replica = 0; replica < replicas; replica++) closeSync(openSync(logFile(service, replica), 'w'));
+      for (let replica = 0; replica < replicasOf(service); replica++) closeSync(openSync(logFile(service, replica), 'w'));
     }
     // The bus replicas first: the services catch up from them.
-    await Promise.all(Array.from({ length: replicas }, (_, replica) => start('event-bus', replica)));
+    await Promise.all(Array.from({ length: replicasOf('event-bus') }, (_, replica) => start('event-bus', replica)));
     await Promise.all(REPLICATED_SERVICES.filter((service) => service !== 'event-bus').flatMap((service) => Array.from({ length: replicas }, (_, replica) => start(service, replica))));
   } catch (err) {
     await stack.stopAll();

@@ -57,18 +57,31 @@ describe('JetStreamEventLog shared by bus replicas', () => {
     const { logs } = await replicas(2);
     const [a, b] = logs as [JetStreamEventLog, JetStreamEventLog];
     const [first, again] = await Promise.all([a.append(event('x')), b.append(event('x'))]);
-    expect(again).toEqual(first);
+    expect(again.event).toEqual(first.event);
     await Promise.all([a.append(event('y')), b.append(event('z'))]);
     await waitFor(() => a.lastSeq === 3 && b.lastSeq === 3, { what: 'both replicas to follow the stream' });
     expect(await a.readRawAfter(0, 10)).toEqual(await b.readRawAfter(0, 10));
     expect((await b.readAfter(0, 10)).map(({ id }) => id).sort()).toEqual(['x', 'y', 'z']);
   });
 
+  test('an id appended at the same moment through two replicas with different data is stored once, and both answer the stored event', async () => {
+    const { logs } = await replicas(2);
+    const [a, b] = logs as [JetStreamEventLog, JetStreamEventLog];
+    for (let n = 0; n < 30; n++) {
+      const id = `same-${n}`;
+      const [fromA, fromB] = await Promise.all([a.append({ ...event(id), data: { id, title: 'from a' } }), b.append({ ...event(id), data: { id, title: 'from b' } })]);
+      expect(fromB.event).toEqual(fromA.event);
+      expect([fromA.duplicate, fromB.duplicate].sort()).toEqual([false, true]);
+    }
+    const stored = await a.readAfter(0, 100);
+    expect(stored.map(({ id }) => id)).toEqual(Array.from({ length: 30 }, (_, n) => `same-${n}`));
+  });
+
   test('a replica made readable() holds every event another replica acknowledged before', async () => {
     const { logs } = await replicas(2);
     const [a, b] = logs as [JetStreamEventLog, JetStreamEventLog];
     for (let n = 0; n < 20; n++) {
-      const stored = await a.append(event(`r${n}`));
+      const { event: stored } = await a.append(event(`r${n}`));
       await b.readable();
       expect((await b.readAfter(stored.seq - 1, 1)).map(({ id }) => id)).toEqual([`r${n}`]);
     }
@@ -108,6 +121,6 @@ describe('JetStreamEventLog shared by bus replicas', () => {
     const ids = (await log.readAfter(0, 10)).map(({ id }) => id);
     expect(ids.filter((id) => id === 'lost-quorum').length).toBeLessThanOrEqual(1);
     expect(ids.at(-1)).toBe('after');
-    expect(after.seq).toBe(ids.length);
+    expect(after.event.seq).toBe(ids.length);
   });
 });
