@@ -8,7 +8,7 @@ import { delay } from '@blog/testkit';
 import { describeMachine, type MachineInfo } from './machine';
 import { runCatchupPhase, type CatchupDetails } from './phases/catchup';
 import type { PhaseContext } from './phases/context';
-import { runCreatesPhase, type CreatesDetails } from './phases/creates';
+import { keyedRateAtGoal, runCreatesPhase, type CreatesDetails } from './phases/creates';
 import { memoryOutcome, sampleRss, type MemoryDetails, type RssSample } from './phases/memory';
 import { runModerationPhase, type ModerationDetails } from './phases/moderation';
 import { runPropagationPhase, type PropagationDetails } from './phases/propagation';
@@ -111,7 +111,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   if (phases.includes('catchup')) await runPhase('catchup', () => runCatchupPhase(context));
   // Last, alone on the machine: the same phases on a NATS JetStream cluster, compared with the file log's.
   if (phases.includes('jetstream')) {
-    const fileRate = outcomes.creates?.details.levels.find((level) => level.concurrency === 50)?.createsPerSecond;
+    const fileRate = outcomes.creates && keyedRateAtGoal(outcomes.creates.details.levels);
     await runPhase('jetstream', () => runJetStreamPhase(context, fileRate));
   }
 

@@ -34,8 +34,8 @@ export class JsonClient {
     return this.send('GET', path, undefined);
   }
 
-  post(path: string, body: unknown): Promise<JsonAnswer> {
-    return this.send('POST', path, JSON.stringify(body));
+  post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<JsonAnswer> {
+    return this.send('POST', path, JSON.stringify(body), headers);
   }
 
   /** Like get, but also returns the raw text and when its last byte arrived (performance.now()). */
@@ -49,12 +49,12 @@ export class JsonClient {
     await this.pool.close();
   }
 
-  private async send(method: 'GET' | 'POST', path: string, body: string | undefined): Promise<JsonAnswer> {
+  private async send(method: 'GET' | 'POST', path: string, body: string | undefined, headers: Record<string, string> = {}): Promise<JsonAnswer> {
     const response = await this.pool.request({
       method,
       path,
       body,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
     });
     const text = await response.body.text();
     return { status: response.statusCode, body: parseJson(text) };

@@ -1,4 +1,4 @@
-import { insertBySeq, reactionId, Reactor, type Comment, type CommentStatus, type EventHandlers, type EventPublisher, type Logger } from '@blog/common';
+import { insertBySeq, reactionId, Reactor, removeBySeq, type Comment, type CommentStatus, type EventHandlers, type EventPublisher, type Logger } from '@blog/common';
 
 interface StoredComment extends Comment {
   postId: string;
@@ -23,10 +23,19 @@ export class CommentStore {
     return this.byPost.has(postId);
   }
 
-  /** Adds a comment unless it is already known (a replayed or echoed CommentCreated). */
+  /**
+   * Adds a comment unless it is already known (a replayed or echoed CommentCreated). Of two with one
+   * comment id, the first in the log wins on every replica, even on one that added the later one first (a
+   * keyed create it published itself while behind the log: docs/architecture.md); its state stays.
+   */
   addComment(postId: string, comment: Comment, seq: number): void {
-    if (this.byId.has(comment.id)) return;
-    const stored: StoredComment = { id: comment.id, content: comment.content, status: comment.status, postId, seq };
+    const known = this.byId.get(comment.id);
+    if (known && known.seq <= seq) return;
+    if (known) {
+      removeBySeq(this.byPost.get(known.postId) ?? [], known);
+      Object.assign(known, { content: comment.content, postId, seq });
+    }
+    const stored: StoredComment = known ?? { id: comment.id, content: comment.content, status: comment.status, postId, seq };
     this.byId.set(comment.id, stored);
     this.addPost(postId);
     const comments = this.byPost.get(postId);

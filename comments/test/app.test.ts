@@ -121,6 +121,18 @@ describe('comments: creating and listing', () => {
       expect(history.duplicates).toBe(0);
     });
 
+    it('a key stored a second time (past the bus’s memory of ids, by a replica behind the log): the first in the log wins', async () => {
+      const { history } = await historyWithComment();
+      const { app } = await setup({ history });
+      history.forgetsIds = true;
+      const key = 'key-late';
+      const id = idFromKey('comment', key);
+      await history.publish({ type: 'CommentCreated', data: { id, postId: 'p1', content: 'first in the log', status: 'pending' } }, { id: idFromKey('CommentCreated', key) });
+      await comment(app, 'p1', 'second in the log', key).expect(201);
+      await request(app).post('/events/batch').send(history.events.slice(2)).expect(200);
+      expect((await commentsOf(app, 'p1')).map(({ content }) => content)).toEqual(['hello', 'first in the log']);
+    });
+
     it('publishes first and reads no history on the way for a known post', async () => {
       const { history } = await historyWithComment();
       const { app } = await setup({ history });

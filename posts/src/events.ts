@@ -1,4 +1,4 @@
-import { insertBySeq, type EventHandlers, type Post } from '@blog/common';
+import { insertBySeq, removeBySeq, type EventHandlers, type Post } from '@blog/common';
 
 interface StoredPost extends Post {
   /** Position of its PostCreated in the log: the order posts are listed in. */
@@ -10,9 +10,15 @@ export class PostStore {
   private readonly byId = new Map<string, StoredPost>();
   private readonly posts: StoredPost[] = [];
 
-  /** Adds a post unless it is already known (a replayed or echoed PostCreated). */
+  /**
+   * Adds a post unless it is already known (a replayed or echoed PostCreated). Of two PostCreated with one
+   * post id, the first in the log wins on every replica, even on one that added the later one first (a
+   * keyed create it published itself while behind the log: docs/architecture.md).
+   */
   add(post: Post, seq: number): void {
-    if (this.byId.has(post.id)) return;
+    const known = this.byId.get(post.id);
+    if (known && known.seq <= seq) return;
+    if (known) removeBySeq(this.posts, known);
     const stored = { id: post.id, title: post.title, seq };
     this.byId.set(post.id, stored);
     insertBySeq(this.posts, stored);

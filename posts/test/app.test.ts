@@ -85,6 +85,20 @@ describe('posts', () => {
       });
     });
 
+    it('a key stored a second time (past the bus’s memory of ids, by a replica behind the log): the first in the log wins', async () => {
+      const { app, bus } = await setup();
+      bus.forgetsIds = true;
+      const key = 'key-late';
+      const first = await bus.publish({ type: 'PostCreated', data: { id: idFromKey('post', key), title: 'First in the log' } }, { id: idFromKey('PostCreated', key) });
+      // This replica has not applied the first yet: it publishes the key again and adds what it stored.
+      await create(app, 'Second in the log', key).expect(201);
+      const delivered = await request(app).post('/events/batch').send(bus.events).expect(200);
+      expect(delivered.body).toEqual({ status: 'OK', position: 2 });
+      expect((await request(app).get('/posts')).body).toEqual({ [first.data.id]: first.data });
+      const restarted = await setup({ history: bus });
+      expect((await request(restarted.app).get('/posts')).body).toEqual({ [first.data.id]: first.data });
+    });
+
     // A key older than the bus's memory of ids is known only to the state: it must hold the whole history.
     it('refuses a keyed create with 503 while it has not caught up with the history, and publishes nothing', async () => {
       const bus = new InMemoryBus();

@@ -35,6 +35,8 @@ export interface StackOptions {
   logLevel?: string;
   /** Extra environment variables per service. */
   env?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** Options for `node` itself per service, before the script (e.g. `--cpu-prof`). */
+  nodeArgs?: Partial<Record<ServiceName, string[]>>;
   /** How long a service may take to answer 200 on /readyz (default 30 s). */
   readyTimeoutMs?: number;
   /** EVENTS_TOKEN of the bus and the services: a new one by default; `false` for none (open intake). */
@@ -181,7 +183,15 @@ class ProcessStack implements Stack {
       ...(name === 'event-bus' ? { EVENT_LOG_DIR: this.eventLogDir } : {}),
       ...this.options.env?.[name],
     };
-    await launchService({ name, port: this.ports[name], env, logFile: this.logFile(name), readyTimeoutMs: this.options.readyTimeoutMs, started: (entry) => this.running.set(name, entry) });
+    await launchService({
+      name,
+      port: this.ports[name],
+      env,
+      nodeArgs: this.options.nodeArgs?.[name],
+      logFile: this.logFile(name),
+      readyTimeoutMs: this.options.readyTimeoutMs,
+      started: (entry) => this.running.set(name, entry),
+    });
   }
 
   async stop(name: ServiceName, signal: NodeJS.Signals = 'SIGTERM', { timeoutMs = 10_000 }: StopOptions = {}): Promise<ExitResult> {
@@ -205,6 +215,8 @@ export interface LaunchOptions {
   port: number;
   /** Added to this process's environment (LOG_FORMAT is json). */
   env: Record<string, string>;
+  /** Options for `node` itself, before the script. */
+  nodeArgs?: readonly string[];
   /** Where its stdout and stderr go (appended). */
   logFile: string;
   /** How long it may take to answer 200 on /readyz (default 30 s). */
@@ -217,9 +229,10 @@ export interface LaunchOptions {
  * Starts one process of a service, writing into its log file, and resolves once its /readyz answers 200;
  * a process that exits first or is not ready in time is killed, and the error quotes its log.
  */
-export async function launchService({ name, port, env, logFile, readyTimeoutMs = 30_000, started }: LaunchOptions): Promise<StartedProcess> {
+export async function launchService({ name, port, env, nodeArgs = [], logFile, readyTimeoutMs = 30_000, started }: LaunchOptions): Promise<StartedProcess> {
   const logOffset = fileSize(logFile);
-  const { command, args } = serviceCommand(name, 'start');
+  const { command, args: scriptArgs } = serviceCommand(name, 'start');
+  const args = [...nodeArgs, ...scriptArgs];
   // The child writes straight into the log file, so its output survives even if this process dies.
   const fd = openSync(logFile, 'a');
   let entry: StartedProcess;

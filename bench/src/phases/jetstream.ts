@@ -64,7 +64,7 @@ export async function runJetStreamPhase(context: PhaseContext, fileRate: number 
       profile: { ...context.profile, creates: { ...context.profile.creates, concurrencies: [50] } },
       progress: (line) => context.progress(`jetstream: ${line}`),
     };
-    const creates = await runCreatesPhase(jetstreamContext);
+    const creates = await runCreatesPhase(jetstreamContext, { compare: false });
     const propagation = await runPropagationPhase(jetstreamContext);
     const leaderKill = await measureLeaderKill(stack, nats, context);
     const rate = creates.details.levels[0]?.createsPerSecond;

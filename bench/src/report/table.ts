@@ -53,7 +53,7 @@ export function renderChecks(checks: readonly Check[]): string {
   );
 }
 
-function markdownTable(header: string[], rows: string[][]): string {
+export function markdownTable(header: string[], rows: string[][]): string {
   const escape = (cell: string) => cell.replace(/\|/g, '\\|');
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => escape(row[column] ?? '').length)));
   const line = (cells: string[]) => `| ${cells.map((cell, column) => escape(cell).padEnd(widths[column] ?? 0)).join(' | ')} |`;
