@@ -24,7 +24,7 @@ export interface CommentsDeps extends BrowserAppDeps {
 export function createApp({ store, bus, consumer, logger, metrics, eventsToken, browserOrigins }: CommentsDeps): Express {
   const app = createServiceApp({ isReady: () => consumer.isReady(), logger, metrics, eventsToken, browserOrigins });
 
-  const creates = new CreatesByKey();
+  const creates = new CreatesByKey({ state: consumer, bus });
 
   /**
    * With an Idempotency-Key, the comment's id and event id come from the key: the same key, post and

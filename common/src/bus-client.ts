@@ -24,10 +24,10 @@ export class BusUnavailableError extends HttpError {
  * tell whether the event will reach anyone: a 502, with the fix in the message.
  */
 export class BusIncompatibleError extends HttpError {
-  constructor(path: string, status: number, text: string) {
+  constructor(path: string, status: number, text: string, missing = 'no seq') {
     super(
       502,
-      `the event bus answered POST ${path} with HTTP ${status} ${text.slice(0, 100)} but no seq: it is not this blog's event bus, which this service needs ` +
+      `the event bus answered POST ${path} with HTTP ${status} ${text.slice(0, 100)} but ${missing}: it is not this blog's event bus, which this service needs ` +
         '(a course-style bus passes events on without storing and numbering them); the event may have been passed on',
     );
     this.name = 'BusIncompatibleError';
@@ -69,7 +69,7 @@ interface StoredAt {
 }
 
 type PublishAttempt =
-  | { kind: 'stored'; results: StoredAt[] }
+  | { kind: 'stored'; results: StoredAt[]; idsFrom?: number }
   | { kind: 'not-stored' | 'unknown'; reason: string; retryAfterSeconds?: number }
   | { kind: 'split'; busTakesBatches: boolean };
 
@@ -102,6 +102,11 @@ export interface EventPublisher {
    * under the id, and with a 503 when the bus did not store it.
    */
   publish<E extends BlogEvent>(event: E, options?: PublishOptions): Promise<Envelope<E>>;
+  /**
+   * From which seq on the bus remembers the id of every stored event, as its latest answer said: an id
+   * stored there or later is answered as a duplicate when published again. Undefined until it has said.
+   */
+  readonly idsFrom: number | undefined;
 }
 
 export interface BusClientOptions {
@@ -154,6 +159,7 @@ export class BusClient implements EventPublisher, EventHistory {
   private readonly baseUrls: readonly string[];
   /** The replica requests go to first: the last one that could be reached. */
   private current = 0;
+  private idsFromSaid: number | undefined;
 
   constructor(
     baseUrl: string | readonly string[],
@@ -200,6 +206,10 @@ export class BusClient implements EventPublisher, EventHistory {
     }
   }
 
+  get idsFrom(): number | undefined {
+    return this.idsFromSaid;
+  }
+
   /** Sends one batch (concurrently with others) and settles each of its publishes. */
   private async send(batch: QueuedPublish[]): Promise<void> {
     let results: StoredAt[] | 'split';
@@ -241,7 +251,11 @@ export class BusClient implements EventPublisher, EventHistory {
     let maybeStored = false;
     for (let attempt = 0; ; attempt++) {
       const outcome = await this.tryPublish(events);
-      if (outcome.kind === 'stored') return outcome.results;
+      if (outcome.kind === 'stored') {
+        // Answers overtake each other: the later seq a bus says it remembers ids from is the one that holds now.
+        if (outcome.idsFrom !== undefined) this.idsFromSaid = Math.max(this.idsFromSaid ?? 0, outcome.idsFrom);
+        return outcome.results;
+      }
       if (outcome.kind === 'split') {
         this.batches &&= outcome.busTakesBatches;
         return 'split';
@@ -272,9 +286,11 @@ export class BusClient implements EventPublisher, EventHistory {
     if (status >= 500) return { kind: 'not-stored', reason: busRefusal(status, text), retryAfterSeconds: retryAfter(headers['retry-after']) };
     if (status === 401) return { kind: 'not-stored', reason: REFUSED_TOKEN };
     if (status >= 300) throw new Error(`event bus refused POST ${path}: HTTP ${status} ${text}`);
-    const results = storedResults(parseJsonOrUndefined(text), events.length);
-    if (!results) throw new BusIncompatibleError(path, status, text);
-    return { kind: 'stored', results };
+    const body = parseJsonOrUndefined(text);
+    const results = storedResults(body, events.length);
+    if (typeof results === 'string') throw new BusIncompatibleError(path, status, text, results);
+    const idsFrom = isRecord(body) && Number.isSafeInteger(body.idsFrom) ? (body.idsFrom as number) : undefined;
+    return { kind: 'stored', results, ...(idsFrom === undefined ? {} : { idsFrom }) };
   }
 
   async readAfter(after: number, limit: number, { waitMs, signal }: HistoryReadOptions = {}): Promise<unknown[]> {
@@ -334,18 +350,24 @@ function retryAfter(header: string | undefined): number | undefined {
 
 /**
  * Where the bus's answer says each event is stored: `{seq}` for one event (with `duplicate` and `event`
- * for an id it had), `{seqs: [...]}` for a batch (with `duplicates: [{index, event}]`).
+ * for an id it had), `{seqs: [...]}` for a batch (with `duplicates: [{index, event}]`); what is missing
+ * from an answer that is not one of these.
  */
-function storedResults(body: unknown, count: number): StoredAt[] | undefined {
-  if (!isRecord(body)) return undefined;
-  if (count === 1 && typeof body.seq === 'number') return [{ seq: body.seq, ...(body.duplicate === true ? { earlier: body.event } : {}) }];
+function storedResults(body: unknown, count: number): StoredAt[] | string {
+  if (!isRecord(body)) return 'no seq';
+  if (count === 1 && typeof body.seq === 'number') {
+    if (body.duplicate !== true) return [{ seq: body.seq }];
+    return isRecord(body.event) ? [{ seq: body.seq, earlier: body.event }] : 'not the event stored under its id';
+  }
   const { seqs } = body;
-  if (!Array.isArray(seqs) || seqs.length !== count || !seqs.every((item) => typeof item === 'number')) return undefined;
+  if (!Array.isArray(seqs) || seqs.length !== count || !seqs.every((item) => typeof item === 'number')) return 'no seq';
   const results: StoredAt[] = (seqs as number[]).map((seq) => ({ seq }));
   const duplicates = Array.isArray(body.duplicates) ? body.duplicates : [];
   for (const duplicate of duplicates) {
     const index = isRecord(duplicate) ? duplicate.index : undefined;
-    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= count || !isRecord(duplicate)) return undefined;
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= count || !isRecord(duplicate) || !isRecord(duplicate.event)) {
+      return 'not the event stored under each id';
+    }
     (results[index] as StoredAt).earlier = duplicate.event;
   }
   return results;

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
-import { EventIdTakenError } from './bus-client';
+import { EventIdTakenError, type EventPublisher } from './bus-client';
 import { HttpError } from './http';
 
 export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
@@ -44,10 +44,16 @@ export interface KeyedCreate<T> {
   /** Whether the resource found was created from the same body as this request's. */
   sameBody: (found: T) => boolean;
   /**
-   * Publishes the resource's event (its id derived from the key) and resolves with the resource as the bus
-   * stored it; rejects with EventIdTakenError when the bus holds another body under that id.
+   * Publishes the resource's event (its id derived from the key), adds what the bus stored to the state
+   * and resolves with it; rejects with EventIdTakenError when the bus holds another body under that id.
    */
   create: () => Promise<T>;
+}
+
+/** The state a service keeps from the log: how far it has applied it, and catching up with the rest. */
+export interface AppliedLog {
+  readonly position: number;
+  sync(): Promise<void>;
 }
 
 /**
@@ -57,11 +63,15 @@ export interface KeyedCreate<T> {
 export class CreatesByKey {
   private readonly inFlight = new Map<string, Promise<unknown>>();
 
+  constructor(private readonly deps: { state: AppliedLog; bus: Pick<EventPublisher, 'idsFrom'> }) {}
+
   /**
    * Without a key, creates. With one: the resource this service's state already holds under it (a 422 when
    * it was made from another body), or else publishes first and lets the bus decide: it stores an event id
    * once, across replicas, and answers an id it holds with what it stored, so a body other than the one
-   * stored is a 422 on whichever replica asked. No read of the history on the way.
+   * stored is a 422 on whichever replica asked. No read of the history on the way, unless this service is
+   * further behind the log than the bus remembers ids: then the key may be older still, and the state
+   * catches up before it answers.
    */
   create<T>(key: string | undefined, { find, sameBody, create }: KeyedCreate<T>): Promise<T> {
     if (key === undefined) return create();
@@ -71,12 +81,23 @@ export class CreatesByKey {
         if (!sameBody(found)) throw keyReusedError();
         return found;
       }
+      let created: T;
       try {
-        return await create();
+        created = await create();
       } catch (err) {
         throw err instanceof EventIdTakenError ? keyReusedError() : err;
       }
+      if (this.behindTheBusMemory()) await this.deps.state.sync();
+      // The state keeps the first of two events under one id: an earlier one wins over the one just stored.
+      const held = find() ?? created;
+      if (!sameBody(held)) throw keyReusedError();
+      return held;
     });
+  }
+
+  /** Whether the state may miss an event whose id the bus no longer remembers (it did not say: assume so). */
+  private behindTheBusMemory(): boolean {
+    return this.deps.state.position < (this.deps.bus.idsFrom ?? Infinity) - 1;
   }
 
   private async oneAtATime<T>(key: string, create: () => Promise<T>): Promise<T> {

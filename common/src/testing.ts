@@ -20,6 +20,11 @@ export class InMemoryBus implements EventPublisher, EventHistory {
   /** Stores every publish, as a bus does with an id older than its memory of ids. */
   forgetsIds = false;
 
+  /** Every id from seq 1 on, or (forgetting) none. */
+  get idsFrom(): number {
+    return this.forgetsIds ? this.events.length + 1 : 1;
+  }
+
   /** Publishes of the same event id that were answered with an event stored earlier. */
   duplicates = 0;
 

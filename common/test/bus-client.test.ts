@@ -242,6 +242,28 @@ describe('BusClient', () => {
     });
   });
 
+  it('keeps the latest idsFrom the bus answers (from which seq it remembers event ids), whatever order answers come in', async () => {
+    const answers = [7, 3];
+    const url = await busAnswering((_req, _body, res) => {
+      const idsFrom = answers.shift();
+      // The first request is answered last.
+      setTimeout(() => res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ seq: 10, idsFrom })), idsFrom === 7 ? 50 : 0);
+    });
+    const bus = new BusClient(url);
+    expect(bus.idsFrom).toBeUndefined();
+    const first = bus.publish({ type: 'PostCreated', data: { id: 'p1', title: 'T' } });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await Promise.all([first, bus.publish({ type: 'PostCreated', data: { id: 'p2', title: 'T' } })]);
+    expect(bus.idsFrom).toBe(7);
+  });
+
+  it('answers 502 when a bus says an id is a duplicate but not what it holds under it', async () => {
+    const url = await busAnswering((_req, _body, res) => res.writeHead(201, { 'content-type': 'application/json' }).end('{"seq":3,"duplicate":true}'));
+    const publishing = new BusClient(url).publish({ type: 'PostCreated', data: { id: 'p1', title: 'T' } });
+    await expect(publishing).rejects.toBeInstanceOf(BusIncompatibleError);
+    await expect(publishing).rejects.toMatchObject({ status: 502, message: expect.stringMatching(/but not the event stored under its id: it is not this blog's event bus/) });
+  });
+
   describe('publishing several events at once', () => {
     const post = (n: number) => ({ type: 'PostCreated' as const, data: { id: `p${n}`, title: `t${n}` } });
     const answer = (res: ServerResponse, status: number, body: unknown) =>

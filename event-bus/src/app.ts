@@ -55,21 +55,23 @@ export function createApp({ log, subscribers, logger, metrics, eventsToken, drai
   };
 
   /**
-   * Accepts one event, sequences and stores it: 201 `{seq}`. An id stored before is not stored again: 201
-   * `{seq, duplicate: true, event}` with the event stored under that id, for the publisher to compare with
-   * its own (a publisher that reads only `seq`, as one retrying after a lost answer, sees the same 201).
-   * Delivery to subscribers happens after the answer.
+   * Accepts one event, sequences and stores it: 201 `{seq, idsFrom}`. An id stored before is not stored
+   * again: 201 `{seq, idsFrom, duplicate: true, event}` with the event stored under that id, for the
+   * publisher to compare with its own (a publisher that reads only `seq`, as one retrying after a lost
+   * answer, sees the same 201). `idsFrom`: the ids of the events from that seq on are remembered; an older
+   * one could be stored again. Delivery to subscribers happens after the answer.
    */
   app.post('/events', async (req, res) => {
     requireJsonObject(req.body);
     const { event, duplicate } = await append(newEvent(req.body));
-    res.status(201).json(duplicate ? { seq: event.seq, duplicate: true, event } : { seq: event.seq });
+    res.status(201).json({ seq: event.seq, idsFrom: log.idsFrom, ...(duplicate ? { duplicate: true, event } : {}) });
   });
 
   /**
-   * Accepts several events at once (a JSON array), stored in that order with one write: 201 `{seqs}`, plus
-   * `duplicates` (`[{index, event}]`) naming the events whose id was stored before, with the event stored
-   * under it. One invalid event refuses the whole batch with a 400 naming its index, and nothing is stored.
+   * Accepts several events at once (a JSON array), stored in that order with one write: 201 `{seqs, idsFrom}`,
+   * plus `duplicates` (`[{index, event}]`) naming the events whose id was stored before, with the event
+   * stored under it. One invalid event refuses the whole batch with a 400 naming its index, and nothing is
+   * stored.
    */
   app.post(EVENT_BATCH_PATH, async (req, res) => {
     const body: unknown = req.body;
@@ -88,6 +90,7 @@ export function createApp({ log, subscribers, logger, metrics, eventsToken, drai
     const duplicates = appended.flatMap(({ event, duplicate }, index) => (duplicate ? [{ index, event }] : []));
     res.status(201).json({
       seqs: appended.map(({ event }) => event.seq),
+      idsFrom: log.idsFrom,
       ...(duplicates.length > 0 ? { duplicates } : {}),
     });
   });

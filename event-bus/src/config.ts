@@ -40,5 +40,10 @@ export const configSchema = z.object({
   NATS_PUBLISH_TIMEOUT_MS: env.milliseconds(15_000),
   /** The stream's duplicate window: how long JetStream stores an event id once across every bus replica. */
   NATS_DUPLICATE_WINDOW_MS: env.milliseconds(DUPLICATE_WINDOW_MS),
+}).superRefine((config, ctx) => {
+  // The bus publishes again with the same id until its timeout: past the window, a retry could store an event twice.
+  if (config.EVENT_LOG === 'jetstream' && config.NATS_DUPLICATE_WINDOW_MS <= config.NATS_PUBLISH_TIMEOUT_MS) {
+    ctx.addIssue({ code: 'custom', path: ['NATS_DUPLICATE_WINDOW_MS'], message: `must be longer than NATS_PUBLISH_TIMEOUT_MS (${config.NATS_PUBLISH_TIMEOUT_MS})` });
+  }
 });
 

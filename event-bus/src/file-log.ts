@@ -16,6 +16,7 @@ import {
   type EventLogHealth,
   type NewEvent,
   type StoredEvent,
+  type StoredId,
   type StoredRecord,
 } from './log';
 
@@ -79,7 +80,7 @@ export class FileEventLog extends IndexedEventLog {
     await mkdir(options.dir, { recursive: true });
     const filePath = path.join(options.dir, 'events.jsonl');
     const startedAt = Date.now();
-    const loaded = await load(filePath, Math.max(options.tailSize ?? DEFAULT_TAIL_SIZE, options.recentIds ?? RECENT_IDS));
+    const loaded = await load(filePath, { texts: options.tailSize ?? DEFAULT_TAIL_SIZE, ids: options.recentIds ?? RECENT_IDS });
     const file = await DurableFile.open(filePath, loaded.offsets.end, {
       logger: options.logger,
       writeTimeoutMs: options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
@@ -152,8 +153,10 @@ export class FileEventLog extends IndexedEventLog {
 
 interface LoadedLog {
   offsets: ByteOffsets;
-  /** The newest events (enough for the in-memory tail and the recent ids). */
+  /** The newest events, with their texts (the in-memory tail). */
   recent: StoredRecord[];
+  /** Where the newest event ids are stored (the ids remembered). */
+  ids: StoredId[];
   /** Bytes after the last whole event: a torn record to drop. */
   tornBytes: number;
 }
@@ -161,14 +164,16 @@ interface LoadedLog {
 const NEWLINE = 0x0a;
 
 /**
- * Reads the whole log: each record's byte offsets and, for the newest `keep`, its text and id. Every record
+ * Reads the whole log: each record's byte offsets, the texts of the newest `keep.texts` records and the
+ * ids of the newest `keep.ids`. Every record
  * is written as one line ending in a newline, so a file that does not end in a newline was cut short by a
  * crash in the middle of a write: its last line is torn, whether or not it happens to parse. Every line is
  * checked (JSON, seq in order, id, type and time present); a bad one anywhere else refuses the start.
  */
-async function load(filePath: string, keep: number): Promise<LoadedLog> {
+async function load(filePath: string, keep: { texts: number; ids: number }): Promise<LoadedLog> {
   const offsets = new ByteOffsets();
   const recent: StoredRecord[] = [];
+  const ids: StoredId[] = [];
   let carry: Buffer = Buffer.alloc(0);
   let lineNumber = 0;
   let damagedLine: number | undefined;
@@ -187,7 +192,10 @@ async function load(filePath: string, keep: number): Promise<LoadedLog> {
         }
         offsets.push(newline - lineStart + 1);
         recent.push({ seq: offsets.count, id, line });
-        if (recent.length > 2 * keep) recent.splice(0, recent.length - keep);
+        ids.push({ seq: offsets.count, id });
+        // Trimmed by halves, so that keeping the newest stays cheap (amortized).
+        if (recent.length > 2 * keep.texts) recent.splice(0, recent.length - keep.texts);
+        if (ids.length > 2 * keep.ids) ids.splice(0, ids.length - keep.ids);
         lineStart = newline + 1;
       }
       if (damagedLine !== undefined) break;
@@ -200,7 +208,7 @@ async function load(filePath: string, keep: number): Promise<LoadedLog> {
     throw new Error(`event log ${filePath} is damaged at line ${damagedLine}; refusing to start`);
   }
   // Whatever follows the last newline was never acknowledged: its write (or its fsync) did not complete.
-  return { offsets, recent: recent.slice(-keep), tornBytes: carry.length };
+  return { offsets, recent: recent.slice(-keep.texts), ids: ids.slice(-keep.ids), tornBytes: carry.length };
 }
 
 /** The id of a well-formed record with the expected seq; undefined for a damaged one. */

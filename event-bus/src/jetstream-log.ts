@@ -191,13 +191,9 @@ export class JetStreamEventLog extends IndexedEventLog {
         if (!(await this.caughtUpTo(ack.seq, VISIBLE_WITHIN_MS))) this.refollow('an acknowledged event did not reach this bus in time');
         return ack.duplicate ? { event: await this.storedAt(ack.seq), duplicate: true } : { event: { ...event, seq: ack.seq }, duplicate: false };
       } catch (err) {
-        if (isIdInProcess(err) && !this.closed && Date.now() < deadline) {
-          // Another publish of this id (another bus replica's) is being stored: asked again, JetStream names its seq.
-          await sleep(20);
-          continue;
-        }
         const fault = publishFault(err);
-        maybeStored ||= fault.code === 'TIMEOUT';
+        // TIMEOUT: unanswered. ID_IN_PROCESS: a publish of this id (maybe this one's, unanswered) is being stored.
+        maybeStored ||= fault.code === 'TIMEOUT' || fault.code === 'ID_IN_PROCESS';
         if (this.closed || Date.now() >= deadline || !fault.retry) {
           this.refusals.refused(fault, 1);
           throw maybeStored ? new EventLogUnconfirmedError(fault.message) : new EventLogUnavailableError(fault.message);
@@ -241,7 +237,9 @@ export class JetStreamEventLog extends IndexedEventLog {
       try {
         const consumer = await this.js.consumers.get(this.options.stream.name, startingAt(this.lastSeq + 1));
         this.following = await consumer.consume({ max_messages: 1_024, expires: FOLLOW_EXPIRES_MS, idle_heartbeat: FOLLOW_HEARTBEAT_MS });
-        if (this.closed) await this.following.close();
+        // Closed meanwhile: stop it, and let the loop below take the stop (a close settles only once its
+        // messages are iterated, so awaiting it here would wait for ever, and so would close()).
+        if (this.closed) void this.following.close();
         for await (const message of this.following) this.take([message]);
         failing = false;
       } catch (err) {
@@ -351,6 +349,7 @@ function isIdInProcess(err: unknown): boolean {
 function publishFault(err: unknown): AppendFault & { retry: boolean } {
   const message = (err as Error).message;
   if (err instanceof HttpError) return { code: 'TOO_LARGE', message, retry: false };
+  if (isIdInProcess(err)) return { code: 'ID_IN_PROCESS', message: 'another publish of this event id is being stored; asked again, JetStream names its seq', retry: true };
   if (err instanceof TimeoutError) return { code: 'TIMEOUT', message: 'the NATS cluster did not acknowledge in time (no leader or no quorum?)', retry: true };
   if (/jetstream is not enabled/i.test(message)) return { code: 'NO_JETSTREAM', message: 'the NATS server reached has no JetStream quorum now', retry: true };
   if (err instanceof NoRespondersError) return { code: 'NO_RESPONDERS', message: 'no NATS server answered for the event stream (no leader or no quorum?)', retry: true };

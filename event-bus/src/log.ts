@@ -14,6 +14,11 @@ export interface EventLog {
   /** Seq of the newest stored event, 0 when empty. */
   readonly lastSeq: number;
   /**
+   * From which seq on every stored event's id is remembered: appended again, such an id is a duplicate.
+   * An older id may be stored a second time (a publisher must know it from elsewhere).
+   */
+  readonly idsFrom: number;
+  /**
    * Appends one event and resolves, once it is stored, with the event the log holds under its id.
    * Idempotent by event id: an id stored recently (a publisher retrying after a lost answer, or another
    * publisher, or bus replica, sending the same id at the same moment) is not stored again, and resolves
@@ -176,8 +181,14 @@ export interface EventIndexOptions {
   tailSize?: number;
   /** How many of the newest event ids are remembered, so that each is stored once. */
   recentIds?: number;
-  /** The records of a log read from a file. */
-  stored?: { offsets: ByteOffsets; recent: readonly StoredRecord[] };
+  /** A log read from a file: every record's offsets, the newest records' texts, the newest ids. */
+  stored?: { offsets: ByteOffsets; recent: readonly StoredRecord[]; ids: readonly StoredId[] };
+}
+
+/** Where an event id is stored. */
+export interface StoredId {
+  seq: number;
+  id: string;
 }
 
 /**
@@ -203,7 +214,10 @@ export class EventIndex {
     this.tailSize = tailSize;
     this.recentIds = recentIds;
     this.offsets = stored?.offsets ?? new ByteOffsets();
-    if (stored) this.remember(stored.recent);
+    if (stored) {
+      this.rememberIds(stored.ids);
+      this.rememberTexts(stored.recent);
+    }
   }
 
   get lastSeq(): number {
@@ -220,10 +234,14 @@ export class EventIndex {
   }
 
   private remember(records: readonly StoredRecord[]): void {
-    for (const { seq, id, line } of records) {
+    this.rememberTexts(records);
+    this.rememberIds(records);
+  }
+
+  private rememberTexts(records: readonly StoredRecord[]): void {
+    for (const { seq, line } of records) {
       if (this.tail.length === 0) this.tailFirstSeq = seq;
       this.tail.push(line);
-      this.recentSeqById.set(id, seq);
     }
     // Dropping the older half at once keeps trimming cheap (amortized) and the tail between size and 2×size.
     if (this.tail.length > 2 * this.tailSize) {
@@ -231,6 +249,11 @@ export class EventIndex {
       this.tail = this.tail.slice(drop);
       this.tailFirstSeq += drop;
     }
+  }
+
+  /** In seq order: the oldest are forgotten first. */
+  private rememberIds(stored: readonly StoredId[]): void {
+    for (const { seq, id } of stored) this.recentSeqById.set(id, seq);
     for (const id of this.recentSeqById.keys()) {
       if (this.recentSeqById.size <= this.recentIds) break;
       this.recentSeqById.delete(id);
@@ -240,6 +263,11 @@ export class EventIndex {
   /** The seq of a recently appended event id. */
   recentSeq(id: string): number | undefined {
     return this.recentSeqById.get(id);
+  }
+
+  /** From which seq on every event's id is remembered (an id stored twice counts once: it errs late, never early). */
+  get idsFrom(): number {
+    return Math.max(1, this.lastSeq - this.recentSeqById.size + 1);
   }
 
   /**
@@ -295,6 +323,10 @@ export abstract class IndexedEventLog implements EventLog {
 
   get lastSeq(): number {
     return this.index.lastSeq;
+  }
+
+  get idsFrom(): number {
+    return this.index.idsFrom;
   }
 
   abstract append(event: NewEvent): Promise<Appended>;

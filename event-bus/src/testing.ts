@@ -6,7 +6,13 @@ import { EventIndex, IndexedEventLog, parseStoredLines, type Appended, type Even
 
 /** An event log that keeps the history in memory only. */
 export class MemoryEventLog extends IndexedEventLog {
-  protected readonly index = new EventIndex();
+  protected readonly index: EventIndex;
+
+  /** `recentIds`: how many of the newest event ids it remembers (every one by default). */
+  constructor({ recentIds = Infinity }: { recentIds?: number } = {}) {
+    super();
+    this.index = new EventIndex({ recentIds });
+  }
 
   async append(event: NewEvent): Promise<Appended> {
     const knownSeq = this.index.recentSeq(event.id);

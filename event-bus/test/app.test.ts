@@ -8,8 +8,8 @@ import { EventLogUnavailableError } from '../src/log';
 import { MemoryEventLog } from '../src/testing';
 import { BusMetrics } from '../src/metrics';
 
-function setup() {
-  const log = new MemoryEventLog();
+function setup({ recentIds }: { recentIds?: number } = {}) {
+  const log = new MemoryEventLog({ recentIds });
   const subscribers = new Deliverer([new SubscriberDelivery('http://127.0.0.1:9', { log, logger: silentLogger() })], new SoleLease(), silentLogger());
   return { log, app: createApp({ log, subscribers, logger: silentLogger() }) };
 }
@@ -56,8 +56,8 @@ describe('event bus HTTP API', () => {
 
   it('sequences each accepted event and answers 201 {seq}', async () => {
     const { app } = setup();
-    await request(app).post('/events').send(postCreated).expect(201, { seq: 1 });
-    await request(app).post('/events').send({ ...postCreated, id: 'evt-2', time: '2026-01-02T03:04:05.000Z' }).expect(201, { seq: 2 });
+    await request(app).post('/events').send(postCreated).expect(201, { seq: 1, idsFrom: 1 });
+    await request(app).post('/events').send({ ...postCreated, id: 'evt-2', time: '2026-01-02T03:04:05.000Z' }).expect(201, { seq: 2, idsFrom: 1 });
     const history = await request(app).get('/events').expect(200);
     expect(history.body).toEqual([
       { ...postCreated, id: expect.any(String), time: expect.any(String), seq: 1 },
@@ -68,23 +68,34 @@ describe('event bus HTTP API', () => {
   it('stores an event id once: a publisher sending it again gets the original seq and the event stored under it', async () => {
     const { app, log } = setup();
     const first = { ...postCreated, id: 'evt-1', time: '2026-01-02T03:04:05.000Z' };
-    await request(app).post('/events').send(first).expect(201, { seq: 1 });
+    await request(app).post('/events').send(first).expect(201, { seq: 1, idsFrom: 1 });
     const stored = { ...first, seq: 1 };
-    await request(app).post('/events').send(first).expect(201, { seq: 1, duplicate: true, event: stored });
+    await request(app).post('/events').send(first).expect(201, { seq: 1, idsFrom: 1, duplicate: true, event: stored });
     // Another body under the same id (another replica, a reused key) is answered with what was stored first.
     const other = { ...first, data: { id: 'p1', title: 'Another title' }, time: '2026-01-03T00:00:00.000Z' };
-    await request(app).post('/events').send(other).expect(201, { seq: 1, duplicate: true, event: stored });
+    await request(app).post('/events').send(other).expect(201, { seq: 1, idsFrom: 1, duplicate: true, event: stored });
     expect(log.lastSeq).toBe(1);
+  });
+
+  it('says from which seq on it remembers event ids (idsFrom): an older id is stored again', async () => {
+    const { app } = setup({ recentIds: 2 });
+    const post = (n: number) => ({ ...postCreated, id: `evt-${n}` });
+    await request(app).post('/events').send(post(1)).expect(201, { seq: 1, idsFrom: 1 });
+    await request(app).post('/events').send(post(2)).expect(201, { seq: 2, idsFrom: 1 });
+    await request(app).post('/events/batch').send([post(3), post(4)]).expect(201, { seqs: [3, 4], idsFrom: 3 });
+    const again = await request(app).post('/events').send(post(3)).expect(201);
+    expect(again.body).toMatchObject({ seq: 3, idsFrom: 3, duplicate: true, event: { id: 'evt-3', seq: 3 } });
+    await request(app).post('/events').send(post(2)).expect(201, { seq: 5, idsFrom: 4 });
   });
 
   it('stores events of types it does not know, so producers can add types', async () => {
     const { app } = setup();
-    await request(app).post('/events').send({ type: 'PostLiked', data: { id: 'p1' } }).expect(201, { seq: 1 });
+    await request(app).post('/events').send({ type: 'PostLiked', data: { id: 'p1' } }).expect(201, { seq: 1, idsFrom: 1 });
   });
 
   it('ignores a seq sent by the publisher: the bus assigns it', async () => {
     const { app } = setup();
-    await request(app).post('/events').send({ ...postCreated, seq: 99 }).expect(201, { seq: 1 });
+    await request(app).post('/events').send({ ...postCreated, seq: 99 }).expect(201, { seq: 1, idsFrom: 1 });
   });
 
   it.each([
@@ -145,12 +156,12 @@ describe('event bus HTTP API', () => {
 
   it('stores a batch of events in order and answers 201 {seqs}', async () => {
     const { app } = setup();
-    await request(app).post('/events').send(postCreated).expect(201, { seq: 1 });
+    await request(app).post('/events').send(postCreated).expect(201, { seq: 1, idsFrom: 1 });
     const batch = [
       { ...postCreated, id: 'b1' },
       { type: 'PostCreated', data: { id: 'p2', title: 'Two' }, id: 'b2' },
     ];
-    await request(app).post('/events/batch').send(batch).expect(201, { seqs: [2, 3] });
+    await request(app).post('/events/batch').send(batch).expect(201, { seqs: [2, 3], idsFrom: 1 });
     const history = await request(app).get('/events?after=1').expect(200);
     const [b1, b2] = history.body as { id: string; seq: number }[];
     expect([b1, b2].map((event) => [event?.id, event?.seq])).toEqual([
@@ -161,12 +172,12 @@ describe('event bus HTTP API', () => {
     await request(app)
       .post('/events/batch')
       .send(batch)
-      .expect(201, { seqs: [2, 3], duplicates: [{ index: 0, event: b1 }, { index: 1, event: b2 }] });
+      .expect(201, { seqs: [2, 3], idsFrom: 1, duplicates: [{ index: 0, event: b1 }, { index: 1, event: b2 }] });
     // A batch with one stored id and one new: the stored one named.
     await request(app)
       .post('/events/batch')
       .send([{ ...postCreated, id: 'b3' }, batch[1]])
-      .expect(201, { seqs: [4, 3], duplicates: [{ index: 1, event: b2 }] });
+      .expect(201, { seqs: [4, 3], idsFrom: 1, duplicates: [{ index: 1, event: b2 }] });
   });
 
   it.each([

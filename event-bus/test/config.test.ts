@@ -27,8 +27,10 @@ describe('event-bus configuration', () => {
   it('remembers 100,000 event ids and a 2-minute JetStream duplicate window by default, and names a wrong value', () => {
     const config = loadConfig(configSchema, {});
     expect([config.EVENT_IDS_REMEMBERED, config.NATS_DUPLICATE_WINDOW_MS]).toEqual([100_000, 120_000]);
-    expect(loadConfig(configSchema, { EVENT_IDS_REMEMBERED: '50', NATS_DUPLICATE_WINDOW_MS: '1000' })).toMatchObject({ EVENT_IDS_REMEMBERED: 50, NATS_DUPLICATE_WINDOW_MS: 1000 });
+    expect(loadConfig(configSchema, { EVENT_IDS_REMEMBERED: '50', NATS_DUPLICATE_WINDOW_MS: '300000' })).toMatchObject({ EVENT_IDS_REMEMBERED: 50, NATS_DUPLICATE_WINDOW_MS: 300_000 });
     expect(() => loadConfig(configSchema, { EVENT_IDS_REMEMBERED: '0' })).toThrow(/EVENT_IDS_REMEMBERED="0": must be a whole number from 1 to 10000000/);
     expect(() => loadConfig(configSchema, { NATS_DUPLICATE_WINDOW_MS: '2m' })).toThrow(/NATS_DUPLICATE_WINDOW_MS="2m"/);
+    expect(() => loadConfig(configSchema, { EVENT_LOG: 'jetstream', NATS_DUPLICATE_WINDOW_MS: '15000' })).toThrow(/NATS_DUPLICATE_WINDOW_MS="15000": must be longer than NATS_PUBLISH_TIMEOUT_MS \(15000\)/);
+    expect(loadConfig(configSchema, { NATS_DUPLICATE_WINDOW_MS: '3000', NATS_PUBLISH_TIMEOUT_MS: '2000' }).NATS_DUPLICATE_WINDOW_MS).toBe(3000);
   });
 });

@@ -24,9 +24,12 @@ export class ModerationStore {
   private readonly awaiting = new Map<string, CommentData>();
   private readonly decided = new Set<string>();
 
-  /** Returns true when the comment still needs a decision. */
+  /**
+   * Returns true when the comment still needs a decision. Of two CommentCreated with one comment id, the
+   * first in the log is the comment, as everywhere else.
+   */
   commentCreated(comment: CommentData): boolean {
-    if (this.decided.has(comment.id)) return false;
+    if (this.decided.has(comment.id) || this.awaiting.has(comment.id)) return false;
     this.awaiting.set(comment.id, comment);
     return true;
   }

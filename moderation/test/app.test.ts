@@ -111,6 +111,14 @@ describe('moderation: decisions', () => {
     expect(bus.ofType('CommentModerated')).toHaveLength(1);
   });
 
+  it('decides on the first of two CommentCreated with one comment id, the one every service keeps', async () => {
+    const history = new InMemoryBus();
+    await history.publish({ type: 'CommentCreated', data: comment('c1', 'plain words') });
+    await history.publish({ type: 'CommentCreated', data: comment('c1', 'an orange') });
+    await setup({ history });
+    await eventually(() => expect(history.ofType('CommentModerated').map(({ data }) => [data.content, data.status])).toEqual([['plain words', 'approved']]));
+  });
+
   it('ignores other event types', async () => {
     const { app, bus } = await setup();
     await deliver(app, await bus.publish({ type: 'PostCreated', data: { id: 'p1', title: 'orange' } }));

@@ -22,7 +22,7 @@ export interface PostsDeps extends BrowserAppDeps {
 export function createApp({ store, bus, consumer, logger, metrics, eventsToken, browserOrigins }: PostsDeps): Express {
   const app = createServiceApp({ isReady: () => consumer.isReady(), logger, metrics, eventsToken, browserOrigins });
 
-  const creates = new CreatesByKey();
+  const creates = new CreatesByKey({ state: consumer, bus });
 
   /**
    * The post exists once the bus has stored its PostCreated; if the bus is down nothing is created (503).

@@ -3,7 +3,8 @@
  * previous one is answered). The headline figures are keyed creates: a new Idempotency-Key on every
  * request, as the page sends them. Beside them, in the same run and round by round, the same creates
  * without a key and, at c=50, a bare Express 5 JSON POST handler (the framework's own cost): each kind
- * gets its share of every round, so that a machine slowing down mid-run weighs on all of them alike.
+ * gets its share of every round, each round starting with another kind, so that a machine slowing down
+ * mid-run weighs on all of them alike.
  * A short warm-up per round is sent but not measured. Throughput counts 201s only, over the time from
  * the first measured send to the last answer, summed over the rounds.
  */
@@ -86,7 +87,8 @@ export async function runCreatesPhase({ target, profile, marker, progress }: Pha
       const measurements = new Map<CreateKind, Measurement>(kinds.map((kind) => [kind, { warmup: [], measured: [], elapsedMs: 0, drainMs: 0 }]));
       try {
         for (let round = 0; round < rounds; round++) {
-          for (const kind of kinds) {
+          // Each round starts with another kind, so that none is always measured first after a drain.
+          for (const kind of kinds.map((_, index) => kinds[(index + round) % kinds.length] as CreateKind)) {
             const measurement = measurements.get(kind) as Measurement;
             const send = sendOf(kind);
             const next = () => measurement.warmup.length + measurement.measured.length;
@@ -124,7 +126,7 @@ export async function runCreatesPhase({ target, profile, marker, progress }: Pha
   const verification = await verifyPosts(target.urls.query, prefix, acknowledged, profile.verifyTimeoutMs);
   const metrics: Metric[] = [...levels.flatMap(levelMetrics), ...comparisonMetrics(levels)];
   metrics.push(failedRequestsMetric('creates.failed', 'creates: requests not acknowledged', allAttempts));
-  const compared = compare ? ` Beside them, alternating round by round (${rounds} rounds, each kind measured for ${settings.durationMs / rounds} ms a round after its own warm-up): the same creates without a key and, at c=${GOAL_CONCURRENCY}, a bare Express 5 app answering a JSON POST with 201 (bench/src/baseline/bare-express.ts: no validation, no event, no log), its own process on this machine.` : '';
+  const compared = compare ? ` Beside them, taking turns round by round, each round starting with another (${rounds} rounds, each kind measured for ${settings.durationMs / rounds} ms a round after its own warm-up): the same creates without a key and, at c=${GOAL_CONCURRENCY}, a bare Express 5 app answering a JSON POST with 201 (bench/src/baseline/bare-express.ts: no validation, no event, no log), its own process on this machine.` : '';
   return {
     metrics,
     checks: postChecks('creates', verification, unanswered(allAttempts)),

@@ -29,7 +29,8 @@ describeKeyedCreatesAcrossReplicas('keyed creates on two replicas of every servi
     return startReplicatedStack({
       nats,
       logDir,
-      busEnv: { EVENT_IDS_REMEMBERED: String(ID_MEMORY), NATS_DUPLICATE_WINDOW_MS: String(DUPLICATE_WINDOW_MS) },
+      // The window must outlast the bus's own retries of a publish.
+      busEnv: { EVENT_IDS_REMEMBERED: String(ID_MEMORY), NATS_DUPLICATE_WINDOW_MS: String(DUPLICATE_WINDOW_MS), NATS_PUBLISH_TIMEOUT_MS: String(DUPLICATE_WINDOW_MS - 1_000) },
     });
   },
   duplicateWindowMs: DUPLICATE_WINDOW_MS,
