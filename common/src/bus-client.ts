@@ -375,8 +375,13 @@ function storedResults(body: unknown, count: number): StoredAt[] | string {
 
 /** The stored event when it is the same as ours (type and data), as the bus keeps it; undefined when it is another. */
 function sameEvent(ours: UnsequencedEvent, stored: unknown, seq: number): SequencedEvent | undefined {
-  if (!isRecord(stored) || stored.type !== ours.type || !isDeepStrictEqual(stored.data, JSON.parse(JSON.stringify(ours.data)))) return undefined;
+  if (!isRecord(stored) || !isSameEvent(ours, stored)) return undefined;
   return { ...ours, time: typeof stored.time === 'string' ? stored.time : ours.time, seq };
+}
+
+/** Whether an event stored under an id is the one a publisher sends under it: the same type and data (as JSON). */
+export function isSameEvent(ours: { type: string; data: unknown }, stored: { type?: unknown; data?: unknown }): boolean {
+  return stored.type === ours.type && isDeepStrictEqual(stored.data, JSON.parse(JSON.stringify(ours.data)));
 }
 
 /** The bus client a service's configuration asks for (EVENT_BUS_URL, EVENTS_TOKEN, EVENT_BUS_CONFIRM_MS). */

@@ -3,10 +3,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { isDeepStrictEqual } from 'node:util';
 import pino from 'pino';
 import type { EventHistory, EventPublisher, HistoryReadOptions, PublishOptions } from './bus-client';
-import { BusUnavailableError, EventIdTakenError } from './bus-client';
+import { BusUnavailableError, EventIdTakenError, isSameEvent } from './bus-client';
 import type { BlogEvent, Envelope } from './contracts';
 import type { Logger } from './logger';
 
@@ -37,7 +36,7 @@ export class InMemoryBus implements EventPublisher, EventHistory {
     const stored = this.forgetsIds ? undefined : (this.events.find((known) => (known as { id?: unknown }).id === id) as Envelope | undefined);
     if (stored) {
       this.duplicates++;
-      if (stored.type !== event.type || !isDeepStrictEqual(stored.data, event.data)) throw new EventIdTakenError(id, stored);
+      if (!isSameEvent(event, stored)) throw new EventIdTakenError(id, stored);
       return stored as Envelope<E>;
     }
     const envelope = { ...event, id, time: new Date().toISOString(), seq: this.events.length + 1 } as Envelope<E>;

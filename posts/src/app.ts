@@ -40,7 +40,7 @@ export function createApp({ store, bus, consumer, logger, metrics, eventsToken, 
       create: async () => {
         const { data, seq } = await bus.publish({ type: 'PostCreated', data: { id, title } }, key === undefined ? {} : { id: idFromKey('PostCreated', key) });
         store.add(data, seq);
-        return { id: data.id, title: data.title };
+        return data;
       },
     });
     res.status(201).json(post);

@@ -165,16 +165,16 @@ function rateOf(levels: readonly CreatesLevel[], concurrency: number, kind: Crea
   return levels.find((level) => level.concurrency === concurrency && level.kind === kind)?.createsPerSecond;
 }
 
-const KIND_LABELS: Record<CreateKind, { key: string; label: (c: number) => string }> = {
-  keyed: { key: '', label: (c) => `post creates/s, c=${c}, a new Idempotency-Key each (as the page)` },
-  unkeyed: { key: '.unkeyed', label: (c) => `post creates/s, c=${c}, without a key` },
-  bare: { key: '.bare', label: (c) => `bare Express 5 JSON POST/s, c=${c}` },
+/** Per kind: the metric key's infix, the rate's label, and what a latency is of. */
+const KIND_LABELS: Record<CreateKind, { key: string; label: (c: number) => string; what: string }> = {
+  keyed: { key: '', label: (c) => `post creates/s, c=${c}, a new Idempotency-Key each (as the page)`, what: 'create' },
+  unkeyed: { key: '.unkeyed', label: (c) => `post creates/s, c=${c}, without a key`, what: 'create without a key' },
+  bare: { key: '.bare', label: (c) => `bare Express 5 JSON POST/s, c=${c}`, what: 'bare Express 5 POST' },
 };
 
 function levelMetrics(level: CreatesLevel): Metric[] {
   const c = level.concurrency;
-  const { key, label } = KIND_LABELS[level.kind];
-  const what = level.kind === 'bare' ? 'bare Express 5 POST' : level.kind === 'unkeyed' ? 'create without a key' : 'create';
+  const { key, label, what } = KIND_LABELS[level.kind];
   const rate: Metric = { key: `creates.c${c}${key}.rate`, label: label(c), value: level.createsPerSecond, unit: 'creates/s' };
   if (c === GOAL_CONCURRENCY && level.kind === 'keyed') rate.goal = atLeast(GOAL_CREATES_PER_SECOND);
   return [
