@@ -1,54 +1,113 @@
-import { insertBySeq, reactionId, Reactor, removeBySeq, type Comment, type CommentStatus, type EventHandlers, type EventPublisher, type Logger } from '@blog/common';
+import { reactionId, Reactor, type Comment, type CommentStatus, type EventHandlers, type EventPublisher, type Logger } from '@blog/common';
+import { StateDb, type StateSchema } from '@blog/common/state';
 
-interface StoredComment extends Comment {
+export const COMMENTS_SCHEMA: StateSchema = {
+  service: 'comments',
+  version: 1,
+  // seq: the position of the comment's CommentCreated, the order a post's comments are listed in;
+  // published_status: the status of the last CommentUpdated in the log for it; decided_at: the seq of the
+  // CommentModerated that set the current status. An update is due while the two statuses differ.
+  tables: `
+    CREATE TABLE IF NOT EXISTS posts (id TEXT PRIMARY KEY) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS comments (
+      id TEXT PRIMARY KEY,
+      post_id TEXT NOT NULL,
+      content TEXT NOT NULL,
+      status TEXT NOT NULL,
+      seq INTEGER NOT NULL,
+      published_status TEXT,
+      decided_at INTEGER
+    );
+    CREATE INDEX IF NOT EXISTS comments_of_post ON comments (post_id, seq);
+    CREATE INDEX IF NOT EXISTS comments_update_due ON comments (id) WHERE decided_at IS NOT NULL AND published_status IS NOT status;
+  `,
+};
+
+export interface StoredComment extends Comment {
   postId: string;
-  /** Position of its CommentCreated in the log: the order a post's comments are listed in. */
-  seq: number;
-  /** Status of the last CommentUpdated in the log for this comment, if any. */
-  publishedStatus?: CommentStatus;
   /** Seq of the CommentModerated that set the current status. */
   decidedAt?: number;
+  /** Status of the last CommentUpdated in the log for this comment, if any. */
+  publishedStatus?: CommentStatus;
 }
 
-/** Comments by post, plus the posts known from PostCreated; rebuilt from the event history at start. */
+interface CommentRow {
+  id: string;
+  postId: string;
+  content: string;
+  status: CommentStatus;
+  decidedAt: number | null;
+  publishedStatus: CommentStatus | null;
+}
+
+const COMMENT_COLUMNS = 'id, post_id AS postId, content, status, decided_at AS decidedAt, published_status AS publishedStatus';
+
+function commentStatements({ db }: StateDb) {
+  return {
+    addPost: db.prepare<[string]>('INSERT OR IGNORE INTO posts (id) VALUES (?)'),
+    hasPost: db.prepare<[string], unknown>('SELECT 1 FROM posts WHERE id = ?'),
+    // Of two CommentCreated with one comment id, the first in the log wins on every replica, even on one
+    // that added the later one first (a keyed create it published itself while behind the log:
+    // docs/architecture.md); its moderation state stays.
+    addComment: db.prepare<[string, string, string, CommentStatus, number]>(`
+      INSERT INTO comments (id, post_id, content, status, seq) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (id) DO UPDATE SET post_id = excluded.post_id, content = excluded.content, seq = excluded.seq
+      WHERE excluded.seq < comments.seq`),
+    get: db.prepare<[string], CommentRow>(`SELECT ${COMMENT_COLUMNS} FROM comments WHERE id = ?`),
+    ofPost: db.prepare<[string], Comment>('SELECT id, content, status FROM comments WHERE post_id = ? ORDER BY seq'),
+    decide: db.prepare<[CommentStatus, number, string]>('UPDATE comments SET status = ?, decided_at = ? WHERE id = ?'),
+    published: db.prepare<[CommentStatus, string]>('UPDATE comments SET published_status = ? WHERE id = ?'),
+    updatesDue: db.prepare<[], string>('SELECT id FROM comments WHERE decided_at IS NOT NULL AND published_status IS NOT status').pluck(),
+  };
+}
+
+/** Comments by post, plus the posts known from PostCreated; built from the event log, in its own database. */
 export class CommentStore {
-  private readonly byPost = new Map<string, StoredComment[]>();
-  private readonly byId = new Map<string, StoredComment>();
+  private readonly statements: ReturnType<typeof commentStatements>;
+
+  constructor(readonly state: StateDb = StateDb.open({ file: ':memory:', schema: COMMENTS_SCHEMA })) {
+    this.statements = commentStatements(state);
+  }
 
   addPost(postId: string): void {
-    if (!this.byPost.has(postId)) this.byPost.set(postId, []);
+    this.statements.addPost.run(postId);
   }
 
   hasPost(postId: string): boolean {
-    return this.byPost.has(postId);
+    return this.statements.hasPost.get(postId) !== undefined;
   }
 
-  /**
-   * Adds a comment unless it is already known (a replayed or echoed CommentCreated). Of two with one
-   * comment id, the first in the log wins on every replica, even on one that added the later one first (a
-   * keyed create it published itself while behind the log: docs/architecture.md); its state stays.
-   */
+  /** Adds a comment unless it is already known (a replayed or echoed CommentCreated). */
   addComment(postId: string, comment: Comment, seq: number): void {
-    const known = this.byId.get(comment.id);
-    if (known && known.seq <= seq) return;
-    if (known) {
-      removeBySeq(this.byPost.get(known.postId) ?? [], known);
-      Object.assign(known, { content: comment.content, postId, seq });
-    }
-    const stored: StoredComment = known ?? { id: comment.id, content: comment.content, status: comment.status, postId, seq };
-    this.byId.set(comment.id, stored);
+    this.statements.addComment.run(comment.id, postId, comment.content, comment.status, seq);
     this.addPost(postId);
-    const comments = this.byPost.get(postId);
-    if (comments) insertBySeq(comments, stored);
   }
 
   get(commentId: string): StoredComment | undefined {
-    return this.byId.get(commentId);
+    const row = this.statements.get.get(commentId);
+    if (!row) return undefined;
+    const { decidedAt, publishedStatus, ...comment } = row;
+    return { ...comment, ...(decidedAt === null ? {} : { decidedAt }), ...(publishedStatus === null ? {} : { publishedStatus }) };
   }
 
   /** The comments of a post in the order of the log; empty for an unknown post. */
   commentsOf(postId: string): Comment[] {
-    return (this.byPost.get(postId) ?? []).map(({ id, content, status }) => ({ id, content, status }));
+    return this.statements.ofPost.all(postId);
+  }
+
+  /** The moderation's decision, made by the CommentModerated at `seq`. */
+  decide(commentId: string, status: CommentStatus, seq: number): void {
+    this.statements.decide.run(status, seq, commentId);
+  }
+
+  /** The status the log's last CommentUpdated for the comment carries. */
+  published(commentId: string, status: CommentStatus): void {
+    this.statements.published.run(status, commentId);
+  }
+
+  /** The comments whose status differs from the one their last CommentUpdated published. */
+  updatesDue(): string[] {
+    return this.statements.updatesDue.all();
   }
 }
 
@@ -64,14 +123,13 @@ export function commentEventHandlers(store: CommentStore, updates: Reactor): Eve
       store.addComment(postId, { id, content, status }, seq);
       const comment = store.get(id);
       if (!comment) return;
-      comment.status = status;
-      comment.decidedAt = seq;
+      store.decide(id, status, seq);
       if (comment.publishedStatus !== status) updates.need(id);
     },
     CommentUpdated: ({ id, status }) => {
       const comment = store.get(id);
       if (!comment) return;
-      comment.publishedStatus = status;
+      store.published(id, status);
       // This echo settles the update that was in flight; if the status moved on meanwhile, another is due.
       updates.done(id);
       if (comment.status !== status) updates.need(id);
@@ -83,6 +141,7 @@ export function commentEventHandlers(store: CommentStore, updates: Reactor): Eve
 export function commentUpdates(store: CommentStore, bus: EventPublisher, logger: Logger): Reactor {
   return new Reactor({
     logger,
+    outstanding: () => store.updatesDue(),
     react: async (commentId) => {
       const comment = store.get(commentId);
       if (!comment) return;

@@ -1,18 +1,19 @@
 import { browserApiConfigSchema, busClientFor, busServiceConfigSchema, createLogger, DEFAULT_PORTS, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
+import { openServiceState, stateConfigSchema } from '@blog/common/state';
 import { z } from 'zod';
 import { createApp } from './app';
-import { commentEventHandlers, CommentStore, commentUpdates } from './events';
+import { COMMENTS_SCHEMA, commentEventHandlers, CommentStore, commentUpdates } from './events';
 
-const configSchema = z.object({ ...busServiceConfigSchema, ...browserApiConfigSchema, PORT: env.port(DEFAULT_PORTS.comments) });
+const configSchema = z.object({ ...busServiceConfigSchema, ...browserApiConfigSchema, ...stateConfigSchema('comments'), PORT: env.port(DEFAULT_PORTS.comments) });
 
 main(async () => {
   const config = loadConfig(configSchema);
   const logger = createLogger('comments', config);
   const metrics = new ServiceMetrics('comments', { processMetrics: true });
   const bus = busClientFor(config, { logger, metrics });
-  const store = new CommentStore();
+  const store = new CommentStore(openServiceState(config, COMMENTS_SCHEMA, logger));
   const updates = commentUpdates(store, bus, logger);
-  const consumer = new EventConsumer({ history: bus, handlers: commentEventHandlers(store, updates), logger, metrics, follow: config.EVENTS_FOLLOW });
+  const consumer = new EventConsumer({ history: bus, state: store.state, handlers: commentEventHandlers(store, updates), logger, metrics, follow: config.EVENTS_FOLLOW });
 
   await runService({
     name: 'comments',
@@ -26,6 +27,7 @@ main(async () => {
     onShutdown: () => {
       updates.stop();
       consumer.stop();
+      store.state.close();
     },
   });
 });

@@ -1,10 +1,14 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { StateDb } from '@blog/common/state';
 import { EventConsumer, idFromKey, LIMITS, silentLogger, type BackoffOptions, type Comment, type Reactor } from '@blog/common';
 import { InMemoryBus, settle } from '@blog/common/testing';
 import { eventually } from '@blog/testkit';
 import type { Express } from 'express';
 import request from 'supertest';
 import { createApp } from '../src/app';
-import { commentEventHandlers, CommentStore, commentUpdates } from '../src/events';
+import { COMMENTS_SCHEMA, commentEventHandlers, CommentStore, commentUpdates } from '../src/events';
 
 /** Reactors started by a test; stopped after it so that no retry timer outlives the test. */
 const reactors: Reactor[] = [];
@@ -13,12 +17,11 @@ afterEach(() => {
 });
 
 /** Wires the service like index.ts, with nothing started yet. */
-function build({ history = new InMemoryBus(), backoff }: { history?: InMemoryBus; backoff?: BackoffOptions } = {}) {
+function build({ history = new InMemoryBus(), backoff, store = new CommentStore() }: { history?: InMemoryBus; backoff?: BackoffOptions; store?: CommentStore } = {}) {
   const logger = silentLogger();
-  const store = new CommentStore();
   const updates = commentUpdates(store, history, logger);
   reactors.push(updates);
-  const consumer = new EventConsumer({ history, handlers: commentEventHandlers(store, updates), logger, ...(backoff ? { backoff } : {}) });
+  const consumer = new EventConsumer({ history, state: store.state, handlers: commentEventHandlers(store, updates), logger, ...(backoff ? { backoff } : {}) });
   const app = createApp({ store, bus: history, consumer, logger });
   return { app, bus: history, consumer, updates };
 }
@@ -413,5 +416,36 @@ describe('comments: health', () => {
     const { app } = await setup();
     const res = await request(app).post('/events').send({ type: 'PostCreated', data: { id: 'p1', title: 'x' } }).expect(400);
     expect(res.body).toEqual({ error: expect.stringMatching(/malformed event/) });
+  });
+});
+
+describe('comments: a restart that resumes from the stored state', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'blog-comments-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const storeIn = () => new CommentStore(StateDb.open({ file: path.join(dir, 'state.sqlite'), schema: COMMENTS_SCHEMA, lockWaitMs: 20 }));
+
+  it('keeps the comments and publishes the update its state says is still due, once', async () => {
+    const history = new InMemoryBus();
+    await history.publish({ type: 'PostCreated', data: { id: 'p1', title: 'Post' } });
+    await history.publish({ type: 'CommentCreated', data: { id: 'c1', postId: 'p1', content: 'hello', status: 'pending' } });
+    await history.publish({ type: 'CommentModerated', data: { id: 'c1', postId: 'p1', content: 'hello', status: 'approved' } });
+    // The first process applies the decision but stops before its CommentUpdated is published.
+    const firstStore = storeIn();
+    const first = build({ history, store: firstStore });
+    await first.consumer.start();
+    first.updates.stop();
+    firstStore.state.close();
+
+    const second = build({ history, store: storeIn() });
+    await second.consumer.start();
+    expect(second.consumer.stats.applied).toBe(0);
+    expect(await commentsOf(second.app, 'p1')).toEqual([{ id: 'c1', content: 'hello', status: 'approved' }]);
+    second.updates.start();
+    await eventually(() => expect(history.ofType('CommentUpdated')).toHaveLength(1));
+    await settle();
+    expect(history.ofType('CommentUpdated').map((e) => e.data)).toEqual([{ id: 'c1', postId: 'p1', content: 'hello', status: 'approved' }]);
   });
 });

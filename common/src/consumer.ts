@@ -22,8 +22,45 @@ export interface ConsumerStats {
   skipped: number;
 }
 
+/** Where the log an event state was built from stands: the last event applied. */
+export interface Position {
+  seq: number;
+  /** Its id, to tell this log from another one with as many events (a log deleted and begun again). */
+  eventId: string | undefined;
+}
+
+/**
+ * The state a consumer applies events to, and the position it was built up to, changed together: a
+ * service that restarts resumes from where its state stands instead of from the first event.
+ */
+export interface AppliedState {
+  readonly position: Position;
+  /** Runs `work` as one unit: all its changes are kept, or none. Nested, an inner unit that throws is undone alone. */
+  transaction(work: () => void): void;
+  /** Records the position, inside the transaction that applied the events up to it. */
+  advance(position: Position): void;
+  /** Forgets the whole state, to rebuild it from the first event. */
+  clear(): void;
+}
+
+/** A state kept only in the process's memory: it starts empty, so the consumer reads the log from the first event. */
+export class MemoryAppliedState implements AppliedState {
+  position: Position = { seq: 0, eventId: undefined };
+  transaction(work: () => void): void {
+    work();
+  }
+  advance(position: Position): void {
+    this.position = position;
+  }
+  clear(): void {
+    this.position = { seq: 0, eventId: undefined };
+  }
+}
+
 export interface EventConsumerOptions {
   history: EventHistory;
+  /** Where the handlers' state keeps its position (default: memory, rebuilt from the first event at each start). */
+  state?: AppliedState;
   handlers: EventHandlers;
   logger: Logger;
   /** Events read per history request. */
@@ -45,14 +82,20 @@ const FOLLOW_WAIT_MS = 25_000;
 /**
  * Applies the event log to a service's state exactly once, in seq order.
  *
- * - At start it reads the whole history before it is ready; live events that arrive meanwhile are buffered.
+ * - At start it reads the history after the state's position before it is ready (all of it for a new
+ *   state); live events that arrive meanwhile are buffered. A state built from another log (the event at
+ *   its position is not the one it applied) is cleared and rebuilt from the first event.
+ * - Events are applied in transactions of the state that also record the position: a page of the history
+ *   at a time, a live event on its own.
  * - A live event at or below the last applied seq is a duplicate and ignored.
  * - A live event past a gap first pulls the missing range from the history; one the history cannot
  *   vouch for (it ends before the gap does) is refused with 409.
  * - An event that fails validation or whose handler throws is logged, counted and skipped.
  */
 export class EventConsumer {
-  private lastSeq = 0;
+  private lastSeq: number;
+  private lastEventId: string | undefined;
+  private readonly state: AppliedState;
   private ready = false;
   private buffered: AnyEnvelope[] = [];
   private queue: Promise<unknown> = Promise.resolve();
@@ -62,6 +105,8 @@ export class EventConsumer {
 
   constructor(private readonly options: EventConsumerOptions) {
     this.pageSize = options.pageSize ?? 10_000;
+    this.state = options.state ?? new MemoryAppliedState();
+    ({ seq: this.lastSeq, eventId: this.lastEventId } = this.state.position);
   }
 
   /** Seq of the last event applied (or skipped as poison). */
@@ -76,7 +121,11 @@ export class EventConsumer {
   /** Catches up with the history, retrying until the bus answers, then applies buffered live events. */
   async start(): Promise<void> {
     const startedAt = Date.now();
-    const caughtUp = await retryUntilDone(() => this.serially(() => this.pull()), {
+    const resumedFrom = this.lastSeq;
+    const caughtUp = await retryUntilDone(() => this.serially(async () => {
+      await this.checkResumedLog();
+      await this.pull();
+    }), {
       signal: this.stopping.signal,
       backoff: this.options.backoff,
       // The bus often starts a moment after its subscribers: only a longer wait is worth a warning.
@@ -97,8 +146,28 @@ export class EventConsumer {
       }
     });
     this.options.metrics?.catchUpSeconds.set((Date.now() - startedAt) / 1_000);
-    this.options.logger.info({ position: this.lastSeq, ms: Date.now() - startedAt }, 'caught up with the event history');
+    this.options.logger.info({ position: this.lastSeq, resumedFrom, ms: Date.now() - startedAt }, 'caught up with the event history');
     if (this.options.follow) void this.follow();
+  }
+
+  /**
+   * A state resumed at a position must have been built from this log: the event at that seq must be the
+   * one it applied last. Otherwise (the log was deleted and begun again, or is another one) the state is
+   * cleared and rebuilt from the first event.
+   */
+  private async checkResumedLog(): Promise<void> {
+    if (this.lastSeq === 0) return;
+    const [atPosition] = await this.options.history.readAfter(this.lastSeq - 1, 1);
+    const found = atPosition as { seq?: unknown; id?: unknown } | undefined;
+    const same = found?.seq === this.lastSeq && (this.lastEventId === undefined || found.id === this.lastEventId);
+    if (same) return;
+    this.options.logger.warn(
+      { position: this.lastSeq, eventId: this.lastEventId, found: found === undefined ? 'nothing' : { seq: found.seq, id: found.id } },
+      'the state was built from another event log; rebuilding it from the first event',
+    );
+    this.state.clear();
+    this.lastSeq = 0;
+    this.lastEventId = undefined;
   }
 
   /** Reads each new event from the history as it is stored, until stopped; a failed read is retried. */
@@ -159,7 +228,25 @@ export class EventConsumer {
         throw new HttpError(409, `event seq ${envelope.seq} is ahead of the event history, which ends at ${this.lastSeq}; not applied`);
       }
     }
-    this.apply(envelope);
+    this.commit(() => this.apply(envelope));
+  }
+
+  /**
+   * Runs `work` (applying events) in one transaction of the state that also records the position reached.
+   * If it cannot be kept (the state's disk is full…), the position goes back to what the state holds and
+   * the error is thrown: those events are applied again later.
+   */
+  private commit(work: () => void): void {
+    const before = this.lastSeq;
+    try {
+      this.state.transaction(() => {
+        work();
+        if (this.lastSeq !== before) this.state.advance({ seq: this.lastSeq, eventId: this.lastEventId });
+      });
+    } catch (err) {
+      ({ seq: this.lastSeq, eventId: this.lastEventId } = this.state.position);
+      throw err;
+    }
   }
 
   /**
@@ -183,20 +270,24 @@ export class EventConsumer {
 
   /** Applies a page of the history read after a position; what was applied since (pushed) is passed over. */
   private applyPage(page: readonly unknown[], parsed = page.map(parseEnvelope)): void {
-    parsed.forEach((result, index) => {
-      if (!result.ok) this.skipPoison(page[index], result.error);
-      else if (result.envelope.seq > this.lastSeq) this.apply(result.envelope);
-    });
+    this.commit(() =>
+      parsed.forEach((result, index) => {
+        if (!result.ok) this.skipPoison(page[index], result.error);
+        else if (result.envelope.seq > this.lastSeq) this.apply(result.envelope);
+      }),
+    );
   }
 
   private apply(envelope: AnyEnvelope): void {
     this.lastSeq = envelope.seq;
+    this.lastEventId = envelope.id;
     const { handlers } = this.options;
     if (!isKnownEventType(envelope.type) || !Object.hasOwn(handlers, envelope.type)) return;
     const handler = handlers[envelope.type] as ((data: unknown, envelope: AnyEnvelope) => void) | undefined;
     if (!handler) return;
     try {
-      handler(envelope.data, envelope);
+      // A unit of its own: a handler that throws half-way leaves none of its changes behind.
+      this.state.transaction(() => handler(envelope.data, envelope));
       this.stats.applied++;
       this.options.metrics?.eventsApplied.inc({ type: envelope.type });
       // Live events only: a catch-up replays the whole history, which one line sums up.
@@ -213,7 +304,10 @@ export class EventConsumer {
     this.stats.skipped++;
     this.options.metrics?.eventsSkipped.inc();
     this.options.logger.warn({ seq, error }, 'invalid event in history, skipped');
-    if (typeof seq === 'number' && Number.isInteger(seq) && seq > this.lastSeq) this.lastSeq = seq;
+    if (typeof seq === 'number' && Number.isInteger(seq) && seq > this.lastSeq) {
+      this.lastSeq = seq;
+      this.lastEventId = undefined;
+    }
   }
 }
 

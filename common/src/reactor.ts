@@ -17,6 +17,11 @@ type State = 'pending' | 'publishing' | 'published';
 export interface ReactorOptions {
   /** Publishes the reaction for one key (e.g. a comment id); throws when it could not. */
   react: (key: string) => Promise<void>;
+  /**
+   * The keys the state says still lack their reaction, asked at `start()`: a service that resumes from
+   * its stored state learns them here, since it does not replay the events that called for them.
+   */
+  outstanding?: () => Iterable<string>;
   logger: Logger;
   backoff?: BackoffOptions;
 }
@@ -53,6 +58,7 @@ export class Reactor {
   }
 
   start(): void {
+    for (const key of this.options.outstanding?.() ?? []) this.need(key);
     this.started = true;
     this.runPending();
   }

@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { EventConsumer, silentLogger, type EventHandlers } from '@blog/common';
+import { StateDb, type StateSchema } from '@blog/common/state';
 import { envelopeOf, InMemoryBus } from '@blog/common/testing';
 import { eventually } from '@blog/testkit';
 
@@ -216,5 +220,123 @@ describe('EventConsumer', () => {
     for (let i = 1; i <= 5; i++) events.push(await history.publish(post(`p${i}`)));
     await Promise.all([...events].reverse().map((event) => consumer.receive(event)));
     expect(applied).toEqual(['p1', 'p2', 'p3', 'p4', 'p5']);
+  });
+});
+
+describe('EventConsumer with a stored state', () => {
+  const SCHEMA: StateSchema = { service: 'test', version: 1, tables: 'CREATE TABLE IF NOT EXISTS posts (id TEXT PRIMARY KEY, seq INTEGER NOT NULL)' };
+  let dir: string;
+  const states: StateDb[] = [];
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'blog-consumer-state-'));
+  });
+  afterEach(() => {
+    for (const state of states.splice(0)) if (state.db.open) state.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A service's process: its state reopened from the file, a consumer over it that records the ids it applies. */
+  function process(history: InMemoryBus, options: { failOn?: string; pageSize?: number } = {}) {
+    const state = StateDb.open({ file: path.join(dir, 'state.sqlite'), schema: SCHEMA, lockWaitMs: 20 });
+    states.push(state);
+    const insert = state.db.prepare<[string, number]>('INSERT INTO posts (id, seq) VALUES (?, ?)');
+    const applied: string[] = [];
+    const consumer = new EventConsumer({
+      history,
+      state,
+      logger: silentLogger(),
+      pageSize: options.pageSize,
+      backoff: { minDelayMs: 1, maxDelayMs: 5 },
+      handlers: {
+        PostCreated: ({ id }, { seq }) => {
+          insert.run(id, seq);
+          if (id === options.failOn) throw new Error(`handler of ${id} fails after writing`);
+          applied.push(id);
+        },
+      },
+    });
+    const rows = () => state.db.prepare('SELECT id FROM posts ORDER BY seq').pluck().all();
+    return { state, consumer, applied, rows };
+  }
+
+  it('resumes after the position its state was stored at, applying nothing twice', async () => {
+    const history = new InMemoryBus();
+    for (let i = 1; i <= 5; i++) await history.publish(post(`p${i}`));
+    const first = process(history, { pageSize: 2 });
+    await first.consumer.start();
+    first.state.close();
+    for (let i = 6; i <= 8; i++) await history.publish(post(`p${i}`));
+
+    const second = process(history, { pageSize: 2 });
+    expect(second.consumer.position).toBe(5);
+    await second.consumer.start();
+    expect(second.applied).toEqual(['p6', 'p7', 'p8']);
+    expect(second.rows()).toEqual(['p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7', 'p8']);
+    expect(second.state.position).toEqual({ seq: 8, eventId: (history.events[7] as { id: string }).id });
+  });
+
+  it('stores the position of each live event with its changes', async () => {
+    const history = new InMemoryBus();
+    const first = process(history);
+    await first.consumer.start();
+    await first.consumer.receive(await history.publish(post('p1')));
+    expect(first.state.position.seq).toBe(1);
+    first.state.close();
+    const second = process(history);
+    await second.consumer.start();
+    expect(second.applied).toEqual([]);
+    expect(second.rows()).toEqual(['p1']);
+  });
+
+  it.each([
+    ['begun again with other events', async (history: InMemoryBus) => {
+      history.events.splice(0);
+      for (let i = 1; i <= 4; i++) await history.publish(post(`new${i}`));
+    }],
+    ['shorter than the state', async (history: InMemoryBus) => {
+      history.events.splice(0);
+      await history.publish(post('new1'));
+    }],
+  ])('rebuilds the state from the first event when the log was %s', async (_case, replaceLog) => {
+    const history = new InMemoryBus();
+    for (let i = 1; i <= 3; i++) await history.publish(post(`old${i}`));
+    const first = process(history);
+    await first.consumer.start();
+    first.state.close();
+    await replaceLog(history);
+
+    const second = process(history);
+    await second.consumer.start();
+    const ids = history.events.map((event) => (event as { data: { id: string } }).data.id);
+    expect(second.rows()).toEqual(ids);
+    expect(second.applied).toEqual(ids);
+  });
+
+  it('keeps none of the changes of a handler that throws, and moves past its event', async () => {
+    const history = new InMemoryBus();
+    for (const id of ['p1', 'bad', 'p3']) await history.publish(post(id));
+    const { consumer, rows } = process(history, { failOn: 'bad' });
+    await consumer.start();
+    expect(rows()).toEqual(['p1', 'p3']);
+    expect(consumer.stats.skipped).toBe(1);
+    expect(consumer.position).toBe(3);
+  });
+
+  it('goes back to the stored position when a page cannot be stored, and applies it again later', async () => {
+    const history = new InMemoryBus();
+    await history.publish(post('p1'));
+    const { state, consumer, rows } = process(history);
+    await consumer.start();
+    await history.publish(post('p2'));
+    const advance = jest.spyOn(state, 'advance').mockImplementationOnce(() => {
+      throw new Error('database or disk is full');
+    });
+    await expect(consumer.sync()).rejects.toThrow('disk is full');
+    expect(consumer.position).toBe(1);
+    expect(rows()).toEqual(['p1']);
+    advance.mockRestore();
+    await consumer.sync();
+    expect(consumer.position).toBe(2);
+    expect(rows()).toEqual(['p1', 'p2']);
   });
 });

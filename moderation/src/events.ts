@@ -7,6 +7,7 @@ import {
   type EventPublisher,
   type Logger,
 } from '@blog/common';
+import { StateDb, type StateSchema } from '@blog/common/state';
 
 type CommentData = EventData<'CommentCreated'>;
 
@@ -19,28 +20,59 @@ export function moderate(content: string, blockedWords: readonly string[]): Excl
   return blockedWords.some((word) => text.includes(word.toLowerCase())) ? 'rejected' : 'approved';
 }
 
+export const MODERATION_SCHEMA: StateSchema = {
+  service: 'moderation',
+  version: 1,
+  // A comment waits (decided = 0) from its first CommentCreated until its CommentModerated is in the log.
+  tables: `
+    CREATE TABLE IF NOT EXISTS comments (
+      id TEXT PRIMARY KEY,
+      post_id TEXT NOT NULL,
+      content TEXT NOT NULL,
+      status TEXT NOT NULL,
+      decided INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX IF NOT EXISTS comments_awaiting ON comments (id) WHERE decided = 0;
+  `,
+};
+
+function moderationStatements({ db }: StateDb) {
+  return {
+    // Of two CommentCreated with one comment id, the first in the log is the comment, as everywhere else.
+    created: db.prepare<[string, string, string, string]>('INSERT OR IGNORE INTO comments (id, post_id, content, status) VALUES (?, ?, ?, ?)'),
+    // A decision can be in the log without its comment (a CommentCreated skipped as invalid): it is kept, so no later copy waits.
+    moderated: db.prepare<[string]>(`
+      INSERT INTO comments (id, post_id, content, status, decided) VALUES (?, '', '', '', 1)
+      ON CONFLICT (id) DO UPDATE SET decided = 1`),
+    awaiting: db.prepare<[string], CommentData>('SELECT id, post_id AS postId, content, status FROM comments WHERE id = ? AND decided = 0'),
+    allAwaiting: db.prepare<[], string>('SELECT id FROM comments WHERE decided = 0').pluck(),
+  };
+}
+
 /** Comments still waiting for a decision, and the ids already decided (their CommentModerated is in the log). */
 export class ModerationStore {
-  private readonly awaiting = new Map<string, CommentData>();
-  private readonly decided = new Set<string>();
+  private readonly statements: ReturnType<typeof moderationStatements>;
 
-  /**
-   * Returns true when the comment still needs a decision. Of two CommentCreated with one comment id, the
-   * first in the log is the comment, as everywhere else.
-   */
+  constructor(readonly state: StateDb = StateDb.open({ file: ':memory:', schema: MODERATION_SCHEMA })) {
+    this.statements = moderationStatements(state);
+  }
+
+  /** Returns true when the comment still needs a decision (its first CommentCreated, not yet decided). */
   commentCreated(comment: CommentData): boolean {
-    if (this.decided.has(comment.id) || this.awaiting.has(comment.id)) return false;
-    this.awaiting.set(comment.id, comment);
-    return true;
+    return this.statements.created.run(comment.id, comment.postId, comment.content, comment.status).changes === 1;
   }
 
   commentModerated(id: string): void {
-    this.decided.add(id);
-    this.awaiting.delete(id);
+    this.statements.moderated.run(id);
   }
 
   awaitingDecision(id: string): CommentData | undefined {
-    return this.awaiting.get(id);
+    return this.statements.awaiting.get(id);
+  }
+
+  /** Every comment still waiting for its decision. */
+  allAwaiting(): string[] {
+    return this.statements.allAwaiting.all();
   }
 }
 
@@ -64,6 +96,7 @@ export function moderationEventHandlers(store: ModerationStore, decisions: React
 export function moderationDecisions(store: ModerationStore, bus: EventPublisher, blockedWords: readonly string[], logger: Logger): Reactor {
   return new Reactor({
     logger,
+    outstanding: () => store.allAwaiting(),
     react: async (commentId) => {
       const comment = store.awaitingDecision(commentId);
       if (!comment) return;

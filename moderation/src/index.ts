@@ -1,10 +1,12 @@
 import { busClientFor, busServiceConfigSchema, createLogger, DEFAULT_PORTS, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
+import { openServiceState, stateConfigSchema } from '@blog/common/state';
 import { z } from 'zod';
 import { createApp } from './app';
-import { DEFAULT_BLOCKED_WORDS, moderationDecisions, moderationEventHandlers, ModerationStore } from './events';
+import { DEFAULT_BLOCKED_WORDS, MODERATION_SCHEMA, moderationDecisions, moderationEventHandlers, ModerationStore } from './events';
 
 const configSchema = z.object({
   ...busServiceConfigSchema,
+  ...stateConfigSchema('moderation'),
   PORT: env.port(DEFAULT_PORTS.moderation),
   BLOCKED_WORDS: env.wordList([...DEFAULT_BLOCKED_WORDS]),
 });
@@ -14,9 +16,9 @@ main(async () => {
   const logger = createLogger('moderation', config);
   const metrics = new ServiceMetrics('moderation', { processMetrics: true });
   const bus = busClientFor(config, { logger, metrics });
-  const store = new ModerationStore();
+  const store = new ModerationStore(openServiceState(config, MODERATION_SCHEMA, logger));
   const decisions = moderationDecisions(store, bus, config.BLOCKED_WORDS, logger);
-  const consumer = new EventConsumer({ history: bus, handlers: moderationEventHandlers(store, decisions), logger, metrics, follow: config.EVENTS_FOLLOW });
+  const consumer = new EventConsumer({ history: bus, state: store.state, handlers: moderationEventHandlers(store, decisions), logger, metrics, follow: config.EVENTS_FOLLOW });
 
   await runService({
     name: 'moderation',
@@ -30,6 +32,7 @@ main(async () => {
     onShutdown: () => {
       decisions.stop();
       consumer.stop();
+      store.state.close();
     },
   });
 });

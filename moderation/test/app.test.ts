@@ -1,10 +1,14 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { StateDb } from '@blog/common/state';
 import { BusUnconfirmedError, EventConsumer, silentLogger, type Reactor } from '@blog/common';
 import { envelopeOf, InMemoryBus, settle } from '@blog/common/testing';
 import { eventually } from '@blog/testkit';
 import type { Express } from 'express';
 import request from 'supertest';
 import { createApp } from '../src/app';
-import { moderate, moderationDecisions, moderationEventHandlers, ModerationStore } from '../src/events';
+import { MODERATION_SCHEMA, moderate, moderationDecisions, moderationEventHandlers, ModerationStore } from '../src/events';
 
 /** Reactors started by a test; stopped after it so that no retry timer outlives the test. */
 const reactors: Reactor[] = [];
@@ -13,12 +17,11 @@ afterEach(() => {
 });
 
 /** Wires the service like index.ts, with nothing started yet. */
-function build({ history = new InMemoryBus(), blockedWords = ['orange'] }: { history?: InMemoryBus; blockedWords?: string[] } = {}) {
+function build({ history = new InMemoryBus(), blockedWords = ['orange'], store = new ModerationStore() }: { history?: InMemoryBus; blockedWords?: string[]; store?: ModerationStore } = {}) {
   const logger = silentLogger();
-  const store = new ModerationStore();
   const decisions = moderationDecisions(store, history, blockedWords, logger);
   reactors.push(decisions);
-  const consumer = new EventConsumer({ history, handlers: moderationEventHandlers(store, decisions), logger, backoff: { minDelayMs: 5, maxDelayMs: 5 } });
+  const consumer = new EventConsumer({ history, state: store.state, handlers: moderationEventHandlers(store, decisions), logger, backoff: { minDelayMs: 5, maxDelayMs: 5 } });
   const app = createApp({ consumer, logger });
   return { app, bus: history, consumer, decisions };
 }
@@ -196,6 +199,42 @@ describe('moderation: replay', () => {
     await eventually(() => expect(bus.ofType('CommentModerated')).toHaveLength(1));
     expect(bus.ofType('CommentModerated').map((e) => e.data)).toEqual([{ id: 'c1', postId: 'p1', content: 'hello', status: 'approved' }]);
   }, 15_000);
+});
+
+describe('moderation: a restart that resumes from the stored state', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'blog-moderation-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const storeIn = () => new ModerationStore(StateDb.open({ file: path.join(dir, 'state.sqlite'), schema: MODERATION_SCHEMA, lockWaitMs: 20 }));
+
+  it('decides, once, a comment its state says is still waiting, without reading the history again', async () => {
+    const history = new InMemoryBus();
+    await history.publish({ type: 'CommentCreated', data: comment('c1', 'decided already') });
+    await history.publish({ type: 'CommentModerated', data: { ...comment('c1', 'decided already'), status: 'approved' } });
+    await history.publish({ type: 'CommentCreated', data: comment('c2', 'ORANGE juice') });
+    // The first process applies the history but stops before its decision is published.
+    const firstStore = storeIn();
+    const first = build({ history, store: firstStore });
+    await first.consumer.start();
+    first.decisions.stop();
+    firstStore.state.close();
+
+    const readsBefore = history.reads;
+    const second = build({ history, store: storeIn() });
+    await second.consumer.start();
+    expect(second.consumer.stats.applied).toBe(0);
+    // One read: the event at the stored position, to check the log is the one the state was built from, and nothing after it.
+    expect(history.reads - readsBefore).toBe(2);
+    second.decisions.start();
+    await eventually(() => expect(history.ofType('CommentModerated')).toHaveLength(2));
+    await settle();
+    expect(history.ofType('CommentModerated').map((e) => e.data)).toEqual([
+      { id: 'c1', postId: 'p1', content: 'decided already', status: 'approved' },
+      { id: 'c2', postId: 'p1', content: 'ORANGE juice', status: 'rejected' },
+    ]);
+  });
 });
 
 describe('moderation: routes', () => {

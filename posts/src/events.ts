@@ -1,37 +1,45 @@
-import { insertBySeq, removeBySeq, type EventHandlers, type Post } from '@blog/common';
+import type { EventHandlers, Post } from '@blog/common';
+import { type SqlStatement, StateDb, type StateSchema } from '@blog/common/state';
 
-interface StoredPost extends Post {
-  /** Position of its PostCreated in the log: the order posts are listed in. */
-  seq: number;
-}
+export const POSTS_SCHEMA: StateSchema = {
+  service: 'posts',
+  version: 1,
+  // seq: the position of the post's PostCreated in the log, the order posts are listed in.
+  tables: `
+    CREATE TABLE IF NOT EXISTS posts (id TEXT PRIMARY KEY, title TEXT NOT NULL, seq INTEGER NOT NULL);
+    CREATE INDEX IF NOT EXISTS posts_by_seq ON posts (seq);
+  `,
+};
 
-/** The posts this service has created, rebuilt from the event history at start. */
+/** The posts this service has created, built from the event log, in its own database. */
 export class PostStore {
-  private readonly byId = new Map<string, StoredPost>();
-  private readonly posts: StoredPost[] = [];
+  private readonly upsert: SqlStatement<[string, string, number]>;
+  private readonly byId: SqlStatement<[string], Post>;
+  private readonly inLogOrder: SqlStatement<[], Post>;
 
-  /**
-   * Adds a post unless it is already known (a replayed or echoed PostCreated). Of two PostCreated with one
-   * post id, the first in the log wins on every replica, even on one that added the later one first (a
-   * keyed create it published itself while behind the log: docs/architecture.md).
-   */
+  constructor(readonly state: StateDb = StateDb.open({ file: ':memory:', schema: POSTS_SCHEMA })) {
+    const { db } = state;
+    // Of two PostCreated with one post id, the first in the log wins on every replica, even on one that
+    // added the later one first (a keyed create it published itself while behind the log: docs/architecture.md).
+    this.upsert = db.prepare(`
+      INSERT INTO posts (id, title, seq) VALUES (?, ?, ?)
+      ON CONFLICT (id) DO UPDATE SET title = excluded.title, seq = excluded.seq WHERE excluded.seq < posts.seq`);
+    this.byId = db.prepare('SELECT id, title FROM posts WHERE id = ?');
+    this.inLogOrder = db.prepare('SELECT id, title FROM posts ORDER BY seq');
+  }
+
+  /** Adds a post unless it is already known (a replayed or echoed PostCreated). */
   add(post: Post, seq: number): void {
-    const known = this.byId.get(post.id);
-    if (known && known.seq <= seq) return;
-    if (known) removeBySeq(this.posts, known);
-    const stored = { id: post.id, title: post.title, seq };
-    this.byId.set(post.id, stored);
-    insertBySeq(this.posts, stored);
+    this.upsert.run(post.id, post.title, seq);
   }
 
   get(id: string): Post | undefined {
-    const found = this.byId.get(id);
-    return found && { id: found.id, title: found.title };
+    return this.byId.get(id);
   }
 
   /** All posts as a map by id, in the order of the log. */
   all(): Record<string, Post> {
-    return Object.fromEntries(this.posts.map(({ id, title }) => [id, { id, title }]));
+    return Object.fromEntries(this.inLogOrder.all().map((post) => [post.id, post]));
   }
 }
 

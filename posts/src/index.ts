@@ -1,17 +1,18 @@
 import { browserApiConfigSchema, busClientFor, busServiceConfigSchema, createLogger, DEFAULT_PORTS, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
+import { openServiceState, stateConfigSchema } from '@blog/common/state';
 import { z } from 'zod';
 import { createApp } from './app';
-import { postEventHandlers, PostStore } from './events';
+import { POSTS_SCHEMA, postEventHandlers, PostStore } from './events';
 
-const configSchema = z.object({ ...busServiceConfigSchema, ...browserApiConfigSchema, PORT: env.port(DEFAULT_PORTS.posts) });
+const configSchema = z.object({ ...busServiceConfigSchema, ...browserApiConfigSchema, ...stateConfigSchema('posts'), PORT: env.port(DEFAULT_PORTS.posts) });
 
 main(async () => {
   const config = loadConfig(configSchema);
   const logger = createLogger('posts', config);
   const metrics = new ServiceMetrics('posts', { processMetrics: true });
   const bus = busClientFor(config, { logger, metrics });
-  const store = new PostStore();
-  const consumer = new EventConsumer({ history: bus, handlers: postEventHandlers(store), logger, metrics, follow: config.EVENTS_FOLLOW });
+  const store = new PostStore(openServiceState(config, POSTS_SCHEMA, logger));
+  const consumer = new EventConsumer({ history: bus, state: store.state, handlers: postEventHandlers(store), logger, metrics, follow: config.EVENTS_FOLLOW });
 
   await runService({
     name: 'posts',
@@ -19,6 +20,9 @@ main(async () => {
     port: config.PORT,
     logger,
     onListening: () => consumer.start(),
-    onShutdown: () => consumer.stop(),
+    onShutdown: () => {
+      consumer.stop();
+      store.state.close();
+    },
   });
 });

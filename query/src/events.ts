@@ -1,39 +1,65 @@
 import type { Change } from './feed';
-import type { Comment, CommentStatus, EventHandlers, PostsView, PostWithComments } from '@blog/common';
+import type { Comment, CommentStatus, EventHandlers, PostsView } from '@blog/common';
+import { StateDb, type StateSchema } from '@blog/common/state';
 
-/** The read model the client shows: every post with its comments, joined from the events. */
+export const QUERY_SCHEMA: StateSchema = {
+  service: 'query',
+  version: 1,
+  // seq: the position of the PostCreated or CommentCreated, the order posts and a post's comments are shown in.
+  tables: `
+    CREATE TABLE IF NOT EXISTS posts (id TEXT PRIMARY KEY, title TEXT NOT NULL, seq INTEGER NOT NULL);
+    CREATE INDEX IF NOT EXISTS posts_by_seq ON posts (seq);
+    CREATE TABLE IF NOT EXISTS comments (
+      id TEXT PRIMARY KEY,
+      post_id TEXT NOT NULL,
+      content TEXT NOT NULL,
+      status TEXT NOT NULL,
+      seq INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS comments_of_post ON comments (post_id, seq);
+  `,
+};
+
+function queryStatements({ db }: StateDb) {
+  return {
+    addPost: db.prepare<[string, string, number]>('INSERT OR IGNORE INTO posts (id, title, seq) VALUES (?, ?, ?)'),
+    hasPost: db.prepare<[string], unknown>('SELECT 1 FROM posts WHERE id = ?'),
+    addComment: db.prepare<[string, string, string, CommentStatus, number]>('INSERT OR IGNORE INTO comments (id, post_id, content, status, seq) VALUES (?, ?, ?, ?, ?)'),
+    updateComment: db.prepare<[string, CommentStatus, string]>('UPDATE comments SET content = ?, status = ? WHERE id = ?'),
+    posts: db.prepare<[], { id: string; title: string }>('SELECT id, title FROM posts ORDER BY seq'),
+    comments: db.prepare<[], Comment & { postId: string }>('SELECT post_id AS postId, id, content, status FROM comments ORDER BY seq'),
+  };
+}
+
+/** The read model the client shows: every post with its comments, joined from the events, in its own database. */
 export class QueryStore {
-  private readonly posts = new Map<string, PostWithComments>();
-  private readonly comments = new Map<string, Comment>();
+  private readonly statements: ReturnType<typeof queryStatements>;
+
+  constructor(readonly state: StateDb = StateDb.open({ file: ':memory:', schema: QUERY_SCHEMA })) {
+    this.statements = queryStatements(state);
+  }
 
   /** Adds a post; false when it was known already. */
-  addPost(id: string, title: string): boolean {
-    if (this.posts.has(id)) return false;
-    this.posts.set(id, { id, title, comments: [] });
-    return true;
+  addPost(id: string, title: string, seq: number): boolean {
+    return this.statements.addPost.run(id, title, seq).changes === 1;
   }
 
   /** Adds a comment to its post; false when it was known already. */
-  addComment(postId: string, id: string, content: string, status: CommentStatus): boolean {
-    if (this.comments.has(id)) return false;
-    const post = this.posts.get(postId);
-    if (!post) throw new Error(`comment ${id} belongs to unknown post ${postId}`);
-    const comment = { id, content, status };
-    post.comments.push(comment);
-    this.comments.set(id, comment);
-    return true;
+  addComment(postId: string, id: string, content: string, status: CommentStatus, seq: number): boolean {
+    if (this.statements.hasPost.get(postId) === undefined) throw new Error(`comment ${id} belongs to unknown post ${postId}`);
+    return this.statements.addComment.run(id, postId, content, status, seq).changes === 1;
   }
 
   updateComment(id: string, content: string, status: CommentStatus): void {
-    const comment = this.comments.get(id);
-    if (!comment) throw new Error(`update for unknown comment ${id}`);
-    comment.content = content;
-    comment.status = status;
+    if (this.statements.updateComment.run(content, status, id).changes === 0) throw new Error(`update for unknown comment ${id}`);
   }
 
   /** Every post with its comments, by id, in creation order. */
   view(): PostsView {
-    return Object.fromEntries(this.posts);
+    const view: PostsView = {};
+    for (const { id, title } of this.statements.posts.iterate()) view[id] = { id, title, comments: [] };
+    for (const { postId, id, content, status } of this.statements.comments.iterate()) view[postId]?.comments.push({ id, content, status });
+    return view;
   }
 }
 
@@ -41,11 +67,11 @@ export class QueryStore {
 export function queryEventHandlers(store: QueryStore, onChange: (change: Change) => void = () => undefined): EventHandlers {
   return {
     PostCreated: (post, { seq }) => {
-      if (store.addPost(post.id, post.title)) onChange({ seq, type: 'PostCreated', data: post });
+      if (store.addPost(post.id, post.title, seq)) onChange({ seq, type: 'PostCreated', data: post });
     },
     CommentCreated: (comment, { seq }) => {
       const { id, postId, content, status } = comment;
-      if (store.addComment(postId, id, content, status)) onChange({ seq, type: 'CommentCreated', data: comment });
+      if (store.addComment(postId, id, content, status, seq)) onChange({ seq, type: 'CommentCreated', data: comment });
     },
     CommentUpdated: (comment, { seq }) => {
       store.updateComment(comment.id, comment.content, comment.status);

@@ -1,12 +1,14 @@
 import { browserApiConfigSchema, busClientFor, busServiceConfigSchema, createLogger, DEFAULT_PORTS, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
+import { openServiceState, stateConfigSchema } from '@blog/common/state';
 import { z } from 'zod';
 import { createApp } from './app';
-import { queryEventHandlers, QueryStore } from './events';
+import { QUERY_SCHEMA, queryEventHandlers, QueryStore } from './events';
 import { ChangeFeed } from './feed';
 
 const configSchema = z.object({
   ...busServiceConfigSchema,
   ...browserApiConfigSchema,
+  ...stateConfigSchema('query'),
   PORT: env.port(DEFAULT_PORTS.query),
   /** How often `GET /posts/stream` sends a `ping` event, so that a page can tell a quiet stream from a dead one. */
   STREAM_PING_MS: env.milliseconds(15_000),
@@ -16,10 +18,10 @@ main(async () => {
   const config = loadConfig(configSchema);
   const logger = createLogger('query', config);
   const metrics = new ServiceMetrics('query', { processMetrics: true });
-  const store = new QueryStore();
+  const store = new QueryStore(openServiceState(config, QUERY_SCHEMA, logger));
   const feed = new ChangeFeed({ pingIntervalMs: config.STREAM_PING_MS });
   const handlers = queryEventHandlers(store, (change) => feed.publish(change));
-  const consumer = new EventConsumer({ history: busClientFor(config, { logger, metrics }), handlers, logger, metrics, follow: config.EVENTS_FOLLOW });
+  const consumer = new EventConsumer({ history: busClientFor(config, { logger, metrics }), state: store.state, handlers, logger, metrics, follow: config.EVENTS_FOLLOW });
 
   await runService({
     name: 'query',
@@ -29,6 +31,9 @@ main(async () => {
     onListening: () => consumer.start(),
     // Open streams would hold the drain until its time limit: end them at once; clients reconnect.
     onDraining: () => feed.close(),
-    onShutdown: () => consumer.stop(),
+    onShutdown: () => {
+      consumer.stop();
+      store.state.close();
+    },
   });
 });

@@ -60,7 +60,7 @@ export function clusterProcesses({ natsServer, dataDir = path.join(ROOT, '.data'
         PORT: String(replicaPort(service, replica)),
         EVENTS_TOKEN: eventsToken ?? '',
         // Its own bus replica first, the other when that one cannot be reached.
-        ...(service === 'event-bus' ? {} : { EVENT_BUS_URL: replicaUrls('event-bus', replica).join(',') }),
+        ...(service === 'event-bus' ? {} : { EVENT_BUS_URL: replicaUrls('event-bus', replica).join(','), STATE_DIR: path.join(dataDir, 'state', `${service}-${replica + 1}`) }),
       },
     })),
   );

@@ -8,6 +8,8 @@ import { DEFAULT_PORTS as SERVICE_DEFAULT_PORTS } from '@blog/common/api';
 
 export const SERVICES = ['event-bus', 'posts', 'comments', 'query', 'moderation', 'client'] as const;
 export type ServiceName = (typeof SERVICES)[number];
+/** The services that keep a state of their own, built from the events (STATE_DIR). */
+export const STATEFUL_SERVICES: ReadonlySet<ServiceName> = new Set(['posts', 'comments', 'query', 'moderation']);
 export type StackPorts = Record<ServiceName, number>;
 
 export const DEFAULT_PORTS: StackPorts = { ...SERVICE_DEFAULT_PORTS };

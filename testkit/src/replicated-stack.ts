@@ -4,7 +4,7 @@
  * with its file log. Replica i of a service talks to bus replica i first and to the others when it cannot
  * reach it. For the cluster tests and the bench.
  */
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { eventsHeaders } from '@blog/common';
 import { newEventsToken, replicatedEnv, startingFrom, stopProcess, type ServiceName, type StartedProcess } from '@blog/stack';
@@ -50,6 +50,7 @@ export interface ReplicatedStack {
 
 export async function startReplicatedStack({ nats, logDir, replicas = 2, stream, subscribers = [], logLevel = 'info', busEnv = {} }: ReplicatedStackOptions): Promise<ReplicatedStack> {
   mkdirSync(logDir, { recursive: true });
+  rmSync(path.join(logDir, 'state'), { recursive: true, force: true });
   const ports = await freePorts(REPLICATED_SERVICES.length * replicas);
   const portOf = (service: ReplicatedService, replica: number) => ports[REPLICATED_SERVICES.indexOf(service) * replicas + replica] as number;
   const url = (service: ReplicatedService, replica: number) => `http://127.0.0.1:${portOf(service, replica)}`;
@@ -68,6 +69,8 @@ export async function startReplicatedStack({ nats, logDir, replicas = 2, stream,
       ...(service === 'event-bus' ? busEnv : {}),
       EVENTS_TOKEN: eventsToken,
       LOG_LEVEL: logLevel,
+      // Each replica its own state, as each pod its own volume.
+      ...(service === 'event-bus' ? {} : { STATE_DIR: path.join(logDir, 'state', `${service}-${replica + 1}`) }),
       // Its own bus replica first, the others when that one cannot be reached (a Service would route around it).
       ...(service === 'event-bus' ? {} : { EVENT_BUS_URL: startingFrom(stack.urls('event-bus'), replica).join(',') }),
       ...(service === 'event-bus' && subscribers.length > 0 ? { EVENT_SUBSCRIBERS: subscribers.join(',') } : {}),

@@ -11,6 +11,7 @@ import {
   ROOT,
   SERVICES,
   serviceCommand,
+  STATEFUL_SERVICES,
   serviceEnv,
   startProcess,
   stopProcess,
@@ -53,6 +54,8 @@ export interface Stack {
   readonly logDir: string;
   /** Where the event bus keeps its log, unless EVENT_LOG_DIR is given in `env`. */
   readonly eventLogDir: string;
+  /** Where the services keep their states, `<stateDir>/<service>` each, unless STATE_DIR is given in `env`. */
+  readonly stateDir: string;
   /** The EVENTS_TOKEN the services share, if any. */
   readonly eventsToken: string | undefined;
   /** The headers an event request (`/events…` on the bus or a service) needs: `Authorization` when there is a token. */
@@ -133,14 +136,20 @@ class ProcessStack implements Stack {
     this.eventsToken = options.eventsToken === false ? undefined : (options.eventsToken ?? newEventsToken());
     this.logDir = path.resolve(options.logDir);
     mkdirSync(this.logDir, { recursive: true });
-    // Each stack starts from an empty event history; it survives restarts of the bus within the stack.
+    // Each stack starts from an empty event history and empty service states; they survive restarts within the stack.
     rmSync(this.eventLogDir, { recursive: true, force: true });
+    rmSync(this.stateDir, { recursive: true, force: true });
     for (const name of SERVICES) closeSync(openSync(this.logFile(name), 'w'));
   }
 
   /** Where this stack's event bus keeps its log. */
   get eventLogDir(): string {
     return path.join(this.logDir, 'event-log');
+  }
+
+  /** Where this stack's services keep their states, a folder each (STATE_DIR). */
+  get stateDir(): string {
+    return path.join(this.logDir, 'state');
   }
 
   url(name: ServiceName): string {
@@ -181,6 +190,7 @@ class ProcessStack implements Stack {
       ...serviceEnv(name, this.ports, 'start', this.eventsToken),
       LOG_LEVEL: this.options.logLevel ?? 'info',
       ...(name === 'event-bus' ? { EVENT_LOG_DIR: this.eventLogDir } : {}),
+      ...(STATEFUL_SERVICES.has(name) ? { STATE_DIR: path.join(this.stateDir, name) } : {}),
       ...this.options.env?.[name],
     };
     await launchService({
