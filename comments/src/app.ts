@@ -11,6 +11,8 @@ import {
   HttpError,
   idempotencyKeyOf,
   idFromKey,
+  linkNextPage,
+  pageRequestOf,
   parseBody,
 } from '@blog/common';
 import type { Express } from 'express';
@@ -53,8 +55,12 @@ export function createApp({ store, bus, consumer, logger, metrics, eventsToken, 
     res.status(201).json({ id: comment.id, content: comment.content, status: comment.status });
   });
 
+  /** The newest comments of a post (a page: `?limit=`, `?before=` as the Link header says). */
   app.get('/posts/:id/comments', (req, res) => {
-    res.json(store.commentsOf(req.params.id));
+    const request = pageRequestOf(req);
+    const { items, olderBefore } = store.commentsOf(req.params.id, request);
+    linkNextPage(res, `/posts/${encodeURIComponent(req.params.id)}/comments`, request, olderBefore);
+    res.json(items);
   });
 
   app.use(eventIntake(consumer));

@@ -1,4 +1,4 @@
-import { reactionId, Reactor, type Comment, type CommentStatus, type EventHandlers, type EventPublisher, type Logger } from '@blog/common';
+import { pageOf, PAGES, reactionId, Reactor, type Comment, type Page, type PageRequest, type CommentStatus, type EventHandlers, type EventPublisher, type Logger } from '@blog/common';
 import { StateDb, type StateSchema } from '@blog/common/state';
 
 export const COMMENTS_SCHEMA: StateSchema = {
@@ -54,7 +54,7 @@ function commentStatements({ db }: StateDb) {
       ON CONFLICT (id) DO UPDATE SET post_id = excluded.post_id, content = excluded.content, seq = excluded.seq
       WHERE excluded.seq < comments.seq`),
     get: db.prepare<[string], CommentRow>(`SELECT ${COMMENT_COLUMNS} FROM comments WHERE id = ?`),
-    ofPost: db.prepare<[string], Comment>('SELECT id, content, status FROM comments WHERE post_id = ? ORDER BY seq'),
+    ofPostNewestFirst: db.prepare<[string, number, number], Comment & { seq: number }>('SELECT id, content, status, seq FROM comments WHERE post_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?'),
     decide: db.prepare<[CommentStatus, number, string]>('UPDATE comments SET status = ?, decided_at = ? WHERE id = ?'),
     published: db.prepare<[CommentStatus, string]>('UPDATE comments SET published_status = ? WHERE id = ?'),
     updatesDue: db.prepare<[], string>('SELECT id FROM comments WHERE decided_at IS NOT NULL AND published_status IS NOT status').pluck(),
@@ -90,9 +90,10 @@ export class CommentStore {
     return { ...comment, ...(decidedAt === null ? {} : { decidedAt }), ...(publishedStatus === null ? {} : { publishedStatus }) };
   }
 
-  /** The comments of a post in the order of the log; empty for an unknown post. */
-  commentsOf(postId: string): Comment[] {
-    return this.statements.ofPost.all(postId);
+  /** The newest `limit` comments of a post before the cursor, in the order of the log; none for an unknown post. */
+  commentsOf(postId: string, { limit, before }: PageRequest = { limit: PAGES.defaultLimit, before: undefined }): Page<Comment> {
+    const { items, olderBefore } = pageOf(this.statements.ofPostNewestFirst.all(postId, before ?? Number.MAX_SAFE_INTEGER, limit + 1), limit);
+    return { items: items.map(({ id, content, status }) => ({ id, content, status })), olderBefore };
   }
 
   /** The moderation's decision, made by the CommentModerated at `seq`. */

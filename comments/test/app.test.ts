@@ -449,3 +449,22 @@ describe('comments: a restart that resumes from the stored state', () => {
     expect(history.ofType('CommentUpdated').map((e) => e.data)).toEqual([{ id: 'c1', postId: 'p1', content: 'hello', status: 'approved' }]);
   });
 });
+
+describe('comments: pages of a post\'s comments', () => {
+  it('lists the newest comments a page at a time (?limit=, then the Link header), and refuses a bad cursor', async () => {
+    const { app, bus } = await setup();
+    await deliver(app, await bus.publish({ type: 'PostCreated', data: { id: 'p1', title: 'Post' } }));
+    for (const content of ['a', 'b', 'c', 'd', 'e']) await request(app).post('/posts/p1/comments').send({ content }).expect(201);
+    const pages: string[][] = [];
+    let path: string | undefined = '/posts/p1/comments?limit=2';
+    while (path !== undefined) {
+      const res: request.Response = await request(app).get(path).expect(200);
+      pages.push((res.body as Comment[]).map(({ content }) => content));
+      path = /<([^>]+)>; rel="next"/.exec((res.headers.link as string | undefined) ?? '')?.[1];
+    }
+    expect(pages).toEqual([['d', 'e'], ['b', 'c'], ['a']]);
+    expect((await commentsOf(app, 'p1')).map(({ content }) => content)).toEqual(['a', 'b', 'c', 'd', 'e']);
+    const bad = await request(app).get('/posts/p1/comments?before=soon').expect(400);
+    expect((bad.body as { error: string }).error).toMatch(/before must be the cursor/);
+  });
+});

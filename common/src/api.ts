@@ -15,6 +15,18 @@ export const LIMITS = {
   batchEvents: 10_000,
 } as const;
 
+/**
+ * Pages of the lists: `GET /posts` (posts and query) and `GET /posts/:id/comments` answer the newest
+ * `limit` items (default and most: `maxLimit`), older ones with `?before=` the cursor the answer's
+ * `Link: <…>; rel="next"` header names. Each post of query's view carries its newest `commentsPerPost`
+ * comments, and `olderComments`, where the rest are, when it has more.
+ */
+export const PAGES = {
+  defaultLimit: 1_000,
+  maxLimit: 1_000,
+  commentsPerPost: 100,
+} as const;
+
 /** The port each part of the blog listens on unless PORT says otherwise (the course's ports). */
 export const DEFAULT_PORTS = {
   posts: 4000,
@@ -43,7 +55,10 @@ export interface Comment {
 }
 
 export interface PostWithComments extends Post {
+  /** Its newest comments (all of them, up to PAGES.commentsPerPost), in the order they were made. */
   comments: Comment[];
+  /** When it has older comments: the path that lists them (`GET /posts/:id/comments?before=…`). */
+  olderComments?: string;
 }
 
 /** `GET /posts` of the query service. */

@@ -35,6 +35,8 @@ export interface Position {
  */
 export interface AppliedState {
   readonly position: Position;
+  /** Whether a transaction that throws leaves nothing behind (a database); memory keeps what was done. */
+  readonly undoes: boolean;
   /** Runs `work` as one unit: all its changes are kept, or none. Nested, an inner unit that throws is undone alone. */
   transaction(work: () => void): void;
   /** Records the position, inside the transaction that applied the events up to it. */
@@ -46,6 +48,7 @@ export interface AppliedState {
 /** A state kept only in the process's memory: it starts empty, so the consumer reads the log from the first event. */
 export class MemoryAppliedState implements AppliedState {
   position: Position = { seq: 0, eventId: undefined };
+  readonly undoes = false;
   transaction(work: () => void): void {
     work();
   }
@@ -228,25 +231,48 @@ export class EventConsumer {
         throw new HttpError(409, `event seq ${envelope.seq} is ahead of the event history, which ends at ${this.lastSeq}; not applied`);
       }
     }
-    this.commit(() => this.apply(envelope));
+    this.applyEntries([{ ok: true, envelope }]);
   }
 
   /**
-   * Runs `work` (applying events) in one transaction of the state that also records the position reached.
-   * If it cannot be kept (the state's disk is full…), the position goes back to what the state holds and
-   * the error is thrown: those events are applied again later.
+   * Applies events in one transaction of the state that also records the position reached, then counts
+   * and logs what was applied. When a handler throws, a state that can undo goes through them again, each
+   * in a unit of its own (a savepoint), so that only the failed event's writes are undone; a savepoint for
+   * every event would cost more than the writes themselves. If the transaction cannot be kept (the
+   * state's disk is full…), the position goes back to what the state holds and the error is thrown: those
+   * events are applied again later.
    */
-  private commit(work: () => void): void {
+  private applyEntries(entries: readonly Entry[]): void {
+    let outcome: Outcome;
+    if (!this.state.undoes) {
+      outcome = this.commit(entries, 'each');
+    } else {
+      try {
+        outcome = this.commit(entries, 'together');
+      } catch (err) {
+        if (!(err instanceof HandlerFailed)) throw err;
+        outcome = this.commit(entries, 'each');
+      }
+    }
+    this.report(outcome);
+  }
+
+  private commit(entries: readonly Entry[], units: 'together' | 'each'): Outcome {
     const before = this.lastSeq;
+    const outcome: Outcome = { applied: [], failed: [], invalid: [] };
     try {
       this.state.transaction(() => {
-        work();
+        for (const entry of entries) {
+          if (!entry.ok) this.skipInvalid(entry, outcome);
+          else if (entry.envelope.seq > this.lastSeq) this.apply(entry.envelope, units, outcome);
+        }
         if (this.lastSeq !== before) this.state.advance({ seq: this.lastSeq, eventId: this.lastEventId });
       });
     } catch (err) {
       ({ seq: this.lastSeq, eventId: this.lastEventId } = this.state.position);
       throw err;
     }
+    return outcome;
   }
 
   /**
@@ -270,44 +296,77 @@ export class EventConsumer {
 
   /** Applies a page of the history read after a position; what was applied since (pushed) is passed over. */
   private applyPage(page: readonly unknown[], parsed = page.map(parseEnvelope)): void {
-    this.commit(() =>
-      parsed.forEach((result, index) => {
-        if (!result.ok) this.skipPoison(page[index], result.error);
-        else if (result.envelope.seq > this.lastSeq) this.apply(result.envelope);
-      }),
-    );
+    this.applyEntries(parsed.map((result, index): Entry => (result.ok ? { ok: true, envelope: result.envelope } : { ok: false, raw: page[index], error: result.error })));
   }
 
-  private apply(envelope: AnyEnvelope): void {
+  private apply(envelope: AnyEnvelope, units: 'together' | 'each', outcome: Outcome): void {
     this.lastSeq = envelope.seq;
     this.lastEventId = envelope.id;
     const { handlers } = this.options;
     if (!isKnownEventType(envelope.type) || !Object.hasOwn(handlers, envelope.type)) return;
     const handler = handlers[envelope.type] as ((data: unknown, envelope: AnyEnvelope) => void) | undefined;
     if (!handler) return;
+    if (units === 'together') {
+      try {
+        handler(envelope.data, envelope);
+      } catch (err) {
+        throw new HandlerFailed(err);
+      }
+      outcome.applied.push(envelope);
+      return;
+    }
     try {
-      // A unit of its own: a handler that throws half-way leaves none of its changes behind.
       this.state.transaction(() => handler(envelope.data, envelope));
-      this.stats.applied++;
-      this.options.metrics?.eventsApplied.inc({ type: envelope.type });
-      // Live events only: a catch-up replays the whole history, which one line sums up.
-      if (this.ready) this.options.logger.info({ eventId: envelope.id, type: envelope.type, seq: envelope.seq }, 'event applied');
+      outcome.applied.push(envelope);
     } catch (err) {
-      this.stats.skipped++;
-      this.options.metrics?.eventsSkipped.inc();
-      this.options.logger.error({ err, seq: envelope.seq, id: envelope.id, type: envelope.type }, 'event handler failed, event skipped');
+      outcome.failed.push({ envelope, err });
     }
   }
 
-  private skipPoison(raw: unknown, error: string): void {
+  private skipInvalid({ raw, error }: Extract<Entry, { ok: false }>, outcome: Outcome): void {
     const seq = (raw as { seq?: unknown } | null)?.seq;
-    this.stats.skipped++;
-    this.options.metrics?.eventsSkipped.inc();
-    this.options.logger.warn({ seq, error }, 'invalid event in history, skipped');
+    outcome.invalid.push({ seq, error });
     if (typeof seq === 'number' && Number.isInteger(seq) && seq > this.lastSeq) {
       this.lastSeq = seq;
       this.lastEventId = undefined;
     }
+  }
+
+  /** Counts and logs what a kept transaction applied and skipped. */
+  private report({ applied, failed, invalid }: Outcome): void {
+    const { metrics, logger } = this.options;
+    this.stats.applied += applied.length;
+    this.stats.skipped += failed.length + invalid.length;
+    for (const { type, id, seq } of applied) {
+      metrics?.eventsApplied.inc({ type });
+      // Live events only: a catch-up replays the whole history, which one line sums up.
+      if (this.ready) logger.info({ eventId: id, type, seq }, 'event applied');
+    }
+    for (const { envelope, err } of failed) {
+      metrics?.eventsSkipped.inc();
+      logger.error({ err, seq: envelope.seq, id: envelope.id, type: envelope.type }, 'event handler failed, event skipped');
+    }
+    for (const { seq, error } of invalid) {
+      metrics?.eventsSkipped.inc();
+      logger.warn({ seq, error }, 'invalid event in history, skipped');
+    }
+  }
+}
+
+/** An event of a page: valid, or what the history holds and why it is not an event. */
+type Entry = { ok: true; envelope: AnyEnvelope } | { ok: false; raw: unknown; error: string };
+
+/** What one transaction applied, and what it skipped: handlers that threw, invalid events. */
+interface Outcome {
+  applied: AnyEnvelope[];
+  failed: { envelope: AnyEnvelope; err: unknown }[];
+  invalid: { seq: unknown; error: string }[];
+}
+
+/** A handler threw while a page was applied together: the page is undone and applied again event by event. */
+class HandlerFailed extends Error {
+  constructor(readonly reason: unknown) {
+    super('an event handler failed');
   }
 }
 

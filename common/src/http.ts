@@ -117,7 +117,7 @@ export function addHealthRoutes(app: Express, isReady: () => boolean): void {
 function browserApiHeaders(origins: readonly string[]): RequestHandler[] {
   return [
     helmet({ contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } }),
-    cors({ origin: [...origins], methods: ['GET', 'POST'], exposedHeaders: [REQUEST_ID_HEADER], maxAge: 600 }),
+    cors({ origin: [...origins], methods: ['GET', 'POST'], exposedHeaders: [REQUEST_ID_HEADER, 'Link'], maxAge: 600 }),
   ];
 }
 

@@ -16,3 +16,4 @@ export * from './auth';
 export { Counter, Gauge } from './prom';
 export * from './app-deps';
 export * from './idempotency';
+export * from './paging';

@@ -72,8 +72,11 @@ const META_TABLE = `CREATE TABLE IF NOT EXISTS state_meta (
 export class StateDb implements AppliedState {
   private current: Position;
   private readonly recordPosition: Database.Statement<[number, string | null]>;
+  /** One wrapper for every transaction: better-sqlite3 makes a savepoint of a call made inside another. */
+  private readonly inTransaction: (work: () => void) => void;
 
   private constructor(readonly db: Database.Database) {
+    this.inTransaction = db.transaction((work: () => void) => work());
     const meta = db.prepare<[], { schema: string; seq: number; event_id: string | null }>('SELECT schema, seq, event_id FROM state_meta').get();
     this.current = meta ? { seq: meta.seq, eventId: meta.event_id ?? undefined } : { seq: 0, eventId: undefined };
     this.recordPosition = db.prepare('UPDATE state_meta SET seq = ?, event_id = ?');
@@ -111,12 +114,14 @@ export class StateDb implements AppliedState {
     return this.current;
   }
 
+  readonly undoes = true;
+
   /**
    * Runs `work` as one transaction: its changes are all kept, or none. Nested, it is a savepoint: an inner
    * unit that throws is undone alone.
    */
   transaction(work: () => void): void {
-    this.db.transaction(work)();
+    this.inTransaction(work);
   }
 
   advance(position: Position): void {

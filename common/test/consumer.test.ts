@@ -319,6 +319,8 @@ describe('EventConsumer with a stored state', () => {
     await consumer.start();
     expect(rows()).toEqual(['p1', 'p3']);
     expect(consumer.stats.skipped).toBe(1);
+    // The page was applied together, undone, and applied again event by event: each counted once.
+    expect(consumer.stats.applied).toBe(2);
     expect(consumer.position).toBe(3);
   });
 

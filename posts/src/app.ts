@@ -9,6 +9,8 @@ import {
   finishServiceApp,
   idempotencyKeyOf,
   idFromKey,
+  linkNextPage,
+  pageRequestOf,
   parseBody,
 } from '@blog/common';
 import type { Express, RequestHandler } from 'express';
@@ -48,8 +50,12 @@ export function createApp({ store, bus, consumer, logger, metrics, eventsToken, 
 
   app.post('/posts/create', createPost);
   app.post('/posts', createPost);
-  app.get('/posts', (_req, res) => {
-    res.json(store.all());
+  /** The newest posts as a map by id (a page: `?limit=`, `?before=` as the Link header says). */
+  app.get('/posts', (req, res) => {
+    const request = pageRequestOf(req);
+    const { items, olderBefore } = store.page(request);
+    linkNextPage(res, '/posts', request, olderBefore);
+    res.json(Object.fromEntries(items.map((post) => [post.id, post])));
   });
   app.use(eventIntake(consumer));
 

@@ -1,4 +1,4 @@
-import type { EventHandlers, Post } from '@blog/common';
+import { pageOf, type EventHandlers, type Page, type PageRequest, type Post } from '@blog/common';
 import { type SqlStatement, StateDb, type StateSchema } from '@blog/common/state';
 
 export const POSTS_SCHEMA: StateSchema = {
@@ -15,7 +15,7 @@ export const POSTS_SCHEMA: StateSchema = {
 export class PostStore {
   private readonly upsert: SqlStatement<[string, string, number]>;
   private readonly byId: SqlStatement<[string], Post>;
-  private readonly inLogOrder: SqlStatement<[], Post>;
+  private readonly newestFirst: SqlStatement<[number, number], Post & { seq: number }>;
 
   constructor(readonly state: StateDb = StateDb.open({ file: ':memory:', schema: POSTS_SCHEMA })) {
     const { db } = state;
@@ -25,7 +25,7 @@ export class PostStore {
       INSERT INTO posts (id, title, seq) VALUES (?, ?, ?)
       ON CONFLICT (id) DO UPDATE SET title = excluded.title, seq = excluded.seq WHERE excluded.seq < posts.seq`);
     this.byId = db.prepare('SELECT id, title FROM posts WHERE id = ?');
-    this.inLogOrder = db.prepare('SELECT id, title FROM posts ORDER BY seq');
+    this.newestFirst = db.prepare('SELECT id, title, seq FROM posts WHERE seq < ? ORDER BY seq DESC LIMIT ?');
   }
 
   /** Adds a post unless it is already known (a replayed or echoed PostCreated). */
@@ -37,9 +37,10 @@ export class PostStore {
     return this.byId.get(id);
   }
 
-  /** All posts as a map by id, in the order of the log. */
-  all(): Record<string, Post> {
-    return Object.fromEntries(this.inLogOrder.all().map((post) => [post.id, post]));
+  /** The newest `limit` posts before the cursor, in the order of the log. */
+  page({ limit, before }: PageRequest): Page<Post> {
+    const { items, olderBefore } = pageOf(this.newestFirst.all(before ?? Number.MAX_SAFE_INTEGER, limit + 1), limit);
+    return { items: items.map(({ id, title }) => ({ id, title })), olderBefore };
   }
 }
 

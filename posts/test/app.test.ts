@@ -166,6 +166,20 @@ describe('posts', () => {
     expect(bus.events).toHaveLength(0);
   });
 
+  it('lists the newest posts a page at a time (?limit=, then the Link header), and refuses a bad limit', async () => {
+    const { app } = await setup();
+    for (const title of ['one', 'two', 'three']) await request(app).post('/posts').send({ title }).expect(201);
+    const first = await request(app).get('/posts?limit=2').expect(200);
+    expect(Object.values(first.body as Record<string, { title: string }>).map((post) => post.title)).toEqual(['two', 'three']);
+    const next = /<([^>]+)>; rel="next"/.exec(first.headers.link as string)?.[1];
+    expect(next).toMatch(/^\/posts\?limit=2&before=\d+$/);
+    const second = await request(app).get(next as string).expect(200);
+    expect(Object.values(second.body as Record<string, { title: string }>).map((post) => post.title)).toEqual(['one']);
+    expect(second.headers.link).toBeUndefined();
+    const bad = await request(app).get('/posts?limit=5000').expect(400);
+    expect((bad.body as { error: string }).error).toMatch(/limit must be a whole number from 1 to 1000/);
+  });
+
   it('rejects a JSON array, a non-JSON body and malformed JSON with 400 JSON', async () => {
     const { app } = await setup();
     for (const req of [

@@ -1,4 +1,4 @@
-import { type BrowserAppDeps, createServiceApp, eventIntake, finishServiceApp } from '@blog/common';
+import { type BrowserAppDeps, createServiceApp, eventIntake, finishServiceApp, linkNextPage, pageRequestOf, PAGES } from '@blog/common';
 import type { Express } from 'express';
 import type { QueryStore } from './events';
 import type { ChangeFeed } from './feed';
@@ -11,12 +11,16 @@ export interface QueryDeps extends BrowserAppDeps {
 export function createApp({ store, feed, consumer, logger, metrics, eventsToken, browserOrigins }: QueryDeps): Express {
   const app = createServiceApp({ isReady: () => consumer.isReady(), logger, metrics, eventsToken, browserOrigins });
 
-  app.get('/posts', (_req, res) => {
-    res.json(store.view());
+  /** The newest posts with their comments (a page: `?limit=`, `?before=` as the Link header says). */
+  app.get('/posts', (req, res) => {
+    const request = pageRequestOf(req);
+    const { view, olderBefore } = store.page(request);
+    linkNextPage(res, '/posts', request, olderBefore);
+    res.json(view);
   });
-  /** The same view live, as Server-Sent Events: a snapshot, then each change with its seq as the id. */
+  /** The same view live, as Server-Sent Events: a snapshot (the first page), then each change with its seq as the id. */
   app.get('/posts/stream', (req, res) => {
-    feed.attach(req, res, () => ({ position: consumer.position, view: store.view() }));
+    feed.attach(req, res, () => ({ position: consumer.position, view: store.page({ limit: PAGES.defaultLimit, before: undefined }).view }));
   });
   app.use(eventIntake(consumer));
 

@@ -1,5 +1,5 @@
 import type { Change } from './feed';
-import type { Comment, CommentStatus, EventHandlers, PostsView } from '@blog/common';
+import { nextPagePath, pageOf, PAGES, type Comment, type CommentStatus, type EventHandlers, type Page, type PageRequest, type PostsView, type PostWithComments } from '@blog/common';
 import { StateDb, type StateSchema } from '@blog/common/state';
 
 export const QUERY_SCHEMA: StateSchema = {
@@ -26,8 +26,8 @@ function queryStatements({ db }: StateDb) {
     hasPost: db.prepare<[string], unknown>('SELECT 1 FROM posts WHERE id = ?'),
     addComment: db.prepare<[string, string, string, CommentStatus, number]>('INSERT OR IGNORE INTO comments (id, post_id, content, status, seq) VALUES (?, ?, ?, ?, ?)'),
     updateComment: db.prepare<[string, CommentStatus, string]>('UPDATE comments SET content = ?, status = ? WHERE id = ?'),
-    posts: db.prepare<[], { id: string; title: string }>('SELECT id, title FROM posts ORDER BY seq'),
-    comments: db.prepare<[], Comment & { postId: string }>('SELECT post_id AS postId, id, content, status FROM comments ORDER BY seq'),
+    postsNewestFirst: db.prepare<[number, number], { id: string; title: string; seq: number }>('SELECT id, title, seq FROM posts WHERE seq < ? ORDER BY seq DESC LIMIT ?'),
+    commentsNewestFirst: db.prepare<[string, number], Comment & { seq: number }>('SELECT id, content, status, seq FROM comments WHERE post_id = ? ORDER BY seq DESC LIMIT ?'),
   };
 }
 
@@ -54,12 +54,23 @@ export class QueryStore {
     if (this.statements.updateComment.run(content, status, id).changes === 0) throw new Error(`update for unknown comment ${id}`);
   }
 
-  /** Every post with its comments, by id, in creation order. */
-  view(): PostsView {
+  /**
+   * A page of the view: the newest `limit` posts before the cursor, in creation order, each with its
+   * newest comments (up to PAGES.commentsPerPost) and, when it has more, where the older ones are.
+   */
+  page({ limit, before }: PageRequest): Page<PostWithComments> & { view: PostsView } {
+    const posts = pageOf(this.statements.postsNewestFirst.all(before ?? Number.MAX_SAFE_INTEGER, limit + 1), limit);
     const view: PostsView = {};
-    for (const { id, title } of this.statements.posts.iterate()) view[id] = { id, title, comments: [] };
-    for (const { postId, id, content, status } of this.statements.comments.iterate()) view[postId]?.comments.push({ id, content, status });
-    return view;
+    for (const { id, title } of posts.items) {
+      const comments = pageOf(this.statements.commentsNewestFirst.all(id, PAGES.commentsPerPost + 1), PAGES.commentsPerPost);
+      view[id] = {
+        id,
+        title,
+        comments: comments.items.map(({ id: commentId, content, status }) => ({ id: commentId, content, status })),
+        ...(comments.olderBefore === undefined ? {} : { olderComments: nextPagePath(`/posts/${encodeURIComponent(id)}/comments`, PAGES.commentsPerPost, comments.olderBefore) }),
+      };
+    }
+    return { view, items: Object.values(view), olderBefore: posts.olderBefore };
   }
 }
 

@@ -47,8 +47,13 @@ export class ChangeFeed {
     return this.subscribers.size;
   }
 
-  /** Records a change and sends it to every subscriber. */
+  /**
+   * Records a change and sends it to every subscriber. A change at or before the last one published is
+   * passed over: events applied again after their transaction was undone publish their changes again.
+   */
   publish(change: Change): void {
+    const newest = this.recent.at(-1)?.seq ?? this.heldAfter;
+    if (change.seq <= newest) return;
     this.recent.push(change);
     if (this.recent.length > 2 * this.capacity) {
       const dropped = this.recent.length - this.capacity;

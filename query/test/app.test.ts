@@ -1,4 +1,4 @@
-import { EventConsumer, silentLogger, type PostsView } from '@blog/common';
+import { EventConsumer, PAGES, silentLogger, type PostsView } from '@blog/common';
 import { envelopeOf, InMemoryBus } from '@blog/common/testing';
 import type { Express } from 'express';
 import request from 'supertest';
@@ -277,5 +277,72 @@ describe('query: routes', () => {
     await request(app).get('/readyz').expect(200);
     const res = await request(app).post('/posts').send({ title: 'x' }).expect(404);
     expect(res.body).toEqual({ error: 'no route for POST /posts' });
+  });
+});
+
+describe('query: pages of the view', () => {
+  /** A history of `count` posts p1…p<count>, applied at start. */
+  async function withPosts(count: number, more: (bus: InMemoryBus) => Promise<void> = async () => undefined) {
+    const history = new InMemoryBus();
+    for (let i = 1; i <= count; i++) await history.publish({ type: 'PostCreated', data: { id: `p${i}`, title: `Post ${i}` } });
+    await more(history);
+    return setup({ history });
+  }
+  const seqOf = (bus: InMemoryBus, postId: string) => (bus.events as { seq: number; type: string; data: { id: string } }[]).find((e) => e.type === 'PostCreated' && e.data.id === postId)?.seq;
+
+  it(`answers the newest ${PAGES.defaultLimit} posts in creation order, and where the older ones are`, async () => {
+    const { app, bus } = await withPosts(PAGES.defaultLimit + 3);
+    const first = await request(app).get('/posts').expect(200);
+    const ids = Object.keys(first.body as PostsView);
+    expect(ids).toHaveLength(PAGES.defaultLimit);
+    expect(ids[0]).toBe('p4');
+    expect(ids.at(-1)).toBe(`p${PAGES.defaultLimit + 3}`);
+    expect(first.headers.link).toBe(`</posts?limit=${PAGES.defaultLimit}&before=${seqOf(bus, 'p4')}>; rel="next"`);
+
+    const next = await request(app).get(/<([^>]+)>/.exec(first.headers.link as string)?.[1] ?? '').expect(200);
+    expect(Object.keys(next.body as PostsView)).toEqual(['p1', 'p2', 'p3']);
+    expect(next.headers.link).toBeUndefined();
+  });
+
+  it('pages by ?limit= and ?before=, until the oldest post', async () => {
+    const { app } = await withPosts(5);
+    const seen: string[][] = [];
+    let path: string | undefined = '/posts?limit=2';
+    while (path !== undefined) {
+      const res: request.Response = await request(app).get(path).expect(200);
+      seen.push(Object.keys(res.body as PostsView));
+      path = /<([^>]+)>; rel="next"/.exec((res.headers.link as string | undefined) ?? '')?.[1];
+    }
+    expect(seen).toEqual([['p4', 'p5'], ['p2', 'p3'], ['p1']]);
+  });
+
+  it.each([
+    ['limit=0', /limit must be a whole number from 1 to 1000/],
+    [`limit=${PAGES.maxLimit + 1}`, /limit must be a whole number from 1 to 1000/],
+    ['limit=-1', /limit/],
+    ['limit=1.5', /limit/],
+    ['limit=ten', /limit/],
+    ['limit=1&limit=2', /limit must be given once/],
+    ['before=0', /before must be the cursor a Link header names/],
+    ['before=abc', /before must be the cursor a Link header names/],
+    ['before=99999999999999999999', /before/],
+  ])('refuses ?%s with a 400 naming it', async (query, message) => {
+    const { app } = await withPosts(1);
+    const res = await request(app).get(`/posts?${query}`).expect(400).expect('content-type', /json/);
+    expect((res.body as { error: string }).error).toMatch(message);
+  });
+
+  it(`shows each post's newest ${PAGES.commentsPerPost} comments, and where its older ones are`, async () => {
+    const { app, bus } = await withPosts(2, async (history) => {
+      for (let i = 1; i <= PAGES.commentsPerPost + 1; i++) await history.publish({ type: 'CommentCreated', data: comment(`c${i}`, 'p1', `comment ${i}`) });
+      for (let i = 1; i <= PAGES.commentsPerPost; i++) await history.publish({ type: 'CommentCreated', data: comment(`d${i}`, 'p2', `comment ${i}`) });
+    });
+    const posts = await view(app);
+    expect(posts.p1?.comments).toHaveLength(PAGES.commentsPerPost);
+    expect(posts.p1?.comments[0]?.id).toBe('c2');
+    const oldestShown = (bus.events as { seq: number; data: { id: string } }[]).find((e) => e.data.id === 'c2')?.seq;
+    expect(posts.p1?.olderComments).toBe(`/posts/p1/comments?limit=${PAGES.commentsPerPost}&before=${oldestShown}`);
+    expect(posts.p2?.comments).toHaveLength(PAGES.commentsPerPost);
+    expect(posts.p2).not.toHaveProperty('olderComments');
   });
 });

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
-import { EventConsumer, listen, silentLogger, type Envelope } from '@blog/common';
-import { envelopeOf, InMemoryBus } from '@blog/common/testing';
+import { EventConsumer, listen, PAGES, silentLogger, type Envelope } from '@blog/common';
+import { envelopeOf, InMemoryBus, settle } from '@blog/common/testing';
 import { eventually } from '@blog/testkit';
 import request from 'supertest';
 import { createApp } from '../src/app';
@@ -114,6 +114,39 @@ describe('query: the live stream (GET /posts/stream)', () => {
     await eventually(() => expect(stream.messages.filter(({ event }) => event === 'ping').length).toBeGreaterThanOrEqual(2));
     const ping = stream.messages.find(({ event }) => event === 'ping');
     expect(ping).toEqual({ event: 'ping', data: JSON.stringify({ everyMs: 50 }) });
+  });
+
+  it('sends each change once when a page of the history is applied again after a handler failed in it', async () => {
+    const logger = silentLogger();
+    const history = new InMemoryBus();
+    const store = new QueryStore();
+    const feed = new ChangeFeed();
+    const consumer = new EventConsumer({ history, state: store.state, handlers: queryEventHandlers(store, (change) => feed.publish(change)), logger });
+    await consumer.start();
+    const { server, port } = await listen(createApp({ store, feed, consumer, logger }), 0, '127.0.0.1');
+    servers.push(server);
+    const stream = await openStream(`http://127.0.0.1:${port}`);
+    await eventually(() => expect(stream.messages).toHaveLength(1));
+
+    await history.publish(post('p1'));
+    // A comment of a post query never saw: its handler throws, after p1's change was sent.
+    await history.publish({ type: 'CommentCreated', data: comment('c1', 'unknown', 'pending') });
+    await history.publish(post('p2'));
+    await consumer.sync();
+    expect(consumer.stats).toMatchObject({ applied: 2, skipped: 1 });
+    await eventually(() => expect(stream.messages.map(({ id, event }) => [id, event])).toEqual([['0', 'snapshot'], ['1', 'PostCreated'], ['3', 'PostCreated']]));
+    await settle();
+    expect(stream.messages).toHaveLength(3);
+  });
+
+  it(`sends the first page of the view as its snapshot (the newest ${PAGES.defaultLimit} posts)`, async () => {
+    const { url, deliver } = await setup();
+    for (let i = 1; i <= PAGES.defaultLimit + 2; i++) await deliver(post(`p${i}`));
+    const stream = await openStream(url);
+    await eventually(() => expect(stream.messages).toHaveLength(1));
+    const snapshot = Object.keys(JSON.parse(stream.messages[0]!.data) as object);
+    expect(snapshot).toHaveLength(PAGES.defaultLimit);
+    expect(snapshot[0]).toBe('p3');
   });
 
   it('sends the same change to every open stream', async () => {
