@@ -4,7 +4,7 @@ import { PostList } from './components/PostList';
 import { usePosts } from './usePosts';
 
 export function App() {
-  const { posts, loaded, loadError, connection, createPost, createComment, refresh } = usePosts();
+  const { posts, loaded, loadError, connection, createPost, createComment, refresh, hasOlderPosts, loadOlderPosts, loadOlderComments } = usePosts();
 
   return (
     <div className="app">
@@ -25,6 +25,9 @@ export function App() {
             loadError={loadError}
             onRetry={refresh}
             onCreateComment={createComment}
+            hasOlderPosts={hasOlderPosts}
+            onLoadOlderPosts={loadOlderPosts}
+            onLoadOlderComments={loadOlderComments}
           />
         </section>
       </main>

@@ -2,7 +2,7 @@
  * Typed access to the blog API. Paths are relative, so the same build works behind the Kubernetes
  * ingress and behind the local gateway.
  */
-import { isApiError, isComment, isPost, postsOfView, type Comment, type Post, type PostWithComments } from '@blog/common/api';
+import { isApiError, isComment, isPagePath, isPost, postsOfView, type Comment, type Post, type PostWithComments } from '@blog/common/api';
 
 /** How long one request may take before it is given up. */
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -41,6 +41,8 @@ interface RequestOptions {
 interface JsonAnswer {
   status: number;
   value: unknown;
+  /** The path of the next page its `Link: <…>; rel="next"` header names, if any. */
+  nextPage: string | null;
 }
 
 /**
@@ -89,7 +91,13 @@ async function requestJson(path: string, options: RequestOptions = {}): Promise<
   if (!isJson) {
     throw new ApiRequestError('The server sent an unexpected answer (not JSON).', response.status);
   }
-  return { status: response.status, value };
+  return { status: response.status, value, nextPage: nextPageOf(response.headers.get('link')) };
+}
+
+/** The target of a `Link` header's `rel="next"` (the blog's own paths only). */
+function nextPageOf(link: string | null): string | null {
+  const target = link === null ? undefined : /<([^>]*)>\s*;\s*rel="?next"?/.exec(link)?.[1];
+  return target !== undefined && (isPagePath(target, 'posts') || isPagePath(target, 'comments')) ? target : null;
 }
 
 function unexpectedShape(what: string, status: number): ApiRequestError {
@@ -98,12 +106,28 @@ function unexpectedShape(what: string, status: number): ApiRequestError {
 
 // ---- Endpoints ------------------------------------------------------------------------------------
 
-/** `GET /posts`: every post with its comments, oldest post first (the map keeps creation order). */
-export async function fetchPosts(signal?: AbortSignal): Promise<PostWithComments[]> {
-  const { status, value } = await requestJson('/posts', { signal });
+/** A page of a list, oldest first, and the path of the next (older) page, null when there is none. */
+export interface ListPage<T> {
+  items: T[];
+  older: string | null;
+}
+
+/**
+ * `GET /posts`, or the older page a Link header named: the newest posts with their comments, oldest post
+ * first (the map keeps creation order).
+ */
+export async function fetchPosts(signal?: AbortSignal, path = '/posts'): Promise<ListPage<PostWithComments>> {
+  const { status, value, nextPage } = await requestJson(path, { signal });
   const posts = postsOfView(value);
   if (!posts) throw unexpectedShape('the posts', status);
-  return posts;
+  return { items: posts, older: nextPage };
+}
+
+/** The older comments of a post, at the path its `olderComments` (or the previous page's Link header) names. */
+export async function fetchComments(path: string, signal?: AbortSignal): Promise<ListPage<Comment>> {
+  const { status, value, nextPage } = await requestJson(path, { signal });
+  if (!Array.isArray(value) || !value.every(isComment)) throw unexpectedShape('the comments', status);
+  return { items: value, older: nextPage };
 }
 
 /** How often a create whose outcome is unknown is sent, in all, and how long to wait before each retry. */

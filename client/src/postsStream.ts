@@ -6,7 +6,7 @@
  * starts again from a snapshot. Meanwhile the caller is told to fall back to polling.
  * No React here: the EventSource and the timers are injected, so it runs under test in node.
  */
-import type { PostWithComments } from '@blog/common/api';
+import { isPagePath, type PostWithComments } from '@blog/common/api';
 import { LIVE_CHANGE_TYPES, parseChange, parseSnapshot, type LiveChange } from './liveChanges';
 
 /** What the connection indicator shows. */
@@ -43,12 +43,24 @@ export interface PostsStreamOptions {
   url: string;
   openSource: (url: string) => EventSourceLike;
   onSnapshot: (posts: PostWithComments[]) => void;
+  /** Where the posts older than the snapshot are (the message after it, when it holds a first page only). */
+  onOlderPosts?: (path: string) => void;
   onChange: (change: LiveChange) => void;
   onState: (state: StreamState) => void;
   setTimer?: (run: () => void, ms: number) => unknown;
   clearTimer?: (timer: unknown) => void;
   /** The timers of the silence watchdog (the retry's by default). */
   watchdog?: Timers;
+}
+
+/** The path an `older-posts` message names; undefined unless it is one of the blog's own. */
+function parseOlderPosts(data: string): string | undefined {
+  try {
+    const path: unknown = JSON.parse(data);
+    return isPagePath(path, 'posts') ? path : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function messageData(event: Event): string | undefined {
@@ -126,6 +138,12 @@ export class PostsStream {
       const posts = parseSnapshot(messageData(event) ?? '');
       if (posts) this.options.onSnapshot(posts);
       else this.giveUp(source);
+    });
+    source.addEventListener('older-posts', (event) => {
+      if (source !== this.source) return;
+      this.heardFrom(source);
+      const path = parseOlderPosts(messageData(event) ?? '');
+      if (path !== undefined) this.options.onOlderPosts?.(path);
     });
     for (const type of LIVE_CHANGE_TYPES) {
       source.addEventListener(type, (event) => {

@@ -45,8 +45,8 @@ export function usePolling(dispatch: Dispatch<PostsAction>, { enabled, finishedL
       api
         .fetchPosts(controller.signal)
         .then(
-          (posts) => {
-            if (!controller.signal.aborted && id === lastIssued.current) dispatch({ type: 'listReceived', posts });
+          ({ items: posts, older }) => {
+            if (!controller.signal.aborted && id === lastIssued.current) dispatch({ type: 'listReceived', posts, olderPosts: older });
           },
           (error: unknown) => {
             if (controller.signal.aborted || api.isAbortError(error)) return;

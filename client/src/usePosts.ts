@@ -23,6 +23,12 @@ export interface UsePostsResult {
   createComment: (postId: string, content: string) => Promise<Comment>;
   /** Loads the list again now (reopens the stream, or polls when the stream is unavailable). */
   refresh: () => void;
+  /** Whether there are older posts than those shown. */
+  hasOlderPosts: boolean;
+  /** Shows the next older page of posts; rejects with an Error whose message can be shown to the user. */
+  loadOlderPosts: () => Promise<void>;
+  /** Shows a post's older comments from the path its `olderComments` names; rejects like loadOlderPosts. */
+  loadOlderComments: (postId: string, path: string) => Promise<void>;
 }
 
 const streamSupported = typeof EventSource !== 'undefined';
@@ -49,7 +55,9 @@ export function usePosts(): UsePostsResult {
     const posts = new PostsStream({
       url: STREAM_PATH,
       openSource: (url) => new EventSource(url),
-      onSnapshot: (list) => dispatch({ type: 'listReceived', posts: list }),
+      // Where its older posts are comes in the message after it, when there are any.
+      onSnapshot: (list) => dispatch({ type: 'listReceived', posts: list, olderPosts: null }),
+      onOlderPosts: (path) => dispatch({ type: 'olderPostsFound', path }),
       onChange: (change) => dispatch({ type: 'changeReceived', change }),
       onState: (next) => {
         streamIsOpen.current = !next.pollingFallback;
@@ -96,9 +104,24 @@ export function usePosts(): UsePostsResult {
     [poll],
   );
 
+  const { olderPostsPath } = state;
+  const loadOlderPosts = useCallback(async (): Promise<void> => {
+    if (olderPostsPath === null) return;
+    const page = await api.fetchPosts(undefined, olderPostsPath);
+    dispatch({ type: 'olderPostsLoaded', posts: page.items, older: page.older });
+  }, [olderPostsPath]);
+
+  const loadOlderComments = useCallback(async (postId: string, path: string): Promise<void> => {
+    const page = await api.fetchComments(path);
+    dispatch({ type: 'olderCommentsLoaded', postId, comments: page.items, older: page.older });
+  }, []);
+
   return {
     posts,
     loaded: state.loaded,
+    hasOlderPosts: olderPostsPath !== null,
+    loadOlderPosts,
+    loadOlderComments,
     loadError: state.loadError,
     connection: stream.status,
     createPost,

@@ -1,5 +1,5 @@
 /** The page's creates: an Idempotency-Key per submission, sent again with the same key while the outcome is unknown. */
-import { createComment, createPost } from '../src/api';
+import { createComment, createPost, fetchComments, fetchPosts } from '../src/api';
 
 interface Sent {
   path: string;
@@ -52,5 +52,36 @@ describe('creates from the page', () => {
     const sent = serverAnswering([503, { error: 'event bus unavailable (ECONNREFUSED); nothing was changed, try again' }]);
     await expect(createPost('a')).rejects.toThrow(/nothing was changed/);
     expect(sent).toHaveLength(1);
+  });
+});
+
+describe('pages of the lists', () => {
+  function serverWith(body: unknown, link?: string): string[] {
+    const paths: string[] = [];
+    globalThis.fetch = (async (input: RequestInfo | URL) => {
+      paths.push(String(input));
+      return new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json', ...(link === undefined ? {} : { link }) } });
+    }) as typeof fetch;
+    return paths;
+  }
+
+  it('reads where the older posts are from the Link header, and loads the page it names', async () => {
+    serverWith({ p2: { id: 'p2', title: 'two', comments: [] } }, '</posts?limit=1&before=2>; rel="next"');
+    await expect(fetchPosts()).resolves.toEqual({ items: [{ id: 'p2', title: 'two', comments: [] }], older: '/posts?limit=1&before=2' });
+    const paths = serverWith({ p1: { id: 'p1', title: 'one', comments: [] } });
+    await expect(fetchPosts(undefined, '/posts?limit=1&before=2')).resolves.toEqual({ items: [{ id: 'p1', title: 'one', comments: [] }], older: null });
+    expect(paths).toEqual(['/posts?limit=1&before=2']);
+  });
+
+  it('follows no Link to another site', async () => {
+    serverWith({}, '<https://elsewhere.example/posts?before=1>; rel="next"');
+    await expect(fetchPosts()).resolves.toEqual({ items: [], older: null });
+  });
+
+  it('loads a post\'s older comments and where the next ones are; a list of something else is an error', async () => {
+    serverWith([{ id: 'c1', content: 'hi', status: 'approved' }], '</posts/p1/comments?limit=1&before=5>; rel="next"');
+    await expect(fetchComments('/posts/p1/comments?limit=1&before=6')).resolves.toEqual({ items: [{ id: 'c1', content: 'hi', status: 'approved' }], older: '/posts/p1/comments?limit=1&before=5' });
+    serverWith({ not: 'a list' });
+    await expect(fetchComments('/posts/p1/comments?limit=1&before=6')).rejects.toThrow(/comments in an unexpected format/);
   });
 });

@@ -3,7 +3,7 @@ import { createElement as h } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { CharacterCount, describeLength } from '../src/components/CharacterCount';
 import { CommentList } from '../src/components/CommentList';
-import { PostList } from '../src/components/PostList';
+import { OLDER_COMMENTS_LABEL, OLDER_POSTS_LABEL, PostList } from '../src/components/PostList';
 import { TextForm } from '../src/components/TextForm';
 
 describe('the character count', () => {
@@ -38,5 +38,23 @@ describe('text direction', () => {
     expect(markup).toMatch(/<input [^>]*dir="auto"/);
     expect(markup).not.toMatch(/maxlength/i);
     expect(markup).toContain('>Submit</button>');
+  });
+});
+
+describe('older pages', () => {
+  const base = { loaded: true, loadError: null, onRetry: () => undefined, onCreateComment: async () => undefined };
+
+  it('offers older posts and a post\'s older comments only where there are some', () => {
+    const posts = [
+      { id: 'p1', title: 'many', comments: [], olderComments: '/posts/p1/comments?limit=100&before=9' },
+      { id: 'p2', title: 'few', comments: [] },
+    ];
+    const markup = renderToStaticMarkup(h(PostList, { ...base, posts, hasOlderPosts: true, onLoadOlderPosts: async () => undefined, onLoadOlderComments: async () => undefined }));
+    expect(markup.split(OLDER_POSTS_LABEL)).toHaveLength(2);
+    expect(markup.split(OLDER_COMMENTS_LABEL)).toHaveLength(2);
+    expect(markup.indexOf(OLDER_COMMENTS_LABEL)).toBeLessThan(markup.indexOf('few'));
+    const none = renderToStaticMarkup(h(PostList, { ...base, posts: [posts[1]!], hasOlderPosts: false, onLoadOlderPosts: async () => undefined, onLoadOlderComments: async () => undefined }));
+    expect(none).not.toContain(OLDER_POSTS_LABEL);
+    expect(none).not.toContain(OLDER_COMMENTS_LABEL);
   });
 });

@@ -71,3 +71,58 @@ describe('postsReducer and visiblePosts', () => {
     expect(visiblePosts(state).map((p) => p.id)).toEqual(['a', 'p']);
   });
 });
+
+describe('older pages of posts and comments', () => {
+  const comment = (id: string) => ({ id, content: `text ${id}`, status: 'approved' as const });
+  const ids = (state: PostsState) => visiblePosts(state).map((shown) => shown.id);
+
+  it('shows older posts before the list once loaded, and where the next older page is', () => {
+    const listed = run({ type: 'listReceived', posts: [post('p3'), post('p4')], olderPosts: '/posts?limit=2&before=3' });
+    expect(listed.olderPostsPath).toBe('/posts?limit=2&before=3');
+    const older = postsReducer(listed, { type: 'olderPostsLoaded', posts: [post('p1'), post('p2')], older: null });
+    expect(ids(older)).toEqual(['p1', 'p2', 'p3', 'p4']);
+    expect(older.olderPostsPath).toBeNull();
+  });
+
+  it('takes the stream\'s word of where the older posts are, after its snapshot', () => {
+    const state = run({ type: 'listReceived', posts: [post('p2')], olderPosts: null }, { type: 'olderPostsFound', path: '/posts?limit=1&before=2' });
+    expect(state.olderPostsPath).toBe('/posts?limit=1&before=2');
+  });
+
+  it('keeps showing posts a newer list no longer holds, and goes on from the oldest page loaded', () => {
+    const state = run(
+      { type: 'listReceived', posts: [post('p2'), post('p3')], olderPosts: '/posts?limit=2&before=2' },
+      { type: 'olderPostsLoaded', posts: [post('p1')], older: '/posts?limit=2&before=1' },
+      // A reconnect: the first page moved on by one post.
+      { type: 'listReceived', posts: [post('p3'), post('p4')], olderPosts: null },
+      { type: 'olderPostsFound', path: '/posts?limit=2&before=3' },
+    );
+    expect(ids(state)).toEqual(['p1', 'p2', 'p3', 'p4']);
+    expect(state.olderPostsPath).toBe('/posts?limit=2&before=1');
+  });
+
+  it('shows a post\'s older comments before its own, once each, and where the next older ones are', () => {
+    const withMore = { ...post('p1', [comment('c3'), comment('c4')]), olderComments: '/posts/p1/comments?limit=2&before=3' };
+    const listed = run({ type: 'listReceived', posts: [withMore] });
+    expect(visiblePosts(listed)[0]?.olderComments).toBe('/posts/p1/comments?limit=2&before=3');
+    const firstPage = postsReducer(listed, { type: 'olderCommentsLoaded', postId: 'p1', comments: [comment('c2'), comment('c3')], older: '/posts/p1/comments?limit=2&before=2' });
+    expect(visiblePosts(firstPage)[0]?.comments.map((c) => c.id)).toEqual(['c2', 'c3', 'c4']);
+    expect(visiblePosts(firstPage)[0]?.olderComments).toBe('/posts/p1/comments?limit=2&before=2');
+    const all = postsReducer(firstPage, { type: 'olderCommentsLoaded', postId: 'p1', comments: [comment('c1')], older: null });
+    expect(visiblePosts(all)[0]?.comments.map((c) => c.id)).toEqual(['c1', 'c2', 'c3', 'c4']);
+    expect(visiblePosts(all)[0]).not.toHaveProperty('olderComments');
+  });
+
+  it('applies the stream\'s changes to older posts and older comments too, never adding a new post among the older ones', () => {
+    const state = run(
+      { type: 'listReceived', posts: [post('p2')], olderPosts: '/posts?limit=1&before=2' },
+      { type: 'olderPostsLoaded', posts: [post('p1', [comment('c2')])], older: null },
+      { type: 'olderCommentsLoaded', postId: 'p1', comments: [{ id: 'c1', content: 'old', status: 'pending' }], older: null },
+      { type: 'changeReceived', change: { type: 'CommentUpdated', postId: 'p1', comment: { id: 'c1', content: 'old', status: 'rejected' } } },
+      { type: 'changeReceived', change: { type: 'CommentCreated', postId: 'p1', comment: comment('c3') } },
+      { type: 'changeReceived', change: { type: 'PostCreated', post: { id: 'p3', title: 'Title p3' } } },
+    );
+    expect(ids(state)).toEqual(['p1', 'p2', 'p3']);
+    expect(visiblePosts(state)[0]?.comments).toEqual([{ id: 'c1', content: 'old', status: 'rejected' }, comment('c2'), comment('c3')]);
+  });
+});

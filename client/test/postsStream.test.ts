@@ -51,6 +51,7 @@ function setup() {
   const states: StreamState[] = [];
   const snapshots: PostWithComments[][] = [];
   const changes: LiveChange[] = [];
+  const olderPosts: string[] = [];
   const timers: { run: () => void; ms: number; cleared: boolean }[] = [];
   const silences: { run: () => void; ms: number; cleared: boolean }[] = [];
   const stream = new PostsStream({
@@ -61,6 +62,7 @@ function setup() {
       return source;
     },
     onSnapshot: (posts) => snapshots.push(posts),
+    onOlderPosts: (path) => olderPosts.push(path),
     onChange: (change) => changes.push(change),
     onState: (state) => states.push(state),
     setTimer: (run, ms) => {
@@ -104,7 +106,7 @@ function setup() {
     timer.cleared = true;
     timer.run();
   };
-  return { stream, sources, states, snapshots, changes, timers, silences, latest, elapse, beSilent };
+  return { stream, sources, states, snapshots, changes, olderPosts, timers, silences, latest, elapse, beSilent };
 }
 
 const status = (states: StreamState[]) => states.map((state) => `${state.status}${state.pollingFallback ? '+poll' : ''}`);
@@ -153,6 +155,18 @@ describe('PostsStream', () => {
     expect(status(states)).toEqual(['connecting', 'live']);
     expect(snapshots).toEqual([[{ id: 'a', title: 'A', comments: [] }]]);
     expect(changes.map((change) => change.type)).toEqual(['PostCreated', 'CommentUpdated']);
+  });
+
+  it('passes on where the posts older than the snapshot are, and only a path of the blog\'s own', () => {
+    const { stream, latest, olderPosts } = setup();
+    stream.open();
+    latest().open();
+    latest().fire('snapshot', JSON.stringify({ b: { id: 'b', title: 'B', comments: [] } }));
+    latest().fire('older-posts', JSON.stringify('/posts?limit=1000&before=7'));
+    latest().fire('older-posts', JSON.stringify('https://elsewhere.example/posts?before=7'));
+    latest().fire('older-posts', 'not json');
+    expect(olderPosts).toEqual(['/posts?limit=1000&before=7']);
+    stream.close();
   });
 
   it('shows a dropped connection as reconnecting and leaves the retry (with Last-Event-ID) to the EventSource', () => {

@@ -117,7 +117,22 @@ export function isComment(value: unknown): value is Comment {
 }
 
 export function isPostWithComments(value: unknown): value is PostWithComments {
-  return isRecord(value) && isPost(value) && Array.isArray(value.comments) && value.comments.every(isComment);
+  return (
+    isRecord(value) &&
+    isPost(value) &&
+    Array.isArray(value.comments) &&
+    value.comments.every(isComment) &&
+    (value.olderComments === undefined || isPagePath(value.olderComments, 'comments'))
+  );
+}
+
+/**
+ * Whether a value is a path the blog gives for a next page (a Link header's, a post's `olderComments`):
+ * `/posts?…` or `/posts/<id>/comments?…` on the same site, never another origin's.
+ */
+export function isPagePath(value: unknown, of: 'posts' | 'comments'): value is string {
+  if (typeof value !== 'string') return false;
+  return of === 'posts' ? /^\/posts\?[\w=&%.-]*$/.test(value) : /^\/posts\/[^/?#\\]+\/comments\?[\w=&%.-]*$/.test(value);
 }
 
 /** The posts of a `GET /posts` view (`{[id]: post}`), oldest first; undefined when it is malformed. */

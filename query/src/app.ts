@@ -1,4 +1,4 @@
-import { type BrowserAppDeps, createServiceApp, eventIntake, finishServiceApp, linkNextPage, pageRequestOf, PAGES } from '@blog/common';
+import { type BrowserAppDeps, createServiceApp, eventIntake, finishServiceApp, linkNextPage, nextPagePath, pageRequestOf, PAGES } from '@blog/common';
 import type { Express } from 'express';
 import type { QueryStore } from './events';
 import type { ChangeFeed } from './feed';
@@ -20,7 +20,10 @@ export function createApp({ store, feed, consumer, logger, metrics, eventsToken,
   });
   /** The same view live, as Server-Sent Events: a snapshot (the first page), then each change with its seq as the id. */
   app.get('/posts/stream', (req, res) => {
-    feed.attach(req, res, () => ({ position: consumer.position, view: store.page({ limit: PAGES.defaultLimit, before: undefined }).view }));
+    feed.attach(req, res, () => {
+      const { view, olderBefore } = store.page({ limit: PAGES.defaultLimit, before: undefined });
+      return { position: consumer.position, view, ...(olderBefore === undefined ? {} : { olderPosts: nextPagePath('/posts', PAGES.defaultLimit, olderBefore) }) };
+    });
   });
   app.use(eventIntake(consumer));
 

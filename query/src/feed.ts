@@ -8,7 +8,10 @@ export type Change = StreamChange & { seq: number };
 export interface Snapshot {
   /** Seq of the last event applied to the view. */
   position: number;
+  /** The first page of the view. */
   view: PostsView;
+  /** Where the older posts are, when there are more than the first page holds. */
+  olderPosts?: string;
 }
 
 export interface ChangeFeedOptions {
@@ -76,7 +79,11 @@ export class ChangeFeed {
     res.socket?.setNoDelay(true);
     const current = snapshot();
     const missed = this.changesAfter(lastEventId(req), current.position);
-    const opening = missed ?? [`id: ${current.position}\nevent: snapshot\ndata: ${JSON.stringify(current.view)}\n\n`];
+    const opening = missed ?? [
+      `id: ${current.position}\nevent: snapshot\ndata: ${JSON.stringify(current.view)}\n\n`,
+      // Its own message (no id, so Last-Event-ID stays the snapshot's), which a page that does not know it ignores.
+      ...(current.olderPosts === undefined ? [] : [`event: older-posts\ndata: ${JSON.stringify(current.olderPosts)}\n\n`]),
+    ];
     // Tells EventSource how long to wait before reconnecting after the stream ends.
     res.write(`retry: 1000\n\n${opening.join('')}`);
     this.subscribers.add(res);

@@ -139,14 +139,16 @@ describe('query: the live stream (GET /posts/stream)', () => {
     expect(stream.messages).toHaveLength(3);
   });
 
-  it(`sends the first page of the view as its snapshot (the newest ${PAGES.defaultLimit} posts)`, async () => {
+  it(`sends the first page of the view as its snapshot (the newest ${PAGES.defaultLimit} posts), then where the older ones are`, async () => {
     const { url, deliver } = await setup();
     for (let i = 1; i <= PAGES.defaultLimit + 2; i++) await deliver(post(`p${i}`));
     const stream = await openStream(url);
-    await eventually(() => expect(stream.messages).toHaveLength(1));
+    await eventually(() => expect(stream.messages).toHaveLength(2));
     const snapshot = Object.keys(JSON.parse(stream.messages[0]!.data) as object);
     expect(snapshot).toHaveLength(PAGES.defaultLimit);
     expect(snapshot[0]).toBe('p3');
+    // Then where the older posts are: the post p3 was made by the event of seq 3.
+    expect(stream.messages[1]).toEqual({ event: 'older-posts', data: JSON.stringify(`/posts?limit=${PAGES.defaultLimit}&before=3`) });
   });
 
   it('sends the same change to every open stream', async () => {

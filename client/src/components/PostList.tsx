@@ -1,6 +1,10 @@
 import type { PostWithComments } from '@blog/common/api';
 import { CommentCreate } from './CommentCreate';
 import { CommentList } from './CommentList';
+import { LoadOlder } from './LoadOlder';
+
+export const OLDER_POSTS_LABEL = 'Show older posts';
+export const OLDER_COMMENTS_LABEL = 'Show older comments';
 
 export const EMPTY_TEXT = 'No posts yet — create the first one.';
 
@@ -13,9 +17,13 @@ interface PostListProps {
   loadError: string | null;
   onRetry: () => void;
   onCreateComment: (postId: string, content: string) => Promise<unknown>;
+  /** Whether there are older posts than those listed. */
+  hasOlderPosts?: boolean;
+  onLoadOlderPosts?: () => Promise<unknown>;
+  onLoadOlderComments?: (postId: string, path: string) => Promise<unknown>;
 }
 
-export function PostList({ posts, loaded, loadError, onRetry, onCreateComment }: PostListProps) {
+export function PostList({ posts, loaded, loadError, onRetry, onCreateComment, hasOlderPosts = false, onLoadOlderPosts, onLoadOlderComments }: PostListProps) {
   return (
     <div className="post-list">
       {loadError !== null && (
@@ -26,6 +34,7 @@ export function PostList({ posts, loaded, loadError, onRetry, onCreateComment }:
           </button>
         </div>
       )}
+      {hasOlderPosts && onLoadOlderPosts && <LoadOlder label={OLDER_POSTS_LABEL} onLoad={onLoadOlderPosts} />}
       {posts.length > 0 ? (
         <div className="post-grid">
           {posts.map((post) => (
@@ -33,6 +42,9 @@ export function PostList({ posts, loaded, loadError, onRetry, onCreateComment }:
               <h3 className="post-card__title" dir="auto">
                 {post.title}
               </h3>
+              {post.olderComments !== undefined && onLoadOlderComments && (
+                <LoadOlder label={OLDER_COMMENTS_LABEL} onLoad={() => onLoadOlderComments(post.id, post.olderComments as string)} />
+              )}
               <CommentList comments={post.comments} />
               <CommentCreate postId={post.id} onCreate={onCreateComment} />
             </article>
