@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { launchChromium } from '@blog/testkit/chromium';
 import { startStack, type Stack } from '@blog/testkit';
+import { PAGES } from '@blog/common';
 
 const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
 const CLIENT_BUILD = path.join(__dirname, '..', '..', 'client', 'dist', 'index.html');
@@ -248,3 +249,36 @@ test('with query frozen (SIGSTOP) the page stops saying Live within two ping int
     await connection(page, 'live').waitFor({ timeout: CATCH_UP_TIMEOUT_MS });
   });
 }, 90_000);
+
+// Last: the page then lists more posts than its first page holds.
+test('a blog with more posts than the first page shows the newest, and older posts and comments on demand', async () => {
+  if (!stack) throw new Error('the stack did not start (see beforeAll)');
+  const run = Date.now().toString(36);
+  const create = async (url: string, body: object) => {
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (res.status !== 201) throw new Error(`${url} answered ${res.status}`);
+    return (await res.json()) as { id: string };
+  };
+  const oldest = await create(`${stack.url('posts')}/posts`, { title: `oldest ${run}` });
+  for (let i = 0; i <= PAGES.commentsPerPost; i += 1) await create(`${stack.url('comments')}/posts/${oldest.id}/comments`, { content: `comment ${i} ${run}` });
+  for (let batch = 0; batch < PAGES.defaultLimit; batch += 50) {
+    await Promise.all(Array.from({ length: 50 }, (_, i) => create(`${stack!.url('posts')}/posts`, { title: `newer ${batch + i} ${run}` })));
+  }
+
+  await withPage('older-pages', async (page, baseUrl) => {
+    await page.goto(baseUrl);
+    await page.getByTestId('post').filter({ hasText: `newer ${PAGES.defaultLimit - 1} ${run}` }).waitFor();
+    const oldestCard = page.getByTestId('post').filter({ hasText: `oldest ${run}` });
+    expect(await oldestCard.count()).toBe(0);
+
+    await page.getByRole('button', { name: 'Show older posts' }).click();
+    await oldestCard.waitFor();
+    await expect(oldestCard.getByTestId('comment').count()).resolves.toBe(PAGES.commentsPerPost);
+    await oldestCard.getByRole('button', { name: 'Show older comments' }).click();
+    await page.waitForFunction(
+      ([card, expected]) => (card as Element).querySelectorAll('[data-testid="comment"]').length === expected,
+      [await oldestCard.elementHandle(), PAGES.commentsPerPost + 1] as const,
+    );
+    await expect(oldestCard.getByRole('button', { name: 'Show older comments' }).count()).resolves.toBe(0);
+  });
+}, 120_000);
