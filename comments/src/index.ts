@@ -1,5 +1,5 @@
 import { browserApiConfigSchema, busClientFor, busServiceConfigSchema, createLogger, DEFAULT_PORTS, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
-import { openServiceState, stateConfigSchema } from '@blog/common/state';
+import { openStateWithSnapshots, stateConfigSchema } from '@blog/common/state';
 import { z } from 'zod';
 import { createApp } from './app';
 import { COMMENTS_SCHEMA, commentEventHandlers, CommentStore, commentUpdates } from './events';
@@ -11,7 +11,8 @@ main(async () => {
   const logger = createLogger('comments', config);
   const metrics = new ServiceMetrics('comments', { processMetrics: true });
   const bus = busClientFor(config, { logger, metrics });
-  const store = new CommentStore(openServiceState(config, COMMENTS_SCHEMA, logger));
+  const local = await openStateWithSnapshots(config, COMMENTS_SCHEMA, logger);
+  const store = new CommentStore(local.state);
   const updates = commentUpdates(store, bus, logger);
   const consumer = new EventConsumer({ history: bus, state: store.state, handlers: commentEventHandlers(store, updates), logger, metrics, follow: config.EVENTS_FOLLOW });
 
@@ -22,12 +23,13 @@ main(async () => {
     logger,
     onListening: async () => {
       await consumer.start();
+      local.startSnapshots();
       updates.start();
     },
-    onShutdown: () => {
+    onShutdown: async () => {
       updates.stop();
       consumer.stop();
-      store.state.close();
+      await local.close();
     },
   });
 });

@@ -2,12 +2,18 @@
  * A service's own state in SQLite (better-sqlite3) on the service's own disk, with the position in the
  * event log it was built up to, kept in the same transactions (import from '@blog/common/state').
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
+import { retryUntilDone } from './backoff';
+import { env } from './config';
 import type { AppliedState, Position } from './consumer';
 import type { Logger } from './logger';
+import { BusSnapshots, describeSnapshotFile, removeScratch, Snapshotter, snapshotScratchFile, SnapshotsUnsupportedError, type SnapshotInfo, type SnapshotStore } from './snapshots';
+
+export * from './snapshots';
 
 /**
  * Where a service keeps its state, read from the environment: STATE_DIR (by default the repository's
@@ -19,17 +25,82 @@ export function stateConfigSchema(service: string) {
     /** A folder on the service's own disk; one replica's, never shared (a second process is refused). */
     STATE_DIR: z.string().default(path.join(__dirname, '..', '..', '.data', service)),
     STATE_CACHE_MIB: z.coerce.number({ error: cacheError }).int({ error: cacheError }).min(1, { error: cacheError }).max(4096, { error: cacheError }).default(16),
+    /** A new snapshot once the state is this many events past the newest the bus keeps; 0 makes none. */
+    SNAPSHOT_EVERY_EVENTS: z.coerce.number({ error: 'must be a whole number, 0 for none' }).int({ error: 'must be a whole number, 0 for none' }).min(0, { error: 'must be a whole number, 0 for none' }).default(100_000),
+    /** Start from the bus's newest snapshot when it is that far ahead of the state on disk (a fresh replica's is empty). */
+    SNAPSHOT_RESTORE: env.flag(true),
   };
 }
 
 export interface StateConfig {
   STATE_DIR: string;
   STATE_CACHE_MIB: number;
+  SNAPSHOT_EVERY_EVENTS: number;
+  SNAPSHOT_RESTORE: boolean;
 }
 
-/** The state of a service as its configuration says: `state.sqlite` in STATE_DIR. */
-export function openServiceState(config: StateConfig, schema: StateSchema, logger: Logger): StateDb {
-  return StateDb.open({ file: path.join(path.resolve(config.STATE_DIR), 'state.sqlite'), schema, cacheMiB: config.STATE_CACHE_MIB, logger });
+/** How long a starting service waits for the bus to say which snapshot is newest before it replays instead. */
+const SNAPSHOT_LOOKUP_MS = 15_000;
+
+/**
+ * The state of a service as its configuration says: `state.sqlite` in STATE_DIR. With `snapshots`, a
+ * state that is empty, or further behind the newest snapshot than SNAPSHOT_EVERY_EVENTS, is replaced by
+ * that snapshot (downloaded beside it, checked, then moved into place); one that cannot be used is
+ * passed over and the state is built from the log as it stands.
+ */
+export async function openServiceState(config: StateConfig, schema: StateSchema, logger: Logger, snapshots?: SnapshotStore): Promise<StateDb> {
+  const file = path.join(path.resolve(config.STATE_DIR), 'state.sqlite');
+  const open = () => StateDb.open({ file, schema, cacheMiB: config.STATE_CACHE_MIB, logger });
+  const state = open();
+  removeLeftScratch(path.dirname(file));
+  if (!snapshots || !config.SNAPSHOT_RESTORE) return state;
+  const newest = await newestSnapshot(snapshots, labelOf(schema), logger);
+  const behind = newest === undefined ? 0 : newest.seq - state.position.seq;
+  if (newest === undefined || behind <= 0 || (state.position.seq > 0 && behind < config.SNAPSHOT_EVERY_EVENTS)) return state;
+
+  const download = snapshotScratchFile(file, 'download');
+  try {
+    await snapshots.download(newest, download);
+    const made = describeSnapshotFile(download);
+    if (made.schema !== labelOf(schema) || made.seq !== newest.seq) throw new Error(`it holds ${made.schema} at seq ${made.seq}`);
+    state.close();
+    removeDatabase(file);
+    await rename(download, file);
+    logger.info({ seq: newest.seq, bytes: newest.bytes, from: state.position.seq }, 'state restored from the newest snapshot; reading the events after it');
+    return open();
+  } catch (err) {
+    logger.warn({ seq: newest.seq, reason: err instanceof Error ? err.message : String(err) }, 'snapshot not used; building the state from the event log instead');
+    return state.db.open ? state : open();
+  } finally {
+    await removeScratch(download);
+  }
+}
+
+function labelOf(schema: StateSchema): string {
+  return `${schema.service}@${schema.version}`;
+}
+
+/** The newest snapshot, asked for a while when the bus does not answer yet; undefined past that, or when there is none. */
+async function newestSnapshot(snapshots: SnapshotStore, schema: string, logger: Logger): Promise<SnapshotInfo | undefined> {
+  const found: { info?: SnapshotInfo } = {};
+  const asked = await retryUntilDone(
+    async () => {
+      try {
+        found.info = await snapshots.newest(schema);
+      } catch (err) {
+        if (!(err instanceof SnapshotsUnsupportedError)) throw err;
+      }
+    },
+    { signal: AbortSignal.timeout(SNAPSHOT_LOOKUP_MS), onError: (err, attempt) => logger[attempt < 3 ? 'debug' : 'warn']({ reason: err instanceof Error ? err.message : String(err) }, 'cannot ask the event bus for a snapshot yet') },
+  );
+  return asked ? found.info : undefined;
+}
+
+/** Files of a download or upload a killed process left behind. */
+function removeLeftScratch(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    if (/^(download|upload)-[0-9a-f-]{36}\.sqlite(-wal|-shm|-journal)?$/.test(name)) rmSync(path.join(dir, name), { force: true });
+  }
 }
 
 /** Thrown when another process has the state file open: each replica needs a STATE_DIR of its own. */
@@ -184,4 +255,38 @@ function labelIn(db: Database.Database): string | undefined {
 
 function removeDatabase(file: string): void {
   for (const suffix of ['', '-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true });
+}
+
+/** A service's state, with the snapshots the bus keeps of it. */
+export interface ServiceState {
+  state: StateDb;
+  /** Starts making snapshots in the background (once the state has caught up with the log). */
+  startSnapshots(): void;
+  /** Stops making snapshots, then closes the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a service's state as its configuration says, from the bus's newest snapshot when that is worth
+ * it (see openServiceState), and the Snapshotter that makes the next ones (SNAPSHOT_EVERY_EVENTS).
+ */
+export async function openStateWithSnapshots(
+  config: StateConfig & { EVENT_BUS_URL: string[]; EVENTS_TOKEN?: string | undefined },
+  schema: StateSchema,
+  logger: Logger,
+): Promise<ServiceState> {
+  const store = new BusSnapshots({ busUrls: config.EVENT_BUS_URL, eventsToken: config.EVENTS_TOKEN, service: schema.service });
+  const state = await openServiceState(config, schema, logger, store);
+  const snapshotter =
+    config.SNAPSHOT_EVERY_EVENTS === 0
+      ? undefined
+      : new Snapshotter({ db: state.db, position: () => state.position.seq, schema: labelOf(schema), store, everyEvents: config.SNAPSHOT_EVERY_EVENTS, dir: path.resolve(config.STATE_DIR), logger });
+  return {
+    state,
+    startSnapshots: () => snapshotter?.start(),
+    close: async () => {
+      await snapshotter?.stop();
+      state.close();
+    },
+  };
 }

@@ -124,6 +124,12 @@ describe('state configuration', () => {
     const config = loadConfig(schema, {});
     expect(config.STATE_DIR).toBe(path.resolve(__dirname, '..', '..', '.data', 'posts'));
     expect(config.STATE_CACHE_MIB).toBe(16);
+    expect(config.SNAPSHOT_EVERY_EVENTS).toBe(100_000);
+    expect(config.SNAPSHOT_RESTORE).toBe(true);
+  });
+
+  it.each(['-1', 'often', '2.5'])('refuses SNAPSHOT_EVERY_EVENTS=%p naming the variable', (value) => {
+    expect(() => loadConfig(schema, { SNAPSHOT_EVERY_EVENTS: value })).toThrow(/SNAPSHOT_EVERY_EVENTS/);
   });
 
   it.each(['0', '-1', '1.5', 'lots', '4097'])('refuses STATE_CACHE_MIB=%p naming the variable', (value) => {
@@ -131,8 +137,8 @@ describe('state configuration', () => {
     expect(() => loadConfig(schema, { STATE_CACHE_MIB: value })).toThrow(/STATE_CACHE_MIB/);
   });
 
-  it('opens state.sqlite in STATE_DIR, making the folder', () => {
-    const state = openServiceState({ STATE_DIR: path.join(dir, 'nested', 'posts'), STATE_CACHE_MIB: 4 }, SCHEMA, silentLogger());
+  it('opens state.sqlite in STATE_DIR, making the folder', async () => {
+    const state = await openServiceState({ STATE_DIR: path.join(dir, 'nested', 'posts'), STATE_CACHE_MIB: 4, SNAPSHOT_EVERY_EVENTS: 0, SNAPSHOT_RESTORE: false }, SCHEMA, silentLogger());
     open.push(state);
     expect(state.db.name).toBe(path.join(dir, 'nested', 'posts', 'state.sqlite'));
     expect(state.db.pragma('cache_size', { simple: true })).toBe(-4096);

@@ -7,6 +7,7 @@ import {
   LIMITS,
   parsePublishRequest,
   parseQuery,
+  requireEventsToken,
   requireJsonObject,
   type Logger,
   type SubscriberStatus,
@@ -15,6 +16,8 @@ import type { Express, Response } from 'express';
 import { z } from 'zod';
 import type { Appended, EventLog, NewEvent } from './log';
 import type { BusMetrics } from './metrics';
+import { snapshotRoutes } from './snapshot-routes';
+import type { SnapshotArchive, SnapshotClaims } from './snapshots';
 
 export interface EventBusDeps {
   log: EventLog;
@@ -26,6 +29,8 @@ export interface EventBusDeps {
   eventsToken?: string;
   /** Aborted when the bus begins to shut down: reads waiting for new events answer at once. */
   draining?: AbortSignal;
+  /** Where the services' snapshots are kept (`/snapshots`); none, no such routes. */
+  snapshots?: { archive: SnapshotArchive; claims: SnapshotClaims };
 }
 
 const MAX_PAGE = 10_000;
@@ -40,8 +45,10 @@ const historyQuerySchema = z.object({
   wait: z.coerce.number().int().min(0).max(MAX_WAIT_MS).optional(),
 });
 
-export function createApp({ log, subscribers, logger, metrics, eventsToken, draining }: EventBusDeps): Express {
+export function createApp({ log, subscribers, logger, metrics, eventsToken, draining, snapshots }: EventBusDeps): Express {
   const app = createServiceApp({ isReady: () => true, logger, metrics, eventsToken });
+  if (eventsToken !== undefined) app.use('/snapshots', requireEventsToken(eventsToken));
+  if (snapshots) app.use(snapshotRoutes({ ...snapshots, logger }));
   const append = async (event: NewEvent): Promise<Appended> => {
     const appended = await log.append(event);
     const { id, type, seq } = appended.event;

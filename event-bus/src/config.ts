@@ -30,6 +30,12 @@ export const configSchema = z.object({
     .min(1, { error: 'must be a whole number from 1 to 10000000' })
     .max(10_000_000, { error: 'must be a whole number from 1 to 10000000' })
     .default(RECENT_IDS),
+  /** The largest snapshot of a service's state the bus takes (bytes). */
+  SNAPSHOT_MAX_BYTES: z.coerce
+    .number({ error: 'must be a whole number of bytes, at least 1' })
+    .int({ error: 'must be a whole number of bytes, at least 1' })
+    .min(1, { error: 'must be a whole number of bytes, at least 1' })
+    .default(4 * 2 ** 30),
   NATS_URL: env.natsServerList(['nats://127.0.0.1:4222']).refine((servers) => servers.length > 0, { error: 'must name at least one NATS server' }),
   NATS_USER: z.string().optional(),
   NATS_PASSWORD: z.string().optional(),

@@ -22,11 +22,12 @@ main(async () => {
             publishTimeoutMs: config.NATS_PUBLISH_TIMEOUT_MS,
             duplicateWindowMs: config.NATS_DUPLICATE_WINDOW_MS,
             recentIds: config.EVENT_IDS_REMEMBERED,
+            snapshotMaxBytes: config.SNAPSHOT_MAX_BYTES,
           },
           logger,
           metrics,
         )
-      : await openFileStorage({ dir: config.EVENT_LOG_DIR, writeTimeoutMs: config.EVENT_LOG_WRITE_TIMEOUT_MS, recentIds: config.EVENT_IDS_REMEMBERED }, logger, metrics);
+      : await openFileStorage({ dir: config.EVENT_LOG_DIR, writeTimeoutMs: config.EVENT_LOG_WRITE_TIMEOUT_MS, recentIds: config.EVENT_IDS_REMEMBERED, snapshotMaxBytes: config.SNAPSHOT_MAX_BYTES }, logger, metrics);
   const { log, positions } = storage;
   const deliveries = config.EVENT_SUBSCRIBERS.map((url) => new SubscriberDelivery(url, { log, logger, metrics, token: config.EVENTS_TOKEN, positions }));
   const deliverer = new Deliverer(deliveries, storage.lease, logger);
@@ -36,7 +37,7 @@ main(async () => {
 
   await runService({
     name: 'event-bus',
-    app: createApp({ log, subscribers: deliverer, logger, metrics, eventsToken: config.EVENTS_TOKEN, draining: draining.signal }),
+    app: createApp({ log, subscribers: deliverer, logger, metrics, eventsToken: config.EVENTS_TOKEN, draining: draining.signal, snapshots: storage.snapshots }),
     port: config.PORT,
     logger,
     onListening: () => deliverer.start(),

@@ -16,7 +16,7 @@ const PROBE_KEY = 'ready-probe';
  * returns once it answers a read. Binding to a bucket checks nothing, so a create that failed (the cluster
  * did not answer in time) would leave a handle on a stream that does not exist: every use of it would fail.
  */
-async function bucket(connection: NatsConnection, name: string, options: { replicas: number; ttl?: number }): Promise<KV> {
+export async function bucket(connection: NatsConnection, name: string, options: { replicas: number; ttl?: number }): Promise<KV> {
   const kvm = new Kvm(connection);
   const deadline = Date.now() + BUCKET_READY_TIMEOUT_MS;
   for (;;) {

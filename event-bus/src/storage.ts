@@ -8,13 +8,17 @@ import { KvLease, KvPositionStore } from './jetstream-kv';
 import { SoleLease, type DeliveryLease } from './lease';
 import type { EventLog } from './log';
 import type { BusMetrics } from './metrics';
+import { ObjectStoreSnapshotArchive, KvSnapshotClaims } from './jetstream-snapshots';
 import { FilePositionStore, type PositionStore } from './positions';
+import { FileSnapshotArchive, MemorySnapshotClaims, type SnapshotArchive, type SnapshotClaims } from './snapshots';
 
 /** Where the bus keeps its events and its subscribers' positions, and how it decides who delivers. */
 export interface BusStorage {
   log: EventLog;
   positions: PositionStore;
   lease: DeliveryLease;
+  /** The services' snapshots, and who may make the next one. */
+  snapshots: { archive: SnapshotArchive; claims: SnapshotClaims };
   close(): Promise<void>;
 }
 
@@ -23,6 +27,8 @@ export interface FileStorageSettings {
   writeTimeoutMs: number;
   /** How many of the newest event ids are remembered (EVENT_IDS_REMEMBERED). */
   recentIds: number;
+  /** The largest snapshot taken (SNAPSHOT_MAX_BYTES). */
+  snapshotMaxBytes: number;
 }
 
 /** One bus with its log and positions in a folder (a volume in Kubernetes): the default. */
@@ -40,6 +46,7 @@ export async function openFileStorage(settings: FileStorageSettings, logger: Log
     log,
     positions,
     lease: new SoleLease(),
+    snapshots: { archive: new FileSnapshotArchive(path.join(dir, 'snapshots'), settings.snapshotMaxBytes), claims: new MemorySnapshotClaims() },
     close: async () => {
       await positions.close();
       await log.close();
@@ -59,6 +66,8 @@ export interface JetStreamStorageSettings {
   duplicateWindowMs: number;
   /** How many of the newest event ids each replica remembers (EVENT_IDS_REMEMBERED). */
   recentIds: number;
+  /** The largest snapshot taken (SNAPSHOT_MAX_BYTES). */
+  snapshotMaxBytes: number;
 }
 
 /**
@@ -80,10 +89,15 @@ export async function openJetStreamStorage(settings: JetStreamStorageSettings, l
     const positions = await KvPositionStore.open({ connection, bucket: `${stream}_positions`, replicas });
     const lease = await KvLease.open({ connection, bucket: `${stream}_lease`, replicas });
     logger.info({ holder: lease.holder }, 'this replica delivers while it holds the delivery lease');
+    const snapshots = {
+      archive: await ObjectStoreSnapshotArchive.open({ connection, bucket: `${stream}_snapshots`, replicas, maxBytes: settings.snapshotMaxBytes }),
+      claims: await KvSnapshotClaims.open({ connection, bucket: `${stream}_snapshot_claims`, replicas }),
+    };
     return {
       log,
       positions,
       lease,
+      snapshots,
       close: async () => {
         await positions.close();
         await log.close();

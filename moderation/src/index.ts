@@ -1,5 +1,5 @@
 import { busClientFor, busServiceConfigSchema, createLogger, DEFAULT_PORTS, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
-import { openServiceState, stateConfigSchema } from '@blog/common/state';
+import { openStateWithSnapshots, stateConfigSchema } from '@blog/common/state';
 import { z } from 'zod';
 import { createApp } from './app';
 import { DEFAULT_BLOCKED_WORDS, MODERATION_SCHEMA, moderationDecisions, moderationEventHandlers, ModerationStore } from './events';
@@ -16,7 +16,8 @@ main(async () => {
   const logger = createLogger('moderation', config);
   const metrics = new ServiceMetrics('moderation', { processMetrics: true });
   const bus = busClientFor(config, { logger, metrics });
-  const store = new ModerationStore(openServiceState(config, MODERATION_SCHEMA, logger));
+  const local = await openStateWithSnapshots(config, MODERATION_SCHEMA, logger);
+  const store = new ModerationStore(local.state);
   const decisions = moderationDecisions(store, bus, config.BLOCKED_WORDS, logger);
   const consumer = new EventConsumer({ history: bus, state: store.state, handlers: moderationEventHandlers(store, decisions), logger, metrics, follow: config.EVENTS_FOLLOW });
 
@@ -27,12 +28,13 @@ main(async () => {
     logger,
     onListening: async () => {
       await consumer.start();
+      local.startSnapshots();
       decisions.start();
     },
-    onShutdown: () => {
+    onShutdown: async () => {
       decisions.stop();
       consumer.stop();
-      store.state.close();
+      await local.close();
     },
   });
 });

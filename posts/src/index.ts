@@ -1,5 +1,5 @@
 import { browserApiConfigSchema, busClientFor, busServiceConfigSchema, createLogger, DEFAULT_PORTS, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
-import { openServiceState, stateConfigSchema } from '@blog/common/state';
+import { openStateWithSnapshots, stateConfigSchema } from '@blog/common/state';
 import { z } from 'zod';
 import { createApp } from './app';
 import { POSTS_SCHEMA, postEventHandlers, PostStore } from './events';
@@ -11,7 +11,8 @@ main(async () => {
   const logger = createLogger('posts', config);
   const metrics = new ServiceMetrics('posts', { processMetrics: true });
   const bus = busClientFor(config, { logger, metrics });
-  const store = new PostStore(openServiceState(config, POSTS_SCHEMA, logger));
+  const local = await openStateWithSnapshots(config, POSTS_SCHEMA, logger);
+  const store = new PostStore(local.state);
   const consumer = new EventConsumer({ history: bus, state: store.state, handlers: postEventHandlers(store), logger, metrics, follow: config.EVENTS_FOLLOW });
 
   await runService({
@@ -19,10 +20,13 @@ main(async () => {
     app: createApp({ store, bus, consumer, logger, metrics, eventsToken: config.EVENTS_TOKEN, browserOrigins: config.CORS_ORIGINS }),
     port: config.PORT,
     logger,
-    onListening: () => consumer.start(),
-    onShutdown: () => {
+    onListening: async () => {
+      await consumer.start();
+      local.startSnapshots();
+    },
+    onShutdown: async () => {
       consumer.stop();
-      store.state.close();
+      await local.close();
     },
   });
 });

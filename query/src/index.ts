@@ -1,5 +1,5 @@
 import { browserApiConfigSchema, busClientFor, busServiceConfigSchema, createLogger, DEFAULT_PORTS, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
-import { openServiceState, stateConfigSchema } from '@blog/common/state';
+import { openStateWithSnapshots, stateConfigSchema } from '@blog/common/state';
 import { z } from 'zod';
 import { createApp } from './app';
 import { QUERY_SCHEMA, queryEventHandlers, QueryStore } from './events';
@@ -18,7 +18,8 @@ main(async () => {
   const config = loadConfig(configSchema);
   const logger = createLogger('query', config);
   const metrics = new ServiceMetrics('query', { processMetrics: true });
-  const store = new QueryStore(openServiceState(config, QUERY_SCHEMA, logger));
+  const local = await openStateWithSnapshots(config, QUERY_SCHEMA, logger);
+  const store = new QueryStore(local.state);
   const feed = new ChangeFeed({ pingIntervalMs: config.STREAM_PING_MS });
   const handlers = queryEventHandlers(store, (change) => feed.publish(change));
   const consumer = new EventConsumer({ history: busClientFor(config, { logger, metrics }), state: store.state, handlers, logger, metrics, follow: config.EVENTS_FOLLOW });
@@ -28,12 +29,15 @@ main(async () => {
     app: createApp({ store, feed, consumer, logger, metrics, eventsToken: config.EVENTS_TOKEN, browserOrigins: config.CORS_ORIGINS }),
     port: config.PORT,
     logger,
-    onListening: () => consumer.start(),
+    onListening: async () => {
+      await consumer.start();
+      local.startSnapshots();
+    },
     // Open streams would hold the drain until its time limit: end them at once; clients reconnect.
     onDraining: () => feed.close(),
-    onShutdown: () => {
+    onShutdown: async () => {
       consumer.stop();
-      store.state.close();
+      await local.close();
     },
   });
 });

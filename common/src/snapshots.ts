@@ -1,0 +1,234 @@
+/**
+ * Snapshots of a service's state, kept by the bus: a fresh replica starts from the newest one plus the
+ * events after it instead of from the first event, and one replica at a time makes the next one in the
+ * background (import from '@blog/common/state').
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import Database from 'better-sqlite3';
+import { eventsHeaders } from './auth';
+import type { Logger } from './logger';
+
+/** A snapshot the bus keeps: whose state (`schema`, e.g. "query@1"), up to which seq, and its bytes' SHA-256. */
+export interface SnapshotInfo {
+  service: string;
+  schema: string;
+  seq: number;
+  bytes: number;
+  sha256: string;
+}
+
+/** Where snapshots are kept, as a service sees it. */
+export interface SnapshotStore {
+  /** The newest snapshot of a schema, or undefined when there is none (or the bus keeps none). */
+  newest(schema: string): Promise<SnapshotInfo | undefined>;
+  /** Downloads it to `file`; rejects unless the bytes are the ones its SHA-256 names. */
+  download(info: SnapshotInfo, file: string): Promise<void>;
+  /** The right to make the next snapshot, or undefined while another replica holds it (or one as new is kept). */
+  claim(schema: string, seq: number): Promise<string | undefined>;
+  upload(schema: string, seq: number, claim: string, file: string): Promise<void>;
+  release(schema: string, claim: string): Promise<void>;
+}
+
+/** A bus that keeps no snapshots (an older one, or another implementation): the service replays instead. */
+export class SnapshotsUnsupportedError extends Error {
+  override name = 'SnapshotsUnsupportedError';
+}
+
+/** The bus's `/snapshots` routes, tried on each of its URLs in turn. */
+export class BusSnapshots implements SnapshotStore {
+  constructor(
+    private readonly options: { busUrls: readonly string[]; eventsToken: string | undefined; service: string },
+  ) {}
+
+  async newest(schema: string): Promise<SnapshotInfo | undefined> {
+    const response = await this.request(`/snapshots/${this.options.service}/${schema}`, { method: 'GET' });
+    if (response.status === 404) {
+      const body = (await response.json().catch(() => ({}))) as { error?: unknown };
+      // Our bus says "no snapshot of …"; any other 404 is a bus without the routes.
+      if (typeof body.error === 'string' && body.error.startsWith('no snapshot')) return undefined;
+      throw new SnapshotsUnsupportedError('the event bus keeps no snapshots');
+    }
+    await expectOk(response, 'reading the newest snapshot');
+    return (await response.json()) as SnapshotInfo;
+  }
+
+  async download(info: SnapshotInfo, file: string): Promise<void> {
+    const response = await this.request(`/snapshots/${info.service}/${info.schema}/${info.seq}`, { method: 'GET' });
+    await expectOk(response, 'downloading a snapshot');
+    if (!response.body) throw new Error('the snapshot came without a body');
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        hash.update(chunk);
+        bytes += chunk.length;
+        done(null, chunk);
+      },
+    });
+    await pipeline(Readable.fromWeb(response.body as Parameters<typeof Readable.fromWeb>[0]), counted, createWriteStream(file));
+    const sha256 = hash.digest('hex');
+    if (bytes !== info.bytes || sha256 !== info.sha256) throw new Error(`the snapshot's bytes do not match it (${bytes} bytes, sha256 ${sha256})`);
+  }
+
+  async claim(schema: string, seq: number): Promise<string | undefined> {
+    const response = await this.request(`/snapshots/${this.options.service}/${schema}/claims`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ seq }),
+    });
+    if (response.status === 409) return undefined;
+    if (response.status === 404) throw new SnapshotsUnsupportedError('the event bus keeps no snapshots');
+    await expectOk(response, 'claiming the next snapshot');
+    return ((await response.json()) as { claim: string }).claim;
+  }
+
+  async upload(schema: string, seq: number, claim: string, file: string): Promise<void> {
+    const sha256 = await sha256Of(file);
+    const { size } = await stat(file);
+    const response = await this.request(`/snapshots/${this.options.service}/${schema}/${seq}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/vnd.sqlite3', 'content-length': String(size), 'snapshot-claim': claim, 'snapshot-sha256': sha256 },
+      body: Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>,
+      duplex: 'half',
+    });
+    await expectOk(response, 'storing a snapshot');
+  }
+
+  async release(schema: string, claim: string): Promise<void> {
+    await this.request(`/snapshots/${this.options.service}/${schema}/claims/${encodeURIComponent(claim)}`, { method: 'DELETE' });
+  }
+
+  /** The request to the first bus URL that answers. */
+  private async request(path: string, init: RequestInit & { duplex?: 'half' }): Promise<Response> {
+    let failure: unknown;
+    for (const url of this.options.busUrls) {
+      try {
+        return await fetch(`${url}${path}`, { ...init, headers: { ...eventsHeaders(this.options.eventsToken), ...(init.headers as Record<string, string>) } });
+      } catch (err) {
+        failure = err;
+        // A body stream is used up by the first attempt: it cannot be sent again elsewhere.
+        if (init.body instanceof ReadableStream) break;
+      }
+    }
+    throw failure instanceof Error ? failure : new Error('no event bus URL answered');
+  }
+}
+
+async function expectOk(response: Response, what: string): Promise<void> {
+  if (response.ok) return;
+  const body = await response.text().catch(() => '');
+  throw new Error(`${what}: the event bus answered ${response.status} ${body.slice(0, 200)}`);
+}
+
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** What a downloaded snapshot file says of itself: its schema label and seq, or why it cannot be used. */
+export function describeSnapshotFile(file: string): { schema: string; seq: number; eventId: string | undefined } {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const meta = db.prepare<[], { schema: string; seq: number; event_id: string | null }>('SELECT schema, seq, event_id FROM state_meta').get();
+    if (!meta) throw new Error('the snapshot holds no position');
+    return { schema: meta.schema, seq: meta.seq, eventId: meta.event_id ?? undefined };
+  } finally {
+    db.close();
+  }
+}
+
+/** A file name beside `file` for a snapshot on its way in or out. */
+export function snapshotScratchFile(file: string, purpose: 'download' | 'upload'): string {
+  return path.join(path.dirname(file), `${purpose}-${randomUUID()}.sqlite`);
+}
+
+export async function removeScratch(file: string): Promise<void> {
+  for (const suffix of ['', '-wal', '-shm', '-journal']) await rm(`${file}${suffix}`, { force: true });
+}
+
+export interface SnapshotterOptions {
+  /** The state to copy: its database and its position. */
+  db: Database.Database;
+  position: () => number;
+  schema: string;
+  store: SnapshotStore;
+  /** A new snapshot once the state is this many events past the newest one kept. */
+  everyEvents: number;
+  /** Where the copy is made before it is sent (the state's own folder). */
+  dir: string;
+  logger: Logger;
+  /** How often to look whether a snapshot is due. */
+  checkEveryMs?: number;
+}
+
+/**
+ * Makes a snapshot in the background once the state is `everyEvents` past the newest one the bus keeps:
+ * claims the right to (one replica at a time), copies the database with SQLite's online backup (the
+ * service goes on applying events meanwhile), and sends the copy with its SHA-256.
+ */
+export class Snapshotter {
+  private timer: NodeJS.Timeout | undefined;
+  private making: Promise<void> | undefined;
+  private newestKnown = 0;
+  private unsupported = false;
+
+  constructor(private readonly options: SnapshotterOptions) {}
+
+  start(): void {
+    this.timer ??= setInterval(() => void this.makeIfDue(), this.options.checkEveryMs ?? 1_000).unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.making;
+  }
+
+  /** Makes one when due and no other is being made here; resolves when done (or not needed). */
+  makeIfDue(): Promise<void> {
+    if (this.unsupported || this.making) return this.making ?? Promise.resolve();
+    if (this.options.position() - this.newestKnown < this.options.everyEvents) return Promise.resolve();
+    this.making = this.make()
+      .catch((err: unknown) => {
+        if (err instanceof SnapshotsUnsupportedError) {
+          this.unsupported = true;
+          this.options.logger.info('the event bus keeps no snapshots: none are made');
+        } else {
+          this.options.logger.warn({ reason: err instanceof Error ? err.message : String(err) }, 'making a snapshot failed; will try again');
+        }
+      })
+      .finally(() => {
+        this.making = undefined;
+      });
+    return this.making;
+  }
+
+  private async make(): Promise<void> {
+    const { store, schema, logger } = this.options;
+    const newest = await store.newest(schema);
+    this.newestKnown = newest?.seq ?? 0;
+    const seq = this.options.position();
+    if (seq - this.newestKnown < this.options.everyEvents) return;
+    const claim = await store.claim(schema, seq);
+    if (claim === undefined) return;
+    const copy = path.join(this.options.dir, `upload-${randomUUID()}.sqlite`);
+    let sent = false;
+    try {
+      await this.options.db.backup(copy);
+      const made = describeSnapshotFile(copy);
+      await store.upload(schema, made.seq, claim, copy);
+      sent = true;
+      this.newestKnown = made.seq;
+      logger.info({ seq: made.seq, schema }, 'snapshot made and stored by the event bus');
+    } finally {
+      await removeScratch(copy);
+      if (!sent) await store.release(schema, claim).catch(() => undefined);
+    }
+  }
+}

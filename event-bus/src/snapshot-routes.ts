@@ -1,0 +1,96 @@
+import { HttpError, type Logger } from '@blog/common';
+import { Router, type Request } from 'express';
+import { pipeline } from 'node:stream/promises';
+import { CLAIM_TTL_MS, SCHEMA_LABEL, SNAPSHOT_NAME, type SnapshotArchive, type SnapshotClaims, type SnapshotKey } from './snapshots';
+
+export interface SnapshotRoutesDeps {
+  archive: SnapshotArchive;
+  claims: SnapshotClaims;
+  logger: Logger;
+}
+
+/**
+ * The services' snapshots, behind the events token like `/events`:
+ * - `GET /snapshots/:service/:schema`: the newest one's `{service, schema, seq, bytes, sha256}`, or 404;
+ * - `GET /snapshots/:service/:schema/:seq`: its bytes;
+ * - `POST /snapshots/:service/:schema/claims` `{seq}`: the right to make the next one (201 `{claim}`), 409
+ *   while another replica holds it or when one as new is kept already;
+ * - `PUT /snapshots/:service/:schema/:seq` with `Snapshot-Claim` and `Snapshot-Sha256`: stores it (201);
+ * - `DELETE /snapshots/:service/:schema/claims/:claim`: gives a claim up.
+ */
+export function snapshotRoutes({ archive, claims, logger }: SnapshotRoutesDeps): Router {
+  const router = Router();
+
+  router.get('/snapshots/:service/:schema', async (req, res) => {
+    const { service, schema } = whose(req);
+    const newest = await archive.newest(service, schema);
+    if (!newest) throw new HttpError(404, `no snapshot of ${schema} is kept`);
+    res.json(newest);
+  });
+
+  router.get('/snapshots/:service/:schema/:seq', async (req, res) => {
+    const key = keyOf(req);
+    const body = await archive.read(key);
+    if (!body) throw new HttpError(404, `no snapshot of ${key.schema} at seq ${key.seq} is kept`);
+    res.type('application/vnd.sqlite3');
+    await pipeline(body, res);
+  });
+
+  router.post('/snapshots/:service/:schema/claims', async (req, res) => {
+    const { service, schema } = whose(req);
+    const seq = wholeNumber((req.body as { seq?: unknown } | undefined)?.seq, 'body must be {"seq": <the seq the snapshot will hold>}');
+    await refuseUnlessNewer({ service, schema, seq });
+    const claim = await claims.claim(service, schema);
+    if (claim === undefined) throw new HttpError(409, `another replica is making a snapshot of ${schema}`);
+    res.status(201).json({ claim, ttlMs: CLAIM_TTL_MS });
+  });
+
+  router.delete('/snapshots/:service/:schema/claims/:claim', async (req, res) => {
+    const { service, schema } = whose(req);
+    await claims.release(service, schema, String(req.params.claim));
+    res.status(204).end();
+  });
+
+  router.put('/snapshots/:service/:schema/:seq', async (req, res) => {
+    const key = keyOf(req);
+    const claim = req.get('snapshot-claim');
+    const sha256 = req.get('snapshot-sha256')?.toLowerCase();
+    if (claim === undefined || !(await claims.holds(key.service, key.schema, claim))) {
+      throw new HttpError(409, `Snapshot-Claim must name this replica's live claim (POST /snapshots/${key.service}/${key.schema}/claims)`);
+    }
+    if (sha256 === undefined || !/^[0-9a-f]{64}$/.test(sha256)) throw new HttpError(400, 'Snapshot-Sha256 must be the hex SHA-256 of the body');
+    try {
+      await refuseUnlessNewer(key);
+      const info = await archive.write(key, sha256, req);
+      logger.info({ ...info }, 'snapshot stored');
+      res.status(201).json(info);
+    } finally {
+      await claims.release(key.service, key.schema, claim);
+    }
+  });
+
+  async function refuseUnlessNewer(key: SnapshotKey): Promise<void> {
+    const newest = await archive.newest(key.service, key.schema);
+    if (newest && newest.seq >= key.seq) throw new HttpError(409, `a snapshot of ${key.schema} at seq ${newest.seq} is kept already`);
+  }
+
+  return router;
+}
+
+function whose(req: Request): { service: string; schema: string } {
+  const service = String(req.params.service);
+  const schema = String(req.params.schema);
+  if (!SNAPSHOT_NAME.test(service)) throw new HttpError(400, 'service must be a lowercase name such as query');
+  if (!SCHEMA_LABEL.test(schema) || !schema.startsWith(`${service}@`)) throw new HttpError(400, `schema must be ${service}@<version>`);
+  return { service, schema };
+}
+
+function keyOf(req: Request): SnapshotKey {
+  return { ...whose(req), seq: wholeNumber(req.params.seq, 'seq must be a positive whole number') };
+}
+
+function wholeNumber(value: unknown, error: string): number {
+  const text = typeof value === 'number' ? String(value) : value;
+  if (typeof text !== 'string' || !/^[1-9]\d{0,14}$/.test(text)) throw new HttpError(400, error);
+  return Number(text);
+}

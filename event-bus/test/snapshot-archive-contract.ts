@@ -1,0 +1,138 @@
+/**
+ * What every place the bus keeps snapshots in must do, through the bus's `/snapshots` routes and the
+ * client the services use (BusSnapshots): the file archive here, the JetStream object store in
+ * test/cluster.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { listen, silentLogger } from '@blog/common';
+import { BusSnapshots } from '@blog/common/state';
+import request from 'supertest';
+import { createApp } from '../src/app';
+import { SNAPSHOTS_KEPT, type SnapshotArchive, type SnapshotClaims } from '../src/snapshots';
+import { MemoryEventLog } from '../src/testing';
+
+export interface SnapshotPlace {
+  archive: SnapshotArchive;
+  claims: SnapshotClaims;
+}
+
+const TOKEN = 'snapshot-contract-token-0123456789';
+
+export function describeSnapshotArchiveContract(name: string, open: () => Promise<SnapshotPlace>): void {
+  describe(`${name}: the services' snapshots`, () => {
+    let dir: string;
+    let server: Server | undefined;
+    let place: SnapshotPlace;
+    let app: ReturnType<typeof createApp>;
+    let bus: BusSnapshots;
+
+    beforeEach(async () => {
+      dir = mkdtempSync(path.join(os.tmpdir(), 'bus-snapshots-'));
+      place = await open();
+      const none = { statuses: async () => [] };
+      app = createApp({ log: new MemoryEventLog(), subscribers: none, logger: silentLogger(), eventsToken: TOKEN, snapshots: place });
+      const listening = await listen(app, 0, '127.0.0.1');
+      server = listening.server;
+      bus = new BusSnapshots({ busUrls: [`http://127.0.0.1:${listening.port}`], eventsToken: TOKEN, service: 'query' });
+    });
+    afterEach(async () => {
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    /** A file of `size` bytes of the given fill, as a snapshot would be. */
+    const fileOf = (label: string, size = 200_000) => {
+      const file = path.join(dir, `${label}.sqlite`);
+      writeFileSync(file, Buffer.alloc(size, label));
+      return file;
+    };
+
+    it('stores a snapshot sent under a claim, lists it as the newest and serves its bytes', async () => {
+      expect(await bus.newest('query@1')).toBeUndefined();
+      const claim = await bus.claim('query@1', 10);
+      expect(claim).toEqual(expect.any(String));
+      const file = fileOf('a');
+      await bus.upload('query@1', 10, claim as string, file);
+      const newest = await bus.newest('query@1');
+      expect(newest).toEqual({ service: 'query', schema: 'query@1', seq: 10, bytes: 200_000, sha256: createHash('sha256').update(readFileSync(file)).digest('hex') });
+      const copy = path.join(dir, 'copy');
+      await bus.download(newest!, copy);
+      expect(readFileSync(copy).equals(readFileSync(file))).toBe(true);
+      // Another schema version sees none of it.
+      expect(await bus.newest('query@2')).toBeUndefined();
+    });
+
+    it('lets one replica at a time make the next snapshot, and none older than the one kept', async () => {
+      const first = await bus.claim('query@1', 10);
+      expect(first).toBeDefined();
+      expect(await bus.claim('query@1', 11)).toBeUndefined();
+      await bus.upload('query@1', 10, first as string, fileOf('a'));
+      expect(await bus.claim('query@1', 10)).toBeUndefined();
+      const next = await bus.claim('query@1', 20);
+      expect(next).toBeDefined();
+      await bus.release('query@1', next as string);
+      expect(await bus.claim('query@1', 20)).toBeDefined();
+    });
+
+    it('refuses a snapshot without a live claim, or whose bytes are not the ones it names, and keeps nothing of it', async () => {
+      const noClaim = await request(app).put('/snapshots/query/query@1/5').set('authorization', `Bearer ${TOKEN}`).set('snapshot-claim', 'made-up').set('snapshot-sha256', '0'.repeat(64)).send(Buffer.from('x'));
+      expect(noClaim.status).toBe(409);
+      const claim = await bus.claim('query@1', 5);
+      const wrong = await request(app)
+        .put('/snapshots/query/query@1/5')
+        .set('authorization', `Bearer ${TOKEN}`)
+        .set('content-type', 'application/vnd.sqlite3')
+        .set('snapshot-claim', claim as string)
+        .set('snapshot-sha256', createHash('sha256').update('other bytes').digest('hex'))
+        .send(Buffer.from('these bytes'));
+      expect(wrong.status).toBe(400);
+      expect((wrong.body as { error: string }).error).toMatch(/does not match/);
+      expect(await bus.newest('query@1')).toBeUndefined();
+    });
+
+    it('never lists a snapshot whose upload broke off half-way', async () => {
+      const claim = (await bus.claim('query@1', 7)) as string;
+      const broken = new Readable({
+        read() {
+          this.push(Buffer.alloc(64 * 1024, 'h'));
+          this.destroy(new Error('connection reset'));
+        },
+      });
+      await expect(place.archive.write({ service: 'query', schema: 'query@1', seq: 7 }, '0'.repeat(64), broken)).rejects.toThrow();
+      expect(await bus.newest('query@1')).toBeUndefined();
+      await bus.release('query@1', claim);
+    });
+
+    it(`keeps the newest ${SNAPSHOTS_KEPT} snapshots of a schema`, async () => {
+      for (const seq of [10, 20, 30]) {
+        const claim = (await bus.claim('query@1', seq)) as string;
+        await bus.upload('query@1', seq, claim, fileOf(`s${seq}`, 1_000));
+      }
+      expect((await bus.newest('query@1'))?.seq).toBe(30);
+      expect(await place.archive.read({ service: 'query', schema: 'query@1', seq: 20 })).toBeDefined();
+      expect(await place.archive.read({ service: 'query', schema: 'query@1', seq: 10 })).toBeUndefined();
+    });
+
+    it.each([
+      ['get', '/snapshots/Query/query@1', 400],
+      ['get', '/snapshots/query/posts@1', 400],
+      ['get', '/snapshots/query/query@1/0', 400],
+      ['get', '/snapshots/query/query@1/9', 404],
+      ['post', '/snapshots/query/query@1/claims', 400],
+    ] as const)('answers %s %s with %d JSON', async (method, url, status) => {
+      const res = await request(app)[method](url).set('authorization', `Bearer ${TOKEN}`);
+      expect(res.status).toBe(status);
+      expect(res.body).toEqual({ error: expect.any(String) });
+    });
+
+    it('asks for the events token', async () => {
+      const res = await request(app).get('/snapshots/query/query@1');
+      expect(res.status).toBe(401);
+    });
+  });
+}
