@@ -5,6 +5,8 @@ export interface JsonAnswer {
   status: number;
   /** The parsed body, or undefined when it was empty or not JSON. */
   body: unknown;
+  /** The path its `Link: <…>; rel="next"` header names, if any (a page of a list). */
+  nextPage?: string;
 }
 
 export interface JsonClientOptions {
@@ -57,7 +59,9 @@ export class JsonClient {
       headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
     });
     const text = await response.body.text();
-    return { status: response.statusCode, body: parseJson(text) };
+    const link = response.headers.link;
+    const nextPage = typeof link === 'string' ? /<([^>]*)>\s*;\s*rel="?next"?/.exec(link)?.[1] : undefined;
+    return { status: response.statusCode, body: parseJson(text), ...(nextPage === undefined ? {} : { nextPage }) };
   }
 }
 

@@ -6,6 +6,13 @@
 import { type CommentStatus, postsOfView } from '@blog/common/api';
 import { delay } from '@blog/testkit';
 import { JsonClient } from './http';
+import { readWholeView } from './whole-view';
+
+/** Where query (the view) and comments (a post's older comments) answer. */
+export interface ServiceUrls {
+  query: string;
+  comments: string;
+}
 
 export interface AcknowledgedPost {
   id: string;
@@ -48,9 +55,9 @@ export interface CommentsVerdict {
 
 const POLL_INTERVAL_MS = 250;
 
-export async function verifyPosts(queryUrl: string, prefix: string, acknowledged: readonly AcknowledgedPost[], timeoutMs: number): Promise<PostsVerdict> {
+export async function verifyPosts(urls: ServiceUrls, prefix: string, acknowledged: readonly AcknowledgedPost[], timeoutMs: number): Promise<PostsVerdict> {
   const { verdict, waitedMs } = await judgeUntilComplete(
-    queryUrl,
+    urls,
     timeoutMs,
     (view) => judgePosts(view, prefix, acknowledged),
     ({ missing }) => missing === 0,
@@ -59,13 +66,13 @@ export async function verifyPosts(queryUrl: string, prefix: string, acknowledged
 }
 
 export async function verifyComments(
-  queryUrl: string,
+  urls: ServiceUrls,
   prefix: string,
   acknowledged: readonly AcknowledgedComment[],
   timeoutMs: number,
 ): Promise<CommentsVerdict> {
   const { verdict, waitedMs } = await judgeUntilComplete(
-    queryUrl,
+    urls,
     timeoutMs,
     (view) => judgeComments(view, prefix, acknowledged),
     ({ missing, unsettled }) => missing === 0 && unsettled === 0,
@@ -75,24 +82,23 @@ export async function verifyComments(
 
 /** Judges query's view again and again until it is complete or time is up; returns the last verdict. */
 async function judgeUntilComplete<V>(
-  queryUrl: string,
+  urls: ServiceUrls,
   timeoutMs: number,
   judge: (view: unknown) => V,
   complete: (verdict: V) => boolean,
 ): Promise<{ verdict: V; waitedMs: number }> {
-  const client = new JsonClient(queryUrl, { connections: 1, timeoutMs: 30_000 });
+  const query = new JsonClient(urls.query, { connections: 1, timeoutMs: 30_000 });
+  const comments = new JsonClient(urls.comments, { connections: 1, timeoutMs: 30_000 });
   const started = performance.now();
   try {
     for (;;) {
-      const { status, body } = await client.get('/posts');
-      if (status !== 200) throw new Error(`GET /posts on query answered ${status}`);
-      const verdict = judge(body);
+      const verdict = judge(await readWholeView(query, comments));
       const waitedMs = performance.now() - started;
       if (complete(verdict) || waitedMs >= timeoutMs) return { verdict, waitedMs };
       await delay(POLL_INTERVAL_MS);
     }
   } finally {
-    await client.close();
+    await Promise.all([query.close(), comments.close()]);
   }
 }
 

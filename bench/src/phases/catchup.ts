@@ -8,12 +8,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { freePorts, startStack, type Stack, delay } from '@blog/testkit';
-import { postsOfView } from '@blog/common/api';
 import { compactCount } from '../format';
 import { writeSyntheticHistory, type HistorySummary } from '../history';
 import { JsonClient } from '../http';
 import { atMost, notMeasured, type Check, type Metric, type PhaseOutcome } from '../report/model';
 import { residentMiB } from '../rss';
+import { readWholeView } from '../whole-view';
 import { stopAndForgetHistory } from '../target';
 import type { PhaseContext } from './context';
 
@@ -121,7 +121,7 @@ async function catchUpOnce(size: number, logDir: string): Promise<CatchupRun> {
       const startingQuery = stack.start('query');
       const queryReadyMs = (await firstReady(stack.url('query'), startingQuery)) - queryStarted;
       // Read the view at once, so that it shows what readiness promised, not what live delivery added since.
-      const shown = await countView(stack.url('query'));
+      const shown = await countView(stack.url('query'), stack.url('comments'));
       await startingQuery;
       const queryRssMiB = rssOf(stack, 'query');
       const busRssMiB = rssOf(stack, 'event-bus');
@@ -168,13 +168,12 @@ function rssOf(stack: Stack, service: 'query' | 'event-bus'): number | null {
   return pid === undefined ? null : (residentMiB(pid) ?? null);
 }
 
-async function countView(queryUrl: string): Promise<CatchupRun['shown']> {
-  const client = new JsonClient(queryUrl, { connections: 1, timeoutMs: 60_000 });
+async function countView(queryUrl: string, commentsUrl: string): Promise<CatchupRun['shown']> {
+  const query = new JsonClient(queryUrl, { connections: 1, timeoutMs: 60_000 });
+  const commentsClient = new JsonClient(commentsUrl, { connections: 1, timeoutMs: 60_000 });
   try {
-    const { status, body } = await client.get('/posts');
-    if (status !== 200) throw new Error(`GET /posts answered ${status} after catch-up`);
     const shown = { posts: 0, comments: 0, approved: 0, rejected: 0, pending: 0 };
-    for (const post of postsOfView(body) ?? []) {
+    for (const post of Object.values(await readWholeView(query, commentsClient))) {
       shown.posts++;
       for (const comment of post.comments) {
         shown.comments++;
@@ -183,7 +182,7 @@ async function countView(queryUrl: string): Promise<CatchupRun['shown']> {
     }
     return shown;
   } finally {
-    await client.close();
+    await Promise.all([query.close(), commentsClient.close()]);
   }
 }
 

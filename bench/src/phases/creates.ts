@@ -123,7 +123,7 @@ export async function runCreatesPhase({ target, profile, marker, progress }: Pha
     await baseline?.stop();
   }
 
-  const verification = await verifyPosts(target.urls.query, prefix, acknowledged, profile.verifyTimeoutMs);
+  const verification = await verifyPosts(target.urls, prefix, acknowledged, profile.verifyTimeoutMs);
   const metrics: Metric[] = [...levels.flatMap(levelMetrics), ...comparisonMetrics(levels)];
   metrics.push(failedRequestsMetric('creates.failed', 'creates: requests not acknowledged', allAttempts));
   const compared = compare ? ` Beside them, taking turns round by round, each round starting with another (${rounds} rounds, each kind measured for ${settings.durationMs / rounds} ms a round after its own warm-up): the same creates without a key and, at c=${GOAL_CONCURRENCY}, a bare Express 5 app answering a JSON POST with 201 (bench/src/baseline/bare-express.ts: no validation, no event, no log), its own process on this machine.` : '';

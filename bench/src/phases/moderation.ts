@@ -102,8 +102,8 @@ export async function runModerationPhase({ target, profile, marker, progress }: 
   );
 
   await waitForQuiet(target, profile.quietTimeoutMs);
-  const verification = await verifyComments(target.urls.query, prefix, acknowledged, profile.verifyTimeoutMs);
-  const postsVerdict = await verifyPosts(target.urls.query, `${prefix}post `, posts, profile.verifyTimeoutMs);
+  const verification = await verifyComments(target.urls, prefix, acknowledged, profile.verifyTimeoutMs);
+  const postsVerdict = await verifyPosts(target.urls, `${prefix}post `, posts, profile.verifyTimeoutMs);
   const allAttempts: Attempt[] = [...warmup.attempts, ...run.attempts];
   const sending = sendingFigures(settings, run);
   const rate = settings.ratePerSecond;

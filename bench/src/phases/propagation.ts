@@ -78,7 +78,7 @@ export async function runPropagationPhase({ target, profile, marker, progress }:
   );
 
   await waitForQuiet(target, profile.quietTimeoutMs);
-  const verification = await verifyPosts(target.urls.query, prefix, acknowledged, profile.verifyTimeoutMs);
+  const verification = await verifyPosts(target.urls, prefix, acknowledged, profile.verifyTimeoutMs);
   const allAttempts: Attempt[] = [...warmup.attempts, ...run.attempts];
   const sending = sendingFigures(settings, run);
   const rate = settings.ratePerSecond;
