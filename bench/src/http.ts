@@ -32,8 +32,8 @@ export class JsonClient {
     });
   }
 
-  get(path: string): Promise<JsonAnswer> {
-    return this.send('GET', path, undefined);
+  get(path: string, headers: Record<string, string> = {}): Promise<JsonAnswer> {
+    return this.send('GET', path, undefined, headers);
   }
 
   post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<JsonAnswer> {

@@ -43,7 +43,7 @@ export const FULL_PROFILE: Profile = {
   creates: { concurrencies: [1, 20, 50], rounds: 3, warmupMs: 500, warmupMaxRequests: 2_000, durationMs: 4_500, maxRequests: 45_000 },
   propagation: { ratePerSecond: 1_000, warmupMs: 3_000, durationMs: 5_000, maxInFlight: 200, settleMs: 10_000 },
   moderation: { ratePerSecond: 500, warmupMs: 2_000, durationMs: 5_000, maxInFlight: 200, settleMs: 10_000, posts: 20 },
-  catchup: { sizes: [100_000, 1_000_000] },
+  catchup: { sizes: [10_000, 1_000_000, 10_000_000] },
   memory: { idleSettleMs: 2_000 },
   verifyTimeoutMs: 60_000,
   quietTimeoutMs: 60_000,

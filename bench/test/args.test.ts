@@ -12,7 +12,7 @@ describe('parseCliArgs', () => {
     expect(parsed.profile.name).toBe('full');
     expect(parsed.phases).toEqual(['creates', 'propagation', 'moderation', 'catchup', 'memory', 'storage', 'jetstream']);
     expect(parsed.external).toBeUndefined();
-    expect(parsed.profile.catchup.sizes).toEqual([100_000, 1_000_000]);
+    expect(parsed.profile.catchup.sizes).toEqual([10_000, 1_000_000, 10_000_000]);
   });
 
   it('takes --smoke, a subset of phases (run in the standard order) and catch-up sizes', () => {

@@ -20,6 +20,12 @@ const EXPECTED_METRICS = [
   'moderation.wrong-status',
   'catchup.2k.ready',
   'catchup.2k.bus-open',
+  'catchup.2k.restart-ready',
+  'catchup.2k.rebuild-ready',
+  'catchup.2k.snapshot',
+  'catchup.2k.get-posts-p99',
+  'catchup.2k.query-cgroup-peak',
+  'catchup.2k.bus-cgroup-peak',
   ...['event-bus', 'posts', 'comments', 'query', 'moderation'].flatMap((service) => [`memory.${service}.idle`, `memory.${service}.after-load`]),
   ...['event', 'PostCreated', 'CommentCreated', 'CommentModerated', 'CommentUpdated', 'events-per-gib', 'posts-per-gib', 'comments-per-gib'].map((key) => `storage.${key}`),
 ];
@@ -51,7 +57,7 @@ describe('bench smoke run on the local stack', () => {
     expect(moderation?.verification.acknowledged).toBeGreaterThan(50);
     expect(moderation?.neverSettled).toBe(0);
     expect(moderation?.wrongStatus).toBe(0);
-    expect(catchup?.runs.map((run) => [run.history.events, run.complete])).toEqual([[2_000, true]]);
+    expect(catchup?.runs.map((run) => [run.history.events, run.complete, run.fresh.cgroup?.oomKills])).toEqual([[2_000, true, 0]]);
   });
 
   it("measures the log's bytes from the bus's own file: every event of the run, each type's bytes adding up to the whole", () => {

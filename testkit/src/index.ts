@@ -6,3 +6,4 @@ export * from './random';
 export * from './stack';
 export * from './nats';
 export * from './replicated-stack';
+export * from './cgroup';

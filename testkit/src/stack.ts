@@ -42,6 +42,8 @@ export interface StackOptions {
   readyTimeoutMs?: number;
   /** EVENTS_TOKEN of the bus and the services: a new one by default; `false` for none (open intake). */
   eventsToken?: string | false;
+  /** Called with each process's pid as soon as it is spawned (e.g. to put it in a memory cgroup). */
+  onSpawn?: (name: ServiceName, pid: number) => void;
 }
 
 export interface StopOptions {
@@ -200,7 +202,10 @@ class ProcessStack implements Stack {
       nodeArgs: this.options.nodeArgs?.[name],
       logFile: this.logFile(name),
       readyTimeoutMs: this.options.readyTimeoutMs,
-      started: (entry) => this.running.set(name, entry),
+      started: (entry) => {
+        this.running.set(name, entry);
+        if (entry.child.pid !== undefined) this.options.onSpawn?.(name, entry.child.pid);
+      },
     });
   }
 
