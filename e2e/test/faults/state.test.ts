@@ -1,0 +1,121 @@
+/**
+ * Fault injection on the services' own state (file log): query killed with `kill -9` in the middle of its
+ * store's transactions while it builds its state, and while it starts from a snapshot; snapshots the bus
+ * keeps that cannot be used (not a database, another service's). Each case ends with the whole history in
+ * query's view exactly once: every post once, nothing missing, nothing applied twice.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { PostsView } from '@blog/common';
+import { StateDb } from '@blog/common/state';
+import { delay, http, startStack, waitFor, type Stack } from '@blog/testkit';
+
+const LOGS = path.join(__dirname, '..', '..', 'artifacts', 'logs');
+const POSTS = 60_000;
+const BATCH = 5_000;
+
+let stack: Stack;
+let posts = 0;
+
+beforeAll(async () => {
+  stack = await startStack({ services: ['event-bus', 'query'], logDir: path.join(LOGS, 'faults-state'), env: { query: { SNAPSHOT_EVERY_EVENTS: '20000' } } });
+  // A history long enough that building query's state takes a while: posts straight into the bus.
+  for (let first = 0; first < POSTS; first += BATCH) {
+    const events = Array.from({ length: BATCH }, (_, i) => ({ type: 'PostCreated', data: { id: `post-${first + i}`, title: `post ${first + i}` } }));
+    const stored = await http(`${stack.url('event-bus')}/events/batch`, { body: events, headers: stack.eventHeaders(), timeoutMs: 60_000 });
+    expect(stored.status).toBe(201);
+  }
+  posts = POSTS;
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stopAll({ timeoutMs: 10_000 });
+});
+
+/** Every page of query's view: each post of the history once, and nothing else. */
+async function expectWholeHistoryOnce(): Promise<void> {
+  const seen = new Map<string, number>();
+  for (let path: string | undefined = '/posts'; path !== undefined; ) {
+    const answer = await http(`${stack.url('query')}${path}`, { timeoutMs: 30_000 });
+    expect(answer.status).toBe(200);
+    for (const id of Object.keys(answer.json as PostsView)) seen.set(id, (seen.get(id) ?? 0) + 1);
+    path = /<([^>]+)>; rel="next"/.exec(answer.headers.get('link') ?? '')?.[1];
+  }
+  expect(seen.size).toBe(posts);
+  expect([...seen.values()].filter((count) => count > 1)).toEqual([]);
+}
+
+const queryLog = () => readFileSync(stack.logFile('query'), 'utf8');
+const restoredCount = () => queryLog().split('state restored from the newest snapshot').length - 1;
+
+/** Starts query and kills it (-9) `afterMs` later, whether it is ready by then or not. */
+async function startAndKill(afterMs: number): Promise<void> {
+  const starting = stack.start('query').catch(() => undefined);
+  await delay(afterMs);
+  await stack.kill('query');
+  await starting;
+}
+
+test('query killed again and again while it builds its state from event 1 ends with every post once', async () => {
+  await stack.stop('query');
+  rmSync(path.join(stack.stateDir, 'query'), { recursive: true, force: true });
+  for (const afterMs of [400, 900, 1_500, 2_200]) await startAndKill(afterMs);
+  await stack.start('query');
+  await expectWholeHistoryOnce();
+}, 120_000);
+
+test('query killed while it starts from a snapshot, and again while it reads the events after it, ends with every post once', async () => {
+  // Query, running, makes a snapshot of the whole history.
+  await waitFor(async () => (await http(`${stack.url('event-bus')}/snapshots/query/query@1`, { headers: stack.eventHeaders() })).status === 200, {
+    what: 'a snapshot of query kept by the bus',
+    timeoutMs: 60_000,
+  });
+  await stack.stop('query');
+  // Events after the snapshot, for the fresh replica to read after it.
+  const tail = Array.from({ length: 3_000 }, (_, i) => ({ type: 'PostCreated', data: { id: `tail-${i}`, title: `tail ${i}` } }));
+  expect((await http(`${stack.url('event-bus')}/events/batch`, { body: tail, headers: stack.eventHeaders(), timeoutMs: 60_000 })).status).toBe(201);
+  posts += tail.length;
+
+  const restoredBefore = restoredCount();
+  for (const afterMs of [150, 350, 700]) {
+    rmSync(path.join(stack.stateDir, 'query'), { recursive: true, force: true });
+    await startAndKill(afterMs);
+  }
+  await stack.start('query');
+  expect(restoredCount()).toBeGreaterThan(restoredBefore);
+  await expectWholeHistoryOnce();
+}, 120_000);
+
+test('a snapshot that is not a database, and one of another service, are passed over: the state is built from the log', async () => {
+  await stack.stop('query');
+  const keep = async (file: string, seq: number) => {
+    const bytes = readFileSync(file);
+    const claim = await http(`${stack.url('event-bus')}/snapshots/query/query@1/claims`, { body: { seq }, headers: stack.eventHeaders() });
+    expect(claim.status).toBe(201);
+    const stored = await fetch(`${stack.url('event-bus')}/snapshots/query/query@1/${seq}`, {
+      method: 'PUT',
+      headers: { ...stack.eventHeaders(), 'content-type': 'application/vnd.sqlite3', 'snapshot-claim': (claim.json as { claim: string }).claim, 'snapshot-sha256': createHash('sha256').update(bytes).digest('hex') },
+      body: bytes,
+    });
+    expect(stored.status).toBe(201);
+  };
+  const garbage = path.join(stack.logDir, 'garbage.sqlite');
+  writeFileSync(garbage, 'not a database '.repeat(1_000));
+  await keep(garbage, 10_000_000);
+  rmSync(path.join(stack.stateDir, 'query'), { recursive: true, force: true });
+  await stack.start('query');
+  await expectWholeHistoryOnce();
+  expect(queryLog()).toMatch(/snapshot not used; building the state from the event log instead/);
+
+  await stack.stop('query');
+  const foreign = path.join(stack.logDir, 'posts-state.sqlite');
+  const posts = StateDb.open({ file: foreign, schema: { service: 'posts', version: 1, tables: 'CREATE TABLE IF NOT EXISTS posts (id TEXT PRIMARY KEY)' } });
+  posts.transaction(() => posts.advance({ seq: 10_000_001, eventId: 'e' }));
+  posts.close();
+  await keep(foreign, 10_000_001);
+  rmSync(path.join(stack.stateDir, 'query'), { recursive: true, force: true });
+  await stack.start('query');
+  await expectWholeHistoryOnce();
+  expect(queryLog()).toMatch(/it holds posts@1[^\n]*snapshot not used/);
+}, 120_000);
