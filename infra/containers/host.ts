@@ -31,27 +31,46 @@ export async function ensureTools(logFile: string): Promise<string[]> {
   return missing;
 }
 
-/** The Debian mirror apt is configured with (deb822 or one-line sources), or deb.debian.org. */
-export function debianMirror(): string {
+/** A `deb` source of this machine's apt: its first URI and its suites. */
+interface AptSource {
+  uri: string;
+  suites: string[];
+}
+
+/** The `deb` sources apt is configured with, deb822 stanzas and one-line entries, in apt's order. */
+function aptSources(): AptSource[] {
   const files = ['/etc/apt/sources.list'];
   const dir = '/etc/apt/sources.list.d';
   if (existsSync(dir)) for (const name of readdirSync(dir).sort()) if (/\.(list|sources)$/.test(name)) files.push(path.join(dir, name));
+  const sources: AptSource[] = [];
   for (const file of files) {
     if (!existsSync(file)) continue;
     const text = readFileSync(file, 'utf8');
-    // deb822: a stanza with `Types: deb` whose suites include a plain release name (not -security).
-    for (const stanza of text.split(/\n\s*\n/)) {
-      const field = (name: string) => new RegExp(`^${name}:\\s*(.+)$`, 'mi').exec(stanza)?.[1]?.trim();
-      const uri = field('URIs')?.split(/\s+/)[0];
-      const suite = (field('Suites') ?? '').split(/\s+/)[0] ?? '';
-      if (uri && /\bdeb\b/.test(field('Types') ?? '') && !/security/.test(uri) && /^[a-z]+$/.test(suite)) return uri;
-    }
-    for (const line of text.split('\n')) {
-      const match = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+([a-z]+)\s/.exec(line.trim());
-      if (match?.[1] && !/security/.test(match[1])) return match[1];
+    if (file.endsWith('.sources')) {
+      for (const stanza of text.split(/\n\s*\n/)) {
+        const field = (name: string) => new RegExp(`^${name}:\\s*(.+)$`, 'mi').exec(stanza)?.[1]?.trim();
+        const uri = field('URIs')?.split(/\s+/)[0];
+        if (uri && /\bdeb\b/.test(field('Types') ?? '') && !/^enabled:\s*no\s*$/im.test(stanza)) sources.push({ uri, suites: (field('Suites') ?? '').split(/\s+/).filter(Boolean) });
+      }
+    } else {
+      for (const line of text.split('\n')) {
+        const match = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)\s/.exec(line.trim());
+        if (match?.[1] && match[2]) sources.push({ uri: match[1], suites: [match[2]] });
+      }
     }
   }
-  return 'http://deb.debian.org/debian';
+  return sources;
+}
+
+/** The Debian mirror apt is configured with (the source of a plain release such as bookworm), or deb.debian.org. */
+export function debianMirror(): string {
+  const found = aptSources().find((source) => !/security/.test(source.uri) && /^[a-z]+$/.test(source.suites[0] ?? ''));
+  return found?.uri ?? 'http://deb.debian.org/debian';
+}
+
+/** Where apt gets Debian's security updates here (the source of a `<release>-security` suite), if it does. */
+export function debianSecurityMirror(): string | undefined {
+  return aptSources().find((source) => source.suites.some((suite) => /^[a-z]+-security$/.test(suite)))?.uri;
 }
 
 /** npm's registry on this machine. */

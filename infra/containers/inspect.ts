@@ -1,6 +1,7 @@
 /**
  * What is true of a running container, read from outside: its probes over HTTP, and its main process in
- * /proc (user, capabilities, no_new_privs, command line, mounts); then SIGTERM and how it ended.
+ * /proc (user, capabilities, no_new_privs, command line, mounts); whether the native addons its service
+ * needs load inside it; then SIGTERM and how it ended.
  */
 import { readFileSync } from 'node:fs';
 import { http } from '@blog/testkit';
@@ -9,6 +10,15 @@ import type { ContainerSpec } from './stack';
 
 /** Mount points of the runtime itself (kernel file systems, the files podman writes), not of the pod. */
 const RUNTIME_MOUNTS = [/^\/proc(\/|$)/, /^\/sys(\/|$)/, /^\/dev(\/|$)/, /^\/etc\/(hosts|hostname|resolv\.conf)$/, /^\/run\/\.containerenv$/];
+
+/**
+ * The images whose services open SQLite stores through better-sqlite3 (a native addon, compiled in the
+ * Dockerfile's build stage for the image's Node); the event bus and the client do not load it.
+ */
+export const SQLITE_IMAGES: readonly string[] = ['blog/posts', 'blog/comments', 'blog/query', 'blog/moderation'];
+
+/** Opens an in-memory database with better-sqlite3, runs a statement and prints SQLite's version. */
+const SQLITE_PROBE = "const db = new (require('better-sqlite3'))(':memory:'); console.log(db.prepare('select sqlite_version() as version').get().version); db.close()";
 
 export interface ProcessFacts {
   pid: number;
@@ -62,13 +72,16 @@ export interface ContainerReport {
   facts: ProcessFacts;
   health: number;
   ready: number;
+  /** SQLite's version as better-sqlite3 reports it inside the container, or undefined if the image does not need it. */
+  sqlite: string | undefined;
   problems: string[];
 }
 
 /**
  * The checks every container must pass: both probes 200; the main process is not root and is the user the
  * manifest asks for; no capabilities; no_new_privs; the root file system is read-only, and a write to it
- * fails even for root; the only writable places are the pod's volumes.
+ * fails even for root; the only writable places are the pod's volumes; better-sqlite3 loads (as the image's
+ * user, under the same read-only root) where the service needs it.
  */
 export async function checkContainer(podman: Podman, spec: ContainerSpec, baseUrl: string): Promise<ContainerReport> {
   const problems: string[] = [];
@@ -99,7 +112,19 @@ export async function checkContainer(podman: Podman, spec: ContainerSpec, baseUr
     const written = await podman.run(['exec', spec.name, 'sh', '-c', `echo x > ${probe} && rm ${probe}`]);
     if (written.code !== 0) problems.push(`the image's user cannot write ${volume.path}: ${written.stderr.trim()}`);
   }
-  return { name: spec.name, facts, health, ready, problems };
+  let sqlite: string | undefined;
+  if (SQLITE_IMAGES.includes(plan.image)) {
+    const loaded = await podman.run(['exec', spec.name, 'node', '-e', SQLITE_PROBE]);
+    if (loaded.code === 0) {
+      sqlite = loaded.stdout.trim();
+    } else {
+      sqlite = 'FAILED';
+      // Node prints the failing line of code first; the error's own line says why (no bindings file, another ABI…).
+      const why = loaded.stderr.split('\n').find((line) => /^\w*Error\b/.test(line.trim()))?.trim() || loaded.stderr.trim() || `node exited with ${loaded.code ?? loaded.signal}`;
+      problems.push(`better-sqlite3 does not load: ${why}`);
+    }
+  }
+  return { name: spec.name, facts, health, ready, sqlite, problems };
 }
 
 export interface StopReport {

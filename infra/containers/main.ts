@@ -7,7 +7,8 @@
  *   2. makes a stand-in for the Node base image the Dockerfiles name (base.ts), unless one is kept;
  *   3. builds every image's production target and one image's dev target (images.ts);
  *   4. runs the five services and the client as containers on loopback, as the manifests say (plan.ts,
- *      stack.ts), and checks each one's probes, user, capabilities and read-only root (inspect.ts);
+ *      stack.ts), and checks each one's probes, user, capabilities, read-only root and, where the service
+ *      needs it, that better-sqlite3 loads (inspect.ts);
  *   5. runs the API flow and the browser test against them (flow.test.ts);
  *   6. stops each with SIGTERM and checks it exits 0 within its grace period;
  *   7. prints the image sizes and build times, and removes what it made except the cache (cache.ts).
@@ -233,7 +234,7 @@ async function containerStep(options: Options, layout: CacheLayout, podman: Podm
     }
     log(
       table(
-        ['container', 'image', 'port', 'ready after', 'probes', 'uid:gid', 'PID 1', 'root fs', 'writable', 'caps', 'checks'],
+        ['container', 'image', 'port', 'ready after', 'probes', 'uid:gid', 'PID 1', 'root fs', 'writable', 'caps', 'sqlite', 'checks'],
         reports.map((report) => {
           const spec = [...specs, devSpec].find((candidate) => candidate?.name === report.name);
           return [
@@ -247,6 +248,7 @@ async function containerStep(options: Options, layout: CacheLayout, podman: Podm
             report.facts.rootReadOnly ? 'read-only' : 'WRITABLE',
             report.facts.writable.join(' ') || '-',
             /[^0]/.test(report.facts.capEff) ? report.facts.capEff : 'none',
+            report.sqlite ?? '-',
             report.problems.length === 0 ? 'ok' : `${report.problems.length} FAILED`,
           ];
         }),

@@ -73,12 +73,17 @@ export class Podman {
     });
   }
 
-  /** The image a name or id refers to, if the store has it. */
+  /**
+   * The image a name or id refers to, if the store has it. Read with `image inspect` alone: `podman images`
+   * fails ("image not known") when a build running at the same time removes one of its intermediate images.
+   */
   async image(reference: string): Promise<ImageInfo | undefined> {
-    const result = await this.run(['image', 'inspect', '--format', '{{.Id}}', reference]);
+    const result = await this.run(['image', 'inspect', '--format', '{{.Id}} {{.Size}} {{json .RepoTags}}', reference]);
     if (result.code !== 0) return undefined;
-    const id = result.stdout.trim();
-    return (await this.images()).find((image) => image.id === id);
+    const [id = '', size = '', ...tags] = result.stdout.trim().split(' ');
+    const parsed: unknown = JSON.parse(tags.join(' ') || 'null');
+    const names = Array.isArray(parsed) ? parsed.filter((name): name is string => typeof name === 'string') : [];
+    return id === '' ? undefined : { id, names, size: Number(size) || 0 };
   }
 
   /** Names of every container in the store, running or not; `external` adds the working containers of builds. */
