@@ -95,7 +95,7 @@ export class DurableFile {
       await handle.truncate(end);
       await handle.datasync();
       // A new file's name must be on disk too, or a crash could lose the whole file.
-      await syncFolder(path.dirname(filePath));
+      await syncToDisk(path.dirname(filePath));
       return new DurableFile(filePath, handle, await handle.stat(), end, options);
     } catch (err) {
       await handle.close();
@@ -214,7 +214,7 @@ export class DurableFile {
       }
       await copy.datasync();
       await rename(temporary, this.filePath);
-      await syncFolder(folder);
+      await syncToDisk(folder);
       this.identity = await copy.stat();
     } catch (err) {
       await copy.close().catch(() => undefined);
@@ -236,9 +236,9 @@ async function writeFully(handle: LogFileHandle, data: Buffer, position: number)
   }
 }
 
-/** fsyncs a folder, so that the names created or renamed in it are on disk. */
-async function syncFolder(folder: string): Promise<void> {
-  const handle = await open(folder, 'r');
+/** fsyncs a folder (so that the names created or renamed in it are on disk), or a file. */
+export async function syncToDisk(target: string): Promise<void> {
+  const handle = await open(target, 'r');
   try {
     await handle.sync();
   } finally {

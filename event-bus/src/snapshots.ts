@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HttpError } from '@blog/common';
+import { syncToDisk } from './durable-file';
 
 /** Which snapshot: whose state, made by which schema version of it, up to which seq of the log. */
 export interface SnapshotKey {
@@ -120,13 +121,13 @@ export class FileSnapshotArchive implements SnapshotArchive {
     try {
       await pipeline(body, (source: AsyncIterable<Buffer>) => digest.pass(source), createWriteStream(partial, { flags: 'wx' }));
       digest.check(sha256);
-      await fsync(partial);
+      await syncToDisk(partial);
       await rename(partial, this.file(key, '.sqlite'));
       const info: SnapshotInfo = { ...key, bytes: digest.bytes, sha256 };
       const listing = `${partial}.json`;
       await writeDurably(listing, JSON.stringify(info));
       await rename(listing, this.file(key, '.json'));
-      await fsync(folder);
+      await syncToDisk(folder);
       await this.prune(key.service, key.schema);
       return info;
     } finally {
@@ -185,15 +186,6 @@ export class MemorySnapshotClaims implements SnapshotClaims {
 
   async release(service: string, schema: string, token: string): Promise<void> {
     if (await this.holds(service, schema, token)) this.live.delete(`${service}/${schema}`);
-  }
-}
-
-async function fsync(file: string): Promise<void> {
-  const handle = await open(file, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 
