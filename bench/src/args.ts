@@ -8,13 +8,14 @@ import { loopbackBaseUrl, type TargetUrls } from './target';
 export const USAGE = `Usage: npm run bench -- [options]      (or: node bench/dist/cli.js [options])
 
 Starts the local production build on free ports (or measures a running stack) and runs bounded phases:
-creates, propagation, moderation, catchup, memory, storage. Prints one table; writes JSON and a Markdown summary.
+creates, propagation, moderation, catchup, stores, memory, storage, jetstream. Prints one table; writes JSON and a
+Markdown summary.
 
 Options:
   --smoke                 tiny counts (a few hundred events; catch-up on 2k events), for CI
   --phases LIST           comma-separated subset of: ${PHASES.join(',')} (default: all)
   --catchup SIZES         history sizes for the catch-up phase, e.g. 100000,1000000 or 100k,1M
-                          (default: 100k,1M; with --smoke 2k)
+                          (default: 10k,1M,10M; with --smoke 2k)
   --posts URL             measure a running stack instead: base URL of its posts service,
   --comments URL            of its comments service,
   --query URL               and of its query service (all three together; 127.0.0.1 only)

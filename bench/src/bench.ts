@@ -7,6 +7,7 @@ import path from 'node:path';
 import { delay } from '@blog/testkit';
 import { describeMachine, type MachineInfo } from './machine';
 import { runCatchupPhase, type CatchupDetails } from './phases/catchup';
+import { runStoresPhase, type StoresDetails } from './phases/stores';
 import type { PhaseContext } from './phases/context';
 import { keyedRateAtGoal, runCreatesPhase, type CreatesDetails } from './phases/creates';
 import { memoryOutcome, sampleRss, type MemoryDetails, type RssSample } from './phases/memory';
@@ -18,7 +19,7 @@ import type { Profile } from './profile';
 import { meetsGoal, type Check, type Metric, type PhaseOutcome } from './report/model';
 import { externalTarget, startLocalTarget, waitForQuiet, type Target, type TargetUrls } from './target';
 
-export const PHASES = ['creates', 'propagation', 'moderation', 'catchup', 'memory', 'storage', 'jetstream'] as const;
+export const PHASES = ['creates', 'propagation', 'moderation', 'catchup', 'stores', 'memory', 'storage', 'jetstream'] as const;
 export type PhaseName = (typeof PHASES)[number];
 
 export interface PhaseDetails {
@@ -26,6 +27,7 @@ export interface PhaseDetails {
   propagation: PropagationDetails;
   moderation: ModerationDetails;
   catchup: CatchupDetails;
+  stores: StoresDetails;
   memory: MemoryDetails;
   storage: StorageDetails | null;
   jetstream: JetStreamDetails | null;
@@ -109,6 +111,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   if (phases.includes('memory')) outcomes.memory = memoryOutcome(idle, afterLoad, loadRan);
   // After the stack is stopped: catch-up starts processes of its own and needs the machine to itself.
   if (phases.includes('catchup')) await runPhase('catchup', () => runCatchupPhase(context));
+  if (phases.includes('stores')) await runPhase('stores', () => runStoresPhase(context));
   // Last, alone on the machine: the same phases on a NATS JetStream cluster, compared with the file log's.
   if (phases.includes('jetstream')) {
     const fileRate = outcomes.creates && keyedRateAtGoal(outcomes.creates.details.levels);
@@ -130,12 +133,13 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   };
 }
 
-function detailsOf({ creates, propagation, moderation, catchup, memory, storage, jetstream }: Outcomes): Partial<PhaseDetails> {
+function detailsOf({ creates, propagation, moderation, catchup, stores, memory, storage, jetstream }: Outcomes): Partial<PhaseDetails> {
   return {
     ...(creates && { creates: creates.details }),
     ...(propagation && { propagation: propagation.details }),
     ...(moderation && { moderation: moderation.details }),
     ...(catchup && { catchup: catchup.details }),
+    ...(stores && { stores: stores.details }),
     ...(memory && { memory: memory.details }),
     ...(storage && { storage: storage.details }),
     ...(jetstream && { jetstream: jetstream.details }),

@@ -28,6 +28,8 @@ export interface Profile {
     posts: number;
   };
   catchup: { sizes: number[] };
+  /** The store comparison: events of its history, and rounds of the two engines taking turns. */
+  stores: { events: number; rounds: number };
   memory: {
     /** Quiet time after the stack is ready before reading idle RSS. */
     idleSettleMs: number;
@@ -44,6 +46,7 @@ export const FULL_PROFILE: Profile = {
   propagation: { ratePerSecond: 1_000, warmupMs: 3_000, durationMs: 5_000, maxInFlight: 200, settleMs: 10_000 },
   moderation: { ratePerSecond: 500, warmupMs: 2_000, durationMs: 5_000, maxInFlight: 200, settleMs: 10_000, posts: 20 },
   catchup: { sizes: [10_000, 1_000_000, 10_000_000] },
+  stores: { events: 1_000_000, rounds: 2 },
   memory: { idleSettleMs: 2_000 },
   verifyTimeoutMs: 60_000,
   quietTimeoutMs: 60_000,
@@ -55,6 +58,7 @@ export const SMOKE_PROFILE: Profile = {
   propagation: { ratePerSecond: 100, warmupMs: 200, durationMs: 1_000, maxInFlight: 50, settleMs: 10_000 },
   moderation: { ratePerSecond: 100, warmupMs: 200, durationMs: 1_000, maxInFlight: 50, settleMs: 10_000, posts: 4 },
   catchup: { sizes: [2_000] },
+  stores: { events: 20_000, rounds: 1 },
   memory: { idleSettleMs: 300 },
   verifyTimeoutMs: 20_000,
   quietTimeoutMs: 20_000,

@@ -10,7 +10,7 @@ describe('parseCliArgs', () => {
   it('defaults to every phase on the full profile and the local stack', () => {
     const parsed = options([]);
     expect(parsed.profile.name).toBe('full');
-    expect(parsed.phases).toEqual(['creates', 'propagation', 'moderation', 'catchup', 'memory', 'storage', 'jetstream']);
+    expect(parsed.phases).toEqual(['creates', 'propagation', 'moderation', 'catchup', 'stores', 'memory', 'storage', 'jetstream']);
     expect(parsed.external).toBeUndefined();
     expect(parsed.profile.catchup.sizes).toEqual([10_000, 1_000_000, 10_000_000]);
   });

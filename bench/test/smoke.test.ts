@@ -26,6 +26,7 @@ const EXPECTED_METRICS = [
   'catchup.2k.get-posts-p99',
   'catchup.2k.query-cgroup-peak',
   'catchup.2k.bus-cgroup-peak',
+  ...['sqlite', 'lmdb'].flatMap((engine) => [`stores.${engine}.apply-rate`, `stores.${engine}.page-p99`]),
   ...['event-bus', 'posts', 'comments', 'query', 'moderation'].flatMap((service) => [`memory.${service}.idle`, `memory.${service}.after-load`]),
   ...['event', 'PostCreated', 'CommentCreated', 'CommentModerated', 'CommentUpdated', 'events-per-gib', 'posts-per-gib', 'comments-per-gib'].map((key) => `storage.${key}`),
 ];

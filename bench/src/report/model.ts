@@ -1,6 +1,6 @@
 /** The measurements and checks every phase hands to the report. */
 
-export type Unit = 'creates/s' | 'sends/s' | 'ms' | 's' | 'MB' | 'B' | 'count' | 'ratio';
+export type Unit = 'creates/s' | 'sends/s' | 'events/s' | 'ms' | 's' | 'MB' | 'B' | 'count' | 'ratio';
 
 export interface Goal {
   comparison: '>=' | '<=' | '=';

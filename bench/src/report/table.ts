@@ -7,6 +7,7 @@ export function formatValue(value: number, unit: Unit): string {
   switch (unit) {
     case 'creates/s':
     case 'sends/s':
+    case 'events/s':
       return `${grouped(value, 0)}/s`;
     case 'ms':
       return `${grouped(value, value < 10 ? 2 : 1)} ms`;
