@@ -30,6 +30,8 @@ export interface ReplicatedStackOptions {
   logLevel?: string;
   /** Extra environment of every bus replica. */
   busEnv?: Record<string, string>;
+  /** Extra environment of every replica of a service. */
+  serviceEnv?: Partial<Record<Exclude<ReplicatedService, 'event-bus'>, Record<string, string>>>;
 }
 
 export interface ReplicatedStack {
@@ -40,6 +42,8 @@ export interface ReplicatedStack {
   url(service: ReplicatedService, replica: number): string;
   urls(service: ReplicatedService): string[];
   logFile(service: ReplicatedService, replica: number): string;
+  /** The STATE_DIR of a replica of a service. */
+  stateDir(service: Exclude<ReplicatedService, 'event-bus'>, replica: number): string;
   pid(service: ReplicatedService, replica: number): number | undefined;
   /** kill -9 of one replica. */
   kill(service: ReplicatedService, replica: number): Promise<void>;
@@ -48,13 +52,14 @@ export interface ReplicatedStack {
   stopAll(): Promise<void>;
 }
 
-export async function startReplicatedStack({ nats, logDir, replicas = 2, stream, subscribers = [], logLevel = 'info', busEnv = {} }: ReplicatedStackOptions): Promise<ReplicatedStack> {
+export async function startReplicatedStack({ nats, logDir, replicas = 2, stream, subscribers = [], logLevel = 'info', busEnv = {}, serviceEnv = {} }: ReplicatedStackOptions): Promise<ReplicatedStack> {
   mkdirSync(logDir, { recursive: true });
   rmSync(path.join(logDir, 'state'), { recursive: true, force: true });
   const ports = await freePorts(REPLICATED_SERVICES.length * replicas);
   const portOf = (service: ReplicatedService, replica: number) => ports[REPLICATED_SERVICES.indexOf(service) * replicas + replica] as number;
   const url = (service: ReplicatedService, replica: number) => `http://127.0.0.1:${portOf(service, replica)}`;
   const logFile = (service: ReplicatedService, replica: number) => path.join(logDir, `${service}-${replica + 1}.log`);
+  const stateDir = (service: ReplicatedService, replica: number) => path.join(logDir, 'state', `${service}-${replica + 1}`);
   const eventsToken = newEventsToken();
 
   const running = new Map<string, StartedProcess>();
@@ -70,7 +75,7 @@ export async function startReplicatedStack({ nats, logDir, replicas = 2, stream,
       EVENTS_TOKEN: eventsToken,
       LOG_LEVEL: logLevel,
       // Each replica its own state, as each pod its own volume.
-      ...(service === 'event-bus' ? {} : { STATE_DIR: path.join(logDir, 'state', `${service}-${replica + 1}`) }),
+      ...(service === 'event-bus' ? {} : { STATE_DIR: stateDir(service, replica), ...serviceEnv[service] }),
       // Its own bus replica first, the others when that one cannot be reached (a Service would route around it).
       ...(service === 'event-bus' ? {} : { EVENT_BUS_URL: startingFrom(stack.urls('event-bus'), replica).join(',') }),
       ...(service === 'event-bus' && subscribers.length > 0 ? { EVENT_SUBSCRIBERS: subscribers.join(',') } : {}),
@@ -96,6 +101,7 @@ export async function startReplicatedStack({ nats, logDir, replicas = 2, stream,
     url,
     urls: (service) => Array.from({ length: replicasOf(service) }, (_, replica) => url(service, replica)),
     logFile,
+    stateDir,
     pid,
     kill: async (service, replica) => {
       const entry = running.get(key(service, replica));
