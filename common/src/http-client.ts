@@ -1,4 +1,6 @@
 import http from 'node:http';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 
 /**
  * Outgoing HTTP between services: Node's own client over keep-alive connections, shared by the whole
@@ -14,7 +16,7 @@ export interface HttpReply {
 }
 
 export interface HttpCall {
-  method?: 'GET' | 'POST';
+  method?: 'GET' | 'POST' | 'DELETE';
   /** A JSON text, sent as application/json. */
   json?: string;
   headers?: Record<string, string>;
@@ -37,6 +39,20 @@ export function sendHttp(url: string, { method = 'GET', json, headers: extra = {
     req.setTimeout(timeoutMs, () => req.destroy(new RequestTimeoutError(timeoutMs)));
     req.on('error', reject);
     req.end(json);
+  });
+}
+
+/**
+ * Sends one request whose body (if any) is streamed from `body`, and resolves with the answer as a
+ * stream, for bodies too large to hold (a snapshot of a service's state). The caller reads or discards it.
+ */
+export function streamHttp(url: string, { method, headers = {}, body, timeoutMs }: { method: 'GET' | 'PUT'; headers?: Record<string, string>; body?: Readable; timeoutMs: number }): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, agent, headers }, resolve);
+    req.setTimeout(timeoutMs, () => req.destroy(new RequestTimeoutError(timeoutMs)));
+    req.on('error', reject);
+    if (body) pipeline(body, req).catch(reject);
+    else req.end();
   });
 }
 

@@ -7,10 +7,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import Database from 'better-sqlite3';
 import { eventsHeaders } from './auth';
+import { sendHttp, streamHttp, type HttpCall, type HttpReply } from './http-client';
 import type { Logger } from './logger';
 
 /** A snapshot the bus keeps: whose state (`schema`, e.g. "query@1"), up to which seq, and its bytes' SHA-256. */
@@ -39,28 +41,32 @@ export class SnapshotsUnsupportedError extends Error {
   override name = 'SnapshotsUnsupportedError';
 }
 
-/** The bus's `/snapshots` routes, tried on each of its URLs in turn. */
+/** How long a snapshot request may go without progress. */
+const SNAPSHOT_REQUEST_TIMEOUT_MS = 60_000;
+
+/** The bus's `/snapshots` routes, tried on each of its URLs in turn (Node's own HTTP client, as everywhere). */
 export class BusSnapshots implements SnapshotStore {
   constructor(
     private readonly options: { busUrls: readonly string[]; eventsToken: string | undefined; service: string },
   ) {}
 
   async newest(schema: string): Promise<SnapshotInfo | undefined> {
-    const response = await this.request(`/snapshots/${this.options.service}/${schema}`, { method: 'GET' });
-    if (response.status === 404) {
-      const body = (await response.json().catch(() => ({}))) as { error?: unknown };
+    const reply = await this.call(`/snapshots/${this.options.service}/${schema}`, {});
+    if (reply.status === 404) {
       // Our bus says "no snapshot of …"; any other 404 is a bus without the routes.
-      if (typeof body.error === 'string' && body.error.startsWith('no snapshot')) return undefined;
+      if (errorOf(reply.text).startsWith('no snapshot')) return undefined;
       throw new SnapshotsUnsupportedError('the event bus keeps no snapshots');
     }
-    await expectOk(response, 'reading the newest snapshot');
-    return (await response.json()) as SnapshotInfo;
+    expectOk(reply.status, reply.text, 'reading the newest snapshot');
+    return JSON.parse(reply.text) as SnapshotInfo;
   }
 
   async download(info: SnapshotInfo, file: string): Promise<void> {
-    const response = await this.request(`/snapshots/${info.service}/${info.schema}/${info.seq}`, { method: 'GET' });
-    await expectOk(response, 'downloading a snapshot');
-    if (!response.body) throw new Error('the snapshot came without a body');
+    const response = await this.stream(`/snapshots/${info.service}/${info.schema}/${info.seq}`, { method: 'GET' });
+    if (response.statusCode !== 200) {
+      response.resume();
+      throw new Error(`downloading a snapshot: the event bus answered ${response.statusCode}`);
+    }
     const hash = createHash('sha256');
     let bytes = 0;
     const counted = new Transform({
@@ -70,59 +76,75 @@ export class BusSnapshots implements SnapshotStore {
         done(null, chunk);
       },
     });
-    await pipeline(Readable.fromWeb(response.body as Parameters<typeof Readable.fromWeb>[0]), counted, createWriteStream(file));
+    await pipeline(response, counted, createWriteStream(file));
     const sha256 = hash.digest('hex');
     if (bytes !== info.bytes || sha256 !== info.sha256) throw new Error(`the snapshot's bytes do not match it (${bytes} bytes, sha256 ${sha256})`);
   }
 
   async claim(schema: string, seq: number): Promise<string | undefined> {
-    const response = await this.request(`/snapshots/${this.options.service}/${schema}/claims`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ seq }),
-    });
-    if (response.status === 409) return undefined;
-    if (response.status === 404) throw new SnapshotsUnsupportedError('the event bus keeps no snapshots');
-    await expectOk(response, 'claiming the next snapshot');
-    return ((await response.json()) as { claim: string }).claim;
+    const reply = await this.call(`/snapshots/${this.options.service}/${schema}/claims`, { method: 'POST', json: JSON.stringify({ seq }) });
+    if (reply.status === 409) return undefined;
+    if (reply.status === 404) throw new SnapshotsUnsupportedError('the event bus keeps no snapshots');
+    expectOk(reply.status, reply.text, 'claiming the next snapshot');
+    return (JSON.parse(reply.text) as { claim: string }).claim;
   }
 
   async upload(schema: string, seq: number, claim: string, file: string): Promise<void> {
     const sha256 = await sha256Of(file);
     const { size } = await stat(file);
-    const response = await this.request(`/snapshots/${this.options.service}/${schema}/${seq}`, {
+    const response = await this.stream(`/snapshots/${this.options.service}/${schema}/${seq}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/vnd.sqlite3', 'content-length': String(size), 'snapshot-claim': claim, 'snapshot-sha256': sha256 },
-      body: Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>,
-      duplex: 'half',
+      body: () => createReadStream(file),
     });
-    await expectOk(response, 'storing a snapshot');
+    let text = '';
+    for await (const chunk of response) text += String(chunk);
+    expectOk(response.statusCode ?? 0, text, 'storing a snapshot');
   }
 
   async release(schema: string, claim: string): Promise<void> {
-    await this.request(`/snapshots/${this.options.service}/${schema}/claims/${encodeURIComponent(claim)}`, { method: 'DELETE' });
+    await this.call(`/snapshots/${this.options.service}/${schema}/claims/${encodeURIComponent(claim)}`, { method: 'DELETE' });
   }
 
-  /** The request to the first bus URL that answers. */
-  private async request(path: string, init: RequestInit & { duplex?: 'half' }): Promise<Response> {
-    let failure: unknown;
+  private get headers(): Record<string, string> {
+    return eventsHeaders(this.options.eventsToken);
+  }
+
+  /** A small request to the first bus URL that answers. */
+  private async call(path: string, call: Omit<HttpCall, 'timeoutMs'>): Promise<HttpReply> {
+    return this.firstAnswering((url) => sendHttp(`${url}${path}`, { ...call, headers: { ...this.headers, ...call.headers }, timeoutMs: SNAPSHOT_REQUEST_TIMEOUT_MS }));
+  }
+
+  /** A request with a streamed body or answer, to the first bus URL that answers. */
+  private stream(path: string, { method, headers = {}, body }: { method: 'GET' | 'PUT'; headers?: Record<string, string>; body?: () => Readable }): Promise<IncomingMessage> {
+    return this.firstAnswering((url) => streamHttp(`${url}${path}`, { method, headers: { ...this.headers, ...headers }, body: body?.(), timeoutMs: SNAPSHOT_REQUEST_TIMEOUT_MS }));
+  }
+
+  private async firstAnswering<T>(send: (url: string) => Promise<T>): Promise<T> {
+    let failure: unknown = new Error('no event bus URL is configured');
     for (const url of this.options.busUrls) {
       try {
-        return await fetch(`${url}${path}`, { ...init, headers: { ...eventsHeaders(this.options.eventsToken), ...(init.headers as Record<string, string>) } });
+        return await send(url);
       } catch (err) {
         failure = err;
-        // A body stream is used up by the first attempt: it cannot be sent again elsewhere.
-        if (init.body instanceof ReadableStream) break;
       }
     }
-    throw failure instanceof Error ? failure : new Error('no event bus URL answered');
+    throw failure;
   }
 }
 
-async function expectOk(response: Response, what: string): Promise<void> {
-  if (response.ok) return;
-  const body = await response.text().catch(() => '');
-  throw new Error(`${what}: the event bus answered ${response.status} ${body.slice(0, 200)}`);
+function errorOf(text: string): string {
+  try {
+    const { error } = JSON.parse(text) as { error?: unknown };
+    return typeof error === 'string' ? error : '';
+  } catch {
+    return '';
+  }
+}
+
+function expectOk(status: number, text: string, what: string): void {
+  if (status >= 200 && status < 300) return;
+  throw new Error(`${what}: the event bus answered ${status} ${text.slice(0, 200)}`);
 }
 
 async function sha256Of(file: string): Promise<string> {

@@ -12,7 +12,7 @@ module.exports = {
   transform: { '^.+\\.tsx?$': ['ts-jest', { tsconfig: path.join(__dirname, 'tsconfig.json') }] },
   moduleNameMapper: {
     '^@blog/common$': path.join(root, 'common/src/index.ts'),
-    '^@blog/common/(api|testing)$': path.join(root, 'common/src/$1.ts'),
+    '^@blog/common/(api|testing|state)$': path.join(root, 'common/src/$1.ts'),
     '^@blog/stack$': path.join(root, 'stack/src/index.ts'),
     '^@blog/testkit$': path.join(root, 'testkit/src/index.ts'),
     '^@blog/testkit/chromium$': path.join(root, 'testkit/src/chromium.ts'),
