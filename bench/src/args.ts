@@ -65,7 +65,7 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
   if (values.help) return { help: true };
 
   const base = values.smoke ? SMOKE_PROFILE : FULL_PROFILE;
-  const profile: Profile = values.catchup === undefined ? base : { ...base, catchup: { sizes: parseSizes(values.catchup) } };
+  const profile: Profile = values.catchup === undefined ? base : { ...base, catchup: { ...base.catchup, sizes: parseSizes(values.catchup) } };
   const options: CliOptions = {
     profile,
     phases: values.phases === undefined ? [...PHASES] : parsePhases(values.phases),

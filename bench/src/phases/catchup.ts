@@ -31,7 +31,6 @@ const QUERY_LIMIT_BYTES = 256 * 2 ** 20;
 const BUS_LIMIT_BYTES = 512 * 2 ** 20;
 const MiB = 2 ** 20;
 const READY_POLL_MS = 10;
-const GET_POSTS_REQUESTS = 200;
 /** Generous: a slow implementation should still finish, but never hang the bench. */
 const START_TIMEOUT_MS = 30 * 60_000;
 const SNAPSHOT_TIMEOUT_MS = 10 * 60_000;
@@ -82,7 +81,7 @@ export async function runCatchupPhase({ target, profile, logDir, progress }: Pha
   }
   const runs: CatchupRun[] = [];
   for (const size of sizes) {
-    const run = await catchUpOnce(size, path.join(logDir, `catchup-${compactCount(size)}`), (line) => progress(`catch-up on ${compactCount(size)} events: ${line}`));
+    const run = await catchUpOnce(size, profile.catchup.getPostsRequests, path.join(logDir, `catchup-${compactCount(size)}`), (line) => progress(`catch-up on ${compactCount(size)} events: ${line}`));
     runs.push(run);
     progress(
       `catch-up on ${compactCount(size)} events: fresh query ready in ${seconds(run.fresh.readyMs)} s from the snapshot, restarted in ${seconds(run.restart.readyMs)} s, ` +
@@ -120,7 +119,7 @@ export async function runCatchupPhase({ target, profile, logDir, progress }: Pha
       'Catch-up: a synthetic history (per post a PostCreated, then 0–5 comments, each CommentCreated → CommentModerated → CommentUpdated, one in five rejected) ' +
         'is written in the bus log format to a temporary folder (deleted afterwards); a bus alone is started on it. A first query replica builds its state from event 1 ' +
         '(SNAPSHOT_EVERY_EVENTS set so that it makes a snapshot once caught up), the bus keeps that snapshot, the replica is restarted on its own state, GET /posts is ' +
-        `sent ${GET_POSTS_REQUESTS} times one after another, then a fresh replica with an empty STATE_DIR starts from the snapshot. Each start runs from the harness spawning ` +
+        `sent ${profile.catchup.getPostsRequests} times one after another, then a fresh replica with an empty STATE_DIR starts from the snapshot. Each start runs from the harness spawning ` +
         'the process to the first 200 from its /readyz, polled every 10 ms (so it includes Node starting). The fresh replica\'s whole view (every page, and older comments) ' +
         'must show every post and comment of the history with its final status.',
       `Memory: the fresh query runs in a cgroup v1 memory cgroup limited to ${QUERY_LIMIT_BYTES / MiB} MiB and the bus in one of ${BUS_LIMIT_BYTES / MiB} MiB, the limits of their pods ` +
@@ -154,7 +153,7 @@ function metricsOf(run: CatchupRun): Metric[] {
   ];
 }
 
-async function catchUpOnce(size: number, logDir: string, progress: (line: string) => void): Promise<CatchupRun> {
+async function catchUpOnce(size: number, getPostsRequests: number, logDir: string, progress: (line: string) => void): Promise<CatchupRun> {
   const historyDir = await mkdtemp(path.join(os.tmpdir(), 'blog-bench-history-'));
   const cgroups: MemoryCgroup[] = [];
   let cgroupNote: string | undefined;
@@ -232,7 +231,7 @@ async function catchUpOnce(size: number, logDir: string, progress: (line: string
     const restart: ReplicaRun = { readyMs: restartReadyMs, peakRssMiB: memoryOf(seed.stack), cgroup: null };
 
     // 3. The first page, again and again.
-    const getPostsMs = await timeGetPosts(`http://127.0.0.1:${seedPort}`);
+    const getPostsMs = await timeGetPosts(`http://127.0.0.1:${seedPort}`, getPostsRequests);
     await seed.stack.stopAll();
 
     // 4. A fresh replica, within the pod's limit, from the snapshot.
@@ -289,11 +288,11 @@ async function snapshotKept(bus: Stack, size: number): Promise<{ seq: number; by
   }
 }
 
-async function timeGetPosts(queryUrl: string): Promise<CatchupRun['getPostsMs']> {
+async function timeGetPosts(queryUrl: string, requests: number): Promise<CatchupRun['getPostsMs']> {
   const client = new JsonClient(queryUrl, { connections: 1, timeoutMs: 30_000 });
   const times: number[] = [];
   try {
-    for (let i = 0; i < GET_POSTS_REQUESTS; i++) {
+    for (let i = 0; i < requests; i++) {
       const started = performance.now();
       const { status } = await client.get('/posts');
       if (status !== 200) throw new Error(`GET /posts answered ${status}`);
