@@ -60,7 +60,7 @@ export class JsonClient {
     });
     const text = await response.body.text();
     const link = response.headers.link;
-    const nextPage = typeof link === 'string' ? /<([^>]*)>\s*;\s*rel="?next"?/.exec(link)?.[1] : undefined;
+    const nextPage = typeof link === 'string' ? /<([^>]*)>\s*;\s*rel=(?:"next"|next)(?=\s*(?:[;,]|$))/.exec(link)?.[1] : undefined;
     return { status: response.statusCode, body: parseJson(text), ...(nextPage === undefined ? {} : { nextPage }) };
   }
 }

@@ -96,7 +96,7 @@ async function requestJson(path: string, options: RequestOptions = {}): Promise<
 
 /** The target of a `Link` header's `rel="next"` (the blog's own paths only). */
 function nextPageOf(link: string | null): string | null {
-  const target = link === null ? undefined : /<([^>]*)>\s*;\s*rel="?next"?/.exec(link)?.[1];
+  const target = link === null ? undefined : /<([^>]*)>\s*;\s*rel=(?:"next"|next)(?=\s*(?:[;,]|$))/.exec(link)?.[1];
   return target !== undefined && (isPagePath(target, 'posts') || isPagePath(target, 'comments')) ? target : null;
 }
 

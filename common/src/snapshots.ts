@@ -199,6 +199,9 @@ export class Snapshotter {
   private making: Promise<void> | undefined;
   private newestKnown = 0;
   private unsupported = false;
+  /** After a failure, the next attempt waits (30 s, doubling up to 10 minutes): a backup is not cheap. */
+  private failures = 0;
+  private notBefore = 0;
 
   constructor(private readonly options: SnapshotterOptions) {}
 
@@ -215,6 +218,7 @@ export class Snapshotter {
   /** Makes one when due and no other is being made here; resolves when done (or not needed). */
   makeIfDue(): Promise<void> {
     if (this.unsupported || this.making) return this.making ?? Promise.resolve();
+    if (Date.now() < this.notBefore) return Promise.resolve();
     if (this.options.position() - this.newestKnown < this.options.everyEvents) return Promise.resolve();
     this.making = this.make()
       .catch((err: unknown) => {
@@ -222,7 +226,9 @@ export class Snapshotter {
           this.unsupported = true;
           this.options.logger.info('the event bus keeps no snapshots: none are made');
         } else {
-          this.options.logger.warn({ reason: err instanceof Error ? err.message : String(err) }, 'making a snapshot failed; will try again');
+          const waitMs = Math.min(10 * 60_000, 30_000 * 2 ** this.failures++);
+          this.notBefore = Date.now() + waitMs;
+          this.options.logger.warn({ reason: err instanceof Error ? err.message : String(err), retryInMs: waitMs }, 'making a snapshot failed; will try again');
         }
       })
       .finally(() => {
@@ -246,6 +252,7 @@ export class Snapshotter {
       const made = describeSnapshotFile(copy);
       await store.upload(schema, made.seq, claim, copy);
       sent = true;
+      this.failures = 0;
       this.newestKnown = made.seq;
       logger.info({ seq: made.seq, schema }, 'snapshot made and stored by the event bus');
     } finally {

@@ -56,7 +56,8 @@ export async function openServiceState(config: StateConfig, schema: StateSchema,
   if (!snapshots || !config.SNAPSHOT_RESTORE) return state;
   const newest = await newestSnapshot(snapshots, labelOf(schema), logger);
   const behind = newest === undefined ? 0 : newest.seq - state.position.seq;
-  if (newest === undefined || behind <= 0 || (state.position.seq > 0 && behind < config.SNAPSHOT_EVERY_EVENTS)) return state;
+  const farBehind = config.SNAPSHOT_EVERY_EVENTS > 0 && behind >= config.SNAPSHOT_EVERY_EVENTS;
+  if (newest === undefined || behind <= 0 || (state.position.seq > 0 && !farBehind)) return state;
 
   const download = snapshotScratchFile(file, 'download');
   try {
@@ -142,6 +143,9 @@ const META_TABLE = `CREATE TABLE IF NOT EXISTS state_meta (
 /** The database a service keeps its state in, and the log position that state was built up to. */
 export class StateDb implements AppliedState {
   private current: Position;
+  /** Recorded in the transaction under way, and the position once it commits (a failed COMMIT undoes it). */
+  private pending: Position | undefined;
+  private depth = 0;
   private readonly recordPosition: Database.Statement<[number, string | null]>;
   /** One wrapper for every transaction: better-sqlite3 makes a savepoint of a call made inside another. */
   private readonly inTransaction: (work: () => void) => void;
@@ -192,12 +196,26 @@ export class StateDb implements AppliedState {
    * unit that throws is undone alone.
    */
   transaction(work: () => void): void {
-    this.inTransaction(work);
+    this.depth++;
+    try {
+      this.inTransaction(work);
+    } catch (err) {
+      if (this.depth === 1) this.pending = undefined;
+      throw err;
+    } finally {
+      this.depth--;
+    }
+    if (this.depth === 0 && this.pending) {
+      this.current = this.pending;
+      this.pending = undefined;
+    }
   }
 
+  /** Records the position; inside a transaction, `position` says it only once that transaction is committed. */
   advance(position: Position): void {
     this.recordPosition.run(position.seq, position.eventId ?? null);
-    this.current = position;
+    if (this.depth > 0) this.pending = position;
+    else this.current = position;
   }
 
   /** Empties every table of the state and goes back to before the first event. */
@@ -205,10 +223,10 @@ export class StateDb implements AppliedState {
     const tables = this.db
       .prepare<[], { name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'state_meta'")
       .all();
-    this.db.transaction(() => {
+    this.transaction(() => {
       for (const { name } of tables) this.db.exec(`DELETE FROM "${name.replaceAll('"', '""')}"`);
       this.advance({ seq: 0, eventId: undefined });
-    })();
+    });
   }
 
   close(): void {
@@ -253,8 +271,9 @@ function labelIn(db: Database.Database): string | undefined {
   }
 }
 
+/** The write-ahead log first: left beside a new file, SQLite would replay it into that file. */
 function removeDatabase(file: string): void {
-  for (const suffix of ['', '-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true });
+  for (const suffix of ['-wal', '-shm', '']) rmSync(`${file}${suffix}`, { force: true });
 }
 
 /** A service's state, with the snapshots the bus keeps of it. */

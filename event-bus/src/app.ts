@@ -29,8 +29,8 @@ export interface EventBusDeps {
   eventsToken?: string;
   /** Aborted when the bus begins to shut down: reads waiting for new events answer at once. */
   draining?: AbortSignal;
-  /** Where the services' snapshots are kept (`/snapshots`); none, no such routes. */
-  snapshots?: { archive: SnapshotArchive; claims: SnapshotClaims };
+  /** Where the services' snapshots are kept (`/snapshots`), and the largest taken; none, no such routes. */
+  snapshots?: { archive: SnapshotArchive; claims: SnapshotClaims; maxBytes: number };
 }
 
 const MAX_PAGE = 10_000;
@@ -48,7 +48,12 @@ const historyQuerySchema = z.object({
 export function createApp({ log, subscribers, logger, metrics, eventsToken, draining, snapshots }: EventBusDeps): Express {
   const app = createServiceApp({ isReady: () => true, logger, metrics, eventsToken });
   if (eventsToken !== undefined) app.use('/snapshots', requireEventsToken(eventsToken));
-  if (snapshots) app.use(snapshotRoutes({ ...snapshots, logger }));
+  const logEnd = async () => {
+    // Everything acknowledged by any bus replica counts.
+    await log.readable();
+    return log.lastSeq;
+  };
+  if (snapshots) app.use(snapshotRoutes({ ...snapshots, logEnd, logger }));
   const append = async (event: NewEvent): Promise<Appended> => {
     const appended = await log.append(event);
     const { id, type, seq } = appended.event;

@@ -37,7 +37,7 @@ main(async () => {
 
   await runService({
     name: 'event-bus',
-    app: createApp({ log, subscribers: deliverer, logger, metrics, eventsToken: config.EVENTS_TOKEN, draining: draining.signal, snapshots: storage.snapshots }),
+    app: createApp({ log, subscribers: deliverer, logger, metrics, eventsToken: config.EVENTS_TOKEN, draining: draining.signal, snapshots: { ...storage.snapshots, maxBytes: config.SNAPSHOT_MAX_BYTES } }),
     port: config.PORT,
     logger,
     onListening: () => deliverer.start(),

@@ -6,6 +6,10 @@ import { CLAIM_TTL_MS, SCHEMA_LABEL, SNAPSHOT_NAME, type SnapshotArchive, type S
 export interface SnapshotRoutesDeps {
   archive: SnapshotArchive;
   claims: SnapshotClaims;
+  /** The largest snapshot taken (SNAPSHOT_MAX_BYTES). */
+  maxBytes: number;
+  /** The seq of the log's newest event: no snapshot can hold more. */
+  logEnd: () => Promise<number>;
   logger: Logger;
 }
 
@@ -18,7 +22,7 @@ export interface SnapshotRoutesDeps {
  * - `PUT /snapshots/:service/:schema/:seq` with `Snapshot-Claim` and `Snapshot-Sha256`: stores it (201);
  * - `DELETE /snapshots/:service/:schema/claims/:claim`: gives a claim up.
  */
-export function snapshotRoutes({ archive, claims, logger }: SnapshotRoutesDeps): Router {
+export function snapshotRoutes({ archive, claims, maxBytes, logEnd, logger }: SnapshotRoutesDeps): Router {
   const router = Router();
 
   router.get('/snapshots/:service/:schema', async (req, res) => {
@@ -54,12 +58,16 @@ export function snapshotRoutes({ archive, claims, logger }: SnapshotRoutesDeps):
   router.put('/snapshots/:service/:schema/:seq', async (req, res) => {
     const key = keyOf(req);
     const claim = req.get('snapshot-claim');
-    const sha256 = req.get('snapshot-sha256')?.toLowerCase();
     if (claim === undefined || !(await claims.holds(key.service, key.schema, claim))) {
       throw new HttpError(409, `Snapshot-Claim must name this replica's live claim (POST /snapshots/${key.service}/${key.schema}/claims)`);
     }
-    if (sha256 === undefined || !/^[0-9a-f]{64}$/.test(sha256)) throw new HttpError(400, 'Snapshot-Sha256 must be the hex SHA-256 of the body');
+    // Whatever the outcome, the claim is given up: the replica may try again at once.
     try {
+      const sha256 = req.get('snapshot-sha256')?.toLowerCase();
+      if (sha256 === undefined || !/^[0-9a-f]{64}$/.test(sha256)) throw new HttpError(400, 'Snapshot-Sha256 must be the hex SHA-256 of the body');
+      const length = req.get('content-length');
+      if (length === undefined || !/^\d{1,15}$/.test(length)) throw new HttpError(411, 'a snapshot is sent with its Content-Length');
+      if (Number(length) > maxBytes) throw new HttpError(413, `snapshot is larger than SNAPSHOT_MAX_BYTES (${maxBytes} bytes)`);
       await refuseUnlessNewer(key);
       const info = await archive.write(key, sha256, req);
       logger.info({ ...info }, 'snapshot stored');
@@ -70,6 +78,8 @@ export function snapshotRoutes({ archive, claims, logger }: SnapshotRoutesDeps):
   });
 
   async function refuseUnlessNewer(key: SnapshotKey): Promise<void> {
+    const end = await logEnd();
+    if (key.seq > end) throw new HttpError(400, `seq ${key.seq} is past the end of the event log (${end}): no state can hold it`);
     const newest = await archive.newest(key.service, key.schema);
     if (newest && newest.seq >= key.seq) throw new HttpError(409, `a snapshot of ${key.schema} at seq ${newest.seq} is kept already`);
   }

@@ -22,6 +22,7 @@ export interface SnapshotPlace {
 }
 
 const TOKEN = 'snapshot-contract-token-0123456789';
+const MAX_BYTES = 1 << 20;
 
 export function describeSnapshotArchiveContract(name: string, open: () => Promise<SnapshotPlace>): void {
   describe(`${name}: the services' snapshots`, () => {
@@ -35,7 +36,10 @@ export function describeSnapshotArchiveContract(name: string, open: () => Promis
       dir = mkdtempSync(path.join(os.tmpdir(), 'bus-snapshots-'));
       place = await open();
       const none = { statuses: async () => [] };
-      app = createApp({ log: new MemoryEventLog(), subscribers: none, logger: silentLogger(), eventsToken: TOKEN, snapshots: place });
+      // A log of 40 events: no snapshot may hold more.
+      const log = new MemoryEventLog();
+      for (let i = 0; i < 40; i++) await log.append({ id: `e${i}`, type: 'PostCreated', data: { id: `p${i}`, title: 't' }, time: new Date().toISOString() });
+      app = createApp({ log, subscribers: none, logger: silentLogger(), eventsToken: TOKEN, snapshots: { ...place, maxBytes: MAX_BYTES } });
       const listening = await listen(app, 0, '127.0.0.1');
       server = listening.server;
       bus = new BusSnapshots({ busUrls: [`http://127.0.0.1:${listening.port}`], eventsToken: TOKEN, service: 'query' });
@@ -93,6 +97,25 @@ export function describeSnapshotArchiveContract(name: string, open: () => Promis
       expect(wrong.status).toBe(400);
       expect((wrong.body as { error: string }).error).toMatch(/does not match/);
       expect(await bus.newest('query@1')).toBeUndefined();
+    });
+
+    it('refuses a snapshot past the end of the log (400), and one larger than SNAPSHOT_MAX_BYTES (413) before reading it', async () => {
+      const past = await request(app).post('/snapshots/query/query@1/claims').set('authorization', `Bearer ${TOKEN}`).send({ seq: 41 });
+      expect(past.status).toBe(400);
+      expect((past.body as { error: string }).error).toMatch(/past the end of the event log \(40\)/);
+      const claim = (await bus.claim('query@1', 40)) as string;
+      const large = await request(app)
+        .put('/snapshots/query/query@1/40')
+        .set('authorization', `Bearer ${TOKEN}`)
+        .set('content-type', 'application/vnd.sqlite3')
+        .set('snapshot-claim', claim)
+        .set('snapshot-sha256', '0'.repeat(64))
+        .send(Buffer.alloc(MAX_BYTES + 1));
+      expect(large.status).toBe(413);
+      expect((large.body as { error: string }).error).toMatch(/SNAPSHOT_MAX_BYTES/);
+      expect(await bus.newest('query@1')).toBeUndefined();
+      // A refused upload gives its claim up: the next may begin at once.
+      expect(await bus.claim('query@1', 40)).toBeDefined();
     });
 
     it('never lists a snapshot whose upload broke off half-way', async () => {

@@ -33,7 +33,7 @@ describe('the container plans read from infra/k8s', () => {
 
   it('an emptyDir at /tmp everywhere, a service\'s state on an emptyDir of its pod, and the event log on a persistent volume at /data', () => {
     const tmp = { path: '/tmp', volume: 'tmp', kind: 'emptyDir', sizeBytes: 256 * 2 ** 20, readOnly: false };
-    expect(plan('posts').volumes).toEqual([tmp, { path: '/var/lib/blog/state', volume: 'state', kind: 'emptyDir', sizeBytes: 2 * 2 ** 30, readOnly: false }]);
+    expect(plan('posts').volumes).toEqual([tmp, { path: '/var/lib/blog/state', volume: 'state', kind: 'emptyDir', sizeBytes: 4 * 2 ** 30, readOnly: false }]);
     expect(plan('query').env).toMatchObject({ STATE_DIR: '/var/lib/blog/state' });
     expect(plan('event-bus').volumes).toEqual([tmp, { path: '/data', volume: 'event-log', kind: 'persistent', sizeBytes: undefined, readOnly: false }]);
     expect(plan('event-bus').env).toMatchObject({ EVENT_LOG_DIR: '/data', PORT: '4005' });

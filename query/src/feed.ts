@@ -21,6 +21,11 @@ export interface ChangeFeedOptions {
   pingIntervalMs?: number;
   /** A subscriber with more than this unsent is cut off; it reconnects and resumes. */
   maxBufferedBytes?: number;
+  /**
+   * The position the view starts from (a state resumed from disk or a snapshot): the changes up to it
+   * were never published here, so a subscriber resuming from before it gets a snapshot.
+   */
+  heldAfter?: number;
 }
 
 /**
@@ -33,14 +38,15 @@ export class ChangeFeed {
   /** The newest changes, between capacity and twice that many (trimmed by halves, which is cheap). */
   private recent: Change[] = [];
   /** Every change with seq greater than this is in `recent`. */
-  private heldAfter = 0;
+  private heldAfter: number;
   private readonly subscribers = new Set<Response>();
   private pinger: NodeJS.Timeout | undefined;
   private readonly capacity: number;
   private readonly pingIntervalMs: number;
   private readonly maxBufferedBytes: number;
 
-  constructor({ capacity = 10_000, pingIntervalMs = 15_000, maxBufferedBytes = 1 << 20 }: ChangeFeedOptions = {}) {
+  constructor({ capacity = 10_000, pingIntervalMs = 15_000, maxBufferedBytes = 1 << 20, heldAfter = 0 }: ChangeFeedOptions = {}) {
+    this.heldAfter = heldAfter;
     this.capacity = capacity;
     this.pingIntervalMs = pingIntervalMs;
     this.maxBufferedBytes = maxBufferedBytes;

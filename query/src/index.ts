@@ -20,7 +20,7 @@ main(async () => {
   const metrics = new ServiceMetrics('query', { processMetrics: true });
   const local = await openStateWithSnapshots(config, QUERY_SCHEMA, logger);
   const store = new QueryStore(local.state);
-  const feed = new ChangeFeed({ pingIntervalMs: config.STREAM_PING_MS });
+  const feed = new ChangeFeed({ pingIntervalMs: config.STREAM_PING_MS, heldAfter: local.state.position.seq });
   const handlers = queryEventHandlers(store, (change) => feed.publish(change));
   const consumer = new EventConsumer({ history: busClientFor(config, { logger, metrics }), state: store.state, handlers, logger, metrics, follow: config.EVENTS_FOLLOW });
 

@@ -151,6 +151,15 @@ describe('query: the live stream (GET /posts/stream)', () => {
     expect(stream.messages[1]).toEqual({ event: 'older-posts', data: JSON.stringify(`/posts?limit=${PAGES.defaultLimit}&before=3`) });
   });
 
+  it('sends a snapshot to a subscriber resuming from before the position the view was resumed at (its state on disk)', async () => {
+    const { url, deliver } = await setup({ heldAfter: 2 });
+    for (const id of ['p1', 'p2', 'p3']) await deliver(post(id));
+    const resumed = await openStream(url, { 'last-event-id': '1' });
+    await eventually(() => expect(resumed.messages.map((m) => m.event)).toEqual(['snapshot']));
+    const fromThere = await openStream(url, { 'last-event-id': '2' });
+    await eventually(() => expect(fromThere.messages.map((m) => [m.id, m.event])).toEqual([['3', 'PostCreated']]));
+  });
+
   it('sends the same change to every open stream', async () => {
     const { url, deliver } = await setup();
     const streams = await Promise.all([openStream(url), openStream(url)]);

@@ -17,7 +17,8 @@ import { ENGINES, type EngineName } from '../stores/engines';
 import type { EngineResult } from '../stores/run-engine';
 import type { PhaseContext } from './context';
 
-const RUNNER = path.join(__dirname, '..', 'stores', 'run-engine.js');
+/** The compiled runner, from the sources (jest) as from dist. */
+const RUNNER = path.join(__dirname, '..', '..', 'dist', 'stores', 'run-engine.js');
 
 export interface StoresDetails {
   events: number;
