@@ -4,8 +4,8 @@
  * background (import from '@blog/common/state').
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream, rmSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import { Transform, type Readable } from 'node:stream';
@@ -170,8 +170,12 @@ export function snapshotScratchFile(file: string, purpose: 'download' | 'upload'
   return path.join(path.dirname(file), `${purpose}-${randomUUID()}.sqlite`);
 }
 
-export async function removeScratch(file: string): Promise<void> {
-  for (const suffix of ['', '-wal', '-shm', '-journal']) await rm(`${file}${suffix}`, { force: true });
+/**
+ * Deletes a database file with its write-ahead log, shared memory and journal; the log first: left beside
+ * a new file of that name, SQLite would replay it into that file.
+ */
+export function removeDatabase(file: string): void {
+  for (const suffix of ['-wal', '-shm', '-journal', '']) rmSync(`${file}${suffix}`, { force: true });
 }
 
 export interface SnapshotterOptions {
@@ -256,7 +260,7 @@ export class Snapshotter {
       this.newestKnown = made.seq;
       logger.info({ seq: made.seq, schema }, 'snapshot made and stored by the event bus');
     } finally {
-      await removeScratch(copy);
+      removeDatabase(copy);
       if (!sent) await store.release(schema, claim).catch(() => undefined);
     }
   }

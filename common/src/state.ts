@@ -11,7 +11,7 @@ import { retryUntilDone } from './backoff';
 import { env } from './config';
 import type { AppliedState, Position } from './consumer';
 import type { Logger } from './logger';
-import { BusSnapshots, describeSnapshotFile, removeScratch, Snapshotter, snapshotScratchFile, SnapshotsUnsupportedError, type SnapshotInfo, type SnapshotStore } from './snapshots';
+import { BusSnapshots, describeSnapshotFile, removeDatabase, Snapshotter, snapshotScratchFile, SnapshotsUnsupportedError, type SnapshotInfo, type SnapshotStore } from './snapshots';
 
 export * from './snapshots';
 
@@ -73,7 +73,7 @@ export async function openServiceState(config: StateConfig, schema: StateSchema,
     logger.warn({ seq: newest.seq, reason: err instanceof Error ? err.message : String(err) }, 'snapshot not used; building the state from the event log instead');
     return state.db.open ? state : open();
   } finally {
-    await removeScratch(download);
+    removeDatabase(download);
   }
 }
 
@@ -271,10 +271,6 @@ function labelIn(db: Database.Database): string | undefined {
   }
 }
 
-/** The write-ahead log first: left beside a new file, SQLite would replay it into that file. */
-function removeDatabase(file: string): void {
-  for (const suffix of ['-wal', '-shm', '']) rmSync(`${file}${suffix}`, { force: true });
-}
 
 /** A service's state, with the snapshots the bus keeps of it. */
 export interface ServiceState {

@@ -1,5 +1,5 @@
 import type { Change } from './feed';
-import { nextPagePath, pageOf, PAGES, type Comment, type CommentStatus, type EventHandlers, type Page, type PageRequest, type PostsView, type PostWithComments } from '@blog/common';
+import { nextPagePath, pageOf, PAGES, type Comment, type CommentStatus, type EventHandlers, type PageRequest, type PostsView } from '@blog/common';
 import { StateDb, type StateSchema } from '@blog/common/state';
 
 export const QUERY_SCHEMA: StateSchema = {
@@ -58,7 +58,7 @@ export class QueryStore {
    * A page of the view: the newest `limit` posts before the cursor, in creation order, each with its
    * newest comments (up to PAGES.commentsPerPost) and, when it has more, where the older ones are.
    */
-  page({ limit, before }: PageRequest): Page<PostWithComments> & { view: PostsView } {
+  page({ limit, before }: PageRequest): { view: PostsView; olderBefore: number | undefined } {
     const posts = pageOf(this.statements.postsNewestFirst.all(before ?? Number.MAX_SAFE_INTEGER, limit + 1), limit);
     const view: PostsView = {};
     for (const { id, title } of posts.items) {
@@ -70,7 +70,7 @@ export class QueryStore {
         ...(comments.olderBefore === undefined ? {} : { olderComments: nextPagePath(`/posts/${encodeURIComponent(id)}/comments`, PAGES.commentsPerPost, comments.olderBefore) }),
       };
     }
-    return { view, items: Object.values(view), olderBefore: posts.olderBefore };
+    return { view, olderBefore: posts.olderBefore };
   }
 }
 
