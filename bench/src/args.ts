@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PHASES, type PhaseName } from './bench';
+import type { CatchupLog } from './catchup/run';
 import { FULL_PROFILE, SMOKE_PROFILE, type Profile } from './profile';
 import { loopbackBaseUrl, type TargetUrls } from './target';
 
@@ -16,6 +17,8 @@ Options:
   --phases LIST           comma-separated subset of: ${PHASES.join(',')} (default: all)
   --catchup SIZES         history sizes for the catch-up phase, e.g. 100000,1000000 or 100k,1M
                           (default: 10k,1M,10M; with --smoke 2k)
+  --catchup-logs LIST     the logs the catch-up phase runs on: file, jetstream or file,jetstream
+                          (default: file,jetstream; with --smoke file; jetstream needs a nats-server)
   --posts URL             measure a running stack instead: base URL of its posts service,
   --comments URL            of its comments service,
   --query URL               and of its query service (all three together; 127.0.0.1 only)
@@ -44,6 +47,7 @@ const FLAGS = {
   smoke: { type: 'boolean' },
   phases: { type: 'string' },
   catchup: { type: 'string' },
+  'catchup-logs': { type: 'string' },
   posts: { type: 'string' },
   comments: { type: 'string' },
   query: { type: 'string' },
@@ -65,7 +69,14 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
   if (values.help) return { help: true };
 
   const base = values.smoke ? SMOKE_PROFILE : FULL_PROFILE;
-  const profile: Profile = values.catchup === undefined ? base : { ...base, catchup: { ...base.catchup, sizes: parseSizes(values.catchup) } };
+  const profile: Profile = {
+    ...base,
+    catchup: {
+      ...base.catchup,
+      ...(values.catchup === undefined ? {} : { sizes: parseSizes(values.catchup) }),
+      ...(values['catchup-logs'] === undefined ? {} : { logs: parseCatchupLogs(values['catchup-logs']) }),
+    },
+  };
   const options: CliOptions = {
     profile,
     phases: values.phases === undefined ? [...PHASES] : parsePhases(values.phases),
@@ -86,6 +97,21 @@ function parsePhases(list: string): PhaseName[] {
     if (!(PHASES as readonly string[]).includes(name)) throw new ArgsError(`--phases: unknown phase "${name}" (known: ${PHASES.join(', ')})`);
   }
   return PHASES.filter((phase) => names.includes(phase));
+}
+
+const CATCHUP_LOGS: readonly CatchupLog[] = ['file', 'jetstream'];
+
+/** "file,jetstream" → ['file', 'jetstream']; the file log always runs (the others start from its state). */
+export function parseCatchupLogs(list: string): CatchupLog[] {
+  const names = list
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  for (const name of names) {
+    if (!(CATCHUP_LOGS as readonly string[]).includes(name)) throw new ArgsError(`--catchup-logs: unknown log "${name}" (known: ${CATCHUP_LOGS.join(', ')})`);
+  }
+  if (!names.includes('file')) throw new ArgsError('--catchup-logs: the file log always runs (JetStream starts from the state it builds): give file or file,jetstream');
+  return CATCHUP_LOGS.filter((log) => names.includes(log));
 }
 
 const MAX_CATCHUP_EVENTS = 10_000_000;

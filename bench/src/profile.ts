@@ -1,4 +1,5 @@
 /** How much load each phase applies: the full benchmark, or the smoke run CI uses to keep it working. */
+import type { CatchupLog } from './catchup/run';
 
 export interface OpenLoopSettings {
   ratePerSecond: number;
@@ -27,8 +28,8 @@ export interface Profile {
     /** Posts the comments go to, round robin. */
     posts: number;
   };
-  /** History sizes, and how many GET /posts are timed on each. */
-  catchup: { sizes: number[]; getPostsRequests: number };
+  /** History sizes, how many GET /posts are timed on each, and the logs measured (JetStream needs a nats-server). */
+  catchup: { sizes: number[]; getPostsRequests: number; logs: CatchupLog[] };
   /** The store comparison: events of its history, and rounds of the two engines taking turns. */
   stores: { events: number; rounds: number };
   memory: {
@@ -46,7 +47,7 @@ export const FULL_PROFILE: Profile = {
   creates: { concurrencies: [1, 20, 50], rounds: 3, warmupMs: 500, warmupMaxRequests: 2_000, durationMs: 4_500, maxRequests: 45_000 },
   propagation: { ratePerSecond: 1_000, warmupMs: 3_000, durationMs: 5_000, maxInFlight: 200, settleMs: 10_000 },
   moderation: { ratePerSecond: 500, warmupMs: 2_000, durationMs: 5_000, maxInFlight: 200, settleMs: 10_000, posts: 20 },
-  catchup: { sizes: [10_000, 1_000_000, 10_000_000], getPostsRequests: 1_000 },
+  catchup: { sizes: [10_000, 1_000_000, 10_000_000], getPostsRequests: 1_000, logs: ['file', 'jetstream'] },
   stores: { events: 1_000_000, rounds: 2 },
   memory: { idleSettleMs: 2_000 },
   verifyTimeoutMs: 60_000,
@@ -58,7 +59,7 @@ export const SMOKE_PROFILE: Profile = {
   creates: { concurrencies: [1, 20, 50], rounds: 1, warmupMs: 200, warmupMaxRequests: 5, durationMs: 2_000, maxRequests: 30 },
   propagation: { ratePerSecond: 100, warmupMs: 200, durationMs: 1_000, maxInFlight: 50, settleMs: 10_000 },
   moderation: { ratePerSecond: 100, warmupMs: 200, durationMs: 1_000, maxInFlight: 50, settleMs: 10_000, posts: 4 },
-  catchup: { sizes: [2_000], getPostsRequests: 50 },
+  catchup: { sizes: [2_000], getPostsRequests: 50, logs: ['file'] },
   stores: { events: 20_000, rounds: 1 },
   memory: { idleSettleMs: 300 },
   verifyTimeoutMs: 20_000,

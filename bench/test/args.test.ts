@@ -13,6 +13,7 @@ describe('parseCliArgs', () => {
     expect(parsed.phases).toEqual(['creates', 'propagation', 'moderation', 'catchup', 'stores', 'memory', 'storage', 'jetstream']);
     expect(parsed.external).toBeUndefined();
     expect(parsed.profile.catchup.sizes).toEqual([10_000, 1_000_000, 10_000_000]);
+    expect(parsed.profile.catchup.logs).toEqual(['file', 'jetstream']);
   });
 
   it('takes --smoke, a subset of phases (run in the standard order) and catch-up sizes', () => {
@@ -20,6 +21,14 @@ describe('parseCliArgs', () => {
     expect(parsed.profile.name).toBe('smoke');
     expect(parsed.phases).toEqual(['creates', 'memory']);
     expect(parsed.profile.catchup.sizes).toEqual([2_000, 3_000]);
+    expect(parsed.profile.catchup.logs).toEqual(['file']);
+  });
+
+  it('takes the logs of the catch-up phase, the file log always among them', () => {
+    expect(options(['--smoke', '--catchup-logs', 'jetstream, file']).profile.catchup.logs).toEqual(['file', 'jetstream']);
+    expect(options(['--catchup-logs', 'file']).profile.catchup.logs).toEqual(['file']);
+    expect(() => parseCliArgs(['--catchup-logs', 'jetstream'])).toThrow(/the file log always runs/);
+    expect(() => parseCliArgs(['--catchup-logs', 'file,kafka'])).toThrow(/unknown log "kafka"/);
   });
 
   it('takes the three base URLs of a running stack, bus optional, loopback only', () => {

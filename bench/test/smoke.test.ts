@@ -26,6 +26,8 @@ const EXPECTED_METRICS = [
   'catchup.2k.get-posts-p99',
   'catchup.2k.query-cgroup-peak',
   'catchup.2k.bus-cgroup-peak',
+  'catchup.2k.rebuild-cgroup-peak',
+  ...['posts', 'comments', 'moderation'].flatMap((service) => [`catchup.2k.${service}-rebuild-ready`, `catchup.2k.${service}-cgroup-peak`, `catchup.2k.${service}-oom-kills`]),
   ...['sqlite', 'lmdb'].flatMap((engine) => [`stores.${engine}.apply-rate`, `stores.${engine}.page-p99`]),
   ...['event-bus', 'posts', 'comments', 'query', 'moderation'].flatMap((service) => [`memory.${service}.idle`, `memory.${service}.after-load`]),
   ...['event', 'PostCreated', 'CommentCreated', 'CommentModerated', 'CommentUpdated', 'events-per-gib', 'posts-per-gib', 'comments-per-gib'].map((key) => `storage.${key}`),
@@ -58,7 +60,12 @@ describe('bench smoke run on the local stack', () => {
     expect(moderation?.verification.acknowledged).toBeGreaterThan(50);
     expect(moderation?.neverSettled).toBe(0);
     expect(moderation?.wrongStatus).toBe(0);
-    expect(catchup?.runs.map((run) => [run.history.events, run.complete, run.fresh.cgroup?.oomKills])).toEqual([[2_000, true, 0]]);
+    expect(catchup?.runs.map((run) => [run.history.events, run.file.complete, run.file.fresh.cgroup?.oomKills, run.jetstream])).toEqual([[2_000, true, 0, null]]);
+    expect(catchup?.runs[0]?.services.map(({ service, cgroup }) => [service, cgroup?.oomKills])).toEqual([
+      ['posts', 0],
+      ['comments', 0],
+      ['moderation', 0],
+    ]);
   });
 
   it("measures the log's bytes from the bus's own file: every event of the run, each type's bytes adding up to the whole", () => {

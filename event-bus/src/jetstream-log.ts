@@ -8,6 +8,7 @@ import {
   EventIndex,
   EventLogUnavailableError,
   EventLogUnconfirmedError,
+  RECENT_IDS,
   RefusedAppends,
   type AppendFault,
   type Appended,
@@ -64,8 +65,8 @@ const FOLLOW_HEARTBEAT_MS = 1_000;
  *   again with the same id until `publishTimeoutMs`, then is refused: 503 when every attempt was refused
  *   (nothing stored), 504 when one went unanswered (maybe stored: the same id again is safe).
  * - Each bus replica follows the stream with an ordered consumer: every event reaches its in-memory index
- *   in seq order, whichever replica stored it, so any replica serves reads and deliveries. Older events
- *   than the in-memory tail are fetched from the stream.
+ *   in seq order, whichever replica stored it, so any replica serves reads and deliveries. At start it
+ *   reads only the newest events (the tail and the recent ids); older ones are fetched from the stream.
  */
 export class JetStreamEventLog extends IndexedEventLog {
   protected readonly index: EventIndex;
@@ -85,19 +86,25 @@ export class JetStreamEventLog extends IndexedEventLog {
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly options: JetStreamEventLogOptions,
+    firstSeq: number,
   ) {
     super();
-    this.index = new EventIndex({ tailSize: options.tailSize ?? DEFAULT_TAIL_SIZE, recentIds: options.recentIds });
+    this.index = new EventIndex({ tailSize: options.tailSize ?? DEFAULT_TAIL_SIZE, recentIds: options.recentIds, firstSeq });
     this.refusals = new RefusedAppends(options.logger, options.onWriteFault, () => this.lastSeq);
     this.appends = new AppendsById(this.index, (seq) => this.storedAt(seq));
   }
 
-  /** Creates or updates the stream, reads its history and follows it. */
+  /**
+   * Creates or updates the stream, reads its newest events (as many as the tail and the recent ids hold:
+   * a bus starts in the same time on a long history as on a short one) and follows it.
+   */
   static async open(options: JetStreamEventLogOptions): Promise<JetStreamEventLog> {
     const startedAt = Date.now();
     const jsm = await jetstreamManager(options.connection);
     const info = await ensureStreamWhenReady(jsm, options);
-    const log = new JetStreamEventLog(jetstream(options.connection), jsm, options);
+    const newest = Math.max(options.tailSize ?? DEFAULT_TAIL_SIZE, options.recentIds ?? RECENT_IDS);
+    const firstSeq = Math.max(1, info.state.last_seq - newest + 1);
+    const log = new JetStreamEventLog(jetstream(options.connection), jsm, options, firstSeq);
     log.followLoop = log.follow();
     log.watchdog = setInterval(() => void log.checkFollowing(), STALL_CHECK_MS).unref();
     const loaded = await log.caughtUpTo(info.state.last_seq, LOAD_TIMEOUT_MS);
@@ -105,7 +112,7 @@ export class JetStreamEventLog extends IndexedEventLog {
       await log.close();
       throw new Error(`could not read the event stream ${options.stream.name} up to seq ${info.state.last_seq} within ${LOAD_TIMEOUT_MS / 1000} s (read ${log.lastSeq})`);
     }
-    options.logger.info({ stream: options.stream.name, events: log.lastSeq, ms: Date.now() - startedAt }, 'event log opened');
+    options.logger.info({ stream: options.stream.name, events: log.lastSeq, read: log.lastSeq - firstSeq + 1, ms: Date.now() - startedAt }, 'event log opened');
     return log;
   }
 
@@ -119,7 +126,7 @@ export class JetStreamEventLog extends IndexedEventLog {
   }
 
   readRawAfter(after: number, limit: number, maxBytes = Infinity): Promise<string[]> {
-    return this.index.readRaw(after, limit, maxBytes, (first, last) => this.fetchFromStream(first, last));
+    return this.index.readRaw(after, limit, maxBytes, (first, last, bytes) => this.fetchFromStream(first, last, bytes));
   }
 
   /**
@@ -288,15 +295,23 @@ export class JetStreamEventLog extends IndexedEventLog {
     this.index.add(records);
   }
 
-  /** Events first…last from the stream itself, for reads older than the in-memory tail. */
-  private async fetchFromStream(first: number, last: number): Promise<string[]> {
+  /**
+   * Events first…last from the stream itself, for reads older than the in-memory tail: as many as fit in
+   * maxBytes (at least the first), each event counted with its newline as in the file log.
+   */
+  private async fetchFromStream(first: number, last: number, maxBytes: number): Promise<string[]> {
     const lines: string[] = [];
+    let bytes = 0;
     for (let attempt = 1; ; attempt++) {
       try {
         const consumer = await this.js.consumers.get(this.options.stream.name, startingAt(first + lines.length));
         const messages = await consumer.fetch({ max_messages: last - first + 1 - lines.length, expires: 5_000 });
         for await (const message of messages) {
-          if (message.seq === first + lines.length) lines.push(recordOf(message).line);
+          if (message.seq !== first + lines.length) continue;
+          const { line } = recordOf(message);
+          bytes += Buffer.byteLength(line) + 1;
+          if (lines.length > 0 && bytes > maxBytes) return lines;
+          lines.push(line);
           if (message.seq >= last) break;
         }
         if (lines.length === last - first + 1) return lines;

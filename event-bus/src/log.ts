@@ -137,38 +137,51 @@ export interface StoredRecord {
   line: string;
 }
 
-/** Where each record starts and ends in the log's text: `count + 1` growing offsets, 8 bytes per event. */
+/**
+ * Where each record starts and ends in the log's text: growing offsets, 8 bytes per event, from seq `first`
+ * on (1 for a log read from its start; a later one for a log only its newest events were read of).
+ */
 export class ByteOffsets {
   private ends = new Float64Array(1024);
-  count = 0;
+  private known = 0;
+
+  constructor(readonly first = 1) {}
+
+  /** The last seq: the records before `first` and those pushed. */
+  get count(): number {
+    return this.first - 1 + this.known;
+  }
 
   /** Adds the next record, `bytes` long (its newline included). */
   push(bytes: number): void {
-    if (this.count + 1 >= this.ends.length) {
+    if (this.known + 1 >= this.ends.length) {
       const grown = new Float64Array(this.ends.length * 2);
       grown.set(this.ends);
       this.ends = grown;
     }
-    this.ends[this.count + 1] = this.end + bytes;
-    this.count++;
+    this.ends[this.known + 1] = this.end + bytes;
+    this.known++;
   }
 
-  /** Byte length of the whole records: where the next one goes. */
+  /** Byte length of the whole records from `first` on: where the next one goes. */
   get end(): number {
-    return this.ends[this.count] as number;
+    return this.ends[this.known] as number;
   }
 
   startOf(seq: number): number {
-    return this.ends[seq - 1] as number;
+    return this.ends[seq - this.first] as number;
   }
 
   endOf(seq: number): number {
-    return this.ends[seq] as number;
+    return this.ends[seq - this.first + 1] as number;
   }
 
-  /** The last seq in [first, last] such that first..seq take at most maxBytes (at least `first`). */
+  /**
+   * The last seq in [first, last] such that first..seq take at most maxBytes (at least `first`); `last`
+   * when the sizes from `first` on are not known here (the reader of the older events bounds them).
+   */
   lastWithin(first: number, last: number, maxBytes: number): number {
-    if (last < first || !Number.isFinite(maxBytes)) return last;
+    if (last < first || !Number.isFinite(maxBytes) || first < this.first) return last;
     const limit = this.startOf(first) + maxBytes;
     let seq = first;
     while (seq < last && this.endOf(seq + 1) <= limit) seq++;
@@ -183,6 +196,8 @@ export interface EventIndexOptions {
   recentIds?: number;
   /** A log read from a file: every record's offsets, the newest records' texts, the newest ids. */
   stored?: { offsets: ByteOffsets; recent: readonly StoredRecord[]; ids: readonly StoredId[] };
+  /** A log read from this seq on only (its older events are read from where the log keeps them). */
+  firstSeq?: number;
 }
 
 /** Where an event id is stored. */
@@ -210,10 +225,11 @@ export class EventIndex {
    * `stored` restores a log read from a file: the offsets of all its records, and the texts and ids of the
    * newest of them.
    */
-  constructor({ tailSize = Infinity, recentIds = RECENT_IDS, stored }: EventIndexOptions = {}) {
+  constructor({ tailSize = Infinity, recentIds = RECENT_IDS, stored, firstSeq = 1 }: EventIndexOptions = {}) {
     this.tailSize = tailSize;
     this.recentIds = recentIds;
-    this.offsets = stored?.offsets ?? new ByteOffsets();
+    this.offsets = stored?.offsets ?? new ByteOffsets(firstSeq);
+    this.tailFirstSeq = firstSeq;
     if (stored) {
       this.rememberIds(stored.ids);
       this.rememberTexts(stored.recent);
@@ -290,13 +306,14 @@ export class EventIndex {
 
   /**
    * The texts of a read after `after` (see EventLog.readRawAfter): from memory when the tail holds them,
-   * else from `older` (the file, the stream), asked for seqs first…last.
+   * else from `older` (the file, the stream), asked for seqs first…last and, where the index does not know
+   * their sizes, to keep within maxBytes itself.
    */
-  async readRaw(after: number, limit: number, maxBytes: number, older: (first: number, last: number) => Promise<string[]>): Promise<string[]> {
+  async readRaw(after: number, limit: number, maxBytes: number, older: (first: number, last: number, maxBytes: number) => Promise<string[]>): Promise<string[]> {
     const last = this.lastOfRead(after, limit, maxBytes);
     if (last <= after) return [];
     if (this.holdsAfter(after)) return this.readTail(after, last);
-    return older(after + 1, last);
+    return older(after + 1, last, maxBytes);
   }
 
   waitForNewerThan(after: number, signal: AbortSignal): Promise<void> {

@@ -6,7 +6,7 @@ export { compareVersions, findNatsServer, MINIMUM_NATS_SERVER, type NatsNode } f
  * file, a log file and a monitoring port. Nodes can be killed (kill -9) and started again on their store.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { findNatsServer, ROOT, startProcess, stopProcess, writeNatsConfig, type NatsNode, type StartedProcess } from '@blog/stack';
 import { http } from './http';
@@ -171,4 +171,45 @@ export async function startNatsCluster({ dir, size = 3, name = `blog-${randomByt
     }
   }
   throw new Error(`the NATS cluster did not form in ${FORMING_ATTEMPTS} attempts:\n${failures.join('\n')}`);
+}
+
+export interface NatsServer {
+  readonly url: string;
+  readonly pid: number | undefined;
+  /** SIGTERM, then deletes its store; its log stays in the folder. */
+  stop(): Promise<void>;
+}
+
+/**
+ * One nats-server with JetStream and no cluster, on 127.0.0.1, for a long history written before anything
+ * is measured (the bench's catch-up): it fsyncs on the server's default interval, not for each message.
+ */
+export async function startNatsServer({ dir }: { dir: string }): Promise<NatsServer> {
+  const server = findNatsServer();
+  const [clientPort, monitorPort] = (await freePorts(2)) as [number, number];
+  const store = path.join(dir, 'store');
+  mkdirSync(store, { recursive: true });
+  const config = path.join(dir, 'nats.conf');
+  writeFileSync(config, [`listen: "127.0.0.1:${clientPort}"`, `http: "127.0.0.1:${monitorPort}"`, `jetstream { store_dir: "${store}" }`, ''].join('\n'));
+  const log = openSync(path.join(dir, 'nats.log'), 'a');
+  let started: StartedProcess;
+  try {
+    started = startProcess(server, ['-c', config], { env: process.env, cwd: ROOT, stdio: ['ignore', log, log] });
+  } finally {
+    closeSync(log);
+  }
+  const stop = async () => {
+    await stopProcess(started, 'SIGTERM', 10_000);
+    rmSync(store, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(async () => started.exit === undefined && (await http(`http://127.0.0.1:${monitorPort}/healthz?js-enabled-only=true`, { timeoutMs: 1_000 })).status === 200, {
+      what: `nats-server with JetStream on port ${clientPort}`,
+      timeoutMs: 20_000,
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url: `nats://127.0.0.1:${clientPort}`, pid: started.child.pid, stop };
 }

@@ -4,6 +4,7 @@
  * then what is particular to a replicated log shared by several bus replicas.
  */
 import { silentLogger } from '@blog/common';
+import { recordingLogger } from '@blog/common/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { waitFor } from '@blog/testkit';
 import { JetStreamEventLog, type JetStreamEventLogOptions } from '../../src/jetstream-log';
@@ -75,6 +76,24 @@ describe('JetStreamEventLog shared by bus replicas', () => {
     }
     const stored = await a.readAfter(0, 100);
     expect(stored.map(({ id }) => id)).toEqual(Array.from({ length: 30 }, (_, n) => `same-${n}`));
+  });
+
+  test('a replica started on a long stream reads only its newest events, and the older ones from the stream within the byte budget', async () => {
+    const { stream, logs } = await replicas(1);
+    const writer = logs[0] as JetStreamEventLog;
+    for (let n = 1; n <= 12; n++) await writer.append(event(`long-${n}`));
+    const { logger, lines } = recordingLogger();
+    const late = await openLog(stream, { recentIds: 3, logger });
+    opened.push(late);
+    expect([late.lastSeq, late.idsFrom]).toEqual([12, 10]);
+    expect(lines().find((line) => line.msg === 'event log opened')).toMatchObject({ events: 12, read: 3 });
+    expect((await late.readAfter(0, 100)).map(({ id }) => id)).toEqual(Array.from({ length: 12 }, (_, n) => `long-${n + 1}`));
+    const [first] = await late.readRawAfter(0, 1);
+    const twoEvents = 2 * (Buffer.byteLength(first as string) + 1);
+    expect((await late.readRawAfter(0, 10, twoEvents)).map((line) => (JSON.parse(line) as { id: string }).id)).toEqual(['long-1', 'long-2']);
+    // An id older than those it remembers is still stored once: the stream's duplicate window has it.
+    const again = await late.append(event('long-2'));
+    expect([again.duplicate, again.event.seq]).toEqual([true, 2]);
   });
 
   test('a replica made readable() holds every event another replica acknowledged before', async () => {
