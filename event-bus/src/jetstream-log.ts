@@ -1,7 +1,7 @@
 import { HttpError, sleep, type Logger } from '@blog/common';
 import { DeliverPolicy, JetStreamApiError, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type OrderedConsumerOptions, type StreamInfo } from '@nats-io/jetstream';
 import { NoRespondersError, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
-import { ensureEventStream, type EventStreamSettings } from './jetstream-stream';
+import { ensureEventStream, UnusableStreamError, type EventStreamSettings } from './jetstream-stream';
 import {
   AppendsById,
   IndexedEventLog,
@@ -332,7 +332,7 @@ async function ensureStreamWhenReady(jsm: JetStreamManager, { stream, logger }: 
     try {
       return await ensureEventStream(jsm, stream, logger);
     } catch (err) {
-      if (Date.now() >= deadline) throw err;
+      if (err instanceof UnusableStreamError || Date.now() >= deadline) throw err;
       if (attempt === 0) logger.warn({ stream: stream.name, reason: (err as Error).message }, 'the NATS cluster cannot hold the event stream yet; trying again');
       await sleep(Math.min(2_000, 100 * 2 ** attempt));
     }

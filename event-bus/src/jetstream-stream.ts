@@ -28,6 +28,11 @@ export function eventStream(name: string, replicas: number, duplicateWindowMs = 
   return { name, subject: `${name.toLowerCase()}.events`, replicas, duplicateWindowMs };
 }
 
+/** A stream the event log cannot be kept in, whatever the cluster's state: waiting does not help. */
+export class UnusableStreamError extends Error {
+  override name = 'UnusableStreamError';
+}
+
 /** What the bus owns of the stream's configuration; the rest (placement, limits an operator set) is kept. */
 function ownedConfig({ subject, replicas, duplicateWindowMs }: EventStreamSettings): Partial<StreamConfig> {
   return {
@@ -80,11 +85,32 @@ async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamIn
 async function update(jsm: JetStreamManager, info: StreamInfo, owned: Partial<StreamConfig>, logger: Logger): Promise<StreamInfo> {
   const { config } = info;
   if (config.storage !== StorageType.File) {
-    throw new Error(`stream ${config.name} keeps its messages in ${config.storage} storage; the event log needs file storage (recreate it by hand, or set NATS_STREAM to another name)`);
+    throw new UnusableStreamError(`stream ${config.name} keeps its messages in ${config.storage} storage; the event log needs file storage (recreate it by hand, or set NATS_STREAM to another name)`);
+  }
+  const trimming = trimmingLimits(config);
+  if (trimming.length > 0) {
+    throw new UnusableStreamError(
+      `stream ${config.name} drops old events (${trimming.join(', ')}); the event log is the history every service builds its state from and must keep every event: ` +
+        'remove the limit (nats stream edit), or set NATS_STREAM to another name',
+    );
+  }
+  if (info.state.first_seq > 1) {
+    throw new UnusableStreamError(`stream ${config.name} no longer holds events 1…${info.state.first_seq - 1}; the services cannot build their states from it: set NATS_STREAM to another name`);
   }
   const drift = Object.entries(owned).filter(([key, value]) => JSON.stringify(config[key as keyof StreamConfig]) !== JSON.stringify(value));
   if (drift.length === 0) return info;
   const updated = await jsm.streams.update(config.name, { ...config, ...owned });
   logger.info({ stream: config.name, changed: drift.map(([key]) => key) }, 'event stream configuration updated');
   return updated;
+}
+
+/** The limits set on a stream that make it drop its oldest messages (discard old is the bus's own policy). */
+function trimmingLimits(config: StreamConfig): string[] {
+  const set = (value: number | undefined) => value !== undefined && value > 0;
+  return [
+    ...(set(config.max_msgs) ? [`max_msgs ${config.max_msgs}`] : []),
+    ...(set(config.max_bytes) ? [`max_bytes ${config.max_bytes}`] : []),
+    ...(set(config.max_age) ? [`max_age ${config.max_age / 1e9} s`] : []),
+    ...(set(config.max_msgs_per_subject) ? [`max_msgs_per_subject ${config.max_msgs_per_subject}`] : []),
+  ];
 }

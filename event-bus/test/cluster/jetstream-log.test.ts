@@ -96,6 +96,13 @@ describe('JetStreamEventLog shared by bus replicas', () => {
     expect([again.duplicate, again.event.seq]).toEqual([true, 2]);
   });
 
+  test('a stream that drops old events (a limit set by hand) is refused at start, naming the limit: the services could not build their states from it', async () => {
+    const stream = newStream();
+    const jsm = await jetstreamManager(await connection());
+    await jsm.streams.add({ name: stream.name, subjects: [stream.subject], num_replicas: 3, max_age: 3_600 * 1e9, max_msgs: 1_000 });
+    await expect(openLog(stream)).rejects.toThrow(/drops old events \(max_msgs 1000, max_age 3600 s\)/);
+  });
+
   test('a replica made readable() holds every event another replica acknowledged before', async () => {
     const { logs } = await replicas(2);
     const [a, b] = logs as [JetStreamEventLog, JetStreamEventLog];
