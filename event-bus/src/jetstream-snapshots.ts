@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { HttpError } from '@blog/common';
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { Objm, StorageType, type ObjectInfo, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -64,19 +65,26 @@ export class ObjectStoreSnapshotArchive implements SnapshotArchive {
 
 /** Claims as keys of a key-value bucket whose entries expire: whoever creates a service's key holds its claim. */
 export class KvSnapshotClaims implements SnapshotClaims {
-  private constructor(private readonly kv: KV) {}
+  private constructor(
+    private readonly kv: KV,
+    readonly ttlMs: number,
+  ) {}
 
-  static async open(options: { connection: NatsConnection; bucket: string; replicas: number }): Promise<KvSnapshotClaims> {
-    return new KvSnapshotClaims(await bucket(options.connection, options.bucket, { replicas: options.replicas, ttl: CLAIM_TTL_MS }));
+  /** `ttlMs` is the bucket's: a bucket made before keeps the time to live it was made with. */
+  static async open(options: { connection: NatsConnection; bucket: string; replicas: number; ttlMs?: number }): Promise<KvSnapshotClaims> {
+    const ttlMs = options.ttlMs ?? CLAIM_TTL_MS;
+    return new KvSnapshotClaims(await bucket(options.connection, options.bucket, { replicas: options.replicas, ttl: ttlMs }), ttlMs);
   }
 
-  async claim(service: string, schema: string): Promise<string | undefined> {
+  async claim(_service: string, schema: string): Promise<string | undefined> {
     const token = crypto.randomUUID();
     try {
       await this.kv.create(claimKey(schema), token);
       return token;
-    } catch {
-      return undefined;
+    } catch (err) {
+      // Only "the key exists" means another replica holds the claim; anything else is a fault of the cluster.
+      if (isWrongLastSequence(err)) return undefined;
+      throw err;
     }
   }
 
@@ -88,6 +96,11 @@ export class KvSnapshotClaims implements SnapshotClaims {
   async release(service: string, schema: string, token: string): Promise<void> {
     if (await this.holds(service, schema, token)) await this.kv.delete(claimKey(schema));
   }
+}
+
+/** JetStream's answer to a compare-and-set that lost: the subject is not at the revision expected. */
+function isWrongLastSequence(err: unknown): boolean {
+  return err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 }
 
 function objectName({ schema, seq }: SnapshotKey): string {
