@@ -132,9 +132,9 @@ async function appendEvents(busUrl: string, headers: Record<string, string>, cou
   }
 }
 
-/** Posts `<label>-0`, `<label>-1`… straight into the bus. */
-export function appendPosts(busUrl: string, headers: Record<string, string>, { count, label }: { count: number; label: string }): Promise<void> {
-  return appendEvents(busUrl, headers, count, 5_000, (i) => ({ type: 'PostCreated', data: { id: `${label}-${i}`, title: `${label} ${i}` } }));
+/** Posts `<label>-0`, `<label>-1`… straight into the bus, `batch` at a time, their titles padded to `title` characters. */
+export function appendPosts(busUrl: string, headers: Record<string, string>, { count, label, title = 0, batch = 5_000 }: { count: number; label: string; title?: number; batch?: number }): Promise<void> {
+  return appendEvents(busUrl, headers, count, batch, (i) => ({ type: 'PostCreated', data: { id: `${label}-${i}`, title: `${label} ${i} `.padEnd(title, 'x').trim() } }));
 }
 
 /** `count` comments of `length` characters, the i-th on the post `postOf(i)`, straight into the bus: a state of that many bytes more. */
@@ -149,4 +149,56 @@ export function appendComments(
     type: 'CommentCreated',
     data: { id: `${label}-${i}`, postId: postOf(i), content: `${label} ${i} `.padEnd(length, 'x'), status: 'approved' },
   }));
+}
+
+/** Keeps `bytes` as the bus's snapshot of `schema` at `seq`, through its routes as a replica would (claim, then PUT). */
+export async function storeSnapshot(busUrl: string, headers: Record<string, string>, { schema, seq, bytes }: { schema: string; seq: number; bytes: Buffer }): Promise<void> {
+  const service = schema.split('@')[0] as string;
+  const claim = await http(`${busUrl}/snapshots/${service}/${schema}/claims`, { body: { seq }, headers });
+  if (claim.status !== 201) throw new Error(`claiming a snapshot at seq ${seq}: ${claim.status} ${claim.text}`);
+  const stored = await fetch(`${busUrl}/snapshots/${service}/${schema}/${seq}`, {
+    method: 'PUT',
+    headers: { ...headers, 'content-type': 'application/vnd.sqlite3', 'snapshot-claim': (claim.json as { claim: string }).claim, 'snapshot-sha256': createHash('sha256').update(bytes).digest('hex') },
+    body: new Uint8Array(bytes),
+    signal: AbortSignal.timeout(60_000),
+  });
+  if (stored.status !== 201) throw new Error(`storing a snapshot at seq ${seq}: ${stored.status} ${await stored.text()}`);
+}
+
+/** One event the services ignore, straight into the bus: its seq, the end of the log once it is stored. */
+export async function appendFiller(busUrl: string, headers: Record<string, string>): Promise<number> {
+  const answer = await http(`${busUrl}/events`, { body: { type: 'Filler', data: {} }, headers });
+  if (answer.status !== 201) throw new Error(`POST /events: ${answer.status} ${answer.text}`);
+  return (answer.json as { seq: number }).seq;
+}
+
+/** How many events a service process has applied since it started (its `events_applied_total`), or undefined when it does not answer. */
+export async function eventsApplied(serviceUrl: string): Promise<number | undefined> {
+  try {
+    const answer = await http(`${serviceUrl}/metrics`, { timeoutMs: 2_000 });
+    if (answer.status !== 200) return undefined;
+    let total = 0;
+    for (const [, value] of answer.text.matchAll(/^events_applied_total(?:\{[^}]*\})? (\d+(?:\.\d+)?)$/gm)) total += Number(value);
+    return total;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Query's whole view, page after page (Link rel="next"): its posts in the order shown, and any shown twice. */
+export async function wholeView(queryUrl: string): Promise<{ posts: [string, unknown][]; repeated: string[] }> {
+  const posts: [string, unknown][] = [];
+  const seen = new Set<string>();
+  const repeated: string[] = [];
+  for (let next: string | undefined = '/posts'; next !== undefined; ) {
+    const answer = await http(`${queryUrl}${next}`, { timeoutMs: 30_000 });
+    if (answer.status !== 200) throw new Error(`GET ${next}: ${answer.status} ${answer.text.slice(0, 200)}`);
+    for (const [id, post] of Object.entries(answer.json as Record<string, unknown>)) {
+      if (seen.has(id)) repeated.push(id);
+      seen.add(id);
+      posts.push([id, post]);
+    }
+    next = /<([^>]+)>; rel="next"/.exec(answer.headers.get('link') ?? '')?.[1];
+  }
+  return { posts, repeated };
 }
