@@ -4,10 +4,10 @@
  * upload to a port is stalled in the sockets. Linux only (/proc/net/tcp).
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describeSnapshotFile, type SnapshotInfo } from '@blog/common/state';
-import { http, waitFor } from '@blog/testkit';
+import { http } from '@blog/testkit';
 
 /** The newest snapshot of `schema` the bus at `busUrl` names, or undefined when it keeps none. */
 export async function newestSnapshot(busUrl: string, headers: Record<string, string>, schema = 'query@1'): Promise<SnapshotInfo | undefined> {
@@ -99,10 +99,51 @@ export class LogWatch {
     return pattern.test(this.text());
   }
 
-  /** Waits for a line matching `pattern`, polling often: a fault test acts on it at once. */
+  /**
+   * Waits for a line matching `pattern`, woken by the file's change notifications (and a poll besides): a
+   * fault test acts on the line within a millisecond or two of its writing.
+   */
   async waitFor(pattern: RegExp, what: string, timeoutMs = 60_000): Promise<void> {
-    await waitFor(() => this.has(pattern), { what, timeoutMs, intervalMs: 5, detail: () => `the log since: ${this.text().slice(-2_000)}` });
+    if (this.has(pattern)) return;
+    await new Promise<void>((resolve, reject) => {
+      const finish = (err?: Error) => {
+        watcher.close();
+        clearInterval(poll);
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve();
+      };
+      const check = () => {
+        if (this.has(pattern)) finish();
+      };
+      const watcher = watch(this.file, check);
+      const poll = setInterval(check, 20);
+      const timer = setTimeout(() => finish(new Error(`timed out after ${timeoutMs}ms waiting for ${what}; the log since: ${this.text().slice(-2_000)}`)), timeoutMs);
+    });
   }
+}
+
+/** Waits until `dir` holds an entry matching `pattern`, woken by the folder's change notifications: its name. */
+export async function waitForEntry(dir: string, pattern: RegExp, what: string, timeoutMs = 60_000): Promise<string> {
+  const find = () => readdirSync(dir).find((name) => pattern.test(name));
+  const found = find();
+  if (found !== undefined) return found;
+  return new Promise<string>((resolve, reject) => {
+    const finish = (name: string | undefined, err?: Error) => {
+      watcher.close();
+      clearInterval(poll);
+      clearTimeout(timer);
+      if (name !== undefined) resolve(name);
+      else reject(err);
+    };
+    const check = () => {
+      const name = find();
+      if (name !== undefined) finish(name);
+    };
+    const watcher = watch(dir, check);
+    const poll = setInterval(check, 20);
+    const timer = setTimeout(() => finish(undefined, new Error(`timed out after ${timeoutMs}ms waiting for ${what} in ${dir}`)), timeoutMs);
+  });
 }
 
 /**

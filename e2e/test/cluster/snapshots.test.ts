@@ -7,13 +7,13 @@
  * used (not a database, another service's, another schema version's) passed over. Each ends with every
  * post once, and the other replica's view.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { PostsView } from '@blog/common';
 import { describeSnapshotFile, StateDb } from '@blog/common/state';
 import { http, startNatsCluster, startReplicatedStack, waitFor, type NatsCluster, type ReplicatedStack } from '@blog/testkit';
-import { appendFiller, appendPosts, downloadSnapshot, eventsApplied, Freezer, LogWatch, newestSnapshot, storeSnapshot, uploadStalledTo, wholeView } from '../../src/faults/snapshots';
+import { appendFiller, appendPosts, downloadSnapshot, eventsApplied, Freezer, LogWatch, newestSnapshot, storeSnapshot, uploadStalledTo, waitForEntry, wholeView } from '../../src/faults/snapshots';
 
 /** A claim held by a replica killed while it made a snapshot lapses after this long. */
 const CLAIM_TTL_MS = 5_000;
@@ -136,20 +136,33 @@ async function expectWholeNewest(): Promise<number | undefined> {
   return newest.seq;
 }
 
-test('a query replica killed while it sends its snapshot to the object store leaves none of it; the next is made whole, and a fresh replica from it shows the other replica\'s view', async () => {
+test('a query replica killed while it makes its snapshot, copying its state and then sending it to the object store, leaves none of it; the next is made whole, and a fresh replica from it shows the other replica\'s view', async () => {
   // Every query replica is stopped while the history grows: the snapshot made next is replica 1's.
   await withLongHistory();
   await stack.kill('query', 0);
   await stack.kill('query', 1);
   const before = await expectWholeNewest();
 
-  // Replica 1 catches up, then claims the next snapshot: its bus replica is frozen at once, so that the
-  // upload stalls in the sockets, and replica 1 is killed then; the bus continued after.
+  // Replica 1 catches up, then claims the next snapshot: killed as soon as SQLite's backup has begun the
+  // copy. Its claim lapses after SNAPSHOT_CLAIM_TTL_MS, the claims bucket's TTL.
+  const copying = new LogWatch(stack.logFile('query', 1));
+  let starting = stack.start('query', 1).catch(() => undefined);
+  await copying.waitFor(/claimed the next snapshot; copying the state/, 'query replica 2 claiming the next snapshot');
+  const copy = await waitForEntry(stack.stateDir('query', 1), /^upload-[0-9a-f-]{36}\.sqlite$/, 'the copy of the state under way');
+  await stack.kill('query', 1);
+  await starting;
+  expect(copying.has(/state copied; sending the snapshot/)).toBe(false);
+  // Left for the next start to delete.
+  expect(readdirSync(stack.stateDir('query', 1))).toContain(copy);
+  expect(await expectWholeNewest()).toBe(before);
+
+  // Started again, it claims once the first claim has lapsed: its bus replica is frozen at once, so that
+  // the upload stalls in the sockets, and replica 1 is killed then; the bus continued after.
   const busPid = stack.pid('event-bus', 1) as number;
   const watch = new LogWatch(stack.logFile('query', 1));
   const busWatch = new LogWatch(stack.logFile('event-bus', 1));
-  const starting = stack.start('query', 1).catch(() => undefined);
-  await watch.waitFor(/claimed the next snapshot; copying the state/, 'query replica 2 claiming the next snapshot');
+  starting = stack.start('query', 1).catch(() => undefined);
+  await watch.waitFor(/claimed the next snapshot; copying the state/, 'query replica 2 claiming the next snapshot once the first claim lapsed');
   freezer.freeze(busPid);
   try {
     await watch.waitFor(/state copied; sending the snapshot/, 'query replica 2 sending the snapshot');

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { PostsView } from '@blog/common';
 import { StateDb } from '@blog/common/state';
 import { delay, http, startStack, waitFor, type Stack } from '@blog/testkit';
-import { appendComments, downloadSnapshot, Freezer, LogWatch, newestSnapshot, uploadStalledTo } from '../../src/faults/snapshots';
+import { appendComments, downloadSnapshot, Freezer, LogWatch, newestSnapshot, uploadStalledTo, waitForEntry } from '../../src/faults/snapshots';
 
 const LOGS = path.join(__dirname, '..', '..', 'artifacts', 'logs');
 const POSTS = 60_000;
@@ -156,15 +156,16 @@ test('query killed while it makes a snapshot, copying its state and then sending
   await appendComments(bus, headers, { count: long, length: 1_000, label: 'long', postOf: (i) => `post-${i}` });
   comments += long;
 
-  // 1. Killed as soon as it says it has claimed the next snapshot: while it copies its state.
+  // 1. Killed as soon as SQLite's backup has begun the copy of its state, after its claim.
   let watch = new LogWatch(stack.logFile('query'));
   let starting = stack.start('query').catch(() => undefined);
   await watch.waitFor(/claimed the next snapshot; copying the state/, 'query claiming the next snapshot');
+  const copy = await waitForEntry(stateDir, /^upload-[0-9a-f-]{36}\.sqlite$/, 'the copy of the state under way');
   await stack.kill('query');
   await starting;
   expect(watch.has(/state copied; sending the snapshot/)).toBe(false);
-  // The copy it was making is left (its journal too while SQLite's backup was writing it), for the next start to delete.
-  expect(leftCopies()).toContainEqual(expect.stringMatching(/^upload-[0-9a-f-]{36}\.sqlite$/));
+  // The copy it was making is left, for the next start to delete.
+  expect(leftCopies()).toContain(copy);
   expect((await newestSnapshot(bus, headers))?.seq).toBe(before?.seq);
 
   // 2. Killed while it sends the copy: the bus frozen as query claims (its first claim lapses after
