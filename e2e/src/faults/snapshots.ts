@@ -1,7 +1,8 @@
 /**
- * What the snapshot fault tests share: the bus's newest snapshot downloaded and described, a process
- * frozen (SIGSTOP) for a moment and always thawed, a service's log watched for a line, and whether an
- * upload to a port is stalled in the sockets. Linux only (/proc/net/tcp).
+ * What the snapshot fault tests share: the bus's newest snapshot downloaded and described, or one stored
+ * as a replica would; a process frozen (SIGSTOP) for a moment and always thawed; a service's log or state
+ * folder watched; whether an upload to a port is stalled in the sockets (Linux: /proc/net/tcp); events
+ * straight into the bus; how far a service has applied them, and query's whole view.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
