@@ -249,11 +249,13 @@ export class Snapshotter {
     if (seq - this.newestKnown < this.options.everyEvents) return;
     const claim = await store.claim(schema, seq);
     if (claim === undefined) return;
+    logger.info({ seq, schema }, 'claimed the next snapshot; copying the state');
     const copy = path.join(this.options.dir, `upload-${randomUUID()}.sqlite`);
     let sent = false;
     try {
       await this.options.db.backup(copy);
       const made = describeSnapshotFile(copy);
+      logger.info({ seq: made.seq, schema, bytes: (await stat(copy)).size }, 'state copied; sending the snapshot to the event bus');
       await store.upload(schema, made.seq, claim, copy);
       sent = true;
       this.failures = 0;

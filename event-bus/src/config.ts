@@ -3,6 +3,7 @@ import { commonConfigSchema, DEFAULT_PORTS, env, eventsConfigSchema, localUrl } 
 import { z } from 'zod';
 import { DUPLICATE_WINDOW_MS } from './jetstream-stream';
 import { RECENT_IDS } from './log';
+import { CLAIM_TTL_MS } from './snapshots';
 
 /** The bus's configuration, read once from the environment at start. */
 export const configSchema = z.object({
@@ -36,6 +37,11 @@ export const configSchema = z.object({
     .int({ error: 'must be a whole number of bytes, at least 1' })
     .min(1, { error: 'must be a whole number of bytes, at least 1' })
     .default(4 * 2 ** 30),
+  /**
+   * How long a service's claim to make the next snapshot lasts: longer than making and sending its largest
+   * snapshot takes. A replica killed while it makes one holds up the next for this long.
+   */
+  SNAPSHOT_CLAIM_TTL_MS: env.milliseconds(CLAIM_TTL_MS),
   NATS_URL: env.natsServerList(['nats://127.0.0.1:4222']).refine((servers) => servers.length > 0, { error: 'must name at least one NATS server' }),
   NATS_USER: z.string().optional(),
   NATS_PASSWORD: z.string().optional(),

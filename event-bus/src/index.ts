@@ -23,11 +23,12 @@ main(async () => {
             duplicateWindowMs: config.NATS_DUPLICATE_WINDOW_MS,
             recentIds: config.EVENT_IDS_REMEMBERED,
             snapshotMaxBytes: config.SNAPSHOT_MAX_BYTES,
+            snapshotClaimTtlMs: config.SNAPSHOT_CLAIM_TTL_MS,
           },
           logger,
           metrics,
         )
-      : await openFileStorage({ dir: config.EVENT_LOG_DIR, writeTimeoutMs: config.EVENT_LOG_WRITE_TIMEOUT_MS, recentIds: config.EVENT_IDS_REMEMBERED, snapshotMaxBytes: config.SNAPSHOT_MAX_BYTES }, logger, metrics);
+      : await openFileStorage({ dir: config.EVENT_LOG_DIR, writeTimeoutMs: config.EVENT_LOG_WRITE_TIMEOUT_MS, recentIds: config.EVENT_IDS_REMEMBERED, snapshotMaxBytes: config.SNAPSHOT_MAX_BYTES, snapshotClaimTtlMs: config.SNAPSHOT_CLAIM_TTL_MS }, logger, metrics);
   const { log, positions } = storage;
   const deliveries = config.EVENT_SUBSCRIBERS.map((url) => new SubscriberDelivery(url, { log, logger, metrics, token: config.EVENTS_TOKEN, positions }));
   const deliverer = new Deliverer(deliveries, storage.lease, logger);

@@ -1,15 +1,27 @@
 import { Readable } from 'node:stream';
 import { HttpError } from '@blog/common';
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import { Objm, StorageType, type ObjectInfo, type ObjectStore } from '@nats-io/obj';
+import { Objm, StorageType, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { bucket } from './jetstream-kv';
 import { CLAIM_TTL_MS, SnapshotDigest, SNAPSHOTS_KEPT, type SnapshotArchive, type SnapshotClaims, type SnapshotInfo, type SnapshotKey } from './snapshots';
 
+/** What the index of a service's schema names: the kept snapshots' seqs, newest first, and its revision for compare-and-set. */
+interface KeptIndex {
+  seqs: number[];
+  /** The index object's revision, 0 when there is none yet. */
+  revision: number;
+}
+
 /**
  * Snapshots in a JetStream object store, replicated by the NATS cluster like the events: any bus replica
- * serves any of them. An object is only listed once all of its chunks are stored, so a partial one is
- * never read; one whose bytes do not match the SHA-256 it was sent with is deleted before it is answered.
+ * serves any of them. Each snapshot is the object `<schema>/<seq>`; an empty object `<schema>/kept`, the
+ * index, names the kept ones newest first in its metadata. The index is written (compare-and-set on its
+ * revision) only after a snapshot is wholly stored and its SHA-256 checked, so the newest is found with
+ * two direct reads of the stream, never a partial or mismatched object, and without listing the store
+ * (which takes a consumer of its own). Snapshots stored by a bus from before the index are not seen: the
+ * next one made writes the index, and its write deletes them.
  */
 export class ObjectStoreSnapshotArchive implements SnapshotArchive {
   private constructor(
@@ -24,8 +36,12 @@ export class ObjectStoreSnapshotArchive implements SnapshotArchive {
   }
 
   async newest(service: string, schema: string): Promise<SnapshotInfo | undefined> {
-    const [newest] = await this.listed(service, schema);
-    return newest?.info;
+    // The index may name one that a writer whose claim lapsed has just deleted: the next is the newest then.
+    for (const seq of (await this.index(schema)).seqs) {
+      const info = await this.stored({ service, schema, seq });
+      if (info) return info;
+    }
+    return undefined;
   }
 
   async read(key: SnapshotKey): Promise<Readable | undefined> {
@@ -47,36 +63,92 @@ export class ObjectStoreSnapshotArchive implements SnapshotArchive {
       await this.store.delete(name).catch(() => undefined);
       throw err;
     }
-    for (const { object } of (await this.listed(key.service, key.schema)).slice(SNAPSHOTS_KEPT)) await this.store.delete(object.name);
+    await this.keep(key);
     return { ...key, bytes: digest.bytes, sha256 };
   }
 
-  /** The stored snapshots of a service's schema, newest first. */
-  private async listed(service: string, schema: string): Promise<{ object: ObjectInfo; info: SnapshotInfo }[]> {
-    const objects = await this.store.list();
-    return objects
-      .filter((object) => !object.deleted && object.metadata?.service === service && object.metadata.schema === schema)
-      .map((object) => ({ object, info: { service, schema, seq: Number(object.metadata?.seq), bytes: object.size, sha256: object.metadata?.sha256 ?? '' } }))
-      .filter(({ info }) => Number.isSafeInteger(info.seq) && /^[0-9a-f]{64}$/.test(info.sha256))
-      .sort((a, b) => b.info.seq - a.info.seq);
+  /** Names a wholly stored snapshot in the index, then deletes those it no longer names. */
+  private async keep(key: SnapshotKey): Promise<void> {
+    for (;;) {
+      const index = await this.index(key.schema);
+      const seqs = [...new Set([key.seq, ...index.seqs])].sort((a, b) => b - a);
+      const kept = seqs.slice(0, SNAPSHOTS_KEPT);
+      if (!kept.includes(key.seq)) {
+        // Newer ones were kept meanwhile (a writer whose claim had lapsed): this one is already the oldest.
+        await this.store.delete(objectName(key));
+        return;
+      }
+      try {
+        await this.store.putBlob({ name: indexName(key.schema), metadata: { service: key.service, schema: key.schema, kept: kept.join(',') } }, null, { previousRevision: index.revision });
+      } catch (err) {
+        if (isWrongLastSequence(err)) continue;
+        throw err;
+      }
+      for (const seq of seqs.slice(SNAPSHOTS_KEPT)) await this.store.delete(objectName({ ...key, seq }));
+      await this.sweep(key, kept);
+      return;
+    }
+  }
+
+  /**
+   * Deletes the snapshots of the schema the index does not name and that are older than its newest: what a
+   * bus killed between storing one and writing the index left. Listing takes a consumer, so only writes do.
+   */
+  private async sweep(key: SnapshotKey, kept: readonly number[]): Promise<void> {
+    const newest = kept[0] ?? 0;
+    try {
+      for (const object of await this.store.list()) {
+        const seq = Number(object.metadata?.seq);
+        if (object.deleted || object.metadata?.schema !== key.schema || object.name !== objectName({ ...key, seq })) continue;
+        if (seq < newest && !kept.includes(seq)) await this.store.delete(object.name);
+      }
+    } catch {
+      // Left for the next write's sweep: the snapshot itself is stored and indexed.
+    }
+  }
+
+  private async index(schema: string): Promise<KeptIndex> {
+    const info = await this.store.info(indexName(schema));
+    if (!info) return { seqs: [], revision: 0 };
+    const listed = info.deleted ? '' : (info.metadata?.kept ?? '');
+    const seqs = listed
+      .split(',')
+      .filter((seq) => /^[1-9]\d{0,14}$/.test(seq))
+      .map(Number);
+    return { seqs, revision: info.revision };
+  }
+
+  /** A snapshot's description from its own object, or undefined when it is not (or no longer) stored. */
+  private async stored(key: SnapshotKey): Promise<SnapshotInfo | undefined> {
+    const object = await this.store.info(objectName(key));
+    const sha256 = object?.metadata?.sha256 ?? '';
+    if (!object || object.deleted || object.metadata?.seq !== String(key.seq) || !/^[0-9a-f]{64}$/.test(sha256)) return undefined;
+    return { ...key, bytes: object.size, sha256 };
   }
 }
 
 /** Claims as keys of a key-value bucket whose entries expire: whoever creates a service's key holds its claim. */
 export class KvSnapshotClaims implements SnapshotClaims {
-  private constructor(private readonly kv: KV) {}
+  private constructor(
+    private readonly kv: KV,
+    readonly ttlMs: number,
+  ) {}
 
-  static async open(options: { connection: NatsConnection; bucket: string; replicas: number }): Promise<KvSnapshotClaims> {
-    return new KvSnapshotClaims(await bucket(options.connection, options.bucket, { replicas: options.replicas, ttl: CLAIM_TTL_MS }));
+  /** `ttlMs` is the bucket's: a bucket made before keeps the time to live it was made with. */
+  static async open(options: { connection: NatsConnection; bucket: string; replicas: number; ttlMs?: number }): Promise<KvSnapshotClaims> {
+    const ttlMs = options.ttlMs ?? CLAIM_TTL_MS;
+    return new KvSnapshotClaims(await bucket(options.connection, options.bucket, { replicas: options.replicas, ttl: ttlMs }), ttlMs);
   }
 
-  async claim(service: string, schema: string): Promise<string | undefined> {
+  async claim(_service: string, schema: string): Promise<string | undefined> {
     const token = crypto.randomUUID();
     try {
       await this.kv.create(claimKey(schema), token);
       return token;
-    } catch {
-      return undefined;
+    } catch (err) {
+      // Only "the key exists" means another replica holds the claim; anything else is a fault of the cluster.
+      if (isWrongLastSequence(err)) return undefined;
+      throw err;
     }
   }
 
@@ -90,8 +162,17 @@ export class KvSnapshotClaims implements SnapshotClaims {
   }
 }
 
+/** JetStream's answer to a compare-and-set that lost: the subject is not at the revision expected. */
+function isWrongLastSequence(err: unknown): boolean {
+  return err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
+}
+
 function objectName({ schema, seq }: SnapshotKey): string {
   return `${schema}/${seq}`;
+}
+
+function indexName(schema: string): string {
+  return `${schema}/kept`;
 }
 
 /** A key-value key may not hold '@': "query@1" → "query.1". */

@@ -46,6 +46,8 @@ export interface SnapshotArchive {
  * live, so a replica that died while making one does not block the others for ever.
  */
 export interface SnapshotClaims {
+  /** How long a claim lasts. */
+  readonly ttlMs: number;
   /** A new claim's token, or undefined while another replica's claim is alive. */
   claim(service: string, schema: string): Promise<string | undefined>;
   /** Whether `token` is the live claim of the service's schema. */
@@ -57,7 +59,7 @@ export const SNAPSHOT_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 export const SCHEMA_LABEL = /^[a-z][a-z0-9-]{0,31}@\d{1,6}$/;
 /** How many snapshots of a service's schema are kept: the newest, and the one before while it may be read. */
 export const SNAPSHOTS_KEPT = 2;
-/** How long a claim to make a snapshot lasts: longer than making and sending one takes. */
+/** How long a claim to make a snapshot lasts by default (SNAPSHOT_CLAIM_TTL_MS): longer than making and sending one takes. */
 export const CLAIM_TTL_MS = 10 * 60_000;
 
 /** The bytes of a body as they pass, their count and SHA-256; refuses a body past `maxBytes`. */
@@ -168,7 +170,7 @@ export class FileSnapshotArchive implements SnapshotArchive {
 export class MemorySnapshotClaims implements SnapshotClaims {
   private readonly live = new Map<string, { token: string; until: number }>();
 
-  constructor(private readonly ttlMs = CLAIM_TTL_MS) {}
+  constructor(readonly ttlMs = CLAIM_TTL_MS) {}
 
   async claim(service: string, schema: string): Promise<string | undefined> {
     const key = `${service}/${schema}`;

@@ -29,6 +29,8 @@ export interface FileStorageSettings {
   recentIds: number;
   /** The largest snapshot taken (SNAPSHOT_MAX_BYTES). */
   snapshotMaxBytes: number;
+  /** How long a claim to make a snapshot lasts (SNAPSHOT_CLAIM_TTL_MS). */
+  snapshotClaimTtlMs: number;
 }
 
 /** One bus with its log and positions in a folder (a volume in Kubernetes): the default. */
@@ -46,7 +48,7 @@ export async function openFileStorage(settings: FileStorageSettings, logger: Log
     log,
     positions,
     lease: new SoleLease(),
-    snapshots: { archive: new FileSnapshotArchive(path.join(dir, 'snapshots'), settings.snapshotMaxBytes), claims: new MemorySnapshotClaims() },
+    snapshots: { archive: new FileSnapshotArchive(path.join(dir, 'snapshots'), settings.snapshotMaxBytes), claims: new MemorySnapshotClaims(settings.snapshotClaimTtlMs) },
     close: async () => {
       await positions.close();
       await log.close();
@@ -68,6 +70,8 @@ export interface JetStreamStorageSettings {
   recentIds: number;
   /** The largest snapshot taken (SNAPSHOT_MAX_BYTES). */
   snapshotMaxBytes: number;
+  /** How long a claim to make a snapshot lasts (SNAPSHOT_CLAIM_TTL_MS); the claims bucket's TTL, set when it is created. */
+  snapshotClaimTtlMs: number;
 }
 
 /**
@@ -91,7 +95,7 @@ export async function openJetStreamStorage(settings: JetStreamStorageSettings, l
     logger.info({ holder: lease.holder }, 'this replica delivers while it holds the delivery lease');
     const snapshots = {
       archive: await ObjectStoreSnapshotArchive.open({ connection, bucket: `${stream}_snapshots`, replicas, maxBytes: settings.snapshotMaxBytes }),
-      claims: await KvSnapshotClaims.open({ connection, bucket: `${stream}_snapshot_claims`, replicas }),
+      claims: await KvSnapshotClaims.open({ connection, bucket: `${stream}_snapshot_claims`, replicas, ttlMs: settings.snapshotClaimTtlMs }),
     };
     return {
       log,

@@ -5,12 +5,13 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { request as httpRequest, type Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { listen, silentLogger } from '@blog/common';
 import { BusSnapshots } from '@blog/common/state';
+import { waitFor } from '@blog/testkit';
 import request from 'supertest';
 import { createApp } from '../src/app';
 import { SNAPSHOTS_KEPT, type SnapshotArchive, type SnapshotClaims } from '../src/snapshots';
@@ -31,6 +32,7 @@ export function describeSnapshotArchiveContract(name: string, open: () => Promis
     let place: SnapshotPlace;
     let app: ReturnType<typeof createApp>;
     let bus: BusSnapshots;
+    let busUrl: string;
 
     beforeEach(async () => {
       dir = mkdtempSync(path.join(os.tmpdir(), 'bus-snapshots-'));
@@ -42,7 +44,8 @@ export function describeSnapshotArchiveContract(name: string, open: () => Promis
       app = createApp({ log, subscribers: none, logger: silentLogger(), eventsToken: TOKEN, snapshots: { ...place, maxBytes: MAX_BYTES } });
       const listening = await listen(app, 0, '127.0.0.1');
       server = listening.server;
-      bus = new BusSnapshots({ busUrls: [`http://127.0.0.1:${listening.port}`], eventsToken: TOKEN, service: 'query' });
+      busUrl = `http://127.0.0.1:${listening.port}`;
+      bus = new BusSnapshots({ busUrls: [busUrl], eventsToken: TOKEN, service: 'query' });
     });
     afterEach(async () => {
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
@@ -129,6 +132,39 @@ export function describeSnapshotArchiveContract(name: string, open: () => Promis
       await expect(place.archive.write({ service: 'query', schema: 'query@1', seq: 7 }, '0'.repeat(64), broken)).rejects.toThrow();
       expect(await bus.newest('query@1')).toBeUndefined();
       await bus.release('query@1', claim);
+    });
+
+    it('keeps nothing of an upload whose sender went away half-way, and gives its claim up', async () => {
+      const claim = (await bus.claim('query@1', 12)) as string;
+      const size = 4 << 20;
+      await new Promise<void>((resolve) => {
+        const put = httpRequest(`${busUrl}/snapshots/query/query@1/12`, {
+          method: 'PUT',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/vnd.sqlite3', 'content-length': String(size), 'snapshot-claim': claim, 'snapshot-sha256': '0'.repeat(64) },
+        });
+        put.on('error', () => resolve());
+        // A quarter of the body, then the connection is gone, as when the sender is killed.
+        put.write(Buffer.alloc(size / 4, 'p'), () => {
+          put.destroy();
+          resolve();
+        });
+      });
+      // The bus notices the broken body on its own time: the claim comes free once it has.
+      await waitFor(() => bus.claim('query@1', 12), { what: 'the claim given up after the broken upload' });
+      expect(await bus.newest('query@1')).toBeUndefined();
+      expect(await place.archive.read({ service: 'query', schema: 'query@1', seq: 12 })).toBeUndefined();
+    });
+
+    it('keeps the newer snapshot as the newest when an older one is stored after it', async () => {
+      const key = (seq: number) => ({ service: 'query', schema: 'query@1', seq });
+      const bytes = (seq: number) => Buffer.alloc(1_000, `s${seq}`);
+      const sha = (seq: number) => createHash('sha256').update(bytes(seq)).digest('hex');
+      await place.archive.write(key(30), sha(30), Readable.from([bytes(30)]));
+      await place.archive.write(key(20), sha(20), Readable.from([bytes(20)]));
+      expect(await place.archive.newest('query', 'query@1')).toEqual({ ...key(30), bytes: 1_000, sha256: sha(30) });
+      const older = await place.archive.read(key(20));
+      expect(older).toBeDefined();
+      older?.destroy();
     });
 
     it(`keeps the newest ${SNAPSHOTS_KEPT} snapshots of a schema`, async () => {

@@ -47,8 +47,8 @@ export interface ReplicatedStack {
   pid(service: ReplicatedService, replica: number): number | undefined;
   /** kill -9 of one replica. */
   kill(service: ReplicatedService, replica: number): Promise<void>;
-  /** Starts a stopped replica again and waits until it is ready (caught up). */
-  start(service: ReplicatedService, replica: number): Promise<void>;
+  /** Starts a stopped replica again and waits until it is ready (caught up); `env` adds to its environment for this start. */
+  start(service: ReplicatedService, replica: number, options?: { env?: Record<string, string> }): Promise<void>;
   stopAll(): Promise<void>;
 }
 
@@ -68,7 +68,7 @@ export async function startReplicatedStack({ nats, logDir, replicas = 2, stream,
   const replicasOf = (service: ReplicatedService) => (service === 'event-bus' && !nats ? 1 : replicas);
   const fileBus = { EVENT_LOG: 'file', EVENT_LOG_DIR: path.join(logDir, 'event-log'), EVENT_SUBSCRIBERS: 'none' };
 
-  const start = async (service: ReplicatedService, replica: number) => {
+  const start = async (service: ReplicatedService, replica: number, extraEnv: Record<string, string> = {}) => {
     const env: Record<string, string> = {
       ...(nats || service !== 'event-bus' ? replicatedEnv(service, { natsUrls: nats?.urls ?? [], stream }) : fileBus),
       ...(service === 'event-bus' ? busEnv : {}),
@@ -79,6 +79,7 @@ export async function startReplicatedStack({ nats, logDir, replicas = 2, stream,
       // Its own bus replica first, the others when that one cannot be reached (a Service would route around it).
       ...(service === 'event-bus' ? {} : { EVENT_BUS_URL: startingFrom(stack.urls('event-bus'), replica).join(',') }),
       ...(service === 'event-bus' && subscribers.length > 0 ? { EVENT_SUBSCRIBERS: subscribers.join(',') } : {}),
+      ...extraEnv,
     };
     await launchService({
       name: service,
@@ -107,9 +108,9 @@ export async function startReplicatedStack({ nats, logDir, replicas = 2, stream,
       const entry = running.get(key(service, replica));
       if (entry) await stopProcess(entry, 'SIGKILL');
     },
-    start: async (service, replica) => {
+    start: async (service, replica, options = {}) => {
       if (pid(service, replica) !== undefined) throw new Error(`${service} replica ${replica + 1} is running`);
-      await start(service, replica);
+      await start(service, replica, options.env);
     },
     stopAll: async () => {
       await Promise.all([...running.values()].map((entry) => stopProcess(entry, 'SIGTERM', 10_000)));

@@ -1,25 +1,36 @@
 /**
  * Fault injection on the services' own state (file log): query killed with `kill -9` in the middle of its
- * store's transactions while it builds its state, and while it starts from a snapshot; snapshots the bus
- * keeps that cannot be used (not a database, another service's). Each case ends with the whole history in
- * query's view exactly once: every post once, nothing missing, nothing applied twice.
+ * store's transactions while it builds its state, while it starts from a snapshot, and while it makes one
+ * (copying its state, then sending it); snapshots the bus keeps that cannot be used (not a database,
+ * another service's). Each case ends with the whole history in query's view exactly once: every post
+ * once, nothing missing, nothing applied twice.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { PostsView } from '@blog/common';
 import { StateDb } from '@blog/common/state';
 import { delay, http, startStack, waitFor, type Stack } from '@blog/testkit';
+import { appendComments, downloadSnapshot, Freezer, LogWatch, newestSnapshot, uploadStalledTo, waitForEntry } from '../../src/faults/snapshots';
 
 const LOGS = path.join(__dirname, '..', '..', 'artifacts', 'logs');
 const POSTS = 60_000;
 const BATCH = 5_000;
 
+/** A claim to make a snapshot, held by a replica killed while it made one, lapses after this long. */
+const CLAIM_TTL_MS = 5_000;
+
 let stack: Stack;
 let posts = 0;
+let comments = 0;
+const freezer = new Freezer();
 
 beforeAll(async () => {
-  stack = await startStack({ services: ['event-bus', 'query'], logDir: path.join(LOGS, 'faults-state'), env: { query: { SNAPSHOT_EVERY_EVENTS: '20000' } } });
+  stack = await startStack({
+    services: ['event-bus', 'query'],
+    logDir: path.join(LOGS, 'faults-state'),
+    env: { query: { SNAPSHOT_EVERY_EVENTS: '20000' }, 'event-bus': { SNAPSHOT_CLAIM_TTL_MS: String(CLAIM_TTL_MS) } },
+  });
   // A history long enough that building query's state takes a while: posts straight into the bus.
   for (let first = 0; first < POSTS; first += BATCH) {
     const events = Array.from({ length: BATCH }, (_, i) => ({ type: 'PostCreated', data: { id: `post-${first + i}`, title: `post ${first + i}` } }));
@@ -30,20 +41,27 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  freezer.thawAll();
   await stack?.stopAll({ timeoutMs: 10_000 });
 });
 
-/** Every page of query's view: each post of the history once, and nothing else. */
+/** Every page of query's view: each post and comment of the history once, and nothing else. */
 async function expectWholeHistoryOnce(): Promise<void> {
   const seen = new Map<string, number>();
+  const seenComments = new Map<string, number>();
   for (let path: string | undefined = '/posts'; path !== undefined; ) {
     const answer = await http(`${stack.url('query')}${path}`, { timeoutMs: 30_000 });
     expect(answer.status).toBe(200);
-    for (const id of Object.keys(answer.json as PostsView)) seen.set(id, (seen.get(id) ?? 0) + 1);
+    for (const [id, post] of Object.entries(answer.json as PostsView)) {
+      seen.set(id, (seen.get(id) ?? 0) + 1);
+      for (const comment of post.comments) seenComments.set(comment.id, (seenComments.get(comment.id) ?? 0) + 1);
+    }
     path = /<([^>]+)>; rel="next"/.exec(answer.headers.get('link') ?? '')?.[1];
   }
   expect(seen.size).toBe(posts);
   expect([...seen.values()].filter((count) => count > 1)).toEqual([]);
+  expect(seenComments.size).toBe(comments);
+  expect([...seenComments.values()].filter((count) => count > 1)).toEqual([]);
 }
 
 const queryLog = () => readFileSync(stack.logFile('query'), 'utf8');
@@ -121,4 +139,72 @@ test('a snapshot that is not a database, and one of another service, are passed 
   await stack.start('query');
   await expectWholeHistoryOnce();
   expect(queryLog()).toMatch(/it holds posts@1[^\n]*snapshot not used/);
+}, 120_000);
+
+test('query killed while it makes a snapshot, copying its state and then sending it, leaves no partial snapshot; the next one is made, and a fresh replica from it shows every post once', async () => {
+  const bus = stack.url('event-bus');
+  const headers = stack.eventHeaders();
+  const stateDir = path.join(stack.stateDir, 'query');
+  const leftCopies = () => readdirSync(stateDir).filter((name) => name.startsWith('upload-'));
+  const kept = path.join(stack.eventLogDir, 'snapshots', 'query', 'query@1');
+  const before = await newestSnapshot(bus, headers);
+
+  await stack.stop('query');
+  // SNAPSHOT_EVERY_EVENTS past the newest snapshot, as comments of 1,000 characters: a copy of some 30 MB,
+  // more than the sockets between query and the bus hold, so that a killed upload leaves the bus part of a body.
+  const long = 21_000;
+  await appendComments(bus, headers, { count: long, length: 1_000, label: 'long', postOf: (i) => `post-${i}` });
+  comments += long;
+
+  // 1. Killed as soon as SQLite's backup has begun the copy of its state, after its claim.
+  let watch = new LogWatch(stack.logFile('query'));
+  let starting = stack.start('query').catch(() => undefined);
+  await watch.waitFor(/claimed the next snapshot; copying the state/, 'query claiming the next snapshot');
+  const copy = await waitForEntry(stateDir, /^upload-[0-9a-f-]{36}\.sqlite$/, 'the copy of the state under way');
+  await stack.kill('query');
+  await starting;
+  expect(watch.has(/state copied; sending the snapshot/)).toBe(false);
+  // The copy it was making is left, for the next start to delete.
+  expect(leftCopies()).toContain(copy);
+  expect((await newestSnapshot(bus, headers))?.seq).toBe(before?.seq);
+
+  // 2. Killed while it sends the copy: the bus frozen as query claims (its first claim lapses after
+  // SNAPSHOT_CLAIM_TTL_MS), query killed once the upload is stalled in the sockets, then the bus continued.
+  const busPid = stack.pid('event-bus') as number;
+  watch = new LogWatch(stack.logFile('query'));
+  const busWatch = new LogWatch(stack.logFile('event-bus'));
+  starting = stack.start('query').catch(() => undefined);
+  await watch.waitFor(/claimed the next snapshot; copying the state/, 'query claiming the next snapshot once the first claim lapsed', CLAIM_TTL_MS + 60_000);
+  freezer.freeze(busPid);
+  try {
+    await watch.waitFor(/state copied; sending the snapshot/, 'query sending the snapshot');
+    await waitFor(() => uploadStalledTo(stack.ports['event-bus']), { what: 'the upload stalled in the sockets to the frozen bus', timeoutMs: 30_000, intervalMs: 20 });
+    await stack.kill('query');
+  } finally {
+    freezer.thaw(busPid);
+  }
+  await starting;
+  await busWatch.waitFor(/snapshot upload broke off before its whole body came; nothing of it kept/, 'the bus noticing the broken upload');
+  expect(watch.has(/snapshot made and stored/)).toBe(false);
+  expect((await newestSnapshot(bus, headers))?.seq).toBe(before?.seq);
+  expect(readdirSync(kept).filter((name) => !/^\d+\.(sqlite|json)$/.test(name))).toEqual([]);
+
+  // 3. Left alone, query makes the next snapshot: the broken upload gave its claim up.
+  watch = new LogWatch(stack.logFile('query'));
+  await stack.start('query');
+  expect(leftCopies()).toEqual([]);
+  await watch.waitFor(/snapshot made and stored by the event bus/, 'query making the next snapshot');
+  const made = await newestSnapshot(bus, headers);
+  expect(made?.seq).toBeGreaterThanOrEqual((before?.seq ?? 0) + 20_000);
+  if (!made) throw new Error('no snapshot kept');
+  expect(await downloadSnapshot(bus, headers, made, stack.logDir)).toEqual({ bytes: made.bytes, sha256: made.sha256, holds: { schema: 'query@1', seq: made.seq } });
+  expect(made.bytes).toBeGreaterThan(20_000 * 1_000);
+
+  // 4. A fresh replica starts from it, and shows every post and comment once.
+  await stack.stop('query');
+  rmSync(stateDir, { recursive: true, force: true });
+  watch = new LogWatch(stack.logFile('query'));
+  await stack.start('query');
+  expect(watch.has(new RegExp(`"seq":${made.seq}[^\\n]*state restored from the newest snapshot`))).toBe(true);
+  await expectWholeHistoryOnce();
 }, 120_000);
