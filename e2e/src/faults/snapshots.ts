@@ -1,11 +1,11 @@
 /**
  * What the snapshot fault tests share: the bus's newest snapshot downloaded and described, or one stored
- * as a replica would; a process frozen (SIGSTOP) for a moment and always thawed; a service's log or state
- * folder watched; whether an upload to a port is stalled in the sockets (Linux: /proc/net/tcp); events
- * straight into the bus; how far a service has applied them, and query's whole view.
+ * as a replica would; a process frozen (SIGSTOP) for a moment and always thawed, or run step by step; a
+ * service's log watched; whether an upload to a port is stalled in the sockets (Linux: /proc/net/tcp);
+ * events straight into the bus; how far a service has applied them, and query's whole view.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describeSnapshotFile, type SnapshotInfo } from '@blog/common/state';
 import { http } from '@blog/testkit';
@@ -71,6 +71,21 @@ export class Freezer {
   }
 }
 
+/**
+ * Lets a frozen process run in slices of about a millisecond, frozen again after each, until `reached()`
+ * holds: a kill that follows lands at that point, also on a machine too busy to act within the few
+ * milliseconds the point lasts.
+ */
+export async function stepUntil(freezer: Freezer, pid: number, reached: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!reached()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
+    freezer.thaw(pid);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    freezer.freeze(pid);
+  }
+}
+
 /** A log file read from a point on: the lines written since, read as they come (only the new bytes each time). */
 export class LogWatch {
   private offset: number;
@@ -122,29 +137,6 @@ export class LogWatch {
       const timer = setTimeout(() => finish(new Error(`timed out after ${timeoutMs}ms waiting for ${what}; the log since: ${this.text().slice(-2_000)}`)), timeoutMs);
     });
   }
-}
-
-/** Waits until `dir` holds an entry matching `pattern`, woken by the folder's change notifications: its name. */
-export async function waitForEntry(dir: string, pattern: RegExp, what: string, timeoutMs = 60_000): Promise<string> {
-  const find = () => readdirSync(dir).find((name) => pattern.test(name));
-  const found = find();
-  if (found !== undefined) return found;
-  return new Promise<string>((resolve, reject) => {
-    const finish = (name: string | undefined, err?: Error) => {
-      watcher.close();
-      clearInterval(poll);
-      clearTimeout(timer);
-      if (name !== undefined) resolve(name);
-      else reject(err);
-    };
-    const check = () => {
-      const name = find();
-      if (name !== undefined) finish(name);
-    };
-    const watcher = watch(dir, check);
-    const poll = setInterval(check, 20);
-    const timer = setTimeout(() => finish(undefined, new Error(`timed out after ${timeoutMs}ms waiting for ${what} in ${dir}`)), timeoutMs);
-  });
 }
 
 /**

@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { PostsView } from '@blog/common';
 import { describeSnapshotFile, StateDb } from '@blog/common/state';
 import { http, startNatsCluster, startReplicatedStack, waitFor, type NatsCluster, type ReplicatedStack } from '@blog/testkit';
-import { appendFiller, appendPosts, downloadSnapshot, eventsApplied, Freezer, LogWatch, newestSnapshot, storeSnapshot, uploadStalledTo, waitForEntry, wholeView } from '../../src/faults/snapshots';
+import { appendFiller, appendPosts, downloadSnapshot, eventsApplied, Freezer, LogWatch, newestSnapshot, storeSnapshot, stepUntil, uploadStalledTo, wholeView } from '../../src/faults/snapshots';
 
 /** A claim held by a replica killed while it made a snapshot lapses after this long. */
 const CLAIM_TTL_MS = 5_000;
@@ -148,8 +148,14 @@ test('a query replica killed while it makes its snapshot, copying its state and 
   const copying = new LogWatch(stack.logFile('query', 1));
   let starting = stack.start('query', 1).catch(() => undefined);
   await copying.waitFor(/claimed the next snapshot; copying the state/, 'query replica 2 claiming the next snapshot');
-  const copy = await waitForEntry(stack.stateDir('query', 1), /^upload-[0-9a-f-]{36}\.sqlite$/, 'the copy of the state under way');
+  // Frozen at once, then run step by step until the copy's file is there: the kill lands during the copy.
+  const queryPid = stack.pid('query', 1) as number;
+  freezer.freeze(queryPid);
+  const copyOf = () => readdirSync(stack.stateDir('query', 1)).find((name) => /^upload-[0-9a-f-]{36}\.sqlite$/.test(name));
+  await stepUntil(freezer, queryPid, () => copyOf() !== undefined, 'the copy of the state under way');
+  const copy = copyOf();
   await stack.kill('query', 1);
+  freezer.thaw(queryPid);
   await starting;
   expect(copying.has(/state copied; sending the snapshot/)).toBe(false);
   // Left for the next start to delete.

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { PostsView } from '@blog/common';
 import { StateDb } from '@blog/common/state';
 import { delay, http, startStack, waitFor, type Stack } from '@blog/testkit';
-import { appendComments, downloadSnapshot, Freezer, LogWatch, newestSnapshot, uploadStalledTo, waitForEntry } from '../../src/faults/snapshots';
+import { appendComments, downloadSnapshot, Freezer, LogWatch, newestSnapshot, stepUntil, uploadStalledTo } from '../../src/faults/snapshots';
 
 const LOGS = path.join(__dirname, '..', '..', 'artifacts', 'logs');
 const POSTS = 60_000;
@@ -160,8 +160,14 @@ test('query killed while it makes a snapshot, copying its state and then sending
   let watch = new LogWatch(stack.logFile('query'));
   let starting = stack.start('query').catch(() => undefined);
   await watch.waitFor(/claimed the next snapshot; copying the state/, 'query claiming the next snapshot');
-  const copy = await waitForEntry(stateDir, /^upload-[0-9a-f-]{36}\.sqlite$/, 'the copy of the state under way');
+  // Frozen at once, then run step by step until the copy's file is there: the kill lands during the copy.
+  const queryPid = stack.pid('query') as number;
+  freezer.freeze(queryPid);
+  const copyOf = () => readdirSync(stateDir).find((name) => /^upload-[0-9a-f-]{36}\.sqlite$/.test(name));
+  await stepUntil(freezer, queryPid, () => copyOf() !== undefined, 'the copy of the state under way');
+  const copy = copyOf();
   await stack.kill('query');
+  freezer.thaw(queryPid);
   await starting;
   expect(watch.has(/state copied; sending the snapshot/)).toBe(false);
   // The copy it was making is left, for the next start to delete.
