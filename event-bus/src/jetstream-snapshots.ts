@@ -1,11 +1,20 @@
 import { Readable } from 'node:stream';
 import { HttpError } from '@blog/common';
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError, jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { Objm, StorageType, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { bucket } from './jetstream-kv';
 import { CLAIM_TTL_MS, SnapshotDigest, SNAPSHOTS_KEPT, type SnapshotArchive, type SnapshotClaims, type SnapshotInfo, type SnapshotKey } from './snapshots';
+
+/** Chunks of a snapshot (128 KiB each by default) asked for at once while it is read: what a read holds in memory. */
+const CHUNKS_PER_FETCH = 256;
+
+/**
+ * Chunks of a snapshot in the object store: fewer, larger messages than its default 128 KiB read and write
+ * faster, and stay well within NATS's default largest message (1 MiB).
+ */
+const CHUNK_BYTES = 256 * 1024;
 
 /** What the index of a service's schema names: the kept snapshots' seqs, newest first, and its revision for compare-and-set. */
 interface KeptIndex {
@@ -26,13 +35,15 @@ interface KeptIndex {
 export class ObjectStoreSnapshotArchive implements SnapshotArchive {
   private constructor(
     private readonly store: ObjectStore,
+    private readonly js: JetStreamClient,
+    private readonly bucket: string,
     private readonly maxBytes: number,
   ) {}
 
   static async open(options: { connection: NatsConnection; bucket: string; replicas: number; maxBytes: number }): Promise<ObjectStoreSnapshotArchive> {
     const objm = new Objm(options.connection);
     const store = await objm.create(options.bucket, { replicas: options.replicas, storage: StorageType.File }).catch(() => objm.open(options.bucket));
-    return new ObjectStoreSnapshotArchive(store, options.maxBytes);
+    return new ObjectStoreSnapshotArchive(store, jetstream(options.connection), options.bucket, options.maxBytes);
   }
 
   async newest(service: string, schema: string): Promise<SnapshotInfo | undefined> {
@@ -45,18 +56,40 @@ export class ObjectStoreSnapshotArchive implements SnapshotArchive {
   }
 
   async read(key: SnapshotKey): Promise<Readable | undefined> {
-    const result = await this.store.get(objectName(key));
-    if (!result) return undefined;
-    // The object store checks the chunks' digest as they come; a mismatch fails the stream.
-    result.error.catch(() => undefined);
-    return Readable.fromWeb(result.data as Parameters<typeof Readable.fromWeb>[0]);
+    const info = await this.store.info(objectName(key));
+    if (!info || info.deleted) return undefined;
+    return Readable.from(this.chunks(info.nuid, info.size), { objectMode: false });
+  }
+
+  /**
+   * The object's chunks, as fast as the reader takes them: the object store's own get takes every chunk
+   * into memory as fast as the servers send it, and a bus sending a large snapshot to a slower replica went
+   * past its memory limit. (Chunks are the stream `OBJ_<bucket>`'s messages on `$O.<bucket>.C.<nuid>`, the
+   * object store's layout.) The replica checks the snapshot's SHA-256 itself.
+   */
+  private async *chunks(nuid: string, size: number): AsyncGenerator<Uint8Array> {
+    if (size === 0) return;
+    // An ordered push consumer answers the servers' flow control only as its messages are taken: they wait.
+    const consumer = await this.js.consumers.getPushConsumer(`OBJ_${this.bucket}`, { filter_subjects: [`$O.${this.bucket}.C.${nuid}`] });
+    const messages = await consumer.consume();
+    let read = 0;
+    try {
+      for await (const message of messages) {
+        read += message.data.length;
+        yield message.data;
+        if (message.info.pending === 0) break;
+      }
+    } finally {
+      messages.stop();
+    }
+    if (read !== size) throw new Error(`the snapshot's chunks hold ${read} bytes, not its ${size}`);
   }
 
   async write(key: SnapshotKey, sha256: string, body: Readable): Promise<SnapshotInfo> {
     const digest = new SnapshotDigest(this.maxBytes);
     const name = objectName(key);
     const metadata = { service: key.service, schema: key.schema, seq: String(key.seq), sha256 };
-    await this.store.put({ name, metadata }, Readable.toWeb(Readable.from(digest.pass(body))) as ReadableStream<Uint8Array>);
+    await this.store.put({ name, metadata, options: { max_chunk_size: CHUNK_BYTES } }, Readable.toWeb(Readable.from(digest.pass(body))) as ReadableStream<Uint8Array>);
     try {
       digest.check(sha256);
     } catch (err) {
