@@ -6,8 +6,11 @@ import { readWholeView } from '../whole-view';
 const READY_POLL_MS = 10;
 const MiB = 2 ** 20;
 
-/** performance.now() of the first 200 from the service's /readyz; gives up when its start fails. */
-export async function firstReady(serviceUrl: string, starting: Promise<unknown>): Promise<number> {
+/**
+ * performance.now() of the first 200 from the service's /readyz; gives up when its start fails, or when
+ * `stopped()` names a reason to (a process it depends on has exited).
+ */
+export async function firstReady(serviceUrl: string, starting: Promise<unknown>, stopped: () => string | undefined = () => undefined): Promise<number> {
   let startFailed: unknown;
   starting.catch((err: unknown) => {
     startFailed = err ?? new Error('the service did not start');
@@ -16,6 +19,8 @@ export async function firstReady(serviceUrl: string, starting: Promise<unknown>)
   try {
     for (;;) {
       if (startFailed !== undefined) throw startFailed;
+      const reason = stopped();
+      if (reason !== undefined) throw new Error(`${serviceUrl} was not ready: ${reason}`);
       try {
         const { status } = await client.get('/readyz');
         if (status === 200) return performance.now();

@@ -143,12 +143,13 @@ async function measureSize(size: number, { logs, getPostsRequests, logDir, progr
     resources.add(() => made.remove());
     return made;
   };
-  /** Starts a stack and times each of `timed` from spawn to ready. */
-  const timedStart = async (stackOptions: StackOptions, timed: readonly ServiceName[], groups: Partial<Record<ServiceName, MemoryCgroup>> = {}) => {
+  /** Starts a stack and times each of `timed` from spawn to ready, giving up if the bus `onBus` exits meanwhile. */
+  const timedStart = async (stackOptions: StackOptions, timed: readonly ServiceName[], groups: Partial<Record<ServiceName, MemoryCgroup>> = {}, onBus?: Stack) => {
     const started = performance.now();
     const starting = startStack({ logLevel: 'warn', readyTimeoutMs: START_TIMEOUT_MS, ...stackOptions, onSpawn: (name, pid) => groups[name]?.add(pid) });
     starting.then((stack) => resources.add(() => stack.stopAll()), () => undefined);
-    const ready = await Promise.all(timed.map((name) => firstReady(`http://127.0.0.1:${stackOptions.ports?.[name]}`, starting)));
+    const busGone = () => (onBus && !onBus.isRunning('event-bus') ? `its event bus exited (${onBus.logFile('event-bus')}; killed for memory if its cgroup says so)` : undefined);
+    const ready = await Promise.all(timed.map((name) => firstReady(`http://127.0.0.1:${stackOptions.ports?.[name]}`, starting, busGone)));
     const stack = await starting;
     return { stack, readyMs: ready.map((at) => at - started) };
   };
@@ -183,6 +184,7 @@ async function measureSize(size: number, { logs, getPostsRequests, logDir, progr
       },
       ['query'],
       { query: group },
+      onBus,
     );
     return { stack, readyMs };
   };
@@ -322,6 +324,7 @@ async function measureSize(size: number, { logs, getPostsRequests, logDir, progr
       },
       OTHER_SERVICES,
       groups,
+      bus,
     );
     progress(`posts, comments and moderation built from event 1 in ${readyMs.map((ms) => seconds(ms)).join(', ')} s; waiting for their snapshots`);
     const runs = await Promise.all(
