@@ -11,9 +11,9 @@ main(async () => {
   const config = loadConfig(configSchema);
   const logger = createLogger('event-bus', config);
   const metrics = new BusMetrics({ processMetrics: true });
-  // The object store checks each snapshot's SHA-256 as it streams it. Its default hash is pure JS (for
-  // browsers), several times slower than Node's own, and a fresh replica waits on it for the whole snapshot.
-  // Node's is loaded with a dynamic import, which the tests' module sandbox cannot do: set here, not in the archive.
+  // The object store hashes each snapshot stored in it. Its default hash is pure JS (for browsers), several
+  // times slower than Node's own; Node's is loaded with a dynamic import, which the tests' module sandbox
+  // cannot do: set here, not in the archive.
   if (config.EVENT_LOG === 'jetstream') setSha256Backend('native');
   const storage =
     config.EVENT_LOG === 'jetstream'

@@ -303,22 +303,28 @@ export class JetStreamEventLog extends IndexedEventLog {
     const lines: string[] = [];
     let bytes = 0;
     for (let attempt = 1; ; attempt++) {
+      let failure: string;
       try {
         const consumer = await this.js.consumers.get(this.options.stream.name, startingAt(first + lines.length));
         const messages = await consumer.fetch({ max_messages: last - first + 1 - lines.length, expires: 5_000 });
         for await (const message of messages) {
-          if (message.seq !== first + lines.length) continue;
+          const expected = first + lines.length;
+          if (message.seq < expected) continue;
+          if (message.seq > expected) throw new HttpError(500, `the event stream has no event at seq ${expected} (the next is ${message.seq}): were events deleted from it?`);
           const { line } = recordOf(message);
+          if (lines.length > 0 && bytes + Buffer.byteLength(line) + 1 > maxBytes) return lines;
           bytes += Buffer.byteLength(line) + 1;
-          if (lines.length > 0 && bytes > maxBytes) return lines;
           lines.push(line);
           if (message.seq >= last) break;
         }
         if (lines.length === last - first + 1) return lines;
+        failure = `the stream answered up to seq ${first + lines.length - 1}`;
       } catch (err) {
-        if (attempt >= HISTORY_READ_ATTEMPTS) throw new HttpError(503, `could not read events ${first}…${last} from the event stream: ${(err as Error).message}`, { retryAfterSeconds: 1 });
-        await sleep(200 * attempt);
+        if (err instanceof HttpError) throw err;
+        failure = (err as Error).message;
       }
+      if (attempt >= HISTORY_READ_ATTEMPTS) throw new HttpError(503, `could not read events ${first}…${last} from the event stream: ${failure}`, { retryAfterSeconds: 1 });
+      await sleep(200 * attempt);
     }
   }
 }

@@ -7,14 +7,13 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { bucket } from './jetstream-kv';
 import { CLAIM_TTL_MS, SnapshotDigest, SNAPSHOTS_KEPT, type SnapshotArchive, type SnapshotClaims, type SnapshotInfo, type SnapshotKey } from './snapshots';
 
-/** Chunks of a snapshot (128 KiB each by default) asked for at once while it is read: what a read holds in memory. */
-const CHUNKS_PER_FETCH = 256;
-
 /**
  * Chunks of a snapshot in the object store: fewer, larger messages than its default 128 KiB read and write
  * faster, and stay well within NATS's default largest message (1 MiB).
  */
 const CHUNK_BYTES = 256 * 1024;
+/** How long a read of a snapshot waits for its next chunk (the reader's own pauses do not count). */
+const CHUNK_TIMEOUT_MS = 30_000;
 
 /** What the index of a service's schema names: the kept snapshots' seqs, newest first, and its revision for compare-and-set. */
 interface KeptIndex {
@@ -72,14 +71,24 @@ export class ObjectStoreSnapshotArchive implements SnapshotArchive {
     // An ordered push consumer answers the servers' flow control only as its messages are taken: they wait.
     const consumer = await this.js.consumers.getPushConsumer(`OBJ_${this.bucket}`, { filter_subjects: [`$O.${this.bucket}.C.${nuid}`] });
     const messages = await consumer.consume();
+    // A snapshot deleted while it is read (two newer ones kept meanwhile) sends nothing more: give up then.
+    let idle: NodeJS.Timeout | undefined;
+    const waitForNext = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => messages.stop(new Error(`no chunk of the snapshot came for ${CHUNK_TIMEOUT_MS / 1000} s: was it deleted while it was read?`)), CHUNK_TIMEOUT_MS);
+    };
     let read = 0;
     try {
+      waitForNext();
       for await (const message of messages) {
         read += message.data.length;
+        if (message.info.pending === 0) clearTimeout(idle);
         yield message.data;
         if (message.info.pending === 0) break;
+        waitForNext();
       }
     } finally {
+      clearTimeout(idle);
       messages.stop();
     }
     if (read !== size) throw new Error(`the snapshot's chunks hold ${read} bytes, not its ${size}`);

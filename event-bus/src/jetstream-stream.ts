@@ -94,6 +94,9 @@ async function update(jsm: JetStreamManager, info: StreamInfo, owned: Partial<St
         'remove the limit (nats stream edit), or set NATS_STREAM to another name',
     );
   }
+  if (info.state.num_deleted > 0) {
+    throw new UnusableStreamError(`stream ${config.name} has ${info.state.num_deleted} events deleted from it; the services cannot build their states from it: set NATS_STREAM to another name`);
+  }
   if (info.state.first_seq > 1) {
     throw new UnusableStreamError(`stream ${config.name} no longer holds events 1…${info.state.first_seq - 1}; the services cannot build their states from it: set NATS_STREAM to another name`);
   }
@@ -104,13 +107,14 @@ async function update(jsm: JetStreamManager, info: StreamInfo, owned: Partial<St
   return updated;
 }
 
-/** The limits set on a stream that make it drop its oldest messages (discard old is the bus's own policy). */
+/** The limits set on a stream that make it drop its oldest messages: an age, or a size with discard old. */
 function trimmingLimits(config: StreamConfig): string[] {
   const set = (value: number | undefined) => value !== undefined && value > 0;
+  const dropsOldest = config.discard !== DiscardPolicy.New;
   return [
-    ...(set(config.max_msgs) ? [`max_msgs ${config.max_msgs}`] : []),
-    ...(set(config.max_bytes) ? [`max_bytes ${config.max_bytes}`] : []),
     ...(set(config.max_age) ? [`max_age ${config.max_age / 1e9} s`] : []),
-    ...(set(config.max_msgs_per_subject) ? [`max_msgs_per_subject ${config.max_msgs_per_subject}`] : []),
+    ...(dropsOldest && set(config.max_msgs) ? [`max_msgs ${config.max_msgs}`] : []),
+    ...(dropsOldest && set(config.max_bytes) ? [`max_bytes ${config.max_bytes}`] : []),
+    ...(dropsOldest && set(config.max_msgs_per_subject) ? [`max_msgs_per_subject ${config.max_msgs_per_subject}`] : []),
   ];
 }

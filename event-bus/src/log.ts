@@ -207,9 +207,10 @@ export interface StoredId {
 }
 
 /**
- * What the bus keeps in memory about its log: every record's byte offsets (the newest seq is their count),
- * the recent ids (for idempotent appends), the JSON texts of the newest `tailSize` events (what delivery
- * reads), and the readers waiting for more.
+ * What the bus keeps in memory about its log: the byte offsets of every record it has read (all of a file
+ * log's; a JetStream log's from the seq it started reading at), the newest seq, the recent ids (for
+ * idempotent appends), the JSON texts of the newest `tailSize` events (what delivery reads), and the
+ * readers waiting for more.
  */
 export class EventIndex {
   readonly offsets: ByteOffsets;

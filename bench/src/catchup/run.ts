@@ -84,9 +84,10 @@ export interface CatchupRun {
   history: HistorySummary;
   writeMs: number;
   file: LogRun;
-  /** null when not asked for, or (with jetstreamNote) when it could not run. */
+  /** null when not asked for, when it could not run (jetstreamNote: no nats-server) or when it failed (jetstreamError). */
   jetstream: LogRun | null;
   jetstreamNote: string | undefined;
+  jetstreamError: string | undefined;
   services: ServiceRun[];
   /** Why memory was not measured in cgroups, if it was not. */
   cgroupNote: string | undefined;
@@ -115,7 +116,13 @@ class Resources {
   }
 
   async release(): Promise<void> {
-    for (const release of this.releases.splice(0).reverse()) await Promise.resolve(release()).catch(() => undefined);
+    for (const release of this.releases.splice(0).reverse()) {
+      try {
+        await release();
+      } catch {
+        // The rest is released all the same.
+      }
+    }
   }
 }
 
@@ -146,10 +153,27 @@ async function measureSize(size: number, { logs, getPostsRequests, logDir, progr
   /** Starts a stack and times each of `timed` from spawn to ready, giving up if the bus `onBus` exits meanwhile. */
   const timedStart = async (stackOptions: StackOptions, timed: readonly ServiceName[], groups: Partial<Record<ServiceName, MemoryCgroup>> = {}, onBus?: Stack) => {
     const started = performance.now();
-    const starting = startStack({ logLevel: 'warn', readyTimeoutMs: START_TIMEOUT_MS, ...stackOptions, onSpawn: (name, pid) => groups[name]?.add(pid) });
+    const spawned: number[] = [];
+    const starting = startStack({
+      logLevel: 'warn',
+      readyTimeoutMs: START_TIMEOUT_MS,
+      ...stackOptions,
+      onSpawn: (name, pid) => {
+        spawned.push(pid);
+        groups[name]?.add(pid);
+      },
+    });
     starting.then((stack) => resources.add(() => stack.stopAll()), () => undefined);
     const busGone = () => (onBus && !onBus.isRunning('event-bus') ? `its event bus exited (${onBus.logFile('event-bus')}; killed for memory if its cgroup says so)` : undefined);
-    const ready = await Promise.all(timed.map((name) => firstReady(`http://127.0.0.1:${stackOptions.ports?.[name]}`, starting, busGone)));
+    let ready: number[];
+    try {
+      ready = await Promise.all(timed.map((name) => firstReady(`http://127.0.0.1:${stackOptions.ports?.[name]}`, starting, busGone)));
+    } catch (err) {
+      // Given up before the stack was ready: its processes would otherwise run on, unowned.
+      for (const pid of spawned) killQuietly(pid);
+      await starting.catch(() => undefined);
+      throw err;
+    }
     const stack = await starting;
     return { stack, readyMs: ready.map((at) => at - started) };
   };
@@ -244,6 +268,7 @@ async function measureSize(size: number, { logs, getPostsRequests, logDir, progr
 
   let jetstream: LogRun | null = null;
   let jetstreamNote: string | undefined;
+  let jetstreamError: string | undefined;
   if (logs.includes('jetstream')) {
     let nats: NatsServer | undefined;
     try {
@@ -255,8 +280,14 @@ async function measureSize(size: number, { logs, getPostsRequests, logDir, progr
     if (nats) {
       const server = nats;
       resources.add(() => server.stop());
-      jetstream = await onJetStream(server);
-      progress(`JetStream log: ${describeLogRun(jetstream)}`);
+      try {
+        jetstream = await onJetStream(server);
+        progress(`JetStream log: ${describeLogRun(jetstream)}`);
+      } catch (err) {
+        // The file log's figures stand; the failure is a failed check of the report.
+        jetstreamError = err instanceof Error ? err.message : String(err);
+        progress(`JetStream log: failed: ${jetstreamError}`);
+      }
     }
   }
 
@@ -339,9 +370,17 @@ async function measureSize(size: number, { logs, getPostsRequests, logDir, progr
   }
 
   return {
-    run: { history, writeMs, file, jetstream, jetstreamNote, services, cgroupNote } satisfies CatchupRun,
+    run: { history, writeMs, file, jetstream, jetstreamNote, jetstreamError, services, cgroupNote } satisfies CatchupRun,
     baselineUrl: seedUrl,
   };
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Exited already.
+  }
 }
 
 function describeLogRun(run: LogRun): string {

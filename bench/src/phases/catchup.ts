@@ -152,12 +152,16 @@ function ratioMetrics(runs: readonly CatchupRun[]): Metric[] {
 
 function checksOf(run: CatchupRun): Check[] {
   const { history } = run;
-  return [run.file, ...(run.jetstream ? [run.jetstream] : [])].map((logRun) => ({
+  const failed: Check[] =
+    run.jetstreamError === undefined
+      ? []
+      : [{ key: `catchup.${compactCount(history.events)}.jetstream.complete`, label: `catch-up on ${compactCount(history.events)} events (JetStream): measured`, ok: false, detail: run.jetstreamError }];
+  return [...failed, ...[run.file, ...(run.jetstream ? [run.jetstream] : [])].map((logRun) => ({
     key: `catchup.${compactCount(history.events)}.${logRun.log === 'file' ? '' : 'jetstream.'}complete`,
     label: `catch-up on ${compactCount(history.events)} events${logRun.log === 'file' ? '' : ` (${LOG_NAME[logRun.log]})`}: the fresh query shows the whole history once ready`,
     ok: logRun.complete,
     detail:
       `history: ${history.posts} posts, ${history.comments} comments (${history.approved} approved, ${history.rejected} rejected, ${history.pending} pending); ` +
       `shown: ${logRun.shown.posts} posts, ${logRun.shown.comments} comments (${logRun.shown.approved}/${logRun.shown.rejected}/${logRun.shown.pending})`,
-  }));
+  }))];
 }

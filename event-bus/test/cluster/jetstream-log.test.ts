@@ -5,7 +5,7 @@
  */
 import { silentLogger } from '@blog/common';
 import { recordingLogger } from '@blog/common/testing';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { DiscardPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { waitFor } from '@blog/testkit';
 import { JetStreamEventLog, type JetStreamEventLogOptions } from '../../src/jetstream-log';
 import { DUPLICATE_WINDOW_MS, eventStream, type EventStreamSettings } from '../../src/jetstream-stream';
@@ -96,11 +96,28 @@ describe('JetStreamEventLog shared by bus replicas', () => {
     expect([again.duplicate, again.event.seq]).toEqual([true, 2]);
   });
 
-  test('a stream that drops old events (a limit set by hand) is refused at start, naming the limit: the services could not build their states from it', async () => {
-    const stream = newStream();
+  test('a stream that drops old events, has events deleted or no longer holds event 1 is refused at start, saying which; one capped that refuses new events is used', async () => {
     const jsm = await jetstreamManager(await connection());
-    await jsm.streams.add({ name: stream.name, subjects: [stream.subject], num_replicas: 3, max_age: 3_600 * 1e9, max_msgs: 1_000 });
-    await expect(openLog(stream)).rejects.toThrow(/drops old events \(max_msgs 1000, max_age 3600 s\)/);
+    const trimming = newStream();
+    await jsm.streams.add({ name: trimming.name, subjects: [trimming.subject], num_replicas: 3, max_age: 3_600 * 1e9, max_msgs: 1_000 });
+    await expect(openLog(trimming)).rejects.toThrow(/drops old events \(max_age 3600 s, max_msgs 1000\)/);
+
+    const holed = newStream();
+    await jsm.streams.add({ name: holed.name, subjects: [holed.subject], num_replicas: 3 });
+    const js = jetstream(await connection());
+    for (const id of ['a', 'b', 'c']) await js.publish(holed.subject, JSON.stringify(event(id)));
+    await jsm.streams.deleteMessage(holed.name, 2);
+    await expect(openLog(holed)).rejects.toThrow(/has 1 events deleted from it/);
+
+    const late = newStream();
+    await jsm.streams.add({ name: late.name, subjects: [late.subject], num_replicas: 3, first_seq: 5 });
+    await expect(openLog(late)).rejects.toThrow(/no longer holds events 1…4/);
+
+    const capped = newStream();
+    await jsm.streams.add({ name: capped.name, subjects: [capped.subject], num_replicas: 3, max_bytes: 2 ** 20, discard: DiscardPolicy.New });
+    const log = await openLog(capped);
+    opened.push(log);
+    expect((await log.append(event('capped'))).event.seq).toBe(1);
   });
 
   test('a replica made readable() holds every event another replica acknowledged before', async () => {
