@@ -84,12 +84,7 @@ export async function startNatsCluster({ dir, size = 3, name = `blog-${randomByt
   };
 
   const launch = (node: number) => {
-    const log = openSync(path.join(dir, 'logs', `${nodes[node]?.name}.log`), 'a');
-    try {
-      running[node] = startProcess(server, ['-c', configs[node] as string], { env: process.env, cwd: ROOT, stdio: ['ignore', log, log] });
-    } finally {
-      closeSync(log);
-    }
+    running[node] = launchNatsServer(server, configs[node] as string, path.join(dir, 'logs', `${nodes[node]?.name}.log`));
   };
   const logTail = (node: number) => {
     const file = path.join(dir, 'logs', `${nodes[node]?.name}.log`);
@@ -191,13 +186,7 @@ export async function startNatsServer({ dir }: { dir: string }): Promise<NatsSer
   mkdirSync(store, { recursive: true });
   const config = path.join(dir, 'nats.conf');
   writeFileSync(config, [`listen: "127.0.0.1:${clientPort}"`, `http: "127.0.0.1:${monitorPort}"`, `jetstream { store_dir: "${store}" }`, ''].join('\n'));
-  const log = openSync(path.join(dir, 'nats.log'), 'a');
-  let started: StartedProcess;
-  try {
-    started = startProcess(server, ['-c', config], { env: process.env, cwd: ROOT, stdio: ['ignore', log, log] });
-  } finally {
-    closeSync(log);
-  }
+  const started = launchNatsServer(server, config, path.join(dir, 'nats.log'));
   const stop = async () => {
     await stopProcess(started, 'SIGTERM', 10_000);
     rmSync(store, { recursive: true, force: true });
@@ -212,4 +201,14 @@ export async function startNatsServer({ dir }: { dir: string }): Promise<NatsSer
     throw err;
   }
   return { url: `nats://127.0.0.1:${clientPort}`, pid: started.child.pid, stop };
+}
+
+/** nats-server on `config`, its output appended to `logFile`. */
+function launchNatsServer(server: string, config: string, logFile: string): StartedProcess {
+  const log = openSync(logFile, 'a');
+  try {
+    return startProcess(server, ['-c', config], { env: process.env, cwd: ROOT, stdio: ['ignore', log, log] });
+  } finally {
+    closeSync(log);
+  }
 }

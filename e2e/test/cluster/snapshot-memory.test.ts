@@ -8,7 +8,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { http, MemoryCgroup, startNatsServer, startStack, type NatsServer, type Stack } from '@blog/testkit';
+import { MemoryCgroup, startNatsServer, startStack, type NatsServer, type Stack } from '@blog/testkit';
+import { appendFiller, storeSnapshot } from '../../src/faults/snapshots';
 
 const MiB = 2 ** 20;
 const BUS_LIMIT_BYTES = 160 * MiB;
@@ -43,21 +44,13 @@ afterAll(async () => {
 test('a snapshot larger than the bus\'s memory limit goes to a slow reader whole, and the bus is never killed for memory', async () => {
   const bus = (stack as Stack).url('event-bus');
   const headers = (stack as Stack).eventHeaders();
-  expect((await http(`${bus}/events`, { body: { type: 'Filler', data: {} }, headers })).status).toBe(201);
-  const claim = await http(`${bus}/snapshots/query/query@1/claims`, { body: { seq: 1 }, headers });
-  expect(claim.status).toBe(201);
   const bytes = randomBytes(SNAPSHOT_BYTES);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const stored = await fetch(`${bus}/snapshots/query/query@1/1`, {
-    method: 'PUT',
-    headers: { ...headers, 'content-type': 'application/vnd.sqlite3', 'snapshot-claim': (claim.json as { claim: string }).claim, 'snapshot-sha256': sha256 },
-    body: bytes,
-    signal: AbortSignal.timeout(120_000),
-  });
-  expect(stored.status).toBe(201);
+  const seq = await appendFiller(bus, headers);
+  await storeSnapshot(bus, headers, { schema: 'query@1', seq, bytes });
 
   // Read slowly: a pause after every chunk, so that the bus would hold most of the snapshot if it did not wait.
-  const response = await fetch(`${bus}/snapshots/query/query@1/1`, { headers, signal: AbortSignal.timeout(300_000) });
+  const response = await fetch(`${bus}/snapshots/query/query@1/${seq}`, { headers, signal: AbortSignal.timeout(300_000) });
   expect(response.status).toBe(200);
   const received = createHash('sha256');
   let length = 0;

@@ -5,13 +5,12 @@
  * another service's). Each case ends with the whole history in query's view exactly once: every post
  * once, nothing missing, nothing applied twice.
  */
-import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { PostsView } from '@blog/common';
 import { StateDb } from '@blog/common/state';
 import { delay, http, startStack, waitFor, type Stack } from '@blog/testkit';
-import { appendComments, downloadSnapshot, Freezer, LogWatch, newestSnapshot, stepUntil, uploadStalledTo } from '../../src/faults/snapshots';
+import { appendComments, appendFiller, appendPosts, downloadSnapshot, Freezer, LogWatch, newestSnapshot, stepUntil, storeSnapshot, uploadStalledTo, wholeView } from '../../src/faults/snapshots';
 
 const LOGS = path.join(__dirname, '..', '..', 'artifacts', 'logs');
 const POSTS = 60_000;
@@ -32,11 +31,7 @@ beforeAll(async () => {
     env: { query: { SNAPSHOT_EVERY_EVENTS: '20000' }, 'event-bus': { SNAPSHOT_CLAIM_TTL_MS: String(CLAIM_TTL_MS) } },
   });
   // A history long enough that building query's state takes a while: posts straight into the bus.
-  for (let first = 0; first < POSTS; first += BATCH) {
-    const events = Array.from({ length: BATCH }, (_, i) => ({ type: 'PostCreated', data: { id: `post-${first + i}`, title: `post ${first + i}` } }));
-    const stored = await http(`${stack.url('event-bus')}/events/batch`, { body: events, headers: stack.eventHeaders(), timeoutMs: 60_000 });
-    expect(stored.status).toBe(201);
-  }
+  await appendPosts(stack.url('event-bus'), stack.eventHeaders(), { count: POSTS, label: 'post', batch: BATCH });
   posts = POSTS;
 }, 120_000);
 
@@ -47,19 +42,13 @@ afterAll(async () => {
 
 /** Every page of query's view: each post and comment of the history once, and nothing else. */
 async function expectWholeHistoryOnce(): Promise<void> {
-  const seen = new Map<string, number>();
+  const view = await wholeView(stack.url('query'));
   const seenComments = new Map<string, number>();
-  for (let path: string | undefined = '/posts'; path !== undefined; ) {
-    const answer = await http(`${stack.url('query')}${path}`, { timeoutMs: 30_000 });
-    expect(answer.status).toBe(200);
-    for (const [id, post] of Object.entries(answer.json as PostsView)) {
-      seen.set(id, (seen.get(id) ?? 0) + 1);
-      for (const comment of post.comments) seenComments.set(comment.id, (seenComments.get(comment.id) ?? 0) + 1);
-    }
-    path = /<([^>]+)>; rel="next"/.exec(answer.headers.get('link') ?? '')?.[1];
+  for (const [, post] of view.posts) {
+    for (const comment of (post as PostsView[string]).comments) seenComments.set(comment.id, (seenComments.get(comment.id) ?? 0) + 1);
   }
-  expect(seen.size).toBe(posts);
-  expect([...seen.values()].filter((count) => count > 1)).toEqual([]);
+  expect(view.posts.length - view.repeated.length).toBe(posts);
+  expect(view.repeated).toEqual([]);
   expect(seenComments.size).toBe(comments);
   expect([...seenComments.values()].filter((count) => count > 1)).toEqual([]);
 }
@@ -85,15 +74,12 @@ test('query killed again and again while it builds its state from event 1 ends w
 
 test('query killed while it starts from a snapshot, and again while it reads the events after it, ends with every post once', async () => {
   // Query, running, makes a snapshot of the whole history.
-  await waitFor(async () => (await http(`${stack.url('event-bus')}/snapshots/query/query@1`, { headers: stack.eventHeaders() })).status === 200, {
-    what: 'a snapshot of query kept by the bus',
-    timeoutMs: 60_000,
-  });
+  await waitFor(async () => (await newestSnapshot(stack.url('event-bus'), stack.eventHeaders())) !== undefined, { what: 'a snapshot of query kept by the bus', timeoutMs: 60_000 });
   await stack.stop('query');
   // Events after the snapshot, for the fresh replica to read after it.
-  const tail = Array.from({ length: 3_000 }, (_, i) => ({ type: 'PostCreated', data: { id: `tail-${i}`, title: `tail ${i}` } }));
-  expect((await http(`${stack.url('event-bus')}/events/batch`, { body: tail, headers: stack.eventHeaders(), timeoutMs: 60_000 })).status).toBe(201);
-  posts += tail.length;
+  const TAIL = 3_000;
+  await appendPosts(stack.url('event-bus'), stack.eventHeaders(), { count: TAIL, label: 'tail' });
+  posts += TAIL;
 
   const restoredBefore = restoredCount();
   for (const afterMs of [150, 350, 700]) {
@@ -107,20 +93,9 @@ test('query killed while it starts from a snapshot, and again while it reads the
 
 test('a snapshot that is not a database, and one of another service, are passed over: the state is built from the log', async () => {
   await stack.stop('query');
-  const keep = async (file: string, seq: number) => {
-    const bytes = readFileSync(file);
-    const claim = await http(`${stack.url('event-bus')}/snapshots/query/query@1/claims`, { body: { seq }, headers: stack.eventHeaders() });
-    expect(claim.status).toBe(201);
-    const stored = await fetch(`${stack.url('event-bus')}/snapshots/query/query@1/${seq}`, {
-      method: 'PUT',
-      headers: { ...stack.eventHeaders(), 'content-type': 'application/vnd.sqlite3', 'snapshot-claim': (claim.json as { claim: string }).claim, 'snapshot-sha256': createHash('sha256').update(bytes).digest('hex') },
-      body: bytes,
-    });
-    expect(stored.status).toBe(201);
-  };
+  const keep = (file: string, seq: number) => storeSnapshot(stack.url('event-bus'), stack.eventHeaders(), { schema: 'query@1', seq, bytes: readFileSync(file) });
   // Two more events: the bus keeps no snapshot past the end of its log, and each one must be newer than the last.
-  const seqOfNext = async () => ((await http(`${stack.url('event-bus')}/events`, { body: { type: 'Filler', data: {} }, headers: stack.eventHeaders() })).json as { seq: number }).seq;
-  const [garbageSeq, foreignSeq] = [await seqOfNext(), await seqOfNext()];
+  const [garbageSeq, foreignSeq] = [await appendFiller(stack.url('event-bus'), stack.eventHeaders()), await appendFiller(stack.url('event-bus'), stack.eventHeaders())];
   const garbage = path.join(stack.logDir, 'garbage.sqlite');
   writeFileSync(garbage, 'not a database '.repeat(1_000));
   await keep(garbage, garbageSeq);
