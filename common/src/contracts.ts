@@ -46,6 +46,16 @@ const envelopeMeta = {
 /** An event as stored and delivered by the bus: the event plus its id, position in the log and time. */
 export type Envelope<E extends BlogEvent = BlogEvent> = E & { id: string; seq: number; time: string };
 
+/**
+ * The type the bus serves in place of a stored message it cannot decode as an event (not JSON, not an
+ * envelope, too large): the seq stays taken, so positions and pages go on, and every consumer acknowledges
+ * and ignores it as an unknown type. Its data is `{reason}`; its id is `quarantined-<seq>`.
+ */
+export const QUARANTINED_EVENT_TYPE = 'EventQuarantined';
+
+/** The largest stored event (its JSON text) the bus takes and serves. */
+export const MAX_EVENT_BYTES = 32 * 1024;
+
 /** An envelope whose type this code base does not know; it is acknowledged and ignored. */
 export interface ForeignEnvelope {
   id: string;

@@ -5,6 +5,7 @@ import {
   finishServiceApp,
   HttpError,
   LIMITS,
+  MAX_EVENT_BYTES,
   parsePublishRequest,
   parseQuery,
   requireEventsToken,
@@ -158,7 +159,10 @@ function newEvent(body: Record<string, unknown>): NewEvent {
   const parsed = parsePublishRequest(body);
   if (!parsed.ok) throw new HttpError(400, `malformed event: ${parsed.error}`);
   const { id, type, data, time } = parsed.event;
-  return { id: id ?? randomUUID(), type, data, time: time ?? new Date().toISOString() };
+  const event = { id: id ?? randomUUID(), type, data, time: time ?? new Date().toISOString() };
+  const bytes = Buffer.byteLength(JSON.stringify(event));
+  if (bytes > MAX_EVENT_BYTES) throw new HttpError(413, `event is ${bytes} bytes; an event may take at most ${MAX_EVENT_BYTES}`);
+  return event;
 }
 
 /** Resolves when the response can take more, or when the client has gone. */

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Logger } from '@blog/common';
 import { DurableFile, toFault, type OpenLogFile } from './durable-file';
 import { GroupCommit } from './group-commit';
+import { checkLogLine, Quarantine } from './quarantine';
 import {
   AppendsById,
   IndexedEventLog,
@@ -33,6 +34,8 @@ export interface FileEventLogOptions {
   onWriteFault?: (code: string) => void;
   /** Opens the file (tests inject faults here). */
   openFile?: OpenLogFile;
+  /** Called once for each line that is not an event (served as a placeholder). */
+  onQuarantined?: () => void;
 }
 
 /** Enough for delivery to read from memory even when a subscriber is a few seconds behind under load. */
@@ -52,7 +55,9 @@ const DEFAULT_WRITE_TIMEOUT_MS = 5_000;
  * - Memory stays bounded whatever the history's length: the newest events are kept as text, older ones are
  *   read from the file by their byte offsets (8 bytes per event in memory).
  * - On open, a torn last line (a crash in the middle of a write) is dropped and the file truncated to the
- *   last whole event; any other damage stops the bus with a message naming the line.
+ *   last whole event. A line that is not an event (not JSON, not an envelope, too large: written by hand?)
+ *   is quarantined: it keeps its seq and is served as a placeholder every consumer ignores. A line out of
+ *   seq order (lines removed or inserted) stops the bus with a message naming the line.
  */
 export class FileEventLog extends IndexedEventLog {
   protected readonly index: EventIndex;
@@ -64,12 +69,16 @@ export class FileEventLog extends IndexedEventLog {
   /** Writes (each one fsync) so far; with group commit, fewer than appends under load. */
   writes = 0;
 
+  /** The placeholders served for the lines that are not events, by seq. */
+  private readonly quarantined: ReadonlyMap<number, string>;
+
   private constructor(
     private readonly file: DurableFile,
     options: FileEventLogOptions,
     loaded: LoadedLog,
   ) {
     super();
+    this.quarantined = loaded.quarantined;
     this.index = new EventIndex({ tailSize: options.tailSize ?? DEFAULT_TAIL_SIZE, recentIds: options.recentIds, stored: loaded });
     this.refusals = new RefusedAppends(options.logger, options.onWriteFault, () => this.lastSeq);
     this.byId = new AppendsById(this.index, async (seq) => (await this.readAfter(seq - 1, 1))[0] as StoredEvent);
@@ -80,7 +89,8 @@ export class FileEventLog extends IndexedEventLog {
     await mkdir(options.dir, { recursive: true });
     const filePath = path.join(options.dir, 'events.jsonl');
     const startedAt = Date.now();
-    const loaded = await load(filePath, { texts: options.tailSize ?? DEFAULT_TAIL_SIZE, ids: options.recentIds ?? RECENT_IDS });
+    const quarantine = new Quarantine(options.logger, options.onQuarantined);
+    const loaded = await load(filePath, { texts: options.tailSize ?? DEFAULT_TAIL_SIZE, ids: options.recentIds ?? RECENT_IDS }, quarantine);
     const file = await DurableFile.open(filePath, loaded.offsets.end, {
       logger: options.logger,
       writeTimeoutMs: options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
@@ -121,7 +131,9 @@ export class FileEventLog extends IndexedEventLog {
     const buffer = Buffer.allocUnsafe(length);
     const { bytesRead } = await this.file.read(buffer, length, start);
     // Every record ends with a newline; the text between offsets holds exactly these events.
-    return buffer.toString('utf8', 0, bytesRead - 1).split('\n');
+    const lines = buffer.toString('utf8', 0, bytesRead - 1).split('\n');
+    for (const [seq, line] of this.quarantined) if (seq >= first && seq <= last) lines[seq - first] = line;
+    return lines;
   }
 
   /** Writes what is pending, then closes the file. */
@@ -159,6 +171,8 @@ interface LoadedLog {
   ids: StoredId[];
   /** Bytes after the last whole event: a torn record to drop. */
   tornBytes: number;
+  /** The placeholders of the lines that are not events, by seq. */
+  quarantined: Map<number, string>;
 }
 
 const NEWLINE = 0x0a;
@@ -168,15 +182,17 @@ const NEWLINE = 0x0a;
  * ids of the newest `keep.ids`. Every record
  * is written as one line ending in a newline, so a file that does not end in a newline was cut short by a
  * crash in the middle of a write: its last line is torn, whether or not it happens to parse. Every line is
- * checked (JSON, seq in order, id, type and time present); a bad one anywhere else refuses the start.
+ * checked (JSON, seq in order, id, type and time present): one that is not an event is quarantined, one out
+ * of seq order refuses the start.
  */
-async function load(filePath: string, keep: { texts: number; ids: number }): Promise<LoadedLog> {
+async function load(filePath: string, keep: { texts: number; ids: number }, quarantine: Quarantine): Promise<LoadedLog> {
   const offsets = new ByteOffsets();
   const recent: StoredRecord[] = [];
   const ids: StoredId[] = [];
   let carry: Buffer = Buffer.alloc(0);
   let lineNumber = 0;
   let damagedLine: number | undefined;
+  const quarantined = new Map<number, string>();
   const stream = createReadStream(filePath, { highWaterMark: 1 << 20 }).on('error', () => undefined);
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -185,14 +201,17 @@ async function load(filePath: string, keep: { texts: number; ids: number }): Pro
       for (let newline = data.indexOf(NEWLINE); newline !== -1; newline = data.indexOf(NEWLINE, lineStart)) {
         lineNumber++;
         const line = data.toString('utf8', lineStart, newline);
-        const id = recordId(line, offsets.count + 1);
-        if (id === undefined) {
+        const seq = offsets.count + 1;
+        const checked = checkLogLine(line, seq);
+        if (checked.seqMismatch) {
           damagedLine = lineNumber;
           break;
         }
+        const record = quarantine.recordOf(seq, checked);
+        if (!checked.ok) quarantined.set(seq, record.line);
         offsets.push(newline - lineStart + 1);
-        recent.push({ seq: offsets.count, id, line });
-        ids.push({ seq: offsets.count, id });
+        recent.push(record);
+        ids.push({ seq, id: record.id });
         // Trimmed by halves, so that keeping the newest stays cheap (amortized).
         if (recent.length > 2 * keep.texts) recent.splice(0, recent.length - keep.texts);
         if (ids.length > 2 * keep.ids) ids.splice(0, ids.length - keep.ids);
@@ -205,28 +224,8 @@ async function load(filePath: string, keep: { texts: number; ids: number }): Pro
     if ((err as { code?: unknown }).code !== 'ENOENT') throw err;
   }
   if (damagedLine !== undefined) {
-    throw new Error(`event log ${filePath} is damaged at line ${damagedLine}; refusing to start`);
+    throw new Error(`event log ${filePath} is damaged at line ${damagedLine}: its seq is not the line's number (lines removed or inserted?); refusing to start`);
   }
   // Whatever follows the last newline was never acknowledged: its write (or its fsync) did not complete.
-  return { offsets, recent: recent.slice(-keep.texts), ids: ids.slice(-keep.ids), tornBytes: carry.length };
-}
-
-/** The id of a well-formed record with the expected seq; undefined for a damaged one. */
-function recordId(line: string, expectedSeq: number): string | undefined {
-  try {
-    const record = JSON.parse(line) as Partial<StoredEvent> | null;
-    if (
-      record !== null &&
-      typeof record === 'object' &&
-      record.seq === expectedSeq &&
-      typeof record.id === 'string' &&
-      typeof record.type === 'string' &&
-      typeof record.time === 'string'
-    ) {
-      return record.id;
-    }
-  } catch {
-    // not JSON: damaged
-  }
-  return undefined;
+  return { offsets, recent: recent.slice(-keep.texts), ids: ids.slice(-keep.ids), tornBytes: carry.length, quarantined };
 }

@@ -2,6 +2,7 @@ import { HttpError, sleep, type Logger } from '@blog/common';
 import { DeliverPolicy, JetStreamApiError, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type OrderedConsumerOptions, type StreamInfo } from '@nats-io/jetstream';
 import { NoRespondersError, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
 import { ensureEventStream, UnusableStreamError, type EventStreamSettings } from './jetstream-stream';
+import { decodeStreamMessage, Quarantine } from './quarantine';
 import {
   AppendsById,
   IndexedEventLog,
@@ -34,6 +35,8 @@ export interface JetStreamEventLogOptions {
   publishTimeoutMs?: number;
   /** Called for each refused append, with a code such as TIMEOUT or NO_RESPONDERS. */
   onWriteFault?: (code: string) => void;
+  /** Called once for each stored message that is not an event (served as a placeholder). */
+  onQuarantined?: () => void;
 }
 
 const DEFAULT_TAIL_SIZE = 50_000;
@@ -72,6 +75,7 @@ export class JetStreamEventLog extends IndexedEventLog {
   protected readonly index: EventIndex;
   private readonly refusals: RefusedAppends;
   private readonly appends: AppendsById;
+  private readonly quarantine: Quarantine;
   private following: ConsumerMessages | undefined;
   private followLoop: Promise<void> | undefined;
   private watchdog: NodeJS.Timeout | undefined;
@@ -92,6 +96,7 @@ export class JetStreamEventLog extends IndexedEventLog {
     this.index = new EventIndex({ tailSize: options.tailSize ?? DEFAULT_TAIL_SIZE, recentIds: options.recentIds, firstSeq });
     this.refusals = new RefusedAppends(options.logger, options.onWriteFault, () => this.lastSeq);
     this.appends = new AppendsById(this.index, (seq) => this.storedAt(seq));
+    this.quarantine = new Quarantine(options.logger, options.onQuarantined);
   }
 
   /**
@@ -224,7 +229,8 @@ export class JetStreamEventLog extends IndexedEventLog {
     if (stored) return stored;
     const message = await this.jsm.streams.getMessage(this.options.stream.name, { seq });
     if (!message) throw new EventLogUnavailableError(`seq ${seq} is not readable yet`);
-    return { ...(message.json() as NewEvent), seq };
+    const { line } = this.quarantine.recordOf(seq, decodeStreamMessage(message.string(), seq, message.header.get('Nats-Msg-Id')));
+    return JSON.parse(line) as StoredEvent;
   }
 
   /** Whether the index reached `seq` within `ms` (false when it did not, or the log closed). */
@@ -288,11 +294,16 @@ export class JetStreamEventLog extends IndexedEventLog {
     for (const message of messages) {
       if (message.seq < next) continue;
       if (message.seq > next) throw new Error(`the event stream has no message at seq ${next} (next is ${message.seq}): were messages removed?`);
-      records.push(recordOf(message));
+      records.push(this.recordOf(message));
       next++;
     }
     if (records.length > 0) this.progressAt = Date.now();
     this.index.add(records);
+  }
+
+  /** A message as the log keeps it: the event with its seq, as the file log stores it, or a placeholder. */
+  private recordOf(message: JsMsg): StoredRecord {
+    return this.quarantine.recordOf(message.seq, decodeStreamMessage(message.string(), message.seq, message.headers?.get('Nats-Msg-Id')));
   }
 
   /**
@@ -311,7 +322,7 @@ export class JetStreamEventLog extends IndexedEventLog {
           const expected = first + lines.length;
           if (message.seq < expected) continue;
           if (message.seq > expected) throw new HttpError(500, `the event stream has no event at seq ${expected} (the next is ${message.seq}): were events deleted from it?`);
-          const { line } = recordOf(message);
+          const { line } = this.recordOf(message);
           if (lines.length > 0 && bytes + Buffer.byteLength(line) + 1 > maxBytes) return lines;
           bytes += Buffer.byteLength(line) + 1;
           lines.push(line);
@@ -347,13 +358,6 @@ async function ensureStreamWhenReady(jsm: JetStreamManager, { stream, logger }: 
 
 function startingAt(seq: number): Partial<OrderedConsumerOptions> {
   return seq <= 1 ? { deliver_policy: DeliverPolicy.All } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: seq };
-}
-
-/** A message as the log keeps it: the event's text with its seq added, as the file log stores it. */
-function recordOf(message: JsMsg): StoredRecord {
-  const text = message.string();
-  const id = message.headers?.get('Nats-Msg-Id') || (JSON.parse(text) as { id: string }).id;
-  return { seq: message.seq, id, line: `${text.slice(0, -1)},"seq":${message.seq}}` };
 }
 
 /**

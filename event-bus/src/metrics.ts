@@ -13,6 +13,7 @@ export class BusMetrics extends HttpMetrics {
   readonly eventsDelivered: Counter<'subscriber'>;
   readonly deliveryRetries: Counter<'subscriber'>;
   readonly logWriteFaults: Counter<'code'>;
+  readonly eventsQuarantined: Counter;
 
   constructor({ processMetrics = false } = {}) {
     super('event-bus', { processMetrics });
@@ -24,6 +25,11 @@ export class BusMetrics extends HttpMetrics {
       name: 'event_log_write_faults_total',
       help: 'Refusals for a storage fault (code: ENOSPC, EIO, EROFS, TIMEOUT, REMOVED…): a failed write refuses its batch, and while a hung write is unsettled each append is refused at once (503)',
       labelNames: ['code'],
+      registers,
+    });
+    this.eventsQuarantined = new Counter({
+      name: 'events_quarantined_total',
+      help: 'Stored messages that are not events (not JSON, not an envelope, too large), each served as an EventQuarantined placeholder; counted once per seq by each replica',
       registers,
     });
   }

@@ -42,6 +42,7 @@ export async function openFileStorage(settings: FileStorageSettings, logger: Log
     writeTimeoutMs: settings.writeTimeoutMs,
     recentIds: settings.recentIds,
     onWriteFault: (code) => metrics.logWriteFaults.inc({ code }),
+    onQuarantined: () => metrics.eventsQuarantined.inc(),
   });
   const positions = await FilePositionStore.open({ dir, logger, writeTimeoutMs: settings.writeTimeoutMs });
   return {
@@ -89,6 +90,7 @@ export async function openJetStreamStorage(settings: JetStreamStorageSettings, l
       publishTimeoutMs: settings.publishTimeoutMs,
       recentIds: settings.recentIds,
       onWriteFault: (code) => metrics.logWriteFaults.inc({ code }),
+      onQuarantined: () => metrics.eventsQuarantined.inc(),
     });
     const positions = await KvPositionStore.open({ connection, bucket: `${stream}_positions`, replicas });
     const lease = await KvLease.open({ connection, bucket: `${stream}_lease`, replicas });

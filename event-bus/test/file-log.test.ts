@@ -1,6 +1,7 @@
 import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { silentLogger } from '@blog/common';
+import { MAX_EVENT_BYTES, QUARANTINED_EVENT_TYPE, silentLogger } from '@blog/common';
+import { recordingLogger } from '@blog/common/testing';
 import { FileEventLog } from '../src/file-log';
 import { tempDirs } from './support';
 
@@ -53,13 +54,44 @@ describe('FileEventLog', () => {
     expect(lines.map((line) => (JSON.parse(line) as { seq: number }).seq)).toEqual([1, 2, 3]);
   });
 
-  it('refuses to start on damage that is not a torn tail', async () => {
+  it('quarantines a line that is not an event: it keeps its seq, is served as a placeholder from memory and from the file, and the log goes on', async () => {
     const dir = freshDir();
     const good = (n: number) => JSON.stringify({ ...event(n), seq: n });
-    writeFileSync(file(dir), `${good(1)}\nnot json\n${good(3)}\n`);
-    await expect(open(dir)).rejects.toThrow(/damaged at line 2/);
+    const bad = ['not json', JSON.stringify({ hello: 'world', seq: 3 }), JSON.stringify({ ...event(4), seq: 4, data: 'x'.repeat(MAX_EVENT_BYTES) })];
+    writeFileSync(file(dir), `${good(1)}\n${bad.join('\n')}\n${good(5)}\n`);
+    const quarantined: number[] = [];
+    const recorded = recordingLogger('error');
+    for (const tailSize of [100, 1]) {
+      const log = await FileEventLog.open({ dir, logger: recorded.logger, tailSize, onQuarantined: () => quarantined.push(tailSize) });
+      const texts = await log.readRawAfter(0, 10);
+      const events = texts.map((text) => JSON.parse(text) as { id: string; type: string; seq: number });
+      expect(events.map(({ seq }) => seq)).toEqual([1, 2, 3, 4, 5]);
+      expect(events.map(({ type, id }) => [type, id])).toEqual([
+        ['PostCreated', 'e1'],
+        [QUARANTINED_EVENT_TYPE, 'quarantined-2'],
+        [QUARANTINED_EVENT_TYPE, 'quarantined-3'],
+        [QUARANTINED_EVENT_TYPE, 'quarantined-4'],
+        ['PostCreated', 'e5'],
+      ]);
+      expect(await log.append(event(6))).toMatchObject({ event: { seq: 6 }, duplicate: false });
+      await log.close();
+      writeFileSync(file(dir), `${good(1)}\n${bad.join('\n')}\n${good(5)}\n`);
+    }
+    expect(quarantined).toEqual([100, 100, 100, 1, 1, 1]);
+    expect(recorded.lines().map((line) => [line.seq, line.reason])).toEqual(
+      [1, 2].flatMap(() => [
+        [2, 'not JSON'],
+        [3, 'not an event envelope (seq, id, type, data and time)'],
+        [4, expect.stringMatching(/more than the 32768 an event may take/)],
+      ]),
+    );
+  });
+
+  it('refuses to start on lines out of seq order (lines removed or inserted)', async () => {
+    const dir = freshDir();
+    const good = (n: number) => JSON.stringify({ ...event(n), seq: n });
     writeFileSync(file(dir), `${good(1)}\n${good(3)}\n`);
-    await expect(open(dir)).rejects.toThrow(/damaged at line 2/);
+    await expect(open(dir)).rejects.toThrow(/damaged at line 2: its seq is not the line's number/);
   });
 
   it('starts empty in a new directory, creating it', async () => {

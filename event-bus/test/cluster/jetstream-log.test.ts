@@ -3,7 +3,7 @@
  * nats-server 2.10.23 or later: infra/scripts/nats-server.sh): the EventLog contract every log passes,
  * then what is particular to a replicated log shared by several bus replicas.
  */
-import { silentLogger } from '@blog/common';
+import { MAX_EVENT_BYTES, QUARANTINED_EVENT_TYPE, silentLogger } from '@blog/common';
 import { recordingLogger } from '@blog/common/testing';
 import { DiscardPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { waitFor } from '@blog/testkit';
@@ -40,6 +40,48 @@ describeEventLogContract('JetStreamEventLog', {
 });
 
 const event = (id: string): NewEvent => ({ id, type: 'PostCreated', data: { id, title: id }, time: '2026-01-01T00:00:00.000Z' });
+
+describe('JetStreamEventLog and messages that are not events', () => {
+  const opened: EventLog[] = [];
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((log) => log.close()));
+  });
+
+  test('a message on the subject that is not an event is served as a placeholder, the same by every replica; reads and appends go on', async () => {
+    const stream = newStream();
+    const quarantined: number[] = [];
+    const recorded = recordingLogger('error');
+    const first = await openLog(stream, { logger: recorded.logger, onQuarantined: () => quarantined.push(1) });
+    opened.push(first);
+    await first.append(event('before'));
+    // Published by any client of the stream: a buggy tool, an operator's `nats pub`.
+    const js = jetstream(await connection());
+    const bad: [string, string | Uint8Array][] = [
+      ['garbage bytes', Uint8Array.from([0xff, 0x00, 0x7b, 0x22])],
+      ['valid JSON of the wrong shape', JSON.stringify({ hello: 'world' })],
+      ['a known type with a payload that is not its', JSON.stringify({ ...event('bad-payload'), data: { id: 'p' } })],
+      ['an oversized message', JSON.stringify({ ...event('huge'), type: 'Huge', data: 'x'.repeat(MAX_EVENT_BYTES) })],
+    ];
+    for (const [, payload] of bad) await js.publish(stream.subject, payload);
+    await js.publish(stream.subject, JSON.stringify({ ...event('foreign'), type: 'SomethingNew', data: { any: 1 } }));
+    await first.append(event('after'));
+    await waitFor(() => first.lastSeq === 7, { what: 'the log to follow every message' });
+
+    const texts = await first.readRawAfter(0, 10);
+    const events = texts.map((text) => JSON.parse(text) as { id: string; type: string; seq: number; data: unknown });
+    expect(events.map(({ seq }) => seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(events.map(({ type }) => type)).toEqual(['PostCreated', ...bad.map(() => QUARANTINED_EVENT_TYPE), 'SomethingNew', 'PostCreated']);
+    expect(events[2]).toEqual({ id: 'quarantined-3', type: QUARANTINED_EVENT_TYPE, data: { reason: expect.stringContaining('not an event envelope') }, time: expect.any(String), seq: 3 });
+    expect(quarantined).toHaveLength(bad.length);
+    expect(recorded.lines().filter((line) => /not an event/.test(String(line.msg))).map((line) => line.seq)).toEqual([2, 3, 4, 5]);
+
+    // Another replica, reading them from the stream (older than its two-event tail), serves the same texts.
+    const second = await openLog(stream, { tailSize: 2, recentIds: 2 });
+    opened.push(second);
+    expect(await second.readRawAfter(0, 10)).toEqual(texts);
+    expect(await second.append(event('later'))).toMatchObject({ event: { seq: 8 }, duplicate: false });
+  });
+});
 
 describe('JetStreamEventLog shared by bus replicas', () => {
   const opened: EventLog[] = [];
