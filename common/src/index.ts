@@ -17,3 +17,4 @@ export { Counter, Gauge } from './prom';
 export * from './app-deps';
 export * from './idempotency';
 export * from './paging';
+export * from './nats';

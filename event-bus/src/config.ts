@@ -43,8 +43,15 @@ export const configSchema = z.object({
    */
   SNAPSHOT_CLAIM_TTL_MS: env.milliseconds(CLAIM_TTL_MS),
   NATS_URL: env.natsServerList(['nats://127.0.0.1:4222']).refine((servers) => servers.length > 0, { error: 'must name at least one NATS server' }),
+  /** The bus's own NATS user: it may publish events and read its stream and buckets, never change or remove them. */
   NATS_USER: z.string().optional(),
   NATS_PASSWORD: z.string().optional(),
+  /**
+   * The NATS user that creates the stream and buckets and keeps what the bus owns of their configuration,
+   * at start, on a connection of its own closed before the bus serves. Unset: the bus's own user does it.
+   */
+  NATS_ADMIN_USER: z.string().optional(),
+  NATS_ADMIN_PASSWORD: z.string().optional(),
   NATS_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, { error: 'must be 1 to 32 letters, digits, - or _' }).default('BLOG_EVENTS'),
   /** Copies of the stream and buckets: 3 on a cluster of 3 or more servers, 1 on a single server. */
   NATS_REPLICAS: z.coerce.number().int().min(1).max(5).default(3),
@@ -53,6 +60,11 @@ export const configSchema = z.object({
   /** The stream's duplicate window: how long JetStream stores an event id once across every bus replica. */
   NATS_DUPLICATE_WINDOW_MS: env.milliseconds(DUPLICATE_WINDOW_MS),
 }).superRefine((config, ctx) => {
+  for (const [user, password] of [['NATS_USER', 'NATS_PASSWORD'], ['NATS_ADMIN_USER', 'NATS_ADMIN_PASSWORD']] as const) {
+    if ((config[user] === undefined) !== (config[password] === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [config[user] === undefined ? user : password], message: `must be set together with ${config[user] === undefined ? password : user}` });
+    }
+  }
   // The bus publishes again with the same id until its timeout: past the window, a retry could store an event twice.
   if (config.EVENT_LOG === 'jetstream' && config.NATS_DUPLICATE_WINDOW_MS <= config.NATS_PUBLISH_TIMEOUT_MS) {
     ctx.addIssue({ code: 'custom', path: ['NATS_DUPLICATE_WINDOW_MS'], message: `must be longer than NATS_PUBLISH_TIMEOUT_MS (${config.NATS_PUBLISH_TIMEOUT_MS})` });

@@ -22,6 +22,7 @@ main(async () => {
             servers: config.NATS_URL,
             user: config.NATS_USER,
             password: config.NATS_PASSWORD,
+            admin: config.NATS_ADMIN_USER === undefined ? undefined : { user: config.NATS_ADMIN_USER, password: config.NATS_ADMIN_PASSWORD },
             stream: config.NATS_STREAM,
             replicas: config.NATS_REPLICAS,
             publishTimeoutMs: config.NATS_PUBLISH_TIMEOUT_MS,

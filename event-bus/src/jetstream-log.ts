@@ -1,7 +1,8 @@
 import { HttpError, sleep, type Logger } from '@blog/common';
 import { DeliverPolicy, JetStreamApiError, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type OrderedConsumerOptions, type StreamInfo } from '@nats-io/jetstream';
 import { NoRespondersError, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
-import { ensureEventStream, UnusableStreamError, type EventStreamSettings } from './jetstream-stream';
+import { ensureStreamWhenReady } from './jetstream-setup';
+import { streamChanges, type EventStreamSettings } from './jetstream-stream';
 import { decodeStreamMessage, Quarantine } from './quarantine';
 import {
   AppendsById,
@@ -37,6 +38,15 @@ export interface JetStreamEventLogOptions {
   onWriteFault?: (code: string) => void;
   /** Called once for each stored message that is not an event (served as a placeholder). */
   onQuarantined?: () => void;
+  /** Called when the stream is seen changed under the bus. */
+  onStreamChanged?: () => void;
+}
+
+/** The stream's configuration or state was changed under the bus: it may have lost events, or may lose them. */
+export class StreamChangedError extends HttpError {
+  constructor(readonly changes: string[]) {
+    super(503, `the event stream was changed under the bus (${changes.join('; ')}); it refuses reads and appends rather than serve a history that may be cut short: an operator must restore the stream`, { retryAfterSeconds: 30 });
+  }
 }
 
 const DEFAULT_TAIL_SIZE = 50_000;
@@ -85,6 +95,8 @@ export class JetStreamEventLog extends IndexedEventLog {
   /** The stream's last seq as asked of the cluster: the request under way, and the next one, not sent yet. */
   private lastSeqAsked: Promise<number> | undefined;
   private lastSeqToAsk: Promise<number> | undefined;
+  /** Set once the stream is seen changed under the bus; the bus serves nothing from it after that. */
+  private changed: StreamChangedError | undefined;
 
   private constructor(
     private readonly js: JetStreamClient,
@@ -106,7 +118,7 @@ export class JetStreamEventLog extends IndexedEventLog {
   static async open(options: JetStreamEventLogOptions): Promise<JetStreamEventLog> {
     const startedAt = Date.now();
     const jsm = await jetstreamManager(options.connection);
-    const info = await ensureStreamWhenReady(jsm, options);
+    const info = await ensureStreamWhenReady(jsm, options.stream, options.logger);
     const newest = Math.max(options.tailSize ?? DEFAULT_TAIL_SIZE, options.recentIds ?? RECENT_IDS);
     const firstSeq = Math.max(1, info.state.last_seq - newest + 1);
     const log = new JetStreamEventLog(jetstream(options.connection), jsm, options, firstSeq);
@@ -122,11 +134,18 @@ export class JetStreamEventLog extends IndexedEventLog {
   }
 
   health(): EventLogHealth {
+    if (this.changed) return { writable: false, reason: this.changed.message };
     return this.refusals.health();
+  }
+
+  /** Whether the stream was seen changed under the bus (its limits, its protections, events gone). */
+  get streamChanged(): boolean {
+    return this.changed !== undefined;
   }
 
   append(event: NewEvent): Promise<Appended> {
     if (this.closed) return Promise.reject(new EventLogUnavailableError('the bus is shutting down'));
+    if (this.changed) return Promise.reject(this.changed);
     return this.appends.append(event, () => this.publish(event));
   }
 
@@ -143,8 +162,10 @@ export class JetStreamEventLog extends IndexedEventLog {
     try {
       last = await this.streamLastSeq();
     } catch {
+      if (this.changed) throw this.changed;
       return;
     }
+    if (this.changed) throw this.changed;
     // A consumer that does not move at once is likely stuck on a server that is gone: follow again, and
     // answer within the services' 3 s request timeout either way.
     if (await this.caughtUpTo(last, READ_CATCH_UP_MS)) return;
@@ -162,10 +183,20 @@ export class JetStreamEventLog extends IndexedEventLog {
     this.lastSeqToAsk ??= (async () => {
       await this.lastSeqAsked?.catch(() => undefined);
       this.lastSeqToAsk = undefined;
-      this.lastSeqAsked = this.jsm.streams.info(this.options.stream.name).then(({ state }) => state.last_seq);
+      this.lastSeqAsked = this.jsm.streams.info(this.options.stream.name).then((info) => {
+        this.noteChanges(streamChanges(info, this.options.stream));
+        return info.state.last_seq;
+      });
       return this.lastSeqAsked;
     })();
     return this.lastSeqToAsk;
+  }
+
+  private noteChanges(changes: string[]): void {
+    if (changes.length === 0 || this.changed) return;
+    this.changed = new StreamChangedError(changes);
+    this.options.onStreamChanged?.();
+    this.options.logger.error({ stream: this.options.stream.name, changes }, 'the event stream was changed under the bus: refusing reads and appends');
   }
 
   /** Lets the appends under way finish, then stops following the stream. */
@@ -336,22 +367,6 @@ export class JetStreamEventLog extends IndexedEventLog {
       }
       if (attempt >= HISTORY_READ_ATTEMPTS) throw new HttpError(503, `could not read events ${first}…${last} from the event stream: ${failure}`, { retryAfterSeconds: 1 });
       await sleep(200 * attempt);
-    }
-  }
-}
-
-/** How long the bus waits at start for the cluster to place the stream (its servers may be starting too). */
-const STREAM_READY_TIMEOUT_MS = 60_000;
-
-async function ensureStreamWhenReady(jsm: JetStreamManager, { stream, logger }: JetStreamEventLogOptions): Promise<StreamInfo> {
-  const deadline = Date.now() + STREAM_READY_TIMEOUT_MS;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await ensureEventStream(jsm, stream, logger);
-    } catch (err) {
-      if (err instanceof UnusableStreamError || Date.now() >= deadline) throw err;
-      if (attempt === 0) logger.warn({ stream: stream.name, reason: (err as Error).message }, 'the NATS cluster cannot hold the event stream yet; trying again');
-      await sleep(Math.min(2_000, 100 * 2 ** attempt));
     }
   }
 }

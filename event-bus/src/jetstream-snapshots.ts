@@ -4,7 +4,7 @@ import { JetStreamApiCodes, JetStreamApiError, jetstream, type JetStreamClient }
 import type { KV } from '@nats-io/kv';
 import { Objm, StorageType, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { bucket } from './jetstream-kv';
+import { bucket, isStreamNotFound } from './jetstream-kv';
 import { CLAIM_TTL_MS, SnapshotDigest, SNAPSHOTS_KEPT, type SnapshotArchive, type SnapshotClaims, type SnapshotInfo, type SnapshotKey } from './snapshots';
 
 /**
@@ -41,7 +41,12 @@ export class ObjectStoreSnapshotArchive implements SnapshotArchive {
 
   static async open(options: { connection: NatsConnection; bucket: string; replicas: number; maxBytes: number }): Promise<ObjectStoreSnapshotArchive> {
     const objm = new Objm(options.connection);
-    const store = await objm.create(options.bucket, { replicas: options.replicas, storage: StorageType.File }).catch(() => objm.open(options.bucket));
+    // Opened first: a bus whose user may not create streams finds it made at setup.
+    const store = await objm.open(options.bucket).catch((err: unknown) => {
+      // @nats-io/obj 3.4 answers a missing store with a plain Error of this message.
+      if (!isStreamNotFound(err) && (err as Error).message !== 'object store not found') throw err;
+      return objm.create(options.bucket, { replicas: options.replicas, storage: StorageType.File }).catch(() => objm.open(options.bucket));
+    });
     return new ObjectStoreSnapshotArchive(store, jetstream(options.connection), options.bucket, options.maxBytes);
   }
 

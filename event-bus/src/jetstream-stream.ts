@@ -1,6 +1,6 @@
 import { DiscardPolicy, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
-import type { Logger } from '@blog/common';
+import { natsStorageNames, type Logger } from '@blog/common';
 
 /**
  * How long JetStream remembers an event id (`Nats-Msg-Id`) to store it once, by default
@@ -25,7 +25,7 @@ export interface EventStreamSettings {
 
 /** The settings of the stream named `name`: its one subject is derived from the name. */
 export function eventStream(name: string, replicas: number, duplicateWindowMs = DUPLICATE_WINDOW_MS): EventStreamSettings {
-  return { name, subject: `${name.toLowerCase()}.events`, replicas, duplicateWindowMs };
+  return { name, subject: natsStorageNames(name).subject, replicas, duplicateWindowMs };
 }
 
 /** A stream the event log cannot be kept in, whatever the cluster's state: waiting does not help. */
@@ -116,5 +116,21 @@ function trimmingLimits(config: StreamConfig): string[] {
     ...(dropsOldest && set(config.max_msgs) ? [`max_msgs ${config.max_msgs}`] : []),
     ...(dropsOldest && set(config.max_bytes) ? [`max_bytes ${config.max_bytes}`] : []),
     ...(dropsOldest && set(config.max_msgs_per_subject) ? [`max_msgs_per_subject ${config.max_msgs_per_subject}`] : []),
+  ];
+}
+
+/**
+ * What is wrong, now, with a stream the bus opened: a limit that drops old events, events deleted or gone
+ * from its start, deletes or purges allowed, another subject. Empty while it is as the bus set it up.
+ */
+export function streamChanges(info: StreamInfo, settings: EventStreamSettings): string[] {
+  const { config, state } = info;
+  return [
+    ...trimmingLimits(config).map((limit) => `it drops old events (${limit})`),
+    ...(state.num_deleted > 0 ? [`${state.num_deleted} events were deleted from it`] : []),
+    ...(state.first_seq > 1 && state.messages > 0 ? [`it no longer holds events 1…${state.first_seq - 1}`] : []),
+    ...(config.deny_delete ? [] : ['it allows deletes']),
+    ...(config.deny_purge ? [] : ['it allows purges']),
+    ...(JSON.stringify(config.subjects) === JSON.stringify([settings.subject]) ? [] : [`its subjects are ${JSON.stringify(config.subjects)}, not ${settings.subject}`]),
   ];
 }

@@ -14,6 +14,7 @@ export class BusMetrics extends HttpMetrics {
   readonly deliveryRetries: Counter<'subscriber'>;
   readonly logWriteFaults: Counter<'code'>;
   readonly eventsQuarantined: Counter;
+  readonly streamChanged: Gauge;
 
   constructor({ processMetrics = false } = {}) {
     super('event-bus', { processMetrics });
@@ -30,6 +31,11 @@ export class BusMetrics extends HttpMetrics {
     this.eventsQuarantined = new Counter({
       name: 'events_quarantined_total',
       help: 'Stored messages that are not events (not JSON, not an envelope, too large), each served as an EventQuarantined placeholder; counted once per seq by each replica',
+      registers,
+    });
+    this.streamChanged = new Gauge({
+      name: 'event_stream_changed',
+      help: '1 once the JetStream event stream was seen changed under the bus (a limit that drops events, events deleted, deletes or purges allowed): the bus then refuses reads and appends',
       registers,
     });
   }

@@ -1,7 +1,7 @@
 import { HttpError, type Logger } from '@blog/common';
 import { Router, type Request } from 'express';
 import { pipeline } from 'node:stream/promises';
-import { SCHEMA_LABEL, SNAPSHOT_NAME, type SnapshotArchive, type SnapshotClaims, type SnapshotKey } from './snapshots';
+import { SCHEMA_LABEL, SNAPSHOT_NAME, type SnapshotArchive, type SnapshotClaims, type SnapshotInfo, type SnapshotKey } from './snapshots';
 
 export interface SnapshotRoutesDeps {
   archive: SnapshotArchive;
@@ -63,6 +63,7 @@ export function snapshotRoutes({ archive, claims, maxBytes, logEnd, logger }: Sn
       throw new HttpError(409, `Snapshot-Claim must name this replica's live claim (POST /snapshots/${key.service}/${key.schema}/claims)`);
     }
     // Whatever the outcome, the claim is given up: the replica may try again at once.
+    let stored: SnapshotInfo;
     try {
       const sha256 = req.get('snapshot-sha256')?.toLowerCase();
       if (sha256 === undefined || !/^[0-9a-f]{64}$/.test(sha256)) throw new HttpError(400, 'Snapshot-Sha256 must be the hex SHA-256 of the body');
@@ -76,13 +77,15 @@ export function snapshotRoutes({ archive, claims, maxBytes, logEnd, logger }: Sn
         throw new HttpError(400, `the snapshot's body broke off before its ${length} bytes came; nothing of it was kept`);
       });
       logger.info({ ...info }, 'snapshot stored');
-      res.status(201).json(info);
+      stored = info;
     } catch (err) {
       throw err instanceof HttpError ? err : unavailable('storing the snapshot', err);
     } finally {
-      // A claim that cannot be given up now lapses after its time to live.
+      // Given up before the answer, so that the service may claim the next one at once. A claim that cannot
+      // be given up now lapses after its time to live.
       await claims.release(key.service, key.schema, claim).catch((err: unknown) => logger.warn({ ...key, reason: reasonOf(err) }, 'could not give the snapshot claim up; it lapses after its time to live'));
     }
+    res.status(201).json(stored);
   });
 
   async function refuseUnlessNewer(key: SnapshotKey): Promise<void> {

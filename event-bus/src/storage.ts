@@ -1,10 +1,11 @@
 import path from 'node:path';
-import type { Logger } from '@blog/common';
+import { natsStorageNames, type Logger } from '@blog/common';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { FileEventLog } from './file-log';
 import { JetStreamEventLog } from './jetstream-log';
 import { eventStream } from './jetstream-stream';
 import { KvLease, KvPositionStore } from './jetstream-kv';
+import { setUpJetStream } from './jetstream-setup';
 import { SoleLease, type DeliveryLease } from './lease';
 import type { EventLog } from './log';
 import type { BusMetrics } from './metrics';
@@ -57,10 +58,15 @@ export async function openFileStorage(settings: FileStorageSettings, logger: Log
   };
 }
 
-export interface JetStreamStorageSettings {
-  servers: string[];
+export interface NatsLogin {
   user?: string;
   password?: string;
+}
+
+export interface JetStreamStorageSettings extends NatsLogin {
+  servers: string[];
+  /** Who sets up the stream and buckets (NATS_ADMIN_USER); none: the bus's own user does. */
+  admin?: NatsLogin;
   /** The stream's name; the positions and lease buckets are named after it. */
   stream: string;
   replicas: number;
@@ -80,9 +86,19 @@ export interface JetStreamStorageSettings {
  * one holding the delivery lease, all replicated by the NATS cluster.
  */
 export async function openJetStreamStorage(settings: JetStreamStorageSettings, logger: Logger, metrics: BusMetrics): Promise<BusStorage> {
-  const connection = await connectToNats(settings, logger);
+  if (settings.admin) {
+    const admin = await connectToNats(settings.servers, settings.admin, 'event-bus-setup', logger);
+    try {
+      await setUpJetStream(admin, settings, logger);
+    } finally {
+      await admin.close();
+    }
+  }
+  const connection = await connectToNats(settings.servers, settings, 'event-bus', logger);
   try {
+    if (!settings.admin) await setUpJetStream(connection, settings, logger);
     const { stream, replicas } = settings;
+    const names = natsStorageNames(stream);
     const log = await JetStreamEventLog.open({
       connection,
       stream: eventStream(stream, replicas, settings.duplicateWindowMs),
@@ -91,13 +107,14 @@ export async function openJetStreamStorage(settings: JetStreamStorageSettings, l
       recentIds: settings.recentIds,
       onWriteFault: (code) => metrics.logWriteFaults.inc({ code }),
       onQuarantined: () => metrics.eventsQuarantined.inc(),
+      onStreamChanged: () => metrics.streamChanged.set(1),
     });
-    const positions = await KvPositionStore.open({ connection, bucket: `${stream}_positions`, replicas });
-    const lease = await KvLease.open({ connection, bucket: `${stream}_lease`, replicas });
+    const positions = await KvPositionStore.open({ connection, bucket: names.positions, replicas });
+    const lease = await KvLease.open({ connection, bucket: names.lease, replicas });
     logger.info({ holder: lease.holder }, 'this replica delivers while it holds the delivery lease');
     const snapshots = {
-      archive: await ObjectStoreSnapshotArchive.open({ connection, bucket: `${stream}_snapshots`, replicas, maxBytes: settings.snapshotMaxBytes }),
-      claims: await KvSnapshotClaims.open({ connection, bucket: `${stream}_snapshot_claims`, replicas, ttlMs: settings.snapshotClaimTtlMs }),
+      archive: await ObjectStoreSnapshotArchive.open({ connection, bucket: names.snapshots, replicas, maxBytes: settings.snapshotMaxBytes }),
+      claims: await KvSnapshotClaims.open({ connection, bucket: names.snapshotClaims, replicas, ttlMs: settings.snapshotClaimTtlMs }),
     };
     return {
       log,
@@ -116,19 +133,19 @@ export async function openJetStreamStorage(settings: JetStreamStorageSettings, l
   }
 }
 
-async function connectToNats(settings: JetStreamStorageSettings, logger: Logger): Promise<NatsConnection> {
-  const waiting = setTimeout(() => logger.warn({ servers: settings.servers }, 'waiting for a NATS server to answer'), 3_000);
+export async function connectToNats(servers: string[], login: NatsLogin, name: string, logger: Logger): Promise<NatsConnection> {
+  const waiting = setTimeout(() => logger.warn({ servers }, 'waiting for a NATS server to answer'), 3_000);
   try {
     const connection = await connect({
-      servers: settings.servers,
-      user: settings.user,
-      pass: settings.password,
-      name: 'event-bus',
+      servers,
+      user: login.user,
+      pass: login.password,
+      name,
       waitOnFirstConnect: true,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
     });
-    logger.info({ server: connection.getServer() }, 'connected to NATS');
+    logger.info({ server: connection.getServer(), user: login.user }, 'connected to NATS');
     void (async () => {
       for await (const status of connection.status()) {
         if (status.type === 'disconnect' || status.type === 'reconnect') logger.warn({ status: status.type, server: 'server' in status ? status.server : undefined }, 'NATS connection changed');

@@ -5,8 +5,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_PORTS, replicatedEnv, ROOT, serviceCommand, startingFrom, type ServiceName } from './definition';
-import { writeNatsConfig, type NatsNode } from './nats';
+import { DEFAULT_PORTS, REPLICATED_SERVICE_ENV, replicatedBusEnv, ROOT, serviceCommand, startingFrom, type ServiceName } from './definition';
+import { newNatsIdentities, writeNatsConfig, type NatsNode } from './nats';
 import type { ProcessSpec } from './supervisor';
 
 export const CLUSTER_REPLICAS = 2;
@@ -42,10 +42,12 @@ export interface ClusterSettings {
 export function clusterProcesses({ natsServer, dataDir = path.join(ROOT, '.data', 'cluster'), eventsToken, env = {} }: ClusterSettings): ProcessSpec[] {
   const natsDir = path.join(dataDir, 'nats');
   mkdirSync(natsDir, { recursive: true });
+  // Fresh passwords at every start: the users live in the configuration files, not in the stores.
+  const identities = newNatsIdentities();
   const nats: ProcessSpec[] = CLUSTER_NATS_NODES.map((node) => ({
     name: node.name,
     command: natsServer,
-    args: ['-c', writeNatsConfig(natsDir, node, CLUSTER_NATS_NODES, 'blog-local')],
+    args: ['-c', writeNatsConfig(natsDir, node, CLUSTER_NATS_NODES, 'blog-local', identities)],
     env: {},
     stopsLast: true,
   }));
@@ -56,7 +58,7 @@ export function clusterProcesses({ natsServer, dataDir = path.join(ROOT, '.data'
       ...serviceCommand(service, 'start'),
       env: {
         ...env,
-        ...replicatedEnv(service, { natsUrls }),
+        ...(service === 'event-bus' ? replicatedBusEnv({ urls: natsUrls, identities }) : REPLICATED_SERVICE_ENV),
         PORT: String(replicaPort(service, replica)),
         EVENTS_TOKEN: eventsToken ?? '',
         // Its own bus replica first, the other when that one cannot be reached.

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { DEFAULT_PORTS as SERVICE_DEFAULT_PORTS } from '@blog/common/api';
+import type { NatsIdentities } from './nats';
 
 export const SERVICES = ['event-bus', 'posts', 'comments', 'query', 'moderation', 'client'] as const;
 export type ServiceName = (typeof SERVICES)[number];
@@ -78,9 +79,24 @@ export function serviceCommand(name: ServiceName, mode: StackMode): { command: s
  * NATS JetStream cluster, shared by its replicas, and pushes to no one; every service replica reads the
  * log itself (EVENTS_FOLLOW), and waits longer for the bus's confirmation while the cluster elects a leader.
  */
-export function replicatedEnv(name: Exclude<ServiceName, 'client'>, { natsUrls, stream }: { natsUrls: readonly string[]; stream?: string }): Record<string, string> {
-  if (name === 'event-bus') return { EVENT_LOG: 'jetstream', NATS_URL: natsUrls.join(','), EVENT_SUBSCRIBERS: 'none', ...(stream ? { NATS_STREAM: stream } : {}) };
-  return { EVENTS_FOLLOW: 'true', EVENT_BUS_CONFIRM_MS: '20000' };
+export function replicatedBusEnv(nats: { urls: readonly string[]; identities: NatsIdentities }): Record<string, string> {
+  return { ...natsBusEnv(nats.urls, nats.identities), EVENT_SUBSCRIBERS: 'none' };
+}
+
+/** See replicatedBusEnv. */
+export const REPLICATED_SERVICE_ENV: Readonly<Record<string, string>> = { EVENTS_FOLLOW: 'true', EVENT_BUS_CONFIRM_MS: '20000' };
+
+/** What a bus on JetStream needs: the servers, its stream, its own user, and the administrator that sets the stream up. */
+export function natsBusEnv(urls: readonly string[], { stream, bus, admin }: NatsIdentities): Record<string, string> {
+  return {
+    EVENT_LOG: 'jetstream',
+    NATS_URL: urls.join(','),
+    NATS_STREAM: stream,
+    NATS_USER: bus.user,
+    NATS_PASSWORD: bus.password,
+    NATS_ADMIN_USER: admin.user,
+    NATS_ADMIN_PASSWORD: admin.password,
+  };
 }
 
 /** The list from index `first` on, wrapping around: a replica's own peer first, then the others. */

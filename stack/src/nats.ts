@@ -1,12 +1,15 @@
 /**
  * NATS JetStream servers on this machine, for the scaled-out blog (`npm run start:cluster`) and its tests:
  * which nats-server to run, and each node's configuration (own store, `sync_interval: always`, a pid file,
- * a monitoring port, routes to the other nodes), all on 127.0.0.1.
+ * a monitoring port, routes to the other nodes, users with passwords made fresh at each start), all on
+ * 127.0.0.1.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { NATS_ACCOUNT, NATS_ADMIN_USER, NATS_BUS_USER, NATS_ROUTE_USER, natsBusPermissions } from '@blog/common/nats';
 
 /** The first release whose `sync_interval: always` makes JetStream fsync before it acknowledges. */
 export const MINIMUM_NATS_SERVER = '2.10.23';
@@ -49,9 +52,53 @@ export interface NatsNode {
   readonly url: string;
 }
 
+export interface NatsCredentials {
+  user: string;
+  password: string;
+}
+
+/**
+ * Who may connect: the administrator (stream and bucket setup), the bus (least privilege, for the event
+ * stream named `stream`) and the routes between the nodes. Nobody else: no anonymous client, no server
+ * without the route password.
+ */
+export interface NatsIdentities {
+  stream: string;
+  admin: NatsCredentials;
+  bus: NatsCredentials;
+  route: NatsCredentials;
+}
+
+/** Fresh passwords for one run of a cluster; the bus's permissions are for `stream`. */
+export function newNatsIdentities(stream = 'BLOG_EVENTS'): NatsIdentities {
+  const password = () => randomBytes(18).toString('base64url');
+  return {
+    stream,
+    admin: { user: NATS_ADMIN_USER, password: password() },
+    bus: { user: NATS_BUS_USER, password: password() },
+    route: { user: NATS_ROUTE_USER, password: password() },
+  };
+}
+
+/** The `accounts` block: one account with JetStream, its administrator, and the bus with its permissions. */
+export function natsAccountsConfig({ stream, admin, bus }: NatsIdentities): string {
+  const list = (subjects: string[]) => `[${subjects.map((subject) => JSON.stringify(subject)).join(', ')}]`;
+  const permissions = natsBusPermissions(stream);
+  return [
+    `accounts { ${NATS_ACCOUNT} {`,
+    '  jetstream: enabled',
+    '  users: [',
+    `    { user: ${JSON.stringify(admin.user)}, password: ${JSON.stringify(admin.password)} }`,
+    `    { user: ${JSON.stringify(bus.user)}, password: ${JSON.stringify(bus.password)}, permissions: { publish: { allow: ${list(permissions.publish)} }, subscribe: { allow: ${list(permissions.subscribe)} } } }`,
+    '  ]',
+    '} }',
+  ].join('\n');
+}
+
 /** Writes `<dir>/<node>.conf` for one node of a cluster named `cluster`; its store goes in `<dir>/store/<node>`. */
-export function writeNatsConfig(dir: string, node: NatsNode, nodes: readonly NatsNode[], cluster: string): string {
-  const routes = nodes.filter((other) => other !== node).map((other) => `"nats-route://127.0.0.1:${other.clusterPort}"`);
+export function writeNatsConfig(dir: string, node: NatsNode, nodes: readonly NatsNode[], cluster: string, identities: NatsIdentities): string {
+  const { route } = identities;
+  const routes = nodes.filter((other) => other !== node).map((other) => `"nats-route://${route.user}:${route.password}@127.0.0.1:${other.clusterPort}"`);
   const file = path.join(dir, `${node.name}.conf`);
   writeFileSync(
     file,
@@ -62,10 +109,13 @@ export function writeNatsConfig(dir: string, node: NatsNode, nodes: readonly Nat
       `pid_file: "${path.join(dir, `${node.name}.pid`)}"`,
       // Every acknowledged message is fsynced first: the default lazy fsync can lose acknowledged writes.
       `jetstream { store_dir: "${path.join(dir, 'store', node.name)}", sync_interval: always }`,
-      // A name of its own and no gossip of routes: a node of another cluster on this machine never joins.
-      `cluster { name: ${cluster}, listen: "127.0.0.1:${node.clusterPort}", no_advertise: true, routes: [${routes.join(', ')}] }`,
+      // A name of its own, no gossip of routes and a route password: no other server on this machine joins.
+      `cluster { name: ${cluster}, listen: "127.0.0.1:${node.clusterPort}", no_advertise: true, authorization: { user: ${JSON.stringify(route.user)}, password: ${JSON.stringify(route.password)} }, routes: [${routes.join(', ')}] }`,
+      natsAccountsConfig(identities),
       '',
     ].join('\n'),
   );
+  // Passwords inside: for this user's eyes only.
+  chmodSync(file, 0o600);
   return file;
 }

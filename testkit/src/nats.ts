@@ -1,4 +1,4 @@
-export { compareVersions, findNatsServer, MINIMUM_NATS_SERVER, type NatsNode } from '@blog/stack';
+export { compareVersions, findNatsServer, MINIMUM_NATS_SERVER, natsBusEnv, type NatsCredentials, type NatsIdentities, type NatsNode } from '@blog/stack';
 
 /**
  * A NATS JetStream cluster of real nats-server processes on 127.0.0.1, for the tests of the replicated
@@ -8,7 +8,7 @@ export { compareVersions, findNatsServer, MINIMUM_NATS_SERVER, type NatsNode } f
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { findNatsServer, ROOT, startProcess, stopProcess, writeNatsConfig, type NatsNode, type StartedProcess } from '@blog/stack';
+import { findNatsServer, natsAccountsConfig, newNatsIdentities, ROOT, startProcess, stopProcess, writeNatsConfig, type NatsIdentities, type NatsNode, type StartedProcess } from '@blog/stack';
 import { http } from './http';
 import { freePorts } from './ports';
 import { describeError, waitFor } from './wait';
@@ -17,6 +17,8 @@ export interface NatsCluster {
   readonly nodes: readonly NatsNode[];
   /** Every node's client URL, for a client that fails over between them. */
   readonly urls: string[];
+  /** Who may connect: the administrator, the bus (least privilege, for `identities.stream`), the routes. */
+  readonly identities: NatsIdentities;
   pid(node: number): number | undefined;
   /** kill -9 of one node. */
   kill(node: number): Promise<void>;
@@ -50,7 +52,8 @@ const FORMING_ATTEMPTS = 3;
  */
 const REJOIN_TIMEOUT_MS = 20_000;
 
-export async function startNatsCluster({ dir, size = 3, name = `blog-${randomBytes(4).toString('hex')}` }: { dir: string; size?: number; name?: string }): Promise<NatsCluster> {
+/** `stream`: the event stream whose bus user the servers know (BLOG_EVENTS by default). */
+export async function startNatsCluster({ dir, size = 3, name = `blog-${randomBytes(4).toString('hex')}`, stream }: { dir: string; size?: number; name?: string; stream?: string }): Promise<NatsCluster> {
   const server = findNatsServer();
   const ports = await freePorts(size * 3);
   const nodes: NatsNode[] = Array.from({ length: size }, (_, i) => ({
@@ -61,7 +64,8 @@ export async function startNatsCluster({ dir, size = 3, name = `blog-${randomByt
     url: `nats://127.0.0.1:${ports[i * 3]}`,
   }));
   mkdirSync(path.join(dir, 'logs'), { recursive: true });
-  const configs = nodes.map((node) => writeNatsConfig(dir, node, nodes, name));
+  const identities = newNatsIdentities(stream);
+  const configs = nodes.map((node) => writeNatsConfig(dir, node, nodes, name, identities));
   const running: (StartedProcess | undefined)[] = nodes.map(() => undefined);
 
   const monitor = async (node: number, pathAndQuery: string): Promise<unknown> => {
@@ -114,6 +118,7 @@ export async function startNatsCluster({ dir, size = 3, name = `blog-${randomByt
   const cluster: NatsCluster = {
     nodes,
     urls: nodes.map((node) => node.url),
+    identities,
     pid: (node) => (running[node]?.exit === undefined ? running[node]?.child.pid : undefined),
     kill: async (node) => {
       const started = running[node];
@@ -170,6 +175,7 @@ export async function startNatsCluster({ dir, size = 3, name = `blog-${randomByt
 
 export interface NatsServer {
   readonly url: string;
+  readonly identities: NatsIdentities;
   readonly pid: number | undefined;
   /** SIGTERM, then deletes its store; its log stays in the folder. */
   stop(): Promise<void>;
@@ -179,13 +185,14 @@ export interface NatsServer {
  * One nats-server with JetStream and no cluster, on 127.0.0.1, for a long history written before anything
  * is measured (the bench's catch-up): it fsyncs on the server's default interval, not for each message.
  */
-export async function startNatsServer({ dir }: { dir: string }): Promise<NatsServer> {
+export async function startNatsServer({ dir, stream }: { dir: string; stream?: string }): Promise<NatsServer> {
   const server = findNatsServer();
   const [clientPort, monitorPort] = (await freePorts(2)) as [number, number];
   const store = path.join(dir, 'store');
   mkdirSync(store, { recursive: true });
   const config = path.join(dir, 'nats.conf');
-  writeFileSync(config, [`listen: "127.0.0.1:${clientPort}"`, `http: "127.0.0.1:${monitorPort}"`, `jetstream { store_dir: "${store}" }`, ''].join('\n'));
+  const identities = newNatsIdentities(stream);
+  writeFileSync(config, [`listen: "127.0.0.1:${clientPort}"`, `http: "127.0.0.1:${monitorPort}"`, `jetstream { store_dir: "${store}" }`, natsAccountsConfig(identities), ''].join('\n'), { mode: 0o600 });
   const started = launchNatsServer(server, config, path.join(dir, 'nats.log'));
   const stop = async () => {
     await stopProcess(started, 'SIGTERM', 10_000);
@@ -200,7 +207,7 @@ export async function startNatsServer({ dir }: { dir: string }): Promise<NatsSer
     await stop();
     throw err;
   }
-  return { url: `nats://127.0.0.1:${clientPort}`, pid: started.child.pid, stop };
+  return { url: `nats://127.0.0.1:${clientPort}`, identities, pid: started.child.pid, stop };
 }
 
 /** nats-server on `config`, its output appended to `logFile`. */
@@ -211,4 +218,22 @@ function launchNatsServer(server: string, config: string, logFile: string): Star
   } finally {
     closeSync(log);
   }
+}
+
+/** A nats-server on a configuration of the test's own (a rogue server, say): its log, and a stop. */
+export interface NatsProcess {
+  log(): string;
+  stop(): Promise<void>;
+}
+
+export function startNatsProcess({ dir, name, config }: { dir: string; name: string; config: string }): NatsProcess {
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${name}.conf`);
+  const logFile = path.join(dir, `${name}.log`);
+  writeFileSync(file, config);
+  const started = launchNatsServer(findNatsServer(), file, logFile);
+  return {
+    log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
+    stop: () => stopProcess(started, 'SIGTERM', 5_000).then(() => undefined),
+  };
 }

@@ -7,7 +7,7 @@
 import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { eventsHeaders } from '@blog/common';
-import { newEventsToken, replicatedEnv, startingFrom, stopProcess, type ServiceName, type StartedProcess } from '@blog/stack';
+import { newEventsToken, REPLICATED_SERVICE_ENV, replicatedBusEnv, startingFrom, stopProcess, type ServiceName, type StartedProcess } from '@blog/stack';
 import type { NatsCluster } from './nats';
 import { freePorts } from './ports';
 import { launchService } from './stack';
@@ -22,8 +22,6 @@ export interface ReplicatedStackOptions {
   logDir: string;
   /** Replicas of each service (default 2). */
   replicas?: number;
-  /** The JetStream stream the bus replicas share (default BLOG_EVENTS). */
-  stream?: string;
   /** URLs the bus pushes every event to (a course-style service); none by default. */
   subscribers?: readonly string[];
   /** LOG_LEVEL of every process (default info). */
@@ -52,7 +50,7 @@ export interface ReplicatedStack {
   stopAll(): Promise<void>;
 }
 
-export async function startReplicatedStack({ nats, logDir, replicas = 2, stream, subscribers = [], logLevel = 'info', busEnv = {}, serviceEnv = {} }: ReplicatedStackOptions): Promise<ReplicatedStack> {
+export async function startReplicatedStack({ nats, logDir, replicas = 2, subscribers = [], logLevel = 'info', busEnv = {}, serviceEnv = {} }: ReplicatedStackOptions): Promise<ReplicatedStack> {
   mkdirSync(logDir, { recursive: true });
   rmSync(path.join(logDir, 'state'), { recursive: true, force: true });
   const ports = await freePorts(REPLICATED_SERVICES.length * replicas);
@@ -70,7 +68,7 @@ export async function startReplicatedStack({ nats, logDir, replicas = 2, stream,
 
   const start = async (service: ReplicatedService, replica: number, extraEnv: Record<string, string> = {}) => {
     const env: Record<string, string> = {
-      ...(nats || service !== 'event-bus' ? replicatedEnv(service, { natsUrls: nats?.urls ?? [], stream }) : fileBus),
+      ...(service !== 'event-bus' ? REPLICATED_SERVICE_ENV : nats ? replicatedBusEnv(nats) : fileBus),
       ...(service === 'event-bus' ? busEnv : {}),
       EVENTS_TOKEN: eventsToken,
       LOG_LEVEL: logLevel,

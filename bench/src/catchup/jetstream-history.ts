@@ -13,7 +13,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { delay } from '@blog/testkit';
+import { delay, type NatsCredentials } from '@blog/testkit';
 
 const BATCH = 5_000;
 /** How long the stream may take no new message before the publish is given up. */
@@ -28,8 +28,8 @@ interface HistoryLine {
 }
 
 /** Publishes every event of `file` to the one subject of `stream`, which must be empty; resolves with the count once the stream holds them all. */
-export async function publishHistory({ natsUrl, stream, file }: { natsUrl: string; stream: string; file: string }): Promise<number> {
-  const connection = await connect({ servers: natsUrl });
+export async function publishHistory({ natsUrl, login, stream, file }: { natsUrl: string; login: NatsCredentials; stream: string; file: string }): Promise<number> {
+  const connection = await connect({ servers: natsUrl, user: login.user, pass: login.password });
   try {
     const jsm = await jetstreamManager(connection);
     const { config, state: before } = await jsm.streams.info(stream);

@@ -20,7 +20,7 @@
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { freePorts, MemoryCgroup, startNatsServer, startStack, type CgroupMemory, type NatsServer, type ServiceName, type Stack, type StackOptions } from '@blog/testkit';
+import { freePorts, MemoryCgroup, natsBusEnv, startNatsServer, startStack, type CgroupMemory, type NatsServer, type ServiceName, type Stack, type StackOptions } from '@blog/testkit';
 import { compactCount } from '../format';
 import { writeSyntheticHistory, type HistorySummary } from '../history';
 import { publishHistory } from './jetstream-history';
@@ -272,7 +272,7 @@ async function measureSize(size: number, { logs, getPostsRequests, logDir, progr
   if (logs.includes('jetstream')) {
     let nats: NatsServer | undefined;
     try {
-      nats = await startNatsServer({ dir: path.join(historyDir, 'nats') });
+      nats = await startNatsServer({ dir: path.join(historyDir, 'nats'), stream: STREAM });
     } catch (err) {
       jetstreamNote = `not measured: ${err instanceof Error ? err.message : String(err)}`;
       progress(`JetStream log: ${jetstreamNote}`);
@@ -296,13 +296,13 @@ async function measureSize(size: number, { logs, getPostsRequests, logDir, progr
       services: ['event-bus'],
       logDir: path.join(logDir, 'jetstream'),
       ports: { 'event-bus': jsBusPort },
-      env: { 'event-bus': { EVENT_LOG: 'jetstream', NATS_URL: nats.url, NATS_STREAM: STREAM, NATS_REPLICAS: '1', EVENT_SUBSCRIBERS: 'none' } },
+      env: { 'event-bus': { ...natsBusEnv([nats.url], nats.identities), NATS_REPLICAS: '1', EVENT_SUBSCRIBERS: 'none' } },
     };
     // The bus creates its stream; the history goes in while no bus runs.
     const creating = await startStack({ ...busOptions, logLevel: 'warn' });
     await creating.stopAll();
     const publishStarted = performance.now();
-    await publishHistory({ natsUrl: nats.url, stream: STREAM, file: path.join(historyDir, 'events.jsonl') });
+    await publishHistory({ natsUrl: nats.url, login: nats.identities.admin, stream: STREAM, file: path.join(historyDir, 'events.jsonl') });
     const publishMs = performance.now() - publishStarted;
     progress(`JetStream log: history published in ${seconds(publishMs)} s`);
     const jsBusCgroup = cgroup('bus-js', BUS_LIMIT_BYTES);

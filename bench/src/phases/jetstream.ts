@@ -50,8 +50,8 @@ export async function runJetStreamPhase(context: PhaseContext, fileRate: number 
   let nats: NatsCluster | undefined;
   let stack: ReplicatedStack | undefined;
   try {
-    nats = await startNatsCluster({ dir });
-    stack = await startReplicatedStack({ nats, logDir: path.join(context.logDir, 'jetstream'), replicas: 1, stream: STREAM, logLevel: 'warn' });
+    nats = await startNatsCluster({ dir, stream: STREAM });
+    stack = await startReplicatedStack({ nats, logDir: path.join(context.logDir, 'jetstream'), replicas: 1, logLevel: 'warn' });
     const target = {
       kind: 'local' as const,
       urls: { posts: stack.url('posts', 0), comments: stack.url('comments', 0), query: stack.url('query', 0) },

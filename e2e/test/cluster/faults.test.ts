@@ -74,8 +74,8 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => subscriber.listen(0, '127.0.0.1', resolve));
   const address = subscriber.address();
   subscriberUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  nats = await startNatsCluster({ dir: path.join(dir, 'nats') });
-  stack = await startReplicatedStack({ nats, logDir: path.join(ARTIFACTS, 'logs', 'cluster-faults'), stream: STREAM, subscribers: [subscriberUrl] });
+  nats = await startNatsCluster({ dir: path.join(dir, 'nats'), stream: STREAM });
+  stack = await startReplicatedStack({ nats, logDir: path.join(ARTIFACTS, 'logs', 'cluster-faults'), subscribers: [subscriberUrl] });
 }, 120_000);
 
 afterAll(async () => {

@@ -21,7 +21,7 @@ let js: JetStreamClient;
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'nats-cluster-'));
   cluster = await startNatsCluster({ dir });
-  nc = await connect({ servers: cluster.urls, reconnectTimeWait: 100, maxReconnectAttempts: -1 });
+  nc = await connect({ servers: cluster.urls, user: cluster.identities.admin.user, pass: cluster.identities.admin.password, reconnectTimeWait: 100, maxReconnectAttempts: -1 });
   const jsm = await jetstreamManager(nc);
   await jsm.streams.add({ name: STREAM, subjects: ['events.>'], num_replicas: 3, duplicate_window: 120 * 1_000_000_000 });
   js = jetstream(nc);

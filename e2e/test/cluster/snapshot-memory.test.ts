@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { MemoryCgroup, startNatsServer, startStack, type NatsServer, type Stack } from '@blog/testkit';
+import { MemoryCgroup, natsBusEnv, startNatsServer, startStack, type NatsServer, type Stack } from '@blog/testkit';
 import { appendFiller, storeSnapshot } from '../../src/faults/snapshots';
 
 const MiB = 2 ** 20;
@@ -29,7 +29,7 @@ beforeAll(async () => {
   stack = await startStack({
     services: ['event-bus'],
     logDir: path.join(dir, 'logs'),
-    env: { 'event-bus': { EVENT_LOG: 'jetstream', NATS_URL: nats.url, NATS_REPLICAS: '1', EVENT_SUBSCRIBERS: 'none' } },
+    env: { 'event-bus': { ...natsBusEnv([nats.url], nats.identities), NATS_REPLICAS: '1', EVENT_SUBSCRIBERS: 'none' } },
     onSpawn: (_name, pid) => cgroup?.add(pid),
   });
 }, 120_000);

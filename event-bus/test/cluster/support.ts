@@ -6,8 +6,8 @@ import { startNatsCluster, type NatsCluster } from '@blog/testkit';
 
 export interface NatsClusterFixture {
   cluster(): NatsCluster;
-  /** A connection of its own, as each bus replica has; closed after the file's tests. */
-  connection(): Promise<NatsConnection>;
+  /** A connection of its own, as each bus replica has, as the administrator or the bus's user; closed after the file's tests. */
+  connection(as?: 'admin' | 'bus'): Promise<NatsConnection>;
   /** A name no other test of the file uses, for a stream or a bucket. */
   unique(prefix: string): string;
 }
@@ -32,9 +32,10 @@ export function useNatsCluster(): NatsClusterFixture {
       if (!cluster) throw new Error('the NATS cluster is not running');
       return cluster;
     },
-    connection: async () => {
+    connection: async (as = 'admin') => {
       if (!cluster) throw new Error('the NATS cluster is not running');
-      const connected = await connect({ servers: cluster.urls, reconnectTimeWait: 100, maxReconnectAttempts: -1 });
+      const { user, password } = cluster.identities[as];
+      const connected = await connect({ servers: cluster.urls, user, pass: password, reconnectTimeWait: 100, maxReconnectAttempts: -1 });
       connections.push(connected);
       return connected;
     },
