@@ -33,4 +33,10 @@ describe('event-bus configuration', () => {
     expect(() => loadConfig(configSchema, { EVENT_LOG: 'jetstream', NATS_DUPLICATE_WINDOW_MS: '15000' })).toThrow(/NATS_DUPLICATE_WINDOW_MS="15000": must be longer than NATS_PUBLISH_TIMEOUT_MS \(15000\)/);
     expect(loadConfig(configSchema, { NATS_DUPLICATE_WINDOW_MS: '3000', NATS_PUBLISH_TIMEOUT_MS: '2000' }).NATS_DUPLICATE_WINDOW_MS).toBe(3000);
   });
+
+  it('takes a NATS user and an administrator each with a password, and names the half given alone', () => {
+    expect(loadConfig(configSchema, { NATS_USER: 'bus', NATS_PASSWORD: 'b', NATS_ADMIN_USER: 'admin', NATS_ADMIN_PASSWORD: 'a' })).toMatchObject({ NATS_USER: 'bus', NATS_ADMIN_USER: 'admin' });
+    expect(() => loadConfig(configSchema, { NATS_ADMIN_USER: 'admin' })).toThrow(/NATS_ADMIN_PASSWORD="": must be set together with NATS_ADMIN_USER/);
+    expect(() => loadConfig(configSchema, { NATS_PASSWORD: 'secret' })).toThrow(/NATS_USER="": must be set together with NATS_PASSWORD/);
+  });
 });

@@ -55,6 +55,7 @@ describe('the jetstream objects (infra/k8s-jetstream)', () => {
         'NetworkPolicy/allow-event-bus-to-nats',
         'NetworkPolicy/allow-nats',
         'Secret/nats-credentials',
+        'Secret/nats-admin-credentials',
       ].sort(),
     );
   });
@@ -67,6 +68,12 @@ describe('the jetstream objects (infra/k8s-jetstream)', () => {
     expect(env).toMatchObject({ EVENT_LOG: 'jetstream', NATS_URL: 'nats://nats:4222' });
     expect(container?.envFrom?.map((source) => source.secretRef?.name ?? source.configMapRef?.name)).toEqual(['blog-config', 'blog-secrets', 'nats-credentials']);
     expect(Object.keys(typedOf(manifests, 'Secret', 'nats-credentials').stringData ?? {}).sort()).toEqual(['NATS_PASSWORD', 'NATS_USER']);
+    // The administrator's password only reaches the init container that sets the stream up, never the bus.
+    const [setup, ...otherInits] = bus.spec?.template.spec?.initContainers ?? [];
+    expect(otherInits).toEqual([]);
+    expect(setup?.command).toEqual(['node', 'event-bus/dist/setup.js']);
+    expect(setup?.envFrom?.map((source) => source.secretRef?.name ?? source.configMapRef?.name)).toEqual(['blog-config', 'nats-admin-credentials']);
+    expect(Object.keys(typedOf(manifests, 'Secret', 'nats-admin-credentials').stringData ?? {}).sort()).toEqual(['NATS_ADMIN_PASSWORD', 'NATS_ADMIN_USER']);
 
     // What it shares with the default bus stays the same: image, ports, probes, limits, hardening.
     const statefulSet = typedOf(defaults, 'StatefulSet', 'event-bus');
@@ -127,12 +134,18 @@ describe('the jetstream objects (infra/k8s-jetstream)', () => {
   });
 });
 
+interface NatsUser {
+  user: string;
+  password: string;
+  permissions?: { publish?: { allow?: string[] }; subscribe?: { allow?: string[] } };
+}
+
 describe('the NATS chart values and the skaffold jetstream profile', () => {
   const values = parse(readRepoFile(VALUES), { uniqueKeys: true }) as {
     config: {
-      cluster: { enabled: boolean; replicas: number };
+      cluster: { enabled: boolean; replicas: number; routeURLs?: { user?: string; password?: string } };
       jetstream: { enabled: boolean; fileStore: { enabled: boolean; pvc: { enabled: boolean; size: string } }; merge: Record<string, unknown> };
-      merge: { accounts: Record<string, { jetstream: string; users: { user: string; password: string }[] }> };
+      merge: { accounts: Record<string, { jetstream: string; users: NatsUser[] }> };
     };
     container: { env: Record<string, { valueFrom: { secretKeyRef: { name: string; key: string } } }> };
     podTemplate: { topologySpreadConstraints: Record<string, { maxSkew: number; whenUnsatisfiable: string }> };
@@ -151,7 +164,7 @@ describe('the NATS chart values and the skaffold jetstream profile', () => {
   });
 
   it('run 3 clustered servers, JetStream on file storage in PVCs fsynced before each acknowledgement, one per node, with a disruption budget', () => {
-    expect(values.config.cluster).toEqual({ enabled: true, replicas: 3 });
+    expect(values.config.cluster).toMatchObject({ enabled: true, replicas: 3 });
     expect(values.config.jetstream).toMatchObject({ enabled: true, fileStore: { enabled: true, pvc: { enabled: true } }, merge: { sync_interval: 'always' } });
     expect(values.podTemplate.topologySpreadConstraints['kubernetes.io/hostname']).toMatchObject({ maxSkew: 1, whenUnsatisfiable: 'DoNotSchedule' });
     expect(values.podDisruptionBudget.enabled).toBe(true);
@@ -164,6 +177,22 @@ describe('the NATS chart values and the skaffold jetstream profile', () => {
     expect(account?.jetstream).toBe('enabled');
     expect(account?.users.find((user) => user.user === secret.NATS_USER)?.password).toBe('<< $NATS_PASSWORD >>');
     expect(values.container.env.NATS_PASSWORD?.valueFrom.secretKeyRef).toEqual({ name: 'nats-credentials', key: 'NATS_PASSWORD' });
+  });
+
+  it("let the bus's user publish events and read, never create, update, purge or delete the event stream; the administrator and the routes have passwords", () => {
+    const secrets = { bus: typedOf(manifests, 'Secret', 'nats-credentials').stringData ?? {}, admin: typedOf(manifests, 'Secret', 'nats-admin-credentials').stringData ?? {} };
+    const users = Object.values(values.config.merge.accounts).flatMap((account) => account.users);
+    expect(users.map((user) => user.user).sort()).toEqual([secrets.admin.NATS_ADMIN_USER, secrets.bus.NATS_USER].sort());
+    expect(users.find((user) => user.user === secrets.admin.NATS_ADMIN_USER)?.password).toBe('<< $NATS_ADMIN_PASSWORD >>');
+    expect(values.container.env.NATS_ADMIN_PASSWORD?.valueFrom.secretKeyRef).toEqual({ name: 'nats-admin-credentials', key: 'NATS_ADMIN_PASSWORD' });
+
+    const allowed = users.find((user) => user.user === secrets.bus.NATS_USER)?.permissions;
+    const publish = allowed?.publish?.allow ?? [];
+    expect(publish).toContain('blog_events.events');
+    expect(publish.filter((subject) => /^\$JS\.API\.STREAM\.(CREATE|UPDATE|DELETE)\b|^\$JS\.API\.STREAM\.PURGE\.BLOG_EVENTS$|^>$|\.>$/.test(subject) && !/^\$(KV|O|JS\.FC|JS\.API\.(DIRECT\.GET|CONSUMER))\./.test(subject))).toEqual([]);
+    expect(publish.some((subject) => subject === '>' || subject.startsWith('$JS.API.>') || subject === '$JS.>')).toBe(false);
+    expect(allowed?.subscribe?.allow).toEqual(['_INBOX.>']);
+    expect(values.config.cluster.routeURLs).toEqual({ user: expect.any(String), password: expect.any(String) });
   });
 });
 
