@@ -144,6 +144,10 @@ export async function connectToNats(servers: string[], login: NatsLogin, name: s
       waitOnFirstConnect: true,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
+    }).catch((err: unknown) => {
+      const reason = (err as Error).message;
+      if (!/authorization/i.test(reason)) throw err;
+      throw new Error(`the NATS servers refused ${login.user === undefined ? 'a connection without a user' : `the user "${login.user}"`} (${reason}): check its password (NATS_PASSWORD, NATS_ADMIN_PASSWORD)`);
     });
     logger.info({ server: connection.getServer(), user: login.user }, 'connected to NATS');
     void (async () => {
