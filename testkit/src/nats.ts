@@ -32,6 +32,8 @@ export interface NatsCluster {
   streamLeader(stream: string): Promise<number>;
   /** SIGTERM: a clean shutdown. */
   stopNode(node: number): Promise<void>;
+  /** The permission violations the nodes logged so far (a user that tried what it may not do). */
+  violations(): string[];
   /** Stops every node and deletes the stores; the logs stay in the folder's `logs/`. */
   stop(): Promise<void>;
 }
@@ -147,6 +149,11 @@ export async function startNatsCluster({ dir, size = 3, name = `blog-${randomByt
       }
       throw new Error(`no running node knows a leader of stream ${stream}`);
     },
+    violations: () =>
+      nodes.flatMap((node) => {
+        const file = path.join(dir, 'logs', `${node.name}.log`);
+        return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((line) => / Violation - /.test(line)) : [];
+      }),
     stopNode: async (node) => {
       const started = running[node];
       if (started) await stopProcess(started, 'SIGTERM', 10_000);

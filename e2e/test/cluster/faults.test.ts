@@ -226,6 +226,8 @@ test.each(faults.map((fault, index) => [fault.name, fault, index] as const))(
       .map((record) => `${record.kind} ${record.httpStatus ?? 'no answer'}: ${(record.error ?? '').slice(0, 160)}`);
     expect(otherAnswers).toEqual([]);
     expect(report.posts.acknowledged + report.comments.acknowledged).toBeGreaterThan(0);
+    // The bus's least-privilege NATS user did all this (deliveries, positions, the lease) within its permissions.
+    expect(nats.violations()).toEqual([]);
   },
   180_000,
 );

@@ -108,3 +108,7 @@ test('a query replica killed with -9 comes back with the same read model', async
   await stack.start('query', 0);
   await sameViewEverywhere('the restarted query replica to show the new post like the other', (view) => view[postId] !== undefined);
 });
+
+test("the bus replicas did all that with their NATS user's permissions: the servers logged no violation", () => {
+  expect(nats.violations()).toEqual([]);
+});

@@ -255,3 +255,7 @@ test('a snapshot in the object store that is not a database, one of another serv
     await expectSameWholeViews();
   }
 }, 120_000);
+
+test("the bus replicas did all that with their NATS user's permissions: the servers logged no violation", () => {
+  expect(nats.violations()).toEqual([]);
+});
