@@ -3,7 +3,7 @@
  * in `npm run test:cluster`), and the message when no suitable nats-server is installed.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CLUSTER_NATS_NODES, clusterProcesses, ROOT } from '@blog/stack';
@@ -31,7 +31,23 @@ describe('start:cluster', () => {
     const config = readFileSync(nats?.args[1] as string, 'utf8');
     expect(config).toContain('sync_interval: always');
     expect(config).toContain(`listen: "127.0.0.1:${CLUSTER_NATS_NODES[1]?.clientPort}"`);
-    for (const other of [0, 2]) expect(config).toContain(`nats-route://127.0.0.1:${CLUSTER_NATS_NODES[other]?.clusterPort}`);
+    for (const other of [0, 2]) expect(config).toMatch(new RegExp(`nats-route://blog-route:[\\w-]+@127\\.0\\.0\\.1:${CLUSTER_NATS_NODES[other]?.clusterPort}`));
+  });
+
+  it('lets only its users in: the administrator, the bus with its permissions, the routes with a password; fresh passwords at each start, in files only their owner reads', () => {
+    const config = readFileSync(byName.get('nats-1')?.args[1] as string, 'utf8');
+    const bus = byName.get('event-bus-1')?.env ?? {};
+    expect(bus).toMatchObject({ NATS_USER: 'blog-event-bus', NATS_ADMIN_USER: 'blog-admin', NATS_STREAM: 'BLOG_EVENTS' });
+    expect(config).toContain(`{ user: "blog-admin", password: ${JSON.stringify(bus.NATS_ADMIN_PASSWORD)} }`);
+    expect(config).toContain(`{ user: "blog-event-bus", password: ${JSON.stringify(bus.NATS_PASSWORD)}, permissions: { publish: { allow: ["blog_events.events", `);
+    expect(config).not.toMatch(/STREAM\.(CREATE|UPDATE|DELETE)|"\$JS\.API\.STREAM\.PURGE\.BLOG_EVENTS"/);
+    expect(config).toMatch(/cluster \{[^\n]*authorization: \{ user: "blog-route", password: "[\w-]+" \}/);
+    expect(statSync(byName.get('nats-1')?.args[1] as string).mode & 0o077).toBe(0);
+
+    const again = clusterProcesses({ natsServer: '/opt/nats-server', dataDir, eventsToken: 'a-token-for-this-test' });
+    const busAgain = again.find((spec) => spec.name === 'event-bus-1')?.env ?? {};
+    expect(busAgain.NATS_PASSWORD).not.toBe(bus.NATS_PASSWORD);
+    expect(busAgain.NATS_ADMIN_PASSWORD).not.toBe(bus.NATS_ADMIN_PASSWORD);
   });
 
   it('puts the bus on JetStream, every service replica on its own bus replica first, and the client over every replica', () => {
