@@ -35,7 +35,9 @@ main(async () => {
         )
       : await openFileStorage({ dir: config.EVENT_LOG_DIR, writeTimeoutMs: config.EVENT_LOG_WRITE_TIMEOUT_MS, recentIds: config.EVENT_IDS_REMEMBERED, snapshotMaxBytes: config.SNAPSHOT_MAX_BYTES, snapshotClaimTtlMs: config.SNAPSHOT_CLAIM_TTL_MS }, logger, metrics);
   const { log, positions } = storage;
-  const deliveries = config.EVENT_SUBSCRIBERS.map((url) => new SubscriberDelivery(url, { log, logger, metrics, token: config.EVENTS_TOKEN, signingKey: config.DELIVERY_SIGNING_KEY, positions }));
+  // Signed deliveries need no token; the operator's token would only hand every subscriber its power.
+  const deliveryToken = config.DELIVERY_SIGNING_KEY ? undefined : config.EVENTS_TOKEN;
+  const deliveries = config.EVENT_SUBSCRIBERS.map((url) => new SubscriberDelivery(url, { log, logger, metrics, token: deliveryToken, signingKey: config.DELIVERY_SIGNING_KEY, positions }));
   const deliverer = new Deliverer(deliveries, storage.lease, logger);
   metrics.observe(log, deliverer);
   const draining = new AbortController();

@@ -7,7 +7,7 @@
 import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { eventsHeaders } from '@blog/common';
-import { newEventsToken, replicatedEnv, startingFrom, stopProcess, type ServiceName, type StartedProcess } from '@blog/stack';
+import { eventsEnv, newEventsCredentials, replicatedEnv, startingFrom, stopProcess, type EventsCredentials, type ServiceName, type StartedProcess } from '@blog/stack';
 import type { NatsCluster } from './nats';
 import { freePorts } from './ports';
 import { launchService } from './stack';
@@ -37,7 +37,10 @@ export interface ReplicatedStackOptions {
 export interface ReplicatedStack {
   /** Replicas of each service; of the bus too on a NATS cluster (one bus with a file log). */
   readonly replicas: number;
+  /** The operator token (the bus's EVENTS_TOKEN: any event type). */
   readonly eventsToken: string;
+  /** The tokens and delivery keys of the bus and the services. */
+  readonly credentials: EventsCredentials;
   eventHeaders(): Record<string, string>;
   url(service: ReplicatedService, replica: number): string;
   urls(service: ReplicatedService): string[];
@@ -60,7 +63,8 @@ export async function startReplicatedStack({ nats, logDir, replicas = 2, stream,
   const url = (service: ReplicatedService, replica: number) => `http://127.0.0.1:${portOf(service, replica)}`;
   const logFile = (service: ReplicatedService, replica: number) => path.join(logDir, `${service}-${replica + 1}.log`);
   const stateDir = (service: ReplicatedService, replica: number) => path.join(logDir, 'state', `${service}-${replica + 1}`);
-  const eventsToken = newEventsToken();
+  const credentials = newEventsCredentials();
+  const eventsToken = credentials.operatorToken;
 
   const running = new Map<string, StartedProcess>();
   const key = (service: ReplicatedService, replica: number) => `${service}/${replica}`;
@@ -72,7 +76,7 @@ export async function startReplicatedStack({ nats, logDir, replicas = 2, stream,
     const env: Record<string, string> = {
       ...(nats || service !== 'event-bus' ? replicatedEnv(service, { natsUrls: nats?.urls ?? [], stream }) : fileBus),
       ...(service === 'event-bus' ? busEnv : {}),
-      EVENTS_TOKEN: eventsToken,
+      ...eventsEnv(service, credentials),
       LOG_LEVEL: logLevel,
       // Each replica its own state, as each pod its own volume.
       ...(service === 'event-bus' ? {} : { STATE_DIR: stateDir(service, replica), ...serviceEnv[service] }),
@@ -98,6 +102,7 @@ export async function startReplicatedStack({ nats, logDir, replicas = 2, stream,
   const stack: ReplicatedStack = {
     replicas,
     eventsToken,
+    credentials,
     eventHeaders: () => eventsHeaders(eventsToken),
     url,
     urls: (service) => Array.from({ length: replicasOf(service) }, (_, replica) => url(service, replica)),
