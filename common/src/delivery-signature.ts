@@ -18,6 +18,11 @@ export function signDelivery(body: string | Buffer, signingKey: KeyObject): stri
   return sign(null, typeof body === 'string' ? Buffer.from(body) : body, signingKey).toString('base64');
 }
 
+/** The signature header of a delivery body, for a signing key in base64 DER or PEM; none without a key. */
+export function deliveryHeadersFor(signingKey: string | undefined, body: string | Buffer): Record<string, string> {
+  return signingKey === undefined ? {} : { [DELIVERY_SIGNATURE_HEADER]: signDelivery(body, parseSigningKey(signingKey)) };
+}
+
 /** Whether `signature` (the header's value) is the bus's signature of `body`. */
 export function isSignedDelivery(body: Buffer, signature: string | undefined, publicKey: KeyObject): boolean {
   if (signature === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(signature)) return false;

@@ -6,7 +6,7 @@
  */
 import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { eventsHeaders } from '@blog/common';
+import { deliveryHeadersFor, eventsHeaders } from '@blog/common';
 import { eventsEnv, newEventsCredentials, replicatedEnv, startingFrom, stopProcess, type EventsCredentials, type ServiceName, type StartedProcess } from '@blog/stack';
 import type { NatsCluster } from './nats';
 import { freePorts } from './ports';
@@ -42,6 +42,8 @@ export interface ReplicatedStack {
   /** The tokens and delivery keys of the bus and the services. */
   readonly credentials: EventsCredentials;
   eventHeaders(): Record<string, string>;
+  /** The signature header the bus would send with a delivery of exactly this body. */
+  deliveryHeaders(body: string | Buffer): Record<string, string>;
   url(service: ReplicatedService, replica: number): string;
   urls(service: ReplicatedService): string[];
   logFile(service: ReplicatedService, replica: number): string;
@@ -104,6 +106,7 @@ export async function startReplicatedStack({ nats, logDir, replicas = 2, stream,
     eventsToken,
     credentials,
     eventHeaders: () => eventsHeaders(eventsToken),
+    deliveryHeaders: (body) => deliveryHeadersFor(credentials.signingKey, body),
     url,
     urls: (service) => Array.from({ length: replicasOf(service) }, (_, replica) => url(service, replica)),
     logFile,

@@ -4,7 +4,7 @@
  */
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { eventsHeaders } from '@blog/common';
+import { deliveryHeadersFor, eventsHeaders } from '@blog/common';
 import {
   describeExit,
   newEventsCredentials,
@@ -46,6 +46,8 @@ export interface StackOptions {
    * token of its own and the bus a fresh delivery key pair. `false`: none of them (open intake, unsigned).
    */
   eventsToken?: string | false;
+  /** The credentials of another stack whose bus this one's services join (instead of new ones). */
+  credentials?: EventsCredentials;
   /** Called with each process's pid as soon as it is spawned (e.g. to put it in a memory cgroup). */
   onSpawn?: (name: ServiceName, pid: number) => void;
 }
@@ -68,6 +70,11 @@ export interface Stack {
   readonly credentials: EventsCredentials | undefined;
   /** The headers a request to the bus's `/events…` with the operator token needs: `Authorization` when there is one. */
   eventHeaders(): Record<string, string>;
+  /**
+   * The headers of a delivery to a service as this stack's bus would send it: its signature of exactly
+   * these body bytes (none with open intake). With it a test plays the bus.
+   */
+  deliveryHeaders(body: string | Buffer): Record<string, string>;
   /** `http://127.0.0.1:<port>` of a service. */
   url(name: ServiceName): string;
   logFile(name: ServiceName): string;
@@ -141,7 +148,7 @@ class ProcessStack implements Stack {
     readonly ports: StackPorts,
     private readonly options: StackOptions,
   ) {
-    this.credentials = options.eventsToken === false ? undefined : newEventsCredentials(options.eventsToken);
+    this.credentials = options.credentials ?? (options.eventsToken === false ? undefined : newEventsCredentials(options.eventsToken));
     this.logDir = path.resolve(options.logDir);
     mkdirSync(this.logDir, { recursive: true });
     // Each stack starts from an empty event history and empty service states; they survive restarts within the stack.
@@ -170,6 +177,10 @@ class ProcessStack implements Stack {
 
   eventHeaders(): Record<string, string> {
     return eventsHeaders(this.eventsToken);
+  }
+
+  deliveryHeaders(body: string | Buffer): Record<string, string> {
+    return deliveryHeadersFor(this.credentials?.signingKey, body);
   }
 
   logFile(name: ServiceName): string {
