@@ -36,7 +36,8 @@ function shown(name: string, value: string | undefined): string {
   return JSON.stringify(value ?? '');
 }
 
-const SECRET_NAME = /TOKEN|SECRET|PASSWORD|SIGNING_KEY/;
+// Every key too: a private key pasted where a public one belongs must not be shown either.
+const SECRET_NAME = /TOKEN|SECRET|PASSWORD|KEY/;
 
 const withoutTrailingSlashes = (value: string) => value.replace(/\/+$/, '');
 
@@ -131,6 +132,7 @@ function keyParser(parse: (text: string) => KeyObject) {
     try {
       return parse(text);
     } catch (err) {
+      // Node's own messages may quote the input: only ours, which never do, are shown.
       const reason = err instanceof Error && err.message.startsWith('is a ') ? err.message : 'is not a key in PEM or base64 DER form';
       ctx.addIssue({ code: 'custom', message: reason });
       return z.NEVER;

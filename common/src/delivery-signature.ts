@@ -36,8 +36,12 @@ export function parseSigningKey(text: string): KeyObject {
   return key;
 }
 
-/** Parses an Ed25519 public key: PEM, or base64 of its SPKI DER form. */
+/**
+ * Parses an Ed25519 public key: PEM, or base64 of its SPKI DER form. A private key is refused, though
+ * Node would derive the public key from it: a service must not hold the bus's signing key.
+ */
 export function parsePublicKey(text: string): KeyObject {
+  if (text.includes('PRIVATE KEY')) throw new Error('is a private key: a service gets only the public key');
   const key = text.includes('-----BEGIN') ? createPublicKey(text) : createPublicKey({ key: Buffer.from(text, 'base64'), format: 'der', type: 'spki' });
   if (key.asymmetricKeyType !== 'ed25519') throw new Error(`is a ${key.asymmetricKeyType ?? 'unknown'} key; it must be an Ed25519 key`);
   return key;

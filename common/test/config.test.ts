@@ -88,8 +88,13 @@ describe('DELIVERY_PUBLIC_KEY', () => {
     expect(loadConfig(schema, { DELIVERY_PUBLIC_KEY: der }).DELIVERY_PUBLIC_KEY?.asymmetricKeyType).toBe('ed25519');
     expect(loadConfig(schema, { DELIVERY_PUBLIC_KEY: publicKey.export({ format: 'pem', type: 'spki' }).toString() }).DELIVERY_PUBLIC_KEY?.asymmetricKeyType).toBe('ed25519');
     expect(loadConfig(schema, {}).DELIVERY_PUBLIC_KEY).toBeUndefined();
-    expect(() => loadConfig(schema, { DELIVERY_PUBLIC_KEY: 'abc' })).toThrow('DELIVERY_PUBLIC_KEY="abc": is not a key in PEM or base64 DER form');
+    expect(() => loadConfig(schema, { DELIVERY_PUBLIC_KEY: 'abc' })).toThrow('DELIVERY_PUBLIC_KEY=(3 characters, hidden): is not a key in PEM or base64 DER form');
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const privatePem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    expect(() => loadConfig(schema, { DELIVERY_PUBLIC_KEY: privatePem })).toThrow(/DELIVERY_PUBLIC_KEY=\(\d+ characters, hidden\): is a private key: a service gets only the public key/);
+    const privateDer = privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
+    expect(() => loadConfig(schema, { DELIVERY_PUBLIC_KEY: privateDer })).toThrow(/DELIVERY_PUBLIC_KEY=\(\d+ characters, hidden\): is not a key/);
     const x25519 = generateKeyPairSync('x25519').publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
-    expect(() => loadConfig(schema, { DELIVERY_PUBLIC_KEY: x25519 })).toThrow(/DELIVERY_PUBLIC_KEY=".*": is a x25519 key; it must be an Ed25519 key/);
+    expect(() => loadConfig(schema, { DELIVERY_PUBLIC_KEY: x25519 })).toThrow(/DELIVERY_PUBLIC_KEY=\(\d+ characters, hidden\): is a x25519 key; it must be an Ed25519 key/);
   });
 });
