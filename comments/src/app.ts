@@ -23,8 +23,8 @@ export interface CommentsDeps extends BrowserAppDeps {
   bus: EventPublisher;
 }
 
-export function createApp({ store, bus, consumer, logger, metrics, eventsToken, browserOrigins }: CommentsDeps): Express {
-  const app = createServiceApp({ isReady: () => consumer.isReady(), logger, metrics, eventsToken, browserOrigins });
+export function createApp({ store, bus, consumer, logger, metrics, eventsToken, deliveryKey, browserOrigins }: CommentsDeps): Express {
+  const app = createServiceApp({ isReady: () => consumer.isReady(), logger, metrics, eventsToken, deliveryKey, browserOrigins });
 
   const creates = new CreatesByKey({ state: consumer, bus });
 

@@ -18,7 +18,7 @@ main(async () => {
 
   await runService({
     name: 'comments',
-    app: createApp({ store, bus, consumer, logger, metrics, eventsToken: config.EVENTS_TOKEN, browserOrigins: config.CORS_ORIGINS }),
+    app: createApp({ store, bus, consumer, logger, metrics, eventsToken: config.EVENTS_TOKEN, deliveryKey: config.DELIVERY_PUBLIC_KEY, browserOrigins: config.CORS_ORIGINS }),
     port: config.PORT,
     logger,
     onListening: async () => {

@@ -150,3 +150,23 @@ export function asStreamChange(type: string, data: unknown): StreamChange | unde
   const { id, content, status } = data;
   return { type, data: { id, postId: data.postId, content, status } };
 }
+
+/**
+ * The event types each service may publish with its own credential (`<NAME>_EVENTS_TOKEN` on the bus):
+ * the bus refuses any other type from it with 403. Query publishes nothing; it only reads the log.
+ */
+export const PUBLISHED_EVENT_TYPES = {
+  posts: ['PostCreated'],
+  comments: ['CommentCreated', 'CommentUpdated'],
+  moderation: ['CommentModerated'],
+  query: [],
+} as const satisfies Record<string, readonly string[]>;
+
+/** A service that reads the bus's log and may publish to it with a credential of its own. */
+export type EventsClientName = keyof typeof PUBLISHED_EVENT_TYPES;
+export const EVENTS_CLIENTS = Object.keys(PUBLISHED_EVENT_TYPES) as EventsClientName[];
+
+/** The bus's variable holding a service's own events token, e.g. POSTS_EVENTS_TOKEN. */
+export function eventsTokenVariable(client: EventsClientName): `${Uppercase<EventsClientName>}_EVENTS_TOKEN` {
+  return `${client.toUpperCase() as Uppercase<EventsClientName>}_EVENTS_TOKEN`;
+}

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { EventConsumer } from './consumer';
 import type { Logger } from './logger';
 import type { ServiceMetrics } from './metrics';
@@ -8,8 +9,10 @@ export interface SubscriberAppDeps {
   logger: Logger;
   /** Serves `GET /metrics` and times requests when given. */
   metrics?: ServiceMetrics;
-  /** Required on event requests when set (EVENTS_TOKEN). */
+  /** Required on event requests when set and there is no `deliveryKey` (EVENTS_TOKEN). */
   eventsToken?: string;
+  /** The bus's public key: deliveries must be signed with its private key (DELIVERY_PUBLIC_KEY). */
+  deliveryKey?: KeyObject;
 }
 
 /** The same, for a service that browsers call. */

@@ -139,7 +139,7 @@ interface QueuedPublish {
 }
 
 /** A misconfiguration, not a fault of the caller: the service answers 503 and logs it until it is fixed. */
-const REFUSED_TOKEN = 'HTTP 401: the bus refused our events token; EVENTS_TOKEN must be the same everywhere';
+const REFUSED_TOKEN = "HTTP 401: the bus refused our events token; EVENTS_TOKEN must be one the bus knows (this service's <SERVICE>_EVENTS_TOKEN on the bus, or the bus's own EVENTS_TOKEN)";
 
 /** At most this many events per publish request (the bus accepts up to LIMITS.batchEvents). */
 const PUBLISH_BATCH = 500;
@@ -285,6 +285,8 @@ export class BusClient implements EventPublisher, EventHistory {
     if (status === 504) return { kind: 'unknown', reason: busRefusal(status, text) };
     if (status >= 500) return { kind: 'not-stored', reason: busRefusal(status, text), retryAfterSeconds: retryAfter(headers['retry-after']) };
     if (status === 401) return { kind: 'not-stored', reason: REFUSED_TOKEN };
+    // This service's token may not publish that event type: a misconfiguration, answered 503 like a refused token.
+    if (status === 403) return { kind: 'not-stored', reason: busRefusal(status, text) };
     if (status >= 300) throw new Error(`event bus refused POST ${path}: HTTP ${status} ${text}`);
     const body = parseJsonOrUndefined(text);
     const results = storedResults(body, events.length);

@@ -1,5 +1,7 @@
+import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { localUrl } from './api';
+import { parsePublicKey, parseSigningKey } from './delivery-signature';
 
 /** A bad environment variable; the message names it. */
 export class ConfigError extends Error {
@@ -34,7 +36,8 @@ function shown(name: string, value: string | undefined): string {
   return JSON.stringify(value ?? '');
 }
 
-const SECRET_NAME = /TOKEN|SECRET|PASSWORD/;
+// Every key too: a private key pasted where a public one belongs must not be shown either.
+const SECRET_NAME = /TOKEN|SECRET|PASSWORD|KEY/;
 
 const withoutTrailingSlashes = (value: string) => value.replace(/\/+$/, '');
 
@@ -115,9 +118,27 @@ export const env = {
         return isServer ? undefined : `"${server}" is not a NATS server URL such as nats://nats:4222`;
       },
     ),
+  /** The bus's Ed25519 key that signs its deliveries: PEM, or base64 of the PKCS#8 DER form. */
+  signingKey: () => z.string().transform(keyParser(parseSigningKey)).optional(),
+  /** The Ed25519 public key deliveries must be signed with: PEM, or base64 of the SPKI DER form. */
+  publicKey: () => z.string().transform(keyParser(parsePublicKey)).optional(),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   wordList: (fallback: string[]) => commaList(fallback, (item) => item.toLowerCase()),
 };
+
+/** A transform of a key's text into the key, or an issue saying why it is not one (never showing the key). */
+function keyParser(parse: (text: string) => KeyObject) {
+  return (text: string, ctx: z.RefinementCtx): KeyObject => {
+    try {
+      return parse(text);
+    } catch (err) {
+      // Node's own messages may quote the input: only ours, which never do, are shown.
+      const reason = err instanceof Error && err.message.startsWith('is a ') ? err.message : 'is not a key in PEM or base64 DER form';
+      ctx.addIssue({ code: 'custom', message: reason });
+      return z.NEVER;
+    }
+  };
+}
 
 /** Settings every service shares. */
 export const commonConfigSchema = {
@@ -133,7 +154,13 @@ export const eventsConfigSchema = {
 /** Settings of a service that publishes to and reads from the bus. */
 export const busServiceConfigSchema = {
   ...commonConfigSchema,
+  /**
+   * This service's own token for the bus (what it may publish, the bus decides by it). Without
+   * DELIVERY_PUBLIC_KEY it is also the token deliveries to this service must carry (the older shared setup).
+   */
   ...eventsConfigSchema,
+  /** The bus's public key: set, the service applies only deliveries the bus signed (no token needed on them). */
+  DELIVERY_PUBLIC_KEY: env.publicKey(),
   /** The bus's base URL; several (comma-separated) when each bus replica is reached on its own. */
   EVENT_BUS_URL: env.urlList([localUrl('event-bus')]).refine((urls) => urls.length > 0, { error: 'must name the event bus' }),
   /**

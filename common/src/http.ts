@@ -8,22 +8,11 @@ import { requireEventsToken } from './auth';
 import type { Logger } from './logger';
 import type { HttpMetrics } from './metrics';
 import { observeRequests, REQUEST_ID_HEADER } from './observe';
+import { HttpError } from './http-error';
+import { requireDeliverySignatureHeader, verifyDeliveryBody } from './delivery-signature';
+import type { KeyObject } from 'node:crypto';
 
-/** An error with the HTTP status it should be answered with; the message is shown to the caller. */
-export class HttpError extends Error {
-  /** Sent as `Retry-After` (seconds): when a refusal is temporary, how soon trying again makes sense. */
-  readonly retryAfterSeconds: number | undefined;
-
-  constructor(
-    readonly status: number,
-    message: string,
-    { retryAfterSeconds }: { retryAfterSeconds?: number } = {},
-  ) {
-    super(message);
-    this.name = 'HttpError';
-    this.retryAfterSeconds = retryAfterSeconds;
-  }
-}
+export { HttpError };
 
 /** Throws a 400 unless the request body is a JSON object (not an array, not missing). */
 export function requireJsonObject(body: unknown): asserts body is Record<string, unknown> {
@@ -52,6 +41,9 @@ function parseWith<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
 /** Where the bus delivers events in batches (a JSON array); `POST /events` takes one. */
 export const EVENT_BATCH_PATH = '/events/batch';
 
+/** The routes the bus delivers to. */
+const DELIVERY_PATHS = ['/events', EVENT_BATCH_PATH];
+
 export interface ServiceAppOptions {
   /** Whether the service can serve traffic (it has caught up with the event history). */
   isReady: () => boolean;
@@ -59,8 +51,19 @@ export interface ServiceAppOptions {
   logger?: Logger;
   /** Times every request and serves `GET /metrics`. */
   metrics?: HttpMetrics;
-  /** When set, every request to `/events…` must carry it (`Authorization: Bearer <token>`). */
+  /**
+   * When set (and no `deliveryKey`), every request to `/events…` must carry it (`Authorization: Bearer
+   * <token>`): the older setup, where the bus and the services share one token.
+   */
   eventsToken?: string;
+  /**
+   * The bus's public key (DELIVERY_PUBLIC_KEY): when set, a delivery (`POST /events`, `POST /events/batch`)
+   * is applied only if the bus signed its body; a missing or wrong signature is a 401. No token is needed
+   * on deliveries then: the signature proves more than any token a publisher also holds.
+   */
+  deliveryKey?: KeyObject;
+  /** Checks every request to `/events…` before its body is read (the bus: which client is calling). */
+  eventsGuard?: RequestHandler;
   /**
    * For a service that browsers call (through the Ingress or the client server): security headers on
    * every answer, and CORS for these origins only.
@@ -72,13 +75,15 @@ export interface ServiceAppOptions {
  * An Express app with the JSON body parser and the routes every service has: health, readiness and, when
  * given metrics, `GET /metrics`.
  */
-export function createServiceApp({ isReady, logger, metrics, eventsToken, browserOrigins }: ServiceAppOptions): Express {
+export function createServiceApp({ isReady, logger, metrics, eventsToken, deliveryKey, eventsGuard, browserOrigins }: ServiceAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   if (logger || metrics) app.use(observeRequests(logger, metrics));
   if (browserOrigins) app.use(browserApiHeaders(browserOrigins));
-  // Before the body parsers, so that a body without the token is never read.
-  if (eventsToken !== undefined) app.use('/events', requireEventsToken(eventsToken));
+  // Before the body parsers, so that a body without the token or signature is never read.
+  if (eventsGuard !== undefined) app.use('/events', eventsGuard);
+  if (deliveryKey !== undefined) app.post(DELIVERY_PATHS, requireDeliverySignatureHeader());
+  else if (eventsToken !== undefined) app.use('/events', requireEventsToken(eventsToken));
   if (metrics) {
     app.get('/metrics', async (_req, res) => {
       res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
@@ -86,7 +91,10 @@ export function createServiceApp({ isReady, logger, metrics, eventsToken, browse
   }
   // Deliveries from the bus carry many events; every other body is small. (The first parser that reads
   // a body marks it read, so the general one skips the batch route.)
-  app.use(EVENT_BATCH_PATH, express.json({ limit: LIMITS.batchBodyBytes }));
+  // A signed delivery is checked against the exact bytes received, before they are parsed.
+  const verify = deliveryKey === undefined ? undefined : verifyDeliveryBody(deliveryKey);
+  app.use(EVENT_BATCH_PATH, express.json({ limit: LIMITS.batchBodyBytes, verify }));
+  if (verify !== undefined) app.post('/events', express.json({ limit: LIMITS.bodyBytes, verify }));
   app.use(express.json({ limit: LIMITS.bodyBytes }));
   addHealthRoutes(app, isReady);
   // Until caught up, the state is incomplete: answering from it would show missing posts or say 404 for

@@ -13,6 +13,7 @@ export * from './routes';
 export * from './ordering';
 export * from './metrics';
 export * from './auth';
+export * from './delivery-signature';
 export { Counter, Gauge } from './prom';
 export * from './app-deps';
 export * from './idempotency';

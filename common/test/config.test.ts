@@ -1,5 +1,6 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { z } from 'zod';
-import { ConfigError, env, loadConfig } from '../src/config';
+import { busServiceConfigSchema, ConfigError, env, loadConfig } from '../src/config';
 
 const schema = z.object({
   PORT: env.port(4000),
@@ -75,5 +76,25 @@ describe('security settings', () => {
 
   it.each(['posts.com', 'http://posts.com/app', '*', 'ftp://posts.com'])('refuses the origin %j, naming CORS_ORIGINS', (origin) => {
     expect(() => loadConfig(secure, { CORS_ORIGINS: origin })).toThrow(`CORS_ORIGINS=${JSON.stringify(origin)}: "${origin}" is not an origin`);
+  });
+});
+
+describe('DELIVERY_PUBLIC_KEY', () => {
+  const schema = z.object({ DELIVERY_PUBLIC_KEY: busServiceConfigSchema.DELIVERY_PUBLIC_KEY });
+
+  it('takes an Ed25519 public key in base64 DER or PEM, and names the variable when it is not one', () => {
+    const { publicKey } = generateKeyPairSync('ed25519');
+    const der = publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+    expect(loadConfig(schema, { DELIVERY_PUBLIC_KEY: der }).DELIVERY_PUBLIC_KEY?.asymmetricKeyType).toBe('ed25519');
+    expect(loadConfig(schema, { DELIVERY_PUBLIC_KEY: publicKey.export({ format: 'pem', type: 'spki' }).toString() }).DELIVERY_PUBLIC_KEY?.asymmetricKeyType).toBe('ed25519');
+    expect(loadConfig(schema, {}).DELIVERY_PUBLIC_KEY).toBeUndefined();
+    expect(() => loadConfig(schema, { DELIVERY_PUBLIC_KEY: 'abc' })).toThrow('DELIVERY_PUBLIC_KEY=(3 characters, hidden): is not a key in PEM or base64 DER form');
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const privatePem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    expect(() => loadConfig(schema, { DELIVERY_PUBLIC_KEY: privatePem })).toThrow(/DELIVERY_PUBLIC_KEY=\(\d+ characters, hidden\): is a private key: a service gets only the public key/);
+    const privateDer = privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
+    expect(() => loadConfig(schema, { DELIVERY_PUBLIC_KEY: privateDer })).toThrow(/DELIVERY_PUBLIC_KEY=\(\d+ characters, hidden\): is not a key/);
+    const x25519 = generateKeyPairSync('x25519').publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+    expect(() => loadConfig(schema, { DELIVERY_PUBLIC_KEY: x25519 })).toThrow(/DELIVERY_PUBLIC_KEY=\(\d+ characters, hidden\): is a x25519 key; it must be an Ed25519 key/);
   });
 });

@@ -316,13 +316,19 @@ test('malformed requests get a 4xx JSON error and crash nothing', async () => {
     { what: 'bus: known type, bad data', url: `${stack.url('event-bus')}/events`, body: { type: 'PostCreated', data: { title: '' } }, headers: auth, status: 400 },
     { what: 'bus: bad history query', url: `${stack.url('event-bus')}/events?after=-1`, method: 'GET', headers: auth, status: 400 },
   ];
+  // Signed as the bus signs its deliveries, so that they reach the services' parsers.
+  const delivery = (body: unknown) => {
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    return { body: text, headers: { ...json, ...stack.deliveryHeaders(text) } };
+  };
   for (const service of ['posts', 'comments', 'query', 'moderation'] as const) {
     const url = `${stack.url(service)}/events`;
     cases.push(
-      { what: `${service}: event not JSON`, url, body: 'not json', headers: { ...json, ...auth }, status: 400 },
-      { what: `${service}: event is an array`, url, body: [1, 2], headers: auth, status: 400 },
-      { what: `${service}: event without seq`, url, body: { type: 'PostCreated', data: { id: 'p', title: 't' } }, headers: auth, status: 400 },
-      { what: `${service}: event with bad data`, url, body: { id: 'e', seq: 1, time: iso, type: 'CommentCreated', data: { id: 'c' } }, headers: auth, status: 400 },
+      { what: `${service}: event not JSON`, url, ...delivery('not json'), status: 400 },
+      { what: `${service}: event is an array`, url, ...delivery([1, 2]), status: 400 },
+      { what: `${service}: event without seq`, url, ...delivery({ type: 'PostCreated', data: { id: 'p', title: 't' } }), status: 400 },
+      { what: `${service}: event with bad data`, url, ...delivery({ id: 'e', seq: 1, time: iso, type: 'CommentCreated', data: { id: 'c' } }), status: 400 },
+      { what: `${service}: event not signed by the bus`, url, body: { id: 'e', seq: 1, time: iso, type: 'PostCreated', data: { id: 'p', title: 't' } }, headers: auth, status: 401 },
     );
   }
 

@@ -8,13 +8,13 @@ import {
   MAX_EVENT_BYTES,
   parsePublishRequest,
   parseQuery,
-  requireEventsToken,
   requireJsonObject,
   type Logger,
   type SubscriberStatus,
 } from '@blog/common';
 import type { Express, Response } from 'express';
 import { z } from 'zod';
+import { authorizePublish, authorizeSnapshots, EventsClients, eventsClientOf, requireEventsClient, type EventsClient, type ServiceTokens } from './clients';
 import type { Appended, EventLog, NewEvent } from './log';
 import type { BusMetrics } from './metrics';
 import { snapshotRoutes } from './snapshot-routes';
@@ -26,8 +26,10 @@ export interface EventBusDeps {
   subscribers: { statuses(): Promise<SubscriberStatus[]> };
   logger: Logger;
   metrics?: BusMetrics;
-  /** Required on event requests when set (EVENTS_TOKEN). */
+  /** The operator's token (EVENTS_TOKEN): any event type, any snapshots. */
   eventsToken?: string;
+  /** Each service's own token (`<NAME>_EVENTS_TOKEN`): its own event types and snapshots only. */
+  serviceTokens?: ServiceTokens;
   /** Aborted when the bus begins to shut down: reads waiting for new events answer at once. */
   draining?: AbortSignal;
   /** Where the services' snapshots are kept (`/snapshots`), and the largest taken; none, no such routes. */
@@ -46,9 +48,15 @@ const historyQuerySchema = z.object({
   wait: z.coerce.number().int().min(0).max(MAX_WAIT_MS).optional(),
 });
 
-export function createApp({ log, subscribers, logger, metrics, eventsToken, draining, snapshots }: EventBusDeps): Express {
-  const app = createServiceApp({ isReady: () => true, logger, metrics, eventsToken });
-  if (eventsToken !== undefined) app.use('/snapshots', requireEventsToken(eventsToken));
+export function createApp({ log, subscribers, logger, metrics, eventsToken, serviceTokens, draining, snapshots }: EventBusDeps): Express {
+  const clients = new EventsClients(eventsToken, serviceTokens);
+  const eventsGuard = clients.open ? undefined : requireEventsClient(clients);
+  const app = createServiceApp({ isReady: () => true, logger, metrics, eventsGuard });
+  if (eventsGuard) app.use('/snapshots', eventsGuard);
+  app.use('/snapshots/:service', (req, res, next) => {
+    authorizeSnapshots(eventsClientOf(res), String(req.params.service));
+    next();
+  });
   const logEnd = async () => {
     // Everything acknowledged by any bus replica counts.
     await log.readable();
@@ -76,27 +84,28 @@ export function createApp({ log, subscribers, logger, metrics, eventsToken, drai
    */
   app.post('/events', async (req, res) => {
     requireJsonObject(req.body);
-    const { event, duplicate } = await append(newEvent(req.body));
+    const { event, duplicate } = await append(newEvent(req.body, eventsClientOf(res)));
     res.status(201).json({ seq: event.seq, idsFrom: log.idsFrom, ...(duplicate ? { duplicate: true, event } : {}) });
   });
 
   /**
    * Accepts several events at once (a JSON array), stored in that order with one write: 201 `{seqs, idsFrom}`,
    * plus `duplicates` (`[{index, event}]`) naming the events whose id was stored before, with the event
-   * stored under it. One invalid event refuses the whole batch with a 400 naming its index, and nothing is
-   * stored.
+   * stored under it. One invalid event refuses the whole batch with a 400 naming its index (403 for a type
+   * the client may not publish), and nothing is stored.
    */
   app.post(EVENT_BATCH_PATH, async (req, res) => {
     const body: unknown = req.body;
     if (!Array.isArray(body) || body.length === 0 || body.length > LIMITS.batchEvents) {
       throw new HttpError(400, `request body must be a JSON array of 1 to ${LIMITS.batchEvents} events`);
     }
+    const client = eventsClientOf(res);
     const events = body.map((item: unknown, index) => {
       try {
         requireJsonObject(item);
-        return newEvent(item);
+        return newEvent(item, client);
       } catch (err) {
-        throw err instanceof HttpError ? new HttpError(400, `event at index ${index}: ${err.message}`) : err;
+        throw err instanceof HttpError ? new HttpError(err.status, `event at index ${index}: ${err.message}`) : err;
       }
     });
     const appended = await Promise.all(events.map(append));
@@ -154,11 +163,15 @@ export function createApp({ log, subscribers, logger, metrics, eventsToken, drai
   return finishServiceApp(app, logger);
 }
 
-/** Validates what a publisher sent and gives it an id and a time when it has none. */
-function newEvent(body: Record<string, unknown>): NewEvent {
+/**
+ * Validates what a publisher sent, checks that the client may publish its type (403 if not), and gives it
+ * an id and a time when it has none.
+ */
+function newEvent(body: Record<string, unknown>, client: EventsClient): NewEvent {
   const parsed = parsePublishRequest(body);
   if (!parsed.ok) throw new HttpError(400, `malformed event: ${parsed.error}`);
   const { id, type, data, time } = parsed.event;
+  authorizePublish(client, type);
   const event = { id: id ?? randomUUID(), type, data, time: time ?? new Date().toISOString() };
   const bytes = Buffer.byteLength(JSON.stringify(event));
   if (bytes > MAX_EVENT_BYTES) throw new HttpError(413, `event is ${bytes} bytes; an event may take at most ${MAX_EVENT_BYTES}`);

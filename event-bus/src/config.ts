@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { commonConfigSchema, DEFAULT_PORTS, env, eventsConfigSchema, localUrl } from '@blog/common';
+import { commonConfigSchema, DEFAULT_PORTS, env, EVENTS_CLIENTS, eventsConfigSchema, eventsTokenVariable, localUrl } from '@blog/common';
 import { z } from 'zod';
 import { DUPLICATE_WINDOW_MS } from './jetstream-stream';
 import { RECENT_IDS } from './log';
@@ -8,7 +8,15 @@ import { CLAIM_TTL_MS } from './snapshots';
 /** The bus's configuration, read once from the environment at start. */
 export const configSchema = z.object({
   ...commonConfigSchema,
+  /** The operator's token: publishes any event type and reads everything. No service should hold it. */
   ...eventsConfigSchema,
+  /** Each service's own token: it reads the log and publishes only its own event types (PUBLISHED_EVENT_TYPES). */
+  POSTS_EVENTS_TOKEN: env.token(),
+  COMMENTS_EVENTS_TOKEN: env.token(),
+  MODERATION_EVENTS_TOKEN: env.token(),
+  QUERY_EVENTS_TOKEN: env.token(),
+  /** The Ed25519 key the bus signs each delivery with; the services hold its public key (DELIVERY_PUBLIC_KEY). */
+  DELIVERY_SIGNING_KEY: env.signingKey(),
   PORT: env.port(DEFAULT_PORTS['event-bus']),
   /** Where the bus pushes every event; `none` when every service reads the log itself (EVENTS_FOLLOW). */
   EVENT_SUBSCRIBERS: z.preprocess((value) => (value === 'none' ? '' : value), env.urlList((['posts', 'comments', 'query', 'moderation'] as const).map(localUrl))),
@@ -65,9 +73,28 @@ export const configSchema = z.object({
       ctx.addIssue({ code: 'custom', path: [config[user] === undefined ? user : password], message: `must be set together with ${config[user] === undefined ? password : user}` });
     }
   }
+  // A token is how the bus tells its clients apart: two clients with one token would be one client.
+  const tokenHolders = new Map<string, string>();
+  for (const name of ['EVENTS_TOKEN', ...EVENTS_CLIENTS.map(eventsTokenVariable)] as const) {
+    const token = config[name];
+    if (token === undefined) continue;
+    const holder = tokenHolders.get(token);
+    if (holder !== undefined) ctx.addIssue({ code: 'custom', path: [name], message: `must differ from ${holder}: each client needs a token of its own` });
+    else tokenHolders.set(token, name);
+  }
   // The bus publishes again with the same id until its timeout: past the window, a retry could store an event twice.
   if (config.EVENT_LOG === 'jetstream' && config.NATS_DUPLICATE_WINDOW_MS <= config.NATS_PUBLISH_TIMEOUT_MS) {
     ctx.addIssue({ code: 'custom', path: ['NATS_DUPLICATE_WINDOW_MS'], message: `must be longer than NATS_PUBLISH_TIMEOUT_MS (${config.NATS_PUBLISH_TIMEOUT_MS})` });
   }
 });
 
+
+export type BusConfig = z.infer<typeof configSchema>;
+
+/** The services' own tokens, by service, from the bus's configuration. */
+export function serviceTokensOf(config: BusConfig): Partial<Record<(typeof EVENTS_CLIENTS)[number], string>> {
+  return Object.fromEntries(EVENTS_CLIENTS.flatMap((name) => {
+    const token = config[eventsTokenVariable(name)];
+    return token === undefined ? [] : [[name, token]];
+  }));
+}

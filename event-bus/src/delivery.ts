@@ -3,13 +3,16 @@ import {
   DEFAULT_BACKOFF,
   describeRequestError,
   EVENT_BATCH_PATH,
+  DELIVERY_SIGNATURE_HEADER,
   eventsHeaders,
   sendHttp,
+  signDelivery,
   sleep,
   type BackoffOptions,
   type Logger,
   type SubscriberStatus,
 } from '@blog/common';
+import type { KeyObject } from 'node:crypto';
 import type { EventLog } from './log';
 import type { BusMetrics } from './metrics';
 import type { PositionStore } from './positions';
@@ -27,8 +30,10 @@ export interface DeliveryOptions {
   /** On stop, how long a delivery in flight may take to finish before it is aborted. */
   drainTimeoutMs?: number;
   metrics?: BusMetrics;
-  /** The EVENTS_TOKEN subscribers require, sent with every delivery. */
+  /** The EVENTS_TOKEN subscribers of the older shared-token setup require, sent with every delivery. */
   token?: string;
+  /** Signs every delivery body (DELIVERY_SIGNING_KEY): subscribers with the public key apply only signed ones. */
+  signingKey?: KeyObject;
   /** Where the subscriber's position is kept across restarts of the bus (none: it starts from 0). */
   positions?: PositionStore;
 }
@@ -314,7 +319,7 @@ export class SubscriberDelivery {
       const { status, text } = await sendHttp(this.url + path, {
         method: 'POST',
         json,
-        headers: this.headers,
+        headers: this.options.signingKey ? { ...this.headers, [DELIVERY_SIGNATURE_HEADER]: signDelivery(json, this.options.signingKey) } : this.headers,
         timeoutMs: this.options.timeoutMs ?? 5_000,
         signal: this.cancelling.signal,
       });

@@ -1,7 +1,7 @@
 import { createLogger, loadConfig, main, runService } from '@blog/common';
 import { setSha256Backend } from '@nats-io/obj';
 import { createApp } from './app';
-import { configSchema } from './config';
+import { configSchema, serviceTokensOf } from './config';
 import { Deliverer } from './deliverer';
 import { SubscriberDelivery } from './delivery';
 import { BusMetrics } from './metrics';
@@ -36,15 +36,28 @@ main(async () => {
         )
       : await openFileStorage({ dir: config.EVENT_LOG_DIR, writeTimeoutMs: config.EVENT_LOG_WRITE_TIMEOUT_MS, recentIds: config.EVENT_IDS_REMEMBERED, snapshotMaxBytes: config.SNAPSHOT_MAX_BYTES, snapshotClaimTtlMs: config.SNAPSHOT_CLAIM_TTL_MS }, logger, metrics);
   const { log, positions } = storage;
-  const deliveries = config.EVENT_SUBSCRIBERS.map((url) => new SubscriberDelivery(url, { log, logger, metrics, token: config.EVENTS_TOKEN, positions }));
+  // Signed deliveries need no token; the operator's token would only hand every subscriber its power.
+  const deliveryToken = config.DELIVERY_SIGNING_KEY ? undefined : config.EVENTS_TOKEN;
+  const deliveries = config.EVENT_SUBSCRIBERS.map((url) => new SubscriberDelivery(url, { log, logger, metrics, token: deliveryToken, signingKey: config.DELIVERY_SIGNING_KEY, positions }));
   const deliverer = new Deliverer(deliveries, storage.lease, logger);
   metrics.observe(log, deliverer);
   const draining = new AbortController();
-  logger.info({ eventLog: config.EVENT_LOG, subscribers: config.EVENT_SUBSCRIBERS, eventsToken: config.EVENTS_TOKEN ? 'required' : 'none' }, 'event bus configured');
+  const serviceTokens = serviceTokensOf(config);
+  logger.info(
+    {
+      eventLog: config.EVENT_LOG,
+      subscribers: config.EVENT_SUBSCRIBERS,
+      operatorToken: config.EVENTS_TOKEN ? 'set' : 'none',
+      serviceTokens: Object.keys(serviceTokens),
+      deliveries: config.DELIVERY_SIGNING_KEY ? 'signed' : 'unsigned',
+    },
+    'event bus configured',
+  );
+  if (!config.EVENTS_TOKEN && Object.keys(serviceTokens).length === 0) logger.warn('no events token set: anyone who reaches the bus may publish any event (open intake, unsafe)');
 
   await runService({
     name: 'event-bus',
-    app: createApp({ log, subscribers: deliverer, logger, metrics, eventsToken: config.EVENTS_TOKEN, draining: draining.signal, snapshots: { ...storage.snapshots, maxBytes: config.SNAPSHOT_MAX_BYTES } }),
+    app: createApp({ log, subscribers: deliverer, logger, metrics, eventsToken: config.EVENTS_TOKEN, serviceTokens, draining: draining.signal, snapshots: { ...storage.snapshots, maxBytes: config.SNAPSHOT_MAX_BYTES } }),
     port: config.PORT,
     logger,
     onListening: () => deliverer.start(),

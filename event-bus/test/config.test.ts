@@ -1,7 +1,8 @@
 /** The bus's configuration: its defaults, and the messages for wrong values. */
+import { generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
 import { loadConfig } from '@blog/common';
-import { configSchema } from '../src/config';
+import { configSchema, serviceTokensOf } from '../src/config';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -38,5 +39,22 @@ describe('event-bus configuration', () => {
     expect(loadConfig(configSchema, { NATS_USER: 'bus', NATS_PASSWORD: 'b', NATS_ADMIN_USER: 'admin', NATS_ADMIN_PASSWORD: 'a' })).toMatchObject({ NATS_USER: 'bus', NATS_ADMIN_USER: 'admin' });
     expect(() => loadConfig(configSchema, { NATS_ADMIN_USER: 'admin' })).toThrow(/NATS_ADMIN_PASSWORD="": must be set together with NATS_ADMIN_USER/);
     expect(() => loadConfig(configSchema, { NATS_PASSWORD: 'secret' })).toThrow(/NATS_USER="": must be set together with NATS_PASSWORD/);
+  });
+
+  it('takes a token per service, each different, and an Ed25519 signing key in base64 DER or PEM; a wrong one stops the bus naming it, never showing it', () => {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const der = privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
+    const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    const config = loadConfig(configSchema, { EVENTS_TOKEN: 'the-operators-own-token', POSTS_EVENTS_TOKEN: 'posts-token-of-24-chars', DELIVERY_SIGNING_KEY: der });
+    expect(config.DELIVERY_SIGNING_KEY?.asymmetricKeyType).toBe('ed25519');
+    expect(serviceTokensOf(config)).toEqual({ posts: 'posts-token-of-24-chars' });
+    expect(loadConfig(configSchema, { DELIVERY_SIGNING_KEY: pem }).DELIVERY_SIGNING_KEY?.asymmetricKeyType).toBe('ed25519');
+
+    expect(() => loadConfig(configSchema, { POSTS_EVENTS_TOKEN: 'one-token-for-two-users', QUERY_EVENTS_TOKEN: 'one-token-for-two-users' })).toThrow(
+      'QUERY_EVENTS_TOKEN=(23 characters, hidden): must differ from POSTS_EVENTS_TOKEN: each client needs a token of its own',
+    );
+    expect(() => loadConfig(configSchema, { DELIVERY_SIGNING_KEY: 'bm90IGEga2V5' })).toThrow('DELIVERY_SIGNING_KEY=(12 characters, hidden): is not a key in PEM or base64 DER form');
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
+    expect(() => loadConfig(configSchema, { DELIVERY_SIGNING_KEY: rsa })).toThrow(/DELIVERY_SIGNING_KEY=\(\d+ characters, hidden\): is a rsa key; it must be an Ed25519 key/);
   });
 });

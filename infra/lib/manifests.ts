@@ -283,8 +283,25 @@ export function containerEnv(manifests: readonly Manifest[], container: IContain
     }
   }
   for (const variable of container.env ?? []) {
-    if (variable.value === undefined && variable.valueFrom !== undefined) throw new Error(`${where}: env ${variable.name} uses valueFrom, which is not resolved here`);
-    env[variable.name] = variable.value ?? '';
+    env[variable.name] = variable.valueFrom === undefined ? (variable.value ?? '') : valueFromKey(manifests, variable, where);
   }
   return env;
+}
+
+/** The value of an env variable taken from a key of a ConfigMap or Secret (`valueFrom`); other sources are not resolved here. */
+function valueFromKey(manifests: readonly Manifest[], variable: NonNullable<IContainer['env']>[number], where: string): string {
+  const { configMapKeyRef, secretKeyRef } = variable.valueFrom ?? {};
+  if (configMapKeyRef) {
+    const value = ofKind(manifests, 'ConfigMap').find((candidate) => candidate.name === configMapKeyRef.name)?.typed.data?.[configMapKeyRef.key];
+    if (value === undefined) throw new Error(`${where}: env ${variable.name}: ConfigMap ${configMapKeyRef.name ?? ''} has no key ${configMapKeyRef.key}`);
+    return value;
+  }
+  if (secretKeyRef) {
+    const secret = ofKind(manifests, 'Secret').find((candidate) => candidate.name === secretKeyRef.name)?.typed;
+    const encoded = secret?.data?.[secretKeyRef.key];
+    const value = secret?.stringData?.[secretKeyRef.key] ?? (encoded === undefined ? undefined : Buffer.from(encoded, 'base64').toString('utf8'));
+    if (value === undefined) throw new Error(`${where}: env ${variable.name}: Secret ${secretKeyRef.name ?? ''} has no key ${secretKeyRef.key}`);
+    return value;
+  }
+  throw new Error(`${where}: env ${variable.name} uses a valueFrom other than a ConfigMap or Secret key, which is not resolved here`);
 }

@@ -1,9 +1,11 @@
 /**
  * What the manifests configure for security, checked against the apps the images run: each pod's
- * environment (ConfigMap + Secret, as the kubelet builds it) is loaded with the services' own config
- * schemas, and each app is built with it.
+ * environment (ConfigMap + Secret, as the kubelet builds it) is loaded with the services' and the bus's
+ * own config schemas, and each app is built with it.
  */
-import { browserApiConfigSchema, eventsAuthorization, eventsConfigSchema, loadConfig } from '@blog/common';
+import { createPublicKey } from 'node:crypto';
+import { browserApiConfigSchema, busServiceConfigSchema, eventsAuthorization, EVENTS_CLIENTS, eventsTokenVariable, loadConfig, signDelivery, type EventsClientName } from '@blog/common';
+import { configSchema as busConfigSchema, serviceTokensOf } from '@blog/event-bus/config';
 import request from 'supertest';
 import { z } from 'zod';
 import { appsReady, buildApp, type AppSettings } from './support/apps';
@@ -24,35 +26,62 @@ const pods = workloads(manifests)
 /** Where a browser calls each public service (the Ingress routes these paths to it). */
 const PUBLIC_PATHS: Record<string, string> = { 'blog/posts': '/posts', 'blog/comments': '/posts/some-post/comments', 'blog/query': '/posts' };
 
+const serviceSchema = z.object({ ...busServiceConfigSchema, ...browserApiConfigSchema });
+
 function settingsOf(env: Record<string, string>): AppSettings {
-  const { EVENTS_TOKEN, CORS_ORIGINS } = loadConfig(z.object({ ...eventsConfigSchema, ...browserApiConfigSchema }), env);
-  return { eventsToken: EVENTS_TOKEN, browserOrigins: CORS_ORIGINS };
+  const { EVENTS_TOKEN, DELIVERY_PUBLIC_KEY, CORS_ORIGINS } = loadConfig(serviceSchema, env);
+  return { eventsToken: EVENTS_TOKEN, deliveryKey: DELIVERY_PUBLIC_KEY, browserOrigins: CORS_ORIGINS };
 }
 
-describe('event intake as deployed', () => {
-  it('covers the bus and the four services', () => {
+const busPod = pods.find((pod) => pod.image === 'blog/event-bus');
+if (!busPod) throw new Error('no event-bus pod');
+const busConfig = loadConfig(busConfigSchema, busPod.env);
+const servicePods = pods.filter((pod) => pod !== busPod).map((pod) => ({ ...pod, service: pod.image.replace('blog/', '') as EventsClientName }));
+const empty = JSON.stringify({});
+
+describe('event credentials as deployed', () => {
+  it('cover the bus and the four services', () => {
     expect(pods.map((pod) => pod.image).sort()).toEqual(['blog/comments', 'blog/event-bus', 'blog/moderation', 'blog/posts', 'blog/query']);
   });
 
-  it.each(pods.map((pod) => [pod.name, pod]))('%s gets one EVENTS_TOKEN, the same as every other pod, that its config accepts', (_name, pod) => {
-    const tokens = new Set(pods.map((other) => other.env.EVENTS_TOKEN));
-    expect(tokens.size).toBe(1);
-    expect(settingsOf(pod.env).eventsToken).toEqual(expect.any(String));
+  it("give the bus the operator's token, a different token for each service and the delivery signing key", () => {
+    const tokens = serviceTokensOf(busConfig);
+    expect(Object.keys(tokens).sort()).toEqual([...EVENTS_CLIENTS].sort());
+    expect(new Set([busConfig.EVENTS_TOKEN, ...Object.values(tokens)]).size).toBe(EVENTS_CLIENTS.length + 1);
+    expect(busConfig.DELIVERY_SIGNING_KEY?.asymmetricKeyType).toBe('ed25519');
   });
 
-  it.each(pods.map((pod) => [pod.name, pod]))('%s refuses event requests without the token and takes them with it', async (_name, pod) => {
+  it.each(servicePods.map((pod) => [pod.name, pod]))("%s gets its own token and the bus's public key, and no other secret", (_name, pod) => {
     const settings = settingsOf(pod.env);
-    const app = buildApp(pod.image, settings);
+    expect(settings.eventsToken).toBe(busConfig[eventsTokenVariable(pod.service)]);
+    const publicOfBus = createPublicKey(busConfig.DELIVERY_SIGNING_KEY ?? '').export({ format: 'der', type: 'spki' });
+    expect(settings.deliveryKey?.export({ format: 'der', type: 'spki' })).toEqual(publicOfBus);
+    const secrets = [busConfig.EVENTS_TOKEN, ...Object.values(serviceTokensOf(busConfig)).filter((token) => token !== settings.eventsToken)];
+    expect(Object.values(pod.env).filter((value) => secrets.includes(value))).toEqual([]);
+    expect(Object.keys(pod.env).filter((key) => key === 'DELIVERY_SIGNING_KEY' || key.endsWith('_EVENTS_TOKEN'))).toEqual([]);
+  });
+
+  it.each(servicePods.map((pod) => [pod.name, pod]))('%s applies only deliveries the bus signed, whatever token comes with them', async (_name, pod) => {
+    const app = buildApp(pod.image, settingsOf(pod.env));
     await appsReady();
-    const auth = { authorization: eventsAuthorization(settings.eventsToken ?? '') };
-    await request(app).post('/events').send({}).expect(401);
-    await request(app).post('/events/batch').send([]).expect(401);
-    // With the token the request reaches the route, which refuses the empty event as malformed.
-    await request(app).post('/events').set(auth).send({}).expect(400);
-    if (pod.image === 'blog/event-bus') {
-      await request(app).get('/events').expect(401);
-      await request(app).get('/events').set(auth).expect(200);
+    for (const token of [busConfig.EVENTS_TOKEN ?? '', settingsOf(pod.env).eventsToken ?? '']) {
+      await request(app).post('/events').set('authorization', eventsAuthorization(token)).send({}).expect(401);
+      await request(app).post('/events/batch').set('authorization', eventsAuthorization(token)).send([]).expect(401);
     }
+    // Signed by the bus, the request reaches the route, which refuses the empty event as malformed.
+    const signature = signDelivery(empty, busConfig.DELIVERY_SIGNING_KEY as NonNullable<typeof busConfig.DELIVERY_SIGNING_KEY>);
+    await request(app).post('/events').set('content-type', 'application/json').set('blog-delivery-signature', signature).send(empty).expect(400);
+  });
+
+  it('has the bus refuse event requests without a known token, and each service publish only its own event types', async () => {
+    const app = buildApp('blog/event-bus', { eventsToken: busConfig.EVENTS_TOKEN, serviceTokens: serviceTokensOf(busConfig) });
+    await request(app).post('/events').send({}).expect(401);
+    await request(app).get('/events').expect(401);
+    await request(app).get('/events').set('authorization', eventsAuthorization(busConfig.EVENTS_TOKEN ?? '')).expect(200);
+    const asQuery = eventsAuthorization(busConfig.QUERY_EVENTS_TOKEN ?? '');
+    await request(app).get('/events').set('authorization', asQuery).expect(200);
+    await request(app).post('/events').set('authorization', asQuery).send({ type: 'PostCreated', data: { id: 'p', title: 't' } }).expect(403);
+    await request(app).post('/events').set('authorization', eventsAuthorization(busConfig.POSTS_EVENTS_TOKEN ?? '')).send({ type: 'PostCreated', data: { id: 'p', title: 't' } }).expect(201);
   });
 });
 

@@ -23,7 +23,7 @@ main(async () => {
 
   await runService({
     name: 'moderation',
-    app: createApp({ consumer, logger, metrics, eventsToken: config.EVENTS_TOKEN }),
+    app: createApp({ consumer, logger, metrics, eventsToken: config.EVENTS_TOKEN, deliveryKey: config.DELIVERY_PUBLIC_KEY }),
     port: config.PORT,
     logger,
     onListening: async () => {

@@ -21,8 +21,8 @@ export interface PostsDeps extends BrowserAppDeps {
   bus: EventPublisher;
 }
 
-export function createApp({ store, bus, consumer, logger, metrics, eventsToken, browserOrigins }: PostsDeps): Express {
-  const app = createServiceApp({ isReady: () => consumer.isReady(), logger, metrics, eventsToken, browserOrigins });
+export function createApp({ store, bus, consumer, logger, metrics, eventsToken, deliveryKey, browserOrigins }: PostsDeps): Express {
+  const app = createServiceApp({ isReady: () => consumer.isReady(), logger, metrics, eventsToken, deliveryKey, browserOrigins });
 
   const creates = new CreatesByKey({ state: consumer, bus });
 

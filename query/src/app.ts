@@ -8,8 +8,8 @@ export interface QueryDeps extends BrowserAppDeps {
   feed: ChangeFeed;
 }
 
-export function createApp({ store, feed, consumer, logger, metrics, eventsToken, browserOrigins }: QueryDeps): Express {
-  const app = createServiceApp({ isReady: () => consumer.isReady(), logger, metrics, eventsToken, browserOrigins });
+export function createApp({ store, feed, consumer, logger, metrics, eventsToken, deliveryKey, browserOrigins }: QueryDeps): Express {
+  const app = createServiceApp({ isReady: () => consumer.isReady(), logger, metrics, eventsToken, deliveryKey, browserOrigins });
 
   /** The newest posts with their comments (a page: `?limit=`, `?before=` as the Link header says). */
   app.get('/posts', (req, res) => {

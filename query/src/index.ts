@@ -26,7 +26,7 @@ main(async () => {
 
   await runService({
     name: 'query',
-    app: createApp({ store, feed, consumer, logger, metrics, eventsToken: config.EVENTS_TOKEN, browserOrigins: config.CORS_ORIGINS }),
+    app: createApp({ store, feed, consumer, logger, metrics, eventsToken: config.EVENTS_TOKEN, deliveryKey: config.DELIVERY_PUBLIC_KEY, browserOrigins: config.CORS_ORIGINS }),
     port: config.PORT,
     logger,
     onListening: async () => {

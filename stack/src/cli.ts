@@ -5,7 +5,7 @@
  * `build-client` (part of `npm run build`) builds the client's bundle when its sources changed.
  */
 import { buildClientIfStale } from './client-build';
-import { DEFAULT_PORTS, localEventsToken, OPEN_INTAKE, ROOT, type StackMode } from './definition';
+import { DEFAULT_PORTS, localEventsCredentials, OPEN_INTAKE, ROOT, type StackMode } from './definition';
 import { CLUSTER_NATS_NODES, clusterProcesses } from './cluster';
 import { findNatsServer } from './nats';
 import { stackProcesses, Supervisor, type ProcessSpec } from './supervisor';
@@ -27,12 +27,13 @@ try {
 if (command === 'build-client') process.exit(0);
 const mode: StackMode = command === 'dev' ? 'dev' : 'start';
 
-// The services' event intake takes only requests with this token; a new one each run unless you set one.
-const eventsToken = localEventsToken();
+// Each service gets a token of its own and the bus's public key; the bus the signing key and your token.
+// All new each run (your token too, unless you set EVENTS_TOKEN).
+const credentials = localEventsCredentials();
 console.log(
-  eventsToken === undefined
-    ? `Event intake is open (EVENTS_TOKEN=${OPEN_INTAKE}): any process on this machine may post events to the bus and the services`
-    : `Event requests (/events on the bus and the services) need: Authorization: Bearer ${eventsToken} (EVENTS_TOKEN=${OPEN_INTAKE} for none)`,
+  credentials === undefined
+    ? `Event intake is open (EVENTS_TOKEN=${OPEN_INTAKE}): any process on this machine may post events to the bus and the services (unsafe)`
+    : `Requests to the bus's /events and /snapshots need: Authorization: Bearer ${credentials.operatorToken} (EVENTS_TOKEN=${OPEN_INTAKE} for open intake); the services take only deliveries the bus signed`,
 );
 
 const env = { LOG_FORMAT: 'pretty' };
@@ -45,10 +46,10 @@ if (command === 'start-cluster') {
     console.error(`npm run start:cluster needs NATS: ${(err as Error).message}`);
     process.exit(1);
   }
-  processes = clusterProcesses({ natsServer, eventsToken, env });
+  processes = clusterProcesses({ natsServer, credentials, env });
   console.log(`Scaled out: NATS on ${CLUSTER_NATS_NODES.map((node) => node.clientPort).join(', ')}; 2 replicas of each service (ports 40xx and 401x); open http://localhost:${DEFAULT_PORTS.client}`);
 } else {
-  processes = stackProcesses({ mode, ports: DEFAULT_PORTS, eventsToken, env });
+  processes = stackProcesses({ mode, ports: DEFAULT_PORTS, credentials, env });
 }
 const supervisor = new Supervisor({ processes });
 supervisor.start();

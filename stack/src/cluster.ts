@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_PORTS, REPLICATED_SERVICE_ENV, replicatedBusEnv, ROOT, serviceCommand, startingFrom, type ServiceName } from './definition';
+import { DEFAULT_PORTS, eventsEnv, REPLICATED_SERVICE_ENV, replicatedBusEnv, ROOT, serviceCommand, startingFrom, type EventsCredentials, type ServiceName } from './definition';
 import { newNatsIdentities, writeNatsConfig, type NatsNode } from './nats';
 import type { ProcessSpec } from './supervisor';
 
@@ -34,12 +34,12 @@ export interface ClusterSettings {
   /** Where the NATS nodes keep their configuration and stores (`.data/cluster` by default). */
   dataDir?: string;
   /** None: open event intake. */
-  eventsToken: string | undefined;
+  credentials: EventsCredentials | undefined;
   /** Added to every service's environment. */
   env?: Record<string, string>;
 }
 
-export function clusterProcesses({ natsServer, dataDir = path.join(ROOT, '.data', 'cluster'), eventsToken, env = {} }: ClusterSettings): ProcessSpec[] {
+export function clusterProcesses({ natsServer, dataDir = path.join(ROOT, '.data', 'cluster'), credentials, env = {} }: ClusterSettings): ProcessSpec[] {
   const natsDir = path.join(dataDir, 'nats');
   mkdirSync(natsDir, { recursive: true });
   // Fresh passwords at every start: the users live in the configuration files, not in the stores.
@@ -60,7 +60,7 @@ export function clusterProcesses({ natsServer, dataDir = path.join(ROOT, '.data'
         ...env,
         ...(service === 'event-bus' ? replicatedBusEnv({ urls: natsUrls, identities }) : REPLICATED_SERVICE_ENV),
         PORT: String(replicaPort(service, replica)),
-        EVENTS_TOKEN: eventsToken ?? '',
+        ...eventsEnv(service, credentials),
         // Its own bus replica first, the other when that one cannot be reached.
         ...(service === 'event-bus' ? {} : { EVENT_BUS_URL: replicaUrls('event-bus', replica).join(','), STATE_DIR: path.join(dataDir, 'state', `${service}-${replica + 1}`) }),
       },

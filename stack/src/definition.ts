@@ -2,9 +2,9 @@
  * The local stack: which processes make up the blog, how each is started and how they find each other.
  * `npm start`, `npm run dev` and the full-stack tests all start the stack from this one definition.
  */
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { DEFAULT_PORTS as SERVICE_DEFAULT_PORTS } from '@blog/common/api';
+import { EVENTS_CLIENTS, eventsTokenVariable, DEFAULT_PORTS as SERVICE_DEFAULT_PORTS, type EventsClientName } from '@blog/common/api';
 import type { NatsIdentities } from './nats';
 
 export const SERVICES = ['event-bus', 'posts', 'comments', 'query', 'moderation', 'client'] as const;
@@ -22,32 +22,71 @@ export const ROOT = path.resolve(__dirname, '..', '..');
 
 const url = (port: number) => `http://localhost:${port}`;
 
-/** The value of EVENTS_TOKEN that runs a local stack with open event intake (no token). */
+/** The value of EVENTS_TOKEN that runs a local stack with open event intake (no token, unsigned deliveries: unsafe). */
 export const OPEN_INTAKE = 'none';
 
-/**
- * The EVENTS_TOKEN of a local stack from the runner's environment: the one set; none at all with
- * `EVENTS_TOKEN=none` (open intake, so that a course service can join); a fresh one otherwise.
- */
-export function localEventsToken(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const set = env.EVENTS_TOKEN?.trim();
-  if (set === OPEN_INTAKE) return undefined;
-  return set || newEventsToken();
+/** Who may do what on the bus of a local stack, made fresh at each start. */
+export interface EventsCredentials {
+  /** The bus's EVENTS_TOKEN: the operator's (yours, the tests'), any event type; no service holds it. */
+  operatorToken: string;
+  /** Each service's own EVENTS_TOKEN, which the bus knows as `<NAME>_EVENTS_TOKEN`: its own event types only. */
+  serviceTokens: Record<EventsClientName, string>;
+  /** The bus's DELIVERY_SIGNING_KEY (base64 PKCS#8 DER). */
+  signingKey: string;
+  /** The services' DELIVERY_PUBLIC_KEY (base64 SPKI DER): they apply only deliveries signed with the key above. */
+  publicKey: string;
 }
 
-/** A fresh EVENTS_TOKEN for a local stack: the bus and the services share it, nothing else knows it. */
+/**
+ * The event credentials of a local stack from the runner's environment: fresh ones, with the operator
+ * token EVENTS_TOKEN sets if it is set; none at all with `EVENTS_TOKEN=none` (open intake, so that a course
+ * service can join).
+ */
+export function localEventsCredentials(env: NodeJS.ProcessEnv = process.env): EventsCredentials | undefined {
+  const set = env.EVENTS_TOKEN?.trim();
+  if (set === OPEN_INTAKE) return undefined;
+  return newEventsCredentials(set || undefined);
+}
+
+/** Fresh tokens and a fresh delivery key pair: nothing outside this stack knows them. */
+export function newEventsCredentials(operatorToken = newEventsToken()): EventsCredentials {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return {
+    operatorToken,
+    serviceTokens: Object.fromEntries(EVENTS_CLIENTS.map((name) => [name, newEventsToken()])) as Record<EventsClientName, string>,
+    signingKey: privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'),
+    publicKey: publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
+  };
+}
+
+/** A fresh events token. */
 export function newEventsToken(): string {
   return randomBytes(24).toString('base64url');
 }
 
-/** The environment each process gets: its port, the URLs of what it talks to and the events token. */
-export function serviceEnv(name: ServiceName, ports: StackPorts, mode: StackMode, eventsToken?: string): Record<string, string> {
-  // Without a token, an empty value, so that one in the runner's own environment (e.g. "none") is not inherited.
-  const common = { PORT: String(ports[name]), EVENTS_TOKEN: eventsToken ?? '' };
+/**
+ * The event credentials of a process: the bus gets the operator token, every service's token and the
+ * signing key; a service its own token and the public key. Without credentials every variable is empty,
+ * so that one in the runner's own environment (e.g. EVENTS_TOKEN=none) is not inherited.
+ */
+export function eventsEnv(name: Exclude<ServiceName, 'client'>, credentials: EventsCredentials | undefined): Record<string, string> {
+  if (name === 'event-bus') {
+    return {
+      EVENTS_TOKEN: credentials?.operatorToken ?? '',
+      ...Object.fromEntries(EVENTS_CLIENTS.map((client) => [eventsTokenVariable(client), credentials?.serviceTokens[client] ?? ''])),
+      DELIVERY_SIGNING_KEY: credentials?.signingKey ?? '',
+    };
+  }
+  return { EVENTS_TOKEN: credentials?.serviceTokens[name] ?? '', DELIVERY_PUBLIC_KEY: credentials?.publicKey ?? '' };
+}
+
+/** The environment each process gets: its port, the URLs of what it talks to and its event credentials. */
+export function serviceEnv(name: ServiceName, ports: StackPorts, mode: StackMode, credentials?: EventsCredentials): Record<string, string> {
   switch (name) {
     case 'event-bus':
       return {
-        ...common,
+        PORT: String(ports[name]),
+        ...eventsEnv(name, credentials),
         EVENT_SUBSCRIBERS: [ports.posts, ports.comments, ports.query, ports.moderation].map(url).join(','),
       };
     case 'client':
@@ -59,7 +98,7 @@ export function serviceEnv(name: ServiceName, ports: StackPorts, mode: StackMode
         QUERY_URL: url(ports.query),
       };
     default:
-      return { ...common, EVENT_BUS_URL: url(ports['event-bus']) };
+      return { PORT: String(ports[name]), ...eventsEnv(name, credentials), EVENT_BUS_URL: url(ports['event-bus']) };
   }
 }
 

@@ -6,7 +6,7 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { styleText } from 'node:util';
-import { ROOT, SERVICES, serviceCommand, serviceEnv, type StackMode, type StackPorts } from './definition';
+import { ROOT, SERVICES, serviceCommand, serviceEnv, type EventsCredentials, type StackMode, type StackPorts } from './definition';
 import { describeExit, startProcess, stopProcess, type StartedProcess } from './process';
 
 export interface RestartPolicy {
@@ -41,8 +41,8 @@ export interface SupervisorOptions {
 }
 
 /** The processes of `npm start` and `npm run dev`: one per service of the stack. */
-export function stackProcesses({ mode, ports, eventsToken, env = {} }: { mode: StackMode; ports: StackPorts; eventsToken?: string; env?: Record<string, string> }): ProcessSpec[] {
-  return SERVICES.map((name) => ({ name, ...serviceCommand(name, mode), env: { ...env, ...serviceEnv(name, ports, mode, eventsToken) } }));
+export function stackProcesses({ mode, ports, credentials, env = {} }: { mode: StackMode; ports: StackPorts; credentials?: EventsCredentials; env?: Record<string, string> }): ProcessSpec[] {
+  return SERVICES.map((name) => ({ name, ...serviceCommand(name, mode), env: { ...env, ...serviceEnv(name, ports, mode, credentials) } }));
 }
 
 const COLORS = ['blue', 'green', 'yellow', 'magenta', 'cyan', 'white'] as const;

@@ -6,13 +6,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CLUSTER_NATS_NODES, clusterProcesses, ROOT } from '@blog/stack';
+import { CLUSTER_NATS_NODES, clusterProcesses, newEventsCredentials, ROOT } from '@blog/stack';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'stack-cluster-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 describe('start:cluster', () => {
-  const processes = clusterProcesses({ natsServer: '/opt/nats-server', dataDir, eventsToken: 'a-token-for-this-test' });
+  const credentials = newEventsCredentials('a-token-for-this-test');
+  const processes = clusterProcesses({ natsServer: '/opt/nats-server', dataDir, credentials });
   const byName = new Map(processes.map((spec) => [spec.name, spec]));
 
   it('runs 3 NATS nodes (stopped last), 2 replicas of the bus and of each service, and the client', () => {
@@ -44,7 +45,7 @@ describe('start:cluster', () => {
     expect(config).toMatch(/cluster \{[^\n]*authorization: \{ user: "blog-route", password: "[\w-]+" \}/);
     expect(statSync(byName.get('nats-1')?.args[1] as string).mode & 0o077).toBe(0);
 
-    const again = clusterProcesses({ natsServer: '/opt/nats-server', dataDir, eventsToken: 'a-token-for-this-test' });
+    const again = clusterProcesses({ natsServer: '/opt/nats-server', dataDir, credentials });
     const busAgain = again.find((spec) => spec.name === 'event-bus-1')?.env ?? {};
     expect(busAgain.NATS_PASSWORD).not.toBe(bus.NATS_PASSWORD);
     expect(busAgain.NATS_ADMIN_PASSWORD).not.toBe(bus.NATS_ADMIN_PASSWORD);
@@ -52,7 +53,8 @@ describe('start:cluster', () => {
 
   it('puts the bus on JetStream, every service replica on its own bus replica first, and the client over every replica', () => {
     expect(byName.get('event-bus-2')?.env).toMatchObject({ EVENT_LOG: 'jetstream', EVENT_SUBSCRIBERS: 'none', PORT: '4015', NATS_URL: CLUSTER_NATS_NODES.map((node) => node.url).join(',') });
-    expect(byName.get('query-2')?.env).toMatchObject({ PORT: '4012', EVENTS_FOLLOW: 'true', EVENT_BUS_URL: 'http://localhost:4015,http://localhost:4005', EVENTS_TOKEN: 'a-token-for-this-test' });
+    expect(byName.get('query-2')?.env).toMatchObject({ PORT: '4012', EVENTS_FOLLOW: 'true', EVENT_BUS_URL: 'http://localhost:4015,http://localhost:4005', EVENTS_TOKEN: credentials.serviceTokens.query });
+    expect(byName.get('event-bus-1')?.env).toMatchObject({ EVENTS_TOKEN: 'a-token-for-this-test', QUERY_EVENTS_TOKEN: credentials.serviceTokens.query, DELIVERY_SIGNING_KEY: credentials.signingKey });
     expect(byName.get('client')?.env).toMatchObject({ PORT: '3000', POSTS_URL: 'http://localhost:4000,http://localhost:4010', QUERY_URL: 'http://localhost:4002,http://localhost:4012' });
   });
 

@@ -8,13 +8,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { eventsHeaders } from '@blog/common';
 import { freePorts, http, waitFor } from '@blog/testkit';
-import { newEventsToken, SERVICES, stackProcesses, Supervisor, type ServiceName, type StackPorts } from '@blog/stack';
+import { newEventsCredentials, SERVICES, stackProcesses, Supervisor, type ServiceName, type StackPorts } from '@blog/stack';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'stack-supervisor-'));
 const said: string[] = [];
 let supervisor: Supervisor;
 let ports: StackPorts;
-const token = newEventsToken();
+const credentials = newEventsCredentials();
 const url = (name: ServiceName) => `http://127.0.0.1:${ports[name]}`;
 
 async function ready(name: ServiceName): Promise<boolean> {
@@ -33,7 +33,7 @@ beforeAll(async () => {
   const free = await freePorts(SERVICES.length);
   ports = Object.fromEntries(SERVICES.map((name, i) => [name, free[i] as number])) as StackPorts;
   supervisor = new Supervisor({
-    processes: stackProcesses({ mode: 'start', ports, eventsToken: token, env: { EVENT_LOG_DIR: dataDir, LOG_LEVEL: 'warn' } }),
+    processes: stackProcesses({ mode: 'start', ports, credentials, env: { EVENT_LOG_DIR: dataDir, LOG_LEVEL: 'warn' } }),
     print: () => undefined,
     say: (line) => said.push(line),
     restart: { firstDelayMs: 100, maxDelayMs: 1_000, stableAfterMs: 60_000 },
@@ -85,7 +85,7 @@ describe('Supervisor (npm start)', () => {
       { what: 'the comment to be approved' },
     );
     // The bus kept the history across its own restart: every event is there once.
-    const history = (await http(`${url('event-bus')}/events`, { headers: eventsHeaders(token) })).json as { seq: number }[];
+    const history = (await http(`${url('event-bus')}/events`, { headers: eventsHeaders(credentials.operatorToken) })).json as { seq: number }[];
     expect(history.map((event) => event.seq)).toEqual(history.map((_, i) => i + 1));
   });
 });

@@ -6,8 +6,8 @@
  */
 import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { eventsHeaders } from '@blog/common';
-import { newEventsToken, REPLICATED_SERVICE_ENV, replicatedBusEnv, startingFrom, stopProcess, type ServiceName, type StartedProcess } from '@blog/stack';
+import { deliveryHeadersFor, eventsHeaders } from '@blog/common';
+import { eventsEnv, newEventsCredentials, REPLICATED_SERVICE_ENV, replicatedBusEnv, startingFrom, stopProcess, type EventsCredentials, type ServiceName, type StartedProcess } from '@blog/stack';
 import type { NatsCluster } from './nats';
 import { freePorts } from './ports';
 import { launchService } from './stack';
@@ -35,8 +35,13 @@ export interface ReplicatedStackOptions {
 export interface ReplicatedStack {
   /** Replicas of each service; of the bus too on a NATS cluster (one bus with a file log). */
   readonly replicas: number;
+  /** The operator token (the bus's EVENTS_TOKEN: any event type). */
   readonly eventsToken: string;
+  /** The tokens and delivery keys of the bus and the services. */
+  readonly credentials: EventsCredentials;
   eventHeaders(): Record<string, string>;
+  /** The signature header the bus would send with a delivery of exactly this body. */
+  deliveryHeaders(body: string | Buffer): Record<string, string>;
   url(service: ReplicatedService, replica: number): string;
   urls(service: ReplicatedService): string[];
   logFile(service: ReplicatedService, replica: number): string;
@@ -58,7 +63,8 @@ export async function startReplicatedStack({ nats, logDir, replicas = 2, subscri
   const url = (service: ReplicatedService, replica: number) => `http://127.0.0.1:${portOf(service, replica)}`;
   const logFile = (service: ReplicatedService, replica: number) => path.join(logDir, `${service}-${replica + 1}.log`);
   const stateDir = (service: ReplicatedService, replica: number) => path.join(logDir, 'state', `${service}-${replica + 1}`);
-  const eventsToken = newEventsToken();
+  const credentials = newEventsCredentials();
+  const eventsToken = credentials.operatorToken;
 
   const running = new Map<string, StartedProcess>();
   const key = (service: ReplicatedService, replica: number) => `${service}/${replica}`;
@@ -70,7 +76,7 @@ export async function startReplicatedStack({ nats, logDir, replicas = 2, subscri
     const env: Record<string, string> = {
       ...(service !== 'event-bus' ? REPLICATED_SERVICE_ENV : nats ? replicatedBusEnv(nats) : fileBus),
       ...(service === 'event-bus' ? busEnv : {}),
-      EVENTS_TOKEN: eventsToken,
+      ...eventsEnv(service, credentials),
       LOG_LEVEL: logLevel,
       // Each replica its own state, as each pod its own volume.
       ...(service === 'event-bus' ? {} : { STATE_DIR: stateDir(service, replica), ...serviceEnv[service] }),
@@ -96,7 +102,9 @@ export async function startReplicatedStack({ nats, logDir, replicas = 2, subscri
   const stack: ReplicatedStack = {
     replicas,
     eventsToken,
+    credentials,
     eventHeaders: () => eventsHeaders(eventsToken),
+    deliveryHeaders: (body) => deliveryHeadersFor(credentials.signingKey, body),
     url,
     urls: (service) => Array.from({ length: replicasOf(service) }, (_, replica) => url(service, replica)),
     logFile,

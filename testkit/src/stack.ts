@@ -4,10 +4,10 @@
  */
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { eventsHeaders } from '@blog/common';
+import { deliveryHeadersFor, eventsHeaders } from '@blog/common';
 import {
   describeExit,
-  newEventsToken,
+  newEventsCredentials,
   ROOT,
   SERVICES,
   serviceCommand,
@@ -15,6 +15,7 @@ import {
   serviceEnv,
   startProcess,
   stopProcess,
+  type EventsCredentials,
   type ExitResult,
   type ServiceName,
   type StackPorts,
@@ -40,8 +41,13 @@ export interface StackOptions {
   nodeArgs?: Partial<Record<ServiceName, string[]>>;
   /** How long a service may take to answer 200 on /readyz (default 30 s). */
   readyTimeoutMs?: number;
-  /** EVENTS_TOKEN of the bus and the services: a new one by default; `false` for none (open intake). */
+  /**
+   * The operator token (the bus's EVENTS_TOKEN) the tests use: a new one by default. Each service gets a
+   * token of its own and the bus a fresh delivery key pair. `false`: none of them (open intake, unsigned).
+   */
   eventsToken?: string | false;
+  /** The credentials of another stack whose bus this one's services join (instead of new ones). */
+  credentials?: EventsCredentials;
   /** Called with each process's pid as soon as it is spawned (e.g. to put it in a memory cgroup). */
   onSpawn?: (name: ServiceName, pid: number) => void;
 }
@@ -58,10 +64,17 @@ export interface Stack {
   readonly eventLogDir: string;
   /** Where the services keep their states, `<stateDir>/<service>` each, unless STATE_DIR is given in `env`. */
   readonly stateDir: string;
-  /** The EVENTS_TOKEN the services share, if any. */
+  /** The operator token (the bus's EVENTS_TOKEN: any event type), if any. */
   readonly eventsToken: string | undefined;
-  /** The headers an event request (`/events…` on the bus or a service) needs: `Authorization` when there is a token. */
+  /** The tokens and delivery keys of the bus and the services; none with open intake. */
+  readonly credentials: EventsCredentials | undefined;
+  /** The headers a request to the bus's `/events…` with the operator token needs: `Authorization` when there is one. */
   eventHeaders(): Record<string, string>;
+  /**
+   * The headers of a delivery to a service as this stack's bus would send it: its signature of exactly
+   * these body bytes (none with open intake). With it a test plays the bus.
+   */
+  deliveryHeaders(body: string | Buffer): Record<string, string>;
   /** `http://127.0.0.1:<port>` of a service. */
   url(name: ServiceName): string;
   logFile(name: ServiceName): string;
@@ -129,13 +142,13 @@ async function pickPorts(fixed: Partial<StackPorts>): Promise<StackPorts> {
 class ProcessStack implements Stack {
   private readonly running = new Map<ServiceName, StartedProcess>();
   readonly logDir: string;
-  readonly eventsToken: string | undefined;
+  readonly credentials: EventsCredentials | undefined;
 
   constructor(
     readonly ports: StackPorts,
     private readonly options: StackOptions,
   ) {
-    this.eventsToken = options.eventsToken === false ? undefined : (options.eventsToken ?? newEventsToken());
+    this.credentials = options.credentials ?? (options.eventsToken === false ? undefined : newEventsCredentials(options.eventsToken));
     this.logDir = path.resolve(options.logDir);
     mkdirSync(this.logDir, { recursive: true });
     // Each stack starts from an empty event history and empty service states; they survive restarts within the stack.
@@ -158,8 +171,16 @@ class ProcessStack implements Stack {
     return `http://127.0.0.1:${this.ports[name]}`;
   }
 
+  get eventsToken(): string | undefined {
+    return this.credentials?.operatorToken;
+  }
+
   eventHeaders(): Record<string, string> {
     return eventsHeaders(this.eventsToken);
+  }
+
+  deliveryHeaders(body: string | Buffer): Record<string, string> {
+    return deliveryHeadersFor(this.credentials?.signingKey, body);
   }
 
   logFile(name: ServiceName): string {
@@ -189,7 +210,7 @@ class ProcessStack implements Stack {
   async start(name: ServiceName): Promise<void> {
     if (this.isRunning(name)) throw new Error(`${name} is already running (pid ${this.pid(name)})`);
     const env: Record<string, string> = {
-      ...serviceEnv(name, this.ports, 'start', this.eventsToken),
+      ...serviceEnv(name, this.ports, 'start', this.credentials),
       LOG_LEVEL: this.options.logLevel ?? 'info',
       ...(name === 'event-bus' ? { EVENT_LOG_DIR: this.eventLogDir } : {}),
       ...(STATEFUL_SERVICES.has(name) ? { STATE_DIR: path.join(this.stateDir, name) } : {}),

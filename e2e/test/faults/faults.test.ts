@@ -151,7 +151,8 @@ async function deliverDuplicates(): Promise<FaultTimes> {
     const duplicates: BusEvent[] = picks.map((event, index) => (index % 4 === 0 ? tamper(event) : event));
     await Promise.all(
       duplicates.map(async (event) => {
-        const answer = await request(`${stack.url(name)}/events`, { body: event, headers: stack.eventHeaders() });
+        const body = JSON.stringify(event);
+        const answer = await request(`${stack.url(name)}/events`, { body, headers: stack.deliveryHeaders(body) });
         sent++;
         const position = (answer.json as { position?: unknown } | undefined)?.position;
         if (answer.status !== 200 || typeof position !== 'number' || position < event.seq) {
@@ -266,7 +267,7 @@ describe('faults', () => {
     const statuses = await subscriberStatus();
     const delivered = {} as Record<Subscriber, number>;
     for (const status of statuses) delivered[subscriberOf(status)] = status.delivered;
-    const context: FuzzContext = { delivered, history: events, postIds: ledger.postIds.slice(0, 20), eventHeaders: stack.eventHeaders() };
+    const context: FuzzContext = { delivered, history: events, postIds: ledger.postIds.slice(0, 20), eventHeaders: stack.eventHeaders(), deliveryHeaders: (body) => stack.deliveryHeaders(body ?? '') };
     const logSizes = Object.fromEntries(SERVICES.map((name) => [name, statSync(stack.logFile(name)).size]));
 
     const requests = generateFuzz(FUZZ_SEED, FUZZ_COUNT, context);

@@ -2,7 +2,8 @@
  * Each image's HTTP app, built in memory from the service code with fake dependencies (as the services'
  * own tests do), so that the infra checks can ask what a pod really serves. Nothing is started.
  */
-import { EventConsumer, ServiceMetrics, silentLogger } from '@blog/common';
+import type { KeyObject } from 'node:crypto';
+import { EventConsumer, ServiceMetrics, silentLogger, type EventsClientName } from '@blog/common';
 import { InMemoryBus } from '@blog/common/testing';
 import type { Express } from 'express';
 import request from 'supertest';
@@ -28,9 +29,11 @@ function consumer(): EventConsumer {
   return built;
 }
 
-/** What a pod's environment configures in its app (EVENTS_TOKEN, CORS_ORIGINS). */
+/** What a pod's environment configures in its app (EVENTS_TOKEN, the services' tokens on the bus, DELIVERY_PUBLIC_KEY, CORS_ORIGINS). */
 export interface AppSettings {
   eventsToken?: string;
+  serviceTokens?: Partial<Record<EventsClientName, string>>;
+  deliveryKey?: KeyObject;
   browserOrigins?: readonly string[];
 }
 
@@ -42,9 +45,9 @@ export const APP_OF_IMAGE: Readonly<Record<string, (settings?: AppSettings) => E
   'blog/comments': (settings) =>
     createCommentsApp({ store: new CommentStore(), bus: new InMemoryBus(), consumer: consumer(), logger: silentLogger(), metrics: metrics(), ...settings }),
   'blog/query': (settings) => createQueryApp({ store: new QueryStore(), feed: new ChangeFeed(), consumer: consumer(), logger: silentLogger(), metrics: metrics(), ...settings }),
-  'blog/moderation': (settings) => createModerationApp({ consumer: consumer(), logger: silentLogger(), metrics: metrics(), eventsToken: settings?.eventsToken }),
+  'blog/moderation': (settings) => createModerationApp({ consumer: consumer(), logger: silentLogger(), metrics: metrics(), eventsToken: settings?.eventsToken, deliveryKey: settings?.deliveryKey }),
   'blog/event-bus': (settings) =>
-    createEventBusApp({ log: new MemoryEventLog(), subscribers: { statuses: async () => [] }, logger: silentLogger(), metrics: new BusMetrics(), eventsToken: settings?.eventsToken }),
+    createEventBusApp({ log: new MemoryEventLog(), subscribers: { statuses: async () => [] }, logger: silentLogger(), metrics: new BusMetrics(), eventsToken: settings?.eventsToken, serviceTokens: settings?.serviceTokens }),
   // As deployed behind the Ingress: PROXY_API=false (no backends). The client handler (static build or
   // Vite) is left out: it answers any HTML request, so it would hide a probe path the server lacks.
   'blog/client': () => createClientServerApp({ client: (_req, _res, next) => next(), logger: silentLogger() }),

@@ -39,12 +39,16 @@ export function generateFuzz(seed: number, count: number, context: FuzzContext):
 }
 
 /**
- * Event requests carry the token, so that the fuzz reaches the parsers behind the check; one in ten goes
- * without (or with a wrong one), and must then be refused like any other garbage.
+ * Event requests carry the token (to the bus) or the bus's signature of their body (to a service), so that
+ * the fuzz reaches the parsers behind the check; one in ten goes without (or with a wrong token), and must
+ * then be refused like any other garbage.
  */
 function withEventToken(request: FuzzRequest, random: Random, context: FuzzContext): FuzzRequest {
   if (request.service === 'client' || !request.path.toLowerCase().startsWith('/events')) return request;
-  if (request.expectStatus !== undefined || !random.chance(0.1)) return { ...request, headers: { ...request.headers, ...context.eventHeaders } };
+  if (request.expectStatus !== undefined || !random.chance(0.1)) {
+    const credential = request.service === 'event-bus' ? context.eventHeaders : context.deliveryHeaders(request.body);
+    return { ...request, headers: { ...request.headers, ...credential } };
+  }
   const wrong: Record<string, string> = random.chance(0.5) ? { authorization: random.pick(['Bearer', 'Bearer x', 'Basic dXNlcjpwYXNz', `Bearer ${'a'.repeat(5000)}`]) } : {};
   return { ...request, headers: { ...request.headers, ...wrong }, what: `${request.what}, without the events token` };
 }

@@ -26,8 +26,10 @@ export interface FuzzContext {
   history: readonly { seq: number; type: string; data: unknown; id: string; time: string }[];
   /** Ids of existing posts, for comment paths. */
   postIds: readonly string[];
-  /** What an event request needs to pass the token check (the stack's `eventHeaders()`). */
+  /** What an event request to the bus needs to pass the token check (the stack's `eventHeaders()`). */
   eventHeaders: Record<string, string>;
+  /** What a delivery to a service needs to pass the signature check: the bus's signature of its body. */
+  deliveryHeaders: (body: string | Buffer | undefined) => Record<string, string>;
 }
 
 export const JSON_TYPE = { 'content-type': 'application/json' };
