@@ -3,7 +3,9 @@ import { StateDb, type StateSchema } from '@blog/common/state';
 
 export const COMMENTS_SCHEMA: StateSchema = {
   service: 'comments',
-  version: 1,
+  // 2: posts come from PostCreated alone (version 1 also took a CommentCreated's post), and events that
+  // contradict the state are rejected: a state built by version 1 is rebuilt from the log.
+  version: 2,
   // seq: the position of the comment's CommentCreated, the order a post's comments are listed in;
   // published_status: the status of the last CommentUpdated in the log for it; decided_at: the seq of the
   // CommentModerated that set the current status. An update is due while the two statuses differ.

@@ -24,7 +24,8 @@ export function moderate(content: string, blockedWords: readonly string[]): Excl
 
 export const MODERATION_SCHEMA: StateSchema = {
   service: 'moderation',
-  version: 1,
+  // 2: a decision that contradicts its comment no longer settles it: a state built by version 1 is rebuilt.
+  version: 2,
   // A comment waits (decided = 0) from its first CommentCreated until its CommentModerated is in the log.
   tables: `
     CREATE TABLE IF NOT EXISTS comments (
