@@ -71,10 +71,24 @@ describe('event bus HTTP API', () => {
     await request(app).post('/events').send(first).expect(201, { seq: 1, idsFrom: 1 });
     const stored = { ...first, seq: 1 };
     await request(app).post('/events').send(first).expect(201, { seq: 1, idsFrom: 1, duplicate: true, event: stored });
-    // Another body under the same id (another replica, a reused key) is answered with what was stored first.
-    const other = { ...first, data: { id: 'p1', title: 'Another title' }, time: '2026-01-03T00:00:00.000Z' };
-    await request(app).post('/events').send(other).expect(201, { seq: 1, idsFrom: 1, duplicate: true, event: stored });
     expect(log.lastSeq).toBe(1);
+  });
+
+  it('refuses another body under a stored event id with 409 JSON naming the stored event, and stores nothing', async () => {
+    const { app, log } = setup();
+    const first = { ...postCreated, id: 'evt-1', time: '2026-01-02T03:04:05.000Z' };
+    await request(app).post('/events').send(first).expect(201, { seq: 1, idsFrom: 1 });
+    const stored = { ...first, seq: 1 };
+    const otherData = { ...first, data: { id: 'p1', title: 'Another title' }, time: '2026-01-03T00:00:00.000Z' };
+    const otherType = { ...first, type: 'CommentCreated', data: { id: 'c1', postId: 'p1', content: 'hi', status: 'pending' } };
+    for (const other of [otherData, otherType]) {
+      const res = await request(app).post('/events').send(other).expect(409);
+      expect(res.body).toEqual({ error: 'another event is stored under id evt-1; nothing was stored', seq: 1, idsFrom: 1, event: stored });
+    }
+    expect(log.lastSeq).toBe(1);
+    // A publisher without ids (the course's services) is never refused.
+    await request(app).post('/events').send(postCreated).expect(201, { seq: 2, idsFrom: 1 });
+    await request(app).post('/events').send(postCreated).expect(201, { seq: 3, idsFrom: 1 });
   });
 
   it('says from which seq on it remembers event ids (idsFrom): an older id is stored again', async () => {
