@@ -40,6 +40,7 @@ main(async () => {
     name: 'client',
     app: createClientServerApp({ backends, client, logger }),
     port: config.PORT,
+    host: config.HOST,
     logger,
     onListening: async (server) => {
       if (config.CLIENT_MODE === 'dev') {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { localUrl } from './api';
 
@@ -18,14 +19,29 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.Process
     input[key] = value === undefined || value.trim() === '' ? undefined : value.trim();
   }
   const parsed = schema.safeParse(input);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const name = String(issue.path[0]);
-      return `${name}=${shown(name, input[name])}: ${issue.message}`;
-    });
-    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
-  }
+  const problems = parsed.success
+    ? developmentTokenProblems(parsed.data)
+    : parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0]);
+        return `${name}=${shown(name, input[name])}: ${issue.message}`;
+      });
+  if (!parsed.success || problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   return parsed.data;
+}
+
+/**
+ * The EVENTS_TOKEN committed in infra/k8s/config.yaml for a local cluster. Everyone can read it, so a
+ * process takes it only where BLOG_ENV says this is a development deploy.
+ */
+export const DEVELOPMENT_EVENTS_TOKEN = 'local-development-only';
+
+/** Checked in every configuration that holds an events token, whichever service's it is. */
+function developmentTokenProblems(config: Record<string, unknown>): string[] {
+  if (config.EVENTS_TOKEN !== DEVELOPMENT_EVENTS_TOKEN || config.BLOG_ENV === 'development') return [];
+  return [
+    `EVENTS_TOKEN is the development token committed in infra/k8s/config.yaml, accepted only with BLOG_ENV=development ` +
+      `(BLOG_ENV=${JSON.stringify(config.BLOG_ENV ?? '')}): give the bus and the services a token of your own (e.g. openssl rand -base64 32)`,
+  ];
 }
 
 /** A variable's value as an error message may show it: never a secret's. */
@@ -115,12 +131,26 @@ export const env = {
         return isServer ? undefined : `"${server}" is not a NATS server URL such as nats://nats:4222`;
       },
     ),
+  /** An address to listen on: an IP address (127.0.0.1, 0.0.0.0, ::) or a host name. */
+  host: (fallback: string) =>
+    z
+      .string()
+      .default(fallback)
+      .refine((value) => isIP(value) !== 0 || HOST_NAME.test(value), { error: 'must be an IP address to listen on, such as 127.0.0.1 or 0.0.0.0, or a host name' }),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   wordList: (fallback: string[]) => commaList(fallback, (item) => item.toLowerCase()),
 };
 
+const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
 /** Settings every service shares. */
 export const commonConfigSchema = {
+  /**
+   * The address the process listens on: the loopback by default, so that nothing else on the network
+   * reaches it; 0.0.0.0 in a container (its images and manifests set it), where the loopback is the
+   * container's own.
+   */
+  HOST: env.host('127.0.0.1'),
   LOG_LEVEL: env.logLevel(),
   LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
 };
@@ -128,6 +158,8 @@ export const commonConfigSchema = {
 /** Settings of the bus and of every service that takes events: the token event requests must carry. */
 export const eventsConfigSchema = {
   EVENTS_TOKEN: env.token(),
+  /** `development` on a local cluster (infra/k8s), where the committed EVENTS_TOKEN is accepted; `production` anywhere else. */
+  BLOG_ENV: z.enum(['development', 'production'], { error: 'must be development or production' }).default('production'),
 };
 
 /** Settings of a service that publishes to and reads from the bus. */

@@ -19,6 +19,8 @@ export interface ServiceRun {
   name: string;
   app: Express;
   port: number;
+  /** The address to listen on (HOST). */
+  host: string;
   logger: Logger;
   /** Starts background work (catch-up, delivery) once the server listens. */
   onListening?: (server: Server) => Promise<void> | void;
@@ -34,10 +36,10 @@ export interface ServiceRun {
  * Runs a service: listen, start background work, and on SIGTERM/SIGINT stop accepting, let in-flight
  * requests finish (bounded), stop background work and exit 0.
  */
-export async function runService({ name, app, port, logger, onListening, onDraining, onShutdown, drainTimeoutMs = 5_000 }: ServiceRun): Promise<void> {
+export async function runService({ name, app, port, host, logger, onListening, onDraining, onShutdown, drainTimeoutMs = 5_000 }: ServiceRun): Promise<void> {
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
-  const { server, port: bound } = await listen(app, port);
-  logger.info({ port: bound }, `${name} listening on http://localhost:${bound}`);
+  const { server, port: bound } = await listen(app, port, host);
+  logger.info({ host, port: bound }, `${name} listening on http://${host.includes(':') ? `[${host}]` : host}:${bound}`);
 
   let shuttingDown = false;
   const shutdown = async (signal: string) => {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, env, loadConfig } from '../src/config';
+import { commonConfigSchema, ConfigError, env, eventsConfigSchema, loadConfig } from '../src/config';
 
 const schema = z.object({
   PORT: env.port(4000),
@@ -75,5 +75,47 @@ describe('security settings', () => {
 
   it.each(['posts.com', 'http://posts.com/app', '*', 'ftp://posts.com'])('refuses the origin %j, naming CORS_ORIGINS', (origin) => {
     expect(() => loadConfig(secure, { CORS_ORIGINS: origin })).toThrow(`CORS_ORIGINS=${JSON.stringify(origin)}: "${origin}" is not an origin`);
+  });
+});
+
+describe('where a process listens (HOST)', () => {
+  const listening = z.object(commonConfigSchema);
+
+  it('listens on the IPv4 loopback unless told otherwise', () => {
+    expect(loadConfig(listening, {}).HOST).toBe('127.0.0.1');
+    expect(loadConfig(listening, { HOST: '0.0.0.0' }).HOST).toBe('0.0.0.0');
+    expect(loadConfig(listening, { HOST: '::' }).HOST).toBe('::');
+    expect(loadConfig(listening, { HOST: 'my-host.local' }).HOST).toBe('my-host.local');
+  });
+
+  it.each(['http://0.0.0.0', '0.0.0.0:4000', 'a host', '-bad-'])('refuses HOST=%j, naming it', (host) => {
+    expect(() => loadConfig(listening, { HOST: host })).toThrow(new RegExp(`^invalid configuration: HOST=.*must be an IP address to listen on`));
+  });
+});
+
+describe('the development events token', () => {
+  const events = z.object(eventsConfigSchema);
+  const committed = 'local-development-only';
+
+  it('is refused outside development, naming EVENTS_TOKEN and BLOG_ENV, and never shown', () => {
+    for (const environment of [{}, { BLOG_ENV: 'production' }]) {
+      let error: unknown;
+      try {
+        loadConfig(events, { EVENTS_TOKEN: committed, ...environment });
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toMatch(/EVENTS_TOKEN is the development token .* only with BLOG_ENV=development/);
+    }
+  });
+
+  it('is accepted with BLOG_ENV=development; any other token is accepted in production', () => {
+    expect(loadConfig(events, { EVENTS_TOKEN: committed, BLOG_ENV: 'development' })).toEqual({ EVENTS_TOKEN: committed, BLOG_ENV: 'development' });
+    expect(loadConfig(events, { EVENTS_TOKEN: 'a-token-of-my-own-1234' })).toEqual({ EVENTS_TOKEN: 'a-token-of-my-own-1234', BLOG_ENV: 'production' });
+  });
+
+  it('refuses a BLOG_ENV it does not know, naming it', () => {
+    expect(() => loadConfig(events, { BLOG_ENV: 'staging' })).toThrow(/BLOG_ENV="staging": must be development or production/);
   });
 });

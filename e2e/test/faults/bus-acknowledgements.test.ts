@@ -192,7 +192,7 @@ describe('faults: the bus keeps exactly what it confirmed', () => {
     } finally {
       process.kill(pid, 'SIGCONT');
     }
-    const postsUrl = `http://localhost:${stack.ports.posts}`;
+    const postsUrl = `http://127.0.0.1:${stack.ports.posts}`;
     /** The stalled creates as the bus's log and posts show them now. */
     const observe = async () => {
       const history = (await http(`${stack.url('event-bus')}/events`, { headers: stack.eventHeaders() })).json as { seq: number; type: string; data: { title?: unknown } }[];
