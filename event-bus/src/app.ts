@@ -48,7 +48,11 @@ const historyQuerySchema = z.object({
 
 export function createApp({ log, subscribers, logger, metrics, eventsToken, draining, snapshots }: EventBusDeps): Express {
   const app = createServiceApp({ isReady: () => true, logger, metrics, eventsToken });
-  if (eventsToken !== undefined) app.use('/snapshots', requireEventsToken(eventsToken));
+  if (eventsToken !== undefined) {
+    app.use('/snapshots', requireEventsToken(eventsToken));
+    // Who the subscribers are and how far behind: for the blog's own processes and its operators.
+    app.use('/subscribers', requireEventsToken(eventsToken));
+  }
   const logEnd = async () => {
     // Everything acknowledged by any bus replica counts.
     await log.readable();
@@ -142,7 +146,7 @@ export function createApp({ log, subscribers, logger, metrics, eventsToken, drai
     res.end(separator === '[' ? '[]' : ']');
   });
 
-  /** Where each subscriber's delivery stands; any bus replica answers, the delivering one or not. */
+  /** Where each subscriber's delivery stands (needs the events token); any bus replica answers, the delivering one or not. */
   app.get('/subscribers', async (_req, res) => {
     res.json(await subscribers.statuses());
   });

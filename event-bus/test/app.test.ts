@@ -151,6 +151,17 @@ describe('event bus HTTP API', () => {
     expect(res.body).toEqual([{ url: 'http://127.0.0.1:9', delivered: 0, lag: 1, failures: 0, lastError: null }]);
   });
 
+  it('with an events token, shows the subscribers only to a request that carries it (401 JSON otherwise)', async () => {
+    const token = 'a-token-of-sixteen-or-more';
+    const app = createApp({ log: new MemoryEventLog(), subscribers: none, logger: silentLogger(), eventsToken: token, metrics: new BusMetrics() });
+    const refused = await request(app).get('/subscribers').expect(401);
+    expect(refused.body).toEqual({ error: expect.stringMatching(/Authorization: Bearer/) });
+    await request(app).get('/subscribers').set('authorization', 'Bearer wrong-token-of-sixteen').expect(401);
+    await request(app).get('/subscribers').set('authorization', `Bearer ${token}`).expect(200, []);
+    // Prometheus scrapes /metrics without a token: it stays open (it names no event, only counts).
+    await request(app).get('/metrics').expect(200);
+  });
+
   it('is always ready and answers health', async () => {
     const { app } = setup();
     await request(app).get('/readyz').expect(200);
