@@ -115,6 +115,16 @@ describe('the router\'s per-client limits', () => {
     expect(received).toMatch(/^HTTP\/1\.1 408 /);
   });
 
+  it('closes a connection that sends nothing, so idle sockets are not held', async () => {
+    const port = await router({ headersTimeoutMs: 1_000, requestTimeoutMs: 5_000 });
+    const socket = net.connect(port, '127.0.0.1');
+    sockets.push(socket);
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+    await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    expect(received).toMatch(/^HTTP\/1\.1 408 /);
+  });
+
   it('reads its limits from the environment, naming a wrong variable', () => {
     const schema = z.object(routerLimitsConfigSchema);
     expect(loadConfig(schema, {})).toEqual({
