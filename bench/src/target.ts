@@ -77,7 +77,7 @@ export async function waitForQuiet(target: Target, timeoutMs: number): Promise<{
   try {
     const quiet = await waitUntil(
       async () => {
-        const lags = await subscriberLags(client);
+        const lags = await subscriberLags(client, target.stack?.eventHeaders() ?? {});
         quietReads = lags !== undefined && lags.every((lag) => lag === 0) ? quietReads + 1 : 0;
         return quietReads >= 2;
       },
@@ -90,9 +90,10 @@ export async function waitForQuiet(target: Target, timeoutMs: number): Promise<{
   }
 }
 
-async function subscriberLags(bus: JsonClient): Promise<number[] | undefined> {
+/** Each subscriber's lag; `/subscribers` needs the events token when the bus has one. */
+async function subscriberLags(bus: JsonClient, headers: Record<string, string>): Promise<number[] | undefined> {
   try {
-    const { status, body } = await bus.get('/subscribers');
+    const { status, body } = await bus.get('/subscribers', headers);
     if (status !== 200 || !Array.isArray(body)) return undefined;
     return body.map((entry: unknown) => (isRecord(entry) && typeof entry.lag === 'number' ? entry.lag : Number.NaN));
   } catch {

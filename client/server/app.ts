@@ -4,6 +4,7 @@ import { addHealthRoutes, finishServiceApp, inTurn, resolvePublicRoute, type Log
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { createProxyMiddleware } from 'http-proxy-middleware';
+import { createRate, DEFAULT_ROUTER_LIMITS, streamsPerClient, type RouterLimits } from './limits';
 
 export type ApiBackend = Exclude<PublicBackend, 'client'>;
 /** Each public service's base URL, or the URLs of its replicas (requests take them in turn). */
@@ -19,14 +20,18 @@ export interface ClientServerOptions {
   /** Serves the client: the static build, or Vite's dev middleware. */
   client: RequestHandler;
   logger: Logger;
+  /** Per-client limits on the API it routes (the defaults are the cluster's). */
+  limits?: RouterLimits;
 }
 
-export function createClientServerApp({ backends, client, logger }: ClientServerOptions): Express {
+export function createClientServerApp({ backends, client, logger, limits = DEFAULT_ROUTER_LIMITS }: ClientServerOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   // Stateless: ready as soon as it listens.
   addHealthRoutes(app, () => true);
   if (backends) {
+    app.use(streamsPerClient(limits.streamsPerClient, isStream));
+    app.use(createRate(limits, isCreate));
     app.use(apiProxy(backends, logger));
     app.options(/^\/posts/i, (req, res) => {
       res.status(400).json({ error: `${req.method} ${req.path} with a body is not accepted` });
@@ -37,6 +42,22 @@ export function createClientServerApp({ backends, client, logger }: ClientServer
 }
 
 const PROXIED_METHODS = new Set(['GET', 'HEAD', 'POST', 'OPTIONS']);
+
+const pathnameOf = (req: IncomingMessage) => new URL(req.url ?? '/', 'http://gateway').pathname;
+
+/** The live view: the path of the Ingress that holds streams open (common/src/routes.ts). */
+const STREAM_PATH = /^\/posts\/stream/i;
+
+function isStream(req: IncomingMessage): boolean {
+  const pathname = pathnameOf(req);
+  return req.method === 'GET' && STREAM_PATH.test(pathname) && resolvePublicRoute(pathname) === 'query';
+}
+
+/** A POST to the API: every create (posts and comments). */
+function isCreate(req: IncomingMessage): boolean {
+  const backend = resolvePublicRoute(pathnameOf(req));
+  return req.method === 'POST' && backend !== undefined && backend !== 'client';
+}
 
 /** Whether a request says it carries a body (a length above 0, or chunks). */
 function hasBody(req: IncomingMessage): boolean {

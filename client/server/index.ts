@@ -5,6 +5,7 @@ import { commonConfigSchema, createLogger, DEFAULT_PORTS, env, loadConfig, local
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import { createClientServerApp, staticClient, type ApiBackends } from './app';
+import { routerLimitsConfigSchema, routerLimitsOf, serverTimeouts } from './limits';
 
 const configSchema = z.object({
   ...commonConfigSchema,
@@ -16,6 +17,7 @@ const configSchema = z.object({
   QUERY_URL: env.urlList([localUrl('query')]),
   /** Extra host names Vite's dev server answers to (it refuses unknown Host headers), e.g. posts.com. */
   DEV_ALLOWED_HOSTS: env.wordList([]),
+  ...routerLimitsConfigSchema,
 });
 
 /** client/, whether this runs compiled from dist-server/ or from server/ with tsx. */
@@ -36,10 +38,13 @@ main(async () => {
       : (req, res, next) => (devClient ? devClient(req, res, next) : res.status(503).json({ error: 'the dev server is starting' }));
 
   let closeVite: (() => Promise<void>) | undefined;
+  const limits = routerLimitsOf(config);
   await runService({
     name: 'client',
-    app: createClientServerApp({ backends, client, logger }),
+    app: createClientServerApp({ backends, client, logger, limits }),
     port: config.PORT,
+    host: config.HOST,
+    serverOptions: serverTimeouts(limits),
     logger,
     onListening: async (server) => {
       if (config.CLIENT_MODE === 'dev') {

@@ -1,9 +1,11 @@
-import { pageOf, PAGES, reactionId, Reactor, type Comment, type Page, type PageRequest, type CommentStatus, type EventHandlers, type EventPublisher, type Logger } from '@blog/common';
+import { commentContradiction, idReused, pageOf, PAGES, reactionId, Reactor, unknownPost, type Comment, type EventRejection, type Page, type PageRequest, type CommentStatus, type EventHandlers, type EventPublisher, type Logger } from '@blog/common';
 import { StateDb, type StateSchema } from '@blog/common/state';
 
 export const COMMENTS_SCHEMA: StateSchema = {
   service: 'comments',
-  version: 1,
+  // 2: posts come from PostCreated alone (version 1 also took a CommentCreated's post), and events that
+  // contradict the state are rejected: a state built by version 1 is rebuilt from the log.
+  version: 2,
   // seq: the position of the comment's CommentCreated, the order a post's comments are listed in;
   // published_status: the status of the last CommentUpdated in the log for it; decided_at: the seq of the
   // CommentModerated that set the current status. An update is due while the two statuses differ.
@@ -54,6 +56,7 @@ function commentStatements({ db }: StateDb) {
       ON CONFLICT (id) DO UPDATE SET post_id = excluded.post_id, content = excluded.content, seq = excluded.seq
       WHERE excluded.seq < comments.seq`),
     get: db.prepare<[string], CommentRow>(`SELECT ${COMMENT_COLUMNS} FROM comments WHERE id = ?`),
+    createdAt: db.prepare<[string], { seq: number }>('SELECT seq FROM comments WHERE id = ?'),
     ofPostNewestFirst: db.prepare<[string, number, number], Comment & { seq: number }>('SELECT id, content, status, seq FROM comments WHERE post_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?'),
     decide: db.prepare<[CommentStatus, number, string]>('UPDATE comments SET status = ?, decided_at = ? WHERE id = ?'),
     published: db.prepare<[CommentStatus, string]>('UPDATE comments SET published_status = ? WHERE id = ?'),
@@ -77,10 +80,14 @@ export class CommentStore {
     return this.statements.hasPost.get(postId) !== undefined;
   }
 
-  /** Adds a comment unless it is already known (a replayed or echoed CommentCreated). */
+  /** Adds a comment unless it is already known (a replayed or echoed CommentCreated); its post must be known. */
   addComment(postId: string, comment: Comment, seq: number): void {
     this.statements.addComment.run(comment.id, postId, comment.content, comment.status, seq);
-    this.addPost(postId);
+  }
+
+  /** The seq of the CommentCreated that made the comment (its place in the log). */
+  createdAt(commentId: string): number | undefined {
+    return this.statements.createdAt.get(commentId)?.seq;
   }
 
   get(commentId: string): StoredComment | undefined {
@@ -115,27 +122,52 @@ export class CommentStore {
 /**
  * On CommentModerated the comment takes the moderation's status and a CommentUpdated is due — unless the
  * log already holds one with that status, which is what makes replaying history emit nothing again.
+ *
+ * Comments knows posts from PostCreated only: a comment on a post the log never created is rejected (as
+ * `POST /posts/:id/comments` answers 404 for it), and so is an event that contradicts its comment (another
+ * post, other content) or a CommentCreated that reuses an earlier comment's id for another body.
  */
 export function commentEventHandlers(store: CommentStore, updates: Reactor): EventHandlers {
   return {
     PostCreated: ({ id }) => store.addPost(id),
-    CommentCreated: ({ id, postId, content, status }, { seq }) => store.addComment(postId, { id, content, status }, seq),
+    CommentCreated: ({ id, postId, content, status }, { seq }) => {
+      if (!store.hasPost(postId)) return unknownPost(id, postId);
+      const known = store.get(id);
+      // A comment this replica added ahead of the log (its own keyed create) gives way to an earlier event: see addComment.
+      const earlier = known !== undefined && (store.createdAt(id) ?? 0) < seq;
+      if (earlier && (known.postId !== postId || known.content !== content)) return idReused('comment', id);
+      store.addComment(postId, { id, content, status }, seq);
+    },
     CommentModerated: ({ id, postId, content, status }, { seq }) => {
+      const rejection = moderationContradiction(store, { id, postId, content });
+      if (rejection) return rejection;
       store.addComment(postId, { id, content, status }, seq);
       const comment = store.get(id);
       if (!comment) return;
       store.decide(id, status, seq);
       if (comment.publishedStatus !== status) updates.need(id);
     },
-    CommentUpdated: ({ id, status }) => {
+    CommentUpdated: (change) => {
+      const { id, status } = change;
       const comment = store.get(id);
-      if (!comment) return;
+      const rejection = commentContradiction(change, comment);
+      if (rejection || !comment) return rejection;
       store.published(id, status);
       // This echo settles the update that was in flight; if the status moved on meanwhile, another is due.
       updates.done(id);
       if (comment.status !== status) updates.need(id);
     },
   };
+}
+
+/**
+ * A decision on a comment the state holds must name its post and content; one on a comment it does not
+ * hold (its CommentCreated was skipped as invalid) is taken as the comment, if its post exists.
+ */
+function moderationContradiction(store: CommentStore, decided: { id: string; postId: string; content: string }): EventRejection | undefined {
+  const comment = store.get(decided.id);
+  if (comment) return commentContradiction(decided, comment);
+  return store.hasPost(decided.postId) ? undefined : unknownPost(decided.id, decided.postId);
 }
 
 /** The reactor that publishes a CommentUpdated with the comment's current state whenever one is due. */

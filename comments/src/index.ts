@@ -20,6 +20,7 @@ main(async () => {
     name: 'comments',
     app: createApp({ store, bus, consumer, logger, metrics, eventsToken: config.EVENTS_TOKEN, deliveryKey: config.DELIVERY_PUBLIC_KEY, browserOrigins: config.CORS_ORIGINS }),
     port: config.PORT,
+    host: config.HOST,
     logger,
     onListening: async () => {
       await consumer.start();

@@ -388,6 +388,44 @@ describe('comments: moderation updates', () => {
   }, 15_000);
 });
 
+describe('comments: events that contradict the state are rejected', () => {
+  it('ignores a CommentCreated for a post the log never created: the post takes no public comments', async () => {
+    const { app, bus, consumer } = await setup();
+    await deliver(app, await bus.publish({ type: 'CommentCreated', data: { id: 'c0', postId: 'ghost', content: 'orphan', status: 'pending' } }));
+
+    expect(consumer.stats).toMatchObject({ rejected: 1, skipped: 0 });
+    expect(await commentsOf(app, 'ghost')).toEqual([]);
+    const res = await request(app).post('/posts/ghost/comments').send({ content: 'public?' }).expect(404);
+    expect(res.body).toEqual({ error: 'post ghost not found' });
+  });
+
+  it('ignores a CommentModerated that names another post or content than its comment\'s, and publishes no update for it', async () => {
+    const { history } = await historyWithComment();
+    await history.publish({ type: 'PostCreated', data: { id: 'p2', title: 'Other' } });
+    const { app, bus, consumer } = await setup({ history });
+    await deliver(app, await bus.publish({ type: 'CommentModerated', data: { id: 'c1', postId: 'p2', content: 'hello', status: 'approved' } }));
+    await deliver(app, await bus.publish({ type: 'CommentModerated', data: { id: 'c1', postId: 'p1', content: 'rewritten', status: 'approved' } }));
+    await settle();
+
+    expect(consumer.stats).toMatchObject({ rejected: 2, skipped: 0 });
+    expect(bus.ofType('CommentUpdated')).toHaveLength(0);
+    expect(await commentsOf(app, 'p1')).toEqual([{ id: 'c1', content: 'hello', status: 'pending' }]);
+    expect(await commentsOf(app, 'p2')).toEqual([]);
+  });
+
+  it('keeps the first CommentCreated of a comment id and ignores a later one with another post or content', async () => {
+    const { history } = await historyWithComment();
+    await history.publish({ type: 'PostCreated', data: { id: 'p2', title: 'Other' } });
+    await history.publish({ type: 'CommentCreated', data: { id: 'c1', postId: 'p2', content: 'moved', status: 'pending' } });
+    await history.publish({ type: 'CommentCreated', data: { id: 'c1', postId: 'p1', content: 'hello', status: 'pending' } });
+    const { app, consumer } = await setup({ history });
+
+    expect(consumer.stats).toMatchObject({ rejected: 1, skipped: 0 });
+    expect(await commentsOf(app, 'p1')).toEqual([{ id: 'c1', content: 'hello', status: 'pending' }]);
+    expect(await commentsOf(app, 'p2')).toEqual([]);
+  });
+});
+
 describe('comments: health', () => {
   it('is not ready before catching up with the history, ready after; always healthy', async () => {
     const { history } = await historyWithComment();

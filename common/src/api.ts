@@ -38,7 +38,8 @@ export const DEFAULT_PORTS = {
 } as const;
 
 /** `http://localhost:<its default port>`: where the others find a part of the blog by default. */
-export const localUrl = (part: keyof typeof DEFAULT_PORTS): string => `http://localhost:${DEFAULT_PORTS[part]}`;
+/** A service on this machine: the IPv4 loopback every process listens on by default (HOST), whatever localhost resolves to. */
+export const localUrl = (part: keyof typeof DEFAULT_PORTS): string => `http://127.0.0.1:${DEFAULT_PORTS[part]}`;
 
 export const COMMENT_STATUSES = ['pending', 'approved', 'rejected'] as const;
 export type CommentStatus = (typeof COMMENT_STATUSES)[number];

@@ -287,6 +287,11 @@ export class BusClient implements EventPublisher, EventHistory {
     if (status === 401) return { kind: 'not-stored', reason: REFUSED_TOKEN };
     // This service's token may not publish that event type: a misconfiguration, answered 503 like a refused token.
     if (status === 403) return { kind: 'not-stored', reason: busRefusal(status, text) };
+    if (status === 409 && single) {
+      // Another event is stored under this id: settled as a duplicate whose body differs (EventIdTakenError).
+      const refused = takenIdOf(parseJsonOrUndefined(text));
+      if (refused) return { kind: 'stored', results: [refused] };
+    }
     if (status >= 300) throw new Error(`event bus refused POST ${path}: HTTP ${status} ${text}`);
     const body = parseJsonOrUndefined(text);
     const results = storedResults(body, events.length);
@@ -373,6 +378,12 @@ function storedResults(body: unknown, count: number): StoredAt[] | string {
     (results[index] as StoredAt).earlier = duplicate.event;
   }
   return results;
+}
+
+/** The bus's 409 for an id it holds another event under: where that event is stored, and the event. */
+function takenIdOf(body: unknown): StoredAt | undefined {
+  if (!isRecord(body) || typeof body.seq !== 'number' || !isRecord(body.event)) return undefined;
+  return { seq: body.seq, earlier: body.event };
 }
 
 /** The stored event when it is the same as ours (type and data), as the bus keeps it; undefined when it is another. */

@@ -1,4 +1,5 @@
-import type { KeyObject } from 'node:crypto';
+import { createPublicKey, KeyObject } from 'node:crypto';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { localUrl } from './api';
 import { parsePublicKey, parseSigningKey } from './delivery-signature';
@@ -20,14 +21,39 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.Process
     input[key] = value === undefined || value.trim() === '' ? undefined : value.trim();
   }
   const parsed = schema.safeParse(input);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const name = String(issue.path[0]);
-      return `${name}=${shown(name, input[name])}: ${issue.message}`;
-    });
-    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
-  }
+  const problems = parsed.success
+    ? developmentCredentialProblems(input, parsed.data)
+    : parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0]);
+        return `${name}=${shown(name, input[name])}: ${issue.message}`;
+      });
+  if (!parsed.success || problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   return parsed.data;
+}
+
+/**
+ * The credentials committed in infra/k8s for a local cluster: every token and password there begins with
+ * this, and its delivery key pair has this public half. Everyone can read them, so a process takes them
+ * only where BLOG_ENV says this is a development deploy.
+ */
+export const DEVELOPMENT_CREDENTIAL_PREFIX = 'local-development';
+export const DEVELOPMENT_DELIVERY_PUBLIC_KEY = 'MCowBQYDK2VwAyEAQr2aMLF1rO2T6delyhzx7EJlSU68dsMTQVf3FeDnyKw=';
+
+/** Checked in every configuration: a secret variable holding a committed development credential, outside development. */
+function developmentCredentialProblems(input: Record<string, string | undefined>, config: Record<string, unknown>): string[] {
+  if (config.BLOG_ENV === 'development') return [];
+  const committed = Object.keys(input).filter((name) => SECRET_NAME.test(name) && (input[name]?.startsWith(DEVELOPMENT_CREDENTIAL_PREFIX) || isDevelopmentKey(config[name])));
+  if (committed.length === 0) return [];
+  return [
+    `${committed.join(', ')} ${committed.length === 1 ? 'is a development credential' : 'are development credentials'} committed in infra/k8s, accepted only with BLOG_ENV=development ` +
+      `(BLOG_ENV=${JSON.stringify(config.BLOG_ENV ?? '')}): give the blog credentials of your own (e.g. openssl rand -base64 32; docs/operations.md#security)`,
+  ];
+}
+
+function isDevelopmentKey(value: unknown): boolean {
+  if (!(value instanceof KeyObject)) return false;
+  const publicKey = value.type === 'private' ? createPublicKey(value) : value;
+  return publicKey.export({ format: 'der', type: 'spki' }).toString('base64') === DEVELOPMENT_DELIVERY_PUBLIC_KEY;
 }
 
 /** A variable's value as an error message may show it: never a secret's. */
@@ -122,6 +148,12 @@ export const env = {
   signingKey: () => z.string().transform(keyParser(parseSigningKey)).optional(),
   /** The Ed25519 public key deliveries must be signed with: PEM, or base64 of the SPKI DER form. */
   publicKey: () => z.string().transform(keyParser(parsePublicKey)).optional(),
+  /** An address to listen on: an IP address (127.0.0.1, 0.0.0.0, ::) or a host name. */
+  host: (fallback: string) =>
+    z
+      .string()
+      .default(fallback)
+      .refine((value) => isIP(value) !== 0 || HOST_NAME.test(value), { error: 'must be an IP address to listen on, such as 127.0.0.1 or 0.0.0.0, or a host name' }),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   wordList: (fallback: string[]) => commaList(fallback, (item) => item.toLowerCase()),
 };
@@ -139,9 +171,16 @@ function keyParser(parse: (text: string) => KeyObject) {
     }
   };
 }
+const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 /** Settings every service shares. */
 export const commonConfigSchema = {
+  /**
+   * The address the process listens on: the loopback by default, so that nothing else on the network
+   * reaches it; 0.0.0.0 in a container (its images and manifests set it), where the loopback is the
+   * container's own.
+   */
+  HOST: env.host('127.0.0.1'),
   LOG_LEVEL: env.logLevel(),
   LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
 };
@@ -149,6 +188,8 @@ export const commonConfigSchema = {
 /** Settings of the bus and of every service that takes events: the token event requests must carry. */
 export const eventsConfigSchema = {
   EVENTS_TOKEN: env.token(),
+  /** `development` on a local cluster (infra/k8s), where the committed EVENTS_TOKEN is accepted; `production` anywhere else. */
+  BLOG_ENV: z.enum(['development', 'production'], { error: 'must be development or production' }).default('production'),
 };
 
 /** Settings of a service that publishes to and reads from the bus. */

@@ -10,14 +10,48 @@ import type { ServiceMetrics } from './metrics';
 
 type EnvelopeOf<T extends EventType> = Envelope<Extract<BlogEvent, { type: T }>>;
 
-/** A map from event type to the function that applies it to the service's state. Unlisted types are ignored. */
-export type EventHandlers = { [T in EventType]?: (data: EnvelopeOf<T>['data'], envelope: EnvelopeOf<T>) => void };
+/** Why an event that contradicts a service's state was not applied: a label of `events_rejected_total`. */
+export type RejectionReason =
+  /** A comment on a post the state does not hold. */
+  | 'unknown-post'
+  /** A change to a comment the state does not hold. */
+  | 'unknown-comment'
+  /** A change to a comment that names another post than the comment's. */
+  | 'other-post'
+  /** A change to a comment that carries other content than the comment's (comments are never edited). */
+  | 'other-content'
+  /** A create under an id the log already gave to another body. */
+  | 'id-reused';
+
+/** What a handler returns instead of applying an event that contradicts the state: it changed nothing. */
+export interface EventRejection {
+  readonly rejected: RejectionReason;
+  /** For the log: which record, and what it holds. */
+  readonly detail: string;
+}
+
+/**
+ * Refuses an event from its handler, before the handler has written anything. The decision must depend
+ * on the event and the state alone, so every replica, and every replay of the log, makes the same one.
+ */
+export function rejectEvent(reason: RejectionReason, detail: string): EventRejection {
+  return { rejected: reason, detail };
+}
+
+/**
+ * A map from event type to the function that applies it to the service's state. Unlisted types are
+ * ignored. A handler returns an EventRejection for an event that contradicts the state: it is passed
+ * over, counted and logged.
+ */
+export type EventHandlers = { [T in EventType]?: (data: EnvelopeOf<T>['data'], envelope: EnvelopeOf<T>) => EventRejection | void };
 
 export type AnyEnvelope = Envelope | ForeignEnvelope;
 
 export interface ConsumerStats {
   applied: number;
   duplicates: number;
+  /** Events that contradict the state (EventRejection): passed over the same way on every replica. */
+  rejected: number;
   /** Poison events: invalid, or their handler threw. Logged with their seq and skipped. */
   skipped: number;
 }
@@ -94,6 +128,7 @@ const FOLLOW_WAIT_MS = 25_000;
  * - A live event past a gap first pulls the missing range from the history; one the history cannot
  *   vouch for (it ends before the gap does) is refused with 409.
  * - An event that fails validation or whose handler throws is logged, counted and skipped.
+ * - An event its handler rejects (it contradicts the state) is logged, counted and passed over.
  */
 export class EventConsumer {
   private lastSeq: number;
@@ -104,7 +139,7 @@ export class EventConsumer {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly stopping = new AbortController();
   private readonly pageSize: number;
-  readonly stats: ConsumerStats = { applied: 0, duplicates: 0, skipped: 0 };
+  readonly stats: ConsumerStats = { applied: 0, duplicates: 0, rejected: 0, skipped: 0 };
 
   constructor(private readonly options: EventConsumerOptions) {
     this.pageSize = options.pageSize ?? 10_000;
@@ -259,7 +294,7 @@ export class EventConsumer {
 
   private commit(entries: readonly Entry[], units: 'together' | 'each'): Outcome {
     const before = this.lastSeq;
-    const outcome: Outcome = { applied: [], failed: [], invalid: [] };
+    const outcome: Outcome = { applied: [], rejected: [], failed: [], invalid: [] };
     try {
       this.state.transaction(() => {
         for (const entry of entries) {
@@ -304,23 +339,27 @@ export class EventConsumer {
     this.lastEventId = envelope.id;
     const { handlers } = this.options;
     if (!isKnownEventType(envelope.type) || !Object.hasOwn(handlers, envelope.type)) return;
-    const handler = handlers[envelope.type] as ((data: unknown, envelope: AnyEnvelope) => void) | undefined;
+    const handler = handlers[envelope.type] as ((data: unknown, envelope: AnyEnvelope) => EventRejection | void) | undefined;
     if (!handler) return;
+    let rejection: EventRejection | void = undefined;
     if (units === 'together') {
       try {
-        handler(envelope.data, envelope);
+        rejection = handler(envelope.data, envelope);
       } catch (err) {
         throw new HandlerFailed(err);
       }
-      outcome.applied.push(envelope);
-      return;
+    } else {
+      try {
+        this.state.transaction(() => {
+          rejection = handler(envelope.data, envelope);
+        });
+      } catch (err) {
+        outcome.failed.push({ envelope, err });
+        return;
+      }
     }
-    try {
-      this.state.transaction(() => handler(envelope.data, envelope));
-      outcome.applied.push(envelope);
-    } catch (err) {
-      outcome.failed.push({ envelope, err });
-    }
+    if (rejection) outcome.rejected.push({ envelope, rejection });
+    else outcome.applied.push(envelope);
   }
 
   private skipInvalid({ raw, error }: Extract<Entry, { ok: false }>, outcome: Outcome): void {
@@ -333,14 +372,19 @@ export class EventConsumer {
   }
 
   /** Counts and logs what a kept transaction applied and skipped. */
-  private report({ applied, failed, invalid }: Outcome): void {
+  private report({ applied, rejected, failed, invalid }: Outcome): void {
     const { metrics, logger } = this.options;
     this.stats.applied += applied.length;
+    this.stats.rejected += rejected.length;
     this.stats.skipped += failed.length + invalid.length;
     for (const { type, id, seq } of applied) {
       metrics?.eventsApplied.inc({ type });
       // Live events only: a catch-up replays the whole history, which one line sums up.
       if (this.ready) logger.info({ eventId: id, type, seq }, 'event applied');
+    }
+    for (const { envelope: { seq, id, type }, rejection: { rejected: reason, detail } } of rejected) {
+      metrics?.eventsRejected.inc({ type, reason });
+      logger.warn({ seq, id, type, reason, detail }, 'event contradicts the state: ignored');
     }
     for (const { envelope, err } of failed) {
       metrics?.eventsSkipped.inc();
@@ -356,9 +400,10 @@ export class EventConsumer {
 /** An event of a page: valid, or what the history holds and why it is not an event. */
 type Entry = { ok: true; envelope: AnyEnvelope } | { ok: false; raw: unknown; error: string };
 
-/** What one transaction applied, and what it skipped: handlers that threw, invalid events. */
+/** What one transaction applied, and what it passed over: rejected events, handlers that threw, invalid events. */
 interface Outcome {
   applied: AnyEnvelope[];
+  rejected: { envelope: AnyEnvelope; rejection: EventRejection }[];
   failed: { envelope: AnyEnvelope; err: unknown }[];
   invalid: { seq: unknown; error: string }[];
 }

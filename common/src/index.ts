@@ -7,6 +7,7 @@ export * from './backoff';
 export * from './bus-client';
 export * from './http-client';
 export * from './consumer';
+export * from './domain-checks';
 export * from './reactor';
 export * from './server';
 export * from './routes';

@@ -46,6 +46,7 @@ export class ServiceMetrics extends HttpMetrics {
   readonly eventsPublished: Counter<'type'>;
   readonly eventsApplied: Counter<'type'>;
   readonly eventsSkipped: Counter;
+  readonly eventsRejected: Counter<'type' | 'reason'>;
   readonly catchUpSeconds: Gauge;
 
   constructor(service: string, options: { processMetrics?: boolean } = {}) {
@@ -54,6 +55,12 @@ export class ServiceMetrics extends HttpMetrics {
     this.eventsPublished = new Counter({ name: 'events_published_total', help: 'Events this service published (stored by the bus)', labelNames: ['type'], registers });
     this.eventsApplied = new Counter({ name: 'events_applied_total', help: 'Events applied to this service state', labelNames: ['type'], registers });
     this.eventsSkipped = new Counter({ name: 'events_skipped_total', help: 'Poison events skipped: invalid, or their handler threw', registers });
+    this.eventsRejected = new Counter({
+      name: 'events_rejected_total',
+      help: 'Events not applied because they contradict this service state, by type and reason',
+      labelNames: ['type', 'reason'],
+      registers,
+    });
     this.catchUpSeconds = new Gauge({ name: 'catch_up_duration_seconds', help: 'How long the last catch-up with the event history took', registers });
   }
 }

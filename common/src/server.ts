@@ -1,17 +1,23 @@
-import type { Server, ServerResponse } from 'node:http';
+import { createServer, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { ConfigError } from './config';
 import type { Logger } from './logger';
 
-/** Starts listening; resolves with the server and the port actually bound (useful with port 0). */
-export function listen(app: Express, port: number, host?: string): Promise<{ server: Server; port: number }> {
+/**
+ * Starts listening; resolves with the server and the port actually bound (useful with port 0). Without a
+ * host, Node listens on every interface: services pass the one their HOST names.
+ */
+export function listen(app: Express, port: number, host?: string, options: ServerOptions = {}): Promise<{ server: Server; port: number }> {
   return new Promise((resolve, reject) => {
-    const onListening = (err?: Error) => {
-      if (err) return reject(err);
+    const server = createServer(options, app);
+    server.once('error', reject);
+    const onListening = () => {
+      server.off('error', reject);
       resolve({ server, port: (server.address() as AddressInfo).port });
     };
-    const server = host === undefined ? app.listen(port, onListening) : app.listen(port, host, onListening);
+    if (host === undefined) server.listen(port, onListening);
+    else server.listen(port, host, onListening);
   });
 }
 
@@ -19,6 +25,10 @@ export interface ServiceRun {
   name: string;
   app: Express;
   port: number;
+  /** The address to listen on (HOST). */
+  host: string;
+  /** Options of the HTTP server, e.g. its timeouts. */
+  serverOptions?: ServerOptions;
   logger: Logger;
   /** Starts background work (catch-up, delivery) once the server listens. */
   onListening?: (server: Server) => Promise<void> | void;
@@ -34,10 +44,10 @@ export interface ServiceRun {
  * Runs a service: listen, start background work, and on SIGTERM/SIGINT stop accepting, let in-flight
  * requests finish (bounded), stop background work and exit 0.
  */
-export async function runService({ name, app, port, logger, onListening, onDraining, onShutdown, drainTimeoutMs = 5_000 }: ServiceRun): Promise<void> {
+export async function runService({ name, app, port, host, serverOptions, logger, onListening, onDraining, onShutdown, drainTimeoutMs = 5_000 }: ServiceRun): Promise<void> {
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
-  const { server, port: bound } = await listen(app, port);
-  logger.info({ port: bound }, `${name} listening on http://localhost:${bound}`);
+  const { server, port: bound } = await listen(app, port, host, serverOptions);
+  logger.info({ host, port: bound }, `${name} listening on http://${host.includes(':') ? `[${host}]` : host}:${bound}`);
 
   let shuttingDown = false;
   const shutdown = async (signal: string) => {

@@ -222,6 +222,18 @@ describe('BusClient', () => {
       await expect(otherType).rejects.toBeInstanceOf(EventIdTakenError);
     });
 
+    it('rejects with EventIdTakenError at once when the bus refuses the id with 409 and the event it holds', async () => {
+      let requests = 0;
+      const url = await busAnswering((_req, _body, res) => {
+        requests++;
+        res.writeHead(409, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'another event is stored under id event-1; nothing was stored', seq: 7, idsFrom: 1, event: storedEarlier }));
+      });
+      const publishing = new BusClient(url).publish({ type: 'PostCreated', data: { id: 'p1', title: 'Second' } }, { id: 'event-1' });
+      await expect(publishing).rejects.toBeInstanceOf(EventIdTakenError);
+      await expect(publishing).rejects.toMatchObject({ status: 409, eventId: 'event-1', stored: storedEarlier });
+      expect(requests).toBe(1);
+    });
+
     it('in a batch, settles each event by its own answer', async () => {
       const url = await busHolding(storedEarlier);
       const bus = new BusClient(url);

@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { z } from 'zod';
-import { busServiceConfigSchema, ConfigError, env, loadConfig } from '../src/config';
+import { busServiceConfigSchema, commonConfigSchema, ConfigError, DEVELOPMENT_DELIVERY_PUBLIC_KEY, env, eventsConfigSchema, loadConfig } from '../src/config';
 
 const schema = z.object({
   PORT: env.port(4000),
@@ -96,5 +96,59 @@ describe('DELIVERY_PUBLIC_KEY', () => {
     expect(() => loadConfig(schema, { DELIVERY_PUBLIC_KEY: privateDer })).toThrow(/DELIVERY_PUBLIC_KEY=\(\d+ characters, hidden\): is not a key/);
     const x25519 = generateKeyPairSync('x25519').publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
     expect(() => loadConfig(schema, { DELIVERY_PUBLIC_KEY: x25519 })).toThrow(/DELIVERY_PUBLIC_KEY=\(\d+ characters, hidden\): is a x25519 key; it must be an Ed25519 key/);
+  });
+});
+
+describe('where a process listens (HOST)', () => {
+  const listening = z.object(commonConfigSchema);
+
+  it('listens on the IPv4 loopback unless told otherwise', () => {
+    expect(loadConfig(listening, {}).HOST).toBe('127.0.0.1');
+    expect(loadConfig(listening, { HOST: '0.0.0.0' }).HOST).toBe('0.0.0.0');
+    expect(loadConfig(listening, { HOST: '::' }).HOST).toBe('::');
+    expect(loadConfig(listening, { HOST: 'my-host.local' }).HOST).toBe('my-host.local');
+  });
+
+  it.each(['http://0.0.0.0', '0.0.0.0:4000', 'a host', '-bad-'])('refuses HOST=%j, naming it', (host) => {
+    expect(() => loadConfig(listening, { HOST: host })).toThrow(new RegExp(`^invalid configuration: HOST=.*must be an IP address to listen on`));
+  });
+});
+
+describe('the committed development credentials', () => {
+  const events = z.object(eventsConfigSchema);
+  const committed = 'local-development-only';
+
+  it('is refused outside development, naming EVENTS_TOKEN and BLOG_ENV, and never shown', () => {
+    for (const environment of [{}, { BLOG_ENV: 'production' }]) {
+      let error: unknown;
+      try {
+        loadConfig(events, { EVENTS_TOKEN: committed, ...environment });
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toMatch(/EVENTS_TOKEN is a development credential committed in infra\/k8s, accepted only with BLOG_ENV=development/);
+      expect((error as Error).message).not.toContain(committed);
+    }
+  });
+
+  it('are all refused outside development: any token or password of infra/k8s, and its delivery key pair, named together', () => {
+    const schema = z.object({ ...eventsConfigSchema, NATS_PASSWORD: z.string().optional(), DELIVERY_PUBLIC_KEY: busServiceConfigSchema.DELIVERY_PUBLIC_KEY });
+    const committedKeys = { NATS_PASSWORD: 'local-development-only-admin', DELIVERY_PUBLIC_KEY: DEVELOPMENT_DELIVERY_PUBLIC_KEY };
+    expect(() => loadConfig(schema, { EVENTS_TOKEN: 'local-development-posts', ...committedKeys })).toThrow(
+      /^invalid configuration: EVENTS_TOKEN, NATS_PASSWORD, DELIVERY_PUBLIC_KEY are development credentials committed in infra\/k8s/,
+    );
+    expect(loadConfig(schema, { EVENTS_TOKEN: 'local-development-posts', ...committedKeys, BLOG_ENV: 'development' }).BLOG_ENV).toBe('development');
+    const own = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+    expect(loadConfig(schema, { EVENTS_TOKEN: 'a-token-of-my-own-1234', NATS_PASSWORD: 'my-own-password', DELIVERY_PUBLIC_KEY: own }).BLOG_ENV).toBe('production');
+  });
+
+  it('is accepted with BLOG_ENV=development; any other token is accepted in production', () => {
+    expect(loadConfig(events, { EVENTS_TOKEN: committed, BLOG_ENV: 'development' })).toEqual({ EVENTS_TOKEN: committed, BLOG_ENV: 'development' });
+    expect(loadConfig(events, { EVENTS_TOKEN: 'a-token-of-my-own-1234' })).toEqual({ EVENTS_TOKEN: 'a-token-of-my-own-1234', BLOG_ENV: 'production' });
+  });
+
+  it('refuses a BLOG_ENV it does not know, naming it', () => {
+    expect(() => loadConfig(events, { BLOG_ENV: 'staging' })).toThrow(/BLOG_ENV="staging": must be development or production/);
   });
 });

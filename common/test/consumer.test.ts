@@ -83,7 +83,7 @@ describe('EventConsumer', () => {
     await consumer.receive(event);
     await consumer.receive(event);
     expect(applied).toEqual(['p1']);
-    expect(consumer.stats).toEqual({ applied: 1, duplicates: 1, skipped: 0 });
+    expect(consumer.stats).toEqual({ applied: 1, duplicates: 1, rejected: 0, skipped: 0 });
   });
 
   it('fills a gap from the history before applying a later event', async () => {
@@ -155,7 +155,7 @@ describe('EventConsumer', () => {
     await consumer.start();
     expect(applied).toEqual(['p2']);
     expect(consumer.position).toBe(3);
-    expect(consumer.stats).toEqual({ applied: 1, duplicates: 0, skipped: 0 });
+    expect(consumer.stats).toEqual({ applied: 1, duplicates: 0, rejected: 0, skipped: 0 });
   });
 
   it('sync() applies what the history holds beyond its position', async () => {

@@ -109,7 +109,7 @@ async function waitForDelivery(s: Stack, timeoutMs = 10_000): Promise<void> {
   let last: unknown;
   await waitFor(
     async () => {
-      const answer = await http(`${s.url('event-bus')}/subscribers`);
+      const answer = await http(`${s.url('event-bus')}/subscribers`, { headers: s.eventHeaders() });
       last = answer.json;
       const subscribers = answer.json as SubscriberStatus[];
       return answer.status === 200 && subscribers.length === 4 && subscribers.every((sub) => sub.lag === 0);

@@ -134,9 +134,11 @@ export function describeKeyedCreatesAcrossReplicas(name: string, setup: KeyedCre
       const post = first.json as { id: string; title: string };
       const [event] = (await history()).filter(({ type, data }) => type === 'PostCreated' && data.id === post.id);
       const sameIdOtherTitle = () => http(`${stack.url('event-bus', 0)}/events`, { body: { id: event?.id, type: 'PostCreated', data: { ...post, title: 'another title' } }, headers: stack.eventHeaders() });
-      // Past any duplicate window, but among the newest ids: the bus still answers the id with what it holds.
+      // Past any duplicate window, but among the newest ids: the bus still refuses the id, naming what it holds.
       if (setup.duplicateWindowMs > 0) await delay(setup.duplicateWindowMs + 500);
-      expect((await sameIdOtherTitle()).json).toMatchObject({ seq: event?.seq, duplicate: true, event: { id: event?.id, data: post } });
+      const refused = await sameIdOtherTitle();
+      expect(refused.status).toBe(409);
+      expect(refused.json).toMatchObject({ seq: event?.seq, event: { id: event?.id, data: post } });
       // More newer events than the bus remembers ids of.
       for (let n = 0; n <= ID_MEMORY; n++) expect((await http(`${stack.url('posts', n % 2)}/posts/create`, { body: { title: `filler ${n}` } })).status).toBe(201);
       await waitFor(async () => (await postsOf('posts', 1))[post.id], { what: 'posts replica 2 to hold the post', timeoutMs: 30_000 });

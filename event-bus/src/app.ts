@@ -4,6 +4,7 @@ import {
   EVENT_BATCH_PATH,
   finishServiceApp,
   HttpError,
+  isSameEvent,
   LIMITS,
   MAX_EVENT_BYTES,
   parsePublishRequest,
@@ -52,7 +53,11 @@ export function createApp({ log, subscribers, logger, metrics, eventsToken, serv
   const clients = new EventsClients(eventsToken, serviceTokens);
   const eventsGuard = clients.open ? undefined : requireEventsClient(clients);
   const app = createServiceApp({ isReady: () => true, logger, metrics, eventsGuard });
-  if (eventsGuard) app.use('/snapshots', eventsGuard);
+  if (eventsGuard) {
+    app.use('/snapshots', eventsGuard);
+    // Who the subscribers are and how far behind: for the blog's own processes and its operators.
+    app.use('/subscribers', eventsGuard);
+  }
   app.use('/snapshots/:service', (req, res, next) => {
     authorizeSnapshots(eventsClientOf(res), String(req.params.service));
     next();
@@ -77,22 +82,31 @@ export function createApp({ log, subscribers, logger, metrics, eventsToken, serv
 
   /**
    * Accepts one event, sequences and stores it: 201 `{seq, idsFrom}`. An id stored before is not stored
-   * again: 201 `{seq, idsFrom, duplicate: true, event}` with the event stored under that id, for the
-   * publisher to compare with its own (a publisher that reads only `seq`, as one retrying after a lost
-   * answer, sees the same 201). `idsFrom`: the ids of the events from that seq on are remembered; an older
-   * one could be stored again. Delivery to subscribers happens after the answer.
+   * again: the same type and data (a publisher retrying after a lost answer) get 201 `{seq, idsFrom,
+   * duplicate: true, event}` with the event stored under that id; another type or data is refused, 409
+   * `{error, seq, idsFrom, event}` with the same stored event. `idsFrom`: the ids of the events from that
+   * seq on are remembered; an older one could be stored again. Delivery to subscribers happens after the
+   * answer.
    */
   app.post('/events', async (req, res) => {
     requireJsonObject(req.body);
-    const { event, duplicate } = await append(newEvent(req.body, eventsClientOf(res)));
+    const sent = newEvent(req.body, eventsClientOf(res));
+    const { event, duplicate } = await append(sent);
+    if (duplicate && !isSameEvent(sent, event)) {
+      logger.warn({ eventId: sent.id, type: sent.type, storedType: event.type, seq: event.seq }, 'another event is stored under this id: refused');
+      res.status(409).json({ error: `another event is stored under id ${sent.id}; nothing was stored`, seq: event.seq, idsFrom: log.idsFrom, event });
+      return;
+    }
     res.status(201).json({ seq: event.seq, idsFrom: log.idsFrom, ...(duplicate ? { duplicate: true, event } : {}) });
   });
 
   /**
    * Accepts several events at once (a JSON array), stored in that order with one write: 201 `{seqs, idsFrom}`,
    * plus `duplicates` (`[{index, event}]`) naming the events whose id was stored before, with the event
-   * stored under it. One invalid event refuses the whole batch with a 400 naming its index (403 for a type
-   * the client may not publish), and nothing is stored.
+   * stored under it: the publisher compares, as one id with another body is not refused here (the rest of
+   * the batch is stored in the same write, and its seqs must be answered). One invalid event refuses the
+   * whole batch with a 400 naming its index (403 for a type the client may not publish), and nothing is
+   * stored.
    */
   app.post(EVENT_BATCH_PATH, async (req, res) => {
     const body: unknown = req.body;
@@ -143,7 +157,7 @@ export function createApp({ log, subscribers, logger, metrics, eventsToken, serv
     res.end(separator === '[' ? '[]' : ']');
   });
 
-  /** Where each subscriber's delivery stands; any bus replica answers, the delivering one or not. */
+  /** Where each subscriber's delivery stands (needs the events token); any bus replica answers, the delivering one or not. */
   app.get('/subscribers', async (_req, res) => {
     res.json(await subscribers.statuses());
   });

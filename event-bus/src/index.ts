@@ -59,6 +59,7 @@ main(async () => {
     name: 'event-bus',
     app: createApp({ log, subscribers: deliverer, logger, metrics, eventsToken: config.EVENTS_TOKEN, serviceTokens, draining: draining.signal, snapshots: { ...storage.snapshots, maxBytes: config.SNAPSHOT_MAX_BYTES } }),
     port: config.PORT,
+    host: config.HOST,
     logger,
     onListening: () => deliverer.start(),
     onDraining: () => draining.abort(),

@@ -71,10 +71,24 @@ describe('event bus HTTP API', () => {
     await request(app).post('/events').send(first).expect(201, { seq: 1, idsFrom: 1 });
     const stored = { ...first, seq: 1 };
     await request(app).post('/events').send(first).expect(201, { seq: 1, idsFrom: 1, duplicate: true, event: stored });
-    // Another body under the same id (another replica, a reused key) is answered with what was stored first.
-    const other = { ...first, data: { id: 'p1', title: 'Another title' }, time: '2026-01-03T00:00:00.000Z' };
-    await request(app).post('/events').send(other).expect(201, { seq: 1, idsFrom: 1, duplicate: true, event: stored });
     expect(log.lastSeq).toBe(1);
+  });
+
+  it('refuses another body under a stored event id with 409 JSON naming the stored event, and stores nothing', async () => {
+    const { app, log } = setup();
+    const first = { ...postCreated, id: 'evt-1', time: '2026-01-02T03:04:05.000Z' };
+    await request(app).post('/events').send(first).expect(201, { seq: 1, idsFrom: 1 });
+    const stored = { ...first, seq: 1 };
+    const otherData = { ...first, data: { id: 'p1', title: 'Another title' }, time: '2026-01-03T00:00:00.000Z' };
+    const otherType = { ...first, type: 'CommentCreated', data: { id: 'c1', postId: 'p1', content: 'hi', status: 'pending' } };
+    for (const other of [otherData, otherType]) {
+      const res = await request(app).post('/events').send(other).expect(409);
+      expect(res.body).toEqual({ error: 'another event is stored under id evt-1; nothing was stored', seq: 1, idsFrom: 1, event: stored });
+    }
+    expect(log.lastSeq).toBe(1);
+    // A publisher without ids (the course's services) is never refused.
+    await request(app).post('/events').send(postCreated).expect(201, { seq: 2, idsFrom: 1 });
+    await request(app).post('/events').send(postCreated).expect(201, { seq: 3, idsFrom: 1 });
   });
 
   it('says from which seq on it remembers event ids (idsFrom): an older id is stored again', async () => {
@@ -135,6 +149,17 @@ describe('event bus HTTP API', () => {
     await request(app).post('/events').send(postCreated);
     const res = await request(app).get('/subscribers').expect(200);
     expect(res.body).toEqual([{ url: 'http://127.0.0.1:9', delivered: 0, lag: 1, failures: 0, lastError: null }]);
+  });
+
+  it('with an events token, shows the subscribers only to a request that carries it (401 JSON otherwise)', async () => {
+    const token = 'a-token-of-sixteen-or-more';
+    const app = createApp({ log: new MemoryEventLog(), subscribers: none, logger: silentLogger(), eventsToken: token, metrics: new BusMetrics() });
+    const refused = await request(app).get('/subscribers').expect(401);
+    expect(refused.body).toEqual({ error: expect.stringMatching(/Authorization: Bearer/) });
+    await request(app).get('/subscribers').set('authorization', 'Bearer wrong-token-of-sixteen').expect(401);
+    await request(app).get('/subscribers').set('authorization', `Bearer ${token}`).expect(200, []);
+    // Prometheus scrapes /metrics without a token: it stays open (it names no event, only counts).
+    await request(app).get('/metrics').expect(200);
   });
 
   it('is always ready and answers health', async () => {

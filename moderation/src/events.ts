@@ -1,4 +1,6 @@
 import {
+  commentContradiction,
+  idReused,
   reactionId,
   Reactor,
   type CommentStatus,
@@ -22,7 +24,8 @@ export function moderate(content: string, blockedWords: readonly string[]): Excl
 
 export const MODERATION_SCHEMA: StateSchema = {
   service: 'moderation',
-  version: 1,
+  // 2: a decision that contradicts its comment no longer settles it: a state built by version 1 is rebuilt.
+  version: 2,
   // A comment waits (decided = 0) from its first CommentCreated until its CommentModerated is in the log.
   tables: `
     CREATE TABLE IF NOT EXISTS comments (
@@ -44,6 +47,8 @@ function moderationStatements({ db }: StateDb) {
     moderated: db.prepare<[string]>(`
       INSERT INTO comments (id, post_id, content, status, decided) VALUES (?, '', '', '', 1)
       ON CONFLICT (id) DO UPDATE SET decided = 1`),
+    // The placeholder of a decision without its comment has no post.
+    comment: db.prepare<[string], { postId: string; content: string }>("SELECT post_id AS postId, content FROM comments WHERE id = ? AND post_id != ''"),
     awaiting: db.prepare<[string], CommentData>('SELECT id, post_id AS postId, content, status FROM comments WHERE id = ? AND decided = 0'),
     allAwaiting: db.prepare<[], string>('SELECT id FROM comments WHERE decided = 0').pluck(),
   };
@@ -62,6 +67,11 @@ export class ModerationStore {
     return this.statements.created.run(comment.id, comment.postId, comment.content, comment.status).changes === 1;
   }
 
+  /** The post and content of a comment its CommentCreated gave. */
+  comment(id: string): { postId: string; content: string } | undefined {
+    return this.statements.comment.get(id);
+  }
+
   commentModerated(id: string): void {
     this.statements.moderated.run(id);
   }
@@ -78,14 +88,25 @@ export class ModerationStore {
 
 /**
  * A CommentCreated asks for a decision unless the log already holds its CommentModerated, so replaying the
- * history never moderates a comment twice.
+ * history never moderates a comment twice. A CommentCreated that reuses a comment's id for another body,
+ * and a decision that names another post or content than its comment's, are rejected: the comment keeps
+ * waiting for its own decision. Moderation does not follow posts; a comment on an unknown post is
+ * decided, and that decision is rejected by comments, which knows the posts.
  */
 export function moderationEventHandlers(store: ModerationStore, decisions: Reactor): EventHandlers {
   return {
     CommentCreated: (comment) => {
+      const known = store.comment(comment.id);
+      if (known && (known.postId !== comment.postId || known.content !== comment.content)) return idReused('comment', comment.id);
       if (store.commentCreated(comment)) decisions.need(comment.id);
     },
-    CommentModerated: ({ id }) => {
+    CommentModerated: (decision) => {
+      const { id } = decision;
+      const known = store.comment(id);
+      if (known) {
+        const rejection = commentContradiction(decision, known);
+        if (rejection) return rejection;
+      }
       store.commentModerated(id);
       decisions.done(id);
     },

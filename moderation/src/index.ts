@@ -25,6 +25,7 @@ main(async () => {
     name: 'moderation',
     app: createApp({ consumer, logger, metrics, eventsToken: config.EVENTS_TOKEN, deliveryKey: config.DELIVERY_PUBLIC_KEY }),
     port: config.PORT,
+    host: config.HOST,
     logger,
     onListening: async () => {
       await consumer.start();

@@ -237,6 +237,30 @@ describe('moderation: a restart that resumes from the stored state', () => {
   });
 });
 
+describe('moderation: events that contradict the state are rejected', () => {
+  it('ignores a decision that names another post than its comment\'s, and still publishes its own', async () => {
+    const history = new InMemoryBus();
+    await history.publish({ type: 'CommentCreated', data: comment('c1', 'hello') });
+    await history.publish({ type: 'CommentModerated', data: { ...comment('c1', 'hello'), postId: 'p2', status: 'rejected' } });
+    const { bus, consumer } = await setup({ history });
+
+    expect(consumer.stats).toMatchObject({ rejected: 1, skipped: 0 });
+    await eventually(() => expect(bus.ofType('CommentModerated')).toHaveLength(2));
+    expect(bus.ofType('CommentModerated')[1]?.data).toEqual({ ...comment('c1', 'hello'), status: 'approved' });
+  });
+
+  it('ignores a later CommentCreated that reuses a comment id for another content', async () => {
+    const history = new InMemoryBus();
+    await history.publish({ type: 'CommentCreated', data: comment('c1', 'hello') });
+    await history.publish({ type: 'CommentCreated', data: comment('c1', 'orange') });
+    const { bus, consumer } = await setup({ history });
+
+    expect(consumer.stats).toMatchObject({ rejected: 1, skipped: 0 });
+    await eventually(() => expect(bus.ofType('CommentModerated')).toHaveLength(1));
+    expect(bus.ofType('CommentModerated')[0]?.data).toEqual({ ...comment('c1', 'hello'), status: 'approved' });
+  });
+});
+
 describe('moderation: routes', () => {
   it('is not ready before catching up with the history, ready after; always healthy', async () => {
     const history = new InMemoryBus();

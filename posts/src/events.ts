@@ -1,4 +1,4 @@
-import { pageOf, type EventHandlers, type Page, type PageRequest, type Post } from '@blog/common';
+import { idReused, pageOf, type EventHandlers, type Page, type PageRequest, type Post } from '@blog/common';
 import { type SqlStatement, StateDb, type StateSchema } from '@blog/common/state';
 
 export const POSTS_SCHEMA: StateSchema = {
@@ -15,6 +15,7 @@ export const POSTS_SCHEMA: StateSchema = {
 export class PostStore {
   private readonly upsert: SqlStatement<[string, string, number]>;
   private readonly byId: SqlStatement<[string], Post>;
+  private readonly createdAt: SqlStatement<[string], { title: string; seq: number }>;
   private readonly newestFirst: SqlStatement<[number, number], Post & { seq: number }>;
 
   constructor(readonly state: StateDb = StateDb.open({ file: ':memory:', schema: POSTS_SCHEMA })) {
@@ -25,12 +26,18 @@ export class PostStore {
       INSERT INTO posts (id, title, seq) VALUES (?, ?, ?)
       ON CONFLICT (id) DO UPDATE SET title = excluded.title, seq = excluded.seq WHERE excluded.seq < posts.seq`);
     this.byId = db.prepare('SELECT id, title FROM posts WHERE id = ?');
+    this.createdAt = db.prepare('SELECT title, seq FROM posts WHERE id = ?');
     this.newestFirst = db.prepare('SELECT id, title, seq FROM posts WHERE seq < ? ORDER BY seq DESC LIMIT ?');
   }
 
   /** Adds a post unless it is already known (a replayed or echoed PostCreated). */
   add(post: Post, seq: number): void {
     this.upsert.run(post.id, post.title, seq);
+  }
+
+  /** The post's title and the seq of the PostCreated that gave it. */
+  stored(id: string): { title: string; seq: number } | undefined {
+    return this.createdAt.get(id);
   }
 
   get(id: string): Post | undefined {
@@ -44,8 +51,13 @@ export class PostStore {
   }
 }
 
+/** A PostCreated that reuses an earlier post's id for another title is rejected: the first in the log is the post. */
 export function postEventHandlers(store: PostStore): EventHandlers {
   return {
-    PostCreated: (post, { seq }) => store.add(post, seq),
+    PostCreated: (post, { seq }) => {
+      const known = store.stored(post.id);
+      if (known && known.seq < seq && known.title !== post.title) return idReused('post', post.id);
+      store.add(post, seq);
+    },
   };
 }

@@ -19,6 +19,7 @@ main(async () => {
     name: 'posts',
     app: createApp({ store, bus, consumer, logger, metrics, eventsToken: config.EVENTS_TOKEN, deliveryKey: config.DELIVERY_PUBLIC_KEY, browserOrigins: config.CORS_ORIGINS }),
     port: config.PORT,
+    host: config.HOST,
     logger,
     onListening: async () => {
       await consumer.start();

@@ -241,3 +241,16 @@ describe('posts', () => {
     expect(res.body).toEqual({ error: 'no route for GET /nope' });
   });
 });
+
+describe('posts: a PostCreated that reuses a post id for another title', () => {
+  it('keeps the first post of the log and rejects the later one, counted; the same title again is no contradiction', async () => {
+    const history = new InMemoryBus();
+    await history.publish({ type: 'PostCreated', data: { id: 'p1', title: 'First' } });
+    await history.publish({ type: 'PostCreated', data: { id: 'p1', title: 'Taken over' } });
+    await history.publish({ type: 'PostCreated', data: { id: 'p1', title: 'First' } });
+    const { app, consumer } = await setup({ history });
+
+    expect(consumer.stats).toMatchObject({ applied: 2, rejected: 1, skipped: 0 });
+    expect((await request(app).get('/posts').expect(200)).body).toEqual({ p1: { id: 'p1', title: 'First' } });
+  });
+});

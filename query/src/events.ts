@@ -1,5 +1,5 @@
 import type { Change } from './feed';
-import { nextPagePath, pageOf, PAGES, type Comment, type CommentStatus, type EventHandlers, type PageRequest, type PostsView } from '@blog/common';
+import { nextPagePath, pageOf, PAGES, commentContradiction, idReused, unknownPost, type Comment, type CommentIdentity, type CommentStatus, type EventHandlers, type PageRequest, type PostsView } from '@blog/common';
 import { StateDb, type StateSchema } from '@blog/common/state';
 
 export const QUERY_SCHEMA: StateSchema = {
@@ -23,7 +23,8 @@ export const QUERY_SCHEMA: StateSchema = {
 function queryStatements({ db }: StateDb) {
   return {
     addPost: db.prepare<[string, string, number]>('INSERT OR IGNORE INTO posts (id, title, seq) VALUES (?, ?, ?)'),
-    hasPost: db.prepare<[string], unknown>('SELECT 1 FROM posts WHERE id = ?'),
+    post: db.prepare<[string], { title: string }>('SELECT title FROM posts WHERE id = ?'),
+    comment: db.prepare<[string], CommentIdentity>('SELECT post_id AS postId, content FROM comments WHERE id = ?'),
     addComment: db.prepare<[string, string, string, CommentStatus, number]>('INSERT OR IGNORE INTO comments (id, post_id, content, status, seq) VALUES (?, ?, ?, ?, ?)'),
     updateComment: db.prepare<[string, CommentStatus, string]>('UPDATE comments SET content = ?, status = ? WHERE id = ?'),
     postsNewestFirst: db.prepare<[number, number], { id: string; title: string; seq: number }>('SELECT id, title, seq FROM posts WHERE seq < ? ORDER BY seq DESC LIMIT ?'),
@@ -44,9 +45,17 @@ export class QueryStore {
     return this.statements.addPost.run(id, title, seq).changes === 1;
   }
 
+  postTitle(id: string): string | undefined {
+    return this.statements.post.get(id)?.title;
+  }
+
+  comment(id: string): CommentIdentity | undefined {
+    return this.statements.comment.get(id);
+  }
+
   /** Adds a comment to its post; false when it was known already. */
   addComment(postId: string, id: string, content: string, status: CommentStatus, seq: number): boolean {
-    if (this.statements.hasPost.get(postId) === undefined) throw new Error(`comment ${id} belongs to unknown post ${postId}`);
+    if (this.postTitle(postId) === undefined) throw new Error(`comment ${id} belongs to unknown post ${postId}`);
     return this.statements.addComment.run(id, postId, content, status, seq).changes === 1;
   }
 
@@ -74,17 +83,31 @@ export class QueryStore {
   }
 }
 
-/** Applies the events to the store; `onChange` hears of each change made, e.g. to stream it. */
+/**
+ * Applies the events to the store; `onChange` hears of each change made, e.g. to stream it. An event that
+ * contradicts the view is rejected: a comment on a post it does not hold, an update that moves a comment to
+ * another post or changes its content, a create that reuses an id for another body. The same event again
+ * (a replay, an echo) changes nothing.
+ */
 export function queryEventHandlers(store: QueryStore, onChange: (change: Change) => void = () => undefined): EventHandlers {
   return {
     PostCreated: (post, { seq }) => {
-      if (store.addPost(post.id, post.title, seq)) onChange({ seq, type: 'PostCreated', data: post });
+      const title = store.postTitle(post.id);
+      if (title !== undefined) return title === post.title ? undefined : idReused('post', post.id);
+      store.addPost(post.id, post.title, seq);
+      onChange({ seq, type: 'PostCreated', data: post });
     },
     CommentCreated: (comment, { seq }) => {
       const { id, postId, content, status } = comment;
-      if (store.addComment(postId, id, content, status, seq)) onChange({ seq, type: 'CommentCreated', data: comment });
+      if (store.postTitle(postId) === undefined) return unknownPost(id, postId);
+      const known = store.comment(id);
+      if (known) return known.postId === postId && known.content === content ? undefined : idReused('comment', id);
+      store.addComment(postId, id, content, status, seq);
+      onChange({ seq, type: 'CommentCreated', data: comment });
     },
     CommentUpdated: (comment, { seq }) => {
+      const rejection = commentContradiction(comment, store.comment(comment.id));
+      if (rejection) return rejection;
       store.updateComment(comment.id, comment.content, comment.status);
       onChange({ seq, type: 'CommentUpdated', data: comment });
     },

@@ -28,6 +28,7 @@ main(async () => {
     name: 'query',
     app: createApp({ store, feed, consumer, logger, metrics, eventsToken: config.EVENTS_TOKEN, deliveryKey: config.DELIVERY_PUBLIC_KEY, browserOrigins: config.CORS_ORIGINS }),
     port: config.PORT,
+    host: config.HOST,
     logger,
     onListening: async () => {
       await consumer.start();

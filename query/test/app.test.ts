@@ -1,4 +1,4 @@
-import { EventConsumer, PAGES, silentLogger, type PostsView } from '@blog/common';
+import { EventConsumer, PAGES, ServiceMetrics, silentLogger, type PostsView } from '@blog/common';
 import { envelopeOf, InMemoryBus } from '@blog/common/testing';
 import type { Express } from 'express';
 import request from 'supertest';
@@ -221,14 +221,14 @@ describe('query: catching up with the history', () => {
     expect((await view(app)).p1?.comments).toEqual([{ id: 'c1', content: 'hi', status: 'pending' }]);
   });
 
-  it('skips a CommentCreated for an unknown post and still applies later events', async () => {
+  it('rejects a CommentCreated for an unknown post and still applies later events', async () => {
     const history = new InMemoryBus();
     await history.publish({ type: 'CommentCreated', data: comment('c0', 'ghost', 'orphan') });
     await history.publish({ type: 'PostCreated', data: { id: 'p1', title: 'One' } });
     await history.publish({ type: 'CommentCreated', data: comment('c1', 'p1', 'hi') });
     const { app, consumer } = await setup({ history });
 
-    expect(consumer.stats.skipped).toBe(1);
+    expect(consumer.stats).toMatchObject({ rejected: 1, skipped: 0 });
     expect(consumer.position).toBe(3);
     expect(await view(app)).toEqual({ p1: { id: 'p1', title: 'One', comments: [{ id: 'c1', content: 'hi', status: 'pending' }] } });
 
@@ -237,12 +237,12 @@ describe('query: catching up with the history', () => {
     expect((await view(app)).p1?.comments).toEqual([{ id: 'c1', content: 'hi', status: 'approved' }]);
   });
 
-  it('skips a CommentUpdated for an unknown comment', async () => {
+  it('rejects a CommentUpdated for an unknown comment', async () => {
     const history = new InMemoryBus();
     await history.publish({ type: 'PostCreated', data: { id: 'p1', title: 'One' } });
     await history.publish({ type: 'CommentUpdated', data: { ...comment('cX', 'p1', 'nope'), status: 'approved' } });
     const { app, consumer } = await setup({ history });
-    expect(consumer.stats.skipped).toBe(1);
+    expect(consumer.stats).toMatchObject({ rejected: 1, skipped: 0 });
     expect(await view(app)).toEqual({ p1: { id: 'p1', title: 'One', comments: [] } });
   });
 
@@ -267,6 +267,74 @@ describe('query: catching up with the history', () => {
     await deliver(app, later);
     expect(consumer.stats.skipped).toBe(1);
     expect(Object.keys(await view(app))).toEqual(['p1', 'p2']);
+  });
+});
+
+describe('query: events that contradict the view are rejected and counted', () => {
+  async function setupWithMetrics(history: InMemoryBus) {
+    const metrics = new ServiceMetrics('query');
+    const store = new QueryStore();
+    const feed = new ChangeFeed();
+    const logger = silentLogger();
+    const consumer = new EventConsumer({ history, state: store.state, handlers: queryEventHandlers(store, (change) => feed.publish(change)), logger, metrics });
+    await consumer.start();
+    return { app: createApp({ store, feed, consumer, logger, metrics }), consumer, metrics };
+  }
+
+  async function rejectedCount(metrics: ServiceMetrics, type: string, reason: string): Promise<number> {
+    const { values } = await metrics.eventsRejected.get();
+    return values.find(({ labels }) => labels.type === type && labels.reason === reason)?.value ?? 0;
+  }
+
+  async function twoPostsAndAComment(): Promise<InMemoryBus> {
+    const history = new InMemoryBus();
+    await history.publish({ type: 'PostCreated', data: { id: 'p1', title: 'One' } });
+    await history.publish({ type: 'PostCreated', data: { id: 'p2', title: 'Two' } });
+    await history.publish({ type: 'CommentCreated', data: comment('c1', 'p1', 'hello') });
+    return history;
+  }
+
+  it('ignores a CommentUpdated that names another post than its comment\'s', async () => {
+    const history = await twoPostsAndAComment();
+    const { app, consumer, metrics } = await setupWithMetrics(history);
+    await deliver(app, await history.publish({ type: 'CommentUpdated', data: { ...comment('c1', 'p2', 'hello'), status: 'approved' } }));
+
+    const shown = await view(app);
+    expect(shown.p1?.comments).toEqual([{ id: 'c1', content: 'hello', status: 'pending' }]);
+    expect(shown.p2?.comments).toEqual([]);
+    expect(consumer.stats).toMatchObject({ rejected: 1, skipped: 0 });
+    expect(await rejectedCount(metrics, 'CommentUpdated', 'other-post')).toBe(1);
+  });
+
+  it('ignores a CommentUpdated that changes the content of its comment', async () => {
+    const history = await twoPostsAndAComment();
+    const { app, metrics } = await setupWithMetrics(history);
+    await deliver(app, await history.publish({ type: 'CommentUpdated', data: { ...comment('c1', 'p1', 'rewritten'), status: 'approved' } }));
+    expect((await view(app)).p1?.comments).toEqual([{ id: 'c1', content: 'hello', status: 'pending' }]);
+    expect(await rejectedCount(metrics, 'CommentUpdated', 'other-content')).toBe(1);
+  });
+
+  it('ignores a CommentCreated for a post that does not exist', async () => {
+    const history = await twoPostsAndAComment();
+    const { app, metrics } = await setupWithMetrics(history);
+    await deliver(app, await history.publish({ type: 'CommentCreated', data: comment('c2', 'ghost', 'orphan') }));
+    expect(Object.keys(await view(app))).toEqual(['p1', 'p2']);
+    expect(await rejectedCount(metrics, 'CommentCreated', 'unknown-post')).toBe(1);
+  });
+
+  it('keeps the first post and comment of a reused id and ignores the later body, but not a repeat of the same body', async () => {
+    const history = await twoPostsAndAComment();
+    await history.publish({ type: 'PostCreated', data: { id: 'p1', title: 'Taken over' } });
+    await history.publish({ type: 'CommentCreated', data: comment('c1', 'p2', 'moved') });
+    await history.publish({ type: 'CommentCreated', data: comment('c1', 'p1', 'hello') });
+    const { app, consumer, metrics } = await setupWithMetrics(history);
+
+    const shown = await view(app);
+    expect(shown.p1).toEqual({ id: 'p1', title: 'One', comments: [{ id: 'c1', content: 'hello', status: 'pending' }] });
+    expect(shown.p2?.comments).toEqual([]);
+    expect(consumer.stats).toMatchObject({ rejected: 2, skipped: 0 });
+    expect(await rejectedCount(metrics, 'PostCreated', 'id-reused')).toBe(1);
+    expect(await rejectedCount(metrics, 'CommentCreated', 'id-reused')).toBe(1);
   });
 });
 

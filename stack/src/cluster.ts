@@ -27,7 +27,7 @@ const REPLICATED: readonly Replicated[] = ['event-bus', 'posts', 'comments', 'qu
 
 const replicaPort = (service: ServiceName, replica: number) => DEFAULT_PORTS[service] + REPLICA_PORT_STEP * replica;
 const replicaUrls = (service: ServiceName, first = 0) =>
-  startingFrom(Array.from({ length: CLUSTER_REPLICAS }, (_, replica) => `http://localhost:${replicaPort(service, replica)}`), first);
+  startingFrom(Array.from({ length: CLUSTER_REPLICAS }, (_, replica) => `http://127.0.0.1:${replicaPort(service, replica)}`), first);
 
 export interface ClusterSettings {
   natsServer: string;

@@ -20,7 +20,8 @@ export type StackMode = 'start' | 'dev';
 /** The repository root. */
 export const ROOT = path.resolve(__dirname, '..', '..');
 
-const url = (port: number) => `http://localhost:${port}`;
+// 127.0.0.1, not localhost: every process listens on the IPv4 loopback (HOST), and localhost may resolve to ::1 first.
+const url = (port: number) => `http://127.0.0.1:${port}`;
 
 /** The value of EVENTS_TOKEN that runs a local stack with open event intake (no token, unsigned deliveries: unsafe). */
 export const OPEN_INTAKE = 'none';

@@ -53,9 +53,9 @@ describe('start:cluster', () => {
 
   it('puts the bus on JetStream, every service replica on its own bus replica first, and the client over every replica', () => {
     expect(byName.get('event-bus-2')?.env).toMatchObject({ EVENT_LOG: 'jetstream', EVENT_SUBSCRIBERS: 'none', PORT: '4015', NATS_URL: CLUSTER_NATS_NODES.map((node) => node.url).join(',') });
-    expect(byName.get('query-2')?.env).toMatchObject({ PORT: '4012', EVENTS_FOLLOW: 'true', EVENT_BUS_URL: 'http://localhost:4015,http://localhost:4005', EVENTS_TOKEN: credentials.serviceTokens.query });
+    expect(byName.get('query-2')?.env).toMatchObject({ PORT: '4012', EVENTS_FOLLOW: 'true', EVENT_BUS_URL: 'http://127.0.0.1:4015,http://127.0.0.1:4005', EVENTS_TOKEN: credentials.serviceTokens.query });
     expect(byName.get('event-bus-1')?.env).toMatchObject({ EVENTS_TOKEN: 'a-token-for-this-test', QUERY_EVENTS_TOKEN: credentials.serviceTokens.query, DELIVERY_SIGNING_KEY: credentials.signingKey });
-    expect(byName.get('client')?.env).toMatchObject({ PORT: '3000', POSTS_URL: 'http://localhost:4000,http://localhost:4010', QUERY_URL: 'http://localhost:4002,http://localhost:4012' });
+    expect(byName.get('client')?.env).toMatchObject({ PORT: '3000', POSTS_URL: 'http://127.0.0.1:4000,http://127.0.0.1:4010', QUERY_URL: 'http://127.0.0.1:4002,http://127.0.0.1:4012' });
   });
 
   it('says how to get NATS when no suitable nats-server is found, and starts nothing', () => {

@@ -24,6 +24,13 @@ import {
 import { freePorts } from './ports';
 import { delay, describeError } from './wait';
 
+
+/**
+ * Every test client comes from 127.0.0.1, so the router's per-client limits would count all of a file's
+ * requests as one user's: they are raised here (a test of the limits sets its own in `env`).
+ */
+const TEST_ROUTER_LIMITS: Record<string, string> = { ROUTER_STREAMS_PER_CLIENT: '1000', ROUTER_CREATES_PER_SECOND: '1000', ROUTER_CREATE_BURST: '100000' };
+
 export { SERVICES, type ExitResult, type ServiceName, type StackPorts } from '@blog/stack';
 
 export interface StackOptions {
@@ -214,6 +221,7 @@ class ProcessStack implements Stack {
       LOG_LEVEL: this.options.logLevel ?? 'info',
       ...(name === 'event-bus' ? { EVENT_LOG_DIR: this.eventLogDir } : {}),
       ...(STATEFUL_SERVICES.has(name) ? { STATE_DIR: path.join(this.stateDir, name) } : {}),
+      ...(name === 'client' ? TEST_ROUTER_LIMITS : {}),
       ...this.options.env?.[name],
     };
     await launchService({

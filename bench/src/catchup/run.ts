@@ -34,7 +34,7 @@ const OTHER_SERVICES = ['posts', 'comments', 'moderation'] as const;
 export const SERVICE_LIMIT_BYTES = 256 * 2 ** 20;
 export const BUS_LIMIT_BYTES = 512 * 2 ** 20;
 /** Snapshots are kept per service and schema version; these are the services' current ones. */
-const SCHEMAS: Record<StatefulService, string> = { posts: 'posts@1', comments: 'comments@1', moderation: 'moderation@1', query: 'query@1' };
+const SCHEMAS: Record<StatefulService, string> = { posts: 'posts@1', comments: 'comments@2', moderation: 'moderation@2', query: 'query@1' };
 const STREAM = 'BENCH_HISTORY';
 /** Generous: a slow implementation should still finish, but never hang the bench. */
 const START_TIMEOUT_MS = 30 * 60_000;

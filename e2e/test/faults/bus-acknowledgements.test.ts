@@ -192,12 +192,12 @@ describe('faults: the bus keeps exactly what it confirmed', () => {
     } finally {
       process.kill(pid, 'SIGCONT');
     }
-    const postsUrl = `http://localhost:${stack.ports.posts}`;
+    const postsUrl = `http://127.0.0.1:${stack.ports.posts}`;
     /** The stalled creates as the bus's log and posts show them now. */
     const observe = async () => {
       const history = (await http(`${stack.url('event-bus')}/events`, { headers: stack.eventHeaders() })).json as { seq: number; type: string; data: { title?: unknown } }[];
       const listed = Object.values((await http(`${stack.url('posts')}/posts`)).json as Record<string, { title: string }>).map((post) => post.title);
-      const subscribers = (await http(`${stack.url('event-bus')}/subscribers`)).json as { url: string; lag: number }[];
+      const subscribers = (await http(`${stack.url('event-bus')}/subscribers`, { headers: stack.eventHeaders() })).json as { url: string; lag: number }[];
       const rows = titles.map((title, i) => {
         const answer = answers[i] as { status: number; text: string };
         return {

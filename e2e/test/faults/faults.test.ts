@@ -125,7 +125,7 @@ async function stopAndRestart(load: LoadRun, name: ServiceName, downMs: number):
 }
 
 async function subscriberStatus(): Promise<SubscriberStatus[]> {
-  const answer = await request(`${stack.url('event-bus')}/subscribers`);
+  const answer = await request(`${stack.url('event-bus')}/subscribers`, { headers: stack.eventHeaders() });
   expect(answer.status).toBe(200);
   return answer.json as SubscriberStatus[];
 }

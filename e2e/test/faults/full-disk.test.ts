@@ -48,8 +48,8 @@ async function metric(stack: Stack, name: string): Promise<number | undefined> {
 }
 
 async function queryLagsBehind(stack: Stack): Promise<boolean> {
-  const subscribers = (await http(`${stack.url('event-bus')}/subscribers`)).json as { url: string; lag: number }[];
-  return subscribers.some((subscriber) => subscriber.url === `http://localhost:${stack.ports.query}` && subscriber.lag > 0);
+  const subscribers = (await http(`${stack.url('event-bus')}/subscribers`, { headers: stack.eventHeaders() })).json as { url: string; lag: number }[];
+  return subscribers.some((subscriber) => subscriber.url === `http://127.0.0.1:${stack.ports.query}` && subscriber.lag > 0);
 }
 
 async function titlesShownByQuery(stack: Stack): Promise<string[]> {

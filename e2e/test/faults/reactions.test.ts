@@ -56,7 +56,7 @@ describe('faults: reactions while the bus stalls', () => {
     expect(post.status).toBe(201);
     const postId = (post.json as { id: string }).id;
     // Everything so far delivered, so that the next delivery to moderation is the comment's CommentCreated.
-    await waitFor(async () => ((await http(`${stack.url('event-bus')}/subscribers`)).json as { lag: number }[]).every((sub) => sub.lag === 0), {
+    await waitFor(async () => ((await http(`${stack.url('event-bus')}/subscribers`, { headers: stack.eventHeaders() })).json as { lag: number }[]).every((sub) => sub.lag === 0), {
       what: 'the bus to deliver the PostCreated everywhere',
     });
 

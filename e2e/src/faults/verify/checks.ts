@@ -38,7 +38,7 @@ export async function verifyOnce({ stack, ledger, runId, history, readCommentLis
     history.read(),
     getJson<Record<string, PostWithComments>>(`${stack.url('query')}/posts`),
     getJson<Record<string, Post>>(`${stack.url('posts')}/posts`),
-    getJson<SubscriberStatus[]>(`${stack.url('event-bus')}/subscribers`),
+    getJson<SubscriberStatus[]>(`${stack.url('event-bus')}/subscribers`, stack.eventHeaders()),
   ]);
 
   for (const subscriber of subscribers) {

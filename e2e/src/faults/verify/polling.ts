@@ -45,7 +45,7 @@ export async function verifyUntilPassing(options: PollOptions): Promise<PollResu
     try {
       // While the bus is still delivering, reading every view would only slow it down: wait for lag 0
       // first (one small request), then the checks without the comment lists, then the full one.
-      const subscribers = await getJson<SubscriberStatus[]>(`${options.stack.url('event-bus')}/subscribers`);
+      const subscribers = await getJson<SubscriberStatus[]>(`${options.stack.url('event-bus')}/subscribers`, options.stack.eventHeaders());
       const lagging = subscribers.filter((subscriber) => subscriber.lag > 0);
       if (lagging.length > 0 && last !== undefined) {
         const lags: Anomaly[] = lagging.map((subscriber) => ({
