@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Logger } from '@blog/common';
 import { DurableFile, toFault, type OpenLogFile } from './durable-file';
 import { GroupCommit } from './group-commit';
+import { FolderLock } from './folder-lock';
 import { checkLogLine, Quarantine } from './quarantine';
 import {
   AppendsById,
@@ -58,6 +59,7 @@ const DEFAULT_WRITE_TIMEOUT_MS = 5_000;
  *   last whole event. A line that is not an event (not JSON, not an envelope, too large: written by hand?)
  *   is quarantined: it keeps its seq and is served as a placeholder every consumer ignores. A line out of
  *   seq order (lines removed or inserted) stops the bus with a message naming the line.
+ * - The folder belongs to one process (FolderLock): a second bus on it refuses to start, naming the first.
  */
 export class FileEventLog extends IndexedEventLog {
   protected readonly index: EventIndex;
@@ -76,6 +78,7 @@ export class FileEventLog extends IndexedEventLog {
     private readonly file: DurableFile,
     options: FileEventLogOptions,
     loaded: LoadedLog,
+    private readonly lock: FolderLock,
   ) {
     super();
     this.quarantined = loaded.quarantined;
@@ -87,20 +90,28 @@ export class FileEventLog extends IndexedEventLog {
   /** Opens (or creates) the log in `dir` and loads it. */
   static async open(options: FileEventLogOptions): Promise<FileEventLog> {
     await mkdir(options.dir, { recursive: true });
+    const lock = await FolderLock.take(options.dir);
     const filePath = path.join(options.dir, 'events.jsonl');
     const startedAt = Date.now();
     const quarantine = new Quarantine(options.logger, options.onQuarantined);
-    const loaded = await load(filePath, { texts: options.tailSize ?? DEFAULT_TAIL_SIZE, ids: options.recentIds ?? RECENT_IDS }, quarantine);
-    const file = await DurableFile.open(filePath, loaded.offsets.end, {
-      logger: options.logger,
-      writeTimeoutMs: options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
-      openFile: options.openFile,
-    });
+    let loaded: LoadedLog;
+    let file: DurableFile;
+    try {
+      loaded = await load(filePath, { texts: options.tailSize ?? DEFAULT_TAIL_SIZE, ids: options.recentIds ?? RECENT_IDS }, quarantine);
+      file = await DurableFile.open(filePath, loaded.offsets.end, {
+        logger: options.logger,
+        writeTimeoutMs: options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
+        openFile: options.openFile,
+      });
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
     if (loaded.tornBytes > 0) {
       options.logger.warn({ file: filePath, droppedBytes: loaded.tornBytes, lastSeq: loaded.offsets.count }, 'dropped a torn last record');
     }
     options.logger.info({ file: filePath, events: loaded.offsets.count, ms: Date.now() - startedAt }, 'event log opened');
-    return new FileEventLog(file, options, loaded);
+    return new FileEventLog(file, options, loaded, lock);
   }
 
   health(): EventLogHealth {
@@ -142,6 +153,7 @@ export class FileEventLog extends IndexedEventLog {
     await this.appends.settled();
     this.index.wakeAll();
     await this.file.close();
+    await this.lock.release();
   }
 
   /** Writes one batch, numbered after the last durable event; a refused batch leaves nothing and no seq. */
