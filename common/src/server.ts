@@ -34,6 +34,11 @@ export interface ServiceRun {
   onListening?: (server: Server) => Promise<void> | void;
   /** Runs when a shutdown begins, before in-flight requests drain: e.g. to end long-lived streams. */
   onDraining?: () => void;
+  /**
+   * Work that still needs the port open once draining began, awaited before the server stops accepting
+   * connections: the bus's deliveries in flight, whose subscribers may publish back in reaction.
+   */
+  beforeClose?: () => Promise<void>;
   /** Stops background work; runs after the server stopped accepting and before the process exits. */
   onShutdown?: () => Promise<void> | void;
   /** Upper bound for draining in-flight requests on SIGTERM. */
@@ -44,7 +49,7 @@ export interface ServiceRun {
  * Runs a service: listen, start background work, and on SIGTERM/SIGINT stop accepting, let in-flight
  * requests finish (bounded), stop background work and exit 0.
  */
-export async function runService({ name, app, port, host, serverOptions, logger, onListening, onDraining, onShutdown, drainTimeoutMs = 5_000 }: ServiceRun): Promise<void> {
+export async function runService({ name, app, port, host, serverOptions, logger, onListening, onDraining, beforeClose, onShutdown, drainTimeoutMs = 5_000 }: ServiceRun): Promise<void> {
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
   const { server, port: bound } = await listen(app, port, host, serverOptions);
   logger.info({ host, port: bound }, `${name} listening on http://${host.includes(':') ? `[${host}]` : host}:${bound}`);
@@ -64,6 +69,11 @@ export async function runService({ name, app, port, host, serverOptions, logger,
     server.on('request', (_req, res: ServerResponse) => res.setHeader('connection', 'close'));
     const closeIdle = setInterval(() => server.closeIdleConnections(), 100);
     onDraining?.();
+    try {
+      await beforeClose?.();
+    } catch (err) {
+      logger.error({ err }, 'error while draining');
+    }
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();

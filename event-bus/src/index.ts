@@ -63,9 +63,9 @@ main(async () => {
     logger,
     onListening: () => deliverer.start(),
     onDraining: () => draining.abort(),
-    onShutdown: async () => {
-      await deliverer.stop();
-      await storage.close();
-    },
+    // Deliveries in flight finish (bounded) while the bus still takes events: a subscriber may publish in
+    // reaction to one (moderation does), and the course's services do not retry a refused connection.
+    beforeClose: () => deliverer.stop(),
+    onShutdown: () => storage.close(),
   });
 });
