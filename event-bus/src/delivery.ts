@@ -179,8 +179,23 @@ export class SubscriberDelivery {
       // it stands in its first answer: its delivery need not wait for the store, and a few stores a second
       // are enough.
       if (this.reportsPosition) this.saveSoon();
-      else await this.savePosition();
+      else if (!(await this.savePositionBeforeMore())) return;
     }
+  }
+
+  /**
+   * For a subscriber that reports no position: stores how far it has acknowledged before anything more is
+   * sent, trying again (with backoff) while the store fails, so that whichever bus delivers next sends it
+   * again at most the batch that was in flight. False when stopped meanwhile (stop() stores it then).
+   */
+  private async savePositionBeforeMore(): Promise<boolean> {
+    const { backoff = DEFAULT_BACKOFF } = this.options;
+    const { signal } = this.stopping;
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      if (await this.savePosition({ retryLater: false })) return true;
+      await sleep(backoffDelay(attempt, backoff), signal);
+    }
+    return false;
   }
 
   private saveSoon(): void {
@@ -188,24 +203,25 @@ export class SubscriberDelivery {
   }
 
   /**
-   * Stores how far the subscriber has acknowledged; for one that reports no position, before anything more
-   * is sent, so that a restarted bus sends it again at most the batch that was in flight. A store that fails
-   * is logged and tried again with the next acknowledgement, or after SAVE_RETRY_MS when none comes (the
-   * load may have stopped: the stored position must still catch up once the store is back, or a replica
-   * taking over would send everything since it again). Delivery goes on meanwhile.
+   * Stores how far the subscriber has acknowledged; true once stored. A store that fails is logged and, for
+   * a subscriber that reports its own position (whose deliveries do not wait for the store), tried again
+   * with the next acknowledgement or after SAVE_RETRY_MS when none comes: the stored position must still
+   * catch up once the store is back, or a replica taking over would send everything since it again.
    */
-  private async savePosition(): Promise<void> {
+  private async savePosition({ retryLater = true } = {}): Promise<boolean> {
     const { positions, logger } = this.options;
-    if (!positions) return;
+    if (!positions) return true;
     try {
       await withTimeout(positions.save(this.url, this.delivered), SAVE_WAIT_MS);
       if (this.savingFails) logger.info({ subscriber: this.url, seq: this.delivered }, 'subscriber position stored again');
       this.savingFails = false;
+      return true;
     } catch (err) {
-      if (!this.savingFails) logger.warn({ subscriber: this.url, seq: this.delivered, reason: (err as Error).message }, 'could not store the subscriber position; a restart would send again what followed the last stored one');
+      if (!this.savingFails) logger.warn({ subscriber: this.url, seq: this.delivered, reason: (err as Error).message }, 'could not store the subscriber position; trying again');
       this.savingFails = true;
       // Not once stopped: stop() stores the position itself, and the next replica delivering takes over.
-      if (this.loop) this.saveDue ??= setTimeout(() => this.saveNow(), SAVE_RETRY_MS).unref();
+      if (retryLater && this.loop) this.saveDue ??= setTimeout(() => this.saveNow(), SAVE_RETRY_MS).unref();
+      return false;
     }
   }
 

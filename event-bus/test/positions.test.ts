@@ -106,33 +106,79 @@ describe('a restarted bus resumes each subscriber where it stood', () => {
     }
   });
 
-  it('stores the position once the store works again, also when nothing more is delivered meanwhile', async () => {
+  it('sends a subscriber that reports no position nothing more until its position is stored: a takeover would send again at most the batch in flight', async () => {
+    // Read one event at a time: the batch in flight is one event.
     const subscriber = await fakeSubscriber();
     const stored = new Map<string, number>();
     let refusing = true;
+    let refused = 0;
     const positions: PositionStore = {
       load: async (url) => stored.get(url) ?? 0,
       save: async (url, seq) => {
-        if (refusing) throw new Error('no responders');
+        if (refusing) {
+          refused++;
+          throw new Error('no responders');
+        }
         stored.set(url, Math.max(stored.get(url) ?? 0, seq));
       },
       close: async () => {},
     };
     const log = new MemoryEventLog();
     const logger = recordingLogger();
-    const delivery = new SubscriberDelivery(subscriber.url, { log, logger: logger.logger, positions });
+    const delivery = new SubscriberDelivery(subscriber.url, { log, logger: logger.logger, positions, batchSize: 1, backoff: { minDelayMs: 5, maxDelayMs: 20 } });
     try {
       delivery.start();
       for (let n = 1; n <= 3; n++) await log.append({ id: `e${n}`, type: 'PostCreated', data: { id: `p${n}`, title: 't' }, time: new Date().toISOString() });
-      await eventually(() => expect(subscriber.received).toHaveLength(3));
+      // The store keeps failing: the first event was acknowledged, and nothing more goes out.
+      await eventually(() => expect(refused).toBeGreaterThanOrEqual(5));
+      expect(subscriber.received.map(({ seq }) => seq)).toEqual([1]);
       expect(stored.get(subscriber.url)).toBeUndefined();
-      // The store is back; no event comes any more, yet the position is stored.
+      // The store is back: the position is stored, then the rest delivered and stored.
       refusing = false;
       await eventually(() => expect(stored.get(subscriber.url)).toBe(3));
-      expect(subscriber.received).toHaveLength(3);
-      expect(logger.lines().map((line) => line.msg)).toEqual(expect.arrayContaining(['could not store the subscriber position; a restart would send again what followed the last stored one', 'subscriber position stored again']));
+      expect(subscriber.received.map(({ seq }) => seq)).toEqual([1, 2, 3]);
+      expect(logger.lines().map((line) => line.msg)).toEqual(expect.arrayContaining(['could not store the subscriber position; trying again', 'subscriber position stored again']));
     } finally {
       await delivery.stop();
+      await subscriber.close();
+    }
+  });
+
+  it('never stores a position ahead of what the subscriber acknowledged: one that keeps failing stays where it was, also across a restart', async () => {
+    const dir = freshDir();
+    const subscriber = await fakeSubscriber();
+    try {
+      const event = (n: number) => ({ id: `e${n}`, type: 'PostCreated', data: { id: `p${n}`, title: 't' }, time: new Date().toISOString() });
+      let log = await FileEventLog.open({ dir, logger: silentLogger() });
+      let positions = await openStore(dir);
+      let delivery = new SubscriberDelivery(subscriber.url, { log, logger: silentLogger(), positions, backoff: { minDelayMs: 5, maxDelayMs: 20 } });
+      delivery.start();
+      for (let n = 1; n <= 2; n++) await log.append(event(n));
+      await eventually(() => expect(subscriber.received).toHaveLength(2));
+      // From now on the subscriber fails every delivery.
+      subscriber.answer = () => 500;
+      for (let n = 3; n <= 5; n++) await log.append(event(n));
+      await eventually(() => expect(subscriber.requests).toBeGreaterThanOrEqual(6));
+      expect(await positions.load(subscriber.url)).toBe(2);
+      await delivery.stop();
+      await positions.close();
+      await log.close();
+      expect(await storedIn(dir, subscriber.url)).toBe(2);
+
+      // The next bus on the folder resumes it at 2, and still stores nothing beyond while it fails.
+      log = await FileEventLog.open({ dir, logger: silentLogger() });
+      positions = await openStore(dir);
+      delivery = new SubscriberDelivery(subscriber.url, { log, logger: silentLogger(), positions, backoff: { minDelayMs: 5, maxDelayMs: 20 } });
+      await delivery.loadPosition();
+      expect(delivery.status()).toMatchObject({ delivered: 2, lag: 3 });
+      const before = subscriber.requests;
+      delivery.start();
+      await eventually(() => expect(subscriber.requests).toBeGreaterThanOrEqual(before + 3));
+      await delivery.stop();
+      await positions.close();
+      await log.close();
+      expect(await storedIn(dir, subscriber.url)).toBe(2);
+    } finally {
       await subscriber.close();
     }
   });
