@@ -1,7 +1,7 @@
 import { HttpError, sleep, type Logger } from '@blog/common';
 import { DeliverPolicy, JetStreamApiError, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type OrderedConsumerOptions, type StreamInfo } from '@nats-io/jetstream';
 import { NoRespondersError, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
-import { ensureStreamWhenReady } from './jetstream-setup';
+import { ensureStreamWhenReady, whenClusterReady } from './jetstream-setup';
 import { streamChanges, type EventStreamSettings } from './jetstream-stream';
 import { decodeStreamMessage, Quarantine } from './quarantine';
 import {
@@ -117,8 +117,8 @@ export class JetStreamEventLog extends IndexedEventLog {
    */
   static async open(options: JetStreamEventLogOptions): Promise<JetStreamEventLog> {
     const startedAt = Date.now();
-    const jsm = await jetstreamManager(options.connection);
-    const info = await ensureStreamWhenReady(jsm, options.stream, options.logger);
+    const info = await ensureStreamWhenReady(options.connection, options.stream, options.logger);
+    const jsm = await whenClusterReady('the JetStream API', () => jetstreamManager(options.connection), options.logger);
     const newest = Math.max(options.tailSize ?? DEFAULT_TAIL_SIZE, options.recentIds ?? RECENT_IDS);
     const firstSeq = Math.max(1, info.state.last_seq - newest + 1);
     const log = new JetStreamEventLog(jetstream(options.connection), jsm, options, firstSeq);

@@ -1,5 +1,5 @@
 import { natsStorageNames, sleep, type Logger } from '@blog/common';
-import { jetstreamManager, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
+import { jetstreamManager, type StreamInfo } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { KvLease, KvPositionStore } from './jetstream-kv';
 import { KvSnapshotClaims, ObjectStoreSnapshotArchive } from './jetstream-snapshots';
@@ -23,27 +23,38 @@ export interface JetStreamSetup {
 export async function setUpJetStream(connection: NatsConnection, setup: JetStreamSetup, logger: Logger): Promise<void> {
   const names = natsStorageNames(setup.stream);
   const { replicas } = setup;
-  await ensureStreamWhenReady(await jetstreamManager(connection), eventStream(setup.stream, replicas, setup.duplicateWindowMs), logger);
+  await ensureStreamWhenReady(connection, eventStream(setup.stream, replicas, setup.duplicateWindowMs), logger);
   await KvPositionStore.open({ connection, bucket: names.positions, replicas });
   await KvLease.open({ connection, bucket: names.lease, replicas });
   await KvSnapshotClaims.open({ connection, bucket: names.snapshotClaims, replicas, ttlMs: setup.snapshotClaimTtlMs });
-  await ObjectStoreSnapshotArchive.open({ connection, bucket: names.snapshots, replicas, maxBytes: setup.snapshotMaxBytes });
+  await whenClusterReady('the snapshot store', () => ObjectStoreSnapshotArchive.open({ connection, bucket: names.snapshots, replicas, maxBytes: setup.snapshotMaxBytes }), logger);
   logger.info({ stream: setup.stream, replicas }, 'event stream and buckets set up');
 }
 
-/** How long the bus waits at start for the cluster to place the stream (its servers may be starting too). */
-const STREAM_READY_TIMEOUT_MS = 60_000;
+/**
+ * How long the bus waits at start for the cluster to answer and place the stream: its servers may be
+ * starting too, or electing leaders (a few seconds each); a minute covers a cluster started at the same time.
+ */
+const CLUSTER_READY_TIMEOUT_MS = 60_000;
 
-/** ensureEventStream, again while the cluster cannot answer yet, for up to a minute. */
-export async function ensureStreamWhenReady(jsm: JetStreamManager, stream: EventStreamSettings, logger: Logger): Promise<StreamInfo> {
-  const deadline = Date.now() + STREAM_READY_TIMEOUT_MS;
-  for (let attempt = 0; ; attempt++) {
+/**
+ * Calls `attempt` until it succeeds, again while the cluster cannot answer (for up to a minute); an
+ * UnusableStreamError, which waiting cannot mend, at once. Every step of a start goes through here.
+ */
+export async function whenClusterReady<T>(what: string, attempt: () => Promise<T>, logger: Logger): Promise<T> {
+  const deadline = Date.now() + CLUSTER_READY_TIMEOUT_MS;
+  for (let tries = 0; ; tries++) {
     try {
-      return await ensureEventStream(jsm, stream, logger);
+      return await attempt();
     } catch (err) {
       if (err instanceof UnusableStreamError || Date.now() >= deadline) throw err;
-      if (attempt === 0) logger.warn({ stream: stream.name, reason: (err as Error).message }, 'the NATS cluster cannot hold the event stream yet; trying again');
-      await sleep(Math.min(2_000, 100 * 2 ** attempt));
+      if (tries === 0) logger.warn({ what, reason: (err as Error).message }, 'the NATS cluster cannot answer yet; trying again');
+      await sleep(Math.min(2_000, 100 * 2 ** tries));
     }
   }
+}
+
+/** Creates or updates the event stream (ensureEventStream), waiting for the cluster as whenClusterReady does. */
+export function ensureStreamWhenReady(connection: NatsConnection, stream: EventStreamSettings, logger: Logger): Promise<StreamInfo> {
+  return whenClusterReady(`the event stream ${stream.name}`, async () => ensureEventStream(await jetstreamManager(connection), stream, logger), logger);
 }

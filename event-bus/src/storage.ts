@@ -5,7 +5,7 @@ import { FileEventLog } from './file-log';
 import { JetStreamEventLog } from './jetstream-log';
 import { eventStream } from './jetstream-stream';
 import { KvLease, KvPositionStore } from './jetstream-kv';
-import { setUpJetStream } from './jetstream-setup';
+import { setUpJetStream, whenClusterReady } from './jetstream-setup';
 import { SoleLease, type DeliveryLease } from './lease';
 import type { EventLog } from './log';
 import type { BusMetrics } from './metrics';
@@ -113,7 +113,7 @@ export async function openJetStreamStorage(settings: JetStreamStorageSettings, l
     const lease = await KvLease.open({ connection, bucket: names.lease, replicas });
     logger.info({ holder: lease.holder }, 'this replica delivers while it holds the delivery lease');
     const snapshots = {
-      archive: await ObjectStoreSnapshotArchive.open({ connection, bucket: names.snapshots, replicas, maxBytes: settings.snapshotMaxBytes }),
+      archive: await whenClusterReady('the snapshot store', () => ObjectStoreSnapshotArchive.open({ connection, bucket: names.snapshots, replicas, maxBytes: settings.snapshotMaxBytes }), logger),
       claims: await KvSnapshotClaims.open({ connection, bucket: names.snapshotClaims, replicas, ttlMs: settings.snapshotClaimTtlMs }),
     };
     return {

@@ -208,4 +208,23 @@ describe('JetStreamEventLog shared by bus replicas', () => {
     expect(ids.at(-1)).toBe('after');
     expect(after.event.seq).toBe(ids.length);
   });
+
+  test('a replica started while the cluster has no quorum waits for it in every step of its start, and opens once it is back', async () => {
+    const stream = newStream();
+    opened.push(await openLog(stream));
+    await nats.cluster().kill(1);
+    await nats.cluster().kill(2);
+    let opening: Promise<JetStreamEventLog> | undefined;
+    try {
+      const recorded = recordingLogger('warn');
+      opening = openLog(stream, { logger: recorded.logger });
+      opening.catch(() => undefined);
+      await waitFor(() => recorded.lines().some((line) => line.msg === 'the NATS cluster cannot answer yet; trying again'), { what: 'the start to wait for the cluster', timeoutMs: 30_000 });
+    } finally {
+      await Promise.all([nats.cluster().start(1), nats.cluster().start(2)]);
+    }
+    const log = await opening;
+    opened.push(log);
+    expect(await log.append(event('after-the-wait'))).toMatchObject({ duplicate: false });
+  });
 });
