@@ -70,7 +70,7 @@ interface StoredAt {
 
 type PublishAttempt =
   | { kind: 'stored'; results: StoredAt[]; idsFrom?: number }
-  | { kind: 'not-stored' | 'unknown'; reason: string; retryAfterSeconds?: number }
+  | { kind: 'not-stored' | 'unknown'; reason: string; retryAfterSeconds?: number; replicaFault?: boolean }
   | { kind: 'split'; busTakesBatches: boolean };
 
 export interface HistoryReadOptions {
@@ -249,6 +249,8 @@ export class BusClient implements EventPublisher, EventHistory {
   private async publishUntilConfirmed(events: UnsequencedEvent[]): Promise<StoredAt[] | 'split'> {
     const deadline = Date.now() + this.confirmWithinMs;
     let maybeStored = false;
+    /** Replicas that refused these events (nothing stored) in a row: each of the others is asked before giving up. */
+    let refusedBy = 0;
     for (let attempt = 0; ; attempt++) {
       const outcome = await this.tryPublish(events);
       if (outcome.kind === 'stored') {
@@ -260,9 +262,18 @@ export class BusClient implements EventPublisher, EventHistory {
         this.batches &&= outcome.busTakesBatches;
         return 'split';
       }
+      // Another replica of the bus may store what this one cannot (its NATS node cut off from the others):
+      // the same ids there are stored at most once, whichever replica stored them first.
+      if (outcome.kind === 'not-stored' && outcome.replicaFault && ++refusedBy < this.baseUrls.length) {
+        this.nextReplica(outcome.reason);
+        continue;
+      }
+      refusedBy = 0;
       maybeStored ||= outcome.kind === 'unknown';
       if (!maybeStored) throw new BusUnavailableError(outcome.reason, outcome.retryAfterSeconds);
       if (Date.now() >= deadline) throw new BusUnconfirmedError(outcome.reason);
+      // No answer within timeoutMs: ask another replica rather than wait on this one.
+      if (outcome.kind === 'unknown') this.nextReplica(outcome.reason);
       await sleep(backoffDelay(attempt, { minDelayMs: 50, maxDelayMs: 1_000 }));
     }
   }
@@ -283,7 +294,7 @@ export class BusClient implements EventPublisher, EventHistory {
     if (!single && (status === 404 || status === 400)) return { kind: 'split', busTakesBatches: status !== 404 };
     // 504: a replicated log lost its acknowledgement, so the events may be stored; the same ids again are safe.
     if (status === 504) return { kind: 'unknown', reason: busRefusal(status, text) };
-    if (status >= 500) return { kind: 'not-stored', reason: busRefusal(status, text), retryAfterSeconds: retryAfter(headers['retry-after']) };
+    if (status >= 500) return { kind: 'not-stored', reason: busRefusal(status, text), retryAfterSeconds: retryAfter(headers['retry-after']), replicaFault: true };
     if (status === 401) return { kind: 'not-stored', reason: REFUSED_TOKEN };
     // This service's token may not publish that event type: a misconfiguration, answered 503 like a refused token.
     if (status === 403) return { kind: 'not-stored', reason: busRefusal(status, text) };
@@ -311,6 +322,14 @@ export class BusClient implements EventPublisher, EventHistory {
    * Sends to the current replica; one that cannot be reached (nothing was sent) is passed over for the
    * next, so with several bus URLs a dead replica costs a refused connection, not a failed request.
    */
+  /** Sends the next requests to the next replica of the bus (none when there is one). */
+  private nextReplica(why: string): void {
+    if (this.baseUrls.length < 2) return;
+    const from = this.baseUrls[this.current];
+    this.current = (this.current + 1) % this.baseUrls.length;
+    this.logger?.warn({ from, to: this.baseUrls[this.current], why }, 'trying another event bus replica');
+  }
+
   private async request(path: string, call: HttpCall): Promise<HttpReply> {
     for (let tried = 1; ; tried++) {
       const url = this.baseUrls[this.current] as string;

@@ -163,6 +163,31 @@ describe('BusClient', () => {
     await expect(new BusClient([dead, dead]).readAfter(0, 1)).rejects.toBeInstanceOf(BusUnavailableError);
   });
 
+  it('with several bus URLs, sends the same event to another replica when one leaves it unanswered, and stays there', async () => {
+    const ids: string[] = [];
+    const silent = await busAnswering((_req, body) => void ids.push(`silent ${(JSON.parse(body) as { id: string }).id}`));
+    const live = await busAnswering((_req, body, res) => {
+      ids.push(`live ${(JSON.parse(body) as { id: string }).id}`);
+      res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ seq: 5 }));
+    });
+    const bus = new BusClient([silent, live], { timeoutMs: 100 });
+    const first = await bus.publish({ type: 'PostCreated', data: { id: 'p1', title: 'T' } });
+    expect(first.seq).toBe(5);
+    expect(ids).toEqual([`silent ${first.id}`, `live ${first.id}`]);
+    const second = await bus.publish({ type: 'PostCreated', data: { id: 'p2', title: 'T' } });
+    expect(ids.at(-1)).toBe(`live ${second.id}`);
+  });
+
+  it('with several bus URLs, asks another replica when one refuses to store (5xx), and says unavailable only when every one refused', async () => {
+    const refusing = () => busAnswering((_req, _body, res) => res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"no quorum; nothing was stored"}'));
+    const storing = await busAnswering((_req, _body, res) => res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ seq: 9 })));
+    expect((await new BusClient([await refusing(), storing]).publish({ type: 'PostCreated', data: { id: 'p1', title: 'T' } })).seq).toBe(9);
+    await expect(new BusClient([await refusing(), await refusing()]).publish({ type: 'PostCreated', data: { id: 'p2', title: 'T' } })).rejects.toMatchObject({
+      status: 503,
+      message: expect.stringMatching(/nothing was changed/),
+    });
+  });
+
   it("answers a clear 502 when the bus is not this blog's (it takes the event but gives no seq, as the course's does)", async () => {
     const courseBus = await busAnswering((req, _body, res) => {
       if (req.url === '/events/batch') res.writeHead(404).end();

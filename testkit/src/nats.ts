@@ -30,6 +30,10 @@ export interface NatsCluster {
   streamCopy(node: number, stream: string): Promise<StreamCopy>;
   /** The index of the node that leads the stream now, asked of any running node. */
   streamLeader(stream: string): Promise<number>;
+  /** Whether the stream's leader reports the node's copy as current (caught up with it). */
+  streamCopyCurrent(node: number, stream: string): Promise<boolean>;
+  /** What each running node reports of the stream's group (leader, replicas current or not, lag), for a failure message. */
+  streamViews(stream: string): Promise<string>;
   /** SIGTERM: a clean shutdown. */
   stopNode(node: number): Promise<void>;
   /** The permission violations the nodes logged so far (a user that tried what it may not do). */
@@ -110,10 +114,13 @@ export async function startNatsCluster({ dir, size = 3, name = `blog-${randomByt
       },
     });
 
+  type StreamDetail = { name: string; state: { last_seq: number; messages: number }; cluster?: { leader?: string; replicas?: { name: string; current: boolean; lag?: number }[] } };
+  const streamDetail = async (node: number, stream: string): Promise<StreamDetail | undefined> => {
+    const jsz = (await monitor(node, '/jsz?streams=true')) as { account_details?: { stream_detail?: StreamDetail[] }[] };
+    return jsz.account_details?.flatMap((account) => account.stream_detail ?? []).find((candidate) => candidate.name === stream);
+  };
   const streamCopy = async (node: number, stream: string): Promise<StreamCopy> => {
-    type Detail = { name: string; state: { last_seq: number; messages: number }; cluster?: { leader?: string } };
-    const jsz = (await monitor(node, '/jsz?streams=true')) as { account_details?: { stream_detail?: Detail[] }[] };
-    const detail = jsz.account_details?.flatMap((account) => account.stream_detail ?? []).find((candidate) => candidate.name === stream);
+    const detail = await streamDetail(node, stream);
     return { last: detail?.state.last_seq ?? 0, messages: detail?.state.messages ?? 0, leader: detail?.cluster?.leader };
   };
 
@@ -154,6 +161,25 @@ export async function startNatsCluster({ dir, size = 3, name = `blog-${randomByt
         const file = path.join(dir, 'logs', `${node.name}.log`);
         return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((line) => / Violation - /.test(line)) : [];
       }),
+    streamCopyCurrent: async (node, stream) => {
+      const leader = await cluster.streamLeader(stream);
+      if (leader === node) return true;
+      const detail = await streamDetail(leader, stream);
+      return detail?.cluster?.replicas?.some((replica) => replica.name === nodes[node]?.name && replica.current) ?? false;
+    },
+    streamViews: async (stream) => {
+      const views = await Promise.all(
+        nodes.map((node, index) =>
+          cluster.pid(index) === undefined
+            ? `${node.name}: not running`
+            : streamDetail(index, stream).then(
+                (detail) => `${node.name}: last ${detail?.state.last_seq}, cluster ${JSON.stringify(detail?.cluster)}`,
+                (err: Error) => `${node.name}: ${err.message}`,
+              ),
+        ),
+      );
+      return views.join('\n');
+    },
     stopNode: async (node) => {
       const started = running[node];
       if (started) await stopProcess(started, 'SIGTERM', 10_000);
