@@ -2,7 +2,7 @@ import { HttpError, sleep, type Logger } from '@blog/common';
 import { DeliverPolicy, JetStreamApiError, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type OrderedConsumerOptions, type StreamInfo } from '@nats-io/jetstream';
 import { NoRespondersError, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
 import { ensureStreamWhenReady, whenClusterReady } from './jetstream-setup';
-import { streamChanges, type EventStreamSettings } from './jetstream-stream';
+import { quorumUnconfirmed, streamChanges, type EventStreamSettings } from './jetstream-stream';
 import { decodeStreamMessage, Quarantine } from './quarantine';
 import {
   AppendsById,
@@ -154,16 +154,18 @@ export class JetStreamEventLog extends IndexedEventLog {
   }
 
   /**
-   * Asks the stream how far it is and waits until this replica has followed that far. Without an answer
-   * from the cluster, reads go on with what this replica holds; behind it and not catching up, a 503.
+   * Asks the stream's leader how far the stream is, confirmed against a quorum (the leader heard from a
+   * majority of the copies within QUORUM_CONTACT_MS: no other leader can have been elected meanwhile), and
+   * waits until this replica has followed that far. Without such an answer (no leader, no quorum, a leader
+   * cut off from the others), a 503: this replica cannot tell that its reads hold every acknowledged event.
    */
   override async readable(): Promise<void> {
     let last: number;
     try {
       last = await this.streamLastSeq();
-    } catch {
+    } catch (err) {
       if (this.changed) throw this.changed;
-      return;
+      throw new HttpError(503, `this event bus replica cannot confirm that its reads hold every acknowledged event (${(err as Error).message}); try again`, { retryAfterSeconds: 1 });
     }
     if (this.changed) throw this.changed;
     // A consumer that does not move at once is likely stuck on a server that is gone: follow again, and
@@ -185,6 +187,8 @@ export class JetStreamEventLog extends IndexedEventLog {
       this.lastSeqToAsk = undefined;
       this.lastSeqAsked = this.jsm.streams.info(this.options.stream.name).then((info) => {
         this.noteChanges(streamChanges(info, this.options.stream));
+        const unconfirmed = quorumUnconfirmed(info);
+        if (unconfirmed) throw new Error(unconfirmed);
         return info.state.last_seq;
       });
       return this.lastSeqAsked;

@@ -134,3 +134,24 @@ export function streamChanges(info: StreamInfo, settings: EventStreamSettings): 
     ...(JSON.stringify(config.subjects) === JSON.stringify([settings.subject]) ? [] : [`its subjects are ${JSON.stringify(config.subjects)}, not ${settings.subject}`]),
   ];
 }
+
+/**
+ * How recently the stream's leader must have heard from a majority of its copies for its answer to count:
+ * below the smallest election timeout of nats-server's RAFT groups (4 s), so that no other leader can
+ * have been elected (and acknowledged events this one does not hold) meanwhile.
+ */
+export const QUORUM_CONTACT_MS = 3_000;
+
+/**
+ * Why the answer of a stream info request cannot be taken for the stream's state as a quorum holds it (no
+ * leader, or a leader that has not heard from a majority of its copies lately), or undefined when it can.
+ */
+export function quorumUnconfirmed({ config, cluster }: StreamInfo): string | undefined {
+  const copies = config.num_replicas;
+  if (copies <= 1) return undefined;
+  if (!cluster?.leader) return 'the stream has no leader';
+  const others = (cluster.replicas ?? []).filter((replica) => !replica.offline && replica.active < QUORUM_CONTACT_MS * 1e6).length;
+  const majority = Math.floor(copies / 2) + 1;
+  if (others + 1 >= majority) return undefined;
+  return `the stream's leader ${cluster.leader} has heard from ${others} of its ${copies - 1} other copies within ${QUORUM_CONTACT_MS / 1000} s, and needs ${majority - 1}`;
+}

@@ -6,7 +6,7 @@
 import { MAX_EVENT_BYTES, QUARANTINED_EVENT_TYPE, silentLogger } from '@blog/common';
 import { recordingLogger } from '@blog/common/testing';
 import { DiscardPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { waitFor } from '@blog/testkit';
+import { delay, waitFor } from '@blog/testkit';
 import { JetStreamEventLog, type JetStreamEventLogOptions } from '../../src/jetstream-log';
 import { DUPLICATE_WINDOW_MS, eventStream, type EventStreamSettings } from '../../src/jetstream-stream';
 import type { EventLog, NewEvent } from '../../src/log';
@@ -172,6 +172,24 @@ describe('JetStreamEventLog shared by bus replicas', () => {
     }
   });
 
+  test('without a quorum, readable() answers 503 rather than vouch for what this replica holds; with the quorum back, reads go on', async () => {
+    const { logs } = await replicas(1);
+    const log = logs[0] as JetStreamEventLog;
+    await log.append(event('before-the-cut'));
+    await log.readable();
+    // Node 1 (n1) is the one this test leaves running: whatever it leads, it cannot reach a quorum.
+    await nats.cluster().kill(1);
+    await nats.cluster().kill(2);
+    try {
+      const refusal = await waitFor(() => log.readable().then(() => undefined, (err: unknown) => err), { what: 'readable() to refuse without a quorum', timeoutMs: 20_000 });
+      expect(refusal).toMatchObject({ status: 503, retryAfterSeconds: 1, message: expect.stringMatching(/cannot confirm that its reads hold every acknowledged event/) });
+    } finally {
+      await Promise.all([nats.cluster().start(1), nats.cluster().start(2)]);
+    }
+    await waitFor(() => log.readable().then(() => true, () => false), { what: 'readable() with the quorum back', timeoutMs: 30_000 });
+    expect((await log.readAfter(0, 10)).map(({ id }) => id)).toEqual(['before-the-cut']);
+  });
+
   test('the stream is created once, with the duplicate window and deletes and purges denied', async () => {
     const { stream } = await replicas(2);
     const jsm = await jetstreamManager(await connection());
@@ -216,10 +234,11 @@ describe('JetStreamEventLog shared by bus replicas', () => {
     await nats.cluster().kill(2);
     let opening: Promise<JetStreamEventLog> | undefined;
     try {
-      const recorded = recordingLogger('warn');
-      opening = openLog(stream, { logger: recorded.logger });
+      opening = openLog(stream);
       opening.catch(() => undefined);
-      await waitFor(() => recorded.lines().some((line) => line.msg === 'the NATS cluster cannot answer yet; trying again'), { what: 'the start to wait for the cluster', timeoutMs: 30_000 });
+      // The start goes on meanwhile, against a cluster that cannot answer (which step meets it depends on
+      // what the one node left leads): none of them may give up.
+      await delay(5_000);
     } finally {
       await Promise.all([nats.cluster().start(1), nats.cluster().start(2)]);
     }

@@ -1,0 +1,27 @@
+import type { StreamInfo } from '@nats-io/jetstream';
+import { QUORUM_CONTACT_MS, quorumUnconfirmed } from '../src/jetstream-stream';
+
+/** A stream info answer as a leader gives it: its copies and how long ago it heard from each (ms). */
+function answer(copies: number, leader: string | undefined, heardMsAgo: (number | 'offline')[]): StreamInfo {
+  const replicas = heardMsAgo.map((ms, index) => (ms === 'offline' ? { name: `n${index + 2}`, current: false, offline: true, active: 0 } : { name: `n${index + 2}`, current: true, active: ms * 1e6 }));
+  return { config: { num_replicas: copies }, cluster: { leader, replicas } } as unknown as StreamInfo;
+}
+
+describe("a stream info answer counts only when its leader is in contact with a quorum", () => {
+  it.each([
+    ['a leader that heard from both copies lately', answer(3, 'n1', [10, 900])],
+    ['a leader that heard from one of two copies lately (2 of 3 is a quorum)', answer(3, 'n1', [10, QUORUM_CONTACT_MS + 1])],
+    ['a single copy, which needs nobody', answer(1, undefined, [])],
+    ['a leader with one copy offline', answer(3, 'n1', [20, 'offline'])],
+  ])('counts %s', (_name, info) => {
+    expect(quorumUnconfirmed(info)).toBeUndefined();
+  });
+
+  it.each([
+    ['no leader', answer(3, undefined, [10, 10]), 'the stream has no leader'],
+    ['a leader cut off from both copies (an isolated old leader)', answer(3, 'n1', [QUORUM_CONTACT_MS + 1, 6_000]), "the stream's leader n1 has heard from 0 of its 2 other copies within 3 s, and needs 1"],
+    ['a leader of 5 copies in contact with one', answer(5, 'n1', [10, 'offline', 8_000, 9_000]), "the stream's leader n1 has heard from 1 of its 4 other copies within 3 s, and needs 2"],
+  ])('refuses %s', (_name, info, reason) => {
+    expect(quorumUnconfirmed(info)).toBe(reason);
+  });
+});
