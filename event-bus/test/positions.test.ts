@@ -71,35 +71,42 @@ describe('FilePositionStore', () => {
   });
 });
 
+const postEvent = (n: number) => ({ id: `e${n}`, type: 'PostCreated', data: { id: `p${n}`, title: 't' }, time: new Date().toISOString() });
+const QUICK_RETRIES = { minDelayMs: 5, maxDelayMs: 20 };
+
+/** What a bus process on `dir` holds for one subscriber: its log, its positions and the delivery; `stop` ends them as a bus stopping does. */
+async function busOn(dir: string, url: string, backoff?: typeof QUICK_RETRIES) {
+  const log = await FileEventLog.open({ dir, logger: silentLogger() });
+  const positions = await openStore(dir);
+  const delivery = new SubscriberDelivery(url, { log, logger: silentLogger(), positions, backoff });
+  const stop = async () => {
+    await delivery.stop();
+    await positions.close();
+    await log.close();
+  };
+  return { log, positions, delivery, stop };
+}
+
 describe('a restarted bus resumes each subscriber where it stood', () => {
   it('sends a subscriber that reports no position nothing it already acknowledged', async () => {
     const dir = freshDir();
     const subscriber = await fakeSubscriber();
     try {
-      const event = (n: number) => ({ id: `e${n}`, type: 'PostCreated', data: { id: `p${n}`, title: 't' }, time: new Date().toISOString() });
       // The first bus delivers 5 events, then stops.
-      let log = await FileEventLog.open({ dir, logger: silentLogger() });
-      let positions = await openStore(dir);
-      let delivery = new SubscriberDelivery(subscriber.url, { log, logger: silentLogger(), positions });
-      delivery.start();
-      for (let n = 1; n <= 5; n++) await log.append(event(n));
+      const first = await busOn(dir, subscriber.url);
+      first.delivery.start();
+      for (let n = 1; n <= 5; n++) await first.log.append(postEvent(n));
       await eventually(() => expect(subscriber.received).toHaveLength(5));
-      await delivery.stop();
-      await positions.close();
-      await log.close();
+      await first.stop();
 
       // The next bus, on the same folder: only what came after is sent.
-      log = await FileEventLog.open({ dir, logger: silentLogger() });
-      positions = await openStore(dir);
-      delivery = new SubscriberDelivery(subscriber.url, { log, logger: silentLogger(), positions });
-      await delivery.loadPosition();
-      expect(delivery.status()).toMatchObject({ delivered: 5, lag: 0 });
-      delivery.start();
-      await log.append(event(6));
+      const next = await busOn(dir, subscriber.url);
+      await next.delivery.loadPosition();
+      expect(next.delivery.status()).toMatchObject({ delivered: 5, lag: 0 });
+      next.delivery.start();
+      await next.log.append(postEvent(6));
       await eventually(() => expect(subscriber.received).toHaveLength(6));
-      await delivery.stop();
-      await positions.close();
-      await log.close();
+      await next.stop();
       expect(subscriber.received.map((received) => received.seq)).toEqual([1, 2, 3, 4, 5, 6]);
     } finally {
       await subscriber.close();
@@ -125,7 +132,7 @@ describe('a restarted bus resumes each subscriber where it stood', () => {
     };
     const log = new MemoryEventLog();
     const logger = recordingLogger();
-    const delivery = new SubscriberDelivery(subscriber.url, { log, logger: logger.logger, positions, batchSize: 1, backoff: { minDelayMs: 5, maxDelayMs: 20 } });
+    const delivery = new SubscriberDelivery(subscriber.url, { log, logger: logger.logger, positions, batchSize: 1, backoff: QUICK_RETRIES });
     try {
       delivery.start();
       for (let n = 1; n <= 3; n++) await log.append({ id: `e${n}`, type: 'PostCreated', data: { id: `p${n}`, title: 't' }, time: new Date().toISOString() });
@@ -148,35 +155,26 @@ describe('a restarted bus resumes each subscriber where it stood', () => {
     const dir = freshDir();
     const subscriber = await fakeSubscriber();
     try {
-      const event = (n: number) => ({ id: `e${n}`, type: 'PostCreated', data: { id: `p${n}`, title: 't' }, time: new Date().toISOString() });
-      let log = await FileEventLog.open({ dir, logger: silentLogger() });
-      let positions = await openStore(dir);
-      let delivery = new SubscriberDelivery(subscriber.url, { log, logger: silentLogger(), positions, backoff: { minDelayMs: 5, maxDelayMs: 20 } });
-      delivery.start();
-      for (let n = 1; n <= 2; n++) await log.append(event(n));
+      const first = await busOn(dir, subscriber.url, QUICK_RETRIES);
+      first.delivery.start();
+      for (let n = 1; n <= 2; n++) await first.log.append(postEvent(n));
       await eventually(() => expect(subscriber.received).toHaveLength(2));
       // From now on the subscriber fails every delivery.
       subscriber.answer = () => 500;
-      for (let n = 3; n <= 5; n++) await log.append(event(n));
+      for (let n = 3; n <= 5; n++) await first.log.append(postEvent(n));
       await eventually(() => expect(subscriber.requests).toBeGreaterThanOrEqual(6));
-      expect(await positions.load(subscriber.url)).toBe(2);
-      await delivery.stop();
-      await positions.close();
-      await log.close();
+      expect(await first.positions.load(subscriber.url)).toBe(2);
+      await first.stop();
       expect(await storedIn(dir, subscriber.url)).toBe(2);
 
       // The next bus on the folder resumes it at 2, and still stores nothing beyond while it fails.
-      log = await FileEventLog.open({ dir, logger: silentLogger() });
-      positions = await openStore(dir);
-      delivery = new SubscriberDelivery(subscriber.url, { log, logger: silentLogger(), positions, backoff: { minDelayMs: 5, maxDelayMs: 20 } });
-      await delivery.loadPosition();
-      expect(delivery.status()).toMatchObject({ delivered: 2, lag: 3 });
+      const next = await busOn(dir, subscriber.url, QUICK_RETRIES);
+      await next.delivery.loadPosition();
+      expect(next.delivery.status()).toMatchObject({ delivered: 2, lag: 3 });
       const before = subscriber.requests;
-      delivery.start();
+      next.delivery.start();
       await eventually(() => expect(subscriber.requests).toBeGreaterThanOrEqual(before + 3));
-      await delivery.stop();
-      await positions.close();
-      await log.close();
+      await next.stop();
       expect(await storedIn(dir, subscriber.url)).toBe(2);
     } finally {
       await subscriber.close();

@@ -4,27 +4,11 @@
  * each reading the log itself (EVENTS_FOLLOW). Every replica applies every event; reactions happen once
  * however many moderation and comments replicas react; replicas killed with -9 come back to the same state.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { DEFAULT_BLOCKED_WORDS, moderate } from '@blog/moderation/events';
-import { http, startNatsCluster, startReplicatedStack, waitFor, type NatsCluster, type ReplicatedStack } from '@blog/testkit';
+import { http, waitFor } from '@blog/testkit';
+import { useScaledOutBlog } from './support';
 
-let dir: string;
-let nats: NatsCluster;
-let stack: ReplicatedStack;
-
-beforeAll(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'blog-replicas-'));
-  nats = await startNatsCluster({ dir: path.join(dir, 'nats') });
-  stack = await startReplicatedStack({ nats, logDir: path.join(dir, 'logs') });
-}, 120_000);
-
-afterAll(async () => {
-  await stack?.stopAll();
-  await nats?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const blog = useScaledOutBlog('blog-replicas-');
 
 interface StoredEvent {
   seq: number;
@@ -34,32 +18,32 @@ interface StoredEvent {
 }
 
 async function history(busReplica: number): Promise<StoredEvent[]> {
-  const answer = await http(`${stack.url('event-bus', busReplica)}/events`, { headers: stack.eventHeaders() });
+  const answer = await http(`${blog.stack().url('event-bus', busReplica)}/events`, { headers: blog.stack().eventHeaders() });
   if (answer.status !== 200) throw new Error(`GET /events on bus ${busReplica + 1}: HTTP ${answer.status}`);
   return answer.json as StoredEvent[];
 }
 
 async function createPost(postsReplica: number, title: string): Promise<string> {
-  const answer = await http(`${stack.url('posts', postsReplica)}/posts/create`, { body: { title }, timeoutMs: 30_000 });
+  const answer = await http(`${blog.stack().url('posts', postsReplica)}/posts/create`, { body: { title }, timeoutMs: 30_000 });
   if (answer.status !== 201) throw new Error(`POST /posts/create on posts ${postsReplica + 1}: HTTP ${answer.status} ${answer.text}`);
   return (answer.json as { id: string }).id;
 }
 
 async function createComment(commentsReplica: number, postId: string, content: string): Promise<string> {
-  const answer = await http(`${stack.url('comments', commentsReplica)}/posts/${postId}/comments`, { body: { content }, timeoutMs: 30_000 });
+  const answer = await http(`${blog.stack().url('comments', commentsReplica)}/posts/${postId}/comments`, { body: { content }, timeoutMs: 30_000 });
   if (answer.status !== 201) throw new Error(`POST comment on comments ${commentsReplica + 1}: HTTP ${answer.status} ${answer.text}`);
   return (answer.json as { id: string }).id;
 }
 
 type View = Record<string, { id: string; title: string; comments: { id: string; content: string; status: string }[] }>;
 
-const viewOf = async (queryReplica: number) => (await http(`${stack.url('query', queryReplica)}/posts`)).json as View;
+const viewOf = async (queryReplica: number) => (await http(`${blog.stack().url('query', queryReplica)}/posts`)).json as View;
 
 /** Waits until every query replica shows the same view, and returns it. */
 async function sameViewEverywhere(what: string, holds: (view: View) => boolean): Promise<View> {
   return waitFor(
     async () => {
-      const views = await Promise.all(stack.urls('query').map((_, replica) => viewOf(replica)));
+      const views = await Promise.all(blog.stack().urls('query').map((_, replica) => viewOf(replica)));
       const [first] = views;
       return first && holds(first) && views.every((view) => JSON.stringify(view) === JSON.stringify(first)) ? first : undefined;
     },
@@ -94,21 +78,21 @@ test('posts and comments created through different replicas reach every replica;
 });
 
 test('kill -9 of a bus replica: the other goes on storing, and the restarted one serves the same log to its services', async () => {
-  await stack.kill('event-bus', 1);
+  await blog.stack().kill('event-bus', 1);
   const postId = await createPost(0, 'stored while a bus replica is down');
-  await stack.start('event-bus', 1);
+  await blog.stack().start('event-bus', 1);
   expect(await history(1)).toEqual(await history(0));
   const afterRestart = await createPost(1, 'stored through the restarted replica');
   await sameViewEverywhere('both posts on both query replicas', (view) => view[postId] !== undefined && view[afterRestart] !== undefined);
 });
 
 test('a query replica killed with -9 comes back with the same read model', async () => {
-  await stack.kill('query', 0);
+  await blog.stack().kill('query', 0);
   const postId = await createPost(1, 'created while a query replica is down');
-  await stack.start('query', 0);
+  await blog.stack().start('query', 0);
   await sameViewEverywhere('the restarted query replica to show the new post like the other', (view) => view[postId] !== undefined);
 });
 
 test("the bus replicas did all that with their NATS user's permissions: the servers logged no violation", () => {
-  expect(nats.violations()).toEqual([]);
+  expect(blog.nats().violations()).toEqual([]);
 });
