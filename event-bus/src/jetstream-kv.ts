@@ -123,17 +123,27 @@ export class KvLease implements DeliveryLease {
   private constructor(private readonly kv: KV) {}
 
   static async open(options: { connection: NatsConnection; bucket: string; replicas: number }): Promise<KvLease> {
-    return new KvLease(await bucket(options.connection, options.bucket, { replicas: options.replicas, ttl: LEASE_TTL_MS }));
+    return KvLease.over(await bucket(options.connection, options.bucket, { replicas: options.replicas, ttl: LEASE_TTL_MS }));
   }
 
+  /** The lease in a bucket already open (its entries expiring after LEASE_TTL_MS). */
+  static over(kv: KV): KvLease {
+    return new KvLease(kv);
+  }
+
+  /**
+   * Resolves once this replica holds the lease: only by a write the quorum accepted (a create, or a
+   * compare-and-set on the key's revision), never by reading its own name, which a stale server (a leader
+   * cut off from the others) may still show after another replica took the lease.
+   */
   async acquire(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       try {
         this.revision = await this.kv.create(KEY, this.holder);
         return;
       } catch {
-        // Still ours (this replica gave up while the cluster was failing over): take it back at once.
-        if ((await this.holderNow()) === 'this replica') return;
+        // Still ours (this replica gave up while the cluster was failing over): take it back, by a write.
+        if ((await this.holderNow()) === 'this replica' && (await this.renew())) return;
         await sleep(RENEW_EVERY_MS, signal);
       }
     }
@@ -144,9 +154,12 @@ export class KvLease implements DeliveryLease {
     while (!signal.aborted) {
       await sleep(RENEW_EVERY_MS, signal);
       if (signal.aborted) return;
+      // The key's time to live runs from when the server stored the renewal, at the latest when it answered:
+      // counted from before it was sent, this replica's clock never runs behind it.
+      const sentAt = Date.now();
       try {
         this.revision = await this.kv.update(KEY, this.holder, this.revision ?? 0, REQUEST_TIMEOUT_MS);
-        renewedAt = Date.now();
+        renewedAt = sentAt;
       } catch (err) {
         // A refused update may be a stale revision of our own key: lost only when the key names another.
         if (Date.now() - renewedAt >= GIVE_UP_AFTER_MS || (err instanceof JetStreamApiError && (await this.holderNow()) === 'another')) {
@@ -157,9 +170,20 @@ export class KvLease implements DeliveryLease {
     }
   }
 
+  /** A compare-and-set of the key at the revision last seen: whether the quorum took it. */
+  private async renew(): Promise<boolean> {
+    try {
+      this.revision = await this.kv.update(KEY, this.holder, this.revision ?? 0, REQUEST_TIMEOUT_MS);
+      return true;
+    } catch {
+      this.revision = undefined;
+      return false;
+    }
+  }
+
   /**
-   * Who holds the key now: this replica (its revision is taken up again), another (or no one), or unknown
-   * when the bucket cannot be read.
+   * Who holds the key now, as the server answering says: this replica (its revision is taken up again),
+   * another (or no one), or unknown when the bucket cannot be read. Only a write confirms it.
    */
   private async holderNow(): Promise<'this replica' | 'another' | 'unknown'> {
     const current = await this.kv.get(KEY).catch(() => undefined);
