@@ -318,10 +318,6 @@ export class BusClient implements EventPublisher, EventHistory {
     return body;
   }
 
-  /**
-   * Sends to the current replica; one that cannot be reached (nothing was sent) is passed over for the
-   * next, so with several bus URLs a dead replica costs a refused connection, not a failed request.
-   */
   /** Sends the next requests to the next replica of the bus (none when there is one). */
   private nextReplica(why: string): void {
     if (this.baseUrls.length < 2) return;
@@ -330,6 +326,10 @@ export class BusClient implements EventPublisher, EventHistory {
     this.logger?.warn({ from, to: this.baseUrls[this.current], why }, 'trying another event bus replica');
   }
 
+  /**
+   * Sends to the current replica; one that cannot be reached (nothing was sent) is passed over for the
+   * next, so with several bus URLs a dead replica costs a refused connection, not a failed request.
+   */
   private async request(path: string, call: HttpCall): Promise<HttpReply> {
     for (let tried = 1; ; tried++) {
       const url = this.baseUrls[this.current] as string;
@@ -347,10 +347,17 @@ export class BusClient implements EventPublisher, EventHistory {
     try {
       reply = await this.request(path, { headers: this.headers, timeoutMs, signal });
     } catch (err) {
-      throw new BusUnavailableError(describeRequestError(err));
+      const reason = describeRequestError(err);
+      // No answer in time: the next read asks another replica.
+      if (!signal?.aborted) this.nextReplica(reason);
+      throw new BusUnavailableError(reason);
     }
     const { status, text } = reply;
-    if (status >= 500) throw new BusUnavailableError(`HTTP ${status}`);
+    if (status >= 500) {
+      // A replica that cannot answer (its NATS node without a quorum, say): the next read asks another.
+      this.nextReplica(`HTTP ${status}`);
+      throw new BusUnavailableError(`HTTP ${status}`);
+    }
     if (status === 401) throw new BusUnavailableError(REFUSED_TOKEN);
     if (status >= 300) throw new Error(`event bus refused GET ${path}: HTTP ${status} ${text}`);
     return JSON.parse(text) as unknown;

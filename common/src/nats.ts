@@ -2,7 +2,8 @@
  * Who may do what on the NATS servers of a scaled-out blog: one account, `BLOG`, with JetStream; an
  * administrator that creates the event stream and the bus's buckets at setup; the bus, which may only do
  * what it needs on them. Written into `npm run start:cluster`'s and the tests' server configurations and
- * into the NATS chart's values (infra/helm/nats-values.yaml, checked against this by the infra tests).
+ * into the NATS chart's values (infra/helm/nats-values.yaml, written out there for the stream BLOG_EVENTS;
+ * the infra tests check that list against the rules below).
  */
 
 export const NATS_ACCOUNT = 'BLOG';

@@ -59,21 +59,23 @@ export async function runService({ name, app, port, host, serverOptions, logger,
     if (shuttingDown) return;
     shuttingDown = true;
     logger.info({ signal }, `${name} shutting down`);
+    onDraining?.();
+    try {
+      // The server still takes connections meanwhile, as before the stop; bounded by the drain time too.
+      await Promise.race([beforeClose?.(), new Promise((resolve) => setTimeout(resolve, drainTimeoutMs).unref())]);
+    } catch (err) {
+      logger.error({ err }, 'error while draining');
+    }
+    // Keep-alive clients would go on sending on their open connections during the drain: answer each of
+    // those with `Connection: close`, and close connections as soon as they fall idle. The requests under
+    // way (a subscriber's publish in reaction to a delivery among them) get the whole drain time.
+    server.on('request', (_req, res: ServerResponse) => res.setHeader('connection', 'close'));
+    const closeIdle = setInterval(() => server.closeIdleConnections(), 100);
     const forceExit = setTimeout(() => {
       logger.warn('drain timed out, closing remaining connections');
       server.closeAllConnections();
     }, drainTimeoutMs);
     forceExit.unref();
-    // Keep-alive clients would go on sending on their open connections during the drain: answer each of
-    // those with `Connection: close`, and close connections as soon as they fall idle.
-    server.on('request', (_req, res: ServerResponse) => res.setHeader('connection', 'close'));
-    const closeIdle = setInterval(() => server.closeIdleConnections(), 100);
-    onDraining?.();
-    try {
-      await beforeClose?.();
-    } catch (err) {
-      logger.error({ err }, 'error while draining');
-    }
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();

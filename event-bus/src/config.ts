@@ -82,12 +82,20 @@ export const configSchema = z.object({
     if (holder !== undefined) ctx.addIssue({ code: 'custom', path: [name], message: `must differ from ${holder}: each client needs a token of its own` });
     else tokenHolders.set(token, name);
   }
+  // Each service then holds only its own token: deliveries must be signed, or none would accept them.
+  const serviceTokens = EVENTS_CLIENTS.map(eventsTokenVariable).filter((name) => config[name] !== undefined);
+  if (serviceTokens.length > 0 && config.DELIVERY_SIGNING_KEY === undefined && config.EVENT_SUBSCRIBERS.length > 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['DELIVERY_SIGNING_KEY'],
+      message: `must be set with ${serviceTokens.join(', ')} while the bus pushes to EVENT_SUBSCRIBERS: a service holds only its own token, and takes only deliveries the bus signed`,
+    });
+  }
   // The bus publishes again with the same id until its timeout: past the window, a retry could store an event twice.
   if (config.EVENT_LOG === 'jetstream' && config.NATS_DUPLICATE_WINDOW_MS <= config.NATS_PUBLISH_TIMEOUT_MS) {
     ctx.addIssue({ code: 'custom', path: ['NATS_DUPLICATE_WINDOW_MS'], message: `must be longer than NATS_PUBLISH_TIMEOUT_MS (${config.NATS_PUBLISH_TIMEOUT_MS})` });
   }
 });
-
 
 export type BusConfig = z.infer<typeof configSchema>;
 

@@ -1,5 +1,6 @@
 import { readFileSync, unlinkSync } from 'node:fs';
-import { readlink, rename, symlink, unlink } from 'node:fs/promises';
+import { mkdir, readlink, rm, stat, symlink, unlink } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 
@@ -39,7 +40,7 @@ export class FolderLock {
   static async take(dir: string): Promise<FolderLock> {
     const file = path.join(dir, LOCK_FILE);
     const me: Holder = { host: hostname(), pid: process.pid, started: startTimeOf(process.pid) };
-    for (let attempt = 0; attempt < 5; attempt++) {
+    for (let attempt = 0; attempt < 10; attempt++) {
       try {
         // A symbolic link whose target names the holder: made whole or not at all, and it needs no data
         // block, so a bus still starts on a full disk.
@@ -48,19 +49,15 @@ export class FolderLock {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
-      const holder = await readHolder(file);
+      const found = await readlink(file).catch(() => undefined);
+      const holder = parseHolder(found);
       if (holder && (heldHere.has(file) || !isGone(holder))) {
         const where = holder.host === me.host ? '' : ` on host ${holder.host}`;
         const check = holder.host === me.host ? '' : `; if that process is gone, delete ${file}`;
         throw new FolderLockedError(`${dir} belongs to another process (pid ${holder.pid}${where}): one process at a time may keep a log in a folder${check}`);
       }
-      // Gone: set its lock aside under a name of its own (only one of two racers can), then take it.
-      await rename(file, `${file}.stale-${process.pid}-${attempt}`).then(
-        () => unlink(`${file}.stale-${process.pid}-${attempt}`),
-        (err: NodeJS.ErrnoException) => {
-          if (err.code !== 'ENOENT') throw err;
-        },
-      );
+      if (found !== undefined) await removeIfStill(file, found);
+      await sleep(10 * (attempt + 1));
     }
     throw new FolderLockedError(`could not take ${file}: other processes keep taking it`);
   }
@@ -86,13 +83,39 @@ export class FolderLock {
   }
 }
 
-async function readHolder(file: string): Promise<Holder | undefined> {
+function parseHolder(text: string | undefined): Holder | undefined {
+  if (text === undefined) return undefined;
   try {
-    const holder = JSON.parse(await readlink(file)) as Partial<Holder>;
+    const holder = JSON.parse(text) as Partial<Holder>;
     return typeof holder.host === 'string' && typeof holder.pid === 'number' ? { host: holder.host, pid: holder.pid, started: holder.started } : undefined;
   } catch {
     // Not a lock this code made: nobody's.
     return undefined;
+  }
+}
+
+/** A takeover guard older than this was left by a process killed in the middle of one. */
+const ABANDONED_GUARD_MS = 5_000;
+
+/**
+ * Removes the lock left by a process that is gone, only if it is still that one: takeovers go one at a
+ * time (an exclusive folder beside the lock), so that of two processes taking over at once, the second
+ * never removes the lock the first has just made.
+ */
+async function removeIfStill(file: string, stale: string): Promise<void> {
+  const guard = `${file}.takeover`;
+  try {
+    await mkdir(guard);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const since = await stat(guard).then((info) => Date.now() - info.mtimeMs, () => 0);
+    if (since > ABANDONED_GUARD_MS) await rm(guard, { recursive: true, force: true });
+    return;
+  }
+  try {
+    if ((await readlink(file).catch(() => undefined)) === stale) await unlink(file);
+  } finally {
+    await rm(guard, { recursive: true, force: true });
   }
 }
 

@@ -119,6 +119,8 @@ export class KvLease implements DeliveryLease {
   /** Who this replica is, as the key's value shows it. */
   readonly holder = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
   private revision: number | undefined;
+  /** When the write that last took or renewed the lease was sent: its time to live runs from no earlier. */
+  private renewedAt: number | undefined;
 
   private constructor(private readonly kv: KV) {}
 
@@ -138,8 +140,10 @@ export class KvLease implements DeliveryLease {
    */
   async acquire(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
+      const sentAt = Date.now();
       try {
         this.revision = await this.kv.create(KEY, this.holder);
+        this.renewedAt = sentAt;
         return;
       } catch {
         // Still ours (this replica gave up while the cluster was failing over): take it back, by a write.
@@ -150,7 +154,7 @@ export class KvLease implements DeliveryLease {
   }
 
   async hold(signal: AbortSignal): Promise<void> {
-    let renewedAt = Date.now();
+    let renewedAt = this.renewedAt ?? Date.now();
     while (!signal.aborted) {
       await sleep(RENEW_EVERY_MS, signal);
       if (signal.aborted) return;
@@ -172,8 +176,10 @@ export class KvLease implements DeliveryLease {
 
   /** A compare-and-set of the key at the revision last seen: whether the quorum took it. */
   private async renew(): Promise<boolean> {
+    const sentAt = Date.now();
     try {
       this.revision = await this.kv.update(KEY, this.holder, this.revision ?? 0, REQUEST_TIMEOUT_MS);
+      this.renewedAt = sentAt;
       return true;
     } catch {
       this.revision = undefined;

@@ -128,7 +128,7 @@ export function streamChanges(info: StreamInfo, settings: EventStreamSettings): 
   return [
     ...trimmingLimits(config).map((limit) => `it drops old events (${limit})`),
     ...(state.num_deleted > 0 ? [`${state.num_deleted} events were deleted from it`] : []),
-    ...(state.first_seq > 1 && state.messages > 0 ? [`it no longer holds events 1…${state.first_seq - 1}`] : []),
+    ...(state.first_seq > 1 ? [`it no longer holds events 1…${state.first_seq - 1}`] : []),
     ...(config.deny_delete ? [] : ['it allows deletes']),
     ...(config.deny_purge ? [] : ['it allows purges']),
     ...(JSON.stringify(config.subjects) === JSON.stringify([settings.subject]) ? [] : [`its subjects are ${JSON.stringify(config.subjects)}, not ${settings.subject}`]),

@@ -57,4 +57,9 @@ describe('event-bus configuration', () => {
     const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
     expect(() => loadConfig(configSchema, { DELIVERY_SIGNING_KEY: rsa })).toThrow(/DELIVERY_SIGNING_KEY=\(\d+ characters, hidden\): is a rsa key; it must be an Ed25519 key/);
   });
+
+  it('refuses service tokens without a signing key while it pushes to subscribers: no service would take its deliveries', () => {
+    expect(() => loadConfig(configSchema, { POSTS_EVENTS_TOKEN: 'posts-token-of-24-chars' })).toThrow(/DELIVERY_SIGNING_KEY="": must be set with POSTS_EVENTS_TOKEN while the bus pushes to EVENT_SUBSCRIBERS/);
+    expect(loadConfig(configSchema, { POSTS_EVENTS_TOKEN: 'posts-token-of-24-chars', EVENT_SUBSCRIBERS: 'none' }).EVENT_SUBSCRIBERS).toEqual([]);
+  });
 });

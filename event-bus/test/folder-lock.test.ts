@@ -26,6 +26,14 @@ function otherHolder(dir: string): Promise<ChildProcess> {
   });
 }
 
+/** Another process trying to take the folder: resolves with 'held' (it keeps it until killed) or its error. */
+function tryingTaker(dir: string): Promise<string> {
+  const lockModule = path.join(__dirname, '..', 'dist', 'folder-lock.js');
+  const child = spawn(process.execPath, ['-e', `require(${JSON.stringify(lockModule)}).FolderLock.take(${JSON.stringify(dir)}).then(() => console.log('held'), (e) => { console.log(e.message); process.exit(1); }); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  return new Promise((resolve) => child.stdout?.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())));
+}
+
 const exited = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
 
 describe('one process per log folder', () => {
@@ -47,6 +55,17 @@ describe('one process per log folder', () => {
     const log = await open(dir);
     expect(JSON.parse(readlinkSync(path.join(dir, 'owner.lock')))).toMatchObject({ pid: process.pid });
     await log.close();
+  });
+
+  it('lets exactly one of two processes take over a lock left by a process that is gone, started at the same moment', async () => {
+    for (let round = 0; round < 5; round++) {
+      const dir = freshDir();
+      symlinkSync(JSON.stringify({ host: hostname(), pid: 999_999_999 }), path.join(dir, 'owner.lock'));
+      const outcomes = await Promise.all([tryingTaker(dir), tryingTaker(dir)]);
+      expect(outcomes.filter((outcome) => outcome === 'held')).toHaveLength(1);
+      expect(outcomes.find((outcome) => outcome !== 'held')).toMatch(/belongs to another process/);
+      for (const child of children.splice(0)) child.kill('SIGKILL');
+    }
   });
 
   it('never takes over a lock held from another host (a shared volume): it says how to clear it', async () => {

@@ -191,6 +191,8 @@ describe('the NATS chart values and the skaffold jetstream profile', () => {
     expect(publish).toContain('blog_events.events');
     expect(publish.filter((subject) => /^\$JS\.API\.STREAM\.(CREATE|UPDATE|DELETE)\b|^\$JS\.API\.STREAM\.PURGE\.BLOG_EVENTS$|^>$|\.>$/.test(subject) && !/^\$(KV|O|JS\.FC|JS\.API\.(DIRECT\.GET|CONSUMER))\./.test(subject))).toEqual([]);
     expect(publish.some((subject) => subject === '>' || subject.startsWith('$JS.API.>') || subject === '$JS.>')).toBe(false);
+    // No single-token wildcard either, and no deletes of single messages.
+    expect(publish.filter((subject) => subject.split('.').includes('*') || /^\$JS\.API\.STREAM\.MSG\.DELETE\./.test(subject))).toEqual([]);
     expect(allowed?.subscribe?.allow).toEqual(['_INBOX.>']);
     expect(values.config.cluster.routeURLs).toEqual({ user: expect.any(String), password: expect.any(String) });
   });

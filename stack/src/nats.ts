@@ -114,8 +114,9 @@ export function writeNatsConfig(dir: string, node: NatsNode, nodes: readonly Nat
       natsAccountsConfig(identities),
       '',
     ].join('\n'),
+    // Passwords inside: for this user's eyes only, from the start (the chmod for a file written before).
+    { mode: 0o600 },
   );
-  // Passwords inside: for this user's eyes only.
   chmodSync(file, 0o600);
   return file;
 }
