@@ -117,7 +117,9 @@ export function createApp({ log, subscribers, logger, metrics, eventsToken, serv
     const events = body.map((item: unknown, index) => {
       try {
         requireJsonObject(item);
-        return newEvent(item, client);
+        const event = newEvent(item, client);
+        refuseOversized(event);
+        return event;
       } catch (err) {
         throw err instanceof HttpError ? new HttpError(err.status, `event at index ${index}: ${err.message}`) : err;
       }
@@ -186,10 +188,16 @@ function newEvent(body: Record<string, unknown>, client: EventsClient): NewEvent
   if (!parsed.ok) throw new HttpError(400, `malformed event: ${parsed.error}`);
   const { id, type, data, time } = parsed.event;
   authorizePublish(client, type);
-  const event = { id: id ?? randomUUID(), type, data, time: time ?? new Date().toISOString() };
+  return { id: id ?? randomUUID(), type, data, time: time ?? new Date().toISOString() };
+}
+
+/**
+ * Refuses an event larger than a stored event may be (the log would quarantine it). Only a batch can carry
+ * one: the body limit of a single publish is well below MAX_EVENT_BYTES, so a single publish pays nothing.
+ */
+function refuseOversized(event: NewEvent): void {
   const bytes = Buffer.byteLength(JSON.stringify(event));
   if (bytes > MAX_EVENT_BYTES) throw new HttpError(413, `event is ${bytes} bytes; an event may take at most ${MAX_EVENT_BYTES}`);
-  return event;
 }
 
 /** Resolves when the response can take more, or when the client has gone. */

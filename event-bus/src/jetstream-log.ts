@@ -138,11 +138,6 @@ export class JetStreamEventLog extends IndexedEventLog {
     return this.refusals.health();
   }
 
-  /** Whether the stream was seen changed under the bus (its limits, its protections, events gone). */
-  get streamChanged(): boolean {
-    return this.changed !== undefined;
-  }
-
   append(event: NewEvent): Promise<Appended> {
     if (this.closed) return Promise.reject(new EventLogUnavailableError('the bus is shutting down'));
     if (this.changed) return Promise.reject(this.changed);

@@ -94,9 +94,9 @@ export async function openJetStreamStorage(settings: JetStreamStorageSettings, l
       await admin.close();
     }
   }
+  // Without an administrator, the bus's own user makes what is missing as it opens each part below.
   const connection = await connectToNats(settings.servers, settings, 'event-bus', logger);
   try {
-    if (!settings.admin) await setUpJetStream(connection, settings, logger);
     const { stream, replicas } = settings;
     const names = natsStorageNames(stream);
     const log = await JetStreamEventLog.open({

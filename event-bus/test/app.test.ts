@@ -1,4 +1,4 @@
-import { silentLogger } from '@blog/common';
+import { MAX_EVENT_BYTES, silentLogger } from '@blog/common';
 import request from 'supertest';
 import { createApp } from '../src/app';
 import { Deliverer } from '../src/deliverer';
@@ -203,6 +203,14 @@ describe('event bus HTTP API', () => {
       .post('/events/batch')
       .send([{ ...postCreated, id: 'b3' }, batch[1]])
       .expect(201, { seqs: [4, 3], idsFrom: 1, duplicates: [{ index: 1, event: b2 }] });
+  });
+
+  it('refuses a batch holding an event larger than a stored event may be (413, naming its index) and stores nothing', async () => {
+    const { app, log } = setup();
+    const huge = { type: 'Huge', data: 'x'.repeat(MAX_EVENT_BYTES) };
+    const res = await request(app).post('/events/batch').send([postCreated, huge]).expect(413);
+    expect(res.body).toEqual({ error: expect.stringMatching(new RegExp(`^event at index 1: event is \\d+ bytes; an event may take at most ${MAX_EVENT_BYTES}$`)) });
+    expect(log.lastSeq).toBe(0);
   });
 
   it.each([
