@@ -16,6 +16,7 @@ export const REPLICA_PORT_STEP = 10;
 /** The NATS nodes, on fixed ports away from NATS's default 4222: clients 14222–14224, routes 16222–16224, monitoring 18222–18224. */
 export const CLUSTER_NATS_NODES: readonly NatsNode[] = [0, 1, 2].map((index) => ({
   name: `nats-${index + 1}`,
+  host: '127.0.0.1',
   clientPort: 14_222 + index,
   clusterPort: 16_222 + index,
   monitorPort: 18_222 + index,

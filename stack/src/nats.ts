@@ -1,8 +1,8 @@
 /**
  * NATS JetStream servers on this machine, for the scaled-out blog (`npm run start:cluster`) and its tests:
  * which nats-server to run, and each node's configuration (own store, `sync_interval: always`, a pid file,
- * a monitoring port, routes to the other nodes, users with passwords made fresh at each start), all on
- * 127.0.0.1.
+ * a monitoring port, routes to the other nodes, users with passwords made fresh at each start), on
+ * 127.0.0.1 (or, in the partition tests, each node on its own address).
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -45,10 +45,12 @@ export function compareVersions(a: string, b: string): number {
 
 export interface NatsNode {
   readonly name: string;
+  /** The address it listens on: 127.0.0.1, or its own address on a private network in the tests. */
+  readonly host: string;
   readonly clientPort: number;
   readonly clusterPort: number;
   readonly monitorPort: number;
-  /** nats://127.0.0.1:<clientPort> */
+  /** nats://<host>:<clientPort> */
   readonly url: string;
 }
 
@@ -98,19 +100,19 @@ export function natsAccountsConfig({ stream, admin, bus }: NatsIdentities): stri
 /** Writes `<dir>/<node>.conf` for one node of a cluster named `cluster`; its store goes in `<dir>/store/<node>`. */
 export function writeNatsConfig(dir: string, node: NatsNode, nodes: readonly NatsNode[], cluster: string, identities: NatsIdentities): string {
   const { route } = identities;
-  const routes = nodes.filter((other) => other !== node).map((other) => `"nats-route://${route.user}:${route.password}@127.0.0.1:${other.clusterPort}"`);
+  const routes = nodes.filter((other) => other !== node).map((other) => `"nats-route://${route.user}:${route.password}@${other.host}:${other.clusterPort}"`);
   const file = path.join(dir, `${node.name}.conf`);
   writeFileSync(
     file,
     [
       `server_name: ${node.name}`,
-      `listen: "127.0.0.1:${node.clientPort}"`,
-      `http: "127.0.0.1:${node.monitorPort}"`,
+      `listen: "${node.host}:${node.clientPort}"`,
+      `http: "${node.host}:${node.monitorPort}"`,
       `pid_file: "${path.join(dir, `${node.name}.pid`)}"`,
       // Every acknowledged message is fsynced first: the default lazy fsync can lose acknowledged writes.
       `jetstream { store_dir: "${path.join(dir, 'store', node.name)}", sync_interval: always }`,
       // A name of its own, no gossip of routes and a route password: no other server on this machine joins.
-      `cluster { name: ${cluster}, listen: "127.0.0.1:${node.clusterPort}", no_advertise: true, authorization: { user: ${JSON.stringify(route.user)}, password: ${JSON.stringify(route.password)} }, routes: [${routes.join(', ')}] }`,
+      `cluster { name: ${cluster}, listen: "${node.host}:${node.clusterPort}", no_advertise: true, authorization: { user: ${JSON.stringify(route.user)}, password: ${JSON.stringify(route.password)} }, routes: [${routes.join(', ')}] }`,
       natsAccountsConfig(identities),
       '',
     ].join('\n'),

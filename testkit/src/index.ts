@@ -7,3 +7,4 @@ export * from './stack';
 export * from './nats';
 export * from './replicated-stack';
 export * from './cgroup';
+export * from './private-network';

@@ -1,9 +1,9 @@
 export { compareVersions, findNatsServer, MINIMUM_NATS_SERVER, natsBusEnv, type NatsCredentials, type NatsIdentities, type NatsNode } from '@blog/stack';
 
 /**
- * A NATS JetStream cluster of real nats-server processes on 127.0.0.1, for the tests of the replicated
- * event log: each node with its own store, `sync_interval: always` (fsync before acknowledging), a pid
- * file, a log file and a monitoring port. Nodes can be killed (kill -9) and started again on their store.
+ * A NATS JetStream cluster of real nats-server processes, for the tests of the replicated event log: on
+ * 127.0.0.1, or each node on its own host of a private network (for partitions). Each node has its own
+ * store, `sync_interval: always` (fsync before acknowledging), a pid file, a log file and a monitoring port. Nodes can be killed (kill -9) and started again on their store.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ import path from 'node:path';
 import { findNatsServer, natsAccountsConfig, newNatsIdentities, ROOT, startProcess, stopProcess, writeNatsConfig, type NatsIdentities, type NatsNode, type StartedProcess } from '@blog/stack';
 import { http } from './http';
 import { freePorts } from './ports';
+import type { PrivateNetwork } from './private-network';
 import { describeError, waitFor } from './wait';
 
 export interface NatsCluster {
@@ -58,24 +59,26 @@ const FORMING_ATTEMPTS = 3;
  */
 const REJOIN_TIMEOUT_MS = 20_000;
 
-/** `stream`: the event stream whose bus user the servers know (BLOG_EVENTS by default). */
-export async function startNatsCluster({ dir, size = 3, name = `blog-${randomBytes(4).toString('hex')}`, stream }: { dir: string; size?: number; name?: string; stream?: string }): Promise<NatsCluster> {
+export interface NatsClusterOptions {
+  dir: string;
+  size?: number;
+  name?: string;
+  /** The event stream whose bus user the servers know (BLOG_EVENTS by default). */
+  stream?: string;
+  /** Each node on its own host of this network (NATS's usual ports there), instead of on 127.0.0.1. */
+  network?: PrivateNetwork;
+}
+
+export async function startNatsCluster({ dir, size = 3, name = `blog-${randomBytes(4).toString('hex')}`, stream, network }: NatsClusterOptions): Promise<NatsCluster> {
   const server = findNatsServer();
-  const ports = await freePorts(size * 3);
-  const nodes: NatsNode[] = Array.from({ length: size }, (_, i) => ({
-    name: `n${i + 1}`,
-    clientPort: ports[i * 3] as number,
-    clusterPort: ports[i * 3 + 1] as number,
-    monitorPort: ports[i * 3 + 2] as number,
-    url: `nats://127.0.0.1:${ports[i * 3]}`,
-  }));
+  const nodes = network ? nodesOnNetwork(network, size) : await nodesOnLoopback(size);
   mkdirSync(path.join(dir, 'logs'), { recursive: true });
   const identities = newNatsIdentities(stream);
   const configs = nodes.map((node) => writeNatsConfig(dir, node, nodes, name, identities));
   const running: (StartedProcess | undefined)[] = nodes.map(() => undefined);
 
   const monitor = async (node: number, pathAndQuery: string): Promise<unknown> => {
-    const answer = await http(`http://127.0.0.1:${nodes[node]?.monitorPort}${pathAndQuery}`, { timeoutMs: 2_000 });
+    const answer = await http(`http://${nodes[node]?.host}:${nodes[node]?.monitorPort}${pathAndQuery}`, { timeoutMs: 2_000 });
     if (answer.status !== 200) throw new Error(`${nodes[node]?.name} ${pathAndQuery}: HTTP ${answer.status} ${answer.text.slice(0, 200)}`);
     return answer.json;
   };
@@ -94,7 +97,9 @@ export async function startNatsCluster({ dir, size = 3, name = `blog-${randomByt
   };
 
   const launch = (node: number) => {
-    running[node] = launchNatsServer(server, configs[node] as string, path.join(dir, 'logs', `${nodes[node]?.name}.log`));
+    const args = ['-c', configs[node] as string];
+    const command = network ? network.inHost(node, server, args) : { command: server, args };
+    running[node] = launchNatsServer(command, path.join(dir, 'logs', `${nodes[node]?.name}.log`));
   };
   const logTail = (node: number) => {
     const file = path.join(dir, 'logs', `${nodes[node]?.name}.log`);
@@ -206,6 +211,23 @@ export async function startNatsCluster({ dir, size = 3, name = `blog-${randomByt
   throw new Error(`the NATS cluster did not form in ${FORMING_ATTEMPTS} attempts:\n${failures.join('\n')}`);
 }
 
+async function nodesOnLoopback(size: number): Promise<NatsNode[]> {
+  const ports = await freePorts(size * 3);
+  return Array.from({ length: size }, (_, i) => ({
+    name: `n${i + 1}`,
+    host: '127.0.0.1',
+    clientPort: ports[i * 3] as number,
+    clusterPort: ports[i * 3 + 1] as number,
+    monitorPort: ports[i * 3 + 2] as number,
+    url: `nats://127.0.0.1:${ports[i * 3]}`,
+  }));
+}
+
+function nodesOnNetwork(network: PrivateNetwork, size: number): NatsNode[] {
+  if (network.addresses.length < size) throw new Error(`the private network has ${network.addresses.length} hosts, not ${size}`);
+  return network.addresses.slice(0, size).map((host, i) => ({ name: `n${i + 1}`, host, clientPort: 4222, clusterPort: 6222, monitorPort: 8222, url: `nats://${host}:4222` }));
+}
+
 export interface NatsServer {
   readonly url: string;
   readonly identities: NatsIdentities;
@@ -226,7 +248,7 @@ export async function startNatsServer({ dir, stream }: { dir: string; stream?: s
   const config = path.join(dir, 'nats.conf');
   const identities = newNatsIdentities(stream);
   writeFileSync(config, [`listen: "127.0.0.1:${clientPort}"`, `http: "127.0.0.1:${monitorPort}"`, `jetstream { store_dir: "${store}" }`, natsAccountsConfig(identities), ''].join('\n'), { mode: 0o600 });
-  const started = launchNatsServer(server, config, path.join(dir, 'nats.log'));
+  const started = launchNatsServer({ command: server, args: ['-c', config] }, path.join(dir, 'nats.log'));
   const stop = async () => {
     await stopProcess(started, 'SIGTERM', 10_000);
     rmSync(store, { recursive: true, force: true });
@@ -243,11 +265,11 @@ export async function startNatsServer({ dir, stream }: { dir: string; stream?: s
   return { url: `nats://127.0.0.1:${clientPort}`, identities, pid: started.child.pid, stop };
 }
 
-/** nats-server on `config`, its output appended to `logFile`. */
-function launchNatsServer(server: string, config: string, logFile: string): StartedProcess {
+/** nats-server (maybe inside a network namespace), its output appended to `logFile`. */
+function launchNatsServer({ command, args }: { command: string; args: string[] }, logFile: string): StartedProcess {
   const log = openSync(logFile, 'a');
   try {
-    return startProcess(server, ['-c', config], { env: process.env, cwd: ROOT, stdio: ['ignore', log, log] });
+    return startProcess(command, args, { env: process.env, cwd: ROOT, stdio: ['ignore', log, log] });
   } finally {
     closeSync(log);
   }
@@ -264,7 +286,7 @@ export function startNatsProcess({ dir, name, config }: { dir: string; name: str
   const file = path.join(dir, `${name}.conf`);
   const logFile = path.join(dir, `${name}.log`);
   writeFileSync(file, config);
-  const started = launchNatsServer(findNatsServer(), file, logFile);
+  const started = launchNatsServer({ command: findNatsServer(), args: ['-c', file] }, logFile);
   return {
     log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
     stop: () => stopProcess(started, 'SIGTERM', 5_000).then(() => undefined),
