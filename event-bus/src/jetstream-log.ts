@@ -172,6 +172,14 @@ export class JetStreamEventLog extends IndexedEventLog {
   }
 
   /**
+   * Resolves once the stream's leader answered, in contact with a quorum, as readable() needs it; rejects with
+   * why not (no answer, no leader, a leader cut off from the others). The bus's quorum watch asks this.
+   */
+  async confirmQuorum(): Promise<void> {
+    await this.streamLastSeq();
+  }
+
+  /**
    * The stream's last seq, asked of the cluster after this call: readers that come together share one
    * request (every GET /events asks). A request already under way may predate an acknowledgement the
    * caller relies on, so a caller joins the next one, sent once that one is answered.
