@@ -1,6 +1,6 @@
 import { HttpError, sleep, type Logger } from '@blog/common';
 import { DeliverPolicy, JetStreamApiError, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type OrderedConsumerOptions, type StreamInfo } from '@nats-io/jetstream';
-import { NoRespondersError, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
+import { NoRespondersError, RequestError, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
 import { ensureStreamWhenReady, whenClusterReady } from './jetstream-setup';
 import { quorumUnconfirmed, streamChanges, type EventStreamSettings } from './jetstream-stream';
 import { decodeStreamMessage, Quarantine } from './quarantine';
@@ -172,6 +172,14 @@ export class JetStreamEventLog extends IndexedEventLog {
   }
 
   /**
+   * Resolves once the stream's leader answered, in contact with a quorum, as readable() needs it; rejects with
+   * why not (no answer, no leader, a leader cut off from the others). The bus's quorum watch asks this.
+   */
+  async confirmQuorum(): Promise<void> {
+    await this.streamLastSeq();
+  }
+
+  /**
    * The stream's last seq, asked of the cluster after this call: readers that come together share one
    * request (every GET /events asks). A request already under way may predate an acknowledgement the
    * caller relies on, so a caller joins the next one, sent once that one is answered.
@@ -234,8 +242,7 @@ export class JetStreamEventLog extends IndexedEventLog {
         return ack.duplicate ? { event: await this.storedAt(ack.seq), duplicate: true } : { event: { ...event, seq: ack.seq }, duplicate: false };
       } catch (err) {
         const fault = publishFault(err);
-        // TIMEOUT: unanswered. ID_IN_PROCESS: a publish of this id (maybe this one's, unanswered) is being stored.
-        maybeStored ||= fault.code === 'TIMEOUT' || fault.code === 'ID_IN_PROCESS';
+        maybeStored ||= fault.maybeStored;
         if (this.closed || Date.now() >= deadline || !fault.retry) {
           this.refusals.refused(fault, 1);
           throw maybeStored ? new EventLogUnconfirmedError(fault.message) : new EventLogUnavailableError(fault.message);
@@ -384,14 +391,32 @@ function isIdInProcess(err: unknown): boolean {
   return err instanceof JetStreamApiError && err.code === ID_IN_PROCESS;
 }
 
+/**
+ * A request whose connection closed before its answer came: nats.js rejects it with a RequestError
+ * "connection closed" ("connection disconnected" for a flush). The request may have reached the server. A
+ * reconnection rejects nothing: requests wait on, and those whose answers were lost time out.
+ */
+function isConnectionLost(err: unknown): boolean {
+  return err instanceof RequestError && /connection (closed|disconnected)/i.test(err.message);
+}
+
+export interface PublishFault extends AppendFault {
+  /** Whether it is worth publishing again: the cluster may recover meanwhile. */
+  retry: boolean;
+  /** Whether the publish may have been stored though no answer said so: a refusal then is a 504, not a 503. */
+  maybeStored: boolean;
+}
+
 /** What a failed publish means: retried while the cluster may recover; its code counts the refusals. */
-function publishFault(err: unknown): AppendFault & { retry: boolean } {
+export function publishFault(err: unknown): PublishFault {
   const message = (err as Error).message;
-  if (err instanceof HttpError) return { code: 'TOO_LARGE', message, retry: false };
-  if (isIdInProcess(err)) return { code: 'ID_IN_PROCESS', message: 'another publish of this event id is being stored; asked again, JetStream names its seq', retry: true };
-  if (err instanceof TimeoutError) return { code: 'TIMEOUT', message: 'the NATS cluster did not acknowledge in time (no leader or no quorum?)', retry: true };
-  if (/jetstream is not enabled/i.test(message)) return { code: 'NO_JETSTREAM', message: 'the NATS server reached has no JetStream quorum now', retry: true };
-  if (err instanceof NoRespondersError) return { code: 'NO_RESPONDERS', message: 'no NATS server answered for the event stream (no leader or no quorum?)', retry: true };
-  if (err instanceof JetStreamApiError) return { code: `JETSTREAM_${err.code}`, message: `JetStream refused the event: ${message}`, retry: err.status >= 500 };
-  return { code: 'NATS', message: `NATS: ${message}`, retry: true };
+  if (err instanceof HttpError) return { code: 'TOO_LARGE', message, retry: false, maybeStored: false };
+  // A publish of this id (maybe this one's, unanswered) is being stored.
+  if (isIdInProcess(err)) return { code: 'ID_IN_PROCESS', message: 'another publish of this event id is being stored; asked again, JetStream names its seq', retry: true, maybeStored: true };
+  if (err instanceof TimeoutError) return { code: 'TIMEOUT', message: 'the NATS cluster did not acknowledge in time (no leader or no quorum?)', retry: true, maybeStored: true };
+  if (isConnectionLost(err)) return { code: 'CONNECTION_LOST', message: `the connection to NATS was lost before the acknowledgement came (${message})`, retry: true, maybeStored: true };
+  if (/jetstream is not enabled/i.test(message)) return { code: 'NO_JETSTREAM', message: 'the NATS server reached has no JetStream quorum now', retry: true, maybeStored: false };
+  if (err instanceof NoRespondersError) return { code: 'NO_RESPONDERS', message: 'no NATS server answered for the event stream (no leader or no quorum?)', retry: true, maybeStored: false };
+  if (err instanceof JetStreamApiError) return { code: `JETSTREAM_${err.code}`, message: `JetStream refused the event: ${message}`, retry: err.status >= 500, maybeStored: false };
+  return { code: 'NATS', message: `NATS: ${message}`, retry: true, maybeStored: false };
 }

@@ -15,6 +15,7 @@ export class BusMetrics extends HttpMetrics {
   readonly logWriteFaults: Counter<'code'>;
   readonly eventsQuarantined: Counter;
   readonly streamChanged: Gauge;
+  readonly natsServersLeft: Counter;
 
   constructor({ processMetrics = false } = {}) {
     super('event-bus', { processMetrics });
@@ -36,6 +37,11 @@ export class BusMetrics extends HttpMetrics {
     this.streamChanged = new Gauge({
       name: 'event_stream_changed',
       help: '1 once the JetStream event stream was seen changed under the bus (a limit that drops events, events deleted, deletes or purges allowed): the bus then refuses reads and appends',
+      registers,
+    });
+    this.natsServersLeft = new Counter({
+      name: 'nats_servers_left_total',
+      help: 'Times this bus left a NATS server that could not confirm a quorum',
       registers,
     });
   }

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { natsStorageNames, type Logger } from '@blog/common';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -11,6 +12,7 @@ import type { EventLog } from './log';
 import type { BusMetrics } from './metrics';
 import { ObjectStoreSnapshotArchive, KvSnapshotClaims } from './jetstream-snapshots';
 import { FilePositionStore, type PositionStore } from './positions';
+import { QuorumWatch } from './quorum-watch';
 import { FileSnapshotArchive, MemorySnapshotClaims, type SnapshotArchive, type SnapshotClaims } from './snapshots';
 
 /** Where the bus keeps its events and its subscribers' positions, and how it decides who delivers. */
@@ -96,6 +98,7 @@ export async function openJetStreamStorage(settings: JetStreamStorageSettings, l
   }
   // Without an administrator, the bus's own user makes what is missing as it opens each part below.
   const connection = await connectToNats(settings.servers, settings, 'event-bus', logger);
+  let quorumWatch: QuorumWatch | undefined;
   try {
     const { stream, replicas } = settings;
     const names = natsStorageNames(stream);
@@ -109,6 +112,16 @@ export async function openJetStreamStorage(settings: JetStreamStorageSettings, l
       onQuarantined: () => metrics.eventsQuarantined.inc(),
       onStreamChanged: () => metrics.streamChanged.set(1),
     });
+    quorumWatch = new QuorumWatch({
+      probe: () => log.confirmQuorum(),
+      leave: () => {
+        metrics.natsServersLeft.inc();
+        return connection.reconnect();
+      },
+      server: () => connection.getServer(),
+      logger,
+    });
+    quorumWatch.start();
     const positions = await KvPositionStore.open({ connection, bucket: names.positions, replicas });
     const lease = await KvLease.open({ connection, bucket: names.lease, replicas });
     logger.info({ holder: lease.holder }, 'this replica delivers while it holds the delivery lease');
@@ -122,25 +135,32 @@ export async function openJetStreamStorage(settings: JetStreamStorageSettings, l
       lease,
       snapshots,
       close: async () => {
+        quorumWatch?.stop();
         await positions.close();
         await log.close();
         await connection.drain();
       },
     };
   } catch (err) {
+    quorumWatch?.stop();
     await connection.close();
     throw err;
   }
 }
 
-export async function connectToNats(servers: string[], login: NatsLogin, name: string, logger: Logger): Promise<NatsConnection> {
+/**
+ * Connects to one of `servers`, and moves to another when it is lost. The connection is named after `role`
+ * (event-bus, event-bus-setup), this host and this process, so that the servers' `/connz` tells each bus
+ * replica apart.
+ */
+export async function connectToNats(servers: string[], login: NatsLogin, role: string, logger: Logger): Promise<NatsConnection> {
   const waiting = setTimeout(() => logger.warn({ servers }, 'waiting for a NATS server to answer'), 3_000);
   try {
     const connection = await connect({
       servers,
       user: login.user,
       pass: login.password,
-      name,
+      name: `${role}/${hostname()}/${process.pid}`,
       waitOnFirstConnect: true,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,

@@ -1,0 +1,87 @@
+import type { Logger } from '@blog/common';
+
+export interface QuorumWatchOptions {
+  /** Resolves when the NATS server the bus is connected to confirms the event stream's quorum; rejects with why not. */
+  probe: () => Promise<void>;
+  /** Leaves that server: a forced reconnection, to another server of the pool when one answers. */
+  leave: () => Promise<void>;
+  /** The server the bus is connected to, named in the log. */
+  server: () => string;
+  logger: Logger;
+  /** How often the probe runs. */
+  intervalMs?: number;
+  /** How long the probe may go without success before the bus leaves the server, and between two leaves. */
+  leaveAfterMs?: number;
+}
+
+const DEFAULT_INTERVAL_MS = 1_000;
+
+/**
+ * Longer than a normal election of a new stream leader: nats-server's RAFT election timeout is drawn
+ * between 4 and 9 s, and while no leader is elected no server confirms a quorum, so leaving sooner would
+ * move healthy connections for nothing. Shorter than the bus's publish timeout (NATS_PUBLISH_TIMEOUT_MS,
+ * 15 s by default): an append that met the partition has attempts left to be stored through the next server.
+ */
+export const DEFAULT_LEAVE_AFTER_MS = 10_000;
+
+/**
+ * Moves the bus off a NATS server that cannot confirm a quorum, such as one cut off from the others by a
+ * network partition: the bus still reaches that server, so its connection stays up and the nats client never
+ * moves on its own, while nothing JetStream can be confirmed through it. When the whole cluster is without a
+ * quorum, the bus moves on every leaveAfterMs, never faster.
+ */
+export class QuorumWatch {
+  private readonly intervalMs: number;
+  private readonly leaveAfterMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private probing = false;
+  /** When the quorum was last confirmed, the watch started or the bus last left a server: leaving counts from then. */
+  private countingFrom = Date.now();
+  private lastFailure: string | undefined;
+
+  constructor(private readonly options: QuorumWatchOptions) {
+    this.intervalMs = options.intervalMs ?? DEFAULT_INTERVAL_MS;
+    this.leaveAfterMs = options.leaveAfterMs ?? DEFAULT_LEAVE_AFTER_MS;
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.countingFrom = Date.now();
+    this.timer = setInterval(() => this.tick(), this.intervalMs).unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private tick(): void {
+    // Checked on every tick, not when a probe settles: a probe the server never answers must not hold the bus there.
+    const unconfirmedMs = Date.now() - this.countingFrom;
+    if (unconfirmedMs >= this.leaveAfterMs) this.leave(unconfirmedMs);
+    if (!this.probing) void this.probe();
+  }
+
+  private async probe(): Promise<void> {
+    this.probing = true;
+    try {
+      await this.options.probe();
+      this.countingFrom = Date.now();
+      this.lastFailure = undefined;
+    } catch (err) {
+      this.lastFailure = (err as Error).message;
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private leave(unconfirmedMs: number): void {
+    const { logger } = this.options;
+    logger.warn(
+      { server: this.options.server(), reason: this.lastFailure ?? 'the quorum check is still unanswered', unconfirmedMs },
+      'leaving a NATS server that cannot confirm a quorum of the event stream',
+    );
+    this.countingFrom = Date.now();
+    this.options.leave().catch((err: unknown) => logger.warn({ reason: (err as Error).message }, 'could not leave the NATS server'));
+  }
+}

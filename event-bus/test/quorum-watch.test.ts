@@ -1,0 +1,139 @@
+import { recordingLogger } from '@blog/common/testing';
+import { QuorumWatch } from '../src/quorum-watch';
+
+const INTERVAL_MS = 1_000;
+const LEAVE_AFTER_MS = 5_000;
+
+/** A watch on a fake server: each probe is answered as `answer` says when it is made; leaves are counted. */
+function fakeServer() {
+  const hanging: (() => void)[] = [];
+  const server = {
+    answer: 'confirm' as 'confirm' | 'refuse' | 'hang',
+    probes: 0,
+    leaves: 0,
+    /** Confirms the probes left unanswered. */
+    release: () => hanging.splice(0).forEach((confirm) => confirm()),
+  };
+  const { logger, lines } = recordingLogger('warn');
+  const watch = new QuorumWatch({
+    probe: () => {
+      server.probes++;
+      if (server.answer === 'confirm') return Promise.resolve();
+      if (server.answer === 'refuse') return Promise.reject(new Error('the stream has no leader'));
+      return new Promise<void>((resolve) => hanging.push(resolve));
+    },
+    leave: async () => {
+      server.leaves++;
+    },
+    server: () => 'nats://10.0.0.1:4222',
+    logger,
+    intervalMs: INTERVAL_MS,
+    leaveAfterMs: LEAVE_AFTER_MS,
+  });
+  return { server, watch, warnings: lines };
+}
+
+describe('the quorum watch', () => {
+  let stopWatch: (() => void) | undefined;
+
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => {
+    stopWatch?.();
+    jest.useRealTimers();
+  });
+
+  function started() {
+    const fake = fakeServer();
+    fake.watch.start();
+    stopWatch = () => fake.watch.stop();
+    return fake;
+  }
+
+  it('leaves a server whose probes have failed for leaveAfterMs, naming it and the last failure', async () => {
+    const { server, warnings } = started();
+    server.answer = 'refuse';
+    await jest.advanceTimersByTimeAsync(LEAVE_AFTER_MS - INTERVAL_MS);
+    expect(server.leaves).toBe(0);
+    await jest.advanceTimersByTimeAsync(INTERVAL_MS);
+    expect(server.leaves).toBe(1);
+    expect(warnings()).toEqual([expect.objectContaining({ server: 'nats://10.0.0.1:4222', reason: 'the stream has no leader' })]);
+  });
+
+  it('stays on a server that confirms the quorum', async () => {
+    const { server } = started();
+    await jest.advanceTimersByTimeAsync(10 * LEAVE_AFTER_MS);
+    expect(server.probes).toBe((10 * LEAVE_AFTER_MS) / INTERVAL_MS);
+    expect(server.leaves).toBe(0);
+  });
+
+  it('stays on a server whose probes fail only for a while, shorter than leaveAfterMs', async () => {
+    const { server } = started();
+    for (let round = 0; round < 5; round++) {
+      server.answer = 'refuse';
+      await jest.advanceTimersByTimeAsync(LEAVE_AFTER_MS - 2 * INTERVAL_MS);
+      server.answer = 'confirm';
+      await jest.advanceTimersByTimeAsync(INTERVAL_MS);
+    }
+    expect(server.leaves).toBe(0);
+  });
+
+  it('waits leaveAfterMs again before leaving the next server, however many tick meanwhile', async () => {
+    const { server } = started();
+    server.answer = 'refuse';
+    await jest.advanceTimersByTimeAsync(LEAVE_AFTER_MS);
+    expect(server.leaves).toBe(1);
+    await jest.advanceTimersByTimeAsync(LEAVE_AFTER_MS - INTERVAL_MS);
+    expect(server.leaves).toBe(1);
+    await jest.advanceTimersByTimeAsync(INTERVAL_MS);
+    expect(server.leaves).toBe(2);
+    // A cluster without a quorum anywhere: the bus moves on every leaveAfterMs, never on every tick.
+    await jest.advanceTimersByTimeAsync(8 * LEAVE_AFTER_MS);
+    expect(server.leaves).toBe(10);
+  });
+
+  it('starts no probe while one is unanswered, and leaves a server that never answers', async () => {
+    const { server, warnings } = started();
+    server.answer = 'hang';
+    await jest.advanceTimersByTimeAsync(LEAVE_AFTER_MS);
+    expect(server.probes).toBe(1);
+    expect(server.leaves).toBe(1);
+    expect(warnings()).toEqual([expect.objectContaining({ reason: 'the quorum check is still unanswered' })]);
+    server.answer = 'confirm';
+    server.release();
+    await jest.advanceTimersByTimeAsync(INTERVAL_MS);
+    expect(server.probes).toBe(2);
+  });
+
+  it('neither probes nor leaves once stopped', async () => {
+    const { server, watch } = started();
+    server.answer = 'refuse';
+    await jest.advanceTimersByTimeAsync(INTERVAL_MS);
+    const probes = server.probes;
+    watch.stop();
+    expect(jest.getTimerCount()).toBe(0);
+    await jest.advanceTimersByTimeAsync(10 * LEAVE_AFTER_MS);
+    expect(server.probes).toBe(probes);
+    expect(server.leaves).toBe(0);
+  });
+
+  it('logs a leave that fails and goes on watching', async () => {
+    const { logger, lines } = recordingLogger('warn');
+    let leaves = 0;
+    const watch = new QuorumWatch({
+      probe: () => Promise.reject(new Error('timeout')),
+      leave: () => {
+        leaves++;
+        return Promise.reject(new Error('connection draining'));
+      },
+      server: () => 'nats://10.0.0.1:4222',
+      logger,
+      intervalMs: INTERVAL_MS,
+      leaveAfterMs: LEAVE_AFTER_MS,
+    });
+    watch.start();
+    stopWatch = () => watch.stop();
+    await jest.advanceTimersByTimeAsync(2 * LEAVE_AFTER_MS);
+    expect(leaves).toBe(2);
+    expect(lines()).toContainEqual(expect.objectContaining({ reason: 'connection draining', msg: 'could not leave the NATS server' }));
+  });
+});
