@@ -89,6 +89,8 @@ export class JetStreamEventLog extends IndexedEventLog {
   private following: ConsumerMessages | undefined;
   private followLoop: Promise<void> | undefined;
   private watchdog: NodeJS.Timeout | undefined;
+  /** When this replica last started following the stream again. */
+  private refollowedAt = 0;
   /** When the index last took an event, or the watchdog last found it current. */
   private progressAt = Date.now();
   private closed = false;
@@ -238,7 +240,12 @@ export class JetStreamEventLog extends IndexedEventLog {
           await sleep(20);
           continue;
         }
-        if (!(await this.caughtUpTo(ack.seq, VISIBLE_WITHIN_MS))) this.refollow('an acknowledged event did not reach this bus in time');
+        // As for a read: a consumer that does not bring the event at once is likely stuck on a server that
+        // is gone (a leader change), and following again brings it sooner than waiting.
+        if (!(await this.caughtUpTo(ack.seq, READ_CATCH_UP_MS))) {
+          this.refollow(`an acknowledged event (seq ${ack.seq}) did not reach this bus at once`);
+          if (!(await this.caughtUpTo(ack.seq, VISIBLE_WITHIN_MS - READ_CATCH_UP_MS))) this.options.logger.warn({ seq: ack.seq }, 'an acknowledged event did not reach this bus in time');
+        }
         return ack.duplicate ? { event: await this.storedAt(ack.seq), duplicate: true } : { event: { ...event, seq: ack.seq }, duplicate: false };
       } catch (err) {
         const fault = publishFault(err);
@@ -307,6 +314,9 @@ export class JetStreamEventLog extends IndexedEventLog {
    * own state (or an acknowledged event that never arrives) tells sooner.
    */
   private refollow(why: string): void {
+    // Many readers and appends notice the same stall at once: one new consumer is enough.
+    if (Date.now() - this.refollowedAt < READ_CATCH_UP_MS) return;
+    this.refollowedAt = Date.now();
     this.options.logger.warn({ lastSeq: this.lastSeq, why }, 'following the event stream again');
     this.progressAt = Date.now();
     void this.following?.close();

@@ -22,7 +22,7 @@
  * Environment: CLUSTER_FAULT_RATE (requests/s, default 40), FAULT_SEED (default 1).
  */
 import { createServer, type Server } from 'node:http';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -33,6 +33,7 @@ import { moveLeader, natsNodeOfBus } from '../../src/faults/partitions';
 import { HistoryReader, summarize, verifyUntilPassing, type Anomaly } from '../../src/faults/verify';
 
 const ARTIFACTS = path.join(__dirname, '..', '..', 'artifacts');
+const LOG_DIR = path.join(ARTIFACTS, 'logs', 'cluster-faults');
 const RATE = Number(process.env.CLUSTER_FAULT_RATE ?? 40);
 const LOAD_SEED = Number(process.env.FAULT_SEED ?? 1);
 const STREAM = 'BLOG_EVENTS';
@@ -86,7 +87,8 @@ beforeAll(async () => {
   if (noNetwork) process.stdout.write(`The partition scenarios do not run here: ${noNetwork}.\n`);
   else network = createPrivateNetwork({ hosts: 3 });
   nats = await startNatsCluster({ dir: path.join(dir, 'nats'), stream: STREAM, network });
-  stack = await startReplicatedStack({ nats, logDir: path.join(ARTIFACTS, 'logs', 'cluster-faults'), subscribers: [subscriberUrl] });
+  rmSync(path.join(LOG_DIR, 'nats'), { recursive: true, force: true });
+  stack = await startReplicatedStack({ nats, logDir: LOG_DIR, subscribers: [subscriberUrl] });
 }, 120_000);
 
 afterAll(async () => {
@@ -94,6 +96,8 @@ afterAll(async () => {
   await nats?.stop();
   network?.remove();
   subscriber?.close();
+  // The NATS servers' logs go beside the services' (elections, route losses, lagging copies).
+  cpSync(path.join(dir, 'nats', 'logs'), path.join(LOG_DIR, 'nats'), { recursive: true, force: true });
   rmSync(dir, { recursive: true, force: true });
   if (rows.length === 0) return;
   const table = renderTable() + (noNetwork ? `\nThe partition scenarios did not run: ${noNetwork}.\n` : '');
