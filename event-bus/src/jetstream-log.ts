@@ -193,7 +193,7 @@ export class JetStreamEventLog extends IndexedEventLog {
       this.lastSeqAsked = this.jsm.streams.info(this.options.stream.name).then((info) => {
         this.noteChanges(streamChanges(info, this.options.stream));
         const unconfirmed = quorumUnconfirmed(info);
-        if (unconfirmed) throw new Error(unconfirmed);
+        if (unconfirmed) throw unconfirmed;
         return info.state.last_seq;
       });
       return this.lastSeqAsked;

@@ -143,15 +143,23 @@ export function streamChanges(info: StreamInfo, settings: EventStreamSettings): 
 export const QUORUM_CONTACT_MS = 3_000;
 
 /**
- * Why the answer of a stream info request cannot be taken for the stream's state as a quorum holds it (no
- * leader, or a leader that has not heard from a majority of its copies lately), or undefined when it can.
+ * A stream info answer from a leader that has not heard from a majority of its copies lately: it is cut off
+ * from them, and so is the server that passed its answer on (an answer from the majority's side could not
+ * have come through the cut).
  */
-export function quorumUnconfirmed({ config, cluster }: StreamInfo): string | undefined {
+export class LeaderCutOffError extends Error {}
+
+/**
+ * Why the answer of a stream info request cannot be taken for the stream's state as a quorum holds it (no
+ * leader, or a leader that has not heard from a majority of its copies lately: a LeaderCutOffError), or
+ * undefined when it can.
+ */
+export function quorumUnconfirmed({ config, cluster }: StreamInfo): Error | undefined {
   const copies = config.num_replicas;
   if (copies <= 1) return undefined;
-  if (!cluster?.leader) return 'the stream has no leader';
+  if (!cluster?.leader) return new Error('the stream has no leader');
   const others = (cluster.replicas ?? []).filter((replica) => !replica.offline && replica.active < QUORUM_CONTACT_MS * 1e6).length;
   const majority = Math.floor(copies / 2) + 1;
   if (others + 1 >= majority) return undefined;
-  return `the stream's leader ${cluster.leader} has heard from ${others} of its ${copies - 1} other copies within ${QUORUM_CONTACT_MS / 1000} s, and needs ${majority - 1}`;
+  return new LeaderCutOffError(`the stream's leader ${cluster.leader} has heard from ${others} of its ${copies - 1} other copies within ${QUORUM_CONTACT_MS / 1000} s, and needs ${majority - 1}`);
 }

@@ -12,17 +12,29 @@ export interface QuorumWatchOptions {
   intervalMs?: number;
   /** How long the probe may go without success before the bus leaves the server, and between two leaves. */
   leaveAfterMs?: number;
+  /** Whether a failure proves this server cut off from the quorum (not merely waiting for an election). */
+  provesCutOff?: (failure: unknown) => boolean;
+  /** How long the bus stays on a server whose probes keep proving it cut off. */
+  leaveCutOffAfterMs?: number;
 }
 
 const DEFAULT_INTERVAL_MS = 1_000;
 
 /**
  * Longer than a normal election of a new stream leader: nats-server's RAFT election timeout is drawn
- * between 4 and 9 s, and while no leader is elected no server confirms a quorum, so leaving sooner would
- * move healthy connections for nothing. Shorter than the bus's publish timeout (NATS_PUBLISH_TIMEOUT_MS,
- * 15 s by default): an append that met the partition has attempts left to be stored through the next server.
+ * between 4 and 9 s, and while no leader is elected no server confirms a quorum (nor answers within the
+ * JetStream API's 5 s request timeout), so leaving sooner would move healthy connections for nothing, and
+ * each move makes the bus follow the stream again. Shorter than the bus's publish timeout
+ * (NATS_PUBLISH_TIMEOUT_MS, 15 s by default): an append that met the partition has attempts left to be
+ * stored through the next server.
  */
 export const DEFAULT_LEAVE_AFTER_MS = 10_000;
+
+/**
+ * When the probes' answers prove the server cut off (the stream's leader answers through it, but has not
+ * heard from a majority of its copies): no election on the other side can bring a quorum back to it.
+ */
+export const DEFAULT_LEAVE_CUT_OFF_AFTER_MS = 2_000;
 
 /**
  * Moves the bus off a NATS server that cannot confirm a quorum, such as one cut off from the others by a
@@ -38,6 +50,8 @@ export class QuorumWatch {
   /** When the quorum was last confirmed, the watch started or the bus last left a server: leaving counts from then. */
   private countingFrom = Date.now();
   private lastFailure: string | undefined;
+  /** Since when every probe's answer proved the server cut off; undefined once one did not. */
+  private cutOffSince: number | undefined;
 
   constructor(private readonly options: QuorumWatchOptions) {
     this.intervalMs = options.intervalMs ?? DEFAULT_INTERVAL_MS;
@@ -58,7 +72,8 @@ export class QuorumWatch {
   private tick(): void {
     // Checked on every tick, not when a probe settles: a probe the server never answers must not hold the bus there.
     const unconfirmedMs = Date.now() - this.countingFrom;
-    if (unconfirmedMs >= this.leaveAfterMs) this.leave(unconfirmedMs);
+    const cutOffMs = this.cutOffSince === undefined ? 0 : Date.now() - Math.max(this.cutOffSince, this.countingFrom);
+    if (unconfirmedMs >= this.leaveAfterMs || cutOffMs >= (this.options.leaveCutOffAfterMs ?? DEFAULT_LEAVE_CUT_OFF_AFTER_MS)) this.leave(unconfirmedMs);
     if (!this.probing) void this.probe();
   }
 
@@ -68,8 +83,11 @@ export class QuorumWatch {
       await this.options.probe();
       this.countingFrom = Date.now();
       this.lastFailure = undefined;
+      this.cutOffSince = undefined;
     } catch (err) {
       this.lastFailure = (err as Error).message;
+      if (!this.options.provesCutOff?.(err)) this.cutOffSince = undefined;
+      else this.cutOffSince ??= Date.now();
     } finally {
       this.probing = false;
     }

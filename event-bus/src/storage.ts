@@ -4,7 +4,7 @@ import { natsStorageNames, type Logger } from '@blog/common';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { FileEventLog } from './file-log';
 import { JetStreamEventLog } from './jetstream-log';
-import { eventStream } from './jetstream-stream';
+import { eventStream, LeaderCutOffError } from './jetstream-stream';
 import { KvLease, KvPositionStore } from './jetstream-kv';
 import { setUpJetStream, whenClusterReady } from './jetstream-setup';
 import { SoleLease, type DeliveryLease } from './lease';
@@ -119,6 +119,7 @@ export async function openJetStreamStorage(settings: JetStreamStorageSettings, l
         return connection.reconnect();
       },
       server: () => connection.getServer(),
+      provesCutOff: (failure) => failure instanceof LeaderCutOffError,
       logger,
     });
     quorumWatch.start();

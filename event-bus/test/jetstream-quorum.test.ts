@@ -1,5 +1,5 @@
 import type { StreamInfo } from '@nats-io/jetstream';
-import { QUORUM_CONTACT_MS, quorumUnconfirmed } from '../src/jetstream-stream';
+import { LeaderCutOffError, QUORUM_CONTACT_MS, quorumUnconfirmed } from '../src/jetstream-stream';
 
 /** A stream info answer as a leader gives it: its copies and how long ago it heard from each (ms). */
 function answer(copies: number, leader: string | undefined, heardMsAgo: (number | 'offline')[]): StreamInfo {
@@ -18,10 +18,12 @@ describe("a stream info answer counts only when its leader is in contact with a 
   });
 
   it.each([
-    ['no leader', answer(3, undefined, [10, 10]), 'the stream has no leader'],
-    ['a leader cut off from both copies (an isolated old leader)', answer(3, 'n1', [QUORUM_CONTACT_MS + 1, 6_000]), "the stream's leader n1 has heard from 0 of its 2 other copies within 3 s, and needs 1"],
-    ['a leader of 5 copies in contact with one', answer(5, 'n1', [10, 'offline', 8_000, 9_000]), "the stream's leader n1 has heard from 1 of its 4 other copies within 3 s, and needs 2"],
-  ])('refuses %s', (_name, info, reason) => {
-    expect(quorumUnconfirmed(info)).toBe(reason);
+    ['no leader', answer(3, undefined, [10, 10]), 'the stream has no leader', false],
+    ['a leader cut off from both copies (an isolated old leader)', answer(3, 'n1', [QUORUM_CONTACT_MS + 1, 6_000]), "the stream's leader n1 has heard from 0 of its 2 other copies within 3 s, and needs 1", true],
+    ['a leader of 5 copies in contact with one', answer(5, 'n1', [10, 'offline', 8_000, 9_000]), "the stream's leader n1 has heard from 1 of its 4 other copies within 3 s, and needs 2", true],
+  ])('refuses %s (a leader cut off from its quorum says so)', (_name, info, reason, cutOff) => {
+    const refusal = quorumUnconfirmed(info);
+    expect(refusal?.message).toBe(reason);
+    expect(refusal instanceof LeaderCutOffError).toBe(cutOff);
   });
 });

@@ -3,12 +3,16 @@ import { QuorumWatch } from '../src/quorum-watch';
 
 const INTERVAL_MS = 1_000;
 const LEAVE_AFTER_MS = 5_000;
+const LEAVE_CUT_OFF_AFTER_MS = 2_000;
+
+/** What the fake server's probes answer when they prove it cut off from the quorum. */
+class CutOff extends Error {}
 
 /** A watch on a fake server: each probe is answered as `answer` says when it is made; leaves are counted. */
 function fakeServer() {
   const hanging: (() => void)[] = [];
   const server = {
-    answer: 'confirm' as 'confirm' | 'refuse' | 'hang',
+    answer: 'confirm' as 'confirm' | 'refuse' | 'cut-off' | 'hang',
     probes: 0,
     leaves: 0,
     /** Confirms the probes left unanswered. */
@@ -20,6 +24,7 @@ function fakeServer() {
       server.probes++;
       if (server.answer === 'confirm') return Promise.resolve();
       if (server.answer === 'refuse') return Promise.reject(new Error('the stream has no leader'));
+      if (server.answer === 'cut-off') return Promise.reject(new CutOff("the stream's leader n1 has heard from 0 of its 2 other copies"));
       return new Promise<void>((resolve) => hanging.push(resolve));
     },
     leave: async () => {
@@ -29,6 +34,8 @@ function fakeServer() {
     logger,
     intervalMs: INTERVAL_MS,
     leaveAfterMs: LEAVE_AFTER_MS,
+    provesCutOff: (failure) => failure instanceof CutOff,
+    leaveCutOffAfterMs: LEAVE_CUT_OFF_AFTER_MS,
   });
   return { server, watch, warnings: lines };
 }
@@ -57,6 +64,31 @@ describe('the quorum watch', () => {
     await jest.advanceTimersByTimeAsync(INTERVAL_MS);
     expect(server.leaves).toBe(1);
     expect(warnings()).toEqual([expect.objectContaining({ server: 'nats://10.0.0.1:4222', reason: 'the stream has no leader' })]);
+  });
+
+  it('leaves sooner a server whose answers prove it cut off from the quorum', async () => {
+    const { server, warnings } = started();
+    server.answer = 'refuse';
+    await jest.advanceTimersByTimeAsync(2 * INTERVAL_MS);
+    server.answer = 'cut-off';
+    // Counted from the first answer that proves it, not from the first failure.
+    await jest.advanceTimersByTimeAsync(LEAVE_CUT_OFF_AFTER_MS);
+    expect(server.leaves).toBe(0);
+    await jest.advanceTimersByTimeAsync(INTERVAL_MS);
+    expect(server.leaves).toBe(1);
+    expect(warnings()).toEqual([expect.objectContaining({ reason: "the stream's leader n1 has heard from 0 of its 2 other copies" })]);
+  });
+
+  it('counts proof of a cut only while every answer gives it', async () => {
+    const { server } = started();
+    // Within leaveAfterMs in all, so only proof of a cut could make it leave.
+    for (let round = 0; round < 2; round++) {
+      server.answer = 'cut-off';
+      await jest.advanceTimersByTimeAsync(INTERVAL_MS);
+      server.answer = 'refuse';
+      await jest.advanceTimersByTimeAsync(INTERVAL_MS);
+    }
+    expect(server.leaves).toBe(0);
   });
 
   it('stays on a server that confirms the quorum', async () => {

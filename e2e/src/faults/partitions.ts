@@ -25,14 +25,23 @@ export async function natsNodeOfBus(nats: NatsCluster, pid: number): Promise<num
 const STEPDOWN_ATTEMPTS = 8;
 
 /** Asks the leader of `stream` to step down until the leader is `node` (JetStream picks the next one itself). */
-export async function moveLeader(nats: NatsCluster, stream: string, node: number): Promise<void> {
+export function moveLeader(nats: NatsCluster, stream: string, node: number): Promise<void> {
+  return stepDownUntil(nats, stream, (leader) => leader === node, `to ${nats.nodes[node]?.name}`);
+}
+
+/** Asks the leader of `stream` to step down until the leader is another node than `node`. */
+export function moveLeaderAway(nats: NatsCluster, stream: string, node: number): Promise<void> {
+  return stepDownUntil(nats, stream, (leader) => leader !== node, `off ${nats.nodes[node]?.name}`);
+}
+
+async function stepDownUntil(nats: NatsCluster, stream: string, wanted: (leader: number) => boolean, where: string): Promise<void> {
   const { admin } = nats.identities;
   const connection = await connect({ servers: nats.urls, user: admin.user, pass: admin.password, name: 'fault-suite' });
   try {
     for (let attempt = 0; attempt < STEPDOWN_ATTEMPTS; attempt++) {
       // One-based inside the wait: node 0 would read as "not yet".
       const leader = (await waitFor(() => nats.streamLeader(stream).then((found) => found + 1, () => undefined), { what: `a leader of ${stream}`, timeoutMs: 20_000 })) - 1;
-      if (leader === node) return;
+      if (wanted(leader)) return;
       await connection.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, undefined, { timeout: 5_000 });
       await waitFor(async () => (await nats.streamLeader(stream).catch(() => leader)) !== leader, {
         what: `${stream}'s leader ${nats.nodes[leader]?.name} to step down`,
@@ -40,7 +49,7 @@ export async function moveLeader(nats: NatsCluster, stream: string, node: number
         intervalMs: 100,
       });
     }
-    throw new Error(`${stream}'s leader did not move to ${nats.nodes[node]?.name} in ${STEPDOWN_ATTEMPTS} step-downs`);
+    throw new Error(`${stream}'s leader did not move ${where} in ${STEPDOWN_ATTEMPTS} step-downs`);
   } finally {
     await connection.close();
   }

@@ -27,9 +27,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { natsStorageNames } from '@blog/common/nats';
-import { createPrivateNetwork, delay, http, privateNetworkUnavailable, startNatsCluster, startReplicatedStack, waitFor, type NatsCluster, type PrivateNetwork, type ReplicatedService, type ReplicatedStack, type ServiceName } from '@blog/testkit';
+import { createPrivateNetwork, delay, http, privateNetworkUnavailable, startNatsCluster, startReplicatedStack, waitFor, waitUntil, type NatsCluster, type PrivateNetwork, type ReplicatedService, type ReplicatedStack, type ServiceName } from '@blog/testkit';
 import { Ledger, startLoad, type LoadReport } from '../../src/faults/load';
-import { moveLeader, natsNodeOfBus } from '../../src/faults/partitions';
+import { moveLeader, moveLeaderAway, natsNodeOfBus } from '../../src/faults/partitions';
 import { HistoryReader, summarize, verifyUntilPassing, type Anomaly } from '../../src/faults/verify';
 
 const ARTIFACTS = path.join(__dirname, '..', '..', 'artifacts');
@@ -167,6 +167,8 @@ interface Fault {
   prepare?: () => Promise<void>;
   /** Injects the fault and undoes it; resolves with how long the node's own copy took to catch up, if asked. */
   inject: () => Promise<number | undefined>;
+  /** What else must hold once the state is right again. */
+  expectAfter?: () => Promise<void>;
 }
 
 const killNatsNode = async (which: 'leader' | 'follower') => {
@@ -197,13 +199,25 @@ function privateNetwork(): PrivateNetwork {
 
 /** The node a bus replica is connected to; the scenario's leaders are moved there in `prepare`. */
 let cutNode = 0;
+let deliveringBefore: number | undefined;
+let holderStopped = false;
 const busNode = async (replica: number) => natsNodeOfBus(nats, stack.pid('event-bus', replica) as number);
 
-/** Cuts the node off as `cut` says for `cutMs`, heals, and waits until its own copy is current: the time from the heal. */
-async function cutThenHeal(cut: () => void, cutMs = CUT_MS): Promise<number> {
+/** Who leads the stream, the buckets and the meta group, for the record of a partition scenario. */
+async function leaders(): Promise<string> {
+  const leaderOf = (stream: string) => nats.streamLeader(stream).then((node) => nats.nodes[node]?.name, (err: Error) => err.message);
+  const meta = ((await nats.monitor(0, '/jsz')) as { meta_cluster?: { leader?: string } }).meta_cluster?.leader;
+  return `leaders: stream ${await leaderOf(STREAM)}, lease ${await leaderOf(`KV_${names.lease}`)}, positions ${await leaderOf(`KV_${names.positions}`)}, meta ${meta}`;
+}
+
+/**
+ * Cuts the node off as `cut` says for `cutMs` (running `whileCut` meanwhile), heals, and waits until its own
+ * copy is current: the time from the heal.
+ */
+async function cutThenHeal(cut: () => void, { cutMs = CUT_MS, whileCut }: { cutMs?: number; whileCut?: () => Promise<void> } = {}): Promise<number> {
   try {
     cut();
-    await delay(cutMs);
+    await Promise.all([delay(cutMs), whileCut?.()]);
   } finally {
     privateNetwork().heal();
   }
@@ -221,14 +235,24 @@ const partitions: Fault[] = [
     inject: () => cutThenHeal(() => privateNetwork().isolate(cutNode)),
   },
   {
-    name: 'the lease and positions buckets\' leaders cut off for 10 s, the delivering bus on their node',
+    name: "the lease and positions buckets' leaders cut off for 10 s (the stream's leader elsewhere), the delivering bus on their node",
     slug: 'cut-bucket-leaders',
     prepare: async () => {
-      cutNode = await busNode(await deliveringBus());
+      deliveringBefore = await deliveringBus();
+      cutNode = await busNode(deliveringBefore);
       await moveLeader(nats, `KV_${names.lease}`, cutNode);
       await moveLeader(nats, `KV_${names.positions}`, cutNode);
+      // The events' stream led elsewhere: this cut is about the lease and the positions only.
+      await moveLeaderAway(nats, STREAM, cutNode);
     },
-    inject: () => cutThenHeal(() => privateNetwork().isolate(cutNode)),
+    inject: () =>
+      cutThenHeal(() => privateNetwork().isolate(cutNode), {
+        whileCut: async () => {
+          holderStopped = await waitUntil(async () => /^event_bus_delivering\{[^}]*\} 0$/m.test((await http(`${stack.url('event-bus', deliveringBefore ?? 0)}/metrics`)).text), CUT_MS - 1_000, 200);
+        },
+      }),
+    // The holder cut off stopped delivering while cut off; the check of the receipts saw one deliverer at a time.
+    expectAfter: async () => expect(holderStopped).toBe(true),
   },
   {
     name: "one-way cut for 10 s: the stream leader's packets to the other nodes dropped, theirs to it delivered",
@@ -290,6 +314,7 @@ test.each(runnable.map((fault) => [fault.name, fault, faults.indexOf(fault)] as 
   'under load: %s — each replica shows exactly what was acknowledged',
   async (_name, fault, index) => {
     await fault.prepare?.();
+    if (fault.needsNetwork) process.stdout.write(`${fault.slug}: cutting ${nats.nodes[cutNode]?.name}; ${await leaders()}\n`);
     const receivedBefore = received.length;
     const distinctBefore = new Set(received).size;
     const load = startLoad({
@@ -346,6 +371,7 @@ test.each(runnable.map((fault) => [fault.name, fault, faults.indexOf(fault)] as 
       .map((record) => `${record.kind} ${record.httpStatus ?? 'no answer'}: ${(record.error ?? '').slice(0, 160)}`);
     expect(otherAnswers).toEqual([]);
     expect(report.posts.acknowledged + report.comments.acknowledged).toBeGreaterThan(0);
+    await fault.expectAfter?.();
     // The bus's least-privilege NATS user did all this (deliveries, positions, the lease) within its permissions.
     expect(nats.violations()).toEqual([]);
   },
