@@ -143,11 +143,18 @@ export function streamChanges(info: StreamInfo, settings: EventStreamSettings): 
 export const QUORUM_CONTACT_MS = 3_000;
 
 /**
- * A stream info answer from a leader that has not heard from a majority of its copies lately: it is cut off
- * from them, and so is the server that passed its answer on (an answer from the majority's side could not
- * have come through the cut).
+ * A stream info answer naming a leader that has not heard from a majority of its copies lately. Coming from
+ * that leader itself, it proves the leader cut off from them; a follower may pass on such a view of a
+ * leader it has lost (while the others elect a new one), so it proves nothing about the follower.
  */
-export class LeaderCutOffError extends Error {}
+export class LeaderCutOffError extends Error {
+  constructor(
+    message: string,
+    readonly leader: string,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * Why the answer of a stream info request cannot be taken for the stream's state as a quorum holds it (no
@@ -161,5 +168,5 @@ export function quorumUnconfirmed({ config, cluster }: StreamInfo): Error | unde
   const others = (cluster.replicas ?? []).filter((replica) => !replica.offline && replica.active < QUORUM_CONTACT_MS * 1e6).length;
   const majority = Math.floor(copies / 2) + 1;
   if (others + 1 >= majority) return undefined;
-  return new LeaderCutOffError(`the stream's leader ${cluster.leader} has heard from ${others} of its ${copies - 1} other copies within ${QUORUM_CONTACT_MS / 1000} s, and needs ${majority - 1}`);
+  return new LeaderCutOffError(`the stream's leader ${cluster.leader} has heard from ${others} of its ${copies - 1} other copies within ${QUORUM_CONTACT_MS / 1000} s, and needs ${majority - 1}`, cluster.leader);
 }

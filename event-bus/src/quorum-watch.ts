@@ -31,8 +31,8 @@ const DEFAULT_INTERVAL_MS = 1_000;
 export const DEFAULT_LEAVE_AFTER_MS = 10_000;
 
 /**
- * When the probes' answers prove the server cut off (the stream's leader answers through it, but has not
- * heard from a majority of its copies): no election on the other side can bring a quorum back to it.
+ * When the probes' answers prove the server cut off (it leads the stream, but has not heard from a
+ * majority of its copies): no election on the other side can bring a quorum back to it.
  */
 export const DEFAULT_LEAVE_CUT_OFF_AFTER_MS = 2_000;
 
@@ -50,6 +50,8 @@ export class QuorumWatch {
   /** When the quorum was last confirmed, the watch started or the bus last left a server: leaving counts from then. */
   private countingFrom = Date.now();
   private lastFailure: string | undefined;
+  /** How many times the bus left a server: a probe's answer counts only for the server it was sent to. */
+  private leaves = 0;
   /** Since when every probe's answer proved the server cut off; undefined once one did not. */
   private cutOffSince: number | undefined;
 
@@ -79,12 +81,16 @@ export class QuorumWatch {
 
   private async probe(): Promise<void> {
     this.probing = true;
+    const leavesBefore = this.leaves;
     try {
       await this.options.probe();
+      // An answer to a probe sent before the last leave tells about the server left, not this one.
+      if (this.leaves !== leavesBefore) return;
       this.countingFrom = Date.now();
       this.lastFailure = undefined;
       this.cutOffSince = undefined;
     } catch (err) {
+      if (this.leaves !== leavesBefore) return;
       this.lastFailure = (err as Error).message;
       if (!this.options.provesCutOff?.(err)) this.cutOffSince = undefined;
       else this.cutOffSince ??= Date.now();
@@ -100,6 +106,9 @@ export class QuorumWatch {
       'leaving a NATS server that cannot confirm a quorum of the event stream',
     );
     this.countingFrom = Date.now();
+    this.leaves++;
+    // The next server must prove itself cut off with answers of its own.
+    this.cutOffSince = undefined;
     this.options.leave().catch((err: unknown) => logger.warn({ reason: (err as Error).message }, 'could not leave the NATS server'));
   }
 }

@@ -116,10 +116,11 @@ export async function openJetStreamStorage(settings: JetStreamStorageSettings, l
       probe: () => log.confirmQuorum(),
       leave: () => {
         metrics.natsServersLeft.inc();
-        return connection.reconnect();
+        return moveToAnotherServer(connection);
       },
       server: () => connection.getServer(),
-      provesCutOff: (failure) => failure instanceof LeaderCutOffError,
+      // Only the leader's own word proves it cut off: the server this replica is on is that leader.
+      provesCutOff: (failure) => failure instanceof LeaderCutOffError && failure.leader === connection.info?.server_name,
       logger,
     });
     quorumWatch.start();
@@ -146,6 +147,41 @@ export async function openJetStreamStorage(settings: JetStreamStorageSettings, l
     quorumWatch?.stop();
     await connection.close();
     throw err;
+  }
+}
+
+/** How long a forced reconnection may take before the bus stops waiting to see where it went. */
+const RECONNECT_WAIT_MS = 5_000;
+
+/** How many forced reconnections a move may take to land elsewhere. */
+const MOVE_ATTEMPTS = 3;
+
+/**
+ * Forces the connection onto another server of its pool. A forced reconnection can dial the same server
+ * again (the nats client's first pick after connecting is the server it is on, and servers the cluster
+ * tells it of join the pool): then it is forced again.
+ */
+export async function moveToAnotherServer(connection: NatsConnection): Promise<void> {
+  const left = connection.getServer();
+  for (let attempt = 0; attempt < MOVE_ATTEMPTS; attempt++) {
+    const reconnected = nextReconnection(connection);
+    await connection.reconnect();
+    if ((await reconnected) !== left) return;
+  }
+}
+
+/** The server of the connection's next reconnection, or undefined when none came within RECONNECT_WAIT_MS. */
+async function nextReconnection(connection: NatsConnection): Promise<string | undefined> {
+  const statuses = connection.status()[Symbol.asyncIterator]();
+  const waited = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), RECONNECT_WAIT_MS).unref());
+  try {
+    for (;;) {
+      const next = await Promise.race([statuses.next(), waited]);
+      if (next === undefined || next.done) return undefined;
+      if (next.value.type === 'reconnect') return next.value.server;
+    }
+  } finally {
+    void statuses.return?.();
   }
 }
 

@@ -25,5 +25,7 @@ describe("a stream info answer counts only when its leader is in contact with a 
     const refusal = quorumUnconfirmed(info);
     expect(refusal?.message).toBe(reason);
     expect(refusal instanceof LeaderCutOffError).toBe(cutOff);
+    // Which leader: only that leader's own answer proves the bus's server cut off.
+    expect(refusal).toMatchObject(cutOff ? { leader: 'n1' } : {});
   });
 });

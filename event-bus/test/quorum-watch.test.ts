@@ -10,13 +10,13 @@ class CutOff extends Error {}
 
 /** A watch on a fake server: each probe is answered as `answer` says when it is made; leaves are counted. */
 function fakeServer() {
-  const hanging: (() => void)[] = [];
+  const hanging: { confirm: () => void; cutOff: () => void }[] = [];
   const server = {
     answer: 'confirm' as 'confirm' | 'refuse' | 'cut-off' | 'hang',
     probes: 0,
     leaves: 0,
-    /** Confirms the probes left unanswered. */
-    release: () => hanging.splice(0).forEach((confirm) => confirm()),
+    /** Answers the probes left unanswered: confirmed, or with proof that the server is cut off. */
+    release: (answer: 'confirm' | 'cut-off' = 'confirm') => hanging.splice(0).forEach((probe) => (answer === 'confirm' ? probe.confirm() : probe.cutOff())),
   };
   const { logger, lines } = recordingLogger('warn');
   const watch = new QuorumWatch({
@@ -25,7 +25,7 @@ function fakeServer() {
       if (server.answer === 'confirm') return Promise.resolve();
       if (server.answer === 'refuse') return Promise.reject(new Error('the stream has no leader'));
       if (server.answer === 'cut-off') return Promise.reject(new CutOff("the stream's leader n1 has heard from 0 of its 2 other copies"));
-      return new Promise<void>((resolve) => hanging.push(resolve));
+      return new Promise<void>((resolve, reject) => hanging.push({ confirm: resolve, cutOff: () => reject(new CutOff('the server left is cut off')) }));
     },
     leave: async () => {
       server.leaves++;
@@ -77,6 +77,29 @@ describe('the quorum watch', () => {
     await jest.advanceTimersByTimeAsync(INTERVAL_MS);
     expect(server.leaves).toBe(1);
     expect(warnings()).toEqual([expect.objectContaining({ reason: "the stream's leader n1 has heard from 0 of its 2 other copies" })]);
+  });
+
+  it('needs proof from the next server too: a proof from the one it left does not count there', async () => {
+    const { server } = started();
+    server.answer = 'cut-off';
+    await jest.advanceTimersByTimeAsync(LEAVE_CUT_OFF_AFTER_MS);
+    // The next server does not answer yet (an election under way): only the longer wait applies there.
+    server.answer = 'hang';
+    await jest.advanceTimersByTimeAsync(INTERVAL_MS);
+    expect(server.leaves).toBe(1);
+    await jest.advanceTimersByTimeAsync(LEAVE_AFTER_MS - INTERVAL_MS);
+    expect(server.leaves).toBe(1);
+  });
+
+  it('takes no answer to a probe sent before a leave for an answer of the next server', async () => {
+    const { server } = started();
+    server.answer = 'hang';
+    await jest.advanceTimersByTimeAsync(LEAVE_AFTER_MS);
+    expect(server.leaves).toBe(1);
+    // The probe sent to the server left is answered now, with proof that that server is cut off.
+    server.release('cut-off');
+    await jest.advanceTimersByTimeAsync(LEAVE_CUT_OFF_AFTER_MS + INTERVAL_MS);
+    expect(server.leaves).toBe(1);
   });
 
   it('counts proof of a cut only while every answer gives it', async () => {

@@ -7,7 +7,7 @@ import { recordingLogger } from '@blog/common/testing';
 import { waitFor, type NatsCluster } from '@blog/testkit';
 import { DUPLICATE_WINDOW_MS } from '../../src/jetstream-stream';
 import { BusMetrics } from '../../src/metrics';
-import { openJetStreamStorage, type BusStorage } from '../../src/storage';
+import { connectToNats, moveToAnotherServer, openJetStreamStorage, type BusStorage } from '../../src/storage';
 import { useNatsCluster } from './support';
 
 const nats = useNatsCluster();
@@ -63,5 +63,22 @@ test('a bus replica, found by its name in /connz, leaves a server that cannot co
     }
   } finally {
     await storage.close();
+  }
+});
+
+test('moving to another server lands on another server, the first time after connecting too', async () => {
+  const cluster = nats.cluster();
+  const { logger } = recordingLogger('warn');
+  const connection = await connectToNats(cluster.urls, cluster.identities.bus, 'event-bus', logger);
+  try {
+    const visited = [connection.getServer()];
+    for (let move = 0; move < 3; move++) {
+      await moveToAnotherServer(connection);
+      visited.push(connection.getServer());
+    }
+    // Each move leaves the server it was on.
+    expect(visited.slice(1).every((server, index) => server !== visited[index])).toBe(true);
+  } finally {
+    await connection.close();
   }
 });
