@@ -168,7 +168,7 @@ export class JetStreamEventLog extends IndexedEventLog {
     // A consumer that does not move at once is likely stuck on a server that is gone: follow again, and
     // answer within the services' 3 s request timeout either way.
     if (await this.caughtUpTo(last, READ_CATCH_UP_MS)) return;
-    this.refollow(`a read needs seq ${last}`);
+    this.refollowIfStalled(`a read needs seq ${last}`);
     if (await this.caughtUpTo(last, READ_CATCH_UP_MS)) return;
     throw new HttpError(503, `this event bus replica is catching up with the event stream (at seq ${this.lastSeq} of ${last}); try again`, { retryAfterSeconds: 1 });
   }
@@ -243,7 +243,7 @@ export class JetStreamEventLog extends IndexedEventLog {
         // As for a read: a consumer that does not bring the event at once is likely stuck on a server that
         // is gone (a leader change), and following again brings it sooner than waiting.
         if (!(await this.caughtUpTo(ack.seq, READ_CATCH_UP_MS))) {
-          this.refollow(`an acknowledged event (seq ${ack.seq}) did not reach this bus at once`);
+          this.refollowIfStalled(`an acknowledged event (seq ${ack.seq}) did not reach this bus at once`);
           if (!(await this.caughtUpTo(ack.seq, VISIBLE_WITHIN_MS - READ_CATCH_UP_MS))) this.options.logger.warn({ seq: ack.seq }, 'an acknowledged event did not reach this bus in time');
         }
         return ack.duplicate ? { event: await this.storedAt(ack.seq), duplicate: true } : { event: { ...event, seq: ack.seq }, duplicate: false };
@@ -320,6 +320,11 @@ export class JetStreamEventLog extends IndexedEventLog {
     this.options.logger.warn({ lastSeq: this.lastSeq, why }, 'following the event stream again');
     this.progressAt = Date.now();
     void this.following?.close();
+  }
+
+  /** Follows again only a consumer that brought nothing for a while: one still catching up is left to it. */
+  private refollowIfStalled(why: string): void {
+    if (Date.now() - this.progressAt >= READ_CATCH_UP_MS) this.refollow(why);
   }
 
   /** While nothing arrives, asks the stream how far it is; behind it and not moving, the consumer is stuck. */

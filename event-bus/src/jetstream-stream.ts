@@ -156,6 +156,11 @@ export class LeaderCutOffError extends Error {
   }
 }
 
+/** Whether a failed quorum check proves the server `serverName` cut off: it is the leader that lost its quorum. */
+export function provesServerCutOff(failure: unknown, serverName: string | undefined): boolean {
+  return failure instanceof LeaderCutOffError && serverName !== undefined && failure.leader === serverName;
+}
+
 /**
  * Why the answer of a stream info request cannot be taken for the stream's state as a quorum holds it (no
  * leader, or a leader that has not heard from a majority of its copies lately: a LeaderCutOffError), or

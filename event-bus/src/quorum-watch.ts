@@ -40,13 +40,15 @@ export const DEFAULT_LEAVE_CUT_OFF_AFTER_MS = 2_000;
  * Moves the bus off a NATS server that cannot confirm a quorum, such as one cut off from the others by a
  * network partition: the bus still reaches that server, so its connection stays up and the nats client never
  * moves on its own, while nothing JetStream can be confirmed through it. When the whole cluster is without a
- * quorum, the bus moves on every leaveAfterMs, never faster.
+ * quorum, the bus moves on every leaveAfterMs (sooner only from a server that proves itself cut off).
  */
 export class QuorumWatch {
   private readonly intervalMs: number;
   private readonly leaveAfterMs: number;
   private timer: NodeJS.Timeout | undefined;
   private probing = false;
+  /** A leave under way (a reconnection can take seconds): no second one meanwhile. */
+  private leaving = false;
   /** When the quorum was last confirmed, the watch started or the bus last left a server: leaving counts from then. */
   private countingFrom = Date.now();
   private lastFailure: string | undefined;
@@ -75,7 +77,8 @@ export class QuorumWatch {
     // Checked on every tick, not when a probe settles: a probe the server never answers must not hold the bus there.
     const unconfirmedMs = Date.now() - this.countingFrom;
     const cutOffMs = this.cutOffSince === undefined ? 0 : Date.now() - Math.max(this.cutOffSince, this.countingFrom);
-    if (unconfirmedMs >= this.leaveAfterMs || cutOffMs >= (this.options.leaveCutOffAfterMs ?? DEFAULT_LEAVE_CUT_OFF_AFTER_MS)) this.leave(unconfirmedMs);
+    const due = unconfirmedMs >= this.leaveAfterMs || cutOffMs >= (this.options.leaveCutOffAfterMs ?? DEFAULT_LEAVE_CUT_OFF_AFTER_MS);
+    if (due && !this.leaving) this.leave(unconfirmedMs);
     if (!this.probing) void this.probe();
   }
 
@@ -109,6 +112,15 @@ export class QuorumWatch {
     this.leaves++;
     // The next server must prove itself cut off with answers of its own.
     this.cutOffSince = undefined;
-    this.options.leave().catch((err: unknown) => logger.warn({ reason: (err as Error).message }, 'could not leave the NATS server'));
+    this.lastFailure = undefined;
+    this.leaving = true;
+    this.options
+      .leave()
+      .catch((err: unknown) => logger.warn({ reason: (err as Error).message }, 'could not leave the NATS server'))
+      .finally(() => {
+        this.leaving = false;
+        // Counted from when the bus is on the next server.
+        this.countingFrom = Date.now();
+      });
   }
 }

@@ -4,7 +4,7 @@ import { natsStorageNames, type Logger } from '@blog/common';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { FileEventLog } from './file-log';
 import { JetStreamEventLog } from './jetstream-log';
-import { eventStream, LeaderCutOffError } from './jetstream-stream';
+import { eventStream, provesServerCutOff } from './jetstream-stream';
 import { KvLease, KvPositionStore } from './jetstream-kv';
 import { setUpJetStream, whenClusterReady } from './jetstream-setup';
 import { SoleLease, type DeliveryLease } from './lease';
@@ -119,8 +119,7 @@ export async function openJetStreamStorage(settings: JetStreamStorageSettings, l
         return moveToAnotherServer(connection);
       },
       server: () => connection.getServer(),
-      // Only the leader's own word proves it cut off: the server this replica is on is that leader.
-      provesCutOff: (failure) => failure instanceof LeaderCutOffError && failure.leader === connection.info?.server_name,
+      provesCutOff: (failure) => provesServerCutOff(failure, connection.info?.server_name),
       logger,
     });
     quorumWatch.start();
@@ -173,7 +172,8 @@ export async function moveToAnotherServer(connection: NatsConnection): Promise<v
 /** The server of the connection's next reconnection, or undefined when none came within RECONNECT_WAIT_MS. */
 async function nextReconnection(connection: NatsConnection): Promise<string | undefined> {
   const statuses = connection.status()[Symbol.asyncIterator]();
-  const waited = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), RECONNECT_WAIT_MS).unref());
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), RECONNECT_WAIT_MS)));
   try {
     for (;;) {
       const next = await Promise.race([statuses.next(), waited]);
@@ -181,6 +181,7 @@ async function nextReconnection(connection: NatsConnection): Promise<string | un
       if (next.value.type === 'reconnect') return next.value.server;
     }
   } finally {
+    clearTimeout(timer);
     void statuses.return?.();
   }
 }

@@ -1,5 +1,5 @@
 import type { StreamInfo } from '@nats-io/jetstream';
-import { LeaderCutOffError, QUORUM_CONTACT_MS, quorumUnconfirmed } from '../src/jetstream-stream';
+import { LeaderCutOffError, provesServerCutOff, QUORUM_CONTACT_MS, quorumUnconfirmed } from '../src/jetstream-stream';
 
 /** A stream info answer as a leader gives it: its copies and how long ago it heard from each (ms). */
 function answer(copies: number, leader: string | undefined, heardMsAgo: (number | 'offline')[]): StreamInfo {
@@ -27,5 +27,23 @@ describe("a stream info answer counts only when its leader is in contact with a 
     expect(refusal instanceof LeaderCutOffError).toBe(cutOff);
     // Which leader: only that leader's own answer proves the bus's server cut off.
     expect(refusal).toMatchObject(cutOff ? { leader: 'n1' } : {});
+  });
+});
+
+describe('proof that the bus\'s own server is cut off', () => {
+  const cutOffLeader = quorumUnconfirmed(answer(3, 'n1', [QUORUM_CONTACT_MS + 1, 6_000]));
+
+  it('is the answer of a leader cut off from its quorum, when the bus is on that leader', () => {
+    expect(provesServerCutOff(cutOffLeader, 'n1')).toBe(true);
+  });
+
+  it('is not that answer passed on by another server (a follower\'s last view of a leader it lost)', () => {
+    expect(provesServerCutOff(cutOffLeader, 'n2')).toBe(false);
+    expect(provesServerCutOff(cutOffLeader, undefined)).toBe(false);
+  });
+
+  it('is not an answer without a leader, nor a timeout', () => {
+    expect(provesServerCutOff(quorumUnconfirmed(answer(3, undefined, [10, 10])), 'n1')).toBe(false);
+    expect(provesServerCutOff(new Error('TIMEOUT'), 'n1')).toBe(false);
   });
 });

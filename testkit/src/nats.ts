@@ -29,7 +29,7 @@ export interface NatsCluster {
   monitor(node: number, pathAndQuery: string): Promise<unknown>;
   /** The node's own copy of a stream (not the leader's view): its last seq and message count, and who leads it. */
   streamCopy(node: number, stream: string): Promise<StreamCopy>;
-  /** The index of the node that leads the stream now, asked of any running node. */
+  /** The index of the node that leads the stream now, as a majority of the nodes name it. */
   streamLeader(stream: string): Promise<number>;
   /** Whether the stream's leader reports the node's copy as current (caught up with it). */
   streamCopyCurrent(node: number, stream: string): Promise<boolean>;
@@ -153,13 +153,12 @@ export async function startNatsCluster({ dir, size = 3, name = `blog-${randomByt
     monitor,
     streamCopy,
     streamLeader: async (stream) => {
-      for (const [index] of nodes.entries()) {
-        if (cluster.pid(index) === undefined) continue;
-        const { leader } = await streamCopy(index, stream).catch(() => ({ leader: undefined }));
-        const leading = nodes.findIndex((node) => node.name === leader);
-        if (leading !== -1) return leading;
-      }
-      throw new Error(`no running node knows a leader of stream ${stream}`);
+      // A leader cut off from the others goes on naming itself for a while: the majority's word counts.
+      const named = await Promise.all(nodes.map((_, index) => (cluster.pid(index) === undefined ? undefined : streamCopy(index, stream).then(({ leader }) => leader, () => undefined))));
+      const majority = Math.floor(nodes.length / 2) + 1;
+      const agreed = nodes.findIndex((node) => named.filter((leader) => leader === node.name).length >= majority);
+      if (agreed === -1) throw new Error(`no majority of the nodes names one leader of stream ${stream} (${named.map((leader, index) => `${nodes[index]?.name}: ${leader ?? '?'}`).join(', ')})`);
+      return agreed;
     },
     violations: () =>
       nodes.flatMap((node) => {

@@ -43,13 +43,17 @@ export function privateNetworkUnavailable(): string | undefined {
       return `${tool} is not installed (Debian: apt-get install ${tool === 'ip' ? 'iproute2' : 'iptables'})`;
     }
   }
+  // Everything the network is made of, in a namespace of its own: a veth pair and an iptables rule.
   const probe = namespaceOf(process.pid, 'probe');
   try {
     ip('netns', 'add', probe);
-    ip('netns', 'del', probe);
+    ip('-n', probe, 'link', 'add', 'probe0', 'type', 'veth', 'peer', 'name', 'probe1');
+    execFileSync('ip', ['netns', 'exec', probe, 'iptables', '-A', 'INPUT', '-s', '10.0.0.1', '-j', 'DROP'], { stdio: 'pipe' });
     return undefined;
   } catch (err) {
-    return `this process cannot make network namespaces: ${(err as Error).message.split('\n')[0]}`;
+    return `this process cannot make a private network (namespace, veth, iptables rule): ${(err as Error).message.split('\n')[0]}`;
+  } finally {
+    ignoreFailure(() => ip('netns', 'del', probe));
   }
 }
 
@@ -124,7 +128,10 @@ function freeSubnet(): string {
 
 function removeOwnedBy(owner: number): void {
   for (const space of ip('netns', 'list').split('\n').map((line) => line.split(' ')[0] ?? '')) {
-    if (space.startsWith(`${PREFIX}-${owner}-`)) ignoreFailure(() => ip('netns', 'del', space));
+    if (!space.startsWith(`${PREFIX}-${owner}-`)) continue;
+    // Deleting a namespace only removes its name: processes left in it (a killed run's servers) would live on.
+    for (const pid of ip('netns', 'pids', space).split('\n').filter(Boolean)) ignoreFailure(() => process.kill(Number(pid), 'SIGKILL'));
+    ignoreFailure(() => ip('netns', 'del', space));
   }
   // Deleting the bridge's namespace deletes the veth's other end, and with it this one; just in case:
   ignoreFailure(() => ip('link', 'del', vethOf(owner)));

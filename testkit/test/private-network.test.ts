@@ -11,10 +11,15 @@ if (unavailable) {
 } else {
   describe('a private network of hosts in network namespaces', () => {
     let network: PrivateNetwork;
+    let stops: (() => void)[] = [];
     beforeEach(() => {
       network = createPrivateNetwork({ hosts: 3 });
     });
-    afterEach(() => network.remove());
+    // The servers first, then the network they run in.
+    afterEach(() => {
+      stops.splice(0).forEach((stop) => stop());
+      network.remove();
+    });
 
     /** Runs a Node script inside a host; resolves with what it printed (a script that exits non-zero rejects). */
     const runIn = (host: number, script: string) =>
@@ -23,7 +28,7 @@ if (unavailable) {
         const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'], timeout: 10_000 });
         let out = '';
         child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-        child.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`script in host ${host + 1} exited ${code}: ${out}`))));
+        child.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`script in host ${host + 1} exited ${code}: ${out}`))));
       });
     /** Whether a TCP connection from `host` to `address:port` opens within a second. */
     const connects = (host: number, address: string, port: number) =>
@@ -37,33 +42,44 @@ if (unavailable) {
       });
     /** Whether a UDP datagram from `from` reaches a listener in `to`. */
     const datagramArrives = async (from: number, to: number) => {
-      const listening = runIn(to, `const s = require('dgram').createSocket('udp4'); s.on('message', () => { console.log('arrived'); process.exit(0); }); s.bind(7001, () => console.log('ready')); setTimeout(() => { console.log('lost'); process.exit(0); }, 1500);`);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      const { command, args } = network.inHost(to, process.execPath, [
+        '-e',
+        `const s = require('dgram').createSocket('udp4'); s.on('message', () => { console.log('arrived'); process.exit(0); }); s.bind(7001, () => { console.log('ready'); setTimeout(() => { console.log('lost'); process.exit(0); }, 1500); });`,
+      ]);
+      const listener = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'], timeout: 10_000 });
+      let out = '';
+      const ended = new Promise<string>((resolve) => listener.on('close', () => resolve(out)));
+      // Sent only once the listener is bound: a datagram sent earlier would be lost for the wrong reason.
+      await new Promise<void>((resolve) =>
+        listener.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('ready')) resolve();
+        }),
+      );
       await runIn(from, `const s = require('dgram').createSocket('udp4'); s.send('x', 7001, '${network.addresses[to]}', () => s.close());`);
-      return (await listening).endsWith('arrived');
+      return (await ended).includes('arrived');
     };
-    /** A TCP server in host `host` on port 7000 (stopped when the host's namespace goes). */
+    /** A TCP server in host `host` on port 7000, listening when this resolves; stopped after the test. */
     const serveIn = (host: number) => {
       const { command, args } = network.inHost(host, process.execPath, ['-e', `require('net').createServer((s) => s.end()).listen(7000, () => console.log('up'))`]);
       const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-      return new Promise<() => void>((resolve) => child.stdout.once('data', () => resolve(() => child.kill('SIGKILL'))));
+      stops.push(() => child.kill('SIGKILL'));
+      return new Promise<void>((resolve, reject) => {
+        child.stdout.once('data', () => resolve());
+        child.once('exit', (code) => reject(new Error(`the server in host ${host + 1} exited ${code}`)));
+      });
     };
-    let stops: (() => void)[] = [];
-    afterEach(() => {
-      stops.forEach((stop) => stop());
-      stops = [];
-    });
 
     test('every host has its own address; the hosts and this process reach each other', async () => {
       expect(new Set(network.addresses).size).toBe(3);
-      stops.push(await serveIn(0));
+      await serveIn(0);
       await expect(connects(1, network.addresses[0] as string, 7000)).resolves.toBe('open');
       await expect(connects(2, network.addresses[0] as string, 7000)).resolves.toBe('open');
       await expect(connectsFromHere(network.addresses[0] as string, 7000)).resolves.toBe('open');
     });
 
     test('an isolated host is cut off from the others, not from this process; healed, it is reachable again', async () => {
-      stops.push(await serveIn(0));
+      await serveIn(0);
       network.isolate(0);
       await expect(connects(1, network.addresses[0] as string, 7000)).resolves.toBe('silent');
       await expect(connects(2, network.addresses[0] as string, 7000)).resolves.toBe('silent');

@@ -21,8 +21,8 @@ export async function natsNodeOfBus(nats: NatsCluster, pid: number): Promise<num
   ).then((oneBased) => oneBased - 1);
 }
 
-/** How many times the leader is asked to step down before giving up: each time a current follower takes over. */
-const STEPDOWN_ATTEMPTS = 8;
+/** How many times the leader is asked to step down before giving up: each time JetStream picks a follower. */
+const STEPDOWN_ATTEMPTS = 16;
 
 /** Asks the leader of `stream` to step down until the leader is `node` (JetStream picks the next one itself). */
 export function moveLeader(nats: NatsCluster, stream: string, node: number): Promise<void> {

@@ -22,12 +22,12 @@
  * Environment: CLUSTER_FAULT_RATE (requests/s, default 40), FAULT_SEED (default 1).
  */
 import { createServer, type Server } from 'node:http';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { natsStorageNames } from '@blog/common/nats';
-import { createPrivateNetwork, delay, http, privateNetworkUnavailable, startNatsCluster, startReplicatedStack, waitFor, waitUntil, type NatsCluster, type PrivateNetwork, type ReplicatedService, type ReplicatedStack, type ServiceName } from '@blog/testkit';
+import { createPrivateNetwork, delay, http, privateNetworkUnavailable, startNatsCluster, startReplicatedStack, waitFor, type NatsCluster, type PrivateNetwork, type ReplicatedService, type ReplicatedStack, type ServiceName } from '@blog/testkit';
 import { Ledger, startLoad, type LoadReport } from '../../src/faults/load';
 import { moveLeader, moveLeaderAway, natsNodeOfBus } from '../../src/faults/partitions';
 import { HistoryReader, summarize, verifyUntilPassing, type Anomaly } from '../../src/faults/verify';
@@ -92,13 +92,17 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await stack?.stopAll();
-  await nats?.stop();
-  network?.remove();
-  subscriber?.close();
-  // The NATS servers' logs go beside the services' (elections, route losses, lagging copies).
-  cpSync(path.join(dir, 'nats', 'logs'), path.join(LOG_DIR, 'nats'), { recursive: true, force: true });
-  rmSync(dir, { recursive: true, force: true });
+  try {
+    await stack?.stopAll();
+    await nats?.stop();
+  } finally {
+    network?.remove();
+    subscriber?.close();
+    // The NATS servers' logs go beside the services' (elections, route losses, lagging copies).
+    const natsLogs = path.join(dir, 'nats', 'logs');
+    if (existsSync(natsLogs)) cpSync(natsLogs, path.join(LOG_DIR, 'nats'), { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  }
   if (rows.length === 0) return;
   const table = renderTable() + (noNetwork ? `\nThe partition scenarios did not run: ${noNetwork}.\n` : '');
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -139,17 +143,33 @@ async function deliveringBus(): Promise<number> {
  */
 const COPY_CURRENT_TIMEOUT_MS = 45_000;
 
+/**
+ * How long a restarted node's stream catch-up may take before it is restarted once more: nats-server 2.10
+ * now and then leaves a restarted node's catch-up of a stream stalled (seen here: no "Catchup … complete"
+ * in its log for over a minute, its copy thousands of events behind) until its next restart. The tests are
+ * about the bus, not that; the row's time includes the second start.
+ */
+const CATCH_UP_STALLED_MS = 20_000;
+
 async function restartAndCatchUp(node: number): Promise<number> {
   const started = performance.now();
   await nats.start(node);
-  return copyCurrentSince(node, started);
+  try {
+    await copyCurrentSince(node, started, CATCH_UP_STALLED_MS);
+  } catch (stalled) {
+    process.stderr.write(`${(stalled as Error).message}\nrestarting ${nats.nodes[node]?.name} once: its catch-up stalled\n`);
+    await nats.stopNode(node);
+    await nats.start(node);
+    await copyCurrentSince(node, started);
+  }
+  return performance.now() - started;
 }
 
 /** Waits until the stream's leader reports the node's own copy current; the time since `since`. */
-async function copyCurrentSince(node: number, since: number): Promise<number> {
+async function copyCurrentSince(node: number, since: number, timeoutMs = COPY_CURRENT_TIMEOUT_MS): Promise<number> {
   await waitFor(() => nats.streamCopyCurrent(node, STREAM).catch(() => false), {
     what: `the stream's leader to report node ${node + 1}'s own copy current`,
-    timeoutMs: COPY_CURRENT_TIMEOUT_MS,
+    timeoutMs,
     intervalMs: 100,
     detail: () => nats.streamViews(STREAM),
   });
@@ -167,8 +187,6 @@ interface Fault {
   prepare?: () => Promise<void>;
   /** Injects the fault and undoes it; resolves with how long the node's own copy took to catch up, if asked. */
   inject: () => Promise<number | undefined>;
-  /** What else must hold once the state is right again. */
-  expectAfter?: () => Promise<void>;
 }
 
 const killNatsNode = async (which: 'leader' | 'follower') => {
@@ -197,10 +215,10 @@ function privateNetwork(): PrivateNetwork {
   return network;
 }
 
-/** The node a bus replica is connected to; the scenario's leaders are moved there in `prepare`. */
+/** The node the scenario cuts off: the node of a bus replica, where `prepare` moved the leaders that matter. */
 let cutNode = 0;
-let deliveringBefore: number | undefined;
-let holderStopped = false;
+/** The bus replica on it. */
+let cutBus = 0;
 const busNode = async (replica: number) => natsNodeOfBus(nats, stack.pid('event-bus', replica) as number);
 
 /** Who leads the stream, the buckets and the meta group, for the record of a partition scenario. */
@@ -210,71 +228,95 @@ async function leaders(): Promise<string> {
   return `leaders: stream ${await leaderOf(STREAM)}, lease ${await leaderOf(`KV_${names.lease}`)}, positions ${await leaderOf(`KV_${names.positions}`)}, meta ${meta}`;
 }
 
+/** Fails unless the scene `prepare` set is still there: the bus replica on the node, leading what it must. */
+async function expectScene(leading: string[]): Promise<void> {
+  expect(await busNode(cutBus)).toBe(cutNode);
+  for (const stream of leading) expect([stream, await nats.streamLeader(stream)]).toEqual([stream, cutNode]);
+}
+
 /**
- * Cuts the node off as `cut` says for `cutMs` (running `whileCut` meanwhile), heals, and waits until its own
- * copy is current: the time from the heal.
+ * How long the test waits, the cut in place, for what the bus must do while cut off (leave its server, stop
+ * delivering): bounded by its own bounds (10 s without a quorum, the lease's 8 s) with room for a slow machine.
  */
-async function cutThenHeal(cut: () => void, { cutMs = CUT_MS, whileCut }: { cutMs?: number; whileCut?: () => Promise<void> } = {}): Promise<number> {
+const WHILE_CUT_TIMEOUT_MS = 30_000;
+
+/**
+ * Cuts the node off as `cut` says, for at least CUT_MS and until `until` holds, heals, and waits until the
+ * node's own copy is current: the time from the heal.
+ */
+async function cutThenHeal(cut: () => void, until?: { what: string; check: () => Promise<boolean> }): Promise<number> {
   try {
     cut();
-    await Promise.all([delay(cutMs), whileCut?.()]);
+    await Promise.all([delay(CUT_MS), until && waitFor(until.check, { what: until.what, timeoutMs: WHILE_CUT_TIMEOUT_MS, intervalMs: 200 })]);
   } finally {
     privateNetwork().heal();
   }
   return copyCurrentSince(cutNode, performance.now());
 }
 
+/** The bus replica on the cut-off node has moved to another node. */
+const busLeft = () => ({ what: `bus replica ${cutBus + 1} to leave the cut-off node`, check: async () => (await busNode(cutBus).catch(() => cutNode)) !== cutNode });
+
 const partitions: Fault[] = [
   {
     name: "the stream's leader cut off from the other NATS nodes for 10 s, a bus replica on it",
     slug: 'cut-stream-leader',
     prepare: async () => {
-      cutNode = await busNode(0);
+      cutBus = 0;
+      cutNode = await busNode(cutBus);
       await moveLeader(nats, STREAM, cutNode);
     },
-    inject: () => cutThenHeal(() => privateNetwork().isolate(cutNode)),
+    inject: async () => {
+      await expectScene([STREAM]);
+      return cutThenHeal(() => privateNetwork().isolate(cutNode), busLeft());
+    },
   },
   {
     name: "the lease and positions buckets' leaders cut off for 10 s (the stream's leader elsewhere), the delivering bus on their node",
     slug: 'cut-bucket-leaders',
     prepare: async () => {
-      deliveringBefore = await deliveringBus();
-      cutNode = await busNode(deliveringBefore);
+      cutBus = await deliveringBus();
+      cutNode = await busNode(cutBus);
       await moveLeader(nats, `KV_${names.lease}`, cutNode);
       await moveLeader(nats, `KV_${names.positions}`, cutNode);
       // The events' stream led elsewhere: this cut is about the lease and the positions only.
       await moveLeaderAway(nats, STREAM, cutNode);
     },
-    inject: () =>
-      cutThenHeal(() => privateNetwork().isolate(cutNode), {
-        whileCut: async () => {
-          holderStopped = await waitUntil(async () => /^event_bus_delivering\{[^}]*\} 0$/m.test((await http(`${stack.url('event-bus', deliveringBefore ?? 0)}/metrics`)).text), CUT_MS - 1_000, 200);
-        },
-      }),
-    // The holder cut off stopped delivering while cut off; the check of the receipts saw one deliverer at a time.
-    expectAfter: async () => expect(holderStopped).toBe(true),
+    inject: async () => {
+      await expectScene([`KV_${names.lease}`, `KV_${names.positions}`]);
+      // The holder cut off stops delivering; the check of the receipts below sees one deliverer at a time.
+      return cutThenHeal(() => privateNetwork().isolate(cutNode), {
+        what: `bus replica ${cutBus + 1}, cut off, to stop delivering`,
+        check: async () => /^event_bus_delivering\{[^}]*\} 0$/m.test((await http(`${stack.url('event-bus', cutBus)}/metrics`)).text),
+      });
+    },
   },
   {
     name: "one-way cut for 10 s: the stream leader's packets to the other nodes dropped, theirs to it delivered",
     slug: 'one-way-cut',
     prepare: async () => {
-      cutNode = await busNode(1);
+      cutBus = 1;
+      cutNode = await busNode(cutBus);
       await moveLeader(nats, STREAM, cutNode);
     },
-    inject: () =>
-      cutThenHeal(() => {
+    inject: async () => {
+      await expectScene([STREAM]);
+      return cutThenHeal(() => {
         for (const other of nats.nodes.keys()) if (other !== cutNode) privateNetwork().cut(cutNode, other, { oneWay: true });
-      }),
+      }, busLeft());
+    },
   },
   {
     name: "a flapping link: the stream leader cut off and healed every 3 s for 60 s, a bus replica on it",
     slug: 'flapping-link',
     loadMs: FLAPPING_FOR_MS + 30_000,
     prepare: async () => {
-      cutNode = await busNode(0);
+      cutBus = 0;
+      cutNode = await busNode(cutBus);
       await moveLeader(nats, STREAM, cutNode);
     },
     inject: async () => {
+      await expectScene([STREAM]);
       const until = performance.now() + FLAPPING_FOR_MS;
       while (performance.now() + 2 * FLAP_MS < until) {
         try {
@@ -362,7 +404,8 @@ test.each(runnable.map((fault) => [fault.name, fault, faults.indexOf(fault)] as 
     expect(second).toBe(first);
     expect(firstReceipts).toEqual(history.map(({ seq }) => seq));
     // One deliverer at a time: an event older than the last one sent means two replicas delivering at once,
-    // or a takeover from a position stored behind what was delivered (re-sending the event in flight is fine).
+    // or a takeover from a position stored behind what was delivered (re-sending the event in flight is fine;
+    // the table's last column counts every re-send, which two replicas in step would show).
     expect(sentAgainBeyondTheLast(receivedBefore)).toEqual([]);
     // No answer but 201 and the documented 503s ("nothing was changed" and "may or may not have been made").
     const otherAnswers = ledger
@@ -371,7 +414,6 @@ test.each(runnable.map((fault) => [fault.name, fault, faults.indexOf(fault)] as 
       .map((record) => `${record.kind} ${record.httpStatus ?? 'no answer'}: ${(record.error ?? '').slice(0, 160)}`);
     expect(otherAnswers).toEqual([]);
     expect(report.posts.acknowledged + report.comments.acknowledged).toBeGreaterThan(0);
-    await fault.expectAfter?.();
     // The bus's least-privilege NATS user did all this (deliveries, positions, the lease) within its permissions.
     expect(nats.violations()).toEqual([]);
   },
