@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
-import { addHealthRoutes, finishServiceApp, inTurn, resolvePublicRoute, type Logger, type PublicBackend } from '@blog/common';
+import { addHealthRoutes, type ApiError, errorBody, finishServiceApp, inTurn, neverSent, resolvePublicRoute, sendError, type Logger, type PublicBackend } from '@blog/common';
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { createProxyMiddleware } from 'http-proxy-middleware';
@@ -34,7 +34,7 @@ export function createClientServerApp({ backends, client, logger, limits = DEFAU
     app.use(createRate(limits, isCreate));
     app.use(apiProxy(backends, logger));
     app.options(/^\/posts/i, (req, res) => {
-      res.status(400).json({ error: `${req.method} ${req.path} with a body is not accepted` });
+      sendError(res, 400, `${req.method} ${req.path} with a body is not accepted`, 'invalid_request');
     });
   }
   app.use(client);
@@ -87,13 +87,22 @@ function apiProxy(backends: ApiBackends, logger: Logger): RequestHandler {
         logger.warn({ err: err.message, path: pathname, backend }, 'proxy error');
         if ('writeHead' in res && !res.headersSent) {
           res.writeHead(502, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ error: `the ${backend} service is unavailable` }));
+          res.end(JSON.stringify(proxyError(backend, req.method, err)));
         } else {
           res.end();
         }
       },
     },
   });
+}
+
+/**
+ * The router's answer when a service gave none. A GET changes nothing; a create that may have reached the
+ * service may have been made (it failed mid-request), so it is not said to be unavailable.
+ */
+export function proxyError(backend: string, method: string | undefined, err: unknown): ApiError {
+  if (method !== 'POST' || neverSent(err)) return errorBody(`the ${backend} service is unavailable`, 'unavailable');
+  return errorBody(`the ${backend} service did not answer; the change may or may not have been made`, 'outcome_unknown');
 }
 
 /**
@@ -138,7 +147,7 @@ export function staticClient(distDir: string): RequestHandler {
     if (!req.accepts('html')) return next();
     res.setHeader('cache-control', 'no-cache');
     res.sendFile(path.join(distDir, 'index.html'), (err) => {
-      if (err) res.status(503).json({ error: 'the client is not built yet: run npm run build' });
+      if (err) sendError(res, 503, 'the client is not built yet: run npm run build', 'unavailable');
     });
   });
   return router;

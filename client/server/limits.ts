@@ -4,7 +4,7 @@
  * and timeouts for a request's headers and body (NGINX's client_header_timeout).
  */
 import type { IncomingMessage, ServerOptions } from 'node:http';
-import { env } from '@blog/common';
+import { env, sendError } from '@blog/common';
 import type { RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { z } from 'zod';
@@ -69,7 +69,7 @@ export function streamsPerClient(max: number, isStream: (req: IncomingMessage) =
     const client = clientOf(req);
     const streams = open.get(client) ?? 0;
     if (streams >= max) {
-      res.status(429).json({ error: `too many open streams from this address: at most ${max}; close one first` });
+      sendError(res, 429, `too many open streams from this address: at most ${max}; close one first`, 'rate_limited');
       return;
     }
     open.set(client, streams + 1);
@@ -97,7 +97,7 @@ export function createRate({ createsPerSecond, createBurst }: RouterLimits, isCr
     // The router is the edge: X-Forwarded-For from a client is not trusted, and needs no warning.
     validate: { xForwardedForHeader: false },
     handler: (_req, res) => {
-      res.status(429).json({ error: `too many creates from this address: at most ${createBurst} in ${windowMs / 1_000} s; retry after the time Retry-After says` });
+      sendError(res, 429, `too many creates from this address: at most ${createBurst} in ${windowMs / 1_000} s; retry after the time Retry-After says`, 'rate_limited');
     },
   });
   // Other requests pass at once, not through the limiter's asynchronous steps: waiting on those, a

@@ -2,21 +2,36 @@
  * Typed access to the blog API. Paths are relative, so the same build works behind the Kubernetes
  * ingress and behind the local gateway.
  */
-import { isApiError, isComment, isPagePath, isPost, postsOfView, type Comment, type Post, type PostWithComments } from '@blog/common/api';
+import { errorCodeFor, errorCodeOf, isApiError, isComment, isPagePath, isPost, postsOfView, type Comment, type ErrorCode, type Post, type PostWithComments } from '@blog/common/api';
 
 /** How long one request may take before it is given up. */
 const REQUEST_TIMEOUT_MS = 10_000;
 
-/** A failed API call; `message` is meant to be shown to the user as is. */
+/** A failed API call; `message` is meant to be shown to the user as is, `code` is what decides. */
 export class ApiRequestError extends Error {
   /** The HTTP status, or 0 when no answer was received. */
   readonly status: number;
+  /** What the answer means (see ERROR_CODES); undefined when no answer was received. */
+  readonly code: ErrorCode | undefined;
 
-  constructor(message: string, status: number) {
+  constructor(message: string, status: number, code?: ErrorCode) {
     super(message);
     this.name = 'ApiRequestError';
     this.status = status;
+    this.code = code;
   }
+}
+
+/**
+ * The code of an error answer. One without a code is read as the page read every answer before there were
+ * codes: a service of the version before them may still answer while the blog is updated, and a proxy's
+ * own error (the Ingress's 504) never carries one.
+ */
+function codeOfAnswer(status: number, value: unknown): ErrorCode {
+  const code = errorCodeOf(value);
+  if (code !== undefined) return code;
+  if (status === 503 && isApiError(value) && /may or may not/.test(value.error)) return 'outcome_unknown';
+  return errorCodeFor(status);
 }
 
 /** True for the rejection of a request that its caller aborted (not worth reporting). */
@@ -84,9 +99,10 @@ async function requestJson(path: string, options: RequestOptions = {}): Promise<
   }
 
   if (!response.ok) {
-    if (isJson && isApiError(value)) throw new ApiRequestError(value.error, response.status);
+    const code = codeOfAnswer(response.status, value);
+    if (isJson && isApiError(value)) throw new ApiRequestError(value.error, response.status, code);
     const reason = response.statusText ? `${response.status} ${response.statusText}` : String(response.status);
-    throw new ApiRequestError(`The server answered with an error (${reason}).`, response.status);
+    throw new ApiRequestError(`The server answered with an error (${reason}).`, response.status, code);
   }
   if (!isJson) {
     throw new ApiRequestError('The server sent an unexpected answer (not JSON).', response.status);
@@ -140,10 +156,9 @@ function newIdempotencyKey(): string {
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
-/** An answer that leaves the outcome unknown: no answer at all, or the service could not confirm. */
+/** An answer that leaves the outcome unknown: no answer at all, or one saying so. */
 function outcomeUnknown(error: unknown): boolean {
-  if (!(error instanceof ApiRequestError)) return false;
-  return error.status === 0 || error.status === 504 || (error.status === 503 && /may or may not/.test(error.message));
+  return error instanceof ApiRequestError && (error.status === 0 || error.code === 'outcome_unknown');
 }
 
 /**

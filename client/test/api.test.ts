@@ -1,5 +1,5 @@
 /** The page's creates: an Idempotency-Key per submission, sent again with the same key while the outcome is unknown. */
-import { createComment, createPost, fetchComments, fetchPosts } from '../src/api';
+import { ApiRequestError, createComment, createPost, fetchComments, fetchPosts } from '../src/api';
 
 interface Sent {
   path: string;
@@ -18,12 +18,14 @@ function serverAnswering(...answers: [number, unknown][]): Sent[] {
     const headers = new Headers(init?.headers);
     sent.push({ path: String(input), key: headers.get('Idempotency-Key') ?? undefined });
     const [status, body] = answers[Math.min(sent.length, answers.length) - 1] ?? [500, {}];
+    if (typeof body === 'string') return new Response(body, { status, headers: { 'content-type': 'text/html' } });
     return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
   }) as typeof fetch;
   return sent;
 }
 
-const unconfirmed: [number, unknown] = [503, { error: 'event bus did not confirm (timed out); the change may or may not have been made' }];
+const unconfirmed: [number, unknown] = [503, { error: 'event bus did not confirm (timed out); the change may or may not have been made', code: 'outcome_unknown' }];
+const created: [number, unknown] = [201, { id: 'p1', title: 'a' }];
 
 describe('creates from the page', () => {
   it('sends a key with each submission, a new one for the next', async () => {
@@ -49,8 +51,46 @@ describe('creates from the page', () => {
   });
 
   it('does not send again what was refused for sure (a 400, a 503 "nothing was changed")', async () => {
-    const sent = serverAnswering([503, { error: 'event bus unavailable (ECONNREFUSED); nothing was changed, try again' }]);
+    const sent = serverAnswering([503, { error: 'event bus unavailable (ECONNREFUSED); nothing was changed, try again', code: 'unavailable' }]);
     await expect(createPost('a')).rejects.toThrow(/nothing was changed/);
+    expect(sent).toHaveLength(1);
+  });
+});
+
+describe('what decides whether a create is sent again: the code, not the words', () => {
+  it('sends again on outcome_unknown, whatever the message says and whatever the status', async () => {
+    for (const status of [502, 503]) {
+      const sent = serverAnswering([status, { error: 'the posts service did not answer', code: 'outcome_unknown' }], created);
+      await expect(createPost('a')).resolves.toEqual({ id: 'p1', title: 'a' });
+      expect(sent).toHaveLength(2);
+    }
+  });
+
+  it('does not send again on another code, even when the message reads like an unknown outcome', async () => {
+    const sent = serverAnswering([503, { error: 'the change may or may not have been made', code: 'unavailable' }], created);
+    await expect(createPost('a')).rejects.toMatchObject({ status: 503, code: 'unavailable' });
+    expect(sent).toHaveLength(1);
+  });
+
+  it('gives the code with the error, for the page to decide on', async () => {
+    serverAnswering([422, { error: 'this Idempotency-Key was already used with a different body', code: 'key_reused' }]);
+    const refused: unknown = await createPost('a').catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(ApiRequestError);
+    expect(refused).toMatchObject({ status: 422, code: 'key_reused', message: 'this Idempotency-Key was already used with a different body' });
+  });
+
+  it('reads an answer without a code as before the codes: a proxy\'s 504 page and an older service\'s unconfirmed 503 are sent again', async () => {
+    const throughIngress = serverAnswering([504, '<html>504 Gateway Time-out</html>'], created);
+    await expect(createPost('a')).resolves.toEqual({ id: 'p1', title: 'a' });
+    expect(throughIngress).toHaveLength(2);
+    const olderService = serverAnswering([503, { error: 'event bus did not confirm (timed out); the change may or may not have been made' }], created);
+    await expect(createPost('a')).resolves.toEqual({ id: 'p1', title: 'a' });
+    expect(olderService).toHaveLength(2);
+  });
+
+  it('reads an older service\'s other errors by their status, and does not send them again', async () => {
+    const sent = serverAnswering([503, { error: 'event bus unavailable (ECONNREFUSED); nothing was changed, try again' }], created);
+    await expect(createPost('a')).rejects.toMatchObject({ status: 503, code: 'unavailable' });
     expect(sent).toHaveLength(1);
   });
 });

@@ -73,7 +73,7 @@ describe('the router\'s per-client limits', () => {
 
     const refused = await openStream(port);
     expect(refused.status).toBe(429);
-    expect(JSON.parse(await refused.body)).toEqual({ error: 'too many open streams from this address: at most 10; close one first' });
+    expect(JSON.parse(await refused.body)).toEqual({ error: 'too many open streams from this address: at most 10; close one first', code: 'rate_limited' });
 
     streams[0]?.close();
     let again = await openStream(port);
@@ -95,7 +95,7 @@ describe('the router\'s per-client limits', () => {
     const refused = await post(port, '/posts/create');
     expect(refused.status).toBe(429);
     expect(Number(refused.retryAfter)).toBeGreaterThan(0);
-    expect(refused.body).toEqual({ error: expect.stringMatching(/^too many creates from this address: at most 10 in 10 s/) });
+    expect(refused.body).toEqual({ error: expect.stringMatching(/^too many creates from this address: at most 10 in 10 s/), code: 'rate_limited' });
   });
 
   it('closes a connection that drips its headers, once the headers timeout is over', async () => {

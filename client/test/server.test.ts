@@ -104,7 +104,7 @@ describe('client server as the local ingress', () => {
         req.on('error', reject);
         req.end('{"title":"smuggled"}');
       });
-      expect(answer).toEqual({ status: 400, text: JSON.stringify({ error: 'OPTIONS /posts/create with a body is not accepted' }) });
+      expect(answer).toEqual({ status: 400, text: JSON.stringify({ error: 'OPTIONS /posts/create with a body is not accepted', code: 'invalid_request' }) });
     } finally {
       server.close();
     }
@@ -123,7 +123,7 @@ describe('client server as the local ingress', () => {
         // No Content-Length: Node sends the body chunked.
         req.end('[{"content":"hi"}]');
       });
-      expect(answer).toEqual({ status: 404, text: JSON.stringify({ error: `no route for ${method} /posts` }) });
+      expect(answer).toEqual({ status: 404, text: JSON.stringify({ error: `no route for ${method} /posts`, code: 'not_found' }) });
     } finally {
       server.close();
     }
@@ -154,14 +154,33 @@ describe('client server as the local ingress', () => {
     expect(answered).toEqual(['query-1', 'query-2', 'query-1', 'query-2']);
   });
 
-  it('answers 502 JSON when a service is down', async () => {
+  it('answers 502 JSON unavailable when a service is down: nothing reached it', async () => {
     const app = createClientServerApp({
       backends: { ...backends, comments: 'http://127.0.0.1:9' },
       client: staticClient(builtClient()),
       logger: silentLogger(),
     });
     const res = await request(app).post('/posts/x/comments').send({ content: 'hi' }).expect(502);
-    expect(res.body).toEqual({ error: 'the comments service is unavailable' });
+    expect(res.body).toEqual({ error: 'the comments service is unavailable', code: 'unavailable' });
+  });
+
+  it('answers 502 JSON outcome_unknown to a create the service dropped mid-request, and unavailable to a read', async () => {
+    // Takes each request and closes its connection without an answer, as a service killed mid-request.
+    const dropping = http.createServer((req) => req.socket.destroy());
+    servers.push(dropping);
+    await new Promise<void>((resolve) => dropping.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(dropping.address() as { port: number }).port}`;
+    const app = createClientServerApp({ backends: { ...backends, posts: url, query: url }, client: staticClient(builtClient()), logger: silentLogger() });
+    const create = await request(app).post('/posts/create').send({ title: 'made?' }).expect(502);
+    expect(create.body).toEqual({ error: 'the posts service did not answer; the change may or may not have been made', code: 'outcome_unknown' });
+    const read = await request(app).get('/posts').expect(502);
+    expect(read.body).toEqual({ error: 'the query service is unavailable', code: 'unavailable' });
+  });
+
+  it('answers 503 JSON unavailable for the page when the client is not built', async () => {
+    const app = createClientServerApp({ client: staticClient(path.join(tmpdir(), 'no-such-client-build')), logger: silentLogger() });
+    const res = await request(app).get('/').set('accept', 'text/html').expect(503);
+    expect(res.body).toEqual({ error: 'the client is not built yet: run npm run build', code: 'unavailable' });
   });
 
   it('only serves the client when no backends are configured (behind the real ingress)', async () => {

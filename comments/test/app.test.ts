@@ -108,7 +108,7 @@ describe('comments: creating and listing', () => {
       await comment(app, 'p1', 'keyed', 'key-2').expect(201);
       for (const [postId, content] of [['p1', 'changed'], ['p2', 'keyed']] as const) {
         const res = await comment(app, postId, content, 'key-2').expect(422);
-        expect(res.body.error).toMatch(/Idempotency-Key was already used with a different body/);
+        expect(res.body).toEqual({ error: expect.stringMatching(/Idempotency-Key was already used with a different body/), code: 'key_reused' });
       }
       expect(history.ofType('CommentCreated')).toHaveLength(2);
     });
@@ -163,7 +163,7 @@ describe('comments: creating and listing', () => {
     const { app, bus } = await setup();
     const res = await request(app).post('/posts/nope/comments').send({ content: 'hello' }).expect(404);
     expect(res.headers['content-type']).toMatch(/json/);
-    expect(res.body).toEqual({ error: expect.stringMatching(/nope/) });
+    expect(res.body).toEqual({ error: expect.stringMatching(/nope/), code: 'not_found' });
     expect(bus.events).toHaveLength(0);
   });
 
@@ -199,7 +199,7 @@ describe('comments: bad requests', () => {
     const { app, bus } = await setupWithPost();
     const res = await request(app).post('/posts/p1/comments').send(body).expect(400);
     expect(res.headers['content-type']).toMatch(/json/);
-    expect(res.body).toEqual({ error: expect.stringMatching(/content/) });
+    expect(res.body).toEqual({ error: expect.stringMatching(/content/), code: 'invalid_request' });
     expect(bus.ofType('CommentCreated')).toHaveLength(0);
     expect(await commentsOf(app, 'p1')).toEqual([]);
   });
@@ -221,7 +221,7 @@ describe('comments: bad requests', () => {
     const { app, bus } = await setupWithPost();
     const res = await send(app).expect(400);
     expect(res.headers['content-type']).toMatch(/json/);
-    expect(res.body).toEqual({ error: expect.any(String) });
+    expect(res.body).toEqual({ error: expect.any(String), code: 'invalid_request' });
     expect(bus.ofType('CommentCreated')).toHaveLength(0);
     expect(await commentsOf(app, 'p1')).toEqual([]);
   });
@@ -229,7 +229,7 @@ describe('comments: bad requests', () => {
   it('answers 413 JSON for a body over the limit', async () => {
     const { app, bus } = await setupWithPost();
     const res = await request(app).post('/posts/p1/comments').send({ content: 'x'.repeat(20_000) }).expect(413);
-    expect(res.body).toEqual({ error: expect.stringMatching(/larger than/) });
+    expect(res.body).toEqual({ error: expect.stringMatching(/larger than/), code: 'payload_too_large' });
     expect(bus.ofType('CommentCreated')).toHaveLength(0);
   });
 
@@ -238,7 +238,7 @@ describe('comments: bad requests', () => {
     bus.down = true;
     const res = await request(app).post('/posts/p1/comments').send({ content: 'lost?' }).expect(503);
     expect(res.headers['content-type']).toMatch(/json/);
-    expect(res.body).toEqual({ error: expect.stringMatching(/event bus unavailable/) });
+    expect(res.body).toEqual({ error: expect.stringMatching(/event bus unavailable/), code: 'unavailable' });
     bus.down = false;
     expect(bus.ofType('CommentCreated')).toHaveLength(0);
     expect(await commentsOf(app, 'p1')).toEqual([]);
@@ -396,7 +396,7 @@ describe('comments: events that contradict the state are rejected', () => {
     expect(consumer.stats).toMatchObject({ rejected: 1, skipped: 0 });
     expect(await commentsOf(app, 'ghost')).toEqual([]);
     const res = await request(app).post('/posts/ghost/comments').send({ content: 'public?' }).expect(404);
-    expect(res.body).toEqual({ error: 'post ghost not found' });
+    expect(res.body).toEqual({ error: 'post ghost not found', code: 'not_found' });
   });
 
   it('ignores a CommentModerated that names another post or content than its comment\'s, and publishes no update for it', async () => {
@@ -434,7 +434,7 @@ describe('comments: health', () => {
     const starting = consumer.start();
 
     const notReady = await request(app).get('/readyz').expect(503);
-    expect(notReady.body).toEqual({ error: expect.any(String) });
+    expect(notReady.body).toEqual({ error: expect.any(String), code: 'unavailable' });
     await request(app).get('/healthz').expect(200, { status: 'ok' });
 
     history.down = false;
@@ -447,13 +447,13 @@ describe('comments: health', () => {
   it('answers 404 JSON for unknown routes', async () => {
     const { app } = await setup();
     const res = await request(app).get('/posts').expect(404);
-    expect(res.body).toEqual({ error: 'no route for GET /posts' });
+    expect(res.body).toEqual({ error: 'no route for GET /posts', code: 'not_found' });
   });
 
   it('rejects a malformed delivered event with 400 JSON', async () => {
     const { app } = await setup();
     const res = await request(app).post('/events').send({ type: 'PostCreated', data: { id: 'p1', title: 'x' } }).expect(400);
-    expect(res.body).toEqual({ error: expect.stringMatching(/malformed event/) });
+    expect(res.body).toEqual({ error: expect.stringMatching(/malformed event/), code: 'invalid_request' });
   });
 });
 

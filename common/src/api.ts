@@ -2,6 +2,8 @@
  * The shapes of the public API and the input limits. No runtime dependencies, so the browser client
  * imports this module without pulling in zod.
  */
+import type { ErrorCode } from './error-codes';
+
 export const LIMITS = {
   titleLength: 200,
   contentLength: 1000,
@@ -78,9 +80,12 @@ export const STREAM_CHANGE_TYPES = ['PostCreated', 'CommentCreated', 'CommentUpd
 export type StreamChangeType = (typeof STREAM_CHANGE_TYPES)[number];
 export type StreamChange = { type: 'PostCreated'; data: Post } | { type: 'CommentCreated' | 'CommentUpdated'; data: CommentChange };
 
-/** Every error the services answer with. */
+export * from './error-codes';
+
+/** Every error the services answer with: a message for people, and a code (ERROR_CODES) for programs. */
 export interface ApiError {
   error: string;
+  code: ErrorCode;
 }
 
 /** One entry of the event bus's `GET /subscribers`: where delivery to that subscriber stands. */
@@ -101,7 +106,8 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export function isApiError(value: unknown): value is ApiError {
+/** Whether a value is an error answer: its message at least (a server older than the codes sends none). */
+export function isApiError(value: unknown): value is Pick<ApiError, 'error'> & { code?: unknown } {
   return isRecord(value) && typeof value.error === 'string' && value.error.trim() !== '';
 }
 

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
+import { errorBody } from './error-codes';
 
 /** How services and the bus prove to each other that an event request comes from inside the blog. */
 export function eventsAuthorization(token: string): string {
@@ -25,7 +26,7 @@ export function requireEventsToken(token: string): RequestHandler {
     res
       .status(401)
       .set('www-authenticate', 'Bearer')
-      .json({ error: given === undefined ? 'event requests need the header Authorization: Bearer <EVENTS_TOKEN>' : 'wrong events token' });
+      .json(errorBody(given === undefined ? 'event requests need the header Authorization: Bearer <EVENTS_TOKEN>' : 'wrong events token', 'unauthorized'));
   };
 }
 

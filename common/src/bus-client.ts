@@ -1,19 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { backoffDelay, sleep } from './backoff';
-import { isApiError, isRecord } from './api';
+import { answerCode, errorCodeFor, errorCodeOf, isApiError, isRecord, type ErrorCode } from './api';
 import type { BusServiceConfig } from './config';
 import type { BlogEvent, Envelope } from './contracts';
 import { EVENT_BATCH_PATH, HttpError } from './http';
 import type { Logger } from './logger';
 import type { ServiceMetrics } from './metrics';
 import { eventsHeaders } from './auth';
-import { describeRequestError, sendHttp, type HttpCall, type HttpReply } from './http-client';
+import { describeRequestError, neverSent, sendHttp, type HttpCall, type HttpReply } from './http-client';
 
 /** The bus could not be reached, or answered that it did not store the event: nothing was published. */
 export class BusUnavailableError extends HttpError {
   constructor(reason: string, retryAfterSeconds?: number) {
-    super(503, `event bus unavailable (${reason}); nothing was changed, try again`, { retryAfterSeconds });
+    super(503, `event bus unavailable (${reason}); nothing was changed, try again`, { code: 'unavailable', retryAfterSeconds });
     this.name = 'BusUnavailableError';
   }
 }
@@ -29,6 +29,7 @@ export class BusIncompatibleError extends HttpError {
       502,
       `the event bus answered POST ${path} with HTTP ${status} ${text.slice(0, 100)} but ${missing}: it is not this blog's event bus, which this service needs ` +
         '(a course-style bus passes events on without storing and numbering them); the event may have been passed on',
+      { code: 'bus_incompatible' },
     );
     this.name = 'BusIncompatibleError';
   }
@@ -37,7 +38,7 @@ export class BusIncompatibleError extends HttpError {
 /** The request reached the bus but no answer came back, even after retrying: the event may be stored. */
 export class BusUnconfirmedError extends HttpError {
   constructor(reason: string) {
-    super(503, `event bus did not confirm (${reason}); the change may or may not have been made`);
+    super(503, `event bus did not confirm (${reason}); the change may or may not have been made`, { code: 'outcome_unknown' });
     this.name = 'BusUnconfirmedError';
   }
 }
@@ -53,13 +54,10 @@ export class EventIdTakenError extends HttpError {
     /** The event the bus holds under the id, as it answered it. */
     readonly stored: unknown,
   ) {
-    super(409, `the event bus already holds another event under id ${eventId}; nothing was stored`);
+    super(409, `the event bus already holds another event under id ${eventId}; nothing was stored`, { code: 'event_id_taken' });
     this.name = 'EventIdTakenError';
   }
 }
-
-/** Transport errors that mean the request never reached the bus. */
-const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 /** Where the bus stored one event of a publish: its seq, and the event stored earlier when the id was known. */
 interface StoredAt {
@@ -286,22 +284,12 @@ export class BusClient implements EventPublisher, EventHistory {
       reply = await this.request(path, { method: 'POST', json: JSON.stringify(single ? events[0] : events), headers: this.headers, timeoutMs: this.timeoutMs });
     } catch (err) {
       const reason = describeRequestError(err);
-      return { kind: NOT_SENT.has(reason) ? 'not-stored' : 'unknown', reason };
+      return { kind: neverSent(err) ? 'not-stored' : 'unknown', reason };
     }
     const { status, text, headers } = reply;
-    // A bus without the batch route (404), or one refusing the batch (400: one of its events is invalid,
-    // which only the single route can tell): send the events one by one.
-    if (!single && (status === 404 || status === 400)) return { kind: 'split', busTakesBatches: status !== 404 };
-    // 504: a replicated log lost its acknowledgement, so the events may be stored; the same ids again are safe.
-    if (status === 504) return { kind: 'unknown', reason: busRefusal(status, text) };
-    if (status >= 500) return { kind: 'not-stored', reason: busRefusal(status, text), retryAfterSeconds: retryAfter(headers['retry-after']), replicaFault: true };
-    if (status === 401) return { kind: 'not-stored', reason: REFUSED_TOKEN };
-    // This service's token may not publish that event type: a misconfiguration, answered 503 like a refused token.
-    if (status === 403) return { kind: 'not-stored', reason: busRefusal(status, text) };
-    if (status === 409 && single) {
-      // Another event is stored under this id: settled as a duplicate whose body differs (EventIdTakenError).
-      const refused = takenIdOf(parseJsonOrUndefined(text));
-      if (refused) return { kind: 'stored', results: [refused] };
+    if (status >= 400) {
+      const refused = publishRefusal(single, status, text, headers);
+      if (refused) return refused;
     }
     if (status >= 300) throw new Error(`event bus refused POST ${path}: HTTP ${status} ${text}`);
     const body = parseJsonOrUndefined(text);
@@ -336,7 +324,7 @@ export class BusClient implements EventPublisher, EventHistory {
       try {
         return await sendHttp(url + path, call);
       } catch (err) {
-        if (tried >= this.baseUrls.length || !NOT_SENT.has(describeRequestError(err))) throw err;
+        if (tried >= this.baseUrls.length || !neverSent(err)) throw err;
         this.current = (this.current + 1) % this.baseUrls.length;
       }
     }
@@ -353,15 +341,41 @@ export class BusClient implements EventPublisher, EventHistory {
       throw new BusUnavailableError(reason);
     }
     const { status, text } = reply;
-    if (status >= 500) {
+    const code = status >= 400 ? answerCode(status, parseJsonOrUndefined(text)) : undefined;
+    if (code !== undefined && (REPLICA_FAULTS.has(code) || code === 'outcome_unknown')) {
       // A replica that cannot answer (its NATS node without a quorum, say): the next read asks another.
       this.nextReplica(`HTTP ${status}`);
       throw new BusUnavailableError(`HTTP ${status}`);
     }
-    if (status === 401) throw new BusUnavailableError(REFUSED_TOKEN);
+    if (code === 'unauthorized') throw new BusUnavailableError(REFUSED_TOKEN);
     if (status >= 300) throw new Error(`event bus refused GET ${path}: HTTP ${status} ${text}`);
     return JSON.parse(text) as unknown;
   }
+}
+
+/** Codes of a bus replica that cannot serve now (its storage, its NATS node), where another replica may. */
+const REPLICA_FAULTS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['unavailable', 'stream_changed', 'internal']);
+
+/** What the bus's refusal of a publish means, by its code; undefined for a refusal no retry or split can help. */
+function publishRefusal(single: boolean, status: number, text: string, headers: HttpReply['headers']): PublishAttempt | undefined {
+  const body = parseJsonOrUndefined(text);
+  // A bus older than the codes sent a 409 to a publish only for a taken id.
+  const code = errorCodeOf(body) ?? (status === 409 ? 'event_id_taken' : errorCodeFor(status));
+  // A bus without the batch route, or one refusing the batch (one of its events is invalid, which only
+  // the single route can tell): send the events one by one.
+  if (!single && (code === 'not_found' || code === 'invalid_request')) return { kind: 'split', busTakesBatches: code !== 'not_found' };
+  // A replicated log lost its acknowledgement, so the events may be stored; the same ids again are safe.
+  if (code === 'outcome_unknown') return { kind: 'unknown', reason: busRefusal(status, text) };
+  if (REPLICA_FAULTS.has(code)) return { kind: 'not-stored', reason: busRefusal(status, text), retryAfterSeconds: retryAfter(headers['retry-after']), replicaFault: true };
+  if (code === 'unauthorized') return { kind: 'not-stored', reason: REFUSED_TOKEN };
+  // This service's token may not publish that event type: a misconfiguration, answered 503 like a refused token.
+  if (code === 'forbidden') return { kind: 'not-stored', reason: busRefusal(status, text) };
+  if (code === 'event_id_taken' && single) {
+    // Another event is stored under this id: settled as a duplicate whose body differs (EventIdTakenError).
+    const taken = takenIdOf(body);
+    if (taken) return { kind: 'stored', results: [taken] };
+  }
+  return undefined;
 }
 
 /** "HTTP 503", followed by the reason the bus gave in its JSON error, if any. */

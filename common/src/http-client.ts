@@ -74,6 +74,14 @@ export function describeRequestError(err: unknown): string {
   return typeof message === 'string' ? message : String(err);
 }
 
+/** Transport errors that mean the request never reached the server. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** Whether a failed request surely never reached the server (so it changed nothing there). */
+export function neverSent(err: unknown): boolean {
+  return NOT_SENT.has(describeRequestError(err));
+}
+
 /** Gives the URLs in turn, one per call: requests spread over the replicas of a service. */
 export function inTurn(urls: string | readonly string[]): () => string {
   const list = typeof urls === 'string' ? [urls] : urls;

@@ -8,11 +8,12 @@ import { requireEventsToken } from './auth';
 import type { Logger } from './logger';
 import type { HttpMetrics } from './metrics';
 import { observeRequests, REQUEST_ID_HEADER } from './observe';
-import { HttpError } from './http-error';
+import { HttpError, sendError } from './http-error';
+import { errorBody, errorCodeFor, type ErrorCode } from './error-codes';
 import { requireDeliverySignatureHeader, verifyDeliveryBody } from './delivery-signature';
 import type { KeyObject } from 'node:crypto';
 
-export { HttpError };
+export { HttpError, sendError };
 
 /** Throws a 400 unless the request body is a JSON object (not an array, not missing). */
 export function requireJsonObject(body: unknown): asserts body is Record<string, unknown> {
@@ -101,7 +102,7 @@ export function createServiceApp({ isReady, logger, metrics, eventsToken, delive
   // posts that exist. Event intake stays open (live events are buffered meanwhile).
   app.use((req, res, next) => {
     if (isReady() || req.path === '/events' || req.path === EVENT_BATCH_PATH) return next();
-    res.status(503).json({ error: 'catching up with the event history, try again in a moment' });
+    sendError(res, 503, 'catching up with the event history, try again in a moment', 'unavailable');
   });
   return app;
 }
@@ -113,7 +114,7 @@ export function addHealthRoutes(app: Express, isReady: () => boolean): void {
   });
   app.get('/readyz', (_req, res) => {
     if (isReady()) res.json({ status: 'ready' });
-    else res.status(503).json({ error: 'not ready: catching up with the event history' });
+    else sendError(res, 503, 'not ready: catching up with the event history', 'unavailable');
   });
 }
 
@@ -137,7 +138,7 @@ export function finishServiceApp(app: Express, logger: Logger): Express {
 }
 
 const notFound: RequestHandler = (req, res) => {
-  res.status(404).json({ error: `no route for ${req.method} ${req.path}` });
+  sendError(res, 404, `no route for ${req.method} ${req.path}`, 'not_found');
 };
 
 /** Messages for the errors Express's body parser raises. */
@@ -152,7 +153,7 @@ const bodyParserMessages: Record<string, string> = {
 
 function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
-    const { status, message } = toHttpError(err);
+    const { status, message, code } = toHttpError(err);
     const retryAfterSeconds = err instanceof HttpError ? err.retryAfterSeconds : undefined;
     // 503 means a dependency (the event bus) is unavailable: expected in operation, so a warning.
     if (status === 503) logger.warn({ reason: message, method: req.method, path: req.path }, 'request refused: unavailable');
@@ -162,19 +163,19 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     if (retryAfterSeconds !== undefined) res.set('Retry-After', String(retryAfterSeconds));
-    res.status(status).json({ error: message });
+    res.status(status).json(errorBody(message, code));
   };
 }
 
-function toHttpError(err: unknown): { status: number; message: string } {
-  if (err instanceof HttpError) return { status: err.status, message: err.message };
+function toHttpError(err: unknown): { status: number; message: string; code: ErrorCode } {
+  if (err instanceof HttpError) return { status: err.status, message: err.message, code: err.code };
   if (typeof err === 'object' && err !== null) {
     const { status, type, message, limit } = err as { status?: unknown; type?: unknown; message?: unknown; limit?: unknown };
-    if (type === 'entity.too.large' && typeof limit === 'number') return { status: 413, message: `request body is larger than ${limit} bytes` };
+    if (type === 'entity.too.large' && typeof limit === 'number') return { status: 413, message: `request body is larger than ${limit} bytes`, code: 'payload_too_large' };
     if (typeof status === 'number' && status >= 400 && status < 500) {
       const known = typeof type === 'string' ? bodyParserMessages[type] : undefined;
-      return { status, message: known ?? (typeof message === 'string' ? message : 'bad request') };
+      return { status, message: known ?? (typeof message === 'string' ? message : 'bad request'), code: errorCodeFor(status) };
     }
   }
-  return { status: 500, message: 'internal error' };
+  return { status: 500, message: 'internal error', code: 'internal' };
 }

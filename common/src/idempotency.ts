@@ -34,7 +34,7 @@ export function idFromKey(kind: string, key: string): string {
 
 /** The key was used before for a create with another body: nothing was created. */
 export function keyReusedError(): HttpError {
-  return new HttpError(422, `this ${IDEMPOTENCY_KEY_HEADER} was already used with a different body; nothing was created (send a new key for a new create)`);
+  return new HttpError(422, `this ${IDEMPOTENCY_KEY_HEADER} was already used with a different body; nothing was created (send a new key for a new create)`, { code: 'key_reused' });
 }
 
 /** How a service finds, compares and makes the resource a create names (see CreatesByKey.create). */

@@ -12,6 +12,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import Database from 'better-sqlite3';
 import { eventsHeaders } from './auth';
+import { answerCode, errorCodeOf } from './error-codes';
 import { sendHttp, streamHttp, type HttpCall, type HttpReply } from './http-client';
 import type { Logger } from './logger';
 
@@ -53,8 +54,11 @@ export class BusSnapshots implements SnapshotStore {
   async newest(schema: string): Promise<SnapshotInfo | undefined> {
     const reply = await this.call(`/snapshots/${this.options.service}/${schema}`, {});
     if (reply.status === 404) {
-      // Our bus says "no snapshot of …"; any other 404 is a bus without the routes.
-      if (errorOf(reply.text).startsWith('no snapshot')) return undefined;
+      // Our bus says no_snapshot; any other 404 is a bus without the routes. A bus older than the codes
+      // (during an update) said it in words only.
+      const body = parseJson(reply.text);
+      const code = errorCodeOf(body);
+      if (code === 'no_snapshot' || (code === undefined && errorOf(body).startsWith('no snapshot'))) return undefined;
       throw new SnapshotsUnsupportedError('the event bus keeps no snapshots');
     }
     expectOk(reply.status, reply.text, 'reading the newest snapshot');
@@ -83,8 +87,10 @@ export class BusSnapshots implements SnapshotStore {
 
   async claim(schema: string, seq: number): Promise<string | undefined> {
     const reply = await this.call(`/snapshots/${this.options.service}/${schema}/claims`, { method: 'POST', json: JSON.stringify({ seq }) });
-    if (reply.status === 409) return undefined;
-    if (reply.status === 404) throw new SnapshotsUnsupportedError('the event bus keeps no snapshots');
+    const code = reply.status >= 400 ? answerCode(reply.status, parseJson(reply.text)) : undefined;
+    // Another replica holds the claim, or a snapshot as new is kept already: none is needed from this one.
+    if (code === 'conflict') return undefined;
+    if (code === 'not_found') throw new SnapshotsUnsupportedError('the event bus keeps no snapshots');
     expectOk(reply.status, reply.text, 'claiming the next snapshot');
     return (JSON.parse(reply.text) as { claim: string }).claim;
   }
@@ -133,13 +139,17 @@ export class BusSnapshots implements SnapshotStore {
   }
 }
 
-function errorOf(text: string): string {
+function parseJson(text: string): unknown {
   try {
-    const { error } = JSON.parse(text) as { error?: unknown };
-    return typeof error === 'string' ? error : '';
+    return JSON.parse(text) as unknown;
   } catch {
-    return '';
+    return undefined;
   }
+}
+
+function errorOf(body: unknown): string {
+  const error = typeof body === 'object' && body !== null ? (body as { error?: unknown }).error : undefined;
+  return typeof error === 'string' ? error : '';
 }
 
 function expectOk(status: number, text: string, what: string): void {

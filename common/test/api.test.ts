@@ -1,4 +1,4 @@
-import { asStreamChange, isApiError, postsOfView, STREAM_CHANGE_TYPES } from '@blog/common/api';
+import { answerCode, asStreamChange, ERROR_CODES, errorCodeOf, isApiError, postsOfView, STREAM_CHANGE_TYPES } from '@blog/common/api';
 
 const comment = { id: 'c1', content: 'nice', status: 'approved' };
 
@@ -31,5 +31,36 @@ describe('the public shapes, checked at run time', () => {
     expect(isApiError({ error: 'title is required' })).toBe(true);
     expect(isApiError({ error: ' ' })).toBe(false);
     expect(isApiError({ message: 'x' })).toBe(false);
+  });
+
+  it('reads the code of an error answer: the one it carries when this version knows it, else none', () => {
+    expect(errorCodeOf({ error: 'x', code: 'outcome_unknown' })).toBe('outcome_unknown');
+    expect(errorCodeOf({ error: 'x' })).toBeUndefined();
+    expect(errorCodeOf({ error: 'x', code: 'from_a_newer_version' })).toBeUndefined();
+    expect(errorCodeOf('<html>')).toBeUndefined();
+  });
+
+  it('reads an answer without a code by its status', () => {
+    expect(answerCode(503, { error: 'x', code: 'stream_changed' })).toBe('stream_changed');
+    expect([400, 401, 403, 404, 409, 411, 413, 415, 429, 500, 502, 503, 504].map((status) => answerCode(status, undefined))).toEqual([
+      'invalid_request',
+      'unauthorized',
+      'forbidden',
+      'not_found',
+      'conflict',
+      'invalid_request',
+      'payload_too_large',
+      'invalid_request',
+      'rate_limited',
+      'internal',
+      'internal',
+      'unavailable',
+      'outcome_unknown',
+    ]);
+  });
+
+  it('names every code in snake_case, once', () => {
+    expect(ERROR_CODES.every((code) => /^[a-z]+(_[a-z]+)*$/.test(code))).toBe(true);
+    expect(new Set(ERROR_CODES).size).toBe(ERROR_CODES.length);
   });
 });

@@ -210,7 +210,66 @@ describe('BusClient', () => {
     const url = await busAnswering((req) => req.socket.destroy());
     const publishing = new BusClient(url, { confirmWithinMs: 100 }).publish({ type: 'PostCreated', data: { id: 'p', title: 't' } });
     await expect(publishing).rejects.toBeInstanceOf(BusUnconfirmedError);
-    await expect(publishing).rejects.toMatchObject({ status: 503, message: expect.stringMatching(/may or may not/) });
+    await expect(publishing).rejects.toMatchObject({ status: 503, code: 'outcome_unknown', message: expect.stringMatching(/may or may not/) });
+  });
+
+  describe("decides on the code of the bus's answer, not its status or words", () => {
+    const refuse = (res: ServerResponse, status: number, code: string, error = 'refused') =>
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error, code }));
+
+    it('sends the same event again on outcome_unknown, whatever the status, until the bus confirms it', async () => {
+      const ids: string[] = [];
+      const url = await busAnswering((_req, body, res) => {
+        ids.push((JSON.parse(body) as { id: string }).id);
+        if (ids.length < 2) refuse(res, 503, 'outcome_unknown');
+        else res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ seq: 3 }));
+      });
+      const envelope = await new BusClient(url).publish({ type: 'PostCreated', data: { id: 'p1', title: 'T' } });
+      expect(ids).toEqual([envelope.id, envelope.id]);
+    });
+
+    it('gives up at once on unavailable, even from a 504 that reads "may have been stored"', async () => {
+      let requests = 0;
+      const url = await busAnswering((_req, _body, res) => {
+        requests++;
+        refuse(res, 504, 'unavailable', 'it may have been stored');
+      });
+      const publishing = new BusClient(url, { confirmWithinMs: 60_000 }).publish({ type: 'PostCreated', data: { id: 'p', title: 't' } });
+      await expect(publishing).rejects.toBeInstanceOf(BusUnavailableError);
+      await expect(publishing).rejects.toMatchObject({ status: 503, code: 'unavailable' });
+      expect(requests).toBe(1);
+    });
+
+    it('asks another replica when one says its stream changed, and reads from another too', async () => {
+      const changed = await busAnswering((_req, _body, res) => refuse(res, 503, 'stream_changed'));
+      const live = await busAnswering((req, _body, res) => {
+        if (req.method === 'GET') res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
+        else res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ seq: 4 }));
+      });
+      expect((await new BusClient([changed, live]).publish({ type: 'PostCreated', data: { id: 'p', title: 't' } })).seq).toBe(4);
+      const reader = new BusClient([changed, live]);
+      await expect(reader.readAfter(0, 1)).rejects.toBeInstanceOf(BusUnavailableError);
+      await expect(reader.readAfter(0, 1)).resolves.toEqual([]);
+    });
+
+    it('settles a publish as a taken id only on event_id_taken; another 409 is a plain error', async () => {
+      const stored = { id: 'event-1', type: 'PostCreated', data: { id: 'p1', title: 'First' }, time: '2026-01-01T00:00:00.000Z', seq: 7 };
+      const answering = (code: string) =>
+        busAnswering((_req, _body, res) => res.writeHead(409, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'taken', code, seq: 7, idsFrom: 1, event: stored })));
+      const taken = new BusClient(await answering('event_id_taken')).publish({ type: 'PostCreated', data: { id: 'p1', title: 'Second' } }, { id: 'event-1' });
+      await expect(taken).rejects.toBeInstanceOf(EventIdTakenError);
+      await expect(taken).rejects.toMatchObject({ status: 409, code: 'event_id_taken' });
+      const conflict = new BusClient(await answering('conflict')).publish({ type: 'PostCreated', data: { id: 'p1', title: 'Second' } }, { id: 'event-1' });
+      await expect(conflict).rejects.toThrow(/refused POST \/events: HTTP 409/);
+      await expect(conflict).rejects.not.toBeInstanceOf(EventIdTakenError);
+    });
+
+    it('says a refused token is the misconfiguration it is, for publishes and reads', async () => {
+      const url = await busAnswering((_req, _body, res) => refuse(res, 401, 'unauthorized', 'unknown events token'));
+      const refusal = /bus refused our events token; EVENTS_TOKEN must be one the bus knows/;
+      await expect(new BusClient(url).publish({ type: 'PostCreated', data: { id: 'p', title: 't' } })).rejects.toThrow(refusal);
+      await expect(new BusClient(url).readAfter(0, 1)).rejects.toThrow(refusal);
+    });
   });
 
   describe('an id the bus had already', () => {
@@ -247,7 +306,7 @@ describe('BusClient', () => {
       await expect(otherType).rejects.toBeInstanceOf(EventIdTakenError);
     });
 
-    it('rejects with EventIdTakenError at once when the bus refuses the id with 409 and the event it holds', async () => {
+    it('rejects with EventIdTakenError at once when a bus older than the codes refuses the id with 409 and the event it holds', async () => {
       let requests = 0;
       const url = await busAnswering((_req, _body, res) => {
         requests++;
@@ -329,7 +388,7 @@ describe('BusClient', () => {
       let seq = 0;
       const url = await busAnswering((req, _body, res) => {
         paths.push(req.url);
-        if (req.url === '/events/batch') answer(res, 404, { error: 'no route' });
+        if (req.url === '/events/batch') answer(res, 404, { error: 'no route', code: 'not_found' });
         else answer(res, 201, { seq: ++seq });
       });
       const bus = new BusClient(url);
@@ -344,9 +403,9 @@ describe('BusClient', () => {
     it('when the bus refuses a batch, fails only the event it refuses', async () => {
       let seq = 0;
       const url = await busAnswering((req, body, res) => {
-        if (req.url === '/events/batch') return answer(res, 400, { error: 'event at index 1: malformed event' });
+        if (req.url === '/events/batch') return answer(res, 400, { error: 'event at index 1: malformed event', code: 'invalid_request' });
         const { data } = JSON.parse(body) as { data: { id: string } };
-        if (data.id === 'p2') answer(res, 400, { error: 'malformed event' });
+        if (data.id === 'p2') answer(res, 400, { error: 'malformed event', code: 'invalid_request' });
         else answer(res, 201, { seq: ++seq });
       });
       const bus = new BusClient(url);

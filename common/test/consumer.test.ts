@@ -117,7 +117,7 @@ describe('EventConsumer', () => {
     await consumer.start();
     await history.publish(post('p1'));
     const forged = envelopeOf(post('forged'), 1000);
-    await expect(consumer.receive(forged)).rejects.toMatchObject({ status: 409 });
+    await expect(consumer.receive(forged)).rejects.toMatchObject({ status: 409, code: 'conflict' });
     expect(applied).toEqual(['p1']);
     expect(consumer.position).toBe(1);
     const next = await history.publish(post('p2'));

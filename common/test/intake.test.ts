@@ -46,7 +46,7 @@ describe('event intake', () => {
   ])('refuses %s with 400 JSON, applying nothing', async (_name, body, message) => {
     const { app, applied } = await intakeApp();
     const res = await request(app).post('/events/batch').send(body).expect(400);
-    expect(res.body).toEqual({ error: expect.stringMatching(message) });
+    expect(res.body).toEqual({ error: expect.stringMatching(message), code: 'invalid_request' });
     expect(applied).toEqual([]);
   });
 

@@ -173,7 +173,7 @@ test('a service started last rebuilds everything from the bus history', async ()
     });
 
     const unavailable = await http(`${gateway}/posts`);
-    expect({ status: unavailable.status, json: unavailable.json }).toEqual({ status: 502, json: { error: expect.any(String) } });
+    expect({ status: unavailable.status, json: unavailable.json }).toEqual({ status: 502, json: { error: expect.any(String), code: 'unavailable' } });
 
     await late.start('query');
     // Ready means caught up: the view is complete at once, no polling.
@@ -213,7 +213,7 @@ test.each<ServiceName>(['comments', 'posts'])('%s killed with SIGKILL comes back
   // Meanwhile the gateway answers for the missing service with a JSON 502.
   const down =
     victim === 'comments' ? await http(`${gateway}/posts/${post.id}/comments`) : await http(`${gateway}/posts/create`, { body: { title: 'nobody home' } });
-  expect({ status: down.status, json: down.json }).toEqual({ status: 502, json: { error: expect.any(String) } });
+  expect({ status: down.status, json: down.json }).toEqual({ status: 502, json: { error: expect.any(String), code: 'unavailable' } });
 
   await stack.start(victim);
   expect(stack.pid(victim)).not.toBe(pidBefore);
@@ -250,7 +250,7 @@ test('the event bus killed with SIGKILL keeps its history: nothing is lost or ap
   await stack.kill('event-bus');
   // Without the bus a create fails fast with a JSON 503 and creates nothing.
   const down = await http(`${gateway}/posts/create`, { body: { title: 'created while the bus is down' } });
-  expect({ status: down.status, json: down.json }).toEqual({ status: 503, json: { error: expect.stringMatching(/event bus unavailable/) } });
+  expect({ status: down.status, json: down.json }).toEqual({ status: 503, json: { error: expect.stringMatching(/event bus unavailable/), code: 'unavailable' } });
 
   await stack.start('event-bus');
   expect(await busEvents(stack)).toEqual(historyBefore);

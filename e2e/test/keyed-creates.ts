@@ -68,7 +68,7 @@ export function describeKeyedCreatesAcrossReplicas(name: string, setup: KeyedCre
       const statuses = [first?.status, second?.status].sort();
       if (statuses[0] !== 201 || statuses[1] !== 422) throw new Error(`expected one 201 and one 422, got ${first?.status} ${first?.text} and ${second?.status} ${second?.text}`);
       const refused = [first, second].find((answer) => answer?.status === 422);
-      expect(refused?.json).toEqual({ error: expect.stringMatching(/Idempotency-Key was already used with a different body/) });
+      expect(refused?.json).toEqual({ error: expect.stringMatching(/Idempotency-Key was already used with a different body/), code: 'key_reused' });
       return [first, second].find((answer) => answer?.status === 201)?.json as { id: string; title?: string; content?: string };
     };
 

@@ -118,7 +118,7 @@ describe('the event bus', () => {
     const url = `http://127.0.0.1:${port}`;
     const refused = await http(`${url}/subscribers`);
     expect(refused.status).toBe(401);
-    expect(refused.json).toEqual({ error: expect.stringMatching(/Authorization: Bearer/) });
+    expect(refused.json).toEqual({ error: expect.stringMatching(/Authorization: Bearer/), code: 'unauthorized' });
     expect((await http(`${url}/subscribers`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
     expect((await http(`${url}/metrics`)).status).toBe(200);
   });

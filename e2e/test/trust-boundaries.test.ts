@@ -64,7 +64,7 @@ test("a publisher cannot deliver to another service: posts' token and the operat
 test("each publisher publishes only its own event types: posts' CommentModerated and anything from query are refused 403", async () => {
   const moderated = { type: 'CommentModerated', data: { id: 'c', postId: 'p', content: 'x', status: 'approved' } };
   const fromPosts = await http(`${stack.url('event-bus')}/events`, { body: moderated, headers: tokenOf('posts') });
-  expect([fromPosts.status, fromPosts.json]).toEqual([403, { error: expect.stringMatching(/^posts \(POSTS_EVENTS_TOKEN\) may not publish CommentModerated/) }]);
+  expect([fromPosts.status, fromPosts.json]).toEqual([403, { error: expect.stringMatching(/^posts \(POSTS_EVENTS_TOKEN\) may not publish CommentModerated/), code: 'forbidden' }]);
   const fromQuery = await http(`${stack.url('event-bus')}/events`, { body: { type: 'PostCreated', data: { id: randomUUID(), title: 'x' } }, headers: tokenOf('query') });
   expect(fromQuery.status).toBe(403);
   // The same token still reads the log.

@@ -3,6 +3,7 @@ import {
   createServiceApp,
   EVENT_BATCH_PATH,
   finishServiceApp,
+  errorBody,
   HttpError,
   isSameEvent,
   LIMITS,
@@ -94,7 +95,7 @@ export function createApp({ log, subscribers, logger, metrics, eventsToken, serv
     const { event, duplicate } = await append(sent);
     if (duplicate && !isSameEvent(sent, event)) {
       logger.warn({ eventId: sent.id, type: sent.type, storedType: event.type, seq: event.seq }, 'another event is stored under this id: refused');
-      res.status(409).json({ error: `another event is stored under id ${sent.id}; nothing was stored`, seq: event.seq, idsFrom: log.idsFrom, event });
+      res.status(409).json({ ...errorBody(`another event is stored under id ${sent.id}; nothing was stored`, 'event_id_taken'), seq: event.seq, idsFrom: log.idsFrom, event });
       return;
     }
     res.status(201).json({ seq: event.seq, idsFrom: log.idsFrom, ...(duplicate ? { duplicate: true, event } : {}) });
@@ -121,7 +122,7 @@ export function createApp({ log, subscribers, logger, metrics, eventsToken, serv
         refuseOversized(event);
         return event;
       } catch (err) {
-        throw err instanceof HttpError ? new HttpError(err.status, `event at index ${index}: ${err.message}`) : err;
+        throw err instanceof HttpError ? new HttpError(err.status, `event at index ${index}: ${err.message}`, { code: err.code }) : err;
       }
     });
     const appended = await Promise.all(events.map(append));

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { eventsAuthorization, eventsTokenVariable, EVENTS_CLIENTS, HttpError, PUBLISHED_EVENT_TYPES, type EventsClientName } from '@blog/common';
+import { errorBody, eventsAuthorization, eventsTokenVariable, EVENTS_CLIENTS, HttpError, PUBLISHED_EVENT_TYPES, type EventsClientName } from '@blog/common';
 import type { RequestHandler, Response } from 'express';
 
 /**
@@ -60,7 +60,7 @@ export function requireEventsClient(clients: EventsClients): RequestHandler {
     res
       .status(401)
       .set('www-authenticate', 'Bearer')
-      .json({ error: given === undefined ? 'event requests need the header Authorization: Bearer <token>' : 'unknown events token' });
+      .json(errorBody(given === undefined ? 'event requests need the header Authorization: Bearer <token>' : 'unknown events token', 'unauthorized'));
   };
 }
 

@@ -45,7 +45,7 @@ export interface JetStreamEventLogOptions {
 /** The stream's configuration or state was changed under the bus: it may have lost events, or may lose them. */
 export class StreamChangedError extends HttpError {
   constructor(readonly changes: string[]) {
-    super(503, `the event stream was changed under the bus (${changes.join('; ')}); it refuses reads and appends rather than serve a history that may be cut short: an operator must restore the stream`, { retryAfterSeconds: 30 });
+    super(503, `the event stream was changed under the bus (${changes.join('; ')}); it refuses reads and appends rather than serve a history that may be cut short: an operator must restore the stream`, { code: 'stream_changed', retryAfterSeconds: 30 });
   }
 }
 
@@ -162,7 +162,7 @@ export class JetStreamEventLog extends IndexedEventLog {
       last = await this.streamLastSeq();
     } catch (err) {
       if (this.changed) throw this.changed;
-      throw new HttpError(503, `this event bus replica cannot confirm that its reads hold every acknowledged event (${(err as Error).message}); try again`, { retryAfterSeconds: 1 });
+      throw new HttpError(503, `this event bus replica cannot confirm that its reads hold every acknowledged event (${(err as Error).message}); try again`, { code: 'unavailable', retryAfterSeconds: 1 });
     }
     if (this.changed) throw this.changed;
     // A consumer that does not move at once is likely stuck on a server that is gone: follow again, and
@@ -170,7 +170,7 @@ export class JetStreamEventLog extends IndexedEventLog {
     if (await this.caughtUpTo(last, READ_CATCH_UP_MS)) return;
     this.refollowIfStalled(`a read needs seq ${last}`);
     if (await this.caughtUpTo(last, READ_CATCH_UP_MS)) return;
-    throw new HttpError(503, `this event bus replica is catching up with the event stream (at seq ${this.lastSeq} of ${last}); try again`, { retryAfterSeconds: 1 });
+    throw new HttpError(503, `this event bus replica is catching up with the event stream (at seq ${this.lastSeq} of ${last}); try again`, { code: 'unavailable', retryAfterSeconds: 1 });
   }
 
   /**
@@ -386,7 +386,7 @@ export class JetStreamEventLog extends IndexedEventLog {
         if (err instanceof HttpError) throw err;
         failure = (err as Error).message;
       }
-      if (attempt >= HISTORY_READ_ATTEMPTS) throw new HttpError(503, `could not read events ${first}…${last} from the event stream: ${failure}`, { retryAfterSeconds: 1 });
+      if (attempt >= HISTORY_READ_ATTEMPTS) throw new HttpError(503, `could not read events ${first}…${last} from the event stream: ${failure}`, { code: 'unavailable', retryAfterSeconds: 1 });
       await sleep(200 * attempt);
     }
   }

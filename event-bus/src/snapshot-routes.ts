@@ -29,14 +29,14 @@ export function snapshotRoutes({ archive, claims, maxBytes, logEnd, logger }: Sn
   router.get('/snapshots/:service/:schema', async (req, res) => {
     const { service, schema } = whose(req);
     const newest = await fromStore('reading the newest snapshot', archive.newest(service, schema));
-    if (!newest) throw new HttpError(404, `no snapshot of ${schema} is kept`);
+    if (!newest) throw new HttpError(404, `no snapshot of ${schema} is kept`, { code: 'no_snapshot' });
     res.json(newest);
   });
 
   router.get('/snapshots/:service/:schema/:seq', async (req, res) => {
     const key = keyOf(req);
     const body = await fromStore('reading a snapshot', archive.read(key));
-    if (!body) throw new HttpError(404, `no snapshot of ${key.schema} at seq ${key.seq} is kept`);
+    if (!body) throw new HttpError(404, `no snapshot of ${key.schema} at seq ${key.seq} is kept`, { code: 'no_snapshot' });
     res.type('application/vnd.sqlite3');
     await pipeline(body, res);
   });
@@ -108,7 +108,7 @@ async function fromStore<T>(what: string, work: Promise<T>): Promise<T> {
 }
 
 function unavailable(what: string, err: unknown): HttpError {
-  return new HttpError(503, `${what}: the snapshot store is unavailable (${reasonOf(err)}); try again later`, { retryAfterSeconds: 5 });
+  return new HttpError(503, `${what}: the snapshot store is unavailable (${reasonOf(err)}); try again later`, { code: 'unavailable', retryAfterSeconds: 5 });
 }
 
 /** The sender went away (or its connection broke) before its whole body came: Node ends the request with ECONNRESET. */

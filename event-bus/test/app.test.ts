@@ -4,7 +4,8 @@ import { createApp } from '../src/app';
 import { Deliverer } from '../src/deliverer';
 import { SubscriberDelivery } from '../src/delivery';
 import { SoleLease } from '../src/lease';
-import { EventLogUnavailableError } from '../src/log';
+import { EventLogUnavailableError, EventLogUnconfirmedError } from '../src/log';
+import { StreamChangedError } from '../src/jetstream-log';
 import { MemoryEventLog } from '../src/testing';
 import { BusMetrics } from '../src/metrics';
 
@@ -48,10 +49,23 @@ describe('event bus HTTP API', () => {
     for (const [path, body] of [['/events', postCreated], ['/events/batch', [postCreated, postCreated]]] as const) {
       const res = await request(app).post(path).send(body).expect(503);
       expect(res.headers['retry-after']).toBe('1');
-      expect(res.body).toEqual({ error: "event log cannot store events (no space left on the bus's volume (ENOSPC)); nothing was stored, try again" });
+      expect(res.body).toEqual({ error: "event log cannot store events (no space left on the bus's volume (ENOSPC)); nothing was stored, try again", code: 'unavailable' });
     }
     await request(app).get('/events').expect(200, []);
     await request(app).get('/healthz').expect(200);
+  });
+
+  it.each([
+    ['did not confirm the event', () => new EventLogUnconfirmedError('timeout'), 504, 'outcome_unknown', '1'],
+    ['was changed under the bus', () => new StreamChangedError(['max_age set']), 503, 'stream_changed', '30'],
+    ['failed unexpectedly', () => new Error('bug'), 500, 'internal', undefined],
+  ] as const)('answers a publish whose log %s with its code', async (_name, fault, status, code, retryAfter) => {
+    const log = new MemoryEventLog();
+    log.append = () => Promise.reject(fault());
+    const app = createApp({ log, subscribers: none, logger: silentLogger() });
+    const res = await request(app).post('/events').send(postCreated).expect(status);
+    expect(res.body).toEqual({ error: expect.any(String), code });
+    expect(res.headers['retry-after']).toBe(retryAfter);
   });
 
   it('sequences each accepted event and answers 201 {seq}', async () => {
@@ -83,7 +97,7 @@ describe('event bus HTTP API', () => {
     const otherType = { ...first, type: 'CommentCreated', data: { id: 'c1', postId: 'p1', content: 'hi', status: 'pending' } };
     for (const other of [otherData, otherType]) {
       const res = await request(app).post('/events').send(other).expect(409);
-      expect(res.body).toEqual({ error: 'another event is stored under id evt-1; nothing was stored', seq: 1, idsFrom: 1, event: stored });
+      expect(res.body).toEqual({ error: 'another event is stored under id evt-1; nothing was stored', code: 'event_id_taken', seq: 1, idsFrom: 1, event: stored });
     }
     expect(log.lastSeq).toBe(1);
     // A publisher without ids (the course's services) is never refused.
@@ -121,7 +135,7 @@ describe('event bus HTTP API', () => {
   ])('rejects %s with 400 JSON and stores nothing', async (_name, body) => {
     const { app, log } = setup();
     const res = await request(app).post('/events').send(body).expect(400);
-    expect(res.body).toEqual({ error: expect.any(String) });
+    expect(res.body).toEqual({ error: expect.any(String), code: 'invalid_request' });
     expect(log.lastSeq).toBe(0);
   });
 
@@ -140,7 +154,7 @@ describe('event bus HTTP API', () => {
     async (query) => {
       const { app } = setup();
       const res = await request(app).get(`/events?${query}`).expect(400);
-      expect(res.body).toEqual({ error: expect.any(String) });
+      expect(res.body).toEqual({ error: expect.any(String), code: 'invalid_request' });
     },
   );
 
@@ -155,7 +169,7 @@ describe('event bus HTTP API', () => {
     const token = 'a-token-of-sixteen-or-more';
     const app = createApp({ log: new MemoryEventLog(), subscribers: none, logger: silentLogger(), eventsToken: token, metrics: new BusMetrics() });
     const refused = await request(app).get('/subscribers').expect(401);
-    expect(refused.body).toEqual({ error: expect.stringMatching(/Authorization: Bearer/) });
+    expect(refused.body).toEqual({ error: expect.stringMatching(/Authorization: Bearer/), code: 'unauthorized' });
     await request(app).get('/subscribers').set('authorization', 'Bearer wrong-token-of-sixteen').expect(401);
     await request(app).get('/subscribers').set('authorization', `Bearer ${token}`).expect(200, []);
     // Prometheus scrapes /metrics without a token: it stays open (it names no event, only counts).
@@ -209,7 +223,7 @@ describe('event bus HTTP API', () => {
     const { app, log } = setup();
     const huge = { type: 'Huge', data: 'x'.repeat(MAX_EVENT_BYTES) };
     const res = await request(app).post('/events/batch').send([postCreated, huge]).expect(413);
-    expect(res.body).toEqual({ error: expect.stringMatching(new RegExp(`^event at index 1: event is \\d+ bytes; an event may take at most ${MAX_EVENT_BYTES}$`)) });
+    expect(res.body).toEqual({ error: expect.stringMatching(new RegExp(`^event at index 1: event is \\d+ bytes; an event may take at most ${MAX_EVENT_BYTES}$`)), code: 'payload_too_large' });
     expect(log.lastSeq).toBe(0);
   });
 
@@ -220,7 +234,7 @@ describe('event bus HTTP API', () => {
   ])('refuses %s with 400 JSON and stores nothing', async (_name, body, message) => {
     const { app, log } = setup();
     const res = await request(app).post('/events/batch').send(body).expect(400);
-    expect(res.body).toEqual({ error: expect.stringMatching(message) });
+    expect(res.body).toEqual({ error: expect.stringMatching(message), code: 'invalid_request' });
     expect(log.lastSeq).toBe(0);
   });
 

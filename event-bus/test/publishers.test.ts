@@ -27,9 +27,9 @@ describe('each publisher publishes only its own event types, with its own token'
   it("refuses posts' token publishing CommentModerated with 403 naming the type and the client, and stores nothing", async () => {
     const { app, log } = bus();
     const answer = await request(app).post('/events').set(as(tokens.posts)).send(commentModerated).expect(403).expect('content-type', /json/);
-    expect(answer.body).toEqual({ error: 'posts (POSTS_EVENTS_TOKEN) may not publish CommentModerated: it may publish only PostCreated' });
+    expect(answer.body).toEqual({ error: 'posts (POSTS_EVENTS_TOKEN) may not publish CommentModerated: it may publish only PostCreated', code: 'forbidden' });
     const batch = await request(app).post('/events/batch').set(as(tokens.posts)).send([postCreated, commentModerated]).expect(403);
-    expect(batch.body).toEqual({ error: expect.stringMatching(/^event at index 1: posts .* may not publish CommentModerated/) });
+    expect(batch.body).toEqual({ error: expect.stringMatching(/^event at index 1: posts .* may not publish CommentModerated/), code: 'forbidden' });
     expect(log.lastSeq).toBe(0);
   });
 
@@ -44,7 +44,7 @@ describe('each publisher publishes only its own event types, with its own token'
   it("refuses query's token publishing anything, and lets it read the log", async () => {
     const { app } = bus();
     const answer = await request(app).post('/events').set(as(tokens.query)).send(postCreated).expect(403);
-    expect(answer.body).toEqual({ error: 'query (QUERY_EVENTS_TOKEN) may not publish PostCreated: it publishes no events' });
+    expect(answer.body).toEqual({ error: 'query (QUERY_EVENTS_TOKEN) may not publish PostCreated: it publishes no events', code: 'forbidden' });
     await request(app).post('/events').set(as(OPERATOR)).send(postCreated).expect(201);
     await request(app).get('/events?after=0').set(as(tokens.query)).expect(200).expect(({ body }) => expect(body).toHaveLength(1));
   });
@@ -58,7 +58,7 @@ describe('each publisher publishes only its own event types, with its own token'
 
   it('refuses an unknown token or none with 401', async () => {
     const { app } = bus();
-    await request(app).post('/events').set(as('a-token-nobody-was-given')).send(postCreated).expect(401, { error: 'unknown events token' });
+    await request(app).post('/events').set(as('a-token-nobody-was-given')).send(postCreated).expect(401, { error: 'unknown events token', code: 'unauthorized' });
     await request(app).get('/events').expect(401);
     await request(app).get('/snapshots/query/query-v1').expect(401);
   });
@@ -66,7 +66,7 @@ describe('each publisher publishes only its own event types, with its own token'
   it("keeps a service to its own snapshots", async () => {
     const { app } = bus();
     const answer = await request(app).get('/snapshots/posts/posts-v1').set(as(tokens.query)).expect(403);
-    expect(answer.body).toEqual({ error: 'query (QUERY_EVENTS_TOKEN) may not use the snapshots of posts, only its own' });
+    expect(answer.body).toEqual({ error: 'query (QUERY_EVENTS_TOKEN) may not use the snapshots of posts, only its own', code: 'forbidden' });
   });
 });
 

@@ -89,6 +89,7 @@ export function describeSnapshotArchiveContract(name: string, open: () => Promis
     it('refuses a snapshot without a live claim, or whose bytes are not the ones it names, and keeps nothing of it', async () => {
       const noClaim = await request(app).put('/snapshots/query/query@1/5').set('authorization', `Bearer ${TOKEN}`).set('snapshot-claim', 'made-up').set('snapshot-sha256', '0'.repeat(64)).send(Buffer.from('x'));
       expect(noClaim.status).toBe(409);
+      expect(noClaim.body).toEqual({ error: expect.stringMatching(/Snapshot-Claim must name/), code: 'conflict' });
       const claim = await bus.claim('query@1', 5);
       const wrong = await request(app)
         .put('/snapshots/query/query@1/5')
@@ -98,7 +99,7 @@ export function describeSnapshotArchiveContract(name: string, open: () => Promis
         .set('snapshot-sha256', createHash('sha256').update('other bytes').digest('hex'))
         .send(Buffer.from('these bytes'));
       expect(wrong.status).toBe(400);
-      expect((wrong.body as { error: string }).error).toMatch(/does not match/);
+      expect(wrong.body).toEqual({ error: expect.stringMatching(/does not match/), code: 'invalid_request' });
       expect(await bus.newest('query@1')).toBeUndefined();
     });
 
@@ -115,7 +116,7 @@ export function describeSnapshotArchiveContract(name: string, open: () => Promis
         .set('snapshot-sha256', '0'.repeat(64))
         .send(Buffer.alloc(MAX_BYTES + 1));
       expect(large.status).toBe(413);
-      expect((large.body as { error: string }).error).toMatch(/SNAPSHOT_MAX_BYTES/);
+      expect(large.body).toEqual({ error: expect.stringMatching(/SNAPSHOT_MAX_BYTES/), code: 'payload_too_large' });
       expect(await bus.newest('query@1')).toBeUndefined();
       // A refused upload gives its claim up: the next may begin at once.
       expect(await bus.claim('query@1', 40)).toBeDefined();
@@ -178,20 +179,35 @@ export function describeSnapshotArchiveContract(name: string, open: () => Promis
     });
 
     it.each([
-      ['get', '/snapshots/Query/query@1', 400],
-      ['get', '/snapshots/query/posts@1', 400],
-      ['get', '/snapshots/query/query@1/0', 400],
-      ['get', '/snapshots/query/query@1/9', 404],
-      ['post', '/snapshots/query/query@1/claims', 400],
-    ] as const)('answers %s %s with %d JSON', async (method, url, status) => {
+      ['get', '/snapshots/Query/query@1', 400, 'invalid_request'],
+      ['get', '/snapshots/query/posts@1', 400, 'invalid_request'],
+      ['get', '/snapshots/query/query@1/0', 400, 'invalid_request'],
+      ['get', '/snapshots/query/query@1', 404, 'no_snapshot'],
+      ['get', '/snapshots/query/query@1/9', 404, 'no_snapshot'],
+      ['post', '/snapshots/query/query@1/claims', 400, 'invalid_request'],
+    ] as const)('answers %s %s with %d JSON and its code', async (method, url, status, code) => {
       const res = await request(app)[method](url).set('authorization', `Bearer ${TOKEN}`);
       expect(res.status).toBe(status);
-      expect(res.body).toEqual({ error: expect.any(String) });
+      expect(res.body).toEqual({ error: expect.any(String), code });
+    });
+
+    it('answers a claim while another replica holds it, or for a seq no newer than the one kept, with 409 conflict', async () => {
+      const claim = (seq: number) => request(app).post('/snapshots/query/query@1/claims').set('authorization', `Bearer ${TOKEN}`).send({ seq });
+      const first = await claim(10);
+      expect(first.status).toBe(201);
+      const held = await claim(11);
+      expect(held.status).toBe(409);
+      expect(held.body).toEqual({ error: expect.stringMatching(/another replica is making a snapshot/), code: 'conflict' });
+      await bus.upload('query@1', 10, (first.body as { claim: string }).claim, fileOf('a'));
+      const kept = await claim(10);
+      expect(kept.status).toBe(409);
+      expect(kept.body).toEqual({ error: expect.stringMatching(/kept already/), code: 'conflict' });
     });
 
     it('asks for the events token', async () => {
       const res = await request(app).get('/snapshots/query/query@1');
       expect(res.status).toBe(401);
+      expect(res.body).toEqual({ error: expect.any(String), code: 'unauthorized' });
     });
   });
 }

@@ -63,14 +63,14 @@ describe('the /snapshots routes when the store behind them fails', () => {
     const res = await request(await appWith(folder(), failing)).post('/snapshots/query/query@1/claims').set('authorization', `Bearer ${TOKEN}`).send({ seq: 1 });
     expect(res.status).toBe(503);
     expect(res.headers['retry-after']).toBe('5');
-    expect(res.body).toEqual({ error: 'claiming the next snapshot: the snapshot store is unavailable (nats: timeout); try again later' });
+    expect(res.body).toEqual({ error: 'claiming the next snapshot: the snapshot store is unavailable (nats: timeout); try again later', code: 'unavailable' });
   });
 
   it('answers a newest snapshot the archive cannot read with 503 naming the fault', async () => {
     const archive: SnapshotArchive = { newest: fault, read: fault, write: fault };
     const res = await request(await appWith(archive, new MemorySnapshotClaims())).get('/snapshots/query/query@1').set('authorization', `Bearer ${TOKEN}`);
     expect(res.status).toBe(503);
-    expect(res.body).toEqual({ error: 'reading the newest snapshot: the snapshot store is unavailable (nats: timeout); try again later' });
+    expect(res.body).toEqual({ error: 'reading the newest snapshot: the snapshot store is unavailable (nats: timeout); try again later', code: 'unavailable' });
   });
 
   it('answers an upload with its own refusal even when its claim cannot be given up after it', async () => {
@@ -88,6 +88,6 @@ describe('the /snapshots routes when the store behind them fails', () => {
       .set('snapshot-sha256', 'not-a-sha')
       .send(Buffer.from('x'));
     expect(res.status).toBe(400);
-    expect(res.body).toEqual({ error: 'Snapshot-Sha256 must be the hex SHA-256 of the body' });
+    expect(res.body).toEqual({ error: 'Snapshot-Sha256 must be the hex SHA-256 of the body', code: 'invalid_request' });
   });
 });

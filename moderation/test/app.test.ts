@@ -286,7 +286,7 @@ describe('moderation: routes', () => {
     const { app } = await setup();
     const res = method === 'GET' ? await request(app).get(path).expect(404) : await request(app).post(path).send({ content: 'x' }).expect(404);
     expect(res.headers['content-type']).toMatch(/json/);
-    expect(res.body).toEqual({ error: `no route for ${method} ${path}` });
+    expect(res.body).toEqual({ error: `no route for ${method} ${path}`, code: 'not_found' });
   });
 
   it('rejects a malformed delivered event with 400 JSON and decides nothing', async () => {
@@ -295,7 +295,7 @@ describe('moderation: routes', () => {
       .post('/events')
       .send({ ...envelopeOf({ type: 'CommentCreated', data: comment('c1', 'hello') }, 1), data: { id: 'c1' } })
       .expect(400);
-    expect(res.body).toEqual({ error: expect.stringMatching(/malformed event/) });
+    expect(res.body).toEqual({ error: expect.stringMatching(/malformed event/), code: 'invalid_request' });
     await settle();
     expect(bus.events).toHaveLength(0);
   });

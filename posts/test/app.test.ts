@@ -1,4 +1,4 @@
-import { EventConsumer, idFromKey, silentLogger } from '@blog/common';
+import { BusUnconfirmedError, EventConsumer, idFromKey, silentLogger } from '@blog/common';
 import { envelopeOf, InMemoryBus } from '@blog/common/testing';
 import request from 'supertest';
 import { createApp } from '../src/app';
@@ -71,6 +71,7 @@ describe('posts', () => {
         await storedElsewhere(bus, 'key-x', 'Stored title');
         const reads = bus.reads;
         const res = await create(app, 'My title', 'key-x').expect(422);
+        expect(res.body.code).toBe('key_reused');
         expect(bus.reads).toBe(reads);
         expect(res.body.error).toMatch(/Idempotency-Key was already used with a different body/);
         expect((await request(app).get('/posts')).body).toEqual({});
@@ -112,7 +113,7 @@ describe('posts', () => {
       const consumer = new EventConsumer({ history: bus, handlers: postEventHandlers(store), logger });
       const app = createApp({ store, bus, consumer, logger });
       const res = await create(app, 'Too early', 'key-early').expect(503);
-      expect(res.body.error).toMatch(/catching up with the event history/);
+      expect(res.body).toEqual({ error: expect.stringMatching(/catching up with the event history/), code: 'unavailable' });
       expect(bus.events).toHaveLength(0);
     });
 
@@ -140,7 +141,7 @@ describe('posts', () => {
     ])('refuses an %s key with 400 JSON', async (_name, key) => {
       const { app, bus } = await setup();
       const res = await request(app).post('/posts/create').set('Idempotency-Key', key).send({ title: 'x' }).expect(400);
-      expect(res.body.error).toMatch(/Idempotency-Key must be 1 to 255 printable ASCII characters/);
+      expect(res.body).toEqual({ error: expect.stringMatching(/Idempotency-Key must be 1 to 255 printable ASCII characters/), code: 'invalid_request' });
       expect(bus.events).toHaveLength(0);
     });
   });
@@ -188,23 +189,30 @@ describe('posts', () => {
       request(app).post('/posts/create').set('content-type', 'application/json').send('{"title":'),
     ]) {
       const res = await req.expect(400);
-      expect(res.body).toEqual({ error: expect.any(String) });
+      expect(res.body).toEqual({ error: expect.any(String), code: 'invalid_request' });
     }
   });
 
   it('answers 413 JSON for a body over the limit', async () => {
     const { app } = await setup();
     const res = await request(app).post('/posts/create').send({ title: 'x'.repeat(20_000) }).expect(413);
-    expect(res.body.error).toMatch(/larger than/);
+    expect(res.body).toEqual({ error: expect.stringMatching(/larger than/), code: 'payload_too_large' });
   });
 
   it('answers 503 and creates nothing when the bus is down', async () => {
     const { app, bus } = await setup();
     bus.down = true;
     const res = await request(app).post('/posts/create').send({ title: 'lost?' }).expect(503);
-    expect(res.body.error).toMatch(/event bus unavailable/);
+    expect(res.body).toEqual({ error: expect.stringMatching(/event bus unavailable/), code: 'unavailable' });
     bus.down = false;
     expect((await request(app).get('/posts')).body).toEqual({});
+  });
+
+  it('answers 503 outcome_unknown when the bus did not confirm the post', async () => {
+    const { app, bus } = await setup();
+    bus.publish = () => Promise.reject(new BusUnconfirmedError('timed out'));
+    const res = await request(app).post('/posts/create').send({ title: 'made?' }).expect(503);
+    expect(res.body).toEqual({ error: expect.stringMatching(/may or may not have been made/), code: 'outcome_unknown' });
   });
 
   it('rebuilds its posts from the history at start, and is not ready before', async () => {
@@ -238,7 +246,7 @@ describe('posts', () => {
     const { app } = await setup();
     await request(app).get('/healthz').expect(200, { status: 'ok' });
     const res = await request(app).get('/nope').expect(404);
-    expect(res.body).toEqual({ error: 'no route for GET /nope' });
+    expect(res.body).toEqual({ error: 'no route for GET /nope', code: 'not_found' });
   });
 });
 

@@ -154,7 +154,7 @@ describe('query: joining events into the posts view', () => {
     const { app, consumer } = await setup();
     const res = await send(app).expect(400);
     expect(res.headers['content-type']).toMatch(/json/);
-    expect(res.body).toEqual({ error: expect.any(String) });
+    expect(res.body).toEqual({ error: expect.any(String), code: 'invalid_request' });
     expect(consumer.position).toBe(0);
     expect(await view(app)).toEqual({});
   });
@@ -192,7 +192,7 @@ describe('query: catching up with the history', () => {
     await deliver(app, envelopeOf({ type: 'PostCreated', data: { id: 'p2', title: 'Live' } }, 3));
     // Until caught up, the read model is incomplete: it is not served.
     const catchingUp = await request(app).get('/posts').expect(503);
-    expect(catchingUp.body.error).toMatch(/catching up/);
+    expect(catchingUp.body).toEqual({ error: expect.stringMatching(/catching up/), code: 'unavailable' });
 
     history.down = false;
     await starting;
@@ -344,7 +344,7 @@ describe('query: routes', () => {
     await request(app).get('/healthz').expect(200, { status: 'ok' });
     await request(app).get('/readyz').expect(200);
     const res = await request(app).post('/posts').send({ title: 'x' }).expect(404);
-    expect(res.body).toEqual({ error: 'no route for POST /posts' });
+    expect(res.body).toEqual({ error: 'no route for POST /posts', code: 'not_found' });
   });
 });
 
@@ -397,7 +397,7 @@ describe('query: pages of the view', () => {
   ])('refuses ?%s with a 400 naming it', async (query, message) => {
     const { app } = await withPosts(1);
     const res = await request(app).get(`/posts?${query}`).expect(400).expect('content-type', /json/);
-    expect((res.body as { error: string }).error).toMatch(message);
+    expect(res.body).toEqual({ error: expect.stringMatching(message), code: 'invalid_request' });
   });
 
   it(`shows each post's newest ${PAGES.commentsPerPost} comments, and where its older ones are`, async () => {

@@ -43,7 +43,7 @@ describe('query applies only deliveries the bus signed (DELIVERY_PUBLIC_KEY)', (
     const forged = post('fake', 'a post that does not exist', 2);
 
     const refused = await request(app).post('/events').set('authorization', eventsAuthorization(QUERY_TOKEN)).send(forged).expect(401).expect('content-type', /json/);
-    expect(refused.body).toEqual({ error: expect.stringContaining(DELIVERY_SIGNATURE_HEADER) });
+    expect(refused.body).toEqual({ error: expect.stringContaining(DELIVERY_SIGNATURE_HEADER), code: 'unauthorized' });
     await request(app).post('/events/batch').set('authorization', eventsAuthorization(QUERY_TOKEN)).send([forged]).expect(401);
 
     const real = history.append({ type: 'PostCreated', data: { id: 'p2', title: 'real second' } });
@@ -55,7 +55,7 @@ describe('query applies only deliveries the bus signed (DELIVERY_PUBLIC_KEY)', (
     const { app, consumer } = await signedQuery();
     const batch = [post('p1', 'one', 1)];
     const answer = await deliver(app, '/events/batch', batch, otherKeys.privateKey).expect(401);
-    expect(answer.body).toEqual({ error: expect.stringMatching(/signature does not match/) });
+    expect(answer.body).toEqual({ error: expect.stringMatching(/signature does not match/), code: 'unauthorized' });
 
     const signature = signDelivery(JSON.stringify(batch), busKeys.privateKey);
     const altered = JSON.stringify([post('p1', 'changed on the way', 1)]);

@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { delay, http as request, Random, SERVICES, startStack, type ServiceName, type Stack } from '@blog/testkit';
 import { emptyCounts, Ledger, OUTCOMES, startLoad, type LoadReport, type LoadRun, type Outcome } from '../../src/faults/load';
 import { generateFuzz, sendRaw, SUBSCRIBERS, type FuzzContext, type FuzzRequest, type Subscriber } from '../../src/faults/fuzz';
-import type { SubscriberStatus } from '@blog/common/api';
+import { errorCodeOf, isApiError, type SubscriberStatus } from '@blog/common/api';
 import { HistoryReader, summarize, verifyOnce, verifyUntilPassing, type Anomaly, type BusEvent, type Verification } from '../../src/faults/verify';
 
 const ARTIFACTS = path.join(__dirname, '..', '..', 'artifacts');
@@ -342,13 +342,13 @@ async function check(fuzz: FuzzRequest, agent: http.Agent): Promise<{ status?: n
   if (fuzz.expectStatus !== undefined && status !== fuzz.expectStatus) return fail(`expected ${fuzz.expectStatus}`);
   if (fuzz.mustFail && status < 400) return fail('garbage was accepted');
   if (status >= 400 && fuzz.method !== 'HEAD') {
-    let error: unknown;
+    let body: unknown;
     try {
-      error = (JSON.parse(text) as { error?: unknown } | null)?.error;
+      body = JSON.parse(text);
     } catch {
-      error = undefined;
+      body = undefined;
     }
-    if (!contentType.includes('application/json') || typeof error !== 'string' || error === '') return fail('not a JSON {error}');
+    if (!contentType.includes('application/json') || !isApiError(body) || errorCodeOf(body) === undefined) return fail('not a JSON {error, code}');
   }
   return { status };
 }

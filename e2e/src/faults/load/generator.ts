@@ -6,9 +6,9 @@
  * bounded in time and in requests in flight.
  */
 import { performance } from 'node:perf_hooks';
-import { describeRequestError, inTurn } from '@blog/common';
+import { answerCode, describeRequestError, inTurn } from '@blog/common';
 import { percentile, Random } from '@blog/testkit';
-import { type CommentRecord, expectedStatus, type Ledger, type Outcome, OUTCOMES, type PostRecord, type RecordBase, UNCONFIRMED } from './ledger';
+import { type CommentRecord, expectedStatus, type Ledger, type Outcome, OUTCOMES, type PostRecord, type RecordBase } from './ledger';
 
 export interface LoadOptions {
   /** Where posts are created; with several URLs (replicas), requests take them in turn. */
@@ -225,8 +225,21 @@ async function create(url: string, body: Record<string, string>, timeoutMs: numb
     if (id !== undefined) return { outcome: 'acknowledged', id, httpStatus: 201, latencyMs: latency(), answeredAt: answeredAt() };
     return { outcome: 'ambiguous', httpStatus: 201, error: `201 without an id: ${text.slice(0, 200)}`, latencyMs: latency(), answeredAt: answeredAt() };
   }
-  const outcome: Outcome = response.status !== 503 ? 'rejected' : UNCONFIRMED.test(text) ? 'unconfirmed' : 'refused';
+  const outcome = outcomeOfRefusal(response.status, text);
   return { outcome, httpStatus: response.status, error: text.slice(0, 300), retryAfter: response.headers.get('retry-after') ?? undefined, latencyMs: latency(), answeredAt: answeredAt() };
+}
+
+/** What a refusal means for the request, by its code: it may exist, or it must not. */
+function outcomeOfRefusal(status: number, text: string): Outcome {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: its status alone
+  }
+  const code = answerCode(status, body);
+  if (code === 'outcome_unknown') return 'unconfirmed';
+  return code === 'unavailable' ? 'refused' : 'rejected';
 }
 
 function idOf(text: string): string | undefined {

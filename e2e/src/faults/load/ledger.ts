@@ -4,9 +4,9 @@ import { DEFAULT_BLOCKED_WORDS, moderate } from '@blog/moderation/events';
 /**
  * What became of one create request:
  * - `acknowledged`: 201: it must exist, exactly once, for ever;
- * - `refused`: 503 "nothing was changed": it must never exist;
- * - `unconfirmed`: 503 "the change may or may not have been made" (the bus took the request but its answer
- *   never came, even after the service retried): it may exist, at most once, and then consistent;
+ * - `refused`: code `unavailable` (503 "nothing was changed"): it must never exist;
+ * - `unconfirmed`: code `outcome_unknown` (503 "the change may or may not have been made": the bus took the
+ *   request but its answer never came, even after the service retried): it may exist, at most once, and then consistent;
  * - `rejected`: another HTTP answer (e.g. 404 for a post the comments service does not know yet): must never exist;
  * - `unreached`: the connection was refused, the request never reached the service: must never exist;
  * - `ambiguous`: the connection broke or timed out after the request may have reached the service: it may
@@ -15,11 +15,6 @@ import { DEFAULT_BLOCKED_WORDS, moderate } from '@blog/moderation/events';
 export type Outcome = 'acknowledged' | 'refused' | 'unconfirmed' | 'rejected' | 'unreached' | 'ambiguous';
 export const OUTCOMES: readonly Outcome[] = ['acknowledged', 'refused', 'unconfirmed', 'rejected', 'unreached', 'ambiguous'];
 
-/**
- * The services answer 503 in two cases, told apart only by the message: the bus was not reached (nothing was
- * changed), or the bus did not confirm a request it may have stored (common/src/bus-client.ts).
- */
-export const UNCONFIRMED = /may or may not have been made/;
 
 export type FinalStatus = 'approved' | 'rejected';
 
