@@ -257,15 +257,18 @@ async function cutThenHeal(cut: () => void, until?: { what: string; check: () =>
 /** The bus replica on the cut-off node has moved to another node. */
 const busLeft = () => ({ what: `bus replica ${cutBus + 1} to leave the cut-off node`, check: async () => (await busNode(cutBus).catch(() => cutNode)) !== cutNode });
 
+/** The scene of the stream's partitions: the stream's leader moved onto the node of bus replica `replica`. */
+async function streamLeaderWithBus(replica: number): Promise<void> {
+  cutBus = replica;
+  cutNode = await busNode(replica);
+  await moveLeader(nats, STREAM, cutNode);
+}
+
 const partitions: Fault[] = [
   {
     name: "the stream's leader cut off from the other NATS nodes for 10 s, a bus replica on it",
     slug: 'cut-stream-leader',
-    prepare: async () => {
-      cutBus = 0;
-      cutNode = await busNode(cutBus);
-      await moveLeader(nats, STREAM, cutNode);
-    },
+    prepare: () => streamLeaderWithBus(0),
     inject: async () => {
       await expectScene([STREAM]);
       return cutThenHeal(() => privateNetwork().isolate(cutNode), busLeft());
@@ -294,11 +297,7 @@ const partitions: Fault[] = [
   {
     name: "one-way cut for 10 s: the stream leader's packets to the other nodes dropped, theirs to it delivered",
     slug: 'one-way-cut',
-    prepare: async () => {
-      cutBus = 1;
-      cutNode = await busNode(cutBus);
-      await moveLeader(nats, STREAM, cutNode);
-    },
+    prepare: () => streamLeaderWithBus(1),
     inject: async () => {
       await expectScene([STREAM]);
       return cutThenHeal(() => {
@@ -310,11 +309,7 @@ const partitions: Fault[] = [
     name: "a flapping link: the stream leader cut off and healed every 3 s for 60 s, a bus replica on it",
     slug: 'flapping-link',
     loadMs: FLAPPING_FOR_MS + 30_000,
-    prepare: async () => {
-      cutBus = 0;
-      cutNode = await busNode(cutBus);
-      await moveLeader(nats, STREAM, cutNode);
-    },
+    prepare: () => streamLeaderWithBus(0),
     inject: async () => {
       await expectScene([STREAM]);
       const until = performance.now() + FLAPPING_FOR_MS;
