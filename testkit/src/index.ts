@@ -8,3 +8,4 @@ export * from './nats';
 export * from './replicated-stack';
 export * from './cgroup';
 export * from './private-network';
+export * from './moderation-rule';

@@ -3,8 +3,7 @@
  * "orange". A comment settles when query shows its final status; the latency runs from just before its
  * create request to that sighting. Comments still pending a bounded time after the last answer never settled.
  */
-import { DEFAULT_BLOCKED_WORDS, moderate } from '@blog/moderation/events';
-import { summarize, type Summary, waitUntil } from '@blog/testkit';
+import { expectedModeration, summarize, type Summary, waitUntil } from '@blog/testkit';
 import { JsonClient } from '../http';
 import { latencyMs, runOpenLoop, type Attempt, type OpenLoopResult } from '../load';
 import { observeQuery, type QueryObserver, type Resolution } from '../observe';
@@ -22,8 +21,8 @@ const ORANGE_EVERY = 5;
 
 export type FinalStatus = 'approved' | 'rejected';
 
-/** What moderation decides for this content with its default blocked words ("orange"). */
-const expectedStatus = (content: string): FinalStatus => moderate(content, DEFAULT_BLOCKED_WORDS);
+/** The rule the blog promises: a comment containing "orange" is rejected, every other approved. */
+const expectedStatus = (content: string): FinalStatus => expectedModeration(content);
 
 export interface ModerationDetails {
   resolution: Resolution;

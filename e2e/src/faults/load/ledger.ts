@@ -1,5 +1,5 @@
 /** The record of every create request a load sent, and what became of each: what must, may and must not exist. */
-import { DEFAULT_BLOCKED_WORDS, moderate } from '@blog/moderation/events';
+import { expectedModeration } from '@blog/testkit';
 
 /**
  * What became of one create request:
@@ -81,7 +81,7 @@ export class Ledger {
   }
 }
 
-/** What moderation decides for this content with its default blocked words ("orange"). */
+/** The rule the blog promises: a comment containing "orange" is rejected, every other approved. */
 export function expectedStatus(content: string): FinalStatus {
-  return moderate(content, DEFAULT_BLOCKED_WORDS);
+  return expectedModeration(content);
 }
