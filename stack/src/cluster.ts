@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_PORTS, eventsEnv, REPLICATED_SERVICE_ENV, replicatedBusEnv, ROOT, serviceCommand, startingFrom, type EventsCredentials, type ServiceName } from './definition';
+import { DEFAULT_PORTS, REPLICATED_SERVICES, replicaEnv, replicatedBusEnv, ROOT, serviceCommand, startingFrom, type EventsCredentials, type ServiceName } from './definition';
 import { newNatsIdentities, writeNatsConfig, type NatsNode } from './nats';
 import type { ProcessSpec } from './supervisor';
 
@@ -22,9 +22,6 @@ export const CLUSTER_NATS_NODES: readonly NatsNode[] = [0, 1, 2].map((index) => 
   monitorPort: 18_222 + index,
   url: `nats://127.0.0.1:${14_222 + index}`,
 }));
-
-type Replicated = Exclude<ServiceName, 'client'>;
-const REPLICATED: readonly Replicated[] = ['event-bus', 'posts', 'comments', 'query', 'moderation'];
 
 const replicaPort = (service: ServiceName, replica: number) => DEFAULT_PORTS[service] + REPLICA_PORT_STEP * replica;
 const replicaUrls = (service: ServiceName, first = 0) =>
@@ -52,19 +49,17 @@ export function clusterProcesses({ natsServer, dataDir = path.join(ROOT, '.data'
     env: {},
     stopsLast: true,
   }));
-  const natsUrls = CLUSTER_NATS_NODES.map((node) => node.url);
-  const services: ProcessSpec[] = REPLICATED.flatMap((service) =>
+  const topology = {
+    busUrls: replicaUrls('event-bus'),
+    busEnv: replicatedBusEnv({ urls: CLUSTER_NATS_NODES.map((node) => node.url), identities }),
+    credentials,
+    stateDir: (service: ServiceName, replica: number) => path.join(dataDir, 'state', `${service}-${replica + 1}`),
+  };
+  const services: ProcessSpec[] = REPLICATED_SERVICES.flatMap((service) =>
     Array.from({ length: CLUSTER_REPLICAS }, (_, replica) => ({
       name: `${service}-${replica + 1}`,
       ...serviceCommand(service, 'start'),
-      env: {
-        ...env,
-        ...(service === 'event-bus' ? replicatedBusEnv({ urls: natsUrls, identities }) : REPLICATED_SERVICE_ENV),
-        PORT: String(replicaPort(service, replica)),
-        ...eventsEnv(service, credentials),
-        // Its own bus replica first, the other when that one cannot be reached.
-        ...(service === 'event-bus' ? {} : { EVENT_BUS_URL: replicaUrls('event-bus', replica).join(','), STATE_DIR: path.join(dataDir, 'state', `${service}-${replica + 1}`) }),
-      },
+      env: { ...env, ...replicaEnv(service, replica, topology), PORT: String(replicaPort(service, replica)) },
     })),
   );
   const client: ProcessSpec = {

@@ -126,6 +126,32 @@ export function replicatedBusEnv(nats: { urls: readonly string[]; identities: Na
 /** See replicatedBusEnv. */
 export const REPLICATED_SERVICE_ENV: Readonly<Record<string, string>> = { EVENTS_FOLLOW: 'true', EVENT_BUS_CONFIRM_MS: '20000' };
 
+export type ReplicatedService = Exclude<ServiceName, 'client'>;
+/** What the scaled-out blog runs replicas of, in the order they start: the bus first, the services catch up from it. */
+export const REPLICATED_SERVICES: readonly ReplicatedService[] = ['event-bus', 'posts', 'comments', 'moderation', 'query'];
+
+/** Where one scaled-out blog's replicas find each other, and what they share. */
+export interface ReplicaTopology {
+  /** Every bus replica's URL, in replica order. */
+  busUrls: readonly string[];
+  /** The bus replicas' log: replicatedBusEnv on a NATS cluster, or a file log for a single bus. */
+  busEnv: Readonly<Record<string, string>>;
+  credentials: EventsCredentials | undefined;
+  /** Each replica of a service its own state, as each pod its own volume. */
+  stateDir: (service: Exclude<ReplicatedService, 'event-bus'>, replica: number) => string;
+}
+
+/**
+ * The environment of replica `replica` of `service` in the scaled-out blog (the local `npm run
+ * start:cluster` and the tests' replicated stack alike; the port is the caller's): every service replica
+ * follows the log itself, and talks to its own bus replica first, to the others when that one cannot be
+ * reached (as a Kubernetes Service would route around it).
+ */
+export function replicaEnv(service: ReplicatedService, replica: number, { busUrls, busEnv, credentials, stateDir }: ReplicaTopology): Record<string, string> {
+  if (service === 'event-bus') return { ...busEnv, ...eventsEnv(service, credentials) };
+  return { ...REPLICATED_SERVICE_ENV, ...eventsEnv(service, credentials), STATE_DIR: stateDir(service, replica), EVENT_BUS_URL: startingFrom(busUrls, replica).join(',') };
+}
+
 /** What a bus on JetStream needs: the servers, its stream, its own user, and the administrator that sets the stream up. */
 export function natsBusEnv(urls: readonly string[], { stream, bus, admin }: NatsIdentities): Record<string, string> {
   return {

@@ -19,7 +19,7 @@ describe('start:cluster', () => {
   it('runs 3 NATS nodes (stopped last), 2 replicas of the bus and of each service, and the client', () => {
     expect(processes.map(({ name }) => name)).toEqual([
       'nats-1', 'nats-2', 'nats-3',
-      'event-bus-1', 'event-bus-2', 'posts-1', 'posts-2', 'comments-1', 'comments-2', 'query-1', 'query-2', 'moderation-1', 'moderation-2',
+      'event-bus-1', 'event-bus-2', 'posts-1', 'posts-2', 'comments-1', 'comments-2', 'moderation-1', 'moderation-2', 'query-1', 'query-2',
       'client',
     ]);
     expect(processes.filter((spec) => spec.stopsLast).map(({ name }) => name)).toEqual(['nats-1', 'nats-2', 'nats-3']);

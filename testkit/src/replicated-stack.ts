@@ -7,13 +7,12 @@
 import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { deliveryHeadersFor, eventsHeaders } from '@blog/common';
-import { eventsEnv, newEventsCredentials, REPLICATED_SERVICE_ENV, replicatedBusEnv, startingFrom, stopProcess, type EventsCredentials, type ServiceName, type StartedProcess } from '@blog/stack';
+import { newEventsCredentials, REPLICATED_SERVICES, replicaEnv, replicatedBusEnv, stopProcess, type EventsCredentials, type ReplicatedService, type StartedProcess } from '@blog/stack';
 import type { NatsCluster } from './nats';
 import { freePorts } from './ports';
 import { launchService } from './stack';
 
-export type ReplicatedService = Exclude<ServiceName, 'client'>;
-export const REPLICATED_SERVICES: readonly ReplicatedService[] = ['event-bus', 'posts', 'comments', 'moderation', 'query'];
+export { REPLICATED_SERVICES, type ReplicatedService } from '@blog/stack';
 
 export interface ReplicatedStackOptions {
   /** The cluster the bus replicas share a stream on; without one, a single bus keeps its log in `<logDir>/event-log`. */
@@ -72,17 +71,12 @@ export async function startReplicatedStack({ nats, logDir, replicas = 2, subscri
   const replicasOf = (service: ReplicatedService) => (service === 'event-bus' && !nats ? 1 : replicas);
   const fileBus = { EVENT_LOG: 'file', EVENT_LOG_DIR: path.join(logDir, 'event-log'), EVENT_SUBSCRIBERS: 'none' };
 
+  const topology = () => ({ busUrls: stack.urls('event-bus'), busEnv: nats ? replicatedBusEnv(nats) : fileBus, credentials, stateDir });
   const start = async (service: ReplicatedService, replica: number, extraEnv: Record<string, string> = {}) => {
     const env: Record<string, string> = {
-      ...(service !== 'event-bus' ? REPLICATED_SERVICE_ENV : nats ? replicatedBusEnv(nats) : fileBus),
-      ...(service === 'event-bus' ? busEnv : {}),
-      ...eventsEnv(service, credentials),
+      ...replicaEnv(service, replica, topology()),
       LOG_LEVEL: logLevel,
-      // Each replica its own state, as each pod its own volume.
-      ...(service === 'event-bus' ? {} : { STATE_DIR: stateDir(service, replica), ...serviceEnv[service] }),
-      // Its own bus replica first, the others when that one cannot be reached (a Service would route around it).
-      ...(service === 'event-bus' ? {} : { EVENT_BUS_URL: startingFrom(stack.urls('event-bus'), replica).join(',') }),
-      ...(service === 'event-bus' && subscribers.length > 0 ? { EVENT_SUBSCRIBERS: subscribers.join(',') } : {}),
+      ...(service === 'event-bus' ? { ...busEnv, ...(subscribers.length > 0 ? { EVENT_SUBSCRIBERS: subscribers.join(',') } : {}) } : serviceEnv[service]),
       ...extraEnv,
     };
     await launchService({
