@@ -1,9 +1,11 @@
 import { natsStorageNames, sleep, type Logger } from '@blog/common';
 import { jetstreamManager, type StreamInfo } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { KvLease, KvPositionStore } from './jetstream-kv';
-import { KvSnapshotClaims, ObjectStoreSnapshotArchive } from './jetstream-snapshots';
-import { ensureEventStream, eventStream, UnusableStreamError, type EventStreamSettings } from './jetstream-stream';
+import { ensureEventStream, eventStream, UnusableStreamError, type EventStreamSettings } from './event-stream';
+import { KvLease } from './kv-lease';
+import { KvPositionStore } from './kv-position-store';
+import { KvSnapshotClaims } from './kv-snapshot-claims';
+import { ObjectStoreSnapshotArchive } from './object-store-snapshot-archive';
 
 export interface JetStreamSetup {
   /** The stream's name (NATS_STREAM); the buckets are named after it. */

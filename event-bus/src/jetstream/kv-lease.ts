@@ -1,104 +1,11 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { sleep } from '@blog/common';
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import { JetStreamApiError } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { DeliveryLease } from './lease';
-import type { PositionStore } from './positions';
-
-/** How long opening a bucket may wait for the cluster to create it and elect its leader. */
-const BUCKET_READY_TIMEOUT_MS = 60_000;
-const PROBE_KEY = 'ready-probe';
-
-/**
- * Opens a key-value bucket, creating it when it does not exist yet (several replicas may race to; a bus
- * whose user may not create streams finds it made at setup), and returns once it answers a read. Binding to
- * a bucket checks nothing, so a create that failed (the cluster did not answer in time) would leave a handle
- * on a stream that does not exist: every use of it would fail.
- */
-export async function bucket(connection: NatsConnection, name: string, options: { replicas: number; ttl?: number }): Promise<KV> {
-  const kvm = new Kvm(connection);
-  const deadline = Date.now() + BUCKET_READY_TIMEOUT_MS;
-  for (;;) {
-    try {
-      return await readable(await kvm.open(name));
-    } catch (err) {
-      try {
-        // No direct gets: a read answered by a lagging replica would hand compare-and-set a stale revision.
-        if (isStreamNotFound(err)) return await readable(await kvm.create(name, { replicas: options.replicas, history: 1, ttl: options.ttl, allow_direct: false }));
-      } catch (createFailed) {
-        err = createFailed;
-      }
-      if (Date.now() >= deadline) throw err;
-      await sleep(500);
-    }
-  }
-}
-
-async function readable(kv: KV): Promise<KV> {
-  await kv.get(PROBE_KEY);
-  return kv;
-}
-
-/** JetStream's answer for a stream (or a bucket's) that does not exist. */
-export function isStreamNotFound(err: unknown): boolean {
-  return err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound;
-}
-
-/** A subscriber URL as a key: keys take letters, digits and `-_=./` only. */
-const keyOf = (url: string) => Buffer.from(url).toString('base64url');
-
-/**
- * The subscribers' positions in a replicated JetStream key-value bucket, shared by the bus replicas: the
- * one delivering stores them, the one taking over reads them. A store never moves a position back, even
- * when a replica that lost the lease stores late.
- */
-export class KvPositionStore implements PositionStore {
-  /** The last revision and value seen for each key, for compare-and-set updates. */
-  private readonly seen = new Map<string, { revision: number; seq: number }>();
-
-  private constructor(private readonly kv: KV) {}
-
-  static async open(options: { connection: NatsConnection; bucket: string; replicas: number }): Promise<KvPositionStore> {
-    return new KvPositionStore(await bucket(options.connection, options.bucket, { replicas: options.replicas }));
-  }
-
-  async load(url: string): Promise<number> {
-    return this.read(keyOf(url));
-  }
-
-  async save(url: string, seq: number): Promise<void> {
-    const key = keyOf(url);
-    for (;;) {
-      const seen = this.seen.get(key);
-      if (seen && seen.seq >= seq) return;
-      try {
-        const revision = seen ? await this.kv.update(key, String(seq), seen.revision) : await this.kv.create(key, String(seq));
-        this.seen.set(key, { revision, seq });
-        return;
-      } catch (err) {
-        // Another writer got there first: read what it stored, and store ours only if it is further.
-        if (!(err instanceof JetStreamApiError)) throw err;
-        if ((await this.read(key)) >= seq) return;
-      }
-    }
-  }
-
-  async close(): Promise<void> {}
-
-  private async read(key: string): Promise<number> {
-    const entry = await this.kv.get(key);
-    if (!entry || entry.operation !== 'PUT') {
-      this.seen.delete(key);
-      return 0;
-    }
-    const seq = Number(entry.string());
-    const stored = Number.isSafeInteger(seq) && seq > 0 ? seq : 0;
-    this.seen.set(key, { revision: entry.revision, seq: stored });
-    return stored;
-  }
-}
+import type { DeliveryLease } from '../delivery/delivery-lease';
+import { bucket } from './kv-bucket';
 
 /** How long a lease lives without being renewed: a dead holder's lease is free after this. */
 export const LEASE_TTL_MS = 8_000;

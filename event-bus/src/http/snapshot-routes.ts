@@ -1,7 +1,8 @@
 import { HttpError, type Logger } from '@blog/common';
 import { Router, type Request } from 'express';
 import { pipeline } from 'node:stream/promises';
-import { SCHEMA_LABEL, SNAPSHOT_NAME, type SnapshotArchive, type SnapshotClaims, type SnapshotInfo, type SnapshotKey } from './snapshots';
+import { SCHEMA_LABEL, SNAPSHOT_NAME, type SnapshotArchive, type SnapshotInfo, type SnapshotKey } from '../snapshots/snapshot-archive';
+import type { SnapshotClaims } from '../snapshots/snapshot-claims';
 
 export interface SnapshotRoutesDeps {
   archive: SnapshotArchive;

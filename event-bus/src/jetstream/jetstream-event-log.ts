@@ -1,24 +1,16 @@
 import { HttpError, sleep, type Logger } from '@blog/common';
 import { DeliverPolicy, JetStreamApiError, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type OrderedConsumerOptions, type StreamInfo } from '@nats-io/jetstream';
 import { NoRespondersError, RequestError, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
+import { AppendsById } from '../log/appends-by-id';
+import { EventLogUnavailableError, EventLogUnconfirmedError } from '../log/errors';
+import { EventIndex, RECENT_IDS, type StoredRecord } from '../log/event-index';
+import type { Appended, EventLogHealth, NewEvent, StoredEvent } from '../log/event-log';
+import { IndexedEventLog } from '../log/indexed-event-log';
+import { decodeStreamMessage, Quarantine } from '../log/quarantine';
+import { RefusedAppends, type AppendFault } from '../log/refused-appends';
+import { streamChanges, type EventStreamSettings } from './event-stream';
 import { ensureStreamWhenReady, whenClusterReady } from './jetstream-setup';
-import { quorumUnconfirmed, streamChanges, type EventStreamSettings } from './jetstream-stream';
-import { decodeStreamMessage, Quarantine } from './quarantine';
-import {
-  AppendsById,
-  IndexedEventLog,
-  EventIndex,
-  EventLogUnavailableError,
-  EventLogUnconfirmedError,
-  RECENT_IDS,
-  RefusedAppends,
-  type AppendFault,
-  type Appended,
-  type EventLogHealth,
-  type NewEvent,
-  type StoredEvent,
-  type StoredRecord,
-} from './log';
+import { quorumUnconfirmed } from './stream-quorum';
 
 export interface JetStreamEventLogOptions {
   /** A connection to the NATS cluster; the log never closes it. */

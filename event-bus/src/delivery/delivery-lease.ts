@@ -10,17 +10,3 @@ export interface DeliveryLease {
   /** Gives the lease up, so that another replica takes over without waiting for it to expire. */
   release(): Promise<void>;
 }
-
-/** The lease of a bus that runs alone (the file log): always held. */
-export class SoleLease implements DeliveryLease {
-  async acquire(): Promise<void> {}
-
-  hold(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      if (signal.aborted) resolve();
-      signal.addEventListener('abort', () => resolve(), { once: true });
-    });
-  }
-
-  async release(): Promise<void> {}
-}

@@ -13,9 +13,9 @@ import {
   type SubscriberStatus,
 } from '@blog/common';
 import type { KeyObject } from 'node:crypto';
-import type { EventLog } from './log';
-import type { BusMetrics } from './metrics';
-import type { PositionStore } from './positions';
+import type { EventLog } from '../log/event-log';
+import type { BusMetrics } from '../metrics';
+import type { PositionStore } from './position-store';
 
 export interface DeliveryOptions {
   log: EventLog;

@@ -2,25 +2,17 @@ import { createReadStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '@blog/common';
+import { AppendsById } from '../log/appends-by-id';
+import { ByteOffsets } from '../log/byte-offsets';
+import { EventLogUnavailableError } from '../log/errors';
+import { EventIndex, RECENT_IDS, type StoredId, type StoredRecord } from '../log/event-index';
+import type { Appended, EventLogHealth, NewEvent, StoredEvent } from '../log/event-log';
+import { IndexedEventLog } from '../log/indexed-event-log';
+import { checkLogLine, Quarantine } from '../log/quarantine';
+import { RefusedAppends } from '../log/refused-appends';
 import { DurableFile, toFault, type OpenLogFile } from './durable-file';
-import { GroupCommit } from './group-commit';
 import { FolderLock } from './folder-lock';
-import { checkLogLine, Quarantine } from './quarantine';
-import {
-  AppendsById,
-  IndexedEventLog,
-  ByteOffsets,
-  EventIndex,
-  EventLogUnavailableError,
-  RefusedAppends,
-  RECENT_IDS,
-  type Appended,
-  type EventLogHealth,
-  type NewEvent,
-  type StoredEvent,
-  type StoredId,
-  type StoredRecord,
-} from './log';
+import { GroupCommit } from './group-commit';
 
 export interface FileEventLogOptions {
   dir: string;

@@ -1,5 +1,5 @@
 import { MAX_EVENT_BYTES, parseEnvelope, QUARANTINED_EVENT_TYPE, type Logger } from '@blog/common';
-import type { StoredRecord } from './log';
+import type { StoredRecord } from './event-index';
 
 /** A stored message read as an event: its id and the JSON text the bus serves, or why it cannot be. */
 export type DecodedRecord = { ok: true; id: string; line: string } | { ok: false; reason: string };

@@ -1,6 +1,6 @@
 import type { Logger, SubscriberStatus } from '@blog/common';
-import type { SubscriberDelivery } from './delivery';
-import type { DeliveryLease } from './lease';
+import type { DeliveryLease } from './delivery-lease';
+import type { SubscriberDelivery } from './subscriber-delivery';
 
 /**
  * A replica that lost the lease stops its deliveries within this time, well before the lease expires and

@@ -1,11 +1,10 @@
 import { Readable } from 'node:stream';
-import { HttpError } from '@blog/common';
-import { JetStreamApiCodes, JetStreamApiError, jetstream, type JetStreamClient } from '@nats-io/jetstream';
-import type { KV } from '@nats-io/kv';
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { Objm, StorageType, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { bucket, isStreamNotFound } from './jetstream-kv';
-import { CLAIM_TTL_MS, SnapshotDigest, SNAPSHOTS_KEPT, type SnapshotArchive, type SnapshotClaims, type SnapshotInfo, type SnapshotKey } from './snapshots';
+import { SNAPSHOTS_KEPT, type SnapshotArchive, type SnapshotInfo, type SnapshotKey } from '../snapshots/snapshot-archive';
+import { SnapshotDigest } from '../snapshots/snapshot-digest';
+import { isStreamNotFound, isWrongLastSequence } from './api-errors';
 
 /**
  * Chunks of a snapshot in the object store: fewer, larger messages than its default 128 KiB read and write
@@ -174,56 +173,10 @@ export class ObjectStoreSnapshotArchive implements SnapshotArchive {
   }
 }
 
-/** Claims as keys of a key-value bucket whose entries expire: whoever creates a service's key holds its claim. */
-export class KvSnapshotClaims implements SnapshotClaims {
-  private constructor(
-    private readonly kv: KV,
-    readonly ttlMs: number,
-  ) {}
-
-  /** `ttlMs` is the bucket's: a bucket made before keeps the time to live it was made with. */
-  static async open(options: { connection: NatsConnection; bucket: string; replicas: number; ttlMs?: number }): Promise<KvSnapshotClaims> {
-    const ttlMs = options.ttlMs ?? CLAIM_TTL_MS;
-    return new KvSnapshotClaims(await bucket(options.connection, options.bucket, { replicas: options.replicas, ttl: ttlMs }), ttlMs);
-  }
-
-  async claim(_service: string, schema: string): Promise<string | undefined> {
-    const token = crypto.randomUUID();
-    try {
-      await this.kv.create(claimKey(schema), token);
-      return token;
-    } catch (err) {
-      // Only "the key exists" means another replica holds the claim; anything else is a fault of the cluster.
-      if (isWrongLastSequence(err)) return undefined;
-      throw err;
-    }
-  }
-
-  async holds(_service: string, schema: string, token: string): Promise<boolean> {
-    const entry = await this.kv.get(claimKey(schema));
-    return entry !== null && entry.operation === 'PUT' && entry.string() === token;
-  }
-
-  async release(service: string, schema: string, token: string): Promise<void> {
-    if (await this.holds(service, schema, token)) await this.kv.delete(claimKey(schema));
-  }
-}
-
-/** JetStream's answer to a compare-and-set that lost: the subject is not at the revision expected. */
-function isWrongLastSequence(err: unknown): boolean {
-  return err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
-}
-
 function objectName({ schema, seq }: SnapshotKey): string {
   return `${schema}/${seq}`;
 }
 
 function indexName(schema: string): string {
   return `${schema}/kept`;
-}
-
-/** A key-value key may not hold '@': "query@1" → "query.1". */
-function claimKey(schema: string): string {
-  if (!/^[a-z][a-z0-9-]*@\d+$/.test(schema)) throw new HttpError(400, `schema must be <service>@<version>`);
-  return schema.replace('@', '.');
 }
