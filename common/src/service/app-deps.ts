@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import type { EventConsumer } from './consumer';
+import type { EventConsumer } from '../messaging/consumer';
 import type { Logger } from './logger';
 import type { ServiceMetrics } from './metrics';
 

@@ -2,18 +2,16 @@ import cors from 'cors';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { z } from 'zod';
-import { LIMITS } from './api';
-import { describeIssues } from './contracts';
-import { requireEventsToken } from './auth';
+import { LIMITS } from '../contracts/api';
+import { errorBody, errorCodeFor, type ErrorCode } from '../contracts/error-codes';
+import { describeIssues } from '../contracts/events';
+import { requireDeliverySignatureHeader, verifyDeliveryBody } from '../messaging/delivery-signature';
+import { requireEventsToken } from '../messaging/events-token';
+import { HttpError, sendError } from './http-error';
 import type { Logger } from './logger';
 import type { HttpMetrics } from './metrics';
-import { observeRequests, REQUEST_ID_HEADER } from './observe';
-import { HttpError, sendError } from './http-error';
-import { errorBody, errorCodeFor, type ErrorCode } from './error-codes';
-import { requireDeliverySignatureHeader, verifyDeliveryBody } from './delivery-signature';
+import { observeRequests, REQUEST_ID_HEADER } from './observe-requests';
 import type { KeyObject } from 'node:crypto';
-
-export { HttpError, sendError };
 
 /** Throws a 400 unless the request body is a JSON object (not an array, not missing). */
 export function requireJsonObject(body: unknown): asserts body is Record<string, unknown> {

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
-import { PAGES } from './api';
-import { HttpError } from './http';
+import { PAGES } from '../contracts/api';
+import { HttpError } from './http-error';
 
 /** Which page of a list a request asks for: the newest `limit` items whose seq is below `before`. */
 export interface PageRequest {

@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
-import { HttpError } from './http-error';
+import { HttpError } from '../service/http-error';
 
 /**
  * The bus signs every delivery it sends (the exact bytes of the request body) with an Ed25519 key only it

@@ -11,10 +11,10 @@ import type { IncomingMessage } from 'node:http';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import Database from 'better-sqlite3';
-import { eventsHeaders } from './auth';
-import { answerCode, errorCodeOf } from './error-codes';
-import { sendHttp, streamHttp, type HttpCall, type HttpReply } from './http-client';
-import type { Logger } from './logger';
+import { answerCode, errorCodeOf } from '../contracts/error-codes';
+import { sendHttp, streamHttp, type HttpCall, type HttpReply } from '../service/http-client';
+import type { Logger } from '../service/logger';
+import { eventsHeaders } from './events-token';
 
 /** A snapshot the bus keeps: whose state (`schema`, e.g. "query@1"), up to which seq, and its bytes' SHA-256. */
 export interface SnapshotInfo {

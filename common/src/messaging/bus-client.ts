@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { backoffDelay, sleep } from './backoff';
-import { answerCode, errorCodeFor, errorCodeOf, isApiError, isRecord, type ErrorCode } from './api';
-import type { BusServiceConfig } from './config';
-import type { BlogEvent, Envelope } from './contracts';
-import { EVENT_BATCH_PATH, HttpError } from './http';
-import type { Logger } from './logger';
-import type { ServiceMetrics } from './metrics';
-import { eventsHeaders } from './auth';
-import { describeRequestError, neverSent, sendHttp, type HttpCall, type HttpReply } from './http-client';
+import { isApiError, isRecord } from '../contracts/api';
+import { answerCode, errorCodeFor, errorCodeOf, type ErrorCode } from '../contracts/error-codes';
+import type { BlogEvent, Envelope } from '../contracts/events';
+import { backoffDelay, sleep } from '../service/backoff';
+import type { BusServiceConfig } from '../service/config';
+import { describeRequestError, neverSent, sendHttp, type HttpCall, type HttpReply } from '../service/http-client';
+import { HttpError } from '../service/http-error';
+import type { Logger } from '../service/logger';
+import type { ServiceMetrics } from '../service/metrics';
+import { EVENT_BATCH_PATH } from '../service/service-app';
+import { eventsHeaders } from './events-token';
 
 /** The bus could not be reached, or answered that it did not store the event: nothing was published. */
 export class BusUnavailableError extends HttpError {

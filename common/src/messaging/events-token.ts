@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import { errorBody } from './error-codes';
+import { errorBody } from '../contracts/error-codes';
 
 /** How services and the bus prove to each other that an event request comes from inside the blog. */
 export function eventsAuthorization(token: string): string {

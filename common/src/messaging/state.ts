@@ -7,10 +7,10 @@ import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
-import { retryUntilDone } from './backoff';
-import { env } from './config';
+import { retryUntilDone } from '../service/backoff';
+import { env } from '../service/config';
+import type { Logger } from '../service/logger';
 import type { AppliedState, Position } from './consumer';
-import type { Logger } from './logger';
 import { BusSnapshots, describeSnapshotFile, removeDatabase, Snapshotter, snapshotScratchFile, SnapshotsUnsupportedError, type SnapshotInfo, type SnapshotStore } from './snapshots';
 
 export * from './snapshots';
@@ -23,7 +23,7 @@ export function stateConfigSchema(service: string) {
   const cacheError = 'must be a whole number of MiB from 1 to 4096';
   return {
     /** A folder on the service's own disk; one replica's, never shared (a second process is refused). */
-    STATE_DIR: z.string().default(path.join(__dirname, '..', '..', '.data', service)),
+    STATE_DIR: z.string().default(path.join(__dirname, '..', '..', '..', '.data', service)),
     STATE_CACHE_MIB: z.coerce.number({ error: cacheError }).int({ error: cacheError }).min(1, { error: cacheError }).max(4096, { error: cacheError }).default(16),
     /** A new snapshot once the state is this many events past the newest the bus keeps; 0 makes none. */
     SNAPSHOT_EVERY_EVENTS: z.coerce.number({ error: 'must be a whole number, 0 for none' }).int({ error: 'must be a whole number, 0 for none' }).min(0, { error: 'must be a whole number, 0 for none' }).default(100_000),

@@ -7,8 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
+import { HttpError } from '../service/http-error';
 import { EventIdTakenError, type EventPublisher } from './bus-client';
-import { HttpError } from './http';
 
 export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
 const MAX_KEY_LENGTH = 255;

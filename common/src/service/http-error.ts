@@ -1,5 +1,5 @@
 import type { Response } from 'express';
-import { errorBody, errorCodeFor, type ErrorCode } from './error-codes';
+import { errorBody, errorCodeFor, type ErrorCode } from '../contracts/error-codes';
 
 /**
  * An error with the HTTP status it should be answered with; the message is shown to the caller, the code

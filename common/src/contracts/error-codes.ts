@@ -1,7 +1,7 @@
 /**
  * The machine codes of the blog's JSON errors, `{"error": "<for people>", "code": "<for programs>"}`.
  * Programs decide on the code, never on the words of the message. No runtime dependencies: the page
- * imports this module (through `api.ts`).
+ * imports this module (through `contracts/api.ts`).
  */
 import type { ApiError } from './api';
 

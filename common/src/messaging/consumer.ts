@@ -1,12 +1,13 @@
 import { Router } from 'express';
-import { LIMITS } from './api';
-import { backoffDelay, DEFAULT_BACKOFF, retryUntilDone, sleep, type BackoffOptions } from './backoff';
+import { LIMITS } from '../contracts/api';
+import { isKnownEventType, parseEnvelope, type BlogEvent, type Envelope, type EventType, type ForeignEnvelope } from '../contracts/events';
+import { backoffDelay, DEFAULT_BACKOFF, retryUntilDone, sleep, type BackoffOptions } from '../service/backoff';
+import { describeRequestError } from '../service/http-client';
+import { HttpError } from '../service/http-error';
+import type { Logger } from '../service/logger';
+import type { ServiceMetrics } from '../service/metrics';
+import { EVENT_BATCH_PATH, requireJsonObject } from '../service/service-app';
 import type { EventHistory } from './bus-client';
-import { describeRequestError } from './http-client';
-import { isKnownEventType, parseEnvelope, type BlogEvent, type Envelope, type EventType, type ForeignEnvelope } from './contracts';
-import { EVENT_BATCH_PATH, HttpError, requireJsonObject } from './http';
-import type { Logger } from './logger';
-import type { ServiceMetrics } from './metrics';
 
 type EnvelopeOf<T extends EventType> = Envelope<Extract<BlogEvent, { type: T }>>;
 

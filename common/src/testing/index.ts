@@ -4,10 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import type { EventHistory, EventPublisher, HistoryReadOptions, PublishOptions } from './bus-client';
-import { BusUnavailableError, EventIdTakenError, isSameEvent } from './bus-client';
-import type { BlogEvent, Envelope } from './contracts';
-import type { Logger } from './logger';
+import type { BlogEvent, Envelope } from '../contracts/events';
+import { type EventHistory, type EventPublisher, type HistoryReadOptions, type PublishOptions, BusUnavailableError, EventIdTakenError, isSameEvent } from '../messaging/bus-client';
+import type { Logger } from '../service/logger';
 
 /**
  * An event bus in memory: publishing appends with the next seq, the history can be read like the real

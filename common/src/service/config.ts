@@ -1,8 +1,8 @@
 import { createPublicKey, KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { localUrl } from './api';
-import { parsePublicKey, parseSigningKey } from './delivery-signature';
+import { localUrl } from '../contracts/api';
+import { parsePublicKey, parseSigningKey } from '../messaging/delivery-signature';
 
 /** A bad environment variable; the message names it. */
 export class ConfigError extends Error {

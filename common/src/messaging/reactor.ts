@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from '../service/backoff';
+import type { Logger } from '../service/logger';
 import { EventIdTakenError } from './bus-client';
-import type { Logger } from './logger';
 
 /**
  * The event id of a reaction, derived from what caused it (e.g. "CommentModerated:<comment id>"), so every
