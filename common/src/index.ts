@@ -19,7 +19,6 @@ export * from './messaging/bus-client';
 export * from './messaging/consumer';
 export * from './messaging/domain-checks';
 export * from './messaging/reactor';
-export * from './messaging/ordering';
 export * from './messaging/events-token';
 export * from './messaging/delivery-signature';
 export * from './messaging/idempotency';
