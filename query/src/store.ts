@@ -1,5 +1,4 @@
-import type { Change } from './feed';
-import { nextPagePath, pageOf, PAGES, commentContradiction, idReused, unknownPost, type Comment, type CommentIdentity, type CommentStatus, type EventHandlers, type PageRequest, type PostsView } from '@blog/common';
+import { nextPagePath, pageOf, PAGES, type Comment, type CommentIdentity, type CommentStatus, type PageRequest, type PostsView } from '@blog/common';
 import { StateDb, type StateSchema } from '@blog/common/state';
 
 export const QUERY_SCHEMA: StateSchema = {
@@ -81,35 +80,4 @@ export class QueryStore {
     }
     return { view, olderBefore: posts.olderBefore };
   }
-}
-
-/**
- * Applies the events to the store; `onChange` hears of each change made, e.g. to stream it. An event that
- * contradicts the view is rejected: a comment on a post it does not hold, an update that moves a comment to
- * another post or changes its content, a create that reuses an id for another body. The same event again
- * (a replay, an echo) changes nothing.
- */
-export function queryEventHandlers(store: QueryStore, onChange: (change: Change) => void = () => undefined): EventHandlers {
-  return {
-    PostCreated: (post, { seq }) => {
-      const title = store.postTitle(post.id);
-      if (title !== undefined) return title === post.title ? undefined : idReused('post', post.id);
-      store.addPost(post.id, post.title, seq);
-      onChange({ seq, type: 'PostCreated', data: post });
-    },
-    CommentCreated: (comment, { seq }) => {
-      const { id, postId, content, status } = comment;
-      if (store.postTitle(postId) === undefined) return unknownPost(id, postId);
-      const known = store.comment(id);
-      if (known) return known.postId === postId && known.content === content ? undefined : idReused('comment', id);
-      store.addComment(postId, id, content, status, seq);
-      onChange({ seq, type: 'CommentCreated', data: comment });
-    },
-    CommentUpdated: (comment, { seq }) => {
-      const rejection = commentContradiction(comment, store.comment(comment.id));
-      if (rejection) return rejection;
-      store.updateComment(comment.id, comment.content, comment.status);
-      onChange({ seq, type: 'CommentUpdated', data: comment });
-    },
-  };
 }

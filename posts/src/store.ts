@@ -1,4 +1,4 @@
-import { idReused, pageOf, type EventHandlers, type Page, type PageRequest, type Post } from '@blog/common';
+import { pageOf, type Page, type PageRequest, type Post } from '@blog/common';
 import { type SqlStatement, StateDb, type StateSchema } from '@blog/common/state';
 
 export const POSTS_SCHEMA: StateSchema = {
@@ -49,15 +49,4 @@ export class PostStore {
     const { items, olderBefore } = pageOf(this.newestFirst.all(before ?? Number.MAX_SAFE_INTEGER, limit + 1), limit);
     return { items: items.map(({ id, title }) => ({ id, title })), olderBefore };
   }
-}
-
-/** A PostCreated that reuses an earlier post's id for another title is rejected: the first in the log is the post. */
-export function postEventHandlers(store: PostStore): EventHandlers {
-  return {
-    PostCreated: (post, { seq }) => {
-      const known = store.stored(post.id);
-      if (known && known.seq < seq && known.title !== post.title) return idReused('post', post.id);
-      store.add(post, seq);
-    },
-  };
 }

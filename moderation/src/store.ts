@@ -1,26 +1,7 @@
-import {
-  commentContradiction,
-  idReused,
-  reactionId,
-  Reactor,
-  type CommentStatus,
-  type EventData,
-  type EventHandlers,
-  type EventPublisher,
-  type Logger,
-} from '@blog/common';
+import type { EventData } from '@blog/common';
 import { StateDb, type StateSchema } from '@blog/common/state';
 
 type CommentData = EventData<'CommentCreated'>;
-
-/** The words that get a comment rejected unless BLOCKED_WORDS says otherwise. */
-export const DEFAULT_BLOCKED_WORDS: readonly string[] = ['orange'];
-
-/** Approved unless the content contains one of the blocked words (case-insensitive). */
-export function moderate(content: string, blockedWords: readonly string[]): Exclude<CommentStatus, 'pending'> {
-  const text = content.toLowerCase();
-  return blockedWords.some((word) => text.includes(word.toLowerCase())) ? 'rejected' : 'approved';
-}
 
 export const MODERATION_SCHEMA: StateSchema = {
   service: 'moderation',
@@ -84,46 +65,4 @@ export class ModerationStore {
   allAwaiting(): string[] {
     return this.statements.allAwaiting.all();
   }
-}
-
-/**
- * A CommentCreated asks for a decision unless the log already holds its CommentModerated, so replaying the
- * history never moderates a comment twice. A CommentCreated that reuses a comment's id for another body,
- * and a decision that names another post or content than its comment's, are rejected: the comment keeps
- * waiting for its own decision. Moderation does not follow posts; a comment on an unknown post is
- * decided, and that decision is rejected by comments, which knows the posts.
- */
-export function moderationEventHandlers(store: ModerationStore, decisions: Reactor): EventHandlers {
-  return {
-    CommentCreated: (comment) => {
-      const known = store.comment(comment.id);
-      if (known && (known.postId !== comment.postId || known.content !== comment.content)) return idReused('comment', comment.id);
-      if (store.commentCreated(comment)) decisions.need(comment.id);
-    },
-    CommentModerated: (decision) => {
-      const { id } = decision;
-      const known = store.comment(id);
-      if (known) {
-        const rejection = commentContradiction(decision, known);
-        if (rejection) return rejection;
-      }
-      store.commentModerated(id);
-      decisions.done(id);
-    },
-  };
-}
-
-/** The reactor that decides a waiting comment and publishes CommentModerated. */
-export function moderationDecisions(store: ModerationStore, bus: EventPublisher, blockedWords: readonly string[], logger: Logger): Reactor {
-  return new Reactor({
-    logger,
-    outstanding: () => store.allAwaiting(),
-    react: async (commentId) => {
-      const comment = store.awaitingDecision(commentId);
-      if (!comment) return;
-      const decision = { type: 'CommentModerated' as const, data: { ...comment, status: moderate(comment.content, blockedWords) } };
-      // One decision per comment: a retried publish carries the same id, so the bus stores it once.
-      await bus.publish(decision, { id: reactionId(`CommentModerated:${comment.id}`) });
-    },
-  });
 }
