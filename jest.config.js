@@ -14,9 +14,11 @@ const project = (name, overrides = {}) => ({
   transform: { '^.+\\.tsx?$': tsJest },
   moduleNameMapper: {
     '^@blog/common$': path.join(__dirname, 'common/src/index.ts'),
-    '^@blog/common/(api|testing|state|nats)$': path.join(__dirname, 'common/src/$1.ts'),
+    '^@blog/common/api$': path.join(__dirname, 'common/src/contracts/api.ts'),
+    '^@blog/common/testing$': path.join(__dirname, 'common/src/testing/index.ts'),
+    '^@blog/common/(state|nats)$': path.join(__dirname, 'common/src/messaging/$1.ts'),
     // The services' modules, through the subpaths their packages export.
-    '^@blog/(posts|comments|query|moderation|event-bus)/(app|config|events|log|metrics|feed|testing)$': path.join(__dirname, '$1/src/$2.ts'),
+    '^@blog/(posts|comments|query|moderation|event-bus)/(app|config|store|metrics|feed|testing)$': path.join(__dirname, '$1/src/$2.ts'),
     '^@blog/client/server/app$': path.join(__dirname, 'client/server/app.ts'),
     '^@blog/stack$': path.join(__dirname, 'stack/src/index.ts'),
     '^@blog/testkit$': path.join(__dirname, 'testkit/src/index.ts'),

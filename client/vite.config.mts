@@ -5,7 +5,7 @@ import { defineConfig } from 'vite';
 // Absolute paths, so the config behaves the same whether Vite runs on its own (`vite build`) or in
 // middleware mode inside the gateway, whatever the current directory is.
 const clientRoot = fileURLToPath(new URL('.', import.meta.url));
-const api = fileURLToPath(new URL('../common/src/api.ts', import.meta.url));
+const api = fileURLToPath(new URL('../common/src/contracts/api.ts', import.meta.url));
 
 export default defineConfig({
   root: clientRoot,

@@ -45,7 +45,7 @@ const PROXIED_METHODS = new Set(['GET', 'HEAD', 'POST', 'OPTIONS']);
 
 const pathnameOf = (req: IncomingMessage) => new URL(req.url ?? '/', 'http://gateway').pathname;
 
-/** The live view: the path of the Ingress that holds streams open (common/src/routes.ts). */
+/** The live view: the path of the Ingress that holds streams open (common/src/contracts/routes.ts). */
 const STREAM_PATH = /^\/posts\/stream/i;
 
 function isStream(req: IncomingMessage): boolean {

@@ -16,7 +16,7 @@ import {
   parseBody,
 } from '@blog/common';
 import type { Express } from 'express';
-import type { CommentStore } from './events';
+import type { CommentStore } from './store';
 
 export interface CommentsDeps extends BrowserAppDeps {
   store: CommentStore;

@@ -2,7 +2,9 @@ import { browserApiConfigSchema, busClientFor, busServiceConfigSchema, createLog
 import { openStateWithSnapshots, stateConfigSchema } from '@blog/common/state';
 import { z } from 'zod';
 import { createApp } from './app';
-import { COMMENTS_SCHEMA, commentEventHandlers, CommentStore, commentUpdates } from './events';
+import { commentUpdates } from './comment-updates';
+import { commentEventHandlers } from './event-handlers';
+import { COMMENTS_SCHEMA, CommentStore } from './store';
 
 const configSchema = z.object({ ...busServiceConfigSchema, ...browserApiConfigSchema, ...stateConfigSchema('comments'), PORT: env.port(DEFAULT_PORTS.comments) });
 

@@ -8,7 +8,9 @@ import { eventually } from '@blog/testkit';
 import type { Express } from 'express';
 import request from 'supertest';
 import { createApp } from '../src/app';
-import { COMMENTS_SCHEMA, commentEventHandlers, CommentStore, commentUpdates } from '../src/events';
+import { commentUpdates } from '../src/comment-updates';
+import { commentEventHandlers } from '../src/event-handlers';
+import { COMMENTS_SCHEMA, CommentStore } from '../src/store';
 
 /** Reactors started by a test; stopped after it so that no retry timer outlives the test. */
 const reactors: Reactor[] = [];

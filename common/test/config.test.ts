@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { z } from 'zod';
-import { busServiceConfigSchema, commonConfigSchema, ConfigError, DEVELOPMENT_DELIVERY_PUBLIC_KEY, env, eventsConfigSchema, loadConfig } from '../src/config';
+import { busServiceConfigSchema, commonConfigSchema, ConfigError, DEVELOPMENT_DELIVERY_PUBLIC_KEY, env, eventsConfigSchema, loadConfig } from '../src/service/config';
 
 const schema = z.object({
   PORT: env.port(4000),

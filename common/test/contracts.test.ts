@@ -1,6 +1,6 @@
 import { envelopeOf } from '@blog/common/testing';
-import { LIMITS } from '../src/api';
-import { EVENT_TYPES, parseEnvelope, parsePublishRequest } from '../src/contracts';
+import { LIMITS } from '../src/contracts/api';
+import { EVENT_TYPES, parseEnvelope, parsePublishRequest } from '../src/contracts/events';
 
 const comment = { id: 'c1', postId: 'p1', content: 'hello', status: 'pending' } as const;
 

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as fromIndex from 'prom-client';
-import * as own from '../src/prom';
+import * as own from '../src/service/prom';
 import { createServiceApp, EventConsumer, finishServiceApp, ServiceMetrics, type Logger } from '@blog/common';
 import { envelopeOf, InMemoryBus, recordingLogger } from '@blog/common/testing';
 import request from 'supertest';
@@ -108,7 +108,7 @@ describe('process metrics of a running service', () => {
   });
 });
 
-describe('prom-client classes loaded one by one (common/src/prom.ts)', () => {
+describe('prom-client classes loaded one by one (common/src/service/prom.ts)', () => {
   it('are the very classes prom-client exports', () => {
     expect([own.Registry, own.Counter, own.Gauge, own.Histogram]).toEqual([fromIndex.Registry, fromIndex.Counter, fromIndex.Gauge, fromIndex.Histogram]);
   });

@@ -1,4 +1,4 @@
-import { resolvePublicRoute } from '../src/routes';
+import { resolvePublicRoute } from '../src/contracts/routes';
 
 describe('resolvePublicRoute (ingress-nginx semantics)', () => {
   it.each([

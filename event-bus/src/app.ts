@@ -16,11 +16,12 @@ import {
 } from '@blog/common';
 import type { Express, Response } from 'express';
 import { z } from 'zod';
-import { authorizePublish, authorizeSnapshots, EventsClients, eventsClientOf, requireEventsClient, type EventsClient, type ServiceTokens } from './clients';
-import type { Appended, EventLog, NewEvent } from './log';
+import { authorizePublish, authorizeSnapshots, EventsClients, eventsClientOf, requireEventsClient, type EventsClient, type ServiceTokens } from './http/events-clients';
+import { snapshotRoutes } from './http/snapshot-routes';
+import type { Appended, EventLog, NewEvent } from './log/event-log';
 import type { BusMetrics } from './metrics';
-import { snapshotRoutes } from './snapshot-routes';
-import type { SnapshotArchive, SnapshotClaims } from './snapshots';
+import type { SnapshotArchive } from './snapshots/snapshot-archive';
+import type { SnapshotClaims } from './snapshots/snapshot-claims';
 
 export interface EventBusDeps {
   log: EventLog;

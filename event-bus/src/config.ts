@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { commonConfigSchema, DEFAULT_PORTS, env, EVENTS_CLIENTS, eventsConfigSchema, eventsTokenVariable, localUrl } from '@blog/common';
 import { z } from 'zod';
-import { DUPLICATE_WINDOW_MS } from './jetstream-stream';
-import { RECENT_IDS } from './log';
-import { CLAIM_TTL_MS } from './snapshots';
+import { DUPLICATE_WINDOW_MS } from './jetstream/event-stream';
+import { RECENT_IDS } from './log/event-index';
+import { CLAIM_TTL_MS } from './snapshots/snapshot-claims';
 
 /** The bus's configuration, read once from the environment at start. */
 export const configSchema = z.object({

@@ -2,10 +2,11 @@ import { createLogger, loadConfig, main, runService } from '@blog/common';
 import { setSha256Backend } from '@nats-io/obj';
 import { createApp } from './app';
 import { configSchema, serviceTokensOf } from './config';
-import { Deliverer } from './deliverer';
-import { SubscriberDelivery } from './delivery';
+import { Deliverer } from './delivery/deliverer';
+import { SubscriberDelivery } from './delivery/subscriber-delivery';
+import { openFileStorage } from './file-storage/file-storage';
+import { openJetStreamStorage } from './jetstream/jetstream-storage';
 import { BusMetrics } from './metrics';
-import { openFileStorage, openJetStreamStorage } from './storage';
 
 main(async () => {
   const config = loadConfig(configSchema);

@@ -1,5 +1,5 @@
 import { Counter, Gauge, HttpMetrics, type SubscriberStatus } from '@blog/common';
-import type { EventLog } from './log';
+import type { EventLog } from './log/event-log';
 
 /** What the metrics read of the deliveries: each subscriber's, and whether this replica is delivering. */
 export interface DeliveriesState {

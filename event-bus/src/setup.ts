@@ -5,8 +5,8 @@
  */
 import { createLogger, loadConfig, main } from '@blog/common';
 import { configSchema } from './config';
-import { setUpJetStream } from './jetstream-setup';
-import { connectToNats } from './storage';
+import { setUpJetStream } from './jetstream/jetstream-setup';
+import { connectToNats } from './jetstream/nats-connection';
 
 main(async () => {
   const config = loadConfig(configSchema);

@@ -2,7 +2,10 @@
  * Test doubles for code built on the bus (its own tests, the infra checks): never loaded by the running
  * service.
  */
-import { AppendsById, EventIndex, IndexedEventLog, parseStoredLines, type Appended, type EventLogHealth, type NewEvent, type StoredEvent } from './log';
+import { AppendsById } from './log/appends-by-id';
+import { EventIndex } from './log/event-index';
+import type { Appended, EventLogHealth, NewEvent, StoredEvent } from './log/event-log';
+import { IndexedEventLog, parseStoredLines } from './log/indexed-event-log';
 
 /** An event log that keeps the history in memory only. */
 export class MemoryEventLog extends IndexedEventLog {

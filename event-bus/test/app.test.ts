@@ -1,13 +1,13 @@
 import { MAX_EVENT_BYTES, silentLogger } from '@blog/common';
 import request from 'supertest';
 import { createApp } from '../src/app';
-import { Deliverer } from '../src/deliverer';
-import { SubscriberDelivery } from '../src/delivery';
-import { SoleLease } from '../src/lease';
-import { EventLogUnavailableError, EventLogUnconfirmedError } from '../src/log';
-import { StreamChangedError } from '../src/jetstream-log';
-import { MemoryEventLog } from '../src/testing';
+import { Deliverer } from '../src/delivery/deliverer';
+import { SubscriberDelivery } from '../src/delivery/subscriber-delivery';
+import { SoleLease } from '../src/file-storage/sole-lease';
+import { StreamChangedError } from '../src/jetstream/jetstream-event-log';
+import { EventLogUnavailableError, EventLogUnconfirmedError } from '../src/log/errors';
 import { BusMetrics } from '../src/metrics';
+import { MemoryEventLog } from '../src/testing';
 
 function setup({ recentIds }: { recentIds?: number } = {}) {
   const log = new MemoryEventLog({ recentIds });

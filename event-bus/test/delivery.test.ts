@@ -2,9 +2,9 @@ import { createServer } from 'node:http';
 import { silentLogger } from '@blog/common';
 import { recordingLogger } from '@blog/common/testing';
 import { eventually, freePorts } from '@blog/testkit';
-import { SubscriberDelivery, type DeliveryOptions } from '../src/delivery';
-import { MemoryEventLog } from '../src/testing';
+import { SubscriberDelivery, type DeliveryOptions } from '../src/delivery/subscriber-delivery';
 import { BusMetrics } from '../src/metrics';
+import { MemoryEventLog } from '../src/testing';
 import { fakeSubscriber, type FakeSubscriber } from './support';
 
 const fast = { minDelayMs: 5, maxDelayMs: 20 };

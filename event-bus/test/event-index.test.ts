@@ -1,5 +1,6 @@
 /** The bus's in-memory index of its log, also when only the newest events were read (a JetStream start). */
-import { ByteOffsets, EventIndex, type StoredRecord } from '../src/log';
+import { ByteOffsets } from '../src/log/byte-offsets';
+import { EventIndex, type StoredRecord } from '../src/log/event-index';
 
 const record = (seq: number, text = 'x'.repeat(seq)): StoredRecord => ({ seq, id: `e${seq}`, line: `{"id":"e${seq}","t":"${text}","seq":${seq}}` });
 

@@ -3,7 +3,7 @@
  * this. Each implementation runs it with a factory; one that keeps its events across a restart also
  * passes `reopen`.
  */
-import type { EventLog, NewEvent } from '../src/log';
+import type { EventLog, NewEvent } from '../src/log/event-log';
 
 export interface EventLogFactory {
   /** A new, empty log. */

@@ -1,7 +1,7 @@
 /** Every EventLog implementation against the one contract (test/event-log-contract.ts). */
 import { silentLogger } from '@blog/common';
-import { FileEventLog } from '../src/file-log';
-import type { EventLog } from '../src/log';
+import { FileEventLog } from '../src/file-storage/file-event-log';
+import type { EventLog } from '../src/log/event-log';
 import { MemoryEventLog } from '../src/testing';
 import { describeEventLogContract } from './event-log-contract';
 import { tempDirs } from './support';

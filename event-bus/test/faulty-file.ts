@@ -1,5 +1,4 @@
-import type { LogFileHandle, OpenLogFile } from '../src/durable-file';
-import { openLogFile } from '../src/durable-file';
+import { openLogFile, type LogFileHandle, type OpenLogFile } from '../src/file-storage/durable-file';
 
 /** What the next write does instead of writing everything it is given. */
 export interface WriteFault {

@@ -2,7 +2,7 @@ import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { MAX_EVENT_BYTES, QUARANTINED_EVENT_TYPE, silentLogger } from '@blog/common';
 import { recordingLogger } from '@blog/common/testing';
-import { FileEventLog } from '../src/file-log';
+import { FileEventLog } from '../src/file-storage/file-event-log';
 import { tempDirs } from './support';
 
 const freshDir = tempDirs('event-log-');

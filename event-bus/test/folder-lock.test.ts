@@ -3,8 +3,8 @@ import { readlinkSync, symlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { silentLogger } from '@blog/common';
-import { FileEventLog } from '../src/file-log';
-import { FolderLock, FolderLockedError } from '../src/folder-lock';
+import { FileEventLog } from '../src/file-storage/file-event-log';
+import { FolderLock, FolderLockedError } from '../src/file-storage/folder-lock';
 import { tempDirs } from './support';
 
 const freshDir = tempDirs('folder-lock-');
@@ -17,7 +17,7 @@ afterEach(() => {
 
 /** Another process that takes the folder's lock and keeps it until killed; resolves once it holds it. */
 function otherHolder(dir: string): Promise<ChildProcess> {
-  const lockModule = path.join(__dirname, '..', 'dist', 'folder-lock.js');
+  const lockModule = path.join(__dirname, '..', 'dist', 'file-storage', 'folder-lock.js');
   const child = spawn(process.execPath, ['-e', `require(${JSON.stringify(lockModule)}).FolderLock.take(${JSON.stringify(dir)}).then(() => console.log('held'), (e) => { console.error(e.message); process.exit(1); }); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
   return new Promise((resolve, reject) => {
@@ -28,7 +28,7 @@ function otherHolder(dir: string): Promise<ChildProcess> {
 
 /** Another process trying to take the folder: resolves with 'held' (it keeps it until killed) or its error. */
 function tryingTaker(dir: string): Promise<string> {
-  const lockModule = path.join(__dirname, '..', 'dist', 'folder-lock.js');
+  const lockModule = path.join(__dirname, '..', 'dist', 'file-storage', 'folder-lock.js');
   const child = spawn(process.execPath, ['-e', `require(${JSON.stringify(lockModule)}).FolderLock.take(${JSON.stringify(dir)}).then(() => console.log('held'), (e) => { console.log(e.message); process.exit(1); }); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
   return new Promise((resolve) => child.stdout?.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())));

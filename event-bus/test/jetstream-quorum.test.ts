@@ -1,5 +1,5 @@
 import type { StreamInfo } from '@nats-io/jetstream';
-import { LeaderCutOffError, provesServerCutOff, QUORUM_CONTACT_MS, quorumUnconfirmed } from '../src/jetstream-stream';
+import { LeaderCutOffError, provesServerCutOff, QUORUM_CONTACT_MS, quorumUnconfirmed } from '../src/jetstream/stream-quorum';
 
 /** A stream info answer as a leader gives it: its copies and how long ago it heard from each (ms). */
 function answer(copies: number, leader: string | undefined, heardMsAgo: (number | 'offline')[]): StreamInfo {

@@ -1,5 +1,5 @@
 import type { KV, KvEntry } from '@nats-io/kv';
-import { KvLease } from '../src/jetstream-kv';
+import { KvLease } from '../src/jetstream/kv-lease';
 
 /**
  * A lease bucket as a server cut off from the others answers it: the key still names this replica (a

@@ -1,5 +1,5 @@
 /** What every PositionStore must do, whatever keeps the positions: delivery relies on exactly this. */
-import type { PositionStore } from '../src/positions';
+import type { PositionStore } from '../src/delivery/position-store';
 
 export interface PositionStoreFactory {
   /** A new, empty store. */

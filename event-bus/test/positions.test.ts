@@ -7,10 +7,11 @@ import path from 'node:path';
 import { silentLogger } from '@blog/common';
 import { recordingLogger } from '@blog/common/testing';
 import { eventually } from '@blog/testkit';
-import { SubscriberDelivery } from '../src/delivery';
+import type { PositionStore } from '../src/delivery/position-store';
+import { SubscriberDelivery } from '../src/delivery/subscriber-delivery';
+import { FileEventLog } from '../src/file-storage/file-event-log';
+import { FilePositionStore } from '../src/file-storage/file-position-store';
 import { MemoryEventLog } from '../src/testing';
-import { FileEventLog } from '../src/file-log';
-import { FilePositionStore, type PositionStore } from '../src/positions';
 import { describePositionStoreContract } from './position-store-contract';
 import { fakeSubscriber, tempDirs } from './support';
 

@@ -1,6 +1,6 @@
 import { JetStreamApiError } from '@nats-io/jetstream';
 import { RequestError, TimeoutError } from '@nats-io/transport-node';
-import { publishFault } from '../src/jetstream-log';
+import { publishFault } from '../src/jetstream/jetstream-event-log';
 
 /** As nats.js rejects a request in flight when its connection closes: its own RequestError, caused by the connection's. */
 function connectionClosed(): RequestError {

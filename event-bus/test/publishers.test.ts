@@ -1,8 +1,8 @@
 import { eventsAuthorization, EVENT_TYPES, PUBLISHED_EVENT_TYPES, silentLogger } from '@blog/common';
 import request from 'supertest';
 import { createApp } from '../src/app';
-import { Deliverer } from '../src/deliverer';
-import { SoleLease } from '../src/lease';
+import { Deliverer } from '../src/delivery/deliverer';
+import { SoleLease } from '../src/file-storage/sole-lease';
 import { MemoryEventLog } from '../src/testing';
 
 const OPERATOR = 'the-operators-own-token';

@@ -1,5 +1,5 @@
 import { recordingLogger } from '@blog/common/testing';
-import { QuorumWatch } from '../src/quorum-watch';
+import { QuorumWatch } from '../src/jetstream/quorum-watch';
 
 const INTERVAL_MS = 1_000;
 const LEAVE_AFTER_MS = 5_000;

@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import type { Server } from 'node:http';
 import { createServiceApp, EVENT_BATCH_PATH, finishServiceApp, listen, silentLogger } from '@blog/common';
 import { eventually } from '@blog/testkit';
-import { SubscriberDelivery } from '../src/delivery';
+import { SubscriberDelivery } from '../src/delivery/subscriber-delivery';
 import { MemoryEventLog } from '../src/testing';
 
 const fast = { minDelayMs: 5, maxDelayMs: 20 };

@@ -14,7 +14,8 @@ import { BusSnapshots } from '@blog/common/state';
 import { waitFor } from '@blog/testkit';
 import request from 'supertest';
 import { createApp } from '../src/app';
-import { SNAPSHOTS_KEPT, type SnapshotArchive, type SnapshotClaims } from '../src/snapshots';
+import { SNAPSHOTS_KEPT, type SnapshotArchive } from '../src/snapshots/snapshot-archive';
+import type { SnapshotClaims } from '../src/snapshots/snapshot-claims';
 import { MemoryEventLog } from '../src/testing';
 
 export interface SnapshotPlace {

@@ -5,7 +5,10 @@ import { Readable } from 'node:stream';
 import { silentLogger } from '@blog/common';
 import request from 'supertest';
 import { createApp } from '../src/app';
-import { FileSnapshotArchive, MemorySnapshotClaims, type SnapshotArchive, type SnapshotClaims } from '../src/snapshots';
+import { FileSnapshotArchive } from '../src/file-storage/file-snapshot-archive';
+import { MemorySnapshotClaims } from '../src/file-storage/memory-snapshot-claims';
+import type { SnapshotArchive } from '../src/snapshots/snapshot-archive';
+import type { SnapshotClaims } from '../src/snapshots/snapshot-claims';
 import { MemoryEventLog } from '../src/testing';
 import { describeSnapshotArchiveContract } from './snapshot-archive-contract';
 

@@ -6,8 +6,8 @@
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { silentLogger } from '@blog/common';
-import { FileEventLog } from '../src/file-log';
-import type { StoredEvent } from '../src/log';
+import { FileEventLog } from '../src/file-storage/file-event-log';
+import type { StoredEvent } from '../src/log/event-log';
 import { faultyOpener, type WriteFault } from './faulty-file';
 import { tempDirs } from './support';
 

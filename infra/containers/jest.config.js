@@ -12,7 +12,9 @@ module.exports = {
   transform: { '^.+\\.tsx?$': ['ts-jest', { tsconfig: path.join(__dirname, 'tsconfig.json') }] },
   moduleNameMapper: {
     '^@blog/common$': path.join(root, 'common/src/index.ts'),
-    '^@blog/common/(api|testing|state)$': path.join(root, 'common/src/$1.ts'),
+    '^@blog/common/api$': path.join(root, 'common/src/contracts/api.ts'),
+    '^@blog/common/testing$': path.join(root, 'common/src/testing/index.ts'),
+    '^@blog/common/state$': path.join(root, 'common/src/messaging/state.ts'),
     '^@blog/stack$': path.join(root, 'stack/src/index.ts'),
     '^@blog/testkit$': path.join(root, 'testkit/src/index.ts'),
     '^@blog/testkit/chromium$': path.join(root, 'testkit/src/chromium.ts'),

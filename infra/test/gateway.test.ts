@@ -77,7 +77,7 @@ describe('the Gateway objects (infra/k8s-gateway)', () => {
     expect(checkGatewayConventions(manifests)).toEqual([]);
   });
 
-  it('hold exactly the paths and backends of PUBLIC_ROUTES (common/src/routes.ts), as the Ingresses do', () => {
+  it('hold exactly the paths and backends of PUBLIC_ROUTES (common/src/contracts/routes.ts), as the Ingresses do', () => {
     expect(table.problems).toEqual([]);
     expect(table.routes.map(({ path, backend }) => ({ path, backend })).sort(byPath)).toEqual([...PUBLIC_ROUTES].sort(byPath));
   });

@@ -4,10 +4,10 @@ import { readRepoFile } from '../lib/repo';
 
 const { manifests } = loadManifests();
 
-/** The drain bound of runService (common/src/server.ts), which every service uses. */
+/** The drain bound of runService (common/src/service/server.ts), which every service uses. */
 function drainSeconds(): number {
-  const match = /drainTimeoutMs\s*=\s*([\d_]+)/.exec(readRepoFile('common/src/server.ts'));
-  if (!match?.[1]) throw new Error('common/src/server.ts: no default drainTimeoutMs found; update this test');
+  const match = /drainTimeoutMs\s*=\s*([\d_]+)/.exec(readRepoFile('common/src/service/server.ts'));
+  if (!match?.[1]) throw new Error('common/src/service/server.ts: no default drainTimeoutMs found; update this test');
   return Number(match[1].replace(/_/g, '')) / 1000;
 }
 

@@ -56,7 +56,7 @@ describe(`Ingress ${INGRESS}`, () => {
     expect(checkIngressConventions(manifests)).toEqual([]);
   });
 
-  it('with the other Ingresses of the host, has exactly the paths and backends of PUBLIC_ROUTES (common/src/routes.ts), so the local stack mirrors the cluster', () => {
+  it('with the other Ingresses of the host, has exactly the paths and backends of PUBLIC_ROUTES (common/src/contracts/routes.ts), so the local stack mirrors the cluster', () => {
     expect(hostTable.problems).toEqual([]);
     const routes = hostTable.routes.map(({ path, backend }) => ({ path, backend }));
     expect(routes.sort(byPath)).toEqual([...PUBLIC_ROUTES].sort(byPath));

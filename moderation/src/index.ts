@@ -2,7 +2,9 @@ import { busClientFor, busServiceConfigSchema, createLogger, DEFAULT_PORTS, env,
 import { openStateWithSnapshots, stateConfigSchema } from '@blog/common/state';
 import { z } from 'zod';
 import { createApp } from './app';
-import { DEFAULT_BLOCKED_WORDS, MODERATION_SCHEMA, moderationDecisions, moderationEventHandlers, ModerationStore } from './events';
+import { moderationEventHandlers } from './event-handlers';
+import { DEFAULT_BLOCKED_WORDS, moderationDecisions } from './moderation-decisions';
+import { MODERATION_SCHEMA, ModerationStore } from './store';
 
 const configSchema = z.object({
   ...busServiceConfigSchema,

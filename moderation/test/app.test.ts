@@ -8,7 +8,9 @@ import { eventually } from '@blog/testkit';
 import type { Express } from 'express';
 import request from 'supertest';
 import { createApp } from '../src/app';
-import { MODERATION_SCHEMA, moderate, moderationDecisions, moderationEventHandlers, ModerationStore } from '../src/events';
+import { moderationEventHandlers } from '../src/event-handlers';
+import { moderate, moderationDecisions } from '../src/moderation-decisions';
+import { MODERATION_SCHEMA, ModerationStore } from '../src/store';
 
 /** Reactors started by a test; stopped after it so that no retry timer outlives the test. */
 const reactors: Reactor[] = [];

@@ -14,7 +14,7 @@ import {
   parseBody,
 } from '@blog/common';
 import type { Express, RequestHandler } from 'express';
-import type { PostStore } from './events';
+import type { PostStore } from './store';
 
 export interface PostsDeps extends BrowserAppDeps {
   store: PostStore;

@@ -2,7 +2,8 @@ import { browserApiConfigSchema, busClientFor, busServiceConfigSchema, createLog
 import { openStateWithSnapshots, stateConfigSchema } from '@blog/common/state';
 import { z } from 'zod';
 import { createApp } from './app';
-import { POSTS_SCHEMA, postEventHandlers, PostStore } from './events';
+import { postEventHandlers } from './event-handlers';
+import { POSTS_SCHEMA, PostStore } from './store';
 
 const configSchema = z.object({ ...busServiceConfigSchema, ...browserApiConfigSchema, ...stateConfigSchema('posts'), PORT: env.port(DEFAULT_PORTS.posts) });
 

@@ -2,7 +2,8 @@ import { BusUnconfirmedError, EventConsumer, idFromKey, silentLogger } from '@bl
 import { envelopeOf, InMemoryBus } from '@blog/common/testing';
 import request from 'supertest';
 import { createApp } from '../src/app';
-import { postEventHandlers, PostStore } from '../src/events';
+import { postEventHandlers } from '../src/event-handlers';
+import { PostStore } from '../src/store';
 
 async function setup({ history = new InMemoryBus() } = {}) {
   const logger = silentLogger();

@@ -1,7 +1,7 @@
 import { type BrowserAppDeps, createServiceApp, eventIntake, finishServiceApp, linkNextPage, nextPagePath, pageRequestOf, PAGES } from '@blog/common';
 import type { Express } from 'express';
-import type { QueryStore } from './events';
 import type { ChangeFeed } from './feed';
+import type { QueryStore } from './store';
 
 export interface QueryDeps extends BrowserAppDeps {
   store: QueryStore;

@@ -2,8 +2,9 @@ import { browserApiConfigSchema, busClientFor, busServiceConfigSchema, createLog
 import { openStateWithSnapshots, stateConfigSchema } from '@blog/common/state';
 import { z } from 'zod';
 import { createApp } from './app';
-import { QUERY_SCHEMA, queryEventHandlers, QueryStore } from './events';
+import { queryEventHandlers } from './event-handlers';
 import { ChangeFeed } from './feed';
+import { QUERY_SCHEMA, QueryStore } from './store';
 
 const configSchema = z.object({
   ...busServiceConfigSchema,

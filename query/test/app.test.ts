@@ -3,8 +3,9 @@ import { envelopeOf, InMemoryBus } from '@blog/common/testing';
 import type { Express } from 'express';
 import request from 'supertest';
 import { createApp } from '../src/app';
-import { queryEventHandlers, QueryStore } from '../src/events';
+import { queryEventHandlers } from '../src/event-handlers';
 import { ChangeFeed } from '../src/feed';
+import { QueryStore } from '../src/store';
 
 /** Wires the service like index.ts, without starting the catch-up. */
 function build({ history = new InMemoryBus() } = {}) {

@@ -4,8 +4,9 @@ import { envelopeOf, InMemoryBus } from '@blog/common/testing';
 import type { Express } from 'express';
 import request from 'supertest';
 import { createApp } from '../src/app';
-import { queryEventHandlers, QueryStore } from '../src/events';
+import { queryEventHandlers } from '../src/event-handlers';
 import { ChangeFeed } from '../src/feed';
+import { QueryStore } from '../src/store';
 
 const busKeys = generateKeyPairSync('ed25519');
 const otherKeys = generateKeyPairSync('ed25519');

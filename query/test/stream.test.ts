@@ -4,8 +4,9 @@ import { envelopeOf, InMemoryBus, settle } from '@blog/common/testing';
 import { eventually } from '@blog/testkit';
 import request from 'supertest';
 import { createApp } from '../src/app';
-import { queryEventHandlers, QueryStore } from '../src/events';
+import { queryEventHandlers } from '../src/event-handlers';
 import { ChangeFeed, type ChangeFeedOptions } from '../src/feed';
+import { QueryStore } from '../src/store';
 
 interface Message {
   id?: string;

@@ -13,10 +13,10 @@ function fakeRepo(): string {
   const root = mkdtempSync(path.join(tmpdir(), 'stack-client-build-'));
   roots.push(root);
   mkdirSync(path.join(root, 'client', 'src'), { recursive: true });
-  mkdirSync(path.join(root, 'common', 'src'), { recursive: true });
+  mkdirSync(path.join(root, 'common', 'src', 'contracts'), { recursive: true });
   mkdirSync(path.join(root, 'client', 'dist'), { recursive: true });
   writeFileSync(path.join(root, 'client', 'src', 'App.tsx'), 'export const App = 1;');
-  writeFileSync(path.join(root, 'common', 'src', 'api.ts'), 'export const LIMITS = {};');
+  writeFileSync(path.join(root, 'common', 'src', 'contracts', 'api.ts'), 'export const LIMITS = {};');
   return root;
 }
 
@@ -33,7 +33,7 @@ describe('the client build check', () => {
     stamp(root);
     expect(clientBuildIsCurrent(root)).toBe(true);
 
-    writeFileSync(path.join(root, 'common', 'src', 'api.ts'), 'export const LIMITS = { title: 200 };');
+    writeFileSync(path.join(root, 'common', 'src', 'contracts', 'api.ts'), 'export const LIMITS = { title: 200 };');
     expect(clientBuildIsCurrent(root)).toBe(false);
     stamp(root);
     writeFileSync(path.join(root, 'client', 'src', 'New.tsx'), '');

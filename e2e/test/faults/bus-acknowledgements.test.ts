@@ -1,6 +1,6 @@
 /**
  * Fault injection on the event bus, without the load of the whole stack in the way: concurrent publishers
- * over keep-alive connections, following the services' publishing protocol (common/src/bus-client.ts: every
+ * over keep-alive connections, following the services' publishing protocol (common/src/messaging/bus-client.ts: every
  * event has an id; when the answer to a request that may have reached the bus is lost, the same event is
  * sent again, and the bus stores an id once). The bus is killed (kill -9) or stopped (SIGTERM) in the
  * middle, then restarted; or paused (SIGSTOP) for longer than a service waits for it.

@@ -1,6 +1,6 @@
 /**
  * Fault injection on reactions: moderation decides a comment while the bus is stalled (SIGSTOP) for longer
- * than a publisher waits for a confirmation (common/src/bus-client.ts gives up after ~5 s and the reactor
+ * than a publisher waits for a confirmation (common/src/messaging/bus-client.ts gives up after ~5 s and the reactor
  * tries again later). The bus log must still hold exactly one CommentModerated and one CommentUpdated for
  * the comment, and every service must show it decided.
  */

@@ -5,12 +5,13 @@
  */
 import { silentLogger } from '@blog/common';
 import { eventually, waitUntil } from '@blog/testkit';
-import { Deliverer } from '../../src/deliverer';
-import { SubscriberDelivery } from '../../src/delivery';
-import { JetStreamEventLog } from '../../src/jetstream-log';
-import { KvLease, KvPositionStore, LEASE_TTL_MS } from '../../src/jetstream-kv';
-import { eventStream } from '../../src/jetstream-stream';
-import type { PositionStore } from '../../src/positions';
+import { Deliverer } from '../../src/delivery/deliverer';
+import type { PositionStore } from '../../src/delivery/position-store';
+import { SubscriberDelivery } from '../../src/delivery/subscriber-delivery';
+import { eventStream } from '../../src/jetstream/event-stream';
+import { JetStreamEventLog } from '../../src/jetstream/jetstream-event-log';
+import { KvLease, LEASE_TTL_MS } from '../../src/jetstream/kv-lease';
+import { KvPositionStore } from '../../src/jetstream/kv-position-store';
 import { describePositionStoreContract } from '../position-store-contract';
 import { fakeSubscriber, type FakeSubscriber } from '../support';
 import { useNatsCluster } from './support';

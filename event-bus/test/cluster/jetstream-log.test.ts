@@ -7,9 +7,9 @@ import { MAX_EVENT_BYTES, QUARANTINED_EVENT_TYPE, silentLogger } from '@blog/com
 import { recordingLogger } from '@blog/common/testing';
 import { DiscardPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { delay, waitFor } from '@blog/testkit';
-import { JetStreamEventLog, type JetStreamEventLogOptions } from '../../src/jetstream-log';
-import { DUPLICATE_WINDOW_MS, eventStream, type EventStreamSettings } from '../../src/jetstream-stream';
-import type { EventLog, NewEvent } from '../../src/log';
+import { DUPLICATE_WINDOW_MS, eventStream, type EventStreamSettings } from '../../src/jetstream/event-stream';
+import { JetStreamEventLog, type JetStreamEventLogOptions } from '../../src/jetstream/jetstream-event-log';
+import type { EventLog, NewEvent } from '../../src/log/event-log';
 import { describeEventLogContract } from '../event-log-contract';
 import { useNatsCluster } from './support';
 

@@ -4,8 +4,9 @@ import { Readable } from 'node:stream';
 import { waitFor } from '@blog/testkit';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
-import { ObjectStoreSnapshotArchive, KvSnapshotClaims } from '../../src/jetstream-snapshots';
-import type { SnapshotKey } from '../../src/snapshots';
+import { KvSnapshotClaims } from '../../src/jetstream/kv-snapshot-claims';
+import { ObjectStoreSnapshotArchive } from '../../src/jetstream/object-store-snapshot-archive';
+import type { SnapshotKey } from '../../src/snapshots/snapshot-archive';
 import { describeSnapshotArchiveContract } from '../snapshot-archive-contract';
 import { useNatsCluster } from './support';
 

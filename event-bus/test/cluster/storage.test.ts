@@ -5,9 +5,11 @@
 import { hostname } from 'node:os';
 import { recordingLogger } from '@blog/common/testing';
 import { waitFor, type NatsCluster } from '@blog/testkit';
-import { DUPLICATE_WINDOW_MS } from '../../src/jetstream-stream';
+import { DUPLICATE_WINDOW_MS } from '../../src/jetstream/event-stream';
+import { openJetStreamStorage } from '../../src/jetstream/jetstream-storage';
+import { connectToNats, moveToAnotherServer } from '../../src/jetstream/nats-connection';
 import { BusMetrics } from '../../src/metrics';
-import { connectToNats, moveToAnotherServer, openJetStreamStorage, type BusStorage } from '../../src/storage';
+import type { BusStorage } from '../../src/storage';
 import { useNatsCluster } from './support';
 
 const nats = useNatsCluster();

@@ -1,6 +1,6 @@
 /**
  * The Gateway API objects of infra/k8s-gateway read the way NGINX Gateway Fabric serves them: the
- * HTTPRoutes of a host as one route table (in the terms of common/src/routes.ts, so it can be compared
+ * HTTPRoutes of a host as one route table (in the terms of common/src/contracts/routes.ts, so it can be compared
  * with PUBLIC_ROUTES and with the Ingress), and the limits and stream settings of its policy objects.
  *
  * How NGINX Gateway Fabric (2.5 and later) matches: every RegularExpression path of a host becomes

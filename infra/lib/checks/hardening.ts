@@ -7,7 +7,7 @@ import type { IProbe } from 'kubernetes-models/v1/Probe';
 import { label, workloads, type IContainer, type Manifest, type Workload } from '../manifests';
 
 export interface HardeningOptions {
-  /** How long a service drains in-flight requests after SIGTERM (common/src/server.ts); the grace period must exceed it. */
+  /** How long a service drains in-flight requests after SIGTERM (common/src/service/server.ts); the grace period must exceed it. */
   drainSeconds: number;
 }
 

@@ -1,6 +1,6 @@
 /**
  * The Ingress as a route table, read the way ingress-nginx reads it with use-regex, in the terms of
- * common/src/routes.ts (PUBLIC_ROUTES, resolvePublicRoute), so both can be compared.
+ * common/src/contracts/routes.ts (PUBLIC_ROUTES, resolvePublicRoute), so both can be compared.
  */
 import { resolvePublicRoute, type PublicBackend, type PublicRoute } from '@blog/common';
 import { label, imageRepository, ofKind, workloads, type IIngress, type Manifest } from '../manifests';

@@ -9,15 +9,15 @@ import type { Express } from 'express';
 import request from 'supertest';
 import { createClientServerApp } from '@blog/client/server/app';
 import { createApp as createCommentsApp } from '@blog/comments/app';
-import { CommentStore } from '@blog/comments/events';
+import { CommentStore } from '@blog/comments/store';
 import { createApp as createEventBusApp } from '@blog/event-bus/app';
 import { MemoryEventLog } from '@blog/event-bus/testing';
 import { BusMetrics } from '@blog/event-bus/metrics';
 import { createApp as createModerationApp } from '@blog/moderation/app';
 import { createApp as createPostsApp } from '@blog/posts/app';
-import { PostStore } from '@blog/posts/events';
+import { PostStore } from '@blog/posts/store';
 import { createApp as createQueryApp } from '@blog/query/app';
-import { QueryStore } from '@blog/query/events';
+import { QueryStore } from '@blog/query/store';
 import { ChangeFeed } from '@blog/query/feed';
 
 /** Catch-ups of the consumers built so far: a service answers its routes (other than health) once ready. */
