@@ -43,7 +43,7 @@ export async function stopAndForgetHistory(stack: Stack): Promise<void> {
 }
 
 export function externalTarget(urls: TargetUrls): Target {
-  return { kind: 'external', urls, close: async () => undefined };
+  return { kind: 'external', urls, close: () => Promise.resolve() };
 }
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);

@@ -15,7 +15,7 @@ interface FakeQuery {
 /** A query service stand-in: `routes` answers each request; the open streams are ended on close. */
 async function fakeQuery(route: (req: http.IncomingMessage, res: http.ServerResponse, fake: FakeQuery) => void): Promise<FakeQuery> {
   const open = new Set<http.ServerResponse>();
-  const fake: FakeQuery = { url: '', streamRequests: [], close: async () => undefined };
+  const fake: FakeQuery = { url: '', streamRequests: [], close: () => Promise.resolve() };
   const server = http.createServer((req, res) => {
     open.add(res);
     res.on('close', () => open.delete(res));

@@ -11,16 +11,21 @@ afterEach(() => {
   globalThis.fetch = realFetch;
 });
 
+function pathOf(input: RequestInfo | URL): string {
+  if (typeof input === 'string') return input;
+  return input instanceof URL ? input.href : input.url;
+}
+
 /** Answers each request with the next of `answers` (status and JSON body), recording what was sent. */
 function serverAnswering(...answers: [number, unknown][]): Sent[] {
   const sent: Sent[] = [];
-  globalThis.fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+  globalThis.fetch = (input: RequestInfo | URL, init?: RequestInit) => {
     const headers = new Headers(init?.headers);
-    sent.push({ path: String(input), key: headers.get('Idempotency-Key') ?? undefined });
+    sent.push({ path: pathOf(input), key: headers.get('Idempotency-Key') ?? undefined });
     const [status, body] = answers[Math.min(sent.length, answers.length) - 1] ?? [500, {}];
-    if (typeof body === 'string') return new Response(body, { status, headers: { 'content-type': 'text/html' } });
-    return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
-  }) as typeof fetch;
+    if (typeof body === 'string') return Promise.resolve(new Response(body, { status, headers: { 'content-type': 'text/html' } }));
+    return Promise.resolve(new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } }));
+  };
   return sent;
 }
 
@@ -98,10 +103,10 @@ describe('what decides whether a create is sent again: the code, not the words',
 describe('pages of the lists', () => {
   function serverWith(body: unknown, link?: string): string[] {
     const paths: string[] = [];
-    globalThis.fetch = (async (input: RequestInfo | URL) => {
-      paths.push(String(input));
-      return new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json', ...(link === undefined ? {} : { link }) } });
-    }) as typeof fetch;
+    globalThis.fetch = (input: RequestInfo | URL) => {
+      paths.push(pathOf(input));
+      return Promise.resolve(new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json', ...(link === undefined ? {} : { link }) } }));
+    };
     return paths;
   }
 

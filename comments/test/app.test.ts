@@ -500,7 +500,7 @@ describe('comments: pages of a post\'s comments', () => {
     while (path !== undefined) {
       const res: request.Response = await request(app).get(path).expect(200);
       pages.push((res.body as Comment[]).map(({ content }) => content));
-      path = /<([^>]+)>; rel="next"/.exec((res.headers.link as string | undefined) ?? '')?.[1];
+      path = /<([^>]+)>; rel="next"/.exec(res.headers.link ?? '')?.[1];
     }
     expect(pages).toEqual([['d', 'e'], ['b', 'c'], ['a']]);
     expect((await commentsOf(app, 'p1')).map(({ content }) => content)).toEqual(['a', 'b', 'c', 'd', 'e']);

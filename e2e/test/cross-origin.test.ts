@@ -64,7 +64,7 @@ test('a page of another allowed origin creates a post and a comment through the 
       if (request.method() === 'OPTIONS') preflights.push(new URL(request.url()).pathname);
     });
     await tab.goto(pageOrigin);
-    const outcome = (await tab.evaluate('window.outcome')) as { post: number; comment: number; list: number; id: string };
+    const outcome = await tab.evaluate<{ post: number; comment: number; list: number; id: string }>('window.outcome');
     expect(outcome).toMatchObject({ post: 201, comment: 201, list: 200 });
     const router = stack.url('client');
     await eventually(async () => {

@@ -114,7 +114,14 @@ const SCHEMAS: Record<string, Record<string, unknown>> = {
 const ajv = new Ajv({ allErrors: true, strict: true });
 const compiled = new Map<string, ValidateFunction>();
 
-/** A validator in the shape of a kubernetes-models class (`prototype.validate` throws `{ errors }`), or undefined for another kind. */
+/** What a kubernetes-models class's validate throws: an Error that carries ajv's errors. */
+class SchemaValidationError extends Error {
+  constructor(readonly errors: ErrorObject[]) {
+    super('the object does not match its schema');
+  }
+}
+
+/** A validator in the shape of a kubernetes-models class (`prototype.validate` throws an Error with `errors`), or undefined for another kind. */
 export function nginxGatewayModel(apiVersion: string, kind: string): { apiVersion: string; kind: string; prototype: { validate: (this: unknown) => void } } | undefined {
   const schema = apiVersion === GROUP_VERSION ? SCHEMAS[kind] : undefined;
   if (!schema) return undefined;
@@ -129,7 +136,7 @@ export function nginxGatewayModel(apiVersion: string, kind: string): { apiVersio
     kind,
     prototype: {
       validate(this: unknown): void {
-        if (!check(this)) throw { errors: check.errors ?? [] } satisfies { errors: ErrorObject[] };
+        if (!check(this)) throw new SchemaValidationError(check.errors ?? []);
       },
     },
   };

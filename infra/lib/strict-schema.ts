@@ -52,6 +52,7 @@ export function modelFor(apiVersion: unknown, kind: unknown): ModelClass | strin
   let exported: unknown;
   try {
     // e.g. kubernetes-models/apps/v1/Deployment, @kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a model named at run time, loaded synchronously: the checks are not async
     exported = require(`${modelPackage}/${apiVersion}/${kind}`);
   } catch {
     return `unknown apiVersion/kind ${apiVersion} ${kind} (${modelPackage} has no such model)`;

@@ -92,7 +92,7 @@ describe('the image checks catch', () => {
       expect.stringMatching(/\(profile production\) build.artifacts\[1\] blog\/posts: dockerfile post\/Dockerfile does not exist/),
       expect.stringMatching(/\(profile production\) build.artifacts\[3\] blog\/query: query\/Dockerfile has no stage "prod"/),
       // The jetstream and gateway profiles build the same artifacts, so they meet the same problems.
-      ...['jetstream', 'gateway'].flatMap((profile) => [
+      ...['jetstream', 'gateway'].flatMap((profile): unknown[] => [
         expect.stringMatching(new RegExp(`\\(profile ${profile}\\) build.artifacts\\[1\\] blog/posts: dockerfile post/Dockerfile does not exist`)),
         expect.stringMatching(new RegExp(`\\(profile ${profile}\\) build.artifacts\\[2\\] blog/comments: comments/Dockerfile has no stage "devel"`)),
       ]),

@@ -152,7 +152,7 @@ describe('posts', () => {
     const titles = ['a', 'b', 'c'];
     for (const title of titles) await request(app).post('/posts/create').send({ title }).expect(201);
     const list = await request(app).get('/posts').expect(200);
-    expect(Object.values(list.body).map((p) => (p as { title: string }).title)).toEqual(titles);
+    expect(Object.values(list.body as Record<string, { title: string }>).map((p) => p.title)).toEqual(titles);
   });
 
   it.each([

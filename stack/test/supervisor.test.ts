@@ -65,7 +65,7 @@ describe('Supervisor (npm start)', () => {
       const pid = supervisor.pid('moderation');
       if (pid === undefined) throw new Error('moderation is not running');
       process.kill(pid, 'SIGKILL');
-      await waitFor(async () => supervisor.pid('moderation') !== undefined && supervisor.pid('moderation') !== pid, { what: `moderation to be started again (${round})`, timeoutMs: 20_000 });
+      await waitFor(() => supervisor.pid('moderation') !== undefined && supervisor.pid('moderation') !== pid, { what: `moderation to be started again (${round})`, timeoutMs: 20_000 });
     }
     // Killed three times within stableAfterMs in all: 100, then 200, then 400 ms.
     expect(said.filter((line) => line.startsWith('moderation exited'))).toEqual([100, 200, 400].map((ms) => `moderation exited unexpectedly (killed by SIGKILL); starting it again in ${ms} ms`));

@@ -72,6 +72,7 @@ async function unpackSparticuz(): Promise<string> {
   // Loaded only when needed: its module unpacks a browser of about 60 MB into the temp folder.
   // Its CommonJS build exports the class itself; its types describe an ES default export.
   type Packaged = { executablePath: () => Promise<string> };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazily, its CommonJS build: import() would load its ES build, which jest's CommonJS runtime cannot
   const loaded = require('@sparticuz/chromium') as Packaged & { default?: Packaged };
   return (loaded.default ?? loaded).executablePath();
 }

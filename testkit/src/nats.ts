@@ -154,7 +154,7 @@ export async function startNatsCluster({ dir, size = 3, name = `blog-${randomByt
     streamCopy,
     streamLeader: async (stream) => {
       // A leader cut off from the others goes on naming itself for a while: the majority's word counts.
-      const named = await Promise.all(nodes.map((_, index) => (cluster.pid(index) === undefined ? undefined : streamCopy(index, stream).then(({ leader }) => leader, () => undefined))));
+      const named = await Promise.all(nodes.map((_, index) => (cluster.pid(index) === undefined ? Promise.resolve(undefined) : streamCopy(index, stream).then(({ leader }) => leader, () => undefined))));
       const majority = Math.floor(nodes.length / 2) + 1;
       const agreed = nodes.findIndex((node) => named.filter((leader) => leader === node.name).length >= majority);
       if (agreed === -1) throw new Error(`no majority of the nodes names one leader of stream ${stream} (${named.map((leader, index) => `${nodes[index]?.name}: ${leader ?? '?'}`).join(', ')})`);
@@ -175,7 +175,7 @@ export async function startNatsCluster({ dir, size = 3, name = `blog-${randomByt
       const views = await Promise.all(
         nodes.map((node, index) =>
           cluster.pid(index) === undefined
-            ? `${node.name}: not running`
+            ? Promise.resolve(`${node.name}: not running`)
             : streamDetail(index, stream).then(
                 (detail) => `${node.name}: last ${detail?.state.last_seq}, cluster ${JSON.stringify(detail?.cluster)}`,
                 (err: Error) => `${node.name}: ${err.message}`,
@@ -189,7 +189,7 @@ export async function startNatsCluster({ dir, size = 3, name = `blog-${randomByt
       if (started) await stopProcess(started, 'SIGTERM', 10_000);
     },
     stop: async () => {
-      await Promise.all(running.map((started) => (started ? stopProcess(started, 'SIGTERM', 5_000) : undefined)));
+      await Promise.all(running.filter((started) => started !== undefined).map((started) => stopProcess(started, 'SIGTERM', 5_000)));
       rmSync(path.join(dir, 'store'), { recursive: true, force: true });
     },
   };

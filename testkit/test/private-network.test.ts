@@ -11,7 +11,7 @@ if (unavailable) {
 } else {
   describe('a private network of hosts in network namespaces', () => {
     let network: PrivateNetwork;
-    let stops: (() => void)[] = [];
+    const stops: (() => void)[] = [];
     beforeEach(() => {
       network = createPrivateNetwork({ hosts: 3 });
     });

@@ -11,9 +11,9 @@ const MiB = 2 ** 20;
  * `stopped()` names a reason to (a process it depends on has exited).
  */
 export async function firstReady(serviceUrl: string, starting: Promise<unknown>, stopped: () => string | undefined = () => undefined): Promise<number> {
-  let startFailed: unknown;
+  let startFailed: Error | undefined;
   starting.catch((err: unknown) => {
-    startFailed = err ?? new Error('the service did not start');
+    startFailed = err instanceof Error ? err : new Error('the service did not start', { cause: err });
   });
   const client = new JsonClient(serviceUrl, { connections: 1, timeoutMs: 1_000 });
   try {

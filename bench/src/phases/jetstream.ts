@@ -55,7 +55,7 @@ export async function runJetStreamPhase(context: PhaseContext, fileRate: number 
     const target = {
       kind: 'local' as const,
       urls: { posts: stack.url('posts', 0), comments: stack.url('comments', 0), query: stack.url('query', 0) },
-      close: async () => undefined,
+      close: () => Promise.resolve(),
     };
     const jetstreamContext: PhaseContext = {
       ...context,

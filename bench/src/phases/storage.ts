@@ -67,7 +67,7 @@ export async function runStoragePhase(target: Target, loadRan: boolean): Promise
   const details = target.stack && why === undefined ? await readLogStorage(path.join(target.stack.eventLogDir, 'events.jsonl')) : null;
   const eventBytes = mean(details?.total);
   const commentParts = COMMENT_EVENTS.map((type) => mean(details?.byType[type]));
-  const commentBytes = commentParts.every((part) => part !== null) ? commentParts.reduce<number>((sum, part) => sum + (part as number), 0) : null;
+  const commentBytes = commentParts.every((part) => part !== null) ? commentParts.reduce((sum, part) => sum + part, 0) : null;
   const measured: Metric[] = [
     { key: 'storage.event', label: 'event log bytes per event (all types)', value: eventBytes, unit: 'B' },
     ...TYPES.map((type): Metric => ({ key: `storage.${type}`, label: `event log bytes per ${type}`, value: mean(details?.byType[type]), unit: 'B' })),

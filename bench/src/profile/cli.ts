@@ -9,7 +9,7 @@
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startStack, type ServiceName } from '@blog/testkit';
+import { startStack } from '@blog/testkit';
 import { launchChromium } from '@blog/testkit/chromium';
 import { startBareExpress } from '../baseline/launch';
 import { JsonClient } from '../http';
@@ -49,16 +49,15 @@ async function main(): Promise<number> {
   const startedAt = new Date();
 
   progress('starting the production build, every service under --cpu-prof');
-  const services = BENCH_SERVICES as readonly ServiceName[];
   const stack = await startStack({
     logDir: path.join(dir, 'logs'),
     logLevel: 'warn',
-    services,
-    nodeArgs: Object.fromEntries(services.map((name) => [name, ['--cpu-prof', `--cpu-prof-dir=${profileDir(name)}`]])),
+    services: BENCH_SERVICES,
+    nodeArgs: Object.fromEntries(BENCH_SERVICES.map((name) => [name, ['--cpu-prof', `--cpu-prof-dir=${profileDir(name)}`]])),
   });
   let blog: MeasuredLoad;
   try {
-    const pids = new Map(services.map((name) => [name, stack.pid(name)]));
+    const pids = new Map(BENCH_SERVICES.map((name) => [name, stack.pid(name)]));
     blog = await measure(stack.url('posts'), true, pids, durationMs, progress);
   } finally {
     // Each service writes its profile as it exits.
@@ -76,7 +75,7 @@ async function main(): Promise<number> {
 
   const summaries = new Map<string, ReturnType<typeof summarizeProfile>>();
   const profiles = new Map<string, string>();
-  for (const name of [...services, 'bare-express']) {
+  for (const name of [...BENCH_SERVICES, 'bare-express']) {
     const [file] = (await readdir(profileDir(name))).filter((entry) => entry.endsWith('.cpuprofile'));
     if (!file) throw new Error(`${name} wrote no CPU profile in ${profileDir(name)}`);
     profiles.set(name, path.join(profileDir(name), file));

@@ -97,18 +97,18 @@ class LmdbEngine implements StoreEngine {
       for (const { type, seq, data } of events) {
         if (type === 'PostCreated') {
           if (this.db.get(['post-id', data.id]) !== undefined) continue;
-          this.db.put(['post-id', data.id], seq);
-          this.db.put(['post', seq], { id: data.id, title: data.title });
+          this.db.putSync(['post-id', data.id], seq);
+          this.db.putSync(['post', seq], { id: data.id, title: data.title });
         } else if (type === 'CommentCreated') {
           if (this.db.get(['comment-id', data.id]) !== undefined) continue;
-          this.db.put(['comment-id', data.id], [data.postId, seq]);
-          this.db.put(['comment', data.postId ?? '', seq], { id: data.id, content: data.content, status: data.status });
+          this.db.putSync(['comment-id', data.id], [data.postId, seq]);
+          this.db.putSync(['comment', data.postId ?? '', seq], { id: data.id, content: data.content, status: data.status });
         } else if (type === 'CommentUpdated') {
           const at = this.db.get(['comment-id', data.id]) as [string, number] | undefined;
           if (!at) continue;
           const key = ['comment', at[0], at[1]];
           const comment = this.db.get(key) as { id: string; content: string; status: string };
-          this.db.put(key, { ...comment, status: data.status });
+          this.db.putSync(key, { ...comment, status: data.status });
         }
       }
     });

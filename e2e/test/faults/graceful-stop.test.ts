@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { freePorts, http, waitFor } from '@blog/testkit';
@@ -50,11 +50,10 @@ function startBus(port: number, subscriberUrl: string): { output: () => string; 
 test('a subscriber publishing from inside a delivery while the bus stops gets its 201, and the reaction is kept', async () => {
   const [busPort, subscriberPort] = (await freePorts(2)) as [number, number];
   const busUrl = `http://127.0.0.1:${busPort}`;
-  let bus: ReturnType<typeof startBus>;
   let reaction: number | string | undefined;
 
   // Like a course service: `POST /events` only (the bus then sends one event at a time).
-  const server = createServer(async (req, res) => {
+  const deliver = async (req: IncomingMessage, res: ServerResponse) => {
     if (req.url !== '/events') {
       res.statusCode = 404;
       res.end();
@@ -73,10 +72,18 @@ test('a subscriber publishing from inside a delivery while the bus stops gets it
     }
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ status: 'OK' }));
+  };
+  const server = createServer((req, res) => {
+    deliver(req, res).catch((err: unknown) => {
+      // A failure of the subscriber's own (say, a bus that never began its stop) fails the check on the reaction.
+      reaction = `the subscriber failed: ${String(err)}`;
+      res.statusCode = 500;
+      res.end();
+    });
   });
   subscriber = await new Promise<Server>((resolve) => server.listen(subscriberPort, '127.0.0.1', () => resolve(server)));
 
-  bus = startBus(busPort, `http://127.0.0.1:${subscriberPort}`);
+  const bus = startBus(busPort, `http://127.0.0.1:${subscriberPort}`);
   await waitFor(async () => (await http(`${busUrl}/readyz`).catch(() => ({ status: 0 }))).status === 200, { what: 'the bus to be ready' });
   expect((await http(`${busUrl}/events`, { body: { type: 'Trigger', data: {} } })).status).toBe(201);
   expect(await bus.exited).toBe(0);

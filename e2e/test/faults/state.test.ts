@@ -9,7 +9,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { PostsView } from '@blog/common';
 import { StateDb } from '@blog/common/state';
-import { delay, http, startStack, waitFor, type Stack } from '@blog/testkit';
+import { delay, startStack, waitFor, type Stack } from '@blog/testkit';
 import { appendComments, appendFiller, appendPosts, downloadSnapshot, Freezer, LogWatch, newestSnapshot, stepUntil, storeSnapshot, uploadStalledTo, wholeView } from '../../src/faults/snapshots';
 
 const LOGS = path.join(__dirname, '..', '..', 'artifacts', 'logs');

@@ -103,7 +103,8 @@ function checkMapKeysAndValues(map: unknown, where: string, keyRule: Rule, value
   for (const [key, value] of Object.entries(map)) {
     const badKey = keyRule(key);
     if (badKey) problems.push(`${where}: ${what} key "${key}" is ${badKey}`);
-    const badValue = valueRule && typeof value === 'string' ? valueRule(value) : undefined;
+    if (!valueRule || typeof value !== 'string') continue;
+    const badValue = valueRule(value);
     if (badValue) problems.push(`${where}: ${what} "${key}" has the value "${value}", which is ${badValue}`);
   }
 }
@@ -181,15 +182,18 @@ function checkHandler(handler: Probe | Handler, kinds: readonly string[], where:
   checkPort(handler.tcpSocket?.port, `${where} tcpSocket`, named, problems);
 }
 
+type Quantities = NonNullable<NonNullable<IContainer['resources']>['limits']>;
+
 function checkResources(container: IContainer, where: string, problems: string[]): void {
-  const { requests = {}, limits = {} } = container.resources ?? {};
+  const requests: Quantities = container.resources?.requests ?? {};
+  const limits: Quantities = container.resources?.limits ?? {};
   for (const [kind, map] of [['requests', requests], ['limits', limits]] as const) {
     for (const [resource, quantity] of Object.entries(map)) {
       if (quantityValue(String(quantity)) === undefined) problems.push(`${where}: resources.${kind}.${resource} "${String(quantity)}" is not a quantity (e.g. 250m, 128Mi, 1Gi)`);
     }
   }
   for (const [resource, request] of Object.entries(requests)) {
-    const limit = (limits as Record<string, unknown>)[resource];
+    const limit = limits[resource];
     const [r, l] = [quantityValue(String(request)), limit === undefined ? undefined : quantityValue(String(limit))];
     if (r !== undefined && l !== undefined && r > l) problems.push(`${where}: resources.requests.${resource} ${String(request)} is more than its limit ${String(limit)}`);
   }

@@ -8,9 +8,9 @@
  * alphabetical order), and the first that matches wins — the order ingress-nginx uses for use-regex paths.
  * NGINX regexes are case-sensitive unless they say `(?i)`.
  */
-import { type PublicBackend, type PublicRoute } from '@blog/common';
+import type { PublicRoute } from '@blog/common';
 import { label, ofKind, type IHTTPRoute, type Manifest, type Typed } from '../manifests';
-import { backendOfService, MIN_STREAM_TIMEOUT_SECONDS, PUBLIC_BACKENDS, type ClientLimits } from './ingress';
+import { backendOfService, MIN_STREAM_TIMEOUT_SECONDS, type BackendOrProblem, type ClientLimits } from './ingress';
 
 /** The GatewayClass NGINX Gateway Fabric's chart installs. */
 export const GATEWAY_CLASS = 'nginx';
@@ -70,15 +70,14 @@ function parentProblems(manifests: readonly Manifest[], route: Typed<'HTTPRoute'
 }
 
 /** The public backend of a rule: one Service backend, on one of its ports. */
-function ruleBackend(manifests: readonly Manifest[], rule: HttpRouteRule): PublicBackend | string {
+function ruleBackend(manifests: readonly Manifest[], rule: HttpRouteRule): BackendOrProblem {
   const refs = rule.backendRefs ?? [];
   const [ref] = refs;
-  if (!ref || refs.length > 1) return `${refs.length} backendRefs, expected one`;
-  if ((ref.group ?? '') !== '' || (ref.kind ?? 'Service') !== 'Service') return `backend ${ref.name} is not a Service`;
+  if (!ref || refs.length > 1) return { problem: `${refs.length} backendRefs, expected one` };
+  if ((ref.group ?? '') !== '' || (ref.kind ?? 'Service') !== 'Service') return { problem: `backend ${ref.name} is not a Service` };
   const service = ofKind(manifests, 'Service').find((candidate) => candidate.name === ref.name);
-  if (service && !(service.typed.spec?.ports ?? []).some((port) => port.port === ref.port)) return `Service ${ref.name} has no port ${String(ref.port)}`;
-  const backend = backendOfService(manifests, ref.name);
-  return PUBLIC_BACKENDS.includes(backend as PublicBackend) ? (backend as PublicBackend) : backend;
+  if (service && !(service.typed.spec?.ports ?? []).some((port) => port.port === ref.port)) return { problem: `Service ${ref.name} has no port ${String(ref.port)}` };
+  return backendOfService(manifests, ref.name);
 }
 
 /** Every HTTPRoute rule of `host` as one table; a rule that is not one RegularExpression path to one public Service is a problem. */
@@ -96,14 +95,14 @@ export function httpRouteTable(manifests: readonly Manifest[], host: string): { 
         problems.push(`${where}: expected one match on a RegularExpression path only (the form of PUBLIC_ROUTES)`);
         return;
       }
-      const backend = ruleBackend(manifests, rule);
-      if (!PUBLIC_BACKENDS.includes(backend as PublicBackend)) {
-        problems.push(`${where} (${path.value}): ${backend}`);
+      const found = ruleBackend(manifests, rule);
+      if ('problem' in found) {
+        problems.push(`${where} (${path.value}): ${found.problem}`);
         return;
       }
       const held = routes.find((other) => other.value === path.value);
       if (held) problems.push(`${where}: path ${path.value} is also in HTTPRoute ${held.route}`);
-      else routes.push({ path: publicPathOf(path.value), backend: backend as PublicBackend, value: path.value, route: route.name, rule: index });
+      else routes.push({ path: publicPathOf(path.value), backend: found.backend, value: path.value, route: route.name, rule: index });
     });
   }
   return { routes, problems };
@@ -146,7 +145,7 @@ export interface NginxGatewayObject {
 export function nginxGatewayObjects(manifests: readonly Manifest[], kind: string): NginxGatewayObject[] {
   return manifests
     .filter((manifest) => manifest.object.kind === kind && String(manifest.object.apiVersion).startsWith(`${NGINX_GATEWAY_GROUP}/`))
-    .map((manifest) => ({ kind, name: String(manifest.object.metadata?.name), manifest, spec: (manifest.object.spec ?? {}) as NginxGatewayObject['spec'] }));
+    .map((manifest) => ({ kind, name: String(manifest.object.metadata?.name), manifest, spec: (manifest.object.spec ?? {}) }));
 }
 
 /** The policies of `kind` that apply to an HTTPRoute: those aimed at it, else those aimed at its Gateways (NGINX Gateway Fabric's inheritance). */

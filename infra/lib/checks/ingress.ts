@@ -9,16 +9,20 @@ import { workloadsOfService } from './references';
 export const USE_REGEX = 'nginx.ingress.kubernetes.io/use-regex';
 export const PUBLIC_BACKENDS: readonly PublicBackend[] = ['posts', 'comments', 'query', 'client'];
 
+/** The public backend a route leads to, or why it leads to none. */
+export type BackendOrProblem = { backend: PublicBackend } | { problem: string };
+
 /** The public backend a Service leads to: the name of the image its pods run (blog/posts → posts). */
-export function backendOfService(manifests: readonly Manifest[], serviceName: string): PublicBackend | string {
+export function backendOfService(manifests: readonly Manifest[], serviceName: string): BackendOrProblem {
   const service = ofKind(manifests, 'Service').find((s) => s.name === serviceName);
-  if (!service) return `Service ${serviceName} does not exist`;
+  if (!service) return { problem: `Service ${serviceName} does not exist` };
   const [workload, ...more] = workloadsOfService(service.typed, workloads(manifests));
-  if (!workload || more.length > 0) return `Service ${serviceName} does not select exactly one workload`;
+  if (!workload || more.length > 0) return { problem: `Service ${serviceName} does not select exactly one workload` };
   const images = (workload.pod.containers ?? []).map((container) => imageRepository(container.image ?? ''));
   const names = images.map((image) => image.split('/').at(-1) ?? image);
   const backend = PUBLIC_BACKENDS.find((candidate) => names.includes(candidate));
-  return backend ?? `Service ${serviceName} runs ${images.join(', ')}, which is not a public backend (${PUBLIC_BACKENDS.join(', ')})`;
+  if (backend) return { backend };
+  return { problem: `Service ${serviceName} runs ${images.join(', ')}, which is not a public backend (${PUBLIC_BACKENDS.join(', ')})` };
 }
 
 export interface IngressTable {
@@ -37,10 +41,10 @@ export function ingressRouteTable(manifests: readonly Manifest[], ingressName: s
   const routes: PublicRoute[] = [];
   for (const path of rules[0]?.http?.paths ?? []) {
     const serviceName = path.backend.service?.name;
-    const backend = serviceName === undefined ? 'the backend is not a Service' : backendOfService(manifests, serviceName);
+    const found: BackendOrProblem = serviceName === undefined ? { problem: 'the backend is not a Service' } : backendOfService(manifests, serviceName);
     if (path.path === undefined) problems.push(`${label(ingress)}: a path of host ${host} has no path`);
-    else if (PUBLIC_BACKENDS.includes(backend as PublicBackend)) routes.push({ path: path.path, backend: backend as PublicBackend });
-    else problems.push(`${label(ingress)}: path ${path.path}: ${backend}`);
+    else if ('backend' in found) routes.push({ path: path.path, backend: found.backend });
+    else problems.push(`${label(ingress)}: path ${path.path}: ${found.problem}`);
   }
   return { host, routes, problems };
 }

@@ -47,7 +47,7 @@ export const APP_OF_IMAGE: Readonly<Record<string, (settings?: AppSettings) => E
   'blog/query': (settings) => createQueryApp({ store: new QueryStore(), feed: new ChangeFeed(), consumer: consumer(), logger: silentLogger(), metrics: metrics(), ...settings }),
   'blog/moderation': (settings) => createModerationApp({ consumer: consumer(), logger: silentLogger(), metrics: metrics(), eventsToken: settings?.eventsToken, deliveryKey: settings?.deliveryKey }),
   'blog/event-bus': (settings) =>
-    createEventBusApp({ log: new MemoryEventLog(), subscribers: { statuses: async () => [] }, logger: silentLogger(), metrics: new BusMetrics(), eventsToken: settings?.eventsToken, serviceTokens: settings?.serviceTokens }),
+    createEventBusApp({ log: new MemoryEventLog(), subscribers: { statuses: () => Promise.resolve([]) }, logger: silentLogger(), metrics: new BusMetrics(), eventsToken: settings?.eventsToken, serviceTokens: settings?.serviceTokens }),
   // As deployed behind the Ingress: PROXY_API=false (no backends). The client handler (static build or
   // Vite) is left out: it answers any HTML request, so it would hide a probe path the server lacks.
   'blog/client': () => createClientServerApp({ client: (_req, _res, next) => next(), logger: silentLogger() }),
