@@ -13,16 +13,9 @@ const project = (dir, overrides = {}) => ({
   testEnvironment: 'node',
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   transform: { '^.+\\.tsx?$': tsJest },
-  moduleNameMapper: {
-    '^@blog/common$': path.join(__dirname, 'common/src/index.ts'),
-    '^@blog/common/(api|testing|state|nats)$': path.join(__dirname, 'common/src/$1.ts'),
-    // The services' modules, through the subpaths their packages export.
-    '^@blog/(posts|comments|query|moderation|event-bus)/(app|config|events|log|metrics|feed|testing)$': path.join(__dirname, '$1/src/$2.ts'),
-    '^@blog/client/server/app$': path.join(__dirname, 'client/server/app.ts'),
-    '^@blog/stack$': path.join(__dirname, 'stack/src/index.ts'),
-    '^@blog/testkit$': path.join(__dirname, 'tools/testkit/src/index.ts'),
-    '^@blog/testkit/chromium$': path.join(__dirname, 'tools/testkit/src/chromium.ts'),
-  },
+  // Workspace packages resolve through their own package.json exports, at the TypeScript sources (the
+  // "source" condition, which tsconfig.test.json's customConditions names too): no alias list to keep.
+  testEnvironmentOptions: { customExportConditions: ['source', 'node', 'node-addons'] },
   ...overrides,
 });
 

@@ -8,7 +8,8 @@ module.exports = {
   testEnvironment: 'node',
   testMatch: ['<rootDir>/test/flow.test.ts'],
   transform: { '^.+\\.tsx?$': ['ts-jest', { tsconfig: path.join(__dirname, 'tsconfig.json') }] },
-  // The workspaces' own package.json exports, at their TypeScript sources (the "source" condition).
+  // Workspace packages resolve through their own package.json exports, at the TypeScript sources, as in the
+  // root jest.config.js.
   testEnvironmentOptions: { customExportConditions: ['source', 'node', 'node-addons'] },
   testTimeout: 60_000,
 };
