@@ -5,8 +5,8 @@
  * an emptyDir becomes a tmpfs of the same size, a persistent volume a folder of the run.
  */
 import { parseQuantity } from '@blog/deploy-checks/hardening';
-import { serviceNameOfHost, targetContainerPort, workloadsOfService } from '@blog/deploy-checks/references';
-import { containerEnv, containersRunning, loadManifests, ofKind, workloads, type IContainer, type Manifest, type Workload } from '@blog/deploy-checks/manifests';
+import { loopbackEnv } from '@blog/deploy-checks/loopback';
+import { containerEnv, containersRunning, loadManifests, workloads, type IContainer, type Manifest, type Workload } from '@blog/deploy-checks/manifests';
 
 export interface VolumePlan {
   /** Where the container sees it. */
@@ -108,33 +108,12 @@ function planOf(manifests: readonly Manifest[], workload: Workload, container: I
 }
 
 /**
- * Rewrites the cluster URLs in an env value to loopback: a URL whose host is a Service of the manifests
- * and whose port is one of its ports goes to 127.0.0.1 and the port the selected container listens on
- * here. Other values are left alone.
- */
-export function localizeValue(value: string, manifests: readonly Manifest[], hostPortOf: (containerName: string) => number | undefined): string {
-  const all = workloads(manifests);
-  return value.replace(/\bhttps?:\/\/([a-z0-9.-]+):(\d+)/gi, (url: string, host: string, port: string) => {
-    const serviceName = serviceNameOfHost(host.toLowerCase());
-    const service = ofKind(manifests, 'Service').find((candidate) => candidate.name === serviceName);
-    const servicePort = service?.typed.spec?.ports?.find((candidate) => candidate.port === Number(port));
-    if (!service || !servicePort) return url;
-    const [workload] = workloadsOfService(service.typed, all);
-    const target = workload ? targetContainerPort(servicePort, workload) : undefined;
-    const local = target ? hostPortOf(target.container.name) : undefined;
-    return local === undefined ? url : `${url.slice(0, url.indexOf('//') + 2)}127.0.0.1:${local}`;
-  });
-}
-
-/**
  * The env a container gets here: the manifest's, with cluster URLs on loopback and PORT set to the port it
  * listens on here. With no Ingress on this machine, the client server routes the API paths the way the
  * Ingress does (PROXY_API, as `npm start` runs it; README, "How it works").
  */
 export function localEnv(plan: ContainerPlan, port: number, portOf: (containerName: string) => number | undefined, manifests: readonly Manifest[]): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(plan.env)) env[key] = localizeValue(value, manifests, portOf);
-  if (env.PORT !== undefined) env.PORT = String(port);
+  const env = loopbackEnv(plan.env, port, manifests, portOf);
   if (plan.name === 'client') {
     const url = (name: string) => {
       const local = portOf(name);

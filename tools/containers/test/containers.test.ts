@@ -5,7 +5,7 @@
 import { baseImageSpec, qualifiedName } from '../src/base';
 import { externalBases, plannedBuilds, readsFile } from '../src/images';
 import { parseMountInfo } from '../src/inspect';
-import { containerPlans, localEnv, localizeValue, type ContainerPlan } from '../src/plan';
+import { containerPlans, localEnv, type ContainerPlan } from '../src/plan';
 import { runArguments, type ContainerSpec } from '../src/stack';
 
 const IMAGES = ['blog/event-bus', 'blog/posts', 'blog/comments', 'blog/query', 'blog/moderation', 'blog/client'];
@@ -53,13 +53,6 @@ describe('the container plans read from infra/k8s', () => {
       COMMENTS_URL: 'http://127.0.0.1:5001',
       QUERY_URL: 'http://127.0.0.1:5002',
     });
-  });
-
-  it('leaves URLs alone unless they name a Service and one of its ports', () => {
-    const portOf = (name: string) => MANIFEST_PORTS[name];
-    expect(localizeValue('http://event-bus-srv.default.svc.cluster.local:4005/events', manifests, portOf)).toBe('http://127.0.0.1:4005/events');
-    expect(localizeValue('http://event-bus-srv:9999', manifests, portOf)).toBe('http://event-bus-srv:9999');
-    expect(localizeValue('https://example.com:443,orange', manifests, portOf)).toBe('https://example.com:443,orange');
   });
 });
 

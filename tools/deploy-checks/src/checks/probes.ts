@@ -1,12 +1,12 @@
 /**
- * Probe paths against what the services really serve: the caller says, per image, whether the app built
- * from that image's code answers a GET on a path (anything but 404 counts: /readyz answers 503 while a
- * service catches up, which is exactly what a readiness probe wants to see).
+ * Probe paths against what the services really serve: the caller says, per image, whether the service the
+ * image runs answers a GET on a path (anything but 404 counts: /readyz answers 503 while a service catches
+ * up, which is exactly what a readiness probe wants to see).
  */
 import type { IProbe } from 'kubernetes-models/v1/Probe';
 import { label, imageRepository, servingContainers, workloads, type Manifest } from '../manifests';
 
-/** Does the app of `image` serve GET `path`? undefined when the image is unknown to the caller. */
+/** Does the service `image` runs serve GET `path`? undefined when the image is unknown to the caller. */
 export type ServesPath = (image: string, path: string) => Promise<boolean | undefined>;
 
 export async function checkProbePaths(manifests: readonly Manifest[], serves: ServesPath): Promise<string[]> {
