@@ -11,14 +11,22 @@
  *   and timeouts; a SnippetsFilter's snippets copied as they are, into http and into the location. NGINX's
  *   own defaults otherwise (buffering on).
  *
- * Upstreams are `127.0.0.1:<port>` of each public backend.
+ * Upstreams are `127.0.0.1:<port>` of each public backend, found by the Service a path leads to.
  */
 import type { PublicBackend } from '@blog/common';
-import { gatewayRouteOrder, httpRouteTable, nginxGatewayObjects, policiesFor, ruleOf, snippetsFiltersOf, type NginxGatewayObject } from './checks/gateway';
-import { hostRouteTable, LIMIT_BURST_MULTIPLIER, LIMIT_CONNECTIONS, LIMIT_RPS, PROXY_BUFFERING, PROXY_READ_TIMEOUT, PROXY_SEND_TIMEOUT } from './checks/ingress';
+import { nginxGatewayObjects, policiesFor, snippetsFiltersOf, type NginxGatewayObject } from './checks/gateway';
+import { LIMIT_BURST_MULTIPLIER, LIMIT_CONNECTIONS, LIMIT_RPS, PROXY_BUFFERING, PROXY_READ_TIMEOUT, PROXY_SEND_TIMEOUT } from './checks/ingress';
+import { backendService } from './generate/routes';
 import { ofKind, type Manifest } from './manifests';
 
 export type Upstreams = Record<PublicBackend, number>;
+
+/** The upstream port of the public backend behind a Service. */
+function upstreamOf(manifests: readonly Manifest[], upstreams: Upstreams, serviceName: string | undefined): number {
+  const backend = (Object.keys(upstreams) as PublicBackend[]).find((candidate) => backendService(manifests, candidate).name === serviceName);
+  if (!backend) throw new Error(`Service ${String(serviceName)} is no public backend`);
+  return upstreams[backend];
+}
 
 /** What goes into the http block (zones) and the server block (locations). */
 export interface ServerConfig {
@@ -26,8 +34,8 @@ export interface ServerConfig {
   locations: string[];
 }
 
-function proxyTo(upstreams: Upstreams, backend: PublicBackend): string[] {
-  return ['proxy_http_version 1.1;', 'proxy_set_header Connection "";', `proxy_pass http://127.0.0.1:${upstreams[backend]};`];
+function proxyTo(port: number): string[] {
+  return ['proxy_http_version 1.1;', 'proxy_set_header Connection "";', `proxy_pass http://127.0.0.1:${port};`];
 }
 
 function zoneName(prefix: string, name: string): string {
@@ -36,21 +44,23 @@ function zoneName(prefix: string, name: string): string {
 
 export function ingressNginxServer(manifests: readonly Manifest[], host: string, upstreams: Upstreams): ServerConfig {
   const http = ['proxy_buffering off;', 'limit_req_status 503;', 'limit_conn_status 503;'];
-  const routes = [...hostRouteTable(manifests, host).routes].sort((a, b) => b.path.length - a.path.length);
+  const routes = ofKind(manifests, 'Ingress')
+    .flatMap((ingress) => (ingress.typed.spec?.rules ?? []).filter((rule) => rule.host === host).flatMap((rule) => (rule.http?.paths ?? []).map((path) => ({ ingress, path: path.path ?? '', service: path.backend.service?.name }))))
+    .sort((a, b) => b.path.length - a.path.length);
   const zones = new Set<string>();
   const locations = routes.map((route) => {
-    const annotations = ofKind(manifests, 'Ingress').find((ingress) => ingress.name === route.ingress)?.typed.metadata?.annotations ?? {};
+    const annotations = route.ingress.typed.metadata?.annotations ?? {};
     const lines: string[] = [];
     const rps = Number(annotations[LIMIT_RPS] ?? 0);
     if (rps > 0) {
-      const zone = zoneName('rps', route.ingress);
+      const zone = zoneName('rps', route.ingress.name);
       if (!zones.has(zone)) http.push(`limit_req_zone $binary_remote_addr zone=${zone}:5m rate=${rps}r/s;`);
       zones.add(zone);
       lines.push(`limit_req zone=${zone} burst=${rps * Number(annotations[LIMIT_BURST_MULTIPLIER] ?? 5)} nodelay;`);
     }
     const connections = Number(annotations[LIMIT_CONNECTIONS] ?? 0);
     if (connections > 0) {
-      const zone = zoneName('conn', route.ingress);
+      const zone = zoneName('conn', route.ingress.name);
       if (!zones.has(zone)) http.push(`limit_conn_zone $binary_remote_addr zone=${zone}:5m;`);
       zones.add(zone);
       lines.push(`limit_conn ${zone} ${connections};`);
@@ -58,7 +68,7 @@ export function ingressNginxServer(manifests: readonly Manifest[], host: string,
     if (annotations[PROXY_BUFFERING] !== undefined) lines.push(`proxy_buffering ${annotations[PROXY_BUFFERING]};`);
     if (annotations[PROXY_READ_TIMEOUT] !== undefined) lines.push(`proxy_read_timeout ${annotations[PROXY_READ_TIMEOUT]}s;`);
     if (annotations[PROXY_SEND_TIMEOUT] !== undefined) lines.push(`proxy_send_timeout ${annotations[PROXY_SEND_TIMEOUT]}s;`);
-    return location(`~* ^${route.path}`, [...lines, ...proxyTo(upstreams, route.backend)]);
+    return location(`~* ^${route.path}`, [...lines, ...proxyTo(upstreamOf(manifests, upstreams, route.service))]);
   });
   return { http, locations };
 }
@@ -67,32 +77,39 @@ export function gatewayNginxServer(manifests: readonly Manifest[], host: string,
   const http: string[] = [];
   const zoneOf = (policy: NginxGatewayObject, index: number) => zoneName('rps', `${policy.name}_${index}`);
   for (const policy of nginxGatewayObjects(manifests, 'RateLimitPolicy')) {
-    (policy.spec.rateLimit?.local?.rules ?? []).forEach((rule, index) => http.push(`limit_req_zone ${rule.key} zone=${zoneOf(policy, index)}:${rule.zoneSize ?? '10m'} rate=${rule.rate};`));
+    (policy.spec.rateLimit?.local?.rules ?? []).forEach((limit, index) => http.push(`limit_req_zone ${limit.key} zone=${zoneOf(policy, index)}:${limit.zoneSize ?? '10m'} rate=${limit.rate};`));
   }
   const filtersInHttp = new Set<string>();
-  const locations = [...httpRouteTable(manifests, host).routes].sort(gatewayRouteOrder).map((route) => {
-    const held = ruleOf(manifests, route);
+  const rules = ofKind(manifests, 'HTTPRoute')
+    .filter((httpRoute) => (httpRoute.typed.spec?.hostnames ?? [host]).includes(host))
+    .flatMap((httpRoute) => (httpRoute.typed.spec?.rules ?? []).map((rule) => ({ httpRoute, rule, value: rule.matches?.[0]?.path?.value ?? '' })));
+  const locations = rules.sort(gatewayRouteOrder).map(({ httpRoute, rule, value }) => {
     const lines: string[] = [];
-    for (const policy of held ? policiesFor(manifests, 'RateLimitPolicy', held.httpRoute) : []) {
+    for (const policy of policiesFor(manifests, 'RateLimitPolicy', httpRoute)) {
       const { rateLimit } = policy.spec;
-      (rateLimit?.local?.rules ?? []).forEach((rule, index) => lines.push(`limit_req zone=${zoneOf(policy, index)}${rule.burst ? ` burst=${rule.burst}` : ''}${rule.noDelay ? ' nodelay' : ''};`));
+      (rateLimit?.local?.rules ?? []).forEach((limit, index) => lines.push(`limit_req zone=${zoneOf(policy, index)}${limit.burst ? ` burst=${limit.burst}` : ''}${limit.noDelay ? ' nodelay' : ''};`));
       if (rateLimit?.rejectCode) lines.push(`limit_req_status ${rateLimit.rejectCode};`);
     }
-    for (const { spec } of held ? policiesFor(manifests, 'ProxySettingsPolicy', held.httpRoute) : []) {
+    for (const { spec } of policiesFor(manifests, 'ProxySettingsPolicy', httpRoute)) {
       if (spec.buffering?.disable) lines.push('proxy_buffering off;');
       if (spec.timeout?.read) lines.push(`proxy_read_timeout ${spec.timeout.read};`);
       if (spec.timeout?.send) lines.push(`proxy_send_timeout ${spec.timeout.send};`);
     }
-    for (const filter of held ? snippetsFiltersOf(manifests, held.rule) : []) {
+    for (const filter of snippetsFiltersOf(manifests, rule)) {
       for (const snippet of filter.spec.snippets ?? []) {
         if (snippet.context === 'http.server.location') lines.push(snippet.value);
         else if (snippet.context === 'http' && !filtersInHttp.has(filter.name)) http.push(snippet.value);
       }
       filtersInHttp.add(filter.name);
     }
-    return location(`~ ^${route.value}`, [...lines, ...proxyTo(upstreams, route.backend)]);
+    return location(`~ ^${value}`, [...lines, ...proxyTo(upstreamOf(manifests, upstreams, rule.backendRefs?.[0]?.name))]);
   });
   return { http, locations };
+}
+
+/** The order NGINX Gateway Fabric writes its regex locations in: longest value first, then alphabetical (the first that matches wins). */
+function gatewayRouteOrder(a: { value: string }, b: { value: string }): number {
+  return b.value.length - a.value.length || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0);
 }
 
 function location(match: string, lines: readonly string[]): string {

@@ -1,6 +1,6 @@
 /**
- * The repository as the infra checks see it: paths relative to the repo root, files as Docker would send
- * them in a build context (minus .dockerignore).
+ * The repository as the deployment checks see it: paths relative to the repo root, files as Docker would
+ * send them in a build context (minus .dockerignore).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';

@@ -1,48 +1,37 @@
+/**
+ * The Ingresses of infra/k8s (their paths are written by `npm run generate`, see generate.test.ts): the
+ * conventions ingress-nginx needs, and the settings of the Ingress holding each route of PUBLIC_ROUTES.
+ */
 import { PUBLIC_ROUTES } from '@blog/common';
 import {
   checkConnectionLimit,
   checkIngressConventions,
   checkRequestRateLimit,
   checkStreamingRoute,
-  hostRouteTable,
-  ingressRouteTable,
+  ingressHolding,
   LIMIT_BURST_MULTIPLIER,
   LIMIT_CONNECTIONS,
   LIMIT_RPS,
   LIMIT_ALLOWLIST,
   LIMIT_WHITELIST,
-  matchingRoute,
   PROXY_BUFFERING,
   PROXY_READ_TIMEOUT,
-  routeRequest,
   USE_REGEX,
 } from '../src/checks/ingress';
-import { EXPECTED, INTERNAL_PATHS, STREAM_URLS } from './support/requests';
 import { loadManifests, ofKind, typedOf, mutatedCopy, type Manifest } from '../src/manifests';
 
 const { manifests } = loadManifests();
 const INGRESS = 'ingress-srv';
 const STREAM_INGRESS = 'ingress-stream';
 const HOST = 'posts.com';
-const table = ingressRouteTable(manifests, INGRESS, HOST);
-/** Every Ingress of the host together: ingress-nginx merges them into one server. */
-const hostTable = hostRouteTable(manifests, HOST);
-const byPath = (a: { path: string }, b: { path: string }) => a.path.localeCompare(b.path);
+const STREAMS = PUBLIC_ROUTES.filter((route) => route.stream).map((route) => route.path);
+const REQUESTS = PUBLIC_ROUTES.filter((route) => !route.stream).map((route) => route.path);
+const holder = (path: string) => {
+  const found = ingressHolding(manifests, HOST, path);
+  return typeof found === 'string' ? found : found.ingress.name;
+};
 
 describe(`Ingress ${INGRESS}`, () => {
-  it('reads as a route table: every path leads to a public backend', () => {
-    expect(table.problems).toEqual([]);
-    expect(table.routes.length).toBeGreaterThan(0);
-  });
-
-  it.each(EXPECTED)('routes %s to %s (with the other Ingresses of the host)', (url, backend) => {
-    expect(routeRequest(hostTable.routes, url)).toBe(backend);
-  });
-
-  it('routes the internal paths (/events, probes, metrics) to the client only', () => {
-    for (const url of INTERNAL_PATHS) expect([url, routeRequest(hostTable.routes, url)]).toEqual([url, 'client']);
-  });
-
   it('is the nginx class, for host posts.com, with use-regex and ImplementationSpecific paths', () => {
     const ingress = typedOf(manifests, 'Ingress', INGRESS);
     expect(ingress.spec?.ingressClassName).toBe('nginx');
@@ -51,16 +40,9 @@ describe(`Ingress ${INGRESS}`, () => {
     expect(checkIngressConventions(manifests)).toEqual([]);
   });
 
-  it('with the other Ingresses of the host, has exactly the paths and backends of PUBLIC_ROUTES (common/src/routes.ts), so the local stack mirrors the cluster', () => {
-    expect(hostTable.problems).toEqual([]);
-    const routes = hostTable.routes.map(({ path, backend }) => ({ path, backend }));
-    expect(routes.sort(byPath)).toEqual([...PUBLIC_ROUTES].sort(byPath));
-  });
-
-  it('limits the request rate of each client address on every path it holds, with a burst that takes a page load', () => {
-    const urls = EXPECTED.map(([url]) => url).filter((url) => matchingRoute(hostTable.routes, url)?.ingress === INGRESS);
-    expect(urls.length).toBeGreaterThan(0);
-    for (const url of urls) expect([url, checkRequestRateLimit(manifests, HOST, url)]).toEqual([url, []]);
+  it('holds every route but the streams, and limits the request rate of each client address there, with a burst that takes a page load', () => {
+    expect(REQUESTS.map(holder)).toEqual(REQUESTS.map(() => INGRESS));
+    for (const path of REQUESTS) expect([path, checkRequestRateLimit(manifests, HOST, path)]).toEqual([path, []]);
   });
 
   it("is a host Vite's dev server (dev image) accepts", () => {
@@ -71,27 +53,29 @@ describe(`Ingress ${INGRESS}`, () => {
 });
 
 describe(`Ingress ${STREAM_INGRESS} (GET /posts/stream, Server-Sent Events)`, () => {
-  it.each(STREAM_URLS)('takes %s to query, unbuffered and with an hour-long read and send timeout', (url) => {
-    expect(matchingRoute(hostTable.routes, url)).toEqual({ path: '/posts/stream', backend: 'query', ingress: STREAM_INGRESS });
-    expect(checkStreamingRoute(manifests, HOST, url)).toEqual([]);
+  it('holds the streams', () => {
+    expect(STREAMS.length).toBeGreaterThan(0);
+    expect(STREAMS.map(holder)).toEqual(STREAMS.map(() => STREAM_INGRESS));
   });
 
-  it.each(STREAM_URLS)('limits %s to a number of open streams per client address, enough for a browser full of tabs', (url) => {
-    expect(checkConnectionLimit(manifests, HOST, url)).toEqual([]);
+  it.each(STREAMS)('passes %s on unbuffered, with an hour-long read and send timeout, and holds nothing else', (path) => {
+    expect(checkStreamingRoute(manifests, HOST, path)).toEqual([]);
   });
 
-  it('holds the stream only, for the same host, as the nginx class with use-regex', () => {
+  it.each(STREAMS)('limits %s to a number of open streams per client address, enough for a browser full of tabs', (path) => {
+    expect(checkConnectionLimit(manifests, HOST, path)).toEqual([]);
+  });
+
+  it('is the nginx class with use-regex', () => {
     const ingress = typedOf(manifests, 'Ingress', STREAM_INGRESS);
     expect(ingress.spec?.ingressClassName).toBe('nginx');
     expect(ingress.metadata?.annotations?.[USE_REGEX]).toBe('true');
-    expect(ingressRouteTable(manifests, STREAM_INGRESS, HOST).routes).toEqual([{ path: '/posts/stream', backend: 'query' }]);
   });
 
   // ingress-nginx's global proxy-buffering default is off, so on a default install nothing is buffered;
   // the stream's own annotation guards it on a controller where an admin turned buffering on.
   it('keeps the streaming annotations on the stream only: the other API paths take the controller default', () => {
-    expect(matchingRoute(hostTable.routes, '/posts')?.ingress).toBe(INGRESS);
-    expect(checkStreamingRoute(manifests, HOST, '/posts')).not.toEqual([]);
+    expect(checkStreamingRoute(manifests, HOST, '/posts/?(.*)')).not.toEqual([]);
   });
 });
 
@@ -114,49 +98,28 @@ describe('the Ingress checks catch', () => {
     ]);
   });
 
-  it('a table that differs from PUBLIC_ROUTES (swapped backends), and a non-public backend', () => {
-    const swapped = mutatedCopy(manifests, (copy) => {
-      const paths = typedOf(copy, 'Ingress', INGRESS).spec?.rules?.[0]?.http?.paths ?? [];
-      const [create, comments] = paths;
-      if (create?.backend.service && comments?.backend.service) [create.backend.service, comments.backend.service] = [comments.backend.service, create.backend.service];
-    });
-    const swappedTable = ingressRouteTable(swapped, INGRESS, HOST);
-    expect(swappedTable.routes).not.toEqual([...PUBLIC_ROUTES]);
-    expect(routeRequest(swappedTable.routes, '/posts/create')).toBe('comments');
-
-    const toBus = mutatedCopy(manifests, (copy) => {
-      const paths = typedOf(copy, 'Ingress', INGRESS).spec?.rules?.[0]?.http?.paths ?? [];
-      paths.push({ path: '/events', pathType: 'ImplementationSpecific', backend: { service: { name: 'event-bus-srv', port: { number: 4005 } } } });
-    });
-    expect(ingressRouteTable(toBus, INGRESS, HOST).problems).toEqual([expect.stringMatching(/path \/events: Service event-bus-srv runs blog\/event-bus, which is not a public backend/)]);
-  });
-
-  it('a stream Ingress that buffers, times out after a minute, or holds other paths; a path held by two Ingresses', () => {
+  it('a stream Ingress that buffers, times out after a minute, or holds other paths; a stream no Ingress holds', () => {
     const buffered = mutatedCopy(manifests, (copy) => {
       const annotations = typedOf(copy, 'Ingress', STREAM_INGRESS).metadata?.annotations ?? {};
       delete annotations[PROXY_BUFFERING];
       annotations[PROXY_READ_TIMEOUT] = '60';
       typedOf(copy, 'Ingress', STREAM_INGRESS).spec?.rules?.[0]?.http?.paths.push({
-        path: '/posts/?(.*)/comments',
+        path: '/posts/live',
         pathType: 'ImplementationSpecific',
-        backend: { service: { name: 'comments-srv', port: { number: 4001 } } },
+        backend: { service: { name: 'query-srv', port: { number: 4002 } } },
       });
     });
     expect(checkStreamingRoute(buffered, HOST, '/posts/stream')).toEqual([
       expect.stringMatching(/proxy-buffering is undefined, expected "off"/),
       expect.stringMatching(/proxy-read-timeout is "60", expected at least "3600"/),
-      expect.stringMatching(/also holds \/posts\/\?\(\.\*\)\/comments/),
-    ]);
-    expect(hostRouteTable(buffered, HOST).problems).toEqual([
-      expect.stringMatching(/path \/posts\/\?\(\.\*\)\/comments of host posts.com is in both Ingress ingress-srv and Ingress ingress-stream/),
+      expect.stringMatching(/also holds \/posts\/live/),
     ]);
 
     const noStreamIngress = mutatedCopy(manifests, (copy) => {
       const paths = typedOf(copy, 'Ingress', STREAM_INGRESS).spec?.rules?.[0]?.http?.paths ?? [];
       paths.splice(0);
     });
-    expect(matchingRoute(hostRouteTable(noStreamIngress, HOST).routes, '/posts/stream')?.ingress).toBe(INGRESS);
-    expect(checkStreamingRoute(noStreamIngress, HOST, '/posts/stream')).toContainEqual(expect.stringMatching(/proxy-buffering is undefined/));
+    expect(checkStreamingRoute(noStreamIngress, HOST, '/posts/stream')).toEqual([expect.stringMatching(/path \/posts\/stream: no Ingress of host posts.com holds it/)]);
   });
 
   describe('a missing or useless rate limit', () => {
@@ -185,9 +148,7 @@ describe('the Ingress checks catch', () => {
       ['limit-allowlist 0.0.0.0/0 (the current name)', LIMIT_ALLOWLIST, '0.0.0.0/0', /limit-allowlist exempts every address \(0.0.0.0\/0\)/],
     ])(`on ${INGRESS}: %s`, (_case, key, value, problem) => {
       const broken = withAnnotation(INGRESS, key, value);
-      for (const url of ['/posts/create', '/posts/abc/comments', '/posts', '/']) {
-        expect(checkRequestRateLimit(broken, HOST, url)).toEqual([expect.stringMatching(problem)]);
-      }
+      for (const path of REQUESTS) expect(checkRequestRateLimit(broken, HOST, path)).toEqual([expect.stringMatching(problem)]);
       // The other Ingress keeps its own limit.
       expect(checkConnectionLimit(broken, HOST, '/posts/stream')).toEqual([]);
     });
@@ -202,7 +163,7 @@ describe('the Ingress checks catch', () => {
     ])(`on ${STREAM_INGRESS}: %s`, (_case, key, value, problem) => {
       const broken = withAnnotation(STREAM_INGRESS, key, value);
       expect(checkConnectionLimit(broken, HOST, '/posts/stream')).toEqual([expect.stringMatching(problem)]);
-      expect(checkRequestRateLimit(broken, HOST, '/posts')).toEqual([]);
+      expect(checkRequestRateLimit(broken, HOST, '/posts/?(.*)')).toEqual([]);
     });
 
     it('a stream limited by its request rate only (the limit sits on the wrong Ingress)', () => {
@@ -214,7 +175,7 @@ describe('the Ingress checks catch', () => {
         stream[LIMIT_BURST_MULTIPLIER] = '5';
         requests[LIMIT_CONNECTIONS] = '10';
       });
-      expect(checkConnectionLimit(moved, HOST, '/posts/stream')).toEqual([expect.stringMatching(/ingress-stream\): .*limit-connections is undefined/)]);
+      expect(checkConnectionLimit(moved, HOST, '/posts/stream')).toEqual([expect.stringMatching(/\(Ingress ingress-stream\): .*limit-connections is undefined/)]);
     });
   });
 });

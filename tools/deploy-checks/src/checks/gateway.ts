@@ -1,16 +1,14 @@
 /**
- * The Gateway API objects of infra/k8s-gateway read the way NGINX Gateway Fabric serves them: the
- * HTTPRoutes of a host as one route table (in the terms of common/src/routes.ts, so it can be compared
- * with PUBLIC_ROUTES and with the Ingress), and the limits and stream settings of its policy objects.
+ * The Gateway API objects of infra/k8s-gateway as NGINX Gateway Fabric serves them: the conventions their
+ * paths depend on, and the settings that apply to the rule holding each route (its HTTPRoute's policies and
+ * the rule's filters), in the terms of the Ingress checks so that both can be compared: a stream's
+ * buffering and timeouts, and the limits on each client address. Which rules the HTTPRoutes hold is written
+ * by `npm run generate` from PUBLIC_ROUTES (src/generate/routes.ts).
  *
- * How NGINX Gateway Fabric (2.5 and later) matches: every RegularExpression path of a host becomes
- * `location ~ ^<value>` in one NGINX server, ordered by the length of the value, longest first (ties in
- * alphabetical order), and the first that matches wins — the order ingress-nginx uses for use-regex paths.
  * NGINX regexes are case-sensitive unless they say `(?i)`.
  */
-import { type PublicBackend, type PublicRoute } from '@blog/common';
 import { label, ofKind, type IHTTPRoute, type Manifest, type Typed } from '../manifests';
-import { backendOfService, MIN_STREAM_TIMEOUT_SECONDS, PUBLIC_BACKENDS, type ClientLimits } from './ingress';
+import { MIN_STREAM_TIMEOUT_SECONDS, type ClientLimits } from './ingress';
 
 /** The GatewayClass NGINX Gateway Fabric's chart installs. */
 export const GATEWAY_CLASS = 'nginx';
@@ -21,14 +19,6 @@ const CASE_INSENSITIVE = '(?i)';
 const UNSUPPORTED_RULE_FIELDS = ['name', 'timeouts', 'retry', 'sessionPersistence'] as const;
 
 type HttpRouteRule = NonNullable<NonNullable<IHTTPRoute['spec']>['rules']>[number];
-
-/** A path of the host's table, with the HTTPRoute and rule that hold it. */
-export interface GatewayRoute extends PublicRoute {
-  /** The RegularExpression value as written, e.g. `/(?i)posts/create`. */
-  value: string;
-  route: string;
-  rule: number;
-}
 
 /** The path of PUBLIC_ROUTES a value stands for: `/(?i)posts/create` → `/posts/create`. */
 export function publicPathOf(value: string): string {
@@ -51,12 +41,8 @@ function servesHost(route: IHTTPRoute, host: string): boolean {
   return hostnames.length === 0 || hostnames.includes(host);
 }
 
-function httpRoutesOf(manifests: readonly Manifest[], host: string): Typed<'HTTPRoute'>[] {
-  return ofKind(manifests, 'HTTPRoute').filter((route) => servesHost(route.typed, host));
-}
-
-/** Each parentRef names a Gateway here, and a listener of it that takes the host. */
-function parentProblems(manifests: readonly Manifest[], route: Typed<'HTTPRoute'>, host: string): string[] {
+/** Each parentRef names a Gateway here, and a listener of it that takes the host (any host when undefined). */
+function parentProblems(manifests: readonly Manifest[], route: Typed<'HTTPRoute'>, host: string | undefined): string[] {
   const refs = route.typed.spec?.parentRefs ?? [];
   if (refs.length === 0) return [`${label(route)}: no parentRefs: the route is attached to no Gateway`];
   return refs.flatMap((ref) => {
@@ -64,63 +50,27 @@ function parentProblems(manifests: readonly Manifest[], route: Typed<'HTTPRoute'
     const gateway = ofKind(manifests, 'Gateway').find((candidate) => candidate.name === ref.name);
     if (!gateway) return [`${label(route)}: parentRef ${ref.name}: no Gateway of that name`];
     const listeners = (gateway.typed.spec?.listeners ?? []).filter((listener) => ref.sectionName === undefined || listener.name === ref.sectionName);
-    if (!listeners.some((listener) => listener.hostname === undefined || listener.hostname === host)) return [`${label(route)}: parentRef ${ref.name}: no listener${ref.sectionName ? ` ${ref.sectionName}` : ''} of the Gateway takes host ${host}`];
+    const listener = `listener${ref.sectionName ? ` ${ref.sectionName}` : ''}`;
+    if (listeners.length === 0) return [`${label(route)}: parentRef ${ref.name}: no ${listener} of the Gateway`];
+    if (host !== undefined && !listeners.some((candidate) => candidate.hostname === undefined || candidate.hostname === host)) return [`${label(route)}: parentRef ${ref.name}: no ${listener} of the Gateway takes host ${host}`];
     return [];
   });
 }
 
-/** The public backend of a rule: one Service backend, on one of its ports. */
-function ruleBackend(manifests: readonly Manifest[], rule: HttpRouteRule): PublicBackend | string {
-  const refs = rule.backendRefs ?? [];
-  const [ref] = refs;
-  if (!ref || refs.length > 1) return `${refs.length} backendRefs, expected one`;
-  if ((ref.group ?? '') !== '' || (ref.kind ?? 'Service') !== 'Service') return `backend ${ref.name} is not a Service`;
-  const service = ofKind(manifests, 'Service').find((candidate) => candidate.name === ref.name);
-  if (service && !(service.typed.spec?.ports ?? []).some((port) => port.port === ref.port)) return `Service ${ref.name} has no port ${String(ref.port)}`;
-  const backend = backendOfService(manifests, ref.name);
-  return PUBLIC_BACKENDS.includes(backend as PublicBackend) ? (backend as PublicBackend) : backend;
-}
-
-/** Every HTTPRoute rule of `host` as one table; a rule that is not one RegularExpression path to one public Service is a problem. */
-export function httpRouteTable(manifests: readonly Manifest[], host: string): { routes: GatewayRoute[]; problems: string[] } {
-  const routes: GatewayRoute[] = [];
-  const problems: string[] = [];
-  for (const route of httpRoutesOf(manifests, host)) {
-    problems.push(...parentProblems(manifests, route, host));
-    (route.typed.spec?.rules ?? []).forEach((rule, index) => {
-      const where = `${label(route)} spec.rules[${index}]`;
-      const matches = rule.matches ?? [];
-      const [match] = matches;
-      const path = match?.path;
-      if (!match || matches.length > 1 || match.headers || match.method || match.queryParams || path?.type !== 'RegularExpression' || path.value === undefined) {
-        problems.push(`${where}: expected one match on a RegularExpression path only (the form of PUBLIC_ROUTES)`);
-        return;
-      }
-      const backend = ruleBackend(manifests, rule);
-      if (!PUBLIC_BACKENDS.includes(backend as PublicBackend)) {
-        problems.push(`${where} (${path.value}): ${backend}`);
-        return;
-      }
-      const held = routes.find((other) => other.value === path.value);
-      if (held) problems.push(`${where}: path ${path.value} is also in HTTPRoute ${held.route}`);
-      else routes.push({ path: publicPathOf(path.value), backend: backend as PublicBackend, value: path.value, route: route.name, rule: index });
-    });
-  }
-  return { routes, problems };
-}
-
-/** The order NGINX Gateway Fabric writes its regex locations in: longest value first, then alphabetical. */
-export function gatewayRouteOrder(a: GatewayRoute, b: GatewayRoute): number {
-  return b.value.length - a.value.length || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0);
-}
-
-/** The path NGINX Gateway Fabric picks for a request URL (the first in gatewayRouteOrder that matches), if any. */
-export function gatewayMatchingRoute(routes: readonly GatewayRoute[], requestUrl: string): GatewayRoute | undefined {
-  const pathname = new URL(requestUrl, 'http://gateway.invalid').pathname;
-  return [...routes].sort(gatewayRouteOrder).find((route) => {
-    const pattern = compileGatewayPath(route.value);
-    return typeof pattern !== 'string' && pattern.test(pathname);
-  });
+/** The HTTPRoute rule holding a path of PUBLIC_ROUTES for `host` (a RegularExpression match standing for it), or a problem. */
+export function ruleHolding(manifests: readonly Manifest[], host: string, path: string): { httpRoute: Typed<'HTTPRoute'>; rule: HttpRouteRule; where: string } | string {
+  const holding = ofKind(manifests, 'HTTPRoute')
+    .filter((route) => servesHost(route.typed, host))
+    .flatMap((httpRoute) =>
+      (httpRoute.typed.spec?.rules ?? []).flatMap((rule) => {
+        const value = rule.matches?.find((match) => match.path?.type === 'RegularExpression' && publicPathOf(match.path.value ?? '') === path)?.path?.value;
+        return value === undefined ? [] : [{ httpRoute, rule, where: `path ${value} (HTTPRoute ${httpRoute.name})` }];
+      }),
+    );
+  const [found, ...more] = holding;
+  if (!found) return `path ${path}: no HTTPRoute rule of host ${host} holds it`;
+  if (more.length > 0) return `path ${path}: held by ${holding.map((held) => `HTTPRoute ${held.httpRoute.name}`).join(' and ')}`;
+  return found;
 }
 
 interface TargetRef {
@@ -165,25 +115,10 @@ export function nginxDurationSeconds(value: string | undefined): number | undefi
   return Number(match[1]) * factor;
 }
 
-/** The HTTPRoute and rule that hold a path of the host's table. */
-export function ruleOf(manifests: readonly Manifest[], route: GatewayRoute): { httpRoute: Typed<'HTTPRoute'>; rule: HttpRouteRule } | undefined {
-  const httpRoute = ofKind(manifests, 'HTTPRoute').find((candidate) => candidate.name === route.route);
-  const rule = httpRoute?.typed.spec?.rules?.[route.rule];
-  return httpRoute && rule ? { httpRoute, rule } : undefined;
-}
-
 /** The SnippetsFilters a rule names in its ExtensionRef filters. */
 export function snippetsFiltersOf(manifests: readonly Manifest[], rule: HttpRouteRule): NginxGatewayObject[] {
   const names = (rule.filters ?? []).filter((filter) => filter.type === 'ExtensionRef' && filter.extensionRef?.group === NGINX_GATEWAY_GROUP && filter.extensionRef.kind === 'SnippetsFilter').map((filter) => filter.extensionRef?.name);
   return nginxGatewayObjects(manifests, 'SnippetsFilter').filter((candidate) => names.includes(candidate.name));
-}
-
-/** The route serving a request URL on the host, with its HTTPRoute, or a problem. */
-function servingRoute(manifests: readonly Manifest[], host: string, requestUrl: string): { route: GatewayRoute; httpRoute: Typed<'HTTPRoute'>; rule: HttpRouteRule; where: string } | string {
-  const route = gatewayMatchingRoute(httpRouteTable(manifests, host).routes, requestUrl);
-  const held = route && ruleOf(manifests, route);
-  if (!route || !held) return `${requestUrl}: no path of host ${host} matches`;
-  return { route, ...held, where: `${requestUrl} (path ${route.value} of HTTPRoute ${route.route})` };
 }
 
 /**
@@ -191,10 +126,10 @@ function servingRoute(manifests: readonly Manifest[], host: string, requestUrl: 
  * turns response buffering off and allows hour-long reads and sends. Policies apply to a whole route, so
  * that route holds nothing but streams.
  */
-export function checkGatewayStreamingRoute(manifests: readonly Manifest[], host: string, requestUrl: string): string[] {
-  const found = servingRoute(manifests, host, requestUrl);
+export function checkGatewayStreamingRoute(manifests: readonly Manifest[], host: string, path: string): string[] {
+  const found = ruleHolding(manifests, host, path);
   if (typeof found === 'string') return [found];
-  const { route, httpRoute, where } = found;
+  const { httpRoute, rule, where } = found;
   const problems: string[] = [];
   const policies = policiesFor(manifests, 'ProxySettingsPolicy', httpRoute);
   if (!policies.some((policy) => policy.spec.buffering?.disable === true)) problems.push(`${where}: no ProxySettingsPolicy with buffering.disable: true applies: NGINX would buffer the stream`);
@@ -202,8 +137,8 @@ export function checkGatewayStreamingRoute(manifests: readonly Manifest[], host:
     const seconds = Math.max(0, ...policies.map((policy) => nginxDurationSeconds(policy.spec.timeout?.[field]) ?? 0));
     if (seconds < MIN_STREAM_TIMEOUT_SECONDS) problems.push(`${where}: no ProxySettingsPolicy sets timeout.${field} to at least ${MIN_STREAM_TIMEOUT_SECONDS} s (NGINX's default is 60 s)`);
   }
-  const others = httpRouteTable(manifests, host).routes.filter((other) => other.route === route.route && other.value !== route.value);
-  if (others.length > 0) problems.push(`${where}: the HTTPRoute also holds ${others.map((other) => other.value).join(', ')}, which would not be buffered either`);
+  const others = (httpRoute.typed.spec?.rules ?? []).filter((other) => other !== rule).flatMap((other) => (other.matches ?? []).map((match) => match.path?.value ?? ''));
+  if (others.length > 0) problems.push(`${where}: the HTTPRoute also holds ${others.join(', ')}, which would not be buffered either`);
   return problems;
 }
 
@@ -225,12 +160,12 @@ function connectionLimit(manifests: readonly Manifest[], rule: HttpRouteRule, wh
 }
 
 /**
- * The limits NGINX Gateway Fabric applies to a request URL, in the terms of ingressClientLimits: the
+ * The limits NGINX Gateway Fabric applies to a path, in the terms of ingressClientLimits: the
  * RateLimitPolicy that applies to its route (a per-address rule, served at once up to its burst), and a
  * connection limit from a SnippetsFilter of its rule.
  */
-export function gatewayClientLimits(manifests: readonly Manifest[], host: string, requestUrl: string): { limits: ClientLimits; problems: string[] } {
-  const found = servingRoute(manifests, host, requestUrl);
+export function gatewayClientLimits(manifests: readonly Manifest[], host: string, path: string): { limits: ClientLimits; problems: string[] } {
+  const found = ruleHolding(manifests, host, path);
   if (typeof found === 'string') return { limits: {}, problems: [found] };
   const { httpRoute, rule, where } = found;
   const problems: string[] = [];
@@ -252,9 +187,10 @@ export function gatewayClientLimits(manifests: readonly Manifest[], host: string
 }
 
 /**
- * What the route table and the policies depend on: the Gateway's class; no rule field NGINX Gateway
- * Fabric refuses; RegularExpression paths NGINX can take (NGINX Gateway Fabric refuses whitespace, "{",
- * "}" and ";"); every filter and policy target exists; one snippet per context (the CRD's rule).
+ * What the routes and the policies depend on: the Gateway's class; each HTTPRoute attached to a listener
+ * of a Gateway here that takes its hosts; no rule field NGINX Gateway Fabric refuses; RegularExpression
+ * paths NGINX can take (NGINX Gateway Fabric refuses whitespace, "{", "}" and ";"); every filter and
+ * policy target exists; one snippet per context (the CRD's rule).
  */
 export function checkGatewayConventions(manifests: readonly Manifest[]): string[] {
   const problems: string[] = [];
@@ -263,6 +199,8 @@ export function checkGatewayConventions(manifests: readonly Manifest[]): string[
   }
   const snippetsFilters = nginxGatewayObjects(manifests, 'SnippetsFilter');
   for (const route of ofKind(manifests, 'HTTPRoute')) {
+    const hostnames = route.typed.spec?.hostnames ?? [];
+    for (const host of hostnames.length > 0 ? hostnames : [undefined]) problems.push(...parentProblems(manifests, route, host));
     (route.typed.spec?.rules ?? []).forEach((rule, index) => {
       const where = `${label(route)} spec.rules[${index}]`;
       for (const field of UNSUPPORTED_RULE_FIELDS) if ((rule as Record<string, unknown>)[field] !== undefined) problems.push(`${where}: ${field} is set, which NGINX Gateway Fabric refuses (the rule would not be served)`);

@@ -1,54 +1,12 @@
 /**
- * The Ingress as a route table, read the way ingress-nginx reads it with use-regex, in the terms of
- * common/src/routes.ts (PUBLIC_ROUTES, resolvePublicRoute), so both can be compared.
+ * The Ingresses of infra/k8s as ingress-nginx serves them: the conventions their paths depend on, and the
+ * settings of the Ingress holding each route (its annotations apply to every path it holds): a stream's
+ * buffering and timeouts, and the limits on each client address. Which paths the Ingresses hold is written
+ * by `npm run generate` from PUBLIC_ROUTES (src/generate/routes.ts).
  */
-import { resolvePublicRoute, type PublicBackend, type PublicRoute } from '@blog/common';
-import { label, imageRepository, ofKind, workloads, type IIngress, type Manifest } from '../manifests';
-import { workloadsOfService } from './references';
+import { label, ofKind, type IIngress, type Manifest, type Typed } from '../manifests';
 
 export const USE_REGEX = 'nginx.ingress.kubernetes.io/use-regex';
-export const PUBLIC_BACKENDS: readonly PublicBackend[] = ['posts', 'comments', 'query', 'client'];
-
-/** The public backend a Service leads to: the name of the image its pods run (blog/posts → posts). */
-export function backendOfService(manifests: readonly Manifest[], serviceName: string): PublicBackend | string {
-  const service = ofKind(manifests, 'Service').find((s) => s.name === serviceName);
-  if (!service) return `Service ${serviceName} does not exist`;
-  const [workload, ...more] = workloadsOfService(service.typed, workloads(manifests));
-  if (!workload || more.length > 0) return `Service ${serviceName} does not select exactly one workload`;
-  const images = (workload.pod.containers ?? []).map((container) => imageRepository(container.image ?? ''));
-  const names = images.map((image) => image.split('/').at(-1) ?? image);
-  const backend = PUBLIC_BACKENDS.find((candidate) => names.includes(candidate));
-  return backend ?? `Service ${serviceName} runs ${images.join(', ')}, which is not a public backend (${PUBLIC_BACKENDS.join(', ')})`;
-}
-
-export interface IngressTable {
-  host: string | undefined;
-  routes: PublicRoute[];
-  problems: string[];
-}
-
-/** The paths of an Ingress's rule for `host`, with the public backend each leads to. */
-export function ingressRouteTable(manifests: readonly Manifest[], ingressName: string, host: string): IngressTable {
-  const ingress = ofKind(manifests, 'Ingress').find((i) => i.name === ingressName);
-  if (!ingress) return { host: undefined, routes: [], problems: [`no Ingress ${ingressName}`] };
-  const rules = (ingress.typed.spec?.rules ?? []).filter((rule) => rule.host === host);
-  if (rules.length !== 1) return { host: undefined, routes: [], problems: [`${label(ingress)}: ${rules.length} rules for host ${host}, expected 1`] };
-  const problems: string[] = [];
-  const routes: PublicRoute[] = [];
-  for (const path of rules[0]?.http?.paths ?? []) {
-    const serviceName = path.backend.service?.name;
-    const backend = serviceName === undefined ? 'the backend is not a Service' : backendOfService(manifests, serviceName);
-    if (path.path === undefined) problems.push(`${label(ingress)}: a path of host ${host} has no path`);
-    else if (PUBLIC_BACKENDS.includes(backend as PublicBackend)) routes.push({ path: path.path, backend: backend as PublicBackend });
-    else problems.push(`${label(ingress)}: path ${path.path}: ${backend}`);
-  }
-  return { host, routes, problems };
-}
-
-/** Where ingress-nginx (use-regex) sends a request URL: the path without the query string. */
-export function routeRequest(routes: readonly PublicRoute[], requestUrl: string): PublicBackend | undefined {
-  return resolvePublicRoute(new URL(requestUrl, 'http://ingress.invalid').pathname, routes);
-}
 
 /**
  * The conventions the route table depends on: the nginx class, use-regex on (else ingress-nginx reads
@@ -82,35 +40,18 @@ export function checkIngressConventions(manifests: readonly Manifest[]): string[
   return problems;
 }
 
-/** A path of the host's combined table, with the Ingress that holds it (whose annotations apply to it). */
-export interface HostRoute extends PublicRoute {
-  ingress: string;
+/** The paths an Ingress holds for `host`. */
+function pathsOf(ingress: Typed<'Ingress'>, host: string): string[] {
+  return (ingress.typed.spec?.rules ?? []).filter((rule) => rule.host === host).flatMap((rule) => (rule.http?.paths ?? []).map((path) => path.path ?? ''));
 }
 
-/**
- * Every Ingress's paths for `host` together: ingress-nginx merges the Ingresses of a host into one
- * server and tries the longest path first whichever Ingress holds it. A path held twice is a problem.
- */
-export function hostRouteTable(manifests: readonly Manifest[], host: string): { routes: HostRoute[]; problems: string[] } {
-  const routes: HostRoute[] = [];
-  const problems: string[] = [];
-  for (const ingress of ofKind(manifests, 'Ingress')) {
-    if (!(ingress.typed.spec?.rules ?? []).some((rule) => rule.host === host)) continue;
-    const table = ingressRouteTable(manifests, ingress.name, host);
-    problems.push(...table.problems);
-    for (const route of table.routes) {
-      const held = routes.find((other) => other.path.toLowerCase() === route.path.toLowerCase());
-      if (held) problems.push(`path ${route.path} of host ${host} is in both Ingress ${held.ingress} and Ingress ${ingress.name}`);
-      else routes.push({ ...route, ingress: ingress.name });
-    }
-  }
-  return { routes, problems };
-}
-
-/** The path of the host's table that ingress-nginx picks for a request URL (longest first), if any. */
-export function matchingRoute(routes: readonly HostRoute[], requestUrl: string): HostRoute | undefined {
-  const pathname = new URL(requestUrl, 'http://ingress.invalid').pathname;
-  return [...routes].sort((a, b) => b.path.length - a.path.length).find((route) => new RegExp(`^${route.path}`, 'i').test(pathname));
+/** The Ingress holding a path of PUBLIC_ROUTES for `host`, with a label naming both for messages, or a problem. */
+export function ingressHolding(manifests: readonly Manifest[], host: string, path: string): { ingress: Typed<'Ingress'>; where: string } | string {
+  const holding = ofKind(manifests, 'Ingress').filter((ingress) => pathsOf(ingress, host).includes(path));
+  const [ingress, ...more] = holding;
+  if (!ingress) return `path ${path}: no Ingress of host ${host} holds it`;
+  if (more.length > 0) return `path ${path}: held by ${holding.map((i) => `Ingress ${i.name}`).join(' and ')}`;
+  return { ingress, where: `path ${path} (Ingress ${ingress.name})` };
 }
 
 export const PROXY_BUFFERING = 'nginx.ingress.kubernetes.io/proxy-buffering';
@@ -124,13 +65,11 @@ export const MIN_STREAM_TIMEOUT_SECONDS = 3600;
  * buffering off and allows long reads and sends. Annotations apply to every path of an Ingress, so that
  * Ingress should hold nothing but streams.
  */
-export function checkStreamingRoute(manifests: readonly Manifest[], host: string, requestUrl: string): string[] {
-  const { routes } = hostRouteTable(manifests, host);
-  const route = matchingRoute(routes, requestUrl);
-  if (!route) return [`${requestUrl}: no path of host ${host} matches`];
-  const ingress = ofKind(manifests, 'Ingress').find((i) => i.name === route.ingress);
-  const annotations = ingress?.typed.metadata?.annotations ?? {};
-  const where = `${requestUrl} (path ${route.path} of Ingress ${route.ingress})`;
+export function checkStreamingRoute(manifests: readonly Manifest[], host: string, path: string): string[] {
+  const found = ingressHolding(manifests, host, path);
+  if (typeof found === 'string') return [found];
+  const { ingress, where } = found;
+  const annotations = ingress.typed.metadata?.annotations ?? {};
   const problems: string[] = [];
   if (annotations[PROXY_BUFFERING] !== 'off') problems.push(`${where}: ${PROXY_BUFFERING} is ${JSON.stringify(annotations[PROXY_BUFFERING])}, expected "off"`);
   for (const key of [PROXY_READ_TIMEOUT, PROXY_SEND_TIMEOUT]) {
@@ -139,8 +78,8 @@ export function checkStreamingRoute(manifests: readonly Manifest[], host: string
       problems.push(`${where}: ${key} is ${JSON.stringify(value)}, expected at least "${MIN_STREAM_TIMEOUT_SECONDS}" (seconds)`);
     }
   }
-  const others = ingressRouteTable(manifests, route.ingress, host).routes.filter((other) => other.path !== route.path);
-  if (others.length > 0) problems.push(`${where}: the Ingress also holds ${others.map((other) => other.path).join(', ')}, which would not be buffered either`);
+  const others = pathsOf(ingress, host).filter((other) => other !== path);
+  if (others.length > 0) problems.push(`${where}: the Ingress also holds ${others.join(', ')}, which would not be buffered either`);
   return problems;
 }
 
@@ -159,12 +98,10 @@ export const MIN_BURST = 30;
 /** Chromium and Firefox open at most 6 connections to one host over HTTP/1.1: one browser, 6 tabs streaming. */
 export const MIN_STREAMS_PER_CLIENT = 6;
 
-/** The Ingress whose annotations apply to a request URL, and a label naming both for messages. */
-function annotationsFor(manifests: readonly Manifest[], host: string, requestUrl: string): { where: string; annotations: Record<string, string> } | string {
-  const route = matchingRoute(hostRouteTable(manifests, host).routes, requestUrl);
-  if (!route) return `${requestUrl}: no path of host ${host} matches`;
-  const ingress = ofKind(manifests, 'Ingress').find((i) => i.name === route.ingress);
-  return { where: `${requestUrl} (path ${route.path} of Ingress ${route.ingress})`, annotations: ingress?.typed.metadata?.annotations ?? {} };
+/** The annotations of the Ingress holding a path, and a label naming both for messages. */
+function annotationsFor(manifests: readonly Manifest[], host: string, path: string): { where: string; annotations: Record<string, string> } | string {
+  const found = ingressHolding(manifests, host, path);
+  return typeof found === 'string' ? found : { where: found.where, annotations: found.ingress.typed.metadata?.annotations ?? {} };
 }
 
 /** An annotation as ingress-nginx needs it for a limit: a whole number above 0 (0 or a parse error means no limit). */
@@ -184,11 +121,11 @@ function checkWhitelist(annotations: Record<string, string>, where: string, prob
 }
 
 /**
- * A request path is rate-limited per client address by ingress-nginx: limit-rps set, and a burst
+ * A path is rate-limited per client address by ingress-nginx: limit-rps set, and a burst
  * (limit-rps × limit-burst-multiplier, both set) that takes a whole page load at once.
  */
-export function checkRequestRateLimit(manifests: readonly Manifest[], host: string, requestUrl: string): string[] {
-  const found = annotationsFor(manifests, host, requestUrl);
+export function checkRequestRateLimit(manifests: readonly Manifest[], host: string, path: string): string[] {
+  const found = annotationsFor(manifests, host, path);
   if (typeof found === 'string') return [found];
   const { where, annotations } = found;
   const problems: string[] = [];
@@ -205,8 +142,8 @@ export function checkRequestRateLimit(manifests: readonly Manifest[], host: stri
  * A stream path is limited by the number of streams a client address holds open at once (a request rate
  * would not bound requests that last an hour), with room for one browser's worth of tabs.
  */
-export function checkConnectionLimit(manifests: readonly Manifest[], host: string, requestUrl: string): string[] {
-  const found = annotationsFor(manifests, host, requestUrl);
+export function checkConnectionLimit(manifests: readonly Manifest[], host: string, path: string): string[] {
+  const found = annotationsFor(manifests, host, path);
   if (typeof found === 'string') return [found];
   const { where, annotations } = found;
   const problems: string[] = [];
@@ -218,7 +155,7 @@ export function checkConnectionLimit(manifests: readonly Manifest[], host: strin
   return problems;
 }
 
-/** The limits a client address meets on one request URL; a field is absent where no limit applies. */
+/** The limits a client address meets on one path; a field is absent where no limit applies. */
 export interface ClientLimits {
   requestsPerSecond?: number;
   /** Requests served at once above the rate before any is refused. */
@@ -227,9 +164,9 @@ export interface ClientLimits {
   connections?: number;
 }
 
-/** The limits ingress-nginx applies to a request URL: limit-rps, its burst (× limit-burst-multiplier, default 5) and limit-connections. */
-export function ingressClientLimits(manifests: readonly Manifest[], host: string, requestUrl: string): ClientLimits | string {
-  const found = annotationsFor(manifests, host, requestUrl);
+/** The limits ingress-nginx applies to a path: limit-rps, its burst (× limit-burst-multiplier, default 5) and limit-connections. */
+export function ingressClientLimits(manifests: readonly Manifest[], host: string, path: string): ClientLimits | string {
+  const found = annotationsFor(manifests, host, path);
   if (typeof found === 'string') return found;
   const number = (key: string) => (/^[1-9]\d*$/.test(found.annotations[key] ?? '') ? Number(found.annotations[key]) : undefined);
   const requestsPerSecond = number(LIMIT_RPS);

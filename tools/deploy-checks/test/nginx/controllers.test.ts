@@ -15,7 +15,7 @@ import { freePorts, waitFor } from '@blog/testkit';
 import { renderKustomization } from '../../src/kustomize';
 import { loadManifests, type Manifest } from '../../src/manifests';
 import { gatewayNginxServer, ingressNginxServer, nginxConf, type ServerConfig, type Upstreams } from '../../src/nginx-model';
-import { EXPECTED, INTERNAL_PATHS, STREAM_URLS } from '../support/requests';
+import { EXPECTED, INTERNAL_PATHS, STREAM_URLS } from './requests';
 
 const NGINX = process.env.NGINX ?? 'nginx';
 const HOST = 'posts.com';
