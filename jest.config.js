@@ -2,44 +2,37 @@
 // `npm test` type-checks sources (tsc -b) and tests (tsconfig.test.json) before jest runs.
 const path = require('node:path');
 
-const LONG_TIMEOUT = path.join(__dirname, 'e2e', 'test', 'long-timeout.ts');
+const LONG_TIMEOUT = path.join(__dirname, 'tools', 'e2e', 'test', 'long-timeout.ts');
 
 const tsJest = ['ts-jest', { tsconfig: path.join(__dirname, 'tsconfig.test.json') }];
 
-const project = (name, overrides = {}) => ({
-  displayName: name,
-  rootDir: path.join(__dirname, name),
+/** A project named after its workspace folder (tools/e2e → e2e). */
+const project = (dir, overrides = {}) => ({
+  displayName: path.basename(dir),
+  rootDir: path.join(__dirname, dir),
   testEnvironment: 'node',
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   transform: { '^.+\\.tsx?$': tsJest },
-  moduleNameMapper: {
-    '^@blog/common$': path.join(__dirname, 'common/src/index.ts'),
-    '^@blog/common/api$': path.join(__dirname, 'common/src/contracts/api.ts'),
-    '^@blog/common/testing$': path.join(__dirname, 'common/src/testing/index.ts'),
-    '^@blog/common/(state|nats)$': path.join(__dirname, 'common/src/messaging/$1.ts'),
-    // The services' modules, through the subpaths their packages export.
-    '^@blog/(posts|comments|query|moderation|event-bus)/(app|config|store|metrics|feed|testing)$': path.join(__dirname, '$1/src/$2.ts'),
-    '^@blog/client/server/app$': path.join(__dirname, 'client/server/app.ts'),
-    '^@blog/stack$': path.join(__dirname, 'stack/src/index.ts'),
-    '^@blog/testkit$': path.join(__dirname, 'testkit/src/index.ts'),
-    '^@blog/testkit/chromium$': path.join(__dirname, 'testkit/src/chromium.ts'),
-  },
+  // Workspace packages resolve through their own package.json exports, at the TypeScript sources (the
+  // "source" condition, which tsconfig.test.json's customConditions names too): no alias list to keep.
+  testEnvironmentOptions: { customExportConditions: ['source', 'node', 'node-addons'] },
   ...overrides,
 });
 
-// The tests on a NATS JetStream cluster need a nats-server (infra/scripts/nats-server.sh): `npm run test:cluster`.
-const clusterProject = (name) => project(`${name} (cluster)`, { rootDir: path.join(__dirname, name), testMatch: ['<rootDir>/test/cluster/**/*.test.ts'], setupFilesAfterEnv: [LONG_TIMEOUT] });
+// The tests on a NATS JetStream cluster need a nats-server (tools/scripts/nats-server.sh): `npm run test:cluster`.
+const clusterProject = (dir) => project(dir, { displayName: `${path.basename(dir)} (cluster)`, testMatch: ['<rootDir>/test/cluster/**/*.test.ts'], setupFilesAfterEnv: [LONG_TIMEOUT] });
 const withoutCluster = { testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/cluster/'] };
 
 // Real NGINX configured as ingress-nginx and NGINX Gateway Fabric would configure it: `npm run test:nginx`
-// (needs nginx: infra/scripts/nginx.sh finds or unpacks one).
-const nginxProject = project('infra (nginx)', { rootDir: path.join(__dirname, 'infra'), testMatch: ['<rootDir>/test/nginx/**/*.test.ts'], setupFilesAfterEnv: [LONG_TIMEOUT] });
+// (needs nginx: tools/scripts/nginx.sh finds or unpacks one).
+const nginxProject = project('tools/deploy-checks', { displayName: 'deploy-checks (nginx)', testMatch: ['<rootDir>/test/nginx/**/*.test.ts'], setupFilesAfterEnv: [LONG_TIMEOUT] });
 const withoutNginx = { testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/nginx/'] };
 
 const selected = process.env.BLOG_TEST_CLUSTER === '1' ? 'cluster' : process.env.BLOG_TEST_NGINX === '1' ? 'nginx' : 'default';
 
 module.exports = {
-  projects: selected === 'cluster' ? [clusterProject('event-bus'), clusterProject('e2e'), clusterProject('bench')] : selected === 'nginx' ? [nginxProject] : [
+  projects: selected === 'cluster' ? [clusterProject('event-bus'), clusterProject('tools/e2e'), clusterProject('tools/bench')] : selected === 'nginx' ? [nginxProject] : [
+    // The product.
     project('common'),
     project('event-bus', withoutCluster),
     project('posts'),
@@ -49,13 +42,16 @@ module.exports = {
     project('client'),
     // The local stack's runner: the supervisor restarting a crashed service, the client's build check.
     project('stack', { setupFilesAfterEnv: [LONG_TIMEOUT] }),
-    // What the full-stack tests, the bench and the infra tooling share.
-    project('testkit', { setupFilesAfterEnv: [LONG_TIMEOUT] }),
+    // The tooling. What the full-stack tests, the bench and the deployment checks share.
+    project('tools/testkit', { setupFilesAfterEnv: [LONG_TIMEOUT] }),
     // Checks of the Kubernetes manifests, skaffold.yaml and Dockerfiles (no cluster, no Docker needed).
-    project('infra', withoutNginx),
+    project('tools/deploy-checks', { setupFilesAfterEnv: [LONG_TIMEOUT], ...withoutNginx }),
+    // How the container step reads the manifests and Dockerfiles (its flow against running containers is
+    // test/flow.test.ts, which only `npm run test:containers` runs).
+    project('tools/containers', { testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/flow.test.ts'] }),
     // Full-stack tests start real processes from the built output; each file runs its own stack on free ports.
-    project('e2e', { setupFilesAfterEnv: [LONG_TIMEOUT], slowTestThreshold: 30, ...withoutCluster }),
+    project('tools/e2e', { setupFilesAfterEnv: [LONG_TIMEOUT], slowTestThreshold: 30, ...withoutCluster }),
     // A short smoke run of the benchmark against a local stack: correctness only, never speed.
-    project('bench', { setupFilesAfterEnv: [LONG_TIMEOUT], slowTestThreshold: 60, ...withoutCluster }),
+    project('tools/bench', { setupFilesAfterEnv: [LONG_TIMEOUT], slowTestThreshold: 60, ...withoutCluster }),
   ],
 };

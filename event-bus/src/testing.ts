@@ -1,6 +1,5 @@
 /**
- * Test doubles for code built on the bus (its own tests, the infra checks): never loaded by the running
- * service.
+ * Test doubles for code built on the bus (its own tests): never loaded by the running service.
  */
 import { AppendsById } from './log/appends-by-id';
 import { EventIndex } from './log/event-index';

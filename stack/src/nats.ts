@@ -14,9 +14,9 @@ import { NATS_ACCOUNT, NATS_ADMIN_USER, NATS_BUS_USER, NATS_ROUTE_USER, natsBusP
 /** The first release whose `sync_interval: always` makes JetStream fsync before it acknowledges. */
 export const MINIMUM_NATS_SERVER = '2.10.23';
 
-const INSTALL_HINT = `run infra/scripts/nats-server.sh (on Debian or Ubuntu, as root, it fetches one into ~/.cache/blog-nats), or set NATS_SERVER to a nats-server ${MINIMUM_NATS_SERVER} or later`;
+const INSTALL_HINT = `run tools/scripts/nats-server.sh (on Debian or Ubuntu, as root, it fetches one into ~/.cache/blog-nats), or set NATS_SERVER to a nats-server ${MINIMUM_NATS_SERVER} or later`;
 
-/** The nats-server to run: NATS_SERVER, the one infra/scripts/nats-server.sh caches, or the PATH's. */
+/** The nats-server to run: NATS_SERVER, the one tools/scripts/nats-server.sh caches, or the PATH's. */
 export function findNatsServer(env: NodeJS.ProcessEnv = process.env): string {
   const candidates = [env.NATS_SERVER, path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'blog-nats', 'nats-server'), 'nats-server'];
   const seen: string[] = [];

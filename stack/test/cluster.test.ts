@@ -67,7 +67,7 @@ describe('start:cluster', () => {
         timeout: 30_000,
       });
       expect(run.status).toBe(1);
-      expect(run.stderr).toMatch(/npm run start:cluster needs NATS: no nats-server 2\.10\.23 or later found.*infra\/scripts\/nats-server\.sh/);
+      expect(run.stderr).toMatch(/npm run start:cluster needs NATS: no nats-server 2\.10\.23 or later found.*tools\/scripts\/nats-server\.sh/);
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }

@@ -1,21 +1,25 @@
 /**
  * The public routes of the blog, written the way ingress-nginx reads them with `use-regex`: each path is a
  * case-insensitive regular expression anchored at the start, and the longest path is tried first.
- * infra/k8s's Ingresses and the local gateway both follow this table. `/posts/stream` (Server-Sent Events)
- * goes where `/posts/?(.*)` would send it anyway; it is listed on its own because in the cluster it has an
- * Ingress of its own, whose annotations turn response buffering off and allow an hour-long idle read.
+ * The local gateway follows this table, and `npm run generate` writes the cluster's route rules from it
+ * (the Ingresses of infra/k8s, the HTTPRoutes of infra/k8s-gateway). `/posts/stream` (Server-Sent Events)
+ * goes where `/posts/?(.*)` would send it anyway; it is listed on its own, as a stream, because in the
+ * cluster it has a route of its own, whose settings turn response buffering off and allow an hour-long
+ * idle read.
  */
 export type PublicBackend = 'posts' | 'comments' | 'query' | 'client';
 
 export interface PublicRoute {
   path: string;
   backend: PublicBackend;
+  /** Server-Sent Events: requests held open, which the cluster routes on their own, unbuffered. */
+  stream?: true;
 }
 
 export const PUBLIC_ROUTES: readonly PublicRoute[] = [
   { path: '/posts/create', backend: 'posts' },
   { path: '/posts/?(.*)/comments', backend: 'comments' },
-  { path: '/posts/stream', backend: 'query' },
+  { path: '/posts/stream', backend: 'query', stream: true },
   { path: '/posts/?(.*)', backend: 'query' },
   { path: '/?(.*)', backend: 'client' },
 ];

@@ -1,6 +1,6 @@
 /**
  * The JetStream event log on a real 3-node cluster on 127.0.0.1 (`npm run test:cluster`, which needs a
- * nats-server 2.10.23 or later: infra/scripts/nats-server.sh): the EventLog contract every log passes,
+ * nats-server 2.10.23 or later: tools/scripts/nats-server.sh): the EventLog contract every log passes,
  * then what is particular to a replicated log shared by several bus replicas.
  */
 import { MAX_EVENT_BYTES, QUARANTINED_EVENT_TYPE, silentLogger } from '@blog/common';

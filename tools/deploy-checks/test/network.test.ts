@@ -1,0 +1,109 @@
+import { workloadsOfService } from '../src/checks/references';
+import { checkFlowsAllowed, checkFlowsDenied, INGRESS_NGINX, KUBE_DNS, podModels, PROMETHEUS, type Flow, type PodModel } from '../src/checks/network';
+import { loadManifests, ofKind, typedOf, workloads, mutatedCopy, type Manifest } from '../src/manifests';
+
+const { manifests } = loadManifests();
+
+/** The pod behind a cluster URL (http://service:port), with the container port the Service sends to. */
+function target(all: readonly Manifest[], url: URL): { pod: PodModel; port: number } {
+  const service = ofKind(all, 'Service').find((s) => s.name === url.hostname);
+  if (!service) throw new Error(`no Service ${url.hostname}`);
+  const [workload] = workloadsOfService(service.typed, workloads(all));
+  const servicePort = service.typed.spec?.ports?.find((p) => p.port === Number(url.port));
+  const pod = workload && podModels(all).get(workload.name);
+  const containerPort = workload?.pod.containers?.flatMap((c) => c.ports ?? []).find((p) => (typeof servicePort?.targetPort === 'string' ? p.name === servicePort.targetPort : p.containerPort === (servicePort?.targetPort ?? servicePort?.port)));
+  if (!pod || !containerPort) throw new Error(`cannot resolve ${url.href}`);
+  return { pod, port: containerPort.containerPort };
+}
+
+function podOf(all: readonly Manifest[], workloadName: string): PodModel {
+  const pod = podModels(all).get(workloadName);
+  if (!pod) throw new Error(`no workload ${workloadName}`);
+  return pod;
+}
+
+/** The flows the blog needs, derived from the ConfigMap and the Ingress. */
+function requiredFlows(all: readonly Manifest[]): Flow[] {
+  const data = ofKind(all, 'ConfigMap').find((c) => c.name === 'blog-config')?.typed.data ?? {};
+  const bus = target(all, new URL(data.EVENT_BUS_URL ?? ''));
+  const subscribers = (data.EVENT_SUBSCRIBERS ?? '').split(',').map((url) => target(all, new URL(url.trim())));
+  const flows: Flow[] = [];
+  for (const subscriber of subscribers) {
+    flows.push({ from: bus.pod, to: subscriber.pod, port: subscriber.port, why: 'the bus delivers events (EVENT_SUBSCRIBERS)' });
+    flows.push({ from: subscriber.pod, to: bus.pod, port: bus.port, why: 'publishing and reading the history (EVENT_BUS_URL)' });
+  }
+  for (const rule of ofKind(all, 'Ingress').flatMap((ingress) => ingress.typed.spec?.rules ?? [])) {
+    for (const path of rule.http?.paths ?? []) {
+      const service = path.backend.service;
+      if (!service) continue;
+      const { pod, port } = target(all, new URL(`http://${service.name}:${service.port?.number ?? 80}`));
+      flows.push({ from: INGRESS_NGINX, to: pod, port, why: `the Ingress path ${path.path ?? ''}` });
+    }
+  }
+  for (const workload of workloads(all)) {
+    const port = Number(workload.template.metadata?.annotations?.['prometheus.io/port']);
+    const pod = podModels(all).get(workload.name);
+    if (pod && Number.isInteger(port)) flows.push({ from: PROMETHEUS, to: pod, port, why: 'Prometheus scrapes GET /metrics (prometheus.io annotations)' });
+  }
+  for (const pod of podModels(all).values()) {
+    flows.push({ from: pod, to: KUBE_DNS, port: 53, protocol: 'UDP', why: 'DNS' }, { from: pod, to: KUBE_DNS, port: 53, protocol: 'TCP', why: 'DNS over TCP' });
+  }
+  return flows;
+}
+
+/** Flows least privilege forbids. */
+function forbiddenFlows(all: readonly Manifest[]): Flow[] {
+  const bus = podOf(all, 'event-bus');
+  const client = podOf(all, 'client-depl');
+  const outsider: PodModel = { name: 'a pod in another namespace', namespace: 'other', namespaceLabels: { 'kubernetes.io/metadata.name': 'other' }, labels: { app: 'posts' }, ports: [] };
+  return [
+    { from: INGRESS_NGINX, to: bus, port: 4005, why: 'the bus is not public' },
+    { from: INGRESS_NGINX, to: podOf(all, 'moderation-depl'), port: 4003, why: 'moderation is not public' },
+    { from: client, to: bus, port: 4005, why: 'the client does not use the bus' },
+    { from: client, to: podOf(all, 'posts-depl'), port: 4000, why: 'the client does not proxy behind the Ingress' },
+    { from: outsider, to: bus, port: 4005, why: 'only this namespace may publish' },
+    { from: outsider, to: podOf(all, 'query-depl'), port: 4002, why: 'only the bus may deliver events' },
+    { from: podOf(all, 'posts-depl'), to: podOf(all, 'comments-depl'), port: 4001, why: 'services talk through the bus only' },
+    { from: bus, to: client, port: 3000, why: 'the client is no subscriber' },
+    { from: { ...PROMETHEUS, name: 'Prometheus in another namespace', namespace: 'other', namespaceLabels: { 'kubernetes.io/metadata.name': 'other' } }, to: bus, port: 4005, why: 'only the monitoring namespace scrapes' },
+  ];
+}
+
+describe('NetworkPolicies', () => {
+  it('allow every flow the blog needs: bus ⇄ subscribers, ingress-nginx → public backends, Prometheus → services, every pod → DNS', () => {
+    const flows = requiredFlows(manifests);
+    expect(flows.filter((flow) => flow.from === PROMETHEUS)).toHaveLength(5);
+    expect(checkFlowsAllowed(manifests, flows)).toEqual([]);
+  });
+
+  it('deny the rest (default deny): e.g. the bus is not reachable from ingress-nginx, the client or other namespaces', () => {
+    expect(checkFlowsDenied(manifests, forbiddenFlows(manifests))).toEqual([]);
+  });
+});
+
+describe('the NetworkPolicy checks catch', () => {
+  it('a needed flow that a policy change blocks (no egress to the bus; DNS on the wrong port)', () => {
+    const broken = mutatedCopy(manifests, (copy) => {
+      const toBus = typedOf(copy, 'NetworkPolicy', 'allow-event-bus-to-services');
+      if (toBus.spec) delete toBus.spec.egress;
+      const dns = typedOf(copy, 'NetworkPolicy', 'allow-dns-egress').spec?.egress?.[0]?.ports;
+      if (dns?.[0]) dns[0].port = 5353;
+    });
+    const problems = checkFlowsAllowed(broken, requiredFlows(broken));
+    expect(problems).toContainEqual(expect.stringMatching(/^Deployment\/posts-depl → StatefulSet\/event-bus:4005\/TCP \(publishing.*\) is blocked by the egress of Deployment\/posts-depl/));
+    expect(problems).toContainEqual(expect.stringMatching(/^Deployment\/client-depl → kube-dns:53\/UDP \(DNS\) is blocked by the egress of Deployment\/client-depl/));
+    expect(problems).not.toContainEqual(expect.stringMatching(/kube-dns:53\/TCP/));
+  });
+
+  it('a forbidden flow that a policy change allows (an ingress rule without from; the client stays blocked by its own egress)', () => {
+    const open = mutatedCopy(manifests, (copy) => {
+      const ingress = typedOf(copy, 'NetworkPolicy', 'allow-services-to-event-bus').spec?.ingress?.[0];
+      if (ingress) delete ingress.from;
+    });
+    expect(checkFlowsDenied(open, forbiddenFlows(open))).toEqual([
+      expect.stringMatching(/^ingress-nginx controller → StatefulSet\/event-bus:4005\/TCP is allowed/),
+      expect.stringMatching(/^a pod in another namespace → StatefulSet\/event-bus:4005\/TCP is allowed/),
+      expect.stringMatching(/^Prometheus in another namespace → StatefulSet\/event-bus:4005\/TCP is allowed/),
+    ]);
+  });
+});

@@ -1,0 +1,148 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { checkProductionProfile, checkRawYaml, checkSkaffoldBasics, MIN_SKAFFOLD_API_VERSION } from '../src/checks/skaffold';
+import { imageRepository, loadManifests, workloads } from '../src/manifests';
+import { manifestFiles, REPO_ROOT, repoPath } from '../src/repo';
+import { applyJsonPatch, compareSkaffoldVersions, dockerArtifacts, loadSkaffold, type SkaffoldConfig } from '../src/skaffold';
+
+const skaffold = loadSkaffold();
+const { manifests } = loadManifests();
+const files = manifestFiles();
+
+function skaffoldWith(mutate: (copy: SkaffoldConfig) => void): SkaffoldConfig {
+  const copy = structuredClone(skaffold);
+  mutate(copy);
+  return copy;
+}
+
+describe('skaffold.yaml', () => {
+  it(`is ${MIN_SKAFFOLD_API_VERSION} or newer, builds locally without pushing, with a dev target and manual sync per artifact`, () => {
+    expect(checkSkaffoldBasics(skaffold)).toEqual([]);
+  });
+
+  it('builds an artifact for every image the manifests run (each service and the client), and no other', () => {
+    const images = new Set(workloads(manifests).flatMap((w) => w.containers.map((c) => imageRepository(c.image ?? ''))));
+    expect(dockerArtifacts(skaffold).map((a) => a.image).sort()).toEqual([...images].sort());
+  });
+
+  it('deploys every infra/k8s/*.yaml through manifests.rawYaml', () => {
+    expect(checkRawYaml(skaffold, files)).toEqual([]);
+    expect(skaffold.manifests?.rawYaml).toContain('infra/k8s/*.yaml');
+  });
+
+  it('has a production profile whose patches hit existing artifacts and switch every one to production', () => {
+    expect(checkProductionProfile(skaffold)).toEqual([]);
+  });
+});
+
+describe('the skaffold checks catch', () => {
+  it('an old apiVersion, push: true, a production target by default, a missing sync', () => {
+    const broken = skaffoldWith((copy) => {
+      copy.apiVersion = 'skaffold/v4beta10';
+      if (copy.build?.local) copy.build.local.push = true;
+      const [first, second] = copy.build?.artifacts ?? [];
+      if (first?.docker) first.docker.target = 'production';
+      if (second) delete second.sync;
+    });
+    expect(checkSkaffoldBasics(broken)).toEqual([
+      'skaffold.yaml: apiVersion skaffold/v4beta10 is older than skaffold/v4beta14',
+      expect.stringMatching(/build.local.push is not false/),
+      expect.stringMatching(/build.artifacts\[0\] \(blog\/event-bus\): docker.target is "production", expected dev/),
+      expect.stringMatching(/build.artifacts\[1\] \(blog\/posts\): no sync.manual rules/),
+    ]);
+  });
+
+  it('orders skaffold versions', () => {
+    expect(compareSkaffoldVersions('skaffold/v4beta14', 'skaffold/v4beta11')).toBeGreaterThan(0);
+    expect(compareSkaffoldVersions('skaffold/v4', 'skaffold/v4beta11')).toBeGreaterThan(0);
+    expect(compareSkaffoldVersions('skaffold/v5alpha1', 'skaffold/v4')).toBeGreaterThan(0);
+    expect(compareSkaffoldVersions('skaffold/v4alpha3', 'skaffold/v4beta1')).toBeLessThan(0);
+    expect(compareSkaffoldVersions('skaffold/v4beta11', 'skaffold/v4beta11')).toBe(0);
+  });
+
+  it('rawYaml missing a manifest, or a glob matching none', () => {
+    const broken = skaffoldWith((copy) => {
+      if (copy.manifests) copy.manifests.rawYaml = ['infra/k8s/posts.yaml', 'k8s/*.yaml'];
+    });
+    const problems = checkRawYaml(broken, files);
+    expect(problems).toContainEqual('skaffold.yaml: manifests.rawYaml "k8s/*.yaml" matches no manifest');
+    expect(problems).toContainEqual('skaffold.yaml: manifests.rawYaml does not deploy infra/k8s/ingress.yaml');
+    expect(problems).not.toContainEqual(expect.stringMatching(/does not deploy infra\/k8s\/posts.yaml/));
+  });
+
+  it('a production profile that misses an artifact, or patches one that does not exist', () => {
+    const missing = skaffoldWith((copy) => {
+      copy.profiles?.[0]?.patches?.pop();
+    });
+    expect(checkProductionProfile(missing)).toEqual([expect.stringMatching(/artifact 5 \(blog\/client\) builds target "dev", not production/)]);
+
+    const beyond = skaffoldWith((copy) => {
+      copy.profiles?.[0]?.patches?.push({ op: 'replace', path: '/build/artifacts/6/docker/target', value: 'production' });
+    });
+    expect(checkProductionProfile(beyond)).toEqual([
+      expect.stringMatching(/patches\[6\] \("\/build\/artifacts\/6\/docker\/target"\): there is no artifact 6 \(6 artifacts\)/),
+      expect.stringMatching(/the patches do not apply: path \/build\/artifacts\/6\/docker\/target does not exist/),
+    ]);
+  });
+
+  it('applies JSON patches like skaffold (add, replace, remove; a bad path throws)', () => {
+    const doc = { a: [{ b: 1 }], c: { d: 2 } };
+    expect(applyJsonPatch(doc, [{ op: 'add', path: '/a/-', value: { b: 3 } }, { op: 'replace', path: '/c/d', value: 4 }, { op: 'remove', path: '/a/0' }])).toEqual({ a: [{ b: 3 }], c: { d: 4 } });
+    expect(doc).toEqual({ a: [{ b: 1 }], c: { d: 2 } });
+    expect(() => applyJsonPatch(doc, [{ op: 'replace', path: '/x/y', value: 1 }])).toThrow(/does not exist/);
+    expect(() => applyJsonPatch(doc, [{ op: 'replace', path: '/c/e', value: 1 }])).toThrow(/nothing there/);
+  });
+});
+
+describe('tools/scripts/check-skaffold-schema.mjs', () => {
+  const script = repoPath('tools/scripts/check-skaffold-schema.mjs');
+  const run = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, [script, ...args], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, ...env } });
+
+  let sandbox: string;
+  beforeAll(() => {
+    sandbox = mkdtempSync(path.join(tmpdir(), 'skaffold-schema-'));
+    // A small draft-07 schema in skaffold's style (anyOf + additionalProperties: false, x-intellij keywords).
+    const schema = {
+      $schema: 'http://json-schema.org/draft-07/schema#',
+      type: 'object',
+      anyOf: [{ $ref: '#/definitions/SkaffoldConfig' }],
+      definitions: {
+        SkaffoldConfig: {
+          required: ['apiVersion', 'kind'],
+          properties: { apiVersion: { type: 'string' }, kind: { type: 'string' }, build: { $ref: '#/definitions/Build' }, profiles: { type: 'array' } },
+          additionalProperties: false,
+          'x-intellij-html-description': 'the config',
+        },
+        Build: { properties: { local: { properties: { push: { type: 'boolean' } }, additionalProperties: false } }, additionalProperties: false },
+      },
+    };
+    writeFileSync(path.join(sandbox, 'skaffold-v9beta1.json'), JSON.stringify(schema));
+  });
+  afterAll(() => rmSync(sandbox, { recursive: true, force: true }));
+
+  it('validates with the schema of the apiVersion, also with every profile applied', () => {
+    const valid = path.join(sandbox, 'valid.yaml');
+    writeFileSync(valid, 'apiVersion: skaffold/v9beta1\nkind: Config\nbuild: { local: { push: false } }\nprofiles: [{ name: p, patches: [{ op: add, path: /build/local/pushh, value: true }] }]\n');
+    const result = run([valid], { SKAFFOLD_SCHEMAS_DIR: sandbox });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/valid.yaml with profile p is not valid against .*skaffold-v9beta1.json:\n {2}\/build\/local must NOT have additional properties "pushh"/);
+    expect(result.stderr).not.toMatch(/^\S*valid.yaml is not valid/m);
+
+    writeFileSync(valid, 'apiVersion: skaffold/v9beta1\nkind: Config\nbuild: { local: { push: false } }\n');
+    expect(run([valid], { SKAFFOLD_SCHEMAS_DIR: sandbox })).toMatchObject({ status: 0, stdout: expect.stringMatching(/valid against .*skaffold-v9beta1.json/) });
+  });
+
+  it('fails when there is no schema for the apiVersion, and skips when there is no schemas folder', () => {
+    const other = path.join(sandbox, 'other.yaml');
+    writeFileSync(other, 'apiVersion: skaffold/v9beta2\nkind: Config\n');
+    const missing = run([other], { SKAFFOLD_SCHEMAS_DIR: sandbox });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/no schema for skaffold\/v9beta2: .*skaffold-v9beta2.json does not exist \(available: skaffold-v9beta1.json\)/);
+
+    const skipped = run([other], { SKAFFOLD_SCHEMAS_DIR: path.join(sandbox, 'absent') });
+    expect(skipped.status).toBe(0);
+    expect(skipped.stdout).toMatch(/skipped: no schemas folder/);
+  });
+});
