@@ -17,23 +17,26 @@
  * contiguous; every query replica with the same read model; the course-style subscriber sent every event,
  * in order, and never an event older than the last it was sent (one deliverer at a time, each taking over
  * where the last stopped: at most the event in flight again). No answer but 201 and the documented 503s.
- * The table is printed and written to tools/e2e/artifacts/cluster-faults.md.
+ * The table is printed and written to tools/e2e/results/cluster-faults.md.
  *
  * Environment: CLUSTER_FAULT_RATE (requests/s, default 40), FAULT_SEED (default 1).
  */
+import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { natsStorageNames } from '@blog/common/nats';
-import { createPrivateNetwork, delay, http, privateNetworkUnavailable, startNatsCluster, startReplicatedStack, waitFor, type NatsCluster, type PrivateNetwork, type ReplicatedService, type ReplicatedStack, type ServiceName } from '@blog/testkit';
+import { createPrivateNetwork, delay, findNatsServer, http, privateNetworkUnavailable, startNatsCluster, startReplicatedStack, waitFor, type NatsCluster, type PrivateNetwork, type ReplicatedService, type ReplicatedStack, type ServiceName } from '@blog/testkit';
 import { Ledger, startLoad, type LoadReport } from '../../src/faults/load';
 import { moveLeader, moveLeaderAway, natsNodeOfBus } from '../../src/faults/partitions';
 import { HistoryReader, summarize, verifyUntilPassing, type Anomaly } from '../../src/faults/verify';
 
 const ARTIFACTS = path.join(__dirname, '..', '..', 'artifacts');
 const LOG_DIR = path.join(ARTIFACTS, 'logs', 'cluster-faults');
+/** The table of the last run is committed: the docs point at it instead of quoting figures. */
+const RESULTS = path.join(__dirname, '..', '..', 'results');
 const RATE = Number(process.env.CLUSTER_FAULT_RATE ?? 40);
 const LOAD_SEED = Number(process.env.FAULT_SEED ?? 1);
 const STREAM = 'BLOG_EVENTS';
@@ -105,8 +108,10 @@ afterAll(async () => {
   }
   if (rows.length === 0) return;
   const table = renderTable() + (noNetwork ? `\nThe partition scenarios did not run: ${noNetwork}.\n` : '');
-  mkdirSync(ARTIFACTS, { recursive: true });
-  writeFileSync(path.join(ARTIFACTS, 'cluster-faults.md'), table);
+  const natsServer = execFileSync(findNatsServer(), ['--version'], { encoding: 'utf8' }).trim();
+  const heading = `# The cluster fault suite\n\nRun of ${new Date().toISOString()} (${os.cpus().length} cores, ${natsServer}), written by \`npm run test:cluster\`.\n\n`;
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(path.join(RESULTS, 'cluster-faults.md'), heading + table);
   process.stdout.write(`\n${table}\n`);
 }, 60_000);
 
