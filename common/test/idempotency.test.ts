@@ -2,12 +2,19 @@
 import { CreatesByKey, EventIdTakenError } from '@blog/common';
 
 function createsWith({ position, idsFrom }: { position: number; idsFrom: number | undefined }) {
-  const state = { position, syncs: 0, sync: async () => void state.syncs++ };
+  const state = {
+    position,
+    syncs: 0,
+    sync: () => {
+      state.syncs++;
+      return Promise.resolve();
+    },
+  };
   return { state, creates: new CreatesByKey({ state, bus: { idsFrom } }) };
 }
 
 const keyed = (creates: CreatesByKey, found: string | undefined, body: string, stored: string) =>
-  creates.create('key', { find: () => found, sameBody: (held) => held === body, create: async () => stored });
+  creates.create('key', { find: () => found, sameBody: (held) => held === body, create: () => Promise.resolve(stored) });
 
 describe('CreatesByKey', () => {
   it('trusts the state without reading the history while it holds everything older than the bus remembers', async () => {
@@ -33,7 +40,7 @@ describe('CreatesByKey', () => {
 
   it('creates without a key, asking nothing of the state', async () => {
     const { state, creates } = createsWith({ position: 0, idsFrom: undefined });
-    await expect(creates.create(undefined, { find: () => 'never asked', sameBody: () => false, create: async () => 'created' })).resolves.toBe('created');
+    await expect(creates.create(undefined, { find: () => 'never asked', sameBody: () => false, create: () => Promise.resolve('created') })).resolves.toBe('created');
     expect(state.syncs).toBe(0);
   });
 });

@@ -6,10 +6,18 @@ function reactorWith(react: (key: string) => Promise<void>) {
   return new Reactor({ react, logger: silentLogger(), backoff: { minDelayMs: 1, maxDelayMs: 5 } });
 }
 
+/** A reaction that succeeds at once, keeping each key it was asked to publish. */
+function publishingTo(published: string[]) {
+  return (key: string): Promise<void> => {
+    published.push(key);
+    return Promise.resolve();
+  };
+}
+
 describe('Reactor', () => {
   it('publishes nothing before start, then only what is still needed', async () => {
     const published: string[] = [];
-    const reactor = reactorWith(async (key) => void published.push(key));
+    const reactor = reactorWith(publishingTo(published));
     reactor.need('a');
     reactor.need('b');
     reactor.done('a'); // the history already held a's reaction
@@ -22,7 +30,7 @@ describe('Reactor', () => {
 
   it('publishes once per key even when asked again before the echo arrives', async () => {
     const published: string[] = [];
-    const reactor = reactorWith(async (key) => void published.push(key));
+    const reactor = reactorWith(publishingTo(published));
     reactor.start();
     reactor.need('a');
     await eventually(() => expect(published).toHaveLength(1));
@@ -37,9 +45,10 @@ describe('Reactor', () => {
   it('retries a failed publish until it succeeds', async () => {
     let failuresLeft = 3;
     const published: string[] = [];
-    const reactor = reactorWith(async (key) => {
-      if (failuresLeft-- > 0) throw new Error('bus down');
+    const reactor = reactorWith((key) => {
+      if (failuresLeft-- > 0) return Promise.reject(new Error('bus down'));
       published.push(key);
+      return Promise.resolve();
     });
     reactor.start();
     reactor.need('a');
@@ -50,7 +59,7 @@ describe('Reactor', () => {
 
   it('can react again after the echo of the previous reaction', async () => {
     const published: string[] = [];
-    const reactor = reactorWith(async (key) => void published.push(key));
+    const reactor = reactorWith(publishingTo(published));
     reactor.start();
     reactor.need('a');
     await eventually(() => expect(published).toHaveLength(1));
@@ -64,9 +73,9 @@ describe('Reactor', () => {
     const { logger, lines } = recordingLogger();
     let attempts = 0;
     const reactor = new Reactor({
-      react: async () => {
+      react: () => {
         attempts++;
-        throw new EventIdTakenError('reaction-1', { type: 'CommentUpdated' });
+        return Promise.reject(new EventIdTakenError('reaction-1', { type: 'CommentUpdated' }));
       },
       logger,
       backoff: { minDelayMs: 1, maxDelayMs: 5 },

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFile, readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { silentLogger } from '@blog/common';
@@ -14,13 +15,13 @@ class FolderSnapshots implements SnapshotStore {
   claimedBy: string | undefined;
   constructor(private readonly dir: string) {}
 
-  async newest(schema: string): Promise<SnapshotInfo | undefined> {
-    return this.kept.filter((info) => info.schema === schema).sort((a, b) => b.seq - a.seq)[0];
+  newest(schema: string): Promise<SnapshotInfo | undefined> {
+    return Promise.resolve(this.kept.filter((info) => info.schema === schema).sort((a, b) => b.seq - a.seq)[0]);
   }
   async download(info: SnapshotInfo, file: string): Promise<void> {
     this.downloads++;
-    copyFileSync(this.fileOf(info), file);
-    const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
+    await copyFile(this.fileOf(info), file);
+    const sha256 = createHash('sha256').update(await readFile(file)).digest('hex');
     if (sha256 !== info.sha256) throw new Error('the snapshot\'s bytes do not match it');
   }
   async claim(schema: string, seq: number): Promise<string | undefined> {
@@ -30,11 +31,13 @@ class FolderSnapshots implements SnapshotStore {
   }
   async upload(schema: string, seq: number, claim: string, file: string): Promise<void> {
     if (claim !== this.claimedBy) throw new Error('not the live claim');
-    this.keep({ service: 'query', schema, seq, bytes: statSync(file).size, sha256: '' }, file);
+    const { size } = await stat(file);
+    this.keep({ service: 'query', schema, seq, bytes: size, sha256: '' }, file);
     this.claimedBy = undefined;
   }
-  async release(): Promise<void> {
+  release(): Promise<void> {
     this.claimedBy = undefined;
+    return Promise.resolve();
   }
   /** Keeps a copy of `file` as this snapshot (its sha256 computed unless given). */
   keep(info: SnapshotInfo, file: string): void {

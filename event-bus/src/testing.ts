@@ -15,26 +15,32 @@ export class MemoryEventLog extends IndexedEventLog {
   constructor({ recentIds = Infinity }: { recentIds?: number } = {}) {
     super();
     this.index = new EventIndex({ recentIds });
-    this.byId = new AppendsById(this.index, async (seq) => parseStoredLines(this.index.readTail(seq - 1, seq))[0] as StoredEvent);
+    // Each promise's executor runs at once, and a throw in it (a line that does not parse) rejects.
+    this.byId = new AppendsById(this.index, (seq) => new Promise((resolve) => resolve(parseStoredLines(this.index.readTail(seq - 1, seq))[0] as StoredEvent)));
   }
 
   append(event: NewEvent): Promise<Appended> {
-    return this.byId.append(event, async () => {
-      const stored: StoredEvent = { ...event, seq: this.index.lastSeq + 1 };
-      this.index.add([{ seq: stored.seq, id: stored.id, line: JSON.stringify(stored) }]);
-      return { event: stored, duplicate: false };
-    });
+    return this.byId.append(
+      event,
+      () =>
+        new Promise((resolve) => {
+          const stored: StoredEvent = { ...event, seq: this.index.lastSeq + 1 };
+          this.index.add([{ seq: stored.seq, id: stored.id, line: JSON.stringify(stored) }]);
+          resolve({ event: stored, duplicate: false });
+        }),
+    );
   }
 
-  async readRawAfter(after: number, limit: number, maxBytes?: number): Promise<string[]> {
-    return this.index.readTail(after, this.index.lastOfRead(after, limit, maxBytes));
+  readRawAfter(after: number, limit: number, maxBytes?: number): Promise<string[]> {
+    return Promise.resolve(this.index.readTail(after, this.index.lastOfRead(after, limit, maxBytes)));
   }
 
   health(): EventLogHealth {
     return { writable: true };
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.index.wakeAll();
+    return Promise.resolve();
   }
 }

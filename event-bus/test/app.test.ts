@@ -143,9 +143,9 @@ describe('event bus HTTP API', () => {
     const { app } = setup();
     for (let i = 1; i <= 5; i++) await request(app).post('/events').send({ type: 'PostCreated', data: { id: `p${i}`, title: 't' } });
     const page = await request(app).get('/events?after=1&limit=2').expect(200);
-    expect(page.body.map((e: { seq: number }) => e.seq)).toEqual([2, 3]);
+    expect((page.body as { seq: number }[]).map((event) => event.seq)).toEqual([2, 3]);
     const rest = await request(app).get('/events?after=3').expect(200);
-    expect(rest.body.map((e: { seq: number }) => e.seq)).toEqual([4, 5]);
+    expect((rest.body as { seq: number }[]).map((event) => event.seq)).toEqual([4, 5]);
     await request(app).get('/events?after=5').expect(200, []);
   });
 

@@ -33,7 +33,7 @@ describe('EventIndex read from a later seq on', () => {
 
   it('reads its tail from memory and anything older from the log, handing it the byte budget', async () => {
     const made = index();
-    const older = jest.fn(async (first: number, last: number, maxBytes: number) => [`${first}…${last} within ${maxBytes}`]);
+    const older = jest.fn((first: number, last: number, maxBytes: number) => Promise.resolve([`${first}…${last} within ${maxBytes}`]));
     // The tail holds 101–104 until it passes twice its size.
     expect(await made.readRaw(102, 10, Infinity, older)).toEqual([record(103).line, record(104).line]);
     expect(older).not.toHaveBeenCalled();

@@ -6,7 +6,7 @@ import { MemoryEventLog } from '../src/testing';
 import { describeEventLogContract } from './event-log-contract';
 import { tempDirs } from './support';
 
-describeEventLogContract('MemoryEventLog', { open: async () => new MemoryEventLog() });
+describeEventLogContract('MemoryEventLog', { open: () => Promise.resolve(new MemoryEventLog()) });
 
 const freshDir = tempDirs('event-log-contract-');
 const dirOf = new WeakMap<EventLog, string>();

@@ -8,16 +8,14 @@ import { KvLease } from '../src/jetstream/kv-lease';
 function staleBucket() {
   const state = { updates: 0, quorumTakesWrites: false, holder: '' };
   const kv = {
-    create: async () => {
-      throw new Error('wrong last sequence: the key exists');
-    },
-    get: async () => ({ operation: 'PUT', revision: 7, string: () => state.holder }) as unknown as KvEntry,
-    update: async () => {
+    create: () => Promise.reject(new Error('wrong last sequence: the key exists')),
+    get: () => Promise.resolve({ operation: 'PUT', revision: 7, string: () => state.holder } as unknown as KvEntry),
+    update: () => {
       state.updates++;
-      if (!state.quorumTakesWrites) throw new Error('wrong last sequence: 9');
-      return 10;
+      if (!state.quorumTakesWrites) return Promise.reject(new Error('wrong last sequence: 9'));
+      return Promise.resolve(10);
     },
-    delete: async () => undefined,
+    delete: () => Promise.resolve(),
   };
   return { kv: kv as unknown as KV, state };
 }

@@ -121,13 +121,14 @@ describe('a restarted bus resumes each subscriber where it stood', () => {
     let refusing = true;
     let refused = 0;
     const positions: PositionStore = {
-      load: async (url) => stored.get(url) ?? 0,
-      save: async (url, seq) => {
+      load: (url) => Promise.resolve(stored.get(url) ?? 0),
+      save: (url, seq) => {
         if (refusing) {
           refused++;
-          throw new Error('no responders');
+          return Promise.reject(new Error('no responders'));
         }
         stored.set(url, Math.max(stored.get(url) ?? 0, seq));
+        return Promise.resolve();
       },
       close: async () => {},
     };

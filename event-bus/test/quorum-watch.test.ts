@@ -27,8 +27,9 @@ function fakeServer() {
       if (server.answer === 'cut-off') return Promise.reject(new CutOff("the stream's leader n1 has heard from 0 of its 2 other copies"));
       return new Promise<void>((resolve, reject) => hanging.push({ confirm: resolve, cutOff: () => reject(new CutOff('the server left is cut off')) }));
     },
-    leave: async () => {
+    leave: () => {
       server.leaves++;
+      return Promise.resolve();
     },
     server: () => 'nats://10.0.0.1:4222',
     logger,

@@ -38,7 +38,7 @@ export function describeSnapshotArchiveContract(name: string, open: () => Promis
     beforeEach(async () => {
       dir = mkdtempSync(path.join(os.tmpdir(), 'bus-snapshots-'));
       place = await open();
-      const none = { statuses: async () => [] };
+      const none = { statuses: () => Promise.resolve([]) };
       // A log of 40 events: no snapshot may hold more.
       const log = new MemoryEventLog();
       for (let i = 0; i < 40; i++) await log.append({ id: `e${i}`, type: 'PostCreated', data: { id: `p${i}`, title: 't' }, time: new Date().toISOString() });

@@ -1,4 +1,5 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -18,7 +19,7 @@ afterAll(() => {
 });
 
 describeSnapshotArchiveContract('FileSnapshotArchive', async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bus-snapshot-archive-'));
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bus-snapshot-archive-'));
   dirs.push(dir);
   return { archive: new FileSnapshotArchive(dir, 1 << 30), claims: new MemorySnapshotClaims() };
 });
@@ -54,7 +55,7 @@ describe('the /snapshots routes when the store behind them fails', () => {
     // One event: a snapshot at seq 1 is not past the end of the log.
     const log = new MemoryEventLog();
     await log.append({ id: 'e1', type: 'PostCreated', data: { id: 'p1', title: 't' }, time: new Date().toISOString() });
-    return createApp({ log, subscribers: { statuses: async () => [] }, logger: silentLogger(), eventsToken: TOKEN, snapshots: { archive, claims, maxBytes: 1 << 20 } });
+    return createApp({ log, subscribers: { statuses: () => Promise.resolve([]) }, logger: silentLogger(), eventsToken: TOKEN, snapshots: { archive, claims, maxBytes: 1 << 20 } });
   };
   const folder = () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'bus-snapshot-archive-'));

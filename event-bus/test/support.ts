@@ -39,7 +39,7 @@ export async function fakeSubscriber({ takesBatches = false } = {}): Promise<Fak
     batches: [],
     answerBatch: () => 200,
     authorize: () => true,
-    close: async () => undefined,
+    close: () => Promise.resolve(),
   };
   app.use((req, res, next) => {
     if (subscriber.authorize(req.headers.authorization)) return next();

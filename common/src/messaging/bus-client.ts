@@ -194,7 +194,7 @@ export class BusClient implements EventPublisher, EventHistory {
       this.queue.push({ event: unsequenced, resolve, reject });
       if (this.queue.length === 1) setImmediate(() => this.flush());
       // The stored data is ours, or deep-equal to it: only the time and seq are the bus's.
-    }).then(({ time, seq }) => ({ ...event, id, time, seq }) as Envelope<E>);
+    }).then(({ time, seq }) => ({ ...event, id, time, seq }));
   }
 
   private flush(): void {
@@ -305,7 +305,7 @@ export class BusClient implements EventPublisher, EventHistory {
     const wait = waitMs ? `&wait=${waitMs}` : '';
     const body = await this.getJson(`/events?after=${after}&limit=${limit}${wait}`, { timeoutMs: this.timeoutMs + (waitMs ?? 0), signal });
     if (!Array.isArray(body)) throw new Error('event bus history is not an array');
-    return body;
+    return body as unknown[];
   }
 
   /** Sends the next requests to the next replica of the bus (none when there is one). */
@@ -410,7 +410,7 @@ function storedResults(body: unknown, count: number): StoredAt[] | string {
   }
   const { seqs } = body;
   if (!Array.isArray(seqs) || seqs.length !== count || !seqs.every((item) => typeof item === 'number')) return 'no seq';
-  const results: StoredAt[] = (seqs as number[]).map((seq) => ({ seq }));
+  const results: StoredAt[] = seqs.map((seq) => ({ seq }));
   const duplicates = Array.isArray(body.duplicates) ? body.duplicates : [];
   for (const duplicate of duplicates) {
     const index = isRecord(duplicate) ? duplicate.index : undefined;

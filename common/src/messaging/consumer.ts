@@ -216,7 +216,7 @@ export class EventConsumer {
       try {
         const page = await this.options.history.readAfter(this.lastSeq, this.pageSize, { waitMs: FOLLOW_WAIT_MS, signal });
         if (signal.aborted) return;
-        await this.serially(async () => this.applyPage(page));
+        await this.serially(() => this.applyPage(page));
         failures = 0;
       } catch (err) {
         if (signal.aborted) return;
@@ -248,7 +248,7 @@ export class EventConsumer {
     return this.serially(() => this.pull());
   }
 
-  private serially<T>(task: () => Promise<T>): Promise<T> {
+  private serially<T>(task: () => T | PromiseLike<T>): Promise<T> {
     const result = this.queue.then(task);
     this.queue = result.catch(() => undefined);
     return result;

@@ -30,7 +30,12 @@ export class InMemoryBus implements EventPublisher, EventHistory {
    * Like the real bus with its client, stores an event id once: publishing it again returns the stored
    * event, or rejects with EventIdTakenError when another event is stored under the id.
    */
-  async publish<E extends BlogEvent>(event: E, { id = randomUUID() }: PublishOptions = {}): Promise<Envelope<E>> {
+  publish<E extends BlogEvent>(event: E, { id = randomUUID() }: PublishOptions = {}): Promise<Envelope<E>> {
+    // Stored at once; a throw in the executor rejects the promise, as one in an async function would.
+    return new Promise((resolve) => resolve(this.store(event, id)));
+  }
+
+  private store<E extends BlogEvent>(event: E, id: string): Envelope<E> {
     if (this.down) throw new BusUnavailableError('ECONNREFUSED');
     const stored = this.forgetsIds ? undefined : (this.events.find((known) => (known as { id?: unknown }).id === id) as Envelope | undefined);
     if (stored) {
@@ -71,7 +76,7 @@ export class InMemoryBus implements EventPublisher, EventHistory {
 
 /** A well-formed envelope for tests. */
 export function envelopeOf<E extends BlogEvent>(event: E, seq: number): Envelope<E> {
-  return { ...event, id: randomUUID(), time: new Date().toISOString(), seq } as Envelope<E>;
+  return { ...event, id: randomUUID(), time: new Date().toISOString(), seq };
 }
 
 

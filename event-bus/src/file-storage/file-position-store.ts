@@ -31,8 +31,8 @@ export class FilePositionStore implements PositionStore {
     return new FilePositionStore(positions, file);
   }
 
-  async load(url: string): Promise<number> {
-    return this.stored(url);
+  load(url: string): Promise<number> {
+    return Promise.resolve(this.stored(url));
   }
 
   save(url: string, seq: number): Promise<void> {

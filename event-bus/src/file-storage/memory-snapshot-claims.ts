@@ -7,18 +7,18 @@ export class MemorySnapshotClaims implements SnapshotClaims {
 
   constructor(readonly ttlMs = CLAIM_TTL_MS) {}
 
-  async claim(service: string, schema: string): Promise<string | undefined> {
+  claim(service: string, schema: string): Promise<string | undefined> {
     const key = `${service}/${schema}`;
     const held = this.live.get(key);
-    if (held && held.until > Date.now()) return undefined;
+    if (held && held.until > Date.now()) return Promise.resolve(undefined);
     const token = randomUUID();
     this.live.set(key, { token, until: Date.now() + this.ttlMs });
-    return token;
+    return Promise.resolve(token);
   }
 
-  async holds(service: string, schema: string, token: string): Promise<boolean> {
+  holds(service: string, schema: string, token: string): Promise<boolean> {
     const held = this.live.get(`${service}/${schema}`);
-    return held !== undefined && held.token === token && held.until > Date.now();
+    return Promise.resolve(held !== undefined && held.token === token && held.until > Date.now());
   }
 
   async release(service: string, schema: string, token: string): Promise<void> {

@@ -114,7 +114,8 @@ function unavailable(what: string, err: unknown): HttpError {
 
 /** The sender went away (or its connection broke) before its whole body came: Node ends the request with ECONNRESET. */
 function brokeOff(req: Request): boolean {
-  return !req.complete && (req.errored as NodeJS.ErrnoException | null)?.code === 'ECONNRESET';
+  const error: NodeJS.ErrnoException | null = req.errored;
+  return !req.complete && error?.code === 'ECONNRESET';
 }
 
 function reasonOf(err: unknown): string {

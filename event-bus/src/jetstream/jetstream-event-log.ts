@@ -1,5 +1,5 @@
 import { HttpError, sleep, type Logger } from '@blog/common';
-import { DeliverPolicy, JetStreamApiError, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type OrderedConsumerOptions, type StreamInfo } from '@nats-io/jetstream';
+import { DeliverPolicy, JetStreamApiError, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type OrderedConsumerOptions } from '@nats-io/jetstream';
 import { NoRespondersError, RequestError, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
 import { AppendsById } from '../log/appends-by-id';
 import { EventLogUnavailableError, EventLogUnconfirmedError } from '../log/errors';

@@ -19,14 +19,15 @@ export async function bucket(connection: NatsConnection, name: string, options: 
   for (;;) {
     try {
       return await readable(await kvm.open(name));
-    } catch (err) {
+    } catch (openFailed) {
+      let failure = openFailed;
       try {
         // No direct gets: a read answered by a lagging replica would hand compare-and-set a stale revision.
-        if (isStreamNotFound(err)) return await readable(await kvm.create(name, { replicas: options.replicas, history: 1, ttl: options.ttl, allow_direct: false }));
+        if (isStreamNotFound(openFailed)) return await readable(await kvm.create(name, { replicas: options.replicas, history: 1, ttl: options.ttl, allow_direct: false }));
       } catch (createFailed) {
-        err = createFailed;
+        failure = createFailed;
       }
-      if (Date.now() >= deadline) throw err;
+      if (Date.now() >= deadline) throw failure;
       await sleep(500);
     }
   }
