@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
-import { addHealthRoutes, type ApiError, errorBody, finishServiceApp, inTurn, neverSent, resolvePublicRoute, sendError, type Logger, type PublicBackend } from '@blog/common';
+import { addHealthRoutes, type ApiError, errorBody, finishServiceApp, inTurn, matchPublicRoute, neverSent, resolvePublicRoute, sendError, type Logger, type PublicBackend } from '@blog/common';
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { createProxyMiddleware } from 'http-proxy-middleware';
@@ -45,12 +45,9 @@ const PROXIED_METHODS = new Set(['GET', 'HEAD', 'POST', 'OPTIONS']);
 
 const pathnameOf = (req: IncomingMessage) => new URL(req.url ?? '/', 'http://gateway').pathname;
 
-/** The live view: the path of the Ingress that holds streams open (common/src/contracts/routes.ts). */
-const STREAM_PATH = /^\/posts\/stream/i;
-
+/** The live view: a GET on a route the table marks as a stream (common/src/contracts/routes.ts). */
 function isStream(req: IncomingMessage): boolean {
-  const pathname = pathnameOf(req);
-  return req.method === 'GET' && STREAM_PATH.test(pathname) && resolvePublicRoute(pathname) === 'query';
+  return req.method === 'GET' && matchPublicRoute(pathnameOf(req))?.stream === true;
 }
 
 /** A POST to the API: every create (posts and comments). */

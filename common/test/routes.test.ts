@@ -1,4 +1,4 @@
-import { resolvePublicRoute } from '../src/contracts/routes';
+import { matchPublicRoute, resolvePublicRoute } from '../src/contracts/routes';
 
 describe('resolvePublicRoute (ingress-nginx semantics)', () => {
   it.each([
@@ -29,5 +29,15 @@ describe('resolvePublicRoute (ingress-nginx semantics)', () => {
     expect(resolvePublicRoute('/a/b/c', routes)).toBe('posts');
     expect(resolvePublicRoute('/a/c', routes)).toBe('query');
     expect(resolvePublicRoute('/z', routes)).toBeUndefined();
+  });
+});
+
+describe('matchPublicRoute', () => {
+  it.each(['/posts/stream', '/POSTS/Stream', '/posts/stream/'])('marks %s as the stream', (path) => {
+    expect(matchPublicRoute(path)).toMatchObject({ backend: 'query', stream: true });
+  });
+
+  it.each(['/posts', '/posts/abc', '/posts/abc/comments', '/'])('marks %s as no stream', (path) => {
+    expect(matchPublicRoute(path)?.stream).toBeUndefined();
   });
 });

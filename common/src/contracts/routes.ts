@@ -26,7 +26,7 @@ export const PUBLIC_ROUTES: readonly PublicRoute[] = [
 
 interface CompiledRoute {
   pattern: RegExp;
-  backend: PublicBackend;
+  route: PublicRoute;
 }
 
 /** Each route table sorted and compiled once: resolving runs on every request through the client server. */
@@ -37,13 +37,18 @@ function compile(routes: readonly PublicRoute[]): CompiledRoute[] {
   if (!table) {
     table = [...routes]
       .sort((a, b) => b.path.length - a.path.length)
-      .map(({ path, backend }) => ({ pattern: new RegExp(`^${path}`, 'i'), backend }));
+      .map((route) => ({ pattern: new RegExp(`^${route.path}`, 'i'), route }));
     compiled.set(routes, table);
   }
   return table;
 }
 
+/** The route ingress-nginx would pick for a request path (without the query string). */
+export function matchPublicRoute(pathname: string, routes: readonly PublicRoute[] = PUBLIC_ROUTES): PublicRoute | undefined {
+  return compile(routes).find(({ pattern }) => pattern.test(pathname))?.route;
+}
+
 /** The backend ingress-nginx would pick for a request path (without the query string). */
 export function resolvePublicRoute(pathname: string, routes: readonly PublicRoute[] = PUBLIC_ROUTES): PublicBackend | undefined {
-  return compile(routes).find(({ pattern }) => pattern.test(pathname))?.backend;
+  return matchPublicRoute(pathname, routes)?.backend;
 }
