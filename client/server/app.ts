@@ -1,6 +1,18 @@
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
-import { addHealthRoutes, type ApiError, errorBody, finishServiceApp, inTurn, matchPublicRoute, neverSent, resolvePublicRoute, sendError, type Logger, type PublicBackend } from '@blog/common';
+import {
+  addHealthRoutes,
+  type ApiError,
+  errorBody,
+  finishServiceApp,
+  inTurn,
+  matchPublicRoute,
+  neverSent,
+  resolvePublicRoute,
+  sendError,
+  type Logger,
+  type PublicBackend,
+} from '@blog/common';
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { createProxyMiddleware } from 'http-proxy-middleware';
@@ -24,7 +36,12 @@ export interface ClientServerOptions {
   limits?: RouterLimits;
 }
 
-export function createClientServerApp({ backends, client, logger, limits = DEFAULT_ROUTER_LIMITS }: ClientServerOptions): Express {
+export function createClientServerApp({
+  backends,
+  client,
+  logger,
+  limits = DEFAULT_ROUTER_LIMITS,
+}: ClientServerOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   // Stateless: ready as soon as it listens.
@@ -63,7 +80,11 @@ function hasBody(req: IncomingMessage): boolean {
 
 function apiProxy(backends: ApiBackends, logger: Logger): RequestHandler {
   const backendOf = (pathname: string) => resolvePublicRoute(pathname);
-  const nextUrl: Record<ApiBackend, () => string> = { posts: inTurn(backends.posts), comments: inTurn(backends.comments), query: inTurn(backends.query) };
+  const nextUrl: Record<ApiBackend, () => string> = {
+    posts: inTurn(backends.posts),
+    comments: inTurn(backends.comments),
+    query: inTurn(backends.query),
+  };
   return createProxyMiddleware({
     // Each request's target is the router's choice; this one is only http-proxy's required default.
     target: [backends.query].flat()[0],
@@ -71,7 +92,10 @@ function apiProxy(backends: ApiBackends, logger: Logger): RequestHandler {
     // behind the Ingress). Nothing else is passed on, nor an OPTIONS with a body: http-proxy sends a
     // DELETE or OPTIONS with Content-Length 0 even when the request has a chunked body, and the body would
     // then reach the service as the start of another request. They get this server's own 4xx.
-    pathFilter: (pathname, req) => PROXIED_METHODS.has(req.method ?? '') && !(req.method === 'OPTIONS' && hasBody(req)) && backendOf(pathname) !== 'client',
+    pathFilter: (pathname, req) =>
+      PROXIED_METHODS.has(req.method ?? '') &&
+      !(req.method === 'OPTIONS' && hasBody(req)) &&
+      backendOf(pathname) !== 'client',
     router: (req) => {
       const backend = backendOf(new URL(req.url ?? '/', 'http://gateway').pathname);
       return nextUrl[backend && backend !== 'client' ? backend : 'query']();
@@ -99,7 +123,10 @@ function apiProxy(backends: ApiBackends, logger: Logger): RequestHandler {
  */
 export function proxyError(backend: string, method: string | undefined, err: unknown): ApiError {
   if (method !== 'POST' || neverSent(err)) return errorBody(`the ${backend} service is unavailable`, 'unavailable');
-  return errorBody(`the ${backend} service did not answer; the change may or may not have been made`, 'outcome_unknown');
+  return errorBody(
+    `the ${backend} service did not answer; the change may or may not have been made`,
+    'outcome_unknown',
+  );
 }
 
 /**

@@ -1,7 +1,19 @@
 import type { Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { commonConfigSchema, createLogger, DEFAULT_PORTS, env, loadConfig, localUrl, type Logger, main, runService, sendError, sleep } from '@blog/common';
+import {
+  commonConfigSchema,
+  createLogger,
+  DEFAULT_PORTS,
+  env,
+  loadConfig,
+  localUrl,
+  type Logger,
+  main,
+  runService,
+  sendError,
+  sleep,
+} from '@blog/common';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import { createClientServerApp, staticClient, type ApiBackends } from './app';
@@ -35,7 +47,8 @@ main(async () => {
   const client: RequestHandler =
     config.CLIENT_MODE === 'static'
       ? staticClient(path.join(clientDir, 'dist'))
-      : (req, res, next) => (devClient ? devClient(req, res, next) : sendError(res, 503, 'the dev server is starting', 'unavailable'));
+      : (req, res, next) =>
+          devClient ? devClient(req, res, next) : sendError(res, 503, 'the dev server is starting', 'unavailable');
 
   let closeVite: (() => Promise<void>) | undefined;
   const limits = routerLimitsOf(config);

@@ -53,7 +53,11 @@ export const DEFAULT_ROUTER_LIMITS: RouterLimits = routerLimitsOf(z.object(route
  * its headers would be held that much longer: it checks every second here.
  */
 export function serverTimeouts({ headersTimeoutMs, requestTimeoutMs }: RouterLimits): ServerOptions {
-  return { headersTimeout: headersTimeoutMs, requestTimeout: Math.max(requestTimeoutMs, headersTimeoutMs), connectionsCheckingInterval: 1_000 };
+  return {
+    headersTimeout: headersTimeoutMs,
+    requestTimeout: Math.max(requestTimeoutMs, headersTimeoutMs),
+    connectionsCheckingInterval: 1_000,
+  };
 }
 
 /** The client a request comes from: its address as the socket has it (an IPv6 client by its /56, as the rate limit counts it). */
@@ -86,7 +90,10 @@ export function streamsPerClient(max: number, isStream: (req: IncomingMessage) =
  * At most `burst` creates per client in a window of burst / perSecond seconds: `perSecond` on average,
  * `burst` at once. Past it, 429 JSON with Retry-After (seconds until the window ends).
  */
-export function createRate({ createsPerSecond, createBurst }: RouterLimits, isCreate: (req: IncomingMessage) => boolean): RequestHandler {
+export function createRate(
+  { createsPerSecond, createBurst }: RouterLimits,
+  isCreate: (req: IncomingMessage) => boolean,
+): RequestHandler {
   const windowMs = Math.max(1, Math.round((createBurst / createsPerSecond) * 1_000));
   const limiter = rateLimit({
     windowMs,
@@ -97,7 +104,12 @@ export function createRate({ createsPerSecond, createBurst }: RouterLimits, isCr
     // The router is the edge: X-Forwarded-For from a client is not trusted, and needs no warning.
     validate: { xForwardedForHeader: false },
     handler: (_req, res) => {
-      sendError(res, 429, `too many creates from this address: at most ${createBurst} in ${windowMs / 1_000} s; retry after the time Retry-After says`, 'rate_limited');
+      sendError(
+        res,
+        429,
+        `too many creates from this address: at most ${createBurst} in ${windowMs / 1_000} s; retry after the time Retry-After says`,
+        'rate_limited',
+      );
     },
   });
   // Other requests pass at once, not through the limiter's asynchronous steps: waiting on those, a

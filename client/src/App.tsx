@@ -4,7 +4,18 @@ import { PostList } from './components/PostList';
 import { usePosts } from './usePosts';
 
 export function App() {
-  const { posts, loaded, loadError, connection, createPost, createComment, refresh, hasOlderPosts, loadOlderPosts, loadOlderComments } = usePosts();
+  const {
+    posts,
+    loaded,
+    loadError,
+    connection,
+    createPost,
+    createComment,
+    refresh,
+    hasOlderPosts,
+    loadOlderPosts,
+    loadOlderComments,
+  } = usePosts();
 
   return (
     <div className="app">

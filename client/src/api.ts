@@ -2,7 +2,19 @@
  * Typed access to the blog API. Paths are relative, so the same build works behind the Kubernetes
  * ingress and behind the local gateway.
  */
-import { errorCodeFor, errorCodeOf, isApiError, isComment, isPagePath, isPost, postsOfView, type Comment, type ErrorCode, type Post, type PostWithComments } from '@blog/common/api';
+import {
+  errorCodeFor,
+  errorCodeOf,
+  isApiError,
+  isComment,
+  isPagePath,
+  isPost,
+  postsOfView,
+  type Comment,
+  type ErrorCode,
+  type Post,
+  type PostWithComments,
+} from '@blog/common/api';
 
 /** How long one request may take before it is given up. */
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -173,7 +185,10 @@ async function sendCreate(path: string, body: unknown, what: string): Promise<Js
     } catch (error) {
       if (!outcomeUnknown(error)) throw error;
       if (attempt >= CREATE_ATTEMPTS) {
-        throw new ApiRequestError(`We could not confirm that your ${what} was saved. It may still appear in a moment; if it does not, please submit it again.`, (error as ApiRequestError).status);
+        throw new ApiRequestError(
+          `We could not confirm that your ${what} was saved. It may still appear in a moment; if it does not, please submit it again.`,
+          (error as ApiRequestError).status,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS * attempt));
     }

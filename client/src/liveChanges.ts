@@ -2,7 +2,14 @@
  * The messages of `GET /posts/stream` (Server-Sent Events) and how each changes the list of posts.
  * Pure functions: applying a change returns a new list and never mutates the old one.
  */
-import { asStreamChange, postsOfView, STREAM_CHANGE_TYPES, type Comment, type PostWithComments, type StreamChangeType } from '@blog/common/api';
+import {
+  asStreamChange,
+  postsOfView,
+  STREAM_CHANGE_TYPES,
+  type Comment,
+  type PostWithComments,
+  type StreamChangeType,
+} from '@blog/common/api';
 
 /** A change to the posts view as the query service applied it. */
 export type LiveChange =

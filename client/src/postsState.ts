@@ -81,7 +81,8 @@ function withServerList(state: PostsState, server: PostWithComments[]): PostsSta
   return {
     ...state,
     server,
-    unconfirmedPosts: unconfirmedPosts.length === state.unconfirmedPosts.length ? state.unconfirmedPosts : unconfirmedPosts,
+    unconfirmedPosts:
+      unconfirmedPosts.length === state.unconfirmedPosts.length ? state.unconfirmedPosts : unconfirmedPosts,
     unconfirmedComments:
       unconfirmedComments.length === state.unconfirmedComments.length ? state.unconfirmedComments : unconfirmedComments,
   };
@@ -106,7 +107,10 @@ function isCommentListed(state: PostsState, commentId: string): boolean {
 function listReceived(state: PostsState, posts: PostWithComments[], olderPath: string | null | undefined): PostsState {
   const ids = new Set(posts.map((post) => post.id));
   const dropped = state.server.filter((post) => !ids.has(post.id));
-  const olderPosts = dropped.length === 0 ? state.olderPosts : [...state.olderPosts.filter((post) => !dropped.some((d) => d.id === post.id)), ...dropped];
+  const olderPosts =
+    dropped.length === 0
+      ? state.olderPosts
+      : [...state.olderPosts.filter((post) => !dropped.some((d) => d.id === post.id)), ...dropped];
   const olderPostsPath = olderPath === undefined || state.olderPosts.length > 0 ? state.olderPostsPath : olderPath;
   return { ...withServerList(state, posts), olderPosts, olderPostsPath };
 }
@@ -141,15 +145,24 @@ export function postsReducer(state: PostsState, action: PostsAction): PostsState
       return state.olderPosts.length > 0 ? state : { ...state, olderPostsPath: action.path };
     case 'olderPostsLoaded': {
       const shown = new Set([...state.olderPosts, ...state.server].map((post) => post.id));
-      return { ...state, olderPosts: [...action.posts.filter((post) => !shown.has(post.id)), ...state.olderPosts], olderPostsPath: action.older };
+      return {
+        ...state,
+        olderPosts: [...action.posts.filter((post) => !shown.has(post.id)), ...state.olderPosts],
+        olderPostsPath: action.older,
+      };
     }
     case 'olderCommentsLoaded': {
       const loaded = state.olderComments[action.postId]?.comments ?? [];
-      const comments = [...action.comments.filter((comment) => !loaded.some((known) => known.id === comment.id)), ...loaded];
+      const comments = [
+        ...action.comments.filter((comment) => !loaded.some((known) => known.id === comment.id)),
+        ...loaded,
+      ];
       return { ...state, olderComments: { ...state.olderComments, [action.postId]: { comments, next: action.older } } };
     }
     case 'postCreated':
-      return isListed(state, action.post.id) ? state : { ...state, unconfirmedPosts: [...state.unconfirmedPosts, action.post] };
+      return isListed(state, action.post.id)
+        ? state
+        : { ...state, unconfirmedPosts: [...state.unconfirmedPosts, action.post] };
     case 'commentCreated': {
       const { postId, comment } = action;
       return isCommentListed(state, comment.id)
@@ -192,6 +205,7 @@ export function visiblePosts(state: PostsState): PostWithComments[] {
 /** Whether a poll should come soon: a post of this tab is not listed yet or a comment awaits moderation. */
 export function awaitsServer(state: PostsState, posts: readonly PostWithComments[]): boolean {
   return (
-    state.unconfirmedPosts.length > 0 || posts.some((post) => post.comments.some((comment) => comment.status === 'pending'))
+    state.unconfirmedPosts.length > 0 ||
+    posts.some((post) => post.comments.some((comment) => comment.status === 'pending'))
   );
 }

@@ -22,7 +22,10 @@ export interface PollingInput {
  * an older answer cannot overwrite a newer one; a hidden tab skips polls and reloads when shown.
  * Returns `reload`, which loads now (or right after the load under way) while polling is enabled.
  */
-export function usePolling(dispatch: Dispatch<PostsAction>, { enabled, finishedLoads, fast }: PollingInput): () => void {
+export function usePolling(
+  dispatch: Dispatch<PostsAction>,
+  { enabled, finishedLoads, fast }: PollingInput,
+): () => void {
   const active = useRef(false);
   const inFlight = useRef<AbortController | null>(null);
   const reloadQueued = useRef(false);
@@ -46,7 +49,8 @@ export function usePolling(dispatch: Dispatch<PostsAction>, { enabled, finishedL
         .fetchPosts(controller.signal)
         .then(
           ({ items: posts, older }) => {
-            if (!controller.signal.aborted && id === lastIssued.current) dispatch({ type: 'listReceived', posts, olderPosts: older });
+            if (!controller.signal.aborted && id === lastIssued.current)
+              dispatch({ type: 'listReceived', posts, olderPosts: older });
           },
           (error: unknown) => {
             if (controller.signal.aborted || api.isAbortError(error)) return;

@@ -27,14 +27,28 @@ describe('text direction', () => {
   const hebrew = 'שלום עולם!';
 
   it('lets the browser pick each title’s and comment’s direction from its text (dir="auto")', () => {
-    const posts = [{ id: 'p1', title: rtlTitle, comments: [{ id: 'c1', content: hebrew, status: 'approved' as const }] }];
-    const markup = renderToStaticMarkup(h(PostList, { posts, loaded: true, loadError: null, onRetry: () => undefined, onCreateComment: () => Promise.resolve() }));
+    const posts = [
+      { id: 'p1', title: rtlTitle, comments: [{ id: 'c1', content: hebrew, status: 'approved' as const }] },
+    ];
+    const markup = renderToStaticMarkup(
+      h(PostList, {
+        posts,
+        loaded: true,
+        loadError: null,
+        onRetry: () => undefined,
+        onCreateComment: () => Promise.resolve(),
+      }),
+    );
     expect(markup).toContain(`<h3 class="post-card__title" dir="auto">${rtlTitle}</h3>`);
-    expect(renderToStaticMarkup(h(CommentList, { comments: [{ id: 'c1', content: hebrew, status: 'approved' }] }))).toMatch(new RegExp(`<li [^>]*dir="auto"[^>]*>${hebrew}</li>`));
+    expect(
+      renderToStaticMarkup(h(CommentList, { comments: [{ id: 'c1', content: hebrew, status: 'approved' }] })),
+    ).toMatch(new RegExp(`<li [^>]*dir="auto"[^>]*>${hebrew}</li>`));
   });
 
   it('types into an input that follows the text’s direction, with no maxLength cutting a paste short', () => {
-    const markup = renderToStaticMarkup(h(TextForm, { label: 'Title', name: 'title', maxLength: 200, onSubmit: () => Promise.resolve() }));
+    const markup = renderToStaticMarkup(
+      h(TextForm, { label: 'Title', name: 'title', maxLength: 200, onSubmit: () => Promise.resolve() }),
+    );
     expect(markup).toMatch(/<input [^>]*dir="auto"/);
     expect(markup).not.toMatch(/maxlength/i);
     expect(markup).toContain('>Submit</button>');
@@ -44,16 +58,32 @@ describe('text direction', () => {
 describe('older pages', () => {
   const base = { loaded: true, loadError: null, onRetry: () => undefined, onCreateComment: () => Promise.resolve() };
 
-  it('offers older posts and a post\'s older comments only where there are some', () => {
+  it("offers older posts and a post's older comments only where there are some", () => {
     const posts = [
       { id: 'p1', title: 'many', comments: [], olderComments: '/posts/p1/comments?limit=100&before=9' },
       { id: 'p2', title: 'few', comments: [] },
     ];
-    const markup = renderToStaticMarkup(h(PostList, { ...base, posts, hasOlderPosts: true, onLoadOlderPosts: () => Promise.resolve(), onLoadOlderComments: () => Promise.resolve() }));
+    const markup = renderToStaticMarkup(
+      h(PostList, {
+        ...base,
+        posts,
+        hasOlderPosts: true,
+        onLoadOlderPosts: () => Promise.resolve(),
+        onLoadOlderComments: () => Promise.resolve(),
+      }),
+    );
     expect(markup.split(OLDER_POSTS_LABEL)).toHaveLength(2);
     expect(markup.split(OLDER_COMMENTS_LABEL)).toHaveLength(2);
     expect(markup.indexOf(OLDER_COMMENTS_LABEL)).toBeLessThan(markup.indexOf('few'));
-    const none = renderToStaticMarkup(h(PostList, { ...base, posts: [posts[1]!], hasOlderPosts: false, onLoadOlderPosts: () => Promise.resolve(), onLoadOlderComments: () => Promise.resolve() }));
+    const none = renderToStaticMarkup(
+      h(PostList, {
+        ...base,
+        posts: [posts[1]!],
+        hasOlderPosts: false,
+        onLoadOlderPosts: () => Promise.resolve(),
+        onLoadOlderComments: () => Promise.resolve(),
+      }),
+    );
     expect(none).not.toContain(OLDER_POSTS_LABEL);
     expect(none).not.toContain(OLDER_COMMENTS_LABEL);
   });

@@ -1,7 +1,11 @@
 import type { PostWithComments } from '@blog/common/api';
 import { applyChange, parseChange, parseSnapshot, type LiveChange } from '../src/liveChanges';
 
-const post = (id: string, comments: PostWithComments['comments'] = []): PostWithComments => ({ id, title: `Title ${id}`, comments });
+const post = (id: string, comments: PostWithComments['comments'] = []): PostWithComments => ({
+  id,
+  title: `Title ${id}`,
+  comments,
+});
 
 describe('parseSnapshot', () => {
   it('reads the GET /posts view as a list in the order of the map', () => {
@@ -20,7 +24,10 @@ describe('parseSnapshot', () => {
 
 describe('parseChange', () => {
   it('reads each change type, keeping only the fields the view needs', () => {
-    expect(parseChange('PostCreated', '{"id":"p","title":"T","extra":1}')).toEqual({ type: 'PostCreated', post: { id: 'p', title: 'T' } });
+    expect(parseChange('PostCreated', '{"id":"p","title":"T","extra":1}')).toEqual({
+      type: 'PostCreated',
+      post: { id: 'p', title: 'T' },
+    });
     expect(parseChange('CommentCreated', '{"id":"c","postId":"p","content":"x","status":"pending"}')).toEqual({
       type: 'CommentCreated',
       postId: 'p',
@@ -45,12 +52,23 @@ describe('parseChange', () => {
 });
 
 describe('applyChange', () => {
-  const created: LiveChange = { type: 'CommentCreated', postId: 'a', comment: { id: 'c1', content: 'hello', status: 'pending' } };
-  const approved: LiveChange = { type: 'CommentUpdated', postId: 'a', comment: { id: 'c1', content: 'hello', status: 'approved' } };
+  const created: LiveChange = {
+    type: 'CommentCreated',
+    postId: 'a',
+    comment: { id: 'c1', content: 'hello', status: 'pending' },
+  };
+  const approved: LiveChange = {
+    type: 'CommentUpdated',
+    postId: 'a',
+    comment: { id: 'c1', content: 'hello', status: 'approved' },
+  };
 
   it('appends a new post last, with no comments', () => {
     const before = [post('a')];
-    expect(applyChange(before, { type: 'PostCreated', post: { id: 'b', title: 'B' } })).toEqual([post('a'), { id: 'b', title: 'B', comments: [] }]);
+    expect(applyChange(before, { type: 'PostCreated', post: { id: 'b', title: 'B' } })).toEqual([
+      post('a'),
+      { id: 'b', title: 'B', comments: [] },
+    ]);
     expect(before).toEqual([post('a')]);
   });
 
@@ -62,7 +80,10 @@ describe('applyChange', () => {
   });
 
   it('replaces a comment’s content and status on update, in place', () => {
-    const after = applyChange(applyChange([post('a', [{ id: 'c0', content: 'x', status: 'approved' }])], created), approved);
+    const after = applyChange(
+      applyChange([post('a', [{ id: 'c0', content: 'x', status: 'approved' }])], created),
+      approved,
+    );
     expect(after[0]?.comments).toEqual([
       { id: 'c0', content: 'x', status: 'approved' },
       { id: 'c1', content: 'hello', status: 'approved' },

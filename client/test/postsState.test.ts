@@ -1,7 +1,18 @@
 import type { PostWithComments } from '@blog/common/api';
-import { awaitsServer, initialPostsState, postsReducer, visiblePosts, type PostsAction, type PostsState } from '../src/postsState';
+import {
+  awaitsServer,
+  initialPostsState,
+  postsReducer,
+  visiblePosts,
+  type PostsAction,
+  type PostsState,
+} from '../src/postsState';
 
-const post = (id: string, comments: PostWithComments['comments'] = []): PostWithComments => ({ id, title: `Title ${id}`, comments });
+const post = (id: string, comments: PostWithComments['comments'] = []): PostWithComments => ({
+  id,
+  title: `Title ${id}`,
+  comments,
+});
 
 function run(...actions: PostsAction[]): PostsState {
   return actions.reduce(postsReducer, initialPostsState);
@@ -21,8 +32,14 @@ describe('postsReducer and visiblePosts', () => {
     const state = run(
       { type: 'listReceived', posts: [post('a')] },
       { type: 'changeReceived', change: { type: 'PostCreated', post: { id: 'b', title: 'Title b' } } },
-      { type: 'changeReceived', change: { type: 'CommentCreated', postId: 'b', comment: { id: 'c', content: 'hi', status: 'pending' } } },
-      { type: 'changeReceived', change: { type: 'CommentUpdated', postId: 'b', comment: { id: 'c', content: 'hi', status: 'approved' } } },
+      {
+        type: 'changeReceived',
+        change: { type: 'CommentCreated', postId: 'b', comment: { id: 'c', content: 'hi', status: 'pending' } },
+      },
+      {
+        type: 'changeReceived',
+        change: { type: 'CommentUpdated', postId: 'b', comment: { id: 'c', content: 'hi', status: 'approved' } },
+      },
     );
     expect(visiblePosts(state)).toEqual([post('a'), post('b', [{ id: 'c', content: 'hi', status: 'approved' }])]);
   });
@@ -32,7 +49,10 @@ describe('postsReducer and visiblePosts', () => {
     expect(visiblePosts(created)).toEqual([{ id: 'p', title: 'Mine', comments: [] }]);
     expect(awaitsServer(created, visiblePosts(created))).toBe(true);
 
-    const confirmed = postsReducer(created, { type: 'changeReceived', change: { type: 'PostCreated', post: { id: 'p', title: 'Mine' } } });
+    const confirmed = postsReducer(created, {
+      type: 'changeReceived',
+      change: { type: 'PostCreated', post: { id: 'p', title: 'Mine' } },
+    });
     expect(confirmed.unconfirmedPosts).toEqual([]);
     expect(visiblePosts(confirmed)).toEqual([{ id: 'p', title: 'Mine', comments: [] }]);
   });
@@ -41,12 +61,16 @@ describe('postsReducer and visiblePosts', () => {
     const streamed = run(
       { type: 'listReceived', posts: [] },
       { type: 'changeReceived', change: { type: 'PostCreated', post: { id: 'p', title: 'Mine' } } },
-      { type: 'changeReceived', change: { type: 'CommentCreated', postId: 'p', comment: { id: 'c', content: 'hi', status: 'pending' } } },
+      {
+        type: 'changeReceived',
+        change: { type: 'CommentCreated', postId: 'p', comment: { id: 'c', content: 'hi', status: 'pending' } },
+      },
     );
-    const answered = postsReducer(
-      postsReducer(streamed, { type: 'postCreated', post: { id: 'p', title: 'Mine' } }),
-      { type: 'commentCreated', postId: 'p', comment: { id: 'c', content: 'hi', status: 'pending' } },
-    );
+    const answered = postsReducer(postsReducer(streamed, { type: 'postCreated', post: { id: 'p', title: 'Mine' } }), {
+      type: 'commentCreated',
+      postId: 'p',
+      comment: { id: 'c', content: 'hi', status: 'pending' },
+    });
     expect(answered).toBe(streamed);
   });
 
@@ -57,7 +81,10 @@ describe('postsReducer and visiblePosts', () => {
     );
     expect(visiblePosts(mine)[0]?.comments).toEqual([{ id: 'c', content: 'hi', status: 'pending' }]);
 
-    const moderated = postsReducer(mine, { type: 'listReceived', posts: [post('a', [{ id: 'c', content: 'hi', status: 'approved' }])] });
+    const moderated = postsReducer(mine, {
+      type: 'listReceived',
+      posts: [post('a', [{ id: 'c', content: 'hi', status: 'approved' }])],
+    });
     expect(moderated.unconfirmedComments).toEqual([]);
     expect(visiblePosts(moderated)[0]?.comments).toEqual([{ id: 'c', content: 'hi', status: 'approved' }]);
     expect(awaitsServer(moderated, visiblePosts(moderated))).toBe(false);
@@ -77,15 +104,22 @@ describe('older pages of posts and comments', () => {
   const ids = (state: PostsState) => visiblePosts(state).map((shown) => shown.id);
 
   it('shows older posts before the list once loaded, and where the next older page is', () => {
-    const listed = run({ type: 'listReceived', posts: [post('p3'), post('p4')], olderPosts: '/posts?limit=2&before=3' });
+    const listed = run({
+      type: 'listReceived',
+      posts: [post('p3'), post('p4')],
+      olderPosts: '/posts?limit=2&before=3',
+    });
     expect(listed.olderPostsPath).toBe('/posts?limit=2&before=3');
     const older = postsReducer(listed, { type: 'olderPostsLoaded', posts: [post('p1'), post('p2')], older: null });
     expect(ids(older)).toEqual(['p1', 'p2', 'p3', 'p4']);
     expect(older.olderPostsPath).toBeNull();
   });
 
-  it('takes the stream\'s word of where the older posts are, after its snapshot', () => {
-    const state = run({ type: 'listReceived', posts: [post('p2')], olderPosts: null }, { type: 'olderPostsFound', path: '/posts?limit=1&before=2' });
+  it("takes the stream's word of where the older posts are, after its snapshot", () => {
+    const state = run(
+      { type: 'listReceived', posts: [post('p2')], olderPosts: null },
+      { type: 'olderPostsFound', path: '/posts?limit=1&before=2' },
+    );
     expect(state.olderPostsPath).toBe('/posts?limit=1&before=2');
   });
 
@@ -101,28 +135,53 @@ describe('older pages of posts and comments', () => {
     expect(state.olderPostsPath).toBe('/posts?limit=2&before=1');
   });
 
-  it('shows a post\'s older comments before its own, once each, and where the next older ones are', () => {
-    const withMore = { ...post('p1', [comment('c3'), comment('c4')]), olderComments: '/posts/p1/comments?limit=2&before=3' };
+  it("shows a post's older comments before its own, once each, and where the next older ones are", () => {
+    const withMore = {
+      ...post('p1', [comment('c3'), comment('c4')]),
+      olderComments: '/posts/p1/comments?limit=2&before=3',
+    };
     const listed = run({ type: 'listReceived', posts: [withMore] });
     expect(visiblePosts(listed)[0]?.olderComments).toBe('/posts/p1/comments?limit=2&before=3');
-    const firstPage = postsReducer(listed, { type: 'olderCommentsLoaded', postId: 'p1', comments: [comment('c2'), comment('c3')], older: '/posts/p1/comments?limit=2&before=2' });
+    const firstPage = postsReducer(listed, {
+      type: 'olderCommentsLoaded',
+      postId: 'p1',
+      comments: [comment('c2'), comment('c3')],
+      older: '/posts/p1/comments?limit=2&before=2',
+    });
     expect(visiblePosts(firstPage)[0]?.comments.map((c) => c.id)).toEqual(['c2', 'c3', 'c4']);
     expect(visiblePosts(firstPage)[0]?.olderComments).toBe('/posts/p1/comments?limit=2&before=2');
-    const all = postsReducer(firstPage, { type: 'olderCommentsLoaded', postId: 'p1', comments: [comment('c1')], older: null });
+    const all = postsReducer(firstPage, {
+      type: 'olderCommentsLoaded',
+      postId: 'p1',
+      comments: [comment('c1')],
+      older: null,
+    });
     expect(visiblePosts(all)[0]?.comments.map((c) => c.id)).toEqual(['c1', 'c2', 'c3', 'c4']);
     expect(visiblePosts(all)[0]).not.toHaveProperty('olderComments');
   });
 
-  it('applies the stream\'s changes to older posts and older comments too, never adding a new post among the older ones', () => {
+  it("applies the stream's changes to older posts and older comments too, never adding a new post among the older ones", () => {
     const state = run(
       { type: 'listReceived', posts: [post('p2')], olderPosts: '/posts?limit=1&before=2' },
       { type: 'olderPostsLoaded', posts: [post('p1', [comment('c2')])], older: null },
-      { type: 'olderCommentsLoaded', postId: 'p1', comments: [{ id: 'c1', content: 'old', status: 'pending' }], older: null },
-      { type: 'changeReceived', change: { type: 'CommentUpdated', postId: 'p1', comment: { id: 'c1', content: 'old', status: 'rejected' } } },
+      {
+        type: 'olderCommentsLoaded',
+        postId: 'p1',
+        comments: [{ id: 'c1', content: 'old', status: 'pending' }],
+        older: null,
+      },
+      {
+        type: 'changeReceived',
+        change: { type: 'CommentUpdated', postId: 'p1', comment: { id: 'c1', content: 'old', status: 'rejected' } },
+      },
       { type: 'changeReceived', change: { type: 'CommentCreated', postId: 'p1', comment: comment('c3') } },
       { type: 'changeReceived', change: { type: 'PostCreated', post: { id: 'p3', title: 'Title p3' } } },
     );
     expect(ids(state)).toEqual(['p1', 'p2', 'p3']);
-    expect(visiblePosts(state)[0]?.comments).toEqual([{ id: 'c1', content: 'old', status: 'rejected' }, comment('c2'), comment('c3')]);
+    expect(visiblePosts(state)[0]?.comments).toEqual([
+      { id: 'c1', content: 'old', status: 'rejected' },
+      comment('c2'),
+      comment('c3'),
+    ]);
   });
 });

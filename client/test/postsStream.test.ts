@@ -1,6 +1,13 @@
 import type { PostWithComments } from '@blog/common/api';
 import type { LiveChange } from '../src/liveChanges';
-import { DEFAULT_PING_MS, FIRST_RETRY_MS, MAX_RETRY_MS, PostsStream, type EventSourceLike, type StreamState } from '../src/postsStream';
+import {
+  DEFAULT_PING_MS,
+  FIRST_RETRY_MS,
+  MAX_RETRY_MS,
+  PostsStream,
+  type EventSourceLike,
+  type StreamState,
+} from '../src/postsStream';
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -109,7 +116,8 @@ function setup() {
   return { stream, sources, states, snapshots, changes, olderPosts, timers, silences, latest, elapse, beSilent };
 }
 
-const status = (states: StreamState[]) => states.map((state) => `${state.status}${state.pollingFallback ? '+poll' : ''}`);
+const status = (states: StreamState[]) =>
+  states.map((state) => `${state.status}${state.pollingFallback ? '+poll' : ''}`);
 
 describe('PostsStream', () => {
   it('takes a stream that stays silent for two ping intervals for dead: says Reconnecting… and opens a new one', () => {
@@ -157,7 +165,7 @@ describe('PostsStream', () => {
     expect(changes.map((change) => change.type)).toEqual(['PostCreated', 'CommentUpdated']);
   });
 
-  it('passes on where the posts older than the snapshot are, and only a path of the blog\'s own', () => {
+  it("passes on where the posts older than the snapshot are, and only a path of the blog's own", () => {
     const { stream, latest, olderPosts } = setup();
     stream.open();
     latest().open();

@@ -37,7 +37,12 @@ async function backends(): Promise<ApiBackends> {
 
 async function router(limits: Partial<RouterLimits> = {}): Promise<number> {
   const all = { ...DEFAULT_ROUTER_LIMITS, ...limits };
-  const app = createClientServerApp({ backends: await backends(), client: (_req, res) => void res.status(404).end(), logger: silentLogger(), limits: all });
+  const app = createClientServerApp({
+    backends: await backends(),
+    client: (_req, res) => void res.status(404).end(),
+    logger: silentLogger(),
+    limits: all,
+  });
   const { server, port } = await listen(app, 0, '127.0.0.1', serverTimeouts(all));
   servers.push(server);
   return port;
@@ -59,12 +64,19 @@ function openStream(port: number): Promise<{ status: number; body: Promise<strin
   });
 }
 
-async function post(port: number, path: string): Promise<{ status: number; retryAfter: string | undefined; body: unknown }> {
-  const res = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"title":"t"}' });
+async function post(
+  port: number,
+  path: string,
+): Promise<{ status: number; retryAfter: string | undefined; body: unknown }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"title":"t"}',
+  });
   return { status: res.status, retryAfter: res.headers.get('retry-after') ?? undefined, body: await res.json() };
 }
 
-describe('the router\'s per-client limits', () => {
+describe("the router's per-client limits", () => {
   it('refuses an 11th open stream from one client with 429 JSON, and takes a new one once another is closed', async () => {
     const port = await router();
     const streams = [];
@@ -73,7 +85,10 @@ describe('the router\'s per-client limits', () => {
 
     const refused = await openStream(port);
     expect(refused.status).toBe(429);
-    expect(JSON.parse(await refused.body)).toEqual({ error: 'too many open streams from this address: at most 10; close one first', code: 'rate_limited' });
+    expect(JSON.parse(await refused.body)).toEqual({
+      error: 'too many open streams from this address: at most 10; close one first',
+      code: 'rate_limited',
+    });
 
     streams[0]?.close();
     let again = await openStream(port);
@@ -89,13 +104,17 @@ describe('the router\'s per-client limits', () => {
   it('refuses creates past the burst with 429 JSON and Retry-After; reads are not counted', async () => {
     // 10 creates in a window of 10 s.
     const port = await router({ createsPerSecond: 1, createBurst: 10 });
-    for (let n = 0; n < 10; n++) expect((await post(port, n % 2 === 0 ? '/posts/create' : '/posts/p1/comments')).status).toBe(201);
+    for (let n = 0; n < 10; n++)
+      expect((await post(port, n % 2 === 0 ? '/posts/create' : '/posts/p1/comments')).status).toBe(201);
     for (let n = 0; n < 5; n++) expect((await fetch(`http://127.0.0.1:${port}/posts`)).status).toBe(200);
 
     const refused = await post(port, '/posts/create');
     expect(refused.status).toBe(429);
     expect(Number(refused.retryAfter)).toBeGreaterThan(0);
-    expect(refused.body).toEqual({ error: expect.stringMatching(/^too many creates from this address: at most 10 in 10 s/), code: 'rate_limited' });
+    expect(refused.body).toEqual({
+      error: expect.stringMatching(/^too many creates from this address: at most 10 in 10 s/),
+      code: 'rate_limited',
+    });
   });
 
   it('closes a connection that drips its headers, once the headers timeout is over', async () => {
@@ -134,7 +153,9 @@ describe('the router\'s per-client limits', () => {
       ROUTER_HEADERS_TIMEOUT_MS: 10_000,
       ROUTER_REQUEST_TIMEOUT_MS: 30_000,
     });
-    expect(() => loadConfig(schema, { ROUTER_STREAMS_PER_CLIENT: '0' })).toThrow(/ROUTER_STREAMS_PER_CLIENT="0": must be a whole number from 1 to 1000000/);
+    expect(() => loadConfig(schema, { ROUTER_STREAMS_PER_CLIENT: '0' })).toThrow(
+      /ROUTER_STREAMS_PER_CLIENT="0": must be a whole number from 1 to 1000000/,
+    );
     expect(() => loadConfig(schema, { ROUTER_HEADERS_TIMEOUT_MS: 'soon' })).toThrow(/ROUTER_HEADERS_TIMEOUT_MS="soon"/);
   });
 });

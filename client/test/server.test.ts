@@ -45,7 +45,11 @@ afterAll(() => {
 });
 
 function gateway(withBackends = true) {
-  return createClientServerApp({ backends: withBackends ? backends : undefined, client: staticClient(builtClient()), logger: silentLogger() });
+  return createClientServerApp({
+    backends: withBackends ? backends : undefined,
+    client: staticClient(builtClient()),
+    logger: silentLogger(),
+  });
 }
 
 describe('client server as the local ingress', () => {
@@ -87,7 +91,10 @@ describe('client server as the local ingress', () => {
       .set('access-control-request-headers', 'content-type')
       .expect(200);
     expect(res.body).toMatchObject({ backend: 'posts', method: 'OPTIONS', url: '/posts/create' });
-    const comments = await request(gateway()).options('/posts/p1/comments').set('origin', 'http://posts.com').expect(200);
+    const comments = await request(gateway())
+      .options('/posts/p1/comments')
+      .set('origin', 'http://posts.com')
+      .expect(200);
     expect(comments.body).toMatchObject({ backend: 'comments', method: 'OPTIONS' });
   });
 
@@ -96,38 +103,59 @@ describe('client server as the local ingress', () => {
     try {
       const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
         // Node frames a body of an OPTIONS request only when asked to.
-        const req = http.request({ host: '127.0.0.1', port, method: 'OPTIONS', path: '/posts/create', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
-          let text = '';
-          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-        });
+        const req = http.request(
+          {
+            host: '127.0.0.1',
+            port,
+            method: 'OPTIONS',
+            path: '/posts/create',
+            headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+          },
+          (res) => {
+            let text = '';
+            res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+          },
+        );
         req.on('error', reject);
         req.end('{"title":"smuggled"}');
       });
-      expect(answer).toEqual({ status: 400, text: JSON.stringify({ error: 'OPTIONS /posts/create with a body is not accepted', code: 'invalid_request' }) });
+      expect(answer).toEqual({
+        status: 400,
+        text: JSON.stringify({ error: 'OPTIONS /posts/create with a body is not accepted', code: 'invalid_request' }),
+      });
     } finally {
       server.close();
     }
   });
 
-  it.each(['DELETE', 'PUT', 'PATCH'])('answers %s on an API path itself (404 JSON), even with a chunked body, and passes nothing on', async (method) => {
-    const { server, port } = await listen(gateway(), 0, '127.0.0.1');
-    try {
-      const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-        const req = http.request({ host: '127.0.0.1', port, method, path: '/posts', headers: { 'content-type': 'application/json' } }, (res) => {
-          let text = '';
-          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+  it.each(['DELETE', 'PUT', 'PATCH'])(
+    'answers %s on an API path itself (404 JSON), even with a chunked body, and passes nothing on',
+    async (method) => {
+      const { server, port } = await listen(gateway(), 0, '127.0.0.1');
+      try {
+        const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+          const req = http.request(
+            { host: '127.0.0.1', port, method, path: '/posts', headers: { 'content-type': 'application/json' } },
+            (res) => {
+              let text = '';
+              res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+            },
+          );
+          req.on('error', reject);
+          // No Content-Length: Node sends the body chunked.
+          req.end('[{"content":"hi"}]');
         });
-        req.on('error', reject);
-        // No Content-Length: Node sends the body chunked.
-        req.end('[{"content":"hi"}]');
-      });
-      expect(answer).toEqual({ status: 404, text: JSON.stringify({ error: `no route for ${method} /posts`, code: 'not_found' }) });
-    } finally {
-      server.close();
-    }
-  });
+        expect(answer).toEqual({
+          status: 404,
+          text: JSON.stringify({ error: `no route for ${method} /posts`, code: 'not_found' }),
+        });
+      } finally {
+        server.close();
+      }
+    },
+  );
 
   it('serves the page with a policy that runs only its own scripts and styles', async () => {
     const res = await request(gateway()).get('/').set('accept', 'text/html').expect(200);
@@ -148,7 +176,11 @@ describe('client server as the local ingress', () => {
   it('spreads requests over the replicas of a service, in turn', async () => {
     const replicas = await Promise.all(['query-1', 'query-2'].map(echoBackend));
     servers.push(...replicas.map((replica) => replica.server));
-    const app = createClientServerApp({ backends: { ...backends, query: replicas.map((replica) => replica.url) }, client: staticClient(builtClient()), logger: silentLogger() });
+    const app = createClientServerApp({
+      backends: { ...backends, query: replicas.map((replica) => replica.url) },
+      client: staticClient(builtClient()),
+      logger: silentLogger(),
+    });
     const answered: string[] = [];
     for (let i = 0; i < 4; i++) answered.push((await request(app).get('/posts').expect(200)).body.backend as string);
     expect(answered).toEqual(['query-1', 'query-2', 'query-1', 'query-2']);
@@ -170,15 +202,25 @@ describe('client server as the local ingress', () => {
     servers.push(dropping);
     await new Promise<void>((resolve) => dropping.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(dropping.address() as { port: number }).port}`;
-    const app = createClientServerApp({ backends: { ...backends, posts: url, query: url }, client: staticClient(builtClient()), logger: silentLogger() });
+    const app = createClientServerApp({
+      backends: { ...backends, posts: url, query: url },
+      client: staticClient(builtClient()),
+      logger: silentLogger(),
+    });
     const create = await request(app).post('/posts/create').send({ title: 'made?' }).expect(502);
-    expect(create.body).toEqual({ error: 'the posts service did not answer; the change may or may not have been made', code: 'outcome_unknown' });
+    expect(create.body).toEqual({
+      error: 'the posts service did not answer; the change may or may not have been made',
+      code: 'outcome_unknown',
+    });
     const read = await request(app).get('/posts').expect(502);
     expect(read.body).toEqual({ error: 'the query service is unavailable', code: 'unavailable' });
   });
 
   it('answers 503 JSON unavailable for the page when the client is not built', async () => {
-    const app = createClientServerApp({ client: staticClient(path.join(tmpdir(), 'no-such-client-build')), logger: silentLogger() });
+    const app = createClientServerApp({
+      client: staticClient(path.join(tmpdir(), 'no-such-client-build')),
+      logger: silentLogger(),
+    });
     const res = await request(app).get('/').set('accept', 'text/html').expect(503);
     expect(res.body).toEqual({ error: 'the client is not built yet: run npm run build', code: 'unavailable' });
   });
@@ -194,7 +236,10 @@ describe('client server as the local ingress', () => {
   });
 
   it('says so when the client has not been built', async () => {
-    const app = createClientServerApp({ client: staticClient(path.join(tmpdir(), 'no-such-dist')), logger: silentLogger() });
+    const app = createClientServerApp({
+      client: staticClient(path.join(tmpdir(), 'no-such-dist')),
+      logger: silentLogger(),
+    });
     const res = await request(app).get('/').set('accept', 'text/html').expect(503);
     expect(res.body.error).toMatch(/npm run build/);
   });
@@ -207,7 +252,11 @@ async function streamingBackend() {
   const app = express();
   app.get('/posts/stream', (req, res) => {
     lastEventIds.push(req.get('last-event-id'));
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      'x-accel-buffering': 'no',
+    });
     res.write('id: 7\nevent: snapshot\ndata: {}\n\n');
     open.push(res);
   });
@@ -219,7 +268,11 @@ async function streamingBackend() {
 describe('client server and the live stream', () => {
   it('passes each message of GET /posts/stream on as it is sent, before the response ends', async () => {
     const query = await streamingBackend();
-    const app = createClientServerApp({ backends: { ...backends, query: query.url }, client: staticClient(builtClient()), logger: silentLogger() });
+    const app = createClientServerApp({
+      backends: { ...backends, query: query.url },
+      client: staticClient(builtClient()),
+      logger: silentLogger(),
+    });
     const { server, port } = await listen(app, 0, '127.0.0.1');
     servers.push(server);
     const controller = new AbortController();

@@ -23,8 +23,24 @@ export interface CommentsDeps extends BrowserAppDeps {
   bus: EventPublisher;
 }
 
-export function createApp({ store, bus, consumer, logger, metrics, eventsToken, deliveryKey, browserOrigins }: CommentsDeps): Express {
-  const app = createServiceApp({ isReady: () => consumer.isReady(), logger, metrics, eventsToken, deliveryKey, browserOrigins });
+export function createApp({
+  store,
+  bus,
+  consumer,
+  logger,
+  metrics,
+  eventsToken,
+  deliveryKey,
+  browserOrigins,
+}: CommentsDeps): Express {
+  const app = createServiceApp({
+    isReady: () => consumer.isReady(),
+    logger,
+    metrics,
+    eventsToken,
+    deliveryKey,
+    browserOrigins,
+  });
 
   const creates = new CreatesByKey({ state: consumer, bus });
 
@@ -47,7 +63,10 @@ export function createApp({ store, bus, consumer, logger, metrics, eventsToken, 
       sameBody: (existing) => existing.postId === postId && existing.content === content,
       create: async () => {
         const event = { type: 'CommentCreated' as const, data: { id, postId, content, status: 'pending' as const } };
-        const { data, seq } = await bus.publish(event, key === undefined ? {} : { id: idFromKey('CommentCreated', key) });
+        const { data, seq } = await bus.publish(
+          event,
+          key === undefined ? {} : { id: idFromKey('CommentCreated', key) },
+        );
         store.addComment(data.postId, { id: data.id, content: data.content, status: data.status }, seq);
         return data;
       },

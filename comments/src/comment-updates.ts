@@ -11,7 +11,10 @@ export function commentUpdates(store: CommentStore, bus: EventPublisher, logger:
       if (!comment) return;
       const { id, postId, content, status, decidedAt } = comment;
       // One update per decision: a retried publish carries the same id, so the bus stores it once.
-      await bus.publish({ type: 'CommentUpdated', data: { id, postId, content, status } }, { id: reactionId(`CommentUpdated:${id}@${decidedAt ?? 0}`) });
+      await bus.publish(
+        { type: 'CommentUpdated', data: { id, postId, content, status } },
+        { id: reactionId(`CommentUpdated:${id}@${decidedAt ?? 0}`) },
+      );
     },
   });
 }

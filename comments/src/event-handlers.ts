@@ -1,4 +1,11 @@
-import { commentContradiction, idReused, unknownPost, type EventHandlers, type EventRejection, type Reactor } from '@blog/common';
+import {
+  commentContradiction,
+  idReused,
+  unknownPost,
+  type EventHandlers,
+  type EventRejection,
+  type Reactor,
+} from '@blog/common';
 import type { CommentStore } from './store';
 
 /**
@@ -46,7 +53,10 @@ export function commentEventHandlers(store: CommentStore, updates: Reactor): Eve
  * A decision on a comment the state holds must name its post and content; one on a comment it does not
  * hold (its CommentCreated was skipped as invalid) is taken as the comment, if its post exists.
  */
-function moderationContradiction(store: CommentStore, decided: { id: string; postId: string; content: string }): EventRejection | undefined {
+function moderationContradiction(
+  store: CommentStore,
+  decided: { id: string; postId: string; content: string },
+): EventRejection | undefined {
   const comment = store.get(decided.id);
   if (comment) return commentContradiction(decided, comment);
   return store.hasPost(decided.postId) ? undefined : unknownPost(decided.id, decided.postId);

@@ -42,7 +42,8 @@ interface CommentRow {
   publishedStatus: CommentStatus | null;
 }
 
-const COMMENT_COLUMNS = 'id, post_id AS postId, content, status, decided_at AS decidedAt, published_status AS publishedStatus';
+const COMMENT_COLUMNS =
+  'id, post_id AS postId, content, status, decided_at AS decidedAt, published_status AS publishedStatus';
 
 function commentStatements({ db }: StateDb) {
   return {
@@ -57,10 +58,14 @@ function commentStatements({ db }: StateDb) {
       WHERE excluded.seq < comments.seq`),
     get: db.prepare<[string], CommentRow>(`SELECT ${COMMENT_COLUMNS} FROM comments WHERE id = ?`),
     createdAt: db.prepare<[string], { seq: number }>('SELECT seq FROM comments WHERE id = ?'),
-    ofPostNewestFirst: db.prepare<[string, number, number], Comment & { seq: number }>('SELECT id, content, status, seq FROM comments WHERE post_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?'),
+    ofPostNewestFirst: db.prepare<[string, number, number], Comment & { seq: number }>(
+      'SELECT id, content, status, seq FROM comments WHERE post_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
+    ),
     decide: db.prepare<[CommentStatus, number, string]>('UPDATE comments SET status = ?, decided_at = ? WHERE id = ?'),
     published: db.prepare<[CommentStatus, string]>('UPDATE comments SET published_status = ? WHERE id = ?'),
-    updatesDue: db.prepare<[], string>('SELECT id FROM comments WHERE decided_at IS NOT NULL AND published_status IS NOT status').pluck(),
+    updatesDue: db
+      .prepare<[], string>('SELECT id FROM comments WHERE decided_at IS NOT NULL AND published_status IS NOT status')
+      .pluck(),
   };
 }
 
@@ -94,12 +99,22 @@ export class CommentStore {
     const row = this.statements.get.get(commentId);
     if (!row) return undefined;
     const { decidedAt, publishedStatus, ...comment } = row;
-    return { ...comment, ...(decidedAt === null ? {} : { decidedAt }), ...(publishedStatus === null ? {} : { publishedStatus }) };
+    return {
+      ...comment,
+      ...(decidedAt === null ? {} : { decidedAt }),
+      ...(publishedStatus === null ? {} : { publishedStatus }),
+    };
   }
 
   /** The newest `limit` comments of a post before the cursor, in the order of the log; none for an unknown post. */
-  commentsOf(postId: string, { limit, before }: PageRequest = { limit: PAGES.defaultLimit, before: undefined }): Page<Comment> {
-    const { items, olderBefore } = pageOf(this.statements.ofPostNewestFirst.all(postId, before ?? Number.MAX_SAFE_INTEGER, limit + 1), limit);
+  commentsOf(
+    postId: string,
+    { limit, before }: PageRequest = { limit: PAGES.defaultLimit, before: undefined },
+  ): Page<Comment> {
+    const { items, olderBefore } = pageOf(
+      this.statements.ofPostNewestFirst.all(postId, before ?? Number.MAX_SAFE_INTEGER, limit + 1),
+      limit,
+    );
     return { items: items.map(({ id, content, status }) => ({ id, content, status })), olderBefore };
   }
 

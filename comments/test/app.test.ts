@@ -2,7 +2,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { StateDb } from '@blog/common/state';
-import { EventConsumer, idFromKey, LIMITS, silentLogger, type BackoffOptions, type Comment, type Reactor } from '@blog/common';
+import {
+  EventConsumer,
+  idFromKey,
+  LIMITS,
+  silentLogger,
+  type BackoffOptions,
+  type Comment,
+  type Reactor,
+} from '@blog/common';
 import { InMemoryBus, settle } from '@blog/common/testing';
 import { eventually } from '@blog/testkit';
 import type { Express } from 'express';
@@ -19,11 +27,21 @@ afterEach(() => {
 });
 
 /** Wires the service like index.ts, with nothing started yet. */
-function build({ history = new InMemoryBus(), backoff, store = new CommentStore() }: { history?: InMemoryBus; backoff?: BackoffOptions; store?: CommentStore } = {}) {
+function build({
+  history = new InMemoryBus(),
+  backoff,
+  store = new CommentStore(),
+}: { history?: InMemoryBus; backoff?: BackoffOptions; store?: CommentStore } = {}) {
   const logger = silentLogger();
   const updates = commentUpdates(store, history, logger);
   reactors.push(updates);
-  const consumer = new EventConsumer({ history, state: store.state, handlers: commentEventHandlers(store, updates), logger, ...(backoff ? { backoff } : {}) });
+  const consumer = new EventConsumer({
+    history,
+    state: store.state,
+    handlers: commentEventHandlers(store, updates),
+    logger,
+    ...(backoff ? { backoff } : {}),
+  });
   const app = createApp({ store, bus: history, consumer, logger });
   return { app, bus: history, consumer, updates };
 }
@@ -38,7 +56,10 @@ async function setup({ history = new InMemoryBus() } = {}) {
 
 /** Delivers an envelope the way the bus does (`POST /events`). */
 async function deliver(app: Express, envelope: unknown): Promise<void> {
-  await request(app).post('/events').send(envelope as object).expect(200);
+  await request(app)
+    .post('/events')
+    .send(envelope as object)
+    .expect(200);
 }
 
 async function commentsOf(app: Express, postId: string): Promise<Comment[]> {
@@ -50,7 +71,10 @@ async function commentsOf(app: Express, postId: string): Promise<Comment[]> {
 async function historyWithComment(content = 'hello') {
   const history = new InMemoryBus();
   await history.publish({ type: 'PostCreated', data: { id: 'p1', title: 'Post' } });
-  const created = await history.publish({ type: 'CommentCreated', data: { id: 'c1', postId: 'p1', content, status: 'pending' } });
+  const created = await history.publish({
+    type: 'CommentCreated',
+    data: { id: 'c1', postId: 'p1', content, status: 'pending' },
+  });
   return { history, created };
 }
 
@@ -64,7 +88,9 @@ describe('comments: creating and listing', () => {
     expect(res.body).toEqual({ id: expect.any(String), content: 'Nice post', status: 'pending' });
     const comment = res.body as Comment;
 
-    expect(bus.ofType('CommentCreated').map((e) => e.data)).toEqual([{ id: comment.id, postId: 'p1', content: 'Nice post', status: 'pending' }]);
+    expect(bus.ofType('CommentCreated').map((e) => e.data)).toEqual([
+      { id: comment.id, postId: 'p1', content: 'Nice post', status: 'pending' },
+    ]);
     expect(await commentsOf(app, 'p1')).toEqual([comment]);
   });
 
@@ -90,13 +116,17 @@ describe('comments: creating and listing', () => {
   });
 
   describe('Idempotency-Key', () => {
-    const comment = (app: Express, postId: string, content: string, key: string) => request(app).post(`/posts/${postId}/comments`).set('Idempotency-Key', key).send({ content });
+    const comment = (app: Express, postId: string, content: string, key: string) =>
+      request(app).post(`/posts/${postId}/comments`).set('Idempotency-Key', key).send({ content });
 
     it('answers the same comment to the same key, post and content, publishes it once, also after a restart', async () => {
       const { history } = await historyWithComment();
       const { app } = await setup({ history });
       const first = await comment(app, 'p1', 'keyed', 'key-1').expect(201);
-      const [again, concurrent] = await Promise.all([comment(app, 'p1', 'keyed', 'key-1'), comment(app, 'p1', 'keyed', 'key-1')]);
+      const [again, concurrent] = await Promise.all([
+        comment(app, 'p1', 'keyed', 'key-1'),
+        comment(app, 'p1', 'keyed', 'key-1'),
+      ]);
       expect([again.body, concurrent.body]).toEqual([first.body, first.body]);
       const restarted = await setup({ history });
       expect((await comment(restarted.app, 'p1', 'keyed', 'key-1').expect(201)).body).toEqual(first.body);
@@ -108,9 +138,15 @@ describe('comments: creating and listing', () => {
       await history.publish({ type: 'PostCreated', data: { id: 'p2', title: 'Other' } });
       const { app } = await setup({ history });
       await comment(app, 'p1', 'keyed', 'key-2').expect(201);
-      for (const [postId, content] of [['p1', 'changed'], ['p2', 'keyed']] as const) {
+      for (const [postId, content] of [
+        ['p1', 'changed'],
+        ['p2', 'keyed'],
+      ] as const) {
         const res = await comment(app, postId, content, 'key-2').expect(422);
-        expect(res.body).toEqual({ error: expect.stringMatching(/Idempotency-Key was already used with a different body/), code: 'key_reused' });
+        expect(res.body).toEqual({
+          error: expect.stringMatching(/Idempotency-Key was already used with a different body/),
+          code: 'key_reused',
+        });
       }
       expect(history.ofType('CommentCreated')).toHaveLength(2);
     });
@@ -118,10 +154,17 @@ describe('comments: creating and listing', () => {
     it('answers 201 and 422 to two concurrent creates with one key and two contents, without asking the bus twice', async () => {
       const { history } = await historyWithComment();
       const { app } = await setup({ history });
-      const answers = await Promise.all([comment(app, 'p1', 'content A', 'key-ab'), comment(app, 'p1', 'content B', 'key-ab')]);
+      const answers = await Promise.all([
+        comment(app, 'p1', 'content A', 'key-ab'),
+        comment(app, 'p1', 'content B', 'key-ab'),
+      ]);
       expect(answers.map(({ status }) => status).sort()).toEqual([201, 422]);
       const stored = history.ofType('CommentCreated').find((event) => event.data.id === idFromKey('comment', 'key-ab'));
-      expect(answers.find(({ status }) => status === 201)?.body).toEqual({ id: stored?.data.id, content: stored?.data.content, status: 'pending' });
+      expect(answers.find(({ status }) => status === 201)?.body).toEqual({
+        id: stored?.data.id,
+        content: stored?.data.content,
+        status: 'pending',
+      });
       expect((await commentsOf(app, 'p1')).map(({ content }) => content)).toEqual(['hello', stored?.data.content]);
       expect(history.duplicates).toBe(0);
     });
@@ -132,10 +175,16 @@ describe('comments: creating and listing', () => {
       history.forgetsIds = true;
       const key = 'key-late';
       const id = idFromKey('comment', key);
-      await history.publish({ type: 'CommentCreated', data: { id, postId: 'p1', content: 'first in the log', status: 'pending' } }, { id: idFromKey('CommentCreated', key) });
+      await history.publish(
+        { type: 'CommentCreated', data: { id, postId: 'p1', content: 'first in the log', status: 'pending' } },
+        { id: idFromKey('CommentCreated', key) },
+      );
       await comment(app, 'p1', 'second in the log', key).expect(422);
       expect((await commentsOf(app, 'p1')).map(({ content }) => content)).toEqual(['hello', 'first in the log']);
-      expect((await comment(app, 'p1', 'first in the log', key).expect(201)).body).toMatchObject({ id, content: 'first in the log' });
+      expect((await comment(app, 'p1', 'first in the log', key).expect(201)).body).toMatchObject({
+        id,
+        content: 'first in the log',
+      });
     });
 
     it('publishes first and reads no history on the way for a known post', async () => {
@@ -150,7 +199,10 @@ describe('comments: creating and listing', () => {
       const { history } = await historyWithComment();
       const { app } = await setup({ history });
       const id = idFromKey('comment', 'key-x');
-      await history.publish({ type: 'CommentCreated', data: { id, postId: 'p1', content: 'stored content', status: 'pending' } }, { id: idFromKey('CommentCreated', 'key-x') });
+      await history.publish(
+        { type: 'CommentCreated', data: { id, postId: 'p1', content: 'stored content', status: 'pending' } },
+        { id: idFromKey('CommentCreated', 'key-x') },
+      );
       const reads = history.reads;
       await comment(app, 'p1', 'my content', 'key-x').expect(422);
       expect(history.reads).toBe(reads);
@@ -214,10 +266,23 @@ describe('comments: bad requests', () => {
   });
 
   it.each([
-    ['a JSON array', (app: Express) => request(app).post('/posts/p1/comments').send([{ content: 'x' }])],
-    ['a non-JSON body', (app: Express) => request(app).post('/posts/p1/comments').set('content-type', 'text/plain').send('content=x')],
+    [
+      'a JSON array',
+      (app: Express) =>
+        request(app)
+          .post('/posts/p1/comments')
+          .send([{ content: 'x' }]),
+    ],
+    [
+      'a non-JSON body',
+      (app: Express) => request(app).post('/posts/p1/comments').set('content-type', 'text/plain').send('content=x'),
+    ],
     ['a form body', (app: Express) => request(app).post('/posts/p1/comments').type('form').send('content=x')],
-    ['malformed JSON', (app: Express) => request(app).post('/posts/p1/comments').set('content-type', 'application/json').send('{"content":')],
+    [
+      'malformed JSON',
+      (app: Express) =>
+        request(app).post('/posts/p1/comments').set('content-type', 'application/json').send('{"content":'),
+    ],
     ['no body', (app: Express) => request(app).post('/posts/p1/comments')],
   ])('rejects %s with 400 JSON and stores nothing', async (_name, send) => {
     const { app, bus } = await setupWithPost();
@@ -230,7 +295,10 @@ describe('comments: bad requests', () => {
 
   it('answers 413 JSON for a body over the limit', async () => {
     const { app, bus } = await setupWithPost();
-    const res = await request(app).post('/posts/p1/comments').send({ content: 'x'.repeat(20_000) }).expect(413);
+    const res = await request(app)
+      .post('/posts/p1/comments')
+      .send({ content: 'x'.repeat(20_000) })
+      .expect(413);
     expect(res.body).toEqual({ error: expect.stringMatching(/larger than/), code: 'payload_too_large' });
     expect(bus.ofType('CommentCreated')).toHaveLength(0);
   });
@@ -251,16 +319,22 @@ describe('comments: moderation updates', () => {
   it('takes the status of a delivered CommentModerated and publishes exactly one CommentUpdated', async () => {
     const { app, bus, consumer } = await setup();
     await deliver(app, await bus.publish({ type: 'PostCreated', data: { id: 'p1', title: 'Post' } }));
-    const created = (await request(app).post('/posts/p1/comments').send({ content: 'hello' }).expect(201)).body as Comment;
+    const created = (await request(app).post('/posts/p1/comments').send({ content: 'hello' }).expect(201))
+      .body as Comment;
     const [echo] = bus.ofType('CommentCreated');
     await deliver(app, echo);
     expect(bus.ofType('CommentUpdated')).toHaveLength(0);
 
-    const moderated = await bus.publish({ type: 'CommentModerated', data: { id: created.id, postId: 'p1', content: 'hello', status: 'approved' } });
+    const moderated = await bus.publish({
+      type: 'CommentModerated',
+      data: { id: created.id, postId: 'p1', content: 'hello', status: 'approved' },
+    });
     await deliver(app, moderated);
 
     await eventually(() => expect(bus.ofType('CommentUpdated')).toHaveLength(1));
-    expect(bus.ofType('CommentUpdated').map((e) => e.data)).toEqual([{ id: created.id, postId: 'p1', content: 'hello', status: 'approved' }]);
+    expect(bus.ofType('CommentUpdated').map((e) => e.data)).toEqual([
+      { id: created.id, postId: 'p1', content: 'hello', status: 'approved' },
+    ]);
     expect(await commentsOf(app, 'p1')).toEqual([{ id: created.id, content: 'hello', status: 'approved' }]);
 
     // The same delivery again (same seq) is a duplicate: nothing more is published.
@@ -303,8 +377,14 @@ describe('comments: moderation updates', () => {
   it('publishes the final status when moderation changes while an update is in flight', async () => {
     const { history } = await historyWithComment();
     const { app, bus, updates } = await setup({ history });
-    const approved = await bus.publish({ type: 'CommentModerated', data: { id: 'c1', postId: 'p1', content: 'hello', status: 'approved' } });
-    const rejected = await bus.publish({ type: 'CommentModerated', data: { id: 'c1', postId: 'p1', content: 'hello', status: 'rejected' } });
+    const approved = await bus.publish({
+      type: 'CommentModerated',
+      data: { id: 'c1', postId: 'p1', content: 'hello', status: 'approved' },
+    });
+    const rejected = await bus.publish({
+      type: 'CommentModerated',
+      data: { id: 'c1', postId: 'p1', content: 'hello', status: 'rejected' },
+    });
 
     // Hold the bus so the first CommentUpdated is still in flight when the second decision arrives.
     let release = () => {};
@@ -355,7 +435,9 @@ describe('comments: moderation updates', () => {
 
     updates.start();
     await eventually(() => expect(bus.ofType('CommentUpdated')).toHaveLength(1));
-    expect(bus.ofType('CommentUpdated').map((e) => e.data)).toEqual([{ id: 'c1', postId: 'p1', content: 'hello', status: 'rejected' }]);
+    expect(bus.ofType('CommentUpdated').map((e) => e.data)).toEqual([
+      { id: 'c1', postId: 'p1', content: 'hello', status: 'rejected' },
+    ]);
     await settle();
     expect(bus.ofType('CommentUpdated')).toHaveLength(1);
   });
@@ -386,14 +468,22 @@ describe('comments: moderation updates', () => {
 
     bus.down = false;
     await eventually(() => expect(bus.ofType('CommentUpdated')).toHaveLength(1));
-    expect(bus.ofType('CommentUpdated').map((e) => e.data)).toEqual([{ id: 'c1', postId: 'p1', content: 'hello', status: 'approved' }]);
+    expect(bus.ofType('CommentUpdated').map((e) => e.data)).toEqual([
+      { id: 'c1', postId: 'p1', content: 'hello', status: 'approved' },
+    ]);
   }, 15_000);
 });
 
 describe('comments: events that contradict the state are rejected', () => {
   it('ignores a CommentCreated for a post the log never created: the post takes no public comments', async () => {
     const { app, bus, consumer } = await setup();
-    await deliver(app, await bus.publish({ type: 'CommentCreated', data: { id: 'c0', postId: 'ghost', content: 'orphan', status: 'pending' } }));
+    await deliver(
+      app,
+      await bus.publish({
+        type: 'CommentCreated',
+        data: { id: 'c0', postId: 'ghost', content: 'orphan', status: 'pending' },
+      }),
+    );
 
     expect(consumer.stats).toMatchObject({ rejected: 1, skipped: 0 });
     expect(await commentsOf(app, 'ghost')).toEqual([]);
@@ -401,12 +491,24 @@ describe('comments: events that contradict the state are rejected', () => {
     expect(res.body).toEqual({ error: 'post ghost not found', code: 'not_found' });
   });
 
-  it('ignores a CommentModerated that names another post or content than its comment\'s, and publishes no update for it', async () => {
+  it("ignores a CommentModerated that names another post or content than its comment's, and publishes no update for it", async () => {
     const { history } = await historyWithComment();
     await history.publish({ type: 'PostCreated', data: { id: 'p2', title: 'Other' } });
     const { app, bus, consumer } = await setup({ history });
-    await deliver(app, await bus.publish({ type: 'CommentModerated', data: { id: 'c1', postId: 'p2', content: 'hello', status: 'approved' } }));
-    await deliver(app, await bus.publish({ type: 'CommentModerated', data: { id: 'c1', postId: 'p1', content: 'rewritten', status: 'approved' } }));
+    await deliver(
+      app,
+      await bus.publish({
+        type: 'CommentModerated',
+        data: { id: 'c1', postId: 'p2', content: 'hello', status: 'approved' },
+      }),
+    );
+    await deliver(
+      app,
+      await bus.publish({
+        type: 'CommentModerated',
+        data: { id: 'c1', postId: 'p1', content: 'rewritten', status: 'approved' },
+      }),
+    );
     await settle();
 
     expect(consumer.stats).toMatchObject({ rejected: 2, skipped: 0 });
@@ -418,8 +520,14 @@ describe('comments: events that contradict the state are rejected', () => {
   it('keeps the first CommentCreated of a comment id and ignores a later one with another post or content', async () => {
     const { history } = await historyWithComment();
     await history.publish({ type: 'PostCreated', data: { id: 'p2', title: 'Other' } });
-    await history.publish({ type: 'CommentCreated', data: { id: 'c1', postId: 'p2', content: 'moved', status: 'pending' } });
-    await history.publish({ type: 'CommentCreated', data: { id: 'c1', postId: 'p1', content: 'hello', status: 'pending' } });
+    await history.publish({
+      type: 'CommentCreated',
+      data: { id: 'c1', postId: 'p2', content: 'moved', status: 'pending' },
+    });
+    await history.publish({
+      type: 'CommentCreated',
+      data: { id: 'c1', postId: 'p1', content: 'hello', status: 'pending' },
+    });
     const { app, consumer } = await setup({ history });
 
     expect(consumer.stats).toMatchObject({ rejected: 1, skipped: 0 });
@@ -454,7 +562,10 @@ describe('comments: health', () => {
 
   it('rejects a malformed delivered event with 400 JSON', async () => {
     const { app } = await setup();
-    const res = await request(app).post('/events').send({ type: 'PostCreated', data: { id: 'p1', title: 'x' } }).expect(400);
+    const res = await request(app)
+      .post('/events')
+      .send({ type: 'PostCreated', data: { id: 'p1', title: 'x' } })
+      .expect(400);
     expect(res.body).toEqual({ error: expect.stringMatching(/malformed event/), code: 'invalid_request' });
   });
 });
@@ -465,13 +576,20 @@ describe('comments: a restart that resumes from the stored state', () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'blog-comments-'));
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
-  const storeIn = () => new CommentStore(StateDb.open({ file: path.join(dir, 'state.sqlite'), schema: COMMENTS_SCHEMA, lockWaitMs: 20 }));
+  const storeIn = () =>
+    new CommentStore(StateDb.open({ file: path.join(dir, 'state.sqlite'), schema: COMMENTS_SCHEMA, lockWaitMs: 20 }));
 
   it('keeps the comments and publishes the update its state says is still due, once', async () => {
     const history = new InMemoryBus();
     await history.publish({ type: 'PostCreated', data: { id: 'p1', title: 'Post' } });
-    await history.publish({ type: 'CommentCreated', data: { id: 'c1', postId: 'p1', content: 'hello', status: 'pending' } });
-    await history.publish({ type: 'CommentModerated', data: { id: 'c1', postId: 'p1', content: 'hello', status: 'approved' } });
+    await history.publish({
+      type: 'CommentCreated',
+      data: { id: 'c1', postId: 'p1', content: 'hello', status: 'pending' },
+    });
+    await history.publish({
+      type: 'CommentModerated',
+      data: { id: 'c1', postId: 'p1', content: 'hello', status: 'approved' },
+    });
     // The first process applies the decision but stops before its CommentUpdated is published.
     const firstStore = storeIn();
     const first = build({ history, store: firstStore });
@@ -486,15 +604,18 @@ describe('comments: a restart that resumes from the stored state', () => {
     second.updates.start();
     await eventually(() => expect(history.ofType('CommentUpdated')).toHaveLength(1));
     await settle();
-    expect(history.ofType('CommentUpdated').map((e) => e.data)).toEqual([{ id: 'c1', postId: 'p1', content: 'hello', status: 'approved' }]);
+    expect(history.ofType('CommentUpdated').map((e) => e.data)).toEqual([
+      { id: 'c1', postId: 'p1', content: 'hello', status: 'approved' },
+    ]);
   });
 });
 
-describe('comments: pages of a post\'s comments', () => {
+describe("comments: pages of a post's comments", () => {
   it('lists the newest comments a page at a time (?limit=, then the Link header), and refuses a bad cursor', async () => {
     const { app, bus } = await setup();
     await deliver(app, await bus.publish({ type: 'PostCreated', data: { id: 'p1', title: 'Post' } }));
-    for (const content of ['a', 'b', 'c', 'd', 'e']) await request(app).post('/posts/p1/comments').send({ content }).expect(201);
+    for (const content of ['a', 'b', 'c', 'd', 'e'])
+      await request(app).post('/posts/p1/comments').send({ content }).expect(201);
     const pages: string[][] = [];
     let path: string | undefined = '/posts/p1/comments?limit=2';
     while (path !== undefined) {

@@ -1,22 +1,45 @@
-import { answerCode, asStreamChange, ERROR_CODES, errorCodeOf, isApiError, postsOfView, STREAM_CHANGE_TYPES } from '@blog/common/api';
+import {
+  answerCode,
+  asStreamChange,
+  ERROR_CODES,
+  errorCodeOf,
+  isApiError,
+  postsOfView,
+  STREAM_CHANGE_TYPES,
+} from '@blog/common/api';
 
 const comment = { id: 'c1', content: 'nice', status: 'approved' };
 
 describe('the public shapes, checked at run time', () => {
   it('reads a GET /posts view in creation order, and refuses one with any malformed post or comment', () => {
-    const view = { p1: { id: 'p1', title: 'first', comments: [comment] }, p2: { id: 'p2', title: 'second', comments: [] } };
+    const view = {
+      p1: { id: 'p1', title: 'first', comments: [comment] },
+      p2: { id: 'p2', title: 'second', comments: [] },
+    };
     expect(postsOfView(view)?.map((post) => post.id)).toEqual(['p1', 'p2']);
     expect(postsOfView({})).toEqual([]);
-    for (const bad of [[], null, 'posts', { p1: { id: 'p1', comments: [] } }, { p1: { id: 'p1', title: 't', comments: [{ ...comment, status: 'maybe' }] } }]) {
+    for (const bad of [
+      [],
+      null,
+      'posts',
+      { p1: { id: 'p1', comments: [] } },
+      { p1: { id: 'p1', title: 't', comments: [{ ...comment, status: 'maybe' }] } },
+    ]) {
       expect(postsOfView(bad)).toBeUndefined();
     }
   });
 
   it('reads each change of the stream by its event name, keeping only the documented fields', () => {
     expect(STREAM_CHANGE_TYPES).toEqual(['PostCreated', 'CommentCreated', 'CommentUpdated']);
-    expect(asStreamChange('PostCreated', { id: 'p1', title: 't', extra: 1 })).toEqual({ type: 'PostCreated', data: { id: 'p1', title: 't' } });
+    expect(asStreamChange('PostCreated', { id: 'p1', title: 't', extra: 1 })).toEqual({
+      type: 'PostCreated',
+      data: { id: 'p1', title: 't' },
+    });
     for (const type of ['CommentCreated', 'CommentUpdated']) {
-      expect(asStreamChange(type, { ...comment, postId: 'p1', extra: 1 })).toEqual({ type, data: { ...comment, postId: 'p1' } });
+      expect(asStreamChange(type, { ...comment, postId: 'p1', extra: 1 })).toEqual({
+        type,
+        data: { ...comment, postId: 'p1' },
+      });
     }
   });
 
@@ -42,7 +65,9 @@ describe('the public shapes, checked at run time', () => {
 
   it('reads an answer without a code by its status', () => {
     expect(answerCode(503, { error: 'x', code: 'stream_changed' })).toBe('stream_changed');
-    expect([400, 401, 403, 404, 409, 411, 413, 415, 429, 500, 502, 503, 504].map((status) => answerCode(status, undefined))).toEqual([
+    expect(
+      [400, 401, 403, 404, 409, 411, 413, 415, 429, 500, 502, 503, 504].map((status) => answerCode(status, undefined)),
+    ).toEqual([
       'invalid_request',
       'unauthorized',
       'forbidden',

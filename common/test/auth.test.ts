@@ -25,16 +25,26 @@ describe('authenticated event intake (EVENTS_TOKEN)', () => {
   ])('answers %s %s without the token with 401 JSON naming the header', async (method, path) => {
     const call = method === 'GET' ? request(app).get(path) : request(app).post(path).send(event);
     const answer = await call.expect(401).expect('content-type', /json/).expect('www-authenticate', 'Bearer');
-    expect(answer.body).toEqual({ error: expect.stringContaining('Authorization: Bearer <EVENTS_TOKEN>'), code: 'unauthorized' });
+    expect(answer.body).toEqual({
+      error: expect.stringContaining('Authorization: Bearer <EVENTS_TOKEN>'),
+      code: 'unauthorized',
+    });
   });
 
-  it.each([`Bearer ${TOKEN}x`, `Bearer ${TOKEN.slice(1)}`, TOKEN, `bearer ${TOKEN}`, 'Bearer ', `Basic ${TOKEN}`])('refuses the header %j', async (header) => {
-    const answer = await request(app).post('/events').set('authorization', header).send(event).expect(401);
-    expect(answer.body).toEqual({ error: 'wrong events token', code: 'unauthorized' });
-  });
+  it.each([`Bearer ${TOKEN}x`, `Bearer ${TOKEN.slice(1)}`, TOKEN, `bearer ${TOKEN}`, 'Bearer ', `Basic ${TOKEN}`])(
+    'refuses the header %j',
+    async (header) => {
+      const answer = await request(app).post('/events').set('authorization', header).send(event).expect(401);
+      expect(answer.body).toEqual({ error: 'wrong events token', code: 'unauthorized' });
+    },
+  );
 
   it('lets the right token through, to the routes and their body parsers', async () => {
-    const answer = await request(app).post('/events').set('authorization', eventsAuthorization(TOKEN)).send(event).expect(200);
+    const answer = await request(app)
+      .post('/events')
+      .set('authorization', eventsAuthorization(TOKEN))
+      .send(event)
+      .expect(200);
     expect(answer.body).toEqual({ received: event });
     await request(app).post('/events/batch').set('authorization', eventsAuthorization(TOKEN)).send([event]).expect(200);
     await request(app).get('/events').set('authorization', eventsAuthorization(TOKEN)).expect(200);

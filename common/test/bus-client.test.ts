@@ -1,6 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BusClient, BusIncompatibleError, BusUnavailableError, BusUnconfirmedError, EventIdTakenError, ServiceMetrics } from '@blog/common';
+import {
+  BusClient,
+  BusIncompatibleError,
+  BusUnavailableError,
+  BusUnconfirmedError,
+  EventIdTakenError,
+  ServiceMetrics,
+} from '@blog/common';
 import { recordingLogger } from '@blog/common/testing';
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
@@ -34,7 +41,13 @@ describe('BusClient', () => {
       res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ seq: 42 }));
     });
     const envelope = await new BusClient(url).publish({ type: 'PostCreated', data: { id: 'p1', title: 'T' } });
-    expect(envelope).toEqual({ type: 'PostCreated', data: { id: 'p1', title: 'T' }, id: expect.any(String), time: expect.any(String), seq: 42 });
+    expect(envelope).toEqual({
+      type: 'PostCreated',
+      data: { id: 'p1', title: 'T' },
+      id: expect.any(String),
+      time: expect.any(String),
+      seq: 42,
+    });
     expect(received).toEqual({
       method: 'POST',
       url: '/events',
@@ -48,8 +61,11 @@ describe('BusClient', () => {
     const seen: (string | undefined)[] = [];
     const url = await busAnswering((req, _body, res) => {
       seen.push(req.headers.authorization);
-      if (req.headers.authorization !== `Bearer ${token}`) return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"wrong events token"}');
-      res.writeHead(req.method === 'POST' ? 201 : 200, { 'content-type': 'application/json' }).end(req.method === 'POST' ? '{"seq":1}' : '[]');
+      if (req.headers.authorization !== `Bearer ${token}`)
+        return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"wrong events token"}');
+      res
+        .writeHead(req.method === 'POST' ? 201 : 200, { 'content-type': 'application/json' })
+        .end(req.method === 'POST' ? '{"seq":1}' : '[]');
     });
     await new BusClient(url, { token }).publish({ type: 'PostCreated', data: { id: 'p1', title: 'T' } });
     await new BusClient(url, { token }).readAfter(0, 10);
@@ -57,7 +73,9 @@ describe('BusClient', () => {
 
     const wrong = new BusClient(url, { token: 'not-the-token-of-this-blog' });
     const refusal = /503|bus refused our events token; EVENTS_TOKEN must be one the bus knows/;
-    await expect(wrong.publish({ type: 'PostCreated', data: { id: 'p2', title: 'T' } })).rejects.toThrow(BusUnavailableError);
+    await expect(wrong.publish({ type: 'PostCreated', data: { id: 'p2', title: 'T' } })).rejects.toThrow(
+      BusUnavailableError,
+    );
     await expect(wrong.publish({ type: 'PostCreated', data: { id: 'p3', title: 'T' } })).rejects.toThrow(refusal);
     await expect(wrong.readAfter(0, 10)).rejects.toThrow(BusUnavailableError);
   });
@@ -67,19 +85,28 @@ describe('BusClient', () => {
     const metrics = new ServiceMetrics('test');
     let nextSeq = 1;
     const url = await busAnswering((req, body, res) => {
-      const answer = req.url === '/events/batch' ? { seqs: (JSON.parse(body) as unknown[]).map(() => nextSeq++) } : { seq: nextSeq++ };
+      const answer =
+        req.url === '/events/batch'
+          ? { seqs: (JSON.parse(body) as unknown[]).map(() => nextSeq++) }
+          : { seq: nextSeq++ };
       res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
     });
     const bus = new BusClient(url, { logger, metrics });
     const stored = await bus.publish({ type: 'PostCreated', data: { id: 'p', title: 't' } }, { id: 'event-1' });
     expect(stored.seq).toBe(1);
-    expect(lines()).toContainEqual(expect.objectContaining({ msg: 'event published', eventId: 'event-1', type: 'PostCreated', seq: 1 }));
-    expect(await metrics.registry.getSingleMetricAsString('events_published_total')).toMatch(/type="PostCreated"[^\n]* 1$/m);
+    expect(lines()).toContainEqual(
+      expect.objectContaining({ msg: 'event published', eventId: 'event-1', type: 'PostCreated', seq: 1 }),
+    );
+    expect(await metrics.registry.getSingleMetricAsString('events_published_total')).toMatch(
+      /type="PostCreated"[^\n]* 1$/m,
+    );
 
     const unreachable = new BusClient('http://127.0.0.1:9', { logger, metrics, confirmWithinMs: 0 });
     await expect(unreachable.publish({ type: 'PostCreated', data: { id: 'q', title: 't' } })).rejects.toThrow();
     expect(lines().filter((line) => line.msg === 'event published')).toHaveLength(1);
-    expect(await metrics.registry.getSingleMetricAsString('events_published_total')).toMatch(/type="PostCreated"[^\n]* 1$/m);
+    expect(await metrics.registry.getSingleMetricAsString('events_published_total')).toMatch(
+      /type="PostCreated"[^\n]* 1$/m,
+    );
   });
 
   it('reads a page of the history', async () => {
@@ -93,26 +120,37 @@ describe('BusClient', () => {
     const url = await busAnswering(() => undefined);
     servers.pop()?.close();
     await new Promise((resolve) => setTimeout(resolve, 10));
-    await expect(new BusClient(url).publish({ type: 'PostCreated', data: { id: 'p', title: 't' } })).rejects.toBeInstanceOf(BusUnavailableError);
+    await expect(
+      new BusClient(url).publish({ type: 'PostCreated', data: { id: 'p', title: 't' } }),
+    ).rejects.toBeInstanceOf(BusUnavailableError);
   });
 
   it('reports a bus answering 5xx or too slowly as unavailable', async () => {
     const failing = await busAnswering((_req, _body, res) => res.writeHead(500).end());
-    await expect(new BusClient(failing).readAfter(0, 1)).rejects.toMatchObject({ status: 503, message: expect.stringMatching(/HTTP 500/) });
+    await expect(new BusClient(failing).readAfter(0, 1)).rejects.toMatchObject({
+      status: 503,
+      message: expect.stringMatching(/HTTP 500/),
+    });
     const silent = await busAnswering(() => undefined);
-    await expect(new BusClient(silent, { timeoutMs: 50 }).readAfter(0, 1)).rejects.toMatchObject({ status: 503, message: expect.stringMatching(/timed out/) });
+    await expect(new BusClient(silent, { timeoutMs: 50 }).readAfter(0, 1)).rejects.toMatchObject({
+      status: 503,
+      message: expect.stringMatching(/timed out/),
+    });
   });
 
-  it("passes on why the bus refused to store an event, and its Retry-After", async () => {
+  it('passes on why the bus refused to store an event, and its Retry-After', async () => {
     const url = await busAnswering((_req, _body, res) =>
-      res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '2' }).end('{"error":"event log cannot store events (disk full); nothing was stored"}'),
+      res
+        .writeHead(503, { 'content-type': 'application/json', 'retry-after': '2' })
+        .end('{"error":"event log cannot store events (disk full); nothing was stored"}'),
     );
     const publishing = new BusClient(url).publish({ type: 'PostCreated', data: { id: 'p', title: 't' } });
     await expect(publishing).rejects.toBeInstanceOf(BusUnavailableError);
     await expect(publishing).rejects.toMatchObject({
       status: 503,
       retryAfterSeconds: 2,
-      message: 'event bus unavailable (HTTP 503: event log cannot store events (disk full); nothing was stored); nothing was changed, try again',
+      message:
+        'event bus unavailable (HTTP 503: event log cannot store events (disk full); nothing was stored); nothing was changed, try again',
     });
   });
 
@@ -139,7 +177,10 @@ describe('BusClient', () => {
     const ids: string[] = [];
     const url = await busAnswering((_req, body, res) => {
       ids.push((JSON.parse(body) as { id: string }).id);
-      if (ids.length < 2) res.writeHead(504, { 'content-type': 'application/json' }).end('{"error":"event log did not confirm the event (timeout); it may have been stored"}');
+      if (ids.length < 2)
+        res
+          .writeHead(504, { 'content-type': 'application/json' })
+          .end('{"error":"event log did not confirm the event (timeout); it may have been stored"}');
       else res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ seq: 3 }));
     });
     const envelope = await new BusClient(url).publish({ type: 'PostCreated', data: { id: 'p1', title: 'T' } });
@@ -165,7 +206,9 @@ describe('BusClient', () => {
 
   it('with several bus URLs, sends the same event to another replica when one leaves it unanswered, and stays there', async () => {
     const ids: string[] = [];
-    const silent = await busAnswering((_req, body) => void ids.push(`silent ${(JSON.parse(body) as { id: string }).id}`));
+    const silent = await busAnswering(
+      (_req, body) => void ids.push(`silent ${(JSON.parse(body) as { id: string }).id}`),
+    );
     const live = await busAnswering((_req, body, res) => {
       ids.push(`live ${(JSON.parse(body) as { id: string }).id}`);
       res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ seq: 5 }));
@@ -179,10 +222,27 @@ describe('BusClient', () => {
   });
 
   it('with several bus URLs, asks another replica when one refuses to store (5xx), and says unavailable only when every one refused', async () => {
-    const refusing = () => busAnswering((_req, _body, res) => res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"no quorum; nothing was stored"}'));
-    const storing = await busAnswering((_req, _body, res) => res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ seq: 9 })));
-    expect((await new BusClient([await refusing(), storing]).publish({ type: 'PostCreated', data: { id: 'p1', title: 'T' } })).seq).toBe(9);
-    await expect(new BusClient([await refusing(), await refusing()]).publish({ type: 'PostCreated', data: { id: 'p2', title: 'T' } })).rejects.toMatchObject({
+    const refusing = () =>
+      busAnswering((_req, _body, res) =>
+        res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"no quorum; nothing was stored"}'),
+      );
+    const storing = await busAnswering((_req, _body, res) =>
+      res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ seq: 9 })),
+    );
+    expect(
+      (
+        await new BusClient([await refusing(), storing]).publish({
+          type: 'PostCreated',
+          data: { id: 'p1', title: 'T' },
+        })
+      ).seq,
+    ).toBe(9);
+    await expect(
+      new BusClient([await refusing(), await refusing()]).publish({
+        type: 'PostCreated',
+        data: { id: 'p2', title: 'T' },
+      }),
+    ).rejects.toMatchObject({
       status: 503,
       message: expect.stringMatching(/nothing was changed/),
     });
@@ -195,22 +255,35 @@ describe('BusClient', () => {
     });
     const publishing = new BusClient(courseBus).publish({ type: 'PostCreated', data: { id: 'p', title: 't' } });
     await expect(publishing).rejects.toBeInstanceOf(BusIncompatibleError);
-    await expect(publishing).rejects.toMatchObject({ status: 502, message: expect.stringMatching(/no seq: it is not this blog's event bus/) });
+    await expect(publishing).rejects.toMatchObject({
+      status: 502,
+      message: expect.stringMatching(/no seq: it is not this blog's event bus/),
+    });
   });
 
   it('fails at once when the bus is unreachable: nothing was sent', async () => {
     const url = await busAnswering(() => undefined);
     servers.pop()?.close();
     await new Promise((resolve) => setTimeout(resolve, 10));
-    const publishing = new BusClient(url, { confirmWithinMs: 60_000 }).publish({ type: 'PostCreated', data: { id: 'p', title: 't' } });
+    const publishing = new BusClient(url, { confirmWithinMs: 60_000 }).publish({
+      type: 'PostCreated',
+      data: { id: 'p', title: 't' },
+    });
     await expect(publishing).rejects.toBeInstanceOf(BusUnavailableError);
   });
 
   it('says the outcome is unknown when the answer stays lost past the deadline', async () => {
     const url = await busAnswering((req) => req.socket.destroy());
-    const publishing = new BusClient(url, { confirmWithinMs: 100 }).publish({ type: 'PostCreated', data: { id: 'p', title: 't' } });
+    const publishing = new BusClient(url, { confirmWithinMs: 100 }).publish({
+      type: 'PostCreated',
+      data: { id: 'p', title: 't' },
+    });
     await expect(publishing).rejects.toBeInstanceOf(BusUnconfirmedError);
-    await expect(publishing).rejects.toMatchObject({ status: 503, code: 'outcome_unknown', message: expect.stringMatching(/may or may not/) });
+    await expect(publishing).rejects.toMatchObject({
+      status: 503,
+      code: 'outcome_unknown',
+      message: expect.stringMatching(/may or may not/),
+    });
   });
 
   describe("decides on the code of the bus's answer, not its status or words", () => {
@@ -234,7 +307,10 @@ describe('BusClient', () => {
         requests++;
         refuse(res, 504, 'unavailable', 'it may have been stored');
       });
-      const publishing = new BusClient(url, { confirmWithinMs: 60_000 }).publish({ type: 'PostCreated', data: { id: 'p', title: 't' } });
+      const publishing = new BusClient(url, { confirmWithinMs: 60_000 }).publish({
+        type: 'PostCreated',
+        data: { id: 'p', title: 't' },
+      });
       await expect(publishing).rejects.toBeInstanceOf(BusUnavailableError);
       await expect(publishing).rejects.toMatchObject({ status: 503, code: 'unavailable' });
       expect(requests).toBe(1);
@@ -246,20 +322,38 @@ describe('BusClient', () => {
         if (req.method === 'GET') res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
         else res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ seq: 4 }));
       });
-      expect((await new BusClient([changed, live]).publish({ type: 'PostCreated', data: { id: 'p', title: 't' } })).seq).toBe(4);
+      expect(
+        (await new BusClient([changed, live]).publish({ type: 'PostCreated', data: { id: 'p', title: 't' } })).seq,
+      ).toBe(4);
       const reader = new BusClient([changed, live]);
       await expect(reader.readAfter(0, 1)).rejects.toBeInstanceOf(BusUnavailableError);
       await expect(reader.readAfter(0, 1)).resolves.toEqual([]);
     });
 
     it('settles a publish as a taken id only on event_id_taken; another 409 is a plain error', async () => {
-      const stored = { id: 'event-1', type: 'PostCreated', data: { id: 'p1', title: 'First' }, time: '2026-01-01T00:00:00.000Z', seq: 7 };
+      const stored = {
+        id: 'event-1',
+        type: 'PostCreated',
+        data: { id: 'p1', title: 'First' },
+        time: '2026-01-01T00:00:00.000Z',
+        seq: 7,
+      };
       const answering = (code: string) =>
-        busAnswering((_req, _body, res) => res.writeHead(409, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'taken', code, seq: 7, idsFrom: 1, event: stored })));
-      const taken = new BusClient(await answering('event_id_taken')).publish({ type: 'PostCreated', data: { id: 'p1', title: 'Second' } }, { id: 'event-1' });
+        busAnswering((_req, _body, res) =>
+          res
+            .writeHead(409, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ error: 'taken', code, seq: 7, idsFrom: 1, event: stored })),
+        );
+      const taken = new BusClient(await answering('event_id_taken')).publish(
+        { type: 'PostCreated', data: { id: 'p1', title: 'Second' } },
+        { id: 'event-1' },
+      );
       await expect(taken).rejects.toBeInstanceOf(EventIdTakenError);
       await expect(taken).rejects.toMatchObject({ status: 409, code: 'event_id_taken' });
-      const conflict = new BusClient(await answering('conflict')).publish({ type: 'PostCreated', data: { id: 'p1', title: 'Second' } }, { id: 'event-1' });
+      const conflict = new BusClient(await answering('conflict')).publish(
+        { type: 'PostCreated', data: { id: 'p1', title: 'Second' } },
+        { id: 'event-1' },
+      );
       await expect(conflict).rejects.toThrow(/refused POST \/events: HTTP 409/);
       await expect(conflict).rejects.not.toBeInstanceOf(EventIdTakenError);
     });
@@ -267,33 +361,53 @@ describe('BusClient', () => {
     it('says a refused token is the misconfiguration it is, for publishes and reads', async () => {
       const url = await busAnswering((_req, _body, res) => refuse(res, 401, 'unauthorized', 'unknown events token'));
       const refusal = /bus refused our events token; EVENTS_TOKEN must be one the bus knows/;
-      await expect(new BusClient(url).publish({ type: 'PostCreated', data: { id: 'p', title: 't' } })).rejects.toThrow(refusal);
+      await expect(new BusClient(url).publish({ type: 'PostCreated', data: { id: 'p', title: 't' } })).rejects.toThrow(
+        refusal,
+      );
       await expect(new BusClient(url).readAfter(0, 1)).rejects.toThrow(refusal);
     });
   });
 
   describe('an id the bus had already', () => {
-    const storedEarlier = { id: 'event-1', type: 'PostCreated', data: { id: 'p1', title: 'First' }, time: '2026-01-01T00:00:00.000Z', seq: 7 };
+    const storedEarlier = {
+      id: 'event-1',
+      type: 'PostCreated',
+      data: { id: 'p1', title: 'First' },
+      time: '2026-01-01T00:00:00.000Z',
+      seq: 7,
+    };
     const busHolding = (stored: typeof storedEarlier) =>
       busAnswering((req, body, res) => {
-        const answer = (item: unknown, index: number) => ((item as { id: string }).id === stored.id ? { index, event: stored } : undefined);
+        const answer = (item: unknown, index: number) =>
+          (item as { id: string }).id === stored.id ? { index, event: stored } : undefined;
         if (req.url === '/events/batch') {
           const events = JSON.parse(body) as unknown[];
           const duplicates = events.map(answer).filter((found) => found !== undefined);
           const seqs = events.map((item, index) => (answer(item, index) ? stored.seq : 100 + index));
-          return void res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ seqs, duplicates }));
+          return void res
+            .writeHead(201, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ seqs, duplicates }));
         }
-        res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ seq: stored.seq, duplicate: true, event: stored }));
+        res
+          .writeHead(201, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ seq: stored.seq, duplicate: true, event: stored }));
       });
 
     it('resolves with the stored event (its seq and time) when it holds the same type and data, and logs it as already stored', async () => {
       const { logger, lines } = recordingLogger();
       const metrics = new ServiceMetrics('test');
       const url = await busHolding(storedEarlier);
-      const envelope = await new BusClient(url, { logger, metrics }).publish({ type: 'PostCreated', data: { id: 'p1', title: 'First' } }, { id: 'event-1' });
+      const envelope = await new BusClient(url, { logger, metrics }).publish(
+        { type: 'PostCreated', data: { id: 'p1', title: 'First' } },
+        { id: 'event-1' },
+      );
       expect(envelope).toEqual(storedEarlier);
-      expect(lines()).toContainEqual(expect.objectContaining({ msg: expect.stringMatching(/already stored/), eventId: 'event-1', seq: 7 }));
-      expect(await metrics.registry.getSingleMetricAsString('events_published_total')).not.toMatch(/type="PostCreated"/);
+      expect(lines()).toContainEqual(
+        expect.objectContaining({ msg: expect.stringMatching(/already stored/), eventId: 'event-1', seq: 7 }),
+      );
+      expect(await metrics.registry.getSingleMetricAsString('events_published_total')).not.toMatch(
+        /type="PostCreated"/,
+      );
     });
 
     it('rejects with EventIdTakenError (409, naming the id) when it holds other data or another type under the id', async () => {
@@ -301,8 +415,16 @@ describe('BusClient', () => {
       const bus = new BusClient(url);
       const otherTitle = bus.publish({ type: 'PostCreated', data: { id: 'p1', title: 'Second' } }, { id: 'event-1' });
       await expect(otherTitle).rejects.toBeInstanceOf(EventIdTakenError);
-      await expect(otherTitle).rejects.toMatchObject({ status: 409, eventId: 'event-1', stored: storedEarlier, message: expect.stringMatching(/already holds another event under id event-1/) });
-      const otherType = bus.publish({ type: 'CommentCreated', data: { id: 'p1', postId: 'x', content: 'First', status: 'pending' } }, { id: 'event-1' });
+      await expect(otherTitle).rejects.toMatchObject({
+        status: 409,
+        eventId: 'event-1',
+        stored: storedEarlier,
+        message: expect.stringMatching(/already holds another event under id event-1/),
+      });
+      const otherType = bus.publish(
+        { type: 'CommentCreated', data: { id: 'p1', postId: 'x', content: 'First', status: 'pending' } },
+        { id: 'event-1' },
+      );
       await expect(otherType).rejects.toBeInstanceOf(EventIdTakenError);
     });
 
@@ -310,9 +432,19 @@ describe('BusClient', () => {
       let requests = 0;
       const url = await busAnswering((_req, _body, res) => {
         requests++;
-        res.writeHead(409, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'another event is stored under id event-1; nothing was stored', seq: 7, idsFrom: 1, event: storedEarlier }));
+        res.writeHead(409, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            error: 'another event is stored under id event-1; nothing was stored',
+            seq: 7,
+            idsFrom: 1,
+            event: storedEarlier,
+          }),
+        );
       });
-      const publishing = new BusClient(url).publish({ type: 'PostCreated', data: { id: 'p1', title: 'Second' } }, { id: 'event-1' });
+      const publishing = new BusClient(url).publish(
+        { type: 'PostCreated', data: { id: 'p1', title: 'Second' } },
+        { id: 'event-1' },
+      );
       await expect(publishing).rejects.toBeInstanceOf(EventIdTakenError);
       await expect(publishing).rejects.toMatchObject({ status: 409, eventId: 'event-1', stored: storedEarlier });
       expect(requests).toBe(1);
@@ -343,7 +475,10 @@ describe('BusClient', () => {
     const url = await busAnswering((_req, _body, res) => {
       const idsFrom = answers.shift();
       // The first request is answered last.
-      setTimeout(() => res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ seq: 10, idsFrom })), idsFrom === 7 ? 50 : 0);
+      setTimeout(
+        () => res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ seq: 10, idsFrom })),
+        idsFrom === 7 ? 50 : 0,
+      );
     });
     const bus = new BusClient(url);
     expect(bus.idsFrom).toBeUndefined();
@@ -354,10 +489,15 @@ describe('BusClient', () => {
   });
 
   it('answers 502 when a bus says an id is a duplicate but not what it holds under it', async () => {
-    const url = await busAnswering((_req, _body, res) => res.writeHead(201, { 'content-type': 'application/json' }).end('{"seq":3,"duplicate":true}'));
+    const url = await busAnswering((_req, _body, res) =>
+      res.writeHead(201, { 'content-type': 'application/json' }).end('{"seq":3,"duplicate":true}'),
+    );
     const publishing = new BusClient(url).publish({ type: 'PostCreated', data: { id: 'p1', title: 'T' } });
     await expect(publishing).rejects.toBeInstanceOf(BusIncompatibleError);
-    await expect(publishing).rejects.toMatchObject({ status: 502, message: expect.stringMatching(/but not the event stored under its id: it is not this blog's event bus/) });
+    await expect(publishing).rejects.toMatchObject({
+      status: 502,
+      message: expect.stringMatching(/but not the event stored under its id: it is not this blog's event bus/),
+    });
   });
 
   describe('publishing several events at once', () => {
@@ -380,7 +520,10 @@ describe('BusClient', () => {
         [12, 'p3'],
       ]);
       expect(requests).toHaveLength(1);
-      expect(requests[0]).toEqual({ url: '/events/batch', body: envelopes.map(({ id, type, data, time }) => ({ id, type, data, time })) });
+      expect(requests[0]).toEqual({
+        url: '/events/batch',
+        body: envelopes.map(({ id, type, data, time }) => ({ id, type, data, time })),
+      });
     });
 
     it('sends them one per request to a bus without the batch route', async () => {
@@ -403,7 +546,8 @@ describe('BusClient', () => {
     it('when the bus refuses a batch, fails only the event it refuses', async () => {
       let seq = 0;
       const url = await busAnswering((req, body, res) => {
-        if (req.url === '/events/batch') return answer(res, 400, { error: 'event at index 1: malformed event', code: 'invalid_request' });
+        if (req.url === '/events/batch')
+          return answer(res, 400, { error: 'event at index 1: malformed event', code: 'invalid_request' });
         const { data } = JSON.parse(body) as { data: { id: string } };
         if (data.id === 'p2') answer(res, 400, { error: 'malformed event', code: 'invalid_request' });
         else answer(res, 201, { seq: ++seq });

@@ -1,6 +1,14 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { z } from 'zod';
-import { busServiceConfigSchema, commonConfigSchema, ConfigError, DEVELOPMENT_DELIVERY_PUBLIC_KEY, env, eventsConfigSchema, loadConfig } from '../src/service/config';
+import {
+  busServiceConfigSchema,
+  commonConfigSchema,
+  ConfigError,
+  DEVELOPMENT_DELIVERY_PUBLIC_KEY,
+  env,
+  eventsConfigSchema,
+  loadConfig,
+} from '../src/service/config';
 
 const schema = z.object({
   PORT: env.port(4000),
@@ -59,7 +67,12 @@ describe('security settings', () => {
   });
 
   it('reads a token and a list of origins', () => {
-    expect(loadConfig(secure, { EVENTS_TOKEN: ' abcdefghijklmnop-_.~ ', CORS_ORIGINS: 'https://posts.com, http://localhost:5173/' })).toEqual({
+    expect(
+      loadConfig(secure, {
+        EVENTS_TOKEN: ' abcdefghijklmnop-_.~ ',
+        CORS_ORIGINS: 'https://posts.com, http://localhost:5173/',
+      }),
+    ).toEqual({
       EVENTS_TOKEN: 'abcdefghijklmnop-_.~',
       CORS_ORIGINS: ['https://posts.com', 'http://localhost:5173'],
     });
@@ -74,9 +87,14 @@ describe('security settings', () => {
     expect(load).not.toThrow(token);
   });
 
-  it.each(['posts.com', 'http://posts.com/app', '*', 'ftp://posts.com'])('refuses the origin %j, naming CORS_ORIGINS', (origin) => {
-    expect(() => loadConfig(secure, { CORS_ORIGINS: origin })).toThrow(`CORS_ORIGINS=${JSON.stringify(origin)}: "${origin}" is not an origin`);
-  });
+  it.each(['posts.com', 'http://posts.com/app', '*', 'ftp://posts.com'])(
+    'refuses the origin %j, naming CORS_ORIGINS',
+    (origin) => {
+      expect(() => loadConfig(secure, { CORS_ORIGINS: origin })).toThrow(
+        `CORS_ORIGINS=${JSON.stringify(origin)}: "${origin}" is not an origin`,
+      );
+    },
+  );
 });
 
 describe('DELIVERY_PUBLIC_KEY', () => {
@@ -86,16 +104,27 @@ describe('DELIVERY_PUBLIC_KEY', () => {
     const { publicKey } = generateKeyPairSync('ed25519');
     const der = publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
     expect(loadConfig(schema, { DELIVERY_PUBLIC_KEY: der }).DELIVERY_PUBLIC_KEY?.asymmetricKeyType).toBe('ed25519');
-    expect(loadConfig(schema, { DELIVERY_PUBLIC_KEY: publicKey.export({ format: 'pem', type: 'spki' }).toString() }).DELIVERY_PUBLIC_KEY?.asymmetricKeyType).toBe('ed25519');
+    expect(
+      loadConfig(schema, { DELIVERY_PUBLIC_KEY: publicKey.export({ format: 'pem', type: 'spki' }).toString() })
+        .DELIVERY_PUBLIC_KEY?.asymmetricKeyType,
+    ).toBe('ed25519');
     expect(loadConfig(schema, {}).DELIVERY_PUBLIC_KEY).toBeUndefined();
-    expect(() => loadConfig(schema, { DELIVERY_PUBLIC_KEY: 'abc' })).toThrow('DELIVERY_PUBLIC_KEY=(3 characters, hidden): is not a key in PEM or base64 DER form');
+    expect(() => loadConfig(schema, { DELIVERY_PUBLIC_KEY: 'abc' })).toThrow(
+      'DELIVERY_PUBLIC_KEY=(3 characters, hidden): is not a key in PEM or base64 DER form',
+    );
     const { privateKey } = generateKeyPairSync('ed25519');
     const privatePem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
-    expect(() => loadConfig(schema, { DELIVERY_PUBLIC_KEY: privatePem })).toThrow(/DELIVERY_PUBLIC_KEY=\(\d+ characters, hidden\): is a private key: a service gets only the public key/);
+    expect(() => loadConfig(schema, { DELIVERY_PUBLIC_KEY: privatePem })).toThrow(
+      /DELIVERY_PUBLIC_KEY=\(\d+ characters, hidden\): is a private key: a service gets only the public key/,
+    );
     const privateDer = privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
-    expect(() => loadConfig(schema, { DELIVERY_PUBLIC_KEY: privateDer })).toThrow(/DELIVERY_PUBLIC_KEY=\(\d+ characters, hidden\): is not a key/);
+    expect(() => loadConfig(schema, { DELIVERY_PUBLIC_KEY: privateDer })).toThrow(
+      /DELIVERY_PUBLIC_KEY=\(\d+ characters, hidden\): is not a key/,
+    );
     const x25519 = generateKeyPairSync('x25519').publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
-    expect(() => loadConfig(schema, { DELIVERY_PUBLIC_KEY: x25519 })).toThrow(/DELIVERY_PUBLIC_KEY=\(\d+ characters, hidden\): is a x25519 key; it must be an Ed25519 key/);
+    expect(() => loadConfig(schema, { DELIVERY_PUBLIC_KEY: x25519 })).toThrow(
+      /DELIVERY_PUBLIC_KEY=\(\d+ characters, hidden\): is a x25519 key; it must be an Ed25519 key/,
+    );
   });
 });
 
@@ -110,7 +139,9 @@ describe('where a process listens (HOST)', () => {
   });
 
   it.each(['http://0.0.0.0', '0.0.0.0:4000', 'a host', '-bad-'])('refuses HOST=%j, naming it', (host) => {
-    expect(() => loadConfig(listening, { HOST: host })).toThrow(new RegExp(`^invalid configuration: HOST=.*must be an IP address to listen on`));
+    expect(() => loadConfig(listening, { HOST: host })).toThrow(
+      new RegExp(`^invalid configuration: HOST=.*must be an IP address to listen on`),
+    );
   });
 });
 
@@ -127,28 +158,54 @@ describe('the committed development credentials', () => {
         error = err;
       }
       expect(error).toBeInstanceOf(ConfigError);
-      expect((error as Error).message).toMatch(/EVENTS_TOKEN is a development credential committed in infra\/k8s, accepted only with BLOG_ENV=development/);
+      expect((error as Error).message).toMatch(
+        /EVENTS_TOKEN is a development credential committed in infra\/k8s, accepted only with BLOG_ENV=development/,
+      );
       expect((error as Error).message).not.toContain(committed);
     }
   });
 
   it('are all refused outside development: any token or password of infra/k8s, and its delivery key pair, named together', () => {
-    const schema = z.object({ ...eventsConfigSchema, NATS_PASSWORD: z.string().optional(), DELIVERY_PUBLIC_KEY: busServiceConfigSchema.DELIVERY_PUBLIC_KEY });
-    const committedKeys = { NATS_PASSWORD: 'local-development-only-admin', DELIVERY_PUBLIC_KEY: DEVELOPMENT_DELIVERY_PUBLIC_KEY };
+    const schema = z.object({
+      ...eventsConfigSchema,
+      NATS_PASSWORD: z.string().optional(),
+      DELIVERY_PUBLIC_KEY: busServiceConfigSchema.DELIVERY_PUBLIC_KEY,
+    });
+    const committedKeys = {
+      NATS_PASSWORD: 'local-development-only-admin',
+      DELIVERY_PUBLIC_KEY: DEVELOPMENT_DELIVERY_PUBLIC_KEY,
+    };
     expect(() => loadConfig(schema, { EVENTS_TOKEN: 'local-development-posts', ...committedKeys })).toThrow(
       /^invalid configuration: EVENTS_TOKEN, NATS_PASSWORD, DELIVERY_PUBLIC_KEY are development credentials committed in infra\/k8s/,
     );
-    expect(loadConfig(schema, { EVENTS_TOKEN: 'local-development-posts', ...committedKeys, BLOG_ENV: 'development' }).BLOG_ENV).toBe('development');
+    expect(
+      loadConfig(schema, { EVENTS_TOKEN: 'local-development-posts', ...committedKeys, BLOG_ENV: 'development' })
+        .BLOG_ENV,
+    ).toBe('development');
     const own = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
-    expect(loadConfig(schema, { EVENTS_TOKEN: 'a-token-of-my-own-1234', NATS_PASSWORD: 'my-own-password', DELIVERY_PUBLIC_KEY: own }).BLOG_ENV).toBe('production');
+    expect(
+      loadConfig(schema, {
+        EVENTS_TOKEN: 'a-token-of-my-own-1234',
+        NATS_PASSWORD: 'my-own-password',
+        DELIVERY_PUBLIC_KEY: own,
+      }).BLOG_ENV,
+    ).toBe('production');
   });
 
   it('is accepted with BLOG_ENV=development; any other token is accepted in production', () => {
-    expect(loadConfig(events, { EVENTS_TOKEN: committed, BLOG_ENV: 'development' })).toEqual({ EVENTS_TOKEN: committed, BLOG_ENV: 'development' });
-    expect(loadConfig(events, { EVENTS_TOKEN: 'a-token-of-my-own-1234' })).toEqual({ EVENTS_TOKEN: 'a-token-of-my-own-1234', BLOG_ENV: 'production' });
+    expect(loadConfig(events, { EVENTS_TOKEN: committed, BLOG_ENV: 'development' })).toEqual({
+      EVENTS_TOKEN: committed,
+      BLOG_ENV: 'development',
+    });
+    expect(loadConfig(events, { EVENTS_TOKEN: 'a-token-of-my-own-1234' })).toEqual({
+      EVENTS_TOKEN: 'a-token-of-my-own-1234',
+      BLOG_ENV: 'production',
+    });
   });
 
   it('refuses a BLOG_ENV it does not know, naming it', () => {
-    expect(() => loadConfig(events, { BLOG_ENV: 'staging' })).toThrow(/BLOG_ENV="staging": must be development or production/);
+    expect(() => loadConfig(events, { BLOG_ENV: 'staging' })).toThrow(
+      /BLOG_ENV="staging": must be development or production/,
+    );
   });
 });

@@ -8,7 +8,10 @@ import { eventually } from '@blog/testkit';
 
 const post = (id: string) => ({ type: 'PostCreated' as const, data: { id, title: `title ${id}` } });
 
-function recordingConsumer(history: InMemoryBus, options: { pageSize?: number; handlers?: EventHandlers; follow?: boolean } = {}) {
+function recordingConsumer(
+  history: InMemoryBus,
+  options: { pageSize?: number; handlers?: EventHandlers; follow?: boolean } = {},
+) {
   const applied: string[] = [];
   const consumer = new EventConsumer({
     history,
@@ -224,7 +227,11 @@ describe('EventConsumer', () => {
 });
 
 describe('EventConsumer with a stored state', () => {
-  const SCHEMA: StateSchema = { service: 'test', version: 1, tables: 'CREATE TABLE IF NOT EXISTS posts (id TEXT PRIMARY KEY, seq INTEGER NOT NULL)' };
+  const SCHEMA: StateSchema = {
+    service: 'test',
+    version: 1,
+    tables: 'CREATE TABLE IF NOT EXISTS posts (id TEXT PRIMARY KEY, seq INTEGER NOT NULL)',
+  };
   let dir: string;
   const states: StateDb[] = [];
   beforeEach(() => {
@@ -289,14 +296,20 @@ describe('EventConsumer with a stored state', () => {
   });
 
   it.each([
-    ['begun again with other events', async (history: InMemoryBus) => {
-      history.events.splice(0);
-      for (let i = 1; i <= 4; i++) await history.publish(post(`new${i}`));
-    }],
-    ['shorter than the state', async (history: InMemoryBus) => {
-      history.events.splice(0);
-      await history.publish(post('new1'));
-    }],
+    [
+      'begun again with other events',
+      async (history: InMemoryBus) => {
+        history.events.splice(0);
+        for (let i = 1; i <= 4; i++) await history.publish(post(`new${i}`));
+      },
+    ],
+    [
+      'shorter than the state',
+      async (history: InMemoryBus) => {
+        history.events.splice(0);
+        await history.publish(post('new1'));
+      },
+    ],
   ])('rebuilds the state from the first event when the log was %s', async (_case, replaceLog) => {
     const history = new InMemoryBus();
     for (let i = 1; i <= 3; i++) await history.publish(post(`old${i}`));

@@ -19,7 +19,13 @@ describe('parseEnvelope', () => {
   });
 
   it('accepts an unknown type as foreign, whatever its data', () => {
-    const parsed = parseEnvelope({ id: 'e1', type: 'PostLiked', data: [1, 2], seq: 7, time: '2026-01-01T00:00:00.000Z' });
+    const parsed = parseEnvelope({
+      id: 'e1',
+      type: 'PostLiked',
+      data: [1, 2],
+      seq: 7,
+      time: '2026-01-01T00:00:00.000Z',
+    });
     expect(parsed).toMatchObject({ ok: true, known: false, envelope: { type: 'PostLiked', seq: 7 } });
   });
 
@@ -29,7 +35,10 @@ describe('parseEnvelope', () => {
     ['a fractional seq', { ...envelopeOf({ type: 'PostCreated', data: { id: 'p', title: 't' } }, 1), seq: 1.5 }],
     ['a bad time', { ...envelopeOf({ type: 'PostCreated', data: { id: 'p', title: 't' } }, 1), time: 'yesterday' }],
     ['an empty type', { ...envelopeOf({ type: 'PostCreated', data: { id: 'p', title: 't' } }, 1), type: '' }],
-    ['a known type with a bad payload', { ...envelopeOf({ type: 'PostCreated', data: { id: 'p', title: 't' } }, 1), data: { id: 'p' } }],
+    [
+      'a known type with a bad payload',
+      { ...envelopeOf({ type: 'PostCreated', data: { id: 'p', title: 't' } }, 1), data: { id: 'p' } },
+    ],
     ['a bad status', envelopeOf({ type: 'CommentUpdated', data: { ...comment, status: 'maybe' as 'approved' } }, 1)],
     ['an array', []],
     ['null', null],
@@ -41,7 +50,10 @@ describe('parseEnvelope', () => {
   });
 
   it('names the offending field', () => {
-    const parsed = parseEnvelope({ ...envelopeOf({ type: 'PostCreated', data: { id: 'p', title: 't' } }, 1), data: { id: 'p', title: 5 } });
+    const parsed = parseEnvelope({
+      ...envelopeOf({ type: 'PostCreated', data: { id: 'p', title: 't' } }, 1),
+      data: { id: 'p', title: 5 },
+    });
     expect(parsed).toEqual({ ok: false, error: expect.stringMatching(/^invalid PostCreated data: title:/) });
   });
 
@@ -61,7 +73,10 @@ describe('parsePublishRequest', () => {
 
   it('validates the payload of known types and passes unknown types through', () => {
     expect(parsePublishRequest({ type: 'CommentCreated', data: {} }).ok).toBe(false);
-    expect(parsePublishRequest({ type: 'Custom', data: 'anything' })).toEqual({ ok: true, event: { type: 'Custom', data: 'anything' } });
+    expect(parsePublishRequest({ type: 'Custom', data: 'anything' })).toEqual({
+      ok: true,
+      event: { type: 'Custom', data: 'anything' },
+    });
     expect(parsePublishRequest({ data: {} }).ok).toBe(false);
   });
 });

@@ -39,8 +39,22 @@ describe('service kit', () => {
     ['a JSON string', 'application/json', '"x"', 400, /not valid JSON/, 'invalid_request'],
     ['no JSON at all', 'text/plain', 'name=x', 400, /must be a JSON object/, 'invalid_request'],
     ['a wrong field', 'application/json', '{"name":""}', 400, /^name:/, 'invalid_request'],
-    ['an unsupported charset', 'application/json; charset=koi8-r', '{"name":"x"}', 415, /unsupported charset/, 'invalid_request'],
-    ['an oversized body', 'application/json', JSON.stringify({ name: 'x'.repeat(20_000) }), 413, /larger than/, 'payload_too_large'],
+    [
+      'an unsupported charset',
+      'application/json; charset=koi8-r',
+      '{"name":"x"}',
+      415,
+      /unsupported charset/,
+      'invalid_request',
+    ],
+    [
+      'an oversized body',
+      'application/json',
+      JSON.stringify({ name: 'x'.repeat(20_000) }),
+      413,
+      /larger than/,
+      'payload_too_large',
+    ],
   ])('answers %s with a JSON error and its code', async (_name, type, body, status, message, code) => {
     const res = await request(appWithRoute()).post('/things').set('content-type', type).send(body).expect(status);
     expect(res.headers['content-type']).toMatch(/application\/json/);
@@ -51,12 +65,16 @@ describe('service kit', () => {
     const boom = await request(appWithRoute()).get('/boom').expect(500);
     expect(boom.body).toEqual({ error: 'internal error', code: 'internal' });
     await request(appWithRoute()).get('/teapot').expect(418, { error: 'short and stout', code: 'invalid_request' });
-    const unsure = await request(appWithRoute()).get('/unsure').expect(503, { error: 'the bus did not confirm', code: 'outcome_unknown' });
+    const unsure = await request(appWithRoute())
+      .get('/unsure')
+      .expect(503, { error: 'the bus did not confirm', code: 'outcome_unknown' });
     expect(unsure.headers['retry-after']).toBe('2');
   });
 
   it('answers unknown routes and malformed URLs with JSON errors', async () => {
-    await request(appWithRoute()).delete('/things').expect(404, { error: 'no route for DELETE /things', code: 'not_found' });
+    await request(appWithRoute())
+      .delete('/things')
+      .expect(404, { error: 'no route for DELETE /things', code: 'not_found' });
     const res = await request(appWithRoute()).get('/things/%E0%A4%A');
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(res.status).toBeLessThan(500);

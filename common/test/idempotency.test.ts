@@ -14,7 +14,11 @@ function createsWith({ position, idsFrom }: { position: number; idsFrom: number 
 }
 
 const keyed = (creates: CreatesByKey, found: string | undefined, body: string, stored: string) =>
-  creates.create('key', { find: () => found, sameBody: (held) => held === body, create: () => Promise.resolve(stored) });
+  creates.create('key', {
+    find: () => found,
+    sameBody: (held) => held === body,
+    create: () => Promise.resolve(stored),
+  });
 
 describe('CreatesByKey', () => {
   it('trusts the state without reading the history while it holds everything older than the bus remembers', async () => {
@@ -34,13 +38,26 @@ describe('CreatesByKey', () => {
   it('answers 422 for another body: held in the state, or held by the bus', async () => {
     const { creates } = createsWith({ position: 0, idsFrom: 1 });
     await expect(keyed(creates, 'theirs', 'mine', 'mine')).rejects.toMatchObject({ status: 422 });
-    const taken = creates.create('key', { find: () => undefined, sameBody: () => true, create: () => Promise.reject(new EventIdTakenError('e1', {})) });
-    await expect(taken).rejects.toMatchObject({ status: 422, message: expect.stringMatching(/Idempotency-Key was already used with a different body/) });
+    const taken = creates.create('key', {
+      find: () => undefined,
+      sameBody: () => true,
+      create: () => Promise.reject(new EventIdTakenError('e1', {})),
+    });
+    await expect(taken).rejects.toMatchObject({
+      status: 422,
+      message: expect.stringMatching(/Idempotency-Key was already used with a different body/),
+    });
   });
 
   it('creates without a key, asking nothing of the state', async () => {
     const { state, creates } = createsWith({ position: 0, idsFrom: undefined });
-    await expect(creates.create(undefined, { find: () => 'never asked', sameBody: () => false, create: () => Promise.resolve('created') })).resolves.toBe('created');
+    await expect(
+      creates.create(undefined, {
+        find: () => 'never asked',
+        sameBody: () => false,
+        create: () => Promise.resolve('created'),
+      }),
+    ).resolves.toBe('created');
     expect(state.syncs).toBe(0);
   });
 });

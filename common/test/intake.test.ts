@@ -7,7 +7,11 @@ const post = (id: string) => ({ type: 'PostCreated' as const, data: { id, title:
 async function intakeApp({ start = true } = {}) {
   const history = new InMemoryBus();
   const applied: string[] = [];
-  const consumer = new EventConsumer({ history, logger: silentLogger(), handlers: { PostCreated: ({ id }) => void applied.push(id) } });
+  const consumer = new EventConsumer({
+    history,
+    logger: silentLogger(),
+    handlers: { PostCreated: ({ id }) => void applied.push(id) },
+  });
   if (start) await consumer.start();
   const app = createServiceApp({ isReady: () => consumer.isReady() });
   app.use(eventIntake(consumer));
@@ -29,7 +33,10 @@ describe('event intake', () => {
     await request(app).post('/events/batch').send(batch).expect(200, { status: 'OK', position: 2_000 });
     expect(applied).toHaveLength(2_000);
     // The ordinary limit still holds elsewhere.
-    await request(app).post('/events').send({ ...envelopeOf(post('x'), 2_001), pad: 'x'.repeat(20_000) }).expect(413);
+    await request(app)
+      .post('/events')
+      .send({ ...envelopeOf(post('x'), 2_001), pad: 'x'.repeat(20_000) })
+      .expect(413);
   });
 
   it('ignores what it has applied already, so a retried batch changes nothing', async () => {
@@ -53,7 +60,10 @@ describe('event intake', () => {
   it('buffers a batch that arrives while catching up', async () => {
     const { app, consumer, history, applied } = await intakeApp({ start: false });
     const first = await history.publish(post('a'));
-    await request(app).post('/events/batch').send([first, envelopeOf(post('b'), 2)]).expect(200);
+    await request(app)
+      .post('/events/batch')
+      .send([first, envelopeOf(post('b'), 2)])
+      .expect(200);
     expect(applied).toEqual([]);
     await consumer.start();
     expect(applied).toEqual(['a', 'b']);

@@ -23,7 +23,14 @@ describe('observability of every service', () => {
 
     const requests = lines().filter((line) => line.reqId !== undefined);
     expect(requests).toEqual([
-      expect.objectContaining({ level: 30, reqId: 'req-1', method: 'GET', path: '/things/42', status: 200, ms: expect.any(Number) }),
+      expect.objectContaining({
+        level: 30,
+        reqId: 'req-1',
+        method: 'GET',
+        path: '/things/42',
+        status: 200,
+        ms: expect.any(Number),
+      }),
       expect.objectContaining({ reqId: generated.headers['x-request-id'], path: '/nowhere', status: 404 }),
     ]);
   });
@@ -38,7 +45,9 @@ describe('observability of every service', () => {
     finishServiceApp(app, logger);
     await request(app).get('/ok').expect(200);
     await request(app).get('/broken').expect(500);
-    expect(lines().filter((line) => line.reqId !== undefined)).toEqual([expect.objectContaining({ level: 50, path: '/broken', status: 500 })]);
+    expect(lines().filter((line) => line.reqId !== undefined)).toEqual([
+      expect.objectContaining({ level: 50, path: '/broken', status: 500 }),
+    ]);
   });
 
   it('does not take a request id that could forge log lines', async () => {
@@ -52,8 +61,13 @@ describe('observability of every service', () => {
     const app = appWith(recordingLogger().logger, metrics);
     await request(app).get('/things/1').expect(200);
     await request(app).get('/things/2').expect(200);
-    const scraped = await request(app).get('/metrics').expect(200).expect('content-type', /text\/plain/);
-    const count = scraped.text.split('\n').find((line) => line.startsWith('http_request_duration_seconds_count') && line.includes('route="/things/:id"'));
+    const scraped = await request(app)
+      .get('/metrics')
+      .expect(200)
+      .expect('content-type', /text\/plain/);
+    const count = scraped.text
+      .split('\n')
+      .find((line) => line.startsWith('http_request_duration_seconds_count') && line.includes('route="/things/:id"'));
     expect(count).toMatch(/method="GET"/);
     expect(count).toMatch(/status="200"/);
     expect(count).toMatch(/service="test"/);
@@ -79,15 +93,26 @@ describe('observability of every service', () => {
     await consumer.receive(event, envelopeOf({ type: 'PostCreated', data: { id: 'broken', title: 'T' } }, 2));
     expect((await metrics.registry.getSingleMetric('events_skipped_total')?.get())?.values[0]?.value).toBe(1);
     const applied = (await metrics.registry.getSingleMetric('events_applied_total')?.get())?.values;
-    expect(applied).toEqual([expect.objectContaining({ labels: expect.objectContaining({ type: 'PostCreated' }), value: 1 })]);
-    expect(lines()).toContainEqual(expect.objectContaining({ msg: 'event applied', eventId: event.id, type: 'PostCreated', seq: 1 }));
+    expect(applied).toEqual([
+      expect.objectContaining({ labels: expect.objectContaining({ type: 'PostCreated' }), value: 1 }),
+    ]);
+    expect(lines()).toContainEqual(
+      expect.objectContaining({ msg: 'event applied', eventId: event.id, type: 'PostCreated', seq: 1 }),
+    );
   });
 
   it('times the catch-up', async () => {
     const metrics = new ServiceMetrics('test');
     const bus = new InMemoryBus();
-    const slowHistory = { readAfter: async (after: number, limit: number) => (await sleep(50), bus.readAfter(after, limit)) };
-    const consumer = new EventConsumer({ history: slowHistory, logger: recordingLogger().logger, metrics, handlers: {} });
+    const slowHistory = {
+      readAfter: async (after: number, limit: number) => (await sleep(50), bus.readAfter(after, limit)),
+    };
+    const consumer = new EventConsumer({
+      history: slowHistory,
+      logger: recordingLogger().logger,
+      metrics,
+      handlers: {},
+    });
     const startedAt = Date.now();
     await consumer.start();
     const elapsedSeconds = (Date.now() - startedAt) / 1_000;
@@ -102,7 +127,8 @@ describe('process metrics of a running service', () => {
   it('reports resident memory and heap when scraped', async () => {
     const metrics = new ServiceMetrics('test', { processMetrics: true });
     const text = await metrics.registry.metrics();
-    const value = (name: string) => Number(/\S+ (\d+)$/m.exec(text.split('\n').find((line) => line.startsWith(name)) ?? '')?.[1]);
+    const value = (name: string) =>
+      Number(/\S+ (\d+)$/m.exec(text.split('\n').find((line) => line.startsWith(name)) ?? '')?.[1]);
     expect(value('process_resident_memory_bytes')).toBeGreaterThan(10_000_000);
     expect(value('nodejs_heap_used_bytes')).toBeGreaterThan(1_000_000);
   });
@@ -110,6 +136,11 @@ describe('process metrics of a running service', () => {
 
 describe('prom-client classes loaded one by one (common/src/service/prom.ts)', () => {
   it('are the very classes prom-client exports', () => {
-    expect([own.Registry, own.Counter, own.Gauge, own.Histogram]).toEqual([fromIndex.Registry, fromIndex.Counter, fromIndex.Gauge, fromIndex.Histogram]);
+    expect([own.Registry, own.Counter, own.Gauge, own.Histogram]).toEqual([
+      fromIndex.Registry,
+      fromIndex.Counter,
+      fromIndex.Gauge,
+      fromIndex.Histogram,
+    ]);
   });
 });

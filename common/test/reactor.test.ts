@@ -82,7 +82,9 @@ describe('Reactor', () => {
     });
     reactor.start();
     reactor.need('a');
-    await eventually(() => expect(lines()).toContainEqual(expect.objectContaining({ level: 50, key: 'a', eventId: 'reaction-1' })));
+    await eventually(() =>
+      expect(lines()).toContainEqual(expect.objectContaining({ level: 50, key: 'a', eventId: 'reaction-1' })),
+    );
     await new Promise((resolve) => setTimeout(resolve, 30));
     expect(attempts).toBe(1);
     reactor.stop();

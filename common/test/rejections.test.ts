@@ -5,7 +5,11 @@ import { EventConsumer, rejectEvent, ServiceMetrics, type EventHandlers } from '
 import { StateDb, type StateSchema } from '@blog/common/state';
 import { InMemoryBus, recordingLogger } from '@blog/common/testing';
 
-const SCHEMA: StateSchema = { service: 'rejections-test', version: 1, tables: 'CREATE TABLE IF NOT EXISTS posts (id TEXT PRIMARY KEY, title TEXT NOT NULL)' };
+const SCHEMA: StateSchema = {
+  service: 'rejections-test',
+  version: 1,
+  tables: 'CREATE TABLE IF NOT EXISTS posts (id TEXT PRIMARY KEY, title TEXT NOT NULL)',
+};
 
 /** Handlers that keep the first title of a post and reject another one under its id. */
 function firstTitleWins(state: StateDb): EventHandlers {
@@ -50,11 +54,16 @@ describe('EventConsumer: events that contradict the state', () => {
 
     expect(consumer.stats).toMatchObject({ applied: 2, rejected: 1, skipped: 0 });
     expect(consumer.position).toBe(3);
-    expect(state.db.prepare('SELECT id, title FROM posts ORDER BY id').all()).toEqual([{ id: 'p1', title: 'first' }, { id: 'p2', title: 'other' }]);
+    expect(state.db.prepare('SELECT id, title FROM posts ORDER BY id').all()).toEqual([
+      { id: 'p1', title: 'first' },
+      { id: 'p2', title: 'other' },
+    ]);
     const rejectedLine = lines().find((line) => line.msg === 'event contradicts the state: ignored');
     const second = history.events[1] as { id: string };
     expect(rejectedLine).toMatchObject({ level: 40, seq: 2, id: second.id, type: 'PostCreated', reason: 'id-reused' });
-    expect(await metrics.registry.getSingleMetricAsString('events_rejected_total')).toContain('events_rejected_total{type="PostCreated",reason="id-reused",service="test"} 1');
+    expect(await metrics.registry.getSingleMetricAsString('events_rejected_total')).toContain(
+      'events_rejected_total{type="PostCreated",reason="id-reused",service="test"} 1',
+    );
   });
 
   it('makes the same decision whether the page is applied together or event by event, and on a replay', async () => {
@@ -83,7 +92,8 @@ describe('EventConsumer: events that contradict the state', () => {
     });
     await oneByOne.start();
 
-    const titles = (state: StateDb) => state.db.prepare("SELECT id, title FROM posts WHERE id != 'p3' ORDER BY id").all();
+    const titles = (state: StateDb) =>
+      state.db.prepare("SELECT id, title FROM posts WHERE id != 'p3' ORDER BY id").all();
     expect(titles(failing)).toEqual(titles(together));
     expect(oneByOne.stats).toMatchObject({ applied: 2, rejected: 1, skipped: 1 });
 
@@ -91,7 +101,10 @@ describe('EventConsumer: events that contradict the state', () => {
     const replay = consumerOn(history, together);
     await replay.consumer.start();
     expect(replay.consumer.stats).toMatchObject({ rejected: 1 });
-    expect(titles(together)).toEqual([{ id: 'p1', title: 'first' }, { id: 'p2', title: 'other' }]);
+    expect(titles(together)).toEqual([
+      { id: 'p1', title: 'first' },
+      { id: 'p2', title: 'other' },
+    ]);
     together.close();
   });
 });

@@ -1,12 +1,33 @@
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { copyFile, readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { silentLogger } from '@blog/common';
-import { openServiceState, Snapshotter, StateDb, type SnapshotInfo, type SnapshotStore, type StateConfig, type StateSchema } from '@blog/common/state';
+import {
+  openServiceState,
+  Snapshotter,
+  StateDb,
+  type SnapshotInfo,
+  type SnapshotStore,
+  type StateConfig,
+  type StateSchema,
+} from '@blog/common/state';
 
-const SCHEMA: StateSchema = { service: 'query', version: 1, tables: 'CREATE TABLE IF NOT EXISTS posts (id TEXT PRIMARY KEY)' };
+const SCHEMA: StateSchema = {
+  service: 'query',
+  version: 1,
+  tables: 'CREATE TABLE IF NOT EXISTS posts (id TEXT PRIMARY KEY)',
+};
 
 /** The bus's snapshots, as files in a folder. */
 class FolderSnapshots implements SnapshotStore {
@@ -21,8 +42,10 @@ class FolderSnapshots implements SnapshotStore {
   async download(info: SnapshotInfo, file: string): Promise<void> {
     this.downloads++;
     await copyFile(this.fileOf(info), file);
-    const sha256 = createHash('sha256').update(await readFile(file)).digest('hex');
-    if (sha256 !== info.sha256) throw new Error('the snapshot\'s bytes do not match it');
+    const sha256 = createHash('sha256')
+      .update(await readFile(file))
+      .digest('hex');
+    if (sha256 !== info.sha256) throw new Error("the snapshot's bytes do not match it");
   }
   async claim(schema: string, seq: number): Promise<string | undefined> {
     if (this.claimedBy !== undefined || ((await this.newest(schema))?.seq ?? 0) >= seq) return undefined;
@@ -88,7 +111,15 @@ function apply(state: StateDb, from: number, to: number): void {
 const posts = (state: StateDb) => (state.db.prepare('SELECT count(*) AS n FROM posts').get() as { n: number }).n;
 
 function snapshotter(state: StateDb, replica: string): Snapshotter {
-  return new Snapshotter({ db: state.db, position: () => state.position.seq, schema: 'query@1', store: snapshots, everyEvents: 10, dir: path.join(dir, replica), logger: silentLogger() });
+  return new Snapshotter({
+    db: state.db,
+    position: () => state.position.seq,
+    schema: 'query@1',
+    store: snapshots,
+    everyEvents: 10,
+    dir: path.join(dir, replica),
+    logger: silentLogger(),
+  });
 }
 
 describe('a fresh replica and the snapshots', () => {
@@ -130,7 +161,10 @@ describe('a fresh replica and the snapshots', () => {
     const other = StateDb.open({ file: path.join(dir, 'other.sqlite'), schema: { ...SCHEMA, service: 'posts' } });
     other.transaction(() => other.advance({ seq: 40, eventId: 'e40' }));
     other.close();
-    snapshots.keep({ service: 'query', schema: 'query@1', seq: 40, bytes: 0, sha256: '' }, path.join(dir, 'other.sqlite'));
+    snapshots.keep(
+      { service: 'query', schema: 'query@1', seq: 40, bytes: 0, sha256: '' },
+      path.join(dir, 'other.sqlite'),
+    );
     const again = await open('replica-3');
     expect(again.position.seq).toBe(0);
   });

@@ -5,7 +5,11 @@ import { ConfigError, loadConfig, silentLogger } from '@blog/common';
 import { openServiceState, StateDb, StateInUseError, stateConfigSchema, type StateSchema } from '@blog/common/state';
 import { z } from 'zod';
 
-const SCHEMA: StateSchema = { service: 'test', version: 1, tables: 'CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY)' };
+const SCHEMA: StateSchema = {
+  service: 'test',
+  version: 1,
+  tables: 'CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY)',
+};
 
 let dir: string;
 const open: StateDb[] = [];
@@ -122,7 +126,7 @@ describe('StateDb', () => {
 describe('state configuration', () => {
   const schema = z.object(stateConfigSchema('posts'));
 
-  it('defaults to the repository\'s .data/<service> and a 16 MiB cache', () => {
+  it("defaults to the repository's .data/<service> and a 16 MiB cache", () => {
     const config = loadConfig(schema, {});
     expect(config.STATE_DIR).toBe(path.resolve(__dirname, '..', '..', '.data', 'posts'));
     expect(config.STATE_CACHE_MIB).toBe(16);
@@ -140,7 +144,16 @@ describe('state configuration', () => {
   });
 
   it('opens state.sqlite in STATE_DIR, making the folder', async () => {
-    const state = await openServiceState({ STATE_DIR: path.join(dir, 'nested', 'posts'), STATE_CACHE_MIB: 4, SNAPSHOT_EVERY_EVENTS: 0, SNAPSHOT_RESTORE: false }, SCHEMA, silentLogger());
+    const state = await openServiceState(
+      {
+        STATE_DIR: path.join(dir, 'nested', 'posts'),
+        STATE_CACHE_MIB: 4,
+        SNAPSHOT_EVERY_EVENTS: 0,
+        SNAPSHOT_RESTORE: false,
+      },
+      SCHEMA,
+      silentLogger(),
+    );
     open.push(state);
     expect(state.db.name).toBe(path.join(dir, 'nested', 'posts', 'state.sqlite'));
     expect(state.db.pragma('cache_size', { simple: true })).toBe(-4096);

@@ -16,7 +16,15 @@ import {
 } from '@blog/common';
 import type { Express, Response } from 'express';
 import { z } from 'zod';
-import { authorizePublish, authorizeSnapshots, EventsClients, eventsClientOf, requireEventsClient, type EventsClient, type ServiceTokens } from './http/events-clients';
+import {
+  authorizePublish,
+  authorizeSnapshots,
+  EventsClients,
+  eventsClientOf,
+  requireEventsClient,
+  type EventsClient,
+  type ServiceTokens,
+} from './http/events-clients';
 import { snapshotRoutes } from './http/snapshot-routes';
 import type { Appended, EventLog, NewEvent } from './log/event-log';
 import type { BusMetrics } from './metrics';
@@ -51,7 +59,16 @@ const historyQuerySchema = z.object({
   wait: z.coerce.number().int().min(0).max(MAX_WAIT_MS).optional(),
 });
 
-export function createApp({ log, subscribers, logger, metrics, eventsToken, serviceTokens, draining, snapshots }: EventBusDeps): Express {
+export function createApp({
+  log,
+  subscribers,
+  logger,
+  metrics,
+  eventsToken,
+  serviceTokens,
+  draining,
+  snapshots,
+}: EventBusDeps): Express {
   const clients = new EventsClients(eventsToken, serviceTokens);
   const eventsGuard = clients.open ? undefined : requireEventsClient(clients);
   const app = createServiceApp({ isReady: () => true, logger, metrics, eventsGuard });
@@ -95,8 +112,16 @@ export function createApp({ log, subscribers, logger, metrics, eventsToken, serv
     const sent = newEvent(req.body, eventsClientOf(res));
     const { event, duplicate } = await append(sent);
     if (duplicate && !isSameEvent(sent, event)) {
-      logger.warn({ eventId: sent.id, type: sent.type, storedType: event.type, seq: event.seq }, 'another event is stored under this id: refused');
-      res.status(409).json({ ...errorBody(`another event is stored under id ${sent.id}; nothing was stored`, 'event_id_taken'), seq: event.seq, idsFrom: log.idsFrom, event });
+      logger.warn(
+        { eventId: sent.id, type: sent.type, storedType: event.type, seq: event.seq },
+        'another event is stored under this id: refused',
+      );
+      res.status(409).json({
+        ...errorBody(`another event is stored under id ${sent.id}; nothing was stored`, 'event_id_taken'),
+        seq: event.seq,
+        idsFrom: log.idsFrom,
+        event,
+      });
       return;
     }
     res.status(201).json({ seq: event.seq, idsFrom: log.idsFrom, ...(duplicate ? { duplicate: true, event } : {}) });
@@ -123,7 +148,9 @@ export function createApp({ log, subscribers, logger, metrics, eventsToken, serv
         refuseOversized(event);
         return event;
       } catch (err) {
-        throw err instanceof HttpError ? new HttpError(err.status, `event at index ${index}: ${err.message}`, { code: err.code }) : err;
+        throw err instanceof HttpError
+          ? new HttpError(err.status, `event at index ${index}: ${err.message}`, { code: err.code })
+          : err;
       }
     });
     const appended = await Promise.all(events.map(append));
@@ -172,7 +199,10 @@ export function createApp({ log, subscribers, logger, metrics, eventsToken, serv
     const leave = () => left.abort();
     res.on('close', leave);
     try {
-      await log.waitForNewerThan(after, AbortSignal.any([left.signal, AbortSignal.timeout(ms), ...(draining ? [draining] : [])]));
+      await log.waitForNewerThan(
+        after,
+        AbortSignal.any([left.signal, AbortSignal.timeout(ms), ...(draining ? [draining] : [])]),
+      );
     } finally {
       res.off('close', leave);
     }
@@ -199,7 +229,8 @@ function newEvent(body: Record<string, unknown>, client: EventsClient): NewEvent
  */
 function refuseOversized(event: NewEvent): void {
   const bytes = Buffer.byteLength(JSON.stringify(event));
-  if (bytes > MAX_EVENT_BYTES) throw new HttpError(413, `event is ${bytes} bytes; an event may take at most ${MAX_EVENT_BYTES}`);
+  if (bytes > MAX_EVENT_BYTES)
+    throw new HttpError(413, `event is ${bytes} bytes; an event may take at most ${MAX_EVENT_BYTES}`);
 }
 
 /** Resolves when the response can take more, or when the client has gone. */

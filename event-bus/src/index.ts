@@ -23,7 +23,10 @@ main(async () => {
             servers: config.NATS_URL,
             user: config.NATS_USER,
             password: config.NATS_PASSWORD,
-            admin: config.NATS_ADMIN_USER === undefined ? undefined : { user: config.NATS_ADMIN_USER, password: config.NATS_ADMIN_PASSWORD },
+            admin:
+              config.NATS_ADMIN_USER === undefined
+                ? undefined
+                : { user: config.NATS_ADMIN_USER, password: config.NATS_ADMIN_PASSWORD },
             stream: config.NATS_STREAM,
             replicas: config.NATS_REPLICAS,
             publishTimeoutMs: config.NATS_PUBLISH_TIMEOUT_MS,
@@ -35,11 +38,31 @@ main(async () => {
           logger,
           metrics,
         )
-      : await openFileStorage({ dir: config.EVENT_LOG_DIR, writeTimeoutMs: config.EVENT_LOG_WRITE_TIMEOUT_MS, recentIds: config.EVENT_IDS_REMEMBERED, snapshotMaxBytes: config.SNAPSHOT_MAX_BYTES, snapshotClaimTtlMs: config.SNAPSHOT_CLAIM_TTL_MS }, logger, metrics);
+      : await openFileStorage(
+          {
+            dir: config.EVENT_LOG_DIR,
+            writeTimeoutMs: config.EVENT_LOG_WRITE_TIMEOUT_MS,
+            recentIds: config.EVENT_IDS_REMEMBERED,
+            snapshotMaxBytes: config.SNAPSHOT_MAX_BYTES,
+            snapshotClaimTtlMs: config.SNAPSHOT_CLAIM_TTL_MS,
+          },
+          logger,
+          metrics,
+        );
   const { log, positions } = storage;
   // Signed deliveries need no token; the operator's token would only hand every subscriber its power.
   const deliveryToken = config.DELIVERY_SIGNING_KEY ? undefined : config.EVENTS_TOKEN;
-  const deliveries = config.EVENT_SUBSCRIBERS.map((url) => new SubscriberDelivery(url, { log, logger, metrics, token: deliveryToken, signingKey: config.DELIVERY_SIGNING_KEY, positions }));
+  const deliveries = config.EVENT_SUBSCRIBERS.map(
+    (url) =>
+      new SubscriberDelivery(url, {
+        log,
+        logger,
+        metrics,
+        token: deliveryToken,
+        signingKey: config.DELIVERY_SIGNING_KEY,
+        positions,
+      }),
+  );
   const deliverer = new Deliverer(deliveries, storage.lease, logger);
   metrics.observe(log, deliverer);
   const draining = new AbortController();
@@ -54,11 +77,21 @@ main(async () => {
     },
     'event bus configured',
   );
-  if (!config.EVENTS_TOKEN && Object.keys(serviceTokens).length === 0) logger.warn('no events token set: anyone who reaches the bus may publish any event (open intake, unsafe)');
+  if (!config.EVENTS_TOKEN && Object.keys(serviceTokens).length === 0)
+    logger.warn('no events token set: anyone who reaches the bus may publish any event (open intake, unsafe)');
 
   await runService({
     name: 'event-bus',
-    app: createApp({ log, subscribers: deliverer, logger, metrics, eventsToken: config.EVENTS_TOKEN, serviceTokens, draining: draining.signal, snapshots: { ...storage.snapshots, maxBytes: config.SNAPSHOT_MAX_BYTES } }),
+    app: createApp({
+      log,
+      subscribers: deliverer,
+      logger,
+      metrics,
+      eventsToken: config.EVENTS_TOKEN,
+      serviceTokens,
+      draining: draining.signal,
+      snapshots: { ...storage.snapshots, maxBytes: config.SNAPSHOT_MAX_BYTES },
+    }),
     port: config.PORT,
     host: config.HOST,
     logger,

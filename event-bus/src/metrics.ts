@@ -20,9 +20,24 @@ export class BusMetrics extends HttpMetrics {
   constructor({ processMetrics = false } = {}) {
     super('event-bus', { processMetrics });
     const registers = [this.registry];
-    this.eventsAppended = new Counter({ name: 'events_appended_total', help: 'Events appended to the log (durable)', labelNames: ['type'], registers });
-    this.eventsDelivered = new Counter({ name: 'events_delivered_total', help: 'Events a subscriber acknowledged', labelNames: ['subscriber'], registers });
-    this.deliveryRetries = new Counter({ name: 'delivery_retries_total', help: 'Failed delivery attempts, each retried', labelNames: ['subscriber'], registers });
+    this.eventsAppended = new Counter({
+      name: 'events_appended_total',
+      help: 'Events appended to the log (durable)',
+      labelNames: ['type'],
+      registers,
+    });
+    this.eventsDelivered = new Counter({
+      name: 'events_delivered_total',
+      help: 'Events a subscriber acknowledged',
+      labelNames: ['subscriber'],
+      registers,
+    });
+    this.deliveryRetries = new Counter({
+      name: 'delivery_retries_total',
+      help: 'Failed delivery attempts, each retried',
+      labelNames: ['subscriber'],
+      registers,
+    });
     this.logWriteFaults = new Counter({
       name: 'event_log_write_faults_total',
       help: 'Refusals for a storage fault (code: ENOSPC, EIO, EROFS, TIMEOUT, REMOVED…): a failed write refuses its batch, and while a hung write is unsettled each append is refused at once (503)',

@@ -16,7 +16,10 @@ export class MemoryEventLog extends IndexedEventLog {
     super();
     this.index = new EventIndex({ recentIds });
     // Each promise's executor runs at once, and a throw in it (a line that does not parse) rejects.
-    this.byId = new AppendsById(this.index, (seq) => new Promise((resolve) => resolve(parseStoredLines(this.index.readTail(seq - 1, seq))[0] as StoredEvent)));
+    this.byId = new AppendsById(
+      this.index,
+      (seq) => new Promise((resolve) => resolve(parseStoredLines(this.index.readTail(seq - 1, seq))[0] as StoredEvent)),
+    );
   }
 
   append(event: NewEvent): Promise<Appended> {

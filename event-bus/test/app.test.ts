@@ -11,7 +11,11 @@ import { MemoryEventLog } from '../src/testing';
 
 function setup({ recentIds }: { recentIds?: number } = {}) {
   const log = new MemoryEventLog({ recentIds });
-  const subscribers = new Deliverer([new SubscriberDelivery('http://127.0.0.1:9', { log, logger: silentLogger() })], new SoleLease(), silentLogger());
+  const subscribers = new Deliverer(
+    [new SubscriberDelivery('http://127.0.0.1:9', { log, logger: silentLogger() })],
+    new SoleLease(),
+    silentLogger(),
+  );
   return { log, app: createApp({ log, subscribers, logger: silentLogger() }) };
 }
 
@@ -25,18 +29,35 @@ describe('event bus HTTP API', () => {
     const { log, app } = setup();
     await request(app).get('/events?after=0&wait=50').expect(200, []);
     const waiting = request(app).get('/events?after=0&wait=10000');
-    setTimeout(() => void log.append({ id: 'e1', type: 'PostCreated', data: { id: 'p1', title: 'Hello' }, time: '2026-01-01T00:00:00.000Z' }), 50);
+    setTimeout(
+      () =>
+        void log.append({
+          id: 'e1',
+          type: 'PostCreated',
+          data: { id: 'p1', title: 'Hello' },
+          time: '2026-01-01T00:00:00.000Z',
+        }),
+      50,
+    );
     const { body } = await waiting.expect(200);
     expect(body).toEqual([expect.objectContaining({ id: 'e1', seq: 1 })]);
     // Something to read already: no waiting at all.
-    await request(app).get('/events?after=0&wait=30000').expect(200).expect(({ body: events }) => expect(events).toHaveLength(1));
+    await request(app)
+      .get('/events?after=0&wait=30000')
+      .expect(200)
+      .expect(({ body: events }) => expect(events).toHaveLength(1));
     const { body: error } = await request(app).get('/events?after=0&wait=30001').expect(400);
     expect(error.error).toMatch(/wait/);
   });
 
   it('answers a waiting read at once when the bus begins to shut down', async () => {
     const draining = new AbortController();
-    const app = createApp({ log: new MemoryEventLog(), subscribers: none, logger: silentLogger(), draining: draining.signal });
+    const app = createApp({
+      log: new MemoryEventLog(),
+      subscribers: none,
+      logger: silentLogger(),
+      draining: draining.signal,
+    });
     const waiting = request(app).get('/events?after=0&wait=30000');
     setTimeout(() => draining.abort(), 50);
     await waiting.expect(200, []);
@@ -46,10 +67,17 @@ describe('event bus HTTP API', () => {
     const log = new MemoryEventLog();
     log.append = () => Promise.reject(new EventLogUnavailableError("no space left on the bus's volume (ENOSPC)"));
     const app = createApp({ log, subscribers: none, logger: silentLogger() });
-    for (const [path, body] of [['/events', postCreated], ['/events/batch', [postCreated, postCreated]]] as const) {
+    for (const [path, body] of [
+      ['/events', postCreated],
+      ['/events/batch', [postCreated, postCreated]],
+    ] as const) {
       const res = await request(app).post(path).send(body).expect(503);
       expect(res.headers['retry-after']).toBe('1');
-      expect(res.body).toEqual({ error: "event log cannot store events (no space left on the bus's volume (ENOSPC)); nothing was stored, try again", code: 'unavailable' });
+      expect(res.body).toEqual({
+        error:
+          "event log cannot store events (no space left on the bus's volume (ENOSPC)); nothing was stored, try again",
+        code: 'unavailable',
+      });
     }
     await request(app).get('/events').expect(200, []);
     await request(app).get('/healthz').expect(200);
@@ -71,7 +99,10 @@ describe('event bus HTTP API', () => {
   it('sequences each accepted event and answers 201 {seq}', async () => {
     const { app } = setup();
     await request(app).post('/events').send(postCreated).expect(201, { seq: 1, idsFrom: 1 });
-    await request(app).post('/events').send({ ...postCreated, id: 'evt-2', time: '2026-01-02T03:04:05.000Z' }).expect(201, { seq: 2, idsFrom: 1 });
+    await request(app)
+      .post('/events')
+      .send({ ...postCreated, id: 'evt-2', time: '2026-01-02T03:04:05.000Z' })
+      .expect(201, { seq: 2, idsFrom: 1 });
     const history = await request(app).get('/events').expect(200);
     expect(history.body).toEqual([
       { ...postCreated, id: expect.any(String), time: expect.any(String), seq: 1 },
@@ -94,10 +125,20 @@ describe('event bus HTTP API', () => {
     await request(app).post('/events').send(first).expect(201, { seq: 1, idsFrom: 1 });
     const stored = { ...first, seq: 1 };
     const otherData = { ...first, data: { id: 'p1', title: 'Another title' }, time: '2026-01-03T00:00:00.000Z' };
-    const otherType = { ...first, type: 'CommentCreated', data: { id: 'c1', postId: 'p1', content: 'hi', status: 'pending' } };
+    const otherType = {
+      ...first,
+      type: 'CommentCreated',
+      data: { id: 'c1', postId: 'p1', content: 'hi', status: 'pending' },
+    };
     for (const other of [otherData, otherType]) {
       const res = await request(app).post('/events').send(other).expect(409);
-      expect(res.body).toEqual({ error: 'another event is stored under id evt-1; nothing was stored', code: 'event_id_taken', seq: 1, idsFrom: 1, event: stored });
+      expect(res.body).toEqual({
+        error: 'another event is stored under id evt-1; nothing was stored',
+        code: 'event_id_taken',
+        seq: 1,
+        idsFrom: 1,
+        event: stored,
+      });
     }
     expect(log.lastSeq).toBe(1);
     // A publisher without ids (the course's services) is never refused.
@@ -110,7 +151,10 @@ describe('event bus HTTP API', () => {
     const post = (n: number) => ({ ...postCreated, id: `evt-${n}` });
     await request(app).post('/events').send(post(1)).expect(201, { seq: 1, idsFrom: 1 });
     await request(app).post('/events').send(post(2)).expect(201, { seq: 2, idsFrom: 1 });
-    await request(app).post('/events/batch').send([post(3), post(4)]).expect(201, { seqs: [3, 4], idsFrom: 3 });
+    await request(app)
+      .post('/events/batch')
+      .send([post(3), post(4)])
+      .expect(201, { seqs: [3, 4], idsFrom: 3 });
     const again = await request(app).post('/events').send(post(3)).expect(201);
     expect(again.body).toMatchObject({ seq: 3, idsFrom: 3, duplicate: true, event: { id: 'evt-3', seq: 3 } });
     await request(app).post('/events').send(post(2)).expect(201, { seq: 5, idsFrom: 4 });
@@ -118,12 +162,18 @@ describe('event bus HTTP API', () => {
 
   it('stores events of types it does not know, so producers can add types', async () => {
     const { app } = setup();
-    await request(app).post('/events').send({ type: 'PostLiked', data: { id: 'p1' } }).expect(201, { seq: 1, idsFrom: 1 });
+    await request(app)
+      .post('/events')
+      .send({ type: 'PostLiked', data: { id: 'p1' } })
+      .expect(201, { seq: 1, idsFrom: 1 });
   });
 
   it('ignores a seq sent by the publisher: the bus assigns it', async () => {
     const { app } = setup();
-    await request(app).post('/events').send({ ...postCreated, seq: 99 }).expect(201, { seq: 1, idsFrom: 1 });
+    await request(app)
+      .post('/events')
+      .send({ ...postCreated, seq: 99 })
+      .expect(201, { seq: 1, idsFrom: 1 });
   });
 
   it.each([
@@ -141,7 +191,10 @@ describe('event bus HTTP API', () => {
 
   it('pages the history with after and limit', async () => {
     const { app } = setup();
-    for (let i = 1; i <= 5; i++) await request(app).post('/events').send({ type: 'PostCreated', data: { id: `p${i}`, title: 't' } });
+    for (let i = 1; i <= 5; i++)
+      await request(app)
+        .post('/events')
+        .send({ type: 'PostCreated', data: { id: `p${i}`, title: 't' } });
     const page = await request(app).get('/events?after=1&limit=2').expect(200);
     expect((page.body as { seq: number }[]).map((event) => event.seq)).toEqual([2, 3]);
     const rest = await request(app).get('/events?after=3').expect(200);
@@ -167,7 +220,13 @@ describe('event bus HTTP API', () => {
 
   it('with an events token, shows the subscribers only to a request that carries it (401 JSON otherwise)', async () => {
     const token = 'a-token-of-sixteen-or-more';
-    const app = createApp({ log: new MemoryEventLog(), subscribers: none, logger: silentLogger(), eventsToken: token, metrics: new BusMetrics() });
+    const app = createApp({
+      log: new MemoryEventLog(),
+      subscribers: none,
+      logger: silentLogger(),
+      eventsToken: token,
+      metrics: new BusMetrics(),
+    });
     const refused = await request(app).get('/subscribers').expect(401);
     expect(refused.body).toEqual({ error: expect.stringMatching(/Authorization: Bearer/), code: 'unauthorized' });
     await request(app).get('/subscribers').set('authorization', 'Bearer wrong-token-of-sixteen').expect(401);
@@ -184,9 +243,17 @@ describe('event bus HTTP API', () => {
 
   it('streams a long history whole, in seq order, across its read pages', async () => {
     const { app, log } = setup();
-    for (let i = 1; i <= 12_000; i++) await log.append({ id: `e${i}`, type: 'PostCreated', data: { id: `p${i}`, title: 't' }, time: '2026-01-01T00:00:00.000Z' });
+    for (let i = 1; i <= 12_000; i++)
+      await log.append({
+        id: `e${i}`,
+        type: 'PostCreated',
+        data: { id: `p${i}`, title: 't' },
+        time: '2026-01-01T00:00:00.000Z',
+      });
     const all = await request(app).get('/events').expect(200).expect('content-type', /json/);
-    expect((all.body as { seq: number }[]).map((event) => event.seq)).toEqual(Array.from({ length: 12_000 }, (_, i) => i + 1));
+    expect((all.body as { seq: number }[]).map((event) => event.seq)).toEqual(
+      Array.from({ length: 12_000 }, (_, i) => i + 1),
+    );
     const page = await request(app).get('/events?after=100&limit=10000').expect(200);
     expect(page.body).toHaveLength(10_000);
     expect((page.body as { id: string }[])[0]?.id).toBe('e101');
@@ -200,7 +267,10 @@ describe('event bus HTTP API', () => {
       { ...postCreated, id: 'b1' },
       { type: 'PostCreated', data: { id: 'p2', title: 'Two' }, id: 'b2' },
     ];
-    await request(app).post('/events/batch').send(batch).expect(201, { seqs: [2, 3], idsFrom: 1 });
+    await request(app)
+      .post('/events/batch')
+      .send(batch)
+      .expect(201, { seqs: [2, 3], idsFrom: 1 });
     const history = await request(app).get('/events?after=1').expect(200);
     const [b1, b2] = history.body as { id: string; seq: number }[];
     expect([b1, b2].map((event) => [event?.id, event?.seq])).toEqual([
@@ -211,7 +281,14 @@ describe('event bus HTTP API', () => {
     await request(app)
       .post('/events/batch')
       .send(batch)
-      .expect(201, { seqs: [2, 3], idsFrom: 1, duplicates: [{ index: 0, event: b1 }, { index: 1, event: b2 }] });
+      .expect(201, {
+        seqs: [2, 3],
+        idsFrom: 1,
+        duplicates: [
+          { index: 0, event: b1 },
+          { index: 1, event: b2 },
+        ],
+      });
     // A batch with one stored id and one new: the stored one named.
     await request(app)
       .post('/events/batch')
@@ -223,7 +300,12 @@ describe('event bus HTTP API', () => {
     const { app, log } = setup();
     const huge = { type: 'Huge', data: 'x'.repeat(MAX_EVENT_BYTES) };
     const res = await request(app).post('/events/batch').send([postCreated, huge]).expect(413);
-    expect(res.body).toEqual({ error: expect.stringMatching(new RegExp(`^event at index 1: event is \\d+ bytes; an event may take at most ${MAX_EVENT_BYTES}$`)), code: 'payload_too_large' });
+    expect(res.body).toEqual({
+      error: expect.stringMatching(
+        new RegExp(`^event at index 1: event is \\d+ bytes; an event may take at most ${MAX_EVENT_BYTES}$`),
+      ),
+      code: 'payload_too_large',
+    });
     expect(log.lastSeq).toBe(0);
   });
 
@@ -240,12 +322,19 @@ describe('event bus HTTP API', () => {
 
   it('serves its metrics: appended events by type, log size and each subscriber lag', async () => {
     const log = new MemoryEventLog();
-    const subscribers = new Deliverer([new SubscriberDelivery('http://127.0.0.1:9', { log, logger: silentLogger() })], new SoleLease(), silentLogger());
+    const subscribers = new Deliverer(
+      [new SubscriberDelivery('http://127.0.0.1:9', { log, logger: silentLogger() })],
+      new SoleLease(),
+      silentLogger(),
+    );
     const metrics = new BusMetrics();
     metrics.observe(log, subscribers);
     const app = createApp({ log, subscribers, logger: silentLogger(), metrics });
     await request(app).post('/events').send(postCreated).expect(201);
-    await request(app).post('/events/batch').send([postCreated, { type: 'PostLiked', data: {} }]).expect(201);
+    await request(app)
+      .post('/events/batch')
+      .send([postCreated, { type: 'PostLiked', data: {} }])
+      .expect(201);
     const { text } = await request(app).get('/metrics').expect(200);
     const line = (name: string) => text.split('\n').find((l) => l.startsWith(name));
     expect(line('events_appended_total{type="PostCreated"')).toMatch(/ 2$/);
@@ -263,7 +352,9 @@ describe('event bus HTTP API', () => {
     const metrics = new BusMetrics();
     metrics.observe(log, none);
     metrics.logWriteFaults.inc({ code: 'ENOSPC' });
-    const { text } = await request(createApp({ log, subscribers: none, logger: silentLogger(), metrics })).get('/metrics').expect(200);
+    const { text } = await request(createApp({ log, subscribers: none, logger: silentLogger(), metrics }))
+      .get('/metrics')
+      .expect(200);
     expect(text).toMatch(/^event_log_writable\{service="event-bus"\} 0$/m);
     expect(text).toMatch(/^event_log_write_faults_total\{code="ENOSPC",service="event-bus"\} 1$/m);
   });

@@ -15,12 +15,17 @@ afterEach(async () => {
   await Promise.all(open.subscribers.splice(0).map((subscriber) => subscriber.close()));
 });
 
-type SetupOptions = Partial<Pick<DeliveryOptions, 'timeoutMs' | 'drainTimeoutMs' | 'batchSize' | 'logger' | 'metrics' | 'token'>>;
+type SetupOptions = Partial<
+  Pick<DeliveryOptions, 'timeoutMs' | 'drainTimeoutMs' | 'batchSize' | 'logger' | 'metrics' | 'token'>
+>;
 
 async function setup(count = 1, options: SetupOptions = {}, takesBatches = false) {
   const log = new MemoryEventLog();
   const subscribers = await Promise.all(Array.from({ length: count }, () => fakeSubscriber({ takesBatches })));
-  const deliveries = subscribers.map((s) => new SubscriberDelivery(s.url, { log, logger: silentLogger(), backoff: fast, drainTimeoutMs: 50, ...options }));
+  const deliveries = subscribers.map(
+    (s) =>
+      new SubscriberDelivery(s.url, { log, logger: silentLogger(), backoff: fast, drainTimeoutMs: 50, ...options }),
+  );
   open.subscribers.push(...subscribers);
   open.deliveries.push(...deliveries);
   deliveries.forEach((d) => d.start());
@@ -29,7 +34,12 @@ async function setup(count = 1, options: SetupOptions = {}, takesBatches = false
     Promise.all(
       Array.from({ length: n }, () => {
         const i = ++appended;
-        return log.append({ id: `e${i}`, type: 'PostCreated', data: { id: `p${i}`, title: 't' }, time: new Date().toISOString() });
+        return log.append({
+          id: `e${i}`,
+          type: 'PostCreated',
+          data: { id: `p${i}`, title: 't' },
+          time: new Date().toISOString(),
+        });
       }),
     );
   return { log, subscribers, deliveries, append };
@@ -55,7 +65,9 @@ describe('SubscriberDelivery', () => {
     expect(subscriber!.received.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
     expect(failures).toBe(4);
     // The subscriber records an event before its answer reaches the bus.
-    await eventually(() => expect(deliveries[0]!.status()).toMatchObject({ delivered: 4, lag: 0, failures: 0, lastError: null }));
+    await eventually(() =>
+      expect(deliveries[0]!.status()).toMatchObject({ delivered: 4, lag: 0, failures: 0, lastError: null }),
+    );
   });
 
   it('keeps trying a subscriber that is down and reports the error meanwhile', async () => {
@@ -63,7 +75,11 @@ describe('SubscriberDelivery', () => {
     subscribers[0]!.answer = () => 404;
     await append(1);
     await eventually(() => expect(deliveries[0]!.status().failures).toBeGreaterThanOrEqual(2));
-    expect(deliveries[0]!.status()).toMatchObject({ delivered: 0, lag: 1, lastError: expect.stringMatching(/HTTP 404/) });
+    expect(deliveries[0]!.status()).toMatchObject({
+      delivered: 0,
+      lag: 1,
+      lastError: expect.stringMatching(/HTTP 404/),
+    });
     subscribers[0]!.answer = () => 200;
     await eventually(() => expect(subscribers[0]!.received).toHaveLength(1));
   });
@@ -93,7 +109,12 @@ describe('SubscriberDelivery', () => {
     const { logger, lines } = recordingLogger('debug');
     const [port] = await freePorts(1);
     const log = new MemoryEventLog();
-    const delivery = new SubscriberDelivery(`http://127.0.0.1:${port}`, { log, logger, backoff: fast, drainTimeoutMs: 50 });
+    const delivery = new SubscriberDelivery(`http://127.0.0.1:${port}`, {
+      log,
+      logger,
+      backoff: fast,
+      drainTimeoutMs: 50,
+    });
     open.deliveries.push(delivery);
     delivery.start();
     await log.append({ id: 'e1', type: 'PostCreated', data: { id: 'p1', title: 't' }, time: new Date().toISOString() });
@@ -122,7 +143,9 @@ describe('SubscriberDelivery', () => {
     const refuse = { on: true };
     subscriber!.authorize = (header) => !refuse.on && header === 'Bearer the-token-of-this-blog';
     await append(2);
-    await eventually(() => expect(deliveries[0]!.status()).toMatchObject({ delivered: 0, lastError: expect.stringMatching(/HTTP 401/) }));
+    await eventually(() =>
+      expect(deliveries[0]!.status()).toMatchObject({ delivered: 0, lastError: expect.stringMatching(/HTTP 401/) }),
+    );
     refuse.on = false;
     await eventually(() => expect(subscriber!.received.map((event) => event.seq)).toEqual([1, 2]));
   });

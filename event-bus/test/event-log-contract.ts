@@ -12,7 +12,12 @@ export interface EventLogFactory {
   reopen?(log: EventLog): Promise<EventLog>;
 }
 
-const event = (n: number): NewEvent => ({ id: `e${n}`, type: 'PostCreated', data: { id: `p${n}`, title: `title ${n}` }, time: '2026-01-01T00:00:00.000Z' });
+const event = (n: number): NewEvent => ({
+  id: `e${n}`,
+  type: 'PostCreated',
+  data: { id: `p${n}`, title: `title ${n}` },
+  time: '2026-01-01T00:00:00.000Z',
+});
 
 export function describeEventLogContract(name: string, factory: EventLogFactory): void {
   describe(`EventLog contract: ${name}`, () => {
@@ -54,7 +59,11 @@ export function describeEventLogContract(name: string, factory: EventLogFactory)
 
     it('answers an id appended at the same moment with other data with the event stored first, never its own', async () => {
       const log = await open();
-      const other = (n: number): NewEvent => ({ ...event(n), data: { id: `p${n}`, title: 'another title' }, time: '2026-01-02T00:00:00.000Z' });
+      const other = (n: number): NewEvent => ({
+        ...event(n),
+        data: { id: `p${n}`, title: 'another title' },
+        time: '2026-01-02T00:00:00.000Z',
+      });
       const [first, second] = await Promise.all([log.append(event(1)), log.append(other(1))]);
       expect(first).toEqual({ event: { ...event(1), seq: 1 }, duplicate: false });
       expect(second).toEqual({ event: first.event, duplicate: true });

@@ -7,8 +7,14 @@ import { tempDirs } from './support';
 
 const freshDir = tempDirs('event-log-');
 
-const open = (dir: string, tailSize?: number, recentIds?: number) => FileEventLog.open({ dir, logger: silentLogger(), tailSize, recentIds });
-const event = (n: number) => ({ id: `e${n}`, type: 'PostCreated', data: { id: `p${n}`, title: `t${n}` }, time: '2026-01-01T00:00:00.000Z' });
+const open = (dir: string, tailSize?: number, recentIds?: number) =>
+  FileEventLog.open({ dir, logger: silentLogger(), tailSize, recentIds });
+const event = (n: number) => ({
+  id: `e${n}`,
+  type: 'PostCreated',
+  data: { id: `p${n}`, title: `t${n}` },
+  time: '2026-01-01T00:00:00.000Z',
+});
 const file = (dir: string) => path.join(dir, 'events.jsonl');
 
 /** What is particular to the file: group commit, durability, torn and damaged records, reads from the file. The rest is the EventLog contract (event-logs.test.ts). */
@@ -57,12 +63,21 @@ describe('FileEventLog', () => {
   it('quarantines a line that is not an event: it keeps its seq, is served as a placeholder from memory and from the file, and the log goes on', async () => {
     const dir = freshDir();
     const good = (n: number) => JSON.stringify({ ...event(n), seq: n });
-    const bad = ['not json', JSON.stringify({ hello: 'world', seq: 3 }), JSON.stringify({ ...event(4), seq: 4, data: 'x'.repeat(MAX_EVENT_BYTES) })];
+    const bad = [
+      'not json',
+      JSON.stringify({ hello: 'world', seq: 3 }),
+      JSON.stringify({ ...event(4), seq: 4, data: 'x'.repeat(MAX_EVENT_BYTES) }),
+    ];
     writeFileSync(file(dir), `${good(1)}\n${bad.join('\n')}\n${good(5)}\n`);
     const quarantined: number[] = [];
     const recorded = recordingLogger('error');
     for (const tailSize of [100, 1]) {
-      const log = await FileEventLog.open({ dir, logger: recorded.logger, tailSize, onQuarantined: () => quarantined.push(tailSize) });
+      const log = await FileEventLog.open({
+        dir,
+        logger: recorded.logger,
+        tailSize,
+        onQuarantined: () => quarantined.push(tailSize),
+      });
       const texts = await log.readRawAfter(0, 10);
       const events = texts.map((text) => JSON.parse(text) as { id: string; type: string; seq: number });
       expect(events.map(({ seq }) => seq)).toEqual([1, 2, 3, 4, 5]);

@@ -18,7 +18,14 @@ afterEach(() => {
 /** Another process that takes the folder's lock and keeps it until killed; resolves once it holds it. */
 function otherHolder(dir: string): Promise<ChildProcess> {
   const lockModule = path.join(__dirname, '..', 'dist', 'file-storage', 'folder-lock.js');
-  const child = spawn(process.execPath, ['-e', `require(${JSON.stringify(lockModule)}).FolderLock.take(${JSON.stringify(dir)}).then(() => console.log('held'), (e) => { console.error(e.message); process.exit(1); }); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `require(${JSON.stringify(lockModule)}).FolderLock.take(${JSON.stringify(dir)}).then(() => console.log('held'), (e) => { console.error(e.message); process.exit(1); }); setInterval(() => {}, 1000);`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   children.push(child);
   return new Promise((resolve, reject) => {
     child.stdout?.on('data', (chunk: Buffer) => (chunk.toString().includes('held') ? resolve(child) : undefined));
@@ -29,18 +36,32 @@ function otherHolder(dir: string): Promise<ChildProcess> {
 /** Another process trying to take the folder: resolves with 'held' (it keeps it until killed) or its error. */
 function tryingTaker(dir: string): Promise<string> {
   const lockModule = path.join(__dirname, '..', 'dist', 'file-storage', 'folder-lock.js');
-  const child = spawn(process.execPath, ['-e', `require(${JSON.stringify(lockModule)}).FolderLock.take(${JSON.stringify(dir)}).then(() => console.log('held'), (e) => { console.log(e.message); process.exit(1); }); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `require(${JSON.stringify(lockModule)}).FolderLock.take(${JSON.stringify(dir)}).then(() => console.log('held'), (e) => { console.log(e.message); process.exit(1); }); setInterval(() => {}, 1000);`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   children.push(child);
   return new Promise((resolve) => child.stdout?.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())));
 }
 
-const exited = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+const exited = (child: ChildProcess) =>
+  new Promise<void>((resolve) =>
+    child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve()),
+  );
 
 describe('one process per log folder', () => {
   it('refuses a second log on a folder this process holds, and takes it again once the first is closed', async () => {
     const dir = freshDir();
     const first = await open(dir);
-    await expect(open(dir)).rejects.toThrow(new FolderLockedError(`${dir} belongs to another process (pid ${process.pid}): one process at a time may keep a log in a folder`));
+    await expect(open(dir)).rejects.toThrow(
+      new FolderLockedError(
+        `${dir} belongs to another process (pid ${process.pid}): one process at a time may keep a log in a folder`,
+      ),
+    );
     await first.close();
     const again = await open(dir);
     await again.close();
@@ -71,7 +92,9 @@ describe('one process per log folder', () => {
   it('never takes over a lock held from another host (a shared volume): it says how to clear it', async () => {
     const dir = freshDir();
     symlinkSync(JSON.stringify({ host: 'another-host', pid: 1 }), path.join(dir, 'owner.lock'));
-    await expect(FolderLock.take(dir)).rejects.toThrow(`${dir} belongs to another process (pid 1 on host another-host): one process at a time may keep a log in a folder; if that process is gone, delete ${path.join(dir, 'owner.lock')}`);
+    await expect(FolderLock.take(dir)).rejects.toThrow(
+      `${dir} belongs to another process (pid 1 on host another-host): one process at a time may keep a log in a folder; if that process is gone, delete ${path.join(dir, 'owner.lock')}`,
+    );
   });
 
   it('takes over a lock left under its own pid by an earlier process (a container restarted as pid 1)', async () => {

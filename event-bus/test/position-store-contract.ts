@@ -22,7 +22,11 @@ export function describePositionStoreContract(name: string, factory: PositionSto
     it('knows nothing of a new subscriber, and keeps the highest seq each one acknowledged', async () => {
       const store = track(await factory.open());
       expect(await store.load('http://a:4000')).toBe(0);
-      await Promise.all([store.save('http://a:4000', 3), store.save('http://b:4001', 7), store.save('http://a:4000', 5)]);
+      await Promise.all([
+        store.save('http://a:4000', 3),
+        store.save('http://b:4001', 7),
+        store.save('http://a:4000', 5),
+      ]);
       await store.save('http://a:4000', 4);
       expect([await store.load('http://a:4000'), await store.load('http://b:4001')]).toEqual([5, 7]);
     });

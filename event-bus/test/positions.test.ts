@@ -72,7 +72,12 @@ describe('FilePositionStore', () => {
   });
 });
 
-const postEvent = (n: number) => ({ id: `e${n}`, type: 'PostCreated', data: { id: `p${n}`, title: 't' }, time: new Date().toISOString() });
+const postEvent = (n: number) => ({
+  id: `e${n}`,
+  type: 'PostCreated',
+  data: { id: `p${n}`, title: 't' },
+  time: new Date().toISOString(),
+});
 const QUICK_RETRIES = { minDelayMs: 5, maxDelayMs: 20 };
 
 /** What a bus process on `dir` holds for one subscriber: its log, its positions and the delivery; `stop` ends them as a bus stopping does. */
@@ -134,10 +139,22 @@ describe('a restarted bus resumes each subscriber where it stood', () => {
     };
     const log = new MemoryEventLog();
     const logger = recordingLogger();
-    const delivery = new SubscriberDelivery(subscriber.url, { log, logger: logger.logger, positions, batchSize: 1, backoff: QUICK_RETRIES });
+    const delivery = new SubscriberDelivery(subscriber.url, {
+      log,
+      logger: logger.logger,
+      positions,
+      batchSize: 1,
+      backoff: QUICK_RETRIES,
+    });
     try {
       delivery.start();
-      for (let n = 1; n <= 3; n++) await log.append({ id: `e${n}`, type: 'PostCreated', data: { id: `p${n}`, title: 't' }, time: new Date().toISOString() });
+      for (let n = 1; n <= 3; n++)
+        await log.append({
+          id: `e${n}`,
+          type: 'PostCreated',
+          data: { id: `p${n}`, title: 't' },
+          time: new Date().toISOString(),
+        });
       // The store keeps failing: the first event was acknowledged, and nothing more goes out.
       await eventually(() => expect(refused).toBeGreaterThanOrEqual(5));
       expect(subscriber.received.map(({ seq }) => seq)).toEqual([1]);
@@ -146,7 +163,12 @@ describe('a restarted bus resumes each subscriber where it stood', () => {
       refusing = false;
       await eventually(() => expect(stored.get(subscriber.url)).toBe(3));
       expect(subscriber.received.map(({ seq }) => seq)).toEqual([1, 2, 3]);
-      expect(logger.lines().map((line) => line.msg)).toEqual(expect.arrayContaining(['could not store the subscriber position; trying again', 'subscriber position stored again']));
+      expect(logger.lines().map((line) => line.msg)).toEqual(
+        expect.arrayContaining([
+          'could not store the subscriber position; trying again',
+          'subscriber position stored again',
+        ]),
+      );
     } finally {
       await delivery.stop();
       await subscriber.close();
@@ -183,7 +205,7 @@ describe('a restarted bus resumes each subscriber where it stood', () => {
     }
   });
 
-  it("stores the position of a subscriber that reports its own too, without holding up its deliveries", async () => {
+  it('stores the position of a subscriber that reports its own too, without holding up its deliveries', async () => {
     const dir = freshDir();
     const subscriber = await fakeSubscriber({ takesBatches: true });
     try {
@@ -191,7 +213,13 @@ describe('a restarted bus resumes each subscriber where it stood', () => {
       const positions = await openStore(dir);
       const delivery = new SubscriberDelivery(subscriber.url, { log, logger: silentLogger(), positions });
       delivery.start();
-      for (let n = 1; n <= 4; n++) await log.append({ id: `e${n}`, type: 'PostCreated', data: { id: `p${n}`, title: 't' }, time: new Date().toISOString() });
+      for (let n = 1; n <= 4; n++)
+        await log.append({
+          id: `e${n}`,
+          type: 'PostCreated',
+          data: { id: `p${n}`, title: 't' },
+          time: new Date().toISOString(),
+        });
       await eventually(async () => expect(await positions.load(subscriber.url)).toBe(4));
       await delivery.stop();
       await positions.close();
@@ -212,7 +240,13 @@ describe('a restarted bus resumes each subscriber where it stood', () => {
     const delivery = new SubscriberDelivery('http://127.0.0.1:9', { log, logger, positions });
     await delivery.loadPosition();
     expect(delivery.status()).toMatchObject({ delivered: 1, lag: 0 });
-    expect(logged()).toContainEqual(expect.objectContaining({ msg: 'stored position is beyond the log; delivering from its end', stored: 50, lastSeq: 1 }));
+    expect(logged()).toContainEqual(
+      expect.objectContaining({
+        msg: 'stored position is beyond the log; delivering from its end',
+        stored: 50,
+        lastSeq: 1,
+      }),
+    );
     await positions.close();
     await log.close();
   });

@@ -16,7 +16,8 @@ function fakeServer() {
     probes: 0,
     leaves: 0,
     /** Answers the probes left unanswered: confirmed, or with proof that the server is cut off. */
-    release: (answer: 'confirm' | 'cut-off' = 'confirm') => hanging.splice(0).forEach((probe) => (answer === 'confirm' ? probe.confirm() : probe.cutOff())),
+    release: (answer: 'confirm' | 'cut-off' = 'confirm') =>
+      hanging.splice(0).forEach((probe) => (answer === 'confirm' ? probe.confirm() : probe.cutOff())),
   };
   const { logger, lines } = recordingLogger('warn');
   const watch = new QuorumWatch({
@@ -24,8 +25,11 @@ function fakeServer() {
       server.probes++;
       if (server.answer === 'confirm') return Promise.resolve();
       if (server.answer === 'refuse') return Promise.reject(new Error('the stream has no leader'));
-      if (server.answer === 'cut-off') return Promise.reject(new CutOff("the stream's leader n1 has heard from 0 of its 2 other copies"));
-      return new Promise<void>((resolve, reject) => hanging.push({ confirm: resolve, cutOff: () => reject(new CutOff('the server left is cut off')) }));
+      if (server.answer === 'cut-off')
+        return Promise.reject(new CutOff("the stream's leader n1 has heard from 0 of its 2 other copies"));
+      return new Promise<void>((resolve, reject) =>
+        hanging.push({ confirm: resolve, cutOff: () => reject(new CutOff('the server left is cut off')) }),
+      );
     },
     leave: () => {
       server.leaves++;
@@ -64,7 +68,9 @@ describe('the quorum watch', () => {
     expect(server.leaves).toBe(0);
     await jest.advanceTimersByTimeAsync(INTERVAL_MS);
     expect(server.leaves).toBe(1);
-    expect(warnings()).toEqual([expect.objectContaining({ server: 'nats://10.0.0.1:4222', reason: 'the stream has no leader' })]);
+    expect(warnings()).toEqual([
+      expect.objectContaining({ server: 'nats://10.0.0.1:4222', reason: 'the stream has no leader' }),
+    ]);
   });
 
   it('leaves sooner a server whose answers prove it cut off from the quorum', async () => {
@@ -77,7 +83,9 @@ describe('the quorum watch', () => {
     expect(server.leaves).toBe(0);
     await jest.advanceTimersByTimeAsync(INTERVAL_MS);
     expect(server.leaves).toBe(1);
-    expect(warnings()).toEqual([expect.objectContaining({ reason: "the stream's leader n1 has heard from 0 of its 2 other copies" })]);
+    expect(warnings()).toEqual([
+      expect.objectContaining({ reason: "the stream's leader n1 has heard from 0 of its 2 other copies" }),
+    ]);
   });
 
   it('needs proof from the next server too: a proof from the one it left does not count there', async () => {
@@ -190,6 +198,8 @@ describe('the quorum watch', () => {
     stopWatch = () => watch.stop();
     await jest.advanceTimersByTimeAsync(2 * LEAVE_AFTER_MS);
     expect(leaves).toBe(2);
-    expect(lines()).toContainEqual(expect.objectContaining({ reason: 'connection draining', msg: 'could not leave the NATS server' }));
+    expect(lines()).toContainEqual(
+      expect.objectContaining({ reason: 'connection draining', msg: 'could not leave the NATS server' }),
+    );
   });
 });

@@ -32,11 +32,23 @@ afterEach(async () => {
 async function deliverTo(publicKey: typeof busKeys.publicKey) {
   const log = new MemoryEventLog();
   const subscriber = await signedSubscriber(publicKey);
-  const delivery = new SubscriberDelivery(subscriber.url, { log, logger: silentLogger(), backoff: fast, drainTimeoutMs: 50, signingKey: busKeys.privateKey });
+  const delivery = new SubscriberDelivery(subscriber.url, {
+    log,
+    logger: silentLogger(),
+    backoff: fast,
+    drainTimeoutMs: 50,
+    signingKey: busKeys.privateKey,
+  });
   opened.servers.push(subscriber.server);
   opened.deliveries.push(delivery);
   delivery.start();
-  for (let i = 1; i <= 3; i++) await log.append({ id: `e${i}`, type: 'PostCreated', data: { id: `p${i}`, title: 't' }, time: new Date().toISOString() });
+  for (let i = 1; i <= 3; i++)
+    await log.append({
+      id: `e${i}`,
+      type: 'PostCreated',
+      data: { id: `p${i}`, title: 't' },
+      time: new Date().toISOString(),
+    });
   return { subscriber, delivery };
 }
 
@@ -48,7 +60,12 @@ describe('signed deliveries (DELIVERY_SIGNING_KEY)', () => {
 
   it('is refused with 401, and retried, by a service expecting another key', async () => {
     const { subscriber, delivery } = await deliverTo(generateKeyPairSync('ed25519').publicKey);
-    await eventually(() => expect(delivery.status()).toMatchObject({ delivered: 0, lastError: expect.stringMatching(/^HTTP 401 .*signature does not match/) }));
+    await eventually(() =>
+      expect(delivery.status()).toMatchObject({
+        delivered: 0,
+        lastError: expect.stringMatching(/^HTTP 401 .*signature does not match/),
+      }),
+    );
     expect(subscriber.received).toEqual([]);
   });
 });

@@ -41,8 +41,20 @@ export function describeSnapshotArchiveContract(name: string, open: () => Promis
       const none = { statuses: () => Promise.resolve([]) };
       // A log of 40 events: no snapshot may hold more.
       const log = new MemoryEventLog();
-      for (let i = 0; i < 40; i++) await log.append({ id: `e${i}`, type: 'PostCreated', data: { id: `p${i}`, title: 't' }, time: new Date().toISOString() });
-      app = createApp({ log, subscribers: none, logger: silentLogger(), eventsToken: TOKEN, snapshots: { ...place, maxBytes: MAX_BYTES } });
+      for (let i = 0; i < 40; i++)
+        await log.append({
+          id: `e${i}`,
+          type: 'PostCreated',
+          data: { id: `p${i}`, title: 't' },
+          time: new Date().toISOString(),
+        });
+      app = createApp({
+        log,
+        subscribers: none,
+        logger: silentLogger(),
+        eventsToken: TOKEN,
+        snapshots: { ...place, maxBytes: MAX_BYTES },
+      });
       const listening = await listen(app, 0, '127.0.0.1');
       server = listening.server;
       busUrl = `http://127.0.0.1:${listening.port}`;
@@ -67,7 +79,13 @@ export function describeSnapshotArchiveContract(name: string, open: () => Promis
       const file = fileOf('a');
       await bus.upload('query@1', 10, claim as string, file);
       const newest = await bus.newest('query@1');
-      expect(newest).toEqual({ service: 'query', schema: 'query@1', seq: 10, bytes: 200_000, sha256: createHash('sha256').update(readFileSync(file)).digest('hex') });
+      expect(newest).toEqual({
+        service: 'query',
+        schema: 'query@1',
+        seq: 10,
+        bytes: 200_000,
+        sha256: createHash('sha256').update(readFileSync(file)).digest('hex'),
+      });
       const copy = path.join(dir, 'copy');
       await bus.download(newest!, copy);
       expect(readFileSync(copy).equals(readFileSync(file))).toBe(true);
@@ -88,7 +106,12 @@ export function describeSnapshotArchiveContract(name: string, open: () => Promis
     });
 
     it('refuses a snapshot without a live claim, or whose bytes are not the ones it names, and keeps nothing of it', async () => {
-      const noClaim = await request(app).put('/snapshots/query/query@1/5').set('authorization', `Bearer ${TOKEN}`).set('snapshot-claim', 'made-up').set('snapshot-sha256', '0'.repeat(64)).send(Buffer.from('x'));
+      const noClaim = await request(app)
+        .put('/snapshots/query/query@1/5')
+        .set('authorization', `Bearer ${TOKEN}`)
+        .set('snapshot-claim', 'made-up')
+        .set('snapshot-sha256', '0'.repeat(64))
+        .send(Buffer.from('x'));
       expect(noClaim.status).toBe(409);
       expect(noClaim.body).toEqual({ error: expect.stringMatching(/Snapshot-Claim must name/), code: 'conflict' });
       const claim = await bus.claim('query@1', 5);
@@ -105,7 +128,10 @@ export function describeSnapshotArchiveContract(name: string, open: () => Promis
     });
 
     it('refuses a snapshot past the end of the log (400), and one larger than SNAPSHOT_MAX_BYTES (413) before reading it', async () => {
-      const past = await request(app).post('/snapshots/query/query@1/claims').set('authorization', `Bearer ${TOKEN}`).send({ seq: 41 });
+      const past = await request(app)
+        .post('/snapshots/query/query@1/claims')
+        .set('authorization', `Bearer ${TOKEN}`)
+        .send({ seq: 41 });
       expect(past.status).toBe(400);
       expect((past.body as { error: string }).error).toMatch(/past the end of the event log \(40\)/);
       const claim = (await bus.claim('query@1', 40)) as string;
@@ -131,7 +157,9 @@ export function describeSnapshotArchiveContract(name: string, open: () => Promis
           this.destroy(new Error('connection reset'));
         },
       });
-      await expect(place.archive.write({ service: 'query', schema: 'query@1', seq: 7 }, '0'.repeat(64), broken)).rejects.toThrow();
+      await expect(
+        place.archive.write({ service: 'query', schema: 'query@1', seq: 7 }, '0'.repeat(64), broken),
+      ).rejects.toThrow();
       expect(await bus.newest('query@1')).toBeUndefined();
       await bus.release('query@1', claim);
     });
@@ -142,7 +170,13 @@ export function describeSnapshotArchiveContract(name: string, open: () => Promis
       await new Promise<void>((resolve) => {
         const put = httpRequest(`${busUrl}/snapshots/query/query@1/12`, {
           method: 'PUT',
-          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/vnd.sqlite3', 'content-length': String(size), 'snapshot-claim': claim, 'snapshot-sha256': '0'.repeat(64) },
+          headers: {
+            authorization: `Bearer ${TOKEN}`,
+            'content-type': 'application/vnd.sqlite3',
+            'content-length': String(size),
+            'snapshot-claim': claim,
+            'snapshot-sha256': '0'.repeat(64),
+          },
         });
         put.on('error', () => resolve());
         // A quarter of the body, then the connection is gone, as when the sender is killed.
@@ -193,12 +227,16 @@ export function describeSnapshotArchiveContract(name: string, open: () => Promis
     });
 
     it('answers a claim while another replica holds it, or for a seq no newer than the one kept, with 409 conflict', async () => {
-      const claim = (seq: number) => request(app).post('/snapshots/query/query@1/claims').set('authorization', `Bearer ${TOKEN}`).send({ seq });
+      const claim = (seq: number) =>
+        request(app).post('/snapshots/query/query@1/claims').set('authorization', `Bearer ${TOKEN}`).send({ seq });
       const first = await claim(10);
       expect(first.status).toBe(201);
       const held = await claim(11);
       expect(held.status).toBe(409);
-      expect(held.body).toEqual({ error: expect.stringMatching(/another replica is making a snapshot/), code: 'conflict' });
+      expect(held.body).toEqual({
+        error: expect.stringMatching(/another replica is making a snapshot/),
+        code: 'conflict',
+      });
       await bus.upload('query@1', 10, (first.body as { claim: string }).claim, fileOf('a'));
       const kept = await claim(10);
       expect(kept.status).toBe(409);

@@ -34,7 +34,9 @@ describe('FileSnapshotArchive', () => {
         this.destroy(new Error('connection reset'));
       },
     });
-    await expect(archive.write({ service: 'query', schema: 'query@1', seq: 3 }, '0'.repeat(64), broken)).rejects.toThrow('connection reset');
+    await expect(
+      archive.write({ service: 'query', schema: 'query@1', seq: 3 }, '0'.repeat(64), broken),
+    ).rejects.toThrow('connection reset');
     expect(readdirSync(path.join(dir, 'query', 'query@1'))).toEqual([]);
   });
 
@@ -42,7 +44,9 @@ describe('FileSnapshotArchive', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'bus-snapshot-archive-'));
     dirs.push(dir);
     const archive = new FileSnapshotArchive(dir, 10);
-    await expect(archive.write({ service: 'query', schema: 'query@1', seq: 3 }, '0'.repeat(64), Readable.from([Buffer.alloc(11)]))).rejects.toMatchObject({ status: 413 });
+    await expect(
+      archive.write({ service: 'query', schema: 'query@1', seq: 3 }, '0'.repeat(64), Readable.from([Buffer.alloc(11)])),
+    ).rejects.toMatchObject({ status: 413 });
     expect(await archive.newest('query', 'query@1')).toBeUndefined();
   });
 });
@@ -55,7 +59,13 @@ describe('the /snapshots routes when the store behind them fails', () => {
     // One event: a snapshot at seq 1 is not past the end of the log.
     const log = new MemoryEventLog();
     await log.append({ id: 'e1', type: 'PostCreated', data: { id: 'p1', title: 't' }, time: new Date().toISOString() });
-    return createApp({ log, subscribers: { statuses: () => Promise.resolve([]) }, logger: silentLogger(), eventsToken: TOKEN, snapshots: { archive, claims, maxBytes: 1 << 20 } });
+    return createApp({
+      log,
+      subscribers: { statuses: () => Promise.resolve([]) },
+      logger: silentLogger(),
+      eventsToken: TOKEN,
+      snapshots: { archive, claims, maxBytes: 1 << 20 },
+    });
   };
   const folder = () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'bus-snapshot-archive-'));
@@ -64,24 +74,43 @@ describe('the /snapshots routes when the store behind them fails', () => {
   };
 
   it('answers a claim the claims store cannot give with 503 naming the fault, never 409', async () => {
-    const res = await request(await appWith(folder(), failing)).post('/snapshots/query/query@1/claims').set('authorization', `Bearer ${TOKEN}`).send({ seq: 1 });
+    const res = await request(await appWith(folder(), failing))
+      .post('/snapshots/query/query@1/claims')
+      .set('authorization', `Bearer ${TOKEN}`)
+      .send({ seq: 1 });
     expect(res.status).toBe(503);
     expect(res.headers['retry-after']).toBe('5');
-    expect(res.body).toEqual({ error: 'claiming the next snapshot: the snapshot store is unavailable (nats: timeout); try again later', code: 'unavailable' });
+    expect(res.body).toEqual({
+      error: 'claiming the next snapshot: the snapshot store is unavailable (nats: timeout); try again later',
+      code: 'unavailable',
+    });
   });
 
   it('answers a newest snapshot the archive cannot read with 503 naming the fault', async () => {
     const archive: SnapshotArchive = { newest: fault, read: fault, write: fault };
-    const res = await request(await appWith(archive, new MemorySnapshotClaims())).get('/snapshots/query/query@1').set('authorization', `Bearer ${TOKEN}`);
+    const res = await request(await appWith(archive, new MemorySnapshotClaims()))
+      .get('/snapshots/query/query@1')
+      .set('authorization', `Bearer ${TOKEN}`);
     expect(res.status).toBe(503);
-    expect(res.body).toEqual({ error: 'reading the newest snapshot: the snapshot store is unavailable (nats: timeout); try again later', code: 'unavailable' });
+    expect(res.body).toEqual({
+      error: 'reading the newest snapshot: the snapshot store is unavailable (nats: timeout); try again later',
+      code: 'unavailable',
+    });
   });
 
   it('answers an upload with its own refusal even when its claim cannot be given up after it', async () => {
     const claims = new MemorySnapshotClaims();
-    const releasing: SnapshotClaims = { ttlMs: claims.ttlMs, claim: (...a) => claims.claim(...a), holds: (...a) => claims.holds(...a), release: fault };
+    const releasing: SnapshotClaims = {
+      ttlMs: claims.ttlMs,
+      claim: (...a) => claims.claim(...a),
+      holds: (...a) => claims.holds(...a),
+      release: fault,
+    };
     const app = await appWith(folder(), releasing);
-    const claim = await request(app).post('/snapshots/query/query@1/claims').set('authorization', `Bearer ${TOKEN}`).send({ seq: 1 });
+    const claim = await request(app)
+      .post('/snapshots/query/query@1/claims')
+      .set('authorization', `Bearer ${TOKEN}`)
+      .send({ seq: 1 });
     expect(claim.status).toBe(201);
     expect(claim.body).toEqual({ claim: expect.any(String), ttlMs: claims.ttlMs });
     const res = await request(app)

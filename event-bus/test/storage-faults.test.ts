@@ -13,7 +13,12 @@ import { tempDirs } from './support';
 
 const freshDir = tempDirs('event-log-faults-');
 
-const event = (n: number) => ({ id: `e${n}`, type: 'PostCreated', data: { id: `p${n}`, title: `title ${n}` }, time: '2026-01-01T00:00:00.000Z' });
+const event = (n: number) => ({
+  id: `e${n}`,
+  type: 'PostCreated',
+  data: { id: `p${n}`, title: `title ${n}` },
+  time: '2026-01-01T00:00:00.000Z',
+});
 const logFile = (dir: string) => path.join(dir, 'events.jsonl');
 
 interface Opened {
@@ -26,7 +31,13 @@ interface Opened {
 async function openFaulty(dir = freshDir(), writeTimeoutMs = 5_000): Promise<Opened> {
   const files = faultyOpener();
   const faults: string[] = [];
-  const log = await FileEventLog.open({ dir, logger: silentLogger(), openFile: files.open, writeTimeoutMs, onWriteFault: (code) => faults.push(code) });
+  const log = await FileEventLog.open({
+    dir,
+    logger: silentLogger(),
+    openFile: files.open,
+    writeTimeoutMs,
+    onWriteFault: (code) => faults.push(code),
+  });
   return { log, dir, files, faults };
 }
 
@@ -44,10 +55,13 @@ async function reopenedIds(dir: string): Promise<string[]> {
 
 /** Appends events `from..to` together (one batch) and settles each. */
 function appendBatch(log: FileEventLog, from: number, to: number): Promise<PromiseSettledResult<StoredEvent>[]> {
-  return Promise.allSettled(Array.from({ length: to - from + 1 }, async (_, i) => (await log.append(event(from + i))).event));
+  return Promise.allSettled(
+    Array.from({ length: to - from + 1 }, async (_, i) => (await log.append(event(from + i))).event),
+  );
 }
 
-const seqsOf = (results: PromiseSettledResult<StoredEvent>[]) => results.map((result) => (result.status === 'fulfilled' ? result.value.seq : 'refused'));
+const seqsOf = (results: PromiseSettledResult<StoredEvent>[]) =>
+  results.map((result) => (result.status === 'fulfilled' ? result.value.seq : 'refused'));
 
 describe('FileEventLog under storage faults', () => {
   it.each<[string, (length: number) => number]>([

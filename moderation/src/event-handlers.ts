@@ -12,7 +12,8 @@ export function moderationEventHandlers(store: ModerationStore, decisions: React
   return {
     CommentCreated: (comment) => {
       const known = store.comment(comment.id);
-      if (known && (known.postId !== comment.postId || known.content !== comment.content)) return idReused('comment', comment.id);
+      if (known && (known.postId !== comment.postId || known.content !== comment.content))
+        return idReused('comment', comment.id);
       if (store.commentCreated(comment)) decisions.need(comment.id);
     },
     CommentModerated: (decision) => {

@@ -1,4 +1,15 @@
-import { busClientFor, busServiceConfigSchema, createLogger, DEFAULT_PORTS, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
+import {
+  busClientFor,
+  busServiceConfigSchema,
+  createLogger,
+  DEFAULT_PORTS,
+  env,
+  EventConsumer,
+  loadConfig,
+  main,
+  runService,
+  ServiceMetrics,
+} from '@blog/common';
 import { openStateWithSnapshots, stateConfigSchema } from '@blog/common/state';
 import { z } from 'zod';
 import { createApp } from './app';
@@ -21,11 +32,24 @@ main(async () => {
   const local = await openStateWithSnapshots(config, MODERATION_SCHEMA, logger);
   const store = new ModerationStore(local.state);
   const decisions = moderationDecisions(store, bus, config.BLOCKED_WORDS, logger);
-  const consumer = new EventConsumer({ history: bus, state: store.state, handlers: moderationEventHandlers(store, decisions), logger, metrics, follow: config.EVENTS_FOLLOW });
+  const consumer = new EventConsumer({
+    history: bus,
+    state: store.state,
+    handlers: moderationEventHandlers(store, decisions),
+    logger,
+    metrics,
+    follow: config.EVENTS_FOLLOW,
+  });
 
   await runService({
     name: 'moderation',
-    app: createApp({ consumer, logger, metrics, eventsToken: config.EVENTS_TOKEN, deliveryKey: config.DELIVERY_PUBLIC_KEY }),
+    app: createApp({
+      consumer,
+      logger,
+      metrics,
+      eventsToken: config.EVENTS_TOKEN,
+      deliveryKey: config.DELIVERY_PUBLIC_KEY,
+    }),
     port: config.PORT,
     host: config.HOST,
     logger,

@@ -11,14 +11,22 @@ export function moderate(content: string, blockedWords: readonly string[]): Excl
 }
 
 /** The reactor that decides a waiting comment and publishes CommentModerated. */
-export function moderationDecisions(store: ModerationStore, bus: EventPublisher, blockedWords: readonly string[], logger: Logger): Reactor {
+export function moderationDecisions(
+  store: ModerationStore,
+  bus: EventPublisher,
+  blockedWords: readonly string[],
+  logger: Logger,
+): Reactor {
   return new Reactor({
     logger,
     outstanding: () => store.allAwaiting(),
     react: async (commentId) => {
       const comment = store.awaitingDecision(commentId);
       if (!comment) return;
-      const decision = { type: 'CommentModerated' as const, data: { ...comment, status: moderate(comment.content, blockedWords) } };
+      const decision = {
+        type: 'CommentModerated' as const,
+        data: { ...comment, status: moderate(comment.content, blockedWords) },
+      };
       // One decision per comment: a retried publish carries the same id, so the bus stores it once.
       await bus.publish(decision, { id: reactionId(`CommentModerated:${comment.id}`) });
     },

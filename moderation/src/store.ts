@@ -23,14 +23,20 @@ export const MODERATION_SCHEMA: StateSchema = {
 function moderationStatements({ db }: StateDb) {
   return {
     // Of two CommentCreated with one comment id, the first in the log is the comment, as everywhere else.
-    created: db.prepare<[string, string, string, string]>('INSERT OR IGNORE INTO comments (id, post_id, content, status) VALUES (?, ?, ?, ?)'),
+    created: db.prepare<[string, string, string, string]>(
+      'INSERT OR IGNORE INTO comments (id, post_id, content, status) VALUES (?, ?, ?, ?)',
+    ),
     // A decision can be in the log without its comment (a CommentCreated skipped as invalid): it is kept, so no later copy waits.
     moderated: db.prepare<[string]>(`
       INSERT INTO comments (id, post_id, content, status, decided) VALUES (?, '', '', '', 1)
       ON CONFLICT (id) DO UPDATE SET decided = 1`),
     // The placeholder of a decision without its comment has no post.
-    comment: db.prepare<[string], { postId: string; content: string }>("SELECT post_id AS postId, content FROM comments WHERE id = ? AND post_id != ''"),
-    awaiting: db.prepare<[string], CommentData>('SELECT id, post_id AS postId, content, status FROM comments WHERE id = ? AND decided = 0'),
+    comment: db.prepare<[string], { postId: string; content: string }>(
+      "SELECT post_id AS postId, content FROM comments WHERE id = ? AND post_id != ''",
+    ),
+    awaiting: db.prepare<[string], CommentData>(
+      'SELECT id, post_id AS postId, content, status FROM comments WHERE id = ? AND decided = 0',
+    ),
     allAwaiting: db.prepare<[], string>('SELECT id FROM comments WHERE decided = 0').pluck(),
   };
 }

@@ -19,11 +19,21 @@ afterEach(() => {
 });
 
 /** Wires the service like index.ts, with nothing started yet. */
-function build({ history = new InMemoryBus(), blockedWords = ['orange'], store = new ModerationStore() }: { history?: InMemoryBus; blockedWords?: string[]; store?: ModerationStore } = {}) {
+function build({
+  history = new InMemoryBus(),
+  blockedWords = ['orange'],
+  store = new ModerationStore(),
+}: { history?: InMemoryBus; blockedWords?: string[]; store?: ModerationStore } = {}) {
   const logger = silentLogger();
   const decisions = moderationDecisions(store, history, blockedWords, logger);
   reactors.push(decisions);
-  const consumer = new EventConsumer({ history, state: store.state, handlers: moderationEventHandlers(store, decisions), logger, backoff: { minDelayMs: 5, maxDelayMs: 5 } });
+  const consumer = new EventConsumer({
+    history,
+    state: store.state,
+    handlers: moderationEventHandlers(store, decisions),
+    logger,
+    backoff: { minDelayMs: 5, maxDelayMs: 5 },
+  });
   const app = createApp({ consumer, logger });
   return { app, bus: history, consumer, decisions };
 }
@@ -38,15 +48,21 @@ async function setup(options: { history?: InMemoryBus; blockedWords?: string[] }
 
 /** Delivers an envelope the way the bus does (`POST /events`). */
 async function deliver(app: Express, envelope: unknown): Promise<void> {
-  await request(app).post('/events').send(envelope as object).expect(200);
+  await request(app)
+    .post('/events')
+    .send(envelope as object)
+    .expect(200);
 }
 
 const comment = (id: string, content: string) => ({ id, postId: 'p1', content, status: 'pending' as const });
 
 describe('moderate', () => {
-  it.each(['orange', 'ORANGE juice', 'I like Oranges', 'blood-orange', 'myorangejuice', 'an OrAnGe'])('rejects %p', (content) => {
-    expect(moderate(content, ['orange'])).toBe('rejected');
-  });
+  it.each(['orange', 'ORANGE juice', 'I like Oranges', 'blood-orange', 'myorangejuice', 'an OrAnGe'])(
+    'rejects %p',
+    (content) => {
+      expect(moderate(content, ['orange'])).toBe('rejected');
+    },
+  );
 
   it.each(['hello', 'apple', 'oran ge', 'orang', 'range'])('approves %p', (content) => {
     expect(moderate(content, ['orange'])).toBe('approved');
@@ -121,13 +137,20 @@ describe('moderation: decisions', () => {
     await history.publish({ type: 'CommentCreated', data: comment('c1', 'plain words') });
     await history.publish({ type: 'CommentCreated', data: comment('c1', 'an orange') });
     await setup({ history });
-    await eventually(() => expect(history.ofType('CommentModerated').map(({ data }) => [data.content, data.status])).toEqual([['plain words', 'approved']]));
+    await eventually(() =>
+      expect(history.ofType('CommentModerated').map(({ data }) => [data.content, data.status])).toEqual([
+        ['plain words', 'approved'],
+      ]),
+    );
   });
 
   it('ignores other event types', async () => {
     const { app, bus } = await setup();
     await deliver(app, await bus.publish({ type: 'PostCreated', data: { id: 'p1', title: 'orange' } }));
-    await deliver(app, await bus.publish({ type: 'CommentUpdated', data: { ...comment('c9', 'orange'), status: 'approved' } }));
+    await deliver(
+      app,
+      await bus.publish({ type: 'CommentUpdated', data: { ...comment('c9', 'orange'), status: 'approved' } }),
+    );
     await deliver(app, await bus.publish({ type: 'CommentCreated', data: comment('c9', 'x') }));
     await settle();
     // Only the CommentCreated asks for a decision.
@@ -171,7 +194,10 @@ describe('moderation: replay', () => {
   it('publishes exactly one decision, after start, for a comment the history left undecided', async () => {
     const history = new InMemoryBus();
     await history.publish({ type: 'CommentCreated', data: comment('c1', 'decided already') });
-    await history.publish({ type: 'CommentModerated', data: { ...comment('c1', 'decided already'), status: 'approved' } });
+    await history.publish({
+      type: 'CommentModerated',
+      data: { ...comment('c1', 'decided already'), status: 'approved' },
+    });
     await history.publish({ type: 'CommentCreated', data: comment('c2', 'ORANGE juice') });
 
     const { bus, consumer, decisions } = build({ history });
@@ -199,7 +225,9 @@ describe('moderation: replay', () => {
 
     bus.down = false;
     await eventually(() => expect(bus.ofType('CommentModerated')).toHaveLength(1));
-    expect(bus.ofType('CommentModerated').map((e) => e.data)).toEqual([{ id: 'c1', postId: 'p1', content: 'hello', status: 'approved' }]);
+    expect(bus.ofType('CommentModerated').map((e) => e.data)).toEqual([
+      { id: 'c1', postId: 'p1', content: 'hello', status: 'approved' },
+    ]);
   }, 15_000);
 });
 
@@ -209,12 +237,18 @@ describe('moderation: a restart that resumes from the stored state', () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'blog-moderation-'));
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
-  const storeIn = () => new ModerationStore(StateDb.open({ file: path.join(dir, 'state.sqlite'), schema: MODERATION_SCHEMA, lockWaitMs: 20 }));
+  const storeIn = () =>
+    new ModerationStore(
+      StateDb.open({ file: path.join(dir, 'state.sqlite'), schema: MODERATION_SCHEMA, lockWaitMs: 20 }),
+    );
 
   it('decides, once, a comment its state says is still waiting, without reading the history again', async () => {
     const history = new InMemoryBus();
     await history.publish({ type: 'CommentCreated', data: comment('c1', 'decided already') });
-    await history.publish({ type: 'CommentModerated', data: { ...comment('c1', 'decided already'), status: 'approved' } });
+    await history.publish({
+      type: 'CommentModerated',
+      data: { ...comment('c1', 'decided already'), status: 'approved' },
+    });
     await history.publish({ type: 'CommentCreated', data: comment('c2', 'ORANGE juice') });
     // The first process applies the history but stops before its decision is published.
     const firstStore = storeIn();
@@ -240,10 +274,13 @@ describe('moderation: a restart that resumes from the stored state', () => {
 });
 
 describe('moderation: events that contradict the state are rejected', () => {
-  it('ignores a decision that names another post than its comment\'s, and still publishes its own', async () => {
+  it("ignores a decision that names another post than its comment's, and still publishes its own", async () => {
     const history = new InMemoryBus();
     await history.publish({ type: 'CommentCreated', data: comment('c1', 'hello') });
-    await history.publish({ type: 'CommentModerated', data: { ...comment('c1', 'hello'), postId: 'p2', status: 'rejected' } });
+    await history.publish({
+      type: 'CommentModerated',
+      data: { ...comment('c1', 'hello'), postId: 'p2', status: 'rejected' },
+    });
     const { bus, consumer } = await setup({ history });
 
     expect(consumer.stats).toMatchObject({ rejected: 1, skipped: 0 });
@@ -286,7 +323,10 @@ describe('moderation: routes', () => {
     ['POST', '/moderate'],
   ] as const)('answers %s %s with 404 JSON', async (method, path) => {
     const { app } = await setup();
-    const res = method === 'GET' ? await request(app).get(path).expect(404) : await request(app).post(path).send({ content: 'x' }).expect(404);
+    const res =
+      method === 'GET'
+        ? await request(app).get(path).expect(404)
+        : await request(app).post(path).send({ content: 'x' }).expect(404);
     expect(res.headers['content-type']).toMatch(/json/);
     expect(res.body).toEqual({ error: `no route for ${method} ${path}`, code: 'not_found' });
   });

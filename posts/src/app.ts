@@ -21,8 +21,24 @@ export interface PostsDeps extends BrowserAppDeps {
   bus: EventPublisher;
 }
 
-export function createApp({ store, bus, consumer, logger, metrics, eventsToken, deliveryKey, browserOrigins }: PostsDeps): Express {
-  const app = createServiceApp({ isReady: () => consumer.isReady(), logger, metrics, eventsToken, deliveryKey, browserOrigins });
+export function createApp({
+  store,
+  bus,
+  consumer,
+  logger,
+  metrics,
+  eventsToken,
+  deliveryKey,
+  browserOrigins,
+}: PostsDeps): Express {
+  const app = createServiceApp({
+    isReady: () => consumer.isReady(),
+    logger,
+    metrics,
+    eventsToken,
+    deliveryKey,
+    browserOrigins,
+  });
 
   const creates = new CreatesByKey({ state: consumer, bus });
 
@@ -40,7 +56,10 @@ export function createApp({ store, bus, consumer, logger, metrics, eventsToken, 
       find: () => store.get(id),
       sameBody: (existing) => existing.title === title,
       create: async () => {
-        const { data, seq } = await bus.publish({ type: 'PostCreated', data: { id, title } }, key === undefined ? {} : { id: idFromKey('PostCreated', key) });
+        const { data, seq } = await bus.publish(
+          { type: 'PostCreated', data: { id, title } },
+          key === undefined ? {} : { id: idFromKey('PostCreated', key) },
+        );
         store.add(data, seq);
         return data;
       },

@@ -25,7 +25,8 @@ describe('posts', () => {
   });
 
   describe('Idempotency-Key', () => {
-    const create = (app: Parameters<typeof request>[0], title: string, key: string) => request(app).post('/posts/create').set('Idempotency-Key', key).send({ title });
+    const create = (app: Parameters<typeof request>[0], title: string, key: string) =>
+      request(app).post('/posts/create').set('Idempotency-Key', key).send({ title });
 
     it('answers the same post to the same key and title, and publishes it once', async () => {
       const { app, bus } = await setup();
@@ -65,7 +66,10 @@ describe('posts', () => {
 
     describe('a key another replica used a moment ago (the bus holds it; this replica has not applied it yet)', () => {
       const storedElsewhere = async (bus: InMemoryBus, key: string, title: string) =>
-        bus.publish({ type: 'PostCreated', data: { id: idFromKey('post', key), title } }, { id: idFromKey('PostCreated', key) });
+        bus.publish(
+          { type: 'PostCreated', data: { id: idFromKey('post', key), title } },
+          { id: idFromKey('PostCreated', key) },
+        );
 
       it('with another title: 422, and nothing of this request enters this replica', async () => {
         const { app, bus } = await setup();
@@ -95,7 +99,10 @@ describe('posts', () => {
       const { app, bus } = await setup();
       bus.forgetsIds = true;
       const key = 'key-late';
-      const first = await bus.publish({ type: 'PostCreated', data: { id: idFromKey('post', key), title: 'First in the log' } }, { id: idFromKey('PostCreated', key) });
+      const first = await bus.publish(
+        { type: 'PostCreated', data: { id: idFromKey('post', key), title: 'First in the log' } },
+        { id: idFromKey('PostCreated', key) },
+      );
       // The bus stores the key's event again (it forgot the id), says so (idsFrom), and this replica reads what it missed.
       const refused = await create(app, 'Second in the log', key).expect(422);
       expect(refused.body.error).toMatch(/Idempotency-Key was already used with a different body/);
@@ -114,7 +121,10 @@ describe('posts', () => {
       const consumer = new EventConsumer({ history: bus, handlers: postEventHandlers(store), logger });
       const app = createApp({ store, bus, consumer, logger });
       const res = await create(app, 'Too early', 'key-early').expect(503);
-      expect(res.body).toEqual({ error: expect.stringMatching(/catching up with the event history/), code: 'unavailable' });
+      expect(res.body).toEqual({
+        error: expect.stringMatching(/catching up with the event history/),
+        code: 'unavailable',
+      });
       expect(bus.events).toHaveLength(0);
     });
 
@@ -142,7 +152,10 @@ describe('posts', () => {
     ])('refuses an %s key with 400 JSON', async (_name, key) => {
       const { app, bus } = await setup();
       const res = await request(app).post('/posts/create').set('Idempotency-Key', key).send({ title: 'x' }).expect(400);
-      expect(res.body).toEqual({ error: expect.stringMatching(/Idempotency-Key must be 1 to 255 printable ASCII characters/), code: 'invalid_request' });
+      expect(res.body).toEqual({
+        error: expect.stringMatching(/Idempotency-Key must be 1 to 255 printable ASCII characters/),
+        code: 'invalid_request',
+      });
       expect(bus.events).toHaveLength(0);
     });
   });
@@ -172,10 +185,15 @@ describe('posts', () => {
     const { app } = await setup();
     for (const title of ['one', 'two', 'three']) await request(app).post('/posts').send({ title }).expect(201);
     const first = await request(app).get('/posts?limit=2').expect(200);
-    expect(Object.values(first.body as Record<string, { title: string }>).map((post) => post.title)).toEqual(['two', 'three']);
+    expect(Object.values(first.body as Record<string, { title: string }>).map((post) => post.title)).toEqual([
+      'two',
+      'three',
+    ]);
     const next = /<([^>]+)>; rel="next"/.exec(first.headers.link as string)?.[1];
     expect(next).toMatch(/^\/posts\?limit=2&before=\d+$/);
-    const second = await request(app).get(next as string).expect(200);
+    const second = await request(app)
+      .get(next as string)
+      .expect(200);
     expect(Object.values(second.body as Record<string, { title: string }>).map((post) => post.title)).toEqual(['one']);
     expect(second.headers.link).toBeUndefined();
     const bad = await request(app).get('/posts?limit=5000').expect(400);
@@ -185,7 +203,9 @@ describe('posts', () => {
   it('rejects a JSON array, a non-JSON body and malformed JSON with 400 JSON', async () => {
     const { app } = await setup();
     for (const req of [
-      request(app).post('/posts/create').send([{ title: 'x' }]),
+      request(app)
+        .post('/posts/create')
+        .send([{ title: 'x' }]),
       request(app).post('/posts/create').set('content-type', 'text/plain').send('title=x'),
       request(app).post('/posts/create').set('content-type', 'application/json').send('{"title":'),
     ]) {
@@ -196,7 +216,10 @@ describe('posts', () => {
 
   it('answers 413 JSON for a body over the limit', async () => {
     const { app } = await setup();
-    const res = await request(app).post('/posts/create').send({ title: 'x'.repeat(20_000) }).expect(413);
+    const res = await request(app)
+      .post('/posts/create')
+      .send({ title: 'x'.repeat(20_000) })
+      .expect(413);
     expect(res.body).toEqual({ error: expect.stringMatching(/larger than/), code: 'payload_too_large' });
   });
 
@@ -213,7 +236,10 @@ describe('posts', () => {
     const { app, bus } = await setup();
     bus.publish = () => Promise.reject(new BusUnconfirmedError('timed out'));
     const res = await request(app).post('/posts/create').send({ title: 'made?' }).expect(503);
-    expect(res.body).toEqual({ error: expect.stringMatching(/may or may not have been made/), code: 'outcome_unknown' });
+    expect(res.body).toEqual({
+      error: expect.stringMatching(/may or may not have been made/),
+      code: 'outcome_unknown',
+    });
   });
 
   it('rebuilds its posts from the history at start, and is not ready before', async () => {
@@ -222,7 +248,12 @@ describe('posts', () => {
     history.down = true;
     const logger = silentLogger();
     const store = new PostStore();
-    const consumer = new EventConsumer({ history, handlers: postEventHandlers(store), logger, backoff: { minDelayMs: 5, maxDelayMs: 5 } });
+    const consumer = new EventConsumer({
+      history,
+      handlers: postEventHandlers(store),
+      logger,
+      backoff: { minDelayMs: 5, maxDelayMs: 5 },
+    });
     const app = createApp({ store, bus: history, consumer, logger });
     const starting = consumer.start();
     await request(app).get('/readyz').expect(503);
@@ -237,8 +268,14 @@ describe('posts', () => {
     const event = envelopeOf({ type: 'PostCreated', data: { id: 'p9', title: 'Elsewhere' } }, 1);
     await request(app).post('/events').send(event).expect(200);
     await request(app).post('/events').send(event).expect(200);
-    await request(app).post('/events').send({ ...event, seq: 2, type: 'SomethingNew', data: { x: 1 } }).expect(200);
-    const bad = await request(app).post('/events').send({ ...event, seq: 3, data: { id: 'p10' } }).expect(400);
+    await request(app)
+      .post('/events')
+      .send({ ...event, seq: 2, type: 'SomethingNew', data: { x: 1 } })
+      .expect(200);
+    const bad = await request(app)
+      .post('/events')
+      .send({ ...event, seq: 3, data: { id: 'p10' } })
+      .expect(400);
     expect(bad.body.error).toMatch(/malformed event/);
     expect((await request(app).get('/posts')).body).toEqual({ p9: { id: 'p9', title: 'Elsewhere' } });
   });

@@ -1,4 +1,13 @@
-import { type BrowserAppDeps, createServiceApp, eventIntake, finishServiceApp, linkNextPage, nextPagePath, pageRequestOf, PAGES } from '@blog/common';
+import {
+  type BrowserAppDeps,
+  createServiceApp,
+  eventIntake,
+  finishServiceApp,
+  linkNextPage,
+  nextPagePath,
+  pageRequestOf,
+  PAGES,
+} from '@blog/common';
 import type { Express } from 'express';
 import type { ChangeFeed } from './feed';
 import type { QueryStore } from './store';
@@ -8,8 +17,24 @@ export interface QueryDeps extends BrowserAppDeps {
   feed: ChangeFeed;
 }
 
-export function createApp({ store, feed, consumer, logger, metrics, eventsToken, deliveryKey, browserOrigins }: QueryDeps): Express {
-  const app = createServiceApp({ isReady: () => consumer.isReady(), logger, metrics, eventsToken, deliveryKey, browserOrigins });
+export function createApp({
+  store,
+  feed,
+  consumer,
+  logger,
+  metrics,
+  eventsToken,
+  deliveryKey,
+  browserOrigins,
+}: QueryDeps): Express {
+  const app = createServiceApp({
+    isReady: () => consumer.isReady(),
+    logger,
+    metrics,
+    eventsToken,
+    deliveryKey,
+    browserOrigins,
+  });
 
   /** The newest posts with their comments (a page: `?limit=`, `?before=` as the Link header says). */
   app.get('/posts', (req, res) => {
@@ -22,7 +47,11 @@ export function createApp({ store, feed, consumer, logger, metrics, eventsToken,
   app.get('/posts/stream', (req, res) => {
     feed.attach(req, res, () => {
       const { view, olderBefore } = store.page({ limit: PAGES.defaultLimit, before: undefined });
-      return { position: consumer.position, view, ...(olderBefore === undefined ? {} : { olderPosts: nextPagePath('/posts', PAGES.defaultLimit, olderBefore) }) };
+      return {
+        position: consumer.position,
+        view,
+        ...(olderBefore === undefined ? {} : { olderPosts: nextPagePath('/posts', PAGES.defaultLimit, olderBefore) }),
+      };
     });
   });
   app.use(eventIntake(consumer));

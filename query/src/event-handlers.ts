@@ -8,7 +8,10 @@ import { commentContradiction, idReused, unknownPost, type EventHandlers } from 
  * another post or changes its content, a create that reuses an id for another body. The same event again
  * (a replay, an echo) changes nothing.
  */
-export function queryEventHandlers(store: QueryStore, onChange: (change: Change) => void = () => undefined): EventHandlers {
+export function queryEventHandlers(
+  store: QueryStore,
+  onChange: (change: Change) => void = () => undefined,
+): EventHandlers {
   return {
     PostCreated: (post, { seq }) => {
       const title = store.postTitle(post.id);

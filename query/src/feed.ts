@@ -45,7 +45,12 @@ export class ChangeFeed {
   private readonly pingIntervalMs: number;
   private readonly maxBufferedBytes: number;
 
-  constructor({ capacity = 10_000, pingIntervalMs = 15_000, maxBufferedBytes = 1 << 20, heldAfter = 0 }: ChangeFeedOptions = {}) {
+  constructor({
+    capacity = 10_000,
+    pingIntervalMs = 15_000,
+    maxBufferedBytes = 1 << 20,
+    heldAfter = 0,
+  }: ChangeFeedOptions = {}) {
     this.heldAfter = heldAfter;
     this.capacity = capacity;
     this.pingIntervalMs = pingIntervalMs;
@@ -88,7 +93,9 @@ export class ChangeFeed {
     const opening = missed ?? [
       `id: ${current.position}\nevent: snapshot\ndata: ${JSON.stringify(current.view)}\n\n`,
       // Its own message (no id, so Last-Event-ID stays the snapshot's), which a page that does not know it ignores.
-      ...(current.olderPosts === undefined ? [] : [`event: older-posts\ndata: ${JSON.stringify(current.olderPosts)}\n\n`]),
+      ...(current.olderPosts === undefined
+        ? []
+        : [`event: older-posts\ndata: ${JSON.stringify(current.olderPosts)}\n\n`]),
     ];
     // Tells EventSource how long to wait before reconnecting after the stream ends.
     res.write(`retry: 1000\n\n${opening.join('')}`);
@@ -125,7 +132,8 @@ export class ChangeFeed {
    * stream and a dead one look the same. It says how often it comes; no id, so Last-Event-ID is unchanged.
    */
   private ping(): void {
-    for (const res of this.subscribers) this.send(res, `event: ping\ndata: ${JSON.stringify({ everyMs: this.pingIntervalMs })}\n\n`);
+    for (const res of this.subscribers)
+      this.send(res, `event: ping\ndata: ${JSON.stringify({ everyMs: this.pingIntervalMs })}\n\n`);
   }
 
   private detach(res: Response): void {

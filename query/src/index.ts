@@ -1,4 +1,16 @@
-import { browserApiConfigSchema, busClientFor, busServiceConfigSchema, createLogger, DEFAULT_PORTS, env, EventConsumer, loadConfig, main, runService, ServiceMetrics } from '@blog/common';
+import {
+  browserApiConfigSchema,
+  busClientFor,
+  busServiceConfigSchema,
+  createLogger,
+  DEFAULT_PORTS,
+  env,
+  EventConsumer,
+  loadConfig,
+  main,
+  runService,
+  ServiceMetrics,
+} from '@blog/common';
 import { openStateWithSnapshots, stateConfigSchema } from '@blog/common/state';
 import { z } from 'zod';
 import { createApp } from './app';
@@ -23,11 +35,27 @@ main(async () => {
   const store = new QueryStore(local.state);
   const feed = new ChangeFeed({ pingIntervalMs: config.STREAM_PING_MS, heldAfter: local.state.position.seq });
   const handlers = queryEventHandlers(store, (change) => feed.publish(change));
-  const consumer = new EventConsumer({ history: busClientFor(config, { logger, metrics }), state: store.state, handlers, logger, metrics, follow: config.EVENTS_FOLLOW });
+  const consumer = new EventConsumer({
+    history: busClientFor(config, { logger, metrics }),
+    state: store.state,
+    handlers,
+    logger,
+    metrics,
+    follow: config.EVENTS_FOLLOW,
+  });
 
   await runService({
     name: 'query',
-    app: createApp({ store, feed, consumer, logger, metrics, eventsToken: config.EVENTS_TOKEN, deliveryKey: config.DELIVERY_PUBLIC_KEY, browserOrigins: config.CORS_ORIGINS }),
+    app: createApp({
+      store,
+      feed,
+      consumer,
+      logger,
+      metrics,
+      eventsToken: config.EVENTS_TOKEN,
+      deliveryKey: config.DELIVERY_PUBLIC_KEY,
+      browserOrigins: config.CORS_ORIGINS,
+    }),
     port: config.PORT,
     host: config.HOST,
     logger,

@@ -1,4 +1,13 @@
-import { nextPagePath, pageOf, PAGES, type Comment, type CommentIdentity, type CommentStatus, type PageRequest, type PostsView } from '@blog/common';
+import {
+  nextPagePath,
+  pageOf,
+  PAGES,
+  type Comment,
+  type CommentIdentity,
+  type CommentStatus,
+  type PageRequest,
+  type PostsView,
+} from '@blog/common';
 import { StateDb, type StateSchema } from '@blog/common/state';
 
 export const QUERY_SCHEMA: StateSchema = {
@@ -24,10 +33,18 @@ function queryStatements({ db }: StateDb) {
     addPost: db.prepare<[string, string, number]>('INSERT OR IGNORE INTO posts (id, title, seq) VALUES (?, ?, ?)'),
     post: db.prepare<[string], { title: string }>('SELECT title FROM posts WHERE id = ?'),
     comment: db.prepare<[string], CommentIdentity>('SELECT post_id AS postId, content FROM comments WHERE id = ?'),
-    addComment: db.prepare<[string, string, string, CommentStatus, number]>('INSERT OR IGNORE INTO comments (id, post_id, content, status, seq) VALUES (?, ?, ?, ?, ?)'),
-    updateComment: db.prepare<[string, CommentStatus, string]>('UPDATE comments SET content = ?, status = ? WHERE id = ?'),
-    postsNewestFirst: db.prepare<[number, number], { id: string; title: string; seq: number }>('SELECT id, title, seq FROM posts WHERE seq < ? ORDER BY seq DESC LIMIT ?'),
-    commentsNewestFirst: db.prepare<[string, number], Comment & { seq: number }>('SELECT id, content, status, seq FROM comments WHERE post_id = ? ORDER BY seq DESC LIMIT ?'),
+    addComment: db.prepare<[string, string, string, CommentStatus, number]>(
+      'INSERT OR IGNORE INTO comments (id, post_id, content, status, seq) VALUES (?, ?, ?, ?, ?)',
+    ),
+    updateComment: db.prepare<[string, CommentStatus, string]>(
+      'UPDATE comments SET content = ?, status = ? WHERE id = ?',
+    ),
+    postsNewestFirst: db.prepare<[number, number], { id: string; title: string; seq: number }>(
+      'SELECT id, title, seq FROM posts WHERE seq < ? ORDER BY seq DESC LIMIT ?',
+    ),
+    commentsNewestFirst: db.prepare<[string, number], Comment & { seq: number }>(
+      'SELECT id, content, status, seq FROM comments WHERE post_id = ? ORDER BY seq DESC LIMIT ?',
+    ),
   };
 }
 
@@ -59,7 +76,8 @@ export class QueryStore {
   }
 
   updateComment(id: string, content: string, status: CommentStatus): void {
-    if (this.statements.updateComment.run(content, status, id).changes === 0) throw new Error(`update for unknown comment ${id}`);
+    if (this.statements.updateComment.run(content, status, id).changes === 0)
+      throw new Error(`update for unknown comment ${id}`);
   }
 
   /**
@@ -70,12 +88,23 @@ export class QueryStore {
     const posts = pageOf(this.statements.postsNewestFirst.all(before ?? Number.MAX_SAFE_INTEGER, limit + 1), limit);
     const view: PostsView = {};
     for (const { id, title } of posts.items) {
-      const comments = pageOf(this.statements.commentsNewestFirst.all(id, PAGES.commentsPerPost + 1), PAGES.commentsPerPost);
+      const comments = pageOf(
+        this.statements.commentsNewestFirst.all(id, PAGES.commentsPerPost + 1),
+        PAGES.commentsPerPost,
+      );
       view[id] = {
         id,
         title,
         comments: comments.items.map(({ id: commentId, content, status }) => ({ id: commentId, content, status })),
-        ...(comments.olderBefore === undefined ? {} : { olderComments: nextPagePath(`/posts/${encodeURIComponent(id)}/comments`, PAGES.commentsPerPost, comments.olderBefore) }),
+        ...(comments.olderBefore === undefined
+          ? {}
+          : {
+              olderComments: nextPagePath(
+                `/posts/${encodeURIComponent(id)}/comments`,
+                PAGES.commentsPerPost,
+                comments.olderBefore,
+              ),
+            }),
       };
     }
     return { view, olderBefore: posts.olderBefore };

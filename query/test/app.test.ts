@@ -26,7 +26,10 @@ async function setup({ history = new InMemoryBus() } = {}) {
 
 /** Delivers an envelope the way the bus does (`POST /events`). */
 async function deliver(app: Express, envelope: unknown): Promise<void> {
-  await request(app).post('/events').send(envelope as object).expect(200);
+  await request(app)
+    .post('/events')
+    .send(envelope as object)
+    .expect(200);
 }
 
 async function view(app: Express): Promise<PostsView> {
@@ -81,7 +84,9 @@ describe('query: joining events into the posts view', () => {
 
     expect(consumer.stats.duplicates).toBe(2);
     expect(consumer.position).toBe(2);
-    expect(await view(app)).toEqual({ p1: { id: 'p1', title: 'One', comments: [{ id: 'c1', content: 'hi', status: 'pending' }] } });
+    expect(await view(app)).toEqual({
+      p1: { id: 'p1', title: 'One', comments: [{ id: 'c1', content: 'hi', status: 'pending' }] },
+    });
   });
 
   it('does not duplicate a comment whose CommentCreated was published twice (new seq, same id)', async () => {
@@ -113,7 +118,9 @@ describe('query: joining events into the posts view', () => {
     const res = await request(app).post('/events').send(later).expect(200);
     expect(res.body).toEqual({ status: 'OK', position: 2 });
     expect(consumer.position).toBe(2);
-    expect(await view(app)).toEqual({ p1: { id: 'p1', title: 'One', comments: [{ id: 'c1', content: 'hi', status: 'pending' }] } });
+    expect(await view(app)).toEqual({
+      p1: { id: 'p1', title: 'One', comments: [{ id: 'c1', content: 'hi', status: 'pending' }] },
+    });
   });
 
   it('ignores CommentModerated: the status changes only on CommentUpdated', async () => {
@@ -139,18 +146,57 @@ describe('query: joining events into the posts view', () => {
     expect(consumer.stats.skipped).toBe(0);
     // The next event follows without a gap.
     await deliver(app, envelopeOf({ type: 'PostCreated', data: { id: 'p2', title: 'Two' } }, 3));
-    expect(await view(app)).toEqual({ p1: { id: 'p1', title: 'One', comments: [] }, p2: { id: 'p2', title: 'Two', comments: [] } });
+    expect(await view(app)).toEqual({
+      p1: { id: 'p1', title: 'One', comments: [] },
+      p2: { id: 'p2', title: 'Two', comments: [] },
+    });
   });
 
   it.each([
-    ['a missing seq', (app: Express) => request(app).post('/events').send({ id: 'e1', type: 'PostCreated', data: { id: 'p1', title: 'x' }, time: new Date().toISOString() })],
-    ['a string seq', (app: Express) => request(app).post('/events').send({ ...envelopeOf({ type: 'PostCreated', data: { id: 'p1', title: 'x' } }, 1), seq: '1' })],
-    ['invalid data of a known type', (app: Express) => request(app).post('/events').send({ ...envelopeOf({ type: 'PostCreated', data: { id: 'p1', title: 'x' } }, 1), data: { id: 'p1' } })],
-    ['an array body', (app: Express) => request(app).post('/events').send([envelopeOf({ type: 'PostCreated', data: { id: 'p1', title: 'x' } }, 1)])],
-    ['a JSON string', (app: Express) => request(app).post('/events').set('content-type', 'application/json').send('"PostCreated"')],
-    ['a JSON number', (app: Express) => request(app).post('/events').set('content-type', 'application/json').send('42')],
-    ['a non-JSON body', (app: Express) => request(app).post('/events').set('content-type', 'text/plain').send('PostCreated')],
-    ['malformed JSON', (app: Express) => request(app).post('/events').set('content-type', 'application/json').send('{"seq":')],
+    [
+      'a missing seq',
+      (app: Express) =>
+        request(app)
+          .post('/events')
+          .send({ id: 'e1', type: 'PostCreated', data: { id: 'p1', title: 'x' }, time: new Date().toISOString() }),
+    ],
+    [
+      'a string seq',
+      (app: Express) =>
+        request(app)
+          .post('/events')
+          .send({ ...envelopeOf({ type: 'PostCreated', data: { id: 'p1', title: 'x' } }, 1), seq: '1' }),
+    ],
+    [
+      'invalid data of a known type',
+      (app: Express) =>
+        request(app)
+          .post('/events')
+          .send({ ...envelopeOf({ type: 'PostCreated', data: { id: 'p1', title: 'x' } }, 1), data: { id: 'p1' } }),
+    ],
+    [
+      'an array body',
+      (app: Express) =>
+        request(app)
+          .post('/events')
+          .send([envelopeOf({ type: 'PostCreated', data: { id: 'p1', title: 'x' } }, 1)]),
+    ],
+    [
+      'a JSON string',
+      (app: Express) => request(app).post('/events').set('content-type', 'application/json').send('"PostCreated"'),
+    ],
+    [
+      'a JSON number',
+      (app: Express) => request(app).post('/events').set('content-type', 'application/json').send('42'),
+    ],
+    [
+      'a non-JSON body',
+      (app: Express) => request(app).post('/events').set('content-type', 'text/plain').send('PostCreated'),
+    ],
+    [
+      'malformed JSON',
+      (app: Express) => request(app).post('/events').set('content-type', 'application/json').send('{"seq":'),
+    ],
   ])('rejects %s with 400 JSON and applies nothing', async (_name, send) => {
     const { app, consumer } = await setup();
     const res = await send(app).expect(400);
@@ -178,7 +224,9 @@ describe('query: catching up with the history', () => {
 
     await request(app).get('/readyz').expect(200, { status: 'ready' });
     expect(consumer.position).toBe(3);
-    expect(await view(app)).toEqual({ p1: { id: 'p1', title: 'One', comments: [{ id: 'c1', content: 'hi', status: 'approved' }] } });
+    expect(await view(app)).toEqual({
+      p1: { id: 'p1', title: 'One', comments: [{ id: 'c1', content: 'hi', status: 'approved' }] },
+    });
   });
 
   it('buffers live events delivered during catch-up and applies them after the history', async () => {
@@ -231,10 +279,15 @@ describe('query: catching up with the history', () => {
 
     expect(consumer.stats).toMatchObject({ rejected: 1, skipped: 0 });
     expect(consumer.position).toBe(3);
-    expect(await view(app)).toEqual({ p1: { id: 'p1', title: 'One', comments: [{ id: 'c1', content: 'hi', status: 'pending' }] } });
+    expect(await view(app)).toEqual({
+      p1: { id: 'p1', title: 'One', comments: [{ id: 'c1', content: 'hi', status: 'pending' }] },
+    });
 
     // Later live events still apply.
-    await deliver(app, envelopeOf({ type: 'CommentUpdated', data: { ...comment('c1', 'p1', 'hi'), status: 'approved' } }, 4));
+    await deliver(
+      app,
+      envelopeOf({ type: 'CommentUpdated', data: { ...comment('c1', 'p1', 'hi'), status: 'approved' } }, 4),
+    );
     expect((await view(app)).p1?.comments).toEqual([{ id: 'c1', content: 'hi', status: 'approved' }]);
   });
 
@@ -257,7 +310,9 @@ describe('query: catching up with the history', () => {
 
     expect(consumer.stats.skipped).toBe(2);
     expect(consumer.position).toBe(4);
-    expect(await view(app)).toEqual({ p1: { id: 'p1', title: 'One', comments: [{ id: 'c1', content: 'hi', status: 'pending' }] } });
+    expect(await view(app)).toEqual({
+      p1: { id: 'p1', title: 'One', comments: [{ id: 'c1', content: 'hi', status: 'pending' }] },
+    });
   });
 
   it('skips an invalid item in the history while filling a gap', async () => {
@@ -277,7 +332,13 @@ describe('query: events that contradict the view are rejected and counted', () =
     const store = new QueryStore();
     const feed = new ChangeFeed();
     const logger = silentLogger();
-    const consumer = new EventConsumer({ history, state: store.state, handlers: queryEventHandlers(store, (change) => feed.publish(change)), logger, metrics });
+    const consumer = new EventConsumer({
+      history,
+      state: store.state,
+      handlers: queryEventHandlers(store, (change) => feed.publish(change)),
+      logger,
+      metrics,
+    });
     await consumer.start();
     return { app: createApp({ store, feed, consumer, logger, metrics }), consumer, metrics };
   }
@@ -295,10 +356,13 @@ describe('query: events that contradict the view are rejected and counted', () =
     return history;
   }
 
-  it('ignores a CommentUpdated that names another post than its comment\'s', async () => {
+  it("ignores a CommentUpdated that names another post than its comment's", async () => {
     const history = await twoPostsAndAComment();
     const { app, consumer, metrics } = await setupWithMetrics(history);
-    await deliver(app, await history.publish({ type: 'CommentUpdated', data: { ...comment('c1', 'p2', 'hello'), status: 'approved' } }));
+    await deliver(
+      app,
+      await history.publish({ type: 'CommentUpdated', data: { ...comment('c1', 'p2', 'hello'), status: 'approved' } }),
+    );
 
     const shown = await view(app);
     expect(shown.p1?.comments).toEqual([{ id: 'c1', content: 'hello', status: 'pending' }]);
@@ -310,7 +374,13 @@ describe('query: events that contradict the view are rejected and counted', () =
   it('ignores a CommentUpdated that changes the content of its comment', async () => {
     const history = await twoPostsAndAComment();
     const { app, metrics } = await setupWithMetrics(history);
-    await deliver(app, await history.publish({ type: 'CommentUpdated', data: { ...comment('c1', 'p1', 'rewritten'), status: 'approved' } }));
+    await deliver(
+      app,
+      await history.publish({
+        type: 'CommentUpdated',
+        data: { ...comment('c1', 'p1', 'rewritten'), status: 'approved' },
+      }),
+    );
     expect((await view(app)).p1?.comments).toEqual([{ id: 'c1', content: 'hello', status: 'pending' }]);
     expect(await rejectedCount(metrics, 'CommentUpdated', 'other-content')).toBe(1);
   });
@@ -353,11 +423,15 @@ describe('query: pages of the view', () => {
   /** A history of `count` posts p1…p<count>, applied at start. */
   async function withPosts(count: number, more: (bus: InMemoryBus) => Promise<void> = () => Promise.resolve()) {
     const history = new InMemoryBus();
-    for (let i = 1; i <= count; i++) await history.publish({ type: 'PostCreated', data: { id: `p${i}`, title: `Post ${i}` } });
+    for (let i = 1; i <= count; i++)
+      await history.publish({ type: 'PostCreated', data: { id: `p${i}`, title: `Post ${i}` } });
     await more(history);
     return setup({ history });
   }
-  const seqOf = (bus: InMemoryBus, postId: string) => (bus.events as { seq: number; type: string; data: { id: string } }[]).find((e) => e.type === 'PostCreated' && e.data.id === postId)?.seq;
+  const seqOf = (bus: InMemoryBus, postId: string) =>
+    (bus.events as { seq: number; type: string; data: { id: string } }[]).find(
+      (e) => e.type === 'PostCreated' && e.data.id === postId,
+    )?.seq;
 
   it(`answers the newest ${PAGES.defaultLimit} posts in creation order, and where the older ones are`, async () => {
     const { app, bus } = await withPosts(PAGES.defaultLimit + 3);
@@ -368,7 +442,9 @@ describe('query: pages of the view', () => {
     expect(ids.at(-1)).toBe(`p${PAGES.defaultLimit + 3}`);
     expect(first.headers.link).toBe(`</posts?limit=${PAGES.defaultLimit}&before=${seqOf(bus, 'p4')}>; rel="next"`);
 
-    const next = await request(app).get(/<([^>]+)>/.exec(first.headers.link as string)?.[1] ?? '').expect(200);
+    const next = await request(app)
+      .get(/<([^>]+)>/.exec(first.headers.link as string)?.[1] ?? '')
+      .expect(200);
     expect(Object.keys(next.body as PostsView)).toEqual(['p1', 'p2', 'p3']);
     expect(next.headers.link).toBeUndefined();
   });
@@ -403,8 +479,10 @@ describe('query: pages of the view', () => {
 
   it(`shows each post's newest ${PAGES.commentsPerPost} comments, and where its older ones are`, async () => {
     const { app, bus } = await withPosts(2, async (history) => {
-      for (let i = 1; i <= PAGES.commentsPerPost + 1; i++) await history.publish({ type: 'CommentCreated', data: comment(`c${i}`, 'p1', `comment ${i}`) });
-      for (let i = 1; i <= PAGES.commentsPerPost; i++) await history.publish({ type: 'CommentCreated', data: comment(`d${i}`, 'p2', `comment ${i}`) });
+      for (let i = 1; i <= PAGES.commentsPerPost + 1; i++)
+        await history.publish({ type: 'CommentCreated', data: comment(`c${i}`, 'p1', `comment ${i}`) });
+      for (let i = 1; i <= PAGES.commentsPerPost; i++)
+        await history.publish({ type: 'CommentCreated', data: comment(`d${i}`, 'p2', `comment ${i}`) });
     });
     const posts = await view(app);
     expect(posts.p1?.comments).toHaveLength(PAGES.commentsPerPost);

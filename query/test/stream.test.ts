@@ -26,7 +26,9 @@ const streams: OpenStream[] = [];
 afterEach(async () => {
   streams.splice(0).forEach((stream) => stream.close());
   await Promise.all(
-    servers.splice(0).map((server) => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve())))),
+    servers
+      .splice(0)
+      .map((server) => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve())))),
   );
 });
 
@@ -35,7 +37,11 @@ async function setup(feedOptions: ChangeFeedOptions = {}) {
   const history = new InMemoryBus();
   const store = new QueryStore();
   const feed = new ChangeFeed(feedOptions);
-  const consumer = new EventConsumer({ history, handlers: queryEventHandlers(store, (change) => feed.publish(change)), logger });
+  const consumer = new EventConsumer({
+    history,
+    handlers: queryEventHandlers(store, (change) => feed.publish(change)),
+    logger,
+  });
   await consumer.start();
   const app = createApp({ store, feed, consumer, logger });
   const { server, port } = await listen(app, 0, '127.0.0.1');
@@ -83,7 +89,12 @@ async function openStream(url: string, headers: Record<string, string> = {}): Pr
 }
 
 const post = (id: string) => ({ type: 'PostCreated' as const, data: { id, title: `title ${id}` } });
-const comment = (id: string, postId: string, status: 'pending' | 'approved' | 'rejected') => ({ id, postId, content: `about ${postId}`, status });
+const comment = (id: string, postId: string, status: 'pending' | 'approved' | 'rejected') => ({
+  id,
+  postId,
+  content: `about ${postId}`,
+  status,
+});
 
 describe('query: the live stream (GET /posts/stream)', () => {
   it('sends a snapshot, then every change as it is applied, with seqs as ids', async () => {
@@ -112,7 +123,9 @@ describe('query: the live stream (GET /posts/stream)', () => {
     const { url, deliver } = await setup({ pingIntervalMs: 50 });
     await deliver(post('p1'));
     const stream = await openStream(url);
-    await eventually(() => expect(stream.messages.filter(({ event }) => event === 'ping').length).toBeGreaterThanOrEqual(2));
+    await eventually(() =>
+      expect(stream.messages.filter(({ event }) => event === 'ping').length).toBeGreaterThanOrEqual(2),
+    );
     const ping = stream.messages.find(({ event }) => event === 'ping');
     expect(ping).toEqual({ event: 'ping', data: JSON.stringify({ everyMs: 50 }) });
   });
@@ -122,7 +135,12 @@ describe('query: the live stream (GET /posts/stream)', () => {
     const history = new InMemoryBus();
     const store = new QueryStore();
     const feed = new ChangeFeed();
-    const consumer = new EventConsumer({ history, state: store.state, handlers: queryEventHandlers(store, (change) => feed.publish(change)), logger });
+    const consumer = new EventConsumer({
+      history,
+      state: store.state,
+      handlers: queryEventHandlers(store, (change) => feed.publish(change)),
+      logger,
+    });
     await consumer.start();
     const { server, port } = await listen(createApp({ store, feed, consumer, logger }), 0, '127.0.0.1');
     servers.push(server);
@@ -135,7 +153,13 @@ describe('query: the live stream (GET /posts/stream)', () => {
     await history.publish(post('p2'));
     await consumer.sync();
     expect(consumer.stats).toMatchObject({ applied: 2, rejected: 1 });
-    await eventually(() => expect(stream.messages.map(({ id, event }) => [id, event])).toEqual([['0', 'snapshot'], ['1', 'PostCreated'], ['3', 'PostCreated']]));
+    await eventually(() =>
+      expect(stream.messages.map(({ id, event }) => [id, event])).toEqual([
+        ['0', 'snapshot'],
+        ['1', 'PostCreated'],
+        ['3', 'PostCreated'],
+      ]),
+    );
     await settle();
     expect(stream.messages).toHaveLength(3);
   });
@@ -149,7 +173,10 @@ describe('query: the live stream (GET /posts/stream)', () => {
     expect(snapshot).toHaveLength(PAGES.defaultLimit);
     expect(snapshot[0]).toBe('p3');
     // Then where the older posts are: the post p3 was made by the event of seq 3.
-    expect(stream.messages[1]).toEqual({ event: 'older-posts', data: JSON.stringify(`/posts?limit=${PAGES.defaultLimit}&before=3`) });
+    expect(stream.messages[1]).toEqual({
+      event: 'older-posts',
+      data: JSON.stringify(`/posts?limit=${PAGES.defaultLimit}&before=3`),
+    });
   });
 
   it('sends a snapshot to a subscriber resuming from before the position the view was resumed at (its state on disk)', async () => {

@@ -47,7 +47,9 @@ if (command === 'start-cluster') {
     process.exit(1);
   }
   processes = clusterProcesses({ natsServer, credentials, env });
-  console.log(`Scaled out: NATS on ${CLUSTER_NATS_NODES.map((node) => node.clientPort).join(', ')}; 2 replicas of each service (ports 40xx and 401x); open http://localhost:${DEFAULT_PORTS.client}`);
+  console.log(
+    `Scaled out: NATS on ${CLUSTER_NATS_NODES.map((node) => node.clientPort).join(', ')}; 2 replicas of each service (ports 40xx and 401x); open http://localhost:${DEFAULT_PORTS.client}`,
+  );
 } else {
   processes = stackProcesses({ mode, ports: DEFAULT_PORTS, credentials, env });
 }

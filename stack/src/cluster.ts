@@ -5,7 +5,17 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_PORTS, REPLICATED_SERVICES, replicaEnv, replicatedBusEnv, ROOT, serviceCommand, startingFrom, type EventsCredentials, type ServiceName } from './definition';
+import {
+  DEFAULT_PORTS,
+  REPLICATED_SERVICES,
+  replicaEnv,
+  replicatedBusEnv,
+  ROOT,
+  serviceCommand,
+  startingFrom,
+  type EventsCredentials,
+  type ServiceName,
+} from './definition';
 import { newNatsIdentities, writeNatsConfig, type NatsNode } from './nats';
 import type { ProcessSpec } from './supervisor';
 
@@ -25,7 +35,10 @@ export const CLUSTER_NATS_NODES: readonly NatsNode[] = [0, 1, 2].map((index) => 
 
 const replicaPort = (service: ServiceName, replica: number) => DEFAULT_PORTS[service] + REPLICA_PORT_STEP * replica;
 const replicaUrls = (service: ServiceName, first = 0) =>
-  startingFrom(Array.from({ length: CLUSTER_REPLICAS }, (_, replica) => `http://127.0.0.1:${replicaPort(service, replica)}`), first);
+  startingFrom(
+    Array.from({ length: CLUSTER_REPLICAS }, (_, replica) => `http://127.0.0.1:${replicaPort(service, replica)}`),
+    first,
+  );
 
 export interface ClusterSettings {
   natsServer: string;
@@ -37,7 +50,12 @@ export interface ClusterSettings {
   env?: Record<string, string>;
 }
 
-export function clusterProcesses({ natsServer, dataDir = path.join(ROOT, '.data', 'cluster'), credentials, env = {} }: ClusterSettings): ProcessSpec[] {
+export function clusterProcesses({
+  natsServer,
+  dataDir = path.join(ROOT, '.data', 'cluster'),
+  credentials,
+  env = {},
+}: ClusterSettings): ProcessSpec[] {
   const natsDir = path.join(dataDir, 'nats');
   mkdirSync(natsDir, { recursive: true });
   // Fresh passwords at every start: the users live in the configuration files, not in the stores.

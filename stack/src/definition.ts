@@ -4,7 +4,12 @@
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { EVENTS_CLIENTS, eventsTokenVariable, DEFAULT_PORTS as SERVICE_DEFAULT_PORTS, type EventsClientName } from '@blog/common/api';
+import {
+  EVENTS_CLIENTS,
+  eventsTokenVariable,
+  DEFAULT_PORTS as SERVICE_DEFAULT_PORTS,
+  type EventsClientName,
+} from '@blog/common/api';
 import type { NatsIdentities } from './nats';
 
 export const SERVICES = ['event-bus', 'posts', 'comments', 'query', 'moderation', 'client'] as const;
@@ -54,7 +59,10 @@ export function newEventsCredentials(operatorToken = newEventsToken()): EventsCr
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   return {
     operatorToken,
-    serviceTokens: Object.fromEntries(EVENTS_CLIENTS.map((name) => [name, newEventsToken()])) as Record<EventsClientName, string>,
+    serviceTokens: Object.fromEntries(EVENTS_CLIENTS.map((name) => [name, newEventsToken()])) as Record<
+      EventsClientName,
+      string
+    >,
     signingKey: privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'),
     publicKey: publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
   };
@@ -70,11 +78,16 @@ export function newEventsToken(): string {
  * signing key; a service its own token and the public key. Without credentials every variable is empty,
  * so that one in the runner's own environment (e.g. EVENTS_TOKEN=none) is not inherited.
  */
-export function eventsEnv(name: Exclude<ServiceName, 'client'>, credentials: EventsCredentials | undefined): Record<string, string> {
+export function eventsEnv(
+  name: Exclude<ServiceName, 'client'>,
+  credentials: EventsCredentials | undefined,
+): Record<string, string> {
   if (name === 'event-bus') {
     return {
       EVENTS_TOKEN: credentials?.operatorToken ?? '',
-      ...Object.fromEntries(EVENTS_CLIENTS.map((client) => [eventsTokenVariable(client), credentials?.serviceTokens[client] ?? ''])),
+      ...Object.fromEntries(
+        EVENTS_CLIENTS.map((client) => [eventsTokenVariable(client), credentials?.serviceTokens[client] ?? '']),
+      ),
       DELIVERY_SIGNING_KEY: credentials?.signingKey ?? '',
     };
   }
@@ -82,7 +95,12 @@ export function eventsEnv(name: Exclude<ServiceName, 'client'>, credentials: Eve
 }
 
 /** The environment each process gets: its port, the URLs of what it talks to and its event credentials. */
-export function serviceEnv(name: ServiceName, ports: StackPorts, mode: StackMode, credentials?: EventsCredentials): Record<string, string> {
+export function serviceEnv(
+  name: ServiceName,
+  ports: StackPorts,
+  mode: StackMode,
+  credentials?: EventsCredentials,
+): Record<string, string> {
   switch (name) {
     case 'event-bus':
       return {
@@ -107,7 +125,10 @@ export function serviceEnv(name: ServiceName, ports: StackPorts, mode: StackMode
 export function serviceCommand(name: ServiceName, mode: StackMode): { command: string; args: string[] } {
   const dir = path.join(ROOT, name);
   if (mode === 'start') {
-    return { command: process.execPath, args: [path.join(dir, name === 'client' ? 'dist-server' : 'dist', 'index.js')] };
+    return {
+      command: process.execPath,
+      args: [path.join(dir, name === 'client' ? 'dist-server' : 'dist', 'index.js')],
+    };
   }
   const tsx = require.resolve('tsx/cli');
   const entry = path.join(dir, name === 'client' ? 'server' : 'src', 'index.ts');
@@ -119,16 +140,28 @@ export function serviceCommand(name: ServiceName, mode: StackMode): { command: s
  * NATS JetStream cluster, shared by its replicas, and pushes to no one; every service replica reads the
  * log itself (EVENTS_FOLLOW), and waits longer for the bus's confirmation while the cluster elects a leader.
  */
-export function replicatedBusEnv(nats: { urls: readonly string[]; identities: NatsIdentities }): Record<string, string> {
+export function replicatedBusEnv(nats: {
+  urls: readonly string[];
+  identities: NatsIdentities;
+}): Record<string, string> {
   return { ...natsBusEnv(nats.urls, nats.identities), EVENT_SUBSCRIBERS: 'none' };
 }
 
 /** See replicatedBusEnv. */
-export const REPLICATED_SERVICE_ENV: Readonly<Record<string, string>> = { EVENTS_FOLLOW: 'true', EVENT_BUS_CONFIRM_MS: '20000' };
+export const REPLICATED_SERVICE_ENV: Readonly<Record<string, string>> = {
+  EVENTS_FOLLOW: 'true',
+  EVENT_BUS_CONFIRM_MS: '20000',
+};
 
 export type ReplicatedService = Exclude<ServiceName, 'client'>;
 /** What the scaled-out blog runs replicas of, in the order they start: the bus first, the services catch up from it. */
-export const REPLICATED_SERVICES: readonly ReplicatedService[] = ['event-bus', 'posts', 'comments', 'moderation', 'query'];
+export const REPLICATED_SERVICES: readonly ReplicatedService[] = [
+  'event-bus',
+  'posts',
+  'comments',
+  'moderation',
+  'query',
+];
 
 /** Where one scaled-out blog's replicas find each other, and what they share. */
 export interface ReplicaTopology {
@@ -147,9 +180,18 @@ export interface ReplicaTopology {
  * follows the log itself, and talks to its own bus replica first, to the others when that one cannot be
  * reached (as a Kubernetes Service would route around it).
  */
-export function replicaEnv(service: ReplicatedService, replica: number, { busUrls, busEnv, credentials, stateDir }: ReplicaTopology): Record<string, string> {
+export function replicaEnv(
+  service: ReplicatedService,
+  replica: number,
+  { busUrls, busEnv, credentials, stateDir }: ReplicaTopology,
+): Record<string, string> {
   if (service === 'event-bus') return { ...busEnv, ...eventsEnv(service, credentials) };
-  return { ...REPLICATED_SERVICE_ENV, ...eventsEnv(service, credentials), STATE_DIR: stateDir(service, replica), EVENT_BUS_URL: startingFrom(busUrls, replica).join(',') };
+  return {
+    ...REPLICATED_SERVICE_ENV,
+    ...eventsEnv(service, credentials),
+    STATE_DIR: stateDir(service, replica),
+    EVENT_BUS_URL: startingFrom(busUrls, replica).join(','),
+  };
 }
 
 /** What a bus on JetStream needs: the servers, its stream, its own user, and the administrator that sets the stream up. */

@@ -18,7 +18,11 @@ const INSTALL_HINT = `run tools/scripts/nats-server.sh (on Debian or Ubuntu, as 
 
 /** The nats-server to run: NATS_SERVER, the one tools/scripts/nats-server.sh caches, or the PATH's. */
 export function findNatsServer(env: NodeJS.ProcessEnv = process.env): string {
-  const candidates = [env.NATS_SERVER, path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'blog-nats', 'nats-server'), 'nats-server'];
+  const candidates = [
+    env.NATS_SERVER,
+    path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'blog-nats', 'nats-server'),
+    'nats-server',
+  ];
   const seen: string[] = [];
   for (const candidate of candidates) {
     if (!candidate || (candidate.includes('/') && !existsSync(candidate))) continue;
@@ -31,7 +35,9 @@ export function findNatsServer(env: NodeJS.ProcessEnv = process.env): string {
     if (version && compareVersions(version, MINIMUM_NATS_SERVER) >= 0) return candidate;
     seen.push(`${candidate} is ${version ?? 'of an unknown version'}`);
   }
-  throw new Error(`no nats-server ${MINIMUM_NATS_SERVER} or later found${seen.length > 0 ? ` (${seen.join('; ')})` : ''}: ${INSTALL_HINT}`);
+  throw new Error(
+    `no nats-server ${MINIMUM_NATS_SERVER} or later found${seen.length > 0 ? ` (${seen.join('; ')})` : ''}: ${INSTALL_HINT}`,
+  );
 }
 
 export function compareVersions(a: string, b: string): number {
@@ -98,9 +104,17 @@ export function natsAccountsConfig({ stream, admin, bus }: NatsIdentities): stri
 }
 
 /** Writes `<dir>/<node>.conf` for one node of a cluster named `cluster`; its store goes in `<dir>/store/<node>`. */
-export function writeNatsConfig(dir: string, node: NatsNode, nodes: readonly NatsNode[], cluster: string, identities: NatsIdentities): string {
+export function writeNatsConfig(
+  dir: string,
+  node: NatsNode,
+  nodes: readonly NatsNode[],
+  cluster: string,
+  identities: NatsIdentities,
+): string {
   const { route } = identities;
-  const routes = nodes.filter((other) => other !== node).map((other) => `"nats-route://${route.user}:${route.password}@${other.host}:${other.clusterPort}"`);
+  const routes = nodes
+    .filter((other) => other !== node)
+    .map((other) => `"nats-route://${route.user}:${route.password}@${other.host}:${other.clusterPort}"`);
   const file = path.join(dir, `${node.name}.conf`);
   writeFileSync(
     file,

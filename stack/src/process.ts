@@ -18,7 +18,11 @@ export interface StartedProcess {
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
-export function startProcess(command: string, args: readonly string[], options: { env: NodeJS.ProcessEnv; cwd: string; stdio: StdioOptions }): StartedProcess {
+export function startProcess(
+  command: string,
+  args: readonly string[],
+  options: { env: NodeJS.ProcessEnv; cwd: string; stdio: StdioOptions },
+): StartedProcess {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.on('exit', () => {
@@ -45,7 +49,11 @@ export function startProcess(command: string, args: readonly string[], options: 
 }
 
 /** Sends `signal` (SIGTERM by default) and resolves with how the process ended; SIGKILL after `timeoutMs`. */
-export async function stopProcess(started: StartedProcess, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000): Promise<ExitResult> {
+export async function stopProcess(
+  started: StartedProcess,
+  signal: NodeJS.Signals = 'SIGTERM',
+  timeoutMs = 10_000,
+): Promise<ExitResult> {
   if (started.exit) return started.exit;
   started.child.kill(signal);
   if (signal === 'SIGKILL') return started.exited;

@@ -6,7 +6,15 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { styleText } from 'node:util';
-import { ROOT, SERVICES, serviceCommand, serviceEnv, type EventsCredentials, type StackMode, type StackPorts } from './definition';
+import {
+  ROOT,
+  SERVICES,
+  serviceCommand,
+  serviceEnv,
+  type EventsCredentials,
+  type StackMode,
+  type StackPorts,
+} from './definition';
 import { describeExit, startProcess, stopProcess, type StartedProcess } from './process';
 
 export interface RestartPolicy {
@@ -41,8 +49,22 @@ export interface SupervisorOptions {
 }
 
 /** The processes of `npm start` and `npm run dev`: one per service of the stack. */
-export function stackProcesses({ mode, ports, credentials, env = {} }: { mode: StackMode; ports: StackPorts; credentials?: EventsCredentials; env?: Record<string, string> }): ProcessSpec[] {
-  return SERVICES.map((name) => ({ name, ...serviceCommand(name, mode), env: { ...env, ...serviceEnv(name, ports, mode, credentials) } }));
+export function stackProcesses({
+  mode,
+  ports,
+  credentials,
+  env = {},
+}: {
+  mode: StackMode;
+  ports: StackPorts;
+  credentials?: EventsCredentials;
+  env?: Record<string, string>;
+}): ProcessSpec[] {
+  return SERVICES.map((name) => ({
+    name,
+    ...serviceCommand(name, mode),
+    env: { ...env, ...serviceEnv(name, ports, mode, credentials) },
+  }));
 }
 
 const COLORS = ['blue', 'green', 'yellow', 'magenta', 'cyan', 'white'] as const;
@@ -64,7 +86,12 @@ export class Supervisor {
   constructor(options: SupervisorOptions) {
     this.specs = new Map(options.processes.map((spec) => [spec.name, spec]));
     const width = Math.max(5, ...options.processes.map(({ name }) => name.length));
-    const printers = new Map(options.processes.map(({ name }, index) => [name, prefixed(name, width, COLORS[index % COLORS.length] ?? 'white')]));
+    const printers = new Map(
+      options.processes.map(({ name }, index) => [
+        name,
+        prefixed(name, width, COLORS[index % COLORS.length] ?? 'white'),
+      ]),
+    );
     this.print = options.print ?? ((name, line) => printers.get(name)?.(line));
     this.say = options.say ?? prefixed('stack', width, 'gray');
     this.restart = options.restart ?? DEFAULT_RESTART;
@@ -86,7 +113,11 @@ export class Supervisor {
     for (const timer of this.pendingRestarts) clearTimeout(timer);
     this.pendingRestarts.clear();
     const stopAll = (last: boolean) =>
-      Promise.all([...this.running].filter(([name]) => (this.specs.get(name)?.stopsLast ?? false) === last).map(([, started]) => stopProcess(started, 'SIGTERM', timeoutMs)));
+      Promise.all(
+        [...this.running]
+          .filter(([name]) => (this.specs.get(name)?.stopsLast ?? false) === last)
+          .map(([, started]) => stopProcess(started, 'SIGTERM', timeoutMs)),
+      );
     await stopAll(false);
     await stopAll(true);
   }

@@ -20,11 +20,14 @@ function fakeRepo(): string {
   return root;
 }
 
-const stamp = (root: string) => writeFileSync(path.join(root, 'client', 'dist', '.inputs-sha256'), `${clientInputsHash(root)}\n`);
+const stamp = (root: string) =>
+  writeFileSync(path.join(root, 'client', 'dist', '.inputs-sha256'), `${clientInputsHash(root)}\n`);
 
 describe('the client build check', () => {
   it('takes the sources of the page and what it imports from common', () => {
-    expect(CLIENT_INPUTS).toEqual(expect.arrayContaining(['client/src', 'common/src', 'client/index.html', 'package-lock.json']));
+    expect(CLIENT_INPUTS).toEqual(
+      expect.arrayContaining(['client/src', 'common/src', 'client/index.html', 'package-lock.json']),
+    );
   });
 
   it('is current right after a build, and stale once any input changes, appears or goes', () => {

@@ -4,7 +4,9 @@ import { DEFAULT_PORTS, localEventsCredentials, newEventsCredentials, serviceEnv
 
 describe('the event credentials of a local stack', () => {
   it('are fresh at each start, with the operator token EVENTS_TOKEN sets, and none with EVENTS_TOKEN=none (open intake for course services)', () => {
-    expect(localEventsCredentials({ EVENTS_TOKEN: ' a-token-set-by-you-1234 ' })?.operatorToken).toBe('a-token-set-by-you-1234');
+    expect(localEventsCredentials({ EVENTS_TOKEN: ' a-token-set-by-you-1234 ' })?.operatorToken).toBe(
+      'a-token-set-by-you-1234',
+    );
     const fresh = localEventsCredentials({});
     expect(fresh?.operatorToken).toMatch(/^[\w-]{32}$/);
     expect(localEventsCredentials({})?.operatorToken).not.toBe(fresh?.operatorToken);
@@ -15,7 +17,9 @@ describe('the event credentials of a local stack', () => {
   it('give each service a token of its own and a key pair whose public half the services hold', () => {
     const { operatorToken, serviceTokens, signingKey, publicKey } = newEventsCredentials();
     expect(new Set([operatorToken, ...Object.values(serviceTokens)]).size).toBe(5);
-    const derived = createPublicKey(createPrivateKey({ key: Buffer.from(signingKey, 'base64'), format: 'der', type: 'pkcs8' }));
+    const derived = createPublicKey(
+      createPrivateKey({ key: Buffer.from(signingKey, 'base64'), format: 'der', type: 'pkcs8' }),
+    );
     expect(derived.export({ format: 'der', type: 'spki' }).toString('base64')).toBe(publicKey);
   });
 
@@ -28,7 +32,10 @@ describe('the event credentials of a local stack', () => {
       DELIVERY_SIGNING_KEY: credentials.signingKey,
     });
     const posts = serviceEnv('posts', DEFAULT_PORTS, 'start', credentials);
-    expect(posts).toMatchObject({ EVENTS_TOKEN: credentials.serviceTokens.posts, DELIVERY_PUBLIC_KEY: credentials.publicKey });
+    expect(posts).toMatchObject({
+      EVENTS_TOKEN: credentials.serviceTokens.posts,
+      DELIVERY_PUBLIC_KEY: credentials.publicKey,
+    });
     expect(Object.values(posts)).not.toContain(credentials.signingKey);
     expect(Object.values(posts)).not.toContain('a-token-set-by-you-1234');
   });

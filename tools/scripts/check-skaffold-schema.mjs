@@ -23,7 +23,9 @@ function fail(code, lines) {
 }
 
 if (!existsSync(schemasDir)) {
-  console.log(`skaffold.yaml schema check skipped: no schemas folder at ${shown(schemasDir)} (set SKAFFOLD_SCHEMAS_DIR to check)`);
+  console.log(
+    `skaffold.yaml schema check skipped: no schemas folder at ${shown(schemasDir)} (set SKAFFOLD_SCHEMAS_DIR to check)`,
+  );
   process.exit(0);
 }
 
@@ -34,7 +36,9 @@ try {
   fail(2, `${shown(configPath)}: cannot read it: ${error.message}`);
 }
 if (!Array.isArray(documents)) documents = [documents];
-const yamlErrors = documents.flatMap((doc, i) => doc.errors.map((e) => `${shown(configPath)}: document ${i + 1}: ${e.message}`));
+const yamlErrors = documents.flatMap((doc, i) =>
+  doc.errors.map((e) => `${shown(configPath)}: document ${i + 1}: ${e.message}`),
+);
 if (yamlErrors.length > 0) fail(1, yamlErrors);
 const configs = documents.filter((doc) => doc.contents !== null).map((doc) => doc.toJS());
 if (configs.length === 0) fail(1, `${shown(configPath)}: no configuration in it`);
@@ -42,9 +46,16 @@ if (configs.length === 0) fail(1, `${shown(configPath)}: no configuration in it`
 // The deepest errors are the informative ones: skaffold's schemas wrap most types in anyOf alternatives,
 // each with additionalProperties: false, so one typo also fails every alternative above it.
 function summarize(errors) {
-  const deepest = errors.filter((e) => !errors.some((other) => other !== e && other.instancePath.startsWith(`${e.instancePath}/`)));
+  const deepest = errors.filter(
+    (e) => !errors.some((other) => other !== e && other.instancePath.startsWith(`${e.instancePath}/`)),
+  );
   const lines = deepest.map((e) => {
-    const detail = e.keyword === 'additionalProperties' ? ` "${e.params.additionalProperty}"` : e.keyword === 'enum' ? `: ${e.params.allowedValues.join(', ')}` : '';
+    const detail =
+      e.keyword === 'additionalProperties'
+        ? ` "${e.params.additionalProperty}"`
+        : e.keyword === 'enum'
+          ? `: ${e.params.allowedValues.join(', ')}`
+          : '';
     return `  ${e.instancePath || '/'} ${e.message}${detail}`;
   });
   return [...new Set(lines)];
@@ -53,7 +64,10 @@ function summarize(errors) {
 // Skaffold profiles are RFC 6902 patches applied to the config; skaffold validates the result too.
 function pointer(p) {
   if (typeof p !== 'string' || !p.startsWith('/')) throw new Error(`bad path ${JSON.stringify(p)}`);
-  return p.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return p
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 function applyPatches(config, patches) {
   const result = structuredClone(config);
@@ -71,7 +85,8 @@ function applyPatches(config, patches) {
     const { parent, last } = locate(p);
     const index = Array.isArray(parent) ? (last === '-' ? parent.length : Number(last)) : undefined;
     const exists = Array.isArray(parent) ? index < parent.length : Object.hasOwn(parent, last);
-    if (op === 'add') Array.isArray(parent) ? parent.splice(index, 0, structuredClone(value)) : (parent[last] = structuredClone(value));
+    if (op === 'add')
+      Array.isArray(parent) ? parent.splice(index, 0, structuredClone(value)) : (parent[last] = structuredClone(value));
     else if (op === 'replace' || op === 'remove') {
       if (!exists) throw new Error(`${op} ${p}: nothing there`);
       if (op === 'remove') Array.isArray(parent) ? parent.splice(index, 1) : delete parent[last];
@@ -88,12 +103,16 @@ function validatorFor(apiVersion) {
   const file = path.join(schemasDir, `skaffold-${match[1]}.json`);
   if (!validators.has(file)) {
     if (!existsSync(file)) {
-      const available = readdirSync(schemasDir).filter((name) => name.startsWith('skaffold-')).join(', ') || 'none';
+      const available =
+        readdirSync(schemasDir)
+          .filter((name) => name.startsWith('skaffold-'))
+          .join(', ') || 'none';
       return { error: `no schema for ${apiVersion}: ${shown(file)} does not exist (available: ${available})` };
     }
     const schema = JSON.parse(readFileSync(file, 'utf8'));
     const draft = String(schema.$schema ?? '');
-    if (draft && !draft.includes('draft-07') && !draft.includes('draft-06')) return { error: `${shown(file)} uses ${draft}; this check expects draft-07` };
+    if (draft && !draft.includes('draft-07') && !draft.includes('draft-06'))
+      return { error: `${shown(file)} uses ${draft}; this check expects draft-07` };
     // strict: false — skaffold's schemas carry x-intellij-html-description and similar annotations.
     const ajv = new Ajv({ allErrors: true, strict: false });
     validators.set(file, { validate: ajv.compile(schema), file });
@@ -114,13 +133,17 @@ configs.forEach((config, i) => {
   const variants = [{ label: name, value: config }];
   for (const profile of Array.isArray(config.profiles) ? config.profiles : []) {
     try {
-      variants.push({ label: `${name} with profile ${profile?.name}`, value: applyPatches(config, profile?.patches ?? []) });
+      variants.push({
+        label: `${name} with profile ${profile?.name}`,
+        value: applyPatches(config, profile?.patches ?? []),
+      });
     } catch (error) {
       failures.push(`${name}: profile ${profile?.name}: its patches do not apply: ${error.message}`);
     }
   }
   for (const { label, value } of variants) {
-    if (!found.validate(value)) failures.push(`${label} is not valid against ${shown(found.file)}:`, ...summarize(found.validate.errors ?? []));
+    if (!found.validate(value))
+      failures.push(`${label} is not valid against ${shown(found.file)}:`, ...summarize(found.validate.errors ?? []));
   }
 });
 

@@ -9,6 +9,12 @@ interface CommentCreateProps {
 
 export function CommentCreate({ postId, onCreate }: CommentCreateProps) {
   return (
-    <TextForm label="New comment" name="content" maxLength={LIMITS.contentLength} compact onSubmit={(content) => onCreate(postId, content)} />
+    <TextForm
+      label="New comment"
+      name="content"
+      maxLength={LIMITS.contentLength}
+      compact
+      onSubmit={(content) => onCreate(postId, content)}
+    />
   );
 }

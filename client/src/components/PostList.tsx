@@ -23,7 +23,16 @@ interface PostListProps {
   onLoadOlderComments?: (postId: string, path: string) => Promise<unknown>;
 }
 
-export function PostList({ posts, loaded, loadError, onRetry, onCreateComment, hasOlderPosts = false, onLoadOlderPosts, onLoadOlderComments }: PostListProps) {
+export function PostList({
+  posts,
+  loaded,
+  loadError,
+  onRetry,
+  onCreateComment,
+  hasOlderPosts = false,
+  onLoadOlderPosts,
+  onLoadOlderComments,
+}: PostListProps) {
   return (
     <div className="post-list">
       {loadError !== null && (
@@ -43,7 +52,10 @@ export function PostList({ posts, loaded, loadError, onRetry, onCreateComment, h
                 {post.title}
               </h3>
               {post.olderComments !== undefined && onLoadOlderComments && (
-                <LoadOlder label={OLDER_COMMENTS_LABEL} onLoad={() => onLoadOlderComments(post.id, post.olderComments as string)} />
+                <LoadOlder
+                  label={OLDER_COMMENTS_LABEL}
+                  onLoad={() => onLoadOlderComments(post.id, post.olderComments as string)}
+                />
               )}
               <CommentList comments={post.comments} />
               <CommentCreate postId={post.id} onCreate={onCreateComment} />

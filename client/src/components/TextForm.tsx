@@ -22,10 +22,16 @@ export function TextForm({ label, name, maxLength, compact = false, onSubmit }: 
   const length = form.value.trim().length;
   const count = describeLength(length, maxLength);
   const tooLong = count?.over ?? false;
-  const describedBy = [form.error !== null ? errorId : undefined, count ? countId : undefined].filter(Boolean).join(' ');
+  const describedBy = [form.error !== null ? errorId : undefined, count ? countId : undefined]
+    .filter(Boolean)
+    .join(' ');
 
   return (
-    <form className={compact ? 'text-form text-form--compact' : 'text-form'} onSubmit={form.onSubmit} aria-busy={form.sending}>
+    <form
+      className={compact ? 'text-form text-form--compact' : 'text-form'}
+      onSubmit={form.onSubmit}
+      aria-busy={form.sending}
+    >
       <label className="text-form__label" htmlFor={inputId}>
         {label}
       </label>

@@ -78,7 +78,8 @@ export interface CommentChange extends Comment {
  */
 export const STREAM_CHANGE_TYPES = ['PostCreated', 'CommentCreated', 'CommentUpdated'] as const;
 export type StreamChangeType = (typeof STREAM_CHANGE_TYPES)[number];
-export type StreamChange = { type: 'PostCreated'; data: Post } | { type: 'CommentCreated' | 'CommentUpdated'; data: CommentChange };
+export type StreamChange =
+  { type: 'PostCreated'; data: Post } | { type: 'CommentCreated' | 'CommentUpdated'; data: CommentChange };
 
 export * from './error-codes';
 
@@ -120,7 +121,12 @@ export function isPost(value: unknown): value is Post {
 }
 
 export function isComment(value: unknown): value is Comment {
-  return isRecord(value) && typeof value.id === 'string' && typeof value.content === 'string' && isCommentStatus(value.status);
+  return (
+    isRecord(value) &&
+    typeof value.id === 'string' &&
+    typeof value.content === 'string' &&
+    isCommentStatus(value.status)
+  );
 }
 
 export function isPostWithComments(value: unknown): value is PostWithComments {
@@ -139,7 +145,9 @@ export function isPostWithComments(value: unknown): value is PostWithComments {
  */
 export function isPagePath(value: unknown, of: 'posts' | 'comments'): value is string {
   if (typeof value !== 'string') return false;
-  return of === 'posts' ? /^\/posts\?[\w=&%.-]*$/.test(value) : /^\/posts\/[^/?#\\]+\/comments\?[\w=&%.-]*$/.test(value);
+  return of === 'posts'
+    ? /^\/posts\?[\w=&%.-]*$/.test(value)
+    : /^\/posts\/[^/?#\\]+\/comments\?[\w=&%.-]*$/.test(value);
 }
 
 /** The posts of a `GET /posts` view (`{[id]: post}`), oldest first; undefined when it is malformed. */

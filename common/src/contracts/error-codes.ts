@@ -71,7 +71,9 @@ export function errorCodeFor(status: number): ErrorCode {
 
 /** The code an error answer carries; undefined without one, or with one this version does not know. */
 export function errorCodeOf(body: unknown): ErrorCode | undefined {
-  return typeof body === 'object' && body !== null && isErrorCode((body as { code?: unknown }).code) ? (body as { code: ErrorCode }).code : undefined;
+  return typeof body === 'object' && body !== null && isErrorCode((body as { code?: unknown }).code)
+    ? (body as { code: ErrorCode }).code
+    : undefined;
 }
 
 /**

@@ -44,11 +44,17 @@ function compile(routes: readonly PublicRoute[]): CompiledRoute[] {
 }
 
 /** The route ingress-nginx would pick for a request path (without the query string). */
-export function matchPublicRoute(pathname: string, routes: readonly PublicRoute[] = PUBLIC_ROUTES): PublicRoute | undefined {
+export function matchPublicRoute(
+  pathname: string,
+  routes: readonly PublicRoute[] = PUBLIC_ROUTES,
+): PublicRoute | undefined {
   return compile(routes).find(({ pattern }) => pattern.test(pathname))?.route;
 }
 
 /** The backend ingress-nginx would pick for a request path (without the query string). */
-export function resolvePublicRoute(pathname: string, routes: readonly PublicRoute[] = PUBLIC_ROUTES): PublicBackend | undefined {
+export function resolvePublicRoute(
+  pathname: string,
+  routes: readonly PublicRoute[] = PUBLIC_ROUTES,
+): PublicBackend | undefined {
   return matchPublicRoute(pathname, routes)?.backend;
 }

@@ -15,7 +15,10 @@ import { eventsHeaders } from './events-token';
 /** The bus could not be reached, or answered that it did not store the event: nothing was published. */
 export class BusUnavailableError extends HttpError {
   constructor(reason: string, retryAfterSeconds?: number) {
-    super(503, `event bus unavailable (${reason}); nothing was changed, try again`, { code: 'unavailable', retryAfterSeconds });
+    super(503, `event bus unavailable (${reason}); nothing was changed, try again`, {
+      code: 'unavailable',
+      retryAfterSeconds,
+    });
     this.name = 'BusUnavailableError';
   }
 }
@@ -40,7 +43,9 @@ export class BusIncompatibleError extends HttpError {
 /** The request reached the bus but no answer came back, even after retrying: the event may be stored. */
 export class BusUnconfirmedError extends HttpError {
   constructor(reason: string) {
-    super(503, `event bus did not confirm (${reason}); the change may or may not have been made`, { code: 'outcome_unknown' });
+    super(503, `event bus did not confirm (${reason}); the change may or may not have been made`, {
+      code: 'outcome_unknown',
+    });
     this.name = 'BusUnconfirmedError';
   }
 }
@@ -56,7 +61,9 @@ export class EventIdTakenError extends HttpError {
     /** The event the bus holds under the id, as it answered it. */
     readonly stored: unknown,
   ) {
-    super(409, `the event bus already holds another event under id ${eventId}; nothing was stored`, { code: 'event_id_taken' });
+    super(409, `the event bus already holds another event under id ${eventId}; nothing was stored`, {
+      code: 'event_id_taken',
+    });
     this.name = 'EventIdTakenError';
   }
 }
@@ -139,7 +146,8 @@ interface QueuedPublish {
 }
 
 /** A misconfiguration, not a fault of the caller: the service answers 503 and logs it until it is fixed. */
-const REFUSED_TOKEN = "HTTP 401: the bus refused our events token; EVENTS_TOKEN must be one the bus knows (this service's <SERVICE>_EVENTS_TOKEN on the bus, or the bus's own EVENTS_TOKEN)";
+const REFUSED_TOKEN =
+  "HTTP 401: the bus refused our events token; EVENTS_TOKEN must be one the bus knows (this service's <SERVICE>_EVENTS_TOKEN on the bus, or the bus's own EVENTS_TOKEN)";
 
 /** At most this many events per publish request (the bus accepts up to LIMITS.batchEvents). */
 const PUBLISH_BATCH = 500;
@@ -283,7 +291,12 @@ export class BusClient implements EventPublisher, EventHistory {
     const path = single ? '/events' : EVENT_BATCH_PATH;
     let reply: HttpReply;
     try {
-      reply = await this.request(path, { method: 'POST', json: JSON.stringify(single ? events[0] : events), headers: this.headers, timeoutMs: this.timeoutMs });
+      reply = await this.request(path, {
+        method: 'POST',
+        json: JSON.stringify(single ? events[0] : events),
+        headers: this.headers,
+        timeoutMs: this.timeoutMs,
+      });
     } catch (err) {
       const reason = describeRequestError(err);
       return { kind: neverSent(err) ? 'not-stored' : 'unknown', reason };
@@ -303,7 +316,10 @@ export class BusClient implements EventPublisher, EventHistory {
 
   async readAfter(after: number, limit: number, { waitMs, signal }: HistoryReadOptions = {}): Promise<unknown[]> {
     const wait = waitMs ? `&wait=${waitMs}` : '';
-    const body = await this.getJson(`/events?after=${after}&limit=${limit}${wait}`, { timeoutMs: this.timeoutMs + (waitMs ?? 0), signal });
+    const body = await this.getJson(`/events?after=${after}&limit=${limit}${wait}`, {
+      timeoutMs: this.timeoutMs + (waitMs ?? 0),
+      signal,
+    });
     if (!Array.isArray(body)) throw new Error('event bus history is not an array');
     return body as unknown[];
   }
@@ -332,7 +348,10 @@ export class BusClient implements EventPublisher, EventHistory {
     }
   }
 
-  private async getJson(path: string, { timeoutMs = this.timeoutMs, signal }: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<unknown> {
+  private async getJson(
+    path: string,
+    { timeoutMs = this.timeoutMs, signal }: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<unknown> {
     let reply: HttpReply;
     try {
       reply = await this.request(path, { headers: this.headers, timeoutMs, signal });
@@ -359,16 +378,28 @@ export class BusClient implements EventPublisher, EventHistory {
 const REPLICA_FAULTS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['unavailable', 'stream_changed', 'internal']);
 
 /** What the bus's refusal of a publish means, by its code; undefined for a refusal no retry or split can help. */
-function publishRefusal(single: boolean, status: number, text: string, headers: HttpReply['headers']): PublishAttempt | undefined {
+function publishRefusal(
+  single: boolean,
+  status: number,
+  text: string,
+  headers: HttpReply['headers'],
+): PublishAttempt | undefined {
   const body = parseJsonOrUndefined(text);
   // A bus older than the codes sent a 409 to a publish only for a taken id.
   const code = errorCodeOf(body) ?? (status === 409 ? 'event_id_taken' : errorCodeFor(status));
   // A bus without the batch route, or one refusing the batch (one of its events is invalid, which only
   // the single route can tell): send the events one by one.
-  if (!single && (code === 'not_found' || code === 'invalid_request')) return { kind: 'split', busTakesBatches: code !== 'not_found' };
+  if (!single && (code === 'not_found' || code === 'invalid_request'))
+    return { kind: 'split', busTakesBatches: code !== 'not_found' };
   // A replicated log lost its acknowledgement, so the events may be stored; the same ids again are safe.
   if (code === 'outcome_unknown') return { kind: 'unknown', reason: busRefusal(status, text) };
-  if (REPLICA_FAULTS.has(code)) return { kind: 'not-stored', reason: busRefusal(status, text), retryAfterSeconds: retryAfter(headers['retry-after']), replicaFault: true };
+  if (REPLICA_FAULTS.has(code))
+    return {
+      kind: 'not-stored',
+      reason: busRefusal(status, text),
+      retryAfterSeconds: retryAfter(headers['retry-after']),
+      replicaFault: true,
+    };
   if (code === 'unauthorized') return { kind: 'not-stored', reason: REFUSED_TOKEN };
   // This service's token may not publish that event type: a misconfiguration, answered 503 like a refused token.
   if (code === 'forbidden') return { kind: 'not-stored', reason: busRefusal(status, text) };
@@ -414,7 +445,14 @@ function storedResults(body: unknown, count: number): StoredAt[] | string {
   const duplicates = Array.isArray(body.duplicates) ? body.duplicates : [];
   for (const duplicate of duplicates) {
     const index = isRecord(duplicate) ? duplicate.index : undefined;
-    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= count || !isRecord(duplicate) || !isRecord(duplicate.event)) {
+    if (
+      typeof index !== 'number' ||
+      !Number.isInteger(index) ||
+      index < 0 ||
+      index >= count ||
+      !isRecord(duplicate) ||
+      !isRecord(duplicate.event)
+    ) {
       return 'not the event stored under each id';
     }
     (results[index] as StoredAt).earlier = duplicate.event;
@@ -435,13 +473,24 @@ function sameEvent(ours: UnsequencedEvent, stored: unknown, seq: number): Sequen
 }
 
 /** Whether an event stored under an id is the one a publisher sends under it: the same type and data (as JSON). */
-export function isSameEvent(ours: { type: string; data: unknown }, stored: { type?: unknown; data?: unknown }): boolean {
+export function isSameEvent(
+  ours: { type: string; data: unknown },
+  stored: { type?: unknown; data?: unknown },
+): boolean {
   return stored.type === ours.type && isDeepStrictEqual(stored.data, JSON.parse(JSON.stringify(ours.data)));
 }
 
 /** The bus client a service's configuration asks for (EVENT_BUS_URL, EVENTS_TOKEN, EVENT_BUS_CONFIRM_MS). */
-export function busClientFor(config: BusServiceConfig, { logger, metrics }: { logger: Logger; metrics?: ServiceMetrics }): BusClient {
-  return new BusClient(config.EVENT_BUS_URL, { token: config.EVENTS_TOKEN, confirmWithinMs: config.EVENT_BUS_CONFIRM_MS, logger, metrics });
+export function busClientFor(
+  config: BusServiceConfig,
+  { logger, metrics }: { logger: Logger; metrics?: ServiceMetrics },
+): BusClient {
+  return new BusClient(config.EVENT_BUS_URL, {
+    token: config.EVENTS_TOKEN,
+    confirmWithinMs: config.EVENT_BUS_CONFIRM_MS,
+    logger,
+    metrics,
+  });
 }
 
 function parseJsonOrUndefined(text: string): unknown {

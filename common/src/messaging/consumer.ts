@@ -1,6 +1,13 @@
 import { Router } from 'express';
 import { LIMITS } from '../contracts/api';
-import { isKnownEventType, parseEnvelope, type BlogEvent, type Envelope, type EventType, type ForeignEnvelope } from '../contracts/events';
+import {
+  isKnownEventType,
+  parseEnvelope,
+  type BlogEvent,
+  type Envelope,
+  type EventType,
+  type ForeignEnvelope,
+} from '../contracts/events';
 import { backoffDelay, DEFAULT_BACKOFF, retryUntilDone, sleep, type BackoffOptions } from '../service/backoff';
 import { describeRequestError } from '../service/http-client';
 import { HttpError } from '../service/http-error';
@@ -44,7 +51,9 @@ export function rejectEvent(reason: RejectionReason, detail: string): EventRejec
  * ignored. A handler returns an EventRejection for an event that contradicts the state: it is passed
  * over, counted and logged.
  */
-export type EventHandlers = { [T in EventType]?: (data: EnvelopeOf<T>['data'], envelope: EnvelopeOf<T>) => EventRejection | void };
+export type EventHandlers = {
+  [T in EventType]?: (data: EnvelopeOf<T>['data'], envelope: EnvelopeOf<T>) => EventRejection | void;
+};
 
 export type AnyEnvelope = Envelope | ForeignEnvelope;
 
@@ -161,16 +170,23 @@ export class EventConsumer {
   async start(): Promise<void> {
     const startedAt = Date.now();
     const resumedFrom = this.lastSeq;
-    const caughtUp = await retryUntilDone(() => this.serially(async () => {
-      await this.checkResumedLog();
-      await this.pull();
-    }), {
-      signal: this.stopping.signal,
-      backoff: this.options.backoff,
-      // The bus often starts a moment after its subscribers: only a longer wait is worth a warning.
-      onError: (err, attempt) =>
-        this.options.logger[attempt < 5 ? 'debug' : 'warn']({ reason: describeRequestError(err), attempt }, 'event history not readable yet, retrying'),
-    });
+    const caughtUp = await retryUntilDone(
+      () =>
+        this.serially(async () => {
+          await this.checkResumedLog();
+          await this.pull();
+        }),
+      {
+        signal: this.stopping.signal,
+        backoff: this.options.backoff,
+        // The bus often starts a moment after its subscribers: only a longer wait is worth a warning.
+        onError: (err, attempt) =>
+          this.options.logger[attempt < 5 ? 'debug' : 'warn'](
+            { reason: describeRequestError(err), attempt },
+            'event history not readable yet, retrying',
+          ),
+      },
+    );
     if (!caughtUp) return;
     await this.serially(async () => {
       this.ready = true;
@@ -180,12 +196,18 @@ export class EventConsumer {
         // One bad buffered event must not stop the others (nor the start): it is in the history anyway,
         // so a later event's gap check reads it again.
         await this.accept(envelope).catch((err: unknown) =>
-          this.options.logger.warn({ seq: envelope.seq, id: envelope.id, reason: describeRequestError(err) }, 'buffered event not applied'),
+          this.options.logger.warn(
+            { seq: envelope.seq, id: envelope.id, reason: describeRequestError(err) },
+            'buffered event not applied',
+          ),
         );
       }
     });
     this.options.metrics?.catchUpSeconds.set((Date.now() - startedAt) / 1_000);
-    this.options.logger.info({ position: this.lastSeq, resumedFrom, ms: Date.now() - startedAt }, 'caught up with the event history');
+    this.options.logger.info(
+      { position: this.lastSeq, resumedFrom, ms: Date.now() - startedAt },
+      'caught up with the event history',
+    );
     if (this.options.follow) void this.follow();
   }
 
@@ -201,7 +223,11 @@ export class EventConsumer {
     const same = found?.seq === this.lastSeq && (this.lastEventId === undefined || found.id === this.lastEventId);
     if (same) return;
     this.options.logger.warn(
-      { position: this.lastSeq, eventId: this.lastEventId, found: found === undefined ? 'nothing' : { seq: found.seq, id: found.id } },
+      {
+        position: this.lastSeq,
+        eventId: this.lastEventId,
+        found: found === undefined ? 'nothing' : { seq: found.seq, id: found.id },
+      },
       'the state was built from another event log; rebuilding it from the first event',
     );
     this.state.clear();
@@ -212,15 +238,21 @@ export class EventConsumer {
   /** Reads each new event from the history as it is stored, until stopped; a failed read is retried. */
   private async follow(): Promise<void> {
     const { signal } = this.stopping;
-    for (let failures = 0; !signal.aborted; ) {
+    for (let failures = 0; !signal.aborted;) {
       try {
-        const page = await this.options.history.readAfter(this.lastSeq, this.pageSize, { waitMs: FOLLOW_WAIT_MS, signal });
+        const page = await this.options.history.readAfter(this.lastSeq, this.pageSize, {
+          waitMs: FOLLOW_WAIT_MS,
+          signal,
+        });
         if (signal.aborted) return;
         await this.serially(() => this.applyPage(page));
         failures = 0;
       } catch (err) {
         if (signal.aborted) return;
-        this.options.logger[failures === 0 ? 'warn' : 'debug']({ reason: describeRequestError(err), position: this.lastSeq }, 'reading new events failed, retrying');
+        this.options.logger[failures === 0 ? 'warn' : 'debug'](
+          { reason: describeRequestError(err), position: this.lastSeq },
+          'reading new events failed, retrying',
+        );
         await sleep(backoffDelay(failures++, this.options.backoff ?? DEFAULT_BACKOFF), signal);
       }
     }
@@ -264,7 +296,10 @@ export class EventConsumer {
       if (envelope.seq <= this.lastSeq) return;
       // The bus only delivers what its history holds; an event beyond it did not come from this history.
       if (envelope.seq > this.lastSeq + 1) {
-        throw new HttpError(409, `event seq ${envelope.seq} is ahead of the event history, which ends at ${this.lastSeq}; not applied`);
+        throw new HttpError(
+          409,
+          `event seq ${envelope.seq} is ahead of the event history, which ends at ${this.lastSeq}; not applied`,
+        );
       }
     }
     this.applyEntries([{ ok: true, envelope }]);
@@ -332,7 +367,11 @@ export class EventConsumer {
 
   /** Applies a page of the history read after a position; what was applied since (pushed) is passed over. */
   private applyPage(page: readonly unknown[], parsed = page.map(parseEnvelope)): void {
-    this.applyEntries(parsed.map((result, index): Entry => (result.ok ? { ok: true, envelope: result.envelope } : { ok: false, raw: page[index], error: result.error })));
+    this.applyEntries(
+      parsed.map((result, index): Entry =>
+        result.ok ? { ok: true, envelope: result.envelope } : { ok: false, raw: page[index], error: result.error },
+      ),
+    );
   }
 
   private apply(envelope: AnyEnvelope, units: 'together' | 'each', outcome: Outcome): void {
@@ -340,7 +379,8 @@ export class EventConsumer {
     this.lastEventId = envelope.id;
     const { handlers } = this.options;
     if (!isKnownEventType(envelope.type) || !Object.hasOwn(handlers, envelope.type)) return;
-    const handler = handlers[envelope.type] as ((data: unknown, envelope: AnyEnvelope) => EventRejection | void) | undefined;
+    const handler = handlers[envelope.type] as
+      ((data: unknown, envelope: AnyEnvelope) => EventRejection | void) | undefined;
     if (!handler) return;
     let rejection: EventRejection | void = undefined;
     if (units === 'together') {
@@ -383,13 +423,19 @@ export class EventConsumer {
       // Live events only: a catch-up replays the whole history, which one line sums up.
       if (this.ready) logger.info({ eventId: id, type, seq }, 'event applied');
     }
-    for (const { envelope: { seq, id, type }, rejection: { rejected: reason, detail } } of rejected) {
+    for (const {
+      envelope: { seq, id, type },
+      rejection: { rejected: reason, detail },
+    } of rejected) {
       metrics?.eventsRejected.inc({ type, reason });
       logger.warn({ seq, id, type, reason, detail }, 'event contradicts the state: ignored');
     }
     for (const { envelope, err } of failed) {
       metrics?.eventsSkipped.inc();
-      logger.error({ err, seq: envelope.seq, id: envelope.id, type: envelope.type }, 'event handler failed, event skipped');
+      logger.error(
+        { err, seq: envelope.seq, id: envelope.id, type: envelope.type },
+        'event handler failed, event skipped',
+      );
     }
     for (const { seq, error } of invalid) {
       metrics?.eventsSkipped.inc();

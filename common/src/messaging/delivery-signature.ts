@@ -20,7 +20,9 @@ export function signDelivery(body: string | Buffer, signingKey: KeyObject): stri
 
 /** The signature header of a delivery body, for a signing key in base64 DER or PEM; none without a key. */
 export function deliveryHeadersFor(signingKey: string | undefined, body: string | Buffer): Record<string, string> {
-  return signingKey === undefined ? {} : { [DELIVERY_SIGNATURE_HEADER]: signDelivery(body, parseSigningKey(signingKey)) };
+  return signingKey === undefined
+    ? {}
+    : { [DELIVERY_SIGNATURE_HEADER]: signDelivery(body, parseSigningKey(signingKey)) };
 }
 
 /** Whether `signature` (the header's value) is the bus's signature of `body`. */
@@ -31,8 +33,11 @@ export function isSignedDelivery(body: Buffer, signature: string | undefined, pu
 
 /** Parses an Ed25519 private key: PEM, or base64 of its PKCS#8 DER form. Throws a message naming what is wrong. */
 export function parseSigningKey(text: string): KeyObject {
-  const key = text.includes('-----BEGIN') ? createPrivateKey(text) : createPrivateKey({ key: Buffer.from(text, 'base64'), format: 'der', type: 'pkcs8' });
-  if (key.asymmetricKeyType !== 'ed25519') throw new Error(`is a ${key.asymmetricKeyType ?? 'unknown'} key; it must be an Ed25519 key`);
+  const key = text.includes('-----BEGIN')
+    ? createPrivateKey(text)
+    : createPrivateKey({ key: Buffer.from(text, 'base64'), format: 'der', type: 'pkcs8' });
+  if (key.asymmetricKeyType !== 'ed25519')
+    throw new Error(`is a ${key.asymmetricKeyType ?? 'unknown'} key; it must be an Ed25519 key`);
   return key;
 }
 
@@ -42,8 +47,11 @@ export function parseSigningKey(text: string): KeyObject {
  */
 export function parsePublicKey(text: string): KeyObject {
   if (text.includes('PRIVATE KEY')) throw new Error('is a private key: a service gets only the public key');
-  const key = text.includes('-----BEGIN') ? createPublicKey(text) : createPublicKey({ key: Buffer.from(text, 'base64'), format: 'der', type: 'spki' });
-  if (key.asymmetricKeyType !== 'ed25519') throw new Error(`is a ${key.asymmetricKeyType ?? 'unknown'} key; it must be an Ed25519 key`);
+  const key = text.includes('-----BEGIN')
+    ? createPublicKey(text)
+    : createPublicKey({ key: Buffer.from(text, 'base64'), format: 'der', type: 'spki' });
+  if (key.asymmetricKeyType !== 'ed25519')
+    throw new Error(`is a ${key.asymmetricKeyType ?? 'unknown'} key; it must be an Ed25519 key`);
   return key;
 }
 
@@ -51,7 +59,12 @@ export function parsePublicKey(text: string): KeyObject {
 export function requireDeliverySignatureHeader(): RequestHandler {
   return (req, _res, next) => {
     if (req.headers[DELIVERY_SIGNATURE_HEADER] === undefined) {
-      next(new HttpError(401, `deliveries must be signed by the event bus (header ${DELIVERY_SIGNATURE_HEADER}); this service applies only events the bus stored`));
+      next(
+        new HttpError(
+          401,
+          `deliveries must be signed by the event bus (header ${DELIVERY_SIGNATURE_HEADER}); this service applies only events the bus stored`,
+        ),
+      );
       return;
     }
     next();
@@ -66,7 +79,7 @@ export function verifyDeliveryBody(publicKey: KeyObject): (req: IncomingMessage,
   return (req, _res, body) => {
     const signature = req.headers[DELIVERY_SIGNATURE_HEADER];
     if (!isSignedDelivery(body, typeof signature === 'string' ? signature : undefined, publicKey)) {
-      throw new HttpError(401, 'the delivery signature does not match its body: not signed by this blog\'s event bus');
+      throw new HttpError(401, "the delivery signature does not match its body: not signed by this blog's event bus");
     }
   };
 }

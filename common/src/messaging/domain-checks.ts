@@ -10,9 +10,13 @@ export interface CommentIdentity {
  * Why an event about a known comment (moderated, updated) contradicts the comment as a state holds it,
  * or undefined when it agrees; `comment` undefined: the state does not hold it.
  */
-export function commentContradiction(change: CommentIdentity & { id: string }, comment: CommentIdentity | undefined): EventRejection | undefined {
+export function commentContradiction(
+  change: CommentIdentity & { id: string },
+  comment: CommentIdentity | undefined,
+): EventRejection | undefined {
   if (!comment) return rejectEvent('unknown-comment', `comment ${change.id} does not exist`);
-  if (comment.postId !== change.postId) return rejectEvent('other-post', `comment ${change.id} belongs to post ${comment.postId}, not ${change.postId}`);
+  if (comment.postId !== change.postId)
+    return rejectEvent('other-post', `comment ${change.id} belongs to post ${comment.postId}, not ${change.postId}`);
   if (comment.content !== change.content) return rejectEvent('other-content', `comment ${change.id} has other content`);
   return undefined;
 }

@@ -26,7 +26,14 @@ export function requireEventsToken(token: string): RequestHandler {
     res
       .status(401)
       .set('www-authenticate', 'Bearer')
-      .json(errorBody(given === undefined ? 'event requests need the header Authorization: Bearer <EVENTS_TOKEN>' : 'wrong events token', 'unauthorized'));
+      .json(
+        errorBody(
+          given === undefined
+            ? 'event requests need the header Authorization: Bearer <EVENTS_TOKEN>'
+            : 'wrong events token',
+          'unauthorized',
+        ),
+      );
   };
 }
 

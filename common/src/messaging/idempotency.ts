@@ -34,7 +34,11 @@ export function idFromKey(kind: string, key: string): string {
 
 /** The key was used before for a create with another body: nothing was created. */
 export function keyReusedError(): HttpError {
-  return new HttpError(422, `this ${IDEMPOTENCY_KEY_HEADER} was already used with a different body; nothing was created (send a new key for a new create)`, { code: 'key_reused' });
+  return new HttpError(
+    422,
+    `this ${IDEMPOTENCY_KEY_HEADER} was already used with a different body; nothing was created (send a new key for a new create)`,
+    { code: 'key_reused' },
+  );
 }
 
 /** How a service finds, compares and makes the resource a create names (see CreatesByKey.create). */
@@ -101,7 +105,8 @@ export class CreatesByKey {
   }
 
   private async oneAtATime<T>(key: string, create: () => Promise<T>): Promise<T> {
-    for (let pending = this.inFlight.get(key); pending; pending = this.inFlight.get(key)) await pending.catch(() => undefined);
+    for (let pending = this.inFlight.get(key); pending; pending = this.inFlight.get(key))
+      await pending.catch(() => undefined);
     const running = create();
     this.inFlight.set(key, running);
     try {

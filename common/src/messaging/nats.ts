@@ -38,7 +38,13 @@ export interface NatsPermissions {
  */
 export function natsBusPermissions(stream: string): NatsPermissions {
   const names = natsStorageNames(stream);
-  const streams = [names.stream, `KV_${names.positions}`, `KV_${names.lease}`, `KV_${names.snapshotClaims}`, `OBJ_${names.snapshots}`];
+  const streams = [
+    names.stream,
+    `KV_${names.positions}`,
+    `KV_${names.lease}`,
+    `KV_${names.snapshotClaims}`,
+    `OBJ_${names.snapshots}`,
+  ];
   return {
     publish: [
       names.subject,

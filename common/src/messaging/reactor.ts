@@ -82,12 +82,18 @@ export class Reactor {
     } catch (err) {
       if (err instanceof EventIdTakenError) {
         // Publishing again can never store it: the log keeps what was stored under the reaction's id.
-        this.options.logger.error({ key, eventId: err.eventId, stored: err.stored }, 'another event is stored under this reaction\'s id; not retried');
+        this.options.logger.error(
+          { key, eventId: err.eventId, stored: err.stored },
+          "another event is stored under this reaction's id; not retried",
+        );
         if (this.states.get(key) === 'publishing') this.states.set(key, 'published');
         return;
       }
       if (this.states.get(key) === 'publishing') this.states.set(key, 'pending');
-      this.options.logger.warn({ reason: err instanceof Error ? err.message : String(err), key }, 'publishing a reaction failed, will retry');
+      this.options.logger.warn(
+        { reason: err instanceof Error ? err.message : String(err), key },
+        'publishing a reaction failed, will retry',
+      );
       this.scheduleRetry();
     }
   }

@@ -82,11 +82,15 @@ export class BusSnapshots implements SnapshotStore {
     });
     await pipeline(response, counted, createWriteStream(file));
     const sha256 = hash.digest('hex');
-    if (bytes !== info.bytes || sha256 !== info.sha256) throw new Error(`the snapshot's bytes do not match it (${bytes} bytes, sha256 ${sha256})`);
+    if (bytes !== info.bytes || sha256 !== info.sha256)
+      throw new Error(`the snapshot's bytes do not match it (${bytes} bytes, sha256 ${sha256})`);
   }
 
   async claim(schema: string, seq: number): Promise<string | undefined> {
-    const reply = await this.call(`/snapshots/${this.options.service}/${schema}/claims`, { method: 'POST', json: JSON.stringify({ seq }) });
+    const reply = await this.call(`/snapshots/${this.options.service}/${schema}/claims`, {
+      method: 'POST',
+      json: JSON.stringify({ seq }),
+    });
     const code = reply.status >= 400 ? answerCode(reply.status, parseJson(reply.text)) : undefined;
     // Another replica holds the claim, or a snapshot as new is kept already: none is needed from this one.
     if (code === 'conflict') return undefined;
@@ -100,7 +104,12 @@ export class BusSnapshots implements SnapshotStore {
     const { size } = await stat(file);
     const response = await this.stream(`/snapshots/${this.options.service}/${schema}/${seq}`, {
       method: 'PUT',
-      headers: { 'content-type': 'application/vnd.sqlite3', 'content-length': String(size), 'snapshot-claim': claim, 'snapshot-sha256': sha256 },
+      headers: {
+        'content-type': 'application/vnd.sqlite3',
+        'content-length': String(size),
+        'snapshot-claim': claim,
+        'snapshot-sha256': sha256,
+      },
       body: () => createReadStream(file),
     });
     let text = '';
@@ -109,7 +118,9 @@ export class BusSnapshots implements SnapshotStore {
   }
 
   async release(schema: string, claim: string): Promise<void> {
-    await this.call(`/snapshots/${this.options.service}/${schema}/claims/${encodeURIComponent(claim)}`, { method: 'DELETE' });
+    await this.call(`/snapshots/${this.options.service}/${schema}/claims/${encodeURIComponent(claim)}`, {
+      method: 'DELETE',
+    });
   }
 
   private get headers(): Record<string, string> {
@@ -118,12 +129,28 @@ export class BusSnapshots implements SnapshotStore {
 
   /** A small request to the first bus URL that answers. */
   private async call(path: string, call: Omit<HttpCall, 'timeoutMs'>): Promise<HttpReply> {
-    return this.firstAnswering((url) => sendHttp(`${url}${path}`, { ...call, headers: { ...this.headers, ...call.headers }, timeoutMs: SNAPSHOT_REQUEST_TIMEOUT_MS }));
+    return this.firstAnswering((url) =>
+      sendHttp(`${url}${path}`, {
+        ...call,
+        headers: { ...this.headers, ...call.headers },
+        timeoutMs: SNAPSHOT_REQUEST_TIMEOUT_MS,
+      }),
+    );
   }
 
   /** A request with a streamed body or answer, to the first bus URL that answers. */
-  private stream(path: string, { method, headers = {}, body }: { method: 'GET' | 'PUT'; headers?: Record<string, string>; body?: () => Readable }): Promise<IncomingMessage> {
-    return this.firstAnswering((url) => streamHttp(`${url}${path}`, { method, headers: { ...this.headers, ...headers }, body: body?.(), timeoutMs: SNAPSHOT_REQUEST_TIMEOUT_MS }));
+  private stream(
+    path: string,
+    { method, headers = {}, body }: { method: 'GET' | 'PUT'; headers?: Record<string, string>; body?: () => Readable },
+  ): Promise<IncomingMessage> {
+    return this.firstAnswering((url) =>
+      streamHttp(`${url}${path}`, {
+        method,
+        headers: { ...this.headers, ...headers },
+        body: body?.(),
+        timeoutMs: SNAPSHOT_REQUEST_TIMEOUT_MS,
+      }),
+    );
   }
 
   private async firstAnswering<T>(send: (url: string) => Promise<T>): Promise<T> {
@@ -167,7 +194,11 @@ async function sha256Of(file: string): Promise<string> {
 export function describeSnapshotFile(file: string): { schema: string; seq: number; eventId: string | undefined } {
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
-    const meta = db.prepare<[], { schema: string; seq: number; event_id: string | null }>('SELECT schema, seq, event_id FROM state_meta').get();
+    const meta = db
+      .prepare<[], { schema: string; seq: number; event_id: string | null }>(
+        'SELECT schema, seq, event_id FROM state_meta',
+      )
+      .get();
     if (!meta) throw new Error('the snapshot holds no position');
     return { schema: meta.schema, seq: meta.seq, eventId: meta.event_id ?? undefined };
   } finally {
@@ -242,7 +273,10 @@ export class Snapshotter {
         } else {
           const waitMs = Math.min(10 * 60_000, 30_000 * 2 ** this.failures++);
           this.notBefore = Date.now() + waitMs;
-          this.options.logger.warn({ reason: err instanceof Error ? err.message : String(err), retryInMs: waitMs }, 'making a snapshot failed; will try again');
+          this.options.logger.warn(
+            { reason: err instanceof Error ? err.message : String(err), retryInMs: waitMs },
+            'making a snapshot failed; will try again',
+          );
         }
       })
       .finally(() => {
@@ -265,7 +299,10 @@ export class Snapshotter {
     try {
       await this.options.db.backup(copy);
       const made = describeSnapshotFile(copy);
-      logger.info({ seq: made.seq, schema, bytes: (await stat(copy)).size }, 'state copied; sending the snapshot to the event bus');
+      logger.info(
+        { seq: made.seq, schema, bytes: (await stat(copy)).size },
+        'state copied; sending the snapshot to the event bus',
+      );
       await store.upload(schema, made.seq, claim, copy);
       sent = true;
       this.failures = 0;

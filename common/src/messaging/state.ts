@@ -11,7 +11,16 @@ import { retryUntilDone } from '../service/backoff';
 import { env } from '../service/config';
 import type { Logger } from '../service/logger';
 import type { AppliedState, Position } from './consumer';
-import { BusSnapshots, describeSnapshotFile, removeDatabase, Snapshotter, snapshotScratchFile, SnapshotsUnsupportedError, type SnapshotInfo, type SnapshotStore } from './snapshots';
+import {
+  BusSnapshots,
+  describeSnapshotFile,
+  removeDatabase,
+  Snapshotter,
+  snapshotScratchFile,
+  SnapshotsUnsupportedError,
+  type SnapshotInfo,
+  type SnapshotStore,
+} from './snapshots';
 
 export * from './snapshots';
 
@@ -24,9 +33,18 @@ export function stateConfigSchema(service: string) {
   return {
     /** A folder on the service's own disk; one replica's, never shared (a second process is refused). */
     STATE_DIR: z.string().default(path.join(__dirname, '..', '..', '..', '.data', service)),
-    STATE_CACHE_MIB: z.coerce.number({ error: cacheError }).int({ error: cacheError }).min(1, { error: cacheError }).max(4096, { error: cacheError }).default(16),
+    STATE_CACHE_MIB: z.coerce
+      .number({ error: cacheError })
+      .int({ error: cacheError })
+      .min(1, { error: cacheError })
+      .max(4096, { error: cacheError })
+      .default(16),
     /** A new snapshot once the state is this many events past the newest the bus keeps; 0 makes none. */
-    SNAPSHOT_EVERY_EVENTS: z.coerce.number({ error: 'must be a whole number, 0 for none' }).int({ error: 'must be a whole number, 0 for none' }).min(0, { error: 'must be a whole number, 0 for none' }).default(100_000),
+    SNAPSHOT_EVERY_EVENTS: z.coerce
+      .number({ error: 'must be a whole number, 0 for none' })
+      .int({ error: 'must be a whole number, 0 for none' })
+      .min(0, { error: 'must be a whole number, 0 for none' })
+      .default(100_000),
     /** Start from the bus's newest snapshot when it is that far ahead of the state on disk (a fresh replica's is empty). */
     SNAPSHOT_RESTORE: env.flag(true),
   };
@@ -48,7 +66,12 @@ const SNAPSHOT_LOOKUP_MS = 15_000;
  * that snapshot (downloaded beside it, checked, then moved into place); one that cannot be used is
  * passed over and the state is built from the log as it stands.
  */
-export async function openServiceState(config: StateConfig, schema: StateSchema, logger: Logger, snapshots?: SnapshotStore): Promise<StateDb> {
+export async function openServiceState(
+  config: StateConfig,
+  schema: StateSchema,
+  logger: Logger,
+  snapshots?: SnapshotStore,
+): Promise<StateDb> {
   const file = path.join(path.resolve(config.STATE_DIR), 'state.sqlite');
   const open = () => StateDb.open({ file, schema, cacheMiB: config.STATE_CACHE_MIB, logger });
   const state = open();
@@ -63,14 +86,21 @@ export async function openServiceState(config: StateConfig, schema: StateSchema,
   try {
     await snapshots.download(newest, download);
     const made = describeSnapshotFile(download);
-    if (made.schema !== labelOf(schema) || made.seq !== newest.seq) throw new Error(`it holds ${made.schema} at seq ${made.seq}`);
+    if (made.schema !== labelOf(schema) || made.seq !== newest.seq)
+      throw new Error(`it holds ${made.schema} at seq ${made.seq}`);
     state.close();
     removeDatabase(file);
     await rename(download, file);
-    logger.info({ seq: newest.seq, bytes: newest.bytes, from: state.position.seq }, 'state restored from the newest snapshot; reading the events after it');
+    logger.info(
+      { seq: newest.seq, bytes: newest.bytes, from: state.position.seq },
+      'state restored from the newest snapshot; reading the events after it',
+    );
     return open();
   } catch (err) {
-    logger.warn({ seq: newest.seq, reason: err instanceof Error ? err.message : String(err) }, 'snapshot not used; building the state from the event log instead');
+    logger.warn(
+      { seq: newest.seq, reason: err instanceof Error ? err.message : String(err) },
+      'snapshot not used; building the state from the event log instead',
+    );
     return state.db.open ? state : open();
   } finally {
     removeDatabase(download);
@@ -82,7 +112,11 @@ function labelOf(schema: StateSchema): string {
 }
 
 /** The newest snapshot, asked for a while when the bus does not answer yet; undefined past that, or when there is none. */
-async function newestSnapshot(snapshots: SnapshotStore, schema: string, logger: Logger): Promise<SnapshotInfo | undefined> {
+async function newestSnapshot(
+  snapshots: SnapshotStore,
+  schema: string,
+  logger: Logger,
+): Promise<SnapshotInfo | undefined> {
   const found: { info?: SnapshotInfo } = {};
   const asked = await retryUntilDone(
     async () => {
@@ -92,7 +126,14 @@ async function newestSnapshot(snapshots: SnapshotStore, schema: string, logger: 
         if (!(err instanceof SnapshotsUnsupportedError)) throw err;
       }
     },
-    { signal: AbortSignal.timeout(SNAPSHOT_LOOKUP_MS), onError: (err, attempt) => logger[attempt < 3 ? 'debug' : 'warn']({ reason: err instanceof Error ? err.message : String(err) }, 'cannot ask the event bus for a snapshot yet') },
+    {
+      signal: AbortSignal.timeout(SNAPSHOT_LOOKUP_MS),
+      onError: (err, attempt) =>
+        logger[attempt < 3 ? 'debug' : 'warn'](
+          { reason: err instanceof Error ? err.message : String(err) },
+          'cannot ask the event bus for a snapshot yet',
+        ),
+    },
   );
   return asked ? found.info : undefined;
 }
@@ -100,7 +141,8 @@ async function newestSnapshot(snapshots: SnapshotStore, schema: string, logger: 
 /** Files of a download or upload a killed process left behind. */
 function removeLeftScratch(dir: string): void {
   for (const name of readdirSync(dir)) {
-    if (/^(download|upload)-[0-9a-f-]{36}\.sqlite(-wal|-shm|-journal)?$/.test(name)) rmSync(path.join(dir, name), { force: true });
+    if (/^(download|upload)-[0-9a-f-]{36}\.sqlite(-wal|-shm|-journal)?$/.test(name))
+      rmSync(path.join(dir, name), { force: true });
   }
 }
 
@@ -152,7 +194,11 @@ export class StateDb implements AppliedState {
 
   private constructor(readonly db: Database.Database) {
     this.inTransaction = db.transaction((work: () => void) => work());
-    const meta = db.prepare<[], { schema: string; seq: number; event_id: string | null }>('SELECT schema, seq, event_id FROM state_meta').get();
+    const meta = db
+      .prepare<[], { schema: string; seq: number; event_id: string | null }>(
+        'SELECT schema, seq, event_id FROM state_meta',
+      )
+      .get();
     this.current = meta ? { seq: meta.seq, eventId: meta.event_id ?? undefined } : { seq: 0, eventId: undefined };
     this.recordPosition = db.prepare('UPDATE state_meta SET seq = ?, event_id = ?');
   }
@@ -167,7 +213,10 @@ export class StateDb implements AppliedState {
     let db = connectUnlessUnreadable(file, lockWaitMs);
     const found = db === undefined ? '' : labelIn(db);
     if (db === undefined || (found !== undefined && found !== label)) {
-      logger?.warn({ file, found: found || 'unreadable', expected: label }, 'state file is not this service version\'s; rebuilding it from the event log');
+      logger?.warn(
+        { file, found: found || 'unreadable', expected: label },
+        "state file is not this service version's; rebuilding it from the event log",
+      );
       db?.close();
       removeDatabase(file);
       db = connect(file, lockWaitMs);
@@ -221,7 +270,9 @@ export class StateDb implements AppliedState {
   /** Empties every table of the state and goes back to before the first event. */
   clear(): void {
     const tables = this.db
-      .prepare<[], { name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'state_meta'")
+      .prepare<[], { name: string }>(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'state_meta'",
+      )
       .all();
     this.transaction(() => {
       for (const { name } of tables) this.db.exec(`DELETE FROM "${name.replaceAll('"', '""')}"`);
@@ -244,7 +295,8 @@ function connect(file: string, lockWaitMs: number): Database.Database {
     return db;
   } catch (err) {
     db.close();
-    if ((err as { code?: unknown }).code === 'SQLITE_BUSY') throw new StateInUseError(`${file} is in use by another process: give each replica a STATE_DIR of its own`);
+    if ((err as { code?: unknown }).code === 'SQLITE_BUSY')
+      throw new StateInUseError(`${file} is in use by another process: give each replica a STATE_DIR of its own`);
     throw err;
   }
 }
@@ -263,14 +315,14 @@ function connectUnlessUnreadable(file: string, lockWaitMs: number): Database.Dat
 function labelIn(db: Database.Database): string | undefined {
   try {
     const table = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'state_meta'").get();
-    if (table === undefined) return db.prepare<[], { n: number }>("SELECT count(*) AS n FROM sqlite_schema").get()?.n === 0 ? undefined : '';
+    if (table === undefined)
+      return db.prepare<[], { n: number }>('SELECT count(*) AS n FROM sqlite_schema').get()?.n === 0 ? undefined : '';
     return db.prepare<[], { schema: string }>('SELECT schema FROM state_meta').get()?.schema ?? '';
   } catch (err) {
     if ((err as { code?: unknown }).code === 'SQLITE_BUSY') throw err;
     return '';
   }
 }
-
 
 /** A service's state, with the snapshots the bus keeps of it. */
 export interface ServiceState {
@@ -290,12 +342,24 @@ export async function openStateWithSnapshots(
   schema: StateSchema,
   logger: Logger,
 ): Promise<ServiceState> {
-  const store = new BusSnapshots({ busUrls: config.EVENT_BUS_URL, eventsToken: config.EVENTS_TOKEN, service: schema.service });
+  const store = new BusSnapshots({
+    busUrls: config.EVENT_BUS_URL,
+    eventsToken: config.EVENTS_TOKEN,
+    service: schema.service,
+  });
   const state = await openServiceState(config, schema, logger, store);
   const snapshotter =
     config.SNAPSHOT_EVERY_EVENTS === 0
       ? undefined
-      : new Snapshotter({ db: state.db, position: () => state.position.seq, schema: labelOf(schema), store, everyEvents: config.SNAPSHOT_EVERY_EVENTS, dir: path.resolve(config.STATE_DIR), logger });
+      : new Snapshotter({
+          db: state.db,
+          position: () => state.position.seq,
+          schema: labelOf(schema),
+          store,
+          everyEvents: config.SNAPSHOT_EVERY_EVENTS,
+          dir: path.resolve(config.STATE_DIR),
+          logger,
+        });
   return {
     state,
     startSnapshots: () => snapshotter?.start(),

@@ -33,7 +33,11 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  */
 export async function retryUntilDone(
   task: () => Promise<void>,
-  { signal, onError, backoff = DEFAULT_BACKOFF }: { signal: AbortSignal; onError: (err: unknown, attempt: number) => void; backoff?: BackoffOptions },
+  {
+    signal,
+    onError,
+    backoff = DEFAULT_BACKOFF,
+  }: { signal: AbortSignal; onError: (err: unknown, attempt: number) => void; backoff?: BackoffOptions },
 ): Promise<boolean> {
   for (let attempt = 0; !signal.aborted; attempt++) {
     try {

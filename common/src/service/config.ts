@@ -40,9 +40,16 @@ export const DEVELOPMENT_CREDENTIAL_PREFIX = 'local-development';
 export const DEVELOPMENT_DELIVERY_PUBLIC_KEY = 'MCowBQYDK2VwAyEAQr2aMLF1rO2T6delyhzx7EJlSU68dsMTQVf3FeDnyKw=';
 
 /** Checked in every configuration: a secret variable holding a committed development credential, outside development. */
-function developmentCredentialProblems(input: Record<string, string | undefined>, config: Record<string, unknown>): string[] {
+function developmentCredentialProblems(
+  input: Record<string, string | undefined>,
+  config: Record<string, unknown>,
+): string[] {
   if (config.BLOG_ENV === 'development') return [];
-  const committed = Object.keys(input).filter((name) => SECRET_NAME.test(name) && (input[name]?.startsWith(DEVELOPMENT_CREDENTIAL_PREFIX) || isDevelopmentKey(config[name])));
+  const committed = Object.keys(input).filter(
+    (name) =>
+      SECRET_NAME.test(name) &&
+      (input[name]?.startsWith(DEVELOPMENT_CREDENTIAL_PREFIX) || isDevelopmentKey(config[name])),
+  );
   if (committed.length === 0) return [];
   return [
     `${committed.join(', ')} ${committed.length === 1 ? 'is a development credential' : 'are development credentials'} committed in infra/k8s, accepted only with BLOG_ENV=development ` +
@@ -71,7 +78,11 @@ const withoutTrailingSlashes = (value: string) => value.replace(/\/+$/, '');
  * A comma-separated list: each item trimmed and normalised, empty ones dropped; `problem` says what is
  * wrong with an item, if anything.
  */
-function commaList(fallback: string[], normalise: (item: string) => string, problem: (item: string) => string | undefined = () => undefined) {
+function commaList(
+  fallback: string[],
+  normalise: (item: string) => string,
+  problem: (item: string) => string | undefined = () => undefined,
+) {
   return z
     .string()
     .default(fallback.join(','))
@@ -100,10 +111,8 @@ export const env = {
       .default(fallback)
       .transform(withoutTrailingSlashes),
   urlList: (fallback: string[]) =>
-    commaList(
-      fallback,
-      withoutTrailingSlashes,
-      (url) => (z.url({ protocol: /^https?$/ }).safeParse(url).success ? undefined : `"${url}" is not an http(s) URL`),
+    commaList(fallback, withoutTrailingSlashes, (url) =>
+      z.url({ protocol: /^https?$/ }).safeParse(url).success ? undefined : `"${url}" is not an http(s) URL`,
     ),
   flag: (fallback: boolean) =>
     z
@@ -119,15 +128,11 @@ export const env = {
       .optional(),
   /** Browser origins (scheme, host and port, no path), e.g. http://localhost:3000. */
   originList: (fallback: string[]) =>
-    commaList(
-      fallback,
-      withoutTrailingSlashes,
-      (origin) => {
-        const parsed = URL.canParse(origin) ? new URL(origin) : undefined;
-        const isOrigin = parsed !== undefined && /^https?:$/.test(parsed.protocol) && parsed.origin === origin;
-        return isOrigin ? undefined : `"${origin}" is not an origin such as http://localhost:3000`;
-      },
-    ),
+    commaList(fallback, withoutTrailingSlashes, (origin) => {
+      const parsed = URL.canParse(origin) ? new URL(origin) : undefined;
+      const isOrigin = parsed !== undefined && /^https?:$/.test(parsed.protocol) && parsed.origin === origin;
+      return isOrigin ? undefined : `"${origin}" is not an origin such as http://localhost:3000`;
+    }),
   /** A duration in whole milliseconds, at least 1. */
   milliseconds: (fallback: number) => {
     const error = 'must be a whole number of milliseconds, at least 1';
@@ -140,7 +145,11 @@ export const env = {
       (item) => item,
       (server) => {
         const parsed = URL.canParse(server) ? new URL(server) : undefined;
-        const isServer = parsed !== undefined && /^(nats|tls):$/.test(parsed.protocol) && parsed.hostname !== '' && parsed.pathname === '';
+        const isServer =
+          parsed !== undefined &&
+          /^(nats|tls):$/.test(parsed.protocol) &&
+          parsed.hostname !== '' &&
+          parsed.pathname === '';
         return isServer ? undefined : `"${server}" is not a NATS server URL such as nats://nats:4222`;
       },
     ),
@@ -153,7 +162,9 @@ export const env = {
     z
       .string()
       .default(fallback)
-      .refine((value) => isIP(value) !== 0 || HOST_NAME.test(value), { error: 'must be an IP address to listen on, such as 127.0.0.1 or 0.0.0.0, or a host name' }),
+      .refine((value) => isIP(value) !== 0 || HOST_NAME.test(value), {
+        error: 'must be an IP address to listen on, such as 127.0.0.1 or 0.0.0.0, or a host name',
+      }),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   wordList: (fallback: string[]) => commaList(fallback, (item) => item.toLowerCase()),
 };
@@ -165,7 +176,10 @@ function keyParser(parse: (text: string) => KeyObject) {
       return parse(text);
     } catch (err) {
       // Node's own messages may quote the input: only ours, which never do, are shown.
-      const reason = err instanceof Error && err.message.startsWith('is a ') ? err.message : 'is not a key in PEM or base64 DER form';
+      const reason =
+        err instanceof Error && err.message.startsWith('is a ')
+          ? err.message
+          : 'is not a key in PEM or base64 DER form';
       ctx.addIssue({ code: 'custom', message: reason });
       return z.NEVER;
     }
@@ -203,7 +217,9 @@ export const busServiceConfigSchema = {
   /** The bus's public key: set, the service applies only deliveries the bus signed (no token needed on them). */
   DELIVERY_PUBLIC_KEY: env.publicKey(),
   /** The bus's base URL; several (comma-separated) when each bus replica is reached on its own. */
-  EVENT_BUS_URL: env.urlList([localUrl('event-bus')]).refine((urls) => urls.length > 0, { error: 'must name the event bus' }),
+  EVENT_BUS_URL: env
+    .urlList([localUrl('event-bus')])
+    .refine((urls) => urls.length > 0, { error: 'must name the event bus' }),
   /**
    * How long a publish whose answer was lost is sent again (same id) before the service says the outcome
    * is unknown: longer than the bus's own retries (NATS_PUBLISH_TIMEOUT_MS) on a replicated log.

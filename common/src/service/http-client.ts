@@ -26,9 +26,15 @@ export interface HttpCall {
 }
 
 /** Sends one request and reads the whole answer; rejects on a network error, a timeout or an abort. */
-export function sendHttp(url: string, { method = 'GET', json, headers: extra = {}, timeoutMs, signal }: HttpCall): Promise<HttpReply> {
+export function sendHttp(
+  url: string,
+  { method = 'GET', json, headers: extra = {}, timeoutMs, signal }: HttpCall,
+): Promise<HttpReply> {
   return new Promise((resolve, reject) => {
-    const headers = json === undefined ? extra : { ...extra, 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) };
+    const headers =
+      json === undefined
+        ? extra
+        : { ...extra, 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) };
     const req = http.request(url, { method, agent, headers, signal }, (res) => {
       let text = '';
       res.setEncoding('utf8');
@@ -46,7 +52,15 @@ export function sendHttp(url: string, { method = 'GET', json, headers: extra = {
  * Sends one request whose body (if any) is streamed from `body`, and resolves with the answer as a
  * stream, for bodies too large to hold (a snapshot of a service's state). The caller reads or discards it.
  */
-export function streamHttp(url: string, { method, headers = {}, body, timeoutMs }: { method: 'GET' | 'PUT'; headers?: Record<string, string>; body?: Readable; timeoutMs: number }): Promise<http.IncomingMessage> {
+export function streamHttp(
+  url: string,
+  {
+    method,
+    headers = {},
+    body,
+    timeoutMs,
+  }: { method: 'GET' | 'PUT'; headers?: Record<string, string>; body?: Readable; timeoutMs: number },
+): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method, agent, headers }, resolve);
     req.setTimeout(timeoutMs, () => req.destroy(new RequestTimeoutError(timeoutMs)));
@@ -65,7 +79,12 @@ class RequestTimeoutError extends Error {
 
 /** A short reason for a failed request: "timed out", "aborted", or the network error code such as ECONNREFUSED. */
 export function describeRequestError(err: unknown): string {
-  const { name, message, code, cause } = (err ?? {}) as { name?: unknown; message?: unknown; code?: unknown; cause?: { code?: unknown } };
+  const { name, message, code, cause } = (err ?? {}) as {
+    name?: unknown;
+    message?: unknown;
+    code?: unknown;
+    cause?: { code?: unknown };
+  };
   // An AbortSignal timeout rejects with a DOMException, which is not an Error instance in Node 20.
   if (name === 'TimeoutError') return 'timed out';
   if (name === 'AbortError') return 'aborted';

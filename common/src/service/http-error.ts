@@ -23,6 +23,11 @@ export class HttpError extends Error {
 }
 
 /** Answers a JSON error `{error, code}`, for middleware that answers without going through the error handler. */
-export function sendError(res: Response, status: number, message: string, code: ErrorCode = errorCodeFor(status)): void {
+export function sendError(
+  res: Response,
+  status: number,
+  message: string,
+  code: ErrorCode = errorCodeFor(status),
+): void {
   res.status(status).json(errorBody(message, code));
 }

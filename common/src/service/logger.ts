@@ -8,9 +8,17 @@ export interface LoggerSettings {
   LOG_FORMAT: 'json' | 'pretty';
 }
 
-export function createLogger(service: string, { LOG_LEVEL, LOG_FORMAT }: LoggerSettings = { LOG_LEVEL: 'info', LOG_FORMAT: 'json' }): Logger {
+export function createLogger(
+  service: string,
+  { LOG_LEVEL, LOG_FORMAT }: LoggerSettings = { LOG_LEVEL: 'info', LOG_FORMAT: 'json' },
+): Logger {
   const transport =
-    LOG_FORMAT === 'pretty' ? { target: 'pino-pretty', options: { ignore: 'pid,hostname,service,name', translateTime: 'HH:MM:ss.l', singleLine: true } } : undefined;
+    LOG_FORMAT === 'pretty'
+      ? {
+          target: 'pino-pretty',
+          options: { ignore: 'pid,hostname,service,name', translateTime: 'HH:MM:ss.l', singleLine: true },
+        }
+      : undefined;
   return pino({ name: service, level: LOG_LEVEL, base: { service }, ...(transport ? { transport } : {}) });
 }
 

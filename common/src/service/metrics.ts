@@ -52,15 +52,33 @@ export class ServiceMetrics extends HttpMetrics {
   constructor(service: string, options: { processMetrics?: boolean } = {}) {
     super(service, options);
     const registers = [this.registry];
-    this.eventsPublished = new Counter({ name: 'events_published_total', help: 'Events this service published (stored by the bus)', labelNames: ['type'], registers });
-    this.eventsApplied = new Counter({ name: 'events_applied_total', help: 'Events applied to this service state', labelNames: ['type'], registers });
-    this.eventsSkipped = new Counter({ name: 'events_skipped_total', help: 'Poison events skipped: invalid, or their handler threw', registers });
+    this.eventsPublished = new Counter({
+      name: 'events_published_total',
+      help: 'Events this service published (stored by the bus)',
+      labelNames: ['type'],
+      registers,
+    });
+    this.eventsApplied = new Counter({
+      name: 'events_applied_total',
+      help: 'Events applied to this service state',
+      labelNames: ['type'],
+      registers,
+    });
+    this.eventsSkipped = new Counter({
+      name: 'events_skipped_total',
+      help: 'Poison events skipped: invalid, or their handler threw',
+      registers,
+    });
     this.eventsRejected = new Counter({
       name: 'events_rejected_total',
       help: 'Events not applied because they contradict this service state, by type and reason',
       labelNames: ['type', 'reason'],
       registers,
     });
-    this.catchUpSeconds = new Gauge({ name: 'catch_up_duration_seconds', help: 'How long the last catch-up with the event history took', registers });
+    this.catchUpSeconds = new Gauge({
+      name: 'catch_up_duration_seconds',
+      help: 'How long the last catch-up with the event history took',
+      registers,
+    });
   }
 }

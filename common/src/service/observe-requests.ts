@@ -25,12 +25,18 @@ export function observeRequests(logger: Logger | undefined, metrics: HttpMetrics
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const status = res.statusCode;
-      metrics?.httpRequestDuration.observe({ method: req.method, route: routeOf(req), status: String(status) }, seconds);
+      metrics?.httpRequestDuration.observe(
+        { method: req.method, route: routeOf(req), status: String(status) },
+        seconds,
+      );
       // 503 means a dependency is unavailable (the bus), which the service reports and survives.
       const level = status === 503 ? 'warn' : status >= 500 ? 'error' : 'info';
       if (!logger?.isLevelEnabled(level) || UNLOGGED_PATHS.has(req.path)) return;
       const ms = Math.round(seconds * 10_000) / 10;
-      logger[level]({ reqId: id, method: req.method, path: req.originalUrl, status, ms }, `${req.method} ${req.originalUrl} ${status} ${ms} ms`);
+      logger[level](
+        { reqId: id, method: req.method, path: req.originalUrl, status, ms },
+        `${req.method} ${req.originalUrl} ${status} ${ms} ms`,
+      );
     });
     next();
   };

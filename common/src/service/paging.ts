@@ -22,8 +22,12 @@ export function pageRequestOf(req: Request): PageRequest {
   const limitError = `limit must be a whole number from 1 to ${PAGES.maxLimit}`;
   const parsedLimit = limit === undefined ? PAGES.defaultLimit : wholeNumber(limit, limitError);
   if (parsedLimit < 1 || parsedLimit > PAGES.maxLimit) throw new HttpError(400, limitError);
-  const parsedBefore = before === undefined ? undefined : wholeNumber(before, 'before must be the cursor a Link header names (a positive whole number)');
-  if (parsedBefore === 0) throw new HttpError(400, 'before must be the cursor a Link header names (a positive whole number)');
+  const parsedBefore =
+    before === undefined
+      ? undefined
+      : wholeNumber(before, 'before must be the cursor a Link header names (a positive whole number)');
+  if (parsedBefore === 0)
+    throw new HttpError(400, 'before must be the cursor a Link header names (a positive whole number)');
   return { limit: parsedLimit, before: parsedBefore };
 }
 
@@ -37,7 +41,12 @@ export function pageOf<T extends { seq: number }>(newestFirst: T[], limit: numbe
 }
 
 /** Says where the next (older) page is, when there is one: `Link: </posts?limit=…&before=…>; rel="next"`. */
-export function linkNextPage(res: Response, path: string, { limit }: PageRequest, olderBefore: number | undefined): void {
+export function linkNextPage(
+  res: Response,
+  path: string,
+  { limit }: PageRequest,
+  olderBefore: number | undefined,
+): void {
   if (olderBefore === undefined) return;
   res.set('link', `<${nextPagePath(path, limit, olderBefore)}>; rel="next"`);
 }

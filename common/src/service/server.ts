@@ -8,7 +8,12 @@ import type { Logger } from './logger';
  * Starts listening; resolves with the server and the port actually bound (useful with port 0). Without a
  * host, Node listens on every interface: services pass the one their HOST names.
  */
-export function listen(app: Express, port: number, host?: string, options: ServerOptions = {}): Promise<{ server: Server; port: number }> {
+export function listen(
+  app: Express,
+  port: number,
+  host?: string,
+  options: ServerOptions = {},
+): Promise<{ server: Server; port: number }> {
   return new Promise((resolve, reject) => {
     const server = createServer(options, app);
     server.once('error', reject);
@@ -49,7 +54,19 @@ export interface ServiceRun {
  * Runs a service: listen, start background work, and on SIGTERM/SIGINT stop accepting, let in-flight
  * requests finish (bounded), stop background work and exit 0.
  */
-export async function runService({ name, app, port, host, serverOptions, logger, onListening, onDraining, beforeClose, onShutdown, drainTimeoutMs = 5_000 }: ServiceRun): Promise<void> {
+export async function runService({
+  name,
+  app,
+  port,
+  host,
+  serverOptions,
+  logger,
+  onListening,
+  onDraining,
+  beforeClose,
+  onShutdown,
+  drainTimeoutMs = 5_000,
+}: ServiceRun): Promise<void> {
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
   const { server, port: bound } = await listen(app, port, host, serverOptions);
   logger.info({ host, port: bound }, `${name} listening on http://${host.includes(':') ? `[${host}]` : host}:${bound}`);

@@ -74,7 +74,15 @@ export interface ServiceAppOptions {
  * An Express app with the JSON body parser and the routes every service has: health, readiness and, when
  * given metrics, `GET /metrics`.
  */
-export function createServiceApp({ isReady, logger, metrics, eventsToken, deliveryKey, eventsGuard, browserOrigins }: ServiceAppOptions): Express {
+export function createServiceApp({
+  isReady,
+  logger,
+  metrics,
+  eventsToken,
+  deliveryKey,
+  eventsGuard,
+  browserOrigins,
+}: ServiceAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   if (logger || metrics) app.use(observeRequests(logger, metrics));
@@ -123,7 +131,9 @@ export function addHealthRoutes(app: Express, isReady: () => boolean): void {
  */
 function browserApiHeaders(origins: readonly string[]): RequestHandler[] {
   return [
-    helmet({ contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } }),
+    helmet({
+      contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    }),
     cors({ origin: [...origins], methods: ['GET', 'POST'], exposedHeaders: [REQUEST_ID_HEADER, 'Link'], maxAge: 600 }),
   ];
 }
@@ -154,7 +164,8 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
     const { status, message, code } = toHttpError(err);
     const retryAfterSeconds = err instanceof HttpError ? err.retryAfterSeconds : undefined;
     // 503 means a dependency (the event bus) is unavailable: expected in operation, so a warning.
-    if (status === 503) logger.warn({ reason: message, method: req.method, path: req.path }, 'request refused: unavailable');
+    if (status === 503)
+      logger.warn({ reason: message, method: req.method, path: req.path }, 'request refused: unavailable');
     else if (status >= 500) logger.error({ err, method: req.method, path: req.path }, 'request failed');
     if (res.headersSent) {
       res.end();
@@ -168,11 +179,21 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
 function toHttpError(err: unknown): { status: number; message: string; code: ErrorCode } {
   if (err instanceof HttpError) return { status: err.status, message: err.message, code: err.code };
   if (typeof err === 'object' && err !== null) {
-    const { status, type, message, limit } = err as { status?: unknown; type?: unknown; message?: unknown; limit?: unknown };
-    if (type === 'entity.too.large' && typeof limit === 'number') return { status: 413, message: `request body is larger than ${limit} bytes`, code: 'payload_too_large' };
+    const { status, type, message, limit } = err as {
+      status?: unknown;
+      type?: unknown;
+      message?: unknown;
+      limit?: unknown;
+    };
+    if (type === 'entity.too.large' && typeof limit === 'number')
+      return { status: 413, message: `request body is larger than ${limit} bytes`, code: 'payload_too_large' };
     if (typeof status === 'number' && status >= 400 && status < 500) {
       const known = typeof type === 'string' ? bodyParserMessages[type] : undefined;
-      return { status, message: known ?? (typeof message === 'string' ? message : 'bad request'), code: errorCodeFor(status) };
+      return {
+        status,
+        message: known ?? (typeof message === 'string' ? message : 'bad request'),
+        code: errorCodeFor(status),
+      };
     }
   }
   return { status: 500, message: 'internal error', code: 'internal' };

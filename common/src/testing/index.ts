@@ -5,7 +5,15 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import type { BlogEvent, Envelope } from '../contracts/events';
-import { type EventHistory, type EventPublisher, type HistoryReadOptions, type PublishOptions, BusUnavailableError, EventIdTakenError, isSameEvent } from '../messaging/bus-client';
+import {
+  type EventHistory,
+  type EventPublisher,
+  type HistoryReadOptions,
+  type PublishOptions,
+  BusUnavailableError,
+  EventIdTakenError,
+  isSameEvent,
+} from '../messaging/bus-client';
 import type { Logger } from '../service/logger';
 
 /**
@@ -37,7 +45,9 @@ export class InMemoryBus implements EventPublisher, EventHistory {
 
   private store<E extends BlogEvent>(event: E, id: string): Envelope<E> {
     if (this.down) throw new BusUnavailableError('ECONNREFUSED');
-    const stored = this.forgetsIds ? undefined : (this.events.find((known) => (known as { id?: unknown }).id === id) as Envelope | undefined);
+    const stored = this.forgetsIds
+      ? undefined
+      : (this.events.find((known) => (known as { id?: unknown }).id === id) as Envelope | undefined);
     if (stored) {
       this.duplicates++;
       if (!isSameEvent(event, stored)) throw new EventIdTakenError(id, stored);
@@ -63,14 +73,17 @@ export class InMemoryBus implements EventPublisher, EventHistory {
     const deadline = Date.now() + waitMs;
     for (;;) {
       if (this.down) throw new BusUnavailableError('ECONNREFUSED');
-      if (this.events.length > after || Date.now() >= deadline || signal?.aborted) return this.events.slice(after, after + limit);
+      if (this.events.length > after || Date.now() >= deadline || signal?.aborted)
+        return this.events.slice(after, after + limit);
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }
 
   /** Published events of one type, in order. */
   ofType<T extends BlogEvent['type']>(type: T): Envelope<Extract<BlogEvent, { type: T }>>[] {
-    return this.events.filter((event): event is Envelope<Extract<BlogEvent, { type: T }>> => (event as { type?: unknown }).type === type);
+    return this.events.filter(
+      (event): event is Envelope<Extract<BlogEvent, { type: T }>> => (event as { type?: unknown }).type === type,
+    );
   }
 }
 
@@ -78,7 +91,6 @@ export class InMemoryBus implements EventPublisher, EventHistory {
 export function envelopeOf<E extends BlogEvent>(event: E, seq: number): Envelope<E> {
   return { ...event, id: randomUUID(), time: new Date().toISOString(), seq };
 }
-
 
 /** Lets pending promise callbacks run, before asserting that something did NOT happen. */
 export function settle(): Promise<void> {

@@ -43,7 +43,10 @@ export class Deliverer {
    * delivering one stored, so any replica answers.
    */
   async statuses(): Promise<SubscriberStatus[]> {
-    if (!this.delivering) await Promise.all(this.deliveries.map((delivery) => delivery.loadPosition({ retry: false }).catch(() => undefined)));
+    if (!this.delivering)
+      await Promise.all(
+        this.deliveries.map((delivery) => delivery.loadPosition({ retry: false }).catch(() => undefined)),
+      );
     return this.deliveries.map((delivery) => delivery.status());
   }
 
@@ -53,12 +56,17 @@ export class Deliverer {
       await this.lease.acquire(signal);
       if (signal.aborted) return;
       this.delivering = true;
-      this.logger.info({ subscribers: this.deliveries.map(({ url }) => url) }, 'holding the delivery lease: delivering to subscribers');
+      this.logger.info(
+        { subscribers: this.deliveries.map(({ url }) => url) },
+        'holding the delivery lease: delivering to subscribers',
+      );
       for (const delivery of this.deliveries) delivery.start();
       await this.lease.hold(signal);
       const lost = !signal.aborted;
       if (lost) this.logger.warn('lost the delivery lease: stopping deliveries, another replica takes over');
-      await Promise.all(this.deliveries.map((delivery) => delivery.stop(lost ? { drainTimeoutMs: LOST_LEASE_DRAIN_MS } : {})));
+      await Promise.all(
+        this.deliveries.map((delivery) => delivery.stop(lost ? { drainTimeoutMs: LOST_LEASE_DRAIN_MS } : {})),
+      );
       this.delivering = false;
     }
   }

@@ -60,7 +60,9 @@ const SAVE_RETRY_MS = 1_000;
  */
 const REJECTING_STATUSES = new Set([400, 413, 415, 422]);
 
-type Outcome = { kind: 'delivered'; position: number; reported: boolean } | { kind: 'rejected' | 'failed' | 'unsupported'; reason: string };
+type Outcome =
+  | { kind: 'delivered'; position: number; reported: boolean }
+  | { kind: 'rejected' | 'failed' | 'unsupported'; reason: string };
 
 /**
  * Delivers the log to one subscriber: every event, in seq order, retried with capped exponential backoff
@@ -141,12 +143,20 @@ export class SubscriberDelivery {
       try {
         const stored = await positions.load(this.url);
         // A stored position beyond the log (the log was replaced by a shorter one) would skip what is there.
-        if (stored > log.lastSeq) logger.warn({ subscriber: this.url, stored, lastSeq: log.lastSeq }, 'stored position is beyond the log; delivering from its end');
+        if (stored > log.lastSeq)
+          logger.warn(
+            { subscriber: this.url, stored, lastSeq: log.lastSeq },
+            'stored position is beyond the log; delivering from its end',
+          );
         this.delivered = Math.min(stored, log.lastSeq);
         return;
       } catch (err) {
         if (!retry || this.stopping.signal.aborted) throw err;
-        if (attempt === 0) logger.warn({ subscriber: this.url, reason: (err as Error).message }, 'could not read the stored position; trying again');
+        if (attempt === 0)
+          logger.warn(
+            { subscriber: this.url, reason: (err as Error).message },
+            'could not read the stored position; trying again',
+          );
         await sleep(backoffDelay(attempt, backoff), this.stopping.signal);
       }
     }
@@ -213,11 +223,16 @@ export class SubscriberDelivery {
     if (!positions) return true;
     try {
       await withTimeout(positions.save(this.url, this.delivered), SAVE_WAIT_MS);
-      if (this.savingFails) logger.info({ subscriber: this.url, seq: this.delivered }, 'subscriber position stored again');
+      if (this.savingFails)
+        logger.info({ subscriber: this.url, seq: this.delivered }, 'subscriber position stored again');
       this.savingFails = false;
       return true;
     } catch (err) {
-      if (!this.savingFails) logger.warn({ subscriber: this.url, seq: this.delivered, reason: (err as Error).message }, 'could not store the subscriber position; trying again');
+      if (!this.savingFails)
+        logger.warn(
+          { subscriber: this.url, seq: this.delivered, reason: (err as Error).message },
+          'could not store the subscriber position; trying again',
+        );
       this.savingFails = true;
       // Not once stopped: stop() stores the position itself, and the next replica delivering takes over.
       if (retryLater && this.loop) this.saveDue ??= setTimeout(() => this.saveNow(), SAVE_RETRY_MS).unref();
@@ -258,7 +273,9 @@ export class SubscriberDelivery {
     const { signal } = this.stopping;
     const last = after + events.length;
     for (;;) {
-      const outcome = this.batches ? await this.post(EVENT_BATCH_PATH, `[${events.join(',')}]`, last) : await this.post('/events', events[0] as string, last);
+      const outcome = this.batches
+        ? await this.post(EVENT_BATCH_PATH, `[${events.join(',')}]`, last)
+        : await this.post('/events', events[0] as string, last);
       if (outcome.kind === 'delivered') {
         this.reached = true;
         this.reportsPosition = outcome.reported;
@@ -268,13 +285,19 @@ export class SubscriberDelivery {
         return outcome.position;
       }
       if (outcome.kind === 'unsupported') {
-        logger.info({ subscriber: this.url, reason: outcome.reason }, 'subscriber takes no batches: delivering one event per request');
+        logger.info(
+          { subscriber: this.url, reason: outcome.reason },
+          'subscriber takes no batches: delivering one event per request',
+        );
         this.batches = false;
         return this.deliverOneByOne(after, events);
       }
       if (outcome.kind === 'rejected') {
         if (this.batches) return this.deliverOneByOne(after, events, { thenBatches: true });
-        logger.warn({ subscriber: this.url, seq: last, reason: outcome.reason }, 'subscriber rejected event, passing over it');
+        logger.warn(
+          { subscriber: this.url, seq: last, reason: outcome.reason },
+          'subscriber rejected event, passing over it',
+        );
         this.failures = 0;
         return last;
       }
@@ -298,12 +321,16 @@ export class SubscriberDelivery {
     if (starting) {
       this.unreachableSince ??= Date.now();
       if (Date.now() - this.unreachableSince < STARTUP_GRACE_MS) {
-        if (this.failures === 0) logger.debug({ subscriber: this.url, seq, reason }, 'subscriber not listening yet, retrying');
+        if (this.failures === 0)
+          logger.debug({ subscriber: this.url, seq, reason }, 'subscriber not listening yet, retrying');
         return;
       }
       if (this.warnedUnreachable) return;
       this.warnedUnreachable = true;
-      logger.warn({ subscriber: this.url, seq, reason, waitedMs: Date.now() - this.unreachableSince }, 'subscriber still not listening, retrying');
+      logger.warn(
+        { subscriber: this.url, seq, reason, waitedMs: Date.now() - this.unreachableSince },
+        'subscriber still not listening, retrying',
+      );
       return;
     }
     if (this.failures === 0) logger.warn({ subscriber: this.url, seq, reason }, 'delivery failed, retrying');
@@ -313,7 +340,11 @@ export class SubscriberDelivery {
    * Events sent one per request: a batch the subscriber rejected (so that only the events it rejects are
    * passed over), or the first batch of a subscriber that takes none.
    */
-  private async deliverOneByOne(after: number, events: string[], { thenBatches = false } = {}): Promise<number | undefined> {
+  private async deliverOneByOne(
+    after: number,
+    events: string[],
+    { thenBatches = false } = {},
+  ): Promise<number | undefined> {
     this.batches = false;
     try {
       for (const [index, event] of events.entries()) {
@@ -335,7 +366,9 @@ export class SubscriberDelivery {
       const { status, text } = await sendHttp(this.url + path, {
         method: 'POST',
         json,
-        headers: this.options.signingKey ? { ...this.headers, [DELIVERY_SIGNATURE_HEADER]: signDelivery(json, this.options.signingKey) } : this.headers,
+        headers: this.options.signingKey
+          ? { ...this.headers, [DELIVERY_SIGNATURE_HEADER]: signDelivery(json, this.options.signingKey) }
+          : this.headers,
         timeoutMs: this.options.timeoutMs ?? 5_000,
         signal: this.cancelling.signal,
       });

@@ -43,7 +43,8 @@ const DESCRIPTIONS: Record<string, string> = {
 export function toFault(err: unknown): StorageFault {
   if (err instanceof StorageFault) return err;
   const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') return new StorageFault(code, `${DESCRIPTIONS[code] ?? (err as Error).message} (${code})`);
+  if (typeof code === 'string')
+    return new StorageFault(code, `${DESCRIPTIONS[code] ?? (err as Error).message} (${code})`);
   return new StorageFault('UNKNOWN', err instanceof Error ? err.message : String(err));
 }
 
@@ -130,7 +131,10 @@ export class DurableFile {
           .then(() => {
             this.hung = undefined;
             this.endInDoubt = true;
-            this.options.logger.warn({ file: this.filePath }, 'a timed-out write settled; its bytes are undone before the next write');
+            this.options.logger.warn(
+              { file: this.filePath },
+              'a timed-out write settled; its bytes are undone before the next write',
+            );
           });
         throw this.timeoutFault();
       }
@@ -151,7 +155,10 @@ export class DurableFile {
   }
 
   private timeoutFault(): StorageFault {
-    return new StorageFault('TIMEOUT', `a write to ${path.basename(this.filePath)} did not finish within ${this.options.writeTimeoutMs} ms`);
+    return new StorageFault(
+      'TIMEOUT',
+      `a write to ${path.basename(this.filePath)} did not finish within ${this.options.writeTimeoutMs} ms`,
+    );
   }
 
   private async writeAt(start: number, data: Buffer): Promise<void> {
@@ -159,7 +166,11 @@ export class DurableFile {
       await this.repair();
       await writeFully(this.handle, data, start);
       await this.handle.datasync();
-      if (!(await this.isAtItsPath())) throw new StorageFault('REMOVED', `${path.basename(this.filePath)} was removed or replaced while the bus was running`);
+      if (!(await this.isAtItsPath()))
+        throw new StorageFault(
+          'REMOVED',
+          `${path.basename(this.filePath)} was removed or replaced while the bus was running`,
+        );
     } catch (err) {
       await this.undo(start);
       throw toFault(err);
@@ -182,7 +193,10 @@ export class DurableFile {
       await this.handle.datasync();
     } catch (err) {
       this.endInDoubt = true;
-      this.options.logger.error({ err, file: this.filePath }, 'could not undo a failed write; retrying before the next write');
+      this.options.logger.error(
+        { err, file: this.filePath },
+        'could not undo a failed write; retrying before the next write',
+      );
     }
   }
 
@@ -205,10 +219,14 @@ export class DurableFile {
     try {
       await copy.truncate(0);
       const chunk = Buffer.allocUnsafe(Math.min(COPY_CHUNK, Math.max(this.end, 1)));
-      for (let position = 0; position < this.end; ) {
+      for (let position = 0; position < this.end;) {
         const length = Math.min(chunk.length, this.end - position);
         const { bytesRead } = await this.handle.read(chunk, 0, length, position);
-        if (bytesRead !== length) throw new StorageFault('EIO', `read ${bytesRead} of ${length} bytes of the open ${path.basename(this.filePath)}`);
+        if (bytesRead !== length)
+          throw new StorageFault(
+            'EIO',
+            `read ${bytesRead} of ${length} bytes of the open ${path.basename(this.filePath)}`,
+          );
         await writeFully(copy, chunk.subarray(0, length), position);
         position += length;
       }
@@ -223,15 +241,19 @@ export class DurableFile {
     this.retired.push(this.handle);
     this.handle = copy;
     this.endInDoubt = false;
-    this.options.logger.warn({ file: this.filePath, bytes: this.end }, 'the file was removed; restored it from the open one');
+    this.options.logger.warn(
+      { file: this.filePath, bytes: this.end },
+      'the file was removed; restored it from the open one',
+    );
   }
 }
 
 /** Writes every byte of `data` at `position`, continuing after short writes. */
 async function writeFully(handle: LogFileHandle, data: Buffer, position: number): Promise<void> {
-  for (let done = 0; done < data.length; ) {
+  for (let done = 0; done < data.length;) {
     const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
-    if (bytesWritten <= 0) throw new StorageFault('NO_PROGRESS', `a write stored nothing (${done} of ${data.length} bytes written)`);
+    if (bytesWritten <= 0)
+      throw new StorageFault('NO_PROGRESS', `a write stored nothing (${done} of ${data.length} bytes written)`);
     done += bytesWritten;
   }
 }

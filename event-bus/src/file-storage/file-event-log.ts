@@ -74,7 +74,11 @@ export class FileEventLog extends IndexedEventLog {
   ) {
     super();
     this.quarantined = loaded.quarantined;
-    this.index = new EventIndex({ tailSize: options.tailSize ?? DEFAULT_TAIL_SIZE, recentIds: options.recentIds, stored: loaded });
+    this.index = new EventIndex({
+      tailSize: options.tailSize ?? DEFAULT_TAIL_SIZE,
+      recentIds: options.recentIds,
+      stored: loaded,
+    });
     this.refusals = new RefusedAppends(options.logger, options.onWriteFault, () => this.lastSeq);
     this.byId = new AppendsById(this.index, async (seq) => (await this.readAfter(seq - 1, 1))[0] as StoredEvent);
   }
@@ -89,7 +93,11 @@ export class FileEventLog extends IndexedEventLog {
     let loaded: LoadedLog;
     let file: DurableFile;
     try {
-      loaded = await load(filePath, { texts: options.tailSize ?? DEFAULT_TAIL_SIZE, ids: options.recentIds ?? RECENT_IDS }, quarantine);
+      loaded = await load(
+        filePath,
+        { texts: options.tailSize ?? DEFAULT_TAIL_SIZE, ids: options.recentIds ?? RECENT_IDS },
+        quarantine,
+      );
       file = await DurableFile.open(filePath, loaded.offsets.end, {
         logger: options.logger,
         writeTimeoutMs: options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
@@ -100,9 +108,15 @@ export class FileEventLog extends IndexedEventLog {
       throw err;
     }
     if (loaded.tornBytes > 0) {
-      options.logger.warn({ file: filePath, droppedBytes: loaded.tornBytes, lastSeq: loaded.offsets.count }, 'dropped a torn last record');
+      options.logger.warn(
+        { file: filePath, droppedBytes: loaded.tornBytes, lastSeq: loaded.offsets.count },
+        'dropped a torn last record',
+      );
     }
-    options.logger.info({ file: filePath, events: loaded.offsets.count, ms: Date.now() - startedAt }, 'event log opened');
+    options.logger.info(
+      { file: filePath, events: loaded.offsets.count, ms: Date.now() - startedAt },
+      'event log opened',
+    );
     return new FileEventLog(file, options, loaded, lock);
   }
 
@@ -189,7 +203,11 @@ const NEWLINE = 0x0a;
  * checked (JSON, seq in order, id, type and time present): one that is not an event is quarantined, one out
  * of seq order refuses the start.
  */
-async function load(filePath: string, keep: { texts: number; ids: number }, quarantine: Quarantine): Promise<LoadedLog> {
+async function load(
+  filePath: string,
+  keep: { texts: number; ids: number },
+  quarantine: Quarantine,
+): Promise<LoadedLog> {
   const offsets = new ByteOffsets();
   const recent: StoredRecord[] = [];
   const ids: StoredId[] = [];
@@ -228,8 +246,16 @@ async function load(filePath: string, keep: { texts: number; ids: number }, quar
     if ((err as { code?: unknown }).code !== 'ENOENT') throw err;
   }
   if (damagedLine !== undefined) {
-    throw new Error(`event log ${filePath} is damaged at line ${damagedLine}: its seq is not the line's number (lines removed or inserted?); refusing to start`);
+    throw new Error(
+      `event log ${filePath} is damaged at line ${damagedLine}: its seq is not the line's number (lines removed or inserted?); refusing to start`,
+    );
   }
   // Whatever follows the last newline was never acknowledged: its write (or its fsync) did not complete.
-  return { offsets, recent: recent.slice(-keep.texts), ids: ids.slice(-keep.ids), tornBytes: carry.length, quarantined };
+  return {
+    offsets,
+    recent: recent.slice(-keep.texts),
+    ids: ids.slice(-keep.ids),
+    tornBytes: carry.length,
+    quarantined,
+  };
 }

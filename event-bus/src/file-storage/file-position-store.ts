@@ -20,9 +20,18 @@ export class FilePositionStore implements PositionStore {
     private readonly file: DurableFile,
   ) {}
 
-  static async open(options: { dir: string; logger: Logger; writeTimeoutMs: number; openFile?: OpenLogFile }): Promise<FilePositionStore> {
+  static async open(options: {
+    dir: string;
+    logger: Logger;
+    writeTimeoutMs: number;
+    openFile?: OpenLogFile;
+  }): Promise<FilePositionStore> {
     const filePath = path.join(options.dir, FILE);
-    const positions = parsePositions(await readFile(filePath, 'utf8').catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? '' : Promise.reject(err))));
+    const positions = parsePositions(
+      await readFile(filePath, 'utf8').catch((err: NodeJS.ErrnoException) =>
+        err.code === 'ENOENT' ? '' : Promise.reject(err),
+      ),
+    );
     const compacted = [...positions].map(([url, seq]) => `${JSON.stringify({ url, seq })}\n`).join('');
     const temporary = `${filePath}.new`;
     await writeFile(temporary, compacted, { flush: true });
@@ -62,7 +71,13 @@ function parsePositions(text: string): Map<string, number> {
   for (const line of text.split('\n')) {
     try {
       const { url, seq } = JSON.parse(line) as { url?: unknown; seq?: unknown };
-      if (typeof url === 'string' && typeof seq === 'number' && Number.isSafeInteger(seq) && seq > (positions.get(url) ?? 0)) positions.set(url, seq);
+      if (
+        typeof url === 'string' &&
+        typeof seq === 'number' &&
+        Number.isSafeInteger(seq) &&
+        seq > (positions.get(url) ?? 0)
+      )
+        positions.set(url, seq);
     } catch {
       // a torn last line, or an empty one
     }

@@ -4,7 +4,12 @@ import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promis
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { SNAPSHOTS_KEPT, type SnapshotArchive, type SnapshotInfo, type SnapshotKey } from '../snapshots/snapshot-archive';
+import {
+  SNAPSHOTS_KEPT,
+  type SnapshotArchive,
+  type SnapshotInfo,
+  type SnapshotKey,
+} from '../snapshots/snapshot-archive';
 import { SnapshotDigest } from '../snapshots/snapshot-digest';
 import { syncToDisk } from './durable-file';
 
@@ -44,7 +49,11 @@ export class FileSnapshotArchive implements SnapshotArchive {
     const partial = path.join(folder, `${key.seq}.${randomUUID()}.partial`);
     const digest = new SnapshotDigest(this.maxBytes);
     try {
-      await pipeline(body, (source: AsyncIterable<Buffer>) => digest.pass(source), createWriteStream(partial, { flags: 'wx' }));
+      await pipeline(
+        body,
+        (source: AsyncIterable<Buffer>) => digest.pass(source),
+        createWriteStream(partial, { flags: 'wx' }),
+      );
       digest.check(sha256);
       await syncToDisk(partial);
       await rename(partial, this.file(key, '.sqlite'));

@@ -20,7 +20,11 @@ export interface FileStorageSettings {
 }
 
 /** One bus with its log and positions in a folder (a volume in Kubernetes): the default. */
-export async function openFileStorage(settings: FileStorageSettings, logger: Logger, metrics: BusMetrics): Promise<BusStorage> {
+export async function openFileStorage(
+  settings: FileStorageSettings,
+  logger: Logger,
+  metrics: BusMetrics,
+): Promise<BusStorage> {
   const dir = path.resolve(settings.dir);
   const log = await FileEventLog.open({
     dir,
@@ -35,7 +39,10 @@ export async function openFileStorage(settings: FileStorageSettings, logger: Log
     log,
     positions,
     lease: new SoleLease(),
-    snapshots: { archive: new FileSnapshotArchive(path.join(dir, 'snapshots'), settings.snapshotMaxBytes), claims: new MemorySnapshotClaims(settings.snapshotClaimTtlMs) },
+    snapshots: {
+      archive: new FileSnapshotArchive(path.join(dir, 'snapshots'), settings.snapshotMaxBytes),
+      claims: new MemorySnapshotClaims(settings.snapshotClaimTtlMs),
+    },
     close: async () => {
       await positions.close();
       await log.close();

@@ -54,7 +54,9 @@ export class FolderLock {
       if (holder && (heldHere.has(file) || !isGone(holder))) {
         const where = holder.host === me.host ? '' : ` on host ${holder.host}`;
         const check = holder.host === me.host ? '' : `; if that process is gone, delete ${file}`;
-        throw new FolderLockedError(`${dir} belongs to another process (pid ${holder.pid}${where}): one process at a time may keep a log in a folder${check}`);
+        throw new FolderLockedError(
+          `${dir} belongs to another process (pid ${holder.pid}${where}): one process at a time may keep a log in a folder${check}`,
+        );
       }
       if (found !== undefined) await removeIfStill(file, found);
       await sleep(10 * (attempt + 1));
@@ -87,7 +89,9 @@ function parseHolder(text: string | undefined): Holder | undefined {
   if (text === undefined) return undefined;
   try {
     const holder = JSON.parse(text) as Partial<Holder>;
-    return typeof holder.host === 'string' && typeof holder.pid === 'number' ? { host: holder.host, pid: holder.pid, started: holder.started } : undefined;
+    return typeof holder.host === 'string' && typeof holder.pid === 'number'
+      ? { host: holder.host, pid: holder.pid, started: holder.started }
+      : undefined;
   } catch {
     // Not a lock this code made: nobody's.
     return undefined;
@@ -108,7 +112,10 @@ async function removeIfStill(file: string, stale: string): Promise<void> {
     await mkdir(guard);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    const since = await stat(guard).then((info) => Date.now() - info.mtimeMs, () => 0);
+    const since = await stat(guard).then(
+      (info) => Date.now() - info.mtimeMs,
+      () => 0,
+    );
     if (since > ABANDONED_GUARD_MS) await rm(guard, { recursive: true, force: true });
     return;
   }

@@ -1,5 +1,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { errorBody, eventsAuthorization, eventsTokenVariable, EVENTS_CLIENTS, HttpError, PUBLISHED_EVENT_TYPES, type EventsClientName } from '@blog/common';
+import {
+  errorBody,
+  eventsAuthorization,
+  eventsTokenVariable,
+  EVENTS_CLIENTS,
+  HttpError,
+  PUBLISHED_EVENT_TYPES,
+  type EventsClientName,
+} from '@blog/common';
 import type { RequestHandler, Response } from 'express';
 
 /**
@@ -19,10 +27,14 @@ export class EventsClients {
 
   constructor(operatorToken: string | undefined, serviceTokens: ServiceTokens = {}) {
     this.known = [
-      ...(operatorToken === undefined ? [] : [{ client: { kind: 'operator' } as const, digest: digest(eventsAuthorization(operatorToken)) }]),
+      ...(operatorToken === undefined
+        ? []
+        : [{ client: { kind: 'operator' } as const, digest: digest(eventsAuthorization(operatorToken)) }]),
       ...EVENTS_CLIENTS.flatMap((name) => {
         const token = serviceTokens[name];
-        return token === undefined ? [] : [{ client: { kind: 'service', name } as const, digest: digest(eventsAuthorization(token)) }];
+        return token === undefined
+          ? []
+          : [{ client: { kind: 'service', name } as const, digest: digest(eventsAuthorization(token)) }];
       }),
     ];
   }
@@ -60,7 +72,12 @@ export function requireEventsClient(clients: EventsClients): RequestHandler {
     res
       .status(401)
       .set('www-authenticate', 'Bearer')
-      .json(errorBody(given === undefined ? 'event requests need the header Authorization: Bearer <token>' : 'unknown events token', 'unauthorized'));
+      .json(
+        errorBody(
+          given === undefined ? 'event requests need the header Authorization: Bearer <token>' : 'unknown events token',
+          'unauthorized',
+        ),
+      );
   };
 }
 
@@ -81,7 +98,10 @@ export function authorizePublish(client: EventsClient, type: string): void {
 /** Throws a 403 unless the client may read and write the snapshots of `service` (a service: its own only). */
 export function authorizeSnapshots(client: EventsClient, service: string): void {
   if (client.kind !== 'service' || client.name === service) return;
-  throw new HttpError(403, `${client.name} (${eventsTokenVariable(client.name)}) may not use the snapshots of ${service}, only its own`);
+  throw new HttpError(
+    403,
+    `${client.name} (${eventsTokenVariable(client.name)}) may not use the snapshots of ${service}, only its own`,
+  );
 }
 
 function digest(text: string): Buffer {

@@ -7,5 +7,9 @@ export function isStreamNotFound(err: unknown): boolean {
 
 /** JetStream's answer to a compare-and-set that lost: the subject is not at the revision expected. */
 export function isWrongLastSequence(err: unknown): boolean {
-  return err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
+  return (
+    err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
 }

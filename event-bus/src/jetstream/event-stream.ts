@@ -1,4 +1,12 @@
-import { DiscardPolicy, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
+import {
+  DiscardPolicy,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamManager,
+  type StreamConfig,
+  type StreamInfo,
+} from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { natsStorageNames, type Logger } from '@blog/common';
 
@@ -24,7 +32,11 @@ export interface EventStreamSettings {
 }
 
 /** The settings of the stream named `name`: its one subject is derived from the name. */
-export function eventStream(name: string, replicas: number, duplicateWindowMs = DUPLICATE_WINDOW_MS): EventStreamSettings {
+export function eventStream(
+  name: string,
+  replicas: number,
+  duplicateWindowMs = DUPLICATE_WINDOW_MS,
+): EventStreamSettings {
   return { name, subject: natsStorageNames(name).subject, replicas, duplicateWindowMs };
 }
 
@@ -49,7 +61,11 @@ function ownedConfig({ subject, replicas, duplicateWindowMs }: EventStreamSettin
  * Creates the event stream, or brings the parts the bus owns up to date; never deletes or recreates it.
  * Several bus replicas may start at once: a create that loses the race reads the stream the winner made.
  */
-export async function ensureEventStream(jsm: JetStreamManager, settings: EventStreamSettings, logger: Logger): Promise<StreamInfo> {
+export async function ensureEventStream(
+  jsm: JetStreamManager,
+  settings: EventStreamSettings,
+  logger: Logger,
+): Promise<StreamInfo> {
   const owned = ownedConfig(settings);
   const existing = await streamInfo(jsm, settings.name);
   if (!existing) {
@@ -82,10 +98,17 @@ async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamIn
   }
 }
 
-async function update(jsm: JetStreamManager, info: StreamInfo, owned: Partial<StreamConfig>, logger: Logger): Promise<StreamInfo> {
+async function update(
+  jsm: JetStreamManager,
+  info: StreamInfo,
+  owned: Partial<StreamConfig>,
+  logger: Logger,
+): Promise<StreamInfo> {
   const { config } = info;
   if (config.storage !== StorageType.File) {
-    throw new UnusableStreamError(`stream ${config.name} keeps its messages in ${config.storage} storage; the event log needs file storage (recreate it by hand, or set NATS_STREAM to another name)`);
+    throw new UnusableStreamError(
+      `stream ${config.name} keeps its messages in ${config.storage} storage; the event log needs file storage (recreate it by hand, or set NATS_STREAM to another name)`,
+    );
   }
   const trimming = trimmingLimits(config);
   if (trimming.length > 0) {
@@ -95,12 +118,18 @@ async function update(jsm: JetStreamManager, info: StreamInfo, owned: Partial<St
     );
   }
   if (info.state.num_deleted > 0) {
-    throw new UnusableStreamError(`stream ${config.name} has ${info.state.num_deleted} events deleted from it; the services cannot build their states from it: set NATS_STREAM to another name`);
+    throw new UnusableStreamError(
+      `stream ${config.name} has ${info.state.num_deleted} events deleted from it; the services cannot build their states from it: set NATS_STREAM to another name`,
+    );
   }
   if (info.state.first_seq > 1) {
-    throw new UnusableStreamError(`stream ${config.name} no longer holds events 1…${info.state.first_seq - 1}; the services cannot build their states from it: set NATS_STREAM to another name`);
+    throw new UnusableStreamError(
+      `stream ${config.name} no longer holds events 1…${info.state.first_seq - 1}; the services cannot build their states from it: set NATS_STREAM to another name`,
+    );
   }
-  const drift = Object.entries(owned).filter(([key, value]) => JSON.stringify(config[key as keyof StreamConfig]) !== JSON.stringify(value));
+  const drift = Object.entries(owned).filter(
+    ([key, value]) => JSON.stringify(config[key as keyof StreamConfig]) !== JSON.stringify(value),
+  );
   if (drift.length === 0) return info;
   const updated = await jsm.streams.update(config.name, { ...config, ...owned });
   logger.info({ stream: config.name, changed: drift.map(([key]) => key) }, 'event stream configuration updated');
@@ -131,6 +160,8 @@ export function streamChanges(info: StreamInfo, settings: EventStreamSettings): 
     ...(state.first_seq > 1 ? [`it no longer holds events 1…${state.first_seq - 1}`] : []),
     ...(config.deny_delete ? [] : ['it allows deletes']),
     ...(config.deny_purge ? [] : ['it allows purges']),
-    ...(JSON.stringify(config.subjects) === JSON.stringify([settings.subject]) ? [] : [`its subjects are ${JSON.stringify(config.subjects)}, not ${settings.subject}`]),
+    ...(JSON.stringify(config.subjects) === JSON.stringify([settings.subject])
+      ? []
+      : [`its subjects are ${JSON.stringify(config.subjects)}, not ${settings.subject}`]),
   ];
 }

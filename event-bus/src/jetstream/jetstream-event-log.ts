@@ -1,5 +1,15 @@
 import { HttpError, sleep, type Logger } from '@blog/common';
-import { DeliverPolicy, JetStreamApiError, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type OrderedConsumerOptions } from '@nats-io/jetstream';
+import {
+  DeliverPolicy,
+  JetStreamApiError,
+  jetstream,
+  jetstreamManager,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type OrderedConsumerOptions,
+} from '@nats-io/jetstream';
 import { NoRespondersError, RequestError, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
 import { AppendsById } from '../log/appends-by-id';
 import { EventLogUnavailableError, EventLogUnconfirmedError } from '../log/errors';
@@ -37,7 +47,11 @@ export interface JetStreamEventLogOptions {
 /** The stream's configuration or state was changed under the bus: it may have lost events, or may lose them. */
 export class StreamChangedError extends HttpError {
   constructor(readonly changes: string[]) {
-    super(503, `the event stream was changed under the bus (${changes.join('; ')}); it refuses reads and appends rather than serve a history that may be cut short: an operator must restore the stream`, { code: 'stream_changed', retryAfterSeconds: 30 });
+    super(
+      503,
+      `the event stream was changed under the bus (${changes.join('; ')}); it refuses reads and appends rather than serve a history that may be cut short: an operator must restore the stream`,
+      { code: 'stream_changed', retryAfterSeconds: 30 },
+    );
   }
 }
 
@@ -99,7 +113,11 @@ export class JetStreamEventLog extends IndexedEventLog {
     firstSeq: number,
   ) {
     super();
-    this.index = new EventIndex({ tailSize: options.tailSize ?? DEFAULT_TAIL_SIZE, recentIds: options.recentIds, firstSeq });
+    this.index = new EventIndex({
+      tailSize: options.tailSize ?? DEFAULT_TAIL_SIZE,
+      recentIds: options.recentIds,
+      firstSeq,
+    });
     this.refusals = new RefusedAppends(options.logger, options.onWriteFault, () => this.lastSeq);
     this.appends = new AppendsById(this.index, (seq) => this.storedAt(seq));
     this.quarantine = new Quarantine(options.logger, options.onQuarantined);
@@ -121,9 +139,19 @@ export class JetStreamEventLog extends IndexedEventLog {
     const loaded = await log.caughtUpTo(info.state.last_seq, LOAD_TIMEOUT_MS);
     if (!loaded) {
       await log.close();
-      throw new Error(`could not read the event stream ${options.stream.name} up to seq ${info.state.last_seq} within ${LOAD_TIMEOUT_MS / 1000} s (read ${log.lastSeq})`);
+      throw new Error(
+        `could not read the event stream ${options.stream.name} up to seq ${info.state.last_seq} within ${LOAD_TIMEOUT_MS / 1000} s (read ${log.lastSeq})`,
+      );
     }
-    options.logger.info({ stream: options.stream.name, events: log.lastSeq, read: log.lastSeq - firstSeq + 1, ms: Date.now() - startedAt }, 'event log opened');
+    options.logger.info(
+      {
+        stream: options.stream.name,
+        events: log.lastSeq,
+        read: log.lastSeq - firstSeq + 1,
+        ms: Date.now() - startedAt,
+      },
+      'event log opened',
+    );
     return log;
   }
 
@@ -154,7 +182,11 @@ export class JetStreamEventLog extends IndexedEventLog {
       last = await this.streamLastSeq();
     } catch (err) {
       if (this.changed) throw this.changed;
-      throw new HttpError(503, `this event bus replica cannot confirm that its reads hold every acknowledged event (${(err as Error).message}); try again`, { code: 'unavailable', retryAfterSeconds: 1 });
+      throw new HttpError(
+        503,
+        `this event bus replica cannot confirm that its reads hold every acknowledged event (${(err as Error).message}); try again`,
+        { code: 'unavailable', retryAfterSeconds: 1 },
+      );
     }
     if (this.changed) throw this.changed;
     // A consumer that does not move at once is likely stuck on a server that is gone: follow again, and
@@ -162,7 +194,11 @@ export class JetStreamEventLog extends IndexedEventLog {
     if (await this.caughtUpTo(last, READ_CATCH_UP_MS)) return;
     this.refollowIfStalled(`a read needs seq ${last}`);
     if (await this.caughtUpTo(last, READ_CATCH_UP_MS)) return;
-    throw new HttpError(503, `this event bus replica is catching up with the event stream (at seq ${this.lastSeq} of ${last}); try again`, { code: 'unavailable', retryAfterSeconds: 1 });
+    throw new HttpError(
+      503,
+      `this event bus replica is catching up with the event stream (at seq ${this.lastSeq} of ${last}); try again`,
+      { code: 'unavailable', retryAfterSeconds: 1 },
+    );
   }
 
   /**
@@ -197,7 +233,10 @@ export class JetStreamEventLog extends IndexedEventLog {
     if (changes.length === 0 || this.changed) return;
     this.changed = new StreamChangedError(changes);
     this.options.onStreamChanged?.();
-    this.options.logger.error({ stream: this.options.stream.name, changes }, 'the event stream was changed under the bus: refusing reads and appends');
+    this.options.logger.error(
+      { stream: this.options.stream.name, changes },
+      'the event stream was changed under the bus: refusing reads and appends',
+    );
   }
 
   /** Lets the appends under way finish, then stops following the stream. */
@@ -225,7 +264,11 @@ export class JetStreamEventLog extends IndexedEventLog {
     for (let attempt = 0; ; attempt++) {
       try {
         const timeout = Math.max(1, Math.min(ATTEMPT_TIMEOUT_MS, deadline - Date.now()));
-        const ack = await this.js.publish(this.options.stream.subject, payload, { msgID: id, timeout, expect: { streamName: this.options.stream.name } });
+        const ack = await this.js.publish(this.options.stream.subject, payload, {
+          msgID: id,
+          timeout,
+          expect: { streamName: this.options.stream.name },
+        });
         this.refusals.stored();
         if (ack.duplicate && ack.seq === 0) {
           // A repeat of an id whose first publish the cluster is still storing: asked again, it names the seq.
@@ -236,9 +279,12 @@ export class JetStreamEventLog extends IndexedEventLog {
         // is gone (a leader change), and following again brings it sooner than waiting.
         if (!(await this.caughtUpTo(ack.seq, READ_CATCH_UP_MS))) {
           this.refollowIfStalled(`an acknowledged event (seq ${ack.seq}) did not reach this bus at once`);
-          if (!(await this.caughtUpTo(ack.seq, VISIBLE_WITHIN_MS - READ_CATCH_UP_MS))) this.options.logger.warn({ seq: ack.seq }, 'an acknowledged event did not reach this bus in time');
+          if (!(await this.caughtUpTo(ack.seq, VISIBLE_WITHIN_MS - READ_CATCH_UP_MS)))
+            this.options.logger.warn({ seq: ack.seq }, 'an acknowledged event did not reach this bus in time');
         }
-        return ack.duplicate ? { event: await this.storedAt(ack.seq), duplicate: true } : { event: { ...event, seq: ack.seq }, duplicate: false };
+        return ack.duplicate
+          ? { event: await this.storedAt(ack.seq), duplicate: true }
+          : { event: { ...event, seq: ack.seq }, duplicate: false };
       } catch (err) {
         const fault = publishFault(err);
         maybeStored ||= fault.maybeStored;
@@ -255,7 +301,10 @@ export class JetStreamEventLog extends IndexedEventLog {
     const maxPayload = this.options.connection.info?.max_payload;
     const bytes = Buffer.byteLength(payload);
     if (maxPayload !== undefined && bytes > maxPayload) {
-      throw new HttpError(413, `event is ${bytes} bytes; the NATS servers take at most ${maxPayload} (their max_payload)`);
+      throw new HttpError(
+        413,
+        `event is ${bytes} bytes; the NATS servers take at most ${maxPayload} (their max_payload)`,
+      );
     }
   }
 
@@ -265,14 +314,18 @@ export class JetStreamEventLog extends IndexedEventLog {
     if (stored) return stored;
     const message = await this.jsm.streams.getMessage(this.options.stream.name, { seq });
     if (!message) throw new EventLogUnavailableError(`seq ${seq} is not readable yet`);
-    const { line } = this.quarantine.recordOf(seq, decodeStreamMessage(message.string(), seq, message.header.get('Nats-Msg-Id')));
+    const { line } = this.quarantine.recordOf(
+      seq,
+      decodeStreamMessage(message.string(), seq, message.header.get('Nats-Msg-Id')),
+    );
     return JSON.parse(line) as StoredEvent;
   }
 
   /** Whether the index reached `seq` within `ms` (false when it did not, or the log closed). */
   private async caughtUpTo(seq: number, ms: number): Promise<boolean> {
     const signal = AbortSignal.timeout(ms);
-    while (this.lastSeq < seq && !signal.aborted && !this.closed) await this.index.waitForNewerThan(this.lastSeq, signal);
+    while (this.lastSeq < seq && !signal.aborted && !this.closed)
+      await this.index.waitForNewerThan(this.lastSeq, signal);
     return this.lastSeq >= seq;
   }
 
@@ -285,7 +338,11 @@ export class JetStreamEventLog extends IndexedEventLog {
     while (!this.closed) {
       try {
         const consumer = await this.js.consumers.get(this.options.stream.name, startingAt(this.lastSeq + 1));
-        this.following = await consumer.consume({ max_messages: 1_024, expires: FOLLOW_EXPIRES_MS, idle_heartbeat: FOLLOW_HEARTBEAT_MS });
+        this.following = await consumer.consume({
+          max_messages: 1_024,
+          expires: FOLLOW_EXPIRES_MS,
+          idle_heartbeat: FOLLOW_HEARTBEAT_MS,
+        });
         // Closed meanwhile: stop it, and let the loop below take the stop (a close settles only once its
         // messages are iterated, so awaiting it here would wait for ever, and so would close()).
         if (this.closed) void this.following.close();
@@ -293,7 +350,11 @@ export class JetStreamEventLog extends IndexedEventLog {
         failing = false;
       } catch (err) {
         if (this.closed) return;
-        if (!failing) this.options.logger.warn({ reason: (err as Error).message, lastSeq: this.lastSeq }, 'following the event stream failed; trying again');
+        if (!failing)
+          this.options.logger.warn(
+            { reason: (err as Error).message, lastSeq: this.lastSeq },
+            'following the event stream failed; trying again',
+          );
         failing = true;
         await sleep(500);
       }
@@ -337,7 +398,10 @@ export class JetStreamEventLog extends IndexedEventLog {
     let next = this.lastSeq + 1;
     for (const message of messages) {
       if (message.seq < next) continue;
-      if (message.seq > next) throw new Error(`the event stream has no message at seq ${next} (next is ${message.seq}): were messages removed?`);
+      if (message.seq > next)
+        throw new Error(
+          `the event stream has no message at seq ${next} (next is ${message.seq}): were messages removed?`,
+        );
       records.push(this.recordOf(message));
       next++;
     }
@@ -347,7 +411,10 @@ export class JetStreamEventLog extends IndexedEventLog {
 
   /** A message as the log keeps it: the event with its seq, as the file log stores it, or a placeholder. */
   private recordOf(message: JsMsg): StoredRecord {
-    return this.quarantine.recordOf(message.seq, decodeStreamMessage(message.string(), message.seq, message.headers?.get('Nats-Msg-Id')));
+    return this.quarantine.recordOf(
+      message.seq,
+      decodeStreamMessage(message.string(), message.seq, message.headers?.get('Nats-Msg-Id')),
+    );
   }
 
   /**
@@ -365,7 +432,11 @@ export class JetStreamEventLog extends IndexedEventLog {
         for await (const message of messages) {
           const expected = first + lines.length;
           if (message.seq < expected) continue;
-          if (message.seq > expected) throw new HttpError(500, `the event stream has no event at seq ${expected} (the next is ${message.seq}): were events deleted from it?`);
+          if (message.seq > expected)
+            throw new HttpError(
+              500,
+              `the event stream has no event at seq ${expected} (the next is ${message.seq}): were events deleted from it?`,
+            );
           const { line } = this.recordOf(message);
           if (lines.length > 0 && bytes + Buffer.byteLength(line) + 1 > maxBytes) return lines;
           bytes += Buffer.byteLength(line) + 1;
@@ -378,14 +449,20 @@ export class JetStreamEventLog extends IndexedEventLog {
         if (err instanceof HttpError) throw err;
         failure = (err as Error).message;
       }
-      if (attempt >= HISTORY_READ_ATTEMPTS) throw new HttpError(503, `could not read events ${first}…${last} from the event stream: ${failure}`, { code: 'unavailable', retryAfterSeconds: 1 });
+      if (attempt >= HISTORY_READ_ATTEMPTS)
+        throw new HttpError(503, `could not read events ${first}…${last} from the event stream: ${failure}`, {
+          code: 'unavailable',
+          retryAfterSeconds: 1,
+        });
       await sleep(200 * attempt);
     }
   }
 }
 
 function startingAt(seq: number): Partial<OrderedConsumerOptions> {
-  return seq <= 1 ? { deliver_policy: DeliverPolicy.All } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: seq };
+  return seq <= 1
+    ? { deliver_policy: DeliverPolicy.All }
+    : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: seq };
 }
 
 /**
@@ -419,11 +496,47 @@ export function publishFault(err: unknown): PublishFault {
   const message = (err as Error).message;
   if (err instanceof HttpError) return { code: 'TOO_LARGE', message, retry: false, maybeStored: false };
   // A publish of this id (maybe this one's, unanswered) is being stored.
-  if (isIdInProcess(err)) return { code: 'ID_IN_PROCESS', message: 'another publish of this event id is being stored; asked again, JetStream names its seq', retry: true, maybeStored: true };
-  if (err instanceof TimeoutError) return { code: 'TIMEOUT', message: 'the NATS cluster did not acknowledge in time (no leader or no quorum?)', retry: true, maybeStored: true };
-  if (isConnectionLost(err)) return { code: 'CONNECTION_LOST', message: `the connection to NATS was lost before the acknowledgement came (${message})`, retry: true, maybeStored: true };
-  if (/jetstream is not enabled/i.test(message)) return { code: 'NO_JETSTREAM', message: 'the NATS server reached has no JetStream quorum now', retry: true, maybeStored: false };
-  if (err instanceof NoRespondersError) return { code: 'NO_RESPONDERS', message: 'no NATS server answered for the event stream (no leader or no quorum?)', retry: true, maybeStored: false };
-  if (err instanceof JetStreamApiError) return { code: `JETSTREAM_${err.code}`, message: `JetStream refused the event: ${message}`, retry: err.status >= 500, maybeStored: false };
+  if (isIdInProcess(err))
+    return {
+      code: 'ID_IN_PROCESS',
+      message: 'another publish of this event id is being stored; asked again, JetStream names its seq',
+      retry: true,
+      maybeStored: true,
+    };
+  if (err instanceof TimeoutError)
+    return {
+      code: 'TIMEOUT',
+      message: 'the NATS cluster did not acknowledge in time (no leader or no quorum?)',
+      retry: true,
+      maybeStored: true,
+    };
+  if (isConnectionLost(err))
+    return {
+      code: 'CONNECTION_LOST',
+      message: `the connection to NATS was lost before the acknowledgement came (${message})`,
+      retry: true,
+      maybeStored: true,
+    };
+  if (/jetstream is not enabled/i.test(message))
+    return {
+      code: 'NO_JETSTREAM',
+      message: 'the NATS server reached has no JetStream quorum now',
+      retry: true,
+      maybeStored: false,
+    };
+  if (err instanceof NoRespondersError)
+    return {
+      code: 'NO_RESPONDERS',
+      message: 'no NATS server answered for the event stream (no leader or no quorum?)',
+      retry: true,
+      maybeStored: false,
+    };
+  if (err instanceof JetStreamApiError)
+    return {
+      code: `JETSTREAM_${err.code}`,
+      message: `JetStream refused the event: ${message}`,
+      retry: err.status >= 500,
+      maybeStored: false,
+    };
   return { code: 'NATS', message: `NATS: ${message}`, retry: true, maybeStored: false };
 }

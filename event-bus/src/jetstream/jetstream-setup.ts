@@ -29,7 +29,17 @@ export async function setUpJetStream(connection: NatsConnection, setup: JetStrea
   await KvPositionStore.open({ connection, bucket: names.positions, replicas });
   await KvLease.open({ connection, bucket: names.lease, replicas });
   await KvSnapshotClaims.open({ connection, bucket: names.snapshotClaims, replicas, ttlMs: setup.snapshotClaimTtlMs });
-  await whenClusterReady('the snapshot store', () => ObjectStoreSnapshotArchive.open({ connection, bucket: names.snapshots, replicas, maxBytes: setup.snapshotMaxBytes }), logger);
+  await whenClusterReady(
+    'the snapshot store',
+    () =>
+      ObjectStoreSnapshotArchive.open({
+        connection,
+        bucket: names.snapshots,
+        replicas,
+        maxBytes: setup.snapshotMaxBytes,
+      }),
+    logger,
+  );
   logger.info({ stream: setup.stream, replicas }, 'event stream and buckets set up');
 }
 
@@ -50,13 +60,22 @@ export async function whenClusterReady<T>(what: string, attempt: () => Promise<T
       return await attempt();
     } catch (err) {
       if (err instanceof UnusableStreamError || Date.now() >= deadline) throw err;
-      if (tries === 0) logger.warn({ what, reason: (err as Error).message }, 'the NATS cluster cannot answer yet; trying again');
+      if (tries === 0)
+        logger.warn({ what, reason: (err as Error).message }, 'the NATS cluster cannot answer yet; trying again');
       await sleep(Math.min(2_000, 100 * 2 ** tries));
     }
   }
 }
 
 /** Creates or updates the event stream (ensureEventStream), waiting for the cluster as whenClusterReady does. */
-export function ensureStreamWhenReady(connection: NatsConnection, stream: EventStreamSettings, logger: Logger): Promise<StreamInfo> {
-  return whenClusterReady(`the event stream ${stream.name}`, async () => ensureEventStream(await jetstreamManager(connection), stream, logger), logger);
+export function ensureStreamWhenReady(
+  connection: NatsConnection,
+  stream: EventStreamSettings,
+  logger: Logger,
+): Promise<StreamInfo> {
+  return whenClusterReady(
+    `the event stream ${stream.name}`,
+    async () => ensureEventStream(await jetstreamManager(connection), stream, logger),
+    logger,
+  );
 }

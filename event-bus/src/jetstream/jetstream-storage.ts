@@ -34,7 +34,11 @@ export interface JetStreamStorageSettings extends NatsLogin {
  * Any number of bus replicas sharing a JetStream stream (the events), a key-value bucket of positions and
  * one holding the delivery lease, all replicated by the NATS cluster.
  */
-export async function openJetStreamStorage(settings: JetStreamStorageSettings, logger: Logger, metrics: BusMetrics): Promise<BusStorage> {
+export async function openJetStreamStorage(
+  settings: JetStreamStorageSettings,
+  logger: Logger,
+  metrics: BusMetrics,
+): Promise<BusStorage> {
   if (settings.admin) {
     const admin = await connectToNats(settings.servers, settings.admin, 'event-bus-setup', logger);
     try {
@@ -74,8 +78,23 @@ export async function openJetStreamStorage(settings: JetStreamStorageSettings, l
     const lease = await KvLease.open({ connection, bucket: names.lease, replicas });
     logger.info({ holder: lease.holder }, 'this replica delivers while it holds the delivery lease');
     const snapshots = {
-      archive: await whenClusterReady('the snapshot store', () => ObjectStoreSnapshotArchive.open({ connection, bucket: names.snapshots, replicas, maxBytes: settings.snapshotMaxBytes }), logger),
-      claims: await KvSnapshotClaims.open({ connection, bucket: names.snapshotClaims, replicas, ttlMs: settings.snapshotClaimTtlMs }),
+      archive: await whenClusterReady(
+        'the snapshot store',
+        () =>
+          ObjectStoreSnapshotArchive.open({
+            connection,
+            bucket: names.snapshots,
+            replicas,
+            maxBytes: settings.snapshotMaxBytes,
+          }),
+        logger,
+      ),
+      claims: await KvSnapshotClaims.open({
+        connection,
+        bucket: names.snapshotClaims,
+        replicas,
+        ttlMs: settings.snapshotClaimTtlMs,
+      }),
     };
     return {
       log,

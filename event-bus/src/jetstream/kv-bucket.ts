@@ -13,7 +13,11 @@ const PROBE_KEY = 'ready-probe';
  * a bucket checks nothing, so a create that failed (the cluster did not answer in time) would leave a handle
  * on a stream that does not exist: every use of it would fail.
  */
-export async function bucket(connection: NatsConnection, name: string, options: { replicas: number; ttl?: number }): Promise<KV> {
+export async function bucket(
+  connection: NatsConnection,
+  name: string,
+  options: { replicas: number; ttl?: number },
+): Promise<KV> {
   const kvm = new Kvm(connection);
   const deadline = Date.now() + BUCKET_READY_TIMEOUT_MS;
   for (;;) {
@@ -23,7 +27,10 @@ export async function bucket(connection: NatsConnection, name: string, options: 
       let failure = openFailed;
       try {
         // No direct gets: a read answered by a lagging replica would hand compare-and-set a stale revision.
-        if (isStreamNotFound(openFailed)) return await readable(await kvm.create(name, { replicas: options.replicas, history: 1, ttl: options.ttl, allow_direct: false }));
+        if (isStreamNotFound(openFailed))
+          return await readable(
+            await kvm.create(name, { replicas: options.replicas, history: 1, ttl: options.ttl, allow_direct: false }),
+          );
       } catch (createFailed) {
         failure = createFailed;
       }

@@ -32,7 +32,9 @@ export class KvLease implements DeliveryLease {
   private constructor(private readonly kv: KV) {}
 
   static async open(options: { connection: NatsConnection; bucket: string; replicas: number }): Promise<KvLease> {
-    return KvLease.over(await bucket(options.connection, options.bucket, { replicas: options.replicas, ttl: LEASE_TTL_MS }));
+    return KvLease.over(
+      await bucket(options.connection, options.bucket, { replicas: options.replicas, ttl: LEASE_TTL_MS }),
+    );
   }
 
   /** The lease in a bucket already open (its entries expiring after LEASE_TTL_MS). */
@@ -73,7 +75,10 @@ export class KvLease implements DeliveryLease {
         renewedAt = sentAt;
       } catch (err) {
         // A refused update may be a stale revision of our own key: lost only when the key names another.
-        if (Date.now() - renewedAt >= GIVE_UP_AFTER_MS || (err instanceof JetStreamApiError && (await this.holderNow()) === 'another')) {
+        if (
+          Date.now() - renewedAt >= GIVE_UP_AFTER_MS ||
+          (err instanceof JetStreamApiError && (await this.holderNow()) === 'another')
+        ) {
           this.revision = undefined;
           return;
         }

@@ -18,7 +18,11 @@ export class KvPositionStore implements PositionStore {
 
   private constructor(private readonly kv: KV) {}
 
-  static async open(options: { connection: NatsConnection; bucket: string; replicas: number }): Promise<KvPositionStore> {
+  static async open(options: {
+    connection: NatsConnection;
+    bucket: string;
+    replicas: number;
+  }): Promise<KvPositionStore> {
     return new KvPositionStore(await bucket(options.connection, options.bucket, { replicas: options.replicas }));
   }
 
@@ -32,7 +36,9 @@ export class KvPositionStore implements PositionStore {
       const seen = this.seen.get(key);
       if (seen && seen.seq >= seq) return;
       try {
-        const revision = seen ? await this.kv.update(key, String(seq), seen.revision) : await this.kv.create(key, String(seq));
+        const revision = seen
+          ? await this.kv.update(key, String(seq), seen.revision)
+          : await this.kv.create(key, String(seq));
         this.seen.set(key, { revision, seq });
         return;
       } catch (err) {

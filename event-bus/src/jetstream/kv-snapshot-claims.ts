@@ -13,9 +13,17 @@ export class KvSnapshotClaims implements SnapshotClaims {
   ) {}
 
   /** `ttlMs` is the bucket's: a bucket made before keeps the time to live it was made with. */
-  static async open(options: { connection: NatsConnection; bucket: string; replicas: number; ttlMs?: number }): Promise<KvSnapshotClaims> {
+  static async open(options: {
+    connection: NatsConnection;
+    bucket: string;
+    replicas: number;
+    ttlMs?: number;
+  }): Promise<KvSnapshotClaims> {
     const ttlMs = options.ttlMs ?? CLAIM_TTL_MS;
-    return new KvSnapshotClaims(await bucket(options.connection, options.bucket, { replicas: options.replicas, ttl: ttlMs }), ttlMs);
+    return new KvSnapshotClaims(
+      await bucket(options.connection, options.bucket, { replicas: options.replicas, ttl: ttlMs }),
+      ttlMs,
+    );
   }
 
   async claim(_service: string, schema: string): Promise<string | undefined> {

@@ -49,7 +49,12 @@ async function nextReconnection(connection: NatsConnection): Promise<string | un
  * (event-bus, event-bus-setup), this host and this process, so that the servers' `/connz` tells each bus
  * replica apart.
  */
-export async function connectToNats(servers: string[], login: NatsLogin, role: string, logger: Logger): Promise<NatsConnection> {
+export async function connectToNats(
+  servers: string[],
+  login: NatsLogin,
+  role: string,
+  logger: Logger,
+): Promise<NatsConnection> {
   const waiting = setTimeout(() => logger.warn({ servers }, 'waiting for a NATS server to answer'), 3_000);
   try {
     const connection = await connect({
@@ -63,12 +68,18 @@ export async function connectToNats(servers: string[], login: NatsLogin, role: s
     }).catch((err: unknown) => {
       const reason = (err as Error).message;
       if (!/authorization/i.test(reason)) throw err;
-      throw new Error(`the NATS servers refused ${login.user === undefined ? 'a connection without a user' : `the user "${login.user}"`} (${reason}): check its password (NATS_PASSWORD, NATS_ADMIN_PASSWORD)`);
+      throw new Error(
+        `the NATS servers refused ${login.user === undefined ? 'a connection without a user' : `the user "${login.user}"`} (${reason}): check its password (NATS_PASSWORD, NATS_ADMIN_PASSWORD)`,
+      );
     });
     logger.info({ server: connection.getServer(), user: login.user }, 'connected to NATS');
     void (async () => {
       for await (const status of connection.status()) {
-        if (status.type === 'disconnect' || status.type === 'reconnect') logger.warn({ status: status.type, server: 'server' in status ? status.server : undefined }, 'NATS connection changed');
+        if (status.type === 'disconnect' || status.type === 'reconnect')
+          logger.warn(
+            { status: status.type, server: 'server' in status ? status.server : undefined },
+            'NATS connection changed',
+          );
       }
     })();
     return connection;

@@ -2,7 +2,12 @@ import { Readable } from 'node:stream';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { Objm, StorageType, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { SNAPSHOTS_KEPT, type SnapshotArchive, type SnapshotInfo, type SnapshotKey } from '../snapshots/snapshot-archive';
+import {
+  SNAPSHOTS_KEPT,
+  type SnapshotArchive,
+  type SnapshotInfo,
+  type SnapshotKey,
+} from '../snapshots/snapshot-archive';
 import { SnapshotDigest } from '../snapshots/snapshot-digest';
 import { isStreamNotFound, isWrongLastSequence } from './api-errors';
 
@@ -38,13 +43,20 @@ export class ObjectStoreSnapshotArchive implements SnapshotArchive {
     private readonly maxBytes: number,
   ) {}
 
-  static async open(options: { connection: NatsConnection; bucket: string; replicas: number; maxBytes: number }): Promise<ObjectStoreSnapshotArchive> {
+  static async open(options: {
+    connection: NatsConnection;
+    bucket: string;
+    replicas: number;
+    maxBytes: number;
+  }): Promise<ObjectStoreSnapshotArchive> {
     const objm = new Objm(options.connection);
     // Opened first: a bus whose user may not create streams finds it made at setup.
     const store = await objm.open(options.bucket).catch((err: unknown) => {
       // @nats-io/obj 3.4 answers a missing store with a plain Error of this message.
       if (!isStreamNotFound(err) && (err as Error).message !== 'object store not found') throw err;
-      return objm.create(options.bucket, { replicas: options.replicas, storage: StorageType.File }).catch(() => objm.open(options.bucket));
+      return objm
+        .create(options.bucket, { replicas: options.replicas, storage: StorageType.File })
+        .catch(() => objm.open(options.bucket));
     });
     return new ObjectStoreSnapshotArchive(store, jetstream(options.connection), options.bucket, options.maxBytes);
   }
@@ -73,13 +85,23 @@ export class ObjectStoreSnapshotArchive implements SnapshotArchive {
   private async *chunks(nuid: string, size: number): AsyncGenerator<Uint8Array> {
     if (size === 0) return;
     // An ordered push consumer answers the servers' flow control only as its messages are taken: they wait.
-    const consumer = await this.js.consumers.getPushConsumer(`OBJ_${this.bucket}`, { filter_subjects: [`$O.${this.bucket}.C.${nuid}`] });
+    const consumer = await this.js.consumers.getPushConsumer(`OBJ_${this.bucket}`, {
+      filter_subjects: [`$O.${this.bucket}.C.${nuid}`],
+    });
     const messages = await consumer.consume();
     // A snapshot deleted while it is read (two newer ones kept meanwhile) sends nothing more: give up then.
     let idle: NodeJS.Timeout | undefined;
     const waitForNext = () => {
       clearTimeout(idle);
-      idle = setTimeout(() => messages.stop(new Error(`no chunk of the snapshot came for ${CHUNK_TIMEOUT_MS / 1000} s: was it deleted while it was read?`)), CHUNK_TIMEOUT_MS);
+      idle = setTimeout(
+        () =>
+          messages.stop(
+            new Error(
+              `no chunk of the snapshot came for ${CHUNK_TIMEOUT_MS / 1000} s: was it deleted while it was read?`,
+            ),
+          ),
+        CHUNK_TIMEOUT_MS,
+      );
     };
     let read = 0;
     try {
@@ -102,7 +124,10 @@ export class ObjectStoreSnapshotArchive implements SnapshotArchive {
     const digest = new SnapshotDigest(this.maxBytes);
     const name = objectName(key);
     const metadata = { service: key.service, schema: key.schema, seq: String(key.seq), sha256 };
-    await this.store.put({ name, metadata, options: { max_chunk_size: CHUNK_BYTES } }, Readable.toWeb(Readable.from(digest.pass(body))) as ReadableStream<Uint8Array>);
+    await this.store.put(
+      { name, metadata, options: { max_chunk_size: CHUNK_BYTES } },
+      Readable.toWeb(Readable.from(digest.pass(body))) as ReadableStream<Uint8Array>,
+    );
     try {
       digest.check(sha256);
     } catch (err) {
@@ -125,7 +150,11 @@ export class ObjectStoreSnapshotArchive implements SnapshotArchive {
         return;
       }
       try {
-        await this.store.putBlob({ name: indexName(key.schema), metadata: { service: key.service, schema: key.schema, kept: kept.join(',') } }, null, { previousRevision: index.revision });
+        await this.store.putBlob(
+          { name: indexName(key.schema), metadata: { service: key.service, schema: key.schema, kept: kept.join(',') } },
+          null,
+          { previousRevision: index.revision },
+        );
       } catch (err) {
         if (isWrongLastSequence(err)) continue;
         throw err;
@@ -145,7 +174,8 @@ export class ObjectStoreSnapshotArchive implements SnapshotArchive {
     try {
       for (const object of await this.store.list()) {
         const seq = Number(object.metadata?.seq);
-        if (object.deleted || object.metadata?.schema !== key.schema || object.name !== objectName({ ...key, seq })) continue;
+        if (object.deleted || object.metadata?.schema !== key.schema || object.name !== objectName({ ...key, seq }))
+          continue;
         if (seq < newest && !kept.includes(seq)) await this.store.delete(object.name);
       }
     } catch {
@@ -168,7 +198,8 @@ export class ObjectStoreSnapshotArchive implements SnapshotArchive {
   private async stored(key: SnapshotKey): Promise<SnapshotInfo | undefined> {
     const object = await this.store.info(objectName(key));
     const sha256 = object?.metadata?.sha256 ?? '';
-    if (!object || object.deleted || object.metadata?.seq !== String(key.seq) || !/^[0-9a-f]{64}$/.test(sha256)) return undefined;
+    if (!object || object.deleted || object.metadata?.seq !== String(key.seq) || !/^[0-9a-f]{64}$/.test(sha256))
+      return undefined;
     return { ...key, bytes: object.size, sha256 };
   }
 }

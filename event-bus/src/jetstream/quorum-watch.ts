@@ -77,7 +77,9 @@ export class QuorumWatch {
     // Checked on every tick, not when a probe settles: a probe the server never answers must not hold the bus there.
     const unconfirmedMs = Date.now() - this.countingFrom;
     const cutOffMs = this.cutOffSince === undefined ? 0 : Date.now() - Math.max(this.cutOffSince, this.countingFrom);
-    const due = unconfirmedMs >= this.leaveAfterMs || cutOffMs >= (this.options.leaveCutOffAfterMs ?? DEFAULT_LEAVE_CUT_OFF_AFTER_MS);
+    const due =
+      unconfirmedMs >= this.leaveAfterMs ||
+      cutOffMs >= (this.options.leaveCutOffAfterMs ?? DEFAULT_LEAVE_CUT_OFF_AFTER_MS);
     if (due && !this.leaving) this.leave(unconfirmedMs);
     if (!this.probing) void this.probe();
   }
@@ -105,7 +107,11 @@ export class QuorumWatch {
   private leave(unconfirmedMs: number): void {
     const { logger } = this.options;
     logger.warn(
-      { server: this.options.server(), reason: this.lastFailure ?? 'the quorum check is still unanswered', unconfirmedMs },
+      {
+        server: this.options.server(),
+        reason: this.lastFailure ?? 'the quorum check is still unanswered',
+        unconfirmedMs,
+      },
       'leaving a NATS server that cannot confirm a quorum of the event stream',
     );
     this.countingFrom = Date.now();

@@ -35,8 +35,13 @@ export function quorumUnconfirmed({ config, cluster }: StreamInfo): Error | unde
   const copies = config.num_replicas;
   if (copies <= 1) return undefined;
   if (!cluster?.leader) return new Error('the stream has no leader');
-  const others = (cluster.replicas ?? []).filter((replica) => !replica.offline && replica.active < QUORUM_CONTACT_MS * 1e6).length;
+  const others = (cluster.replicas ?? []).filter(
+    (replica) => !replica.offline && replica.active < QUORUM_CONTACT_MS * 1e6,
+  ).length;
   const majority = Math.floor(copies / 2) + 1;
   if (others + 1 >= majority) return undefined;
-  return new LeaderCutOffError(`the stream's leader ${cluster.leader} has heard from ${others} of its ${copies - 1} other copies within ${QUORUM_CONTACT_MS / 1000} s, and needs ${majority - 1}`, cluster.leader);
+  return new LeaderCutOffError(
+    `the stream's leader ${cluster.leader} has heard from ${others} of its ${copies - 1} other copies within ${QUORUM_CONTACT_MS / 1000} s, and needs ${majority - 1}`,
+    cluster.leader,
+  );
 }

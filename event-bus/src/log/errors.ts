@@ -6,7 +6,10 @@ const RETRY_AFTER_SECONDS = 1;
 /** The log could not store the events: nothing of them was kept, and none got a seq. */
 export class EventLogUnavailableError extends HttpError {
   constructor(reason: string) {
-    super(503, `event log cannot store events (${reason}); nothing was stored, try again`, { code: 'unavailable', retryAfterSeconds: RETRY_AFTER_SECONDS });
+    super(503, `event log cannot store events (${reason}); nothing was stored, try again`, {
+      code: 'unavailable',
+      retryAfterSeconds: RETRY_AFTER_SECONDS,
+    });
   }
 }
 
@@ -16,6 +19,10 @@ export class EventLogUnavailableError extends HttpError {
  */
 export class EventLogUnconfirmedError extends HttpError {
   constructor(reason: string) {
-    super(504, `event log did not confirm the event (${reason}); it may have been stored: publish it again with the same id`, { code: 'outcome_unknown', retryAfterSeconds: RETRY_AFTER_SECONDS });
+    super(
+      504,
+      `event log did not confirm the event (${reason}); it may have been stored: publish it again with the same id`,
+      { code: 'outcome_unknown', retryAfterSeconds: RETRY_AFTER_SECONDS },
+    );
   }
 }

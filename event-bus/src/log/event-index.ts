@@ -135,7 +135,12 @@ export class EventIndex {
    * else from `older` (the file, the stream), asked for seqs first…last and, where the index does not know
    * their sizes, to keep within maxBytes itself.
    */
-  async readRaw(after: number, limit: number, maxBytes: number, older: (first: number, last: number, maxBytes: number) => Promise<string[]>): Promise<string[]> {
+  async readRaw(
+    after: number,
+    limit: number,
+    maxBytes: number,
+    older: (first: number, last: number, maxBytes: number) => Promise<string[]>,
+  ): Promise<string[]> {
     const last = this.lastOfRead(after, limit, maxBytes);
     if (last <= after) return [];
     if (this.holdsAfter(after)) return this.readTail(after, last);

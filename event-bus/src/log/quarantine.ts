@@ -20,7 +20,8 @@ export function decodeStreamMessage(text: string, seq: number, headerId: string 
   const envelope = parseEnvelope({ ...parsed.value, seq });
   if (!envelope.ok) return { ok: false, reason: `not an event envelope: ${envelope.error}` };
   const { id, type, data, time } = envelope.envelope;
-  if (headerId !== undefined && headerId !== '' && headerId !== id) return { ok: false, reason: 'its Nats-Msg-Id header is not its id' };
+  if (headerId !== undefined && headerId !== '' && headerId !== id)
+    return { ok: false, reason: 'its Nats-Msg-Id header is not its id' };
   return { ok: true, id, line: JSON.stringify({ id, type, data, time, seq }) };
 }
 
@@ -34,16 +35,25 @@ export function checkLogLine(line: string, seq: number): DecodedRecord & { seqMi
   const parsed = parseBounded(line);
   if (!parsed.ok) return parsed;
   const record = parsed.value;
-  if (!isObject(record) || typeof record.id !== 'string' || record.id === '' || typeof record.type !== 'string' || typeof record.time !== 'string' || !('data' in record)) {
+  if (
+    !isObject(record) ||
+    typeof record.id !== 'string' ||
+    record.id === '' ||
+    typeof record.type !== 'string' ||
+    typeof record.time !== 'string' ||
+    !('data' in record)
+  ) {
     return { ok: false, reason: 'not an event envelope (seq, id, type, data and time)' };
   }
-  if (record.seq !== seq) return { ok: false, reason: `its seq is ${JSON.stringify(record.seq)}, not ${seq}`, seqMismatch: true };
+  if (record.seq !== seq)
+    return { ok: false, reason: `its seq is ${JSON.stringify(record.seq)}, not ${seq}`, seqMismatch: true };
   return { ok: true, id: record.id, line };
 }
 
 function parseBounded(text: string): { ok: true; value: unknown } | { ok: false; reason: string } {
   const bytes = Buffer.byteLength(text);
-  if (bytes > MAX_EVENT_BYTES) return { ok: false, reason: `${bytes} bytes, more than the ${MAX_EVENT_BYTES} an event may take` };
+  if (bytes > MAX_EVENT_BYTES)
+    return { ok: false, reason: `${bytes} bytes, more than the ${MAX_EVENT_BYTES} an event may take` };
   try {
     return { ok: true, value: JSON.parse(text) as unknown };
   } catch {
@@ -58,7 +68,11 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /** What the bus serves at `seq` in place of a message it cannot decode (the same text on every replica). */
 export function quarantinedRecord(seq: number, reason: string): StoredRecord {
   const id = `quarantined-${seq}`;
-  return { seq, id, line: JSON.stringify({ id, type: QUARANTINED_EVENT_TYPE, data: { reason }, time: UNKNOWN_TIME, seq }) };
+  return {
+    seq,
+    id,
+    line: JSON.stringify({ id, type: QUARANTINED_EVENT_TYPE, data: { reason }, time: UNKNOWN_TIME, seq }),
+  };
 }
 
 /**
@@ -79,7 +93,10 @@ export class Quarantine {
     if (!this.reported.has(seq)) {
       this.reported.add(seq);
       this.onQuarantined?.();
-      this.logger.error({ seq, reason: decoded.reason }, `stored message is not an event: served as ${QUARANTINED_EVENT_TYPE}, reads and deliveries go on`);
+      this.logger.error(
+        { seq, reason: decoded.reason },
+        `stored message is not an event: served as ${QUARANTINED_EVENT_TYPE}, reads and deliveries go on`,
+      );
     }
     return quarantinedRecord(seq, decoded.reason);
   }

@@ -31,8 +31,16 @@ export class RefusedAppends {
       this.fault.refused += count;
       return;
     }
-    this.fault = { code: fault.code, reason: fault.message, since: this.fault?.since ?? Date.now(), refused: (this.fault?.refused ?? 0) + count };
-    this.logger.error({ code: fault.code, reason: fault.message, lastSeq: this.lastSeq() }, 'event log cannot write: refusing appends until a write succeeds');
+    this.fault = {
+      code: fault.code,
+      reason: fault.message,
+      since: this.fault?.since ?? Date.now(),
+      refused: (this.fault?.refused ?? 0) + count,
+    };
+    this.logger.error(
+      { code: fault.code, reason: fault.message, lastSeq: this.lastSeq() },
+      'event log cannot write: refusing appends until a write succeeds',
+    );
   }
 
   /** An append was stored. */
@@ -40,6 +48,9 @@ export class RefusedAppends {
     if (!this.fault) return;
     const { since, refused } = this.fault;
     this.fault = undefined;
-    this.logger.warn({ refusedAppends: refused, unwritableMs: Date.now() - since, lastSeq: this.lastSeq() }, 'event log writable again');
+    this.logger.warn(
+      { refusedAppends: refused, unwritableMs: Date.now() - since, lastSeq: this.lastSeq() },
+      'event log writable again',
+    );
   }
 }

@@ -11,7 +11,8 @@ export class SnapshotDigest {
   async *pass(body: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
     for await (const chunk of body) {
       this.bytes += chunk.length;
-      if (this.bytes > this.maxBytes) throw new HttpError(413, `snapshot is larger than SNAPSHOT_MAX_BYTES (${this.maxBytes} bytes)`);
+      if (this.bytes > this.maxBytes)
+        throw new HttpError(413, `snapshot is larger than SNAPSHOT_MAX_BYTES (${this.maxBytes} bytes)`);
       this.hash.update(chunk);
       yield chunk;
     }
@@ -20,6 +21,7 @@ export class SnapshotDigest {
   /** Throws a 400 unless the bytes that passed are the ones `sha256` names. */
   check(sha256: string): void {
     const actual = this.hash.digest('hex');
-    if (actual !== sha256) throw new HttpError(400, `snapshot does not match its snapshot-sha256 header (got ${actual})`);
+    if (actual !== sha256)
+      throw new HttpError(400, `snapshot does not match its snapshot-sha256 header (got ${actual})`);
   }
 }

@@ -60,7 +60,7 @@ describe('KvLease', () => {
     }
   });
 
-  test("a holder that stops renewing (a killed pod) loses it once it expires, and finds it taken when it tries again", async () => {
+  test('a holder that stops renewing (a killed pod) loses it once it expires, and finds it taken when it tries again', async () => {
     const bucket = nats.unique('lease');
     const [dead, next] = [await lease(bucket), await lease(bucket)];
     const stop = new AbortController();
@@ -93,8 +93,17 @@ describe('bus replicas delivering to a subscriber that reports no position (a co
     const connection = await nats.connection();
     const log = await JetStreamEventLog.open({ connection, stream: eventStream(stream, 3), logger: silentLogger() });
     const positions = await KvPositionStore.open({ connection, bucket: `${stream}_positions`, replicas: 3 });
-    const delivery = new SubscriberDelivery(subscriber.url, { log, logger: silentLogger(), positions, backoff: { minDelayMs: 10, maxDelayMs: 100 } });
-    const deliverer = new Deliverer([delivery], await KvLease.open({ connection, bucket: `${stream}_lease`, replicas: 3 }), silentLogger());
+    const delivery = new SubscriberDelivery(subscriber.url, {
+      log,
+      logger: silentLogger(),
+      positions,
+      backoff: { minDelayMs: 10, maxDelayMs: 100 },
+    });
+    const deliverer = new Deliverer(
+      [delivery],
+      await KvLease.open({ connection, bucket: `${stream}_lease`, replicas: 3 }),
+      silentLogger(),
+    );
     deliverer.start();
     return { log, deliverer };
   }
@@ -103,13 +112,23 @@ describe('bus replicas delivering to a subscriber that reports no position (a co
     const stream = nats.unique('DELIVERY');
     const replicas = [await replica(stream), await replica(stream)];
     try {
-      const event = (n: number) => ({ id: `e${n}`, type: 'PostCreated', data: { id: `p${n}`, title: 't' }, time: new Date().toISOString() });
+      const event = (n: number) => ({
+        id: `e${n}`,
+        type: 'PostCreated',
+        data: { id: `p${n}`, title: 't' },
+        time: new Date().toISOString(),
+      });
       for (let n = 1; n <= 10; n++) await replicas[n % 2]!.log.append(event(n));
       await eventually(() => expect(subscriber.received).toHaveLength(10), { timeoutMs: 15_000 });
       expect(replicas.filter(({ deliverer }) => deliverer.active)).toHaveLength(1);
-      const [active, standby] = replicas[0]!.deliverer.active ? [replicas[0]!, replicas[1]!] : [replicas[1]!, replicas[0]!];
+      const [active, standby] = replicas[0]!.deliverer.active
+        ? [replicas[0]!, replicas[1]!]
+        : [replicas[1]!, replicas[0]!];
       // The position of a subscriber that reports none is stored before the next delivery, a moment after this one.
-      await eventually(async () => expect((await standby.deliverer.statuses())[0]).toMatchObject({ delivered: 10, lag: 0 }), { timeoutMs: 5_000 });
+      await eventually(
+        async () => expect((await standby.deliverer.statuses())[0]).toMatchObject({ delivered: 10, lag: 0 }),
+        { timeoutMs: 5_000 },
+      );
 
       await active.deliverer.stop();
       for (let n = 11; n <= 15; n++) await standby.log.append(event(n));

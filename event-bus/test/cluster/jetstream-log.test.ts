@@ -22,9 +22,18 @@ function newStream(): EventStreamSettings {
 
 const streamOf = new WeakMap<EventLog, EventStreamSettings>();
 
-async function openLog(stream: EventStreamSettings, options: Partial<JetStreamEventLogOptions> = {}): Promise<JetStreamEventLog> {
+async function openLog(
+  stream: EventStreamSettings,
+  options: Partial<JetStreamEventLogOptions> = {},
+): Promise<JetStreamEventLog> {
   // A small in-memory tail, so that reads come from the stream too.
-  const log = await JetStreamEventLog.open({ connection: await connection(), stream, logger: silentLogger(), tailSize: 2, ...options });
+  const log = await JetStreamEventLog.open({
+    connection: await connection(),
+    stream,
+    logger: silentLogger(),
+    tailSize: 2,
+    ...options,
+  });
   streamOf.set(log, stream);
   return log;
 }
@@ -39,7 +48,12 @@ describeEventLogContract('JetStreamEventLog', {
   },
 });
 
-const event = (id: string): NewEvent => ({ id, type: 'PostCreated', data: { id, title: id }, time: '2026-01-01T00:00:00.000Z' });
+const event = (id: string): NewEvent => ({
+  id,
+  type: 'PostCreated',
+  data: { id, title: id },
+  time: '2026-01-01T00:00:00.000Z',
+});
 
 describe('JetStreamEventLog and messages that are not events', () => {
   const opened: EventLog[] = [];
@@ -70,10 +84,26 @@ describe('JetStreamEventLog and messages that are not events', () => {
     const texts = await first.readRawAfter(0, 10);
     const events = texts.map((text) => JSON.parse(text) as { id: string; type: string; seq: number; data: unknown });
     expect(events.map(({ seq }) => seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
-    expect(events.map(({ type }) => type)).toEqual(['PostCreated', ...bad.map(() => QUARANTINED_EVENT_TYPE), 'SomethingNew', 'PostCreated']);
-    expect(events[2]).toEqual({ id: 'quarantined-3', type: QUARANTINED_EVENT_TYPE, data: { reason: expect.stringContaining('not an event envelope') }, time: expect.any(String), seq: 3 });
+    expect(events.map(({ type }) => type)).toEqual([
+      'PostCreated',
+      ...bad.map(() => QUARANTINED_EVENT_TYPE),
+      'SomethingNew',
+      'PostCreated',
+    ]);
+    expect(events[2]).toEqual({
+      id: 'quarantined-3',
+      type: QUARANTINED_EVENT_TYPE,
+      data: { reason: expect.stringContaining('not an event envelope') },
+      time: expect.any(String),
+      seq: 3,
+    });
     expect(quarantined).toHaveLength(bad.length);
-    expect(recorded.lines().filter((line) => /not an event/.test(String(line.msg))).map((line) => line.seq)).toEqual([2, 3, 4, 5]);
+    expect(
+      recorded
+        .lines()
+        .filter((line) => /not an event/.test(String(line.msg)))
+        .map((line) => line.seq),
+    ).toEqual([2, 3, 4, 5]);
 
     // Another replica, reading them from the stream (older than its two-event tail), serves the same texts.
     const second = await openLog(stream, { tailSize: 2, recentIds: 2 });
@@ -112,7 +142,10 @@ describe('JetStreamEventLog shared by bus replicas', () => {
     const [a, b] = logs as [JetStreamEventLog, JetStreamEventLog];
     for (let n = 0; n < 30; n++) {
       const id = `same-${n}`;
-      const [fromA, fromB] = await Promise.all([a.append({ ...event(id), data: { id, title: 'from a' } }), b.append({ ...event(id), data: { id, title: 'from b' } })]);
+      const [fromA, fromB] = await Promise.all([
+        a.append({ ...event(id), data: { id, title: 'from a' } }),
+        b.append({ ...event(id), data: { id, title: 'from b' } }),
+      ]);
       expect(fromB.event).toEqual(fromA.event);
       expect([fromA.duplicate, fromB.duplicate].sort()).toEqual([false, true]);
     }
@@ -129,10 +162,15 @@ describe('JetStreamEventLog shared by bus replicas', () => {
     opened.push(late);
     expect([late.lastSeq, late.idsFrom]).toEqual([12, 10]);
     expect(lines().find((line) => line.msg === 'event log opened')).toMatchObject({ events: 12, read: 3 });
-    expect((await late.readAfter(0, 100)).map(({ id }) => id)).toEqual(Array.from({ length: 12 }, (_, n) => `long-${n + 1}`));
+    expect((await late.readAfter(0, 100)).map(({ id }) => id)).toEqual(
+      Array.from({ length: 12 }, (_, n) => `long-${n + 1}`),
+    );
     const [first] = await late.readRawAfter(0, 1);
     const twoEvents = 2 * (Buffer.byteLength(first as string) + 1);
-    expect((await late.readRawAfter(0, 10, twoEvents)).map((line) => (JSON.parse(line) as { id: string }).id)).toEqual(['long-1', 'long-2']);
+    expect((await late.readRawAfter(0, 10, twoEvents)).map((line) => (JSON.parse(line) as { id: string }).id)).toEqual([
+      'long-1',
+      'long-2',
+    ]);
     // An id older than those it remembers is still stored once: the stream's duplicate window has it.
     const again = await late.append(event('long-2'));
     expect([again.duplicate, again.event.seq]).toEqual([true, 2]);
@@ -141,7 +179,13 @@ describe('JetStreamEventLog shared by bus replicas', () => {
   test('a stream that drops old events, has events deleted or no longer holds event 1 is refused at start, saying which; one capped that refuses new events is used', async () => {
     const jsm = await jetstreamManager(await connection());
     const trimming = newStream();
-    await jsm.streams.add({ name: trimming.name, subjects: [trimming.subject], num_replicas: 3, max_age: 3_600 * 1e9, max_msgs: 1_000 });
+    await jsm.streams.add({
+      name: trimming.name,
+      subjects: [trimming.subject],
+      num_replicas: 3,
+      max_age: 3_600 * 1e9,
+      max_msgs: 1_000,
+    });
     await expect(openLog(trimming)).rejects.toThrow(/drops old events \(max_age 3600 s, max_msgs 1000\)/);
 
     const holed = newStream();
@@ -156,7 +200,13 @@ describe('JetStreamEventLog shared by bus replicas', () => {
     await expect(openLog(late)).rejects.toThrow(/no longer holds events 1…4/);
 
     const capped = newStream();
-    await jsm.streams.add({ name: capped.name, subjects: [capped.subject], num_replicas: 3, max_bytes: 2 ** 20, discard: DiscardPolicy.New });
+    await jsm.streams.add({
+      name: capped.name,
+      subjects: [capped.subject],
+      num_replicas: 3,
+      max_bytes: 2 ** 20,
+      discard: DiscardPolicy.New,
+    });
     const log = await openLog(capped);
     opened.push(log);
     expect((await log.append(event('capped'))).event.seq).toBe(1);
@@ -181,12 +231,30 @@ describe('JetStreamEventLog shared by bus replicas', () => {
     await nats.cluster().kill(1);
     await nats.cluster().kill(2);
     try {
-      const refusal = await waitFor(() => log.readable().then(() => undefined, (err: unknown) => err), { what: 'readable() to refuse without a quorum', timeoutMs: 20_000 });
-      expect(refusal).toMatchObject({ status: 503, retryAfterSeconds: 1, message: expect.stringMatching(/cannot confirm that its reads hold every acknowledged event/) });
+      const refusal = await waitFor(
+        () =>
+          log.readable().then(
+            () => undefined,
+            (err: unknown) => err,
+          ),
+        { what: 'readable() to refuse without a quorum', timeoutMs: 20_000 },
+      );
+      expect(refusal).toMatchObject({
+        status: 503,
+        retryAfterSeconds: 1,
+        message: expect.stringMatching(/cannot confirm that its reads hold every acknowledged event/),
+      });
     } finally {
       await Promise.all([nats.cluster().start(1), nats.cluster().start(2)]);
     }
-    await waitFor(() => log.readable().then(() => true, () => false), { what: 'readable() with the quorum back', timeoutMs: 30_000 });
+    await waitFor(
+      () =>
+        log.readable().then(
+          () => true,
+          () => false,
+        ),
+      { what: 'readable() with the quorum back', timeoutMs: 30_000 },
+    );
     expect((await log.readAfter(0, 10)).map(({ id }) => id)).toEqual(['before-the-cut']);
   });
 
@@ -194,7 +262,13 @@ describe('JetStreamEventLog shared by bus replicas', () => {
     const { stream } = await replicas(2);
     const jsm = await jetstreamManager(await connection());
     const { config } = await jsm.streams.info(stream.name);
-    expect(config).toMatchObject({ subjects: [stream.subject], num_replicas: 3, deny_delete: true, deny_purge: true, duplicate_window: DUPLICATE_WINDOW_MS * 1_000_000 });
+    expect(config).toMatchObject({
+      subjects: [stream.subject],
+      num_replicas: 3,
+      deny_delete: true,
+      deny_purge: true,
+      duplicate_window: DUPLICATE_WINDOW_MS * 1_000_000,
+    });
     await expect(jsm.streams.purge(stream.name)).rejects.toThrow();
     await expect(jsm.streams.deleteMessage(stream.name, 1)).rejects.toThrow();
   });
@@ -213,12 +287,19 @@ describe('JetStreamEventLog shared by bus replicas', () => {
       );
       expect(refusal).toMatchObject({ retryAfterSeconds: 1 });
       const { status, message } = refusal as { status: number; message: string };
-      expect([status, message]).toEqual(status === 503 ? [503, expect.stringMatching(/nothing was stored/)] : [504, expect.stringMatching(/may have been stored/)]);
+      expect([status, message]).toEqual(
+        status === 503
+          ? [503, expect.stringMatching(/nothing was stored/)]
+          : [504, expect.stringMatching(/may have been stored/)],
+      );
       expect(log.health()).toMatchObject({ writable: false });
     } finally {
       await Promise.all([nats.cluster().start(1), nats.cluster().start(2)]);
     }
-    const after = await waitFor(() => log.append(event('after')).catch(() => undefined), { what: 'an append with the quorum back', timeoutMs: 30_000 });
+    const after = await waitFor(() => log.append(event('after')).catch(() => undefined), {
+      what: 'an append with the quorum back',
+      timeoutMs: 30_000,
+    });
     expect(log.health()).toEqual({ writable: true });
     // The refused append may have been stored anyway (its answer lost, not its publish): never twice.
     const ids = (await log.readAfter(0, 10)).map(({ id }) => id);

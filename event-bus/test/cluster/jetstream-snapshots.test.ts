@@ -15,7 +15,12 @@ const nats = useNatsCluster();
 describeSnapshotArchiveContract('ObjectStoreSnapshotArchive', async () => {
   const connection = await nats.connection();
   return {
-    archive: await ObjectStoreSnapshotArchive.open({ connection, bucket: nats.unique('snapshots'), replicas: 3, maxBytes: 1 << 30 }),
+    archive: await ObjectStoreSnapshotArchive.open({
+      connection,
+      bucket: nats.unique('snapshots'),
+      replicas: 3,
+      maxBytes: 1 << 30,
+    }),
     claims: await KvSnapshotClaims.open({ connection, bucket: nats.unique('claims'), replicas: 3 }),
   };
 });
@@ -38,7 +43,9 @@ describe('ObjectStoreSnapshotArchive', () => {
     await write(10);
     await write(20);
     const created: string[] = [];
-    const advisories = connection.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.CREATED.OBJ_${bucket}.>`, { callback: (_err, msg) => void created.push(msg.subject) });
+    const advisories = connection.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.CREATED.OBJ_${bucket}.>`, {
+      callback: (_err, msg) => void created.push(msg.subject),
+    });
     await connection.flush();
     for (let i = 0; i < 3; i++) expect((await archive.newest('query', 'query@1'))?.seq).toBe(20);
     // Reading the bytes does take a consumer: the advisories are heard, and none came before it.
@@ -53,7 +60,10 @@ describe('ObjectStoreSnapshotArchive', () => {
     const { archive, write, store } = await openArchive();
     await write(10);
     // As a bus killed between storing an object and naming it in the index leaves it.
-    await store.put({ name: 'query@1/50', metadata: { service: 'query', schema: 'query@1', seq: '50', sha256: sha256Of(50) } }, Readable.toWeb(Readable.from([bytesOf(50)])) as ReadableStream<Uint8Array>);
+    await store.put(
+      { name: 'query@1/50', metadata: { service: 'query', schema: 'query@1', seq: '50', sha256: sha256Of(50) } },
+      Readable.toWeb(Readable.from([bytesOf(50)])) as ReadableStream<Uint8Array>,
+    );
     expect((await archive.newest('query', 'query@1'))?.seq).toBe(10);
     await write(60);
     expect((await archive.newest('query', 'query@1'))?.seq).toBe(60);
@@ -66,13 +76,19 @@ describe('ObjectStoreSnapshotArchive', () => {
     await write(10);
     await write(20);
     await store.delete('query@1/20');
-    expect(await archive.newest('query', 'query@1')).toEqual({ ...key(10), bytes: bytesOf(10).length, sha256: sha256Of(10) });
+    expect(await archive.newest('query', 'query@1')).toEqual({
+      ...key(10),
+      bytes: bytesOf(10).length,
+      sha256: sha256Of(10),
+    });
   });
 
   it('names nothing of a snapshot whose bytes do not match its SHA-256', async () => {
     const { archive, write, store } = await openArchive();
     await write(10);
-    await expect(archive.write(key(20), sha256Of(99), Readable.from([bytesOf(20)]))).rejects.toMatchObject({ status: 400 });
+    await expect(archive.write(key(20), sha256Of(99), Readable.from([bytesOf(20)]))).rejects.toMatchObject({
+      status: 400,
+    });
     expect((await archive.newest('query', 'query@1'))?.seq).toBe(10);
     expect(await store.info('query@1/20')).toMatchObject({ deleted: true });
   });

@@ -14,7 +14,11 @@ import { useNatsCluster } from './support';
 
 const nats = useNatsCluster();
 
-function openStorage(cluster: NatsCluster, metrics: BusMetrics, logger: ReturnType<typeof recordingLogger>['logger']): Promise<BusStorage> {
+function openStorage(
+  cluster: NatsCluster,
+  metrics: BusMetrics,
+  logger: ReturnType<typeof recordingLogger>['logger'],
+): Promise<BusStorage> {
   const { identities } = cluster;
   return openJetStreamStorage(
     {
@@ -57,9 +61,18 @@ test('a bus replica, found by its name in /connz, leaves a server that cannot co
     const others = [0, 1, 2].filter((index) => index !== node);
     await Promise.all(others.map((index) => cluster.kill(index)));
     try {
-      const left = async () => (await metrics.registry.getSingleMetric('nats_servers_left_total')?.get())?.values[0]?.value ?? 0;
-      await waitFor(async () => (await left()) >= 1, { what: 'the bus to leave a server without a quorum', timeoutMs: 30_000 });
-      expect(lines()).toContainEqual(expect.objectContaining({ msg: 'leaving a NATS server that cannot confirm a quorum of the event stream', server: `127.0.0.1:${cluster.nodes[node as number]?.clientPort}` }));
+      const left = async () =>
+        (await metrics.registry.getSingleMetric('nats_servers_left_total')?.get())?.values[0]?.value ?? 0;
+      await waitFor(async () => (await left()) >= 1, {
+        what: 'the bus to leave a server without a quorum',
+        timeoutMs: 30_000,
+      });
+      expect(lines()).toContainEqual(
+        expect.objectContaining({
+          msg: 'leaving a NATS server that cannot confirm a quorum of the event stream',
+          server: `127.0.0.1:${cluster.nodes[node as number]?.clientPort}`,
+        }),
+      );
     } finally {
       await Promise.all(others.map((index) => cluster.start(index)));
     }

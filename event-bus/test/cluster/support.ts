@@ -35,7 +35,13 @@ export function useNatsCluster(): NatsClusterFixture {
     connection: async (as = 'admin') => {
       if (!cluster) throw new Error('the NATS cluster is not running');
       const { user, password } = cluster.identities[as];
-      const connected = await connect({ servers: cluster.urls, user, pass: password, reconnectTimeWait: 100, maxReconnectAttempts: -1 });
+      const connected = await connect({
+        servers: cluster.urls,
+        user,
+        pass: password,
+        reconnectTimeWait: 100,
+        maxReconnectAttempts: -1,
+      });
       connections.push(connected);
       return connected;
     },

@@ -94,7 +94,8 @@ function parsePhases(list: string): PhaseName[] {
     .filter((name) => name !== '');
   if (names.length === 0) throw new ArgsError('--phases needs at least one phase');
   for (const name of names) {
-    if (!(PHASES as readonly string[]).includes(name)) throw new ArgsError(`--phases: unknown phase "${name}" (known: ${PHASES.join(', ')})`);
+    if (!(PHASES as readonly string[]).includes(name))
+      throw new ArgsError(`--phases: unknown phase "${name}" (known: ${PHASES.join(', ')})`);
   }
   return PHASES.filter((phase) => names.includes(phase));
 }
@@ -108,9 +109,13 @@ export function parseCatchupLogs(list: string): CatchupLog[] {
     .map((name) => name.trim())
     .filter((name) => name !== '');
   for (const name of names) {
-    if (!(CATCHUP_LOGS as readonly string[]).includes(name)) throw new ArgsError(`--catchup-logs: unknown log "${name}" (known: ${CATCHUP_LOGS.join(', ')})`);
+    if (!(CATCHUP_LOGS as readonly string[]).includes(name))
+      throw new ArgsError(`--catchup-logs: unknown log "${name}" (known: ${CATCHUP_LOGS.join(', ')})`);
   }
-  if (!names.includes('file')) throw new ArgsError('--catchup-logs: the file log always runs (JetStream starts from the state it builds): give file or file,jetstream');
+  if (!names.includes('file'))
+    throw new ArgsError(
+      '--catchup-logs: the file log always runs (JetStream starts from the state it builds): give file or file,jetstream',
+    );
   return CATCHUP_LOGS.filter((log) => names.includes(log));
 }
 
@@ -127,7 +132,9 @@ export function parseSizes(list: string): number[] {
       const multiplier = match?.[2]?.toLowerCase() === 'k' ? 1_000 : match?.[2]?.toLowerCase() === 'm' ? 1_000_000 : 1;
       const size = match ? Math.round(Number(match[1]) * multiplier) : Number.NaN;
       if (!Number.isInteger(size) || size < 1 || size > MAX_CATCHUP_EVENTS) {
-        throw new ArgsError(`--catchup: "${item}" is not a number of events from 1 to ${MAX_CATCHUP_EVENTS.toLocaleString('en-US')}`);
+        throw new ArgsError(
+          `--catchup: "${item}" is not a number of events from 1 to ${MAX_CATCHUP_EVENTS.toLocaleString('en-US')}`,
+        );
       }
       return size;
     });
@@ -135,13 +142,20 @@ export function parseSizes(list: string): number[] {
   return sizes;
 }
 
-function parseExternal(values: { posts?: string; comments?: string; query?: string; bus?: string }): TargetUrls | undefined {
+function parseExternal(values: {
+  posts?: string;
+  comments?: string;
+  query?: string;
+  bus?: string;
+}): TargetUrls | undefined {
   const given = (['posts', 'comments', 'query'] as const).filter((name) => values[name] !== undefined);
   if (given.length === 0) {
-    if (values.bus !== undefined) throw new ArgsError('--bus goes with --posts, --comments and --query (a running stack)');
+    if (values.bus !== undefined)
+      throw new ArgsError('--bus goes with --posts, --comments and --query (a running stack)');
     return undefined;
   }
-  if (given.length < 3) throw new ArgsError('--posts, --comments and --query go together: give the base URL of each service');
+  if (given.length < 3)
+    throw new ArgsError('--posts, --comments and --query go together: give the base URL of each service');
   const url = (raw: string, flag: string) => {
     try {
       return loopbackBaseUrl(raw, flag);

@@ -19,7 +19,16 @@ import type { Profile } from './profile';
 import { meetsGoal, type Check, type Metric, type PhaseOutcome } from './report/model';
 import { externalTarget, startLocalTarget, waitForQuiet, type Target, type TargetUrls } from './target';
 
-export const PHASES = ['creates', 'propagation', 'moderation', 'catchup', 'stores', 'memory', 'storage', 'jetstream'] as const;
+export const PHASES = [
+  'creates',
+  'propagation',
+  'moderation',
+  'catchup',
+  'stores',
+  'memory',
+  'storage',
+  'jetstream',
+] as const;
 export type PhaseName = (typeof PHASES)[number];
 
 export interface PhaseDetails {
@@ -82,8 +91,16 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   };
 
   progress(options.external ? 'measuring the stack at the given URLs' : 'starting the local production build');
-  const target = options.external ? externalTarget(options.external) : await startLocalTarget(path.join(logDir, 'stack'));
-  const context: PhaseContext = { target, profile, marker: `bench-${randomBytes(4).toString('hex')}`, logDir, progress };
+  const target = options.external
+    ? externalTarget(options.external)
+    : await startLocalTarget(path.join(logDir, 'stack'));
+  const context: PhaseContext = {
+    target,
+    profile,
+    marker: `bench-${randomBytes(4).toString('hex')}`,
+    logDir,
+    progress,
+  };
   const loadPhases = {
     creates: () => runCreatesPhase(context),
     propagation: () => runPropagationPhase(context),
@@ -133,7 +150,16 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   };
 }
 
-function detailsOf({ creates, propagation, moderation, catchup, stores, memory, storage, jetstream }: Outcomes): Partial<PhaseDetails> {
+function detailsOf({
+  creates,
+  propagation,
+  moderation,
+  catchup,
+  stores,
+  memory,
+  storage,
+  jetstream,
+}: Outcomes): Partial<PhaseDetails> {
   return {
     ...(creates && { creates: creates.details }),
     ...(propagation && { propagation: propagation.details }),

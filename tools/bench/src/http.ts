@@ -51,7 +51,12 @@ export class JsonClient {
     await this.pool.close();
   }
 
-  private async send(method: 'GET' | 'POST', path: string, body: string | undefined, headers: Record<string, string> = {}): Promise<JsonAnswer> {
+  private async send(
+    method: 'GET' | 'POST',
+    path: string,
+    body: string | undefined,
+    headers: Record<string, string> = {},
+  ): Promise<JsonAnswer> {
     const response = await this.pool.request({
       method,
       path,
@@ -60,7 +65,8 @@ export class JsonClient {
     });
     const text = await response.body.text();
     const link = response.headers.link;
-    const nextPage = typeof link === 'string' ? /<([^>]*)>\s*;\s*rel=(?:"next"|next)(?=\s*(?:[;,]|$))/.exec(link)?.[1] : undefined;
+    const nextPage =
+      typeof link === 'string' ? /<([^>]*)>\s*;\s*rel=(?:"next"|next)(?=\s*(?:[;,]|$))/.exec(link)?.[1] : undefined;
     return { status: response.statusCode, body: parseJson(text), ...(nextPage === undefined ? {} : { nextPage }) };
   }
 }
@@ -73,4 +79,3 @@ export function parseJson(text: string): unknown {
     return undefined;
   }
 }
-

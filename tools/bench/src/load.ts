@@ -61,7 +61,13 @@ export interface ClosedLoopResult {
   elapsedMs: number;
 }
 
-export async function runClosedLoop({ concurrency, durationMs, maxRequests, firstIndex = 0, send }: ClosedLoopOptions): Promise<ClosedLoopResult> {
+export async function runClosedLoop({
+  concurrency,
+  durationMs,
+  maxRequests,
+  firstIndex = 0,
+  send,
+}: ClosedLoopOptions): Promise<ClosedLoopResult> {
   const attempts: Attempt[] = [];
   const start = performance.now();
   const deadline = start + durationMs;
@@ -100,7 +106,13 @@ export interface OpenLoopResult {
   elapsedMs: number;
 }
 
-export async function runOpenLoop({ ratePerSecond, durationMs, maxInFlight, firstIndex = 0, send }: OpenLoopOptions): Promise<OpenLoopResult> {
+export async function runOpenLoop({
+  ratePerSecond,
+  durationMs,
+  maxInFlight,
+  firstIndex = 0,
+  send,
+}: OpenLoopOptions): Promise<OpenLoopResult> {
   const scheduled = Math.max(1, Math.round((ratePerSecond * durationMs) / 1000));
   const intervalMs = 1000 / ratePerSecond;
   const attempts: Attempt[] = [];

@@ -44,7 +44,14 @@ export interface Profile {
 
 export const FULL_PROFILE: Profile = {
   name: 'full',
-  creates: { concurrencies: [1, 20, 50], rounds: 3, warmupMs: 500, warmupMaxRequests: 2_000, durationMs: 4_500, maxRequests: 45_000 },
+  creates: {
+    concurrencies: [1, 20, 50],
+    rounds: 3,
+    warmupMs: 500,
+    warmupMaxRequests: 2_000,
+    durationMs: 4_500,
+    maxRequests: 45_000,
+  },
   propagation: { ratePerSecond: 1_000, warmupMs: 3_000, durationMs: 5_000, maxInFlight: 200, settleMs: 10_000 },
   moderation: { ratePerSecond: 500, warmupMs: 2_000, durationMs: 5_000, maxInFlight: 200, settleMs: 10_000, posts: 20 },
   catchup: { sizes: [10_000, 1_000_000, 10_000_000], getPostsRequests: 1_000, logs: ['file', 'jetstream'] },
@@ -56,7 +63,14 @@ export const FULL_PROFILE: Profile = {
 
 export const SMOKE_PROFILE: Profile = {
   name: 'smoke',
-  creates: { concurrencies: [1, 20, 50], rounds: 1, warmupMs: 200, warmupMaxRequests: 5, durationMs: 2_000, maxRequests: 30 },
+  creates: {
+    concurrencies: [1, 20, 50],
+    rounds: 1,
+    warmupMs: 200,
+    warmupMaxRequests: 5,
+    durationMs: 2_000,
+    maxRequests: 30,
+  },
   propagation: { ratePerSecond: 100, warmupMs: 200, durationMs: 1_000, maxInFlight: 50, settleMs: 10_000 },
   moderation: { ratePerSecond: 100, warmupMs: 200, durationMs: 1_000, maxInFlight: 50, settleMs: 10_000, posts: 4 },
   catchup: { sizes: [2_000], getPostsRequests: 50, logs: ['file'] },

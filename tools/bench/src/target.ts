@@ -30,7 +30,12 @@ export async function startLocalTarget(logDir: string): Promise<Target> {
   const stack = await startStack({ logDir, logLevel: 'warn', services: BENCH_SERVICES });
   return {
     kind: 'local',
-    urls: { posts: stack.url('posts'), comments: stack.url('comments'), query: stack.url('query'), bus: stack.url('event-bus') },
+    urls: {
+      posts: stack.url('posts'),
+      comments: stack.url('comments'),
+      query: stack.url('query'),
+      bus: stack.url('event-bus'),
+    },
     stack,
     close: () => stopAndForgetHistory(stack),
   };
@@ -60,7 +65,8 @@ export function loopbackBaseUrl(raw: string, what: string): string {
   if (!LOOPBACK_HOSTS.has(url.hostname) && !/^127\.\d+\.\d+\.\d+$/.test(url.hostname)) {
     throw new Error(`${what}: "${raw}" is not on this machine; the bench only sends traffic to 127.0.0.1`);
   }
-  if (url.search !== '' || url.hash !== '') throw new Error(`${what}: "${raw}" must be a base URL without query or fragment`);
+  if (url.search !== '' || url.hash !== '')
+    throw new Error(`${what}: "${raw}" must be a base URL without query or fragment`);
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 

@@ -55,7 +55,12 @@ export interface CommentsVerdict {
 
 const POLL_INTERVAL_MS = 250;
 
-export async function verifyPosts(urls: ServiceUrls, prefix: string, acknowledged: readonly AcknowledgedPost[], timeoutMs: number): Promise<PostsVerdict> {
+export async function verifyPosts(
+  urls: ServiceUrls,
+  prefix: string,
+  acknowledged: readonly AcknowledgedPost[],
+  timeoutMs: number,
+): Promise<PostsVerdict> {
   const { verdict, waitedMs } = await judgeUntilComplete(
     urls,
     timeoutMs,
@@ -102,7 +107,11 @@ async function judgeUntilComplete<V>(
   }
 }
 
-export function judgePosts(view: unknown, prefix: string, acknowledged: readonly AcknowledgedPost[]): Omit<PostsVerdict, 'waitedMs'> {
+export function judgePosts(
+  view: unknown,
+  prefix: string,
+  acknowledged: readonly AcknowledgedPost[],
+): Omit<PostsVerdict, 'waitedMs'> {
   const idsByTitle = new Map<string, string[]>();
   for (const post of postsOfView(view) ?? []) {
     if (!post.title.startsWith(prefix)) continue;
@@ -122,7 +131,11 @@ export function judgePosts(view: unknown, prefix: string, acknowledged: readonly
   return { acknowledged: acknowledged.length, missing, duplicated, unacknowledged };
 }
 
-export function judgeComments(view: unknown, prefix: string, acknowledged: readonly AcknowledgedComment[]): Omit<CommentsVerdict, 'waitedMs'> {
+export function judgeComments(
+  view: unknown,
+  prefix: string,
+  acknowledged: readonly AcknowledgedComment[],
+): Omit<CommentsVerdict, 'waitedMs'> {
   const shownByContent = new Map<string, { id: string; postId: string; status: CommentStatus }[]>();
   for (const post of postsOfView(view) ?? []) {
     for (const comment of post.comments) {
@@ -132,7 +145,15 @@ export function judgeComments(view: unknown, prefix: string, acknowledged: reado
       shownByContent.set(comment.content, shown);
     }
   }
-  const verdict = { acknowledged: acknowledged.length, missing: 0, duplicated: 0, misplaced: 0, unsettled: 0, wrongStatus: 0, unacknowledged: 0 };
+  const verdict = {
+    acknowledged: acknowledged.length,
+    missing: 0,
+    duplicated: 0,
+    misplaced: 0,
+    unsettled: 0,
+    wrongStatus: 0,
+    unacknowledged: 0,
+  };
   for (const { id, postId, content, expected } of acknowledged) {
     const shown = shownByContent.get(content) ?? [];
     const first = shown[0];

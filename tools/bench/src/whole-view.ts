@@ -8,7 +8,7 @@ import type { JsonClient } from './http';
 
 export async function readWholeView(query: JsonClient, comments: JsonClient): Promise<PostsView> {
   const pages: PostsView[] = [];
-  for (let path: string | undefined = '/posts'; path !== undefined; ) {
+  for (let path: string | undefined = '/posts'; path !== undefined;) {
     const { status, body, nextPage } = await query.get(path);
     if (status !== 200) throw new Error(`GET ${path} on query answered ${status}`);
     const posts = postsOfView(body);
@@ -27,9 +27,10 @@ export async function readWholeView(query: JsonClient, comments: JsonClient): Pr
 
 async function readOlderComments(comments: JsonClient, first: string): Promise<Comment[]> {
   const pages: Comment[][] = [];
-  for (let path: string | undefined = first; path !== undefined; ) {
+  for (let path: string | undefined = first; path !== undefined;) {
     const { status, body, nextPage } = await comments.get(path);
-    if (status !== 200 || !Array.isArray(body) || !body.every(isComment)) throw new Error(`GET ${path} on comments answered ${status} without a list of comments`);
+    if (status !== 200 || !Array.isArray(body) || !body.every(isComment))
+      throw new Error(`GET ${path} on comments answered ${status} without a list of comments`);
     pages.push(body);
     path = nextPage;
   }

@@ -10,7 +10,16 @@ describe('parseCliArgs', () => {
   it('defaults to every phase on the full profile and the local stack', () => {
     const parsed = options([]);
     expect(parsed.profile.name).toBe('full');
-    expect(parsed.phases).toEqual(['creates', 'propagation', 'moderation', 'catchup', 'stores', 'memory', 'storage', 'jetstream']);
+    expect(parsed.phases).toEqual([
+      'creates',
+      'propagation',
+      'moderation',
+      'catchup',
+      'stores',
+      'memory',
+      'storage',
+      'jetstream',
+    ]);
     expect(parsed.external).toBeUndefined();
     expect(parsed.profile.catchup.sizes).toEqual([10_000, 1_000_000, 10_000_000]);
     expect(parsed.profile.catchup.logs).toEqual(['file', 'jetstream']);
@@ -25,19 +34,42 @@ describe('parseCliArgs', () => {
   });
 
   it('takes the logs of the catch-up phase, the file log always among them', () => {
-    expect(options(['--smoke', '--catchup-logs', 'jetstream, file']).profile.catchup.logs).toEqual(['file', 'jetstream']);
+    expect(options(['--smoke', '--catchup-logs', 'jetstream, file']).profile.catchup.logs).toEqual([
+      'file',
+      'jetstream',
+    ]);
     expect(options(['--catchup-logs', 'file']).profile.catchup.logs).toEqual(['file']);
     expect(() => parseCliArgs(['--catchup-logs', 'jetstream'])).toThrow(/the file log always runs/);
     expect(() => parseCliArgs(['--catchup-logs', 'file,kafka'])).toThrow(/unknown log "kafka"/);
   });
 
   it('takes the three base URLs of a running stack, bus optional, loopback only', () => {
-    const parsed = options(['--posts', 'http://127.0.0.1:4000/', '--comments', 'http://localhost:4001', '--query', 'http://127.0.0.1:4002']);
-    expect(parsed.external).toEqual({ posts: 'http://127.0.0.1:4000', comments: 'http://localhost:4001', query: 'http://127.0.0.1:4002' });
-    expect(() => parseCliArgs(['--posts', 'http://127.0.0.1:1', '--comments', 'http://127.0.0.1:2'])).toThrow(/go together/);
-    expect(() => parseCliArgs(['--posts', 'http://10.0.0.1:1', '--comments', 'http://127.0.0.1:2', '--query', 'http://127.0.0.1:3'])).toThrow(
-      /only sends traffic to 127.0.0.1/,
+    const parsed = options([
+      '--posts',
+      'http://127.0.0.1:4000/',
+      '--comments',
+      'http://localhost:4001',
+      '--query',
+      'http://127.0.0.1:4002',
+    ]);
+    expect(parsed.external).toEqual({
+      posts: 'http://127.0.0.1:4000',
+      comments: 'http://localhost:4001',
+      query: 'http://127.0.0.1:4002',
+    });
+    expect(() => parseCliArgs(['--posts', 'http://127.0.0.1:1', '--comments', 'http://127.0.0.1:2'])).toThrow(
+      /go together/,
     );
+    expect(() =>
+      parseCliArgs([
+        '--posts',
+        'http://10.0.0.1:1',
+        '--comments',
+        'http://127.0.0.1:2',
+        '--query',
+        'http://127.0.0.1:3',
+      ]),
+    ).toThrow(/only sends traffic to 127.0.0.1/);
     expect(() => parseCliArgs(['--bus', 'http://127.0.0.1:4005'])).toThrow(/goes with/);
   });
 

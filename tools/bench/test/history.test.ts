@@ -20,7 +20,10 @@ describe('writeSyntheticHistory', () => {
     expect(summary.events).toBe(5_000);
     expect(summary.bytes).toBe(Buffer.byteLength(text));
 
-    const events = lines.map((line) => JSON.parse(line) as { id: string; type: string; data: Record<string, string>; time: string; seq: number });
+    const events = lines.map(
+      (line) =>
+        JSON.parse(line) as { id: string; type: string; data: Record<string, string>; time: string; seq: number },
+    );
     events.forEach((event, index) => {
       expect(Object.keys(event)).toEqual(['id', 'type', 'data', 'time', 'seq']);
       expect(event.seq).toBe(index + 1);
@@ -52,11 +55,18 @@ describe('writeSyntheticHistory', () => {
       if (type === 'PostCreated') posts.add(data.id as string);
       else expect(posts.has(data.postId as string)).toBe(true);
       if (type === 'CommentCreated') final.set(data.id as string, 'pending');
-      if (type === 'CommentModerated') expect(data.status).toBe(/orange/.test(data.content as string) ? 'rejected' : 'approved');
+      if (type === 'CommentModerated')
+        expect(data.status).toBe(/orange/.test(data.content as string) ? 'rejected' : 'approved');
       if (type === 'CommentUpdated') final.set(data.id as string, data.status as string);
     }
     const count = (status: string) => [...final.values()].filter((value) => value === status).length;
-    expect(summary).toMatchObject({ posts: posts.size, comments: final.size, approved: count('approved'), rejected: count('rejected'), pending: count('pending') });
+    expect(summary).toMatchObject({
+      posts: posts.size,
+      comments: final.size,
+      approved: count('approved'),
+      rejected: count('rejected'),
+      pending: count('pending'),
+    });
     expect(summary.rejected / (summary.approved + summary.rejected)).toBeCloseTo(0.2, 1);
   });
 });

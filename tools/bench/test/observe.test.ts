@@ -13,7 +13,9 @@ interface FakeQuery {
 }
 
 /** A query service stand-in: `routes` answers each request; the open streams are ended on close. */
-async function fakeQuery(route: (req: http.IncomingMessage, res: http.ServerResponse, fake: FakeQuery) => void): Promise<FakeQuery> {
+async function fakeQuery(
+  route: (req: http.IncomingMessage, res: http.ServerResponse, fake: FakeQuery) => void,
+): Promise<FakeQuery> {
   const open = new Set<http.ServerResponse>();
   const fake: FakeQuery = { url: '', streamRequests: [], close: () => Promise.resolve() };
   const server = http.createServer((req, res) => {
@@ -31,10 +33,12 @@ async function fakeQuery(route: (req: http.IncomingMessage, res: http.ServerResp
   return fake;
 }
 
-const sse = (id: number, event: string, data: unknown) => `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+const sse = (id: number, event: string, data: unknown) =>
+  `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 
 /** Resolves once `condition` holds; fails the test after 3 s. */
-const waitFor = (condition: () => boolean) => waitForCondition(condition, { what: 'the observer to see it', timeoutMs: 3_000, intervalMs: 5 });
+const waitFor = (condition: () => boolean) =>
+  waitForCondition(condition, { what: 'the observer to see it', timeoutMs: 3_000, intervalMs: 5 });
 
 describe('observeQuery on a target with the live feed', () => {
   let fake: FakeQuery;
@@ -44,7 +48,13 @@ describe('observeQuery on a target with the live feed', () => {
     fake = await fakeQuery((req, res) => {
       if (req.url !== '/posts/stream') return void res.writeHead(404).end();
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
-      const view = { p1: { id: 'p1', title: `${PREFIX}old`, comments: [{ id: 'c0', content: `${PREFIX}old comment`, status: 'approved' }] } };
+      const view = {
+        p1: {
+          id: 'p1',
+          title: `${PREFIX}old`,
+          comments: [{ id: 'c0', content: `${PREFIX}old comment`, status: 'approved' }],
+        },
+      };
       res.write(`retry: 1000\n\n${sse(4, 'snapshot', view)}`);
       stream = res;
     });

@@ -27,10 +27,26 @@ const EXPECTED_METRICS = [
   'catchup.2k.query-cgroup-peak',
   'catchup.2k.bus-cgroup-peak',
   'catchup.2k.rebuild-cgroup-peak',
-  ...['posts', 'comments', 'moderation'].flatMap((service) => [`catchup.2k.${service}-rebuild-ready`, `catchup.2k.${service}-cgroup-peak`, `catchup.2k.${service}-oom-kills`]),
+  ...['posts', 'comments', 'moderation'].flatMap((service) => [
+    `catchup.2k.${service}-rebuild-ready`,
+    `catchup.2k.${service}-cgroup-peak`,
+    `catchup.2k.${service}-oom-kills`,
+  ]),
   ...['sqlite', 'lmdb'].flatMap((engine) => [`stores.${engine}.apply-rate`, `stores.${engine}.page-p99`]),
-  ...['event-bus', 'posts', 'comments', 'query', 'moderation'].flatMap((service) => [`memory.${service}.idle`, `memory.${service}.after-load`]),
-  ...['event', 'PostCreated', 'CommentCreated', 'CommentModerated', 'CommentUpdated', 'events-per-gib', 'posts-per-gib', 'comments-per-gib'].map((key) => `storage.${key}`),
+  ...['event-bus', 'posts', 'comments', 'query', 'moderation'].flatMap((service) => [
+    `memory.${service}.idle`,
+    `memory.${service}.after-load`,
+  ]),
+  ...[
+    'event',
+    'PostCreated',
+    'CommentCreated',
+    'CommentModerated',
+    'CommentUpdated',
+    'events-per-gib',
+    'posts-per-gib',
+    'comments-per-gib',
+  ].map((key) => `storage.${key}`),
 ];
 
 describe('bench smoke run on the local stack', () => {
@@ -40,7 +56,11 @@ describe('bench smoke run on the local stack', () => {
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'bench-smoke-'));
     // The JetStream phase needs a nats-server: its smoke run is in `npm run test:cluster` (test/cluster/).
-    report = await runBench({ profile: SMOKE_PROFILE, phases: PHASES.filter((phase) => phase !== 'jetstream'), logDir: path.join(dir, 'logs') });
+    report = await runBench({
+      profile: SMOKE_PROFILE,
+      phases: PHASES.filter((phase) => phase !== 'jetstream'),
+      logDir: path.join(dir, 'logs'),
+    });
   }, 110_000);
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
@@ -56,11 +76,25 @@ describe('bench smoke run on the local stack', () => {
     expect(propagation?.verification).toMatchObject({ missing: 0, duplicated: 0, unacknowledged: 0 });
     expect(propagation?.notSeen).toBe(0);
     expect(propagation?.visibleMs.count).toBeGreaterThan(50);
-    expect(moderation?.verification).toMatchObject({ missing: 0, duplicated: 0, misplaced: 0, unsettled: 0, wrongStatus: 0, unacknowledged: 0 });
+    expect(moderation?.verification).toMatchObject({
+      missing: 0,
+      duplicated: 0,
+      misplaced: 0,
+      unsettled: 0,
+      wrongStatus: 0,
+      unacknowledged: 0,
+    });
     expect(moderation?.verification.acknowledged).toBeGreaterThan(50);
     expect(moderation?.neverSettled).toBe(0);
     expect(moderation?.wrongStatus).toBe(0);
-    expect(catchup?.runs.map((run) => [run.history.events, run.file.complete, run.file.fresh.cgroup?.oomKills, run.jetstream])).toEqual([[2_000, true, 0, null]]);
+    expect(
+      catchup?.runs.map((run) => [
+        run.history.events,
+        run.file.complete,
+        run.file.fresh.cgroup?.oomKills,
+        run.jetstream,
+      ]),
+    ).toEqual([[2_000, true, 0, null]]);
     expect(catchup?.runs[0]?.services.map(({ service, cgroup }) => [service, cgroup?.oomKills])).toEqual([
       ['posts', 0],
       ['comments', 0],
@@ -74,7 +108,9 @@ describe('bench smoke run on the local stack', () => {
     const types = Object.values(storage.byType);
     expect(types.reduce((sum, type) => sum + type.bytes, 0)).toBe(storage.total.bytes);
     expect(types.reduce((sum, type) => sum + type.events, 0)).toBe(storage.total.events);
-    const acknowledged = (report.details.creates?.verification.acknowledged ?? 0) + (report.details.moderation?.verification.acknowledged ?? 0);
+    const acknowledged =
+      (report.details.creates?.verification.acknowledged ?? 0) +
+      (report.details.moderation?.verification.acknowledged ?? 0);
     expect(storage.total.events).toBeGreaterThanOrEqual(acknowledged);
   });
 
@@ -85,7 +121,10 @@ describe('bench smoke run on the local stack', () => {
 
   it('writes a JSON report with a value for each metric, and the Markdown summary', async () => {
     const written = await writeResults(report, dir, 'jest smoke');
-    const json = JSON.parse(await readFile(written.json, 'utf8')) as { command: string; metrics: { key: string; value: number | null }[] };
+    const json = JSON.parse(await readFile(written.json, 'utf8')) as {
+      command: string;
+      metrics: { key: string; value: number | null }[];
+    };
     expect(json.command).toBe('jest smoke');
     const values = new Map(json.metrics.map(({ key, value }) => [key, value]));
     for (const key of EXPECTED_METRICS) expect([key, typeof values.get(key)]).toEqual([key, 'number']);

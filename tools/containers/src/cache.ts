@@ -22,7 +22,10 @@ export interface CacheLayout {
   tmp: string;
 }
 
-export function cacheLayout(root = process.env.BLOG_CONTAINERS_CACHE || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'blog-containers')): CacheLayout {
+export function cacheLayout(
+  root = process.env.BLOG_CONTAINERS_CACHE ||
+    path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'blog-containers'),
+): CacheLayout {
   const resolved = path.resolve(root);
   return {
     root: resolved,

@@ -16,7 +16,9 @@ const TOOLS: readonly { program: string; pkg: string }[] = [
 
 export function assertRoot(): void {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    throw new Error('the container step needs root: it installs packages, runs debootstrap and uses root podman (run it as root, as CI does)');
+    throw new Error(
+      'the container step needs root: it installs packages, runs debootstrap and uses root podman (run it as root, as CI does)',
+    );
   }
 }
 
@@ -41,7 +43,8 @@ interface AptSource {
 function aptSources(): AptSource[] {
   const files = ['/etc/apt/sources.list'];
   const dir = '/etc/apt/sources.list.d';
-  if (existsSync(dir)) for (const name of readdirSync(dir).sort()) if (/\.(list|sources)$/.test(name)) files.push(path.join(dir, name));
+  if (existsSync(dir))
+    for (const name of readdirSync(dir).sort()) if (/\.(list|sources)$/.test(name)) files.push(path.join(dir, name));
   const sources: AptSource[] = [];
   for (const file of files) {
     if (!existsSync(file)) continue;
@@ -50,7 +53,8 @@ function aptSources(): AptSource[] {
       for (const stanza of text.split(/\n\s*\n/)) {
         const field = (name: string) => new RegExp(`^${name}:\\s*(.+)$`, 'mi').exec(stanza)?.[1]?.trim();
         const uri = field('URIs')?.split(/\s+/)[0];
-        if (uri && /\bdeb\b/.test(field('Types') ?? '') && !/^enabled:\s*no\s*$/im.test(stanza)) sources.push({ uri, suites: (field('Suites') ?? '').split(/\s+/).filter(Boolean) });
+        if (uri && /\bdeb\b/.test(field('Types') ?? '') && !/^enabled:\s*no\s*$/im.test(stanza))
+          sources.push({ uri, suites: (field('Suites') ?? '').split(/\s+/).filter(Boolean) });
       }
     } else {
       for (const line of text.split('\n')) {
@@ -90,10 +94,20 @@ export async function trustedCertificates(): Promise<{ pem: string; sources: str
   const candidates = [process.env.NODE_EXTRA_CA_CERTS, process.env.SSL_CERT_FILE];
   const cafile = await run('npm', ['config', 'get', 'cafile']);
   if (cafile.code === 0) candidates.push(cafile.stdout.trim());
-  const sources = [...new Set(candidates.filter((file): file is string => typeof file === 'string' && file !== '' && file !== 'null' && file !== 'undefined' && existsSync(file)))];
+  const sources = [
+    ...new Set(
+      candidates.filter(
+        (file): file is string =>
+          typeof file === 'string' && file !== '' && file !== 'null' && file !== 'undefined' && existsSync(file),
+      ),
+    ),
+  ];
   const certificates = new Set<string>(tls.rootCertificates.map((pem) => pem.trim()));
   for (const file of sources) {
-    for (const match of readFileSync(file, 'utf8').matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)) certificates.add(match[0].trim());
+    for (const match of readFileSync(file, 'utf8').matchAll(
+      /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g,
+    ))
+      certificates.add(match[0].trim());
   }
   return { pem: `${[...certificates].join('\n')}\n`, sources };
 }

@@ -40,9 +40,17 @@ export interface ImageBuild {
 /** Every artifact's production image, and the dev image of `devImage`. */
 export function plannedBuilds(devImage: string): ImageBuild[] {
   const artifacts = dockerArtifacts(loadSkaffold());
-  if (!artifacts.some((artifact) => artifact.image === devImage)) throw new Error(`no skaffold artifact builds ${devImage}`);
-  const builds: ImageBuild[] = artifacts.map(({ image, dockerfile, context }) => ({ image, target: 'production', tag: image, dockerfile, context }));
-  for (const { image, dockerfile, context } of artifacts) if (image === devImage) builds.push({ image, target: 'dev', tag: `${image}:dev`, dockerfile, context });
+  if (!artifacts.some((artifact) => artifact.image === devImage))
+    throw new Error(`no skaffold artifact builds ${devImage}`);
+  const builds: ImageBuild[] = artifacts.map(({ image, dockerfile, context }) => ({
+    image,
+    target: 'production',
+    tag: image,
+    dockerfile,
+    context,
+  }));
+  for (const { image, dockerfile, context } of artifacts)
+    if (image === devImage) builds.push({ image, target: 'dev', tag: `${image}:dev`, dockerfile, context });
   return builds;
 }
 
@@ -77,9 +85,13 @@ function contextSources(stages: readonly Stage[]): string[] {
 
 /** Does a COPY source (a file, a folder, a glob, '.') read this context file? */
 export function readsFile(source: string, file: string): boolean {
-  const normalized = path.posix.normalize(source).replace(/^\.\/?/, '').replace(/\/+$/, '');
+  const normalized = path.posix
+    .normalize(source)
+    .replace(/^\.\/?/, '')
+    .replace(/\/+$/, '');
   if (normalized === '' || normalized === '.') return true;
-  if (/[*?[]/.test(normalized)) return minimatch(file, normalized, { dot: true }) || minimatch(file, `${normalized}/**`, { dot: true });
+  if (/[*?[]/.test(normalized))
+    return minimatch(file, normalized, { dot: true }) || minimatch(file, `${normalized}/**`, { dot: true });
   return file === normalized || file.startsWith(`${normalized}/`);
 }
 
@@ -88,7 +100,16 @@ export function inputsKey(build: ImageBuild, baseId: string): string {
   const dockerfileText = readFileSync(repoPath(build.dockerfile), 'utf8');
   const sources = contextSources(parseDockerfile(dockerfileText));
   const hash = createHash('sha256');
-  hash.update(JSON.stringify({ recipe: BUILD_RECIPE, baseId, dockerfile: build.dockerfile, dockerfileText, target: build.target, context: build.context }));
+  hash.update(
+    JSON.stringify({
+      recipe: BUILD_RECIPE,
+      baseId,
+      dockerfile: build.dockerfile,
+      dockerfileText,
+      target: build.target,
+      context: build.context,
+    }),
+  );
   for (const file of buildContextFiles(build.context)) {
     if (!sources.some((source) => readsFile(source, file))) continue;
     const absolute = repoPath(path.posix.join(build.context, file));
@@ -141,13 +162,18 @@ export async function buildImages(builds: readonly ImageBuild[], options: BuildO
   return results;
 }
 
-async function buildOne(build: ImageBuild, { podman, baseId, mounts, state, force, logDir, log }: BuildOptions): Promise<BuiltImage> {
+async function buildOne(
+  build: ImageBuild,
+  { podman, baseId, mounts, state, force, logDir, log }: BuildOptions,
+): Promise<BuiltImage> {
   const key = inputsKey(build, baseId);
   const kept = state.images[build.tag];
   if (!force && kept?.key === key) {
     const image = await podman.image(build.tag);
     if (image?.id === kept.id) {
-      log(`  ${build.tag} (${build.target}): inputs unchanged, kept image ${image.id.slice(0, 12)} (${formatSize(image.size)})`);
+      log(
+        `  ${build.tag} (${build.target}): inputs unchanged, kept image ${image.id.slice(0, 12)} (${formatSize(image.size)})`,
+      );
       return { build, id: image.id, size: image.size, seconds: undefined };
     }
   }
@@ -157,22 +183,30 @@ async function buildOne(build: ImageBuild, { podman, baseId, mounts, state, forc
     await podman.check(
       [
         'build',
-        '--runtime', 'runc',
+        '--runtime',
+        'runc',
         '--pull=never',
         '--layers=false',
-        '--network', 'host',
+        '--network',
+        'host',
         ...ULIMITS,
-        '--volume', `${mounts.npmConfigDir}:/usr/local/etc:ro`,
-        '--volume', `${mounts.npmCache}:/mnt`,
-        '--file', repoPath(build.dockerfile),
-        '--target', build.target,
-        '--tag', build.tag,
+        '--volume',
+        `${mounts.npmConfigDir}:/usr/local/etc:ro`,
+        '--volume',
+        `${mounts.npmCache}:/mnt`,
+        '--file',
+        repoPath(build.dockerfile),
+        '--target',
+        build.target,
+        '--tag',
+        build.tag,
         repoPath(build.context),
       ],
       { logFile, timeoutMs: BUILD_TIMEOUT_MS },
     );
   } catch (err) {
-    if (err instanceof CommandError) throw new Error(`building ${build.tag} (${build.dockerfile}, target ${build.target}) failed: ${err.message}`);
+    if (err instanceof CommandError)
+      throw new Error(`building ${build.tag} (${build.dockerfile}, target ${build.target}) failed: ${err.message}`);
     throw err;
   }
   const elapsed = (Date.now() - started) / 1000;

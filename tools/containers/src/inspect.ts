@@ -9,7 +9,13 @@ import type { Podman } from './podman';
 import type { ContainerSpec } from './stack';
 
 /** Mount points of the runtime itself (kernel file systems, the files podman writes), not of the pod. */
-const RUNTIME_MOUNTS = [/^\/proc(\/|$)/, /^\/sys(\/|$)/, /^\/dev(\/|$)/, /^\/etc\/(hosts|hostname|resolv\.conf)$/, /^\/run\/\.containerenv$/];
+const RUNTIME_MOUNTS = [
+  /^\/proc(\/|$)/,
+  /^\/sys(\/|$)/,
+  /^\/dev(\/|$)/,
+  /^\/etc\/(hosts|hostname|resolv\.conf)$/,
+  /^\/run\/\.containerenv$/,
+];
 
 /**
  * The images whose services open SQLite stores through better-sqlite3 (a native addon, compiled in the
@@ -18,7 +24,8 @@ const RUNTIME_MOUNTS = [/^\/proc(\/|$)/, /^\/sys(\/|$)/, /^\/dev(\/|$)/, /^\/etc
 export const SQLITE_IMAGES: readonly string[] = ['blog/posts', 'blog/comments', 'blog/query', 'blog/moderation'];
 
 /** Opens an in-memory database with better-sqlite3, runs a statement and prints SQLite's version. */
-const SQLITE_PROBE = "const db = new (require('better-sqlite3'))(':memory:'); console.log(db.prepare('select sqlite_version() as version').get().version); db.close()";
+const SQLITE_PROBE =
+  "const db = new (require('better-sqlite3'))(':memory:'); console.log(db.prepare('select sqlite_version() as version').get().version); db.close()";
 
 export interface ProcessFacts {
   pid: number;
@@ -41,7 +48,9 @@ export function parseMountInfo(text: string): { mountPoint: string; options: str
     .filter(Boolean)
     .map((line) => {
       const fields = line.split(' ');
-      const mountPoint = (fields[4] ?? '').replace(/\\([0-7]{3})/g, (_match, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+      const mountPoint = (fields[4] ?? '').replace(/\\([0-7]{3})/g, (_match, octal: string) =>
+        String.fromCharCode(parseInt(octal, 8)),
+      );
       return { mountPoint, options: (fields[5] ?? '').split(',') };
     });
 }
@@ -61,7 +70,12 @@ export function processFacts(pid: number): ProcessFacts {
     argv: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean),
     rootReadOnly: root?.options.includes('ro') ?? false,
     writable: mounts
-      .filter((mount) => mount.mountPoint !== '/' && mount.options.includes('rw') && !RUNTIME_MOUNTS.some((pattern) => pattern.test(mount.mountPoint)))
+      .filter(
+        (mount) =>
+          mount.mountPoint !== '/' &&
+          mount.options.includes('rw') &&
+          !RUNTIME_MOUNTS.some((pattern) => pattern.test(mount.mountPoint)),
+      )
       .map((mount) => mount.mountPoint)
       .sort(),
   };
@@ -94,18 +108,28 @@ export async function checkContainer(podman: Podman, spec: ContainerSpec, baseUr
   const { pid } = await podman.state(spec.name);
   const facts = processFacts(pid);
   if (facts.uid === 0) problems.push('the main process runs as root');
-  if (plan.runAsUser !== undefined && facts.uid !== plan.runAsUser) problems.push(`the main process runs as uid ${facts.uid}, the manifest's runAsUser is ${plan.runAsUser}`);
-  if (plan.runAsGroup !== undefined && facts.gid !== plan.runAsGroup) problems.push(`the main process runs as gid ${facts.gid}, the manifest's runAsGroup is ${plan.runAsGroup}`);
-  if (/[^0]/.test(facts.capEff) || /[^0]/.test(facts.capBnd)) problems.push(`capabilities left: effective ${facts.capEff}, bounding ${facts.capBnd}`);
+  if (plan.runAsUser !== undefined && facts.uid !== plan.runAsUser)
+    problems.push(`the main process runs as uid ${facts.uid}, the manifest's runAsUser is ${plan.runAsUser}`);
+  if (plan.runAsGroup !== undefined && facts.gid !== plan.runAsGroup)
+    problems.push(`the main process runs as gid ${facts.gid}, the manifest's runAsGroup is ${plan.runAsGroup}`);
+  if (/[^0]/.test(facts.capEff) || /[^0]/.test(facts.capBnd))
+    problems.push(`capabilities left: effective ${facts.capEff}, bounding ${facts.capBnd}`);
   if (!facts.noNewPrivs) problems.push('no_new_privs is not set');
   if (!facts.rootReadOnly) problems.push('the root file system is mounted read-write');
-  const volumes = plan.volumes.filter((volume) => !volume.readOnly).map((volume) => volume.path).sort();
-  if (JSON.stringify(facts.writable) !== JSON.stringify(volumes)) problems.push(`writable mounts ${JSON.stringify(facts.writable)}, the pod's writable volumes ${JSON.stringify(volumes)}`);
+  const volumes = plan.volumes
+    .filter((volume) => !volume.readOnly)
+    .map((volume) => volume.path)
+    .sort();
+  if (JSON.stringify(facts.writable) !== JSON.stringify(volumes))
+    problems.push(
+      `writable mounts ${JSON.stringify(facts.writable)}, the pod's writable volumes ${JSON.stringify(volumes)}`,
+    );
 
   // Even root (without capabilities) cannot write to the root file system.
   const write = await podman.run(['exec', '--user', '0', spec.name, 'sh', '-c', 'echo x > /.read-only-probe']);
   if (write.code === 0) problems.push('root could write /.read-only-probe');
-  else if (!/read-only file system/i.test(write.stderr)) problems.push(`writing / failed, but not as read-only: ${write.stderr.trim()}`);
+  else if (!/read-only file system/i.test(write.stderr))
+    problems.push(`writing / failed, but not as read-only: ${write.stderr.trim()}`);
   // The image's user can write where the pod has an emptyDir.
   for (const volume of plan.volumes.filter((candidate) => candidate.kind === 'emptyDir' && !candidate.readOnly)) {
     const probe = `${volume.path}/.write-probe`;
@@ -120,7 +144,13 @@ export async function checkContainer(podman: Podman, spec: ContainerSpec, baseUr
     } else {
       sqlite = 'FAILED';
       // Node prints the failing line of code first; the error's own line says why (no bindings file, another ABI…).
-      const why = loaded.stderr.split('\n').find((line) => /^\w*Error\b/.test(line.trim()))?.trim() || loaded.stderr.trim() || `node exited with ${loaded.code ?? loaded.signal}`;
+      const why =
+        loaded.stderr
+          .split('\n')
+          .find((line) => /^\w*Error\b/.test(line.trim()))
+          ?.trim() ||
+        loaded.stderr.trim() ||
+        `node exited with ${loaded.code ?? loaded.signal}`;
       problems.push(`better-sqlite3 does not load: ${why}`);
     }
   }

@@ -43,7 +43,14 @@ interface Options {
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  const options: Options = { fresh: false, rebuild: false, purge: false, jobs: 2, devImage: 'blog/client', driver: process.env.BLOG_CONTAINERS_STORAGE_DRIVER || 'vfs' };
+  const options: Options = {
+    fresh: false,
+    rebuild: false,
+    purge: false,
+    jobs: 2,
+    devImage: 'blog/client',
+    driver: process.env.BLOG_CONTAINERS_STORAGE_DRIVER || 'vfs',
+  };
   for (const arg of argv) {
     const [flag, value] = arg.split('=', 2);
     if (flag === '--fresh') options.fresh = true;
@@ -62,8 +69,11 @@ const log = (line = '') => console.log(line);
 const section = (title: string) => log(`\n== ${title} (${seconds(Date.now() - started)} s)`);
 
 function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)));
-  const line = (cells: readonly string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join(' | ')} |`;
+  const widths = headers.map((header, column) =>
+    Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join(' | ')} |`;
   return [line(headers), `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`, ...rows.map(line)].join('\n');
 }
 
@@ -88,7 +98,16 @@ async function writeBuildConfig(dir: string): Promise<string[]> {
   const registry = await npmRegistry();
   writeFileSync(
     path.join(dir, 'npmrc'),
-    ['# Written by tools/containers for builds on this machine only; never part of an image.', `registry=${registry}`, 'cafile=/usr/local/etc/blog-ci-ca.crt', 'cache=/mnt', 'update-notifier=false', 'fund=false', 'audit=false', ''].join('\n'),
+    [
+      '# Written by tools/containers for builds on this machine only; never part of an image.',
+      `registry=${registry}`,
+      'cafile=/usr/local/etc/blog-ci-ca.crt',
+      'cache=/mnt',
+      'update-notifier=false',
+      'fund=false',
+      'audit=false',
+      '',
+    ].join('\n'),
   );
   return sources;
 }
@@ -123,13 +142,17 @@ async function containerStep(options: Options, layout: CacheLayout, podman: Podm
   const failures: string[] = [];
   rmSync(ARTIFACTS, { recursive: true, force: true });
   mkdirSync(ARTIFACTS, { recursive: true });
-  log(`Container step: cache ${layout.root}, podman storage driver ${options.driver}, logs in ${path.relative(ROOT, ARTIFACTS)}/`);
+  log(
+    `Container step: cache ${layout.root}, podman storage driver ${options.driver}, logs in ${path.relative(ROOT, ARTIFACTS)}/`,
+  );
 
   // ---- 1. tools ----
   section('1. podman, runc, debootstrap');
   const installed = await ensureTools(path.join(ARTIFACTS, 'apt.log'));
   log(installed.length > 0 ? `  installed ${installed.join(', ')}` : '  already installed');
-  log(`  ${(await run('podman', ['--version'])).stdout.trim()}, ${(await run('runc', ['--version'])).stdout.split('\n')[0] ?? ''}`);
+  log(
+    `  ${(await run('podman', ['--version'])).stdout.trim()}, ${(await run('runc', ['--version'])).stdout.split('\n')[0] ?? ''}`,
+  );
   if (options.fresh && existsSync(layout.root)) {
     log(`  --fresh: deleting ${layout.root}`);
     await removeLeftovers(podman, layout);
@@ -143,20 +166,33 @@ async function containerStep(options: Options, layout: CacheLayout, podman: Podm
   section('2. base image');
   const builds = plannedBuilds(options.devImage);
   const bases = externalBases(builds);
-  if (bases.length !== 1 || !bases[0]) throw new Error(`the Dockerfiles build FROM ${bases.join(', ') || 'nothing'}; the container step stands in for exactly one base image`);
+  if (bases.length !== 1 || !bases[0])
+    throw new Error(
+      `the Dockerfiles build FROM ${bases.join(', ') || 'nothing'}; the container step stands in for exactly one base image`,
+    );
   const spec = baseImageSpec(bases[0]);
   const baseStarted = Date.now();
   const keptBase = state.base?.key === recipeKey(spec) ? await podman.image(spec.name) : undefined;
   let baseSeconds: number | undefined;
   if (keptBase && keptBase.id === state.base?.id) {
-    log(`  ${spec.name}: kept stand-in ${keptBase.id.slice(0, 12)} (Node ${state.base.nodeVersion}, ${formatSize(keptBase.size)})`);
+    log(
+      `  ${spec.name}: kept stand-in ${keptBase.id.slice(0, 12)} (Node ${state.base.nodeVersion}, ${formatSize(keptBase.size)})`,
+    );
   } else {
-    log(`  ${spec.name}: making the stand-in (debootstrap ${spec.suite} minbase, Node ${spec.nodeMajor} and npm ${spec.npmMajor} from the npm registry)`);
-    state.base = await makeBaseImage(podman, spec, { workDir: path.join(layout.tmp, 'base'), npmCache: layout.npm, logFile: path.join(ARTIFACTS, 'base.log') });
+    log(
+      `  ${spec.name}: making the stand-in (debootstrap ${spec.suite} minbase, Node ${spec.nodeMajor} and npm ${spec.npmMajor} from the npm registry)`,
+    );
+    state.base = await makeBaseImage(podman, spec, {
+      workDir: path.join(layout.tmp, 'base'),
+      npmCache: layout.npm,
+      logFile: path.join(ARTIFACTS, 'base.log'),
+    });
     state.images = {}; // built on another base
     saveState(layout, state);
     baseSeconds = (Date.now() - baseStarted) / 1000;
-    log(`  made ${state.base.id.slice(0, 12)} with Node ${state.base.nodeVersion} in ${seconds(Date.now() - baseStarted)} s`);
+    log(
+      `  made ${state.base.id.slice(0, 12)} with Node ${state.base.nodeVersion} in ${seconds(Date.now() - baseStarted)} s`,
+    );
   }
   const base = await podman.image(spec.name);
   if (!base) throw new Error(`${spec.name} is missing from the store`);
@@ -169,7 +205,16 @@ async function containerStep(options: Options, layout: CacheLayout, podman: Podm
   const buildsStarted = Date.now();
   let built: BuiltImage[];
   try {
-    built = await buildImages(builds, { podman, baseId: base.id, mounts: { npmConfigDir, npmCache: layout.npm }, state, jobs: options.jobs, force: options.rebuild, logDir: ARTIFACTS, log });
+    built = await buildImages(builds, {
+      podman,
+      baseId: base.id,
+      mounts: { npmConfigDir, npmCache: layout.npm },
+      state,
+      jobs: options.jobs,
+      force: options.rebuild,
+      logDir: ARTIFACTS,
+      log,
+    });
   } finally {
     saveState(layout, state);
   }
@@ -183,16 +228,31 @@ async function containerStep(options: Options, layout: CacheLayout, podman: Podm
   const manifestPortsFree = (await Promise.all(wanted.map(portIsFree))).every(Boolean);
   const [devPort = 0, ...spare] = await freePorts(plans.length + 1);
   const ports = manifestPortsFree ? wanted : spare;
-  if (!manifestPortsFree) log(`  some of the manifests' ports (${wanted.join(', ')}) are taken here: using ${ports.join(', ')}`);
+  if (!manifestPortsFree)
+    log(`  some of the manifests' ports (${wanted.join(', ')}) are taken here: using ${ports.join(', ')}`);
   const portOf = (name: string) => ports[plans.findIndex((plan) => plan.name === name)];
   const specs: ContainerSpec[] = plans.map((plan, index) => {
     const port = ports[index] ?? 0;
-    return { plan, name: `${CONTAINER_PREFIX}${plan.name}`, tag: plan.image, port, env: localEnv(plan, port, portOf, manifests) };
+    return {
+      plan,
+      name: `${CONTAINER_PREFIX}${plan.name}`,
+      tag: plan.image,
+      port,
+      env: localEnv(plan, port, portOf, manifests),
+    };
   });
   const devBuild = built.find((image) => image.build.target === 'dev');
   const devPlan = plans.find((plan) => plan.image === devBuild?.build.image);
   const devSpec: ContainerSpec | undefined =
-    devBuild && devPlan ? { plan: devPlan, name: `${CONTAINER_PREFIX}${devPlan.name}-dev`, tag: devBuild.build.tag, port: devPort, env: localEnv(devPlan, devPort, portOf, manifests) } : undefined;
+    devBuild && devPlan
+      ? {
+          plan: devPlan,
+          name: `${CONTAINER_PREFIX}${devPlan.name}-dev`,
+          tag: devBuild.build.tag,
+          port: devPort,
+          env: localEnv(devPlan, devPort, portOf, manifests),
+        }
+      : undefined;
 
   const stack = new ContainerStack(podman, path.join(layout.tmp, 'volumes'), path.join(ARTIFACTS, 'logs'));
   const reports: ContainerReport[] = [];
@@ -219,12 +279,17 @@ async function containerStep(options: Options, layout: CacheLayout, podman: Podm
             last = `HTTP ${page.status} ${page.text.slice(0, 80)}`;
             return page.status === 200 && page.text.includes('/@vite/client') && Date.now();
           },
-          { what: `${devSpec.name} to serve Vite's dev page`, timeoutMs: devSpec.plan.startupBudgetMs, detail: () => `last GET /: ${last}` },
+          {
+            what: `${devSpec.name} to serve Vite's dev page`,
+            timeoutMs: devSpec.plan.startupBudgetMs,
+            detail: () => `last GET /: ${last}`,
+          },
         ).catch((err: unknown) => {
           failures.push(`${devSpec.name}: ${err instanceof Error ? err.message : String(err)}`);
           return undefined;
         });
-        if (viteMs !== undefined) log(`  ${devSpec.name}: Vite's dev page served ${seconds(viteMs - devStarted)} s after the start`);
+        if (viteMs !== undefined)
+          log(`  ${devSpec.name}: Vite's dev page served ${seconds(viteMs - devStarted)} s after the start`);
       }
     }
     for (const spec of [...specs, ...(devSpec ? [devSpec] : [])]) {
@@ -234,7 +299,20 @@ async function containerStep(options: Options, layout: CacheLayout, podman: Podm
     }
     log(
       table(
-        ['container', 'image', 'port', 'ready after', 'probes', 'uid:gid', 'PID 1', 'root fs', 'writable', 'caps', 'sqlite', 'checks'],
+        [
+          'container',
+          'image',
+          'port',
+          'ready after',
+          'probes',
+          'uid:gid',
+          'PID 1',
+          'root fs',
+          'writable',
+          'caps',
+          'sqlite',
+          'checks',
+        ],
         reports.map((report) => {
           const spec = [...specs, devSpec].find((candidate) => candidate?.name === report.name);
           return [
@@ -260,11 +338,26 @@ async function containerStep(options: Options, layout: CacheLayout, podman: Podm
     const client = specs.find((spec) => spec.plan.name === 'client');
     const bus = specs.find((spec) => spec.plan.name === 'event-bus');
     if (!client || !bus) throw new Error('the manifests run no client or no event-bus');
-    const jest = await run(process.execPath, [require.resolve('jest/bin/jest', { paths: [ROOT] }), '--config', path.join(__dirname, '..', 'jest.config.js'), '--ci'], {
-      cwd: ROOT,
-      inherit: true,
-      env: { ...process.env, BLOG_URL: stack.url(client), BLOG_EVENT_BUS_URL: stack.url(bus), BLOG_EVENTS_TOKEN: bus.plan.env.EVENTS_TOKEN ?? '', BLOG_ARTIFACTS: ARTIFACTS },
-    });
+    const jest = await run(
+      process.execPath,
+      [
+        require.resolve('jest/bin/jest', { paths: [ROOT] }),
+        '--config',
+        path.join(__dirname, '..', 'jest.config.js'),
+        '--ci',
+      ],
+      {
+        cwd: ROOT,
+        inherit: true,
+        env: {
+          ...process.env,
+          BLOG_URL: stack.url(client),
+          BLOG_EVENT_BUS_URL: stack.url(bus),
+          BLOG_EVENTS_TOKEN: bus.plan.env.EVENTS_TOKEN ?? '',
+          BLOG_ARTIFACTS: ARTIFACTS,
+        },
+      },
+    );
     flowPassed = jest.code === 0;
     if (!flowPassed) failures.push(`the flow against the containers failed (jest exit ${jest.code ?? jest.signal})`);
 
@@ -273,16 +366,24 @@ async function containerStep(options: Options, layout: CacheLayout, podman: Podm
     // Everything that talks to the bus first, then the bus, as a rollout would drain them.
     const last = specs.filter((spec) => spec.plan.name === 'event-bus');
     const first = [...specs.filter((spec) => !last.includes(spec)), ...(devSpec ? [devSpec] : [])];
-    for (const group of [first, last]) stops.push(...(await Promise.all(group.map((spec) => stopContainer(podman, spec)))));
+    for (const group of [first, last])
+      stops.push(...(await Promise.all(group.map((spec) => stopContainer(podman, spec)))));
     for (const stop of stops) {
       const grace = [...specs, devSpec].find((spec) => spec?.name === stop.name)?.plan.graceSeconds ?? 0;
       if (stop.killed) failures.push(`${stop.name}: still running ${grace} s after SIGTERM; it had to be killed`);
-      else if (stop.exitCode !== 0) failures.push(`${stop.name}: exited with ${stop.exitCode ?? 'no exit code'} after SIGTERM, expected 0`);
+      else if (stop.exitCode !== 0)
+        failures.push(`${stop.name}: exited with ${stop.exitCode ?? 'no exit code'} after SIGTERM, expected 0`);
     }
     log(
       table(
         ['container', 'grace period', 'exited after', 'exit code', 'SIGKILL needed'],
-        stops.map((stop) => [stop.name, `${[...specs, devSpec].find((spec) => spec?.name === stop.name)?.plan.graceSeconds ?? '?'} s`, `${stop.seconds.toFixed(1)} s`, String(stop.exitCode ?? '-'), stop.killed ? 'YES' : 'no']),
+        stops.map((stop) => [
+          stop.name,
+          `${[...specs, devSpec].find((spec) => spec?.name === stop.name)?.plan.graceSeconds ?? '?'} s`,
+          `${stop.seconds.toFixed(1)} s`,
+          String(stop.exitCode ?? '-'),
+          stop.killed ? 'YES' : 'no',
+        ]),
       ),
     );
   } finally {
@@ -292,8 +393,18 @@ async function containerStep(options: Options, layout: CacheLayout, podman: Podm
   // ---- 7. sizes, times, cleanup ----
   section('7. images and build times');
   const imageRows = [
-    [`${spec.name} (stand-in)`, 'base', formatSize(base.size), baseSeconds === undefined ? 'kept' : `${seconds(baseSeconds * 1000)} s`],
-    ...built.map((image) => [image.build.tag, image.build.target, formatSize(image.size), image.seconds === undefined ? 'kept' : `${seconds(image.seconds * 1000)} s`]),
+    [
+      `${spec.name} (stand-in)`,
+      'base',
+      formatSize(base.size),
+      baseSeconds === undefined ? 'kept' : `${seconds(baseSeconds * 1000)} s`,
+    ],
+    ...built.map((image) => [
+      image.build.tag,
+      image.build.target,
+      formatSize(image.size),
+      image.seconds === undefined ? 'kept' : `${seconds(image.seconds * 1000)} s`,
+    ]),
   ];
   const imageTable = table(['image', 'target', 'size', 'build'], imageRows);
   log(imageTable);
@@ -316,7 +427,9 @@ async function containerStep(options: Options, layout: CacheLayout, podman: Podm
     log(`\nContainer step FAILED after ${total}:\n${failures.map((failure) => `  - ${failure}`).join('\n')}`);
     return 1;
   }
-  log(`\nContainer step passed in ${total}: ${built.length} images, ${reports.length} containers checked, the flow ${flowPassed ? 'passed' : 'did not run'}, ${stops.length} clean SIGTERM exits.`);
+  log(
+    `\nContainer step passed in ${total}: ${built.length} images, ${reports.length} containers checked, the flow ${flowPassed ? 'passed' : 'did not run'}, ${stops.length} clean SIGTERM exits.`,
+  );
   return 0;
 }
 
@@ -330,7 +443,9 @@ main().then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    console.error(`\nContainer step FAILED after ${seconds(Date.now() - started)} s: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(
+      `\nContainer step FAILED after ${seconds(Date.now() - started)} s: ${err instanceof Error ? err.message : String(err)}`,
+    );
     process.exitCode = 1;
   },
 );

@@ -6,7 +6,15 @@
  */
 import { parseQuantity } from '@blog/deploy-checks/hardening';
 import { loopbackEnv } from '@blog/deploy-checks/loopback';
-import { containerEnv, containersRunning, loadManifests, workloads, type IContainer, type Manifest, type Workload } from '@blog/deploy-checks/manifests';
+import {
+  containerEnv,
+  containersRunning,
+  loadManifests,
+  workloads,
+  type IContainer,
+  type Manifest,
+  type Workload,
+} from '@blog/deploy-checks/manifests';
 
 export interface VolumePlan {
   /** Where the container sees it. */
@@ -58,13 +66,21 @@ export function containerPlans(images: readonly string[]): Plans {
   const containers = images.map((image) => {
     const running = containersRunning(all, image);
     const [found, ...more] = running;
-    if (!found || more.length > 0) throw new Error(`${image} runs in ${running.length} containers of the manifests; the container step expects exactly one`);
+    if (!found || more.length > 0)
+      throw new Error(
+        `${image} runs in ${running.length} containers of the manifests; the container step expects exactly one`,
+      );
     return planOf(manifests, found.workload, found.container, image);
   });
   return { manifests, containers };
 }
 
-function planOf(manifests: readonly Manifest[], workload: Workload, container: IContainer, image: string): ContainerPlan {
+function planOf(
+  manifests: readonly Manifest[],
+  workload: Workload,
+  container: IContainer,
+  image: string,
+): ContainerPlan {
   const where = `${workload.manifest.file} ${workload.kind}/${workload.name} container ${container.name}`;
   const httpPort = (container.ports ?? []).find((port) => port.name === 'http') ?? container.ports?.[0];
   if (!httpPort) throw new Error(`${where}: no containerPort`);
@@ -74,7 +90,8 @@ function planOf(manifests: readonly Manifest[], workload: Workload, container: I
     return found;
   };
   const startup = container.startupProbe ?? container.livenessProbe;
-  const startupBudgetMs = ((startup?.initialDelaySeconds ?? 0) + (startup?.periodSeconds ?? 10) * (startup?.failureThreshold ?? 3)) * 1000;
+  const startupBudgetMs =
+    ((startup?.initialDelaySeconds ?? 0) + (startup?.periodSeconds ?? 10) * (startup?.failureThreshold ?? 3)) * 1000;
   const pod = workload.pod;
   const security = container.securityContext ?? {};
   return {
@@ -88,11 +105,21 @@ function planOf(manifests: readonly Manifest[], workload: Workload, container: I
       const readOnly = mount.readOnly ?? false;
       if (volume?.emptyDir) {
         const limit = volume.emptyDir.sizeLimit;
-        return { path: mount.mountPath, volume: mount.name, kind: 'emptyDir', sizeBytes: limit === undefined ? undefined : parseQuantity(limit), readOnly };
+        return {
+          path: mount.mountPath,
+          volume: mount.name,
+          kind: 'emptyDir',
+          sizeBytes: limit === undefined ? undefined : parseQuantity(limit),
+          readOnly,
+        };
       }
-      if (!volume && workload.claimTemplates.includes(mount.name)) return { path: mount.mountPath, volume: mount.name, kind: 'persistent', sizeBytes: undefined, readOnly };
-      if (volume?.persistentVolumeClaim) return { path: mount.mountPath, volume: mount.name, kind: 'persistent', sizeBytes: undefined, readOnly };
-      throw new Error(`${where}: volume ${mount.name} is neither an emptyDir nor a persistent volume; the container step does not know how to give it`);
+      if (!volume && workload.claimTemplates.includes(mount.name))
+        return { path: mount.mountPath, volume: mount.name, kind: 'persistent', sizeBytes: undefined, readOnly };
+      if (volume?.persistentVolumeClaim)
+        return { path: mount.mountPath, volume: mount.name, kind: 'persistent', sizeBytes: undefined, readOnly };
+      throw new Error(
+        `${where}: volume ${mount.name} is neither an emptyDir nor a persistent volume; the container step does not know how to give it`,
+      );
     }),
     graceSeconds: pod.terminationGracePeriodSeconds ?? 30,
     runAsUser: security.runAsUser ?? pod.securityContext?.runAsUser,
@@ -112,7 +139,12 @@ function planOf(manifests: readonly Manifest[], workload: Workload, container: I
  * listens on here. With no Ingress on this machine, the client server routes the API paths the way the
  * Ingress does (PROXY_API, as `npm start` runs it; README, "How it works").
  */
-export function localEnv(plan: ContainerPlan, port: number, portOf: (containerName: string) => number | undefined, manifests: readonly Manifest[]): Record<string, string> {
+export function localEnv(
+  plan: ContainerPlan,
+  port: number,
+  portOf: (containerName: string) => number | undefined,
+  manifests: readonly Manifest[],
+): Record<string, string> {
   const env = loopbackEnv(plan.env, port, manifests, portOf);
   if (plan.name === 'client') {
     const url = (name: string) => {
@@ -120,7 +152,12 @@ export function localEnv(plan: ContainerPlan, port: number, portOf: (containerNa
       if (local === undefined) throw new Error(`the client routes to ${name}, which the container step does not run`);
       return `http://127.0.0.1:${local}`;
     };
-    Object.assign(env, { PROXY_API: 'true', POSTS_URL: url('posts'), COMMENTS_URL: url('comments'), QUERY_URL: url('query') });
+    Object.assign(env, {
+      PROXY_API: 'true',
+      POSTS_URL: url('posts'),
+      COMMENTS_URL: url('comments'),
+      QUERY_URL: url('query'),
+    });
   }
   return env;
 }

@@ -35,7 +35,18 @@ export class Podman {
 
   private global(): string[] {
     const { graphRoot, runRoot, driver } = this.store;
-    return ['--root', graphRoot, '--runroot', runRoot, '--tmpdir', path.join(runRoot, 'libpod'), '--storage-driver', driver, '--runtime', RUNTIME];
+    return [
+      '--root',
+      graphRoot,
+      '--runroot',
+      runRoot,
+      '--tmpdir',
+      path.join(runRoot, 'libpod'),
+      '--storage-driver',
+      driver,
+      '--runtime',
+      RUNTIME,
+    ];
   }
 
   private options(options: RunOptions): RunOptions {
@@ -56,9 +67,13 @@ export class Podman {
   /** Removes every container of the store, synchronously: for a signal handler, where nothing can be awaited. */
   removeAllContainersNow(): void {
     const env = { ...process.env, TMPDIR: this.store.tmpDir };
-    const listed = spawnSync('podman', [...this.global(), 'ps', '--all', '--external', '--quiet'], { env, encoding: 'utf8' });
+    const listed = spawnSync('podman', [...this.global(), 'ps', '--all', '--external', '--quiet'], {
+      env,
+      encoding: 'utf8',
+    });
     const ids = (listed.stdout ?? '').split('\n').filter(Boolean);
-    if (ids.length > 0) spawnSync('podman', [...this.global(), 'rm', '--force', '--time', '0', ...ids], { env, stdio: 'ignore' });
+    if (ids.length > 0)
+      spawnSync('podman', [...this.global(), 'rm', '--force', '--time', '0', ...ids], { env, stdio: 'ignore' });
   }
 
   async images(): Promise<ImageInfo[]> {
@@ -89,12 +104,22 @@ export class Podman {
   /** Names of every container in the store, running or not; `external` adds the working containers of builds. */
   async containers({ external = false } = {}): Promise<string[]> {
     const out = await this.check(['ps', '--all', ...(external ? ['--external'] : []), '--format', '{{.Names}}']);
-    return out.split('\n').map((name) => name.trim()).filter(Boolean);
+    return out
+      .split('\n')
+      .map((name) => name.trim())
+      .filter(Boolean);
   }
 
   /** The container's state: running/exited, its exit code and main process id (0 once it has exited). */
   async state(name: string): Promise<{ status: string; exitCode: number; pid: number; oomKilled: boolean }> {
-    const out = await this.check(['inspect', '--type', 'container', '--format', '{{.State.Status}} {{.State.ExitCode}} {{.State.Pid}} {{.State.OOMKilled}}', name]);
+    const out = await this.check([
+      'inspect',
+      '--type',
+      'container',
+      '--format',
+      '{{.State.Status}} {{.State.ExitCode}} {{.State.Pid}} {{.State.OOMKilled}}',
+      name,
+    ]);
     const [status = '', exitCode = '', pid = '', oom = ''] = out.trim().split(' ');
     return { status, exitCode: Number(exitCode), pid: Number(pid), oomKilled: oom === 'true' };
   }

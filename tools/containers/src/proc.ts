@@ -37,7 +37,11 @@ export function run(command: string, args: readonly string[], options: RunOption
   return new Promise((resolve) => {
     let fd: number | undefined;
     if (options.logFile !== undefined) fd = openSync(options.logFile, 'a');
-    const stdio: StdioOptions = options.inherit ? ['ignore', 'inherit', 'inherit'] : fd !== undefined ? ['ignore', fd, fd] : ['ignore', 'pipe', 'pipe'];
+    const stdio: StdioOptions = options.inherit
+      ? ['ignore', 'inherit', 'inherit']
+      : fd !== undefined
+        ? ['ignore', fd, fd]
+        : ['ignore', 'pipe', 'pipe'];
     const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio });
     if (fd !== undefined) closeSync(fd);
     children.add(child);
@@ -45,7 +49,8 @@ export function run(command: string, args: readonly string[], options: RunOption
     const stderr: Buffer[] = [];
     child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
-    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+    const timer =
+      options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
     let settled = false;
     const finish = (code: number | null, signal: NodeJS.Signals | null, spawnError?: Error) => {
       if (settled) return;
@@ -53,7 +58,12 @@ export function run(command: string, args: readonly string[], options: RunOption
       children.delete(child);
       if (timer) clearTimeout(timer);
       const err = spawnError ? `${command}: ${spawnError.message}\n` : '';
-      resolve({ code, signal, stdout: Buffer.concat(stdout).toString('utf8'), stderr: err + Buffer.concat(stderr).toString('utf8') });
+      resolve({
+        code,
+        signal,
+        stdout: Buffer.concat(stdout).toString('utf8'),
+        stderr: err + Buffer.concat(stderr).toString('utf8'),
+      });
     };
     child.once('error', (error) => finish(null, null, error));
     child.once('close', (code, signal) => finish(code, signal));
@@ -80,7 +90,11 @@ export function tail(text: string, lines = 20): string {
 export async function check(command: string, args: readonly string[], options: RunOptions = {}): Promise<string> {
   const result = await run(command, args, options);
   if (result.code === 0) return result.stdout;
-  const how = result.signal ? `was killed by ${result.signal}` : result.code === null ? 'could not be started' : `exited with ${result.code}`;
+  const how = result.signal
+    ? `was killed by ${result.signal}`
+    : result.code === null
+      ? 'could not be started'
+      : `exited with ${result.code}`;
   let output = `${result.stdout}${result.stderr}`;
   if (options.logFile !== undefined) {
     try {

@@ -43,7 +43,8 @@ export function runArguments(spec: ContainerSpec, volumeDir: (volume: string) =>
       args.push('--volume', `${volumeDir(volume.volume)}:${volume.path}:${mode}`);
     }
   }
-  for (const [key, value] of Object.entries(spec.env).sort(([a], [b]) => a.localeCompare(b))) args.push('--env', `${key}=${value}`);
+  for (const [key, value] of Object.entries(spec.env).sort(([a], [b]) => a.localeCompare(b)))
+    args.push('--env', `${key}=${value}`);
   args.push(spec.tag);
   return args;
 }
@@ -107,10 +108,15 @@ export class ContainerStack {
         last = err instanceof Error ? err.message : String(err);
       }
       const state = await this.podman.state(spec.name);
-      if (state.status !== 'running') throw new Error(`${spec.name} stopped before it was ready (${state.status}, exit code ${state.exitCode})\n${await this.logTail(spec.name)}`);
+      if (state.status !== 'running')
+        throw new Error(
+          `${spec.name} stopped before it was ready (${state.status}, exit code ${state.exitCode})\n${await this.logTail(spec.name)}`,
+        );
       await delay(250);
     }
-    throw new Error(`${spec.name} was not ready within ${spec.plan.startupBudgetMs} ms (last ${spec.plan.readyPath}: ${last})\n${await this.logTail(spec.name)}`);
+    throw new Error(
+      `${spec.name} was not ready within ${spec.plan.startupBudgetMs} ms (last ${spec.plan.readyPath}: ${last})\n${await this.logTail(spec.name)}`,
+    );
   }
 
   async logTail(name: string, lines = 20): Promise<string> {

@@ -29,7 +29,8 @@ const ARTIFACTS = process.env.BLOG_ARTIFACTS ?? path.join(__dirname, '..', 'arti
 const MODERATION_TIMEOUT_MS = 20_000;
 
 function expectAnswer(answer: HttpAnswer, status: number, what: string): unknown {
-  if (answer.status !== status) throw new Error(`${what}: expected HTTP ${status}, got ${answer.status} ${answer.text.slice(0, 300)}`);
+  if (answer.status !== status)
+    throw new Error(`${what}: expected HTTP ${status}, got ${answer.status} ${answer.text.slice(0, 300)}`);
   return answer.json;
 }
 
@@ -42,11 +43,19 @@ async function statusesInQuery(postId: string): Promise<Record<string, CommentSt
 describe('the blog in containers', () => {
   test('a post, an approved and a rejected comment, through the client port', async () => {
     const title = `Container post ${Date.now()}`;
-    const post = expectAnswer(await http(`${BLOG}/posts/create`, { body: { title } }), 201, 'POST /posts/create') as Post;
+    const post = expectAnswer(
+      await http(`${BLOG}/posts/create`, { body: { title } }),
+      201,
+      'POST /posts/create',
+    ) as Post;
     expect(post).toEqual({ id: expect.any(String), title });
 
     const comment = async (content: string) => {
-      const created = expectAnswer(await http(`${BLOG}/posts/${post.id}/comments`, { body: { content } }), 201, `POST /posts/${post.id}/comments`) as Comment;
+      const created = expectAnswer(
+        await http(`${BLOG}/posts/${post.id}/comments`, { body: { content } }),
+        201,
+        `POST /posts/${post.id}/comments`,
+      ) as Comment;
       expect(created).toEqual({ id: expect.any(String), content, status: 'pending' });
       return created;
     };
@@ -60,7 +69,11 @@ describe('the blog in containers', () => {
         last = await statusesInQuery(post.id);
         return JSON.stringify(last) === JSON.stringify(expected);
       },
-      { what: 'query to show one approved and one rejected comment', timeoutMs: MODERATION_TIMEOUT_MS, detail: () => `last seen: ${JSON.stringify(last)}` },
+      {
+        what: 'query to show one approved and one rejected comment',
+        timeoutMs: MODERATION_TIMEOUT_MS,
+        detail: () => `last seen: ${JSON.stringify(last)}`,
+      },
     );
     // The comments service agrees, and the bus stored each decision and each update once.
     const listed = expectAnswer(await http(`${BLOG}/posts/${post.id}/comments`), 200, 'GET comments') as Comment[];
@@ -69,10 +82,18 @@ describe('the blog in containers', () => {
       [orange.id, 'rejected'],
     ]);
     expect((await http(`${BUS}/events`)).status).toBe(BUS_HEADERS.authorization ? 401 : 200);
-    const events = expectAnswer(await http(`${BUS}/events`, { headers: BUS_HEADERS }), 200, 'GET /events on the bus') as { type: string; data: { id?: string } }[];
+    const events = expectAnswer(
+      await http(`${BUS}/events`, { headers: BUS_HEADERS }),
+      200,
+      'GET /events on the bus',
+    ) as { type: string; data: { id?: string } }[];
     for (const { id } of [hello, orange]) {
       for (const type of ['CommentCreated', 'CommentModerated', 'CommentUpdated']) {
-        expect([id, type, events.filter((event) => event.type === type && event.data.id === id).length]).toEqual([id, type, 1]);
+        expect([id, type, events.filter((event) => event.type === type && event.data.id === id).length]).toEqual([
+          id,
+          type,
+          1,
+        ]);
       }
     }
   });
@@ -89,14 +110,18 @@ describe('the blog in containers', () => {
       await browser?.close();
     });
 
-    const byStatus = (card: Locator, status: CommentStatus) => card.locator(`[data-testid="comment"][data-status="${status}"]`);
+    const byStatus = (card: Locator, status: CommentStatus) =>
+      card.locator(`[data-testid="comment"][data-status="${status}"]`);
 
     async function addComment(page: Page, card: Locator, content: string): Promise<void> {
       const before = await card.getByTestId('comment').count();
       await card.getByLabel('New comment').fill(content);
       await card.getByRole('button', { name: 'Submit' }).click();
       await card.getByTestId('comment').nth(before).waitFor();
-      await page.waitForFunction((input) => input instanceof HTMLInputElement && input.value === '', await card.getByLabel('New comment').elementHandle());
+      await page.waitForFunction(
+        (input) => input instanceof HTMLInputElement && input.value === '',
+        await card.getByLabel('New comment').elementHandle(),
+      );
     }
 
     test('a post and two comments are moderated in the page, without a reload', async () => {
@@ -118,12 +143,16 @@ describe('the blog in containers', () => {
         await addComment(page, card, 'hello');
         await addComment(page, card, 'Orange juice');
         await byStatus(card, 'approved').filter({ hasText: 'hello' }).waitFor({ timeout: MODERATION_TIMEOUT_MS });
-        await byStatus(card, 'rejected').filter({ hasText: 'This comment has been rejected' }).waitFor({ timeout: MODERATION_TIMEOUT_MS });
+        await byStatus(card, 'rejected')
+          .filter({ hasText: 'This comment has been rejected' })
+          .waitFor({ timeout: MODERATION_TIMEOUT_MS });
         expect(await card.textContent()).not.toContain('Orange');
         expect(pageErrors).toEqual([]);
         await page.screenshot({ path: path.join(ARTIFACTS, 'blog.png'), fullPage: true });
       } catch (err) {
-        await page.screenshot({ path: path.join(ARTIFACTS, 'failure-browser.png'), fullPage: true }).catch(() => undefined);
+        await page
+          .screenshot({ path: path.join(ARTIFACTS, 'failure-browser.png'), fullPage: true })
+          .catch(() => undefined);
         throw err;
       } finally {
         await context.close();

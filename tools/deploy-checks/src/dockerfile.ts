@@ -35,7 +35,8 @@ export function parseDockerfile(text: string): Stage[] {
     if (!continued) {
       const joined = pending.args.filter((part) => part !== '').join(' ');
       const match = /^(\S+)\s*(.*)$/.exec(joined);
-      if (match) instructions.push({ keyword: (match[1] ?? '').toUpperCase(), args: match[2] ?? '', line: pending.line });
+      if (match)
+        instructions.push({ keyword: (match[1] ?? '').toUpperCase(), args: match[2] ?? '', line: pending.line });
       pending = undefined;
     }
   });
@@ -65,7 +66,8 @@ export function parseCommand(args: string): CommandForm {
   if (trimmed.startsWith('[')) {
     try {
       const parsed: unknown = JSON.parse(trimmed);
-      if (Array.isArray(parsed) && parsed.every((item): item is string => typeof item === 'string')) return { form: 'exec', argv: parsed };
+      if (Array.isArray(parsed) && parsed.every((item): item is string => typeof item === 'string'))
+        return { form: 'exec', argv: parsed };
     } catch {
       // not JSON: Docker runs it as a shell command
     }
@@ -113,13 +115,16 @@ export function stageConfig(stages: readonly Stage[], name: string): StageConfig
   for (const link of chain) {
     for (const { keyword, args } of link.instructions) {
       if (keyword === 'USER') user = args.trim();
-      if (keyword === 'EXPOSE') for (const port of args.split(/\s+/).filter(Boolean)) exposed.add(port.includes('/') ? port.toLowerCase() : `${port}/tcp`);
+      if (keyword === 'EXPOSE')
+        for (const port of args.split(/\s+/).filter(Boolean))
+          exposed.add(port.includes('/') ? port.toLowerCase() : `${port}/tcp`);
       if (keyword === 'CMD') cmd = parseCommand(args);
       if (keyword === 'ENTRYPOINT') {
         entrypoint = parseCommand(args);
         cmd = undefined; // Docker resets CMD when ENTRYPOINT is set
       }
-      if (keyword === 'WORKDIR') workdir = args.trim().startsWith('/') ? args.trim() : `${workdir ?? ''}/${args.trim()}`;
+      if (keyword === 'WORKDIR')
+        workdir = args.trim().startsWith('/') ? args.trim() : `${workdir ?? ''}/${args.trim()}`;
     }
   }
   const copies = stage.instructions

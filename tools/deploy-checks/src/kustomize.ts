@@ -29,20 +29,31 @@ export function renderKustomization(dir: string, config: Kustomization = loadKus
   const problems = Object.keys(config)
     .filter((key) => !SUPPORTED.has(key))
     .map((key) => `${file}: "${key}" is not rendered by these checks (only resources and JSON 6902 patches are)`);
-  if (config.kind !== 'Kustomization') problems.push(`${file}: kind is ${JSON.stringify(config.kind)}, expected Kustomization`);
-  const resources = Array.isArray(config.resources) ? config.resources.filter((item): item is string => typeof item === 'string') : [];
+  if (config.kind !== 'Kustomization')
+    problems.push(`${file}: kind is ${JSON.stringify(config.kind)}, expected Kustomization`);
+  const resources = Array.isArray(config.resources)
+    ? config.resources.filter((item): item is string => typeof item === 'string')
+    : [];
   const loaded = loadManifests(resources.map((resource) => path.posix.normalize(`${dir}/${resource}`)));
   problems.push(...loaded.problems);
   const patches = Array.isArray(config.patches) ? (config.patches as unknown[]) : [];
   for (const [index, entry] of patches.entries()) {
-    const { target, patch, ...rest } = (entry ?? {}) as { target?: { kind?: unknown; name?: unknown; [field: string]: unknown }; patch?: unknown; [field: string]: unknown };
+    const { target, patch, ...rest } = (entry ?? {}) as {
+      target?: { kind?: unknown; name?: unknown; [field: string]: unknown };
+      patch?: unknown;
+      [field: string]: unknown;
+    };
     const where = `${file} patches[${index}]`;
     const { kind, name, ...otherSelectors } = target ?? {};
     if (Object.keys(rest).length > 0 || Object.keys(otherSelectors).length > 0 || typeof patch !== 'string') {
-      problems.push(`${where}: only { target: { kind, name }, patch: <JSON 6902 operations> } is rendered by these checks`);
+      problems.push(
+        `${where}: only { target: { kind, name }, patch: <JSON 6902 operations> } is rendered by these checks`,
+      );
       continue;
     }
-    const matches = loaded.manifests.filter((manifest) => manifest.object.kind === kind && manifest.object.metadata?.name === name);
+    const matches = loaded.manifests.filter(
+      (manifest) => manifest.object.kind === kind && manifest.object.metadata?.name === name,
+    );
     if (matches.length !== 1) {
       problems.push(`${where}: ${matches.length} objects are ${String(kind)}/${String(name)}, expected one`);
       continue;

@@ -11,7 +11,11 @@ import { ofKind, workloads, type Manifest } from './manifests';
  * and whose port is one of its ports goes to 127.0.0.1 and the port the selected container listens on
  * here. Other values are left alone.
  */
-export function localizeValue(value: string, manifests: readonly Manifest[], hostPortOf: (containerName: string) => number | undefined): string {
+export function localizeValue(
+  value: string,
+  manifests: readonly Manifest[],
+  hostPortOf: (containerName: string) => number | undefined,
+): string {
   const all = workloads(manifests);
   return value.replace(/\bhttps?:\/\/([a-z0-9.-]+):(\d+)/gi, (url: string, host: string, port: string) => {
     const serviceName = serviceNameOfHost(host.toLowerCase());
@@ -26,7 +30,12 @@ export function localizeValue(value: string, manifests: readonly Manifest[], hos
 }
 
 /** A container's environment on loopback: its cluster URLs rewritten (localizeValue), and PORT, where it is set, the port it listens on here. */
-export function loopbackEnv(env: Readonly<Record<string, string>>, port: number, manifests: readonly Manifest[], hostPortOf: (containerName: string) => number | undefined): Record<string, string> {
+export function loopbackEnv(
+  env: Readonly<Record<string, string>>,
+  port: number,
+  manifests: readonly Manifest[],
+  hostPortOf: (containerName: string) => number | undefined,
+): Record<string, string> {
   const local: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) local[key] = localizeValue(value, manifests, hostPortOf);
   if (local.PORT !== undefined) local.PORT = String(port);

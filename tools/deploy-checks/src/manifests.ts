@@ -19,7 +19,21 @@ import type { IService } from 'kubernetes-models/v1/Service';
 import { parseAllDocuments } from 'yaml';
 import { manifestFiles, readRepoFile } from './repo';
 
-export type { IConfigMap, IContainer, IDeployment, IGateway, IHTTPRoute, IHorizontalPodAutoscaler, IIngress, INetworkPolicy, IPodDisruptionBudget, IPodTemplateSpec, ISecret, IService, IStatefulSet };
+export type {
+  IConfigMap,
+  IContainer,
+  IDeployment,
+  IGateway,
+  IHTTPRoute,
+  IHorizontalPodAutoscaler,
+  IIngress,
+  INetworkPolicy,
+  IPodDisruptionBudget,
+  IPodTemplateSpec,
+  ISecret,
+  IService,
+  IStatefulSet,
+};
 export type LabelSelector = NonNullable<NonNullable<IDeployment['spec']>['selector']>;
 export type PodSpec = NonNullable<IPodTemplateSpec['spec']>;
 
@@ -56,12 +70,15 @@ export function parseManifestText(file: string, text: string): LoadedManifests {
   if (!Array.isArray(v12) || !Array.isArray(v11)) return { manifests, problems: [`${file}: not a YAML stream`] };
   let index = 0;
   v12.forEach((doc, position) => {
-    for (const error of [...doc.errors, ...doc.warnings]) problems.push(`${file}: document ${position + 1}: ${error.message}`);
+    for (const error of [...doc.errors, ...doc.warnings])
+      problems.push(`${file}: document ${position + 1}: ${error.message}`);
     if (doc.errors.length > 0 || doc.contents === null) return;
     const object: unknown = doc.toJS();
     const object11: unknown = v11[position]?.toJS();
     if (!isDeepStrictEqual(object, object11)) {
-      problems.push(`${file}: document ${position + 1} reads differently under YAML 1.1 (Kubernetes) and 1.2: quote ambiguous scalars such as yes/no/on/off or 0755`);
+      problems.push(
+        `${file}: document ${position + 1} reads differently under YAML 1.1 (Kubernetes) and 1.2: quote ambiguous scalars such as yes/no/on/off or 0755`,
+      );
     }
     if (typeof object !== 'object' || object === null || Array.isArray(object)) {
       problems.push(`${file}: document ${position + 1} is not a mapping`);
@@ -100,9 +117,12 @@ export function identityProblems(manifests: readonly Manifest[]): string[] {
   for (const manifest of manifests) {
     const { kind, metadata } = manifest.object;
     if (typeof kind !== 'string') problems.push(`${manifest.file} document ${manifest.index + 1}: no kind`);
-    if (typeof metadata?.name !== 'string' || metadata.name === '') problems.push(`${label(manifest)}: no metadata.name`);
+    if (typeof metadata?.name !== 'string' || metadata.name === '')
+      problems.push(`${label(manifest)}: no metadata.name`);
     if (metadata?.namespace !== undefined) {
-      problems.push(`${label(manifest)}: metadata.namespace is set; the manifests are deployed to the namespace skaffold/kubectl targets`);
+      problems.push(
+        `${label(manifest)}: metadata.namespace is set; the manifests are deployed to the namespace skaffold/kubectl targets`,
+      );
     }
     const key = `${String(kind)}/${String(metadata?.name)}`;
     const earlier = seen.get(key);
@@ -153,7 +173,12 @@ export interface Workload {
 }
 
 export function workloads(manifests: readonly Manifest[]): Workload[] {
-  const deployments = ofKind(manifests, 'Deployment').map((m) => ({ m, kind: 'Deployment' as const, spec: m.typed.spec, claims: [] as string[] }));
+  const deployments = ofKind(manifests, 'Deployment').map((m) => ({
+    m,
+    kind: 'Deployment' as const,
+    spec: m.typed.spec,
+    claims: [] as string[],
+  }));
   const statefulSets = ofKind(manifests, 'StatefulSet').map((m) => ({
     m,
     kind: 'StatefulSet' as const,
@@ -209,7 +234,10 @@ export function selects(selector: LabelSelector, labels: Record<string, string>)
 }
 
 export function isEmptySelector(selector: LabelSelector | undefined): boolean {
-  return !selector || (Object.keys(selector.matchLabels ?? {}).length === 0 && (selector.matchExpressions ?? []).length === 0);
+  return (
+    !selector ||
+    (Object.keys(selector.matchLabels ?? {}).length === 0 && (selector.matchExpressions ?? []).length === 0)
+  );
 }
 
 /** A Service's selector is a plain map. */
@@ -237,7 +265,13 @@ export function objectOf(manifests: readonly Manifest[], kind: string, name: str
 }
 
 /** Sets a field of the named object, by a path of keys and indexes (removes it when `value` is undefined): for mutated copies. */
-export function setField(manifests: readonly Manifest[], kind: string, name: string, path: readonly (string | number)[], value: unknown): void {
+export function setField(
+  manifests: readonly Manifest[],
+  kind: string,
+  name: string,
+  path: readonly (string | number)[],
+  value: unknown,
+): void {
   let node: Record<string | number, unknown> = objectOf(manifests, kind, name);
   for (const step of path.slice(0, -1)) node = node[step] as Record<string | number, unknown>;
   const last = path.at(-1) as string | number;
@@ -251,9 +285,15 @@ export function typedOf<K extends keyof KindMap>(manifests: readonly Manifest[],
 }
 
 /** The workload running an image (by repository, ignoring any tag), with the container. */
-export function containersRunning(all: readonly Workload[], image: string): { workload: Workload; container: IContainer }[] {
+export function containersRunning(
+  all: readonly Workload[],
+  image: string,
+): { workload: Workload; container: IContainer }[] {
   const found: { workload: Workload; container: IContainer }[] = [];
-  for (const workload of all) for (const container of workload.containers) if (container.image !== undefined && imageRepository(container.image) === image) found.push({ workload, container });
+  for (const workload of all)
+    for (const container of workload.containers)
+      if (container.image !== undefined && imageRepository(container.image) === image)
+        found.push({ workload, container });
   return found;
 }
 
@@ -266,42 +306,65 @@ export function imageRepository(image: string): string {
 }
 
 /** envFrom (ConfigMaps and Secrets, in order), then env, which wins, as the kubelet does. */
-export function containerEnv(manifests: readonly Manifest[], container: IContainer, where: string): Record<string, string> {
+export function containerEnv(
+  manifests: readonly Manifest[],
+  container: IContainer,
+  where: string,
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const source of container.envFrom ?? []) {
     const prefix = source.prefix ?? '';
     if (source.configMapRef) {
-      const configMap = ofKind(manifests, 'ConfigMap').find((candidate) => candidate.name === source.configMapRef?.name);
+      const configMap = ofKind(manifests, 'ConfigMap').find(
+        (candidate) => candidate.name === source.configMapRef?.name,
+      );
       if (!configMap) throw new Error(`${where}: envFrom ConfigMap ${source.configMapRef.name} does not exist`);
       for (const [key, value] of Object.entries(configMap.typed.data ?? {})) env[prefix + key] = value;
     }
     if (source.secretRef) {
       const secret = ofKind(manifests, 'Secret').find((candidate) => candidate.name === source.secretRef?.name);
       if (!secret) throw new Error(`${where}: envFrom Secret ${source.secretRef.name} does not exist`);
-      for (const [key, value] of Object.entries(secret.typed.data ?? {})) env[prefix + key] = Buffer.from(value, 'base64').toString('utf8');
+      for (const [key, value] of Object.entries(secret.typed.data ?? {}))
+        env[prefix + key] = Buffer.from(value, 'base64').toString('utf8');
       for (const [key, value] of Object.entries(secret.typed.stringData ?? {})) env[prefix + key] = value;
     }
   }
   for (const variable of container.env ?? []) {
-    env[variable.name] = variable.valueFrom === undefined ? (variable.value ?? '') : valueFromKey(manifests, variable, where);
+    env[variable.name] =
+      variable.valueFrom === undefined ? (variable.value ?? '') : valueFromKey(manifests, variable, where);
   }
   return env;
 }
 
 /** The value of an env variable taken from a key of a ConfigMap or Secret (`valueFrom`); other sources are not resolved here. */
-function valueFromKey(manifests: readonly Manifest[], variable: NonNullable<IContainer['env']>[number], where: string): string {
+function valueFromKey(
+  manifests: readonly Manifest[],
+  variable: NonNullable<IContainer['env']>[number],
+  where: string,
+): string {
   const { configMapKeyRef, secretKeyRef } = variable.valueFrom ?? {};
   if (configMapKeyRef) {
-    const value = ofKind(manifests, 'ConfigMap').find((candidate) => candidate.name === configMapKeyRef.name)?.typed.data?.[configMapKeyRef.key];
-    if (value === undefined) throw new Error(`${where}: env ${variable.name}: ConfigMap ${configMapKeyRef.name ?? ''} has no key ${configMapKeyRef.key}`);
+    const value = ofKind(manifests, 'ConfigMap').find((candidate) => candidate.name === configMapKeyRef.name)?.typed
+      .data?.[configMapKeyRef.key];
+    if (value === undefined)
+      throw new Error(
+        `${where}: env ${variable.name}: ConfigMap ${configMapKeyRef.name ?? ''} has no key ${configMapKeyRef.key}`,
+      );
     return value;
   }
   if (secretKeyRef) {
     const secret = ofKind(manifests, 'Secret').find((candidate) => candidate.name === secretKeyRef.name)?.typed;
     const encoded = secret?.data?.[secretKeyRef.key];
-    const value = secret?.stringData?.[secretKeyRef.key] ?? (encoded === undefined ? undefined : Buffer.from(encoded, 'base64').toString('utf8'));
-    if (value === undefined) throw new Error(`${where}: env ${variable.name}: Secret ${secretKeyRef.name ?? ''} has no key ${secretKeyRef.key}`);
+    const value =
+      secret?.stringData?.[secretKeyRef.key] ??
+      (encoded === undefined ? undefined : Buffer.from(encoded, 'base64').toString('utf8'));
+    if (value === undefined)
+      throw new Error(
+        `${where}: env ${variable.name}: Secret ${secretKeyRef.name ?? ''} has no key ${secretKeyRef.key}`,
+      );
     return value;
   }
-  throw new Error(`${where}: env ${variable.name} uses a valueFrom other than a ConfigMap or Secret key, which is not resolved here`);
+  throw new Error(
+    `${where}: env ${variable.name} uses a valueFrom other than a ConfigMap or Secret key, which is not resolved here`,
+  );
 }

@@ -28,7 +28,11 @@ const targetRefs = {
     type: 'object',
     required: ['group', 'kind', 'name'],
     properties: {
-      group: { type: 'string', maxLength: 253, pattern: '^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$' },
+      group: {
+        type: 'string',
+        maxLength: 253,
+        pattern: '^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+      },
       kind: { type: 'string', minLength: 1, maxLength: 63, pattern: '^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$' },
       name: { type: 'string', minLength: 1, maxLength: 253 },
     },
@@ -39,7 +43,12 @@ function objectSchema(kind: string, spec: Record<string, unknown>): Record<strin
   return {
     type: 'object',
     required: ['apiVersion', 'kind', 'metadata', 'spec'],
-    properties: { apiVersion: { const: GROUP_VERSION }, kind: { const: kind }, metadata, spec: { type: 'object', ...spec } },
+    properties: {
+      apiVersion: { const: GROUP_VERSION },
+      kind: { const: kind },
+      metadata,
+      spec: { type: 'object', ...spec },
+    },
   };
 }
 
@@ -88,7 +97,11 @@ const SCHEMAS: Record<string, Record<string, unknown>> = {
           disable: { type: 'boolean' },
           bufferSize: NGINX_SIZE,
           busyBuffersSize: NGINX_SIZE,
-          buffers: { type: 'object', required: ['number', 'size'], properties: { number: { type: 'integer', minimum: 2, maximum: 256 }, size: NGINX_SIZE } },
+          buffers: {
+            type: 'object',
+            required: ['number', 'size'],
+            properties: { number: { type: 'integer', minimum: 2, maximum: 256 }, size: NGINX_SIZE },
+          },
         },
       },
       timeout: { type: 'object', properties: { connect: NGINX_DURATION, read: NGINX_DURATION, send: NGINX_DURATION } },
@@ -104,7 +117,10 @@ const SCHEMAS: Record<string, Record<string, unknown>> = {
         items: {
           type: 'object',
           required: ['context', 'value'],
-          properties: { context: { enum: ['main', 'http', 'http.server', 'http.server.location'] }, value: { type: 'string', minLength: 1 } },
+          properties: {
+            context: { enum: ['main', 'http', 'http.server', 'http.server.location'] },
+            value: { type: 'string', minLength: 1 },
+          },
         },
       },
     },
@@ -122,7 +138,10 @@ class SchemaValidationError extends Error {
 }
 
 /** A validator in the shape of a kubernetes-models class (`prototype.validate` throws an Error with `errors`), or undefined for another kind. */
-export function nginxGatewayModel(apiVersion: string, kind: string): { apiVersion: string; kind: string; prototype: { validate: (this: unknown) => void } } | undefined {
+export function nginxGatewayModel(
+  apiVersion: string,
+  kind: string,
+): { apiVersion: string; kind: string; prototype: { validate: (this: unknown) => void } } | undefined {
   const schema = apiVersion === GROUP_VERSION ? SCHEMAS[kind] : undefined;
   if (!schema) return undefined;
   let validate = compiled.get(kind);

@@ -15,7 +15,14 @@
  */
 import type { PublicBackend } from '@blog/common';
 import { nginxGatewayObjects, policiesFor, snippetsFiltersOf, type NginxGatewayObject } from './checks/gateway';
-import { LIMIT_BURST_MULTIPLIER, LIMIT_CONNECTIONS, LIMIT_RPS, PROXY_BUFFERING, PROXY_READ_TIMEOUT, PROXY_SEND_TIMEOUT } from './checks/ingress';
+import {
+  LIMIT_BURST_MULTIPLIER,
+  LIMIT_CONNECTIONS,
+  LIMIT_RPS,
+  PROXY_BUFFERING,
+  PROXY_READ_TIMEOUT,
+  PROXY_SEND_TIMEOUT,
+} from './checks/ingress';
 import { backendService } from './generate/routes';
 import { ofKind, type Manifest } from './manifests';
 
@@ -23,7 +30,9 @@ export type Upstreams = Record<PublicBackend, number>;
 
 /** The upstream port of the public backend behind a Service. */
 function upstreamOf(manifests: readonly Manifest[], upstreams: Upstreams, serviceName: string | undefined): number {
-  const backend = (Object.keys(upstreams) as PublicBackend[]).find((candidate) => backendService(manifests, candidate).name === serviceName);
+  const backend = (Object.keys(upstreams) as PublicBackend[]).find(
+    (candidate) => backendService(manifests, candidate).name === serviceName,
+  );
   if (!backend) throw new Error(`Service ${String(serviceName)} is no public backend`);
   return upstreams[backend];
 }
@@ -45,7 +54,17 @@ function zoneName(prefix: string, name: string): string {
 export function ingressNginxServer(manifests: readonly Manifest[], host: string, upstreams: Upstreams): ServerConfig {
   const http = ['proxy_buffering off;', 'limit_req_status 503;', 'limit_conn_status 503;'];
   const routes = ofKind(manifests, 'Ingress')
-    .flatMap((ingress) => (ingress.typed.spec?.rules ?? []).filter((rule) => rule.host === host).flatMap((rule) => (rule.http?.paths ?? []).map((path) => ({ ingress, path: path.path ?? '', service: path.backend.service?.name }))))
+    .flatMap((ingress) =>
+      (ingress.typed.spec?.rules ?? [])
+        .filter((rule) => rule.host === host)
+        .flatMap((rule) =>
+          (rule.http?.paths ?? []).map((path) => ({
+            ingress,
+            path: path.path ?? '',
+            service: path.backend.service?.name,
+          })),
+        ),
+    )
     .sort((a, b) => b.path.length - a.path.length);
   const zones = new Set<string>();
   const locations = routes.map((route) => {
@@ -66,8 +85,10 @@ export function ingressNginxServer(manifests: readonly Manifest[], host: string,
       lines.push(`limit_conn ${zone} ${connections};`);
     }
     if (annotations[PROXY_BUFFERING] !== undefined) lines.push(`proxy_buffering ${annotations[PROXY_BUFFERING]};`);
-    if (annotations[PROXY_READ_TIMEOUT] !== undefined) lines.push(`proxy_read_timeout ${annotations[PROXY_READ_TIMEOUT]}s;`);
-    if (annotations[PROXY_SEND_TIMEOUT] !== undefined) lines.push(`proxy_send_timeout ${annotations[PROXY_SEND_TIMEOUT]}s;`);
+    if (annotations[PROXY_READ_TIMEOUT] !== undefined)
+      lines.push(`proxy_read_timeout ${annotations[PROXY_READ_TIMEOUT]}s;`);
+    if (annotations[PROXY_SEND_TIMEOUT] !== undefined)
+      lines.push(`proxy_send_timeout ${annotations[PROXY_SEND_TIMEOUT]}s;`);
     return location(`~* ^${route.path}`, [...lines, ...proxyTo(upstreamOf(manifests, upstreams, route.service))]);
   });
   return { http, locations };
@@ -77,17 +98,31 @@ export function gatewayNginxServer(manifests: readonly Manifest[], host: string,
   const http: string[] = [];
   const zoneOf = (policy: NginxGatewayObject, index: number) => zoneName('rps', `${policy.name}_${index}`);
   for (const policy of nginxGatewayObjects(manifests, 'RateLimitPolicy')) {
-    (policy.spec.rateLimit?.local?.rules ?? []).forEach((limit, index) => http.push(`limit_req_zone ${limit.key} zone=${zoneOf(policy, index)}:${limit.zoneSize ?? '10m'} rate=${limit.rate};`));
+    (policy.spec.rateLimit?.local?.rules ?? []).forEach((limit, index) =>
+      http.push(
+        `limit_req_zone ${limit.key} zone=${zoneOf(policy, index)}:${limit.zoneSize ?? '10m'} rate=${limit.rate};`,
+      ),
+    );
   }
   const filtersInHttp = new Set<string>();
   const rules = ofKind(manifests, 'HTTPRoute')
     .filter((httpRoute) => (httpRoute.typed.spec?.hostnames ?? [host]).includes(host))
-    .flatMap((httpRoute) => (httpRoute.typed.spec?.rules ?? []).map((rule) => ({ httpRoute, rule, value: rule.matches?.[0]?.path?.value ?? '' })));
+    .flatMap((httpRoute) =>
+      (httpRoute.typed.spec?.rules ?? []).map((rule) => ({
+        httpRoute,
+        rule,
+        value: rule.matches?.[0]?.path?.value ?? '',
+      })),
+    );
   const locations = rules.sort(gatewayRouteOrder).map(({ httpRoute, rule, value }) => {
     const lines: string[] = [];
     for (const policy of policiesFor(manifests, 'RateLimitPolicy', httpRoute)) {
       const { rateLimit } = policy.spec;
-      (rateLimit?.local?.rules ?? []).forEach((limit, index) => lines.push(`limit_req zone=${zoneOf(policy, index)}${limit.burst ? ` burst=${limit.burst}` : ''}${limit.noDelay ? ' nodelay' : ''};`));
+      (rateLimit?.local?.rules ?? []).forEach((limit, index) =>
+        lines.push(
+          `limit_req zone=${zoneOf(policy, index)}${limit.burst ? ` burst=${limit.burst}` : ''}${limit.noDelay ? ' nodelay' : ''};`,
+        ),
+      );
       if (rateLimit?.rejectCode) lines.push(`limit_req_status ${rateLimit.rejectCode};`);
     }
     for (const { spec } of policiesFor(manifests, 'ProxySettingsPolicy', httpRoute)) {
@@ -102,7 +137,10 @@ export function gatewayNginxServer(manifests: readonly Manifest[], host: string,
       }
       filtersInHttp.add(filter.name);
     }
-    return location(`~ ^${value}`, [...lines, ...proxyTo(upstreamOf(manifests, upstreams, rule.backendRefs?.[0]?.name))]);
+    return location(`~ ^${value}`, [
+      ...lines,
+      ...proxyTo(upstreamOf(manifests, upstreams, rule.backendRefs?.[0]?.name)),
+    ]);
   });
   return { http, locations };
 }
@@ -117,7 +155,10 @@ function location(match: string, lines: readonly string[]): string {
 }
 
 /** A whole nginx.conf for one server on 127.0.0.1:`port`, with every path under `dir`. */
-export function nginxConf(server: ServerConfig, { port, dir, asRoot }: { port: number; dir: string; asRoot: boolean }): string {
+export function nginxConf(
+  server: ServerConfig,
+  { port, dir, asRoot }: { port: number; dir: string; asRoot: boolean },
+): string {
   return [
     ...(asRoot ? ['user root;'] : []),
     'worker_processes 1;',

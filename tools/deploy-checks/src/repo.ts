@@ -67,7 +67,10 @@ export function dockerIgnoreMatcher(text: string): (relativePath: string) => boo
     .filter((line) => line !== '' && !line.startsWith('#'))
     .map((line) => {
       const negated = line.startsWith('!');
-      const pattern = path.posix.normalize((negated ? line.slice(1) : line).trim()).replace(/^\/+/, '').replace(/\/+$/, '');
+      const pattern = path.posix
+        .normalize((negated ? line.slice(1) : line).trim())
+        .replace(/^\/+/, '')
+        .replace(/\/+$/, '');
       return { negated, pattern };
     });
   const excludedItself = (candidate: string): boolean => {
@@ -117,6 +120,7 @@ export const realRepo: RepoView = {
 export function repoWith(overrides: Record<string, string | undefined>, base: RepoView = realRepo): RepoView {
   return {
     ...base,
-    readFile: (relative) => (Object.prototype.hasOwnProperty.call(overrides, relative) ? overrides[relative] : base.readFile(relative)),
+    readFile: (relative) =>
+      Object.prototype.hasOwnProperty.call(overrides, relative) ? overrides[relative] : base.readFile(relative),
   };
 }

@@ -35,7 +35,11 @@ export interface SkaffoldProfile {
 export interface SkaffoldConfig {
   apiVersion?: unknown;
   kind?: unknown;
-  build?: { local?: { push?: unknown; [field: string]: unknown }; artifacts?: SkaffoldArtifact[]; [field: string]: unknown };
+  build?: {
+    local?: { push?: unknown; [field: string]: unknown };
+    artifacts?: SkaffoldArtifact[];
+    [field: string]: unknown;
+  };
   manifests?: { rawYaml?: unknown[]; [field: string]: unknown };
   deploy?: Record<string, unknown>;
   profiles?: SkaffoldProfile[];
@@ -136,7 +140,8 @@ function arrayIndex(array: unknown[], key: string, forAdd: boolean, pointer: str
   if (forAdd && key === '-') return array.length;
   if (!/^(0|[1-9]\d*)$/.test(key)) throw new Error(`path ${pointer}: "${key}" is not an array index`);
   const index = Number(key);
-  if (index > array.length || (!forAdd && index === array.length)) throw new Error(`path ${pointer}: index ${index} is out of range (${array.length} items)`);
+  if (index > array.length || (!forAdd && index === array.length))
+    throw new Error(`path ${pointer}: index ${index} is out of range (${array.length} items)`);
   return index;
 }
 
@@ -147,10 +152,13 @@ export function applyJsonPatch<T>(document: T, operations: readonly JsonPatchOpe
     const { op, path } = operation;
     if (typeof path !== 'string') throw new Error(`patch ${JSON.stringify(operation)} has no path`);
     const { parent, key } = parentOf(result, path);
-    const exists = Array.isArray(parent) ? /^\d+$/.test(key) && Number(key) < parent.length : Object.prototype.hasOwnProperty.call(parent, key);
+    const exists = Array.isArray(parent)
+      ? /^\d+$/.test(key) && Number(key) < parent.length
+      : Object.prototype.hasOwnProperty.call(parent, key);
     switch (op) {
       case 'add':
-        if (Array.isArray(parent)) parent.splice(arrayIndex(parent, key, true, path), 0, structuredClone(operation.value));
+        if (Array.isArray(parent))
+          parent.splice(arrayIndex(parent, key, true, path), 0, structuredClone(operation.value));
         else parent[key] = structuredClone(operation.value);
         break;
       case 'replace':

@@ -39,16 +39,23 @@ const KIND = /^[A-Z][A-Za-z0-9]*$/;
 function isModelClass(value: unknown, apiVersion: string, kind: string): value is ModelClass {
   if (typeof value !== 'function') return false;
   const candidate = value as unknown as Partial<ModelClass>;
-  return candidate.apiVersion === apiVersion && candidate.kind === kind && typeof candidate.prototype?.validate === 'function';
+  return (
+    candidate.apiVersion === apiVersion &&
+    candidate.kind === kind &&
+    typeof candidate.prototype?.validate === 'function'
+  );
 }
 
 /** The kubernetes-models class of an apiVersion/kind, or why there is none. */
 export function modelFor(apiVersion: unknown, kind: unknown): ModelClass | string {
-  if (typeof apiVersion !== 'string' || !API_VERSION.test(apiVersion)) return `unknown apiVersion ${JSON.stringify(apiVersion)}`;
+  if (typeof apiVersion !== 'string' || !API_VERSION.test(apiVersion))
+    return `unknown apiVersion ${JSON.stringify(apiVersion)}`;
   if (typeof kind !== 'string' || !KIND.test(kind)) return `unknown kind ${JSON.stringify(kind)}`;
   const nginxGateway = nginxGatewayModel(apiVersion, kind);
   if (nginxGateway) return nginxGateway;
-  const modelPackage = apiVersion.startsWith('gateway.networking.k8s.io/') ? '@kubernetes-models/gateway-api' : 'kubernetes-models';
+  const modelPackage = apiVersion.startsWith('gateway.networking.k8s.io/')
+    ? '@kubernetes-models/gateway-api'
+    : 'kubernetes-models';
   let exported: unknown;
   try {
     // e.g. kubernetes-models/apps/v1/Deployment, @kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute
@@ -58,7 +65,9 @@ export function modelFor(apiVersion: unknown, kind: unknown): ModelClass | strin
     return `unknown apiVersion/kind ${apiVersion} ${kind} (${modelPackage} has no such model)`;
   }
   const model = (exported as Record<string, unknown>)[kind];
-  return isModelClass(model, apiVersion, kind) ? model : `unknown apiVersion/kind ${apiVersion} ${kind} (${modelPackage} has no such model)`;
+  return isModelClass(model, apiVersion, kind)
+    ? model
+    : `unknown apiVersion/kind ${apiVersion} ${kind} (${modelPackage} has no such model)`;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -92,7 +101,17 @@ export function pointerToPath(pointer: string): string {
     .split('/')
     .slice(1)
     .map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .reduce((path, segment) => (/^\d+$/.test(segment) ? `${path}[${segment}]` : /^[A-Za-z_$][\w$-]*$/.test(segment) ? (path === '' ? segment : `${path}.${segment}`) : `${path}[${JSON.stringify(segment)}]`), '');
+    .reduce(
+      (path, segment) =>
+        /^\d+$/.test(segment)
+          ? `${path}[${segment}]`
+          : /^[A-Za-z_$][\w$-]*$/.test(segment)
+            ? path === ''
+              ? segment
+              : `${path}.${segment}`
+            : `${path}[${JSON.stringify(segment)}]`,
+      '',
+    );
 }
 
 function escapePointer(segment: string): string {
@@ -105,7 +124,11 @@ function isValidationError(error: unknown): error is { errors: ErrorObject[] } {
 
 /** Schema errors and unknown fields of one object; empty when it is valid. */
 export function validateStrict(object: unknown): SchemaProblem[] {
-  const problem = (pointer: string, message: string): SchemaProblem => ({ pointer, path: pointerToPath(pointer), message });
+  const problem = (pointer: string, message: string): SchemaProblem => ({
+    pointer,
+    path: pointerToPath(pointer),
+    message,
+  });
   if (!isPlainObject(object)) return [problem('', 'not an object')];
   const model = modelFor(object.apiVersion, object.kind);
   if (typeof model === 'string') return [problem('', model)];
@@ -113,13 +136,21 @@ export function validateStrict(object: unknown): SchemaProblem[] {
   const problems: SchemaProblem[] = [];
   const read = new WeakMap<object, Set<string>>();
   // An instance of the model's class: @kubernetes-models/gateway-api's validate() finds its schema on the prototype.
-  const instance: Record<string, unknown> = Object.assign(Object.create(model.prototype) as Record<string, unknown>, object);
+  const instance: Record<string, unknown> = Object.assign(
+    Object.create(model.prototype) as Record<string, unknown>,
+    object,
+  );
   try {
     model.prototype.validate.call(tracked(instance, read, new WeakMap()));
   } catch (error) {
     if (!isValidationError(error)) throw error;
     for (const e of error.errors) {
-      const detail = e.keyword === 'required' ? ` (${String((e.params as { missingProperty?: unknown }).missingProperty)})` : e.keyword === 'enum' ? `: ${JSON.stringify((e.params as { allowedValues?: unknown }).allowedValues)}` : '';
+      const detail =
+        e.keyword === 'required'
+          ? ` (${String((e.params as { missingProperty?: unknown }).missingProperty)})`
+          : e.keyword === 'enum'
+            ? `: ${JSON.stringify((e.params as { allowedValues?: unknown }).allowedValues)}`
+            : '';
       problems.push(problem(e.instancePath, `${e.message ?? e.keyword}${detail}`));
     }
   }
@@ -133,7 +164,10 @@ export function validateStrict(object: unknown): SchemaProblem[] {
     const keys = read.get(value);
     for (const [key, child] of Object.entries(value)) {
       const childPointer = `${pointer}/${escapePointer(key)}`;
-      if (!keys?.has(key)) problems.push(problem(childPointer, `unknown field "${key}" (not in the ${model.apiVersion} ${model.kind} schema)`));
+      if (!keys?.has(key))
+        problems.push(
+          problem(childPointer, `unknown field "${key}" (not in the ${model.apiVersion} ${model.kind} schema)`),
+        );
       else walk(child, childPointer);
     }
   };

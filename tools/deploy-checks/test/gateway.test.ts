@@ -6,11 +6,34 @@
  * generate.test.ts).
  */
 import { PUBLIC_ROUTES } from '@blog/common';
-import { checkGatewayConventions, checkGatewayStreamingRoute, gatewayClientLimits, nginxDurationSeconds, ruleHolding } from '../src/checks/gateway';
+import {
+  checkGatewayConventions,
+  checkGatewayStreamingRoute,
+  gatewayClientLimits,
+  nginxDurationSeconds,
+  ruleHolding,
+} from '../src/checks/gateway';
 import { ingressClientLimits } from '../src/checks/ingress';
-import { APP_NAMESPACE, checkFlowsAllowed, checkFlowsDenied, INGRESS_NGINX, KUBE_DNS, podModels, type Flow, type PodModel } from '../src/checks/network';
+import {
+  APP_NAMESPACE,
+  checkFlowsAllowed,
+  checkFlowsDenied,
+  INGRESS_NGINX,
+  KUBE_DNS,
+  podModels,
+  type Flow,
+  type PodModel,
+} from '../src/checks/network';
 import { renderKustomization } from '../src/kustomize';
-import { identityProblems, label, loadManifests, mutatedCopy, objectOf, setField as set, type Manifest } from '../src/manifests';
+import {
+  identityProblems,
+  label,
+  loadManifests,
+  mutatedCopy,
+  objectOf,
+  setField as set,
+  type Manifest,
+} from '../src/manifests';
 import { applyJsonPatch, loadSkaffold } from '../src/skaffold';
 import { formatSchemaProblems, validateStrict } from '../src/strict-schema';
 
@@ -44,7 +67,13 @@ const GATEWAY_CONTROLLER: PodModel = {
   ports: [{ name: 'agent-grpc', port: 8443, protocol: 'TCP' }],
 };
 
-const OUTSIDE: PodModel = { name: 'a client outside the cluster', namespace: 'elsewhere', namespaceLabels: {}, labels: {}, ports: [] };
+const OUTSIDE: PodModel = {
+  name: 'a client outside the cluster',
+  namespace: 'elsewhere',
+  namespaceLabels: {},
+  labels: {},
+  ports: [],
+};
 
 function pod(workload: string): PodModel {
   const model = podModels(manifests).get(workload);
@@ -56,7 +85,11 @@ describe('the Gateway objects (infra/k8s-gateway)', () => {
   it('render with nothing left out, each object once, each valid strictly (Gateway API and NGINX Gateway Fabric schemas)', () => {
     expect(renderProblems).toEqual([]);
     expect(identityProblems(manifests)).toEqual([]);
-    expect(manifests.flatMap((manifest) => formatSchemaProblems(validateStrict(manifest.object)).map((problem) => `${label(manifest)}: ${problem}`))).toEqual([]);
+    expect(
+      manifests.flatMap((manifest) =>
+        formatSchemaProblems(validateStrict(manifest.object)).map((problem) => `${label(manifest)}: ${problem}`),
+      ),
+    ).toEqual([]);
   });
 
   it('are the default objects with the Ingresses swapped for a Gateway, HTTPRoutes, their policies and the Gateway flows', () => {
@@ -64,7 +97,15 @@ describe('the Gateway objects (infra/k8s-gateway)', () => {
     const dropped = defaults.map(key).filter((name) => !manifests.some((manifest) => key(manifest) === name));
     expect(dropped).toEqual(['Ingress/ingress-srv', 'Ingress/ingress-stream']);
     expect(added.sort()).toEqual(
-      ['Gateway/blog-gateway', 'HTTPRoute/blog-routes', 'HTTPRoute/blog-stream', 'RateLimitPolicy/request-rate-limit', 'ProxySettingsPolicy/stream-proxy-settings', 'SnippetsFilter/stream-connection-limit', 'NetworkPolicy/allow-gateway-nginx'].sort(),
+      [
+        'Gateway/blog-gateway',
+        'HTTPRoute/blog-routes',
+        'HTTPRoute/blog-stream',
+        'RateLimitPolicy/request-rate-limit',
+        'ProxySettingsPolicy/stream-proxy-settings',
+        'SnippetsFilter/stream-connection-limit',
+        'NetworkPolicy/allow-gateway-nginx',
+      ].sort(),
     );
   });
 
@@ -79,7 +120,9 @@ describe('the Gateway objects (infra/k8s-gateway)', () => {
 
   it('leave the other paths to NGINX defaults (the stream settings sit on the stream route only)', () => {
     expect(holder('/posts/?(.*)')).toBe('blog-routes');
-    expect(checkGatewayStreamingRoute(manifests, HOST, '/posts/?(.*)')).toContainEqual(expect.stringMatching(/no ProxySettingsPolicy with buffering.disable/));
+    expect(checkGatewayStreamingRoute(manifests, HOST, '/posts/?(.*)')).toContainEqual(
+      expect.stringMatching(/no ProxySettingsPolicy with buffering.disable/),
+    );
   });
 
   it.each(PATHS)('limit each client address on %s exactly as the Ingress does', (path) => {
@@ -92,7 +135,12 @@ describe('the Gateway objects (infra/k8s-gateway)', () => {
   it('allow anyone to the listener, NGINX to the public services, the controller and DNS; and every flow of the blog', () => {
     const flows: Flow[] = [
       { from: OUTSIDE, to: GATEWAY_NGINX, port: 80, why: 'the listener (through its LoadBalancer Service)' },
-      ...(['posts-depl', 'comments-depl', 'query-depl', 'client-depl'] as const).map((name) => ({ from: GATEWAY_NGINX, to: pod(name), port: Number(pod(name).ports[0]?.port), why: 'a route backend' })),
+      ...(['posts-depl', 'comments-depl', 'query-depl', 'client-depl'] as const).map((name) => ({
+        from: GATEWAY_NGINX,
+        to: pod(name),
+        port: Number(pod(name).ports[0]?.port),
+        why: 'a route backend',
+      })),
       { from: GATEWAY_NGINX, to: GATEWAY_CONTROLLER, port: 8443, why: 'the agent receives the NGINX configuration' },
       { from: GATEWAY_NGINX, to: KUBE_DNS, port: 53, protocol: 'UDP', why: 'the agent finds the controller by name' },
       { from: pod('posts-depl'), to: pod('event-bus'), port: 4005, why: 'publishing' },
@@ -115,14 +163,70 @@ describe('the Gateway objects (infra/k8s-gateway)', () => {
 
 describe('the strict schema check of the Gateway objects catches', () => {
   it.each<[string, string, string, (string | number)[], unknown, RegExp]>([
-    ['an unknown HTTPRoute field', 'HTTPRoute', 'blog-routes', ['spec', 'rules', 0, 'backendRef'], [], /spec.rules\[0\].backendRef: unknown field "backendRef"/],
-    ['a path type the Gateway API does not have', 'HTTPRoute', 'blog-routes', ['spec', 'rules', 0, 'matches', 0, 'path', 'type'], 'Regex', /spec.rules\[0\].matches\[0\].path.type: must be equal to one of the allowed values: \["Exact","PathPrefix","RegularExpression"\]/],
-    ['a listener port out of range', 'Gateway', 'blog-gateway', ['spec', 'listeners', 0, 'port'], 0, /spec.listeners\[0\].port: must be >= 1/],
-    ['an unknown RateLimitPolicy field', 'RateLimitPolicy', 'request-rate-limit', ['spec', 'rateLimit', 'local', 'rules', 0, 'burstSize'], 50, /spec.rateLimit.local.rules\[0\].burstSize: unknown field "burstSize"/],
-    ['a rate NGINX does not read', 'RateLimitPolicy', 'request-rate-limit', ['spec', 'rateLimit', 'local', 'rules', 0, 'rate'], '10/s', /spec.rateLimit.local.rules\[0\].rate: must match pattern/],
-    ['a reject code that is no error', 'RateLimitPolicy', 'request-rate-limit', ['spec', 'rateLimit', 'rejectCode'], 200, /spec.rateLimit.rejectCode: must be >= 400/],
-    ['a timeout NGINX does not read', 'ProxySettingsPolicy', 'stream-proxy-settings', ['spec', 'timeout', 'read'], '1 hour', /spec.timeout.read: must match pattern/],
-    ['a snippet context that does not exist', 'SnippetsFilter', 'stream-connection-limit', ['spec', 'snippets', 0, 'context'], 'server', /spec.snippets\[0\].context: must be equal to one of the allowed values/],
+    [
+      'an unknown HTTPRoute field',
+      'HTTPRoute',
+      'blog-routes',
+      ['spec', 'rules', 0, 'backendRef'],
+      [],
+      /spec.rules\[0\].backendRef: unknown field "backendRef"/,
+    ],
+    [
+      'a path type the Gateway API does not have',
+      'HTTPRoute',
+      'blog-routes',
+      ['spec', 'rules', 0, 'matches', 0, 'path', 'type'],
+      'Regex',
+      /spec.rules\[0\].matches\[0\].path.type: must be equal to one of the allowed values: \["Exact","PathPrefix","RegularExpression"\]/,
+    ],
+    [
+      'a listener port out of range',
+      'Gateway',
+      'blog-gateway',
+      ['spec', 'listeners', 0, 'port'],
+      0,
+      /spec.listeners\[0\].port: must be >= 1/,
+    ],
+    [
+      'an unknown RateLimitPolicy field',
+      'RateLimitPolicy',
+      'request-rate-limit',
+      ['spec', 'rateLimit', 'local', 'rules', 0, 'burstSize'],
+      50,
+      /spec.rateLimit.local.rules\[0\].burstSize: unknown field "burstSize"/,
+    ],
+    [
+      'a rate NGINX does not read',
+      'RateLimitPolicy',
+      'request-rate-limit',
+      ['spec', 'rateLimit', 'local', 'rules', 0, 'rate'],
+      '10/s',
+      /spec.rateLimit.local.rules\[0\].rate: must match pattern/,
+    ],
+    [
+      'a reject code that is no error',
+      'RateLimitPolicy',
+      'request-rate-limit',
+      ['spec', 'rateLimit', 'rejectCode'],
+      200,
+      /spec.rateLimit.rejectCode: must be >= 400/,
+    ],
+    [
+      'a timeout NGINX does not read',
+      'ProxySettingsPolicy',
+      'stream-proxy-settings',
+      ['spec', 'timeout', 'read'],
+      '1 hour',
+      /spec.timeout.read: must match pattern/,
+    ],
+    [
+      'a snippet context that does not exist',
+      'SnippetsFilter',
+      'stream-connection-limit',
+      ['spec', 'snippets', 0, 'context'],
+      'server',
+      /spec.snippets\[0\].context: must be equal to one of the allowed values/,
+    ],
   ])('%s', (_case, kind, name, path, value, expected) => {
     const copy = mutatedCopy(manifests, (c) => set(c, kind, name, path, value));
     expect(formatSchemaProblems(validateStrict(objectOf(copy, kind, name)))).toEqual([expect.stringMatching(expected)]);
@@ -136,7 +240,9 @@ describe('the skaffold gateway profile', () => {
 
   it('deploys infra/k8s-gateway instead of infra/k8s, and builds the default images', () => {
     expect(profile).toBeDefined();
-    expect(effective.manifests).toEqual({ kustomize: { paths: [DIR], buildArgs: ['--load-restrictor', 'LoadRestrictionsNone'] } });
+    expect(effective.manifests).toEqual({
+      kustomize: { paths: [DIR], buildArgs: ['--load-restrictor', 'LoadRestrictionsNone'] },
+    });
     expect(effective.build).toEqual(config.build);
   });
 
@@ -144,47 +250,193 @@ describe('the skaffold gateway profile', () => {
     const production = config.profiles?.find((candidate) => candidate.name === 'production');
     const both = applyJsonPatch(applyJsonPatch(config, production?.patches ?? []), profile?.patches ?? []);
     expect(both.manifests).toEqual(effective.manifests);
-    expect(both.build?.artifacts?.map((artifact) => artifact.docker?.target)).toEqual(config.build?.artifacts?.map(() => 'production'));
+    expect(both.build?.artifacts?.map((artifact) => artifact.docker?.target)).toEqual(
+      config.build?.artifacts?.map(() => 'production'),
+    );
   });
 });
 
 describe('the Gateway checks catch', () => {
   it.each<[string, (copy: Manifest[]) => void, (broken: Manifest[]) => string[], RegExp]>([
-    ['a rule field NGINX Gateway Fabric refuses (timeouts)', (c) => set(c, 'HTTPRoute', 'blog-stream', ['spec', 'rules', 0, 'timeouts'], { request: '0s' }), checkGatewayConventions, /blog-stream spec.rules\[0\]: timeouts is set, which NGINX Gateway Fabric refuses/],
-    ['another GatewayClass', (c) => set(c, 'Gateway', 'blog-gateway', ['spec', 'gatewayClassName'], 'eg'), checkGatewayConventions, /gatewayClassName is "eg", expected "nginx"/],
-    ['"(?i)" elsewhere than after the first "/"', (c) => set(c, 'HTTPRoute', 'blog-routes', ['spec', 'rules', 0, 'matches', 0, 'path', 'value'], '(?i)/posts/create'), checkGatewayConventions, /\(\?i\)\/posts\/create: "\(\?i\)" is read here only right after the first "\/"/],
-    ['a path NGINX Gateway Fabric refuses', (c) => set(c, 'HTTPRoute', 'blog-routes', ['spec', 'rules', 0, 'matches', 0, 'path', 'value'], '/posts/{create}'), checkGatewayConventions, /path \/posts\/\{create\} has whitespace, "\{", "\}" or ";"/],
-    ['a filter naming no SnippetsFilter', (c) => set(c, 'HTTPRoute', 'blog-stream', ['spec', 'rules', 0, 'filters', 0, 'extensionRef', 'name'], 'stream-limit'), checkGatewayConventions, /extensionRef gateway.nginx.org\/SnippetsFilter stream-limit is no SnippetsFilter here/],
-    ['a policy aimed at a missing route', (c) => set(c, 'RateLimitPolicy', 'request-rate-limit', ['spec', 'targetRefs', 0, 'name'], 'blog'), checkGatewayConventions, /RateLimitPolicy\/request-rate-limit: targetRef gateway.networking.k8s.io\/HTTPRoute blog is no Gateway or HTTPRoute here/],
-    ['two snippets for one context', (c) => set(c, 'SnippetsFilter', 'stream-connection-limit', ['spec', 'snippets', 1, 'context'], 'http'), checkGatewayConventions, /more than one snippet for context http/],
-    ['a route on a listener that does not take the host', (c) => set(c, 'Gateway', 'blog-gateway', ['spec', 'listeners', 0, 'hostname'], 'blog.example.com'), checkGatewayConventions, /blog-routes: parentRef blog-gateway: no listener http of the Gateway takes host posts.com/],
-    ['a stream that NGINX buffers', (c) => set(c, 'ProxySettingsPolicy', 'stream-proxy-settings', ['spec', 'buffering'], undefined), (b) => checkGatewayStreamingRoute(b, HOST, '/posts/stream'), /no ProxySettingsPolicy with buffering.disable: true applies/],
-    ['a stream that times out after a minute', (c) => set(c, 'ProxySettingsPolicy', 'stream-proxy-settings', ['spec', 'timeout', 'read'], '60s'), (b) => checkGatewayStreamingRoute(b, HOST, '/posts/stream'), /no ProxySettingsPolicy sets timeout.read to at least 3600 s/],
-    ['a stream route holding another path', (c) => set(c, 'HTTPRoute', 'blog-stream', ['spec', 'rules', 1], { matches: [{ path: { type: 'RegularExpression', value: '/(?i)posts/live' } }], backendRefs: [{ name: 'query-srv', port: 4002 }] }), (b) => checkGatewayStreamingRoute(b, HOST, '/posts/stream'), /the HTTPRoute also holds \/\(\?i\)posts\/live, which would not be buffered either/],
-    ['a rate limit counted for everyone together', (c) => set(c, 'RateLimitPolicy', 'request-rate-limit', ['spec', 'rateLimit', 'local', 'rules', 0, 'key'], 'global'), (b) => gatewayClientLimits(b, HOST, '/posts/?(.*)').problems, /counts by global, not by client address/],
-    ['a burst NGINX delays', (c) => set(c, 'RateLimitPolicy', 'request-rate-limit', ['spec', 'rateLimit', 'local', 'rules', 0, 'noDelay'], undefined), (b) => gatewayClientLimits(b, HOST, '/posts/?(.*)').problems, /without noDelay, NGINX delays the burst/],
-    ['a connection limit without its zone', (c) => set(c, 'SnippetsFilter', 'stream-connection-limit', ['spec', 'snippets', 0, 'value'], 'limit_conn_zone $binary_remote_addr zone=streams:10m;'), (b) => gatewayClientLimits(b, HOST, '/posts/stream').problems, /limit_conn blog_streams has no limit_conn_zone of that name/],
+    [
+      'a rule field NGINX Gateway Fabric refuses (timeouts)',
+      (c) => set(c, 'HTTPRoute', 'blog-stream', ['spec', 'rules', 0, 'timeouts'], { request: '0s' }),
+      checkGatewayConventions,
+      /blog-stream spec.rules\[0\]: timeouts is set, which NGINX Gateway Fabric refuses/,
+    ],
+    [
+      'another GatewayClass',
+      (c) => set(c, 'Gateway', 'blog-gateway', ['spec', 'gatewayClassName'], 'eg'),
+      checkGatewayConventions,
+      /gatewayClassName is "eg", expected "nginx"/,
+    ],
+    [
+      '"(?i)" elsewhere than after the first "/"',
+      (c) =>
+        set(c, 'HTTPRoute', 'blog-routes', ['spec', 'rules', 0, 'matches', 0, 'path', 'value'], '(?i)/posts/create'),
+      checkGatewayConventions,
+      /\(\?i\)\/posts\/create: "\(\?i\)" is read here only right after the first "\/"/,
+    ],
+    [
+      'a path NGINX Gateway Fabric refuses',
+      (c) => set(c, 'HTTPRoute', 'blog-routes', ['spec', 'rules', 0, 'matches', 0, 'path', 'value'], '/posts/{create}'),
+      checkGatewayConventions,
+      /path \/posts\/\{create\} has whitespace, "\{", "\}" or ";"/,
+    ],
+    [
+      'a filter naming no SnippetsFilter',
+      (c) =>
+        set(c, 'HTTPRoute', 'blog-stream', ['spec', 'rules', 0, 'filters', 0, 'extensionRef', 'name'], 'stream-limit'),
+      checkGatewayConventions,
+      /extensionRef gateway.nginx.org\/SnippetsFilter stream-limit is no SnippetsFilter here/,
+    ],
+    [
+      'a policy aimed at a missing route',
+      (c) => set(c, 'RateLimitPolicy', 'request-rate-limit', ['spec', 'targetRefs', 0, 'name'], 'blog'),
+      checkGatewayConventions,
+      /RateLimitPolicy\/request-rate-limit: targetRef gateway.networking.k8s.io\/HTTPRoute blog is no Gateway or HTTPRoute here/,
+    ],
+    [
+      'two snippets for one context',
+      (c) => set(c, 'SnippetsFilter', 'stream-connection-limit', ['spec', 'snippets', 1, 'context'], 'http'),
+      checkGatewayConventions,
+      /more than one snippet for context http/,
+    ],
+    [
+      'a route on a listener that does not take the host',
+      (c) => set(c, 'Gateway', 'blog-gateway', ['spec', 'listeners', 0, 'hostname'], 'blog.example.com'),
+      checkGatewayConventions,
+      /blog-routes: parentRef blog-gateway: no listener http of the Gateway takes host posts.com/,
+    ],
+    [
+      'a stream that NGINX buffers',
+      (c) => set(c, 'ProxySettingsPolicy', 'stream-proxy-settings', ['spec', 'buffering'], undefined),
+      (b) => checkGatewayStreamingRoute(b, HOST, '/posts/stream'),
+      /no ProxySettingsPolicy with buffering.disable: true applies/,
+    ],
+    [
+      'a stream that times out after a minute',
+      (c) => set(c, 'ProxySettingsPolicy', 'stream-proxy-settings', ['spec', 'timeout', 'read'], '60s'),
+      (b) => checkGatewayStreamingRoute(b, HOST, '/posts/stream'),
+      /no ProxySettingsPolicy sets timeout.read to at least 3600 s/,
+    ],
+    [
+      'a stream route holding another path',
+      (c) =>
+        set(c, 'HTTPRoute', 'blog-stream', ['spec', 'rules', 1], {
+          matches: [{ path: { type: 'RegularExpression', value: '/(?i)posts/live' } }],
+          backendRefs: [{ name: 'query-srv', port: 4002 }],
+        }),
+      (b) => checkGatewayStreamingRoute(b, HOST, '/posts/stream'),
+      /the HTTPRoute also holds \/\(\?i\)posts\/live, which would not be buffered either/,
+    ],
+    [
+      'a rate limit counted for everyone together',
+      (c) =>
+        set(c, 'RateLimitPolicy', 'request-rate-limit', ['spec', 'rateLimit', 'local', 'rules', 0, 'key'], 'global'),
+      (b) => gatewayClientLimits(b, HOST, '/posts/?(.*)').problems,
+      /counts by global, not by client address/,
+    ],
+    [
+      'a burst NGINX delays',
+      (c) =>
+        set(
+          c,
+          'RateLimitPolicy',
+          'request-rate-limit',
+          ['spec', 'rateLimit', 'local', 'rules', 0, 'noDelay'],
+          undefined,
+        ),
+      (b) => gatewayClientLimits(b, HOST, '/posts/?(.*)').problems,
+      /without noDelay, NGINX delays the burst/,
+    ],
+    [
+      'a connection limit without its zone',
+      (c) =>
+        set(
+          c,
+          'SnippetsFilter',
+          'stream-connection-limit',
+          ['spec', 'snippets', 0, 'value'],
+          'limit_conn_zone $binary_remote_addr zone=streams:10m;',
+        ),
+      (b) => gatewayClientLimits(b, HOST, '/posts/stream').problems,
+      /limit_conn blog_streams has no limit_conn_zone of that name/,
+    ],
   ])('%s', (_case, mutate, check, expected) => {
     expect(check(manifests)).toEqual([]);
     expect(check(mutatedCopy(manifests, mutate))).toEqual(expect.arrayContaining([expect.stringMatching(expected)]));
   });
 
   it.each<[string, (copy: Manifest[]) => void, string]>([
-    ['a different burst', (c) => set(c, 'RateLimitPolicy', 'request-rate-limit', ['spec', 'rateLimit', 'local', 'rules', 0, 'burst'], 20), '/posts/create'],
-    ['a rate per minute', (c) => set(c, 'RateLimitPolicy', 'request-rate-limit', ['spec', 'rateLimit', 'local', 'rules', 0, 'rate'], '10r/m'), '/?(.*)'],
-    ['the rate limit on the Gateway (so on the stream too)', (c) => set(c, 'RateLimitPolicy', 'request-rate-limit', ['spec', 'targetRefs', 0], { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'blog-gateway' }), '/posts/stream'],
-    ['no connection limit on the stream', (c) => set(c, 'HTTPRoute', 'blog-stream', ['spec', 'rules', 0, 'filters'], undefined), '/posts/stream'],
-    ['another number of streams', (c) => set(c, 'SnippetsFilter', 'stream-connection-limit', ['spec', 'snippets', 1, 'value'], 'limit_conn blog_streams 100;'), '/posts/stream'],
+    [
+      'a different burst',
+      (c) => set(c, 'RateLimitPolicy', 'request-rate-limit', ['spec', 'rateLimit', 'local', 'rules', 0, 'burst'], 20),
+      '/posts/create',
+    ],
+    [
+      'a rate per minute',
+      (c) =>
+        set(c, 'RateLimitPolicy', 'request-rate-limit', ['spec', 'rateLimit', 'local', 'rules', 0, 'rate'], '10r/m'),
+      '/?(.*)',
+    ],
+    [
+      'the rate limit on the Gateway (so on the stream too)',
+      (c) =>
+        set(c, 'RateLimitPolicy', 'request-rate-limit', ['spec', 'targetRefs', 0], {
+          group: 'gateway.networking.k8s.io',
+          kind: 'Gateway',
+          name: 'blog-gateway',
+        }),
+      '/posts/stream',
+    ],
+    [
+      'no connection limit on the stream',
+      (c) => set(c, 'HTTPRoute', 'blog-stream', ['spec', 'rules', 0, 'filters'], undefined),
+      '/posts/stream',
+    ],
+    [
+      'another number of streams',
+      (c) =>
+        set(
+          c,
+          'SnippetsFilter',
+          'stream-connection-limit',
+          ['spec', 'snippets', 1, 'value'],
+          'limit_conn blog_streams 100;',
+        ),
+      '/posts/stream',
+    ],
   ])('limits that differ from the Ingress: %s', (_case, mutate, path) => {
-    expect(gatewayClientLimits(mutatedCopy(manifests, mutate), HOST, path).limits).not.toEqual(ingressClientLimits(defaults, HOST, path));
+    expect(gatewayClientLimits(mutatedCopy(manifests, mutate), HOST, path).limits).not.toEqual(
+      ingressClientLimits(defaults, HOST, path),
+    );
   });
 
   it('the public services still admitting ingress-nginx instead of the Gateway', () => {
-    const unpatched = mutatedCopy(manifests, (c) => set(c, 'NetworkPolicy', 'allow-ingress-to-public', ['spec', 'ingress', 0, 'from'], [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }]));
-    expect(checkFlowsAllowed(unpatched, [{ from: GATEWAY_NGINX, to: pod('query-depl'), port: 4002, why: 'a route backend' }])).toEqual([expect.stringMatching(/blocked by the ingress of Deployment\/query-depl/)]);
+    const unpatched = mutatedCopy(manifests, (c) =>
+      set(
+        c,
+        'NetworkPolicy',
+        'allow-ingress-to-public',
+        ['spec', 'ingress', 0, 'from'],
+        [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }],
+      ),
+    );
+    expect(
+      checkFlowsAllowed(unpatched, [
+        { from: GATEWAY_NGINX, to: pod('query-depl'), port: 4002, why: 'a route backend' },
+      ]),
+    ).toEqual([expect.stringMatching(/blocked by the ingress of Deployment\/query-depl/)]);
   });
 
   it('NGINX durations as NGINX reads them', () => {
-    expect([nginxDurationSeconds('1h'), nginxDurationSeconds('3600'), nginxDurationSeconds('90m'), nginxDurationSeconds('500ms'), nginxDurationSeconds('1d')]).toEqual([3600, 3600, 5400, 0.5, undefined]);
+    expect([
+      nginxDurationSeconds('1h'),
+      nginxDurationSeconds('3600'),
+      nginxDurationSeconds('90m'),
+      nginxDurationSeconds('500ms'),
+      nginxDurationSeconds('1d'),
+    ]).toEqual([3600, 3600, 5400, 0.5, undefined]);
   });
 });

@@ -22,7 +22,11 @@ function podOf(copy: Manifest[], name: string) {
 
 describe('pod hardening', () => {
   it('covers every workload', () => {
-    expect(workloads(manifests).map((w) => `${w.kind}/${w.name}`).sort()).toEqual([
+    expect(
+      workloads(manifests)
+        .map((w) => `${w.kind}/${w.name}`)
+        .sort(),
+    ).toEqual([
       'Deployment/client-depl',
       'Deployment/comments-depl',
       'Deployment/moderation-depl',
@@ -53,7 +57,10 @@ describe('the hardening check catches', () => {
       const { pod, container } = podOf(copy, 'posts-depl');
       delete pod.automountServiceAccountToken;
       pod.securityContext = { runAsUser: 0 };
-      container.securityContext = { readOnlyRootFilesystem: true, capabilities: { drop: ['NET_RAW'], add: ['NET_ADMIN'] } };
+      container.securityContext = {
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ['NET_RAW'], add: ['NET_ADMIN'] },
+      };
     });
     expect(checkHardening(broken, options)).toEqual([
       expect.stringMatching(/posts-depl: spec.template.spec.automountServiceAccountToken is not false/),
@@ -75,7 +82,9 @@ describe('the hardening check catches', () => {
       if (moderation.securityContext) moderation.securityContext.readOnlyRootFilesystem = false;
     });
     expect(checkHardening(noTmp, options)).toEqual([
-      expect.stringMatching(/comments-depl container comments: readOnlyRootFilesystem without a volume mounted at \/tmp/),
+      expect.stringMatching(
+        /comments-depl container comments: readOnlyRootFilesystem without a volume mounted at \/tmp/,
+      ),
       expect.stringMatching(/moderation-depl container moderation: securityContext.readOnlyRootFilesystem is not true/),
       expect.stringMatching(/query-depl container query: \/tmp is mounted from tmp, which is not an emptyDir/),
     ]);
@@ -91,7 +100,9 @@ describe('the hardening check catches', () => {
       pod.terminationGracePeriodSeconds = options.drainSeconds;
     });
     expect(checkHardening(broken, options)).toEqual([
-      expect.stringMatching(/client-depl: terminationGracePeriodSeconds 5 is not longer than the 5 s the service drains/),
+      expect.stringMatching(
+        /client-depl: terminationGracePeriodSeconds 5 is not longer than the 5 s the service drains/,
+      ),
       expect.stringMatching(/client-depl container client: no startupProbe/),
       expect.stringMatching(/container client: readinessProbe.httpGet.port "web" is not a containerPort/),
       expect.stringMatching(/container client: livenessProbe.httpGet.path is "\/readyz", expected \/healthz/),

@@ -87,14 +87,30 @@ describe('the image checks catch', () => {
       if (profile) profile.value = 'prod';
     });
     expect(checkArtifactDockerfiles(broken, realRepo)).toEqual([
-      expect.stringMatching(/^skaffold.yaml build.artifacts\[1\] blog\/posts: dockerfile post\/Dockerfile does not exist/),
-      expect.stringMatching(/^skaffold.yaml build.artifacts\[2\] blog\/comments: comments\/Dockerfile has no stage "devel"/),
-      expect.stringMatching(/\(profile production\) build.artifacts\[1\] blog\/posts: dockerfile post\/Dockerfile does not exist/),
-      expect.stringMatching(/\(profile production\) build.artifacts\[3\] blog\/query: query\/Dockerfile has no stage "prod"/),
+      expect.stringMatching(
+        /^skaffold.yaml build.artifacts\[1\] blog\/posts: dockerfile post\/Dockerfile does not exist/,
+      ),
+      expect.stringMatching(
+        /^skaffold.yaml build.artifacts\[2\] blog\/comments: comments\/Dockerfile has no stage "devel"/,
+      ),
+      expect.stringMatching(
+        /\(profile production\) build.artifacts\[1\] blog\/posts: dockerfile post\/Dockerfile does not exist/,
+      ),
+      expect.stringMatching(
+        /\(profile production\) build.artifacts\[3\] blog\/query: query\/Dockerfile has no stage "prod"/,
+      ),
       // The jetstream and gateway profiles build the same artifacts, so they meet the same problems.
       ...['jetstream', 'gateway'].flatMap((profile): unknown[] => [
-        expect.stringMatching(new RegExp(`\\(profile ${profile}\\) build.artifacts\\[1\\] blog/posts: dockerfile post/Dockerfile does not exist`)),
-        expect.stringMatching(new RegExp(`\\(profile ${profile}\\) build.artifacts\\[2\\] blog/comments: comments/Dockerfile has no stage "devel"`)),
+        expect.stringMatching(
+          new RegExp(
+            `\\(profile ${profile}\\) build.artifacts\\[1\\] blog/posts: dockerfile post/Dockerfile does not exist`,
+          ),
+        ),
+        expect.stringMatching(
+          new RegExp(
+            `\\(profile ${profile}\\) build.artifacts\\[2\\] blog/comments: comments/Dockerfile has no stage "devel"`,
+          ),
+        ),
       ]),
     ]);
   });
@@ -102,44 +118,88 @@ describe('the image checks catch', () => {
   it('a sync glob matching no file (or only .dockerignored ones), and a dest on the read-only root', () => {
     const broken = skaffoldWith((copy) => {
       const posts = artifact(copy, 1);
-      posts.sync = { manual: [{ src: 'posts/source/**/*.ts', dest: '/tmp/dev' }, { src: 'posts/dist/**/*.js', dest: '/tmp/dev' }, { src: 'posts/src/**/*.ts', dest: '/app' }] };
+      posts.sync = {
+        manual: [
+          { src: 'posts/source/**/*.ts', dest: '/tmp/dev' },
+          { src: 'posts/dist/**/*.js', dest: '/tmp/dev' },
+          { src: 'posts/src/**/*.ts', dest: '/app' },
+        ],
+      };
     });
     expect(checkSyncRules(broken, manifests, realRepo)).toEqual([
       expect.stringMatching(/sync.manual\[0\]: src "posts\/source\/\*\*\/\*.ts" matches no file/),
-      expect.stringMatching(/sync.manual\[1\]: src "posts\/dist\/\*\*\/\*.js" matches no file in the build context . \(after .dockerignore\)/),
-      expect.stringMatching(/sync.manual\[2\]: dest \/app is not on a writable emptyDir mount of Deployment\/posts-depl container posts/),
+      expect.stringMatching(
+        /sync.manual\[1\]: src "posts\/dist\/\*\*\/\*.js" matches no file in the build context . \(after .dockerignore\)/,
+      ),
+      expect.stringMatching(
+        /sync.manual\[2\]: dest \/app is not on a writable emptyDir mount of Deployment\/posts-depl container posts/,
+      ),
     ]);
   });
 
   it('EXPOSE different from the containerPort, in the production or the dev stage', () => {
-    expect(checkDockerfileStages(skaffold, manifests, editedDockerfile('posts/Dockerfile', /EXPOSE 4000\n# node itself/, 'EXPOSE 4001\n# node itself'))).toEqual([
+    expect(
+      checkDockerfileStages(
+        skaffold,
+        manifests,
+        editedDockerfile('posts/Dockerfile', /EXPOSE 4000\n# node itself/, 'EXPOSE 4001\n# node itself'),
+      ),
+    ).toEqual([
       'posts/Dockerfile stage production: EXPOSE 4001/tcp but the pods running blog/posts listen on 4000/tcp',
     ]);
-    expect(checkDockerfileStages(skaffold, manifests, editedDockerfile('query/Dockerfile', 'USER node\nEXPOSE 4002\nCMD ["dev.sh"', 'USER node\nCMD ["dev.sh"'))).toEqual([
-      'query/Dockerfile stage dev: EXPOSE (none) but the pods running blog/query listen on 4002/tcp',
-    ]);
+    expect(
+      checkDockerfileStages(
+        skaffold,
+        manifests,
+        editedDockerfile('query/Dockerfile', 'USER node\nEXPOSE 4002\nCMD ["dev.sh"', 'USER node\nCMD ["dev.sh"'),
+      ),
+    ).toEqual(['query/Dockerfile stage dev: EXPOSE (none) but the pods running blog/query listen on 4002/tcp']);
   });
 
   it('a stage running as root, a shell-form or npm CMD, a CMD that is not the main', () => {
     const repo = repoWith({
-      'posts/Dockerfile': (realRepo.readFile('posts/Dockerfile') ?? '').replace(/USER node\nEXPOSE 4000\n# node/, 'EXPOSE 4000\n# node'),
-      'comments/Dockerfile': (realRepo.readFile('comments/Dockerfile') ?? '').replace('CMD ["node", "comments/dist/index.js"]', 'CMD ["npm", "start", "-w", "comments"]'),
-      'query/Dockerfile': (realRepo.readFile('query/Dockerfile') ?? '').replace('CMD ["node", "query/dist/index.js"]', 'CMD node query/dist/index.js'),
-      'moderation/Dockerfile': (realRepo.readFile('moderation/Dockerfile') ?? '').replace('CMD ["node", "moderation/dist/index.js"]', 'CMD ["node", "moderation/dist/main.js"]'),
-      'event-bus/Dockerfile': (realRepo.readFile('event-bus/Dockerfile') ?? '').replace('COPY --from=build /app/event-bus/dist event-bus/dist\n', ''),
+      'posts/Dockerfile': (realRepo.readFile('posts/Dockerfile') ?? '').replace(
+        /USER node\nEXPOSE 4000\n# node/,
+        'EXPOSE 4000\n# node',
+      ),
+      'comments/Dockerfile': (realRepo.readFile('comments/Dockerfile') ?? '').replace(
+        'CMD ["node", "comments/dist/index.js"]',
+        'CMD ["npm", "start", "-w", "comments"]',
+      ),
+      'query/Dockerfile': (realRepo.readFile('query/Dockerfile') ?? '').replace(
+        'CMD ["node", "query/dist/index.js"]',
+        'CMD node query/dist/index.js',
+      ),
+      'moderation/Dockerfile': (realRepo.readFile('moderation/Dockerfile') ?? '').replace(
+        'CMD ["node", "moderation/dist/index.js"]',
+        'CMD ["node", "moderation/dist/main.js"]',
+      ),
+      'event-bus/Dockerfile': (realRepo.readFile('event-bus/Dockerfile') ?? '').replace(
+        'COPY --from=build /app/event-bus/dist event-bus/dist\n',
+        '',
+      ),
     });
     expect(checkDockerfileStages(skaffold, manifests, repo)).toEqual([
-      expect.stringMatching(/^event-bus\/Dockerfile stage production: CMD runs event-bus\/dist\/index.js, which no COPY of the stage puts in the image/),
+      expect.stringMatching(
+        /^event-bus\/Dockerfile stage production: CMD runs event-bus\/dist\/index.js, which no COPY of the stage puts in the image/,
+      ),
       expect.stringMatching(/^posts\/Dockerfile stage production: runs as the base image user \(root\)/),
-      expect.stringMatching(/^comments\/Dockerfile stage production: CMD \["npm","start","-w","comments"\] does not run node directly/),
+      expect.stringMatching(
+        /^comments\/Dockerfile stage production: CMD \["npm","start","-w","comments"\] does not run node directly/,
+      ),
       expect.stringMatching(/^query\/Dockerfile stage production: CMD is in shell form/),
-      expect.stringMatching(/^moderation\/Dockerfile stage production: CMD runs moderation\/dist\/main.js, but moderation\/package.json's main is dist\/index.js/),
+      expect.stringMatching(
+        /^moderation\/Dockerfile stage production: CMD runs moderation\/dist\/main.js, but moderation\/package.json's main is dist\/index.js/,
+      ),
     ]);
   });
 
   it('another user than node/1000, and a Dockerfile whose last stage is not production', () => {
     const repo = repoWith({
-      'posts/Dockerfile': (realRepo.readFile('posts/Dockerfile') ?? '').replace(/USER node\nEXPOSE 4000\n# node/, 'USER www-data\nEXPOSE 4000\n# node'),
+      'posts/Dockerfile': (realRepo.readFile('posts/Dockerfile') ?? '').replace(
+        /USER node\nEXPOSE 4000\n# node/,
+        'USER www-data\nEXPOSE 4000\n# node',
+      ),
       'comments/Dockerfile': `${realRepo.readFile('comments/Dockerfile') ?? ''}\nFROM production AS debug\n`,
     });
     expect(checkDockerfileStages(skaffold, manifests, repo)).toEqual([
@@ -153,16 +213,33 @@ describe('the image checks catch', () => {
     const pod = typedOf(copy, 'Deployment', 'moderation-depl').spec?.template.spec;
     if (pod?.securityContext) delete pod.securityContext.runAsUser;
     expect(checkDockerfileStages(skaffold, copy, realRepo)).toEqual([
-      expect.stringMatching(/^moderation\/Dockerfile stage dev: USER node is not numeric and Deployment\/moderation-depl sets runAsNonRoot without a numeric runAsUser/),
+      expect.stringMatching(
+        /^moderation\/Dockerfile stage dev: USER node is not numeric and Deployment\/moderation-depl sets runAsNonRoot without a numeric runAsUser/,
+      ),
       expect.stringMatching(/^moderation\/Dockerfile stage production: USER node is not numeric/),
     ]);
   });
 
   it('a dev entry script that is not executable, or that leaves a workspace-local package behind', () => {
-    const notExecutable: RepoView = { ...realRepo, isExecutable: () => false, readFile: (file) => (file === 'package-lock.json' ? '{"packages":{}}' : realRepo.readFile(file)) };
-    expect(checkDevEntrypoints(skaffold, notExecutable)).toContainEqual(expect.stringMatching(/^posts\/Dockerfile stage dev: CMD dev.sh \(infra\/docker\/dev.sh\): the file is not executable/));
+    const notExecutable: RepoView = {
+      ...realRepo,
+      isExecutable: () => false,
+      readFile: (file) => (file === 'package-lock.json' ? '{"packages":{}}' : realRepo.readFile(file)),
+    };
+    expect(checkDevEntrypoints(skaffold, notExecutable)).toContainEqual(
+      expect.stringMatching(
+        /^posts\/Dockerfile stage dev: CMD dev.sh \(infra\/docker\/dev.sh\): the file is not executable/,
+      ),
+    );
 
-    const lockfile = JSON.stringify({ packages: { '': {}, 'node_modules/express': {}, 'posts/node_modules/left-pad': {}, 'node_modules/@blog/posts': { link: true } } });
+    const lockfile = JSON.stringify({
+      packages: {
+        '': {},
+        'node_modules/express': {},
+        'posts/node_modules/left-pad': {},
+        'node_modules/@blog/posts': { link: true },
+      },
+    });
     expect(nestedPackages(lockfile, ['posts', 'common'])).toEqual(['posts/node_modules/left-pad']);
     // A script that links only the root node_modules into /tmp/dev (as dev.sh once did).
     const rootOnly = [
@@ -176,19 +253,42 @@ describe('the image checks catch', () => {
       'cd /tmp/dev',
       'exec "$@"',
     ].join('\n');
-    expect(checkDevEntrypoints(skaffold, repoWith({ 'package-lock.json': lockfile, 'infra/docker/dev.sh': rootOnly }))).toEqual([
-      expect.stringMatching(/^posts\/Dockerfile stage dev: .*installs left-pad in posts\/node_modules, which the script does not bring into \/tmp\/dev/),
+    expect(
+      checkDevEntrypoints(skaffold, repoWith({ 'package-lock.json': lockfile, 'infra/docker/dev.sh': rootOnly })),
+    ).toEqual([
+      expect.stringMatching(
+        /^posts\/Dockerfile stage dev: .*installs left-pad in posts\/node_modules, which the script does not bring into \/tmp\/dev/,
+      ),
     ]);
     // The script once copied common and the workspace but not tsconfig.base.json, which their tsconfig.json extend.
-    expect(checkDevEntrypoints(skaffold, repoWith({ 'infra/docker/dev.sh': realRepo.readFile('infra/docker/dev.sh')?.replace('tsconfig.base.json ', '') }))).toContainEqual(
-      expect.stringMatching(/^posts\/Dockerfile stage dev: .*: \/tmp\/dev\/posts\/tsconfig.json extends ..\/tsconfig.base.json, which the script does not copy into \/tmp\/dev/),
+    expect(
+      checkDevEntrypoints(
+        skaffold,
+        repoWith({
+          'infra/docker/dev.sh': realRepo.readFile('infra/docker/dev.sh')?.replace('tsconfig.base.json ', ''),
+        }),
+      ),
+    ).toContainEqual(
+      expect.stringMatching(
+        /^posts\/Dockerfile stage dev: .*: \/tmp\/dev\/posts\/tsconfig.json extends ..\/tsconfig.base.json, which the script does not copy into \/tmp\/dev/,
+      ),
     );
     // The real script with the same lockfile.
     expect(checkDevEntrypoints(skaffold, repoWith({ 'package-lock.json': lockfile }))).toEqual([]);
     // A script that fails in the model is reported, not passed.
-    const failing = checkDevEntrypoints(skaffold, repoWith({ 'package-lock.json': lockfile, 'infra/docker/dev.sh': rootOnly.replace('set -eu', 'set -eu\nexit 3') }));
+    const failing = checkDevEntrypoints(
+      skaffold,
+      repoWith({
+        'package-lock.json': lockfile,
+        'infra/docker/dev.sh': rootOnly.replace('set -eu', 'set -eu\nexit 3'),
+      }),
+    );
     expect(failing).toHaveLength(6);
-    expect(failing).toContainEqual(expect.stringMatching(/^posts\/Dockerfile stage dev: .*could not run it against a model of the image: exit status 3/));
+    expect(failing).toContainEqual(
+      expect.stringMatching(
+        /^posts\/Dockerfile stage dev: .*could not run it against a model of the image: exit status 3/,
+      ),
+    );
   });
 });
 
@@ -200,13 +300,17 @@ describe('the persistent volume check', () => {
     if (!container || !mount) throw new Error('event-bus has no event-log mount');
     mount.mountPath = '/var/lib/event-bus';
     expect(checkPersistentMountsUsed(skaffold, copy, realRepo)).toEqual([
-      expect.stringMatching(/^infra\/k8s\/event-bus.yaml StatefulSet\/event-bus container event-bus: the persistent volume event-log is mounted at \/var\/lib\/event-bus, but nothing tells the process to use/),
+      expect.stringMatching(
+        /^infra\/k8s\/event-bus.yaml StatefulSet\/event-bus container event-bus: the persistent volume event-log is mounted at \/var\/lib\/event-bus, but nothing tells the process to use/,
+      ),
     ]);
 
     container.env = [...(container.env ?? []), { name: 'EVENT_LOG_DIR', value: '/var/lib/event-bus' }];
     expect(checkPersistentMountsUsed(skaffold, copy, realRepo)).toEqual([]);
 
-    const inCode = repoWith({ 'event-bus/src/index.ts': `${realRepo.readFile('event-bus/src/index.ts') ?? ''}\nconst dir = env.path('/var/lib/event-bus/');\n` });
+    const inCode = repoWith({
+      'event-bus/src/index.ts': `${realRepo.readFile('event-bus/src/index.ts') ?? ''}\nconst dir = env.path('/var/lib/event-bus/');\n`,
+    });
     container.env = container.env.filter((variable) => variable.name !== 'EVENT_LOG_DIR');
     expect(checkPersistentMountsUsed(skaffold, copy, inCode)).toEqual([]);
     // A longer path that merely starts the same way does not count.
@@ -217,15 +321,27 @@ describe('the persistent volume check', () => {
 
 describe('Dockerfile reading', () => {
   it('follows stages: USER and EXPOSE are inherited from the stage built FROM', () => {
-    const stages = parseDockerfile('FROM node:24 AS build\nUSER node\nEXPOSE 80\n\nFROM build AS dev\n# a comment\nRUN a \\\n  && b\nCMD ["x"]\nFROM node:24 AS production\nCMD x\n');
+    const stages = parseDockerfile(
+      'FROM node:24 AS build\nUSER node\nEXPOSE 80\n\nFROM build AS dev\n# a comment\nRUN a \\\n  && b\nCMD ["x"]\nFROM node:24 AS production\nCMD x\n',
+    );
     expect(stages.map((s) => s.name)).toEqual(['build', 'dev', 'production']);
-    expect(stageConfig(stages, 'dev')).toMatchObject({ user: 'node', exposed: ['80/tcp'], cmd: { form: 'exec', argv: ['x'] } });
+    expect(stageConfig(stages, 'dev')).toMatchObject({
+      user: 'node',
+      exposed: ['80/tcp'],
+      cmd: { form: 'exec', argv: ['x'] },
+    });
     expect(stages[1]?.instructions.find((i) => i.keyword === 'RUN')?.args).toBe('a && b');
-    expect(stageConfig(stages, 'production')).toMatchObject({ user: undefined, exposed: [], cmd: { form: 'shell', command: 'x' } });
+    expect(stageConfig(stages, 'production')).toMatchObject({
+      user: undefined,
+      exposed: [],
+      cmd: { form: 'shell', command: 'x' },
+    });
   });
 
   it('reads .dockerignore like Docker', () => {
     const ignored = dockerIgnoreMatcher('**/node_modules\n**/dist\n.git\n!keep/dist\n');
-    expect(['node_modules/x', 'posts/dist/index.js', '.git/HEAD', 'posts/src/app.ts', 'keep/dist/a'].map(ignored)).toEqual([true, true, true, false, false]);
+    expect(
+      ['node_modules/x', 'posts/dist/index.js', '.git/HEAD', 'posts/src/app.ts', 'keep/dist/a'].map(ignored),
+    ).toEqual([true, true, true, false, false]);
   });
 });

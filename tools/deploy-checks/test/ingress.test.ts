@@ -58,13 +58,19 @@ describe(`Ingress ${STREAM_INGRESS} (GET /posts/stream, Server-Sent Events)`, ()
     expect(STREAMS.map(holder)).toEqual(STREAMS.map(() => STREAM_INGRESS));
   });
 
-  it.each(STREAMS)('passes %s on unbuffered, with an hour-long read and send timeout, and holds nothing else', (path) => {
-    expect(checkStreamingRoute(manifests, HOST, path)).toEqual([]);
-  });
+  it.each(STREAMS)(
+    'passes %s on unbuffered, with an hour-long read and send timeout, and holds nothing else',
+    (path) => {
+      expect(checkStreamingRoute(manifests, HOST, path)).toEqual([]);
+    },
+  );
 
-  it.each(STREAMS)('limits %s to a number of open streams per client address, enough for a browser full of tabs', (path) => {
-    expect(checkConnectionLimit(manifests, HOST, path)).toEqual([]);
-  });
+  it.each(STREAMS)(
+    'limits %s to a number of open streams per client address, enough for a browser full of tabs',
+    (path) => {
+      expect(checkConnectionLimit(manifests, HOST, path)).toEqual([]);
+    },
+  );
 
   it('is the nginx class with use-regex', () => {
     const ingress = typedOf(manifests, 'Ingress', STREAM_INGRESS);
@@ -119,7 +125,9 @@ describe('the Ingress checks catch', () => {
       const paths = typedOf(copy, 'Ingress', STREAM_INGRESS).spec?.rules?.[0]?.http?.paths ?? [];
       paths.splice(0);
     });
-    expect(checkStreamingRoute(noStreamIngress, HOST, '/posts/stream')).toEqual([expect.stringMatching(/path \/posts\/stream: no Ingress of host posts.com holds it/)]);
+    expect(checkStreamingRoute(noStreamIngress, HOST, '/posts/stream')).toEqual([
+      expect.stringMatching(/path \/posts\/stream: no Ingress of host posts.com holds it/),
+    ]);
   });
 
   describe('a missing or useless rate limit', () => {
@@ -141,23 +149,54 @@ describe('the Ingress checks catch', () => {
       ['limit-rps -10', LIMIT_RPS, '-10', /limit-rps is "-10"/],
       ['limit-rps 2.5', LIMIT_RPS, '2.5', /limit-rps is "2.5"/],
       ['limit-rps (empty)', LIMIT_RPS, '', /limit-rps is ""/],
-      ['limit-burst-multiplier missing', LIMIT_BURST_MULTIPLIER, undefined, /limit-burst-multiplier is undefined, expected a whole number above 0/],
+      [
+        'limit-burst-multiplier missing',
+        LIMIT_BURST_MULTIPLIER,
+        undefined,
+        /limit-burst-multiplier is undefined, expected a whole number above 0/,
+      ],
       ['limit-burst-multiplier 0', LIMIT_BURST_MULTIPLIER, '0', /limit-burst-multiplier is "0"/],
       ['limit-rps 1 (a burst of 5)', LIMIT_RPS, '1', /a burst of 5 \(.*\), expected at least 30, one page load/],
-      ['limit-whitelist 10.0.0.0/8, 0.0.0.0/0', LIMIT_WHITELIST, '10.0.0.0/8, 0.0.0.0/0', /limit-whitelist exempts every address \(0.0.0.0\/0\)/],
-      ['limit-allowlist 0.0.0.0/0 (the current name)', LIMIT_ALLOWLIST, '0.0.0.0/0', /limit-allowlist exempts every address \(0.0.0.0\/0\)/],
+      [
+        'limit-whitelist 10.0.0.0/8, 0.0.0.0/0',
+        LIMIT_WHITELIST,
+        '10.0.0.0/8, 0.0.0.0/0',
+        /limit-whitelist exempts every address \(0.0.0.0\/0\)/,
+      ],
+      [
+        'limit-allowlist 0.0.0.0/0 (the current name)',
+        LIMIT_ALLOWLIST,
+        '0.0.0.0/0',
+        /limit-allowlist exempts every address \(0.0.0.0\/0\)/,
+      ],
     ])(`on ${INGRESS}: %s`, (_case, key, value, problem) => {
       const broken = withAnnotation(INGRESS, key, value);
-      for (const path of REQUESTS) expect(checkRequestRateLimit(broken, HOST, path)).toEqual([expect.stringMatching(problem)]);
+      for (const path of REQUESTS)
+        expect(checkRequestRateLimit(broken, HOST, path)).toEqual([expect.stringMatching(problem)]);
       // The other Ingress keeps its own limit.
       expect(checkConnectionLimit(broken, HOST, '/posts/stream')).toEqual([]);
     });
 
     it.each([
-      ['limit-connections missing', LIMIT_CONNECTIONS, undefined, /limit-connections is undefined, expected a whole number above 0/],
-      ['limit-connections many', LIMIT_CONNECTIONS, 'many', /limit-connections is "many", expected a whole number above 0/],
+      [
+        'limit-connections missing',
+        LIMIT_CONNECTIONS,
+        undefined,
+        /limit-connections is undefined, expected a whole number above 0/,
+      ],
+      [
+        'limit-connections many',
+        LIMIT_CONNECTIONS,
+        'many',
+        /limit-connections is "many", expected a whole number above 0/,
+      ],
       ['limit-connections 0', LIMIT_CONNECTIONS, '0', /limit-connections is "0"/],
-      ['limit-connections 1', LIMIT_CONNECTIONS, '1', /limit-connections is 1, expected at least 6, one browser's tabs/],
+      [
+        'limit-connections 1',
+        LIMIT_CONNECTIONS,
+        '1',
+        /limit-connections is 1, expected at least 6, one browser's tabs/,
+      ],
       ['limit-whitelist ::/0', LIMIT_WHITELIST, '::/0', /limit-whitelist exempts every address \(::\/0\)/],
       ['limit-allowlist ::/0', LIMIT_ALLOWLIST, '::/0', /limit-allowlist exempts every address \(::\/0\)/],
     ])(`on ${STREAM_INGRESS}: %s`, (_case, key, value, problem) => {
@@ -175,7 +214,9 @@ describe('the Ingress checks catch', () => {
         stream[LIMIT_BURST_MULTIPLIER] = '5';
         requests[LIMIT_CONNECTIONS] = '10';
       });
-      expect(checkConnectionLimit(moved, HOST, '/posts/stream')).toEqual([expect.stringMatching(/\(Ingress ingress-stream\): .*limit-connections is undefined/)]);
+      expect(checkConnectionLimit(moved, HOST, '/posts/stream')).toEqual([
+        expect.stringMatching(/\(Ingress ingress-stream\): .*limit-connections is undefined/),
+      ]);
     });
   });
 });

@@ -4,7 +4,17 @@
  * and the skaffold profile. The default objects of infra/k8s are checked by the other files.
  */
 import { parse } from 'yaml';
-import { checkFlowsAllowed, checkFlowsDenied, APP_NAMESPACE, INGRESS_NGINX, KUBE_DNS, podModels, PROMETHEUS, type Flow, type PodModel } from '../src/checks/network';
+import {
+  checkFlowsAllowed,
+  checkFlowsDenied,
+  APP_NAMESPACE,
+  INGRESS_NGINX,
+  KUBE_DNS,
+  podModels,
+  PROMETHEUS,
+  type Flow,
+  type PodModel,
+} from '../src/checks/network';
 import { loadKustomization, renderKustomization } from '../src/kustomize';
 import { identityProblems, label, loadManifests, ofKind, typedOf, workloads, type Manifest } from '../src/manifests';
 import { readRepoFile, repoFileExists } from '../src/repo';
@@ -23,7 +33,11 @@ const NATS: PodModel = {
   name: 'NATS server',
   namespace: APP_NAMESPACE,
   namespaceLabels: { 'kubernetes.io/metadata.name': APP_NAMESPACE },
-  labels: { 'app.kubernetes.io/name': 'nats', 'app.kubernetes.io/instance': 'nats', 'app.kubernetes.io/component': 'nats' },
+  labels: {
+    'app.kubernetes.io/name': 'nats',
+    'app.kubernetes.io/instance': 'nats',
+    'app.kubernetes.io/component': 'nats',
+  },
   ports: [
     { name: 'nats', port: 4222, protocol: 'TCP' },
     { name: 'cluster', port: 6222, protocol: 'TCP' },
@@ -41,7 +55,11 @@ describe('the jetstream objects (infra/k8s-jetstream)', () => {
   it('render (resources and JSON 6902 patches) with nothing left out, each object once, each valid strictly', () => {
     expect(renderProblems).toEqual([]);
     expect(identityProblems(manifests)).toEqual([]);
-    expect(manifests.flatMap((manifest) => formatSchemaProblems(validateStrict(manifest.object)).map((problem) => `${label(manifest)}: ${problem}`))).toEqual([]);
+    expect(
+      manifests.flatMap((manifest) =>
+        formatSchemaProblems(validateStrict(manifest.object)).map((problem) => `${label(manifest)}: ${problem}`),
+      ),
+    ).toEqual([]);
   });
 
   it('are the default objects with the bus swapped: no StatefulSet (nor its headless Service), a bus Deployment, autoscalers, the NATS Secret and flows', () => {
@@ -51,7 +69,9 @@ describe('the jetstream objects (infra/k8s-jetstream)', () => {
     expect(added.sort()).toEqual(
       [
         'Deployment/event-bus-depl',
-        ...['event-bus', 'query', 'posts', 'comments', 'moderation'].map((name) => `HorizontalPodAutoscaler/${name}-hpa`),
+        ...['event-bus', 'query', 'posts', 'comments', 'moderation'].map(
+          (name) => `HorizontalPodAutoscaler/${name}-hpa`,
+        ),
         'NetworkPolicy/allow-event-bus-to-nats',
         'NetworkPolicy/allow-nats',
         'Secret/nats-credentials',
@@ -66,19 +86,39 @@ describe('the jetstream objects (infra/k8s-jetstream)', () => {
     const [container] = bus.spec?.template.spec?.containers ?? [];
     const env = Object.fromEntries((container?.env ?? []).map(({ name, value }) => [name, value]));
     expect(env).toMatchObject({ EVENT_LOG: 'jetstream', NATS_URL: 'nats://nats:4222' });
-    expect(container?.envFrom?.map((source) => source.secretRef?.name ?? source.configMapRef?.name)).toEqual(['blog-config', 'blog-secrets', 'nats-credentials']);
-    expect(Object.keys(typedOf(manifests, 'Secret', 'nats-credentials').stringData ?? {}).sort()).toEqual(['NATS_PASSWORD', 'NATS_USER']);
+    expect(container?.envFrom?.map((source) => source.secretRef?.name ?? source.configMapRef?.name)).toEqual([
+      'blog-config',
+      'blog-secrets',
+      'nats-credentials',
+    ]);
+    expect(Object.keys(typedOf(manifests, 'Secret', 'nats-credentials').stringData ?? {}).sort()).toEqual([
+      'NATS_PASSWORD',
+      'NATS_USER',
+    ]);
     // The administrator's password only reaches the init container that sets the stream up, never the bus.
     const [setup, ...otherInits] = bus.spec?.template.spec?.initContainers ?? [];
     expect(otherInits).toEqual([]);
     expect(setup?.command).toEqual(['node', 'event-bus/dist/setup.js']);
-    expect(setup?.envFrom?.map((source) => source.secretRef?.name ?? source.configMapRef?.name)).toEqual(['blog-config', 'nats-admin-credentials']);
-    expect(Object.keys(typedOf(manifests, 'Secret', 'nats-admin-credentials').stringData ?? {}).sort()).toEqual(['NATS_ADMIN_PASSWORD', 'NATS_ADMIN_USER']);
+    expect(setup?.envFrom?.map((source) => source.secretRef?.name ?? source.configMapRef?.name)).toEqual([
+      'blog-config',
+      'nats-admin-credentials',
+    ]);
+    expect(Object.keys(typedOf(manifests, 'Secret', 'nats-admin-credentials').stringData ?? {}).sort()).toEqual([
+      'NATS_ADMIN_PASSWORD',
+      'NATS_ADMIN_USER',
+    ]);
 
     // What it shares with the default bus stays the same: image, ports, probes, limits, hardening.
     const statefulSet = typedOf(defaults, 'StatefulSet', 'event-bus');
     const [before] = statefulSet.spec?.template.spec?.containers ?? [];
-    const same = ({ image, ports, readinessProbe, livenessProbe, resources, securityContext }: typeof container & object) => ({ image, ports, readinessProbe, livenessProbe, resources, securityContext });
+    const same = ({
+      image,
+      ports,
+      readinessProbe,
+      livenessProbe,
+      resources,
+      securityContext,
+    }: typeof container & object) => ({ image, ports, readinessProbe, livenessProbe, resources, securityContext });
     expect(container && same(container)).toEqual(before && same(before));
     const { fsGroup: _volumeOnly, ...podSecurity } = statefulSet.spec?.template.spec?.securityContext ?? {};
     expect(bus.spec?.template.spec?.securityContext).toEqual(podSecurity);
@@ -94,9 +134,16 @@ describe('the jetstream objects (infra/k8s-jetstream)', () => {
     for (const name of [...SERVICES, 'event-bus-depl']) {
       const workload = all.find((candidate) => candidate.name === name);
       expect([name, typedOf(manifests, 'Deployment', name).spec?.replicas]).toEqual([name, 2]);
-      const hpa = ofKind(manifests, 'HorizontalPodAutoscaler').find(({ typed }) => typed.spec?.scaleTargetRef.kind === 'Deployment' && typed.spec.scaleTargetRef.name === name)?.typed.spec;
+      const hpa = ofKind(manifests, 'HorizontalPodAutoscaler').find(
+        ({ typed }) => typed.spec?.scaleTargetRef.kind === 'Deployment' && typed.spec.scaleTargetRef.name === name,
+      )?.typed.spec;
       expect([name, hpa?.minReplicas, (hpa?.maxReplicas ?? 0) > (hpa?.minReplicas ?? 0)]).toEqual([name, 2, true]);
-      const budgets = ofKind(manifests, 'PodDisruptionBudget').filter((pdb) => workload && pdb.typed.spec?.selector && Object.entries(pdb.typed.spec.selector.matchLabels ?? {}).every(([k, v]) => workload.labels[k] === v));
+      const budgets = ofKind(manifests, 'PodDisruptionBudget').filter(
+        (pdb) =>
+          workload &&
+          pdb.typed.spec?.selector &&
+          Object.entries(pdb.typed.spec.selector.matchLabels ?? {}).every(([k, v]) => workload.labels[k] === v),
+      );
       expect([name, budgets.length]).toEqual([name, 1]);
       const { maxUnavailable, minAvailable } = budgets[0]?.typed.spec ?? {};
       expect([name, maxUnavailable === 1 || minAvailable === 1]).toEqual([name, true]);
@@ -112,7 +159,12 @@ describe('the jetstream objects (infra/k8s-jetstream)', () => {
       { from: NATS, to: KUBE_DNS, port: 53, protocol: 'UDP', why: 'the servers find each other by name' },
       ...SERVICES.flatMap((name) => [
         { from: pod(manifests, name), to: bus, port: 4005, why: 'publishing and reading (EVENT_BUS_URL)' },
-        { from: PROMETHEUS, to: pod(manifests, name), port: Number(pod(manifests, name).ports[0]?.port), why: 'metrics' },
+        {
+          from: PROMETHEUS,
+          to: pod(manifests, name),
+          port: Number(pod(manifests, name).ports[0]?.port),
+          why: 'metrics',
+        },
       ]),
       { from: INGRESS_NGINX, to: pod(manifests, 'query-depl'), port: 4002, why: 'the public routes' },
       { from: PROMETHEUS, to: bus, port: 4005, why: 'metrics' },
@@ -121,9 +173,20 @@ describe('the jetstream objects (infra/k8s-jetstream)', () => {
   });
 
   it('deny the rest: no service, the client, ingress-nginx or another namespace reaches NATS; NATS reaches no service', () => {
-    const outsider: PodModel = { ...NATS, name: 'a pod in another namespace', namespace: 'other', namespaceLabels: { 'kubernetes.io/metadata.name': 'other' }, labels: { app: 'event-bus' } };
+    const outsider: PodModel = {
+      ...NATS,
+      name: 'a pod in another namespace',
+      namespace: 'other',
+      namespaceLabels: { 'kubernetes.io/metadata.name': 'other' },
+      labels: { app: 'event-bus' },
+    };
     const flows: Flow[] = [
-      ...SERVICES.map((name) => ({ from: pod(manifests, name), to: NATS, port: 4222, why: 'only the bus talks to NATS' })),
+      ...SERVICES.map((name) => ({
+        from: pod(manifests, name),
+        to: NATS,
+        port: 4222,
+        why: 'only the bus talks to NATS',
+      })),
       { from: pod(manifests, 'client-depl'), to: NATS, port: 4222, why: 'the client does not talk to NATS' },
       { from: INGRESS_NGINX, to: NATS, port: 4222, why: 'NATS is not public' },
       { from: outsider, to: NATS, port: 4222, why: 'only this namespace' },
@@ -144,7 +207,11 @@ describe('the NATS chart values and the skaffold jetstream profile', () => {
   const values = parse(readRepoFile(VALUES), { uniqueKeys: true }) as {
     config: {
       cluster: { enabled: boolean; replicas: number; routeURLs?: { user?: string; password?: string } };
-      jetstream: { enabled: boolean; fileStore: { enabled: boolean; pvc: { enabled: boolean; size: string } }; merge: Record<string, unknown> };
+      jetstream: {
+        enabled: boolean;
+        fileStore: { enabled: boolean; pvc: { enabled: boolean; size: string } };
+        merge: Record<string, unknown>;
+      };
       merge: { accounts: Record<string, { jetstream: string; users: NatsUser[] }> };
     };
     container: { env: Record<string, { valueFrom: { secretKeyRef: { name: string; key: string } } }> };
@@ -156,17 +223,34 @@ describe('the NATS chart values and the skaffold jetstream profile', () => {
 
   it('deploy the kustomization instead of infra/k8s/*.yaml, and the official chart at a pinned version with these values', () => {
     expect(effective.manifests?.rawYaml).toBeUndefined();
-    expect(effective.manifests?.kustomize).toEqual({ paths: [DIR], buildArgs: ['--load-restrictor', 'LoadRestrictionsNone'] });
+    expect(effective.manifests?.kustomize).toEqual({
+      paths: [DIR],
+      buildArgs: ['--load-restrictor', 'LoadRestrictionsNone'],
+    });
     const releases = (effective.manifests?.helm as { releases: Record<string, unknown>[] }).releases;
-    expect(releases).toEqual([expect.objectContaining({ name: 'nats', remoteChart: 'nats', repo: 'https://nats-io.github.io/k8s/helm/charts/', valuesFiles: [VALUES] })]);
+    expect(releases).toEqual([
+      expect.objectContaining({
+        name: 'nats',
+        remoteChart: 'nats',
+        repo: 'https://nats-io.github.io/k8s/helm/charts/',
+        valuesFiles: [VALUES],
+      }),
+    ]);
     expect(String(releases[0]?.version)).toMatch(/^\d+\.\d+\.\d+$/);
     expect(repoFileExists(`${DIR}/kustomization.yaml`) && repoFileExists(VALUES)).toBe(true);
   });
 
   it('run 3 clustered servers, JetStream on file storage in PVCs fsynced before each acknowledgement, one per node, with a disruption budget', () => {
     expect(values.config.cluster).toMatchObject({ enabled: true, replicas: 3 });
-    expect(values.config.jetstream).toMatchObject({ enabled: true, fileStore: { enabled: true, pvc: { enabled: true } }, merge: { sync_interval: 'always' } });
-    expect(values.podTemplate.topologySpreadConstraints['kubernetes.io/hostname']).toMatchObject({ maxSkew: 1, whenUnsatisfiable: 'DoNotSchedule' });
+    expect(values.config.jetstream).toMatchObject({
+      enabled: true,
+      fileStore: { enabled: true, pvc: { enabled: true } },
+      merge: { sync_interval: 'always' },
+    });
+    expect(values.podTemplate.topologySpreadConstraints['kubernetes.io/hostname']).toMatchObject({
+      maxSkew: 1,
+      whenUnsatisfiable: 'DoNotSchedule',
+    });
     expect(values.podDisruptionBudget.enabled).toBe(true);
   });
 
@@ -176,23 +260,49 @@ describe('the NATS chart values and the skaffold jetstream profile', () => {
     const account = accounts.find((candidate) => candidate.users.some((user) => user.user === secret.NATS_USER));
     expect(account?.jetstream).toBe('enabled');
     expect(account?.users.find((user) => user.user === secret.NATS_USER)?.password).toBe('<< $NATS_PASSWORD >>');
-    expect(values.container.env.NATS_PASSWORD?.valueFrom.secretKeyRef).toEqual({ name: 'nats-credentials', key: 'NATS_PASSWORD' });
+    expect(values.container.env.NATS_PASSWORD?.valueFrom.secretKeyRef).toEqual({
+      name: 'nats-credentials',
+      key: 'NATS_PASSWORD',
+    });
   });
 
   it("let the bus's user publish events and read, never create, update, purge or delete the event stream; the administrator and the routes have passwords", () => {
-    const secrets = { bus: typedOf(manifests, 'Secret', 'nats-credentials').stringData ?? {}, admin: typedOf(manifests, 'Secret', 'nats-admin-credentials').stringData ?? {} };
+    const secrets = {
+      bus: typedOf(manifests, 'Secret', 'nats-credentials').stringData ?? {},
+      admin: typedOf(manifests, 'Secret', 'nats-admin-credentials').stringData ?? {},
+    };
     const users = Object.values(values.config.merge.accounts).flatMap((account) => account.users);
-    expect(users.map((user) => user.user).sort()).toEqual([secrets.admin.NATS_ADMIN_USER, secrets.bus.NATS_USER].sort());
-    expect(users.find((user) => user.user === secrets.admin.NATS_ADMIN_USER)?.password).toBe('<< $NATS_ADMIN_PASSWORD >>');
-    expect(values.container.env.NATS_ADMIN_PASSWORD?.valueFrom.secretKeyRef).toEqual({ name: 'nats-admin-credentials', key: 'NATS_ADMIN_PASSWORD' });
+    expect(users.map((user) => user.user).sort()).toEqual(
+      [secrets.admin.NATS_ADMIN_USER, secrets.bus.NATS_USER].sort(),
+    );
+    expect(users.find((user) => user.user === secrets.admin.NATS_ADMIN_USER)?.password).toBe(
+      '<< $NATS_ADMIN_PASSWORD >>',
+    );
+    expect(values.container.env.NATS_ADMIN_PASSWORD?.valueFrom.secretKeyRef).toEqual({
+      name: 'nats-admin-credentials',
+      key: 'NATS_ADMIN_PASSWORD',
+    });
 
     const allowed = users.find((user) => user.user === secrets.bus.NATS_USER)?.permissions;
     const publish = allowed?.publish?.allow ?? [];
     expect(publish).toContain('blog_events.events');
-    expect(publish.filter((subject) => /^\$JS\.API\.STREAM\.(CREATE|UPDATE|DELETE)\b|^\$JS\.API\.STREAM\.PURGE\.BLOG_EVENTS$|^>$|\.>$/.test(subject) && !/^\$(KV|O|JS\.FC|JS\.API\.(DIRECT\.GET|CONSUMER))\./.test(subject))).toEqual([]);
-    expect(publish.some((subject) => subject === '>' || subject.startsWith('$JS.API.>') || subject === '$JS.>')).toBe(false);
+    expect(
+      publish.filter(
+        (subject) =>
+          /^\$JS\.API\.STREAM\.(CREATE|UPDATE|DELETE)\b|^\$JS\.API\.STREAM\.PURGE\.BLOG_EVENTS$|^>$|\.>$/.test(
+            subject,
+          ) && !/^\$(KV|O|JS\.FC|JS\.API\.(DIRECT\.GET|CONSUMER))\./.test(subject),
+      ),
+    ).toEqual([]);
+    expect(publish.some((subject) => subject === '>' || subject.startsWith('$JS.API.>') || subject === '$JS.>')).toBe(
+      false,
+    );
     // No single-token wildcard either, and no deletes of single messages.
-    expect(publish.filter((subject) => subject.split('.').includes('*') || /^\$JS\.API\.STREAM\.MSG\.DELETE\./.test(subject))).toEqual([]);
+    expect(
+      publish.filter(
+        (subject) => subject.split('.').includes('*') || /^\$JS\.API\.STREAM\.MSG\.DELETE\./.test(subject),
+      ),
+    ).toEqual([]);
     expect(allowed?.subscribe?.allow).toEqual(['_INBOX.>']);
     expect(values.config.cluster.routeURLs).toEqual({ user: expect.any(String), password: expect.any(String) });
   });
@@ -201,7 +311,17 @@ describe('the NATS chart values and the skaffold jetstream profile', () => {
 describe('the jetstream checks catch', () => {
   it('a patch aimed at an object that is not there, and a kustomize feature they cannot render', () => {
     const config = loadKustomization(DIR);
-    const broken = { ...config, namePrefix: 'x-', patches: [...(config.patches as unknown[]), { target: { kind: 'Deployment', name: 'missing-depl' }, patch: '- { op: replace, path: /spec/replicas, value: 2 }' }] };
+    const broken = {
+      ...config,
+      namePrefix: 'x-',
+      patches: [
+        ...(config.patches as unknown[]),
+        {
+          target: { kind: 'Deployment', name: 'missing-depl' },
+          patch: '- { op: replace, path: /spec/replicas, value: 2 }',
+        },
+      ],
+    };
     expect(renderKustomization(DIR, broken).problems).toEqual([
       `${DIR}/kustomization.yaml: "namePrefix" is not rendered by these checks (only resources and JSON 6902 patches are)`,
       expect.stringMatching(/patches\[\d+\]: 0 objects are Deployment\/missing-depl, expected one/),
@@ -210,6 +330,8 @@ describe('the jetstream checks catch', () => {
 
   it('NATS servers that cannot reach each other once their policy is gone', () => {
     const without = manifests.filter((manifest) => key(manifest) !== 'NetworkPolicy/allow-nats');
-    expect(checkFlowsAllowed(without, [{ from: NATS, to: NATS, port: 6222, why: 'replication' }])).toEqual([expect.stringMatching(/NATS server → NATS server:6222\/TCP \(replication\) is blocked/)]);
+    expect(checkFlowsAllowed(without, [{ from: NATS, to: NATS, port: 6222, why: 'replication' }])).toEqual([
+      expect.stringMatching(/NATS server → NATS server:6222\/TCP \(replication\) is blocked/),
+    ]);
   });
 });

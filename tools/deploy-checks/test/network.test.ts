@@ -1,5 +1,14 @@
 import { workloadsOfService } from '../src/checks/references';
-import { checkFlowsAllowed, checkFlowsDenied, INGRESS_NGINX, KUBE_DNS, podModels, PROMETHEUS, type Flow, type PodModel } from '../src/checks/network';
+import {
+  checkFlowsAllowed,
+  checkFlowsDenied,
+  INGRESS_NGINX,
+  KUBE_DNS,
+  podModels,
+  PROMETHEUS,
+  type Flow,
+  type PodModel,
+} from '../src/checks/network';
 import { loadManifests, ofKind, typedOf, workloads, mutatedCopy, type Manifest } from '../src/manifests';
 
 const { manifests } = loadManifests();
@@ -11,7 +20,13 @@ function target(all: readonly Manifest[], url: URL): { pod: PodModel; port: numb
   const [workload] = workloadsOfService(service.typed, workloads(all));
   const servicePort = service.typed.spec?.ports?.find((p) => p.port === Number(url.port));
   const pod = workload && podModels(all).get(workload.name);
-  const containerPort = workload?.pod.containers?.flatMap((c) => c.ports ?? []).find((p) => (typeof servicePort?.targetPort === 'string' ? p.name === servicePort.targetPort : p.containerPort === (servicePort?.targetPort ?? servicePort?.port)));
+  const containerPort = workload?.pod.containers
+    ?.flatMap((c) => c.ports ?? [])
+    .find((p) =>
+      typeof servicePort?.targetPort === 'string'
+        ? p.name === servicePort.targetPort
+        : p.containerPort === (servicePort?.targetPort ?? servicePort?.port),
+    );
   if (!pod || !containerPort) throw new Error(`cannot resolve ${url.href}`);
   return { pod, port: containerPort.containerPort };
 }
@@ -29,8 +44,18 @@ function requiredFlows(all: readonly Manifest[]): Flow[] {
   const subscribers = (data.EVENT_SUBSCRIBERS ?? '').split(',').map((url) => target(all, new URL(url.trim())));
   const flows: Flow[] = [];
   for (const subscriber of subscribers) {
-    flows.push({ from: bus.pod, to: subscriber.pod, port: subscriber.port, why: 'the bus delivers events (EVENT_SUBSCRIBERS)' });
-    flows.push({ from: subscriber.pod, to: bus.pod, port: bus.port, why: 'publishing and reading the history (EVENT_BUS_URL)' });
+    flows.push({
+      from: bus.pod,
+      to: subscriber.pod,
+      port: subscriber.port,
+      why: 'the bus delivers events (EVENT_SUBSCRIBERS)',
+    });
+    flows.push({
+      from: subscriber.pod,
+      to: bus.pod,
+      port: bus.port,
+      why: 'publishing and reading the history (EVENT_BUS_URL)',
+    });
   }
   for (const rule of ofKind(all, 'Ingress').flatMap((ingress) => ingress.typed.spec?.rules ?? [])) {
     for (const path of rule.http?.paths ?? []) {
@@ -43,10 +68,19 @@ function requiredFlows(all: readonly Manifest[]): Flow[] {
   for (const workload of workloads(all)) {
     const port = Number(workload.template.metadata?.annotations?.['prometheus.io/port']);
     const pod = podModels(all).get(workload.name);
-    if (pod && Number.isInteger(port)) flows.push({ from: PROMETHEUS, to: pod, port, why: 'Prometheus scrapes GET /metrics (prometheus.io annotations)' });
+    if (pod && Number.isInteger(port))
+      flows.push({
+        from: PROMETHEUS,
+        to: pod,
+        port,
+        why: 'Prometheus scrapes GET /metrics (prometheus.io annotations)',
+      });
   }
   for (const pod of podModels(all).values()) {
-    flows.push({ from: pod, to: KUBE_DNS, port: 53, protocol: 'UDP', why: 'DNS' }, { from: pod, to: KUBE_DNS, port: 53, protocol: 'TCP', why: 'DNS over TCP' });
+    flows.push(
+      { from: pod, to: KUBE_DNS, port: 53, protocol: 'UDP', why: 'DNS' },
+      { from: pod, to: KUBE_DNS, port: 53, protocol: 'TCP', why: 'DNS over TCP' },
+    );
   }
   return flows;
 }
@@ -55,7 +89,13 @@ function requiredFlows(all: readonly Manifest[]): Flow[] {
 function forbiddenFlows(all: readonly Manifest[]): Flow[] {
   const bus = podOf(all, 'event-bus');
   const client = podOf(all, 'client-depl');
-  const outsider: PodModel = { name: 'a pod in another namespace', namespace: 'other', namespaceLabels: { 'kubernetes.io/metadata.name': 'other' }, labels: { app: 'posts' }, ports: [] };
+  const outsider: PodModel = {
+    name: 'a pod in another namespace',
+    namespace: 'other',
+    namespaceLabels: { 'kubernetes.io/metadata.name': 'other' },
+    labels: { app: 'posts' },
+    ports: [],
+  };
   return [
     { from: INGRESS_NGINX, to: bus, port: 4005, why: 'the bus is not public' },
     { from: INGRESS_NGINX, to: podOf(all, 'moderation-depl'), port: 4003, why: 'moderation is not public' },
@@ -63,9 +103,24 @@ function forbiddenFlows(all: readonly Manifest[]): Flow[] {
     { from: client, to: podOf(all, 'posts-depl'), port: 4000, why: 'the client does not proxy behind the Ingress' },
     { from: outsider, to: bus, port: 4005, why: 'only this namespace may publish' },
     { from: outsider, to: podOf(all, 'query-depl'), port: 4002, why: 'only the bus may deliver events' },
-    { from: podOf(all, 'posts-depl'), to: podOf(all, 'comments-depl'), port: 4001, why: 'services talk through the bus only' },
+    {
+      from: podOf(all, 'posts-depl'),
+      to: podOf(all, 'comments-depl'),
+      port: 4001,
+      why: 'services talk through the bus only',
+    },
     { from: bus, to: client, port: 3000, why: 'the client is no subscriber' },
-    { from: { ...PROMETHEUS, name: 'Prometheus in another namespace', namespace: 'other', namespaceLabels: { 'kubernetes.io/metadata.name': 'other' } }, to: bus, port: 4005, why: 'only the monitoring namespace scrapes' },
+    {
+      from: {
+        ...PROMETHEUS,
+        name: 'Prometheus in another namespace',
+        namespace: 'other',
+        namespaceLabels: { 'kubernetes.io/metadata.name': 'other' },
+      },
+      to: bus,
+      port: 4005,
+      why: 'only the monitoring namespace scrapes',
+    },
   ];
 }
 
@@ -90,8 +145,16 @@ describe('the NetworkPolicy checks catch', () => {
       if (dns?.[0]) dns[0].port = 5353;
     });
     const problems = checkFlowsAllowed(broken, requiredFlows(broken));
-    expect(problems).toContainEqual(expect.stringMatching(/^Deployment\/posts-depl → StatefulSet\/event-bus:4005\/TCP \(publishing.*\) is blocked by the egress of Deployment\/posts-depl/));
-    expect(problems).toContainEqual(expect.stringMatching(/^Deployment\/client-depl → kube-dns:53\/UDP \(DNS\) is blocked by the egress of Deployment\/client-depl/));
+    expect(problems).toContainEqual(
+      expect.stringMatching(
+        /^Deployment\/posts-depl → StatefulSet\/event-bus:4005\/TCP \(publishing.*\) is blocked by the egress of Deployment\/posts-depl/,
+      ),
+    );
+    expect(problems).toContainEqual(
+      expect.stringMatching(
+        /^Deployment\/client-depl → kube-dns:53\/UDP \(DNS\) is blocked by the egress of Deployment\/client-depl/,
+      ),
+    );
     expect(problems).not.toContainEqual(expect.stringMatching(/kube-dns:53\/TCP/));
   });
 

@@ -6,7 +6,15 @@
 import { http } from '@blog/testkit';
 import { checkProbePaths } from '../src/checks/probes';
 import { workloadsOfService } from '../src/checks/references';
-import { copyManifests, imageRepository, loadManifests, ofKind, typedOf, workloads, type Manifest } from '../src/manifests';
+import {
+  copyManifests,
+  imageRepository,
+  loadManifests,
+  ofKind,
+  typedOf,
+  workloads,
+  type Manifest,
+} from '../src/manifests';
 import { podsOf, runPods, type RunningPods } from './support/deployed';
 
 const { manifests } = loadManifests();
@@ -30,7 +38,11 @@ afterAll(async () => {
 async function serves(image: string, path: string, method: 'GET' | 'POST' = 'GET'): Promise<boolean | undefined> {
   const pod = pods.find((candidate) => candidate.image === image);
   if (!pod) return undefined;
-  const answer = await http(`${running.url(pod.workload)}${path}`, { method, headers: { accept: 'application/json' }, ...(method === 'POST' ? { body: {} } : {}) });
+  const answer = await http(`${running.url(pod.workload)}${path}`, {
+    method,
+    headers: { accept: 'application/json' },
+    ...(method === 'POST' ? { body: {} } : {}),
+  });
   return answer.status !== 404;
 }
 
@@ -51,17 +63,24 @@ describe('probes', () => {
 
     const copy: Manifest[] = copyManifests(manifests);
     const container = typedOf(copy, 'Deployment', 'query-depl').spec?.template.spec?.containers[0];
-    if (!container?.livenessProbe?.httpGet || !container.readinessProbe?.httpGet) throw new Error('query-depl has no httpGet probes');
+    if (!container?.livenessProbe?.httpGet || !container.readinessProbe?.httpGet)
+      throw new Error('query-depl has no httpGet probes');
     container.livenessProbe.httpGet.path = '/health';
     const client = typedOf(copy, 'Deployment', 'client-depl').spec?.template.spec?.containers[0];
     if (!client?.readinessProbe?.httpGet) throw new Error('client-depl has no readinessProbe');
     client.readinessProbe.httpGet.path = '/ready';
     expect(await checkProbePaths(copy, servesGet)).toEqual([
-      expect.stringMatching(/client-depl container client: readinessProbe.httpGet.path \/ready: the blog\/client app does not serve it \(404\)/),
-      expect.stringMatching(/query-depl container query: livenessProbe.httpGet.path \/health: the blog\/query app does not serve it \(404\)/),
+      expect.stringMatching(
+        /client-depl container client: readinessProbe.httpGet.path \/ready: the blog\/client app does not serve it \(404\)/,
+      ),
+      expect.stringMatching(
+        /query-depl container query: livenessProbe.httpGet.path \/health: the blog\/query app does not serve it \(404\)/,
+      ),
     ]);
 
-    expect(await checkProbePaths(manifests, () => Promise.resolve(undefined))).toContainEqual(expect.stringMatching(/no app is known for image blog\/posts/));
+    expect(await checkProbePaths(manifests, () => Promise.resolve(undefined))).toContainEqual(
+      expect.stringMatching(/no app is known for image blog\/posts/),
+    );
   });
 });
 
@@ -81,7 +100,8 @@ describe('event plumbing', () => {
 
   it('EVENT_SUBSCRIBERS lists exactly the services that take events (POST /events), the bus excepted', async () => {
     const intakes: string[] = [];
-    for (const pod of pods) if (pod.image !== 'blog/event-bus' && (await serves(pod.image, '/events', 'POST'))) intakes.push(pod.image);
+    for (const pod of pods)
+      if (pod.image !== 'blog/event-bus' && (await serves(pod.image, '/events', 'POST'))) intakes.push(pod.image);
     expect(subscriberImages()).toEqual(intakes.sort());
   });
 
@@ -96,14 +116,26 @@ describe('metrics scraping', () => {
   const services = workloads(manifests).filter((w) => w.name !== 'client-depl');
 
   it('every service pod is annotated for Prometheus with its own port and a path its service serves', async () => {
-    expect(services.map((w) => w.name).sort()).toEqual(['comments-depl', 'event-bus', 'moderation-depl', 'posts-depl', 'query-depl']);
+    expect(services.map((w) => w.name).sort()).toEqual([
+      'comments-depl',
+      'event-bus',
+      'moderation-depl',
+      'posts-depl',
+      'query-depl',
+    ]);
     for (const workload of services) {
       const annotations = workload.template.metadata?.annotations ?? {};
       const container = workload.pod.containers[0];
       const image = imageRepository(container?.image ?? '');
       expect([workload.name, annotations['prometheus.io/scrape']]).toEqual([workload.name, 'true']);
-      expect([workload.name, annotations['prometheus.io/port']]).toEqual([workload.name, String(container?.ports?.[0]?.containerPort)]);
-      expect([workload.name, await serves(image, annotations['prometheus.io/path'] ?? '')]).toEqual([workload.name, true]);
+      expect([workload.name, annotations['prometheus.io/port']]).toEqual([
+        workload.name,
+        String(container?.ports?.[0]?.containerPort),
+      ]);
+      expect([workload.name, await serves(image, annotations['prometheus.io/path'] ?? '')]).toEqual([
+        workload.name,
+        true,
+      ]);
     }
   });
 });

@@ -1,4 +1,11 @@
-import { checkConfigUrls, checkIngressBackends, checkPodReferences, checkPolicySelectors, checkServices, checkStatefulSetServices } from '../src/checks/references';
+import {
+  checkConfigUrls,
+  checkIngressBackends,
+  checkPodReferences,
+  checkPolicySelectors,
+  checkServices,
+  checkStatefulSetServices,
+} from '../src/checks/references';
 import { loadManifests, typedOf, mutatedCopy, type Manifest } from '../src/manifests';
 
 const { manifests } = loadManifests();
@@ -42,7 +49,11 @@ describe('the cross-reference checks catch', () => {
       const spec = typedOf(copy, 'Service', 'posts-clusterip-srv').spec;
       if (spec) spec.selector = { app: 'post' };
     });
-    expect(checkServices(none)).toEqual([expect.stringMatching(/Service\/posts-clusterip-srv: spec.selector \{"app":"post"\} matches the pod template labels of 0 workloads/)]);
+    expect(checkServices(none)).toEqual([
+      expect.stringMatching(
+        /Service\/posts-clusterip-srv: spec.selector \{"app":"post"\} matches the pod template labels of 0 workloads/,
+      ),
+    ]);
 
     const two = mutatedCopy(manifests, (copy) => {
       const spec = typedOf(copy, 'Service', 'posts-clusterip-srv').spec;
@@ -56,13 +67,19 @@ describe('the cross-reference checks catch', () => {
       const port = typedOf(copy, 'Service', 'comments-srv').spec?.ports?.[0];
       if (port) port.targetPort = 'web';
     });
-    expect(checkServices(byName)).toEqual([expect.stringMatching(/comments-srv: spec.ports\[0\].targetPort "web" is not a TCP containerPort \(by name\) of Deployment\/comments-depl/)]);
+    expect(checkServices(byName)).toEqual([
+      expect.stringMatching(
+        /comments-srv: spec.ports\[0\].targetPort "web" is not a TCP containerPort \(by name\) of Deployment\/comments-depl/,
+      ),
+    ]);
 
     const byNumber = mutatedCopy(manifests, (copy) => {
       const port = typedOf(copy, 'Service', 'comments-srv').spec?.ports?.[0];
       if (port) port.targetPort = 4000;
     });
-    expect(checkServices(byNumber)).toEqual([expect.stringMatching(/targetPort 4000 is not a TCP containerPort \(by number\)/)]);
+    expect(checkServices(byNumber)).toEqual([
+      expect.stringMatching(/targetPort 4000 is not a TCP containerPort \(by number\)/),
+    ]);
 
     const rightNumber = mutatedCopy(manifests, (copy) => {
       const port = typedOf(copy, 'Service', 'comments-srv').spec?.ports?.[0];
@@ -87,11 +104,14 @@ describe('the cross-reference checks catch', () => {
     const broken = mutatedCopy(manifests, (copy) => {
       const data = typedOf(copy, 'ConfigMap', 'blog-config').data ?? {};
       data.EVENT_BUS_URL = 'http://event-bus:4005';
-      data.EVENT_SUBSCRIBERS = 'http://posts-clusterip-srv:4000,http://comments-srv:4011,http://query-srv.default.svc.cluster.local:4002';
+      data.EVENT_SUBSCRIBERS =
+        'http://posts-clusterip-srv:4000,http://comments-srv:4011,http://query-srv.default.svc.cluster.local:4002';
     });
     expect(checkConfigUrls(broken)).toEqual([
       expect.stringMatching(/data.EVENT_BUS_URL: http:\/\/event-bus:4005 — host event-bus is not a Service/),
-      expect.stringMatching(/data.EVENT_SUBSCRIBERS: http:\/\/comments-srv:4011 — port 4011 is not a port of Service comments-srv/),
+      expect.stringMatching(
+        /data.EVENT_SUBSCRIBERS: http:\/\/comments-srv:4011 — port 4011 is not a port of Service comments-srv/,
+      ),
     ]);
   });
 
@@ -107,7 +127,9 @@ describe('the cross-reference checks catch', () => {
     expect(checkPolicySelectors(broken)).toEqual([
       expect.stringMatching(/PodDisruptionBudget\/posts-pdb: spec.selector .* selects no workload's pods/),
       expect.stringMatching(/PodDisruptionBudget\/query-pdb: allows no voluntary disruption of its 1 pod\(s\)/),
-      expect.stringMatching(/NetworkPolicy\/allow-services-to-event-bus: spec.podSelector .* selects no workload's pods/),
+      expect.stringMatching(
+        /NetworkPolicy\/allow-services-to-event-bus: spec.podSelector .* selects no workload's pods/,
+      ),
     ]);
   });
 
@@ -130,19 +152,23 @@ describe('the cross-reference checks catch', () => {
     );
   });
 
-  it("a StatefulSet whose serviceName is no Service", () => {
+  it('a StatefulSet whose serviceName is no Service', () => {
     const broken = mutatedCopy(manifests, (copy) => {
       const spec = typedOf(copy, 'StatefulSet', 'event-bus').spec;
       if (spec) spec.serviceName = 'event-bus';
     });
-    expect(checkStatefulSetServices(broken)).toEqual([expect.stringMatching(/spec.serviceName event-bus is not a Service/)]);
+    expect(checkStatefulSetServices(broken)).toEqual([
+      expect.stringMatching(/spec.serviceName event-bus is not a Service/),
+    ]);
   });
 
-  it("a StatefulSet whose serviceName is a Service with a cluster IP", () => {
+  it('a StatefulSet whose serviceName is a Service with a cluster IP', () => {
     const broken = mutatedCopy(manifests, (copy) => {
       const spec = typedOf(copy, 'StatefulSet', 'event-bus').spec;
       if (spec) spec.serviceName = 'event-bus-srv';
     });
-    expect(checkStatefulSetServices(broken)).toEqual([expect.stringMatching(/spec.serviceName event-bus-srv is not headless/)]);
+    expect(checkStatefulSetServices(broken)).toEqual([
+      expect.stringMatching(/spec.serviceName event-bus-srv is not headless/),
+    ]);
   });
 });

@@ -1,4 +1,12 @@
-import { copyManifests, label, identityProblems, loadManifests, objectOf, parseManifestText, type KubeObject } from '../src/manifests';
+import {
+  copyManifests,
+  label,
+  identityProblems,
+  loadManifests,
+  objectOf,
+  parseManifestText,
+  type KubeObject,
+} from '../src/manifests';
 import { formatSchemaProblems, validateStrict } from '../src/strict-schema';
 
 const { manifests, problems: parseProblems } = loadManifests();
@@ -23,9 +31,12 @@ describe('the manifests in infra/k8s', () => {
     expect(identityProblems(manifests)).toEqual([]);
   });
 
-  it.each(manifests.map((manifest) => [label(manifest), manifest] as const))('%s is valid against its Kubernetes schema, strictly (no unknown field)', (_name, manifest) => {
-    expect(formatSchemaProblems(validateStrict(manifest.object))).toEqual([]);
-  });
+  it.each(manifests.map((manifest) => [label(manifest), manifest] as const))(
+    '%s is valid against its Kubernetes schema, strictly (no unknown field)',
+    (_name, manifest) => {
+      expect(formatSchemaProblems(validateStrict(manifest.object))).toEqual([]);
+    },
+  );
 });
 
 describe('strict schema validation', () => {
@@ -38,7 +49,9 @@ describe('strict schema validation', () => {
   it('rejects an unknown field at the top of the spec, naming its path', () => {
     const deployment = postsDeployment();
     (deployment.spec as Record<string, unknown>).replica = 1;
-    expect(validateStrict(deployment)).toEqual([expect.objectContaining({ path: 'spec.replica', message: expect.stringMatching(/unknown field "replica"/) })]);
+    expect(validateStrict(deployment)).toEqual([
+      expect.objectContaining({ path: 'spec.replica', message: expect.stringMatching(/unknown field "replica"/) }),
+    ]);
   });
 
   it('rejects a misspelled field deep in a container, naming its path', () => {
@@ -46,7 +59,9 @@ describe('strict schema validation', () => {
     const [container] = containersOf(deployment);
     if (!container) throw new Error('no container');
     container.imagePullPolicyy = 'Always';
-    expect(formatSchemaProblems(validateStrict(deployment))).toEqual([expect.stringMatching(/^spec\.template\.spec\.containers\[0\]\.imagePullPolicyy: unknown field/)]);
+    expect(formatSchemaProblems(validateStrict(deployment))).toEqual([
+      expect.stringMatching(/^spec\.template\.spec\.containers\[0\]\.imagePullPolicyy: unknown field/),
+    ]);
   });
 
   it('rejects unknown fields inside arrays of objects and under $ref-ed types', () => {
@@ -55,7 +70,10 @@ describe('strict schema validation', () => {
     if (!container) throw new Error('no container');
     (container.ports as Record<string, unknown>[])[0] = { name: 'http', containerPort: 4000, hostport: 1 };
     (container.securityContext as Record<string, unknown>).readOnlyRootFileSystem = true;
-    expect(validateStrict(deployment).map((p) => p.path)).toEqual(['spec.template.spec.containers[0].ports[0].hostport', 'spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem']);
+    expect(validateStrict(deployment).map((p) => p.path)).toEqual([
+      'spec.template.spec.containers[0].ports[0].hostport',
+      'spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem',
+    ]);
   });
 
   it('reports type errors too (a string containerPort, a number in a ConfigMap)', () => {
@@ -63,7 +81,9 @@ describe('strict schema validation', () => {
     const [container] = containersOf(deployment);
     if (!container) throw new Error('no container');
     (container.ports as Record<string, unknown>[])[0] = { name: 'http', containerPort: '4000' };
-    expect(formatSchemaProblems(validateStrict(deployment))).toEqual(['spec.template.spec.containers[0].ports[0].containerPort: must be integer']);
+    expect(formatSchemaProblems(validateStrict(deployment))).toEqual([
+      'spec.template.spec.containers[0].ports[0].containerPort: must be integer',
+    ]);
 
     const configMap = objectOf(copyManifests(manifests), 'ConfigMap', 'blog-config');
     (configMap.data as Record<string, unknown>).PROXY_API = false;
@@ -71,14 +91,25 @@ describe('strict schema validation', () => {
   });
 
   it('rejects an unknown apiVersion or kind', () => {
-    expect(formatSchemaProblems(validateStrict({ ...postsDeployment(), apiVersion: 'apps/v2' }))).toEqual([expect.stringMatching(/unknown apiVersion\/kind apps\/v2 Deployment/)]);
-    expect(formatSchemaProblems(validateStrict({ ...postsDeployment(), kind: 'Deploymnet' }))).toEqual([expect.stringMatching(/unknown apiVersion\/kind apps\/v1 Deploymnet/)]);
-    expect(formatSchemaProblems(validateStrict({ ...postsDeployment(), apiVersion: '../../x' }))).toEqual([expect.stringMatching(/unknown apiVersion/)]);
-    expect(formatSchemaProblems(validateStrict({ kind: 'Deployment' }))).toEqual([expect.stringMatching(/unknown apiVersion undefined/)]);
+    expect(formatSchemaProblems(validateStrict({ ...postsDeployment(), apiVersion: 'apps/v2' }))).toEqual([
+      expect.stringMatching(/unknown apiVersion\/kind apps\/v2 Deployment/),
+    ]);
+    expect(formatSchemaProblems(validateStrict({ ...postsDeployment(), kind: 'Deploymnet' }))).toEqual([
+      expect.stringMatching(/unknown apiVersion\/kind apps\/v1 Deploymnet/),
+    ]);
+    expect(formatSchemaProblems(validateStrict({ ...postsDeployment(), apiVersion: '../../x' }))).toEqual([
+      expect.stringMatching(/unknown apiVersion/),
+    ]);
+    expect(formatSchemaProblems(validateStrict({ kind: 'Deployment' }))).toEqual([
+      expect.stringMatching(/unknown apiVersion undefined/),
+    ]);
   });
 
   it('flags a value YAML 1.1 reads differently (PROXY_API: off is false for Kubernetes)', () => {
-    const { problems } = parseManifestText('x.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\ndata:\n  PROXY_API: off\n');
+    const { problems } = parseManifestText(
+      'x.yaml',
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\ndata:\n  PROXY_API: off\n',
+    );
     expect(problems).toEqual([expect.stringMatching(/reads differently under YAML 1.1/)]);
   });
 

@@ -2,10 +2,21 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { checkProductionProfile, checkRawYaml, checkSkaffoldBasics, MIN_SKAFFOLD_API_VERSION } from '../src/checks/skaffold';
+import {
+  checkProductionProfile,
+  checkRawYaml,
+  checkSkaffoldBasics,
+  MIN_SKAFFOLD_API_VERSION,
+} from '../src/checks/skaffold';
 import { imageRepository, loadManifests, workloads } from '../src/manifests';
 import { manifestFiles, REPO_ROOT, repoPath } from '../src/repo';
-import { applyJsonPatch, compareSkaffoldVersions, dockerArtifacts, loadSkaffold, type SkaffoldConfig } from '../src/skaffold';
+import {
+  applyJsonPatch,
+  compareSkaffoldVersions,
+  dockerArtifacts,
+  loadSkaffold,
+  type SkaffoldConfig,
+} from '../src/skaffold';
 
 const skaffold = loadSkaffold();
 const { manifests } = loadManifests();
@@ -23,8 +34,14 @@ describe('skaffold.yaml', () => {
   });
 
   it('builds an artifact for every image the manifests run (each service and the client), and no other', () => {
-    const images = new Set(workloads(manifests).flatMap((w) => w.containers.map((c) => imageRepository(c.image ?? ''))));
-    expect(dockerArtifacts(skaffold).map((a) => a.image).sort()).toEqual([...images].sort());
+    const images = new Set(
+      workloads(manifests).flatMap((w) => w.containers.map((c) => imageRepository(c.image ?? ''))),
+    );
+    expect(
+      dockerArtifacts(skaffold)
+        .map((a) => a.image)
+        .sort(),
+    ).toEqual([...images].sort());
   });
 
   it('deploys every infra/k8s/*.yaml through manifests.rawYaml', () => {
@@ -76,20 +93,34 @@ describe('the skaffold checks catch', () => {
     const missing = skaffoldWith((copy) => {
       copy.profiles?.[0]?.patches?.pop();
     });
-    expect(checkProductionProfile(missing)).toEqual([expect.stringMatching(/artifact 5 \(blog\/client\) builds target "dev", not production/)]);
+    expect(checkProductionProfile(missing)).toEqual([
+      expect.stringMatching(/artifact 5 \(blog\/client\) builds target "dev", not production/),
+    ]);
 
     const beyond = skaffoldWith((copy) => {
-      copy.profiles?.[0]?.patches?.push({ op: 'replace', path: '/build/artifacts/6/docker/target', value: 'production' });
+      copy.profiles?.[0]?.patches?.push({
+        op: 'replace',
+        path: '/build/artifacts/6/docker/target',
+        value: 'production',
+      });
     });
     expect(checkProductionProfile(beyond)).toEqual([
-      expect.stringMatching(/patches\[6\] \("\/build\/artifacts\/6\/docker\/target"\): there is no artifact 6 \(6 artifacts\)/),
+      expect.stringMatching(
+        /patches\[6\] \("\/build\/artifacts\/6\/docker\/target"\): there is no artifact 6 \(6 artifacts\)/,
+      ),
       expect.stringMatching(/the patches do not apply: path \/build\/artifacts\/6\/docker\/target does not exist/),
     ]);
   });
 
   it('applies JSON patches like skaffold (add, replace, remove; a bad path throws)', () => {
     const doc = { a: [{ b: 1 }], c: { d: 2 } };
-    expect(applyJsonPatch(doc, [{ op: 'add', path: '/a/-', value: { b: 3 } }, { op: 'replace', path: '/c/d', value: 4 }, { op: 'remove', path: '/a/0' }])).toEqual({ a: [{ b: 3 }], c: { d: 4 } });
+    expect(
+      applyJsonPatch(doc, [
+        { op: 'add', path: '/a/-', value: { b: 3 } },
+        { op: 'replace', path: '/c/d', value: 4 },
+        { op: 'remove', path: '/a/0' },
+      ]),
+    ).toEqual({ a: [{ b: 3 }], c: { d: 4 } });
     expect(doc).toEqual({ a: [{ b: 1 }], c: { d: 2 } });
     expect(() => applyJsonPatch(doc, [{ op: 'replace', path: '/x/y', value: 1 }])).toThrow(/does not exist/);
     expect(() => applyJsonPatch(doc, [{ op: 'replace', path: '/c/e', value: 1 }])).toThrow(/nothing there/);
@@ -98,7 +129,12 @@ describe('the skaffold checks catch', () => {
 
 describe('tools/scripts/check-skaffold-schema.mjs', () => {
   const script = repoPath('tools/scripts/check-skaffold-schema.mjs');
-  const run = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, [script, ...args], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, ...env } });
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, [script, ...args], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, ...env },
+    });
 
   let sandbox: string;
   beforeAll(() => {
@@ -111,11 +147,19 @@ describe('tools/scripts/check-skaffold-schema.mjs', () => {
       definitions: {
         SkaffoldConfig: {
           required: ['apiVersion', 'kind'],
-          properties: { apiVersion: { type: 'string' }, kind: { type: 'string' }, build: { $ref: '#/definitions/Build' }, profiles: { type: 'array' } },
+          properties: {
+            apiVersion: { type: 'string' },
+            kind: { type: 'string' },
+            build: { $ref: '#/definitions/Build' },
+            profiles: { type: 'array' },
+          },
           additionalProperties: false,
           'x-intellij-html-description': 'the config',
         },
-        Build: { properties: { local: { properties: { push: { type: 'boolean' } }, additionalProperties: false } }, additionalProperties: false },
+        Build: {
+          properties: { local: { properties: { push: { type: 'boolean' } }, additionalProperties: false } },
+          additionalProperties: false,
+        },
       },
     };
     writeFileSync(path.join(sandbox, 'skaffold-v9beta1.json'), JSON.stringify(schema));
@@ -124,14 +168,22 @@ describe('tools/scripts/check-skaffold-schema.mjs', () => {
 
   it('validates with the schema of the apiVersion, also with every profile applied', () => {
     const valid = path.join(sandbox, 'valid.yaml');
-    writeFileSync(valid, 'apiVersion: skaffold/v9beta1\nkind: Config\nbuild: { local: { push: false } }\nprofiles: [{ name: p, patches: [{ op: add, path: /build/local/pushh, value: true }] }]\n');
+    writeFileSync(
+      valid,
+      'apiVersion: skaffold/v9beta1\nkind: Config\nbuild: { local: { push: false } }\nprofiles: [{ name: p, patches: [{ op: add, path: /build/local/pushh, value: true }] }]\n',
+    );
     const result = run([valid], { SKAFFOLD_SCHEMAS_DIR: sandbox });
     expect(result.status).toBe(1);
-    expect(result.stderr).toMatch(/valid.yaml with profile p is not valid against .*skaffold-v9beta1.json:\n {2}\/build\/local must NOT have additional properties "pushh"/);
+    expect(result.stderr).toMatch(
+      /valid.yaml with profile p is not valid against .*skaffold-v9beta1.json:\n {2}\/build\/local must NOT have additional properties "pushh"/,
+    );
     expect(result.stderr).not.toMatch(/^\S*valid.yaml is not valid/m);
 
     writeFileSync(valid, 'apiVersion: skaffold/v9beta1\nkind: Config\nbuild: { local: { push: false } }\n');
-    expect(run([valid], { SKAFFOLD_SCHEMAS_DIR: sandbox })).toMatchObject({ status: 0, stdout: expect.stringMatching(/valid against .*skaffold-v9beta1.json/) });
+    expect(run([valid], { SKAFFOLD_SCHEMAS_DIR: sandbox })).toMatchObject({
+      status: 0,
+      stdout: expect.stringMatching(/valid against .*skaffold-v9beta1.json/),
+    });
   });
 
   it('fails when there is no schema for the apiVersion, and skips when there is no schemas folder', () => {
@@ -139,7 +191,9 @@ describe('tools/scripts/check-skaffold-schema.mjs', () => {
     writeFileSync(other, 'apiVersion: skaffold/v9beta2\nkind: Config\n');
     const missing = run([other], { SKAFFOLD_SCHEMAS_DIR: sandbox });
     expect(missing.status).toBe(1);
-    expect(missing.stderr).toMatch(/no schema for skaffold\/v9beta2: .*skaffold-v9beta2.json does not exist \(available: skaffold-v9beta1.json\)/);
+    expect(missing.stderr).toMatch(
+      /no schema for skaffold\/v9beta2: .*skaffold-v9beta2.json does not exist \(available: skaffold-v9beta1.json\)/,
+    );
 
     const skipped = run([other], { SKAFFOLD_SCHEMAS_DIR: path.join(sandbox, 'absent') });
     expect(skipped.status).toBe(0);

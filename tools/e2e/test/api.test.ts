@@ -24,7 +24,8 @@ afterAll(async () => {
 // ---- helpers -------------------------------------------------------------------------------------
 
 function expectStatus(answer: HttpAnswer, status: number, what: string): void {
-  if (answer.status !== status) throw new Error(`${what}: expected HTTP ${status}, got ${answer.status} ${answer.text.slice(0, 300)}`);
+  if (answer.status !== status)
+    throw new Error(`${what}: expected HTTP ${status}, got ${answer.status} ${answer.text.slice(0, 300)}`);
 }
 
 async function createPost(gateway: string, title: string): Promise<Post> {
@@ -70,14 +71,23 @@ const hasStatuses = (comments: readonly Comment[] | undefined, expected: Expecte
   comments.every((comment) => expected[comment.id] === comment.status);
 
 /** Waits until query shows the post with exactly these comments in these statuses. */
-async function waitForQuery(gateway: string, postId: string, expected: Expected, timeoutMs = 10_000): Promise<PostWithComments> {
+async function waitForQuery(
+  gateway: string,
+  postId: string,
+  expected: Expected,
+  timeoutMs = 10_000,
+): Promise<PostWithComments> {
   let last: PostWithComments | undefined;
   return waitFor(
     async () => {
       last = (await queryView(gateway))[postId];
       return hasStatuses(last?.comments, expected) && last;
     },
-    { what: `query to show post ${postId} with comments ${JSON.stringify(expected)}`, timeoutMs, detail: () => `last seen: ${JSON.stringify(last)}` },
+    {
+      what: `query to show post ${postId} with comments ${JSON.stringify(expected)}`,
+      timeoutMs,
+      detail: () => `last seen: ${JSON.stringify(last)}`,
+    },
   );
 }
 
@@ -88,7 +98,10 @@ async function waitForComments(gateway: string, postId: string, expected: Expect
       last = await commentsOf(gateway, postId);
       return hasStatuses(last, expected) && last;
     },
-    { what: `comments to list ${JSON.stringify(expected)} for post ${postId}`, detail: () => `last seen: ${JSON.stringify(last)}` },
+    {
+      what: `comments to list ${JSON.stringify(expected)} for post ${postId}`,
+      detail: () => `last seen: ${JSON.stringify(last)}`,
+    },
   );
 }
 
@@ -114,7 +127,11 @@ async function waitForDelivery(s: Stack, timeoutMs = 10_000): Promise<void> {
       const subscribers = answer.json as SubscriberStatus[];
       return answer.status === 200 && subscribers.length === 4 && subscribers.every((sub) => sub.lag === 0);
     },
-    { what: 'the bus to deliver every event to every subscriber', timeoutMs, detail: () => `subscribers: ${JSON.stringify(last)}` },
+    {
+      what: 'the bus to deliver every event to every subscriber',
+      timeoutMs,
+      detail: () => `subscribers: ${JSON.stringify(last)}`,
+    },
   );
 }
 
@@ -149,7 +166,12 @@ test('a post and its comments are moderated and every service agrees, through th
   const events = await busEvents(stack);
   expect(events.map((event) => event.seq)).toEqual(events.map((_, index) => index + 1));
   for (const comment of [hello, orange]) {
-    expect({ comment: comment.content, created: countFor(events, 'CommentCreated', comment.id), moderated: countFor(events, 'CommentModerated', comment.id), updated: countFor(events, 'CommentUpdated', comment.id) }).toEqual({
+    expect({
+      comment: comment.content,
+      created: countFor(events, 'CommentCreated', comment.id),
+      moderated: countFor(events, 'CommentModerated', comment.id),
+      updated: countFor(events, 'CommentUpdated', comment.id),
+    }).toEqual({
       comment: comment.content,
       created: 1,
       moderated: 1,
@@ -159,7 +181,10 @@ test('a post and its comments are moderated and every service agrees, through th
 });
 
 test('a service started last rebuilds everything from the bus history', async () => {
-  const late = await startStack({ services: SERVICES.filter((name) => name !== 'query'), logDir: path.join(LOGS, 'api-query-last') });
+  const late = await startStack({
+    services: SERVICES.filter((name) => name !== 'query'),
+    logDir: path.join(LOGS, 'api-query-last'),
+  });
   try {
     const gateway = late.url('client');
     const post = await createPost(gateway, 'Written before query existed');
@@ -173,7 +198,10 @@ test('a service started last rebuilds everything from the bus history', async ()
     });
 
     const unavailable = await http(`${gateway}/posts`);
-    expect({ status: unavailable.status, json: unavailable.json }).toEqual({ status: 502, json: { error: expect.any(String), code: 'unavailable' } });
+    expect({ status: unavailable.status, json: unavailable.json }).toEqual({
+      status: 502,
+      json: { error: expect.any(String), code: 'unavailable' },
+    });
 
     await late.start('query');
     // Ready means caught up: the view is complete at once, no polling.
@@ -195,47 +223,61 @@ test('a service started last rebuilds everything from the bus history', async ()
   }
 });
 
-test.each<ServiceName>(['comments', 'posts'])('%s killed with SIGKILL comes back with its full state', async (victim) => {
-  const gateway = stack.url('client');
-  const post = await createPost(gateway, `Survives a kill -9 of ${victim}`);
-  const hello = await createComment(gateway, post.id, 'hello before the crash');
-  const orange = await createComment(gateway, post.id, 'orange before the crash');
-  const expected: Expected = { [hello.id]: 'approved', [orange.id]: 'rejected' };
-  await waitForQuery(gateway, post.id, expected);
-  const commentsBefore = await commentsOf(gateway, post.id);
-  const postsBefore = await postsServiceList(stack);
-  expect(Object.keys(postsBefore)).toContain(post.id);
+test.each<ServiceName>(['comments', 'posts'])(
+  '%s killed with SIGKILL comes back with its full state',
+  async (victim) => {
+    const gateway = stack.url('client');
+    const post = await createPost(gateway, `Survives a kill -9 of ${victim}`);
+    const hello = await createComment(gateway, post.id, 'hello before the crash');
+    const orange = await createComment(gateway, post.id, 'orange before the crash');
+    const expected: Expected = { [hello.id]: 'approved', [orange.id]: 'rejected' };
+    await waitForQuery(gateway, post.id, expected);
+    const commentsBefore = await commentsOf(gateway, post.id);
+    const postsBefore = await postsServiceList(stack);
+    expect(Object.keys(postsBefore)).toContain(post.id);
 
-  const pidBefore = stack.pid(victim);
-  expect(await stack.kill(victim)).toEqual({ code: null, signal: 'SIGKILL' });
-  expect(stack.isRunning(victim)).toBe(false);
+    const pidBefore = stack.pid(victim);
+    expect(await stack.kill(victim)).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(stack.isRunning(victim)).toBe(false);
 
-  // Meanwhile the gateway answers for the missing service with a JSON 502.
-  const down =
-    victim === 'comments' ? await http(`${gateway}/posts/${post.id}/comments`) : await http(`${gateway}/posts/create`, { body: { title: 'nobody home' } });
-  expect({ status: down.status, json: down.json }).toEqual({ status: 502, json: { error: expect.any(String), code: 'unavailable' } });
+    // Meanwhile the gateway answers for the missing service with a JSON 502.
+    const down =
+      victim === 'comments'
+        ? await http(`${gateway}/posts/${post.id}/comments`)
+        : await http(`${gateway}/posts/create`, { body: { title: 'nobody home' } });
+    expect({ status: down.status, json: down.json }).toEqual({
+      status: 502,
+      json: { error: expect.any(String), code: 'unavailable' },
+    });
 
-  await stack.start(victim);
-  expect(stack.pid(victim)).not.toBe(pidBefore);
+    await stack.start(victim);
+    expect(stack.pid(victim)).not.toBe(pidBefore);
 
-  // Ready means caught up: the state from before is there at once.
-  expect(await commentsOf(gateway, post.id)).toEqual(commentsBefore);
-  expect(await postsServiceList(stack)).toEqual(postsBefore);
+    // Ready means caught up: the state from before is there at once.
+    expect(await commentsOf(gateway, post.id)).toEqual(commentsBefore);
+    expect(await postsServiceList(stack)).toEqual(postsBefore);
 
-  // And it works as before: new writes go through and are moderated.
-  const after = await createComment(gateway, post.id, 'hello after the restart');
-  const newPost = await createPost(gateway, `Created after ${victim} restarted`);
-  await waitForQuery(gateway, post.id, { ...expected, [after.id]: 'approved' }, 15_000);
-  await waitFor(async () => (await queryView(gateway))[newPost.id] !== undefined, { what: `query to show post ${newPost.id}` });
+    // And it works as before: new writes go through and are moderated.
+    const after = await createComment(gateway, post.id, 'hello after the restart');
+    const newPost = await createPost(gateway, `Created after ${victim} restarted`);
+    await waitForQuery(gateway, post.id, { ...expected, [after.id]: 'approved' }, 15_000);
+    await waitFor(async () => (await queryView(gateway))[newPost.id] !== undefined, {
+      what: `query to show post ${newPost.id}`,
+    });
 
-  // Replaying the history on restart published nothing again.
-  await waitForDelivery(stack, 15_000);
-  const events = await busEvents(stack);
-  for (const comment of [hello, orange]) {
-    expect([comment.content, countFor(events, 'CommentModerated', comment.id), countFor(events, 'CommentUpdated', comment.id)]).toEqual([comment.content, 1, 1]);
-  }
-  expect(events.filter((event) => event.type === 'PostCreated' && event.data?.id === post.id)).toHaveLength(1);
-});
+    // Replaying the history on restart published nothing again.
+    await waitForDelivery(stack, 15_000);
+    const events = await busEvents(stack);
+    for (const comment of [hello, orange]) {
+      expect([
+        comment.content,
+        countFor(events, 'CommentModerated', comment.id),
+        countFor(events, 'CommentUpdated', comment.id),
+      ]).toEqual([comment.content, 1, 1]);
+    }
+    expect(events.filter((event) => event.type === 'PostCreated' && event.data?.id === post.id)).toHaveLength(1);
+  },
+);
 
 test('the event bus killed with SIGKILL keeps its history: nothing is lost or applied twice', async () => {
   const gateway = stack.url('client');
@@ -250,7 +292,10 @@ test('the event bus killed with SIGKILL keeps its history: nothing is lost or ap
   await stack.kill('event-bus');
   // Without the bus a create fails fast with a JSON 503 and creates nothing.
   const down = await http(`${gateway}/posts/create`, { body: { title: 'created while the bus is down' } });
-  expect({ status: down.status, json: down.json }).toEqual({ status: 503, json: { error: expect.stringMatching(/event bus unavailable/), code: 'unavailable' } });
+  expect({ status: down.status, json: down.json }).toEqual({
+    status: 503,
+    json: { error: expect.stringMatching(/event bus unavailable/), code: 'unavailable' },
+  });
 
   await stack.start('event-bus');
   expect(await busEvents(stack)).toEqual(historyBefore);
@@ -258,12 +303,18 @@ test('the event bus killed with SIGKILL keeps its history: nothing is lost or ap
   const after = await createComment(gateway, post.id, 'hello after the bus restarted');
   const newPost = await createPost(gateway, 'Created after the bus restarted');
   await waitForQuery(gateway, post.id, { ...expected, [after.id]: 'approved' }, 15_000);
-  await waitFor(async () => (await queryView(gateway))[newPost.id] !== undefined, { what: `query to show post ${newPost.id}` });
+  await waitFor(async () => (await queryView(gateway))[newPost.id] !== undefined, {
+    what: `query to show post ${newPost.id}`,
+  });
 
   await waitForDelivery(stack, 15_000);
   const events = await busEvents(stack);
   for (const comment of [hello, orange, after]) {
-    expect([comment.content, countFor(events, 'CommentModerated', comment.id), countFor(events, 'CommentUpdated', comment.id)]).toEqual([comment.content, 1, 1]);
+    expect([
+      comment.content,
+      countFor(events, 'CommentModerated', comment.id),
+      countFor(events, 'CommentUpdated', comment.id),
+    ]).toEqual([comment.content, 1, 1]);
   }
   const titles = Object.values(await queryView(gateway)).map((p) => p.title);
   expect(titles).not.toContain('created while the bus is down');
@@ -284,7 +335,11 @@ test('comments made while moderation is stopped wait as pending and are moderate
   await waitForDelivery(stack, 15_000);
   const events = await busEvents(stack);
   for (const comment of [hello, orange]) {
-    expect([comment.content, countFor(events, 'CommentModerated', comment.id), countFor(events, 'CommentUpdated', comment.id)]).toEqual([comment.content, 1, 1]);
+    expect([
+      comment.content,
+      countFor(events, 'CommentModerated', comment.id),
+      countFor(events, 'CommentUpdated', comment.id),
+    ]).toEqual([comment.content, 1, 1]);
   }
 });
 
@@ -296,7 +351,14 @@ test('malformed requests get a 4xx JSON error and crash nothing', async () => {
   const auth = stack.eventHeaders();
   const iso = new Date().toISOString();
 
-  const cases: { what: string; url: string; method?: string; body?: unknown; headers?: Record<string, string>; status: number }[] = [
+  const cases: {
+    what: string;
+    url: string;
+    method?: string;
+    body?: unknown;
+    headers?: Record<string, string>;
+    status: number;
+  }[] = [
     { what: 'non-JSON body', url: `${gateway}/posts/create`, body: '{"title": ', status: 400 },
     { what: 'JSON array', url: `${gateway}/posts/create`, body: ['title'], status: 400 },
     { what: 'JSON string', url: `${gateway}/posts/create`, body: '"just a string"', status: 400 },
@@ -305,16 +367,66 @@ test('malformed requests get a 4xx JSON error and crash nothing', async () => {
     { what: 'title not a string', url: `${gateway}/posts/create`, body: { title: { $gt: '' } }, status: 400 },
     { what: 'title too long', url: `${gateway}/posts/create`, body: { title: 'x'.repeat(201) }, status: 400 },
     { what: 'huge body', url: `${gateway}/posts/create`, body: { title: 'x'.repeat(200_000) }, status: 413 },
-    { what: 'form-encoded body', url: `${gateway}/posts/create`, body: 'title=hi', headers: { 'content-type': 'application/x-www-form-urlencoded' }, status: 400 },
-    { what: 'unsupported charset', url: `${gateway}/posts/create`, body: '{"title":"hi"}', headers: { 'content-type': 'application/json; charset=iso-8859-1' }, status: 415 },
-    { what: 'comment on an unknown post', url: `${gateway}/posts/${UNKNOWN_POST}/comments`, body: { content: 'hi' }, status: 404 },
+    {
+      what: 'form-encoded body',
+      url: `${gateway}/posts/create`,
+      body: 'title=hi',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      status: 400,
+    },
+    {
+      what: 'unsupported charset',
+      url: `${gateway}/posts/create`,
+      body: '{"title":"hi"}',
+      headers: { 'content-type': 'application/json; charset=iso-8859-1' },
+      status: 415,
+    },
+    {
+      what: 'comment on an unknown post',
+      url: `${gateway}/posts/${UNKNOWN_POST}/comments`,
+      body: { content: 'hi' },
+      status: 404,
+    },
     { what: 'non-JSON comment', url: `${gateway}/posts/${post.id}/comments`, body: 'content=hi', status: 400 },
-    { what: 'comment content not a string', url: `${gateway}/posts/${post.id}/comments`, body: { content: 42 }, status: 400 },
-    { what: 'huge comment', url: `${gateway}/posts/${post.id}/comments`, body: { content: 'y'.repeat(200_000) }, status: 413 },
-    { what: 'the bus is not public', url: `${gateway}/events`, body: { type: 'PostCreated', data: { id: 'x', title: 'x' } }, status: 404 },
-    { what: 'bus: event without type', url: `${stack.url('event-bus')}/events`, body: { data: {} }, headers: auth, status: 400 },
-    { what: 'bus: known type, bad data', url: `${stack.url('event-bus')}/events`, body: { type: 'PostCreated', data: { title: '' } }, headers: auth, status: 400 },
-    { what: 'bus: bad history query', url: `${stack.url('event-bus')}/events?after=-1`, method: 'GET', headers: auth, status: 400 },
+    {
+      what: 'comment content not a string',
+      url: `${gateway}/posts/${post.id}/comments`,
+      body: { content: 42 },
+      status: 400,
+    },
+    {
+      what: 'huge comment',
+      url: `${gateway}/posts/${post.id}/comments`,
+      body: { content: 'y'.repeat(200_000) },
+      status: 413,
+    },
+    {
+      what: 'the bus is not public',
+      url: `${gateway}/events`,
+      body: { type: 'PostCreated', data: { id: 'x', title: 'x' } },
+      status: 404,
+    },
+    {
+      what: 'bus: event without type',
+      url: `${stack.url('event-bus')}/events`,
+      body: { data: {} },
+      headers: auth,
+      status: 400,
+    },
+    {
+      what: 'bus: known type, bad data',
+      url: `${stack.url('event-bus')}/events`,
+      body: { type: 'PostCreated', data: { title: '' } },
+      headers: auth,
+      status: 400,
+    },
+    {
+      what: 'bus: bad history query',
+      url: `${stack.url('event-bus')}/events?after=-1`,
+      method: 'GET',
+      headers: auth,
+      status: 400,
+    },
   ];
   // Signed as the bus signs its deliveries, so that they reach the services' parsers.
   const delivery = (body: unknown) => {
@@ -326,9 +438,25 @@ test('malformed requests get a 4xx JSON error and crash nothing', async () => {
     cases.push(
       { what: `${service}: event not JSON`, url, ...delivery('not json'), status: 400 },
       { what: `${service}: event is an array`, url, ...delivery([1, 2]), status: 400 },
-      { what: `${service}: event without seq`, url, ...delivery({ type: 'PostCreated', data: { id: 'p', title: 't' } }), status: 400 },
-      { what: `${service}: event with bad data`, url, ...delivery({ id: 'e', seq: 1, time: iso, type: 'CommentCreated', data: { id: 'c' } }), status: 400 },
-      { what: `${service}: event not signed by the bus`, url, body: { id: 'e', seq: 1, time: iso, type: 'PostCreated', data: { id: 'p', title: 't' } }, headers: auth, status: 401 },
+      {
+        what: `${service}: event without seq`,
+        url,
+        ...delivery({ type: 'PostCreated', data: { id: 'p', title: 't' } }),
+        status: 400,
+      },
+      {
+        what: `${service}: event with bad data`,
+        url,
+        ...delivery({ id: 'e', seq: 1, time: iso, type: 'CommentCreated', data: { id: 'c' } }),
+        status: 400,
+      },
+      {
+        what: `${service}: event not signed by the bus`,
+        url,
+        body: { id: 'e', seq: 1, time: iso, type: 'PostCreated', data: { id: 'p', title: 't' } },
+        headers: auth,
+        status: 401,
+      },
     );
   }
 
@@ -338,7 +466,9 @@ test('malformed requests get a 4xx JSON error and crash nothing', async () => {
     const error = (answer.json as { error?: unknown } | undefined)?.error;
     const isJson = (answer.headers.get('content-type') ?? '').includes('application/json');
     if (answer.status !== status || !isJson || typeof error !== 'string' || error === '') {
-      problems.push(`${what}: expected ${status} with a JSON {error}, got ${answer.status} ${answer.headers.get('content-type')} ${answer.text.slice(0, 200)}`);
+      problems.push(
+        `${what}: expected ${status} with a JSON {error}, got ${answer.status} ${answer.headers.get('content-type')} ${answer.text.slice(0, 200)}`,
+      );
     }
   }
   expect(problems).toEqual([]);
@@ -365,7 +495,8 @@ test('malformed requests get a 4xx JSON error and crash nothing', async () => {
 
 test('a create sent again with its Idempotency-Key, also after a restart of posts and comments, answers the same resource and stores nothing new', async () => {
   const gateway = stack.url('client');
-  const keyed = (path: string, body: unknown, key: string) => http(`${gateway}${path}`, { body, headers: { 'Idempotency-Key': key } });
+  const keyed = (path: string, body: unknown, key: string) =>
+    http(`${gateway}${path}`, { body, headers: { 'Idempotency-Key': key } });
   const post = await keyed('/posts/create', { title: 'Sent twice' }, 'e2e-post-key');
   expectStatus(post, 201, 'keyed create');
   const postId = (post.json as Post).id;

@@ -25,7 +25,10 @@ beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   const [started, launched] = await Promise.allSettled([
     // A ping every second on the live stream, so that a frozen query is noticed within seconds.
-    startStack({ logDir: path.join(ARTIFACTS, 'logs', 'browser'), env: { query: { STREAM_PING_MS: String(PING_MS) } } }),
+    startStack({
+      logDir: path.join(ARTIFACTS, 'logs', 'browser'),
+      env: { query: { STREAM_PING_MS: String(PING_MS) } },
+    }),
     launchChromium(),
   ]);
   if (started.status === 'fulfilled') stack = started.value;
@@ -47,7 +50,11 @@ async function withPage(name: string, run: (page: Page, baseUrl: string) => Prom
  * Runs a test on `count` tabs of one fresh browser context, like one user with several tabs open; on
  * failure saves a screenshot of each. Uncaught page errors fail the test.
  */
-async function withTabs(name: string, count: number, run: (pages: Page[], baseUrl: string) => Promise<void>): Promise<void> {
+async function withTabs(
+  name: string,
+  count: number,
+  run: (pages: Page[], baseUrl: string) => Promise<void>,
+): Promise<void> {
   if (!browser || !stack) throw new Error('the stack or the browser did not start (see beforeAll)');
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const pageErrors: string[] = [];
@@ -64,7 +71,12 @@ async function withTabs(name: string, count: number, run: (pages: Page[], baseUr
   } catch (err) {
     await Promise.all(
       pages.map((page, i) =>
-        page.screenshot({ path: path.join(ARTIFACTS, `failure-${name}${count > 1 ? `-${i + 1}` : ''}.png`), fullPage: true }).catch(() => undefined),
+        page
+          .screenshot({
+            path: path.join(ARTIFACTS, `failure-${name}${count > 1 ? `-${i + 1}` : ''}.png`),
+            fullPage: true,
+          })
+          .catch(() => undefined),
       ),
     );
     throw err;
@@ -82,7 +94,10 @@ async function createPost(page: Page, title: string, findBy = title): Promise<Lo
   const card = page.getByTestId('post').filter({ hasText: findBy });
   await card.waitFor();
   // The form is cleared once the post is created.
-  await page.waitForFunction((input) => input instanceof HTMLInputElement && input.value === '', await titleInput.elementHandle());
+  await page.waitForFunction(
+    (input) => input instanceof HTMLInputElement && input.value === '',
+    await titleInput.elementHandle(),
+  );
   return card;
 }
 
@@ -93,7 +108,12 @@ async function addComment(card: Locator, content: string): Promise<void> {
   await card.getByRole('button', { name: 'Submit' }).click();
   // The comment shows up at once (pending or already moderated) and the field is cleared.
   await card.getByTestId('comment').nth(before).waitFor();
-  await card.page().waitForFunction((element) => element instanceof HTMLInputElement && element.value === '', await input.elementHandle());
+  await card
+    .page()
+    .waitForFunction(
+      (element) => element instanceof HTMLInputElement && element.value === '',
+      await input.elementHandle(),
+    );
 }
 
 const comment = (card: Locator, status: string) => card.locator(`[data-testid="comment"][data-status="${status}"]`);
@@ -108,7 +128,8 @@ async function markDocument(page: Page): Promise<void> {
   });
 }
 
-const isSameDocument = (page: Page) => page.evaluate(() => (window as unknown as Record<string, unknown>).__sameDocument);
+const isSameDocument = (page: Page) =>
+  page.evaluate(() => (window as unknown as Record<string, unknown>).__sameDocument);
 
 test('a post and two comments made in the browser are moderated before your eyes, without a reload', async () => {
   await withPage('moderation', async (page, baseUrl) => {
@@ -121,9 +142,15 @@ test('a post and two comments made in the browser are moderated before your eyes
     await addComment(card, 'ORANGE juice');
 
     await comment(card, 'approved').filter({ hasText: 'hello' }).waitFor({ timeout: MODERATION_TIMEOUT_MS });
-    await comment(card, 'rejected').filter({ hasText: 'This comment has been rejected' }).waitFor({ timeout: MODERATION_TIMEOUT_MS });
+    await comment(card, 'rejected')
+      .filter({ hasText: 'This comment has been rejected' })
+      .waitFor({ timeout: MODERATION_TIMEOUT_MS });
 
-    expect(await card.getByTestId('comment').evaluateAll((items) => items.map((item) => [item.getAttribute('data-status'), item.textContent]))).toEqual([
+    expect(
+      await card
+        .getByTestId('comment')
+        .evaluateAll((items) => items.map((item) => [item.getAttribute('data-status'), item.textContent])),
+    ).toEqual([
       ['approved', 'hello'],
       ['rejected', 'This comment has been rejected'],
     ]);
@@ -151,7 +178,9 @@ test('markup in a title is shown as text and never runs', async () => {
     const reloaded = page.getByTestId('post').filter({ hasText: title });
     await reloaded.waitFor();
     expect(await reloaded.locator('h3').textContent()).toBe(title);
-    expect(await page.locator('[data-testid="post"] b, [data-testid="post"] script, [data-testid="post"] img').count()).toBe(0);
+    expect(
+      await page.locator('[data-testid="post"] b, [data-testid="post"] script, [data-testid="post"] img').count(),
+    ).toBe(0);
     expect(await pwned()).toBeUndefined();
   });
 });
@@ -178,14 +207,20 @@ test('markup in a title and a comment shows as text, and never runs, in the tab 
     await comment(written, 'approved').waitFor({ timeout: MODERATION_TIMEOUT_MS });
     await comment(received, 'approved').waitFor({ timeout: MODERATION_TIMEOUT_MS });
 
-    for (const [tab, page, card] of [['writer', writer, written], ['reader', reader, received]] as const) {
+    for (const [tab, page, card] of [
+      ['writer', writer, written],
+      ['reader', reader, received],
+    ] as const) {
       const heading = card.locator('h3');
       const approved = comment(card, 'approved');
       expect([tab, await heading.innerText(), await heading.textContent()]).toEqual([tab, title, title]);
       expect([tab, await approved.innerText(), await approved.textContent()]).toEqual([tab, content, content]);
       // Text nodes only: nothing the markup names was built anywhere in the list of posts.
       expect([tab, await heading.locator('*').count(), await approved.locator('*').count()]).toEqual([tab, 0, 0]);
-      expect([tab, await page.getByRole('region', { name: 'Posts', exact: true }).locator('img, script, b').count()]).toEqual([tab, 0]);
+      expect([
+        tab,
+        await page.getByRole('region', { name: 'Posts', exact: true }).locator('img, script, b').count(),
+      ]).toEqual([tab, 0]);
       expect([tab, await marker(page)]).toEqual([tab, undefined]);
     }
   });
@@ -207,7 +242,9 @@ test('what one tab creates, and each moderation result, appears in another tab l
     await addComment(card, 'ORANGE juice');
     await comment(seen, 'approved').filter({ hasText: 'hello' }).waitFor({ timeout: MODERATION_TIMEOUT_MS });
     await comment(seen, 'rejected').waitFor({ timeout: MODERATION_TIMEOUT_MS });
-    expect(await seen.getByTestId('comment').evaluateAll((items) => items.map((item) => item.getAttribute('data-status')))).toEqual(['approved', 'rejected']);
+    expect(
+      await seen.getByTestId('comment').evaluateAll((items) => items.map((item) => item.getAttribute('data-status'))),
+    ).toEqual(['approved', 'rejected']);
     expect(await seen.textContent()).not.toContain('ORANGE');
     // Shown once in each tab: the writer's copy from its 201 answer is not doubled by the stream's.
     expect(await writer.getByTestId('post').filter({ hasText: title }).count()).toBe(1);
@@ -255,19 +292,31 @@ test('a blog with more posts than the first page shows the newest, and older pos
   if (!stack) throw new Error('the stack did not start (see beforeAll)');
   const run = Date.now().toString(36);
   const create = async (url: string, body: object) => {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     if (res.status !== 201) throw new Error(`${url} answered ${res.status}`);
     return (await res.json()) as { id: string };
   };
   const oldest = await create(`${stack.url('posts')}/posts`, { title: `oldest ${run}` });
-  for (let i = 0; i <= PAGES.commentsPerPost; i += 1) await create(`${stack.url('comments')}/posts/${oldest.id}/comments`, { content: `comment ${i} ${run}` });
+  for (let i = 0; i <= PAGES.commentsPerPost; i += 1)
+    await create(`${stack.url('comments')}/posts/${oldest.id}/comments`, { content: `comment ${i} ${run}` });
   for (let batch = 0; batch < PAGES.defaultLimit; batch += 50) {
-    await Promise.all(Array.from({ length: 50 }, (_, i) => create(`${stack!.url('posts')}/posts`, { title: `newer ${batch + i} ${run}` })));
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        create(`${stack!.url('posts')}/posts`, { title: `newer ${batch + i} ${run}` }),
+      ),
+    );
   }
 
   await withPage('older-pages', async (page, baseUrl) => {
     await page.goto(baseUrl);
-    await page.getByTestId('post').filter({ hasText: `newer ${PAGES.defaultLimit - 1} ${run}` }).waitFor();
+    await page
+      .getByTestId('post')
+      .filter({ hasText: `newer ${PAGES.defaultLimit - 1} ${run}` })
+      .waitFor();
     const oldestCard = page.getByTestId('post').filter({ hasText: `oldest ${run}` });
     expect(await oldestCard.count()).toBe(0);
 

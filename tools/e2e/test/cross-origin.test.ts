@@ -36,7 +36,10 @@ beforeAll(async () => {
   pageOrigin = `http://127.0.0.1:${port}`;
   const cors = { CORS_ORIGINS: pageOrigin };
   const [started, launched] = await Promise.allSettled([
-    startStack({ logDir: path.join(ARTIFACTS, 'logs', 'cross-origin'), env: { posts: cors, comments: cors, query: cors } }),
+    startStack({
+      logDir: path.join(ARTIFACTS, 'logs', 'cross-origin'),
+      env: { posts: cors, comments: cors, query: cors },
+    }),
     launchChromium(),
   ]);
   if (started.status === 'fulfilled') stack = started.value;
@@ -67,10 +70,17 @@ test('a page of another allowed origin creates a post and a comment through the 
     const outcome = await tab.evaluate<{ post: number; comment: number; list: number; id: string }>('window.outcome');
     expect(outcome).toMatchObject({ post: 201, comment: 201, list: 200 });
     const router = stack.url('client');
-    await eventually(async () => {
-      const { json } = await http(`${router}/posts`);
-      expect((json as Record<string, { comments: { content: string }[] }>)[outcome.id]?.comments.map(({ content }) => content)).toEqual(['a comment from another origin']);
-    }, { timeoutMs: 15_000 });
+    await eventually(
+      async () => {
+        const { json } = await http(`${router}/posts`);
+        expect(
+          (json as Record<string, { comments: { content: string }[] }>)[outcome.id]?.comments.map(
+            ({ content }) => content,
+          ),
+        ).toEqual(['a comment from another origin']);
+      },
+      { timeoutMs: 15_000 },
+    );
     // What Chromium reports of its preflights depends on its version; when it reports them, they went to the API.
     expect(preflights.every((pathname) => pathname.startsWith('/posts'))).toBe(true);
   } finally {
@@ -81,7 +91,10 @@ test('a page of another allowed origin creates a post and a comment through the 
 test('the router passes a preflight from an allowed origin to the service and its answer back; from another origin, no CORS headers', async () => {
   if (!stack) throw new Error('the stack did not start');
   const preflight = (origin: string) =>
-    http(`${stack?.url('client')}/posts/create`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+    http(`${stack?.url('client')}/posts/create`, {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
   const allowed = await preflight(pageOrigin);
   expect(allowed.status).toBe(204);
   expect(allowed.headers.get('access-control-allow-origin')).toBe(pageOrigin);

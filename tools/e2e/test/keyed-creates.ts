@@ -51,35 +51,62 @@ export function describeKeyedCreatesAcrossReplicas(name: string, setup: KeyedCre
     });
 
     const keyed = (service: 'posts' | 'comments', replica: number, urlPath: string, body: unknown, key: string) =>
-      http(`${stack.url(service, replica)}${urlPath}`, { body, headers: { 'Idempotency-Key': key }, timeoutMs: 30_000 });
+      http(`${stack.url(service, replica)}${urlPath}`, {
+        body,
+        headers: { 'Idempotency-Key': key },
+        timeoutMs: 30_000,
+      });
 
     const history = async (): Promise<StoredEvent[]> => {
-      const answer = await http(`${stack.url('event-bus', 0)}/events`, { headers: stack.eventHeaders(), timeoutMs: 30_000 });
+      const answer = await http(`${stack.url('event-bus', 0)}/events`, {
+        headers: stack.eventHeaders(),
+        timeoutMs: 30_000,
+      });
       if (answer.status !== 200) throw new Error(`GET /events: HTTP ${answer.status} ${answer.text}`);
       return answer.json as StoredEvent[];
     };
 
-    const postsOf = async (service: 'posts' | 'query', replica: number) => (await http(`${stack.url(service, replica)}/posts`)).json as Record<string, PostView>;
+    const postsOf = async (service: 'posts' | 'query', replica: number) =>
+      (await http(`${stack.url(service, replica)}/posts`)).json as Record<string, PostView>;
     const commentsOf = async (replica: number, postId: string) =>
-      (await http(`${stack.url('comments', replica)}/posts/${postId}/comments`)).json as { id: string; content: string }[];
+      (await http(`${stack.url('comments', replica)}/posts/${postId}/comments`)).json as {
+        id: string;
+        content: string;
+      }[];
 
     /** Both answers to one key: exactly one 201, whose resource is returned, and one 422 naming the key. */
     const oneCreated = ([first, second]: HttpAnswer[]) => {
       const statuses = [first?.status, second?.status].sort();
-      if (statuses[0] !== 201 || statuses[1] !== 422) throw new Error(`expected one 201 and one 422, got ${first?.status} ${first?.text} and ${second?.status} ${second?.text}`);
+      if (statuses[0] !== 201 || statuses[1] !== 422)
+        throw new Error(
+          `expected one 201 and one 422, got ${first?.status} ${first?.text} and ${second?.status} ${second?.text}`,
+        );
       const refused = [first, second].find((answer) => answer?.status === 422);
-      expect(refused?.json).toEqual({ error: expect.stringMatching(/Idempotency-Key was already used with a different body/), code: 'key_reused' });
-      return [first, second].find((answer) => answer?.status === 201)?.json as { id: string; title?: string; content?: string };
+      expect(refused?.json).toEqual({
+        error: expect.stringMatching(/Idempotency-Key was already used with a different body/),
+        code: 'key_reused',
+      });
+      return [first, second].find((answer) => answer?.status === 201)?.json as {
+        id: string;
+        title?: string;
+        content?: string;
+      };
     };
 
     test(`one key with two titles sent to both posts replicas at once, ${PAIRS} times: one 201 and one 422 each; every posts and query replica shows the title the bus stored`, async () => {
       const created: { id: string; title: string }[] = [];
       for (let n = 0; n < PAIRS; n++) {
         const key = `${run}-post-${n}`;
-        const answers = await Promise.all([0, 1].map((replica) => keyed('posts', replica, '/posts/create', { title: `title ${n} from replica ${replica + 1}` }, key)));
+        const answers = await Promise.all(
+          [0, 1].map((replica) =>
+            keyed('posts', replica, '/posts/create', { title: `title ${n} from replica ${replica + 1}` }, key),
+          ),
+        );
         created.push(oneCreated(answers) as { id: string; title: string });
       }
-      const stored = new Map((await history()).filter(({ type }) => type === 'PostCreated').map(({ data }) => [data.id, data.title]));
+      const stored = new Map(
+        (await history()).filter(({ type }) => type === 'PostCreated').map(({ data }) => [data.id, data.title]),
+      );
       expect(created.map(({ id }) => stored.get(id))).toEqual(created.map(({ title }) => title));
       for (const service of ['posts', 'query'] as const) {
         for (const replica of [0, 1]) {
@@ -96,17 +123,38 @@ export function describeKeyedCreatesAcrossReplicas(name: string, setup: KeyedCre
     });
 
     test(`one key with two contents sent to both comments replicas at once, ${PAIRS} times: one 201 and one 422 each; every comments and query replica shows the content the bus stored`, async () => {
-      const post = await keyed('posts', 0, '/posts/create', { title: 'a post for keyed comments' }, `${run}-post-for-comments`);
+      const post = await keyed(
+        'posts',
+        0,
+        '/posts/create',
+        { title: 'a post for keyed comments' },
+        `${run}-post-for-comments`,
+      );
       const postId = (post.json as { id: string }).id;
-      await waitFor(async () => (await commentsOf(1, postId)).length === 0 && (await postsOf('query', 1))[postId], { what: 'the post on every replica', timeoutMs: 30_000 });
+      await waitFor(async () => (await commentsOf(1, postId)).length === 0 && (await postsOf('query', 1))[postId], {
+        what: 'the post on every replica',
+        timeoutMs: 30_000,
+      });
       const created: { id: string; content: string }[] = [];
       for (let n = 0; n < PAIRS; n++) {
         const key = `${run}-comment-${n}`;
-        const answers = await Promise.all([0, 1].map((replica) => keyed('comments', replica, `/posts/${postId}/comments`, { content: `comment ${n} from replica ${replica + 1}` }, key)));
+        const answers = await Promise.all(
+          [0, 1].map((replica) =>
+            keyed(
+              'comments',
+              replica,
+              `/posts/${postId}/comments`,
+              { content: `comment ${n} from replica ${replica + 1}` },
+              key,
+            ),
+          ),
+        );
         created.push(oneCreated(answers) as { id: string; content: string });
       }
       const stored = (await history()).filter(({ type, data }) => type === 'CommentCreated' && data.postId === postId);
-      expect(stored.map(({ data }) => [data.id, data.content])).toEqual(created.map(({ id, content }) => [id, content]));
+      expect(stored.map(({ data }) => [data.id, data.content])).toEqual(
+        created.map(({ id, content }) => [id, content]),
+      );
       for (const replica of [0, 1]) {
         const comments = await waitFor(
           async () => {
@@ -115,7 +163,9 @@ export function describeKeyedCreatesAcrossReplicas(name: string, setup: KeyedCre
           },
           { what: `comments replica ${replica + 1} to list every comment`, timeoutMs: 30_000 },
         );
-        expect(comments.map(({ id, content }) => [id, content])).toEqual(created.map(({ id, content }) => [id, content]));
+        expect(comments.map(({ id, content }) => [id, content])).toEqual(
+          created.map(({ id, content }) => [id, content]),
+        );
         const view = await waitFor(
           async () => {
             const shown = (await postsOf('query', replica))[postId];
@@ -123,7 +173,9 @@ export function describeKeyedCreatesAcrossReplicas(name: string, setup: KeyedCre
           },
           { what: `query replica ${replica + 1} to show every comment`, timeoutMs: 30_000 },
         );
-        expect(view.comments?.map(({ id, content }) => [id, content])).toEqual(created.map(({ id, content }) => [id, content]));
+        expect(view.comments?.map(({ id, content }) => [id, content])).toEqual(
+          created.map(({ id, content }) => [id, content]),
+        );
       }
     });
 
@@ -133,15 +185,25 @@ export function describeKeyedCreatesAcrossReplicas(name: string, setup: KeyedCre
       expect(first.status).toBe(201);
       const post = first.json as { id: string; title: string };
       const [event] = (await history()).filter(({ type, data }) => type === 'PostCreated' && data.id === post.id);
-      const sameIdOtherTitle = () => http(`${stack.url('event-bus', 0)}/events`, { body: { id: event?.id, type: 'PostCreated', data: { ...post, title: 'another title' } }, headers: stack.eventHeaders() });
+      const sameIdOtherTitle = () =>
+        http(`${stack.url('event-bus', 0)}/events`, {
+          body: { id: event?.id, type: 'PostCreated', data: { ...post, title: 'another title' } },
+          headers: stack.eventHeaders(),
+        });
       // Past any duplicate window, but among the newest ids: the bus still refuses the id, naming what it holds.
       if (setup.duplicateWindowMs > 0) await delay(setup.duplicateWindowMs + 500);
       const refused = await sameIdOtherTitle();
       expect(refused.status).toBe(409);
       expect(refused.json).toMatchObject({ seq: event?.seq, event: { id: event?.id, data: post } });
       // More newer events than the bus remembers ids of.
-      for (let n = 0; n <= ID_MEMORY; n++) expect((await http(`${stack.url('posts', n % 2)}/posts/create`, { body: { title: `filler ${n}` } })).status).toBe(201);
-      await waitFor(async () => (await postsOf('posts', 1))[post.id], { what: 'posts replica 2 to hold the post', timeoutMs: 30_000 });
+      for (let n = 0; n <= ID_MEMORY; n++)
+        expect(
+          (await http(`${stack.url('posts', n % 2)}/posts/create`, { body: { title: `filler ${n}` } })).status,
+        ).toBe(201);
+      await waitFor(async () => (await postsOf('posts', 1))[post.id], {
+        what: 'posts replica 2 to hold the post',
+        timeoutMs: 30_000,
+      });
 
       expect((await keyed('posts', 1, '/posts/create', { title: 'remembered by the state' }, key)).json).toEqual(post);
       expect((await keyed('posts', 0, '/posts/create', { title: 'another title' }, key)).status).toBe(422);
@@ -149,7 +211,11 @@ export function describeKeyedCreatesAcrossReplicas(name: string, setup: KeyedCre
       await stack.start('posts', 1);
       expect((await keyed('posts', 1, '/posts/create', { title: 'remembered by the state' }, key)).json).toEqual(post);
       expect((await keyed('posts', 1, '/posts/create', { title: 'another title' }, key)).status).toBe(422);
-      expect((await history()).filter(({ type, data }) => type === 'PostCreated' && data.id === post.id).map(({ data }) => data)).toEqual([post]);
+      expect(
+        (await history())
+          .filter(({ type, data }) => type === 'PostCreated' && data.id === post.id)
+          .map(({ data }) => data),
+      ).toEqual([post]);
 
       // The bus has forgotten the id: the same id with another title is stored a second time, and every
       // service keeps the first.

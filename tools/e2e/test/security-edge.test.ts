@@ -57,7 +57,10 @@ function startBuilt(service: string, env: Record<string, string>): Started {
 /** Resolves with the process's "listening" log line, or rejects with its output when it exits first. */
 async function listening(started: Started): Promise<{ host: string; port: number }> {
   for (;;) {
-    const line = started.output().split('\n').find((text) => text.includes('listening on'));
+    const line = started
+      .output()
+      .split('\n')
+      .find((text) => text.includes('listening on'));
     if (line) return JSON.parse(line) as { host: string; port: number };
     if (started.child.exitCode !== null) throw new Error(`exited with ${started.child.exitCode}: ${started.output()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -89,7 +92,12 @@ const TOKEN = 'a-test-events-token-0123456789';
 describe('where the processes listen', () => {
   it('a service started without HOST listens on 127.0.0.1 only', async () => {
     const [port] = (await freePorts(1)) as [number];
-    const posts = startBuilt('posts', { PORT: String(port), STATE_DIR: tempDir(), EVENT_BUS_URL: 'http://127.0.0.1:9', SNAPSHOT_RESTORE: 'false' });
+    const posts = startBuilt('posts', {
+      PORT: String(port),
+      STATE_DIR: tempDir(),
+      EVENT_BUS_URL: 'http://127.0.0.1:9',
+      SNAPSHOT_RESTORE: 'false',
+    });
     expect(await listening(posts)).toMatchObject({ host: '127.0.0.1', port });
     expect((await http(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     for (const address of otherAddresses()) expect([address, await accepts(address, port)]).toEqual([address, false]);
@@ -98,7 +106,13 @@ describe('where the processes listen', () => {
 
   it('HOST widens it, e.g. 0.0.0.0 in a container', async () => {
     const [port] = (await freePorts(1)) as [number];
-    const posts = startBuilt('posts', { PORT: String(port), HOST: '0.0.0.0', STATE_DIR: tempDir(), EVENT_BUS_URL: 'http://127.0.0.1:9', SNAPSHOT_RESTORE: 'false' });
+    const posts = startBuilt('posts', {
+      PORT: String(port),
+      HOST: '0.0.0.0',
+      STATE_DIR: tempDir(),
+      EVENT_BUS_URL: 'http://127.0.0.1:9',
+      SNAPSHOT_RESTORE: 'false',
+    });
     expect(await listening(posts)).toMatchObject({ host: '0.0.0.0', port });
     for (const address of otherAddresses()) expect([address, await accepts(address, port)]).toEqual([address, true]);
   });
@@ -113,7 +127,12 @@ describe('where the processes listen', () => {
 describe('the event bus', () => {
   it('answers GET /subscribers only with the events token (401 JSON without it); /metrics stays open', async () => {
     const [port] = (await freePorts(1)) as [number];
-    const bus = startBuilt('event-bus', { PORT: String(port), EVENTS_TOKEN: TOKEN, EVENT_LOG_DIR: tempDir(), EVENT_SUBSCRIBERS: 'none' });
+    const bus = startBuilt('event-bus', {
+      PORT: String(port),
+      EVENTS_TOKEN: TOKEN,
+      EVENT_LOG_DIR: tempDir(),
+      EVENT_SUBSCRIBERS: 'none',
+    });
     await listening(bus);
     const url = `http://127.0.0.1:${port}`;
     const refused = await http(`${url}/subscribers`);
@@ -125,15 +144,28 @@ describe('the event bus', () => {
 
   it('refuses to start with the committed development token outside development, naming EVENTS_TOKEN and BLOG_ENV', async () => {
     const [port] = (await freePorts(1)) as [number];
-    const bus = startBuilt('event-bus', { PORT: String(port), EVENTS_TOKEN: 'local-development-only', EVENT_LOG_DIR: tempDir(), EVENT_SUBSCRIBERS: 'none' });
+    const bus = startBuilt('event-bus', {
+      PORT: String(port),
+      EVENTS_TOKEN: 'local-development-only',
+      EVENT_LOG_DIR: tempDir(),
+      EVENT_SUBSCRIBERS: 'none',
+    });
     expect(await bus.exited).toBe(1);
-    expect(bus.output()).toMatch(/EVENTS_TOKEN is a development credential committed in infra\/k8s, accepted only with BLOG_ENV=development/);
+    expect(bus.output()).toMatch(
+      /EVENTS_TOKEN is a development credential committed in infra\/k8s, accepted only with BLOG_ENV=development/,
+    );
     expect(bus.output()).not.toContain('listening on');
   });
 
   it('starts with the development token where BLOG_ENV=development says it is a development deploy', async () => {
     const [port] = (await freePorts(1)) as [number];
-    const bus = startBuilt('event-bus', { PORT: String(port), EVENTS_TOKEN: 'local-development-only', BLOG_ENV: 'development', EVENT_LOG_DIR: tempDir(), EVENT_SUBSCRIBERS: 'none' });
+    const bus = startBuilt('event-bus', {
+      PORT: String(port),
+      EVENTS_TOKEN: 'local-development-only',
+      BLOG_ENV: 'development',
+      EVENT_LOG_DIR: tempDir(),
+      EVENT_SUBSCRIBERS: 'none',
+    });
     expect(await listening(bus)).toMatchObject({ port });
   });
 });
@@ -148,34 +180,73 @@ describe('events that contradict the state, published to the bus of a running st
   /** A counter line of a service's /metrics, 0 when it has not counted yet. */
   async function rejected(service: 'query' | 'comments', type: string, reason: string): Promise<number> {
     const { text } = await http(`${stack?.url(service)}/metrics`);
-    const line = text.split('\n').find((row) => row.startsWith(`events_rejected_total{type="${type}",reason="${reason}"`));
+    const line = text
+      .split('\n')
+      .find((row) => row.startsWith(`events_rejected_total{type="${type}",reason="${reason}"`));
     return line === undefined ? 0 : Number(line.split(' ').pop());
   }
 
   it('query and comments ignore a CommentUpdated that moves a comment and a CommentCreated on an unknown post, and count them', async () => {
-    stack = await startStack({ logDir: path.join(tempDir(), 'logs'), services: ['event-bus', 'posts', 'comments', 'query', 'moderation'] });
-    const publish = (event: unknown) => http(`${stack?.url('event-bus')}/events`, { body: event, headers: stack?.eventHeaders() });
+    stack = await startStack({
+      logDir: path.join(tempDir(), 'logs'),
+      services: ['event-bus', 'posts', 'comments', 'query', 'moderation'],
+    });
+    const publish = (event: unknown) =>
+      http(`${stack?.url('event-bus')}/events`, { body: event, headers: stack?.eventHeaders() });
     const one = (await http(`${stack.url('posts')}/posts/create`, { body: { title: 'one' } })).json as { id: string };
     const two = (await http(`${stack.url('posts')}/posts/create`, { body: { title: 'two' } })).json as { id: string };
-    await eventually(async () => expect((await http(`${stack?.url('comments')}/posts/${one.id}/comments`)).status).toBe(200), { timeoutMs: 15_000 });
-    const comment = (await http(`${stack.url('comments')}/posts/${one.id}/comments`, { body: { content: 'hello' } })).json as { id: string };
-    const viewOf = async () => (await http(`${stack?.url('query')}/posts`)).json as Record<string, { comments: { id: string; content: string; status: string }[] }>;
-    await eventually(async () => expect((await viewOf())[one.id]?.comments).toEqual([{ id: comment.id, content: 'hello', status: 'approved' }]), { timeoutMs: 15_000 });
+    await eventually(
+      async () => expect((await http(`${stack?.url('comments')}/posts/${one.id}/comments`)).status).toBe(200),
+      { timeoutMs: 15_000 },
+    );
+    const comment = (await http(`${stack.url('comments')}/posts/${one.id}/comments`, { body: { content: 'hello' } }))
+      .json as { id: string };
+    const viewOf = async () =>
+      (await http(`${stack?.url('query')}/posts`)).json as Record<
+        string,
+        { comments: { id: string; content: string; status: string }[] }
+      >;
+    await eventually(
+      async () =>
+        expect((await viewOf())[one.id]?.comments).toEqual([{ id: comment.id, content: 'hello', status: 'approved' }]),
+      { timeoutMs: 15_000 },
+    );
 
-    expect((await publish({ type: 'CommentUpdated', data: { id: comment.id, postId: two.id, content: 'moved', status: 'approved' } })).status).toBe(201);
-    expect((await publish({ type: 'CommentCreated', data: { id: 'ghost-comment', postId: 'ghost-post', content: 'public?', status: 'pending' } })).status).toBe(201);
+    expect(
+      (
+        await publish({
+          type: 'CommentUpdated',
+          data: { id: comment.id, postId: two.id, content: 'moved', status: 'approved' },
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (
+        await publish({
+          type: 'CommentCreated',
+          data: { id: 'ghost-comment', postId: 'ghost-post', content: 'public?', status: 'pending' },
+        })
+      ).status,
+    ).toBe(201);
 
-    await eventually(async () => {
-      expect(await rejected('query', 'CommentUpdated', 'other-post')).toBe(1);
-      expect(await rejected('comments', 'CommentUpdated', 'other-post')).toBe(1);
-      expect(await rejected('query', 'CommentCreated', 'unknown-post')).toBe(1);
-      expect(await rejected('comments', 'CommentCreated', 'unknown-post')).toBe(1);
-    }, { timeoutMs: 15_000 });
+    await eventually(
+      async () => {
+        expect(await rejected('query', 'CommentUpdated', 'other-post')).toBe(1);
+        expect(await rejected('comments', 'CommentUpdated', 'other-post')).toBe(1);
+        expect(await rejected('query', 'CommentCreated', 'unknown-post')).toBe(1);
+        expect(await rejected('comments', 'CommentCreated', 'unknown-post')).toBe(1);
+      },
+      { timeoutMs: 15_000 },
+    );
     const view = await viewOf();
     expect(view[one.id]?.comments).toEqual([{ id: comment.id, content: 'hello', status: 'approved' }]);
     expect(view[two.id]?.comments).toEqual([]);
-    expect((await http(`${stack.url('comments')}/posts/${one.id}/comments`)).json).toEqual([{ id: comment.id, content: 'hello', status: 'approved' }]);
+    expect((await http(`${stack.url('comments')}/posts/${one.id}/comments`)).json).toEqual([
+      { id: comment.id, content: 'hello', status: 'approved' },
+    ]);
     // The post query never shows takes no public comments.
-    expect((await http(`${stack.url('comments')}/posts/ghost-post/comments`, { body: { content: 'hi' } })).status).toBe(404);
+    expect((await http(`${stack.url('comments')}/posts/ghost-post/comments`, { body: { content: 'hi' } })).status).toBe(
+      404,
+    );
   });
 });

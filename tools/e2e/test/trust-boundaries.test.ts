@@ -36,26 +36,48 @@ async function queryTitles(): Promise<string[]> {
   return Object.values(answer.json as PostsView).map((post) => post.title);
 }
 
-test('an envelope the bus never stored, posted straight to query with a publisher\'s token, is refused 401; the real event at that seq is applied', async () => {
+test("an envelope the bus never stored, posted straight to query with a publisher's token, is refused 401; the real event at that seq is applied", async () => {
   const seq = (await busEnd()) + 1;
-  const forged = { id: randomUUID(), seq, time: new Date().toISOString(), type: 'PostCreated', data: { id: randomUUID(), title: 'a post that does not exist' } };
+  const forged = {
+    id: randomUUID(),
+    seq,
+    time: new Date().toISOString(),
+    type: 'PostCreated',
+    data: { id: randomUUID(), title: 'a post that does not exist' },
+  };
   for (const path of ['/events', '/events/batch']) {
-    const answer = await http(`${stack.url('query')}${path}`, { body: path === '/events' ? forged : [forged], headers: tokenOf('posts') });
-    expect([path, answer.status, (answer.json as { error?: string }).error]).toEqual([path, 401, expect.stringContaining('signed by the event bus')]);
+    const answer = await http(`${stack.url('query')}${path}`, {
+      body: path === '/events' ? forged : [forged],
+      headers: tokenOf('posts'),
+    });
+    expect([path, answer.status, (answer.json as { error?: string }).error]).toEqual([
+      path,
+      401,
+      expect.stringContaining('signed by the event bus'),
+    ]);
   }
 
   const created = await http(`${stack.url('posts')}/posts`, { body: { title: 'the real post' } });
   expect(created.status).toBe(201);
   expect(await busEnd()).toBe(seq);
-  const titles = await waitFor(async () => {
-    const shown = await queryTitles();
-    return shown.includes('the real post') ? shown : undefined;
-  }, { what: 'query to show the real post', timeoutMs: 10_000 });
+  const titles = await waitFor(
+    async () => {
+      const shown = await queryTitles();
+      return shown.includes('the real post') ? shown : undefined;
+    },
+    { what: 'query to show the real post', timeoutMs: 10_000 },
+  );
   expect(titles).not.toContain('a post that does not exist');
 });
 
 test("a publisher cannot deliver to another service: posts' token and the operator token carry no bus signature", async () => {
-  const envelope = { id: randomUUID(), seq: (await busEnd()) + 1, time: new Date().toISOString(), type: 'CommentModerated', data: { id: 'c', postId: 'p', content: 'x', status: 'approved' } };
+  const envelope = {
+    id: randomUUID(),
+    seq: (await busEnd()) + 1,
+    time: new Date().toISOString(),
+    type: 'CommentModerated',
+    data: { id: 'c', postId: 'p', content: 'x', status: 'approved' },
+  };
   for (const headers of [tokenOf('posts'), stack.eventHeaders()]) {
     expect((await http(`${stack.url('comments')}/events`, { body: envelope, headers })).status).toBe(401);
   }
@@ -64,9 +86,20 @@ test("a publisher cannot deliver to another service: posts' token and the operat
 test("each publisher publishes only its own event types: posts' CommentModerated and anything from query are refused 403", async () => {
   const moderated = { type: 'CommentModerated', data: { id: 'c', postId: 'p', content: 'x', status: 'approved' } };
   const fromPosts = await http(`${stack.url('event-bus')}/events`, { body: moderated, headers: tokenOf('posts') });
-  expect([fromPosts.status, fromPosts.json]).toEqual([403, { error: expect.stringMatching(/^posts \(POSTS_EVENTS_TOKEN\) may not publish CommentModerated/), code: 'forbidden' }]);
-  const fromQuery = await http(`${stack.url('event-bus')}/events`, { body: { type: 'PostCreated', data: { id: randomUUID(), title: 'x' } }, headers: tokenOf('query') });
+  expect([fromPosts.status, fromPosts.json]).toEqual([
+    403,
+    {
+      error: expect.stringMatching(/^posts \(POSTS_EVENTS_TOKEN\) may not publish CommentModerated/),
+      code: 'forbidden',
+    },
+  ]);
+  const fromQuery = await http(`${stack.url('event-bus')}/events`, {
+    body: { type: 'PostCreated', data: { id: randomUUID(), title: 'x' } },
+    headers: tokenOf('query'),
+  });
   expect(fromQuery.status).toBe(403);
   // The same token still reads the log.
-  expect((await http(`${stack.url('event-bus')}/events?after=0&limit=1`, { headers: tokenOf('query') })).status).toBe(200);
+  expect((await http(`${stack.url('event-bus')}/events?after=0&limit=1`, { headers: tokenOf('query') })).status).toBe(
+    200,
+  );
 });

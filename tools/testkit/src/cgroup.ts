@@ -47,7 +47,11 @@ export class MemoryCgroup {
 
   memory(): CgroupMemory {
     const oomKills = /^oom_kill (\d+)$/m.exec(this.read('memory.oom_control'))?.[1];
-    return { limitBytes: this.limitBytes, peakBytes: Number(this.read('memory.max_usage_in_bytes')), oomKills: Number(oomKills ?? 0) };
+    return {
+      limitBytes: this.limitBytes,
+      peakBytes: Number(this.read('memory.max_usage_in_bytes')),
+      oomKills: Number(oomKills ?? 0),
+    };
   }
 
   /** Removes the cgroup; its processes must have exited (those left are moved to the root first). */

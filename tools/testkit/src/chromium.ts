@@ -49,7 +49,12 @@ export interface FindOptions {
 
 /** Where the browser is, in the order above; throws a message saying what was tried and what to do. */
 export async function findChromium(source: BrowserSource = 'any', options: FindOptions = {}): Promise<FoundBrowser> {
-  const { env = process.env, exists = existsSync, platform = `${process.platform}-${process.arch}`, unpackPackaged = unpackSparticuz } = options;
+  const {
+    env = process.env,
+    exists = existsSync,
+    platform = `${process.platform}-${process.arch}`,
+    unpackPackaged = unpackSparticuz,
+  } = options;
   if (source === 'any') {
     const override = env.CHROMIUM_PATH?.trim();
     if (override) {

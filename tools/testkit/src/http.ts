@@ -18,8 +18,14 @@ export interface HttpRequest {
 }
 
 /** One HTTP request; never throws for an HTTP status, only when no answer came. */
-export async function http(url: string, { method, body, headers = {}, timeoutMs = 5_000 }: HttpRequest = {}): Promise<HttpAnswer> {
-  const init: RequestInit = { method: method ?? (body === undefined ? 'GET' : 'POST'), signal: AbortSignal.timeout(timeoutMs) };
+export async function http(
+  url: string,
+  { method, body, headers = {}, timeoutMs = 5_000 }: HttpRequest = {},
+): Promise<HttpAnswer> {
+  const init: RequestInit = {
+    method: method ?? (body === undefined ? 'GET' : 'POST'),
+    signal: AbortSignal.timeout(timeoutMs),
+  };
   if (body !== undefined) {
     init.body = typeof body === 'string' ? body : JSON.stringify(body);
     init.headers = { 'content-type': 'application/json', ...headers };

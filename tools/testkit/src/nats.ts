@@ -1,4 +1,12 @@
-export { compareVersions, findNatsServer, MINIMUM_NATS_SERVER, natsBusEnv, type NatsCredentials, type NatsIdentities, type NatsNode } from '@blog/stack';
+export {
+  compareVersions,
+  findNatsServer,
+  MINIMUM_NATS_SERVER,
+  natsBusEnv,
+  type NatsCredentials,
+  type NatsIdentities,
+  type NatsNode,
+} from '@blog/stack';
 
 /**
  * A NATS JetStream cluster of real nats-server processes, for the tests of the replicated event log: on
@@ -8,7 +16,18 @@ export { compareVersions, findNatsServer, MINIMUM_NATS_SERVER, natsBusEnv, type 
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { findNatsServer, natsAccountsConfig, newNatsIdentities, ROOT, startProcess, stopProcess, writeNatsConfig, type NatsIdentities, type NatsNode, type StartedProcess } from '@blog/stack';
+import {
+  findNatsServer,
+  natsAccountsConfig,
+  newNatsIdentities,
+  ROOT,
+  startProcess,
+  stopProcess,
+  writeNatsConfig,
+  type NatsIdentities,
+  type NatsNode,
+  type StartedProcess,
+} from '@blog/stack';
 import { http } from './http';
 import { freePorts } from './ports';
 import type { PrivateNetwork } from './private-network';
@@ -69,7 +88,13 @@ export interface NatsClusterOptions {
   network?: PrivateNetwork;
 }
 
-export async function startNatsCluster({ dir, size = 3, name = `blog-${randomBytes(4).toString('hex')}`, stream, network }: NatsClusterOptions): Promise<NatsCluster> {
+export async function startNatsCluster({
+  dir,
+  size = 3,
+  name = `blog-${randomBytes(4).toString('hex')}`,
+  stream,
+  network,
+}: NatsClusterOptions): Promise<NatsCluster> {
   const server = findNatsServer();
   const nodes = network ? nodesOnNetwork(network, size) : await nodesOnLoopback(size);
   mkdirSync(path.join(dir, 'logs'), { recursive: true });
@@ -78,20 +103,28 @@ export async function startNatsCluster({ dir, size = 3, name = `blog-${randomByt
   const running: (StartedProcess | undefined)[] = nodes.map(() => undefined);
 
   const monitor = async (node: number, pathAndQuery: string): Promise<unknown> => {
-    const answer = await http(`http://${nodes[node]?.host}:${nodes[node]?.monitorPort}${pathAndQuery}`, { timeoutMs: 2_000 });
-    if (answer.status !== 200) throw new Error(`${nodes[node]?.name} ${pathAndQuery}: HTTP ${answer.status} ${answer.text.slice(0, 200)}`);
+    const answer = await http(`http://${nodes[node]?.host}:${nodes[node]?.monitorPort}${pathAndQuery}`, {
+      timeoutMs: 2_000,
+    });
+    if (answer.status !== 200)
+      throw new Error(`${nodes[node]?.name} ${pathAndQuery}: HTTP ${answer.status} ${answer.text.slice(0, 200)}`);
     return answer.json;
   };
   type MetaCluster = { leader?: string; replicas?: { name: string; current: boolean }[] };
-  const metaCluster = async (node: number) => ((await monitor(node, '/jsz')) as { meta_cluster?: MetaCluster }).meta_cluster;
+  const metaCluster = async (node: number) =>
+    ((await monitor(node, '/jsz')) as { meta_cluster?: MetaCluster }).meta_cluster;
   /** JetStream can place a stream on every node: the meta leader sees each other node as a current peer. */
   const allPeersCurrent = async () => {
     for (const [index, node] of nodes.entries()) {
       if (running[index]?.exit !== undefined) continue;
       const meta = await metaCluster(index);
       if (meta?.leader !== node.name) continue;
-      const current = new Set((meta.replicas ?? []).filter((replica) => replica.current).map((replica) => replica.name));
-      return nodes.every((other, otherIndex) => other === node || running[otherIndex]?.exit !== undefined || current.has(other.name));
+      const current = new Set(
+        (meta.replicas ?? []).filter((replica) => replica.current).map((replica) => replica.name),
+      );
+      return nodes.every(
+        (other, otherIndex) => other === node || running[otherIndex]?.exit !== undefined || current.has(other.name),
+      );
     }
     return false;
   };
@@ -104,29 +137,60 @@ export async function startNatsCluster({ dir, size = 3, name = `blog-${randomByt
   const logTail = (node: number) => {
     const file = path.join(dir, 'logs', `${nodes[node]?.name}.log`);
     // Routes connect and drop duplicates many times at start: those lines would hide the rest.
-    const lines = existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n').filter((line) => !/Route connection created|Router connection closed/.test(line)).slice(-8) : [];
+    const lines = existsSync(file)
+      ? readFileSync(file, 'utf8')
+          .trimEnd()
+          .split('\n')
+          .filter((line) => !/Route connection created|Router connection closed/.test(line))
+          .slice(-8)
+      : [];
     return `${nodes[node]?.name} ${running[node]?.exit ? 'exited' : 'running'}; the end of its log:\n${lines.join('\n')}`;
   };
   const serving = (node: number, timeoutMs = 30_000) =>
-    waitFor(async () => (await metaCluster(node))?.leader !== undefined && running[node]?.exit === undefined && (await allPeersCurrent()), {
-      what: `nats node ${nodes[node]?.name} to join the cluster's JetStream as a current peer`,
-      timeoutMs,
-      intervalMs: 100,
-      // What each node thinks of the JetStream meta group (leader, peers current or not), then its log.
-      detail: async () => {
-        const views = await Promise.all(nodes.map((other, index) => metaCluster(index).then((meta) => `${other.name}: ${JSON.stringify(meta)}`, (err: Error) => `${other.name}: ${err.message}`)));
-        return [...views, ...nodes.map((_, index) => logTail(index))].join('\n');
+    waitFor(
+      async () =>
+        (await metaCluster(node))?.leader !== undefined &&
+        running[node]?.exit === undefined &&
+        (await allPeersCurrent()),
+      {
+        what: `nats node ${nodes[node]?.name} to join the cluster's JetStream as a current peer`,
+        timeoutMs,
+        intervalMs: 100,
+        // What each node thinks of the JetStream meta group (leader, peers current or not), then its log.
+        detail: async () => {
+          const views = await Promise.all(
+            nodes.map((other, index) =>
+              metaCluster(index).then(
+                (meta) => `${other.name}: ${JSON.stringify(meta)}`,
+                (err: Error) => `${other.name}: ${err.message}`,
+              ),
+            ),
+          );
+          return [...views, ...nodes.map((_, index) => logTail(index))].join('\n');
+        },
       },
-    });
+    );
 
-  type StreamDetail = { name: string; state: { last_seq: number; messages: number }; cluster?: { leader?: string; replicas?: { name: string; current: boolean; lag?: number }[] } };
+  type StreamDetail = {
+    name: string;
+    state: { last_seq: number; messages: number };
+    cluster?: { leader?: string; replicas?: { name: string; current: boolean; lag?: number }[] };
+  };
   const streamDetail = async (node: number, stream: string): Promise<StreamDetail | undefined> => {
-    const jsz = (await monitor(node, '/jsz?streams=true')) as { account_details?: { stream_detail?: StreamDetail[] }[] };
-    return jsz.account_details?.flatMap((account) => account.stream_detail ?? []).find((candidate) => candidate.name === stream);
+    const jsz = (await monitor(node, '/jsz?streams=true')) as {
+      account_details?: { stream_detail?: StreamDetail[] }[];
+    };
+    return jsz.account_details
+      ?.flatMap((account) => account.stream_detail ?? [])
+      .find((candidate) => candidate.name === stream);
   };
   const streamCopy = async (node: number, stream: string): Promise<StreamCopy> => {
     const detail = await streamDetail(node, stream);
-    return { last: detail?.state.last_seq ?? 0, messages: detail?.state.messages ?? 0, leader: detail?.cluster?.leader };
+    return {
+      last: detail?.state.last_seq ?? 0,
+      messages: detail?.state.messages ?? 0,
+      leader: detail?.cluster?.leader,
+    };
   };
 
   const cluster: NatsCluster = {
@@ -154,22 +218,40 @@ export async function startNatsCluster({ dir, size = 3, name = `blog-${randomByt
     streamCopy,
     streamLeader: async (stream) => {
       // A leader cut off from the others goes on naming itself for a while: the majority's word counts.
-      const named = await Promise.all(nodes.map((_, index) => (cluster.pid(index) === undefined ? Promise.resolve(undefined) : streamCopy(index, stream).then(({ leader }) => leader, () => undefined))));
+      const named = await Promise.all(
+        nodes.map((_, index) =>
+          cluster.pid(index) === undefined
+            ? Promise.resolve(undefined)
+            : streamCopy(index, stream).then(
+                ({ leader }) => leader,
+                () => undefined,
+              ),
+        ),
+      );
       const majority = Math.floor(nodes.length / 2) + 1;
       const agreed = nodes.findIndex((node) => named.filter((leader) => leader === node.name).length >= majority);
-      if (agreed === -1) throw new Error(`no majority of the nodes names one leader of stream ${stream} (${named.map((leader, index) => `${nodes[index]?.name}: ${leader ?? '?'}`).join(', ')})`);
+      if (agreed === -1)
+        throw new Error(
+          `no majority of the nodes names one leader of stream ${stream} (${named.map((leader, index) => `${nodes[index]?.name}: ${leader ?? '?'}`).join(', ')})`,
+        );
       return agreed;
     },
     violations: () =>
       nodes.flatMap((node) => {
         const file = path.join(dir, 'logs', `${node.name}.log`);
-        return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((line) => / Violation - /.test(line)) : [];
+        return existsSync(file)
+          ? readFileSync(file, 'utf8')
+              .split('\n')
+              .filter((line) => / Violation - /.test(line))
+          : [];
       }),
     streamCopyCurrent: async (node, stream) => {
       const leader = await cluster.streamLeader(stream);
       if (leader === node) return true;
       const detail = await streamDetail(leader, stream);
-      return detail?.cluster?.replicas?.some((replica) => replica.name === nodes[node]?.name && replica.current) ?? false;
+      return (
+        detail?.cluster?.replicas?.some((replica) => replica.name === nodes[node]?.name && replica.current) ?? false
+      );
     },
     streamViews: async (stream) => {
       const views = await Promise.all(
@@ -189,7 +271,9 @@ export async function startNatsCluster({ dir, size = 3, name = `blog-${randomByt
       if (started) await stopProcess(started, 'SIGTERM', 10_000);
     },
     stop: async () => {
-      await Promise.all(running.filter((started) => started !== undefined).map((started) => stopProcess(started, 'SIGTERM', 5_000)));
+      await Promise.all(
+        running.filter((started) => started !== undefined).map((started) => stopProcess(started, 'SIGTERM', 5_000)),
+      );
       rmSync(path.join(dir, 'store'), { recursive: true, force: true });
     },
   };
@@ -223,8 +307,16 @@ async function nodesOnLoopback(size: number): Promise<NatsNode[]> {
 }
 
 function nodesOnNetwork(network: PrivateNetwork, size: number): NatsNode[] {
-  if (network.addresses.length < size) throw new Error(`the private network has ${network.addresses.length} hosts, not ${size}`);
-  return network.addresses.slice(0, size).map((host, i) => ({ name: `n${i + 1}`, host, clientPort: 4222, clusterPort: 6222, monitorPort: 8222, url: `nats://${host}:4222` }));
+  if (network.addresses.length < size)
+    throw new Error(`the private network has ${network.addresses.length} hosts, not ${size}`);
+  return network.addresses.slice(0, size).map((host, i) => ({
+    name: `n${i + 1}`,
+    host,
+    clientPort: 4222,
+    clusterPort: 6222,
+    monitorPort: 8222,
+    url: `nats://${host}:4222`,
+  }));
 }
 
 export interface NatsServer {
@@ -246,17 +338,33 @@ export async function startNatsServer({ dir, stream }: { dir: string; stream?: s
   mkdirSync(store, { recursive: true });
   const config = path.join(dir, 'nats.conf');
   const identities = newNatsIdentities(stream);
-  writeFileSync(config, [`listen: "127.0.0.1:${clientPort}"`, `http: "127.0.0.1:${monitorPort}"`, `jetstream { store_dir: "${store}" }`, natsAccountsConfig(identities), ''].join('\n'), { mode: 0o600 });
+  writeFileSync(
+    config,
+    [
+      `listen: "127.0.0.1:${clientPort}"`,
+      `http: "127.0.0.1:${monitorPort}"`,
+      `jetstream { store_dir: "${store}" }`,
+      natsAccountsConfig(identities),
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
   const started = launchNatsServer({ command: server, args: ['-c', config] }, path.join(dir, 'nats.log'));
   const stop = async () => {
     await stopProcess(started, 'SIGTERM', 10_000);
     rmSync(store, { recursive: true, force: true });
   };
   try {
-    await waitFor(async () => started.exit === undefined && (await http(`http://127.0.0.1:${monitorPort}/healthz?js-enabled-only=true`, { timeoutMs: 1_000 })).status === 200, {
-      what: `nats-server with JetStream on port ${clientPort}`,
-      timeoutMs: 20_000,
-    });
+    await waitFor(
+      async () =>
+        started.exit === undefined &&
+        (await http(`http://127.0.0.1:${monitorPort}/healthz?js-enabled-only=true`, { timeoutMs: 1_000 })).status ===
+          200,
+      {
+        what: `nats-server with JetStream on port ${clientPort}`,
+        timeoutMs: 20_000,
+      },
+    );
   } catch (err) {
     await stop();
     throw err;

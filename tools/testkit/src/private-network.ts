@@ -36,7 +36,10 @@ const vethOf = (owner: number) => `${PREFIX}${owner}`;
 /** Why this machine cannot make a private network, or undefined when it can (tried for real). */
 export function privateNetworkUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'network namespaces need root (ip netns, veth, iptables)';
-  for (const [tool, args] of [['ip', ['-V']], ['iptables', ['--version']]] as const) {
+  for (const [tool, args] of [
+    ['ip', ['-V']],
+    ['iptables', ['--version']],
+  ] as const) {
     try {
       execFileSync(tool, args, { stdio: 'ignore' });
     } catch {
@@ -48,7 +51,9 @@ export function privateNetworkUnavailable(): string | undefined {
   try {
     ip('netns', 'add', probe);
     ip('-n', probe, 'link', 'add', 'probe0', 'type', 'veth', 'peer', 'name', 'probe1');
-    execFileSync('ip', ['netns', 'exec', probe, 'iptables', '-A', 'INPUT', '-s', '10.0.0.1', '-j', 'DROP'], { stdio: 'pipe' });
+    execFileSync('ip', ['netns', 'exec', probe, 'iptables', '-A', 'INPUT', '-s', '10.0.0.1', '-j', 'DROP'], {
+      stdio: 'pipe',
+    });
     return undefined;
   } catch (err) {
     return `this process cannot make a private network (namespace, veth, iptables rule): ${(err as Error).message.split('\n')[0]}`;
@@ -94,11 +99,15 @@ export function createPrivateNetwork({ hosts }: { hosts: number }): PrivateNetwo
     throw err;
   }
 
-  const iptables = (host: number, ...args: string[]) => execFileSync('ip', ['netns', 'exec', hostSpaces[host] as string, 'iptables', ...args], { stdio: 'pipe' });
+  const iptables = (host: number, ...args: string[]) =>
+    execFileSync('ip', ['netns', 'exec', hostSpaces[host] as string, 'iptables', ...args], { stdio: 'pipe' });
   const network: PrivateNetwork = {
     addresses,
     gateway,
-    inHost: (host, command, args) => ({ command: 'ip', args: ['netns', 'exec', hostSpaces[host] as string, command, ...args] }),
+    inHost: (host, command, args) => ({
+      command: 'ip',
+      args: ['netns', 'exec', hostSpaces[host] as string, command, ...args],
+    }),
     cut: (from, to, { oneWay = false } = {}) => {
       iptables(to, '-A', 'INPUT', '-s', addresses[from] as string, '-j', 'DROP');
       if (!oneWay) iptables(from, '-A', 'INPUT', '-s', addresses[to] as string, '-j', 'DROP');
@@ -127,10 +136,13 @@ function freeSubnet(): string {
 }
 
 function removeOwnedBy(owner: number): void {
-  for (const space of ip('netns', 'list').split('\n').map((line) => line.split(' ')[0] ?? '')) {
+  for (const space of ip('netns', 'list')
+    .split('\n')
+    .map((line) => line.split(' ')[0] ?? '')) {
     if (!space.startsWith(`${PREFIX}-${owner}-`)) continue;
     // Deleting a namespace only removes its name: processes left in it (a killed run's servers) would live on.
-    for (const pid of ip('netns', 'pids', space).split('\n').filter(Boolean)) ignoreFailure(() => process.kill(Number(pid), 'SIGKILL'));
+    for (const pid of ip('netns', 'pids', space).split('\n').filter(Boolean))
+      ignoreFailure(() => process.kill(Number(pid), 'SIGKILL'));
     ignoreFailure(() => ip('netns', 'del', space));
   }
   // Deleting the bridge's namespace deletes the veth's other end, and with it this one; just in case:

@@ -7,7 +7,16 @@
 import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { deliveryHeadersFor, eventsHeaders } from '@blog/common';
-import { newEventsCredentials, REPLICATED_SERVICES, replicaEnv, replicatedBusEnv, stopProcess, type EventsCredentials, type ReplicatedService, type StartedProcess } from '@blog/stack';
+import {
+  newEventsCredentials,
+  REPLICATED_SERVICES,
+  replicaEnv,
+  replicatedBusEnv,
+  stopProcess,
+  type EventsCredentials,
+  type ReplicatedService,
+  type StartedProcess,
+} from '@blog/stack';
 import type { NatsCluster } from './nats';
 import { freePorts } from './ports';
 import { launchService } from './stack';
@@ -54,14 +63,24 @@ export interface ReplicatedStack {
   stopAll(): Promise<void>;
 }
 
-export async function startReplicatedStack({ nats, logDir, replicas = 2, subscribers = [], logLevel = 'info', busEnv = {}, serviceEnv = {} }: ReplicatedStackOptions): Promise<ReplicatedStack> {
+export async function startReplicatedStack({
+  nats,
+  logDir,
+  replicas = 2,
+  subscribers = [],
+  logLevel = 'info',
+  busEnv = {},
+  serviceEnv = {},
+}: ReplicatedStackOptions): Promise<ReplicatedStack> {
   mkdirSync(logDir, { recursive: true });
   rmSync(path.join(logDir, 'state'), { recursive: true, force: true });
   const ports = await freePorts(REPLICATED_SERVICES.length * replicas);
-  const portOf = (service: ReplicatedService, replica: number) => ports[REPLICATED_SERVICES.indexOf(service) * replicas + replica] as number;
+  const portOf = (service: ReplicatedService, replica: number) =>
+    ports[REPLICATED_SERVICES.indexOf(service) * replicas + replica] as number;
   const url = (service: ReplicatedService, replica: number) => `http://127.0.0.1:${portOf(service, replica)}`;
   const logFile = (service: ReplicatedService, replica: number) => path.join(logDir, `${service}-${replica + 1}.log`);
-  const stateDir = (service: ReplicatedService, replica: number) => path.join(logDir, 'state', `${service}-${replica + 1}`);
+  const stateDir = (service: ReplicatedService, replica: number) =>
+    path.join(logDir, 'state', `${service}-${replica + 1}`);
   const credentials = newEventsCredentials();
   const eventsToken = credentials.operatorToken;
 
@@ -71,12 +90,19 @@ export async function startReplicatedStack({ nats, logDir, replicas = 2, subscri
   const replicasOf = (service: ReplicatedService) => (service === 'event-bus' && !nats ? 1 : replicas);
   const fileBus = { EVENT_LOG: 'file', EVENT_LOG_DIR: path.join(logDir, 'event-log'), EVENT_SUBSCRIBERS: 'none' };
 
-  const topology = () => ({ busUrls: stack.urls('event-bus'), busEnv: nats ? replicatedBusEnv(nats) : fileBus, credentials, stateDir });
+  const topology = () => ({
+    busUrls: stack.urls('event-bus'),
+    busEnv: nats ? replicatedBusEnv(nats) : fileBus,
+    credentials,
+    stateDir,
+  });
   const start = async (service: ReplicatedService, replica: number, extraEnv: Record<string, string> = {}) => {
     const env: Record<string, string> = {
       ...replicaEnv(service, replica, topology()),
       LOG_LEVEL: logLevel,
-      ...(service === 'event-bus' ? { ...busEnv, ...(subscribers.length > 0 ? { EVENT_SUBSCRIBERS: subscribers.join(',') } : {}) } : serviceEnv[service]),
+      ...(service === 'event-bus'
+        ? { ...busEnv, ...(subscribers.length > 0 ? { EVENT_SUBSCRIBERS: subscribers.join(',') } : {}) }
+        : serviceEnv[service]),
       ...extraEnv,
     };
     await launchService({
@@ -118,11 +144,16 @@ export async function startReplicatedStack({ nats, logDir, replicas = 2, subscri
   };
   try {
     for (const service of REPLICATED_SERVICES) {
-      for (let replica = 0; replica < replicasOf(service); replica++) closeSync(openSync(logFile(service, replica), 'w'));
+      for (let replica = 0; replica < replicasOf(service); replica++)
+        closeSync(openSync(logFile(service, replica), 'w'));
     }
     // The bus replicas first: the services catch up from them.
     await Promise.all(Array.from({ length: replicasOf('event-bus') }, (_, replica) => start('event-bus', replica)));
-    await Promise.all(REPLICATED_SERVICES.filter((service) => service !== 'event-bus').flatMap((service) => Array.from({ length: replicas }, (_, replica) => start(service, replica))));
+    await Promise.all(
+      REPLICATED_SERVICES.filter((service) => service !== 'event-bus').flatMap((service) =>
+        Array.from({ length: replicas }, (_, replica) => start(service, replica)),
+      ),
+    );
   } catch (err) {
     await stack.stopAll();
     throw err;

@@ -24,12 +24,15 @@ import {
 import { freePorts } from './ports';
 import { delay, describeError } from './wait';
 
-
 /**
  * Every test client comes from 127.0.0.1, so the router's per-client limits would count all of a file's
  * requests as one user's: they are raised here (a test of the limits sets its own in `env`).
  */
-const TEST_ROUTER_LIMITS: Record<string, string> = { ROUTER_STREAMS_PER_CLIENT: '1000', ROUTER_CREATES_PER_SECOND: '1000', ROUTER_CREATE_BURST: '100000' };
+const TEST_ROUTER_LIMITS: Record<string, string> = {
+  ROUTER_STREAMS_PER_CLIENT: '1000',
+  ROUTER_CREATES_PER_SECOND: '1000',
+  ROUTER_CREATE_BURST: '100000',
+};
 
 export { SERVICES, type ExitResult, type ServiceName, type StackPorts } from '@blog/stack';
 
@@ -155,7 +158,8 @@ class ProcessStack implements Stack {
     readonly ports: StackPorts,
     private readonly options: StackOptions,
   ) {
-    this.credentials = options.credentials ?? (options.eventsToken === false ? undefined : newEventsCredentials(options.eventsToken));
+    this.credentials =
+      options.credentials ?? (options.eventsToken === false ? undefined : newEventsCredentials(options.eventsToken));
     this.logDir = path.resolve(options.logDir);
     mkdirSync(this.logDir, { recursive: true });
     // Each stack starts from an empty event history and empty service states; they survive restarts within the stack.
@@ -238,7 +242,11 @@ class ProcessStack implements Stack {
     });
   }
 
-  async stop(name: ServiceName, signal: NodeJS.Signals = 'SIGTERM', { timeoutMs = 10_000 }: StopOptions = {}): Promise<ExitResult> {
+  async stop(
+    name: ServiceName,
+    signal: NodeJS.Signals = 'SIGTERM',
+    { timeoutMs = 10_000 }: StopOptions = {},
+  ): Promise<ExitResult> {
     const entry = this.running.get(name);
     if (!entry) throw new Error(`${name} was never started`);
     return stopProcess(entry, signal, timeoutMs);
@@ -273,7 +281,15 @@ export interface LaunchOptions {
  * Starts one process of a service, writing into its log file, and resolves once its /readyz answers 200;
  * a process that exits first or is not ready in time is killed, and the error quotes its log.
  */
-export async function launchService({ name, port, env, nodeArgs = [], logFile, readyTimeoutMs = 30_000, started }: LaunchOptions): Promise<StartedProcess> {
+export async function launchService({
+  name,
+  port,
+  env,
+  nodeArgs = [],
+  logFile,
+  readyTimeoutMs = 30_000,
+  started,
+}: LaunchOptions): Promise<StartedProcess> {
   const logOffset = fileSize(logFile);
   const { command, args: scriptArgs } = serviceCommand(name, 'start');
   const args = [...nodeArgs, ...scriptArgs];
@@ -281,8 +297,15 @@ export async function launchService({ name, port, env, nodeArgs = [], logFile, r
   const fd = openSync(logFile, 'a');
   let entry: StartedProcess;
   try {
-    writeSync(fd, `--- ${new Date().toISOString()} starting ${name} on port ${port}: ${[command, ...args].join(' ')}\n`);
-    entry = startProcess(command, args, { env: { ...process.env, LOG_FORMAT: 'json', ...env, PORT: String(port) }, stdio: ['ignore', fd, fd], cwd: ROOT });
+    writeSync(
+      fd,
+      `--- ${new Date().toISOString()} starting ${name} on port ${port}: ${[command, ...args].join(' ')}\n`,
+    );
+    entry = startProcess(command, args, {
+      env: { ...process.env, LOG_FORMAT: 'json', ...env, PORT: String(port) },
+      stdio: ['ignore', fd, fd],
+      cwd: ROOT,
+    });
   } finally {
     closeSync(fd);
   }
@@ -290,7 +313,11 @@ export async function launchService({ name, port, env, nodeArgs = [], logFile, r
   try {
     await waitUntilReady(`http://127.0.0.1:${port}`, entry, readyTimeoutMs, (reason) => {
       const output = readFrom(logFile, logOffset);
-      return new ServiceStartError(name, `${name} (port ${port}) ${reason}; see its log ${logFile}${tail(output)}`, /EADDRINUSE/.test(output));
+      return new ServiceStartError(
+        name,
+        `${name} (port ${port}) ${reason}; see its log ${logFile}${tail(output)}`,
+        /EADDRINUSE/.test(output),
+      );
     });
   } catch (err) {
     await stopProcess(entry, 'SIGKILL');
@@ -299,7 +326,12 @@ export async function launchService({ name, port, env, nodeArgs = [], logFile, r
   return entry;
 }
 
-async function waitUntilReady(url: string, entry: StartedProcess, timeoutMs: number, failure: (reason: string) => Error): Promise<void> {
+async function waitUntilReady(
+  url: string,
+  entry: StartedProcess,
+  timeoutMs: number,
+  failure: (reason: string) => Error,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer yet';
   while (Date.now() < deadline) {
@@ -338,4 +370,3 @@ function tail(output: string, lines = 15): string {
   const last = output.trimEnd().split('\n').slice(-lines);
   return last.length === 0 || (last.length === 1 && last[0] === '') ? '' : `\n--- last lines ---\n${last.join('\n')}`;
 }
-

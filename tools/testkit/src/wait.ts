@@ -13,7 +13,11 @@ export type Falsy = false | null | undefined | 0 | '';
 type Polled<T> = { ok: true; value: T } | { ok: false; lastError: unknown };
 
 /** Calls `check` every `intervalMs` until it returns a truthy value or `timeoutMs` has passed; a throw counts as "not yet". */
-async function poll<T>(check: () => T | Falsy | Promise<T | Falsy>, timeoutMs: number, intervalMs: number): Promise<Polled<T>> {
+async function poll<T>(
+  check: () => T | Falsy | Promise<T | Falsy>,
+  timeoutMs: number,
+  intervalMs: number,
+): Promise<Polled<T>> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -43,7 +47,10 @@ export interface WaitForOptions {
  * Polls `check` until it returns a truthy value, and returns that value. A check that throws counts as
  * "not yet"; the last error is quoted if time runs out. Throws `timed out after …ms waiting for <what>`.
  */
-export async function waitFor<T>(check: () => T | Falsy | Promise<T | Falsy>, { what, timeoutMs = 10_000, intervalMs = 100, detail }: WaitForOptions): Promise<T> {
+export async function waitFor<T>(
+  check: () => T | Falsy | Promise<T | Falsy>,
+  { what, timeoutMs = 10_000, intervalMs = 100, detail }: WaitForOptions,
+): Promise<T> {
   const polled = await poll(check, timeoutMs, intervalMs);
   if (polled.ok) return polled.value;
   let message = `timed out after ${timeoutMs}ms waiting for ${what}`;
@@ -59,12 +66,19 @@ export async function waitFor<T>(check: () => T | Falsy | Promise<T | Falsy>, { 
 }
 
 /** Polls `condition` every `intervalMs` until it holds (true) or `timeoutMs` has passed (false). */
-export async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs = 20): Promise<boolean> {
+export async function waitUntil(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 20,
+): Promise<boolean> {
   return (await poll(condition, timeoutMs, intervalMs)).ok;
 }
 
 /** Retries an assertion until it passes or the (generous) deadline passes; then its last failure is thrown. */
-export async function eventually(assertion: () => void | Promise<void>, { timeoutMs = 5_000, intervalMs = 10 } = {}): Promise<void> {
+export async function eventually(
+  assertion: () => void | Promise<void>,
+  { timeoutMs = 5_000, intervalMs = 10 } = {},
+): Promise<void> {
   const polled = await poll(
     async () => {
       await assertion();

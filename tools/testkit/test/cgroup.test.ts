@@ -17,7 +17,11 @@ function cgroup(limitBytes: number): MemoryCgroup {
 
 /** A node process that holds `mib` MiB of touched memory, then says so and waits to be stopped. */
 function holder(mib: number) {
-  const child = spawn(process.execPath, ['-e', `const b = Buffer.alloc(${mib} * 1048576, 1); console.log('held', b.length); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(
+    process.execPath,
+    ['-e', `const b = Buffer.alloc(${mib} * 1048576, 1); console.log('held', b.length); setInterval(() => {}, 1000);`],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
   return child;
 }
 
@@ -35,7 +39,7 @@ describe('MemoryCgroup', () => {
     expect(memory.oomKills).toBe(0);
   });
 
-  it('kills a process that goes past its limit, as a pod\'s limit does', async () => {
+  it("kills a process that goes past its limit, as a pod's limit does", async () => {
     const group = cgroup(48 * MiB);
     const child = holder(128);
     group.add(child.pid as number);

@@ -14,9 +14,9 @@ describe('finding a nats-server', () => {
   it('says what to do when none is found', () => {
     const emptyCache = mkdtempSync(path.join(os.tmpdir(), 'no-nats-'));
     try {
-      expect(() => findNatsServer({ NATS_SERVER: path.join(emptyCache, 'missing'), XDG_CACHE_HOME: emptyCache, PATH: '' })).toThrow(
-        /no nats-server 2\.10\.23 or later found.*tools\/scripts\/nats-server\.sh.*NATS_SERVER/,
-      );
+      expect(() =>
+        findNatsServer({ NATS_SERVER: path.join(emptyCache, 'missing'), XDG_CACHE_HOME: emptyCache, PATH: '' }),
+      ).toThrow(/no nats-server 2\.10\.23 or later found.*tools\/scripts\/nats-server\.sh.*NATS_SERVER/);
     } finally {
       rmSync(emptyCache, { recursive: true, force: true });
     }

@@ -28,11 +28,16 @@ if (unavailable) {
         const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'], timeout: 10_000 });
         let out = '';
         child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-        child.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`script in host ${host + 1} exited ${code}: ${out}`))));
+        child.on('close', (code) =>
+          code === 0 ? resolve(out.trim()) : reject(new Error(`script in host ${host + 1} exited ${code}: ${out}`)),
+        );
       });
     /** Whether a TCP connection from `host` to `address:port` opens within a second. */
     const connects = (host: number, address: string, port: number) =>
-      runIn(host, `const s = require('net').connect(${port}, '${address}', () => { console.log('open'); s.destroy(); }); s.on('error', () => console.log('refused')); setTimeout(() => { console.log('silent'); process.exit(0); }, 1000).unref();`);
+      runIn(
+        host,
+        `const s = require('net').connect(${port}, '${address}', () => { console.log('open'); s.destroy(); }); s.on('error', () => console.log('refused')); setTimeout(() => { console.log('silent'); process.exit(0); }, 1000).unref();`,
+      );
     const connectsFromHere = (address: string, port: number) =>
       new Promise<'open' | 'failed'>((resolve) => {
         const socket = connect(port, address, () => {
@@ -56,12 +61,18 @@ if (unavailable) {
           if (out.includes('ready')) resolve();
         }),
       );
-      await runIn(from, `const s = require('dgram').createSocket('udp4'); s.send('x', 7001, '${network.addresses[to]}', () => s.close());`);
+      await runIn(
+        from,
+        `const s = require('dgram').createSocket('udp4'); s.send('x', 7001, '${network.addresses[to]}', () => s.close());`,
+      );
       return (await ended).includes('arrived');
     };
     /** A TCP server in host `host` on port 7000, listening when this resolves; stopped after the test. */
     const serveIn = (host: number) => {
-      const { command, args } = network.inHost(host, process.execPath, ['-e', `require('net').createServer((s) => s.end()).listen(7000, () => console.log('up'))`]);
+      const { command, args } = network.inHost(host, process.execPath, [
+        '-e',
+        `require('net').createServer((s) => s.end()).listen(7000, () => console.log('up'))`,
+      ]);
       const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
       stops.push(() => child.kill('SIGKILL'));
       return new Promise<void>((resolve, reject) => {
@@ -97,10 +108,11 @@ if (unavailable) {
 
     test('removed, it leaves no namespace and no link behind', () => {
       network.remove();
-      const names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }) + execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' });
+      const names =
+        execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }) +
+        execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' });
       expect(names).not.toContain(`blogp-${process.pid}-`);
       expect(names).not.toMatch(new RegExp(`blogp${process.pid}[@:]`));
     });
   });
 }
-

@@ -16,7 +16,10 @@ const SERVER = path.join(__dirname, '..', '..', 'dist', 'baseline', 'bare-expres
 export async function startBareExpress({ nodeArgs = [] }: { nodeArgs?: readonly string[] } = {}): Promise<Baseline> {
   const [port] = await freePorts(1);
   // The same environment as the services the bench starts, so that Express runs in the same mode.
-  const child = spawn(process.execPath, [...nodeArgs, SERVER], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeArgs, SERVER], {
+    env: { ...process.env, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
@@ -26,8 +29,17 @@ export async function startBareExpress({ nodeArgs = [] }: { nodeArgs?: readonly 
   try {
     await waitFor(
       async () => {
-        if (child.exitCode !== null) throw new Error(`the bare Express baseline (${SERVER}) exited with code ${child.exitCode}`);
-        return (await fetch(`${url}/posts/create`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"title":"up?"}' })).status === 201;
+        if (child.exitCode !== null)
+          throw new Error(`the bare Express baseline (${SERVER}) exited with code ${child.exitCode}`);
+        return (
+          (
+            await fetch(`${url}/posts/create`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: '{"title":"up?"}',
+            })
+          ).status === 201
+        );
       },
       { what: 'the bare Express baseline to answer', timeoutMs: 10_000, intervalMs: 50 },
     );

@@ -28,14 +28,25 @@ interface HistoryLine {
 }
 
 /** Publishes every event of `file` to the one subject of `stream`, which must be empty; resolves with the count once the stream holds them all. */
-export async function publishHistory({ natsUrl, login, stream, file }: { natsUrl: string; login: NatsCredentials; stream: string; file: string }): Promise<number> {
+export async function publishHistory({
+  natsUrl,
+  login,
+  stream,
+  file,
+}: {
+  natsUrl: string;
+  login: NatsCredentials;
+  stream: string;
+  file: string;
+}): Promise<number> {
   const connection = await connect({ servers: natsUrl, user: login.user, pass: login.password });
   try {
     const jsm = await jetstreamManager(connection);
     const { config, state: before } = await jsm.streams.info(stream);
     if (before.messages !== 0) throw new Error(`stream ${stream} already holds ${before.messages} messages`);
     const [subject, ...others] = config.subjects ?? [];
-    if (subject === undefined || others.length > 0) throw new Error(`stream ${stream} has ${config.subjects?.length ?? 0} subjects, not the bus's one`);
+    if (subject === undefined || others.length > 0)
+      throw new Error(`stream ${stream} has ${config.subjects?.length ?? 0} subjects, not the bus's one`);
     let published = 0;
     /**
      * Waits until the stream holds every event published: a server takes only so many messages into a
@@ -50,7 +61,9 @@ export async function publishHistory({ natsUrl, login, stream, file }: { natsUrl
         if (messages === count && last_seq === count) return;
         if (messages !== stored) [stored, progressAt] = [messages, performance.now()];
         if (messages > count || performance.now() - progressAt > STALL_TIMEOUT_MS) {
-          throw new Error(`stream ${stream} holds ${messages} messages up to seq ${last_seq}; ${count} were published (dropped by the server?)`);
+          throw new Error(
+            `stream ${stream} holds ${messages} messages up to seq ${last_seq}; ${count} were published (dropped by the server?)`,
+          );
         }
         await delay(2);
       }

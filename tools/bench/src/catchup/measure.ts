@@ -10,7 +10,11 @@ const MiB = 2 ** 20;
  * performance.now() of the first 200 from the service's /readyz; gives up when its start fails, or when
  * `stopped()` names a reason to (a process it depends on has exited).
  */
-export async function firstReady(serviceUrl: string, starting: Promise<unknown>, stopped: () => string | undefined = () => undefined): Promise<number> {
+export async function firstReady(
+  serviceUrl: string,
+  starting: Promise<unknown>,
+  stopped: () => string | undefined = () => undefined,
+): Promise<number> {
   let startFailed: Error | undefined;
   starting.catch((err: unknown) => {
     startFailed = err instanceof Error ? err : new Error('the service did not start', { cause: err });
@@ -94,7 +98,13 @@ export async function countView(queryUrl: string): Promise<Shown> {
 }
 
 /** Waits until the bus keeps a snapshot of `schema` (e.g. `query@1`) holding at least `seq` events. */
-export async function snapshotKept(bus: Stack, service: string, schema: string, seq: number, timeoutMs: number): Promise<{ seq: number; bytes: number }> {
+export async function snapshotKept(
+  bus: Stack,
+  service: string,
+  schema: string,
+  seq: number,
+  timeoutMs: number,
+): Promise<{ seq: number; bytes: number }> {
   const client = new JsonClient(bus.url('event-bus'), { connections: 1, timeoutMs: 10_000 });
   const deadline = performance.now() + timeoutMs;
   try {
@@ -102,7 +112,8 @@ export async function snapshotKept(bus: Stack, service: string, schema: string, 
       const { status, body } = await client.get(`/snapshots/${service}/${schema}`, bus.eventHeaders());
       const kept = status === 200 ? (body as { seq: number; bytes: number }) : undefined;
       if (kept && kept.seq >= seq) return kept;
-      if (performance.now() > deadline) throw new Error(`the bus kept no snapshot of ${schema} at seq ${seq} within ${timeoutMs / 1000} s`);
+      if (performance.now() > deadline)
+        throw new Error(`the bus kept no snapshot of ${schema} at seq ${seq} within ${timeoutMs / 1000} s`);
       await delay(50);
     }
   } finally {

@@ -20,7 +20,18 @@
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { freePorts, MemoryCgroup, natsBusEnv, startNatsServer, startStack, type CgroupMemory, type NatsServer, type ServiceName, type Stack, type StackOptions } from '@blog/testkit';
+import {
+  freePorts,
+  MemoryCgroup,
+  natsBusEnv,
+  startNatsServer,
+  startStack,
+  type CgroupMemory,
+  type NatsServer,
+  type ServiceName,
+  type Stack,
+  type StackOptions,
+} from '@blog/testkit';
 import { compactCount } from '../format';
 import { writeSyntheticHistory, type HistorySummary } from '../history';
 import { publishHistory } from './jetstream-history';
@@ -34,7 +45,12 @@ const OTHER_SERVICES = ['posts', 'comments', 'moderation'] as const;
 export const SERVICE_LIMIT_BYTES = 256 * 2 ** 20;
 export const BUS_LIMIT_BYTES = 512 * 2 ** 20;
 /** Snapshots are kept per service and schema version; these are the services' current ones. */
-const SCHEMAS: Record<StatefulService, string> = { posts: 'posts@1', comments: 'comments@2', moderation: 'moderation@2', query: 'query@1' };
+const SCHEMAS: Record<StatefulService, string> = {
+  posts: 'posts@1',
+  comments: 'comments@2',
+  moderation: 'moderation@2',
+  query: 'query@1',
+};
 const STREAM = 'BENCH_HISTORY';
 /** Generous: a slow implementation should still finish, but never hang the bench. */
 const START_TIMEOUT_MS = 30 * 60_000;
@@ -126,7 +142,10 @@ class Resources {
   }
 }
 
-export async function catchUpOnce(size: number, options: CatchupOptions): Promise<{ run: CatchupRun; baseline: Baseline }> {
+export async function catchUpOnce(
+  size: number,
+  options: CatchupOptions,
+): Promise<{ run: CatchupRun; baseline: Baseline }> {
   const resources = new Resources();
   try {
     const run = await measureSize(size, options, resources);
@@ -137,7 +156,11 @@ export async function catchUpOnce(size: number, options: CatchupOptions): Promis
   }
 }
 
-async function measureSize(size: number, { logs, getPostsRequests, logDir, progress, baseline }: CatchupOptions, resources: Resources) {
+async function measureSize(
+  size: number,
+  { logs, getPostsRequests, logDir, progress, baseline }: CatchupOptions,
+  resources: Resources,
+) {
   const historyDir = await mkdtemp(path.join(os.tmpdir(), 'blog-bench-history-'));
   resources.add(() => rm(historyDir, { recursive: true, force: true }));
   let cgroupNote: string | undefined;
@@ -151,7 +174,12 @@ async function measureSize(size: number, { logs, getPostsRequests, logDir, progr
     return made;
   };
   /** Starts a stack and times each of `timed` from spawn to ready, giving up if the bus `onBus` exits meanwhile. */
-  const timedStart = async (stackOptions: StackOptions, timed: readonly ServiceName[], groups: Partial<Record<ServiceName, MemoryCgroup>> = {}, onBus?: Stack) => {
+  const timedStart = async (
+    stackOptions: StackOptions,
+    timed: readonly ServiceName[],
+    groups: Partial<Record<ServiceName, MemoryCgroup>> = {},
+    onBus?: Stack,
+  ) => {
     const started = performance.now();
     const spawned: number[] = [];
     const starting = startStack({
@@ -163,11 +191,19 @@ async function measureSize(size: number, { logs, getPostsRequests, logDir, progr
         groups[name]?.add(pid);
       },
     });
-    starting.then((stack) => resources.add(() => stack.stopAll()), () => undefined);
-    const busGone = () => (onBus && !onBus.isRunning('event-bus') ? `its event bus exited (${onBus.logFile('event-bus')}; killed for memory if its cgroup says so)` : undefined);
+    starting.then(
+      (stack) => resources.add(() => stack.stopAll()),
+      () => undefined,
+    );
+    const busGone = () =>
+      onBus && !onBus.isRunning('event-bus')
+        ? `its event bus exited (${onBus.logFile('event-bus')}; killed for memory if its cgroup says so)`
+        : undefined;
     let ready: number[];
     try {
-      ready = await Promise.all(timed.map((name) => firstReady(`http://127.0.0.1:${stackOptions.ports?.[name]}`, starting, busGone)));
+      ready = await Promise.all(
+        timed.map((name) => firstReady(`http://127.0.0.1:${stackOptions.ports?.[name]}`, starting, busGone)),
+      );
     } catch (err) {
       // Given up before the stack was ready: its processes would otherwise run on, unowned.
       for (const pid of spawned) killQuietly(pid);
@@ -191,10 +227,25 @@ async function measureSize(size: number, { logs, getPostsRequests, logDir, progr
   const {
     stack: bus,
     readyMs: [busOpenMs = 0],
-  } = await timedStart({ services: ['event-bus'], logDir, ports: { 'event-bus': busPort }, env: { 'event-bus': { EVENT_LOG_DIR: historyDir, EVENT_SUBSCRIBERS: 'none' } } }, ['event-bus'], { 'event-bus': busCgroup });
+  } = await timedStart(
+    {
+      services: ['event-bus'],
+      logDir,
+      ports: { 'event-bus': busPort },
+      env: { 'event-bus': { EVENT_LOG_DIR: historyDir, EVENT_SUBSCRIBERS: 'none' } },
+    },
+    ['event-bus'],
+    { 'event-bus': busCgroup },
+  );
 
   /** A query replica with its own state folder on a bus, timed from spawn to ready. */
-  const startQuery = async (onBus: Stack, name: string, port: number, env: Record<string, string>, group?: MemoryCgroup) => {
+  const startQuery = async (
+    onBus: Stack,
+    name: string,
+    port: number,
+    env: Record<string, string>,
+    group?: MemoryCgroup,
+  ) => {
     const {
       stack,
       readyMs: [readyMs = 0],
@@ -212,15 +263,24 @@ async function measureSize(size: number, { logs, getPostsRequests, logDir, progr
     );
     return { stack, readyMs };
   };
-  const freshFromSnapshot = async (onBus: Stack, name: string, port: number): Promise<{ fresh: ReplicaRun; shown: Shown }> => {
+  const freshFromSnapshot = async (
+    onBus: Stack,
+    name: string,
+    port: number,
+  ): Promise<{ fresh: ReplicaRun; shown: Shown }> => {
     const group = cgroup(`query-${name}`, SERVICE_LIMIT_BYTES);
     const started = await startQuery(onBus, name, port, { SNAPSHOT_EVERY_EVENTS: '0' }, group);
     const shown = await countView(`http://127.0.0.1:${port}`);
-    const fresh = { readyMs: started.readyMs, peakRssMiB: peakRssMiB(started.stack, 'query'), cgroup: group?.memory() ?? null };
+    const fresh = {
+      readyMs: started.readyMs,
+      peakRssMiB: peakRssMiB(started.stack, 'query'),
+      cgroup: group?.memory() ?? null,
+    };
     await started.stack.stopAll();
     return { fresh, shown };
   };
-  const completeness = (shown: Shown) => (['posts', 'comments', 'approved', 'rejected', 'pending'] as const).every((key) => shown[key] === history[key]);
+  const completeness = (shown: Shown) =>
+    (['posts', 'comments', 'approved', 'rejected', 'pending'] as const).every((key) => shown[key] === history[key]);
   const timeAgainstBaseline = async (queryUrl: string) => {
     const [own, theirs] = await timeGetPosts(baseline ? [queryUrl, baseline.queryUrl] : [queryUrl], getPostsRequests);
     return { getPostsMs: own as Percentiles, baselineGetPostsMs: theirs ?? null };
@@ -233,7 +293,11 @@ async function measureSize(size: number, { logs, getPostsRequests, logDir, progr
   const snapshotStarted = performance.now();
   const snapshot = await snapshotKept(bus, 'query', SCHEMAS.query, size, SNAPSHOT_TIMEOUT_MS);
   const snapshotMs = performance.now() - snapshotStarted;
-  const rebuild: ReplicaRun = { readyMs: seed.readyMs, peakRssMiB: peakRssMiB(seed.stack, 'query'), cgroup: seedCgroup?.memory() ?? null };
+  const rebuild: ReplicaRun = {
+    readyMs: seed.readyMs,
+    peakRssMiB: peakRssMiB(seed.stack, 'query'),
+    cgroup: seedCgroup?.memory() ?? null,
+  };
 
   // 2. Restarted on its own state (a copy of which the JetStream log's replica starts on).
   await seed.stack.stop('query');
@@ -296,13 +360,20 @@ async function measureSize(size: number, { logs, getPostsRequests, logDir, progr
       services: ['event-bus'],
       logDir: path.join(logDir, 'jetstream'),
       ports: { 'event-bus': jsBusPort },
-      env: { 'event-bus': { ...natsBusEnv([nats.url], nats.identities), NATS_REPLICAS: '1', EVENT_SUBSCRIBERS: 'none' } },
+      env: {
+        'event-bus': { ...natsBusEnv([nats.url], nats.identities), NATS_REPLICAS: '1', EVENT_SUBSCRIBERS: 'none' },
+      },
     };
     // The bus creates its stream; the history goes in while no bus runs.
     const creating = await startStack({ ...busOptions, logLevel: 'warn' });
     await creating.stopAll();
     const publishStarted = performance.now();
-    await publishHistory({ natsUrl: nats.url, login: nats.identities.admin, stream: STREAM, file: path.join(historyDir, 'events.jsonl') });
+    await publishHistory({
+      natsUrl: nats.url,
+      login: nats.identities.admin,
+      stream: STREAM,
+      file: path.join(historyDir, 'events.jsonl'),
+    });
     const publishMs = performance.now() - publishStarted;
     progress(`JetStream log: history published in ${seconds(publishMs)} s`);
     const jsBusCgroup = cgroup('bus-js', BUS_LIMIT_BYTES);
@@ -312,7 +383,11 @@ async function measureSize(size: number, { logs, getPostsRequests, logDir, progr
     } = await timedStart(busOptions, ['event-bus'], { 'event-bus': jsBusCgroup });
 
     const restarted = await startQuery(jsBus, 'js', jsPort, { SNAPSHOT_EVERY_EVENTS: every });
-    const jsRestart: ReplicaRun = { readyMs: restarted.readyMs, peakRssMiB: peakRssMiB(restarted.stack, 'query'), cgroup: null };
+    const jsRestart: ReplicaRun = {
+      readyMs: restarted.readyMs,
+      peakRssMiB: peakRssMiB(restarted.stack, 'query'),
+      cgroup: null,
+    };
     const jsSnapshotStarted = performance.now();
     const jsSnapshot = await snapshotKept(jsBus, 'query', SCHEMAS.query, size, SNAPSHOT_TIMEOUT_MS);
     const jsSnapshotMs = performance.now() - jsSnapshotStarted;
@@ -351,18 +426,28 @@ async function measureSize(size: number, { logs, getPostsRequests, logDir, progr
         logDir: path.join(logDir, 'services'),
         ports: { 'event-bus': busPort, posts: postsPort, comments: commentsPort, moderation: moderationPort },
         ...(bus.credentials ? { credentials: bus.credentials } : { eventsToken: false as const }),
-        env: Object.fromEntries(OTHER_SERVICES.map((service) => [service, { STATE_DIR: state(service), SNAPSHOT_EVERY_EVENTS: every }])),
+        env: Object.fromEntries(
+          OTHER_SERVICES.map((service) => [service, { STATE_DIR: state(service), SNAPSHOT_EVERY_EVENTS: every }]),
+        ),
       },
       OTHER_SERVICES,
       groups,
       bus,
     );
-    progress(`posts, comments and moderation built from event 1 in ${readyMs.map((ms) => seconds(ms)).join(', ')} s; waiting for their snapshots`);
+    progress(
+      `posts, comments and moderation built from event 1 in ${readyMs.map((ms) => seconds(ms)).join(', ')} s; waiting for their snapshots`,
+    );
     const runs = await Promise.all(
       OTHER_SERVICES.map(async (service, index): Promise<ServiceRun> => {
         const ready = performance.now();
         await snapshotKept(bus, service, SCHEMAS[service], atSize, SNAPSHOT_TIMEOUT_MS);
-        return { service, readyMs: readyMs[index] ?? 0, snapshotMs: performance.now() - ready, peakRssMiB: peakRssMiB(stack, service), cgroup: groups[service]?.memory() ?? null };
+        return {
+          service,
+          readyMs: readyMs[index] ?? 0,
+          snapshotMs: performance.now() - ready,
+          peakRssMiB: peakRssMiB(stack, service),
+          cgroup: groups[service]?.memory() ?? null,
+        };
       }),
     );
     await stack.stopAll();
@@ -370,7 +455,16 @@ async function measureSize(size: number, { logs, getPostsRequests, logDir, progr
   }
 
   return {
-    run: { history, writeMs, file, jetstream, jetstreamNote, jetstreamError, services, cgroupNote } satisfies CatchupRun,
+    run: {
+      history,
+      writeMs,
+      file,
+      jetstream,
+      jetstreamNote,
+      jetstreamError,
+      services,
+      cgroupNote,
+    } satisfies CatchupRun,
     baselineUrl: seedUrl,
   };
 }

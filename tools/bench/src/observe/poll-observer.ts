@@ -73,7 +73,8 @@ export class PollObserver implements QueryObserver {
       return true;
     } catch (err) {
       this.failedPolls++;
-      if (this.problems.length < MAX_PROBLEMS_KEPT) this.problems.push(`a poll of GET /posts failed: ${describeRequestError(err)}`);
+      if (this.problems.length < MAX_PROBLEMS_KEPT)
+        this.problems.push(`a poll of GET /posts failed: ${describeRequestError(err)}`);
       return false;
     }
   }

@@ -19,7 +19,11 @@ const MAX_RECONNECTS = 5;
 export type StreamAttempt = { observer: StreamObserver } | { unavailable: string };
 
 /** Opens the stream; `unavailable` (with the reason) when the target does not serve one. */
-export async function openStream(queryUrl: string, sightings: Sightings, readyTimeoutMs: number): Promise<StreamAttempt> {
+export async function openStream(
+  queryUrl: string,
+  sightings: Sightings,
+  readyTimeoutMs: number,
+): Promise<StreamAttempt> {
   const observer = new StreamObserver(queryUrl, sightings);
   const unavailable = await observer.connect().catch(async (err: unknown) => {
     await observer.close();
@@ -61,7 +65,12 @@ export class StreamObserver implements QueryObserver {
   async connect(): Promise<string | undefined> {
     const headers: Record<string, string> = { accept: 'text/event-stream' };
     if (this.lastEventId !== '') headers['last-event-id'] = this.lastEventId;
-    const response = await this.client.request({ method: 'GET', path: STREAM_PATH, headers, signal: this.abort.signal });
+    const response = await this.client.request({
+      method: 'GET',
+      path: STREAM_PATH,
+      headers,
+      signal: this.abort.signal,
+    });
     const contentType = String(response.headers['content-type'] ?? '');
     if (response.statusCode !== 200 || !contentType.startsWith('text/event-stream')) {
       await response.body.dump().catch(() => undefined);
@@ -75,9 +84,13 @@ export class StreamObserver implements QueryObserver {
 
   waitForSnapshot(timeoutMs: number): Promise<void> {
     if (this.snapshotSeen) return Promise.resolve();
-    if (this.endReason !== undefined) return Promise.reject(new Error(`${STREAM_PATH} ended before its snapshot (${this.endReason})`));
+    if (this.endReason !== undefined)
+      return Promise.reject(new Error(`${STREAM_PATH} ended before its snapshot (${this.endReason})`));
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no snapshot on ${STREAM_PATH} within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no snapshot on ${STREAM_PATH} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       this.onSnapshot = () => {
         clearTimeout(timer);
         resolve();
@@ -93,7 +106,10 @@ export class StreamObserver implements QueryObserver {
   }
 
   resolution(): Resolution {
-    const resumed = this.reconnects === 0 ? '' : `; the stream dropped and was resumed ${this.reconnects} time(s), changes replayed on resuming are stamped late`;
+    const resumed =
+      this.reconnects === 0
+        ? ''
+        : `; the stream dropped and was resumed ${this.reconnects} time(s), changes replayed on resuming are stamped late`;
     return {
       method: 'stream',
       description:
@@ -139,7 +155,9 @@ export class StreamObserver implements QueryObserver {
     } catch (err) {
       if (this.closing) return;
       this.endReason = reason;
-      this.problems.push(`the stream stopped (${reason}) and could not be resumed: ${err instanceof Error ? err.message : String(err)}`);
+      this.problems.push(
+        `the stream stopped (${reason}) and could not be resumed: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
   }
 
@@ -161,7 +179,8 @@ export class StreamObserver implements QueryObserver {
       case 'CommentUpdated': {
         const change = asStreamChange(message.event, parseJson(message.data));
         if (change?.type === 'PostCreated') this.sightings.post(change.data.id, change.data.title, at);
-        else if (change) this.sightings.comment(change.data.id, change.data.postId, change.data.content, change.data.status, at);
+        else if (change)
+          this.sightings.comment(change.data.id, change.data.postId, change.data.content, change.data.status, at);
         break;
       }
       default:

@@ -5,7 +5,14 @@
  */
 import path from 'node:path';
 import { compactCount } from '../format';
-import { catchUpOnce, BUS_LIMIT_BYTES, SERVICE_LIMIT_BYTES, type Baseline, type CatchupRun, type LogRun } from '../catchup/run';
+import {
+  catchUpOnce,
+  BUS_LIMIT_BYTES,
+  SERVICE_LIMIT_BYTES,
+  type Baseline,
+  type CatchupRun,
+  type LogRun,
+} from '../catchup/run';
 import { atMost, exactly, notMeasured, type Check, type Metric, type PhaseOutcome } from '../report/model';
 import type { PhaseContext } from './context';
 
@@ -20,11 +27,19 @@ export interface CatchupDetails {
   runs: CatchupRun[];
 }
 
-export async function runCatchupPhase({ target, profile, logDir, progress }: PhaseContext): Promise<PhaseOutcome<CatchupDetails>> {
+export async function runCatchupPhase({
+  target,
+  profile,
+  logDir,
+  progress,
+}: PhaseContext): Promise<PhaseOutcome<CatchupDetails>> {
   const { sizes, logs, getPostsRequests } = profile.catchup;
   if (target.kind !== 'local') {
     return {
-      metrics: sizes.map((size) => ({ ...notMeasured(readyKey(size, 'file'), readyLabel(size, 'file'), 's', 'not measured (external stack)'), ...freshGoalOf(size) })),
+      metrics: sizes.map((size) => ({
+        ...notMeasured(readyKey(size, 'file'), readyLabel(size, 'file'), 's', 'not measured (external stack)'),
+        ...freshGoalOf(size),
+      })),
       checks: [],
       notes: ['Catch-up: not measured (external stack): it starts processes of the local build.'],
       details: { runs: [] },
@@ -83,8 +98,10 @@ export async function runCatchupPhase({ target, profile, logDir, progress }: Pha
 
 const LOG_NAME = { file: 'file log', jetstream: 'JetStream' } as const;
 /** File-log keys keep their first names (`catchup.1M.ready`); JetStream's say so (`catchup.1M.jetstream.ready`). */
-const keyOf = (size: number, log: LogRun['log'], name: string) => `catchup.${compactCount(size)}.${log === 'file' ? '' : 'jetstream.'}${name}`;
-const labelOf = (size: number, log: LogRun['log'], text: string) => `${text} on ${compactCount(size)} events${log === 'file' ? '' : ` (${LOG_NAME[log]})`}`;
+const keyOf = (size: number, log: LogRun['log'], name: string) =>
+  `catchup.${compactCount(size)}.${log === 'file' ? '' : 'jetstream.'}${name}`;
+const labelOf = (size: number, log: LogRun['log'], text: string) =>
+  `${text} on ${compactCount(size)} events${log === 'file' ? '' : ` (${LOG_NAME[log]})`}`;
 const readyKey = (size: number, log: LogRun['log']) => keyOf(size, log, 'ready');
 const readyLabel = (size: number, log: LogRun['log']) => labelOf(size, log, 'fresh query ready (from the snapshot)');
 const freshGoalOf = (size: number) => (size >= FRESH_GOAL_FROM ? { goal: atMost(FRESH_READY_GOAL_S) } : {});
@@ -96,9 +113,24 @@ function metricsOf(run: CatchupRun): Metric[] {
   return [
     ...logRuns.flatMap((logRun) => logMetrics(size, logRun)),
     ...run.services.flatMap(({ service, readyMs, snapshotMs, peakRssMiB, cgroup }): Metric[] => [
-      { key: `catchup.${compactCount(size)}.${service}-rebuild-ready`, label: `${service} built from event 1 on ${compactCount(size)} events`, value: readyMs / 1000, unit: 's' },
-      { key: `catchup.${compactCount(size)}.${service}-snapshot`, label: `snapshot of ${service} on ${compactCount(size)} events made and kept by the bus`, value: snapshotMs / 1000, unit: 's' },
-      ...memoryMetrics(`catchup.${compactCount(size)}.${service}`, `${service} from event 1 and its snapshot on ${compactCount(size)} events`, { peakRssMiB, cgroup }, SERVICE_LIMIT_BYTES),
+      {
+        key: `catchup.${compactCount(size)}.${service}-rebuild-ready`,
+        label: `${service} built from event 1 on ${compactCount(size)} events`,
+        value: readyMs / 1000,
+        unit: 's',
+      },
+      {
+        key: `catchup.${compactCount(size)}.${service}-snapshot`,
+        label: `snapshot of ${service} on ${compactCount(size)} events made and kept by the bus`,
+        value: snapshotMs / 1000,
+        unit: 's',
+      },
+      ...memoryMetrics(
+        `catchup.${compactCount(size)}.${service}`,
+        `${service} from event 1 and its snapshot on ${compactCount(size)} events`,
+        { peakRssMiB, cgroup },
+        SERVICE_LIMIT_BYTES,
+      ),
     ]),
   ];
 }
@@ -107,27 +139,96 @@ function logMetrics(size: number, run: LogRun): Metric[] {
   const key = (name: string) => keyOf(size, run.log, name);
   const label = (text: string) => labelOf(size, run.log, text);
   return [
-    { key: readyKey(size, run.log), label: readyLabel(size, run.log), value: run.fresh.readyMs / 1000, unit: 's', ...freshGoalOf(size) },
-    { key: key('restart-ready'), label: label('restarted query ready (its own state)'), value: run.restart.readyMs / 1000, unit: 's', goal: atMost(RESTART_READY_GOAL_S) },
-    ...(run.rebuild ? [{ key: key('rebuild-ready'), label: label('query built from event 1'), value: run.rebuild.readyMs / 1000, unit: 's' as const }] : []),
-    ...(run.publishMs !== null ? [{ key: key('publish'), label: label('history published into the stream'), value: run.publishMs / 1000, unit: 's' as const }] : []),
-    { key: key('snapshot'), label: label('snapshot of query made and kept by the bus'), value: run.snapshotMs / 1000, unit: 's' },
-    { key: key('snapshot-size'), label: label('size of the snapshot of query'), value: run.snapshotBytes / MiB, unit: 'MB' },
+    {
+      key: readyKey(size, run.log),
+      label: readyLabel(size, run.log),
+      value: run.fresh.readyMs / 1000,
+      unit: 's',
+      ...freshGoalOf(size),
+    },
+    {
+      key: key('restart-ready'),
+      label: label('restarted query ready (its own state)'),
+      value: run.restart.readyMs / 1000,
+      unit: 's',
+      goal: atMost(RESTART_READY_GOAL_S),
+    },
+    ...(run.rebuild
+      ? [
+          {
+            key: key('rebuild-ready'),
+            label: label('query built from event 1'),
+            value: run.rebuild.readyMs / 1000,
+            unit: 's' as const,
+          },
+        ]
+      : []),
+    ...(run.publishMs !== null
+      ? [
+          {
+            key: key('publish'),
+            label: label('history published into the stream'),
+            value: run.publishMs / 1000,
+            unit: 's' as const,
+          },
+        ]
+      : []),
+    {
+      key: key('snapshot'),
+      label: label('snapshot of query made and kept by the bus'),
+      value: run.snapshotMs / 1000,
+      unit: 's',
+    },
+    {
+      key: key('snapshot-size'),
+      label: label('size of the snapshot of query'),
+      value: run.snapshotBytes / MiB,
+      unit: 'MB',
+    },
     { key: key('bus-open'), label: label('bus start (log read)'), value: run.busOpenMs / 1000, unit: 's' },
     { key: key('get-posts-p50'), label: label('GET /posts p50'), value: run.getPostsMs.p50, unit: 'ms' },
     { key: key('get-posts-p99'), label: label('GET /posts p99'), value: run.getPostsMs.p99, unit: 'ms' },
-    ...(run.rebuild ? memoryMetrics(key('rebuild'), label('query from event 1 and its snapshot'), run.rebuild, SERVICE_LIMIT_BYTES) : []),
+    ...(run.rebuild
+      ? memoryMetrics(key('rebuild'), label('query from event 1 and its snapshot'), run.rebuild, SERVICE_LIMIT_BYTES)
+      : []),
     ...memoryMetrics(key('query'), label('fresh query'), run.fresh, SERVICE_LIMIT_BYTES),
     ...memoryMetrics(key('bus'), label('bus'), run.bus, BUS_LIMIT_BYTES),
   ];
 }
 
 /** Peak in cgroup, peak RSS and OOM kills (the last two only when it ran in a cgroup). */
-function memoryMetrics(prefix: string, label: string, memory: { peakRssMiB: number | null; cgroup: { peakBytes: number; oomKills: number } | null }, limitBytes: number): Metric[] {
+function memoryMetrics(
+  prefix: string,
+  label: string,
+  memory: { peakRssMiB: number | null; cgroup: { peakBytes: number; oomKills: number } | null },
+  limitBytes: number,
+): Metric[] {
   return [
-    { key: `${prefix}-cgroup-peak`, label: `${label}, peak in cgroup`, value: cgroupPeak(memory.cgroup), unit: 'MB', goal: atMost(limitBytes / MiB) },
-    { key: `${prefix}-rss`, label: `${label}, peak RSS`, value: memory.peakRssMiB, unit: 'MB', goal: atMost(limitBytes / MiB) },
-    ...(memory.cgroup ? [{ key: `${prefix}-oom-kills`, label: `${label}, OOM kills`, value: memory.cgroup.oomKills, unit: 'count' as const, goal: exactly(0) }] : []),
+    {
+      key: `${prefix}-cgroup-peak`,
+      label: `${label}, peak in cgroup`,
+      value: cgroupPeak(memory.cgroup),
+      unit: 'MB',
+      goal: atMost(limitBytes / MiB),
+    },
+    {
+      key: `${prefix}-rss`,
+      label: `${label}, peak RSS`,
+      value: memory.peakRssMiB,
+      unit: 'MB',
+      goal: atMost(limitBytes / MiB),
+    },
+    ...(memory.cgroup
+      ? [
+          {
+            key: `${prefix}-oom-kills`,
+            label: `${label}, OOM kills`,
+            value: memory.cgroup.oomKills,
+            unit: 'count' as const,
+            goal: exactly(0),
+          },
+        ]
+      : []),
   ];
 }
 
@@ -155,13 +256,23 @@ function checksOf(run: CatchupRun): Check[] {
   const failed: Check[] =
     run.jetstreamError === undefined
       ? []
-      : [{ key: `catchup.${compactCount(history.events)}.jetstream.complete`, label: `catch-up on ${compactCount(history.events)} events (JetStream): measured`, ok: false, detail: run.jetstreamError }];
-  return [...failed, ...[run.file, ...(run.jetstream ? [run.jetstream] : [])].map((logRun) => ({
-    key: `catchup.${compactCount(history.events)}.${logRun.log === 'file' ? '' : 'jetstream.'}complete`,
-    label: `catch-up on ${compactCount(history.events)} events${logRun.log === 'file' ? '' : ` (${LOG_NAME[logRun.log]})`}: the fresh query shows the whole history once ready`,
-    ok: logRun.complete,
-    detail:
-      `history: ${history.posts} posts, ${history.comments} comments (${history.approved} approved, ${history.rejected} rejected, ${history.pending} pending); ` +
-      `shown: ${logRun.shown.posts} posts, ${logRun.shown.comments} comments (${logRun.shown.approved}/${logRun.shown.rejected}/${logRun.shown.pending})`,
-  }))];
+      : [
+          {
+            key: `catchup.${compactCount(history.events)}.jetstream.complete`,
+            label: `catch-up on ${compactCount(history.events)} events (JetStream): measured`,
+            ok: false,
+            detail: run.jetstreamError,
+          },
+        ];
+  return [
+    ...failed,
+    ...[run.file, ...(run.jetstream ? [run.jetstream] : [])].map((logRun) => ({
+      key: `catchup.${compactCount(history.events)}.${logRun.log === 'file' ? '' : 'jetstream.'}complete`,
+      label: `catch-up on ${compactCount(history.events)} events${logRun.log === 'file' ? '' : ` (${LOG_NAME[logRun.log]})`}: the fresh query shows the whole history once ready`,
+      ok: logRun.complete,
+      detail:
+        `history: ${history.posts} posts, ${history.comments} comments (${history.approved} approved, ${history.rejected} rejected, ${history.pending} pending); ` +
+        `shown: ${logRun.shown.posts} posts, ${logRun.shown.comments} comments (${logRun.shown.approved}/${logRun.shown.rejected}/${logRun.shown.pending})`,
+    })),
+  ];
 }

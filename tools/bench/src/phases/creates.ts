@@ -65,26 +65,42 @@ interface Measurement {
   drainMs: number;
 }
 
-export async function runCreatesPhase({ target, profile, marker, progress }: PhaseContext, { compare = true }: CreatesOptions = {}): Promise<PhaseOutcome<CreatesDetails>> {
+export async function runCreatesPhase(
+  { target, profile, marker, progress }: PhaseContext,
+  { compare = true }: CreatesOptions = {},
+): Promise<PhaseOutcome<CreatesDetails>> {
   const settings = profile.creates;
   const prefix = `${marker} creates `;
   const acknowledged: AcknowledgedPost[] = [];
   const allAttempts: Attempt[] = [];
   const levels: CreatesLevel[] = [];
   const rounds = compare ? settings.rounds : 1;
-  const baseline: Baseline | undefined = compare && settings.concurrencies.includes(GOAL_CONCURRENCY) ? await startBareExpress() : undefined;
+  const baseline: Baseline | undefined =
+    compare && settings.concurrencies.includes(GOAL_CONCURRENCY) ? await startBareExpress() : undefined;
 
   try {
     for (const concurrency of settings.concurrencies) {
-      const kinds: CreateKind[] = !compare ? ['keyed'] : concurrency === GOAL_CONCURRENCY ? ['keyed', 'unkeyed', 'bare'] : ['keyed', 'unkeyed'];
+      const kinds: CreateKind[] = !compare
+        ? ['keyed']
+        : concurrency === GOAL_CONCURRENCY
+          ? ['keyed', 'unkeyed', 'bare']
+          : ['keyed', 'unkeyed'];
       const titleOf = (kind: CreateKind, index: number) => `${prefix}c${concurrency} ${kind} #${index}`;
-      const clients = new Map(kinds.map((kind) => [kind, new JsonClient(kind === 'bare' ? (baseline?.url as string) : target.urls.posts, { connections: concurrency })]));
+      const clients = new Map(
+        kinds.map((kind) => [
+          kind,
+          new JsonClient(kind === 'bare' ? (baseline?.url as string) : target.urls.posts, { connections: concurrency }),
+        ]),
+      );
       const sendOf = (kind: CreateKind) => {
         const client = clients.get(kind) as JsonClient;
         const key = (index: number) => ({ 'Idempotency-Key': `${marker}-c${concurrency}-${index}` });
-        return (index: number) => client.post('/posts/create', { title: titleOf(kind, index) }, kind === 'keyed' ? key(index) : {});
+        return (index: number) =>
+          client.post('/posts/create', { title: titleOf(kind, index) }, kind === 'keyed' ? key(index) : {});
       };
-      const measurements = new Map<CreateKind, Measurement>(kinds.map((kind) => [kind, { warmup: [], measured: [], elapsedMs: 0, drainMs: 0 }]));
+      const measurements = new Map<CreateKind, Measurement>(
+        kinds.map((kind) => [kind, { warmup: [], measured: [], elapsedMs: 0, drainMs: 0 }]),
+      );
       try {
         for (let round = 0; round < rounds; round++) {
           // Each round starts with another kind, so that none is always measured first after a drain.
@@ -92,9 +108,21 @@ export async function runCreatesPhase({ target, profile, marker, progress }: Pha
             const measurement = measurements.get(kind) as Measurement;
             const send = sendOf(kind);
             const next = () => measurement.warmup.length + measurement.measured.length;
-            const warmup = await runClosedLoop({ concurrency, durationMs: settings.warmupMs, maxRequests: settings.warmupMaxRequests, firstIndex: next(), send });
+            const warmup = await runClosedLoop({
+              concurrency,
+              durationMs: settings.warmupMs,
+              maxRequests: settings.warmupMaxRequests,
+              firstIndex: next(),
+              send,
+            });
             measurement.warmup.push(...warmup.attempts);
-            const run = await runClosedLoop({ concurrency, durationMs: settings.durationMs / rounds, maxRequests: Math.ceil(settings.maxRequests / rounds), firstIndex: next(), send });
+            const run = await runClosedLoop({
+              concurrency,
+              durationMs: settings.durationMs / rounds,
+              maxRequests: Math.ceil(settings.maxRequests / rounds),
+              firstIndex: next(),
+              send,
+            });
             measurement.measured.push(...run.attempts);
             measurement.elapsedMs += run.elapsedMs;
             if (kind !== 'bare') measurement.drainMs += (await waitForQuiet(target, profile.quietTimeoutMs)).waitedMs;
@@ -126,7 +154,9 @@ export async function runCreatesPhase({ target, profile, marker, progress }: Pha
   const verification = await verifyPosts(target.urls, prefix, acknowledged, profile.verifyTimeoutMs);
   const metrics: Metric[] = [...levels.flatMap(levelMetrics), ...comparisonMetrics(levels)];
   metrics.push(failedRequestsMetric('creates.failed', 'creates: requests not acknowledged', allAttempts));
-  const compared = compare ? ` Beside them, taking turns round by round, each round starting with another (${rounds} rounds, each kind measured for ${settings.durationMs / rounds} ms a round after its own warm-up): the same creates without a key and, at c=${GOAL_CONCURRENCY}, a bare Express 5 app answering a JSON POST with 201 (tools/bench/src/baseline/bare-express.ts: no validation, no event, no log), its own process on this machine.` : '';
+  const compared = compare
+    ? ` Beside them, taking turns round by round, each round starting with another (${rounds} rounds, each kind measured for ${settings.durationMs / rounds} ms a round after its own warm-up): the same creates without a key and, at c=${GOAL_CONCURRENCY}, a bare Express 5 app answering a JSON POST with 201 (tools/bench/src/baseline/bare-express.ts: no validation, no event, no log), its own process on this machine.`
+    : '';
   return {
     metrics,
     checks: postChecks('creates', verification, unanswered(allAttempts)),
@@ -139,7 +169,12 @@ export async function runCreatesPhase({ target, profile, marker, progress }: Pha
   };
 }
 
-function levelOf(concurrency: number, kind: CreateKind, rounds: number, { warmup, measured, elapsedMs, drainMs }: Measurement): CreatesLevel {
+function levelOf(
+  concurrency: number,
+  kind: CreateKind,
+  rounds: number,
+  { warmup, measured, elapsedMs, drainMs }: Measurement,
+): CreatesLevel {
   const acknowledgedMeasured = measured.filter((attempt) => acknowledgedId(attempt) !== undefined);
   return {
     concurrency,
@@ -175,7 +210,12 @@ const KIND_LABELS: Record<CreateKind, { key: string; label: (c: number) => strin
 function levelMetrics(level: CreatesLevel): Metric[] {
   const c = level.concurrency;
   const { key, label, what } = KIND_LABELS[level.kind];
-  const rate: Metric = { key: `creates.c${c}${key}.rate`, label: label(c), value: level.createsPerSecond, unit: 'creates/s' };
+  const rate: Metric = {
+    key: `creates.c${c}${key}.rate`,
+    label: label(c),
+    value: level.createsPerSecond,
+    unit: 'creates/s',
+  };
   if (c === GOAL_CONCURRENCY && level.kind === 'keyed') rate.goal = atLeast(GOAL_CREATES_PER_SECOND);
   return [
     rate,
@@ -192,10 +232,22 @@ function comparisonMetrics(levels: readonly CreatesLevel[]): Metric[] {
   const bare = rateOf(levels, c, 'bare');
   const metrics: Metric[] = [];
   if (keyed !== undefined && unkeyed) {
-    metrics.push({ key: `creates.c${c}.keyed-ratio`, label: `keyed ÷ unkeyed creates/s, c=${c}`, value: keyed / unkeyed, unit: 'ratio', goal: atLeast(GOAL_KEYED_RATIO) });
+    metrics.push({
+      key: `creates.c${c}.keyed-ratio`,
+      label: `keyed ÷ unkeyed creates/s, c=${c}`,
+      value: keyed / unkeyed,
+      unit: 'ratio',
+      goal: atLeast(GOAL_KEYED_RATIO),
+    });
   }
   if (keyed !== undefined && bare) {
-    metrics.push({ key: `creates.c${c}.framework-ratio`, label: `keyed creates/s ÷ bare Express 5 JSON POST/s, c=${c}`, value: keyed / bare, unit: 'ratio', goal: atLeast(GOAL_FRAMEWORK_RATIO) });
+    metrics.push({
+      key: `creates.c${c}.framework-ratio`,
+      label: `keyed creates/s ÷ bare Express 5 JSON POST/s, c=${c}`,
+      value: keyed / bare,
+      unit: 'ratio',
+      goal: atLeast(GOAL_FRAMEWORK_RATIO),
+    });
   }
   return metrics;
 }

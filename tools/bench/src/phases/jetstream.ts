@@ -7,7 +7,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { delay, findNatsServer, startNatsCluster, startReplicatedStack, summarize, type NatsCluster, type ReplicatedStack, type Summary } from '@blog/testkit';
+import {
+  delay,
+  findNatsServer,
+  startNatsCluster,
+  startReplicatedStack,
+  summarize,
+  type NatsCluster,
+  type ReplicatedStack,
+  type Summary,
+} from '@blog/testkit';
 import { JsonClient } from '../http';
 import { latencyMs, runClosedLoop } from '../load';
 import { atLeast, type Metric, type PhaseOutcome } from '../report/model';
@@ -37,7 +46,10 @@ export interface JetStreamDetails {
 }
 
 /** `fileRate`: the file log's creates/s at c=50 measured earlier in this run, for the ratio. */
-export async function runJetStreamPhase(context: PhaseContext, fileRate: number | undefined): Promise<PhaseOutcome<JetStreamDetails | null>> {
+export async function runJetStreamPhase(
+  context: PhaseContext,
+  fileRate: number | undefined,
+): Promise<PhaseOutcome<JetStreamDetails | null>> {
   let natsServer: string;
   try {
     natsServer = findNatsServer();
@@ -51,7 +63,12 @@ export async function runJetStreamPhase(context: PhaseContext, fileRate: number 
   let stack: ReplicatedStack | undefined;
   try {
     nats = await startNatsCluster({ dir, stream: STREAM });
-    stack = await startReplicatedStack({ nats, logDir: path.join(context.logDir, 'jetstream'), replicas: 1, logLevel: 'warn' });
+    stack = await startReplicatedStack({
+      nats,
+      logDir: path.join(context.logDir, 'jetstream'),
+      replicas: 1,
+      logLevel: 'warn',
+    });
     const target = {
       kind: 'local' as const,
       urls: { posts: stack.url('posts', 0), comments: stack.url('comments', 0), query: stack.url('query', 0) },
@@ -79,7 +96,12 @@ export async function runJetStreamPhase(context: PhaseContext, fileRate: number 
         goal: atLeast(GOAL_RATIO),
         ...(fileRate ? {} : { note: 'the creates phase did not run: no file-log figure to compare with' }),
       },
-      { key: 'jetstream.leader-kill.max', label: `JetStream: longest create across a kill -9 of the stream leader (c=${LEADER_KILL.concurrency})`, value: leaderKill.maxMs ?? null, unit: 'ms' },
+      {
+        key: 'jetstream.leader-kill.max',
+        label: `JetStream: longest create across a kill -9 of the stream leader (c=${LEADER_KILL.concurrency})`,
+        value: leaderKill.maxMs ?? null,
+        unit: 'ms',
+      },
       {
         key: 'jetstream.leader-kill.failed',
         label: 'JetStream: creates not acknowledged across the leader kill',
@@ -89,7 +111,11 @@ export async function runJetStreamPhase(context: PhaseContext, fileRate: number 
     ];
     return {
       metrics,
-      checks: [...creates.checks, ...propagation.checks].map((check) => ({ ...check, key: `jetstream.${check.key}`, label: `JetStream: ${check.label}` })),
+      checks: [...creates.checks, ...propagation.checks].map((check) => ({
+        ...check,
+        key: `jetstream.${check.key}`,
+        label: `JetStream: ${check.label}`,
+      })),
       notes: [
         `JetStream: ${path.basename(natsServer)} (${natsServer}), 3 nodes on 127.0.0.1 with sync_interval: always, stream R3; one bus (EVENT_LOG=jetstream) and one replica of each service ` +
           'reading the log itself (EVENTS_FOLLOW), on the same machine as the file-log figures above. The same creates (c=50) and propagation phases; ' +
@@ -107,10 +133,18 @@ export async function runJetStreamPhase(context: PhaseContext, fileRate: number 
 
 function renamed(metrics: readonly Metric[]): Metric[] {
   // The file log's goals are its own; the JetStream figures are compared through the ratio.
-  return metrics.map(({ goal: _goal, ...metric }) => ({ ...metric, key: `jetstream.${metric.key}`, label: `JetStream: ${metric.label}` }));
+  return metrics.map(({ goal: _goal, ...metric }) => ({
+    ...metric,
+    key: `jetstream.${metric.key}`,
+    label: `JetStream: ${metric.label}`,
+  }));
 }
 
-async function measureLeaderKill(stack: ReplicatedStack, nats: NatsCluster, { marker, progress }: PhaseContext): Promise<LeaderKillDetails> {
+async function measureLeaderKill(
+  stack: ReplicatedStack,
+  nats: NatsCluster,
+  { marker, progress }: PhaseContext,
+): Promise<LeaderKillDetails> {
   const client = new JsonClient(stack.url('posts', 0), { connections: LEADER_KILL.concurrency });
   const fault = (async () => {
     await delay(LEADER_KILL.killAtMs);
@@ -136,7 +170,9 @@ async function measureLeaderKill(stack: ReplicatedStack, nats: NatsCluster, { ma
       latencyMs: summarize(latencies),
       maxMs: latencies.length > 0 ? Math.max(...latencies) : undefined,
     };
-    progress(`jetstream: leader kill: ${details.acknowledged}/${details.requests} acknowledged, longest ${details.maxMs?.toFixed(0)} ms`);
+    progress(
+      `jetstream: leader kill: ${details.acknowledged}/${details.requests} acknowledged, longest ${details.maxMs?.toFixed(0)} ms`,
+    );
     return details;
   } finally {
     await client.close();

@@ -28,7 +28,11 @@ export function sampleRss(target: Target): RssSample | null {
   return sample;
 }
 
-export function memoryOutcome(idle: RssSample | null, afterLoad: RssSample | null, loadRan: boolean): PhaseOutcome<MemoryDetails> {
+export function memoryOutcome(
+  idle: RssSample | null,
+  afterLoad: RssSample | null,
+  loadRan: boolean,
+): PhaseOutcome<MemoryDetails> {
   const metrics: Metric[] = [];
   for (const service of BENCH_SERVICES) {
     const idleKey = `memory.${service}.idle`;
@@ -42,7 +46,8 @@ export function memoryOutcome(idle: RssSample | null, afterLoad: RssSample | nul
   for (const service of BENCH_SERVICES) {
     const key = `memory.${service}.after-load`;
     const label = `RSS after load, ${service}`;
-    if (afterLoad === null) metrics.push(notMeasured(key, label, 'MB', loadRan ? 'not measured (external stack)' : 'no load phase ran'));
+    if (afterLoad === null)
+      metrics.push(notMeasured(key, label, 'MB', loadRan ? 'not measured (external stack)' : 'no load phase ran'));
     else metrics.push({ key, label, value: afterLoad[service] ?? null, unit: 'MB' });
   }
   return {

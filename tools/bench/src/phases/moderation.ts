@@ -9,10 +9,22 @@ import { latencyMs, runOpenLoop, type Attempt, type OpenLoopResult } from '../lo
 import { observeQuery, type QueryObserver, type Resolution } from '../observe';
 import { atMost, exactly, type Check, type Metric, type PhaseOutcome } from '../report/model';
 import { waitForQuiet } from '../target';
-import { verifyComments, verifyPosts, type AcknowledgedComment, type AcknowledgedPost, type CommentsVerdict } from '../verify';
+import {
+  verifyComments,
+  verifyPosts,
+  type AcknowledgedComment,
+  type AcknowledgedPost,
+  type CommentsVerdict,
+} from '../verify';
 import type { PhaseContext } from './context';
 import { watchEventLoop, type EventLoopDelay } from './event-loop';
-import { openLoopMetrics, openLoopNote, pollResolutionMetrics, sendingFigures, type SendingFigures } from './open-loop-figures';
+import {
+  openLoopMetrics,
+  openLoopNote,
+  pollResolutionMetrics,
+  sendingFigures,
+  type SendingFigures,
+} from './open-loop-figures';
 import { acknowledgedCommentId, createdId, failedRequestsMetric, unanswered } from './outcomes';
 
 const GOAL_P99_MS = 100;
@@ -40,10 +52,16 @@ export interface ModerationDetails {
   verification: CommentsVerdict;
 }
 
-export async function runModerationPhase({ target, profile, marker, progress }: PhaseContext): Promise<PhaseOutcome<ModerationDetails>> {
+export async function runModerationPhase({
+  target,
+  profile,
+  marker,
+  progress,
+}: PhaseContext): Promise<PhaseOutcome<ModerationDetails>> {
   const settings = profile.moderation;
   const prefix = `${marker} moderation `;
-  const contentOf = (index: number) => `${prefix}comment #${index}${index % ORANGE_EVERY === ORANGE_EVERY - 1 ? ', an orange one' : ''}`;
+  const contentOf = (index: number) =>
+    `${prefix}comment #${index}${index % ORANGE_EVERY === ORANGE_EVERY - 1 ? ', an orange one' : ''}`;
   const isAcknowledged = (attempt: Attempt) => acknowledgedCommentId(attempt, contentOf(attempt.index)) !== undefined;
   const observer = await observeQuery(target.urls.query, prefix);
   let posts: AcknowledgedPost[] = [];
@@ -54,19 +72,28 @@ export async function runModerationPhase({ target, profile, marker, progress }: 
   let benchEventLoopDelayMs: EventLoopDelay;
   try {
     posts = await createPosts(target.urls.posts, `${prefix}post `, settings.posts);
-    const allSeen = await waitUntil(() => posts.every(({ title }) => observer.sightings.posts.has(title)), profile.verifyTimeoutMs);
+    const allSeen = await waitUntil(
+      () => posts.every(({ title }) => observer.sightings.posts.has(title)),
+      profile.verifyTimeoutMs,
+    );
     if (!allSeen) throw new Error(`the ${posts.length} posts to comment on did not all become visible in query`);
 
     const client = new JsonClient(target.urls.comments, { connections: settings.maxInFlight });
-    const send = (index: number) => client.post(`/posts/${encodeURIComponent(postIdOf(index))}/comments`, { content: contentOf(index) });
+    const send = (index: number) =>
+      client.post(`/posts/${encodeURIComponent(postIdOf(index))}/comments`, { content: contentOf(index) });
     try {
       warmup = await runOpenLoop({ ...settings, durationMs: settings.warmupMs, send });
       run = await runOpenLoop({ ...settings, firstIndex: warmup.scheduled, send });
     } finally {
       await client.close();
     }
-    const acknowledgedContents = [...warmup.attempts, ...run.attempts].filter(isAcknowledged).map((a) => contentOf(a.index));
-    await waitUntil(() => acknowledgedContents.every((content) => finalStatusOf(observer, content) !== undefined), settings.settleMs);
+    const acknowledgedContents = [...warmup.attempts, ...run.attempts]
+      .filter(isAcknowledged)
+      .map((a) => contentOf(a.index));
+    await waitUntil(
+      () => acknowledgedContents.every((content) => finalStatusOf(observer, content) !== undefined),
+      settings.settleMs,
+    );
   } finally {
     benchEventLoopDelayMs = eventLoop.stop();
     await observer.close();
@@ -108,8 +135,19 @@ export async function runModerationPhase({ target, profile, marker, progress }: 
   const rate = settings.ratePerSecond;
   const how = resolution.method;
   const metrics: Metric[] = [
-    { key: 'moderation.p50', label: `comment→final status p50 at ${rate}/s (${how})`, value: settledMs.p50, unit: 'ms' },
-    { key: 'moderation.p99', label: `comment→final status p99 at ${rate}/s (${how})`, value: settledMs.p99, unit: 'ms', goal: atMost(GOAL_P99_MS) },
+    {
+      key: 'moderation.p50',
+      label: `comment→final status p50 at ${rate}/s (${how})`,
+      value: settledMs.p50,
+      unit: 'ms',
+    },
+    {
+      key: 'moderation.p99',
+      label: `comment→final status p99 at ${rate}/s (${how})`,
+      value: settledMs.p99,
+      unit: 'ms',
+      goal: atMost(GOAL_P99_MS),
+    },
     {
       key: 'moderation.never-settled',
       label: `comments never settled (${settings.settleMs / 1000} s after the last answer)`,
@@ -117,7 +155,13 @@ export async function runModerationPhase({ target, profile, marker, progress }: 
       unit: 'count',
       goal: exactly(0),
     },
-    { key: 'moderation.wrong-status', label: 'comments settled with the wrong status', value: wrongStatus, unit: 'count', goal: exactly(0) },
+    {
+      key: 'moderation.wrong-status',
+      label: 'comments settled with the wrong status',
+      value: wrongStatus,
+      unit: 'count',
+      goal: exactly(0),
+    },
     ...openLoopMetrics('moderation', 'moderation', sending, requestLatencyMs),
     failedRequestsMetric('moderation.failed', 'moderation: requests not acknowledged', allAttempts, isAcknowledged),
     ...pollResolutionMetrics('moderation', 'moderation', resolution),
@@ -150,7 +194,8 @@ function finalStatusOf(observer: QueryObserver, content: string): { status: Fina
   const sighting = observer.sightings.comments.get(content);
   if (!sighting) return undefined;
   const { approved, rejected } = sighting.firstAt;
-  if (approved !== undefined && (rejected === undefined || approved <= rejected)) return { status: 'approved', at: approved };
+  if (approved !== undefined && (rejected === undefined || approved <= rejected))
+    return { status: 'approved', at: approved };
   if (rejected !== undefined) return { status: 'rejected', at: rejected };
   return undefined;
 }
@@ -172,7 +217,12 @@ async function createPosts(postsUrl: string, titlePrefix: string, count: number)
   }
 }
 
-function commentChecks(verdict: CommentsVerdict, unansweredRequests: number, observer: QueryObserver, postsMissing: number): Check[] {
+function commentChecks(
+  verdict: CommentsVerdict,
+  unansweredRequests: number,
+  observer: QueryObserver,
+  postsMissing: number,
+): Check[] {
   const waited = `after ${(verdict.waitedMs / 1000).toFixed(1)} s`;
   return [
     {

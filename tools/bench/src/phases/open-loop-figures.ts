@@ -30,9 +30,19 @@ export function sendingFigures(settings: OpenLoopSettings, run: OpenLoopResult):
   };
 }
 
-export function openLoopMetrics(key: string, label: string, sending: SendingFigures, requestLatencyMs: Summary): Metric[] {
+export function openLoopMetrics(
+  key: string,
+  label: string,
+  sending: SendingFigures,
+  requestLatencyMs: Summary,
+): Metric[] {
   return [
-    { key: `${key}.achieved-rate`, label: `${label}: sends/s achieved (offered ${sending.offeredPerSecond})`, value: sending.achievedPerSecond, unit: 'sends/s' },
+    {
+      key: `${key}.achieved-rate`,
+      label: `${label}: sends/s achieved (offered ${sending.offeredPerSecond})`,
+      value: sending.achievedPerSecond,
+      unit: 'sends/s',
+    },
     {
       key: `${key}.shed`,
       label: `${label}: sends not made on schedule (in-flight cap)`,

@@ -27,7 +27,9 @@ export function acknowledgedCommentId(attempt: Attempt, content: string): string
 
 /** How the attempts ended: HTTP status codes, or the error code when no answer came. */
 export function answers(attempts: readonly Attempt[]): Record<string, number> {
-  return tally(attempts.map((attempt) => (attempt.status === null ? (attempt.failure ?? 'no answer') : attempt.status)));
+  return tally(
+    attempts.map((attempt) => (attempt.status === null ? (attempt.failure ?? 'no answer') : attempt.status)),
+  );
 }
 
 const carriesId = (attempt: Attempt) => acknowledgedId(attempt) !== undefined;
@@ -38,7 +40,12 @@ export function unanswered(attempts: readonly Attempt[]): number {
 }
 
 /** Requests that did not end in an acknowledgement (other statuses, malformed answers, no answer). */
-export function failedRequestsMetric(key: string, label: string, attempts: readonly Attempt[], acknowledged = carriesId): Metric {
+export function failedRequestsMetric(
+  key: string,
+  label: string,
+  attempts: readonly Attempt[],
+  acknowledged = carriesId,
+): Metric {
   const failed = attempts.filter((attempt) => !acknowledged(attempt));
   const count = failed.length;
   const kinds = Object.entries(answers(failed))

@@ -11,7 +11,13 @@ import { waitForQuiet } from '../target';
 import { verifyPosts, type AcknowledgedPost, type PostsVerdict } from '../verify';
 import type { PhaseContext } from './context';
 import { watchEventLoop, type EventLoopDelay } from './event-loop';
-import { openLoopMetrics, openLoopNote, pollResolutionMetrics, sendingFigures, type SendingFigures } from './open-loop-figures';
+import {
+  openLoopMetrics,
+  openLoopNote,
+  pollResolutionMetrics,
+  sendingFigures,
+  type SendingFigures,
+} from './open-loop-figures';
 import { acknowledgedId, failedRequestsMetric, postChecks, unanswered } from './outcomes';
 
 const GOAL_P50_MS = 5;
@@ -31,7 +37,12 @@ export interface PropagationDetails {
   verification: PostsVerdict;
 }
 
-export async function runPropagationPhase({ target, profile, marker, progress }: PhaseContext): Promise<PhaseOutcome<PropagationDetails>> {
+export async function runPropagationPhase({
+  target,
+  profile,
+  marker,
+  progress,
+}: PhaseContext): Promise<PhaseOutcome<PropagationDetails>> {
   const settings = profile.propagation;
   const prefix = `${marker} propagation #`;
   const titleOf = (index: number) => `${prefix}${index}`;
@@ -46,7 +57,9 @@ export async function runPropagationPhase({ target, profile, marker, progress }:
   try {
     warmup = await runOpenLoop({ ...settings, durationMs: settings.warmupMs, send });
     run = await runOpenLoop({ ...settings, firstIndex: warmup.scheduled, send });
-    const acknowledgedTitles = [...warmup.attempts, ...run.attempts].filter((a) => acknowledgedId(a) !== undefined).map((a) => titleOf(a.index));
+    const acknowledgedTitles = [...warmup.attempts, ...run.attempts]
+      .filter((a) => acknowledgedId(a) !== undefined)
+      .map((a) => titleOf(a.index));
     const unseen = () => acknowledgedTitles.filter((title) => !observer.sightings.posts.has(title)).length;
     await waitUntil(() => unseen() === 0, settings.settleMs);
     notSeen = unseen();
@@ -84,9 +97,21 @@ export async function runPropagationPhase({ target, profile, marker, progress }:
   const rate = settings.ratePerSecond;
   const how = resolution.method;
   const metrics: Metric[] = [
-    { key: 'propagation.p50', label: `create→visible p50 at ${rate}/s (${how})`, value: visibleMs.p50, unit: 'ms', goal: atMost(GOAL_P50_MS) },
+    {
+      key: 'propagation.p50',
+      label: `create→visible p50 at ${rate}/s (${how})`,
+      value: visibleMs.p50,
+      unit: 'ms',
+      goal: atMost(GOAL_P50_MS),
+    },
     { key: 'propagation.p95', label: `create→visible p95 at ${rate}/s (${how})`, value: visibleMs.p95, unit: 'ms' },
-    { key: 'propagation.p99', label: `create→visible p99 at ${rate}/s (${how})`, value: visibleMs.p99, unit: 'ms', goal: atMost(GOAL_P99_MS) },
+    {
+      key: 'propagation.p99',
+      label: `create→visible p99 at ${rate}/s (${how})`,
+      value: visibleMs.p99,
+      unit: 'ms',
+      goal: atMost(GOAL_P99_MS),
+    },
     {
       key: 'propagation.not-seen',
       label: `propagation: creates not visible ${settings.settleMs / 1000} s after the last answer`,

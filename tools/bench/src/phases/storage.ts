@@ -64,18 +64,44 @@ const perGiB = (bytes: number | null) => (bytes === null || bytes === 0 ? null :
 
 export async function runStoragePhase(target: Target, loadRan: boolean): Promise<PhaseOutcome<StorageDetails | null>> {
   const why = !target.stack ? 'not measured (external stack)' : !loadRan ? 'no load phase ran' : undefined;
-  const details = target.stack && why === undefined ? await readLogStorage(path.join(target.stack.eventLogDir, 'events.jsonl')) : null;
+  const details =
+    target.stack && why === undefined
+      ? await readLogStorage(path.join(target.stack.eventLogDir, 'events.jsonl'))
+      : null;
   const eventBytes = mean(details?.total);
   const commentParts = COMMENT_EVENTS.map((type) => mean(details?.byType[type]));
-  const commentBytes = commentParts.every((part) => part !== null) ? commentParts.reduce((sum, part) => sum + part, 0) : null;
+  const commentBytes = commentParts.every((part) => part !== null)
+    ? commentParts.reduce((sum, part) => sum + part, 0)
+    : null;
   const measured: Metric[] = [
     { key: 'storage.event', label: 'event log bytes per event (all types)', value: eventBytes, unit: 'B' },
-    ...TYPES.map((type): Metric => ({ key: `storage.${type}`, label: `event log bytes per ${type}`, value: mean(details?.byType[type]), unit: 'B' })),
+    ...TYPES.map((type): Metric => ({
+      key: `storage.${type}`,
+      label: `event log bytes per ${type}`,
+      value: mean(details?.byType[type]),
+      unit: 'B',
+    })),
     { key: 'storage.events-per-gib', label: 'events per GiB of log', value: perGiB(eventBytes), unit: 'count' },
-    { key: 'storage.posts-per-gib', label: 'posts per GiB (1 event each)', value: perGiB(mean(details?.byType.PostCreated)), unit: 'count' },
-    { key: 'storage.comments-per-gib', label: 'comments per GiB (3 events each)', value: perGiB(commentBytes), unit: 'count' },
+    {
+      key: 'storage.posts-per-gib',
+      label: 'posts per GiB (1 event each)',
+      value: perGiB(mean(details?.byType.PostCreated)),
+      unit: 'count',
+    },
+    {
+      key: 'storage.comments-per-gib',
+      label: 'comments per GiB (3 events each)',
+      value: perGiB(commentBytes),
+      unit: 'count',
+    },
   ];
-  if (!details) return { metrics: measured.map(({ key, label, unit }) => notMeasured(key, label, unit, why ?? '')), checks: [], notes: [], details: null };
+  if (!details)
+    return {
+      metrics: measured.map(({ key, label, unit }) => notMeasured(key, label, unit, why ?? '')),
+      checks: [],
+      notes: [],
+      details: null,
+    };
   const chars = (value: number | null) => (value === null ? 'none' : grouped(value, 1));
   return {
     metrics: measured,

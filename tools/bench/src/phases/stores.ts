@@ -37,7 +37,9 @@ export async function runStoresPhase({ profile, progress }: PhaseContext): Promi
       for (const engine of round % 2 === 0 ? ENGINES : [...ENGINES].reverse()) {
         const store = path.join(dir, `${engine}-${round}`);
         await mkdir(store);
-        const { stdout } = await promisify(execFile)(process.execPath, [RUNNER, engine, history, store], { maxBuffer: 16 << 20 });
+        const { stdout } = await promisify(execFile)(process.execPath, [RUNNER, engine, history, store], {
+          maxBuffer: 16 << 20,
+        });
         const result = JSON.parse(stdout) as EngineResult;
         runs.push(result);
         progress(`stores: ${engine} applied ${compactCount(result.events)} events at ${Math.round(rateOf(result))}/s`);
@@ -51,7 +53,11 @@ export async function runStoresPhase({ profile, progress }: PhaseContext): Promi
 }
 
 const rateOf = (run: EngineResult) => run.events / (run.applyMs / 1000);
-const median = (values: number[]) => percentile([...values].sort((a, b) => a - b), 50);
+const median = (values: number[]) =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
 
 function outcomeOf(runs: EngineResult[], events: number, rounds: number): Omit<PhaseOutcome<StoresDetails>, 'details'> {
   const of = (engine: EngineName) => runs.filter((run) => run.engine === engine);
@@ -70,7 +76,12 @@ function outcomeOf(runs: EngineResult[], events: number, rounds: number): Omit<P
   const metrics: Metric[] = ENGINES.flatMap((engine) => {
     const { rate, p50, p99, rss, disk } = summary(engine);
     return [
-      { key: `stores.${engine}.apply-rate`, label: `${engine}: events applied/s (${at} events, transactions of 10,000)`, value: rate, unit: 'events/s' },
+      {
+        key: `stores.${engine}.apply-rate`,
+        label: `${engine}: events applied/s (${at} events, transactions of 10,000)`,
+        value: rate,
+        unit: 'events/s',
+      },
       { key: `stores.${engine}.page-p50`, label: `${engine}: the view's first page, p50`, value: p50, unit: 'ms' },
       { key: `stores.${engine}.page-p99`, label: `${engine}: the view's first page, p99`, value: p99, unit: 'ms' },
       { key: `stores.${engine}.rss`, label: `${engine}: peak RSS of its process`, value: rss, unit: 'MB' },
@@ -79,7 +90,12 @@ function outcomeOf(runs: EngineResult[], events: number, rounds: number): Omit<P
   });
   const sqlite = summary('sqlite');
   const lmdb = summary('lmdb');
-  metrics.push({ key: 'stores.apply-ratio', label: 'events applied/s, SQLite ÷ LMDB', value: sqlite.rate !== null && lmdb.rate ? sqlite.rate / lmdb.rate : null, unit: 'ratio' });
+  metrics.push({
+    key: 'stores.apply-ratio',
+    label: 'events applied/s, SQLite ÷ LMDB',
+    value: sqlite.rate !== null && lmdb.rate ? sqlite.rate / lmdb.rate : null,
+    unit: 'ratio',
+  });
   const pages = new Set(runs.map((run) => JSON.stringify(run.page)));
   const checks: Check[] = [
     {

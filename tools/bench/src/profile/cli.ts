@@ -32,9 +32,13 @@ const WARMUP_MS = 1_000;
 const PICTURED = ['posts', 'event-bus', 'bare-express'];
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '6' }, help: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: { seconds: { type: 'string', default: '6' }, help: { type: 'boolean', default: false } },
+  });
   if (values.help) {
-    process.stdout.write('npm run profile [-- --seconds N]   CPU profile of keyed creates at c=50 (N seconds, default 6), and of the bare Express baseline\n');
+    process.stdout.write(
+      'npm run profile [-- --seconds N]   CPU profile of keyed creates at c=50 (N seconds, default 6), and of the bare Express baseline\n',
+    );
     return 0;
   }
   const seconds = Number(values.seconds);
@@ -54,7 +58,9 @@ async function main(): Promise<number> {
     logDir: path.join(dir, 'logs'),
     logLevel: 'warn',
     services: BENCH_SERVICES,
-    nodeArgs: Object.fromEntries(BENCH_SERVICES.map((name) => [name, ['--cpu-prof', `--cpu-prof-dir=${profileDir(name)}`]])),
+    nodeArgs: Object.fromEntries(
+      BENCH_SERVICES.map((name) => [name, ['--cpu-prof', `--cpu-prof-dir=${profileDir(name)}`]]),
+    ),
   });
   let blog: MeasuredLoad;
   try {
@@ -87,7 +93,8 @@ async function main(): Promise<number> {
   await mkdir(PICTURES, { recursive: true });
   const browser = await launchChromium();
   try {
-    for (const name of PICTURED) await renderFlameGraph(browser, profiles.get(name) as string, name, path.join(PICTURES, `flame-${name}.png`));
+    for (const name of PICTURED)
+      await renderFlameGraph(browser, profiles.get(name) as string, name, path.join(PICTURES, `flame-${name}.png`));
   } finally {
     await browser.close();
   }
@@ -105,22 +112,44 @@ async function main(): Promise<number> {
       blog,
       bare,
       summaries,
-      pictures: PICTURED.map((name) => ({ name, file: path.relative(path.dirname(markdown), path.join(PICTURES, `flame-${name}.png`)) })),
+      pictures: PICTURED.map((name) => ({
+        name,
+        file: path.relative(path.dirname(markdown), path.join(PICTURES, `flame-${name}.png`)),
+      })),
     }),
   );
-  progress(`wrote ${path.relative(process.cwd(), markdown)}, the flame graphs in ${path.relative(process.cwd(), PICTURES)} and the profiles in ${path.relative(process.cwd(), dir)}`);
+  progress(
+    `wrote ${path.relative(process.cwd(), markdown)}, the flame graphs in ${path.relative(process.cwd(), PICTURES)} and the profiles in ${path.relative(process.cwd(), dir)}`,
+  );
   return 0;
 }
 
 /** A warm-up, then a measured closed loop of creates; the CPU time each process and this one used meanwhile. */
-async function measure(url: string, keyed: boolean, pids: Map<string, number | undefined>, durationMs: number, progress: (line: string) => void): Promise<MeasuredLoad> {
+async function measure(
+  url: string,
+  keyed: boolean,
+  pids: Map<string, number | undefined>,
+  durationMs: number,
+  progress: (line: string) => void,
+): Promise<MeasuredLoad> {
   const client = new JsonClient(url, { connections: CONCURRENCY });
-  const send = (index: number) => client.post('/posts/create', { title: `profiled create #${index}` }, keyed ? { 'Idempotency-Key': `profile-${Date.now()}-${index}` } : {});
+  const send = (index: number) =>
+    client.post(
+      '/posts/create',
+      { title: `profiled create #${index}` },
+      keyed ? { 'Idempotency-Key': `profile-${Date.now()}-${index}` } : {},
+    );
   try {
     const warmup = await runClosedLoop({ concurrency: CONCURRENCY, durationMs: WARMUP_MS, maxRequests: 100_000, send });
     const before = new Map([...pids].map(([name, pid]) => [name, pid === undefined ? undefined : cpuSecondsOf(pid)]));
     const ownBefore = ownCpuSeconds();
-    const run = await runClosedLoop({ concurrency: CONCURRENCY, durationMs, maxRequests: 1_000_000, firstIndex: warmup.attempts.length, send });
+    const run = await runClosedLoop({
+      concurrency: CONCURRENCY,
+      durationMs,
+      maxRequests: 1_000_000,
+      firstIndex: warmup.attempts.length,
+      send,
+    });
     const ownSeconds = ownCpuSeconds() - ownBefore;
     const created = run.attempts.filter((attempt) => acknowledgedId(attempt) !== undefined).length;
     const costs: ProcessCost[] = [...pids].map(([name, pid]) => {

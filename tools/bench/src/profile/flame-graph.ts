@@ -9,10 +9,21 @@ import path from 'node:path';
 import type { Browser } from 'playwright-core';
 
 const SPEEDSCOPE = path.join(path.dirname(require.resolve('speedscope/package.json')), 'dist', 'release');
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json' };
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+};
 const VIEWPORT = { width: 1600, height: 900 };
 
-export async function renderFlameGraph(browser: Browser, profileFile: string, title: string, pngFile: string): Promise<void> {
+export async function renderFlameGraph(
+  browser: Browser,
+  profileFile: string,
+  title: string,
+  pngFile: string,
+): Promise<void> {
   const server = await serve(profileFile);
   const page = await browser.newPage({ viewport: VIEWPORT });
   try {
@@ -34,9 +45,13 @@ export async function renderFlameGraph(browser: Browser, profileFile: string, ti
 async function serve(profileFile: string): Promise<Server> {
   const server = createServer((req, res) => {
     const route = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
-    const file = route === '/profile.cpuprofile' ? profileFile : path.join(SPEEDSCOPE, path.normalize(route).replace(/^(\.\.[/\\])+/, ''));
+    const file =
+      route === '/profile.cpuprofile'
+        ? profileFile
+        : path.join(SPEEDSCOPE, path.normalize(route).replace(/^(\.\.[/\\])+/, ''));
     readFile(file).then(
-      (body) => res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' }).end(body),
+      (body) =>
+        res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' }).end(body),
       () => res.writeHead(404).end(),
     );
   });

@@ -31,15 +31,23 @@ export interface ProfileReport {
   pictures: { name: string; file: string }[];
 }
 
-const micros = (seconds: number | undefined, count: number) => (seconds === undefined || count === 0 ? undefined : (seconds * 1e6) / count);
-const show = (value: number | undefined, unit: string) => (value === undefined ? 'not measured' : `${value.toFixed(0)} ${unit}`);
+const micros = (seconds: number | undefined, count: number) =>
+  seconds === undefined || count === 0 ? undefined : (seconds * 1e6) / count;
+const show = (value: number | undefined, unit: string) =>
+  value === undefined ? 'not measured' : `${value.toFixed(0)} ${unit}`;
 const percent = (share: number) => `${(share * 100).toFixed(1)} %`;
 
 /** CPU µs per create of each process, and of all of them; undefined when one could not be read. */
 function perCreate({ costs, created }: MeasuredLoad): { rows: string[][]; total: number | undefined } {
   const each = costs.map(({ name, cpuSeconds }) => ({ name, us: micros(cpuSeconds, created) }));
-  const total = each.every(({ us }) => us !== undefined) ? each.reduce((sum, { us }) => sum + (us as number), 0) : undefined;
-  const rows = each.map(({ name, us }) => [name, show(us, 'µs'), us === undefined || total === undefined ? '' : percent(us / total)]);
+  const total = each.every(({ us }) => us !== undefined)
+    ? each.reduce((sum, { us }) => sum + (us as number), 0)
+    : undefined;
+  const rows = each.map(({ name, us }) => [
+    name,
+    show(us, 'µs'),
+    us === undefined || total === undefined ? '' : percent(us / total),
+  ]);
   rows.push(['all of them', show(total, 'µs'), total === undefined ? '' : '100 %']);
   return { rows, total };
 }
@@ -84,7 +92,10 @@ export function renderProfileMarkdown(report: ProfileReport): string {
       '',
       `Busy ${(summary.busyMs / 1_000).toFixed(1)} s, idle ${(summary.idleMs / 1_000).toFixed(1)} s.`,
       '',
-      markdownTable(['Where', 'Share of busy'], summary.top.map(({ where, share }) => [where, percent(share)])),
+      markdownTable(
+        ['Where', 'Share of busy'],
+        summary.top.map(({ where, share }) => [where, percent(share)]),
+      ),
       '',
     ]),
     '## Flame graphs',

@@ -30,7 +30,10 @@ export interface ProfileSummary {
 
 const IDLE = '(idle)';
 
-export function summarizeProfile(file: string, { top = 12, workspaceRoot }: { top?: number; workspaceRoot: string }): ProfileSummary {
+export function summarizeProfile(
+  file: string,
+  { top = 12, workspaceRoot }: { top?: number; workspaceRoot: string },
+): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const frames = new Map(profile.nodes.map((node) => [node.id, node.callFrame]));
   const byPlace = new Map<string, number>();
@@ -62,7 +65,8 @@ function placeOf({ functionName, url }: ProfileNode['callFrame'], workspaceRoot:
   const inPackage = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path);
   if (inPackage) return inPackage[1] as string;
   if (path.startsWith('node:')) return `node:${path.slice('node:'.length).split('/')[0]}`;
-  if (path.startsWith(workspaceRoot)) return `${path.slice(workspaceRoot.length).replace(/^\//, '').split('/')[0]} (the blog)`;
+  if (path.startsWith(workspaceRoot))
+    return `${path.slice(workspaceRoot.length).replace(/^\//, '').split('/')[0]} (the blog)`;
   // Native code (writev, fdatasync…) and the VM's own entries ((garbage collector), (program)).
   return path === '' ? functionName || '(native)' : path;
 }

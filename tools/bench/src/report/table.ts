@@ -43,7 +43,12 @@ function formatMet(metric: ReportedMetric): string {
 export function renderTable(metrics: readonly ReportedMetric[]): string {
   return markdownTable(
     ['Metric', 'Measured', 'Target', 'Met?'],
-    metrics.map((metric) => [metric.label, formatMeasured(metric), formatGoal(metric.goal, metric.unit), formatMet(metric)]),
+    metrics.map((metric) => [
+      metric.label,
+      formatMeasured(metric),
+      formatGoal(metric.goal, metric.unit),
+      formatMet(metric),
+    ]),
   );
 }
 
@@ -56,8 +61,11 @@ export function renderChecks(checks: readonly Check[]): string {
 
 export function markdownTable(header: string[], rows: string[][]): string {
   const escape = (cell: string) => cell.replace(/\|/g, '\\|');
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => escape(row[column] ?? '').length)));
-  const line = (cells: string[]) => `| ${cells.map((cell, column) => escape(cell).padEnd(widths[column] ?? 0)).join(' | ')} |`;
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => escape(row[column] ?? '').length)),
+  );
+  const line = (cells: string[]) =>
+    `| ${cells.map((cell, column) => escape(cell).padEnd(widths[column] ?? 0)).join(' | ')} |`;
   const rule = `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`;
   return [line(header), rule, ...rows.map(line)].join('\n');
 }

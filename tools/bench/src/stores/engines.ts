@@ -50,15 +50,22 @@ class SqliteEngine implements StoreEngine {
     `);
     this.statements = {
       post: this.db.prepare<[string, string, number]>('INSERT OR IGNORE INTO posts (id, title, seq) VALUES (?, ?, ?)'),
-      comment: this.db.prepare<[string, string, string, string, number]>('INSERT OR IGNORE INTO comments (id, post_id, content, status, seq) VALUES (?, ?, ?, ?, ?)'),
+      comment: this.db.prepare<[string, string, string, string, number]>(
+        'INSERT OR IGNORE INTO comments (id, post_id, content, status, seq) VALUES (?, ?, ?, ?, ?)',
+      ),
       update: this.db.prepare<[string, string]>('UPDATE comments SET status = ? WHERE id = ?'),
-      newestPosts: this.db.prepare<[number], { id: string; title: string }>('SELECT id, title FROM posts ORDER BY seq DESC LIMIT ?'),
-      newestComments: this.db.prepare<[string, number], { id: string; content: string; status: string }>('SELECT id, content, status FROM comments WHERE post_id = ? ORDER BY seq DESC LIMIT ?'),
+      newestPosts: this.db.prepare<[number], { id: string; title: string }>(
+        'SELECT id, title FROM posts ORDER BY seq DESC LIMIT ?',
+      ),
+      newestComments: this.db.prepare<[string, number], { id: string; content: string; status: string }>(
+        'SELECT id, content, status FROM comments WHERE post_id = ? ORDER BY seq DESC LIMIT ?',
+      ),
     };
     this.inTransaction = this.db.transaction((events: readonly StoreEvent[]) => {
       for (const { type, seq, data } of events) {
         if (type === 'PostCreated') this.statements.post.run(data.id, data.title ?? '', seq);
-        else if (type === 'CommentCreated') this.statements.comment.run(data.id, data.postId ?? '', data.content ?? '', data.status ?? '', seq);
+        else if (type === 'CommentCreated')
+          this.statements.comment.run(data.id, data.postId ?? '', data.content ?? '', data.status ?? '', seq);
         else if (type === 'CommentUpdated') this.statements.update.run(data.status ?? '', data.id);
       }
     });
@@ -102,7 +109,11 @@ class LmdbEngine implements StoreEngine {
         } else if (type === 'CommentCreated') {
           if (this.db.get(['comment-id', data.id]) !== undefined) continue;
           this.db.putSync(['comment-id', data.id], [data.postId, seq]);
-          this.db.putSync(['comment', data.postId ?? '', seq], { id: data.id, content: data.content, status: data.status });
+          this.db.putSync(['comment', data.postId ?? '', seq], {
+            id: data.id,
+            content: data.content,
+            status: data.status,
+          });
         } else if (type === 'CommentUpdated') {
           const at = this.db.get(['comment-id', data.id]) as [string, number] | undefined;
           if (!at) continue;
@@ -117,10 +128,21 @@ class LmdbEngine implements StoreEngine {
   firstPage(): { posts: number; comments: number } {
     let posts = 0;
     let comments = 0;
-    for (const { value } of this.db.getRange({ start: ['post', Number.MAX_SAFE_INTEGER], end: ['post', 0], reverse: true, limit: PAGE_POSTS })) {
+    for (const { value } of this.db.getRange({
+      start: ['post', Number.MAX_SAFE_INTEGER],
+      end: ['post', 0],
+      reverse: true,
+      limit: PAGE_POSTS,
+    })) {
       posts++;
       const { id } = value as { id: string };
-      for (const _comment of this.db.getRange({ start: ['comment', id, Number.MAX_SAFE_INTEGER], end: ['comment', id, 0], reverse: true, limit: PAGE_COMMENTS })) comments++;
+      for (const _comment of this.db.getRange({
+        start: ['comment', id, Number.MAX_SAFE_INTEGER],
+        end: ['comment', id, 0],
+        reverse: true,
+        limit: PAGE_COMMENTS,
+      }))
+        comments++;
     }
     return { posts, comments };
   }

@@ -22,7 +22,8 @@ export interface EngineResult {
 
 async function main(): Promise<void> {
   const [name, history, dir] = process.argv.slice(2);
-  if (!ENGINES.includes(name as EngineName) || !history || !dir) throw new Error('usage: run-engine <sqlite|lmdb> <history.jsonl> <dir>');
+  if (!ENGINES.includes(name as EngineName) || !history || !dir)
+    throw new Error('usage: run-engine <sqlite|lmdb> <history.jsonl> <dir>');
   const engine = openEngine(name as EngineName, dir);
   let events = 0;
   let applyMs = 0;
@@ -49,7 +50,15 @@ async function main(): Promise<void> {
   }
   engine.close();
   const peakRssMiB = Number(/^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) / 1024;
-  const result: EngineResult = { engine: name as EngineName, events, applyMs, pageMs, peakRssMiB, bytesOnDisk: sizeOf(dir), page };
+  const result: EngineResult = {
+    engine: name as EngineName,
+    events,
+    applyMs,
+    pageMs,
+    peakRssMiB,
+    bytesOnDisk: sizeOf(dir),
+    page,
+  };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 

@@ -14,7 +14,10 @@ describe('bench smoke run of the catch-up phase on the file log and on JetStream
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'bench-catchup-js-'));
-    const profile = { ...SMOKE_PROFILE, catchup: { ...SMOKE_PROFILE.catchup, logs: ['file' as const, 'jetstream' as const] } };
+    const profile = {
+      ...SMOKE_PROFILE,
+      catchup: { ...SMOKE_PROFILE.catchup, logs: ['file' as const, 'jetstream' as const] },
+    };
     report = await runBench({ profile, phases: ['catchup'], logDir: path.join(dir, 'logs') });
   }, 170_000);
   afterAll(() => rm(dir, { recursive: true, force: true }));
@@ -30,7 +33,14 @@ describe('bench smoke run of the catch-up phase on the file log and on JetStream
 
   it('measures the JetStream figures beside the file log ones', () => {
     const value = (key: string) => report.metrics.find((metric) => metric.key === key)?.value;
-    for (const key of ['catchup.2k.ready', 'catchup.2k.jetstream.ready', 'catchup.2k.jetstream.restart-ready', 'catchup.2k.jetstream.publish', 'catchup.2k.jetstream.bus-open', 'catchup.2k.jetstream.get-posts-p99']) {
+    for (const key of [
+      'catchup.2k.ready',
+      'catchup.2k.jetstream.ready',
+      'catchup.2k.jetstream.restart-ready',
+      'catchup.2k.jetstream.publish',
+      'catchup.2k.jetstream.bus-open',
+      'catchup.2k.jetstream.get-posts-p99',
+    ]) {
       expect([key, typeof value(key)]).toEqual([key, 'number']);
     }
   });

@@ -14,7 +14,11 @@ describe('bench smoke run of the JetStream phase', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'bench-jetstream-'));
-    report = await runBench({ profile: SMOKE_PROFILE, phases: ['creates', 'jetstream'], logDir: path.join(dir, 'logs') });
+    report = await runBench({
+      profile: SMOKE_PROFILE,
+      phases: ['creates', 'jetstream'],
+      logDir: path.join(dir, 'logs'),
+    });
   }, 170_000);
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
@@ -25,10 +29,18 @@ describe('bench smoke run of the JetStream phase', () => {
 
   it('measures both side by side: creates at c=50, create→visible, the ratio, and the leader kill', () => {
     const value = (key: string) => report.metrics.find((metric) => metric.key === key)?.value;
-    for (const key of ['creates.c50.rate', 'jetstream.creates.c50.rate', 'jetstream.propagation.p50', 'jetstream.propagation.p99', 'jetstream.leader-kill.max']) {
+    for (const key of [
+      'creates.c50.rate',
+      'jetstream.creates.c50.rate',
+      'jetstream.propagation.p50',
+      'jetstream.propagation.p99',
+      'jetstream.leader-kill.max',
+    ]) {
       expect([key, typeof value(key)]).toEqual([key, 'number']);
     }
-    expect(value('jetstream.creates.ratio')).toBeCloseTo((value('jetstream.creates.c50.rate') as number) / (value('creates.c50.rate') as number));
+    expect(value('jetstream.creates.ratio')).toBeCloseTo(
+      (value('jetstream.creates.c50.rate') as number) / (value('creates.c50.rate') as number),
+    );
     const { jetstream } = report.details;
     expect(jetstream?.creates.verification).toMatchObject({ missing: 0, duplicated: 0, unacknowledged: 0 });
     expect(jetstream?.leaderKill.acknowledged).toBeGreaterThan(0);

@@ -29,9 +29,21 @@ function withLength(max: number, pattern: RegExp, what: string): Rule {
   return (value) => (value.length > max ? `longer than ${max} characters` : pattern.test(value) ? undefined : what);
 }
 
-export const dns1123Label = withLength(63, DNS1123_LABEL, 'not a DNS-1123 label (lower-case letters, digits and "-", starting and ending with a letter or digit)');
-export const dns1123Subdomain = withLength(253, DNS1123_SUBDOMAIN, 'not a DNS-1123 subdomain (lower-case letters, digits, "-" and ".", starting and ending with a letter or digit)');
-export const dns1035Label = withLength(63, DNS1035_LABEL, 'not a DNS-1035 label (lower-case letters, digits and "-", starting with a letter and ending with a letter or digit)');
+export const dns1123Label = withLength(
+  63,
+  DNS1123_LABEL,
+  'not a DNS-1123 label (lower-case letters, digits and "-", starting and ending with a letter or digit)',
+);
+export const dns1123Subdomain = withLength(
+  253,
+  DNS1123_SUBDOMAIN,
+  'not a DNS-1123 subdomain (lower-case letters, digits, "-" and ".", starting and ending with a letter or digit)',
+);
+export const dns1035Label = withLength(
+  63,
+  DNS1035_LABEL,
+  'not a DNS-1035 label (lower-case letters, digits and "-", starting with a letter and ending with a letter or digit)',
+);
 
 /** A label or annotation key: an optional DNS-1123 subdomain prefix and "/", then a name of at most 63 characters. */
 export function qualifiedName(value: string): string | undefined {
@@ -42,28 +54,58 @@ export function qualifiedName(value: string): string | undefined {
     const bad = dns1123Subdomain(prefix);
     if (bad) return `not a qualified name: its prefix "${prefix}" is ${bad}`;
   }
-  return withLength(63, QUALIFIED_NAME, 'not a qualified name (letters, digits, "-", "_" and ".", starting and ending with a letter or digit)')(name ?? '');
+  return withLength(
+    63,
+    QUALIFIED_NAME,
+    'not a qualified name (letters, digits, "-", "_" and ".", starting and ending with a letter or digit)',
+  )(name ?? '');
 }
 
-export const labelValue = withLength(63, LABEL_VALUE, 'not a label value (empty, or letters, digits, "-", "_" and ".", starting and ending with a letter or digit)');
+export const labelValue = withLength(
+  63,
+  LABEL_VALUE,
+  'not a label value (empty, or letters, digits, "-", "_" and ".", starting and ending with a letter or digit)',
+);
 
 /** A container port name, or a port referred to by name: an IANA service name. */
 export function portName(value: string): string | undefined {
   if (value.length > 15) return 'longer than 15 characters';
-  if (!IANA_SERVICE_NAME.test(value)) return 'not an IANA service name (lower-case letters, digits and "-", starting and ending with a letter or digit)';
+  if (!IANA_SERVICE_NAME.test(value))
+    return 'not an IANA service name (lower-case letters, digits and "-", starting and ending with a letter or digit)';
   if (value.includes('--')) return 'not an IANA service name: it has "--"';
   if (!/[a-z]/.test(value)) return 'not an IANA service name: it has no letter';
   return undefined;
 }
 
-export const envVarName = withLength(Infinity, ENV_VAR_NAME, 'not an environment variable name (letters, digits, "_", "-" and ".", not starting with a digit)');
+export const envVarName = withLength(
+  Infinity,
+  ENV_VAR_NAME,
+  'not an environment variable name (letters, digits, "_", "-" and ".", not starting with a digit)',
+);
 
 export function configKey(value: string): string | undefined {
   if (value === '.' || value === '..') return 'is "." or ".."';
   return withLength(253, CONFIG_KEY, 'not a ConfigMap or Secret key (letters, digits, "-", "_" and ".")')(value);
 }
 
-const SUFFIX_FACTORS: Record<string, number> = { n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
+const SUFFIX_FACTORS: Record<string, number> = {
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
 
 /** A resource quantity (`250m`, `256Mi`, `1e3`) as a number, or undefined when it is not one. */
 export function quantityValue(value: string): number | undefined {
@@ -98,7 +140,14 @@ function isStringMap(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function checkMapKeysAndValues(map: unknown, where: string, keyRule: Rule, valueRule: Rule | undefined, what: string, problems: string[]): void {
+function checkMapKeysAndValues(
+  map: unknown,
+  where: string,
+  keyRule: Rule,
+  valueRule: Rule | undefined,
+  what: string,
+  problems: string[],
+): void {
   if (!isStringMap(map)) return;
   for (const [key, value] of Object.entries(map)) {
     const badKey = keyRule(key);
@@ -124,10 +173,12 @@ function checkLabelsAndAnnotations(object: unknown, where: string, path: string,
   if (!isStringMap(object)) return;
   for (const [key, value] of Object.entries(object)) {
     const at = path === '' ? key : `${path}.${key}`;
-    if ((key === 'labels' && path.endsWith('metadata')) || LABEL_MAPS.has(key)) checkMapKeysAndValues(value, `${where} ${at}`, qualifiedName, labelValue, 'label', problems);
+    if ((key === 'labels' && path.endsWith('metadata')) || LABEL_MAPS.has(key))
+      checkMapKeysAndValues(value, `${where} ${at}`, qualifiedName, labelValue, 'label', problems);
     else if (key === 'annotations' && path.endsWith('metadata')) {
       checkMapKeysAndValues(value, `${where} ${at}`, qualifiedName, undefined, 'annotation', problems);
-      if (isStringMap(value) && Buffer.byteLength(JSON.stringify(value)) > 256 * 1024) problems.push(`${where} ${at}: the annotations are larger than 256 KiB`);
+      if (isStringMap(value) && Buffer.byteLength(JSON.stringify(value)) > 256 * 1024)
+        problems.push(`${where} ${at}: the annotations are larger than 256 KiB`);
     } else if (key === 'matchExpressions' && Array.isArray(value)) {
       value.forEach((expression: unknown, index) => {
         if (!isStringMap(expression)) return;
@@ -140,7 +191,11 @@ function checkLabelsAndAnnotations(object: unknown, where: string, path: string,
       });
     } else checkLabelsAndAnnotations(value, where, at, problems);
   }
-  if (path === 'spec' && isStringMap(object.selector) && Object.values(object.selector).every((v) => typeof v === 'string')) {
+  if (
+    path === 'spec' &&
+    isStringMap(object.selector) &&
+    Object.values(object.selector).every((v) => typeof v === 'string')
+  ) {
     checkMapKeysAndValues(object.selector, `${where} spec.selector`, qualifiedName, labelValue, 'label', problems);
   }
 }
@@ -164,20 +219,36 @@ type Handler = NonNullable<NonNullable<IContainer['lifecycle']>['preStop']>;
 const PROBE_HANDLERS = ['exec', 'httpGet', 'tcpSocket', 'grpc'] as const;
 const LIFECYCLE_HANDLERS = ['exec', 'httpGet', 'tcpSocket', 'sleep'] as const;
 
-function checkPort(port: number | string | undefined, where: string, named: ReadonlySet<string> | undefined, problems: string[]): void {
+function checkPort(
+  port: number | string | undefined,
+  where: string,
+  named: ReadonlySet<string> | undefined,
+  problems: string[],
+): void {
   if (port === undefined) return;
   if (typeof port === 'number') {
-    if (!Number.isInteger(port) || port < 1 || port > 65535) problems.push(`${where}: port ${port} is not between 1 and 65535`);
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      problems.push(`${where}: port ${port} is not between 1 and 65535`);
     return;
   }
   const bad = portName(port);
   if (bad) problems.push(`${where}: port name "${port}" is ${bad}`);
-  else if (named && !named.has(port)) problems.push(`${where}: port "${port}" is not a named port of the container (${[...named].join(', ') || 'none'})`);
+  else if (named && !named.has(port))
+    problems.push(`${where}: port "${port}" is not a named port of the container (${[...named].join(', ') || 'none'})`);
 }
 
-function checkHandler(handler: Probe | Handler, kinds: readonly string[], where: string, named: ReadonlySet<string>, problems: string[]): void {
+function checkHandler(
+  handler: Probe | Handler,
+  kinds: readonly string[],
+  where: string,
+  named: ReadonlySet<string>,
+  problems: string[],
+): void {
   const set = kinds.filter((kind) => (handler as Record<string, unknown>)[kind] !== undefined);
-  if (set.length !== 1) problems.push(`${where}: ${set.length === 0 ? 'no handler' : `${set.length} handlers (${set.join(', ')})`}, expected exactly one of ${kinds.join(', ')}`);
+  if (set.length !== 1)
+    problems.push(
+      `${where}: ${set.length === 0 ? 'no handler' : `${set.length} handlers (${set.join(', ')})`}, expected exactly one of ${kinds.join(', ')}`,
+    );
   checkPort(handler.httpGet?.port, `${where} httpGet`, named, problems);
   checkPort(handler.tcpSocket?.port, `${where} tcpSocket`, named, problems);
 }
@@ -187,15 +258,24 @@ type Quantities = NonNullable<NonNullable<IContainer['resources']>['limits']>;
 function checkResources(container: IContainer, where: string, problems: string[]): void {
   const requests: Quantities = container.resources?.requests ?? {};
   const limits: Quantities = container.resources?.limits ?? {};
-  for (const [kind, map] of [['requests', requests], ['limits', limits]] as const) {
+  for (const [kind, map] of [
+    ['requests', requests],
+    ['limits', limits],
+  ] as const) {
     for (const [resource, quantity] of Object.entries(map)) {
-      if (quantityValue(String(quantity)) === undefined) problems.push(`${where}: resources.${kind}.${resource} "${String(quantity)}" is not a quantity (e.g. 250m, 128Mi, 1Gi)`);
+      if (quantityValue(String(quantity)) === undefined)
+        problems.push(
+          `${where}: resources.${kind}.${resource} "${String(quantity)}" is not a quantity (e.g. 250m, 128Mi, 1Gi)`,
+        );
     }
   }
   for (const [resource, request] of Object.entries(requests)) {
     const limit = limits[resource];
     const [r, l] = [quantityValue(String(request)), limit === undefined ? undefined : quantityValue(String(limit))];
-    if (r !== undefined && l !== undefined && r > l) problems.push(`${where}: resources.requests.${resource} ${String(request)} is more than its limit ${String(limit)}`);
+    if (r !== undefined && l !== undefined && r > l)
+      problems.push(
+        `${where}: resources.requests.${resource} ${String(request)} is more than its limit ${String(limit)}`,
+      );
   }
 }
 
@@ -233,17 +313,25 @@ function checkContainer(container: IContainer, where: string, problems: string[]
 function checkWorkloads(manifests: readonly Manifest[], problems: string[]): void {
   for (const workload of workloads(manifests)) {
     const where = label(workload.manifest);
-    for (const container of workload.containers) checkContainer(container, `${where} container ${container.name}`, problems);
+    for (const container of workload.containers)
+      checkContainer(container, `${where} container ${container.name}`, problems);
     for (const volume of workload.pod.volumes ?? []) {
       const bad = dns1123Label(volume.name);
       if (bad) problems.push(`${where}: volume name "${volume.name}" is ${bad}`);
       const size = volume.emptyDir?.sizeLimit;
-      if (size !== undefined && quantityValue(String(size)) === undefined) problems.push(`${where}: volume ${volume.name}: emptyDir.sizeLimit "${String(size)}" is not a quantity`);
+      if (size !== undefined && quantityValue(String(size)) === undefined)
+        problems.push(`${where}: volume ${volume.name}: emptyDir.sizeLimit "${String(size)}" is not a quantity`);
     }
-    const claims = workload.kind === 'StatefulSet' ? (typedOf([workload.manifest], 'StatefulSet', workload.name).spec?.volumeClaimTemplates ?? []) : [];
+    const claims =
+      workload.kind === 'StatefulSet'
+        ? (typedOf([workload.manifest], 'StatefulSet', workload.name).spec?.volumeClaimTemplates ?? [])
+        : [];
     for (const claim of claims) {
       const storage = claim.spec?.resources?.requests?.storage;
-      if (storage !== undefined && quantityValue(String(storage)) === undefined) problems.push(`${where}: volumeClaimTemplate ${claim.metadata?.name ?? ''}: storage "${String(storage)}" is not a quantity`);
+      if (storage !== undefined && quantityValue(String(storage)) === undefined)
+        problems.push(
+          `${where}: volumeClaimTemplate ${claim.metadata?.name ?? ''}: storage "${String(storage)}" is not a quantity`,
+        );
     }
   }
 }
@@ -270,7 +358,10 @@ function checkServicePorts(manifests: readonly Manifest[], problems: string[]): 
 
 function checkConfigKeys(manifests: readonly Manifest[], problems: string[]): void {
   const maps = [
-    ...ofKind(manifests, 'ConfigMap').map((m) => ({ m, fields: { data: m.typed.data, binaryData: m.typed.binaryData } })),
+    ...ofKind(manifests, 'ConfigMap').map((m) => ({
+      m,
+      fields: { data: m.typed.data, binaryData: m.typed.binaryData },
+    })),
     ...ofKind(manifests, 'Secret').map((m) => ({ m, fields: { data: m.typed.data, stringData: m.typed.stringData } })),
   ];
   for (const { m, fields } of maps) {
@@ -292,9 +383,15 @@ function checkIngresses(manifests: readonly Manifest[], problems: string[]): voi
       (rule.http?.paths ?? []).forEach((path, p) => {
         const value = path.path ?? '';
         const at = `${where}.http.paths[${p}] (${path.pathType} ${value})`;
-        if (!['Exact', 'Prefix', 'ImplementationSpecific'].includes(path.pathType)) problems.push(`${at}: pathType is not Exact, Prefix or ImplementationSpecific`);
+        if (!['Exact', 'Prefix', 'ImplementationSpecific'].includes(path.pathType))
+          problems.push(`${at}: pathType is not Exact, Prefix or ImplementationSpecific`);
         // Only ImplementationSpecific leaves the path's meaning to the controller (e.g. a regex for ingress-nginx).
-        const bad = path.pathType === 'ImplementationSpecific' ? (value === '' || value.startsWith('/') ? undefined : NOT_ABSOLUTE) : plainPath(value);
+        const bad =
+          path.pathType === 'ImplementationSpecific'
+            ? value === '' || value.startsWith('/')
+              ? undefined
+              : NOT_ABSOLUTE
+            : plainPath(value);
         if (bad) problems.push(`${at}: the path ${bad}`);
         const service = path.backend.service;
         const badService = service ? dns1035Label(service.name) : undefined;
@@ -315,19 +412,22 @@ function checkHttpRoutes(manifests: readonly Manifest[], problems: string[]): vo
       (rule.matches ?? []).forEach((match, m) => {
         const { type = 'PathPrefix', value = '/' } = match.path ?? {};
         const at = `${label(route)} spec.rules[${r}].matches[${m}].path (${type} ${value})`;
-        const bad = type === 'RegularExpression' ? (value.startsWith('/') ? undefined : NOT_ABSOLUTE) : plainPath(value, ['#']);
+        const bad =
+          type === 'RegularExpression' ? (value.startsWith('/') ? undefined : NOT_ABSOLUTE) : plainPath(value, ['#']);
         if (bad) problems.push(`${at}: the path ${bad}`);
       });
       (rule.backendRefs ?? []).forEach((ref, b) => {
         const bad = (ref.kind ?? 'Service') === 'Service' ? dns1035Label(ref.name) : undefined;
-        if (bad) problems.push(`${label(route)} spec.rules[${r}].backendRefs[${b}]: Service name "${ref.name}" is ${bad}`);
+        if (bad)
+          problems.push(`${label(route)} spec.rules[${r}].backendRefs[${b}]: Service name "${ref.name}" is ${bad}`);
       });
     });
   }
   for (const gateway of ofKind(manifests, 'Gateway')) {
     for (const listener of gateway.typed.spec?.listeners ?? []) {
       const bad = listener.hostname === undefined ? undefined : hostName(listener.hostname);
-      if (bad) problems.push(`${label(gateway)}: listener ${listener.name}: hostname "${listener.hostname ?? ''}" is ${bad}`);
+      if (bad)
+        problems.push(`${label(gateway)}: listener ${listener.name}: hostname "${listener.hostname ?? ''}" is ${bad}`);
     }
   }
 }

@@ -7,8 +7,23 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { minimatch } from 'minimatch';
-import { isNonRootUser, isNumericUser, parseDockerfile, stageConfig, type Stage, type StageConfig } from '../dockerfile';
-import { containersRunning, label, imageRepository, workloads, type IContainer, type Manifest, type Workload } from '../manifests';
+import {
+  isNonRootUser,
+  isNumericUser,
+  parseDockerfile,
+  stageConfig,
+  type Stage,
+  type StageConfig,
+} from '../dockerfile';
+import {
+  containersRunning,
+  label,
+  imageRepository,
+  workloads,
+  type IContainer,
+  type Manifest,
+  type Workload,
+} from '../manifests';
 import type { RepoView } from '../repo';
 import { applyJsonPatch, dockerArtifacts, joinRelative, type DockerArtifact, type SkaffoldConfig } from '../skaffold';
 
@@ -27,28 +42,48 @@ export function checkImagesMatchArtifacts(manifests: readonly Manifest[], config
     for (const container of workload.containers) {
       const image = container.image === undefined ? undefined : imageRepository(container.image);
       if (image === undefined) problems.push(`${label(workload.manifest)} container ${container.name}: no image`);
-      else if (!artifactImages.has(image)) problems.push(`${label(workload.manifest)} container ${container.name}: image ${container.image ?? ''} is not built by skaffold.yaml (no artifact ${image})`);
-      else if (image !== container.image) problems.push(`${label(workload.manifest)} container ${container.name}: image ${container.image ?? ''} has a tag or digest; skaffold sets it, leave it out`);
+      else if (!artifactImages.has(image))
+        problems.push(
+          `${label(workload.manifest)} container ${container.name}: image ${container.image ?? ''} is not built by skaffold.yaml (no artifact ${image})`,
+        );
+      else if (image !== container.image)
+        problems.push(
+          `${label(workload.manifest)} container ${container.name}: image ${container.image ?? ''} has a tag or digest; skaffold sets it, leave it out`,
+        );
     }
   }
   const seen = new Set<string>();
   for (const artifact of artifacts) {
-    if (seen.has(artifact.image)) problems.push(`skaffold.yaml build.artifacts[${artifact.index}]: image ${artifact.image} is built twice`);
+    if (seen.has(artifact.image))
+      problems.push(`skaffold.yaml build.artifacts[${artifact.index}]: image ${artifact.image} is built twice`);
     seen.add(artifact.image);
-    if (containersRunning(all, artifact.image).length === 0) problems.push(`skaffold.yaml build.artifacts[${artifact.index}]: image ${artifact.image} is used by no manifest`);
+    if (containersRunning(all, artifact.image).length === 0)
+      problems.push(`skaffold.yaml build.artifacts[${artifact.index}]: image ${artifact.image} is used by no manifest`);
   }
   return problems;
 }
 
 /** The artifacts as each profile builds them (profile undefined = the default config). */
-export function artifactsPerProfile(config: SkaffoldConfig): { profile: string | undefined; artifacts: DockerArtifact[]; problems: string[] }[] {
-  const result: { profile: string | undefined; artifacts: DockerArtifact[]; problems: string[] }[] = [{ profile: undefined, artifacts: dockerArtifacts(config), problems: [] }];
+export function artifactsPerProfile(
+  config: SkaffoldConfig,
+): { profile: string | undefined; artifacts: DockerArtifact[]; problems: string[] }[] {
+  const result: { profile: string | undefined; artifacts: DockerArtifact[]; problems: string[] }[] = [
+    { profile: undefined, artifacts: dockerArtifacts(config), problems: [] },
+  ];
   for (const profile of config.profiles ?? []) {
     const name = typeof profile.name === 'string' ? profile.name : '<unnamed>';
     try {
-      result.push({ profile: name, artifacts: dockerArtifacts(applyJsonPatch(config, profile.patches ?? [])), problems: [] });
+      result.push({
+        profile: name,
+        artifacts: dockerArtifacts(applyJsonPatch(config, profile.patches ?? [])),
+        problems: [],
+      });
     } catch (error) {
-      result.push({ profile: name, artifacts: [], problems: [`skaffold.yaml profile ${name}: its patches do not apply: ${(error as Error).message}`] });
+      result.push({
+        profile: name,
+        artifacts: [],
+        problems: [`skaffold.yaml profile ${name}: its patches do not apply: ${(error as Error).message}`],
+      });
     }
   }
   return result;
@@ -58,11 +93,13 @@ export function artifactsPerProfile(config: SkaffoldConfig): { profile: string |
 export function checkArtifactDockerfiles(config: SkaffoldConfig, repo: RepoView): string[] {
   const problems: string[] = [];
   (config.build?.artifacts ?? []).forEach((artifact, i) => {
-    if (!artifact.docker) problems.push(`skaffold.yaml build.artifacts[${i}]: not a docker artifact (the checks expect docker builds)`);
+    if (!artifact.docker)
+      problems.push(`skaffold.yaml build.artifacts[${i}]: not a docker artifact (the checks expect docker builds)`);
   });
   for (const { profile, artifacts, problems: patchProblems } of artifactsPerProfile(config)) {
     problems.push(...patchProblems);
-    const where = (artifact: DockerArtifact) => `skaffold.yaml${profile ? ` (profile ${profile})` : ''} build.artifacts[${artifact.index}] ${artifact.image}`;
+    const where = (artifact: DockerArtifact) =>
+      `skaffold.yaml${profile ? ` (profile ${profile})` : ''} build.artifacts[${artifact.index}] ${artifact.image}`;
     for (const artifact of artifacts) {
       if (!repo.isDirectory(artifact.context)) {
         problems.push(`${where(artifact)}: context ${artifact.context} is not a folder`);
@@ -73,8 +110,10 @@ export function checkArtifactDockerfiles(config: SkaffoldConfig, repo: RepoView)
         problems.push(`${where(artifact)}: dockerfile ${artifact.dockerfile} does not exist`);
         continue;
       }
-      if (artifact.target === undefined) problems.push(`${where(artifact)}: no docker.target: the last stage of ${artifact.dockerfile} would be built`);
-      else if (!parseDockerfile(text).some((stage) => stage.name === artifact.target?.toLowerCase())) problems.push(`${where(artifact)}: ${artifact.dockerfile} has no stage "${artifact.target}"`);
+      if (artifact.target === undefined)
+        problems.push(`${where(artifact)}: no docker.target: the last stage of ${artifact.dockerfile} would be built`);
+      else if (!parseDockerfile(text).some((stage) => stage.name === artifact.target?.toLowerCase()))
+        problems.push(`${where(artifact)}: ${artifact.dockerfile} has no stage "${artifact.target}"`);
     }
   }
   return problems;
@@ -97,7 +136,10 @@ export function checkSyncRules(config: SkaffoldConfig, manifests: readonly Manif
         return;
       }
       const src = rule.src;
-      if (!files.some((file) => minimatch(file, src))) problems.push(`${at}: src "${src}" matches no file in the build context ${artifact.context} (after .dockerignore)`);
+      if (!files.some((file) => minimatch(file, src)))
+        problems.push(
+          `${at}: src "${src}" matches no file in the build context ${artifact.context} (after .dockerignore)`,
+        );
       if (typeof rule.dest !== 'string' || !rule.dest.startsWith('/')) {
         problems.push(`${at}: dest ${JSON.stringify(rule.dest)} is not an absolute path`);
         return;
@@ -105,7 +147,9 @@ export function checkSyncRules(config: SkaffoldConfig, manifests: readonly Manif
       const dest = rule.dest;
       for (const { workload, container } of containersRunning(all, artifact.image)) {
         if (!isWritableIn(workload, container, dest)) {
-          problems.push(`${at}: dest ${dest} is not on a writable emptyDir mount of ${workload.kind}/${workload.name} container ${container.name} (its root filesystem is read-only)`);
+          problems.push(
+            `${at}: dest ${dest} is not on a writable emptyDir mount of ${workload.kind}/${workload.name} container ${container.name} (its root filesystem is read-only)`,
+          );
         }
       }
     });
@@ -118,7 +162,9 @@ function isWritableIn(workload: Workload, container: IContainer, target: string)
   return (container.volumeMounts ?? []).some((mount) => {
     const volume = (workload.pod.volumes ?? []).find((v) => v.name === mount.name);
     const mountPath = mount.mountPath.replace(/\/+$/, '');
-    return !mount.readOnly && volume?.emptyDir !== undefined && (target === mountPath || target.startsWith(`${mountPath}/`));
+    return (
+      !mount.readOnly && volume?.emptyDir !== undefined && (target === mountPath || target.startsWith(`${mountPath}/`))
+    );
   });
 }
 
@@ -133,7 +179,13 @@ function stagesOf(artifact: DockerArtifact, repo: RepoView): Stage[] | undefined
 }
 
 function portsOf(containers: readonly IContainer[]): string[] {
-  return [...new Set(containers.flatMap((container) => (container.ports ?? []).map((port) => `${port.containerPort}/${(port.protocol ?? 'TCP').toLowerCase()}`)))].sort();
+  return [
+    ...new Set(
+      containers.flatMap((container) =>
+        (container.ports ?? []).map((port) => `${port.containerPort}/${(port.protocol ?? 'TCP').toLowerCase()}`),
+      ),
+    ),
+  ].sort();
 }
 
 /** A path inside the image: absolute, or relative to the stage's WORKDIR. */
@@ -147,7 +199,11 @@ function inImage(config: StageConfig, file: string): string {
  * runAsUser in the pod, else the kubelet cannot verify runAsNonRoot); CMD is in exec form; production's
  * CMD is `node <the workspace's main>`, a file the stage copies in.
  */
-export function checkDockerfileStages(config: SkaffoldConfig, manifests: readonly Manifest[], repo: RepoView): string[] {
+export function checkDockerfileStages(
+  config: SkaffoldConfig,
+  manifests: readonly Manifest[],
+  repo: RepoView,
+): string[] {
   const problems: string[] = [];
   const all = workloads(manifests);
   for (const artifact of dockerArtifacts(config)) {
@@ -155,7 +211,10 @@ export function checkDockerfileStages(config: SkaffoldConfig, manifests: readonl
     if (!stages) continue; // reported by checkArtifactDockerfiles
     const running = containersRunning(all, artifact.image);
     const last = stages.at(-1);
-    if (last && last.name !== PRODUCTION_STAGE) problems.push(`${artifact.dockerfile}: the last stage is ${last.name ?? 'unnamed'}, not ${PRODUCTION_STAGE}: a docker build without --target would not build the production image`);
+    if (last && last.name !== PRODUCTION_STAGE)
+      problems.push(
+        `${artifact.dockerfile}: the last stage is ${last.name ?? 'unnamed'}, not ${PRODUCTION_STAGE}: a docker build without --target would not build the production image`,
+      );
     for (const stageName of [DEV_STAGE, PRODUCTION_STAGE]) {
       const at = `${artifact.dockerfile} stage ${stageName}`;
       const stage = stageConfig(stages, stageName);
@@ -165,32 +224,55 @@ export function checkDockerfileStages(config: SkaffoldConfig, manifests: readonl
       }
       const expected = portsOf(running.map(({ container }) => container));
       if (running.length > 0 && stage.exposed.join(' ') !== expected.join(' ')) {
-        problems.push(`${at}: EXPOSE ${stage.exposed.join(' ') || '(none)'} but the pods running ${artifact.image} listen on ${expected.join(' ') || '(no containerPort)'}`);
+        problems.push(
+          `${at}: EXPOSE ${stage.exposed.join(' ') || '(none)'} but the pods running ${artifact.image} listen on ${expected.join(' ') || '(no containerPort)'}`,
+        );
       }
-      if (!isNonRootUser(stage.user)) problems.push(`${at}: runs as ${stage.user ?? 'the base image user (root)'}: add USER node (uid 1000, as the pods' runAsUser)`);
-      else if (!IMAGE_USERS.includes(stage.user?.split(':')[0] ?? '')) problems.push(`${at}: USER ${stage.user ?? ''}: expected node or 1000 (the node image's unprivileged user, the pods' runAsUser)`);
+      if (!isNonRootUser(stage.user))
+        problems.push(
+          `${at}: runs as ${stage.user ?? 'the base image user (root)'}: add USER node (uid 1000, as the pods' runAsUser)`,
+        );
+      else if (!IMAGE_USERS.includes(stage.user?.split(':')[0] ?? ''))
+        problems.push(
+          `${at}: USER ${stage.user ?? ''}: expected node or 1000 (the node image's unprivileged user, the pods' runAsUser)`,
+        );
       else if (!isNumericUser(stage.user)) {
         for (const { workload, container } of running) {
           const runAsUser = container.securityContext?.runAsUser ?? workload.pod.securityContext?.runAsUser;
           const runAsNonRoot = container.securityContext?.runAsNonRoot ?? workload.pod.securityContext?.runAsNonRoot;
           if (runAsNonRoot === true && (runAsUser === undefined || runAsUser === 0)) {
-            problems.push(`${at}: USER ${stage.user} is not numeric and ${workload.kind}/${workload.name} sets runAsNonRoot without a numeric runAsUser: the kubelet refuses to start it ("cannot verify user is non-root")`);
+            problems.push(
+              `${at}: USER ${stage.user} is not numeric and ${workload.kind}/${workload.name} sets runAsNonRoot without a numeric runAsUser: the kubelet refuses to start it ("cannot verify user is non-root")`,
+            );
           }
         }
       }
-      if (stage.entrypoint && stage.entrypoint.form !== 'exec') problems.push(`${at}: ENTRYPOINT is in shell form: signals would go to /bin/sh, not the service`);
+      if (stage.entrypoint && stage.entrypoint.form !== 'exec')
+        problems.push(`${at}: ENTRYPOINT is in shell form: signals would go to /bin/sh, not the service`);
       if (!stage.cmd) problems.push(`${at}: no CMD`);
-      else if (stage.cmd.form !== 'exec') problems.push(`${at}: CMD is in shell form (${stage.cmd.command}): use the JSON exec form so that SIGTERM reaches the process`);
-      else if (stageName === PRODUCTION_STAGE) problems.push(...checkProductionCommand(artifact, stage, stage.cmd.argv, repo));
+      else if (stage.cmd.form !== 'exec')
+        problems.push(
+          `${at}: CMD is in shell form (${stage.cmd.command}): use the JSON exec form so that SIGTERM reaches the process`,
+        );
+      else if (stageName === PRODUCTION_STAGE)
+        problems.push(...checkProductionCommand(artifact, stage, stage.cmd.argv, repo));
     }
   }
   return problems;
 }
 
-function checkProductionCommand(artifact: DockerArtifact, config: StageConfig, argv: string[], repo: RepoView): string[] {
+function checkProductionCommand(
+  artifact: DockerArtifact,
+  config: StageConfig,
+  argv: string[],
+  repo: RepoView,
+): string[] {
   const at = `${artifact.dockerfile} stage ${PRODUCTION_STAGE}`;
   const [program, script] = argv;
-  if (program !== 'node') return [`${at}: CMD ${JSON.stringify(argv)} does not run node directly (npm/sh would stand between the service and SIGTERM)`];
+  if (program !== 'node')
+    return [
+      `${at}: CMD ${JSON.stringify(argv)} does not run node directly (npm/sh would stand between the service and SIGTERM)`,
+    ];
   if (script === undefined) return [`${at}: CMD ${JSON.stringify(argv)} names no script`];
   const problems: string[] = [];
   const workspace = workspaceOf(artifact);
@@ -198,15 +280,24 @@ function checkProductionCommand(artifact: DockerArtifact, config: StageConfig, a
   const main = packageText === undefined ? undefined : (JSON.parse(packageText) as { main?: unknown }).main;
   if (typeof main === 'string') {
     const expected = inImage(config, joinRelative(workspace, main));
-    if (inImage(config, script) !== expected) problems.push(`${at}: CMD runs ${script}, but ${workspace}/package.json's main is ${main} (${expected} in the image)`);
+    if (inImage(config, script) !== expected)
+      problems.push(
+        `${at}: CMD runs ${script}, but ${workspace}/package.json's main is ${main} (${expected} in the image)`,
+      );
   }
   // What each COPY puts where: a folder (a context folder, or anything from another stage) lands at its
   // destination; a file lands at the destination, or inside it when the destination ends with /.
   const scriptInImage = inImage(config, script);
   const copied = config.copies.some(({ from, sources, destination }) =>
     sources.some((source) => {
-      const folder = from !== undefined || source.endsWith('/') || repo.isDirectory(joinRelative(artifact.context, source));
-      const landsAt = inImage(config, !folder && (destination.endsWith('/') || sources.length > 1) ? `${destination}/${path.posix.basename(source)}` : destination).replace(/\/+$/, '');
+      const folder =
+        from !== undefined || source.endsWith('/') || repo.isDirectory(joinRelative(artifact.context, source));
+      const landsAt = inImage(
+        config,
+        !folder && (destination.endsWith('/') || sources.length > 1)
+          ? `${destination}/${path.posix.basename(source)}`
+          : destination,
+      ).replace(/\/+$/, '');
       return scriptInImage === landsAt || (folder && scriptInImage.startsWith(`${landsAt}/`));
     }),
   );
@@ -218,7 +309,9 @@ function checkProductionCommand(artifact: DockerArtifact, config: StageConfig, a
 export function nestedPackages(lockfileText: string, workspaces: readonly string[]): string[] {
   const lock = JSON.parse(lockfileText) as { packages?: Record<string, { link?: boolean }> };
   return Object.entries(lock.packages ?? {})
-    .filter(([key, entry]) => !entry.link && workspaces.some((workspace) => key.startsWith(`${workspace}/node_modules/`)))
+    .filter(
+      ([key, entry]) => !entry.link && workspaces.some((workspace) => key.startsWith(`${workspace}/node_modules/`)),
+    )
     .map(([key]) => key)
     .sort();
 }
@@ -235,7 +328,12 @@ function copiedProgram(config: StageConfig, artifact: DockerArtifact, program: s
       if (sources.length !== 1) continue;
       const source = sources[0] ?? '';
       const target = destination.endsWith('/') ? `${destination}${path.posix.basename(source)}` : destination;
-      if (target === program || (!program.includes('/') && path.posix.basename(target) === program) || inImage(linkConfig, target) === program) return joinRelative(artifact.context, source);
+      if (
+        target === program ||
+        (!program.includes('/') && path.posix.basename(target) === program) ||
+        inImage(linkConfig, target) === program
+      )
+        return joinRelative(artifact.context, source);
     }
   }
   return undefined;
@@ -268,7 +366,8 @@ export function checkDevEntrypoints(config: SkaffoldConfig, repo: RepoView): str
     }
     if (!repo.isExecutable(script)) problems.push(`${at}: the file is not executable (chmod +x; COPY keeps the mode)`);
     const folder = args[0];
-    if (!text.includes('/tmp/dev') || folder === undefined || lockfile === undefined || dev.workdir !== '/app') continue;
+    if (!text.includes('/tmp/dev') || folder === undefined || lockfile === undefined || dev.workdir !== '/app')
+      continue;
     const nested = nestedPackages(lockfile, [folder, 'common']);
     problems.push(...simulateDevScript(at, text, { artifact, dev, repo, folder, nested }));
   }
@@ -310,7 +409,8 @@ function buildAppModel(app: string, { artifact, dev, repo, nested }: DevModel): 
             writeFileSync(destination, repo.readFile(inContext) ?? '');
           }
         } else {
-          const file = destination.endsWith('/') || sources.length > 1 ? path.join(base, path.posix.basename(source)) : base;
+          const file =
+            destination.endsWith('/') || sources.length > 1 ? path.join(base, path.posix.basename(source)) : base;
           mkdirSync(path.dirname(file), { recursive: true });
           writeFileSync(file, '');
         }
@@ -338,20 +438,33 @@ function simulateDevScript(at: string, script: string, model: DevModel): string[
     const dev = path.join(sandbox, 'dev');
     buildAppModel(app, model);
     // /app and /tmp/dev wherever they appear as paths (also in ${var#/app/}), in one pass.
-    const relocated = script.replace(/(?<![\w.-])(\/tmp\/dev|\/app)(?![\w.-])/g, (match) => (match === '/app' ? app : dev));
+    const relocated = script.replace(/(?<![\w.-])(\/tmp\/dev|\/app)(?![\w.-])/g, (match) =>
+      match === '/app' ? app : dev,
+    );
     writeFileSync(path.join(sandbox, 'entry.sh'), relocated);
     // Run it with the interpreter its shebang names, as the image does.
     const interpreter = /^#!\s*(\S+)/.exec(script)?.[1] ?? '/bin/sh';
-    const run = spawnSync(interpreter, [path.join(sandbox, 'entry.sh'), model.folder, 'true'], { cwd: sandbox, encoding: 'utf8', timeout: 20_000 });
-    if (run.error || run.status !== 0) return [`${at}: could not run it against a model of the image: ${run.error?.message ?? `exit status ${String(run.status)} ${run.stderr.trim()}`.trim()}`];
+    const run = spawnSync(interpreter, [path.join(sandbox, 'entry.sh'), model.folder, 'true'], {
+      cwd: sandbox,
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    if (run.error || run.status !== 0)
+      return [
+        `${at}: could not run it against a model of the image: ${run.error?.message ?? `exit status ${String(run.status)} ${run.stderr.trim()}`.trim()}`,
+      ];
     const problems: string[] = [];
     for (const key of model.nested) {
       const [workspace, ...rest] = key.split('/node_modules/');
       const name = rest.join('/node_modules/');
       // Node looks in the node_modules of the importing file's folder and of every folder above it.
-      const candidates = [path.join(dev, workspace ?? ''), dev].map((dir) => path.join(dir, 'node_modules', name, 'package.json'));
+      const candidates = [path.join(dev, workspace ?? ''), dev].map((dir) =>
+        path.join(dir, 'node_modules', name, 'package.json'),
+      );
       if (!candidates.some((candidate) => existsSync(candidate))) {
-        problems.push(`${at}: package-lock.json installs ${name} in ${workspace}/node_modules, which the script does not bring into /tmp/dev: code run from /tmp/dev/${workspace} cannot import ${name}`);
+        problems.push(
+          `${at}: package-lock.json installs ${name} in ${workspace}/node_modules, which the script does not bring into /tmp/dev: code run from /tmp/dev/${workspace} cannot import ${name}`,
+        );
       }
     }
     for (const file of filesBelow(dev)) {
@@ -383,14 +496,20 @@ function simulateDevScript(at: string, script: string, model: DevModel): string[
  * or in the sources of the image's workspace or of common. Otherwise the data the volume is meant to keep
  * lives in memory or on the container's filesystem and is lost on restart.
  */
-export function checkPersistentMountsUsed(config: SkaffoldConfig, manifests: readonly Manifest[], repo: RepoView): string[] {
+export function checkPersistentMountsUsed(
+  config: SkaffoldConfig,
+  manifests: readonly Manifest[],
+  repo: RepoView,
+): string[] {
   const problems: string[] = [];
   const artifacts = dockerArtifacts(config);
   const configMaps = manifests.filter((m) => m.object.kind === 'ConfigMap');
   for (const workload of workloads(manifests)) {
     const persistent = new Set([
       ...workload.claimTemplates,
-      ...(workload.pod.volumes ?? []).filter((volume) => volume.persistentVolumeClaim !== undefined).map((volume) => volume.name),
+      ...(workload.pod.volumes ?? [])
+        .filter((volume) => volume.persistentVolumeClaim !== undefined)
+        .map((volume) => volume.name),
     ]);
     for (const container of workload.containers) {
       for (const mount of container.volumeMounts ?? []) {
@@ -411,7 +530,13 @@ export function checkPersistentMountsUsed(config: SkaffoldConfig, manifests: rea
         if (artifact) {
           const workspace = workspaceOf(artifact);
           texts.push(repo.readFile(artifact.dockerfile) ?? '');
-          const sources = repo.contextFiles(artifact.context).filter((file) => /\.(ts|js|mjs|cjs)$/.test(file) && (file.startsWith(`${workspace}/src/`) || file.startsWith('common/src/')));
+          const sources = repo
+            .contextFiles(artifact.context)
+            .filter(
+              (file) =>
+                /\.(ts|js|mjs|cjs)$/.test(file) &&
+                (file.startsWith(`${workspace}/src/`) || file.startsWith('common/src/')),
+            );
           for (const file of sources) texts.push(repo.readFile(joinRelative(artifact.context, file)) ?? '');
         }
         if (!texts.some((text) => mentions.test(text))) {

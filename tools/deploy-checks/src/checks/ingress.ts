@@ -19,15 +19,24 @@ export function checkIngressConventions(manifests: readonly Manifest[]): string[
     const where = label(ingress);
     const spec: IIngress['spec'] = ingress.typed.spec;
     const annotations = ingress.typed.metadata?.annotations ?? {};
-    if (spec?.ingressClassName !== 'nginx') problems.push(`${where}: spec.ingressClassName is ${JSON.stringify(spec?.ingressClassName)}, expected "nginx"`);
-    if (annotations['kubernetes.io/ingress.class'] !== undefined) problems.push(`${where}: the deprecated kubernetes.io/ingress.class annotation is set; use spec.ingressClassName`);
-    if (annotations[USE_REGEX] !== 'true') problems.push(`${where}: annotation ${USE_REGEX} is ${JSON.stringify(annotations[USE_REGEX])}, expected "true"`);
-    if (annotations['nginx.ingress.kubernetes.io/rewrite-target'] !== undefined) problems.push(`${where}: rewrite-target is set: the services would not see the request path`);
+    if (spec?.ingressClassName !== 'nginx')
+      problems.push(`${where}: spec.ingressClassName is ${JSON.stringify(spec?.ingressClassName)}, expected "nginx"`);
+    if (annotations['kubernetes.io/ingress.class'] !== undefined)
+      problems.push(
+        `${where}: the deprecated kubernetes.io/ingress.class annotation is set; use spec.ingressClassName`,
+      );
+    if (annotations[USE_REGEX] !== 'true')
+      problems.push(`${where}: annotation ${USE_REGEX} is ${JSON.stringify(annotations[USE_REGEX])}, expected "true"`);
+    if (annotations['nginx.ingress.kubernetes.io/rewrite-target'] !== undefined)
+      problems.push(`${where}: rewrite-target is set: the services would not see the request path`);
     (spec?.rules ?? []).forEach((rule, r) => {
       if (!rule.host) problems.push(`${where}: spec.rules[${r}] has no host`);
       (rule.http?.paths ?? []).forEach((path, p) => {
         const at = `${where}: spec.rules[${r}].http.paths[${p}] (${path.path ?? ''})`;
-        if (path.pathType !== 'ImplementationSpecific') problems.push(`${at}: pathType ${path.pathType} — with use-regex every path is a regex, which only ImplementationSpecific allows`);
+        if (path.pathType !== 'ImplementationSpecific')
+          problems.push(
+            `${at}: pathType ${path.pathType} — with use-regex every path is a regex, which only ImplementationSpecific allows`,
+          );
         try {
           new RegExp(`^${path.path ?? ''}`, 'i');
         } catch {
@@ -42,11 +51,17 @@ export function checkIngressConventions(manifests: readonly Manifest[]): string[
 
 /** The paths an Ingress holds for `host`. */
 function pathsOf(ingress: Typed<'Ingress'>, host: string): string[] {
-  return (ingress.typed.spec?.rules ?? []).filter((rule) => rule.host === host).flatMap((rule) => (rule.http?.paths ?? []).map((path) => path.path ?? ''));
+  return (ingress.typed.spec?.rules ?? [])
+    .filter((rule) => rule.host === host)
+    .flatMap((rule) => (rule.http?.paths ?? []).map((path) => path.path ?? ''));
 }
 
 /** The Ingress holding a path of PUBLIC_ROUTES for `host`, with a label naming both for messages, or a problem. */
-export function ingressHolding(manifests: readonly Manifest[], host: string, path: string): { ingress: Typed<'Ingress'>; where: string } | string {
+export function ingressHolding(
+  manifests: readonly Manifest[],
+  host: string,
+  path: string,
+): { ingress: Typed<'Ingress'>; where: string } | string {
   const holding = ofKind(manifests, 'Ingress').filter((ingress) => pathsOf(ingress, host).includes(path));
   const [ingress, ...more] = holding;
   if (!ingress) return `path ${path}: no Ingress of host ${host} holds it`;
@@ -71,15 +86,19 @@ export function checkStreamingRoute(manifests: readonly Manifest[], host: string
   const { ingress, where } = found;
   const annotations = ingress.typed.metadata?.annotations ?? {};
   const problems: string[] = [];
-  if (annotations[PROXY_BUFFERING] !== 'off') problems.push(`${where}: ${PROXY_BUFFERING} is ${JSON.stringify(annotations[PROXY_BUFFERING])}, expected "off"`);
+  if (annotations[PROXY_BUFFERING] !== 'off')
+    problems.push(`${where}: ${PROXY_BUFFERING} is ${JSON.stringify(annotations[PROXY_BUFFERING])}, expected "off"`);
   for (const key of [PROXY_READ_TIMEOUT, PROXY_SEND_TIMEOUT]) {
     const value = annotations[key];
     if (!/^\d+$/.test(value ?? '') || Number(value) < MIN_STREAM_TIMEOUT_SECONDS) {
-      problems.push(`${where}: ${key} is ${JSON.stringify(value)}, expected at least "${MIN_STREAM_TIMEOUT_SECONDS}" (seconds)`);
+      problems.push(
+        `${where}: ${key} is ${JSON.stringify(value)}, expected at least "${MIN_STREAM_TIMEOUT_SECONDS}" (seconds)`,
+      );
     }
   }
   const others = pathsOf(ingress, host).filter((other) => other !== path);
-  if (others.length > 0) problems.push(`${where}: the Ingress also holds ${others.join(', ')}, which would not be buffered either`);
+  if (others.length > 0)
+    problems.push(`${where}: the Ingress also holds ${others.join(', ')}, which would not be buffered either`);
   return problems;
 }
 
@@ -99,13 +118,24 @@ export const MIN_BURST = 30;
 export const MIN_STREAMS_PER_CLIENT = 6;
 
 /** The annotations of the Ingress holding a path, and a label naming both for messages. */
-function annotationsFor(manifests: readonly Manifest[], host: string, path: string): { where: string; annotations: Record<string, string> } | string {
+function annotationsFor(
+  manifests: readonly Manifest[],
+  host: string,
+  path: string,
+): { where: string; annotations: Record<string, string> } | string {
   const found = ingressHolding(manifests, host, path);
-  return typeof found === 'string' ? found : { where: found.where, annotations: found.ingress.typed.metadata?.annotations ?? {} };
+  return typeof found === 'string'
+    ? found
+    : { where: found.where, annotations: found.ingress.typed.metadata?.annotations ?? {} };
 }
 
 /** An annotation as ingress-nginx needs it for a limit: a whole number above 0 (0 or a parse error means no limit). */
-function positiveInteger(annotations: Record<string, string>, key: string, where: string, problems: string[]): number | undefined {
+function positiveInteger(
+  annotations: Record<string, string>,
+  key: string,
+  where: string,
+  problems: string[],
+): number | undefined {
   const value = annotations[key];
   if (value !== undefined && /^[1-9]\d*$/.test(value)) return Number(value);
   problems.push(`${where}: ${key} is ${JSON.stringify(value)}, expected a whole number above 0`);
@@ -115,7 +145,10 @@ function positiveInteger(annotations: Record<string, string>, key: string, where
 /** A limit-allowlist (or its old name, limit-whitelist) range that holds every address would lift the limits for everyone. */
 function checkWhitelist(annotations: Record<string, string>, where: string, problems: string[]): void {
   for (const key of [LIMIT_ALLOWLIST, LIMIT_WHITELIST]) {
-    const everyone = (annotations[key] ?? '').split(',').map((range) => range.trim()).filter((range) => /\/0$/.test(range));
+    const everyone = (annotations[key] ?? '')
+      .split(',')
+      .map((range) => range.trim())
+      .filter((range) => /\/0$/.test(range));
     if (everyone.length > 0) problems.push(`${where}: ${key} exempts every address (${everyone.join(', ')})`);
   }
 }
@@ -132,7 +165,9 @@ export function checkRequestRateLimit(manifests: readonly Manifest[], host: stri
   const rps = positiveInteger(annotations, LIMIT_RPS, where, problems);
   const multiplier = positiveInteger(annotations, LIMIT_BURST_MULTIPLIER, where, problems);
   if (rps !== undefined && multiplier !== undefined && rps * multiplier < MIN_BURST) {
-    problems.push(`${where}: a burst of ${rps * multiplier} (${LIMIT_RPS} × ${LIMIT_BURST_MULTIPLIER}), expected at least ${MIN_BURST}, one page load`);
+    problems.push(
+      `${where}: a burst of ${rps * multiplier} (${LIMIT_RPS} × ${LIMIT_BURST_MULTIPLIER}), expected at least ${MIN_BURST}, one page load`,
+    );
   }
   checkWhitelist(annotations, where, problems);
   return problems;
@@ -149,7 +184,9 @@ export function checkConnectionLimit(manifests: readonly Manifest[], host: strin
   const problems: string[] = [];
   const connections = positiveInteger(annotations, LIMIT_CONNECTIONS, where, problems);
   if (connections !== undefined && connections < MIN_STREAMS_PER_CLIENT) {
-    problems.push(`${where}: ${LIMIT_CONNECTIONS} is ${connections}, expected at least ${MIN_STREAMS_PER_CLIENT}, one browser's tabs`);
+    problems.push(
+      `${where}: ${LIMIT_CONNECTIONS} is ${connections}, expected at least ${MIN_STREAMS_PER_CLIENT}, one browser's tabs`,
+    );
   }
   checkWhitelist(annotations, where, problems);
   return problems;
@@ -168,11 +205,14 @@ export interface ClientLimits {
 export function ingressClientLimits(manifests: readonly Manifest[], host: string, path: string): ClientLimits | string {
   const found = annotationsFor(manifests, host, path);
   if (typeof found === 'string') return found;
-  const number = (key: string) => (/^[1-9]\d*$/.test(found.annotations[key] ?? '') ? Number(found.annotations[key]) : undefined);
+  const number = (key: string) =>
+    /^[1-9]\d*$/.test(found.annotations[key] ?? '') ? Number(found.annotations[key]) : undefined;
   const requestsPerSecond = number(LIMIT_RPS);
   const connections = number(LIMIT_CONNECTIONS);
   return {
-    ...(requestsPerSecond === undefined ? {} : { requestsPerSecond, burst: requestsPerSecond * (number(LIMIT_BURST_MULTIPLIER) ?? 5) }),
+    ...(requestsPerSecond === undefined
+      ? {}
+      : { requestsPerSecond, burst: requestsPerSecond * (number(LIMIT_BURST_MULTIPLIER) ?? 5) }),
     ...(connections === undefined ? {} : { connections }),
   };
 }

@@ -36,7 +36,11 @@ export const INGRESS_NGINX: PodModel = {
   name: 'ingress-nginx controller',
   namespace: 'ingress-nginx',
   namespaceLabels: namespaceLabels('ingress-nginx'),
-  labels: { 'app.kubernetes.io/name': 'ingress-nginx', 'app.kubernetes.io/instance': 'ingress-nginx', 'app.kubernetes.io/component': 'controller' },
+  labels: {
+    'app.kubernetes.io/name': 'ingress-nginx',
+    'app.kubernetes.io/instance': 'ingress-nginx',
+    'app.kubernetes.io/component': 'controller',
+  },
   ports: [{ name: 'http', port: 80, protocol: 'TCP' }],
 };
 
@@ -72,7 +76,11 @@ export function podModels(manifests: readonly Manifest[]): Map<string, PodModel>
         namespaceLabels: namespaceLabels(APP_NAMESPACE),
         labels: workload.labels,
         ports: (workload.pod.containers ?? []).flatMap((container) =>
-          (container.ports ?? []).map((port) => ({ ...(port.name ? { name: port.name } : {}), port: port.containerPort, protocol: port.protocol ?? 'TCP' })),
+          (container.ports ?? []).map((port) => ({
+            ...(port.name ? { name: port.name } : {}),
+            port: port.containerPort,
+            protocol: port.protocol ?? 'TCP',
+          })),
         ),
       },
     ]),
@@ -86,7 +94,9 @@ function peerMatches(peer: Peer, policyNamespace: string, pod: PodModel): boolea
   if (peer.ipBlock) return false; // pods are not addressed by IP here
   const podSelector: LabelSelector | undefined = peer.podSelector;
   const namespaceSelector: LabelSelector | undefined = peer.namespaceSelector;
-  const namespaceOk = namespaceSelector ? selects(namespaceSelector, pod.namespaceLabels) : pod.namespace === policyNamespace;
+  const namespaceOk = namespaceSelector
+    ? selects(namespaceSelector, pod.namespaceLabels)
+    : pod.namespace === policyNamespace;
   const podOk = podSelector ? selects(podSelector, pod.labels) : true;
   return namespaceOk && podOk;
 }
@@ -94,7 +104,8 @@ function peerMatches(peer: Peer, policyNamespace: string, pod: PodModel): boolea
 function portMatches(rulePort: PolicyPort, destination: PodModel, port: number, protocol: string): boolean {
   if ((rulePort.protocol ?? 'TCP') !== protocol) return false;
   if (rulePort.port === undefined) return true;
-  if (typeof rulePort.port === 'string') return destination.ports.some((p) => p.name === rulePort.port && p.port === port && p.protocol === protocol);
+  if (typeof rulePort.port === 'string')
+    return destination.ports.some((p) => p.name === rulePort.port && p.port === port && p.protocol === protocol);
   return rulePort.endPort !== undefined ? port >= rulePort.port && port <= rulePort.endPort : port === rulePort.port;
 }
 
@@ -103,30 +114,52 @@ function policyTypes(policy: INetworkPolicy): string[] {
 }
 
 /** Is the connection allowed? If not, which side blocks it. */
-export function connectionVerdict(manifests: readonly Manifest[], { from, to, port, protocol = 'TCP' }: Connection): { allowed: boolean; blockedBy: string[] } {
-  const policies = ofKind(manifests, 'NetworkPolicy').map((p) => ({ name: p.name, namespace: APP_NAMESPACE, policy: p.typed }));
+export function connectionVerdict(
+  manifests: readonly Manifest[],
+  { from, to, port, protocol = 'TCP' }: Connection,
+): { allowed: boolean; blockedBy: string[] } {
+  const policies = ofKind(manifests, 'NetworkPolicy').map((p) => ({
+    name: p.name,
+    namespace: APP_NAMESPACE,
+    policy: p.typed,
+  }));
   const blockedBy: string[] = [];
 
-  const egressPolicies = policies.filter(({ namespace, policy }) => namespace === from.namespace && policyTypes(policy).includes('Egress') && selects(policy.spec?.podSelector ?? {}, from.labels));
+  const egressPolicies = policies.filter(
+    ({ namespace, policy }) =>
+      namespace === from.namespace &&
+      policyTypes(policy).includes('Egress') &&
+      selects(policy.spec?.podSelector ?? {}, from.labels),
+  );
   const egressAllowed =
     egressPolicies.length === 0 ||
     egressPolicies.some(({ namespace, policy }) =>
       (policy.spec?.egress ?? []).some(
-        (rule) => ((rule.to ?? []).length === 0 || (rule.to ?? []).some((peer) => peerMatches(peer, namespace, to))) && ((rule.ports ?? []).length === 0 || (rule.ports ?? []).some((p) => portMatches(p, to, port, protocol))),
+        (rule) =>
+          ((rule.to ?? []).length === 0 || (rule.to ?? []).some((peer) => peerMatches(peer, namespace, to))) &&
+          ((rule.ports ?? []).length === 0 || (rule.ports ?? []).some((p) => portMatches(p, to, port, protocol))),
       ),
     );
-  if (!egressAllowed) blockedBy.push(`egress of ${from.name} (policies ${egressPolicies.map((p) => p.name).join(', ')})`);
+  if (!egressAllowed)
+    blockedBy.push(`egress of ${from.name} (policies ${egressPolicies.map((p) => p.name).join(', ')})`);
 
-  const ingressPolicies = policies.filter(({ namespace, policy }) => namespace === to.namespace && policyTypes(policy).includes('Ingress') && selects(policy.spec?.podSelector ?? {}, to.labels));
+  const ingressPolicies = policies.filter(
+    ({ namespace, policy }) =>
+      namespace === to.namespace &&
+      policyTypes(policy).includes('Ingress') &&
+      selects(policy.spec?.podSelector ?? {}, to.labels),
+  );
   const ingressAllowed =
     ingressPolicies.length === 0 ||
     ingressPolicies.some(({ namespace, policy }) =>
       (policy.spec?.ingress ?? []).some(
         (rule) =>
-          ((rule.from ?? []).length === 0 || (rule.from ?? []).some((peer) => peerMatches(peer, namespace, from))) && ((rule.ports ?? []).length === 0 || (rule.ports ?? []).some((p) => portMatches(p, to, port, protocol))),
+          ((rule.from ?? []).length === 0 || (rule.from ?? []).some((peer) => peerMatches(peer, namespace, from))) &&
+          ((rule.ports ?? []).length === 0 || (rule.ports ?? []).some((p) => portMatches(p, to, port, protocol))),
       ),
     );
-  if (!ingressAllowed) blockedBy.push(`ingress of ${to.name} (policies ${ingressPolicies.map((p) => p.name).join(', ')})`);
+  if (!ingressAllowed)
+    blockedBy.push(`ingress of ${to.name} (policies ${ingressPolicies.map((p) => p.name).join(', ')})`);
 
   return { allowed: egressAllowed && ingressAllowed, blockedBy };
 }
@@ -139,11 +172,21 @@ export interface Flow extends Connection {
 export function checkFlowsAllowed(manifests: readonly Manifest[], flows: readonly Flow[]): string[] {
   return flows.flatMap((flow) => {
     const { allowed, blockedBy } = connectionVerdict(manifests, flow);
-    return allowed ? [] : [`${flow.from.name} → ${flow.to.name}:${flow.port}/${flow.protocol ?? 'TCP'} (${flow.why}) is blocked by the ${blockedBy.join(' and the ')}`];
+    return allowed
+      ? []
+      : [
+          `${flow.from.name} → ${flow.to.name}:${flow.port}/${flow.protocol ?? 'TCP'} (${flow.why}) is blocked by the ${blockedBy.join(' and the ')}`,
+        ];
   });
 }
 
 /** The flows that must stay denied (least privilege); returns one problem per allowed flow. */
 export function checkFlowsDenied(manifests: readonly Manifest[], flows: readonly Flow[]): string[] {
-  return flows.flatMap((flow) => (connectionVerdict(manifests, flow).allowed ? [`${flow.from.name} → ${flow.to.name}:${flow.port}/${flow.protocol ?? 'TCP'} is allowed, but should not be (${flow.why})`] : []));
+  return flows.flatMap((flow) =>
+    connectionVerdict(manifests, flow).allowed
+      ? [
+          `${flow.from.name} → ${flow.to.name}:${flow.port}/${flow.protocol ?? 'TCP'} is allowed, but should not be (${flow.why})`,
+        ]
+      : [],
+  );
 }

@@ -24,7 +24,8 @@ export async function checkProbePaths(manifests: readonly Manifest[], serves: Se
         if (path === undefined) continue;
         const served = await serves(image, path);
         const at = `${label(workload.manifest)} container ${container.name}: ${field}.httpGet.path ${path}`;
-        if (served === undefined) problems.push(`${at}: no app is known for image ${image}, so the path cannot be checked`);
+        if (served === undefined)
+          problems.push(`${at}: no app is known for image ${image}, so the path cannot be checked`);
         else if (!served) problems.push(`${at}: the ${image} app does not serve it (404): the probe would always fail`);
       }
     }

@@ -25,13 +25,17 @@ export function workloadsOfService(service: IService, all: readonly Workload[]):
 }
 
 /** The container port a Service port's targetPort (number, name, or default = port) lands on, if any. */
-export function targetContainerPort(port: ServicePort, workload: Workload): { container: IContainer; containerPort: number } | undefined {
+export function targetContainerPort(
+  port: ServicePort,
+  workload: Workload,
+): { container: IContainer; containerPort: number } | undefined {
   const target = port.targetPort ?? port.port;
   const protocol = port.protocol ?? 'TCP';
   for (const container of workload.pod.containers ?? []) {
     for (const candidate of container.ports ?? []) {
       if ((candidate.protocol ?? 'TCP') !== protocol) continue;
-      if (typeof target === 'number' ? candidate.containerPort === target : candidate.name === target) return { container, containerPort: candidate.containerPort };
+      if (typeof target === 'number' ? candidate.containerPort === target : candidate.name === target)
+        return { container, containerPort: candidate.containerPort };
     }
   }
   return undefined;
@@ -60,7 +64,9 @@ export function checkServices(manifests: readonly Manifest[]): string[] {
     (service.typed.spec?.ports ?? []).forEach((port, i) => {
       if (!targetContainerPort(port, workload)) {
         const target = port.targetPort ?? port.port;
-        problems.push(`${where}: spec.ports[${i}].targetPort ${JSON.stringify(target)} is not a ${port.protocol ?? 'TCP'} containerPort (by ${typeof target === 'number' ? 'number' : 'name'}) of ${workload.kind}/${workload.name}`);
+        problems.push(
+          `${where}: spec.ports[${i}].targetPort ${JSON.stringify(target)} is not a ${port.protocol ?? 'TCP'} containerPort (by ${typeof target === 'number' ? 'number' : 'name'}) of ${workload.kind}/${workload.name}`,
+        );
       }
     });
   }
@@ -78,14 +84,20 @@ export function checkStatefulSetServices(manifests: readonly Manifest[]): string
     const service = services.find((s) => s.name === serviceName);
     const workload = all.find((w) => w.manifest.object === set.object);
     if (!service) problems.push(`${label(set)}: spec.serviceName ${serviceName} is not a Service in the manifests`);
-    else if (workload && !workloadsOfService(service.typed, all).includes(workload)) problems.push(`${label(set)}: spec.serviceName ${serviceName} does not select its pods`);
-    else if (service.typed.spec?.clusterIP !== 'None') problems.push(`${label(set)}: spec.serviceName ${serviceName} is not headless (clusterIP: None), so its pods get no stable DNS names`);
+    else if (workload && !workloadsOfService(service.typed, all).includes(workload))
+      problems.push(`${label(set)}: spec.serviceName ${serviceName} does not select its pods`);
+    else if (service.typed.spec?.clusterIP !== 'None')
+      problems.push(
+        `${label(set)}: spec.serviceName ${serviceName} is not headless (clusterIP: None), so its pods get no stable DNS names`,
+      );
   }
   return problems;
 }
 
 function serviceHasPort(service: IService, port: { number?: number; name?: string }): boolean {
-  return (service.spec?.ports ?? []).some((p) => (port.number !== undefined ? p.port === port.number : port.name !== undefined && p.name === port.name));
+  return (service.spec?.ports ?? []).some((p) =>
+    port.number !== undefined ? p.port === port.number : port.name !== undefined && p.name === port.name,
+  );
 }
 
 /** Each Ingress backend names an existing Service and one of its ports. */
@@ -93,10 +105,14 @@ export function checkIngressBackends(manifests: readonly Manifest[]): string[] {
   const problems: string[] = [];
   const services = ofKind(manifests, 'Service');
   for (const ingress of ofKind(manifests, 'Ingress')) {
-    const backends: { at: string; backend: NonNullable<NonNullable<typeof ingress.typed.spec>['defaultBackend']> }[] = [];
-    if (ingress.typed.spec?.defaultBackend) backends.push({ at: 'spec.defaultBackend', backend: ingress.typed.spec.defaultBackend });
+    const backends: { at: string; backend: NonNullable<NonNullable<typeof ingress.typed.spec>['defaultBackend']> }[] =
+      [];
+    if (ingress.typed.spec?.defaultBackend)
+      backends.push({ at: 'spec.defaultBackend', backend: ingress.typed.spec.defaultBackend });
     (ingress.typed.spec?.rules ?? []).forEach((rule, r) =>
-      (rule.http?.paths ?? []).forEach((path, p) => backends.push({ at: `spec.rules[${r}].http.paths[${p}] (${path.path ?? ''})`, backend: path.backend })),
+      (rule.http?.paths ?? []).forEach((path, p) =>
+        backends.push({ at: `spec.rules[${r}].http.paths[${p}] (${path.path ?? ''})`, backend: path.backend }),
+      ),
     );
     for (const { at, backend } of backends) {
       if (!backend.service) {
@@ -106,7 +122,10 @@ export function checkIngressBackends(manifests: readonly Manifest[]): string[] {
       const { name, port } = backend.service;
       const service = services.find((s) => s.name === name);
       if (!service) problems.push(`${label(ingress)}: ${at}: backend Service ${name} does not exist`);
-      else if (!port || !serviceHasPort(service.typed, port)) problems.push(`${label(ingress)}: ${at}: backend port ${JSON.stringify(port ?? null)} is not a port of Service ${name}`);
+      else if (!port || !serviceHasPort(service.typed, port))
+        problems.push(
+          `${label(ingress)}: ${at}: backend port ${JSON.stringify(port ?? null)} is not a port of Service ${name}`,
+        );
     }
   }
   return problems;
@@ -125,7 +144,8 @@ export function urlsIn(value: string): URL[] {
 export function serviceNameOfHost(hostname: string): string | undefined {
   const parts = hostname.split('.');
   if (parts.length === 1 || parts.length === 2) return parts[0];
-  if (parts.length >= 3 && parts[2] === 'svc' && (parts.length === 3 || parts.slice(3).join('.') === 'cluster.local')) return parts[0];
+  if (parts.length >= 3 && parts[2] === 'svc' && (parts.length === 3 || parts.slice(3).join('.') === 'cluster.local'))
+    return parts[0];
   return undefined;
 }
 
@@ -150,8 +170,14 @@ export function checkConfigUrls(manifests: readonly Manifest[]): string[] {
         const name = serviceNameOfHost(url.hostname);
         const service = services.find((s) => s.name === name);
         const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
-        if (!service) problems.push(`${label(configMap)}: data.${key}: ${url.origin} — host ${url.hostname} is not a Service in the manifests`);
-        else if (!serviceHasPort(service.typed, { number: port })) problems.push(`${label(configMap)}: data.${key}: ${url.origin} — port ${port} is not a port of Service ${service.name}`);
+        if (!service)
+          problems.push(
+            `${label(configMap)}: data.${key}: ${url.origin} — host ${url.hostname} is not a Service in the manifests`,
+          );
+        else if (!serviceHasPort(service.typed, { number: port }))
+          problems.push(
+            `${label(configMap)}: data.${key}: ${url.origin} — port ${port} is not a port of Service ${service.name}`,
+          );
       }
     }
   }
@@ -169,19 +195,26 @@ export function checkPolicySelectors(manifests: readonly Manifest[]): string[] {
       continue;
     }
     const selected = all.filter((w) => selector && selects(selector, w.labels));
-    if (selected.length === 0) problems.push(`${label(pdb)}: spec.selector ${JSON.stringify(selector)} selects no workload's pods`);
+    if (selected.length === 0)
+      problems.push(`${label(pdb)}: spec.selector ${JSON.stringify(selector)} selects no workload's pods`);
     // minAvailable as high as the replicas makes every voluntary eviction wait forever (node drains hang).
     const minAvailable = pdb.typed.spec?.minAvailable;
     const maxUnavailable = pdb.typed.spec?.maxUnavailable;
     const replicas = selected.reduce((sum, w) => sum + replicasOf(w), 0);
-    if ((typeof minAvailable === 'number' && minAvailable >= replicas && replicas > 0) || minAvailable === '100%' || maxUnavailable === 0 || maxUnavailable === '0%') {
+    if (
+      (typeof minAvailable === 'number' && minAvailable >= replicas && replicas > 0) ||
+      minAvailable === '100%' ||
+      maxUnavailable === 0 ||
+      maxUnavailable === '0%'
+    ) {
       problems.push(`${label(pdb)}: allows no voluntary disruption of its ${replicas} pod(s): node drains would block`);
     }
   }
   for (const policy of ofKind(manifests, 'NetworkPolicy')) {
     const selector = policy.typed.spec?.podSelector;
     if (isEmptySelector(selector)) continue;
-    if (!all.some((w) => selector && selects(selector, w.labels))) problems.push(`${label(policy)}: spec.podSelector ${JSON.stringify(selector)} selects no workload's pods`);
+    if (!all.some((w) => selector && selects(selector, w.labels)))
+      problems.push(`${label(policy)}: spec.podSelector ${JSON.stringify(selector)} selects no workload's pods`);
   }
   return problems;
 }
@@ -203,51 +236,68 @@ export function checkPodReferences(manifests: readonly Manifest[]): string[] {
   const secrets = ofKind(manifests, 'Secret');
   const configMapKeys = (name: string) => {
     const found = configMaps.find((c) => c.name === name);
-    return found ? new Set([...Object.keys(found.typed.data ?? {}), ...Object.keys(found.typed.binaryData ?? {})]) : undefined;
+    return found
+      ? new Set([...Object.keys(found.typed.data ?? {}), ...Object.keys(found.typed.binaryData ?? {})])
+      : undefined;
   };
   const secretKeys = (name: string) => {
     const found = secrets.find((s) => s.name === name);
-    return found ? new Set([...Object.keys(found.typed.data ?? {}), ...Object.keys(found.typed.stringData ?? {})]) : undefined;
+    return found
+      ? new Set([...Object.keys(found.typed.data ?? {}), ...Object.keys(found.typed.stringData ?? {})])
+      : undefined;
   };
 
   for (const workload of all) {
     const where = label(workload.manifest);
     if (!workload.selector || isEmptySelector(workload.selector)) problems.push(`${where}: spec.selector is empty`);
     else {
-      if (!selects(workload.selector, workload.labels)) problems.push(`${where}: spec.selector does not match spec.template.metadata.labels`);
+      if (!selects(workload.selector, workload.labels))
+        problems.push(`${where}: spec.selector does not match spec.template.metadata.labels`);
       for (const other of all) {
-        if (other !== workload && selects(workload.selector, other.labels)) problems.push(`${where}: spec.selector also matches the pods of ${other.kind}/${other.name}`);
+        if (other !== workload && selects(workload.selector, other.labels))
+          problems.push(`${where}: spec.selector also matches the pods of ${other.kind}/${other.name}`);
       }
     }
 
     const volumes = new Set([...(workload.pod.volumes ?? []).map((v) => v.name), ...workload.claimTemplates]);
     for (const volume of workload.pod.volumes ?? []) {
-      if (volume.configMap?.name && !volume.configMap.optional && !configMapKeys(volume.configMap.name)) problems.push(`${where}: volume ${volume.name}: ConfigMap ${volume.configMap.name} does not exist`);
-      if (volume.secret?.secretName && !volume.secret.optional && !secretKeys(volume.secret.secretName)) problems.push(`${where}: volume ${volume.name}: Secret ${volume.secret.secretName} does not exist`);
+      if (volume.configMap?.name && !volume.configMap.optional && !configMapKeys(volume.configMap.name))
+        problems.push(`${where}: volume ${volume.name}: ConfigMap ${volume.configMap.name} does not exist`);
+      if (volume.secret?.secretName && !volume.secret.optional && !secretKeys(volume.secret.secretName))
+        problems.push(`${where}: volume ${volume.name}: Secret ${volume.secret.secretName} does not exist`);
     }
 
     for (const container of workload.containers) {
       const at = `${where} container ${container.name}`;
       for (const source of container.envFrom ?? []) {
-        if (source.configMapRef?.name && !source.configMapRef.optional && !configMapKeys(source.configMapRef.name)) problems.push(`${at}: envFrom ConfigMap ${source.configMapRef.name} does not exist`);
-        if (source.secretRef?.name && !source.secretRef.optional && !secretKeys(source.secretRef.name)) problems.push(`${at}: envFrom Secret ${source.secretRef.name} does not exist`);
+        if (source.configMapRef?.name && !source.configMapRef.optional && !configMapKeys(source.configMapRef.name))
+          problems.push(`${at}: envFrom ConfigMap ${source.configMapRef.name} does not exist`);
+        if (source.secretRef?.name && !source.secretRef.optional && !secretKeys(source.secretRef.name))
+          problems.push(`${at}: envFrom Secret ${source.secretRef.name} does not exist`);
       }
       for (const variable of container.env ?? []) {
         const cm = variable.valueFrom?.configMapKeyRef;
         const secret = variable.valueFrom?.secretKeyRef;
-        if (cm && !cm.optional && !configMapKeys(cm.name ?? '')?.has(cm.key)) problems.push(`${at}: env ${variable.name}: ConfigMap ${cm.name ?? ''} has no key ${cm.key}`);
-        if (secret && !secret.optional && !secretKeys(secret.name ?? '')?.has(secret.key)) problems.push(`${at}: env ${variable.name}: Secret ${secret.name ?? ''} has no key ${secret.key}`);
+        if (cm && !cm.optional && !configMapKeys(cm.name ?? '')?.has(cm.key))
+          problems.push(`${at}: env ${variable.name}: ConfigMap ${cm.name ?? ''} has no key ${cm.key}`);
+        if (secret && !secret.optional && !secretKeys(secret.name ?? '')?.has(secret.key))
+          problems.push(`${at}: env ${variable.name}: Secret ${secret.name ?? ''} has no key ${secret.key}`);
       }
       for (const mount of container.volumeMounts ?? []) {
-        if (!volumes.has(mount.name)) problems.push(`${at}: volumeMount ${mount.name} (${mount.mountPath}) names no volume or volumeClaimTemplate`);
+        if (!volumes.has(mount.name))
+          problems.push(`${at}: volumeMount ${mount.name} (${mount.mountPath}) names no volume or volumeClaimTemplate`);
       }
       const portVariable = (container.env ?? []).find((variable) => variable.name === 'PORT');
       const containerPorts = (container.ports ?? []).map((p) => p.containerPort);
-      if (portVariable?.value !== undefined && !(containerPorts.length === 1 && String(containerPorts[0]) === portVariable.value)) {
-        problems.push(`${at}: env PORT=${portVariable.value} but the containerPorts are ${JSON.stringify(containerPorts)}: the server would listen where no Service sends traffic`);
+      if (
+        portVariable?.value !== undefined &&
+        !(containerPorts.length === 1 && String(containerPorts[0]) === portVariable.value)
+      ) {
+        problems.push(
+          `${at}: env PORT=${portVariable.value} but the containerPorts are ${JSON.stringify(containerPorts)}: the server would listen where no Service sends traffic`,
+        );
       }
     }
   }
   return problems;
 }
-

@@ -15,15 +15,21 @@ export function checkSkaffoldBasics(config: SkaffoldConfig): string[] {
   if (typeof apiVersion !== 'string') problems.push('skaffold.yaml: no apiVersion');
   else {
     const order = compareSkaffoldVersions(apiVersion, MIN_SKAFFOLD_API_VERSION);
-    if (order === undefined) problems.push(`skaffold.yaml: apiVersion ${apiVersion} is not a skaffold/vN[alpha|betaN] version`);
-    else if (order < 0) problems.push(`skaffold.yaml: apiVersion ${apiVersion} is older than ${MIN_SKAFFOLD_API_VERSION}`);
+    if (order === undefined)
+      problems.push(`skaffold.yaml: apiVersion ${apiVersion} is not a skaffold/vN[alpha|betaN] version`);
+    else if (order < 0)
+      problems.push(`skaffold.yaml: apiVersion ${apiVersion} is older than ${MIN_SKAFFOLD_API_VERSION}`);
   }
   if (config.kind !== 'Config') problems.push(`skaffold.yaml: kind is ${JSON.stringify(config.kind)}, expected Config`);
-  if (config.build?.local?.push !== false) problems.push('skaffold.yaml: build.local.push is not false (images would be pushed to a registry)');
+  if (config.build?.local?.push !== false)
+    problems.push('skaffold.yaml: build.local.push is not false (images would be pushed to a registry)');
   if ((config.build?.artifacts ?? []).length === 0) problems.push('skaffold.yaml: no build.artifacts');
   for (const artifact of dockerArtifacts(config)) {
     const at = `skaffold.yaml build.artifacts[${artifact.index}] (${artifact.image})`;
-    if (artifact.target !== 'dev') problems.push(`${at}: docker.target is ${JSON.stringify(artifact.target)}, expected dev (skaffold dev runs the watch-mode image)`);
+    if (artifact.target !== 'dev')
+      problems.push(
+        `${at}: docker.target is ${JSON.stringify(artifact.target)}, expected dev (skaffold dev runs the watch-mode image)`,
+      );
     if (artifact.sync.length === 0) problems.push(`${at}: no sync.manual rules: every edit would rebuild the image`);
   }
   return problems;
@@ -35,11 +41,14 @@ export function checkRawYaml(config: SkaffoldConfig, manifestFiles: readonly str
   const globs = config.manifests?.rawYaml ?? [];
   if (globs.length === 0) problems.push('skaffold.yaml: manifests.rawYaml is empty');
   for (const glob of globs) {
-    if (typeof glob !== 'string') problems.push(`skaffold.yaml: manifests.rawYaml entry ${JSON.stringify(glob)} is not a string`);
-    else if (!manifestFiles.some((file) => minimatch(file, glob))) problems.push(`skaffold.yaml: manifests.rawYaml "${glob}" matches no manifest`);
+    if (typeof glob !== 'string')
+      problems.push(`skaffold.yaml: manifests.rawYaml entry ${JSON.stringify(glob)} is not a string`);
+    else if (!manifestFiles.some((file) => minimatch(file, glob)))
+      problems.push(`skaffold.yaml: manifests.rawYaml "${glob}" matches no manifest`);
   }
   for (const file of manifestFiles) {
-    if (!globs.some((glob) => typeof glob === 'string' && minimatch(file, glob))) problems.push(`skaffold.yaml: manifests.rawYaml does not deploy ${file}`);
+    if (!globs.some((glob) => typeof glob === 'string' && minimatch(file, glob)))
+      problems.push(`skaffold.yaml: manifests.rawYaml does not deploy ${file}`);
   }
   return problems;
 }
@@ -53,17 +62,25 @@ export function checkProductionProfile(config: SkaffoldConfig): string[] {
   (profile.patches ?? []).forEach((patch, i) => {
     const at = `skaffold.yaml profile ${PRODUCTION_PROFILE} patches[${i}] (${JSON.stringify(patch.path)})`;
     const match = typeof patch.path === 'string' ? /^\/build\/artifacts\/(\d+|-)(\/|$)/.exec(patch.path) : null;
-    if (match && (match[1] === '-' || Number(match[1]) >= count)) problems.push(`${at}: there is no artifact ${match[1] ?? ''} (${count} artifacts)`);
+    if (match && (match[1] === '-' || Number(match[1]) >= count))
+      problems.push(`${at}: there is no artifact ${match[1] ?? ''} (${count} artifacts)`);
   });
   let patched: SkaffoldConfig;
   try {
     patched = applyJsonPatch(config, profile.patches ?? []);
   } catch (error) {
-    return [...problems, `skaffold.yaml profile ${PRODUCTION_PROFILE}: the patches do not apply: ${(error as Error).message}`];
+    return [
+      ...problems,
+      `skaffold.yaml profile ${PRODUCTION_PROFILE}: the patches do not apply: ${(error as Error).message}`,
+    ];
   }
-  if ((patched.build?.artifacts ?? []).length !== count) problems.push(`skaffold.yaml profile ${PRODUCTION_PROFILE}: changes the number of artifacts`);
+  if ((patched.build?.artifacts ?? []).length !== count)
+    problems.push(`skaffold.yaml profile ${PRODUCTION_PROFILE}: changes the number of artifacts`);
   for (const artifact of dockerArtifacts(patched)) {
-    if (artifact.target !== 'production') problems.push(`skaffold.yaml profile ${PRODUCTION_PROFILE}: artifact ${artifact.index} (${artifact.image}) builds target ${JSON.stringify(artifact.target)}, not production`);
+    if (artifact.target !== 'production')
+      problems.push(
+        `skaffold.yaml profile ${PRODUCTION_PROFILE}: artifact ${artifact.index} (${artifact.image}) builds target ${JSON.stringify(artifact.target)}, not production`,
+      );
   }
   return problems;
 }

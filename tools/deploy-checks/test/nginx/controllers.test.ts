@@ -14,7 +14,13 @@ import { resolvePublicRoute, type PublicBackend } from '@blog/common';
 import { freePorts, waitFor } from '@blog/testkit';
 import { renderKustomization } from '../../src/kustomize';
 import { loadManifests, type Manifest } from '../../src/manifests';
-import { gatewayNginxServer, ingressNginxServer, nginxConf, type ServerConfig, type Upstreams } from '../../src/nginx-model';
+import {
+  gatewayNginxServer,
+  ingressNginxServer,
+  nginxConf,
+  type ServerConfig,
+  type Upstreams,
+} from '../../src/nginx-model';
 import { EXPECTED, INTERNAL_PATHS, STREAM_URLS } from './requests';
 
 const NGINX = process.env.NGINX ?? 'nginx';
@@ -29,24 +35,41 @@ interface Answer {
 /** A request to 127.0.0.1:`port` for posts.com, sent from `from` (any 127.x address: each is a client of its own to NGINX). */
 function request(port: number, url: string, from: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: url, localAddress: from, headers: { host: HOST }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = http.get(
+      { host: '127.0.0.1', port, path: url, localAddress: from, headers: { host: HOST }, agent: false },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('error', reject);
   });
 }
 
 /** A stream opened from `from`: its status, and the first chunk of its body once it arrives (the response stays open). */
-function openStream(port: number, url: string, from: string): Promise<{ status: number; first: Promise<string>; close: () => void }> {
+function openStream(
+  port: number,
+  url: string,
+  from: string,
+): Promise<{ status: number; first: Promise<string>; close: () => void }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: url, localAddress: from, headers: { host: HOST, accept: 'text/event-stream' }, agent: false }, (res) => {
-      res.setEncoding('utf8');
-      const first = new Promise<string>((done) => res.once('data', (chunk: string) => done(chunk)));
-      resolve({ status: res.statusCode ?? 0, first, close: () => req.destroy() });
-    });
+    const req = http.get(
+      {
+        host: '127.0.0.1',
+        port,
+        path: url,
+        localAddress: from,
+        headers: { host: HOST, accept: 'text/event-stream' },
+        agent: false,
+      },
+      (res) => {
+        res.setEncoding('utf8');
+        const first = new Promise<string>((done) => res.once('data', (chunk: string) => done(chunk)));
+        resolve({ status: res.statusCode ?? 0, first, close: () => req.destroy() });
+      },
+    );
     req.on('error', reject);
   });
 }
@@ -108,7 +131,14 @@ async function startNginx(server: ServerConfig): Promise<RunningNginx> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await waitFor(() => request(port as number, '/', '127.0.0.1').then(() => true, () => false), { what: `nginx listening on ${port}`, timeoutMs: 10_000 });
+    await waitFor(
+      () =>
+        request(port as number, '/', '127.0.0.1').then(
+          () => true,
+          () => false,
+        ),
+      { what: `nginx listening on ${port}`, timeoutMs: 10_000 },
+    );
   } catch (err) {
     await stop();
     throw err;
@@ -116,9 +146,19 @@ async function startNginx(server: ServerConfig): Promise<RunningNginx> {
   return { port: port as number, dir, stop };
 }
 
-const variants: [string, () => Manifest[], (manifests: readonly Manifest[], host: string, upstreams: Upstreams) => ServerConfig, number][] = [
+const variants: [
+  string,
+  () => Manifest[],
+  (manifests: readonly Manifest[], host: string, upstreams: Upstreams) => ServerConfig,
+  number,
+][] = [
   ['ingress-nginx (infra/k8s)', () => loadManifests().manifests, ingressNginxServer, 503],
-  ['NGINX Gateway Fabric (infra/k8s-gateway)', () => renderKustomization('infra/k8s-gateway').manifests, gatewayNginxServer, 429],
+  [
+    'NGINX Gateway Fabric (infra/k8s-gateway)',
+    () => renderKustomization('infra/k8s-gateway').manifests,
+    gatewayNginxServer,
+    429,
+  ],
 ];
 
 describe.each(variants)('real NGINX configured as %s', (_name, load, configure, refusal) => {
@@ -141,7 +181,9 @@ describe.each(variants)('real NGINX configured as %s', (_name, load, configure, 
 
   it('routes every request URL where PUBLIC_ROUTES does, the path passed on unchanged', async () => {
     // The stream's URLs answer with a stream that stays open: the next test reads them.
-    const urls = [...EXPECTED.map(([url]) => url), ...INTERNAL_PATHS, '/Posts/Abc/Comments', '/postsx'].filter((url) => !STREAM_URLS.includes(url));
+    const urls = [...EXPECTED.map(([url]) => url), ...INTERNAL_PATHS, '/Posts/Abc/Comments', '/postsx'].filter(
+      (url) => !STREAM_URLS.includes(url),
+    );
     for (const url of urls) {
       const answer = await request(port(), url, '127.0.0.2');
       const expected = resolvePublicRoute(new URL(url, 'http://x').pathname);
@@ -160,7 +202,9 @@ describe.each(variants)('real NGINX configured as %s', (_name, load, configure, 
   it(`refuses a client over its request rate with ${refusal} once the burst is spent, and serves another address`, async () => {
     const answers: number[] = [];
     for (let batch = 0; batch < 12; batch++) {
-      const statuses = await Promise.all(Array.from({ length: 10 }, () => request(port(), '/posts', '127.0.0.4').then((answer) => answer.status)));
+      const statuses = await Promise.all(
+        Array.from({ length: 10 }, () => request(port(), '/posts', '127.0.0.4').then((answer) => answer.status)),
+      );
       answers.push(...statuses);
     }
     const served = answers.filter((status) => status === 200).length;

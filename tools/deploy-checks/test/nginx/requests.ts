@@ -26,4 +26,12 @@ export const EXPECTED: [string, PublicBackend][] = [
 export const STREAM_URLS = ['/posts/stream', '/POSTS/STREAM', '/posts/stream?x=1'];
 
 /** The services' internal paths: none may be reachable from outside through a service that serves them. */
-export const INTERNAL_PATHS = ['/events', '/events?after=0', '/EVENTS', '/healthz', '/readyz', '/metrics', '/subscribers'];
+export const INTERNAL_PATHS = [
+  '/events',
+  '/events?after=0',
+  '/EVENTS',
+  '/healthz',
+  '/readyz',
+  '/metrics',
+  '/subscribers',
+];

@@ -29,7 +29,12 @@ export function podsOf(manifests: readonly Manifest[]): Pod[] {
   return workloads(manifests).map((workload) => {
     const [container, ...more] = workload.pod.containers ?? [];
     if (!container?.image || more.length > 0) throw new Error(`${workload.name}: expected one container with an image`);
-    return { workload: workload.name, image: imageRepository(container.image), env: containerEnv(manifests, container, workload.name), container };
+    return {
+      workload: workload.name,
+      image: imageRepository(container.image),
+      env: containerEnv(manifests, container, workload.name),
+      container,
+    };
   });
 }
 
@@ -64,8 +69,18 @@ export async function runPods(manifests: readonly Manifest[], pods: readonly Pod
   const launches = await Promise.allSettled(
     pods.map((pod, index) => {
       const port = ports[index] as number;
-      const env = onLocalVolumes(loopbackEnv(pod.env, port, manifests, (name) => portOfContainer.get(name)), pod.container, path.join(dir, pod.workload));
-      return launchService({ name: serviceOf(pod.image), port, env, logFile: path.join(dir, `${pod.workload}.log`), started: (entry) => running.push(entry) });
+      const env = onLocalVolumes(
+        loopbackEnv(pod.env, port, manifests, (name) => portOfContainer.get(name)),
+        pod.container,
+        path.join(dir, pod.workload),
+      );
+      return launchService({
+        name: serviceOf(pod.image),
+        port,
+        env,
+        logFile: path.join(dir, `${pod.workload}.log`),
+        started: (entry) => running.push(entry),
+      });
     }),
   );
   const failed = launches.find((launch) => launch.status === 'rejected');

@@ -11,7 +11,9 @@ export async function natsNodeOfBus(nats: NatsCluster, pid: number): Promise<num
     async () => {
       for (const [node] of nats.nodes.entries()) {
         if (nats.pid(node) === undefined) continue;
-        const { connections = [] } = (await nats.monitor(node, '/connz?limit=4096')) as { connections?: { name?: string }[] };
+        const { connections = [] } = (await nats.monitor(node, '/connz?limit=4096')) as {
+          connections?: { name?: string }[];
+        };
         // The bus names its connection event-bus/<host>/<pid>.
         if (connections.some(({ name }) => name?.startsWith('event-bus/') && name.endsWith(`/${pid}`))) return node + 1;
       }
@@ -34,13 +36,26 @@ export function moveLeaderAway(nats: NatsCluster, stream: string, node: number):
   return stepDownUntil(nats, stream, (leader) => leader !== node, `off ${nats.nodes[node]?.name}`);
 }
 
-async function stepDownUntil(nats: NatsCluster, stream: string, wanted: (leader: number) => boolean, where: string): Promise<void> {
+async function stepDownUntil(
+  nats: NatsCluster,
+  stream: string,
+  wanted: (leader: number) => boolean,
+  where: string,
+): Promise<void> {
   const { admin } = nats.identities;
   const connection = await connect({ servers: nats.urls, user: admin.user, pass: admin.password, name: 'fault-suite' });
   try {
     for (let attempt = 0; attempt < STEPDOWN_ATTEMPTS; attempt++) {
       // One-based inside the wait: node 0 would read as "not yet".
-      const leader = (await waitFor(() => nats.streamLeader(stream).then((found) => found + 1, () => undefined), { what: `a leader of ${stream}`, timeoutMs: 20_000 })) - 1;
+      const leader =
+        (await waitFor(
+          () =>
+            nats.streamLeader(stream).then(
+              (found) => found + 1,
+              () => undefined,
+            ),
+          { what: `a leader of ${stream}`, timeoutMs: 20_000 },
+        )) - 1;
       if (wanted(leader)) return;
       await connection.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, undefined, { timeout: 5_000 });
       await waitFor(async () => (await nats.streamLeader(stream).catch(() => leader)) !== leader, {

@@ -5,13 +5,28 @@
  * events straight into the bus; how far a service has applied them, and query's whole view.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  watch,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { describeSnapshotFile, type SnapshotInfo } from '@blog/common/state';
 import { http } from '@blog/testkit';
 
 /** The newest snapshot of `schema` the bus at `busUrl` names, or undefined when it keeps none. */
-export async function newestSnapshot(busUrl: string, headers: Record<string, string>, schema = 'query@1'): Promise<SnapshotInfo | undefined> {
+export async function newestSnapshot(
+  busUrl: string,
+  headers: Record<string, string>,
+  schema = 'query@1',
+): Promise<SnapshotInfo | undefined> {
   const service = schema.split('@')[0] as string;
   const answer = await http(`${busUrl}/snapshots/${service}/${schema}`, { headers, timeoutMs: 30_000 });
   if (answer.status === 404) return undefined;
@@ -28,8 +43,16 @@ export interface SnapshotBytes {
 }
 
 /** Downloads a kept snapshot into `dir` (deleted again) and describes its bytes. */
-export async function downloadSnapshot(busUrl: string, headers: Record<string, string>, info: SnapshotInfo, dir: string): Promise<SnapshotBytes> {
-  const response = await fetch(`${busUrl}/snapshots/${info.service}/${info.schema}/${info.seq}`, { headers, signal: AbortSignal.timeout(60_000) });
+export async function downloadSnapshot(
+  busUrl: string,
+  headers: Record<string, string>,
+  info: SnapshotInfo,
+  dir: string,
+): Promise<SnapshotBytes> {
+  const response = await fetch(`${busUrl}/snapshots/${info.service}/${info.schema}/${info.seq}`, {
+    headers,
+    signal: AbortSignal.timeout(60_000),
+  });
   if (response.status !== 200) throw new Error(`GET snapshot ${info.seq}: ${response.status} ${await response.text()}`);
   const body = Buffer.from(await response.arrayBuffer());
   const file = path.join(dir, `downloaded-${info.schema}-${info.seq}.sqlite`);
@@ -76,7 +99,13 @@ export class Freezer {
  * holds: a kill that follows lands at that point, also on a machine too busy to act within the few
  * milliseconds the point lasts.
  */
-export async function stepUntil(freezer: Freezer, pid: number, reached: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+export async function stepUntil(
+  freezer: Freezer,
+  pid: number,
+  reached: () => boolean,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!reached()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
@@ -134,7 +163,15 @@ export class LogWatch {
       };
       const watcher = watch(this.file, check);
       const poll = setInterval(check, 20);
-      const timer = setTimeout(() => finish(new Error(`timed out after ${timeoutMs}ms waiting for ${what}; the log since: ${this.text().slice(-2_000)}`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          finish(
+            new Error(
+              `timed out after ${timeoutMs}ms waiting for ${what}; the log since: ${this.text().slice(-2_000)}`,
+            ),
+          ),
+        timeoutMs,
+      );
     });
   }
 }
@@ -158,7 +195,13 @@ export function uploadStalledTo(port: number): boolean {
 }
 
 /** Events straight into the bus, `batch` at a time. */
-async function appendEvents(busUrl: string, headers: Record<string, string>, count: number, batch: number, event: (i: number) => { type: string; data: unknown }): Promise<void> {
+async function appendEvents(
+  busUrl: string,
+  headers: Record<string, string>,
+  count: number,
+  batch: number,
+  event: (i: number) => { type: string; data: unknown },
+): Promise<void> {
   for (let first = 0; first < count; first += batch) {
     const events = Array.from({ length: Math.min(batch, count - first) }, (_, i) => event(first + i));
     const stored = await http(`${busUrl}/events/batch`, { body: events, headers, timeoutMs: 60_000 });
@@ -167,8 +210,15 @@ async function appendEvents(busUrl: string, headers: Record<string, string>, cou
 }
 
 /** Posts `<label>-0`, `<label>-1`… straight into the bus, `batch` at a time, their titles padded to `title` characters. */
-export function appendPosts(busUrl: string, headers: Record<string, string>, { count, label, title = 0, batch = 5_000 }: { count: number; label: string; title?: number; batch?: number }): Promise<void> {
-  return appendEvents(busUrl, headers, count, batch, (i) => ({ type: 'PostCreated', data: { id: `${label}-${i}`, title: `${label} ${i} `.padEnd(title, 'x').trim() } }));
+export function appendPosts(
+  busUrl: string,
+  headers: Record<string, string>,
+  { count, label, title = 0, batch = 5_000 }: { count: number; label: string; title?: number; batch?: number },
+): Promise<void> {
+  return appendEvents(busUrl, headers, count, batch, (i) => ({
+    type: 'PostCreated',
+    data: { id: `${label}-${i}`, title: `${label} ${i} `.padEnd(title, 'x').trim() },
+  }));
 }
 
 /** `count` comments of `length` characters, the i-th on the post `postOf(i)`, straight into the bus: a state of that many bytes more. */
@@ -186,17 +236,27 @@ export function appendComments(
 }
 
 /** Keeps `bytes` as the bus's snapshot of `schema` at `seq`, through its routes as a replica would (claim, then PUT). */
-export async function storeSnapshot(busUrl: string, headers: Record<string, string>, { schema, seq, bytes }: { schema: string; seq: number; bytes: Buffer }): Promise<void> {
+export async function storeSnapshot(
+  busUrl: string,
+  headers: Record<string, string>,
+  { schema, seq, bytes }: { schema: string; seq: number; bytes: Buffer },
+): Promise<void> {
   const service = schema.split('@')[0] as string;
   const claim = await http(`${busUrl}/snapshots/${service}/${schema}/claims`, { body: { seq }, headers });
   if (claim.status !== 201) throw new Error(`claiming a snapshot at seq ${seq}: ${claim.status} ${claim.text}`);
   const stored = await fetch(`${busUrl}/snapshots/${service}/${schema}/${seq}`, {
     method: 'PUT',
-    headers: { ...headers, 'content-type': 'application/vnd.sqlite3', 'snapshot-claim': (claim.json as { claim: string }).claim, 'snapshot-sha256': createHash('sha256').update(bytes).digest('hex') },
+    headers: {
+      ...headers,
+      'content-type': 'application/vnd.sqlite3',
+      'snapshot-claim': (claim.json as { claim: string }).claim,
+      'snapshot-sha256': createHash('sha256').update(bytes).digest('hex'),
+    },
     body: new Uint8Array(bytes),
     signal: AbortSignal.timeout(60_000),
   });
-  if (stored.status !== 201) throw new Error(`storing a snapshot at seq ${seq}: ${stored.status} ${await stored.text()}`);
+  if (stored.status !== 201)
+    throw new Error(`storing a snapshot at seq ${seq}: ${stored.status} ${await stored.text()}`);
 }
 
 /** One event the services ignore, straight into the bus: its seq, the end of the log once it is stored. */
@@ -212,7 +272,8 @@ export async function eventsApplied(serviceUrl: string): Promise<number | undefi
     const answer = await http(`${serviceUrl}/metrics`, { timeoutMs: 2_000 });
     if (answer.status !== 200) return undefined;
     let total = 0;
-    for (const [, value] of answer.text.matchAll(/^events_applied_total(?:\{[^}]*\})? (\d+(?:\.\d+)?)$/gm)) total += Number(value);
+    for (const [, value] of answer.text.matchAll(/^events_applied_total(?:\{[^}]*\})? (\d+(?:\.\d+)?)$/gm))
+      total += Number(value);
     return total;
   } catch {
     return undefined;
@@ -224,7 +285,7 @@ export async function wholeView(queryUrl: string): Promise<{ posts: [string, unk
   const posts: [string, unknown][] = [];
   const seen = new Set<string>();
   const repeated: string[] = [];
-  for (let next: string | undefined = '/posts'; next !== undefined; ) {
+  for (let next: string | undefined = '/posts'; next !== undefined;) {
     const answer = await http(`${queryUrl}${next}`, { timeoutMs: 30_000 });
     if (answer.status !== 200) throw new Error(`GET ${next}: ${answer.status} ${answer.text.slice(0, 200)}`);
     for (const [id, post] of Object.entries(answer.json as Record<string, unknown>)) {

@@ -28,7 +28,21 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { natsStorageNames } from '@blog/common/nats';
-import { createPrivateNetwork, delay, findNatsServer, http, privateNetworkUnavailable, startNatsCluster, startReplicatedStack, waitFor, type NatsCluster, type PrivateNetwork, type ReplicatedService, type ReplicatedStack, type ServiceName } from '@blog/testkit';
+import {
+  createPrivateNetwork,
+  delay,
+  findNatsServer,
+  http,
+  privateNetworkUnavailable,
+  startNatsCluster,
+  startReplicatedStack,
+  waitFor,
+  type NatsCluster,
+  type PrivateNetwork,
+  type ReplicatedService,
+  type ReplicatedStack,
+  type ServiceName,
+} from '@blog/testkit';
 import { Ledger, startLoad, type LoadReport } from '../../src/faults/load';
 import { moveLeader, moveLeaderAway, natsNodeOfBus } from '../../src/faults/partitions';
 import { HistoryReader, summarize, verifyUntilPassing, type Anomaly } from '../../src/faults/verify';
@@ -162,7 +176,9 @@ async function restartAndCatchUp(node: number): Promise<number> {
   try {
     await copyCurrentSince(node, started, CATCH_UP_STALLED_MS);
   } catch (stalled) {
-    process.stderr.write(`${(stalled as Error).message}\nrestarting ${nats.nodes[node]?.name} once: its catch-up stalled\n`);
+    process.stderr.write(
+      `${(stalled as Error).message}\nrestarting ${nats.nodes[node]?.name} once: its catch-up stalled\n`,
+    );
     await nats.stopNode(node);
     await nats.start(node);
     await copyCurrentSince(node, started);
@@ -228,7 +244,11 @@ const busNode = async (replica: number) => natsNodeOfBus(nats, stack.pid('event-
 
 /** Who leads the stream, the buckets and the meta group, for the record of a partition scenario. */
 async function leaders(): Promise<string> {
-  const leaderOf = (stream: string) => nats.streamLeader(stream).then((node) => nats.nodes[node]?.name, (err: Error) => err.message);
+  const leaderOf = (stream: string) =>
+    nats.streamLeader(stream).then(
+      (node) => nats.nodes[node]?.name,
+      (err: Error) => err.message,
+    );
   const meta = ((await nats.monitor(0, '/jsz')) as { meta_cluster?: { leader?: string } }).meta_cluster?.leader;
   return `leaders: stream ${await leaderOf(STREAM)}, lease ${await leaderOf(`KV_${names.lease}`)}, positions ${await leaderOf(`KV_${names.positions}`)}, meta ${meta}`;
 }
@@ -252,7 +272,10 @@ const WHILE_CUT_TIMEOUT_MS = 30_000;
 async function cutThenHeal(cut: () => void, until?: { what: string; check: () => Promise<boolean> }): Promise<number> {
   try {
     cut();
-    await Promise.all([delay(CUT_MS), until && waitFor(until.check, { what: until.what, timeoutMs: WHILE_CUT_TIMEOUT_MS, intervalMs: 200 })]);
+    await Promise.all([
+      delay(CUT_MS),
+      until && waitFor(until.check, { what: until.what, timeoutMs: WHILE_CUT_TIMEOUT_MS, intervalMs: 200 }),
+    ]);
   } finally {
     privateNetwork().heal();
   }
@@ -260,7 +283,10 @@ async function cutThenHeal(cut: () => void, until?: { what: string; check: () =>
 }
 
 /** The bus replica on the cut-off node has moved to another node. */
-const busLeft = () => ({ what: `bus replica ${cutBus + 1} to leave the cut-off node`, check: async () => (await busNode(cutBus).catch(() => cutNode)) !== cutNode });
+const busLeft = () => ({
+  what: `bus replica ${cutBus + 1} to leave the cut-off node`,
+  check: async () => (await busNode(cutBus).catch(() => cutNode)) !== cutNode,
+});
 
 /** The scene of the stream's partitions: the stream's leader moved onto the node of bus replica `replica`. */
 async function streamLeaderWithBus(replica: number): Promise<void> {
@@ -295,7 +321,8 @@ const partitions: Fault[] = [
       // The holder cut off stops delivering; the check of the receipts below sees one deliverer at a time.
       return cutThenHeal(() => privateNetwork().isolate(cutNode), {
         what: `bus replica ${cutBus + 1}, cut off, to stop delivering`,
-        check: async () => /^event_bus_delivering\{[^}]*\} 0$/m.test((await http(`${stack.url('event-bus', cutBus)}/metrics`)).text),
+        check: async () =>
+          /^event_bus_delivering\{[^}]*\} 0$/m.test((await http(`${stack.url('event-bus', cutBus)}/metrics`)).text),
       });
     },
   },
@@ -306,12 +333,13 @@ const partitions: Fault[] = [
     inject: async () => {
       await expectScene([STREAM]);
       return cutThenHeal(() => {
-        for (const other of nats.nodes.keys()) if (other !== cutNode) privateNetwork().cut(cutNode, other, { oneWay: true });
+        for (const other of nats.nodes.keys())
+          if (other !== cutNode) privateNetwork().cut(cutNode, other, { oneWay: true });
       }, busLeft());
     },
   },
   {
-    name: "a flapping link: the stream leader cut off and healed every 3 s for 60 s, a bus replica on it",
+    name: 'a flapping link: the stream leader cut off and healed every 3 s for 60 s, a bus replica on it',
     slug: 'flapping-link',
     loadMs: FLAPPING_FOR_MS + 30_000,
     prepare: () => streamLeaderWithBus(0),
@@ -333,10 +361,26 @@ const partitions: Fault[] = [
 ].map((fault) => ({ ...fault, needsNetwork: true }));
 
 const faults: Fault[] = [
-  { name: "kill -9 the stream's leader (NATS), restart after 2 s", slug: 'kill-leader', inject: () => killNatsNode('leader') },
-  { name: 'kill -9 a stream follower (NATS), restart after 2 s', slug: 'kill-follower', inject: () => killNatsNode('follower') },
-  { name: 'kill -9 the bus replica holding deliveries, restart after 1 s', slug: 'kill-delivering-bus', inject: async () => killService('event-bus', await deliveringBus()) },
-  { name: 'kill -9 a bus replica not delivering, restart after 1 s', slug: 'kill-standby-bus', inject: async () => killService('event-bus', 1 - (await deliveringBus())) },
+  {
+    name: "kill -9 the stream's leader (NATS), restart after 2 s",
+    slug: 'kill-leader',
+    inject: () => killNatsNode('leader'),
+  },
+  {
+    name: 'kill -9 a stream follower (NATS), restart after 2 s',
+    slug: 'kill-follower',
+    inject: () => killNatsNode('follower'),
+  },
+  {
+    name: 'kill -9 the bus replica holding deliveries, restart after 1 s',
+    slug: 'kill-delivering-bus',
+    inject: async () => killService('event-bus', await deliveringBus()),
+  },
+  {
+    name: 'kill -9 a bus replica not delivering, restart after 1 s',
+    slug: 'kill-standby-bus',
+    inject: async () => killService('event-bus', 1 - (await deliveringBus())),
+  },
   { name: 'kill -9 a query replica, restart after 1 s', slug: 'kill-query', inject: () => killService('query', 0) },
   {
     name: 'a NATS node stopped and started again; its own copy catches up',
@@ -356,7 +400,8 @@ test.each(runnable.map((fault) => [fault.name, fault, faults.indexOf(fault)] as 
   'under load: %s — each replica shows exactly what was acknowledged',
   async (_name, fault, index) => {
     await fault.prepare?.();
-    if (fault.needsNetwork) process.stdout.write(`${fault.slug}: cutting ${nats.nodes[cutNode]?.name}; ${await leaders()}\n`);
+    if (fault.needsNetwork)
+      process.stdout.write(`${fault.slug}: cutting ${nats.nodes[cutNode]?.name}; ${await leaders()}\n`);
     const receivedBefore = received.length;
     const distinctBefore = new Set(received).size;
     const load = startLoad({
@@ -387,18 +432,36 @@ test.each(runnable.map((fault) => [fault.name, fault, faults.indexOf(fault)] as 
     let allPassed = true;
     let passedAt = 0;
     for (const replica of [0, 1]) {
-      const result = await verifyUntilPassing({ stack: replicaView(replica), ledger, runId: RUN_ID, history: histories[replica] as HistoryReader, known, deadline: readyAt + RECOVERY_BOUND_MS });
-      fresh.push(...result.fresh.map((anomaly) => ({ ...anomaly, detail: `replica ${replica + 1}: ${anomaly.detail}` })));
+      const result = await verifyUntilPassing({
+        stack: replicaView(replica),
+        ledger,
+        runId: RUN_ID,
+        history: histories[replica] as HistoryReader,
+        known,
+        deadline: readyAt + RECOVERY_BOUND_MS,
+      });
+      fresh.push(
+        ...result.fresh.map((anomaly) => ({ ...anomaly, detail: `replica ${replica + 1}: ${anomaly.detail}` })),
+      );
       allPassed &&= result.passed;
       passedAt = Math.max(passedAt, result.passedAt ?? 0);
     }
     for (const anomaly of fresh) known.add(anomaly.key);
-    const [first, second] = await Promise.all([0, 1].map(async (replica) => (await http(`${stack.url('query', replica)}/posts`)).text));
+    const [first, second] = await Promise.all(
+      [0, 1].map(async (replica) => (await http(`${stack.url('query', replica)}/posts`)).text),
+    );
     const history = await (histories[0] as HistoryReader).read();
     // The course-style subscriber: every seq, in order of first receipt; again only what was in flight.
     const firstReceipts = [...new Set(received)];
     const redelivered = received.length - receivedBefore - (firstReceipts.length - distinctBefore);
-    rows.push({ scenario: fault.name, report, anomalies: fresh.length, recoveryMs: allPassed ? passedAt - readyAt : undefined, catchUpMs, redelivered });
+    rows.push({
+      scenario: fault.name,
+      report,
+      anomalies: fresh.length,
+      recoveryMs: allPassed ? passedAt - readyAt : undefined,
+      catchUpMs,
+      redelivered,
+    });
 
     expect(summarize(fresh)).toBe('no anomalies');
     expect(second).toBe(first);

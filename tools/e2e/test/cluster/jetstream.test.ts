@@ -21,9 +21,20 @@ let js: JetStreamClient;
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'nats-cluster-'));
   cluster = await startNatsCluster({ dir });
-  nc = await connect({ servers: cluster.urls, user: cluster.identities.admin.user, pass: cluster.identities.admin.password, reconnectTimeWait: 100, maxReconnectAttempts: -1 });
+  nc = await connect({
+    servers: cluster.urls,
+    user: cluster.identities.admin.user,
+    pass: cluster.identities.admin.password,
+    reconnectTimeWait: 100,
+    maxReconnectAttempts: -1,
+  });
   const jsm = await jetstreamManager(nc);
-  await jsm.streams.add({ name: STREAM, subjects: ['events.>'], num_replicas: 3, duplicate_window: 120 * 1_000_000_000 });
+  await jsm.streams.add({
+    name: STREAM,
+    subjects: ['events.>'],
+    num_replicas: 3,
+    duplicate_window: 120 * 1_000_000_000,
+  });
   js = jetstream(nc);
 }, 60_000);
 
@@ -82,9 +93,12 @@ describe('JetStream on a 3-node cluster', () => {
     // The killed node, started again on its store, catches up: its own copy ends where the others' do.
     await cluster.start(leader);
     const survivor = leader === 0 ? 1 : 0;
-    await waitFor(async () => {
-      const [own, other] = await Promise.all([ownCopy(leader), ownCopy(survivor)]);
-      return own.last === other.last && own.messages === other.messages && own.last === before + ids.length;
-    }, { what: 'the restarted node to catch up', timeoutMs: 30_000 });
+    await waitFor(
+      async () => {
+        const [own, other] = await Promise.all([ownCopy(leader), ownCopy(survivor)]);
+        return own.last === other.last && own.messages === other.messages && own.last === before + ids.length;
+      },
+      { what: 'the restarted node to catch up', timeoutMs: 30_000 },
+    );
   });
 });

@@ -30,7 +30,11 @@ describeKeyedCreatesAcrossReplicas('keyed creates on two replicas of every servi
       nats,
       logDir,
       // The window must outlast the bus's own retries of a publish.
-      busEnv: { EVENT_IDS_REMEMBERED: String(ID_MEMORY), NATS_DUPLICATE_WINDOW_MS: String(DUPLICATE_WINDOW_MS), NATS_PUBLISH_TIMEOUT_MS: String(DUPLICATE_WINDOW_MS - 1_000) },
+      busEnv: {
+        EVENT_IDS_REMEMBERED: String(ID_MEMORY),
+        NATS_DUPLICATE_WINDOW_MS: String(DUPLICATE_WINDOW_MS),
+        NATS_PUBLISH_TIMEOUT_MS: String(DUPLICATE_WINDOW_MS - 1_000),
+      },
     });
   },
   duplicateWindowMs: DUPLICATE_WINDOW_MS,

@@ -36,11 +36,21 @@ async function createPost(title: string): Promise<string> {
   return (answer.json as { id: string }).id;
 }
 
-const titlesOn = async (queryReplica: number) => Object.values((await http(`${blog.stack().url('query', queryReplica)}/posts`)).json as Record<string, { title: string }>).map(({ title }) => title);
+const titlesOn = async (queryReplica: number) =>
+  Object.values(
+    (await http(`${blog.stack().url('query', queryReplica)}/posts`)).json as Record<string, { title: string }>,
+  ).map(({ title }) => title);
 
 test('NATS takes no client without a password, nor with a wrong one', async () => {
   await expect(connect({ servers: blog.nats().urls, maxReconnectAttempts: 0 })).rejects.toThrow(/authorization/i);
-  await expect(connect({ servers: blog.nats().urls, user: blog.nats().identities.bus.user, pass: 'guessed-password', maxReconnectAttempts: 0 })).rejects.toThrow(/authorization/i);
+  await expect(
+    connect({
+      servers: blog.nats().urls,
+      user: blog.nats().identities.bus.user,
+      pass: 'guessed-password',
+      maxReconnectAttempts: 0,
+    }),
+  ).rejects.toThrow(/authorization/i);
 });
 
 test("the bus's user cannot shorten, purge or delete the event stream, nor make one; the history stays whole", async () => {
@@ -71,7 +81,10 @@ test("a server with the cluster's name but without the route password cannot joi
     ].join('\n'),
   });
   try {
-    await waitFor(() => /authorization/i.test(rogue.log()), { what: 'the cluster to refuse the rogue server its route', timeoutMs: 20_000 });
+    await waitFor(() => /authorization/i.test(rogue.log()), {
+      what: 'the cluster to refuse the rogue server its route',
+      timeoutMs: 20_000,
+    });
     const routes = (await blog.nats().monitor(0, '/routez')) as { routes?: { remote_name?: string }[] };
     expect((routes.routes ?? []).map((route) => route.remote_name)).not.toContain('rogue');
   } finally {
@@ -85,7 +98,11 @@ test('a message on the stream that is not an event stops nothing: posts created 
   await publisher.flush();
   const title = `after the bad message ${Date.now()}`;
   await createPost(title);
-  for (const replica of [0, 1]) await waitFor(async () => (await titlesOn(replica)).includes(title), { what: `query ${replica + 1} to show the post`, timeoutMs: 30_000 });
+  for (const replica of [0, 1])
+    await waitFor(async () => (await titlesOn(replica)).includes(title), {
+      what: `query ${replica + 1} to show the post`,
+      timeoutMs: 30_000,
+    });
 
   const history = await http(`${blog.stack().url('event-bus', 1)}/events`, { headers: blog.stack().eventHeaders() });
   expect(history.status).toBe(200);
@@ -111,7 +128,10 @@ test('a stream changed under the bus so that it would drop events is refused: re
     { what: 'the bus to refuse reads of the changed stream', timeoutMs: 20_000 },
   );
   expect((read.json as { error: string }).error).toMatch(/changed under the bus.*drops old events \(max_age/);
-  const append = await http(`${bus}/events`, { headers: blog.stack().eventHeaders(), body: { type: 'PostCreated', data: { id: 'p-late', title: 'late' } } });
+  const append = await http(`${bus}/events`, {
+    headers: blog.stack().eventHeaders(),
+    body: { type: 'PostCreated', data: { id: 'p-late', title: 'late' } },
+  });
   expect(append.status).toBe(503);
   expect((await http(`${bus}/metrics`)).text).toMatch(/^event_stream_changed{service="event-bus"} 1$/m);
 });

@@ -41,7 +41,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('a snapshot larger than the bus\'s memory limit goes to a slow reader whole, and the bus is never killed for memory', async () => {
+test("a snapshot larger than the bus's memory limit goes to a slow reader whole, and the bus is never killed for memory", async () => {
   const bus = (stack as Stack).url('event-bus');
   const headers = (stack as Stack).eventHeaders();
   const bytes = randomBytes(SNAPSHOT_BYTES);
@@ -50,7 +50,10 @@ test('a snapshot larger than the bus\'s memory limit goes to a slow reader whole
   await storeSnapshot(bus, headers, { schema: 'query@1', seq, bytes });
 
   // Read slowly: a pause after every chunk, so that the bus would hold most of the snapshot if it did not wait.
-  const response = await fetch(`${bus}/snapshots/query/query@1/${seq}`, { headers, signal: AbortSignal.timeout(300_000) });
+  const response = await fetch(`${bus}/snapshots/query/query@1/${seq}`, {
+    headers,
+    signal: AbortSignal.timeout(300_000),
+  });
   expect(response.status).toBe(200);
   const received = createHash('sha256');
   let length = 0;

@@ -12,8 +12,27 @@ import os from 'node:os';
 import path from 'node:path';
 import type { PostsView } from '@blog/common';
 import { describeSnapshotFile, StateDb } from '@blog/common/state';
-import { http, startNatsCluster, startReplicatedStack, waitFor, type NatsCluster, type ReplicatedStack } from '@blog/testkit';
-import { appendFiller, appendPosts, downloadSnapshot, eventsApplied, Freezer, LogWatch, newestSnapshot, storeSnapshot, stepUntil, uploadStalledTo, wholeView } from '../../src/faults/snapshots';
+import {
+  http,
+  startNatsCluster,
+  startReplicatedStack,
+  waitFor,
+  type NatsCluster,
+  type ReplicatedStack,
+} from '@blog/testkit';
+import {
+  appendFiller,
+  appendPosts,
+  downloadSnapshot,
+  eventsApplied,
+  Freezer,
+  LogWatch,
+  newestSnapshot,
+  storeSnapshot,
+  stepUntil,
+  uploadStalledTo,
+  wholeView,
+} from '../../src/faults/snapshots';
 
 /** A claim held by a replica killed while it made a snapshot lapses after this long. */
 const CLAIM_TTL_MS = 5_000;
@@ -44,7 +63,10 @@ afterAll(async () => {
 async function createPosts(count: number, label: string): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < count; i++) {
-    const answer = await http(`${stack.url('posts', i % 2)}/posts/create`, { body: { title: `${label} ${i}` }, timeoutMs: 30_000 });
+    const answer = await http(`${stack.url('posts', i % 2)}/posts/create`, {
+      body: { title: `${label} ${i}` },
+      timeoutMs: 30_000,
+    });
     expect(answer.status).toBe(201);
     ids.push((answer.json as { id: string }).id);
   }
@@ -57,7 +79,9 @@ test('a query replica that lost its state starts from the snapshot in the object
   const before = await createPosts(60, 'before');
   const snapshot = await waitFor(
     async () => {
-      const answer = await http(`${stack.url('event-bus', 1)}/snapshots/query/query@1`, { headers: stack.eventHeaders() });
+      const answer = await http(`${stack.url('event-bus', 1)}/snapshots/query/query@1`, {
+        headers: stack.eventHeaders(),
+      });
       return answer.status === 200 ? (answer.json as { seq: number }) : undefined;
     },
     { what: 'a snapshot of query in the object store, served by either bus replica', timeoutMs: 30_000 },
@@ -113,7 +137,8 @@ function withLongHistory(): Promise<void> {
 
 /** Starts query replica `replica` unless it runs, making no snapshots: the replica under test makes them. */
 async function startQuietly(replica: number): Promise<void> {
-  if (stack.pid('query', replica) === undefined) await stack.start('query', replica, { env: { SNAPSHOT_EVERY_EVENTS: '0' } });
+  if (stack.pid('query', replica) === undefined)
+    await stack.start('query', replica, { env: { SNAPSHOT_EVERY_EVENTS: '0' } });
 }
 
 /** Both query replicas' whole views: the same posts in the same order, each once, the long history's among them. */
@@ -132,11 +157,15 @@ async function expectWholeNewest(): Promise<number | undefined> {
   const newest = await newestSnapshot(bus(), stack.eventHeaders());
   expect(await newestSnapshot(stack.url('event-bus', 1), stack.eventHeaders())).toEqual(newest);
   if (newest === undefined) return undefined;
-  expect(await downloadSnapshot(stack.url('event-bus', 1), stack.eventHeaders(), newest, dir)).toEqual({ bytes: newest.bytes, sha256: newest.sha256, holds: { schema: 'query@1', seq: newest.seq } });
+  expect(await downloadSnapshot(stack.url('event-bus', 1), stack.eventHeaders(), newest, dir)).toEqual({
+    bytes: newest.bytes,
+    sha256: newest.sha256,
+    holds: { schema: 'query@1', seq: newest.seq },
+  });
   return newest.seq;
 }
 
-test('a query replica killed while it makes its snapshot, copying its state and then sending it to the object store, leaves none of it; the next is made whole, and a fresh replica from it shows the other replica\'s view', async () => {
+test("a query replica killed while it makes its snapshot, copying its state and then sending it to the object store, leaves none of it; the next is made whole, and a fresh replica from it shows the other replica's view", async () => {
   // Every query replica is stopped while the history grows: the snapshot made next is replica 1's.
   await withLongHistory();
   await stack.kill('query', 0);
@@ -151,7 +180,8 @@ test('a query replica killed while it makes its snapshot, copying its state and 
   // Frozen at once, then run step by step until the copy's file is there: the kill lands during the copy.
   const queryPid = stack.pid('query', 1) as number;
   freezer.freeze(queryPid);
-  const copyOf = () => readdirSync(stack.stateDir('query', 1)).find((name) => /^upload-[0-9a-f-]{36}\.sqlite$/.test(name));
+  const copyOf = () =>
+    readdirSync(stack.stateDir('query', 1)).find((name) => /^upload-[0-9a-f-]{36}\.sqlite$/.test(name));
   await stepUntil(freezer, queryPid, () => copyOf() !== undefined, 'the copy of the state under way');
   const copy = copyOf();
   await stack.kill('query', 1);
@@ -168,17 +198,27 @@ test('a query replica killed while it makes its snapshot, copying its state and 
   const watch = new LogWatch(stack.logFile('query', 1));
   const busWatch = new LogWatch(stack.logFile('event-bus', 1));
   starting = stack.start('query', 1).catch(() => undefined);
-  await watch.waitFor(/claimed the next snapshot; copying the state/, 'query replica 2 claiming the next snapshot once the first claim lapsed');
+  await watch.waitFor(
+    /claimed the next snapshot; copying the state/,
+    'query replica 2 claiming the next snapshot once the first claim lapsed',
+  );
   freezer.freeze(busPid);
   try {
     await watch.waitFor(/state copied; sending the snapshot/, 'query replica 2 sending the snapshot');
-    await waitFor(() => uploadStalledTo(Number(new URL(stack.url('event-bus', 1)).port)), { what: 'the upload stalled in the sockets to the frozen bus replica', timeoutMs: 30_000, intervalMs: 20 });
+    await waitFor(() => uploadStalledTo(Number(new URL(stack.url('event-bus', 1)).port)), {
+      what: 'the upload stalled in the sockets to the frozen bus replica',
+      timeoutMs: 30_000,
+      intervalMs: 20,
+    });
     await stack.kill('query', 1);
   } finally {
     freezer.thaw(busPid);
   }
   await starting;
-  await busWatch.waitFor(/snapshot upload broke off before its whole body came; nothing of it kept/, 'bus replica 2 noticing the broken upload');
+  await busWatch.waitFor(
+    /snapshot upload broke off before its whole body came; nothing of it kept/,
+    'bus replica 2 noticing the broken upload',
+  );
   const killedSeq = Number(/"seq":(\d+)[^\n]*state copied; sending the snapshot/.exec(watch.text())?.[1]);
   expect(watch.has(/snapshot made and stored/)).toBe(false);
   expect(await expectWholeNewest()).toBe(before);
@@ -199,7 +239,7 @@ test('a query replica killed while it makes its snapshot, copying its state and 
   await expectSameWholeViews();
 }, 120_000);
 
-test('a query replica killed again and again while it builds its state from event 1 on the JetStream log keeps each transaction whole: it ends with every post once, and the other replica\'s view', async () => {
+test("a query replica killed again and again while it builds its state from event 1 on the JetStream log keeps each transaction whole: it ends with every post once, and the other replica's view", async () => {
   await withLongHistory();
   await stack.kill('query', 1);
   const end = await appendFiller(bus(), stack.eventHeaders());
@@ -210,7 +250,11 @@ test('a query replica killed again and again while it builds its state from even
   for (let round = 0; round < 3; round++) {
     const starting = stack.start('query', 1, { env }).catch(() => undefined);
     // Killed once its first page of events is committed: while it reads or applies the next.
-    await waitFor(async () => ((await eventsApplied(stack.url('query', 1))) ?? 0) > 0, { what: 'query replica 2 applying events', timeoutMs: 60_000, intervalMs: 10 });
+    await waitFor(async () => ((await eventsApplied(stack.url('query', 1))) ?? 0) > 0, {
+      what: 'query replica 2 applying events',
+      timeoutMs: 60_000,
+      intervalMs: 10,
+    });
     await stack.kill('query', 1);
     await starting;
     // The kill landed mid-build, and this start went on from where the last committed transaction left it.
@@ -231,7 +275,10 @@ test('a snapshot in the object store that is not a database, one of another serv
     const file = path.join(dir, `${service}-${version}.sqlite`);
     rmSync(file, { force: true });
     return (seq: number) => {
-      const state = StateDb.open({ file, schema: { service, version, tables: 'CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY)' } });
+      const state = StateDb.open({
+        file,
+        schema: { service, version, tables: 'CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY)' },
+      });
       state.transaction(() => state.advance({ seq, eventId: 'e' }));
       state.close();
       return readFileSync(file);
@@ -250,7 +297,11 @@ test('a snapshot in the object store that is not a database, one of another serv
     rmSync(stack.stateDir('query', 1), { recursive: true, force: true });
     const watch = new LogWatch(stack.logFile('query', 1));
     await stack.start('query', 1);
-    expect(watch.text()).toMatch(new RegExp(`"seq":${seq},"reason":"${reason}[^\\n]*snapshot not used; building the state from the event log instead`));
+    expect(watch.text()).toMatch(
+      new RegExp(
+        `"seq":${seq},"reason":"${reason}[^\\n]*snapshot not used; building the state from the event log instead`,
+      ),
+    );
     expect(watch.has(/state restored from the newest snapshot/)).toBe(false);
     await expectSameWholeViews();
   }

@@ -32,5 +32,9 @@ export function useScaledOutBlog(prefix: string, { clusterName }: { clusterName?
     if (value === undefined) throw new Error(`${what} is not running`);
     return value;
   };
-  return { nats: () => running(nats, 'the NATS cluster'), stack: () => running(stack, 'the scaled-out blog'), dir: () => running(dir, 'the test folder') };
+  return {
+    nats: () => running(nats, 'the NATS cluster'),
+    stack: () => running(stack, 'the scaled-out blog'),
+    dir: () => running(dir, 'the test folder'),
+  };
 }

@@ -26,7 +26,10 @@ async function createPost(title: string): Promise<void> {
   if (answer.status !== 201) throw new Error(`POST /posts/create: HTTP ${answer.status} ${answer.text}`);
 }
 
-const titles = async () => Object.values((await http(`${stack.url('query')}/posts`)).json as Record<string, { title: string }>).map(({ title }) => title);
+const titles = async () =>
+  Object.values((await http(`${stack.url('query')}/posts`)).json as Record<string, { title: string }>).map(
+    ({ title }) => title,
+  );
 
 test('a line of the log that is not an event is quarantined: the bus starts, posts created after it reach query, and a query built from event 1 shows them all', async () => {
   await createPost('before the bad line');
@@ -36,7 +39,9 @@ test('a line of the log that is not an event is quarantined: the bus starts, pos
   appendFileSync(path.join(stack.eventLogDir, 'events.jsonl'), 'this line is not JSON {"type":"PostCreated"\n');
   await stack.start('event-bus');
   await createPost('after the bad line');
-  await waitFor(async () => (await titles()).includes('after the bad line'), { what: 'query to show the post created after the bad line' });
+  await waitFor(async () => (await titles()).includes('after the bad line'), {
+    what: 'query to show the post created after the bad line',
+  });
 
   const history = await http(`${stack.url('event-bus')}/events`, { headers: stack.eventHeaders() });
   const types = (history.json as { type: string }[]).map(({ type }) => type);

@@ -76,7 +76,8 @@ function publishers(round: string, { count = 16, padBytes = 0, confirmWithinMs =
         if (reason === 'ECONNREFUSED' && !maybeStored) return { ...record, failure: reason };
         maybeStored ||= reason !== 'ECONNREFUSED';
       }
-      if (Date.now() - record.sentAt > confirmWithinMs || Date.now() > hardStop) return { ...record, failure: 'not confirmed in time' };
+      if (Date.now() - record.sentAt > confirmWithinMs || Date.now() > hardStop)
+        return { ...record, failure: 'not confirmed in time' };
       await delay(50);
     }
   };
@@ -118,9 +119,15 @@ function compare(results: readonly Publish[], kept: readonly { seq: number; id: 
     confirmed: results.filter((result) => result.seq !== undefined).length,
     /** Confirmed after a lost answer, by sending the same event again. */
     confirmedOnRetry: results.filter((result) => result.seq !== undefined && result.attempts > 1).length,
-    lost: results.filter((result) => result.seq !== undefined && !keptById.get(result.id)?.includes(result.seq)).map((result) => result.id),
-    duplicated: [...keptById].filter(([, seqs]) => seqs.length > 1).map(([id, seqs]) => `${id} at seq ${seqs.join(',')}`),
-    keptUnconfirmed: kept.filter(({ id }) => byId.get(id)?.seq === undefined).map(({ id, seq }) => `${id} at seq ${seq}: ${byId.get(id)?.failure ?? 'never sent'}`),
+    lost: results
+      .filter((result) => result.seq !== undefined && !keptById.get(result.id)?.includes(result.seq))
+      .map((result) => result.id),
+    duplicated: [...keptById]
+      .filter(([, seqs]) => seqs.length > 1)
+      .map(([id, seqs]) => `${id} at seq ${seqs.join(',')}`),
+    keptUnconfirmed: kept
+      .filter(({ id }) => byId.get(id)?.seq === undefined)
+      .map(({ id, seq }) => `${id} at seq ${seq}: ${byId.get(id)?.failure ?? 'never sent'}`),
     notConfirmedInTime: results.filter((result) => result.failure === 'not confirmed in time').length,
   };
 }
@@ -144,7 +151,8 @@ describe('faults: the bus keeps exactly what it confirmed', () => {
       problems.push(...outcome.lost.map((id) => `${name}: confirmed ${id} is not in the log`));
       problems.push(...outcome.duplicated.map((what) => `${name}: stored twice: ${what}`));
       problems.push(...outcome.keptUnconfirmed.map((what) => `${name}: kept without a confirmation: ${what}`));
-      if (outcome.notConfirmedInTime > 0) problems.push(`${name}: ${outcome.notConfirmedInTime} events not confirmed within 15 s of the bus coming back`);
+      if (outcome.notConfirmedInTime > 0)
+        problems.push(`${name}: ${outcome.notConfirmedInTime} events not confirmed within 15 s of the bus coming back`);
     }
     process.stdout.write(`\nbus kill -9: ${report.join('; ')}\n`);
     expect(problems).toEqual([]);
@@ -165,13 +173,20 @@ describe('faults: the bus keeps exactly what it confirmed', () => {
     const results = await run.finish();
     const outcome = compare(results, await probesInLog(name));
     // Events taken while shutting down: first sent after SIGTERM (50 ms of slack) and confirmed without a retry.
-    const takenWhileStopping = results.filter((result) => result.seq !== undefined && result.attempts === 1 && result.sentAt > signalled + 50).length;
+    const takenWhileStopping = results.filter(
+      (result) => result.seq !== undefined && result.attempts === 1 && result.sentAt > signalled + 50,
+    ).length;
     process.stdout.write(
       `\nbus SIGTERM: exit ${JSON.stringify(exit)} after ${stopMs} ms; events first sent after SIGTERM and stored before the exit: ${takenWhileStopping}; ` +
         `${outcome.confirmed} confirmed (${outcome.confirmedOnRetry} after a lost answer)\n`,
     );
     expect(exit).toEqual({ code: 0, signal: null });
-    expect({ lost: outcome.lost, duplicated: outcome.duplicated, keptUnconfirmed: outcome.keptUnconfirmed, notConfirmedInTime: outcome.notConfirmedInTime }).toEqual({
+    expect({
+      lost: outcome.lost,
+      duplicated: outcome.duplicated,
+      keptUnconfirmed: outcome.keptUnconfirmed,
+      notConfirmedInTime: outcome.notConfirmedInTime,
+    }).toEqual({
       lost: [],
       duplicated: [],
       keptUnconfirmed: [],
@@ -188,16 +203,25 @@ describe('faults: the bus keeps exactly what it confirmed', () => {
     try {
       // posts gives up on each request after its publish timeout (3 s), sends the same event again, and
       // answers 503 once it could not get a confirmation.
-      answers = await Promise.all(titles.map((title) => http(`${stack.url('posts')}/posts/create`, { body: { title }, timeoutMs: 15_000 })));
+      answers = await Promise.all(
+        titles.map((title) => http(`${stack.url('posts')}/posts/create`, { body: { title }, timeoutMs: 15_000 })),
+      );
     } finally {
       process.kill(pid, 'SIGCONT');
     }
     const postsUrl = `http://127.0.0.1:${stack.ports.posts}`;
     /** The stalled creates as the bus's log and posts show them now. */
     const observe = async () => {
-      const history = (await http(`${stack.url('event-bus')}/events`, { headers: stack.eventHeaders() })).json as { seq: number; type: string; data: { title?: unknown } }[];
-      const listed = Object.values((await http(`${stack.url('posts')}/posts`)).json as Record<string, { title: string }>).map((post) => post.title);
-      const subscribers = (await http(`${stack.url('event-bus')}/subscribers`, { headers: stack.eventHeaders() })).json as { url: string; lag: number }[];
+      const history = (await http(`${stack.url('event-bus')}/events`, { headers: stack.eventHeaders() })).json as {
+        seq: number;
+        type: string;
+        data: { title?: unknown };
+      }[];
+      const listed = Object.values(
+        (await http(`${stack.url('posts')}/posts`)).json as Record<string, { title: string }>,
+      ).map((post) => post.title);
+      const subscribers = (await http(`${stack.url('event-bus')}/subscribers`, { headers: stack.eventHeaders() }))
+        .json as { url: string; lag: number }[];
       const rows = titles.map((title, i) => {
         const answer = answers[i] as { status: number; text: string };
         return {
@@ -212,13 +236,18 @@ describe('faults: the bus keeps exactly what it confirmed', () => {
     // Once resumed, the bus first works through the requests that queued up while it was stopped. A post
     // created now is stored after all of them, and delivery keeps seq order: once posts lists it, posts has
     // everything the log holds before it.
-    const sentinel = await http(`${stack.url('posts')}/posts/create`, { body: { title: 'after the stall' }, timeoutMs: 15_000 });
+    const sentinel = await http(`${stack.url('posts')}/posts/create`, {
+      body: { title: 'after the stall' },
+      timeoutMs: 15_000,
+    });
     expect(sentinel.status).toBe(201);
     let last = await observe();
     await waitFor(
       async () => {
         last = await observe();
-        const listed = Object.values((await http(`${stack.url('posts')}/posts`)).json as Record<string, { title: string }>).some((post) => post.title === 'after the stall');
+        const listed = Object.values(
+          (await http(`${stack.url('posts')}/posts`)).json as Record<string, { title: string }>,
+        ).some((post) => post.title === 'after the stall');
         return listed && last.delivered;
       },
       { what: 'posts to list the post created after the stall', detail: () => JSON.stringify(last) },
@@ -228,10 +257,12 @@ describe('faults: the bus keeps exactly what it confirmed', () => {
     const problems = rows.flatMap((row) => {
       const definite = row.answer.startsWith('503') && /nothing was changed/.test(row.answer);
       const acknowledged = row.answer.startsWith('201');
-      if (row.inLog > 1 || row.listed > 1) return [`${row.title}: stored ${row.inLog} times, listed ${row.listed} times`];
+      if (row.inLog > 1 || row.listed > 1)
+        return [`${row.title}: stored ${row.inLog} times, listed ${row.listed} times`];
       if (definite && row.inLog > 0) return [`${row.title}: answered "${row.answer}" yet in the log`];
       if (acknowledged && row.inLog !== 1) return [`${row.title}: acknowledged yet not in the log`];
-      if (row.inLog !== row.listed) return [`${row.title}: in the log ${row.inLog} times, listed by posts ${row.listed} times`];
+      if (row.inLog !== row.listed)
+        return [`${row.title}: in the log ${row.inLog} times, listed by posts ${row.listed} times`];
       return [];
     });
     expect(problems).toEqual([]);

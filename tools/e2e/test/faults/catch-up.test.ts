@@ -32,7 +32,10 @@ describe('faults: a service that is catching up', () => {
     let next = 0;
     await Promise.all(
       Array.from({ length: 32 }, async () => {
-        while (next++ < FILLER_EVENTS) expect((await http(`${stack.url('event-bus')}/events`, { body: filler, headers: stack.eventHeaders() })).status).toBe(201);
+        while (next++ < FILLER_EVENTS)
+          expect(
+            (await http(`${stack.url('event-bus')}/events`, { body: filler, headers: stack.eventHeaders() })).status,
+          ).toBe(201);
       }),
     );
 
@@ -44,8 +47,12 @@ describe('faults: a service that is catching up', () => {
       for (let i = 0; starting && i < 3_000; i++) {
         let outcome: string;
         try {
-          const answer = await http(`${stack.url('comments')}/posts/${postId}/comments`, { body: { content: `while catching up ${i}` }, timeoutMs: 5_000 });
-          outcome = answer.status === 201 ? '201' : `${answer.status} ${answer.text.replace(postId, '<id>').slice(0, 80)}`;
+          const answer = await http(`${stack.url('comments')}/posts/${postId}/comments`, {
+            body: { content: `while catching up ${i}` },
+            timeoutMs: 5_000,
+          });
+          outcome =
+            answer.status === 201 ? '201' : `${answer.status} ${answer.text.replace(postId, '<id>').slice(0, 80)}`;
         } catch (err) {
           outcome = describeRequestError(err);
         }
@@ -58,7 +65,9 @@ describe('faults: a service that is catching up', () => {
     const seen = [...answers].map(([outcome, n]) => `${n}× ${outcome}`);
     process.stdout.write(`\ncomments catch-up reproduction: ${seen.join('; ')}\n`);
     // Before it listens: ECONNREFUSED. Listening but catching up: 503 (or 201 once it knows the post).
-    const wrong = [...answers].filter(([outcome]) => outcome.startsWith('404')).map(([outcome, n]) => `${n}× ${outcome}`);
+    const wrong = [...answers]
+      .filter(([outcome]) => outcome.startsWith('404'))
+      .map(([outcome, n]) => `${n}× ${outcome}`);
     expect(wrong).toEqual([]);
   }, 60_000);
 });

@@ -18,10 +18,33 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { delay, http as request, Random, SERVICES, startStack, type ServiceName, type Stack } from '@blog/testkit';
-import { emptyCounts, Ledger, OUTCOMES, startLoad, type LoadReport, type LoadRun, type Outcome } from '../../src/faults/load';
-import { generateFuzz, sendRaw, SUBSCRIBERS, type FuzzContext, type FuzzRequest, type Subscriber } from '../../src/faults/fuzz';
+import {
+  emptyCounts,
+  Ledger,
+  OUTCOMES,
+  startLoad,
+  type LoadReport,
+  type LoadRun,
+  type Outcome,
+} from '../../src/faults/load';
+import {
+  generateFuzz,
+  sendRaw,
+  SUBSCRIBERS,
+  type FuzzContext,
+  type FuzzRequest,
+  type Subscriber,
+} from '../../src/faults/fuzz';
 import { errorCodeOf, isApiError, type SubscriberStatus } from '@blog/common/api';
-import { HistoryReader, summarize, verifyOnce, verifyUntilPassing, type Anomaly, type BusEvent, type Verification } from '../../src/faults/verify';
+import {
+  HistoryReader,
+  summarize,
+  verifyOnce,
+  verifyUntilPassing,
+  type Anomaly,
+  type BusEvent,
+  type Verification,
+} from '../../src/faults/verify';
 
 const ARTIFACTS = path.join(__dirname, '..', '..', 'artifacts');
 /** Well below what the stack absorbs on a shared 2-core machine: recovery then measures the fault, not a backlog. */
@@ -147,7 +170,11 @@ async function deliverDuplicates(): Promise<FaultTimes> {
     const name = subscriberOf(status);
     const applied = events.filter((event) => event.seq <= status.delivered);
     expect(applied.length).toBeGreaterThan(50);
-    const picks = random.shuffle([...applied.slice(0, 10), ...random.shuffle(applied).slice(0, 30), ...applied.slice(-10)]);
+    const picks = random.shuffle([
+      ...applied.slice(0, 10),
+      ...random.shuffle(applied).slice(0, 30),
+      ...applied.slice(-10),
+    ]);
     const duplicates: BusEvent[] = picks.map((event, index) => (index % 4 === 0 ? tamper(event) : event));
     await Promise.all(
       duplicates.map(async (event) => {
@@ -175,13 +202,41 @@ function tamper(event: BusEvent): BusEvent {
 }
 
 const scenarios: Scenario[] = [
-  { name: 'kill -9 event-bus, restart after 1 s', slug: 'kill-bus', inject: (load) => killAndRestart(load, 'event-bus', 1_000) },
-  { name: 'kill -9 posts, restart after 1 s', slug: 'kill-posts', inject: (load) => killAndRestart(load, 'posts', 1_000) },
-  { name: 'kill -9 comments, restart after 1 s', slug: 'kill-comments', inject: (load) => killAndRestart(load, 'comments', 1_000) },
-  { name: 'kill -9 query, restart after 1 s', slug: 'kill-query', inject: (load) => killAndRestart(load, 'query', 1_000) },
-  { name: 'kill -9 moderation, restart after 1 s', slug: 'kill-moderation', inject: (load) => killAndRestart(load, 'moderation', 1_000) },
-  { name: 'event-bus stopped (SIGTERM) for 5 s', slug: 'stop-bus', inject: (load) => stopAndRestart(load, 'event-bus', 5_000) },
-  { name: 'moderation stopped (SIGTERM) for 10 s', slug: 'stop-moderation', inject: (load) => stopAndRestart(load, 'moderation', 10_000) },
+  {
+    name: 'kill -9 event-bus, restart after 1 s',
+    slug: 'kill-bus',
+    inject: (load) => killAndRestart(load, 'event-bus', 1_000),
+  },
+  {
+    name: 'kill -9 posts, restart after 1 s',
+    slug: 'kill-posts',
+    inject: (load) => killAndRestart(load, 'posts', 1_000),
+  },
+  {
+    name: 'kill -9 comments, restart after 1 s',
+    slug: 'kill-comments',
+    inject: (load) => killAndRestart(load, 'comments', 1_000),
+  },
+  {
+    name: 'kill -9 query, restart after 1 s',
+    slug: 'kill-query',
+    inject: (load) => killAndRestart(load, 'query', 1_000),
+  },
+  {
+    name: 'kill -9 moderation, restart after 1 s',
+    slug: 'kill-moderation',
+    inject: (load) => killAndRestart(load, 'moderation', 1_000),
+  },
+  {
+    name: 'event-bus stopped (SIGTERM) for 5 s',
+    slug: 'stop-bus',
+    inject: (load) => stopAndRestart(load, 'event-bus', 5_000),
+  },
+  {
+    name: 'moderation stopped (SIGTERM) for 10 s',
+    slug: 'stop-moderation',
+    inject: (load) => stopAndRestart(load, 'moderation', 10_000),
+  },
   { name: 'duplicate and tampered re-deliveries, out of order', slug: 'duplicates', inject: deliverDuplicates },
   {
     name: 'event-bus killed twice in a row (kill, start, kill, start)',
@@ -246,7 +301,10 @@ describe('faults', () => {
         const reason = `${record.kind} ${record.httpStatus}: ${(record.error ?? '').replace(/[0-9a-f-]{36}/g, '<id>').slice(0, 120)}`;
         rejected.set(reason, (rejected.get(reason) ?? 0) + 1);
       }
-      rejectedReasons.set(scenario.name, [...rejected].map(([reason, n]) => `${n}× ${reason}`));
+      rejectedReasons.set(
+        scenario.name,
+        [...rejected].map(([reason, n]) => `${n}× ${reason}`),
+      );
 
       expect(report.posts.acknowledged + report.comments.acknowledged).toBeGreaterThan(0);
       if (!result.passed) {
@@ -261,13 +319,26 @@ describe('faults', () => {
 
   test('fuzz: malformed requests at every endpoint crash nothing, get a JSON 4xx, and change nothing', async () => {
     // Start from a settled state, so that positions and the history can be compared afterwards.
-    const before = await verifyUntilPassing({ stack, ledger, runId: RUN_ID, history, known, deadline: performance.now() + RECOVERY_BOUND_MS });
+    const before = await verifyUntilPassing({
+      stack,
+      ledger,
+      runId: RUN_ID,
+      history,
+      known,
+      deadline: performance.now() + RECOVERY_BOUND_MS,
+    });
     expect(summarize(before.fresh)).toBe('no anomalies');
     const events = await history.read();
     const statuses = await subscriberStatus();
     const delivered = {} as Record<Subscriber, number>;
     for (const status of statuses) delivered[subscriberOf(status)] = status.delivered;
-    const context: FuzzContext = { delivered, history: events, postIds: ledger.postIds.slice(0, 20), eventHeaders: stack.eventHeaders(), deliveryHeaders: (body) => stack.deliveryHeaders(body ?? '') };
+    const context: FuzzContext = {
+      delivered,
+      history: events,
+      postIds: ledger.postIds.slice(0, 20),
+      eventHeaders: stack.eventHeaders(),
+      deliveryHeaders: (body) => stack.deliveryHeaders(body ?? ''),
+    };
     const logSizes = Object.fromEntries(SERVICES.map((name) => [name, statSync(stack.logFile(name)).size]));
 
     const requests = generateFuzz(FUZZ_SEED, FUZZ_COUNT, context);
@@ -290,7 +361,10 @@ describe('faults', () => {
       agent.destroy();
     }
     const fuzzMs = performance.now() - started;
-    const statusList = [...byStatus].sort(([a], [b]) => a - b).map(([status, n]) => `${status}×${n}`).join(', ');
+    const statusList = [...byStatus]
+      .sort(([a], [b]) => a - b)
+      .map(([status, n]) => `${status}×${n}`)
+      .join(', ');
     fuzzSummary = `${requests.length} requests (seed ${FUZZ_SEED}) in ${(fuzzMs / 1000).toFixed(1)} s: ${statusList}; ${problems.length} problems`;
     expect(problems.slice(0, 30)).toEqual([]);
 
@@ -309,7 +383,8 @@ describe('faults', () => {
     );
     expect(errors).toEqual([]);
     expect((await history.read()).length).toBe(events.length);
-    for (const status of await subscriberStatus()) expect([status.url, status.delivered, status.lag]).toEqual([status.url, delivered[subscriberOf(status)], 0]);
+    for (const status of await subscriberStatus())
+      expect([status.url, status.delivered, status.lag]).toEqual([status.url, delivered[subscriberOf(status)], 0]);
     const after = await verifyOnce({ stack, ledger, runId: RUN_ID, history });
     expect(summarize(after.anomalies.filter((anomaly) => !known.has(anomaly.key)))).toBe('no anomalies');
   }, 90_000);
@@ -337,7 +412,10 @@ async function check(fuzz: FuzzRequest, agent: http.Agent): Promise<{ status?: n
     return { message: `${where}: no answer (${err instanceof Error ? err.message : String(err)})` };
   }
   const { status, contentType, text } = answer;
-  const fail = (why: string) => ({ status, message: `${where}: ${why}: HTTP ${status} ${contentType} ${text.slice(0, 200)}` });
+  const fail = (why: string) => ({
+    status,
+    message: `${where}: ${why}: HTTP ${status} ${contentType} ${text.slice(0, 200)}`,
+  });
   if (status >= 500) return fail('server error');
   if (fuzz.expectStatus !== undefined && status !== fuzz.expectStatus) return fail(`expected ${fuzz.expectStatus}`);
   if (fuzz.mustFail && status < 400) return fail('garbage was accepted');
@@ -348,7 +426,8 @@ async function check(fuzz: FuzzRequest, agent: http.Agent): Promise<{ status?: n
     } catch {
       body = undefined;
     }
-    if (!contentType.includes('application/json') || !isApiError(body) || errorCodeOf(body) === undefined) return fail('not a JSON {error, code}');
+    if (!contentType.includes('application/json') || !isApiError(body) || errorCodeOf(body) === undefined)
+      return fail('not a JSON {error, code}');
   }
   return { status };
 }
@@ -357,7 +436,8 @@ async function check(fuzz: FuzzRequest, agent: http.Agent): Promise<{ status?: n
 
 function renderTable(): string {
   const seconds = (ms: number | undefined) => (ms === undefined ? '—' : `${(ms / 1000).toFixed(1)} s`);
-  const sum = (counts: Record<Outcome, number>, other: Record<Outcome, number>, outcome: Outcome) => counts[outcome] + other[outcome];
+  const sum = (counts: Record<Outcome, number>, other: Record<Outcome, number>, outcome: Outcome) =>
+    counts[outcome] + other[outcome];
   const lines = [
     `Fault injection, ${new Date().toISOString()}: load ${RATE} requests/s (1 in 5 a post, 1 in 5 comments with "orange"), seed ${LOAD_SEED}.`,
     '',
@@ -382,6 +462,7 @@ function renderTable(): string {
       `p99 latency of acknowledged creates ≤ ${p99} ms per scenario; requests shed by the generator: ${rows.reduce((n, row) => n + row.report.shed, 0)}.`,
   );
   if (fuzzSummary) lines.push(`Fuzz: ${fuzzSummary}.`);
-  for (const [scenario, reasons] of rejectedReasons) if (reasons.length > 0) lines.push(`Other 4xx in "${scenario}": ${reasons.join('; ')}.`);
+  for (const [scenario, reasons] of rejectedReasons)
+    if (reasons.length > 0) lines.push(`Other 4xx in "${scenario}": ${reasons.join('; ')}.`);
   return `${lines.join('\n')}\n`;
 }

@@ -29,7 +29,8 @@ const AFTER_RECOVERY_MS = 500;
 // beforeAll, so that a run that filters this test out leaves no mount behind.
 const unavailable = smallDiskUnavailable();
 const describeWithDisk = unavailable === undefined || process.env.CI ? describe : describe.skip;
-if (unavailable !== undefined && !process.env.CI) process.stdout.write(`\nfull-disk scenario skipped: ${unavailable}\n`);
+if (unavailable !== undefined && !process.env.CI)
+  process.stdout.write(`\nfull-disk scenario skipped: ${unavailable}\n`);
 
 interface BusEvent {
   seq: number;
@@ -43,13 +44,20 @@ async function busHistory(stack: Stack): Promise<BusEvent[]> {
 
 async function metric(stack: Stack, name: string): Promise<number | undefined> {
   const { text } = await http(`${stack.url('event-bus')}/metrics`);
-  const line = text.split('\n').find((candidate) => candidate.startsWith(`${name}{`) || candidate.startsWith(`${name} `));
+  const line = text
+    .split('\n')
+    .find((candidate) => candidate.startsWith(`${name}{`) || candidate.startsWith(`${name} `));
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
 async function queryLagsBehind(stack: Stack): Promise<boolean> {
-  const subscribers = (await http(`${stack.url('event-bus')}/subscribers`, { headers: stack.eventHeaders() })).json as { url: string; lag: number }[];
-  return subscribers.some((subscriber) => subscriber.url === `http://127.0.0.1:${stack.ports.query}` && subscriber.lag > 0);
+  const subscribers = (await http(`${stack.url('event-bus')}/subscribers`, { headers: stack.eventHeaders() })).json as {
+    url: string;
+    lag: number;
+  }[];
+  return subscribers.some(
+    (subscriber) => subscriber.url === `http://127.0.0.1:${stack.ports.query}` && subscriber.lag > 0,
+  );
 }
 
 async function titlesShownByQuery(stack: Stack): Promise<string[]> {
@@ -102,16 +110,22 @@ describeWithDisk('faults: the bus log on a disk that fills up', () => {
       await delay(BEFORE_FULL_MS);
       const ballast = disk.fill();
       // The log's last page still has room for a few events: wait for the first refusal, then keep the load on.
-      await waitFor(() => load.progress().refused > 0, { what: 'a create refused because the disk is full', timeoutMs: 10_000 });
+      await waitFor(() => load.progress().refused > 0, {
+        what: 'a create refused because the disk is full',
+        timeoutMs: 10_000,
+      });
       writableWhileFull = await metric(stack, 'event_log_writable');
       await delay(WHILE_FULL_MS);
       disk.free();
       freedAt = Date.now();
       process.stdout.write(`\nfull disk: ballast of ${ballast} bytes; space freed\n`);
-      await waitFor(() => ledger.posts.some((create) => create.answeredAt > freedAt && create.outcome === 'acknowledged'), {
-        what: 'a create to succeed after the space came back',
-        timeoutMs: RECOVERY_BOUND_MS,
-      });
+      await waitFor(
+        () => ledger.posts.some((create) => create.answeredAt > freedAt && create.outcome === 'acknowledged'),
+        {
+          what: 'a create to succeed after the space came back',
+          timeoutMs: RECOVERY_BOUND_MS,
+        },
+      );
       await delay(AFTER_RECOVERY_MS);
     } finally {
       disk.free();
@@ -136,7 +150,12 @@ describeWithDisk('faults: the bus log on a disk that fills up', () => {
 
     // Every refusal says nothing was changed and when to try again.
     expect(refused.length).toBeGreaterThan(0);
-    expect(other.map((create) => `${create.title}: ${create.outcome} ${create.httpStatus ?? ''} ${create.error?.slice(0, 200) ?? ''}`)).toEqual([]);
+    expect(
+      other.map(
+        (create) =>
+          `${create.title}: ${create.outcome} ${create.httpStatus ?? ''} ${create.error?.slice(0, 200) ?? ''}`,
+      ),
+    ).toEqual([]);
     for (const create of refused) {
       expect(create.error).toMatch(/nothing was changed/);
       expect(create.retryAfter).toBe('1');
@@ -147,8 +166,12 @@ describeWithDisk('faults: the bus log on a disk that fills up', () => {
     const inLog = count(history.filter((event) => event.type === 'PostCreated').map((event) => event.data.title ?? ''));
     const inQuery = count(await titlesShownByQuery(stack));
     const problems = [
-      ...acknowledged.filter(({ title }) => inLog.get(title) !== 1 || inQuery.get(title) !== 1).map(({ title }) => `201 ${title}: ${inLog.get(title) ?? 0} in the log, ${inQuery.get(title) ?? 0} in query`),
-      ...refused.filter(({ title }) => inLog.has(title) || inQuery.has(title)).map(({ title }) => `503 ${title}: ${inLog.get(title) ?? 0} in the log, ${inQuery.get(title) ?? 0} in query`),
+      ...acknowledged
+        .filter(({ title }) => inLog.get(title) !== 1 || inQuery.get(title) !== 1)
+        .map(({ title }) => `201 ${title}: ${inLog.get(title) ?? 0} in the log, ${inQuery.get(title) ?? 0} in query`),
+      ...refused
+        .filter(({ title }) => inLog.has(title) || inQuery.has(title))
+        .map(({ title }) => `503 ${title}: ${inLog.get(title) ?? 0} in the log, ${inQuery.get(title) ?? 0} in query`),
     ];
     expect(problems).toEqual([]);
     expect(history.map((event) => event.seq)).toEqual(history.map((_, i) => i + 1));
@@ -156,14 +179,23 @@ describeWithDisk('faults: the bus log on a disk that fills up', () => {
     // On disk: whole records only, the same as the bus serves.
     const file = readFileSync(path.join(disk.dir, 'event-log', 'events.jsonl'), 'utf8');
     expect(file.endsWith('\n')).toBe(true);
-    expect(file.trimEnd().split('\n').map((line) => (JSON.parse(line) as BusEvent).seq)).toEqual(history.map((event) => event.seq));
+    expect(
+      file
+        .trimEnd()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as BusEvent).seq),
+    ).toEqual(history.map((event) => event.seq));
 
     // A restart reads all of it, and a post created afterwards takes a new seq that query applies.
     expect(await stack.stop('event-bus')).toEqual({ code: 0, signal: null });
     await stack.start('event-bus');
     expect((await busHistory(stack)).length).toBe(history.length);
-    const afterRestart = await http(`${stack.url('posts')}/posts/create`, { body: { title: 'full-disk after restart' } });
+    const afterRestart = await http(`${stack.url('posts')}/posts/create`, {
+      body: { title: 'full-disk after restart' },
+    });
     expect(afterRestart.status).toBe(201);
-    await waitFor(async () => (await titlesShownByQuery(stack)).includes('full-disk after restart'), { what: 'query to show the post created after the restart' });
+    await waitFor(async () => (await titlesShownByQuery(stack)).includes('full-disk after restart'), {
+      what: 'query to show the post created after the restart',
+    });
   }, 90_000);
 });

@@ -65,7 +65,11 @@ test('a subscriber publishing from inside a delivery while the bus stops gets it
       process.kill(buses[0]?.pid as number, 'SIGTERM');
       await waitFor(() => bus.output().includes('shutting down'), { what: 'the bus to begin its stop' });
       // A connection of its own, as a course service's axios makes: never one the bus had open.
-      reaction = await fetch(`${busUrl}/events`, { method: 'POST', headers: { 'content-type': 'application/json', connection: 'close' }, body: JSON.stringify({ type: 'Reaction', data: {} }) }).then(
+      reaction = await fetch(`${busUrl}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', connection: 'close' },
+        body: JSON.stringify({ type: 'Reaction', data: {} }),
+      }).then(
         (answer) => answer.status,
         (err: Error) => `${err.message} (${String((err.cause as Error | undefined)?.message)})`,
       );
@@ -81,16 +85,22 @@ test('a subscriber publishing from inside a delivery while the bus stops gets it
       res.end();
     });
   });
-  subscriber = await new Promise<Server>((resolve) => server.listen(subscriberPort, '127.0.0.1', () => resolve(server)));
+  subscriber = await new Promise<Server>((resolve) =>
+    server.listen(subscriberPort, '127.0.0.1', () => resolve(server)),
+  );
 
   const bus = startBus(busPort, `http://127.0.0.1:${subscriberPort}`);
-  await waitFor(async () => (await http(`${busUrl}/readyz`).catch(() => ({ status: 0 }))).status === 200, { what: 'the bus to be ready' });
+  await waitFor(async () => (await http(`${busUrl}/readyz`).catch(() => ({ status: 0 }))).status === 200, {
+    what: 'the bus to be ready',
+  });
   expect((await http(`${busUrl}/events`, { body: { type: 'Trigger', data: {} } })).status).toBe(201);
   expect(await bus.exited).toBe(0);
   expect(reaction).toBe(201);
 
   startBus(busPort, 'none');
-  await waitFor(async () => (await http(`${busUrl}/readyz`).catch(() => ({ status: 0 }))).status === 200, { what: 'the next bus to be ready' });
+  await waitFor(async () => (await http(`${busUrl}/readyz`).catch(() => ({ status: 0 }))).status === 200, {
+    what: 'the next bus to be ready',
+  });
   const history = (await http(`${busUrl}/events`)).json as { type: string }[];
   expect(history.map(({ type }) => type)).toEqual(['Trigger', 'Reaction']);
 });

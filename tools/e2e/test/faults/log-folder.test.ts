@@ -24,7 +24,12 @@ afterAll(async () => {
 async function secondBus(): Promise<{ code: number | null; output: string }> {
   const [port] = (await freePorts(1)) as [number];
   const child = spawn(process.execPath, [path.join(ROOT, 'event-bus', 'dist', 'index.js')], {
-    env: { PATH: process.env.PATH ?? '', PORT: String(port), EVENT_LOG_DIR: stack.eventLogDir, EVENT_SUBSCRIBERS: 'none' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      PORT: String(port),
+      EVENT_LOG_DIR: stack.eventLogDir,
+      EVENT_SUBSCRIBERS: 'none',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -36,7 +41,7 @@ async function secondBus(): Promise<{ code: number | null; output: string }> {
   return { code, output };
 }
 
-test('a second bus on a running bus\'s log folder refuses to start, naming the folder and the first bus; every acknowledged event stays', async () => {
+test("a second bus on a running bus's log folder refuses to start, naming the folder and the first bus; every acknowledged event stays", async () => {
   const bus = stack.url('event-bus');
   const publish = async (n: number) => {
     const answer = await http(`${bus}/events`, { headers: stack.eventHeaders(), body: { type: 'Note', data: { n } } });
@@ -49,6 +54,9 @@ test('a second bus on a running bus\'s log folder refuses to start, naming the f
   expect(second.output).toContain(`${stack.eventLogDir} belongs to another process (pid ${stack.pid('event-bus')})`);
 
   for (let n = 6; n <= 10; n++) await publish(n);
-  const history = (await http(`${bus}/events`, { headers: stack.eventHeaders() })).json as { seq: number; data: { n: number } }[];
+  const history = (await http(`${bus}/events`, { headers: stack.eventHeaders() })).json as {
+    seq: number;
+    data: { n: number };
+  }[];
   expect(history.map(({ seq, data }) => [seq, data.n])).toEqual(Array.from({ length: 10 }, (_, i) => [i + 1, i + 1]));
 });

@@ -47,7 +47,9 @@ interface BusEvent {
 
 async function reactionsFor(commentId: string): Promise<string[]> {
   const events = (await http(`${stack.url('event-bus')}/events`, { headers: stack.eventHeaders() })).json as BusEvent[];
-  return events.filter((event) => event.data.id === commentId).map((event) => `${event.seq} ${event.type} ${event.data.status ?? ''}`.trim());
+  return events
+    .filter((event) => event.data.id === commentId)
+    .map((event) => `${event.seq} ${event.type} ${event.data.status ?? ''}`.trim());
 }
 
 describe('faults: reactions while the bus stalls', () => {
@@ -56,13 +58,23 @@ describe('faults: reactions while the bus stalls', () => {
     expect(post.status).toBe(201);
     const postId = (post.json as { id: string }).id;
     // Everything so far delivered, so that the next delivery to moderation is the comment's CommentCreated.
-    await waitFor(async () => ((await http(`${stack.url('event-bus')}/subscribers`, { headers: stack.eventHeaders() })).json as { lag: number }[]).every((sub) => sub.lag === 0), {
-      what: 'the bus to deliver the PostCreated everywhere',
-    });
+    await waitFor(
+      async () =>
+        (
+          (await http(`${stack.url('event-bus')}/subscribers`, { headers: stack.eventHeaders() })).json as {
+            lag: number;
+          }[]
+        ).every((sub) => sub.lag === 0),
+      {
+        what: 'the bus to deliver the PostCreated everywhere',
+      },
+    );
 
     // Moderation paused: the bus's delivery of the new CommentCreated waits in moderation's socket.
     pause('moderation');
-    const comment = await http(`${stack.url('comments')}/posts/${postId}/comments`, { body: { content: 'decided while the bus stalls' } });
+    const comment = await http(`${stack.url('comments')}/posts/${postId}/comments`, {
+      body: { content: 'decided while the bus stalls' },
+    });
     expect(comment.status).toBe(201);
     const commentId = (comment.json as { id: string }).id;
     await delay(300);
@@ -77,17 +89,32 @@ describe('faults: reactions while the bus stalls', () => {
     await waitFor(
       async () => {
         last = await reactionsFor(commentId);
-        const view = (await http(`${stack.url('query')}/posts`)).json as Record<string, { comments: { id: string; status: string }[] }>;
-        return view[postId]?.comments.find((c) => c.id === commentId)?.status === 'approved' && last.some((line) => line.includes('CommentUpdated'));
+        const view = (await http(`${stack.url('query')}/posts`)).json as Record<
+          string,
+          { comments: { id: string; status: string }[] }
+        >;
+        return (
+          view[postId]?.comments.find((c) => c.id === commentId)?.status === 'approved' &&
+          last.some((line) => line.includes('CommentUpdated'))
+        );
       },
-      { what: 'the comment to be approved everywhere', timeoutMs: 15_000, detail: () => `events: ${JSON.stringify(last)}` },
+      {
+        what: 'the comment to be approved everywhere',
+        timeoutMs: 15_000,
+        detail: () => `events: ${JSON.stringify(last)}`,
+      },
     );
     // Let any late retry land before counting.
     await delay(2_000);
     last = await reactionsFor(commentId);
     process.stdout.write(`\nreaction during a bus stall: ${JSON.stringify(last)}\n`);
     const count = (type: string) => last.filter((line) => line.includes(` ${type}`)).length;
-    expect({ created: count('CommentCreated'), moderated: count('CommentModerated'), updated: count('CommentUpdated'), events: last }).toEqual({
+    expect({
+      created: count('CommentCreated'),
+      moderated: count('CommentModerated'),
+      updated: count('CommentUpdated'),
+      events: last,
+    }).toEqual({
       created: 1,
       moderated: 1,
       updated: 1,

@@ -10,7 +10,19 @@ import path from 'node:path';
 import type { PostsView } from '@blog/common';
 import { StateDb } from '@blog/common/state';
 import { delay, startStack, waitFor, type Stack } from '@blog/testkit';
-import { appendComments, appendFiller, appendPosts, downloadSnapshot, Freezer, LogWatch, newestSnapshot, stepUntil, storeSnapshot, uploadStalledTo, wholeView } from '../../src/faults/snapshots';
+import {
+  appendComments,
+  appendFiller,
+  appendPosts,
+  downloadSnapshot,
+  Freezer,
+  LogWatch,
+  newestSnapshot,
+  stepUntil,
+  storeSnapshot,
+  uploadStalledTo,
+  wholeView,
+} from '../../src/faults/snapshots';
 
 const LOGS = path.join(__dirname, '..', '..', 'artifacts', 'logs');
 const POSTS = 60_000;
@@ -45,7 +57,8 @@ async function expectWholeHistoryOnce(): Promise<void> {
   const view = await wholeView(stack.url('query'));
   const seenComments = new Map<string, number>();
   for (const [, post] of view.posts) {
-    for (const comment of (post as PostsView[string]).comments) seenComments.set(comment.id, (seenComments.get(comment.id) ?? 0) + 1);
+    for (const comment of (post as PostsView[string]).comments)
+      seenComments.set(comment.id, (seenComments.get(comment.id) ?? 0) + 1);
   }
   expect(view.posts.length - view.repeated.length).toBe(posts);
   expect(view.repeated).toEqual([]);
@@ -74,7 +87,10 @@ test('query killed again and again while it builds its state from event 1 ends w
 
 test('query killed while it starts from a snapshot, and again while it reads the events after it, ends with every post once', async () => {
   // Query, running, makes a snapshot of the whole history.
-  await waitFor(async () => (await newestSnapshot(stack.url('event-bus'), stack.eventHeaders())) !== undefined, { what: 'a snapshot of query kept by the bus', timeoutMs: 60_000 });
+  await waitFor(async () => (await newestSnapshot(stack.url('event-bus'), stack.eventHeaders())) !== undefined, {
+    what: 'a snapshot of query kept by the bus',
+    timeoutMs: 60_000,
+  });
   await stack.stop('query');
   // Events after the snapshot, for the fresh replica to read after it.
   const TAIL = 3_000;
@@ -93,9 +109,13 @@ test('query killed while it starts from a snapshot, and again while it reads the
 
 test('a snapshot that is not a database, and one of another service, are passed over: the state is built from the log', async () => {
   await stack.stop('query');
-  const keep = (file: string, seq: number) => storeSnapshot(stack.url('event-bus'), stack.eventHeaders(), { schema: 'query@1', seq, bytes: readFileSync(file) });
+  const keep = (file: string, seq: number) =>
+    storeSnapshot(stack.url('event-bus'), stack.eventHeaders(), { schema: 'query@1', seq, bytes: readFileSync(file) });
   // Two more events: the bus keeps no snapshot past the end of its log, and each one must be newer than the last.
-  const [garbageSeq, foreignSeq] = [await appendFiller(stack.url('event-bus'), stack.eventHeaders()), await appendFiller(stack.url('event-bus'), stack.eventHeaders())];
+  const [garbageSeq, foreignSeq] = [
+    await appendFiller(stack.url('event-bus'), stack.eventHeaders()),
+    await appendFiller(stack.url('event-bus'), stack.eventHeaders()),
+  ];
   const garbage = path.join(stack.logDir, 'garbage.sqlite');
   writeFileSync(garbage, 'not a database '.repeat(1_000));
   await keep(garbage, garbageSeq);
@@ -106,7 +126,10 @@ test('a snapshot that is not a database, and one of another service, are passed 
 
   await stack.stop('query');
   const foreign = path.join(stack.logDir, 'posts-state.sqlite');
-  const posts = StateDb.open({ file: foreign, schema: { service: 'posts', version: 1, tables: 'CREATE TABLE IF NOT EXISTS posts (id TEXT PRIMARY KEY)' } });
+  const posts = StateDb.open({
+    file: foreign,
+    schema: { service: 'posts', version: 1, tables: 'CREATE TABLE IF NOT EXISTS posts (id TEXT PRIMARY KEY)' },
+  });
   posts.transaction(() => posts.advance({ seq: foreignSeq, eventId: 'e' }));
   posts.close();
   await keep(foreign, foreignSeq);
@@ -155,17 +178,28 @@ test('query killed while it makes a snapshot, copying its state and then sending
   watch = new LogWatch(stack.logFile('query'));
   const busWatch = new LogWatch(stack.logFile('event-bus'));
   starting = stack.start('query').catch(() => undefined);
-  await watch.waitFor(/claimed the next snapshot; copying the state/, 'query claiming the next snapshot once the first claim lapsed', CLAIM_TTL_MS + 60_000);
+  await watch.waitFor(
+    /claimed the next snapshot; copying the state/,
+    'query claiming the next snapshot once the first claim lapsed',
+    CLAIM_TTL_MS + 60_000,
+  );
   freezer.freeze(busPid);
   try {
     await watch.waitFor(/state copied; sending the snapshot/, 'query sending the snapshot');
-    await waitFor(() => uploadStalledTo(stack.ports['event-bus']), { what: 'the upload stalled in the sockets to the frozen bus', timeoutMs: 30_000, intervalMs: 20 });
+    await waitFor(() => uploadStalledTo(stack.ports['event-bus']), {
+      what: 'the upload stalled in the sockets to the frozen bus',
+      timeoutMs: 30_000,
+      intervalMs: 20,
+    });
     await stack.kill('query');
   } finally {
     freezer.thaw(busPid);
   }
   await starting;
-  await busWatch.waitFor(/snapshot upload broke off before its whole body came; nothing of it kept/, 'the bus noticing the broken upload');
+  await busWatch.waitFor(
+    /snapshot upload broke off before its whole body came; nothing of it kept/,
+    'the bus noticing the broken upload',
+  );
   expect(watch.has(/snapshot made and stored/)).toBe(false);
   expect((await newestSnapshot(bus, headers))?.seq).toBe(before?.seq);
   expect(readdirSync(kept).filter((name) => !/^\d+\.(sqlite|json)$/.test(name))).toEqual([]);
@@ -178,7 +212,11 @@ test('query killed while it makes a snapshot, copying its state and then sending
   const made = await newestSnapshot(bus, headers);
   expect(made?.seq).toBeGreaterThanOrEqual((before?.seq ?? 0) + 20_000);
   if (!made) throw new Error('no snapshot kept');
-  expect(await downloadSnapshot(bus, headers, made, stack.logDir)).toEqual({ bytes: made.bytes, sha256: made.sha256, holds: { schema: 'query@1', seq: made.seq } });
+  expect(await downloadSnapshot(bus, headers, made, stack.logDir)).toEqual({
+    bytes: made.bytes,
+    sha256: made.sha256,
+    holds: { schema: 'query@1', seq: made.seq },
+  });
   expect(made.bytes).toBeGreaterThan(20_000 * 1_000);
 
   // 4. A fresh replica starts from it, and shows every post and comment once.

@@ -36,8 +36,13 @@ export function badPublish(random: Random): FuzzRequest {
     }
     case 5: {
       const field = random.pick(['id', 'time'] as const);
-      const value = random.pick<unknown>(field === 'id' ? ['', 'i'.repeat(101), 12, null] : ['', 'now', '2020-02-30T25:00:00Z', 0, null]);
-      return send(`${field} ${JSON.stringify(value).slice(0, 20)}`, JSON.stringify({ type: 'FuzzEvent', data: {}, [field]: value }));
+      const value = random.pick<unknown>(
+        field === 'id' ? ['', 'i'.repeat(101), 12, null] : ['', 'now', '2020-02-30T25:00:00Z', 0, null],
+      );
+      return send(
+        `${field} ${JSON.stringify(value).slice(0, 20)}`,
+        JSON.stringify({ type: 'FuzzEvent', data: {}, [field]: value }),
+      );
     }
     case 6: {
       const size = random.pick([16 * 1024 + 1, 50_000, 500_000]);

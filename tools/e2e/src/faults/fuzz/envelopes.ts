@@ -1,6 +1,14 @@
 /** Malformed, duplicated and forged envelopes for a service's /events. */
 import type { Random } from '@blog/testkit';
-import { BROKEN_JSON, type FuzzContext, type FuzzRequest, JSON_TYPE, NON_OBJECT_JSON, NOT_JSON_TYPES, SUBSCRIBERS } from './requests';
+import {
+  BROKEN_JSON,
+  type FuzzContext,
+  type FuzzRequest,
+  JSON_TYPE,
+  NON_OBJECT_JSON,
+  NOT_JSON_TYPES,
+  SUBSCRIBERS,
+} from './requests';
 
 /** Seqs far beyond any history of a test run (plus up to 999, still safe integers). */
 const FAR_AHEAD = [1_000_000, 12_345_678, 2 ** 31, 2 ** 40, Number.MAX_SAFE_INTEGER - 1_000];
@@ -11,7 +19,12 @@ function isoTime(): string {
 
 export function badEnvelope(random: Random, context: FuzzContext): FuzzRequest {
   const service = random.pick(SUBSCRIBERS);
-  const send = (what: string, body: string | Buffer, extra: Partial<FuzzRequest> = {}, headers: Record<string, string> = JSON_TYPE): FuzzRequest => ({
+  const send = (
+    what: string,
+    body: string | Buffer,
+    extra: Partial<FuzzRequest> = {},
+    headers: Record<string, string> = JSON_TYPE,
+  ): FuzzRequest => ({
     service,
     method: 'POST',
     path: '/events',
@@ -21,7 +34,13 @@ export function badEnvelope(random: Random, context: FuzzContext): FuzzRequest {
     ...extra,
   });
   const ahead = () => random.pick(FAR_AHEAD) + random.int(0, 999);
-  const base = { id: `fuzz-${random.int(0, 1e9)}`, type: `Fuzz${random.pick(['Event', 'Thing', '__proto__', 'constructor', 'toString', 'hasOwnProperty'])}`, data: { x: 1 }, seq: ahead(), time: isoTime() };
+  const base = {
+    id: `fuzz-${random.int(0, 1e9)}`,
+    type: `Fuzz${random.pick(['Event', 'Thing', '__proto__', 'constructor', 'toString', 'hasOwnProperty'])}`,
+    data: { x: 1 },
+    seq: ahead(),
+    time: isoTime(),
+  };
   const delivered = context.delivered[service];
   switch (random.int(0, 11)) {
     case 0:
@@ -44,7 +63,11 @@ export function badEnvelope(random: Random, context: FuzzContext): FuzzRequest {
     }
     case 5: {
       const field = random.pick(['id', 'time'] as const);
-      const value = random.pick<unknown>(field === 'id' ? ['', 'i'.repeat(101), 5, null] : ['', 'yesterday', '2020-13-45T00:00:00Z', 1714979289, '2024-05-06', null]);
+      const value = random.pick<unknown>(
+        field === 'id'
+          ? ['', 'i'.repeat(101), 5, null]
+          : ['', 'yesterday', '2020-13-45T00:00:00Z', 1714979289, '2024-05-06', null],
+      );
       return send(`${field} ${JSON.stringify(value).slice(0, 20)}`, JSON.stringify({ ...base, [field]: value }));
     }
     case 6: {
@@ -58,13 +81,24 @@ export function badEnvelope(random: Random, context: FuzzContext): FuzzRequest {
         { type: 'CommentUpdated', data: { id: 'c', postId: 'p', content: 'x'.repeat(1001), status: 'approved' } },
         { type: 'CommentUpdated', data: 'approved' },
       ]);
-      return send(`${bad.type} with a bad payload`, JSON.stringify({ ...base, ...bad, seq: random.chance(0.5) ? ahead() : random.int(1, Math.max(1, delivered)) }));
+      return send(
+        `${bad.type} with a bad payload`,
+        JSON.stringify({ ...base, ...bad, seq: random.chance(0.5) ? ahead() : random.int(1, Math.max(1, delivered)) }),
+      );
     }
     case 7: {
       // A well-formed known event forged far ahead of the history: must never be applied.
       const forged = random.pick([
         { type: 'PostCreated', data: { id: `forged-${random.int(0, 1e9)}`, title: 'forged post' } },
-        { type: 'CommentCreated', data: { id: `forged-${random.int(0, 1e9)}`, postId: context.postIds[0] ?? 'p', content: 'forged', status: 'pending' } },
+        {
+          type: 'CommentCreated',
+          data: {
+            id: `forged-${random.int(0, 1e9)}`,
+            postId: context.postIds[0] ?? 'p',
+            content: 'forged',
+            status: 'pending',
+          },
+        },
         { type: 'CommentUpdated', data: { id: 'c', postId: 'p', content: 'forged', status: 'rejected' } },
       ]);
       return send(`forged ${forged.type} far ahead`, JSON.stringify({ ...base, ...forged }), { expectStatus: 409 });
@@ -74,7 +108,9 @@ export function badEnvelope(random: Random, context: FuzzContext): FuzzRequest {
     case 9: {
       if (delivered < 1) return send('unknown type far ahead', JSON.stringify(base), { expectStatus: 409 });
       // An unknown type at a seq the service has already applied: a duplicate, acknowledged and ignored.
-      return send('unknown type at an applied seq', JSON.stringify({ ...base, seq: random.int(1, delivered) }), { expectStatus: 200 });
+      return send('unknown type at an applied seq', JSON.stringify({ ...base, seq: random.int(1, delivered) }), {
+        expectStatus: 200,
+      });
     }
     case 10: {
       // A real event from the history, tampered with, at its own (applied) seq: acknowledged and ignored.
@@ -82,8 +118,17 @@ export function badEnvelope(random: Random, context: FuzzContext): FuzzRequest {
       if (applied.length === 0) return send('unknown type far ahead', JSON.stringify(base), { expectStatus: 409 });
       const event = random.pick(applied);
       const data = typeof event.data === 'object' && event.data !== null ? (event.data as Record<string, unknown>) : {};
-      const tampered = { ...data, ...('status' in data ? { status: data.status === 'approved' ? 'rejected' : 'approved' } : { title: 'tampered title' }) };
-      return send(`tampered ${event.type} at its applied seq ${event.seq}`, JSON.stringify({ ...event, data: tampered }), { expectStatus: 200 });
+      const tampered = {
+        ...data,
+        ...('status' in data
+          ? { status: data.status === 'approved' ? 'rejected' : 'approved' }
+          : { title: 'tampered title' }),
+      };
+      return send(
+        `tampered ${event.type} at its applied seq ${event.seq}`,
+        JSON.stringify({ ...event, data: tampered }),
+        { expectStatus: 200 },
+      );
     }
     default: {
       const type = random.pick(NOT_JSON_TYPES);

@@ -49,6 +49,8 @@ function withEventToken(request: FuzzRequest, random: Random, context: FuzzConte
     const credential = request.service === 'event-bus' ? context.eventHeaders : context.deliveryHeaders(request.body);
     return { ...request, headers: { ...request.headers, ...credential } };
   }
-  const wrong: Record<string, string> = random.chance(0.5) ? { authorization: random.pick(['Bearer', 'Bearer x', 'Basic dXNlcjpwYXNz', `Bearer ${'a'.repeat(5000)}`]) } : {};
+  const wrong: Record<string, string> = random.chance(0.5)
+    ? { authorization: random.pick(['Bearer', 'Bearer x', 'Basic dXNlcjpwYXNz', `Bearer ${'a'.repeat(5000)}`]) }
+    : {};
   return { ...request, headers: { ...request.headers, ...wrong }, what: `${request.what}, without the events token` };
 }

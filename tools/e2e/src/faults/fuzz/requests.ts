@@ -63,8 +63,34 @@ export const BROKEN_JSON = [
   '<xml/>',
   '{"type": "PostCreated",,}',
 ];
-export const NON_OBJECT_JSON = ['[]', '[{"title":"hi"}]', '[{"content":"hi"}]', '"just a string"', '42', 'null', 'true', '-0', '[[[[[[]]]]]]', '1e400'];
-export const ODD_METHODS = ['PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD', 'TRACE', 'PROPFIND', 'SEARCH', 'LOCK', 'MKCOL', 'PURGE', 'COPY', 'MOVE', 'REPORT'];
+export const NON_OBJECT_JSON = [
+  '[]',
+  '[{"title":"hi"}]',
+  '[{"content":"hi"}]',
+  '"just a string"',
+  '42',
+  'null',
+  'true',
+  '-0',
+  '[[[[[[]]]]]]',
+  '1e400',
+];
+export const ODD_METHODS = [
+  'PUT',
+  'PATCH',
+  'DELETE',
+  'OPTIONS',
+  'HEAD',
+  'TRACE',
+  'PROPFIND',
+  'SEARCH',
+  'LOCK',
+  'MKCOL',
+  'PURGE',
+  'COPY',
+  'MOVE',
+  'REPORT',
+];
 export const ODD_PATHS = [
   '/',
   '/posts/create/extra',

@@ -8,7 +8,15 @@
 import { performance } from 'node:perf_hooks';
 import { answerCode, describeRequestError, inTurn } from '@blog/common';
 import { percentile, Random } from '@blog/testkit';
-import { type CommentRecord, expectedStatus, type Ledger, type Outcome, OUTCOMES, type PostRecord, type RecordBase } from './ledger';
+import {
+  type CommentRecord,
+  expectedStatus,
+  type Ledger,
+  type Outcome,
+  OUTCOMES,
+  type PostRecord,
+  type RecordBase,
+} from './ledger';
 
 export interface LoadOptions {
   /** Where posts are created; with several URLs (replicas), requests take them in turn. */
@@ -66,7 +74,14 @@ export interface LoadRun {
 const TICK_MS = 5;
 
 const APPROVED_TEXTS = ['hello there', 'nice post', 'I agree', 'what a read', 'apples and pears', 'well said'];
-const ORANGE_TEXTS = ['orange', 'I like ORANGE juice', 'an Orange a day', 'blood-orange', 'oRaNgE you glad', 'orangery'];
+const ORANGE_TEXTS = [
+  'orange',
+  'I like ORANGE juice',
+  'an Orange a day',
+  'blood-orange',
+  'oRaNgE you glad',
+  'orangery',
+];
 
 /** Starts a steady load; call stop() to end it. */
 export function startLoad(options: LoadOptions): LoadRun {
@@ -103,7 +118,10 @@ export function startLoad(options: LoadOptions): LoadRun {
     const n = ++counter;
     const marker = `${runId}-${scenario}-${n}`;
     const postIds = ledger.postIds;
-    const request = postIds.length === 0 || random.chance(postShare) ? createPost(marker) : createComment(marker, random.pick(postIds));
+    const request =
+      postIds.length === 0 || random.chance(postShare)
+        ? createPost(marker)
+        : createComment(marker, random.pick(postIds));
     sent++;
     const tracked = request.then((record) => {
       ledger.add(record);
@@ -192,7 +210,10 @@ export function startLoad(options: LoadOptions): LoadRun {
 }
 
 /** What a record says of the answer to its request. */
-type CreateResult = Pick<RecordBase, 'outcome' | 'id' | 'httpStatus' | 'error' | 'retryAfter' | 'latencyMs' | 'answeredAt'>;
+type CreateResult = Pick<
+  RecordBase,
+  'outcome' | 'id' | 'httpStatus' | 'error' | 'retryAfter' | 'latencyMs' | 'answeredAt'
+>;
 
 /** One create request, classified. Never throws. */
 async function create(url: string, body: Record<string, string>, timeoutMs: number): Promise<CreateResult> {
@@ -211,22 +232,47 @@ async function create(url: string, body: Record<string, string>, timeoutMs: numb
     const reason = describeRequestError(err);
     // Refused: nothing listened on the port, so the request was never received. Anything else (a reset,
     // "other side closed", a timeout) may have happened after the service got the request.
-    return { outcome: reason === 'ECONNREFUSED' ? 'unreached' : 'ambiguous', error: reason, latencyMs: latency(), answeredAt: answeredAt() };
+    return {
+      outcome: reason === 'ECONNREFUSED' ? 'unreached' : 'ambiguous',
+      error: reason,
+      latencyMs: latency(),
+      answeredAt: answeredAt(),
+    };
   }
   let text: string;
   try {
     text = await response.text();
   } catch (err) {
     // The status line came but the body broke off: a 201 may have been meant.
-    return { outcome: 'ambiguous', httpStatus: response.status, error: `body: ${describeRequestError(err)}`, latencyMs: latency(), answeredAt: answeredAt() };
+    return {
+      outcome: 'ambiguous',
+      httpStatus: response.status,
+      error: `body: ${describeRequestError(err)}`,
+      latencyMs: latency(),
+      answeredAt: answeredAt(),
+    };
   }
   if (response.status === 201) {
     const id = idOf(text);
-    if (id !== undefined) return { outcome: 'acknowledged', id, httpStatus: 201, latencyMs: latency(), answeredAt: answeredAt() };
-    return { outcome: 'ambiguous', httpStatus: 201, error: `201 without an id: ${text.slice(0, 200)}`, latencyMs: latency(), answeredAt: answeredAt() };
+    if (id !== undefined)
+      return { outcome: 'acknowledged', id, httpStatus: 201, latencyMs: latency(), answeredAt: answeredAt() };
+    return {
+      outcome: 'ambiguous',
+      httpStatus: 201,
+      error: `201 without an id: ${text.slice(0, 200)}`,
+      latencyMs: latency(),
+      answeredAt: answeredAt(),
+    };
   }
   const outcome = outcomeOfRefusal(response.status, text);
-  return { outcome, httpStatus: response.status, error: text.slice(0, 300), retryAfter: response.headers.get('retry-after') ?? undefined, latencyMs: latency(), answeredAt: answeredAt() };
+  return {
+    outcome,
+    httpStatus: response.status,
+    error: text.slice(0, 300),
+    retryAfter: response.headers.get('retry-after') ?? undefined,
+    latencyMs: latency(),
+    answeredAt: answeredAt(),
+  };
 }
 
 /** What a refusal means for the request, by its code: it may exist, or it must not. */
@@ -251,11 +297,9 @@ function idOf(text: string): string | undefined {
   }
 }
 
-
 export function emptyCounts(): Record<Outcome, number> {
   return { acknowledged: 0, refused: 0, unconfirmed: 0, rejected: 0, unreached: 0, ambiguous: 0 };
 }
-
 
 function round1(value: number): number {
   return Math.round(value * 10) / 10;

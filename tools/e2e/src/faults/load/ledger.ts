@@ -13,8 +13,14 @@ import { expectedModeration } from '@blog/testkit';
  *   exist (at most once, and then consistent) or not.
  */
 export type Outcome = 'acknowledged' | 'refused' | 'unconfirmed' | 'rejected' | 'unreached' | 'ambiguous';
-export const OUTCOMES: readonly Outcome[] = ['acknowledged', 'refused', 'unconfirmed', 'rejected', 'unreached', 'ambiguous'];
-
+export const OUTCOMES: readonly Outcome[] = [
+  'acknowledged',
+  'refused',
+  'unconfirmed',
+  'rejected',
+  'unreached',
+  'ambiguous',
+];
 
 export type FinalStatus = 'approved' | 'rejected';
 

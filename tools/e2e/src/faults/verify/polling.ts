@@ -45,7 +45,10 @@ export async function verifyUntilPassing(options: PollOptions): Promise<PollResu
     try {
       // While the bus is still delivering, reading every view would only slow it down: wait for lag 0
       // first (one small request), then the checks without the comment lists, then the full one.
-      const subscribers = await getJson<SubscriberStatus[]>(`${options.stack.url('event-bus')}/subscribers`, options.stack.eventHeaders());
+      const subscribers = await getJson<SubscriberStatus[]>(
+        `${options.stack.url('event-bus')}/subscribers`,
+        options.stack.eventHeaders(),
+      );
       const lagging = subscribers.filter((subscriber) => subscriber.lag > 0);
       if (lagging.length > 0 && last !== undefined) {
         const lags: Anomaly[] = lagging.map((subscriber) => ({
@@ -70,8 +73,12 @@ export async function verifyUntilPassing(options: PollOptions): Promise<PollResu
       }
       onCheck?.(fresh, last);
       if (fresh.length === 0) return { passed: true, passedAt: performance.now(), last, fresh, polls };
-      const keys = fresh.map((anomaly) => anomaly.key).sort().join('\n');
-      const settled = fresh.every((anomaly) => anomaly.permanent) && last.subscribers.every((subscriber) => subscriber.lag === 0);
+      const keys = fresh
+        .map((anomaly) => anomaly.key)
+        .sort()
+        .join('\n');
+      const settled =
+        fresh.every((anomaly) => anomaly.permanent) && last.subscribers.every((subscriber) => subscriber.lag === 0);
       if (!settled || keys !== stableKeys) {
         stableKeys = keys;
         stableSince = settled ? performance.now() : undefined;
@@ -94,7 +101,9 @@ export function summarize(anomalies: readonly Anomaly[], limit = 15): string {
   const counts = new Map<AnomalyKind, number>();
   for (const anomaly of anomalies) counts.set(anomaly.kind, (counts.get(anomaly.kind) ?? 0) + 1);
   const head = [...counts].map(([kind, count]) => `${count} ${kind}`).join(', ');
-  const lines = anomalies.slice(0, limit).map((anomaly) => `  - [${anomaly.kind}${anomaly.permanent ? ', permanent' : ''}] ${anomaly.detail}`);
+  const lines = anomalies
+    .slice(0, limit)
+    .map((anomaly) => `  - [${anomaly.kind}${anomaly.permanent ? ', permanent' : ''}] ${anomaly.detail}`);
   const more = anomalies.length > limit ? [`  … and ${anomalies.length - limit} more`] : [];
   return [head, ...lines, ...more].join('\n');
 }

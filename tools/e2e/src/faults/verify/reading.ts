@@ -9,9 +9,6 @@ export interface BusEvent {
   data: unknown;
 }
 
-
-
-
 export async function getJson<T>(url: string, headers: Record<string, string> = {}): Promise<T> {
   const answer = await http(url, { headers, timeoutMs: 10_000 });
   if (answer.status !== 200) throw new Error(`GET ${url}: HTTP ${answer.status} ${answer.text.slice(0, 200)}`);
