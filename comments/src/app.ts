@@ -4,7 +4,7 @@ import {
   type Comment,
   createCommentBodySchema,
   CreatesByKey,
-  createServiceApp,
+  createSubscriberApp,
   eventIntake,
   type EventPublisher,
   finishServiceApp,
@@ -23,24 +23,9 @@ export interface CommentsDeps extends BrowserAppDeps {
   bus: EventPublisher;
 }
 
-export function createApp({
-  store,
-  bus,
-  consumer,
-  logger,
-  metrics,
-  eventsToken,
-  deliveryKey,
-  browserOrigins,
-}: CommentsDeps): Express {
-  const app = createServiceApp({
-    isReady: () => consumer.isReady(),
-    logger,
-    metrics,
-    eventsToken,
-    deliveryKey,
-    browserOrigins,
-  });
+export function createApp(deps: CommentsDeps): Express {
+  const { store, bus, consumer, logger } = deps;
+  const app = createSubscriberApp(deps);
 
   const creates = new CreatesByKey({ state: consumer, bus });
 

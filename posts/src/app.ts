@@ -3,7 +3,7 @@ import {
   type BrowserAppDeps,
   createPostBodySchema,
   CreatesByKey,
-  createServiceApp,
+  createSubscriberApp,
   eventIntake,
   type EventPublisher,
   finishServiceApp,
@@ -21,24 +21,9 @@ export interface PostsDeps extends BrowserAppDeps {
   bus: EventPublisher;
 }
 
-export function createApp({
-  store,
-  bus,
-  consumer,
-  logger,
-  metrics,
-  eventsToken,
-  deliveryKey,
-  browserOrigins,
-}: PostsDeps): Express {
-  const app = createServiceApp({
-    isReady: () => consumer.isReady(),
-    logger,
-    metrics,
-    eventsToken,
-    deliveryKey,
-    browserOrigins,
-  });
+export function createApp(deps: PostsDeps): Express {
+  const { store, bus, consumer, logger } = deps;
+  const app = createSubscriberApp(deps);
 
   const creates = new CreatesByKey({ state: consumer, bus });
 

@@ -1,6 +1,6 @@
 import {
   type BrowserAppDeps,
-  createServiceApp,
+  createSubscriberApp,
   eventIntake,
   finishServiceApp,
   linkNextPage,
@@ -17,24 +17,9 @@ export interface QueryDeps extends BrowserAppDeps {
   feed: ChangeFeed;
 }
 
-export function createApp({
-  store,
-  feed,
-  consumer,
-  logger,
-  metrics,
-  eventsToken,
-  deliveryKey,
-  browserOrigins,
-}: QueryDeps): Express {
-  const app = createServiceApp({
-    isReady: () => consumer.isReady(),
-    logger,
-    metrics,
-    eventsToken,
-    deliveryKey,
-    browserOrigins,
-  });
+export function createApp(deps: QueryDeps): Express {
+  const { store, feed, consumer, logger } = deps;
+  const app = createSubscriberApp(deps);
 
   /** The newest posts with their comments (a page: `?limit=`, `?before=` as the Link header says). */
   app.get('/posts', (req, res) => {

@@ -1,7 +1,9 @@
 import type { KeyObject } from 'node:crypto';
+import type { Express } from 'express';
 import type { EventConsumer } from '../messaging/consumer';
 import type { Logger } from './logger';
 import type { ServiceMetrics } from './metrics';
+import { createServiceApp } from './service-app';
 
 /** What the app of every service that takes events is built from, besides its own state. */
 export interface SubscriberAppDeps {
@@ -19,4 +21,23 @@ export interface SubscriberAppDeps {
 export interface BrowserAppDeps extends SubscriberAppDeps {
   /** Origins whose pages may call this API from a browser (CORS_ORIGINS). */
   browserOrigins?: readonly string[];
+}
+
+/** The service app of a service that takes events: ready once its consumer has caught up. */
+export function createSubscriberApp({
+  consumer,
+  logger,
+  metrics,
+  eventsToken,
+  deliveryKey,
+  browserOrigins,
+}: BrowserAppDeps): Express {
+  return createServiceApp({
+    isReady: () => consumer.isReady(),
+    logger,
+    metrics,
+    eventsToken,
+    deliveryKey,
+    browserOrigins,
+  });
 }
