@@ -1,6 +1,7 @@
 import path from 'node:path';
 import {
   commonConfigSchema,
+  DEFAULT_NATS_STREAM,
   DEFAULT_PORTS,
   env,
   EVENTS_CLIENTS,
@@ -77,7 +78,7 @@ export const configSchema = z
     NATS_STREAM: z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,32}$/, { error: 'must be 1 to 32 letters, digits, - or _' })
-      .default('BLOG_EVENTS'),
+      .default(DEFAULT_NATS_STREAM),
     /** Copies of the stream and buckets: 3 on a cluster of 3 or more servers, 1 on a single server. */
     NATS_REPLICAS: z.coerce.number().int().min(1).max(5).default(3),
     /** How long an append keeps publishing again while the cluster has no leader, before it is refused with 503. */

@@ -9,7 +9,14 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { NATS_ACCOUNT, NATS_ADMIN_USER, NATS_BUS_USER, NATS_ROUTE_USER, natsBusPermissions } from '@blog/common/nats';
+import {
+  DEFAULT_NATS_STREAM,
+  NATS_ACCOUNT,
+  NATS_ADMIN_USER,
+  NATS_BUS_USER,
+  NATS_ROUTE_USER,
+  natsBusPermissions,
+} from '@blog/common/nats';
 
 /** The first release whose `sync_interval: always` makes JetStream fsync before it acknowledges. */
 export const MINIMUM_NATS_SERVER = '2.10.23';
@@ -78,7 +85,7 @@ export interface NatsIdentities {
 }
 
 /** Fresh passwords for one run of a cluster; the bus's permissions are for `stream`. */
-export function newNatsIdentities(stream = 'BLOG_EVENTS'): NatsIdentities {
+export function newNatsIdentities(stream = DEFAULT_NATS_STREAM): NatsIdentities {
   const password = () => randomBytes(18).toString('base64url');
   return {
     stream,

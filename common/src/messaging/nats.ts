@@ -1,9 +1,8 @@
 /**
  * Who may do what on the NATS servers of a scaled-out blog: one account, `BLOG`, with JetStream; an
  * administrator that creates the event stream and the bus's buckets at setup; the bus, which may only do
- * what it needs on them. Written into `npm run start:cluster`'s and the tests' server configurations and
- * into the NATS chart's values (infra/helm/nats-values.yaml, written out there for the stream BLOG_EVENTS;
- * the infra tests check that list against the rules below).
+ * what it needs on them. Written into `npm run start:cluster`'s and the tests' server configurations, and
+ * by `npm run generate` into the NATS chart's values (infra/helm/nats-values.yaml, for DEFAULT_NATS_STREAM).
  */
 
 export const NATS_ACCOUNT = 'BLOG';
@@ -11,6 +10,8 @@ export const NATS_ADMIN_USER = 'blog-admin';
 export const NATS_BUS_USER = 'blog-event-bus';
 /** The user the servers of one cluster connect their routes with. */
 export const NATS_ROUTE_USER = 'blog-route';
+/** The event stream of a bus whose NATS_STREAM is not set. */
+export const DEFAULT_NATS_STREAM = 'BLOG_EVENTS';
 
 /** The bus's stream and buckets, all named after the stream (NATS_STREAM). */
 export function natsStorageNames(stream: string) {

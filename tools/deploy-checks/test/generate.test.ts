@@ -1,9 +1,13 @@
 /**
- * The route rules of the manifests are written by `npm run generate` from PUBLIC_ROUTES: the committed files
- * are what it writes, and what it writes follows the table.
+ * The route rules of the manifests are written by `npm run generate` from PUBLIC_ROUTES, and the bus's NATS
+ * permissions in the chart's values from natsBusPermissions: the committed files are what it writes, and what
+ * it writes follows its source.
  */
 import { PUBLIC_ROUTES, type PublicRoute } from '@blog/common';
-import { parseAllDocuments } from 'yaml';
+import { DEFAULT_NATS_STREAM, NATS_BUS_USER, natsBusPermissions } from '@blog/common/nats';
+import { parse, parseAllDocuments } from 'yaml';
+import { generatedFiles } from '../src/generate/files';
+import { generateNatsValuesFile, NATS_PERMISSIONS_NOTE, NATS_VALUES_FILE } from '../src/generate/nats-values';
 import {
   backendService,
   GATEWAY_FILE,
@@ -69,24 +73,32 @@ const httpRouteRules = (object: Record<string, unknown> | undefined) =>
       `${rule.matches[0]?.path.value ?? ''} → ${rule.backendRefs[0]?.name ?? ''}:${rule.backendRefs[0]?.port ?? ''}${rule.filters ? ' (filtered)' : ''}`,
   );
 
-describe('the generated route rules', () => {
-  it.each(generateRouteFiles().map((generated) => [generated.file, generated.text]))(
+/** How many lines of the committed file are the note. */
+const notes = (file: string, note: string) =>
+  readRepoFile(file)
+    .split('\n')
+    .filter((line) => line.trim() === `# ${note}`).length;
+
+describe('the generated files', () => {
+  it('are the route files and the NATS chart values', () => {
+    expect(generatedFiles().map((generated) => generated.file)).toEqual([INGRESS_FILE, GATEWAY_FILE, NATS_VALUES_FILE]);
+  });
+
+  it.each(generatedFiles().map((generated) => [generated.file, generated.from, generated.text]))(
     '%s is as `npm run generate` writes it',
-    (file, text) => {
+    (file, from, text) => {
       const committed = readRepoFile(file);
       if (committed !== text)
         throw new Error(
-          `${file} is not what the generator writes from PUBLIC_ROUTES (${firstDifference(committed, text)}): run npm run generate`,
+          `${file} is not what the generator writes from ${from} (${firstDifference(committed, text)}): run npm run generate`,
         );
     },
   );
+});
 
+describe('the generated route rules', () => {
   it('marks each generated section (one per Ingress, one per HTTPRoute) with a note naming the command', () => {
-    const notes = (file: string) =>
-      readRepoFile(file)
-        .split('\n')
-        .filter((line) => line.trim() === `# ${GENERATED_NOTE}`).length;
-    expect([notes(INGRESS_FILE), notes(GATEWAY_FILE)]).toEqual([2, 2]);
+    expect([notes(INGRESS_FILE, GENERATED_NOTE), notes(GATEWAY_FILE, GENERATED_NOTE)]).toEqual([2, 2]);
   });
 
   it('puts the streams on the objects of their own and every other route on the others, each to its Service', () => {
@@ -158,5 +170,74 @@ describe('the generated route rules', () => {
     expect(() => backendService(noService, 'query')).toThrow(
       /query-depl should have exactly one Service \(not headless\) with one port; found none/,
     );
+  });
+});
+
+interface ChartValues {
+  config: { merge: { accounts: Record<string, { users: { user: string; permissions?: unknown }[] }> } };
+}
+
+/** The values with each user's permissions, as parsed, and the rest of the values without them. */
+function splitPermissions(text: string): { permissions: Record<string, unknown>; rest: ChartValues } {
+  const values = parse(text, { uniqueKeys: true }) as ChartValues;
+  const permissions: Record<string, unknown> = {};
+  for (const account of Object.values(values.config.merge.accounts))
+    account.users = account.users.map(({ permissions: allowed, ...user }) => {
+      if (allowed !== undefined) permissions[user.user] = allowed;
+      return user;
+    });
+  return { permissions, rest: values };
+}
+
+/** The permissions as the chart's values spell them. */
+const allowed = (stream: string) => {
+  const { publish, subscribe } = natsBusPermissions(stream);
+  return { publish: { allow: publish }, subscribe: { allow: subscribe } };
+};
+
+describe("the generated NATS permissions of the bus's user", () => {
+  const committed = readRepoFile(NATS_VALUES_FILE);
+  const generate = (text: string, stream?: string) =>
+    generateNatsValuesFile(stream, (file) => (file === NATS_VALUES_FILE ? text : readRepoFile(file))).text;
+
+  it('are those of the default stream, under one note naming the command; no other user has any', () => {
+    expect(notes(NATS_VALUES_FILE, NATS_PERMISSIONS_NOTE)).toBe(1);
+    expect(splitPermissions(generateNatsValuesFile().text).permissions).toEqual({
+      [NATS_BUS_USER]: allowed(DEFAULT_NATS_STREAM),
+    });
+  });
+
+  it('follow the stream: another name changes them and nothing else', () => {
+    const other = generate(committed, 'OTHER_EVENTS');
+    expect(splitPermissions(other).permissions).toEqual({ [NATS_BUS_USER]: allowed('OTHER_EVENTS') });
+    const naming = (text: string) =>
+      text.split('\n').filter((line) => line.includes(DEFAULT_NATS_STREAM) && !line.trimStart().startsWith('#'));
+    expect(naming(committed).length).toBeGreaterThan(0);
+    expect(naming(other)).toEqual([]);
+    expect(splitPermissions(other).rest).toEqual(splitPermissions(committed).rest);
+    expect(generate(other)).toBe(committed);
+  });
+
+  it('write a list on one line where it fits, one subject a line where it does not', () => {
+    const lines = generateNatsValuesFile().text.split('\n');
+    expect(lines).toContain('                allow: ["_INBOX.>"]');
+    expect(lines).toContain('                  - "$JS.API.INFO"');
+    expect(lines.filter((line) => line.length > 120 && !line.trimStart().startsWith('#'))).toEqual([]);
+  });
+
+  it('write only their section: a hand edit elsewhere stays, one inside the section is undone', () => {
+    const rescaled = committed.replace('replicas: 3', 'replicas: 5');
+    const widened = committed.replace('- "$JS.API.INFO"', '- "$JS.API.>"');
+    expect(rescaled).not.toBe(committed);
+    expect(widened).not.toBe(committed);
+    expect(generate(rescaled)).toBe(rescaled);
+    expect(generate(widened)).toBe(committed);
+  });
+
+  it("say so when the bus's user is missing or there twice", () => {
+    const renamed = committed.replace(`- user: ${NATS_BUS_USER}`, '- user: someone-else');
+    const doubled = committed.replace('- user: blog-admin', `- user: ${NATS_BUS_USER}`);
+    expect(() => generate(renamed)).toThrow(`0 users ${NATS_BUS_USER} in account BLOG, expected one`);
+    expect(() => generate(doubled)).toThrow(`2 users ${NATS_BUS_USER} in account BLOG, expected one`);
   });
 });

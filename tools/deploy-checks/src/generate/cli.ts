@@ -1,9 +1,12 @@
-/** `npm run generate`: writes the generated sections of the manifests (routes.ts) and says which files changed. */
+/**
+ * `npm run generate`: writes the generated sections of the manifests and values (the route rules, routes.ts;
+ * the bus's NATS permissions, nats-values.ts) and says which files changed.
+ */
 import { writeFileSync } from 'node:fs';
 import { readRepoFile, repoPath } from '../repo';
-import { generateRouteFiles } from './routes';
+import { generatedFiles } from './files';
 
-for (const { file, text } of generateRouteFiles()) {
+for (const { file, text } of generatedFiles()) {
   if (readRepoFile(file) === text) {
     console.log(`${file}: up to date`);
   } else {
