@@ -8,8 +8,16 @@ import tseslint from 'typescript-eslint';
 
 export default defineConfig(
   {
-    // Build output, dependencies and what the tests and the bench write (the same list as .gitignore).
-    ignores: ['**/dist/', '**/dist-server/', '**/coverage/', '**/.data/', '**/e2e/artifacts/', '**/bench/results/'],
+    // Build output, dependencies and what the tests and the bench write (as .gitignore lists them).
+    ignores: [
+      '**/dist/',
+      '**/dist-server/',
+      '**/coverage/',
+      '**/.data/',
+      '**/e2e/artifacts/',
+      '**/containers/artifacts/',
+      '**/bench/results/',
+    ],
   },
   js.configs.recommended,
   {
@@ -18,7 +26,7 @@ export default defineConfig(
     languageOptions: {
       parserOptions: {
         // Every TypeScript file belongs to one of these programs: a workspace's sources to its tsconfig.json,
-        // the browser client to tsconfig.app.json, the tests and the infra checks to tsconfig.test.json.
+        // the browser client to tsconfig.app.json, the tests and the deployment checks to tsconfig.test.json.
         // The first program that holds a file types it, so a source is linted with its own workspace's options.
         project: ['./**/tsconfig.json', './client/tsconfig.app.json', './tsconfig.test.json'],
         tsconfigRootDir: import.meta.dirname,

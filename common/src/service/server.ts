@@ -46,9 +46,12 @@ export interface ServiceRun {
   beforeClose?: () => Promise<void>;
   /** Stops background work; runs after the server stopped accepting and before the process exits. */
   onShutdown?: () => Promise<void> | void;
-  /** Upper bound for draining in-flight requests on SIGTERM. */
+  /** Upper bound for draining in-flight requests on SIGTERM (DEFAULT_DRAIN_TIMEOUT_MS). */
   drainTimeoutMs?: number;
 }
+
+/** How long a service lets in-flight requests finish on SIGTERM: a pod's grace period must outlast it. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 5_000;
 
 /**
  * Runs a service: listen, start background work, and on SIGTERM/SIGINT stop accepting, let in-flight
@@ -65,7 +68,7 @@ export async function runService({
   onDraining,
   beforeClose,
   onShutdown,
-  drainTimeoutMs = 5_000,
+  drainTimeoutMs = DEFAULT_DRAIN_TIMEOUT_MS,
 }: ServiceRun): Promise<void> {
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
   const { server, port: bound } = await listen(app, port, host, serverOptions);

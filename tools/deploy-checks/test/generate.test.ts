@@ -154,6 +154,13 @@ describe('the generated route rules', () => {
     expect(generate(rerouted)).toBe(committed);
   });
 
+  it('refuses an Ingress it does not know which routes to give', () => {
+    const renamed = readRepoFile(INGRESS_FILE).replace('name: ingress-stream', 'name: ingress-extra');
+    expect(() =>
+      generateRouteFiles(PUBLIC_ROUTES, (file) => (file === INGRESS_FILE ? renamed : readRepoFile(file))),
+    ).toThrow('ingress-extra is neither ingress-srv nor ingress-stream');
+  });
+
   it('asks NGINX Gateway Fabric for case-insensitive paths where a path has letters', () => {
     expect(['/posts/create', '/posts/?(.*)/comments', '/?(.*)'].map(gatewayPathValue)).toEqual([
       '/(?i)posts/create',

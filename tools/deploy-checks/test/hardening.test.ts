@@ -1,17 +1,11 @@
+import { DEFAULT_DRAIN_TIMEOUT_MS } from '@blog/common';
 import { checkHardening, parseQuantity } from '../src/checks/hardening';
 import { loadManifests, typedOf, workloads, mutatedCopy, type Manifest } from '../src/manifests';
-import { readRepoFile } from '../src/repo';
 
 const { manifests } = loadManifests();
 
-/** The drain bound of runService (common/src/service/server.ts), which every service uses. */
-function drainSeconds(): number {
-  const match = /drainTimeoutMs\s*=\s*([\d_]+)/.exec(readRepoFile('common/src/service/server.ts'));
-  if (!match?.[1]) throw new Error('common/src/service/server.ts: no default drainTimeoutMs found; update this test');
-  return Number(match[1].replace(/_/g, '')) / 1000;
-}
-
-const options = { drainSeconds: drainSeconds() };
+/** Every service drains for up to runService's bound on SIGTERM: the pods' grace periods must outlast it. */
+const options = { drainSeconds: DEFAULT_DRAIN_TIMEOUT_MS / 1000 };
 
 function podOf(copy: Manifest[], name: string) {
   const pod = typedOf(copy, 'Deployment', name).spec?.template.spec;

@@ -265,8 +265,10 @@ class ProcessStack implements Stack {
 export interface LaunchOptions {
   name: ServiceName;
   port: number;
-  /** Added to this process's environment (LOG_FORMAT is json). */
+  /** Added to the base environment (LOG_FORMAT is json). */
   env: Record<string, string>;
+  /** What `env` is added to: this process's environment unless given. */
+  baseEnv?: NodeJS.ProcessEnv;
   /** Options for `node` itself, before the script. */
   nodeArgs?: readonly string[];
   /** Where its stdout and stderr go (appended). */
@@ -285,6 +287,7 @@ export async function launchService({
   name,
   port,
   env,
+  baseEnv = process.env,
   nodeArgs = [],
   logFile,
   readyTimeoutMs = 30_000,
@@ -302,7 +305,7 @@ export async function launchService({
       `--- ${new Date().toISOString()} starting ${name} on port ${port}: ${[command, ...args].join(' ')}\n`,
     );
     entry = startProcess(command, args, {
-      env: { ...process.env, LOG_FORMAT: 'json', ...env, PORT: String(port) },
+      env: { ...baseEnv, LOG_FORMAT: 'json', ...env, PORT: String(port) },
       stdio: ['ignore', fd, fd],
       cwd: ROOT,
     });

@@ -64,8 +64,11 @@ export function generateRouteFiles(
   manifests: readonly Manifest[] = loadManifests().manifests,
 ): GeneratedFile[] {
   const services = (backend: PublicBackend) => backendService(manifests, backend);
-  const held = (holder: { streams: string; routes: string }, name: string) =>
-    routes.filter((route) => name === (route.stream ? holder.streams : holder.routes));
+  const held = (holder: { streams: string; routes: string }, name: string) => {
+    if (name !== holder.streams && name !== holder.routes)
+      throw new Error(`${name} is neither ${holder.routes} nor ${holder.streams}: which routes should it hold?`);
+    return routes.filter((route) => name === (route.stream ? holder.streams : holder.routes));
+  };
   return [
     {
       file: INGRESS_FILE,

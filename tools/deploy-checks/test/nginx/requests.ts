@@ -35,3 +35,11 @@ export const INTERNAL_PATHS = [
   '/metrics',
   '/subscribers',
 ];
+
+/** Every URL the real-NGINX test sends, with the backend the route table sends it to: the internal paths fall to the client. */
+export const ROUTED: [string, PublicBackend][] = [
+  ...EXPECTED,
+  ...INTERNAL_PATHS.map((url): [string, PublicBackend] => [url, 'client']),
+  ['/Posts/Abc/Comments', 'comments'],
+  ['/postsx', 'query'],
+];

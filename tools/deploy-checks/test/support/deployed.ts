@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stopProcess, type StartedProcess } from '@blog/stack';
-import { freePorts, launchService, SERVICES, type ServiceName } from '@blog/testkit';
+import { freePorts, launchService, ServiceStartError, SERVICES, type ServiceName } from '@blog/testkit';
 import { loopbackEnv } from '../../src/loopback';
 import { containerEnv, imageRepository, workloads, type IContainer, type Manifest } from '../../src/manifests';
 
@@ -53,10 +53,30 @@ export interface RunningPods {
 }
 
 /**
+ * What a container starts with besides its pod's environment: the production image's NODE_ENV, and PATH to
+ * find node. Nothing else of the test process's environment, so a variable the manifests miss is missed here too.
+ */
+const CONTAINER_BASE_ENV = { PATH: process.env.PATH, NODE_ENV: 'production' };
+
+/** How many times the pods are started on fresh ports when one of them finds its port taken. */
+const PORT_ATTEMPTS = 3;
+
+/**
  * Starts every pod's service at once, as `kubectl apply` would, and resolves once each answers 200 on
  * /readyz. A volume's mount path in an env value becomes a folder of a temp dir, removed by stop().
  */
 export async function runPods(manifests: readonly Manifest[], pods: readonly Pod[]): Promise<RunningPods> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startPods(manifests, pods);
+    } catch (err) {
+      // Another test's process took a port between freePorts() and the listen: try again on fresh ones.
+      if (!(err instanceof ServiceStartError && err.addressInUse) || attempt === PORT_ATTEMPTS) throw err;
+    }
+  }
+}
+
+async function startPods(manifests: readonly Manifest[], pods: readonly Pod[]): Promise<RunningPods> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'blog-deployed-'));
   const ports = await freePorts(pods.length);
   const portOfContainer = new Map(pods.map((pod, index) => [pod.container.name, ports[index] as number]));
@@ -78,6 +98,7 @@ export async function runPods(manifests: readonly Manifest[], pods: readonly Pod
         name: serviceOf(pod.image),
         port,
         env,
+        baseEnv: CONTAINER_BASE_ENV,
         logFile: path.join(dir, `${pod.workload}.log`),
         started: (entry) => running.push(entry),
       });
