@@ -1,69 +1,45 @@
 /**
- * Renders a kustomization the way `kubectl kustomize` does, for the few features this repository uses
- * (`resources` files and JSON 6902 `patches` aimed at one object), so the checks need no kustomize binary.
- * Anything else in the file is reported, not silently ignored.
+ * Kustomizations rendered by the real kubectl (`kubectl kustomize`, kustomize inside; kube-tools.ts), the
+ * command the docs give for deploying them, and read back as manifests.
  */
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { parse } from 'yaml';
-import { loadManifests, type LoadedManifests } from './manifests';
-import { readRepoFile } from './repo';
-import { applyJsonPatch, type JsonPatchOperation } from './skaffold';
+import { parseManifestText, type LoadedManifests } from './manifests';
+import { repoPath } from './repo';
+import { kubectlPath } from './kube-tools';
 
-export interface Kustomization {
-  apiVersion?: unknown;
-  kind?: unknown;
-  resources?: unknown;
-  patches?: unknown;
-  [field: string]: unknown;
-}
+/**
+ * The flags of `kubectl kustomize` here and in skaffold.yaml (buildArgs): the variants' kustomizations list
+ * files of infra/k8s, outside their own folder, which kustomize refuses without this one.
+ */
+export const KUSTOMIZE_FLAGS: readonly string[] = ['--load-restrictor', 'LoadRestrictionsNone'];
 
-const SUPPORTED = new Set(['apiVersion', 'kind', 'resources', 'patches']);
+const rendered = new Map<string, string>();
 
-export function loadKustomization(dir: string): Kustomization {
-  return parse(readRepoFile(`${dir}/kustomization.yaml`), { uniqueKeys: true }) as Kustomization;
-}
-
-/** The objects `dir` (repo-relative) renders to, and what in it these checks cannot render. */
-export function renderKustomization(dir: string, config: Kustomization = loadKustomization(dir)): LoadedManifests {
-  const file = `${dir}/kustomization.yaml`;
-  const problems = Object.keys(config)
-    .filter((key) => !SUPPORTED.has(key))
-    .map((key) => `${file}: "${key}" is not rendered by these checks (only resources and JSON 6902 patches are)`);
-  if (config.kind !== 'Kustomization')
-    problems.push(`${file}: kind is ${JSON.stringify(config.kind)}, expected Kustomization`);
-  const resources = Array.isArray(config.resources)
-    ? config.resources.filter((item): item is string => typeof item === 'string')
-    : [];
-  const loaded = loadManifests(resources.map((resource) => path.posix.normalize(`${dir}/${resource}`)));
-  problems.push(...loaded.problems);
-  const patches = Array.isArray(config.patches) ? (config.patches as unknown[]) : [];
-  for (const [index, entry] of patches.entries()) {
-    const { target, patch, ...rest } = (entry ?? {}) as {
-      target?: { kind?: unknown; name?: unknown; [field: string]: unknown };
-      patch?: unknown;
-      [field: string]: unknown;
-    };
-    const where = `${file} patches[${index}]`;
-    const { kind, name, ...otherSelectors } = target ?? {};
-    if (Object.keys(rest).length > 0 || Object.keys(otherSelectors).length > 0 || typeof patch !== 'string') {
-      problems.push(
-        `${where}: only { target: { kind, name }, patch: <JSON 6902 operations> } is rendered by these checks`,
-      );
-      continue;
-    }
-    const matches = loaded.manifests.filter(
-      (manifest) => manifest.object.kind === kind && manifest.object.metadata?.name === name,
-    );
-    if (matches.length !== 1) {
-      problems.push(`${where}: ${matches.length} objects are ${String(kind)}/${String(name)}, expected one`);
-      continue;
-    }
-    const manifest = matches[0] as (typeof matches)[number];
-    try {
-      manifest.object = applyJsonPatch(manifest.object, parse(patch) as JsonPatchOperation[]);
-    } catch (err) {
-      problems.push(`${where}: ${(err as Error).message}`);
-    }
+/** kubectl's output for `dir` (repo-relative or absolute); throws with kubectl's message when it fails. */
+export function kustomizeBuild(dir: string): string {
+  const absolute = path.isAbsolute(dir) ? dir : repoPath(dir);
+  const cached = rendered.get(absolute);
+  if (cached !== undefined) return cached;
+  let output: string;
+  try {
+    output = execFileSync(kubectlPath(), ['kustomize', ...KUSTOMIZE_FLAGS, absolute], {
+      encoding: 'utf8',
+      maxBuffer: 64 * 2 ** 20,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (err) {
+    const { stderr } = err as { stderr?: string };
+    throw new Error(`kubectl kustomize ${dir} failed: ${stderr?.trim() || (err as Error).message}`);
   }
-  return { manifests: loaded.manifests, problems };
+  rendered.set(absolute, output);
+  return output;
+}
+
+/**
+ * The objects `dir` renders to, each from `dir` (kustomize's output names no source file), in kustomize's
+ * order; problems are what parseManifestText finds in that output.
+ */
+export function renderKustomization(dir: string): LoadedManifests {
+  return parseManifestText(dir, kustomizeBuild(dir));
 }

@@ -1,5 +1,5 @@
 /**
- * The Kubernetes manifests of infra/k8s as data: every YAML document with where it came from, and typed
+ * The Kubernetes manifests as data: every YAML document with where it came from, and typed
  * views (kubernetes-models' interfaces) of the kinds the checks look at.
  */
 import { isDeepStrictEqual } from 'node:util';
@@ -89,7 +89,10 @@ export function parseManifestText(file: string, text: string): LoadedManifests {
   return { manifests, problems };
 }
 
-/** Every document of infra/k8s/*.yaml. */
+/**
+ * Every document of infra/k8s/*.yaml: plain files, which `kubectl apply -f infra/k8s` applies as they are
+ * (the kustomizations of the variants are rendered by kubectl: kustomize.ts).
+ */
 export function loadManifests(files: readonly string[] = manifestFiles()): LoadedManifests {
   const all: LoadedManifests = { manifests: [], problems: [] };
   for (const file of files) {

@@ -1,6 +1,6 @@
 /**
  * posts.com through the Gateway API (`skaffold dev -p gateway`, or infra/k8s-gateway with kubectl): the
- * kustomization rendered without a kustomize binary, NGINX Gateway Fabric's conventions, its policies'
+ * kustomization as `kubectl kustomize` renders it, NGINX Gateway Fabric's conventions, its policies'
  * limits compared with the Ingress's on each route, the stream's settings, the network flows of the
  * Gateway's NGINX pods, and the profile. The HTTPRoutes' rules are written by `npm run generate` (see
  * generate.test.ts).
@@ -24,7 +24,7 @@ import {
   type Flow,
   type PodModel,
 } from '../src/checks/network';
-import { renderKustomization } from '../src/kustomize';
+import { KUSTOMIZE_FLAGS, renderKustomization } from '../src/kustomize';
 import {
   identityProblems,
   label,
@@ -82,7 +82,7 @@ function pod(workload: string): PodModel {
 }
 
 describe('the Gateway objects (infra/k8s-gateway)', () => {
-  it('render with nothing left out, each object once, each valid strictly (Gateway API and NGINX Gateway Fabric schemas)', () => {
+  it('render with kubectl, each object once, each valid strictly (Gateway API and NGINX Gateway Fabric schemas)', () => {
     expect(renderProblems).toEqual([]);
     expect(identityProblems(manifests)).toEqual([]);
     expect(
@@ -241,7 +241,8 @@ describe('the skaffold gateway profile', () => {
   it('deploys infra/k8s-gateway instead of infra/k8s, and builds the default images', () => {
     expect(profile).toBeDefined();
     expect(effective.manifests).toEqual({
-      kustomize: { paths: [DIR], buildArgs: ['--load-restrictor', 'LoadRestrictionsNone'] },
+      // The flags the checks render with (kustomize.ts), so skaffold deploys what they checked.
+      kustomize: { paths: [DIR], buildArgs: [...KUSTOMIZE_FLAGS] },
     });
     expect(effective.build).toEqual(config.build);
   });

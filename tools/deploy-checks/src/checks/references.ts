@@ -200,7 +200,7 @@ export function checkPolicySelectors(manifests: readonly Manifest[]): string[] {
     // minAvailable as high as the replicas makes every voluntary eviction wait forever (node drains hang).
     const minAvailable = pdb.typed.spec?.minAvailable;
     const maxUnavailable = pdb.typed.spec?.maxUnavailable;
-    const replicas = selected.reduce((sum, w) => sum + replicasOf(w), 0);
+    const replicas = selected.reduce((sum, w) => sum + replicasOf(w, manifests), 0);
     if (
       (typeof minAvailable === 'number' && minAvailable >= replicas && replicas > 0) ||
       minAvailable === '100%' ||
@@ -219,7 +219,13 @@ export function checkPolicySelectors(manifests: readonly Manifest[]): string[] {
   return problems;
 }
 
-export function replicasOf(workload: Workload): number {
+/** The fewest pods the workload runs: its autoscaler's minReplicas (1 by default) when one scales it, else its replicas (1 by default). */
+export function replicasOf(workload: Workload, manifests: readonly Manifest[]): number {
+  const autoscaler = ofKind(manifests, 'HorizontalPodAutoscaler').find(
+    ({ typed }) =>
+      typed.spec?.scaleTargetRef.kind === workload.kind && typed.spec.scaleTargetRef.name === workload.name,
+  );
+  if (autoscaler) return autoscaler.typed.spec?.minReplicas ?? 1;
   const spec = (workload.manifest.object as { spec?: { replicas?: unknown } }).spec;
   return typeof spec?.replicas === 'number' ? spec.replicas : 1;
 }

