@@ -11,6 +11,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -98,15 +99,15 @@ function unpacked(target: string): boolean {
 
 /**
  * Unpacks kubectl and helm from `zipFile` into `target` (made executable), unless they are there already.
- * Atomically: into a temporary folder beside it, then renamed, so a process that finds `target` finds both
- * whole, and of two processes unpacking at once the second one's rename fails harmlessly.
+ * Atomically: into a temporary folder beside it, then renamed into place, so a process that finds `target`
+ * finds both whole. Nothing ever deletes a complete `target`: of processes unpacking at once, the first
+ * rename wins and the others drop their copies. A `target` left incomplete (by hand) is moved aside first.
  */
 export function unpackKubeTools(zipFile: string, target: string): void {
   if (unpacked(target)) return;
-  // A folder left incomplete by hand: start again.
-  rmSync(target, { recursive: true, force: true });
   mkdirSync(path.dirname(target), { recursive: true });
-  const temporary = mkdtempSync(`${target}.partial-`);
+  removeAbandonedCopies(target);
+  const temporary = mkdtempSync(`${target}.partial-${process.pid}-`);
   try {
     chmodSync(temporary, 0o755);
     const zip = new AdmZip(zipFile);
@@ -117,13 +118,46 @@ export function unpackKubeTools(zipFile: string, target: string): void {
       writeFileSync(file, entry.getData());
       chmodSync(file, 0o755);
     }
+    if (moveIntoPlace(temporary, target)) return;
+    // An incomplete folder is in the way: move it aside (atomically, so a complete one is never lost), then try again.
+    const aside = `${target}.incomplete-${process.pid}-${Date.now()}`;
     try {
-      renameSync(temporary, target);
-    } catch (err) {
-      // Another process renamed its copy into place first.
-      if (!unpacked(target)) throw err;
+      renameSync(target, aside);
+      rmSync(aside, { recursive: true, force: true });
+    } catch {
+      // Another process moved it first.
     }
+    if (!moveIntoPlace(temporary, target)) throw new Error(`could not unpack kubectl and helm into ${target}`);
   } finally {
     rmSync(temporary, { recursive: true, force: true });
+  }
+}
+
+/** Renames `temporary` to `target`; true once `target` holds both tools, whoever put them there. */
+function moveIntoPlace(temporary: string, target: string): boolean {
+  try {
+    renameSync(temporary, target);
+  } catch {
+    // Another process renamed its copy into place first, or an incomplete folder is there.
+  }
+  return unpacked(target);
+}
+
+/** Temporary folders of unpacks whose process is gone (killed mid-way): each holds up to the whole zip. */
+function removeAbandonedCopies(target: string): void {
+  const prefix = `${path.basename(target)}.partial-`;
+  for (const name of readdirSync(path.dirname(target))) {
+    const pid = name.startsWith(prefix) ? Number(name.slice(prefix.length).split('-')[0]) : NaN;
+    if (Number.isInteger(pid) && !isRunning(pid))
+      rmSync(path.join(path.dirname(target), name), { recursive: true, force: true });
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
