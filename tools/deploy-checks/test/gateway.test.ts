@@ -20,14 +20,13 @@ import {
   checkFlowsDenied,
   INGRESS_NGINX,
   KUBE_DNS,
-  podModels,
   type Flow,
   type PodModel,
 } from '../src/checks/network';
 import { KUSTOMIZE_FLAGS, renderKustomization } from '../src/kustomize';
+import { objectsChanged, podOf, schemaProblems } from './support/variants';
 import {
   identityProblems,
-  label,
   loadManifests,
   mutatedCopy,
   objectOf,
@@ -41,7 +40,6 @@ const DIR = 'infra/k8s-gateway';
 const HOST = 'posts.com';
 const { manifests, problems: renderProblems } = renderKustomization(DIR);
 const defaults = loadManifests().manifests;
-const key = (manifest: Manifest) => `${String(manifest.object.kind)}/${String(manifest.object.metadata?.name)}`;
 const STREAMS = PUBLIC_ROUTES.filter((route) => route.stream).map((route) => route.path);
 const PATHS = PUBLIC_ROUTES.map((route) => route.path);
 const holder = (path: string) => {
@@ -75,26 +73,17 @@ const OUTSIDE: PodModel = {
   ports: [],
 };
 
-function pod(workload: string): PodModel {
-  const model = podModels(manifests).get(workload);
-  if (!model) throw new Error(`no workload ${workload}`);
-  return model;
-}
+const pod = (workload: string) => podOf(manifests, workload);
 
 describe('the Gateway objects (infra/k8s-gateway)', () => {
   it('render with kubectl, each object once, each valid strictly (Gateway API and NGINX Gateway Fabric schemas)', () => {
     expect(renderProblems).toEqual([]);
     expect(identityProblems(manifests)).toEqual([]);
-    expect(
-      manifests.flatMap((manifest) =>
-        formatSchemaProblems(validateStrict(manifest.object)).map((problem) => `${label(manifest)}: ${problem}`),
-      ),
-    ).toEqual([]);
+    expect(schemaProblems(manifests)).toEqual([]);
   });
 
   it('are the default objects with the Ingresses swapped for a Gateway, HTTPRoutes, their policies and the Gateway flows', () => {
-    const added = manifests.map(key).filter((name) => !defaults.some((manifest) => key(manifest) === name));
-    const dropped = defaults.map(key).filter((name) => !manifests.some((manifest) => key(manifest) === name));
+    const { added, dropped } = objectsChanged(defaults, manifests);
     expect(dropped).toEqual(['Ingress/ingress-srv', 'Ingress/ingress-stream']);
     expect(added.sort()).toEqual(
       [

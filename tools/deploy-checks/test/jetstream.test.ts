@@ -10,22 +10,20 @@ import {
   APP_NAMESPACE,
   INGRESS_NGINX,
   KUBE_DNS,
-  podModels,
   PROMETHEUS,
   type Flow,
   type PodModel,
 } from '../src/checks/network';
 import { KUSTOMIZE_FLAGS, renderKustomization } from '../src/kustomize';
-import { identityProblems, label, loadManifests, ofKind, typedOf, workloads, type Manifest } from '../src/manifests';
+import { objectKey, objectsChanged, podOf, schemaProblems } from './support/variants';
+import { identityProblems, loadManifests, ofKind, typedOf, workloads } from '../src/manifests';
 import { readRepoFile, repoFileExists } from '../src/repo';
 import { applyJsonPatch, loadSkaffold } from '../src/skaffold';
-import { formatSchemaProblems, validateStrict } from '../src/strict-schema';
 
 const DIR = 'infra/k8s-jetstream';
 const VALUES = 'infra/helm/nats-values.yaml';
 const { manifests, problems: renderProblems } = renderKustomization(DIR);
 const defaults = loadManifests().manifests;
-const key = (manifest: Manifest) => `${String(manifest.object.kind)}/${String(manifest.object.metadata?.name)}`;
 const SERVICES = ['posts-depl', 'comments-depl', 'query-depl', 'moderation-depl'];
 
 /** The NATS servers as the official chart labels them (release `nats`). */
@@ -45,26 +43,15 @@ const NATS: PodModel = {
   ],
 };
 
-function pod(all: readonly Manifest[], workload: string): PodModel {
-  const model = podModels(all).get(workload);
-  if (!model) throw new Error(`no workload ${workload}`);
-  return model;
-}
-
 describe('the jetstream objects (infra/k8s-jetstream)', () => {
   it('render with kubectl, each object once, each valid strictly', () => {
     expect(renderProblems).toEqual([]);
     expect(identityProblems(manifests)).toEqual([]);
-    expect(
-      manifests.flatMap((manifest) =>
-        formatSchemaProblems(validateStrict(manifest.object)).map((problem) => `${label(manifest)}: ${problem}`),
-      ),
-    ).toEqual([]);
+    expect(schemaProblems(manifests)).toEqual([]);
   });
 
   it('are the default objects with the bus swapped: no StatefulSet (nor its headless Service), a bus Deployment, autoscalers, the NATS Secret and flows', () => {
-    const added = manifests.map(key).filter((name) => !defaults.some((manifest) => key(manifest) === name));
-    const dropped = defaults.map(key).filter((name) => !manifests.some((manifest) => key(manifest) === name));
+    const { added, dropped } = objectsChanged(defaults, manifests);
     expect(dropped).toEqual(['StatefulSet/event-bus', 'Service/event-bus-headless']);
     expect(added.sort()).toEqual(
       [
@@ -152,22 +139,22 @@ describe('the jetstream objects (infra/k8s-jetstream)', () => {
   });
 
   it('allow the NATS flows: bus → clients port, server ⇄ server, Prometheus → monitoring, servers → DNS; and still every flow of the blog', () => {
-    const bus = pod(manifests, 'event-bus-depl');
+    const bus = podOf(manifests, 'event-bus-depl');
     const flows: Flow[] = [
       { from: bus, to: NATS, port: 4222, why: 'the bus publishes and reads (NATS_URL)' },
       { from: NATS, to: NATS, port: 6222, why: 'the servers replicate (cluster routes)' },
       { from: PROMETHEUS, to: NATS, port: 8222, why: 'monitoring' },
       { from: NATS, to: KUBE_DNS, port: 53, protocol: 'UDP', why: 'the servers find each other by name' },
       ...SERVICES.flatMap((name) => [
-        { from: pod(manifests, name), to: bus, port: 4005, why: 'publishing and reading (EVENT_BUS_URL)' },
+        { from: podOf(manifests, name), to: bus, port: 4005, why: 'publishing and reading (EVENT_BUS_URL)' },
         {
           from: PROMETHEUS,
-          to: pod(manifests, name),
-          port: Number(pod(manifests, name).ports[0]?.port),
+          to: podOf(manifests, name),
+          port: Number(podOf(manifests, name).ports[0]?.port),
           why: 'metrics',
         },
       ]),
-      { from: INGRESS_NGINX, to: pod(manifests, 'query-depl'), port: 4002, why: 'the public routes' },
+      { from: INGRESS_NGINX, to: podOf(manifests, 'query-depl'), port: 4002, why: 'the public routes' },
       { from: PROMETHEUS, to: bus, port: 4005, why: 'metrics' },
     ];
     expect(checkFlowsAllowed(manifests, flows)).toEqual([]);
@@ -183,16 +170,16 @@ describe('the jetstream objects (infra/k8s-jetstream)', () => {
     };
     const flows: Flow[] = [
       ...SERVICES.map((name) => ({
-        from: pod(manifests, name),
+        from: podOf(manifests, name),
         to: NATS,
         port: 4222,
         why: 'only the bus talks to NATS',
       })),
-      { from: pod(manifests, 'client-depl'), to: NATS, port: 4222, why: 'the client does not talk to NATS' },
+      { from: podOf(manifests, 'client-depl'), to: NATS, port: 4222, why: 'the client does not talk to NATS' },
       { from: INGRESS_NGINX, to: NATS, port: 4222, why: 'NATS is not public' },
       { from: outsider, to: NATS, port: 4222, why: 'only this namespace' },
-      { from: pod(manifests, 'event-bus-depl'), to: NATS, port: 6222, why: 'the bus is no cluster peer' },
-      { from: NATS, to: pod(manifests, 'query-depl'), port: 4002, why: 'NATS calls no service' },
+      { from: podOf(manifests, 'event-bus-depl'), to: NATS, port: 6222, why: 'the bus is no cluster peer' },
+      { from: NATS, to: podOf(manifests, 'query-depl'), port: 4002, why: 'NATS calls no service' },
     ];
     expect(checkFlowsDenied(manifests, flows)).toEqual([]);
   });
@@ -309,7 +296,7 @@ describe('the NATS chart values and the skaffold jetstream profile', () => {
 
 describe('the jetstream checks catch', () => {
   it('NATS servers that cannot reach each other once their policy is gone', () => {
-    const without = manifests.filter((manifest) => key(manifest) !== 'NetworkPolicy/allow-nats');
+    const without = manifests.filter((manifest) => objectKey(manifest) !== 'NetworkPolicy/allow-nats');
     expect(checkFlowsAllowed(without, [{ from: NATS, to: NATS, port: 6222, why: 'replication' }])).toEqual([
       expect.stringMatching(/NATS server → NATS server:6222\/TCP \(replication\) is blocked/),
     ]);
