@@ -71,16 +71,9 @@ export function externalBases(builds: readonly ImageBuild[]): string[] {
 
 /** Sources of the COPY/ADD instructions that read the build context (not another stage), in any stage. */
 function contextSources(stages: readonly Stage[]): string[] {
-  const sources: string[] = [];
-  for (const stage of stages) {
-    for (const { keyword, args } of stage.instructions) {
-      if (keyword !== 'COPY' && keyword !== 'ADD') continue;
-      const words = args.split(/\s+/).filter(Boolean);
-      if (words.some((word) => word.startsWith('--from='))) continue;
-      sources.push(...words.filter((word) => !word.startsWith('--')).slice(0, -1));
-    }
-  }
-  return sources;
+  return stages.flatMap((stage) =>
+    stage.copies.filter(({ from }) => from === undefined).flatMap(({ sources }) => sources),
+  );
 }
 
 /** Does a COPY source (a file, a folder, a glob, '.') read this context file? */

@@ -320,22 +320,67 @@ describe('the persistent volume check', () => {
 });
 
 describe('Dockerfile reading', () => {
-  it('follows stages: USER and EXPOSE are inherited from the stage built FROM', () => {
+  it('follows stages: USER, EXPOSE, ENV and WORKDIR are inherited from the stage built FROM', () => {
     const stages = parseDockerfile(
-      'FROM node:24 AS build\nUSER node\nEXPOSE 80\n\nFROM build AS dev\n# a comment\nRUN a \\\n  && b\nCMD ["x"]\nFROM node:24 AS production\nCMD x\n',
+      [
+        'ARG BASE=node:24',
+        'FROM --platform=linux/amd64 node:24 AS Build',
+        'USER node',
+        'EXPOSE 80',
+        'ENV A=1 B="two words"',
+        'WORKDIR /app',
+        '',
+        'FROM build AS dev',
+        '# a comment',
+        'RUN --mount=type=cache,target=/root/.npm a \\',
+        '  # a comment inside a continuation',
+        '  && b',
+        'ENV B=2',
+        'WORKDIR sub',
+        'CMD ["x", "a \\"quoted\\" word"]',
+        'FROM node:24 AS production',
+        'expose 81/UDP 82',
+        'COPY --chown=node --from=build /app/dist dist/',
+        'ADD a b ./',
+        'CMD x y',
+      ].join('\n'),
     );
-    expect(stages.map((s) => s.name)).toEqual(['build', 'dev', 'production']);
+    expect(stages.map((s) => [s.name, s.from, s.line])).toEqual([
+      ['build', 'node:24', 2],
+      ['dev', 'build', 8],
+      ['production', 'node:24', 16],
+    ]);
     expect(stageConfig(stages, 'dev')).toMatchObject({
       user: 'node',
       exposed: ['80/tcp'],
-      cmd: { form: 'exec', argv: ['x'] },
+      env: { A: '1', B: '2' },
+      workdir: '/app/sub',
+      cmd: { form: 'exec', argv: ['x', 'a "quoted" word'] },
     });
-    expect(stages[1]?.instructions.find((i) => i.keyword === 'RUN')?.args).toBe('a && b');
+    expect(stages[1]?.instructions.find((i) => i.keyword === 'RUN')).toEqual({
+      keyword: 'RUN',
+      arguments: ['a', '&&', 'b'],
+      flags: { mount: 'type=cache,target=/root/.npm' },
+      line: 10,
+    });
     expect(stageConfig(stages, 'production')).toMatchObject({
       user: undefined,
-      exposed: [],
-      cmd: { form: 'shell', command: 'x' },
+      exposed: ['81/udp', '82/tcp'],
+      env: {},
+      cmd: { form: 'shell', command: 'x y' },
+      copies: [
+        { keyword: 'COPY', from: 'build', sources: ['/app/dist'], destination: 'dist/', line: 18 },
+        { keyword: 'ADD', from: undefined, sources: ['a', 'b'], destination: './', line: 19 },
+      ],
     });
+  });
+
+  it('keeps a CMD of the same stage when ENTRYPOINT follows it, and drops an inherited one (as docker build does)', () => {
+    const stages = parseDockerfile(
+      'FROM node:24 AS base\nCMD ["serve"]\nFROM base AS a\nENTRYPOINT ["tini"]\nFROM base AS b\nCMD ["run"]\nENTRYPOINT ["tini", "--"]\n',
+    );
+    expect(stageConfig(stages, 'a')).toMatchObject({ entrypoint: { argv: ['tini'] }, cmd: undefined });
+    expect(stageConfig(stages, 'b')).toMatchObject({ entrypoint: { argv: ['tini', '--'] }, cmd: { argv: ['run'] } });
   });
 
   it('reads .dockerignore like Docker', () => {

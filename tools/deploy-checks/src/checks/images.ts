@@ -320,12 +320,8 @@ export function nestedPackages(lockfileText: string, workspaces: readonly string
 function copiedProgram(config: StageConfig, artifact: DockerArtifact, program: string): string | undefined {
   for (const link of [...config.chain].reverse()) {
     const linkConfig = { ...config, stage: link };
-    for (const instruction of link.instructions) {
-      if (instruction.keyword !== 'COPY' || instruction.args.includes('--from=')) continue;
-      const words = instruction.args.split(/\s+/).filter((word) => word !== '' && !word.startsWith('--'));
-      const destination = words.at(-1) ?? '';
-      const sources = words.slice(0, -1);
-      if (sources.length !== 1) continue;
+    for (const { keyword, from, sources, destination } of link.copies) {
+      if (keyword !== 'COPY' || from !== undefined || sources.length !== 1) continue;
       const source = sources[0] ?? '';
       const target = destination.endsWith('/') ? `${destination}${path.posix.basename(source)}` : destination;
       if (
@@ -386,11 +382,8 @@ interface DevModel {
 function buildAppModel(app: string, { artifact, dev, repo, nested }: DevModel): void {
   mkdirSync(path.join(app, 'node_modules'), { recursive: true });
   for (const link of dev.chain) {
-    for (const instruction of link.instructions) {
-      if (instruction.keyword !== 'COPY' || instruction.args.includes('--from=')) continue;
-      const words = instruction.args.split(/\s+/).filter((word) => word !== '' && !word.startsWith('--'));
-      const destination = words.at(-1) ?? '';
-      const sources = words.slice(0, -1);
+    for (const { keyword, from, sources, destination } of link.copies) {
+      if (keyword !== 'COPY' || from !== undefined) continue;
       const target = destination.startsWith('/') ? destination : `/app/${destination}`;
       if (!target.startsWith('/app/') && target !== '/app') continue;
       const base = path.join(app, path.posix.relative('/app', target));
