@@ -1,7 +1,8 @@
 /**
  * skaffold.yaml as data: the parts the checks use, typed loosely (the skaffold JSON schema check,
- * tools/scripts/check-skaffold-schema.mjs, validates the whole file), and the profiles' JSON patches.
+ * tools/scripts/check-skaffold-schema.mjs, validates the whole file), and the profiles' JSON patches applied.
  */
+import { applyOperation, JsonPatchError, type Operation } from 'fast-json-patch';
 import { parse } from 'yaml';
 import { readRepoFile } from './repo';
 
@@ -105,75 +106,40 @@ export function compareSkaffoldVersions(a: string, b: string): number | undefine
   return 0;
 }
 
-function decodePointer(pointer: string): string[] {
-  if (pointer === '') return [];
-  if (!pointer.startsWith('/')) throw new Error(`JSON pointer "${pointer}" must start with /`);
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'));
-}
+const PATCH_PROBLEMS: Record<InstanceType<typeof JsonPatchError>['name'], (op: string, path: string) => string> = {
+  SEQUENCE_NOT_AN_ARRAY: () => 'the patches are not a list',
+  OPERATION_NOT_AN_OBJECT: () => 'the operation is not an object',
+  OPERATION_OP_INVALID: (op) => `${op} is not a JSON patch operation (add, remove, replace, move, copy, test)`,
+  OPERATION_PATH_INVALID: (_op, path) => `path ${path} is not a JSON pointer (one starts with /)`,
+  OPERATION_FROM_REQUIRED: (op) => `${op} needs a from path`,
+  OPERATION_VALUE_REQUIRED: (op) => `${op} needs a value`,
+  OPERATION_VALUE_CANNOT_CONTAIN_UNDEFINED: (op) => `the value of ${op} contains undefined`,
+  OPERATION_PATH_CANNOT_ADD: (op, path) => `path ${path} does not exist: its parent is missing, nowhere to ${op}`,
+  OPERATION_PATH_UNRESOLVABLE: (op, path) => `path ${path} does not exist: nothing there to ${op}`,
+  OPERATION_FROM_UNRESOLVABLE: (op) => `the from path of ${op} does not exist`,
+  OPERATION_PATH_ILLEGAL_ARRAY_INDEX: (_op, path) => `path ${path}: not an array index`,
+  OPERATION_VALUE_OUT_OF_BOUNDS: (_op, path) => `path ${path}: the array index is out of range`,
+  TEST_OPERATION_FAILED: (_op, path) => `test ${path} failed: the value differs`,
+};
 
-type Container = Record<string, unknown> | unknown[];
-
-function isContainer(value: unknown): value is Container {
-  return typeof value === 'object' && value !== null;
-}
-
-/** Resolves a pointer's parent; throws (like skaffold does) when the path does not exist. */
-function parentOf(document: unknown, pointer: string): { parent: Container; key: string } {
-  const segments = decodePointer(pointer);
-  const key = segments.pop();
-  if (key === undefined) throw new Error('cannot patch the document root');
-  let current: unknown = document;
-  for (const segment of segments) {
-    if (Array.isArray(current)) current = current[Number(segment)];
-    else if (isContainer(current)) current = (current as Record<string, unknown>)[segment];
-    else current = undefined;
-    if (!isContainer(current)) throw new Error(`path ${pointer} does not exist`);
-  }
-  if (!isContainer(current)) throw new Error(`path ${pointer} does not exist`);
-  return { parent: current, key };
-}
-
-function arrayIndex(array: unknown[], key: string, forAdd: boolean, pointer: string): number {
-  if (forAdd && key === '-') return array.length;
-  if (!/^(0|[1-9]\d*)$/.test(key)) throw new Error(`path ${pointer}: "${key}" is not an array index`);
-  const index = Number(key);
-  if (index > array.length || (!forAdd && index === array.length))
-    throw new Error(`path ${pointer}: index ${index} is out of range (${array.length} items)`);
-  return index;
-}
-
-/** RFC 6902 add, remove and replace (what our skaffold profiles use), on a deep copy. Throws on a bad path. */
+/**
+ * RFC 6902 JSON patches as skaffold applies a profile's `patches` (an operation without `op` is a replace, as
+ * skaffold's schema says), by fast-json-patch, on a deep copy: the document and the operations are left as they
+ * are. Throws an Error naming the failing operation and why.
+ */
 export function applyJsonPatch<T>(document: T, operations: readonly JsonPatchOperation[]): T {
-  const result = structuredClone(document);
-  for (const operation of operations) {
-    const { op, path } = operation;
-    if (typeof path !== 'string') throw new Error(`patch ${JSON.stringify(operation)} has no path`);
-    const { parent, key } = parentOf(result, path);
-    const exists = Array.isArray(parent)
-      ? /^\d+$/.test(key) && Number(key) < parent.length
-      : Object.prototype.hasOwnProperty.call(parent, key);
-    switch (op) {
-      case 'add':
-        if (Array.isArray(parent))
-          parent.splice(arrayIndex(parent, key, true, path), 0, structuredClone(operation.value));
-        else parent[key] = structuredClone(operation.value);
-        break;
-      case 'replace':
-        if (!exists) throw new Error(`replace ${path}: nothing there to replace`);
-        if (Array.isArray(parent)) parent[arrayIndex(parent, key, false, path)] = structuredClone(operation.value);
-        else parent[key] = structuredClone(operation.value);
-        break;
-      case 'remove':
-        if (!exists) throw new Error(`remove ${path}: nothing there to remove`);
-        if (Array.isArray(parent)) parent.splice(arrayIndex(parent, key, false, path), 1);
-        else delete parent[key];
-        break;
-      default:
-        throw new Error(`patch op ${JSON.stringify(op)} is not supported by this check`);
+  let result = structuredClone(document);
+  // One operation at a time: the library's error does not always carry the failing operation's index.
+  operations.forEach((given, index) => {
+    const operation = { ...given, op: given.op ?? 'replace' };
+    try {
+      result = applyOperation(result, structuredClone(operation) as Operation, true, true, true, index).newDocument;
+    } catch (error) {
+      if (!(error instanceof JsonPatchError)) throw error;
+      const op = typeof operation.op === 'string' ? operation.op : JSON.stringify(operation.op);
+      const path = typeof operation.path === 'string' ? operation.path : JSON.stringify(operation.path);
+      throw new Error(`${PATCH_PROBLEMS[error.name](op, path)} (patches[${index}]: ${op} ${path})`, { cause: error });
     }
-  }
+  });
   return result;
 }
