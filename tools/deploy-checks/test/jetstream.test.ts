@@ -1,58 +1,47 @@
 /**
- * The blog scaled out on NATS JetStream (`skaffold dev -p jetstream`, or infra/k8s-jetstream with
- * kubectl): the kustomization as `kubectl kustomize` renders it, the official NATS chart's values,
- * and the skaffold profile. The default objects of infra/k8s are checked by the other files.
+ * The blog scaled out on NATS JetStream (the jetstream component, in the overlay `skaffold dev -p jetstream`
+ * deploys, infra/overlays/dev-jetstream): the overlay as `kubectl kustomize` renders it against the dev
+ * overlay without the component, the official NATS chart's values, and the skaffold profile.
  */
 import { parse } from 'yaml';
 import {
   checkFlowsAllowed,
   checkFlowsDenied,
-  APP_NAMESPACE,
+  GATEWAY_NGINX,
   INGRESS_NGINX,
+  NATS_SERVER,
   KUBE_DNS,
   PROMETHEUS,
   type Flow,
   type PodModel,
 } from '../src/checks/network';
-import { KUSTOMIZE_FLAGS, renderKustomization } from '../src/kustomize';
-import { objectKey, objectsChanged, podOf, schemaProblems } from './support/variants';
-import { identityProblems, loadManifests, ofKind, typedOf, workloads } from '../src/manifests';
+import { renderKustomization } from '../src/kustomize';
+import { objectKey, objectsChanged, podOf, schemaProblems, secretValues } from './support/variants';
+import { identityProblems, ofKind, typedOf, workloads } from '../src/manifests';
 import { readRepoFile, repoFileExists } from '../src/repo';
 import { applyJsonPatch, loadSkaffold } from '../src/skaffold';
 
-const DIR = 'infra/k8s-jetstream';
+const DIR = 'infra/overlays/dev-jetstream';
+/** The same overlay without the jetstream component. */
+const WITHOUT = 'infra/overlays/dev';
 const VALUES = 'infra/helm/nats-values.yaml';
+const VALUES_FILES = ['infra/helm/nats/values.yaml', 'infra/helm/nats/dev.yaml'];
 const { manifests, problems: renderProblems } = renderKustomization(DIR);
-const defaults = loadManifests().manifests;
+const defaults = renderKustomization(WITHOUT).manifests;
 const SERVICES = ['posts-depl', 'comments-depl', 'query-depl', 'moderation-depl'];
 
-/** The NATS servers as the official chart labels them (release `nats`). */
-const NATS: PodModel = {
-  name: 'NATS server',
-  namespace: APP_NAMESPACE,
-  namespaceLabels: { 'kubernetes.io/metadata.name': APP_NAMESPACE },
-  labels: {
-    'app.kubernetes.io/name': 'nats',
-    'app.kubernetes.io/instance': 'nats',
-    'app.kubernetes.io/component': 'nats',
-  },
-  ports: [
-    { name: 'nats', port: 4222, protocol: 'TCP' },
-    { name: 'cluster', port: 6222, protocol: 'TCP' },
-    { name: 'monitor', port: 8222, protocol: 'TCP' },
-  ],
-};
+const NATS = NATS_SERVER;
 
-describe('the jetstream objects (infra/k8s-jetstream)', () => {
+describe('the jetstream objects (infra/overlays/dev-jetstream)', () => {
   it('render with kubectl, each object once, each valid strictly', () => {
     expect(renderProblems).toEqual([]);
-    expect(identityProblems(manifests)).toEqual([]);
+    expect(identityProblems(manifests, 'blog-dev')).toEqual([]);
     expect(schemaProblems(manifests)).toEqual([]);
   });
 
-  it('are the default objects with the bus swapped: no StatefulSet (nor its headless Service), a bus Deployment, autoscalers, the NATS Secret and flows', () => {
+  it("are the dev overlay's objects with the bus swapped: no StatefulSet (nor its headless Service), a bus Deployment, autoscalers, the NATS flows", () => {
     const { added, dropped } = objectsChanged(defaults, manifests);
-    expect(dropped).toEqual(['StatefulSet/event-bus', 'Service/event-bus-headless']);
+    expect(dropped.sort()).toEqual(['Service/event-bus-headless', 'StatefulSet/event-bus']);
     expect(added.sort()).toEqual(
       [
         'Deployment/event-bus-depl',
@@ -61,8 +50,6 @@ describe('the jetstream objects (infra/k8s-jetstream)', () => {
         ),
         'NetworkPolicy/allow-event-bus-to-nats',
         'NetworkPolicy/allow-nats',
-        'Secret/nats-credentials',
-        'Secret/nats-admin-credentials',
       ].sort(),
     );
   });
@@ -74,13 +61,10 @@ describe('the jetstream objects (infra/k8s-jetstream)', () => {
     expect(env).toMatchObject({ EVENT_LOG: 'jetstream', NATS_URL: 'nats://nats:4222' });
     expect(container?.envFrom?.map((source) => source.secretRef?.name ?? source.configMapRef?.name)).toEqual([
       'blog-config',
-      'blog-secrets',
+      expect.stringMatching(/^blog-secrets-[a-z0-9]+$/),
       'nats-credentials',
     ]);
-    expect(Object.keys(typedOf(manifests, 'Secret', 'nats-credentials').stringData ?? {}).sort()).toEqual([
-      'NATS_PASSWORD',
-      'NATS_USER',
-    ]);
+    expect(Object.keys(secretValues(manifests, 'nats-credentials')).sort()).toEqual(['NATS_PASSWORD', 'NATS_USER']);
     // The administrator's password only reaches the init container that sets the stream up, never the bus.
     const [setup, ...otherInits] = bus.spec?.template.spec?.initContainers ?? [];
     expect(otherInits).toEqual([]);
@@ -89,7 +73,7 @@ describe('the jetstream objects (infra/k8s-jetstream)', () => {
       'blog-config',
       'nats-admin-credentials',
     ]);
-    expect(Object.keys(typedOf(manifests, 'Secret', 'nats-admin-credentials').stringData ?? {}).sort()).toEqual([
+    expect(Object.keys(secretValues(manifests, 'nats-admin-credentials')).sort()).toEqual([
       'NATS_ADMIN_PASSWORD',
       'NATS_ADMIN_USER',
     ]);
@@ -138,12 +122,13 @@ describe('the jetstream objects (infra/k8s-jetstream)', () => {
     }
   });
 
-  it('allow the NATS flows: bus → clients port, server ⇄ server, Prometheus → monitoring, servers → DNS; and still every flow of the blog', () => {
+  it('allow the NATS flows: bus → clients port, server ⇄ server, Prometheus → monitoring and exporter, servers → DNS; and still every flow of the blog', () => {
     const bus = podOf(manifests, 'event-bus-depl');
     const flows: Flow[] = [
       { from: bus, to: NATS, port: 4222, why: 'the bus publishes and reads (NATS_URL)' },
       { from: NATS, to: NATS, port: 6222, why: 'the servers replicate (cluster routes)' },
       { from: PROMETHEUS, to: NATS, port: 8222, why: 'monitoring' },
+      { from: PROMETHEUS, to: NATS, port: 7777, why: "the chart's Prometheus exporter" },
       { from: NATS, to: KUBE_DNS, port: 53, protocol: 'UDP', why: 'the servers find each other by name' },
       ...SERVICES.flatMap((name) => [
         { from: podOf(manifests, name), to: bus, port: 4005, why: 'publishing and reading (EVENT_BUS_URL)' },
@@ -154,7 +139,7 @@ describe('the jetstream objects (infra/k8s-jetstream)', () => {
           why: 'metrics',
         },
       ]),
-      { from: INGRESS_NGINX, to: podOf(manifests, 'query-depl'), port: 4002, why: 'the public routes' },
+      { from: GATEWAY_NGINX, to: podOf(manifests, 'query-depl'), port: 4002, why: 'the public routes' },
       { from: PROMETHEUS, to: bus, port: 4005, why: 'metrics' },
     ];
     expect(checkFlowsAllowed(manifests, flows)).toEqual([]);
@@ -209,21 +194,20 @@ describe('the NATS chart values and the skaffold jetstream profile', () => {
   const profile = loadSkaffold().profiles?.find((candidate) => candidate.name === 'jetstream');
   const effective = applyJsonPatch(loadSkaffold(), profile?.patches ?? []);
 
-  it('deploy the kustomization instead of infra/k8s/*.yaml, and the official chart at a pinned version with these values', () => {
-    expect(effective.manifests?.rawYaml).toBeUndefined();
-    // The flags the checks render with (kustomize.ts), so skaffold deploys what they checked.
-    expect(effective.manifests?.kustomize).toEqual({ paths: [DIR], buildArgs: [...KUSTOMIZE_FLAGS] });
-    const releases = (effective.manifests?.helm as { releases: Record<string, unknown>[] }).releases;
+  it('deploy the overlay, and before it the official chart at a pinned version as a Helm release with these values', () => {
+    expect(effective.manifests?.kustomize?.paths).toEqual([DIR]);
+    const releases = (effective.deploy?.helm as { releases: Record<string, unknown>[] }).releases;
     expect(releases).toEqual([
       expect.objectContaining({
         name: 'nats',
+        namespace: 'blog-dev',
         remoteChart: 'nats',
         repo: 'https://nats-io.github.io/k8s/helm/charts/',
-        valuesFiles: [VALUES],
+        valuesFiles: VALUES_FILES,
       }),
     ]);
     expect(String(releases[0]?.version)).toMatch(/^\d+\.\d+\.\d+$/);
-    expect(repoFileExists(`${DIR}/kustomization.yaml`) && repoFileExists(VALUES)).toBe(true);
+    expect(VALUES_FILES.every(repoFileExists)).toBe(true);
   });
 
   it('run 3 clustered servers, JetStream on file storage in PVCs fsynced before each acknowledgement, one per node, with a disruption budget', () => {
@@ -241,7 +225,7 @@ describe('the NATS chart values and the skaffold jetstream profile', () => {
   });
 
   it("give the bus's user from the Secret an account with JetStream, its password read from the same Secret", () => {
-    const secret = typedOf(manifests, 'Secret', 'nats-credentials').stringData ?? {};
+    const secret = secretValues(manifests, 'nats-credentials');
     const accounts = Object.values(values.config.merge.accounts);
     const account = accounts.find((candidate) => candidate.users.some((user) => user.user === secret.NATS_USER));
     expect(account?.jetstream).toBe('enabled');
@@ -254,8 +238,8 @@ describe('the NATS chart values and the skaffold jetstream profile', () => {
 
   it("let the bus's user publish events and read, never create, update, purge or delete the event stream; the administrator and the routes have passwords", () => {
     const secrets = {
-      bus: typedOf(manifests, 'Secret', 'nats-credentials').stringData ?? {},
-      admin: typedOf(manifests, 'Secret', 'nats-admin-credentials').stringData ?? {},
+      bus: secretValues(manifests, 'nats-credentials'),
+      admin: secretValues(manifests, 'nats-admin-credentials'),
     };
     const users = Object.values(values.config.merge.accounts).flatMap((account) => account.users);
     expect(users.map((user) => user.user).sort()).toEqual(
