@@ -20,10 +20,10 @@ import {
   checkStatefulSetServices,
 } from '../src/checks/references';
 import { componentCombinations, OVERLAYS, SHARED_OVERLAYS } from '../src/environments';
-import { identityProblems, label, ofKind, workloads, type Manifest } from '../src/manifests';
+import { identityProblems, ofKind, workloads, type Manifest } from '../src/manifests';
 import { readRepoFile } from '../src/repo';
 import { parse } from 'yaml';
-import { allRenders, overlayRender, type Render } from './support/renders';
+import { allRenders, overlayRender } from './support/renders';
 import { schemaProblems } from './support/variants';
 
 const renders = allRenders();

@@ -15,7 +15,6 @@ import {
 } from '../src/checks/gateway';
 import { ingressClientLimits } from '../src/checks/ingress';
 import {
-  APP_NAMESPACE,
   checkFlowsAllowed,
   checkFlowsDenied,
   GATEWAY_NGINX,

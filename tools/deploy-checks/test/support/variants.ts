@@ -52,7 +52,7 @@ export function podOf(manifests: readonly Manifest[], workload: string): PodMode
 /** A Secret's values by key, as its pods read them: `stringData`, and `data` decoded from base64. */
 export function secretValues(manifests: readonly Manifest[], name: string): Record<string, string> {
   const secret = typedOf(manifests, 'Secret', name);
-  const decoded = Object.entries(secret.data ?? {}).map(([key, value]) => [
+  const decoded = Object.entries(secret.data ?? {}).map(([key, value]): [string, string] => [
     key,
     Buffer.from(value, 'base64').toString('utf8'),
   ]);
