@@ -7,9 +7,10 @@
 import { DEFAULT_DRAIN_TIMEOUT_MS } from '@blog/common';
 import { checkApiServerRules } from '../src/checks/api-server';
 import { checkAutoscaledReplicas } from '../src/checks/autoscaling';
+import { requiredFlows } from '../src/checks/blog-flows';
 import { checkGatewayConventions } from '../src/checks/gateway';
 import { checkHardening } from '../src/checks/hardening';
-import { GATEWAY_NGINX, NATS_SERVER } from '../src/checks/network';
+import { checkFlowsAllowed, GATEWAY_NGINX, NATS_SERVER } from '../src/checks/network';
 import { checkIngressConventions } from '../src/checks/ingress';
 import {
   checkConfigUrls,
@@ -73,6 +74,13 @@ describe.each(byName)('%s', (_name, render) => {
     const gateways = ofKind(manifests, 'Gateway').length > 0;
     expect([ingresses, gateways].filter(Boolean)).toHaveLength(1);
     expect(ingresses ? checkIngressConventions(manifests) : checkGatewayConventions(manifests)).toEqual([]);
+  });
+
+  it('denies by default exactly where it has the network-policies component, and then allows every flow the blog needs', () => {
+    // Every overlay has the component.
+    const withPolicies = render.components?.includes('network-policies') ?? true;
+    expect(ofKind(manifests, 'NetworkPolicy').some((policy) => policy.name === 'default-deny-all')).toBe(withPolicies);
+    expect(withPolicies ? checkFlowsAllowed(manifests, requiredFlows(manifests)) : []).toEqual([]);
   });
 
   it('creates its namespace with the restricted Pod Security level enforced', () => {
