@@ -6,11 +6,12 @@ import {
   checkProductionProfile,
   checkProfileOverlays,
   checkSkaffoldBasics,
+  checkStatedSkaffoldVersion,
   MIN_SKAFFOLD_API_VERSION,
   PRODUCTION_PROFILE,
 } from '../src/checks/skaffold';
 import { imageRepository, loadManifests, workloads } from '../src/manifests';
-import { REPO_ROOT, repoPath } from '../src/repo';
+import { readRepoFile, REPO_ROOT, repoPath } from '../src/repo';
 import {
   applyJsonPatch,
   compareSkaffoldVersions,
@@ -49,6 +50,16 @@ describe('skaffold.yaml', () => {
         .map((a) => a.image)
         .sort(),
     ).toEqual([...images].sort());
+  });
+
+  it('states the skaffold release it needs, the first to read its apiVersion', () => {
+    expect(checkStatedSkaffoldVersion(skaffold, readRepoFile('skaffold.yaml'))).toEqual([]);
+    const older = skaffoldWith((copy) => {
+      copy.apiVersion = 'skaffold/v4beta13';
+    });
+    expect(checkStatedSkaffoldVersion(older, readRepoFile('skaffold.yaml'))).toEqual([
+      'skaffold.yaml: its first line should say "# Needs skaffold v2.15.0 or later" (skaffold/v4beta13); it says v2.19.0',
+    ]);
   });
 
   it('deploys one overlay of infra/overlays without a profile and with each: dev by default', () => {

@@ -7,6 +7,27 @@ import { overlayDir, OVERLAYS } from '../environments';
 import { applyJsonPatch, compareSkaffoldVersions, dockerArtifacts, type SkaffoldConfig } from '../skaffold';
 
 export const MIN_SKAFFOLD_API_VERSION = 'skaffold/v4beta14';
+
+/** The first skaffold release that reads each config version (skaffold's CHANGELOG). */
+export const FIRST_SKAFFOLD_RELEASE: Record<string, string> = {
+  'skaffold/v4beta13': 'v2.15.0',
+  'skaffold/v4beta14': 'v2.19.0',
+};
+
+/** skaffold.yaml states, in its first line, the skaffold release its apiVersion needs. */
+export function checkStatedSkaffoldVersion(config: SkaffoldConfig, text: string): string[] {
+  const release = FIRST_SKAFFOLD_RELEASE[String(config.apiVersion)];
+  if (!release)
+    return [
+      `skaffold.yaml: apiVersion ${String(config.apiVersion)}: which skaffold release reads it first is not known here`,
+    ];
+  const stated = /^# Needs skaffold (v\d+\.\d+\.\d+) or later/.exec(text)?.[1];
+  return stated === release
+    ? []
+    : [
+        `skaffold.yaml: its first line should say "# Needs skaffold ${release} or later" (${String(config.apiVersion)}); it says ${stated ?? 'no version'}`,
+      ];
+}
 export const PRODUCTION_PROFILE = 'production';
 
 export function checkSkaffoldBasics(config: SkaffoldConfig): string[] {
