@@ -1,9 +1,8 @@
 /**
  * The blog scaled out on NATS JetStream (`skaffold dev -p jetstream`, or infra/k8s-jetstream with
- * kubectl): the kustomization as `kubectl kustomize` renders it, the official NATS chart's values,
- * and the skaffold profile. The default objects of infra/k8s are checked by the other files.
+ * kubectl): the kustomization as `kubectl kustomize` renders it, and the skaffold profile (the NATS
+ * chart's values: nats-chart.test.ts). The default objects of infra/k8s are checked by the other files.
  */
-import { parse } from 'yaml';
 import {
   checkFlowsAllowed,
   checkFlowsDenied,
@@ -17,11 +16,12 @@ import {
 import { KUSTOMIZE_FLAGS, renderKustomization } from '../src/kustomize';
 import { objectKey, objectsChanged, podOf, schemaProblems } from './support/variants';
 import { identityProblems, loadManifests, ofKind, typedOf, workloads } from '../src/manifests';
-import { readRepoFile, repoFileExists } from '../src/repo';
+import { valueAt } from '../src/checks/nats-values';
+import { NATS_CHART, NATS_RELEASE, natsValuesOf } from '../src/nats-chart';
+import { repoFileExists } from '../src/repo';
 import { applyJsonPatch, loadSkaffold } from '../src/skaffold';
 
 const DIR = 'infra/k8s-jetstream';
-const VALUES = 'infra/helm/nats-values.yaml';
 const { manifests, problems: renderProblems } = renderKustomization(DIR);
 const defaults = loadManifests().manifests;
 const SERVICES = ['posts-depl', 'comments-depl', 'query-depl', 'moderation-depl'];
@@ -185,112 +185,38 @@ describe('the jetstream objects (infra/k8s-jetstream)', () => {
   });
 });
 
-interface NatsUser {
-  user: string;
-  password: string;
-  permissions?: { publish?: { allow?: string[] }; subscribe?: { allow?: string[] } };
-}
-
-describe('the NATS chart values and the skaffold jetstream profile', () => {
-  const values = parse(readRepoFile(VALUES), { uniqueKeys: true }) as {
-    config: {
-      cluster: { enabled: boolean; replicas: number; routeURLs?: { user?: string; password?: string } };
-      jetstream: {
-        enabled: boolean;
-        fileStore: { enabled: boolean; pvc: { enabled: boolean; size: string } };
-        merge: Record<string, unknown>;
-      };
-      merge: { accounts: Record<string, { jetstream: string; users: NatsUser[] }> };
-    };
-    container: { env: Record<string, { valueFrom: { secretKeyRef: { name: string; key: string } } }> };
-    podTemplate: { topologySpreadConstraints: Record<string, { maxSkew: number; whenUnsatisfiable: string }> };
-    podDisruptionBudget: { enabled: boolean };
-  };
+describe('the NATS chart release of the skaffold jetstream profile', () => {
   const profile = loadSkaffold().profiles?.find((candidate) => candidate.name === 'jetstream');
   const effective = applyJsonPatch(loadSkaffold(), profile?.patches ?? []);
 
-  it('deploy the kustomization instead of infra/k8s/*.yaml, and the official chart at a pinned version with these values', () => {
+  // The values of each environment and what they must say: nats-chart.test.ts.
+  it('deploy the kustomization instead of infra/k8s/*.yaml, and the official chart at the version the checks know', () => {
     expect(effective.manifests?.rawYaml).toBeUndefined();
     // The flags the checks render with (kustomize.ts), so skaffold deploys what they checked.
     expect(effective.manifests?.kustomize).toEqual({ paths: [DIR], buildArgs: [...KUSTOMIZE_FLAGS] });
     const releases = (effective.manifests?.helm as { releases: Record<string, unknown>[] }).releases;
     expect(releases).toEqual([
       expect.objectContaining({
-        name: 'nats',
-        remoteChart: 'nats',
-        repo: 'https://nats-io.github.io/k8s/helm/charts/',
-        valuesFiles: [VALUES],
+        name: NATS_RELEASE,
+        remoteChart: NATS_CHART.name,
+        repo: NATS_CHART.repo,
+        version: NATS_CHART.version,
       }),
     ]);
-    expect(String(releases[0]?.version)).toMatch(/^\d+\.\d+\.\d+$/);
-    expect(repoFileExists(`${DIR}/kustomization.yaml`) && repoFileExists(VALUES)).toBe(true);
+    expect(repoFileExists(`${DIR}/kustomization.yaml`)).toBe(true);
   });
 
-  it('run 3 clustered servers, JetStream on file storage in PVCs fsynced before each acknowledgement, one per node, with a disruption budget', () => {
-    expect(values.config.cluster).toMatchObject({ enabled: true, replicas: 3 });
-    expect(values.config.jetstream).toMatchObject({
-      enabled: true,
-      fileStore: { enabled: true, pvc: { enabled: true } },
-      merge: { sync_interval: 'always' },
-    });
-    expect(values.podTemplate.topologySpreadConstraints['kubernetes.io/hostname']).toMatchObject({
-      maxSkew: 1,
-      whenUnsatisfiable: 'DoNotSchedule',
-    });
-    expect(values.podDisruptionBudget.enabled).toBe(true);
-  });
-
-  it("give the bus's user from the Secret an account with JetStream, its password read from the same Secret", () => {
-    const secret = typedOf(manifests, 'Secret', 'nats-credentials').stringData ?? {};
-    const accounts = Object.values(values.config.merge.accounts);
-    const account = accounts.find((candidate) => candidate.users.some((user) => user.user === secret.NATS_USER));
-    expect(account?.jetstream).toBe('enabled');
-    expect(account?.users.find((user) => user.user === secret.NATS_USER)?.password).toBe('<< $NATS_PASSWORD >>');
-    expect(values.container.env.NATS_PASSWORD?.valueFrom.secretKeyRef).toEqual({
-      name: 'nats-credentials',
-      key: 'NATS_PASSWORD',
-    });
-  });
-
-  it("let the bus's user publish events and read, never create, update, purge or delete the event stream; the administrator and the routes have passwords", () => {
+  it("give the Secrets' users an account in the chart's values", () => {
     const secrets = {
       bus: typedOf(manifests, 'Secret', 'nats-credentials').stringData ?? {},
       admin: typedOf(manifests, 'Secret', 'nats-admin-credentials').stringData ?? {},
     };
-    const users = Object.values(values.config.merge.accounts).flatMap((account) => account.users);
-    expect(users.map((user) => user.user).sort()).toEqual(
-      [secrets.admin.NATS_ADMIN_USER, secrets.bus.NATS_USER].sort(),
-    );
-    expect(users.find((user) => user.user === secrets.admin.NATS_ADMIN_USER)?.password).toBe(
-      '<< $NATS_ADMIN_PASSWORD >>',
-    );
-    expect(values.container.env.NATS_ADMIN_PASSWORD?.valueFrom.secretKeyRef).toEqual({
-      name: 'nats-admin-credentials',
-      key: 'NATS_ADMIN_PASSWORD',
-    });
-
-    const allowed = users.find((user) => user.user === secrets.bus.NATS_USER)?.permissions;
-    const publish = allowed?.publish?.allow ?? [];
-    expect(publish).toContain('blog_events.events');
-    expect(
-      publish.filter(
-        (subject) =>
-          /^\$JS\.API\.STREAM\.(CREATE|UPDATE|DELETE)\b|^\$JS\.API\.STREAM\.PURGE\.BLOG_EVENTS$|^>$|\.>$/.test(
-            subject,
-          ) && !/^\$(KV|O|JS\.FC|JS\.API\.(DIRECT\.GET|CONSUMER))\./.test(subject),
-      ),
-    ).toEqual([]);
-    expect(publish.some((subject) => subject === '>' || subject.startsWith('$JS.API.>') || subject === '$JS.>')).toBe(
-      false,
-    );
-    // No single-token wildcard either, and no deletes of single messages.
-    expect(
-      publish.filter(
-        (subject) => subject.split('.').includes('*') || /^\$JS\.API\.STREAM\.MSG\.DELETE\./.test(subject),
-      ),
-    ).toEqual([]);
-    expect(allowed?.subscribe?.allow).toEqual(['_INBOX.>']);
-    expect(values.config.cluster.routeURLs).toEqual({ user: expect.any(String), password: expect.any(String) });
+    const users = Object.values(
+      valueAt(natsValuesOf('dev'), 'config.merge.accounts') as Record<string, { users: { user: string }[] }>,
+    )
+      .flatMap((account) => account.users)
+      .map((user) => user.user);
+    expect(users.sort()).toEqual([secrets.admin.NATS_ADMIN_USER, secrets.bus.NATS_USER].sort());
   });
 });
 
