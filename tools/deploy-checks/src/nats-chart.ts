@@ -38,6 +38,41 @@ export function valuesFilesOf(environment: NatsEnvironment): string[] {
   return [`${NATS_VALUES_DIR}/values.yaml`, `${NATS_VALUES_DIR}/${environment}.yaml`];
 }
 
+/** What any deployment of an environment's NATS must say: release, chart, version, namespace, values files in order. */
+export function natsRelease(environment: NatsEnvironment) {
+  return {
+    name: NATS_RELEASE,
+    chart: NATS_CHART.name,
+    repo: NATS_CHART.repo,
+    version: NATS_CHART.version,
+    namespace: namespaceOf(environment),
+    valuesFiles: valuesFilesOf(environment),
+  };
+}
+
+/**
+ * A skaffold `deploy.helm.releases` entry against natsRelease: the chart from its repository at the version
+ * checked here, the environment's namespace and values files, and no value set outside those files
+ * (setValues, setValueTemplates, ...), which the checks would not see.
+ */
+export function skaffoldNatsReleaseProblems(release: Record<string, unknown>, environment: NatsEnvironment): string[] {
+  const expected = natsRelease(environment);
+  const problems: string[] = [];
+  const want = (field: string, value: unknown) => {
+    if (JSON.stringify(release[field]) !== JSON.stringify(value))
+      problems.push(`${field} is ${JSON.stringify(release[field])}, expected ${JSON.stringify(value)}`);
+  };
+  want('name', expected.name);
+  want('remoteChart', expected.chart);
+  want('repo', expected.repo);
+  want('version', expected.version);
+  want('namespace', expected.namespace);
+  want('valuesFiles', expected.valuesFiles);
+  for (const field of ['setValues', 'setValueTemplates', 'setFiles', 'setFilesTemplates'])
+    if (release[field] !== undefined) problems.push(`${field} is set: values belong in the checked values files`);
+  return problems.map((problem) => `NATS release for ${environment}: ${problem}`);
+}
+
 export type Values = Record<string, unknown>;
 
 export function isValuesMap(value: unknown): value is Values {

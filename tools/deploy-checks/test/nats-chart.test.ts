@@ -33,6 +33,7 @@ import {
   natsChartAtHand,
   natsValuesOf,
   parseChartKeys,
+  skaffoldNatsReleaseProblems,
   testedNatsServer,
   testedNatsServerVersion,
   unknownKeys,
@@ -163,6 +164,41 @@ describe('one nats-server version, tested and deployed', () => {
   it('the fact file is of the chart version deployed', () => {
     expect(chartKeys.version).toBe(NATS_CHART.version);
     expect(chartKeysFile()).toBe(`tools/deploy-checks/facts/nats-chart-${NATS_CHART.version}.keys.txt`);
+  });
+});
+
+describe("a skaffold release of an environment's NATS", () => {
+  const release = (environment: NatsEnvironment): Record<string, unknown> => ({
+    name: 'nats',
+    remoteChart: 'nats',
+    repo: 'https://nats-io.github.io/k8s/helm/charts/',
+    version: '2.14.2',
+    namespace: `blog-${environment}`,
+    valuesFiles: ['infra/helm/nats/values.yaml', `infra/helm/nats/${environment}.yaml`],
+    wait: true,
+  });
+
+  it.each(NATS_ENVIRONMENTS)(
+    '%s: the chart at the checked version, its namespace, its values files in order',
+    (environment) => {
+      expect(skaffoldNatsReleaseProblems(release(environment), environment)).toEqual([]);
+    },
+  );
+
+  it('is refused with another version, the files in the other order, another namespace, or a value set outside them', () => {
+    const wrong = {
+      ...release('staging'),
+      version: '2.14.3',
+      namespace: 'default',
+      valuesFiles: ['infra/helm/nats/staging.yaml', 'infra/helm/nats/values.yaml'],
+      setValueTemplates: { 'config.cluster.routeURLs.password': '{{.PASSWORD}}' },
+    };
+    expect(skaffoldNatsReleaseProblems(wrong, 'staging')).toEqual([
+      'NATS release for staging: version is "2.14.3", expected "2.14.2"',
+      'NATS release for staging: namespace is "default", expected "blog-staging"',
+      'NATS release for staging: valuesFiles is ["infra/helm/nats/staging.yaml","infra/helm/nats/values.yaml"], expected ["infra/helm/nats/values.yaml","infra/helm/nats/staging.yaml"]',
+      'NATS release for staging: setValueTemplates is set: values belong in the checked values files',
+    ]);
   });
 });
 
