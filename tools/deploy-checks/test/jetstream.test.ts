@@ -1,9 +1,8 @@
 /**
  * The blog scaled out on NATS JetStream (the jetstream component, in the overlay `skaffold dev -p jetstream`
  * deploys, infra/overlays/dev-jetstream): the overlay as `kubectl kustomize` renders it against the dev
- * overlay without the component, the official NATS chart's values, and the skaffold profile.
+ * overlay without the component, and the skaffold profile (the NATS chart's values: nats-chart.test.ts).
  */
-import { parse } from 'yaml';
 import {
   checkFlowsAllowed,
   checkFlowsDenied,
@@ -18,14 +17,13 @@ import {
 import { renderKustomization } from '../src/kustomize';
 import { objectKey, objectsChanged, podOf, schemaProblems, secretValues } from './support/variants';
 import { identityProblems, ofKind, typedOf, workloads } from '../src/manifests';
-import { readRepoFile, repoFileExists } from '../src/repo';
+import { valueAt } from '../src/checks/nats-values';
+import { natsValuesOf, skaffoldNatsReleaseProblems } from '../src/nats-chart';
 import { applyJsonPatch, loadSkaffold } from '../src/skaffold';
 
 const DIR = 'infra/overlays/dev-jetstream';
 /** The same overlay without the jetstream component. */
 const WITHOUT = 'infra/overlays/dev';
-const VALUES = 'infra/helm/nats-values.yaml';
-const VALUES_FILES = ['infra/helm/nats/values.yaml', 'infra/helm/nats/dev.yaml'];
 const { manifests, problems: renderProblems } = renderKustomization(DIR);
 const defaults = renderKustomization(WITHOUT).manifests;
 const SERVICES = ['posts-depl', 'comments-depl', 'query-depl', 'moderation-depl'];
@@ -170,111 +168,30 @@ describe('the jetstream objects (infra/overlays/dev-jetstream)', () => {
   });
 });
 
-interface NatsUser {
-  user: string;
-  password: string;
-  permissions?: { publish?: { allow?: string[] }; subscribe?: { allow?: string[] } };
-}
+describe('the NATS chart release of the skaffold jetstream profile', () => {
+  const config = loadSkaffold();
+  const profile = config.profiles?.find((candidate) => candidate.name === 'jetstream');
+  const effective = applyJsonPatch(config, profile?.patches ?? []);
 
-describe('the NATS chart values and the skaffold jetstream profile', () => {
-  const values = parse(readRepoFile(VALUES), { uniqueKeys: true }) as {
-    config: {
-      cluster: { enabled: boolean; replicas: number; routeURLs?: { user?: string; password?: string } };
-      jetstream: {
-        enabled: boolean;
-        fileStore: { enabled: boolean; pvc: { enabled: boolean; size: string } };
-        merge: Record<string, unknown>;
-      };
-      merge: { accounts: Record<string, { jetstream: string; users: NatsUser[] }> };
-    };
-    container: { env: Record<string, { valueFrom: { secretKeyRef: { name: string; key: string } } }> };
-    podTemplate: { topologySpreadConstraints: Record<string, { maxSkew: number; whenUnsatisfiable: string }> };
-    podDisruptionBudget: { enabled: boolean };
-  };
-  const profile = loadSkaffold().profiles?.find((candidate) => candidate.name === 'jetstream');
-  const effective = applyJsonPatch(loadSkaffold(), profile?.patches ?? []);
-
-  it('deploy the overlay, and before it the official chart at a pinned version as a Helm release with these values', () => {
+  // The values of each environment and what they must say: nats-chart.test.ts.
+  it("deploy the overlay, and the official chart as a Helm release with dev's values", () => {
     expect(effective.manifests?.kustomize?.paths).toEqual([DIR]);
     const releases = (effective.deploy?.helm as { releases: Record<string, unknown>[] }).releases;
-    expect(releases).toEqual([
-      expect.objectContaining({
-        name: 'nats',
-        namespace: 'blog-dev',
-        remoteChart: 'nats',
-        repo: 'https://nats-io.github.io/k8s/helm/charts/',
-        valuesFiles: VALUES_FILES,
-      }),
-    ]);
-    expect(String(releases[0]?.version)).toMatch(/^\d+\.\d+\.\d+$/);
-    expect(VALUES_FILES.every(repoFileExists)).toBe(true);
+    expect(releases).toHaveLength(1);
+    expect(skaffoldNatsReleaseProblems(releases[0] ?? {}, 'dev')).toEqual([]);
   });
 
-  it('run 3 clustered servers, JetStream on file storage in PVCs fsynced before each acknowledgement, one per node, with a disruption budget', () => {
-    expect(values.config.cluster).toMatchObject({ enabled: true, replicas: 3 });
-    expect(values.config.jetstream).toMatchObject({
-      enabled: true,
-      fileStore: { enabled: true, pvc: { enabled: true } },
-      merge: { sync_interval: 'always' },
-    });
-    expect(values.podTemplate.topologySpreadConstraints['kubernetes.io/hostname']).toMatchObject({
-      maxSkew: 1,
-      whenUnsatisfiable: 'DoNotSchedule',
-    });
-    expect(values.podDisruptionBudget.enabled).toBe(true);
-  });
-
-  it("give the bus's user from the Secret an account with JetStream, its password read from the same Secret", () => {
-    const secret = secretValues(manifests, 'nats-credentials');
-    const accounts = Object.values(values.config.merge.accounts);
-    const account = accounts.find((candidate) => candidate.users.some((user) => user.user === secret.NATS_USER));
-    expect(account?.jetstream).toBe('enabled');
-    expect(account?.users.find((user) => user.user === secret.NATS_USER)?.password).toBe('<< $NATS_PASSWORD >>');
-    expect(values.container.env.NATS_PASSWORD?.valueFrom.secretKeyRef).toEqual({
-      name: 'nats-credentials',
-      key: 'NATS_PASSWORD',
-    });
-  });
-
-  it("let the bus's user publish events and read, never create, update, purge or delete the event stream; the administrator and the routes have passwords", () => {
+  it("give the Secrets' users an account in the chart's values", () => {
     const secrets = {
       bus: secretValues(manifests, 'nats-credentials'),
       admin: secretValues(manifests, 'nats-admin-credentials'),
     };
-    const users = Object.values(values.config.merge.accounts).flatMap((account) => account.users);
-    expect(users.map((user) => user.user).sort()).toEqual(
-      [secrets.admin.NATS_ADMIN_USER, secrets.bus.NATS_USER].sort(),
-    );
-    expect(users.find((user) => user.user === secrets.admin.NATS_ADMIN_USER)?.password).toBe(
-      '<< $NATS_ADMIN_PASSWORD >>',
-    );
-    expect(values.container.env.NATS_ADMIN_PASSWORD?.valueFrom.secretKeyRef).toEqual({
-      name: 'nats-admin-credentials',
-      key: 'NATS_ADMIN_PASSWORD',
-    });
-
-    const allowed = users.find((user) => user.user === secrets.bus.NATS_USER)?.permissions;
-    const publish = allowed?.publish?.allow ?? [];
-    expect(publish).toContain('blog_events.events');
-    expect(
-      publish.filter(
-        (subject) =>
-          /^\$JS\.API\.STREAM\.(CREATE|UPDATE|DELETE)\b|^\$JS\.API\.STREAM\.PURGE\.BLOG_EVENTS$|^>$|\.>$/.test(
-            subject,
-          ) && !/^\$(KV|O|JS\.FC|JS\.API\.(DIRECT\.GET|CONSUMER))\./.test(subject),
-      ),
-    ).toEqual([]);
-    expect(publish.some((subject) => subject === '>' || subject.startsWith('$JS.API.>') || subject === '$JS.>')).toBe(
-      false,
-    );
-    // No single-token wildcard either, and no deletes of single messages.
-    expect(
-      publish.filter(
-        (subject) => subject.split('.').includes('*') || /^\$JS\.API\.STREAM\.MSG\.DELETE\./.test(subject),
-      ),
-    ).toEqual([]);
-    expect(allowed?.subscribe?.allow).toEqual(['_INBOX.>']);
-    expect(values.config.cluster.routeURLs).toEqual({ user: expect.any(String), password: expect.any(String) });
+    const users = Object.values(
+      valueAt(natsValuesOf('dev'), 'config.merge.accounts') as Record<string, { users: { user: string }[] }>,
+    )
+      .flatMap((account) => account.users)
+      .map((user) => user.user);
+    expect(users.sort()).toEqual([secrets.admin.NATS_ADMIN_USER, secrets.bus.NATS_USER].sort());
   });
 });
 
