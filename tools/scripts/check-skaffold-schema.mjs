@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Validates skaffold.yaml against skaffold's published JSON schema for its apiVersion
-// (<schemas>/skaffold-<version>.json, e.g. skaffold-v4beta11.json), and the config every profile produces.
+// (<schemas>/skaffold-<version>.json, e.g. skaffold-v4beta11.json), and the config every profile produces,
+// alone and in each combination the docs name (`skaffold … -p a,b` in README.md and docs/*.md).
 //
 // Usage: node tools/scripts/check-skaffold-schema.mjs [path/to/skaffold.yaml]
 //   The schemas are read from SKAFFOLD_SCHEMAS_DIR, by default ../shared/schemas beside the repository
@@ -120,6 +121,27 @@ function validatorFor(apiVersion) {
   return validators.get(file);
 }
 
+// The profile sets the docs tell users to run, e.g. `skaffold run -p production,jetstream`: skaffold applies
+// them in the order given.
+function documentedProfileSets() {
+  const docs = [path.join(repoRoot, 'README.md')];
+  const docsDir = path.join(repoRoot, 'docs');
+  if (existsSync(docsDir))
+    docs.push(
+      ...readdirSync(docsDir)
+        .filter((name) => name.endsWith('.md'))
+        .map((name) => path.join(docsDir, name)),
+    );
+  const sets = new Map();
+  for (const file of docs.filter((doc) => existsSync(doc))) {
+    for (const match of readFileSync(file, 'utf8').matchAll(
+      /\bskaffold (?:dev|run|render|deploy|build|delete)\b[^`\n]*?(?:-p|--profile)[ =]([\w,-]+)/g,
+    ))
+      if (match[1].includes(',')) sets.set(match[1], shown(file));
+  }
+  return [...sets].map(([set, file]) => ({ names: set.split(','), file }));
+}
+
 const failures = [];
 const schemaFiles = new Set();
 configs.forEach((config, i) => {
@@ -141,6 +163,26 @@ configs.forEach((config, i) => {
       failures.push(`${name}: profile ${profile?.name}: its patches do not apply: ${error.message}`);
     }
   }
+  for (const { names, file } of documentedProfileSets()) {
+    const profiles = names.map((profileName) =>
+      (config.profiles ?? []).find((profile) => profile?.name === profileName),
+    );
+    const missing = names.filter((_, index) => profiles[index] === undefined);
+    if (missing.length > 0) {
+      failures.push(`${name}: ${file} names the profiles ${names.join(',')}, and ${missing.join(', ')} does not exist`);
+      continue;
+    }
+    try {
+      variants.push({
+        label: `${name} with profiles ${names.join(',')} (named in ${file})`,
+        value: profiles.reduce((value, profile) => applyPatches(value, profile.patches ?? []), config),
+      });
+    } catch (error) {
+      failures.push(
+        `${name}: profiles ${names.join(',')} (named in ${file}): their patches do not apply: ${error.message}`,
+      );
+    }
+  }
   for (const { label, value } of variants) {
     if (!found.validate(value))
       failures.push(`${label} is not valid against ${shown(found.file)}:`, ...summarize(found.validate.errors ?? []));
@@ -148,4 +190,6 @@ configs.forEach((config, i) => {
 });
 
 if (failures.length > 0) fail(1, failures);
-console.log(`skaffold.yaml is valid against ${[...schemaFiles].join(', ')} (with every profile applied)`);
+console.log(
+  `skaffold.yaml is valid against ${[...schemaFiles].join(', ')} (with every profile applied, and each set the docs name)`,
+);

@@ -1,45 +1,78 @@
 #!/usr/bin/env bash
-# Puts a nats-server that can fsync before it acknowledges (2.10.23 or later, for `sync_interval: always`)
-# in ~/.cache/blog-nats/nats-server, and prints its path. A nats-server on the PATH that is recent enough
-# is used as it is. Otherwise, on Debian or Ubuntu as root, Debian trixie's package is downloaded with a
-# temporary sources list and unpacked into the cache (nothing is installed system-wide). Elsewhere it says
-# how to get one.
+# Puts the nats-server the cluster deploys in ~/.cache/blog-nats/nats-server, and prints its path: one
+# version, tested and deployed. The version is the NATS chart's image tag in infra/helm/nats/values.yaml
+# (container.image.tag, `<version>-alpine`); `nats-server.sh --version` prints it and does nothing else.
+# A nats-server of that version on the PATH, or already in the cache, is used as it is. Otherwise, on Debian
+# or Ubuntu as root, Debian's package of that version (from testing or unstable, whichever has it) is
+# downloaded with a temporary sources list and unpacked into the cache, replacing a binary of another
+# version there (nothing is installed system-wide). Elsewhere it says how to get one.
 set -euo pipefail
 
-MINIMUM=2.10.23
+VALUES="$(cd "$(dirname "$0")/../.." && pwd)/infra/helm/nats/values.yaml"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/blog-nats"
 TARGET="$CACHE/nats-server"
+SUITES=(forky sid)
+
+# The `tag:` under `image:` under the top-level `container:`.
+tag="$(awk '
+  /^[^[:space:]#]/ { top = $0; image = 0 }
+  top ~ /^container:/ && /^  [^[:space:]#]/ { image = ($0 ~ /^  image:/) }
+  image && /^    tag:/ { gsub(/["'\'']/, "", $2); print $2; exit }
+' "$VALUES")"
+VERSION="${tag%-alpine}"
+if ! [[ "$VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || [ "$tag" != "$VERSION-alpine" ]; then
+  echo "$VALUES: container.image.tag is '$tag', expected <version>-alpine" >&2
+  exit 1
+fi
+if [ "${1:-}" = --version ]; then
+  echo "$VERSION"
+  exit 0
+fi
 
 version_of() { "$1" --version 2>/dev/null | sed -n 's/.*v\([0-9][0-9.]*\).*/\1/p'; }
-recent_enough() { [ "$(printf '%s\n%s\n' "$MINIMUM" "$1" | sort -V | head -1)" = "$MINIMUM" ]; }
 
 for candidate in "$TARGET" "$(command -v nats-server || true)"; do
-  if [ -n "$candidate" ] && [ -x "$candidate" ]; then
-    found="$(version_of "$candidate")"
-    if [ -n "$found" ] && recent_enough "$found"; then
-      echo "$candidate"
-      exit 0
-    fi
+  if [ -n "$candidate" ] && [ -x "$candidate" ] && [ "$(version_of "$candidate")" = "$VERSION" ]; then
+    echo "$candidate"
+    exit 0
   fi
 done
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-  echo "nats-server $MINIMUM or later is needed (for sync_interval: always). Get it from your package manager" >&2
-  echo "(Debian trixie and later, Homebrew: brew install nats-server) or from the NATS project's releases," >&2
-  echo "then put it on the PATH or at $TARGET." >&2
+  echo "nats-server $VERSION is needed (the version the NATS chart deploys, $VALUES). Get it from the NATS" >&2
+  echo "project's releases (https://github.com/nats-io/nats-server/releases/tag/v$VERSION) and put it on the" >&2
+  echo "PATH or at $TARGET, or run this script as root on Debian or Ubuntu." >&2
   exit 1
 fi
 
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$CACHE"
-echo "deb http://deb.debian.org/debian trixie main" > "$work/trixie.list"
-apt_options=(-o "Dir::Etc::sourcelist=$work/trixie.list" -o Dir::Etc::sourceparts=- -o "Dir::State::Lists=$work/lists"
-  -o "Dir::Cache=$work/cache" -o APT::Sandbox::User=root)
-apt-get update -qq "${apt_options[@]}" >&2
-(cd "$work" && apt-get download -qq "${apt_options[@]}" nats-server >&2)
-dpkg-deb -x "$work"/nats-server_*.deb "$work/unpacked"
-install -m 0755 "$work/unpacked/usr/sbin/nats-server" "$TARGET"
-found="$(version_of "$TARGET")"
-recent_enough "$found" || { echo "Debian's nats-server is $found, older than $MINIMUM" >&2; exit 1; }
-echo "$TARGET"
+staged=""
+trap 'rm -rf "$work" ${staged:+"$staged"}' EXIT
+mkdir -p "$CACHE"
+for suite in "${SUITES[@]}"; do
+  mkdir -p "$work/$suite/lists/partial" "$work/$suite/cache/archives/partial"
+  echo "deb http://deb.debian.org/debian $suite main" > "$work/$suite/sources.list"
+  apt_options=(-o "Dir::Etc::sourcelist=$work/$suite/sources.list" -o Dir::Etc::sourceparts=-
+    -o "Dir::State::Lists=$work/$suite/lists" -o "Dir::Cache=$work/$suite/cache" -o APT::Sandbox::User=root)
+  apt-get update -qq "${apt_options[@]}" >&2
+  # Debian's version of that upstream release: 2.15.1-1, 2.15.1+ds-2, ...
+  package="$(apt-cache madison "${apt_options[@]}" nats-server | awk -v v="$VERSION" '
+    { split($3, parts, "-"); upstream = parts[1]; sub(/^[0-9]+:/, "", upstream); sub(/[+~].*/, "", upstream) }
+    upstream == v { print $3; exit }')"
+  [ -n "$package" ] || continue
+  (cd "$work/$suite" && apt-get download -qq "${apt_options[@]}" "nats-server=$package" >&2)
+  dpkg-deb -x "$work/$suite"/nats-server_*.deb "$work/unpacked"
+  found="$(version_of "$work/unpacked/usr/sbin/nats-server")"
+  [ "$found" = "$VERSION" ] || { echo "Debian $suite's nats-server $package says it is $found" >&2; exit 1; }
+  # Into the cache folder, then renamed over the target: a process starting the cached binary meanwhile
+  # finds the old one or the new one whole, and concurrent runs each rename a complete copy.
+  staged="$(mktemp "$CACHE/.nats-server.XXXXXX")"
+  install -m 0755 "$work/unpacked/usr/sbin/nats-server" "$staged"
+  mv -f "$staged" "$TARGET"
+  echo "$TARGET"
+  exit 0
+done
+echo "No Debian suite of ${SUITES[*]} has nats-server $VERSION: get it from the NATS project's releases" >&2
+echo "(https://github.com/nats-io/nats-server/releases/tag/v$VERSION) into $TARGET, or move the chart's image" >&2
+echo "tag in $VALUES to the version Debian has (deployed and tested together)." >&2
+exit 1

@@ -2,7 +2,7 @@
  * The public routes of the blog, written the way ingress-nginx reads them with `use-regex`: each path is a
  * case-insensitive regular expression anchored at the start, and the longest path is tried first.
  * The local gateway follows this table, and `npm run generate` writes the cluster's route rules from it
- * (the Ingresses of infra/k8s, the HTTPRoutes of infra/k8s-gateway). `/posts/stream` (Server-Sent Events)
+ * (the Ingresses of the ingress-nginx component, the HTTPRoutes of the gateway component). `/posts/stream` (Server-Sent Events)
  * goes where `/posts/?(.*)` would send it anyway; it is listed on its own, as a stream, because in the
  * cluster it has a route of its own, whose settings turn response buffering off and allow an hour-long
  * idle read.

@@ -2,7 +2,7 @@
  * Who may do what on the NATS servers of a scaled-out blog: one account, `BLOG`, with JetStream; an
  * administrator that creates the event stream and the bus's buckets at setup; the bus, which may only do
  * what it needs on them. Written into `npm run start:cluster`'s and the tests' server configurations, and
- * by `npm run generate` into the NATS chart's values (infra/helm/nats-values.yaml, for DEFAULT_NATS_STREAM).
+ * by `npm run generate` into the NATS chart's values (infra/helm/nats/values.yaml, for DEFAULT_NATS_STREAM).
  */
 
 export const NATS_ACCOUNT = 'BLOG';

@@ -1,6 +1,7 @@
 /**
  * Kustomizations rendered by the real kubectl (`kubectl kustomize`, kustomize inside; kube-tools.ts), the
- * command the docs give for deploying them, and read back as manifests.
+ * command the docs give for deploying them, with kustomize's default load restrictor (each kustomization
+ * reads files below its own folder only), and read back as manifests.
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -8,22 +9,19 @@ import { parseManifestText, type LoadedManifests } from './manifests';
 import { repoPath } from './repo';
 import { kubectlPath } from './kube-tools';
 
-/**
- * The flags of `kubectl kustomize` here and in skaffold.yaml (buildArgs): the variants' kustomizations list
- * files of infra/k8s, outside their own folder, which kustomize refuses without this one.
- */
-export const KUSTOMIZE_FLAGS: readonly string[] = ['--load-restrictor', 'LoadRestrictionsNone'];
-
 const rendered = new Map<string, string>();
 
-/** kubectl's output for `dir` (repo-relative or absolute); throws with kubectl's message when it fails. */
-export function kustomizeBuild(dir: string): string {
+/**
+ * kubectl's output for `dir` (repo-relative or absolute), kept for the next call unless `cache` is false (a
+ * folder that is removed afterwards); throws with kubectl's message when it fails.
+ */
+export function kustomizeBuild(dir: string, cache = true): string {
   const absolute = path.isAbsolute(dir) ? dir : repoPath(dir);
-  const cached = rendered.get(absolute);
+  const cached = cache ? rendered.get(absolute) : undefined;
   if (cached !== undefined) return cached;
   let output: string;
   try {
-    output = execFileSync(kubectlPath(), ['kustomize', ...KUSTOMIZE_FLAGS, absolute], {
+    output = execFileSync(kubectlPath(), ['kustomize', absolute], {
       encoding: 'utf8',
       maxBuffer: 64 * 2 ** 20,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -32,14 +30,14 @@ export function kustomizeBuild(dir: string): string {
     const { stderr } = err as { stderr?: string };
     throw new Error(`kubectl kustomize ${dir} failed: ${stderr?.trim() || (err as Error).message}`);
   }
-  rendered.set(absolute, output);
+  if (cache) rendered.set(absolute, output);
   return output;
 }
 
 /**
- * The objects `dir` renders to, each from `dir` (kustomize's output names no source file), in kustomize's
- * order; problems are what parseManifestText finds in that output.
+ * The objects `dir` renders to, each from `source` (kustomize's output names no source file; by default the
+ * folder), in kustomize's order; problems are what parseManifestText finds in that output.
  */
-export function renderKustomization(dir: string): LoadedManifests {
-  return parseManifestText(dir, kustomizeBuild(dir));
+export function renderKustomization(dir: string, source: string = dir, cache = true): LoadedManifests {
+  return parseManifestText(source, kustomizeBuild(dir, cache));
 }

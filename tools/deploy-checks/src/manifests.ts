@@ -12,6 +12,7 @@ import type { IIngress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodTemplateSpec } from 'kubernetes-models/v1/PodTemplateSpec';
 import type { ISecret } from 'kubernetes-models/v1/Secret';
@@ -113,8 +114,15 @@ export function label(manifest: Manifest): string {
   return `${manifest.file} ${String(manifest.object.kind)}/${nameOf(manifest)}`;
 }
 
-/** Names, kinds and namespaces every document must have, and no two documents may share. */
-export function identityProblems(manifests: readonly Manifest[]): string[] {
+/** Kinds that are not in a namespace. */
+const CLUSTER_SCOPED_KINDS = new Set(['Namespace']);
+
+/**
+ * Names, kinds and namespaces every document must have, and no two documents may share. Without `namespace`
+ * (the course's files) no object names one: they go where kubectl or skaffold deploys them; an overlay puts
+ * each object but a Namespace in its `namespace`.
+ */
+export function identityProblems(manifests: readonly Manifest[], namespace?: string): string[] {
   const problems: string[] = [];
   const seen = new Map<string, Manifest>();
   for (const manifest of manifests) {
@@ -122,9 +130,12 @@ export function identityProblems(manifests: readonly Manifest[]): string[] {
     if (typeof kind !== 'string') problems.push(`${manifest.file} document ${manifest.index + 1}: no kind`);
     if (typeof metadata?.name !== 'string' || metadata.name === '')
       problems.push(`${label(manifest)}: no metadata.name`);
-    if (metadata?.namespace !== undefined) {
+    const expected = CLUSTER_SCOPED_KINDS.has(String(kind)) ? undefined : namespace;
+    if (metadata?.namespace !== expected) {
       problems.push(
-        `${label(manifest)}: metadata.namespace is set; the manifests are deployed to the namespace skaffold/kubectl targets`,
+        expected === undefined
+          ? `${label(manifest)}: metadata.namespace is set; the manifests are deployed to the namespace skaffold/kubectl targets`
+          : `${label(manifest)}: in the namespace ${String(metadata?.namespace)}, not ${expected}`,
       );
     }
     const key = `${String(kind)}/${String(metadata?.name)}`;
@@ -138,6 +149,7 @@ export function identityProblems(manifests: readonly Manifest[]): string[] {
 /** The documents of one kind, typed (valid per the schema check; this only narrows the type). */
 export interface KindMap {
   ConfigMap: IConfigMap;
+  Namespace: INamespace;
   Secret: ISecret;
   Service: IService;
   Deployment: IDeployment;

@@ -41,7 +41,11 @@ export interface SkaffoldConfig {
     artifacts?: SkaffoldArtifact[];
     [field: string]: unknown;
   };
-  manifests?: { rawYaml?: unknown[]; [field: string]: unknown };
+  manifests?: {
+    rawYaml?: unknown[];
+    kustomize?: { paths?: unknown[]; [field: string]: unknown };
+    [field: string]: unknown;
+  };
   deploy?: Record<string, unknown>;
   profiles?: SkaffoldProfile[];
   [field: string]: unknown;

@@ -16,8 +16,8 @@ import { renderKustomization } from '../src/kustomize';
 import { loadManifests, mutatedCopy, setField as set, typedOf, type IContainer, type Manifest } from '../src/manifests';
 
 const defaults = loadManifests().manifests;
-const jetstream = renderKustomization('infra/k8s-jetstream').manifests;
-const gateway = renderKustomization('infra/k8s-gateway').manifests;
+const jetstream = renderKustomization('infra/overlays/dev-jetstream').manifests;
+const gateway = renderKustomization('infra/overlays/dev').manifests;
 
 function postsContainer(copy: Manifest[]): IContainer {
   const container = typedOf(copy, 'Deployment', 'posts-depl').spec?.template.spec?.containers[0];
@@ -28,8 +28,8 @@ function postsContainer(copy: Manifest[]): IContainer {
 describe('the API server rules', () => {
   it.each([
     ['infra/k8s', defaults],
-    ['infra/k8s-jetstream', jetstream],
-    ['infra/k8s-gateway', gateway],
+    ['infra/overlays/dev-jetstream', jetstream],
+    ['infra/overlays/dev', gateway],
   ])('hold for every object of %s', (_name, manifests) => {
     expect(manifests.length).toBeGreaterThan(0);
     expect(checkApiServerRules(manifests)).toEqual([]);

@@ -8,8 +8,8 @@ import { renderKustomization } from '../src/kustomize';
 import { loadManifests, mutatedCopy, ofKind, setField as set, type Manifest } from '../src/manifests';
 
 const defaults = loadManifests().manifests;
-const jetstream = renderKustomization('infra/k8s-jetstream').manifests;
-const gateway = renderKustomization('infra/k8s-gateway').manifests;
+const jetstream = renderKustomization('infra/overlays/dev-jetstream').manifests;
+const gateway = renderKustomization('infra/overlays/dev').manifests;
 
 /** An autoscaler of `kind/name`, as a manifest document. */
 function autoscalerOf(kind: string, name: string, apiVersion = 'apps/v1'): Manifest {
@@ -28,8 +28,8 @@ function autoscalerOf(kind: string, name: string, apiVersion = 'apps/v1'): Manif
 describe('the autoscaled workloads', () => {
   it.each([
     ['infra/k8s', defaults],
-    ['infra/k8s-gateway', gateway],
-    ['infra/k8s-jetstream', jetstream],
+    ['infra/overlays/dev', gateway],
+    ['infra/overlays/dev-jetstream', jetstream],
   ])('of %s leave their replica count to their autoscaler', (_name, manifests) => {
     expect(manifests.length).toBeGreaterThan(0);
     expect(checkAutoscaledReplicas(manifests)).toEqual([]);

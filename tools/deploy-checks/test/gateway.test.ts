@@ -1,8 +1,8 @@
 /**
- * posts.com through the Gateway API (`skaffold dev -p gateway`, or infra/k8s-gateway with kubectl): the
- * kustomization as `kubectl kustomize` renders it, NGINX Gateway Fabric's conventions, its policies'
+ * posts.com through the Gateway API (the gateway component, in the dev overlay that `skaffold dev` deploys):
+ * the overlay as `kubectl kustomize` renders it, NGINX Gateway Fabric's conventions, its policies'
  * limits compared with the Ingress's on each route, the stream's settings, the network flows of the
- * Gateway's NGINX pods, and the profile. The HTTPRoutes' rules are written by `npm run generate` (see
+ * Gateway's NGINX pods, and skaffold's default. The HTTPRoutes' rules are written by `npm run generate` (see
  * generate.test.ts).
  */
 import { PUBLIC_ROUTES } from '@blog/common';
@@ -15,45 +15,31 @@ import {
 } from '../src/checks/gateway';
 import { ingressClientLimits } from '../src/checks/ingress';
 import {
-  APP_NAMESPACE,
   checkFlowsAllowed,
   checkFlowsDenied,
+  GATEWAY_NGINX,
   INGRESS_NGINX,
   KUBE_DNS,
   type Flow,
   type PodModel,
 } from '../src/checks/network';
-import { KUSTOMIZE_FLAGS, renderKustomization } from '../src/kustomize';
+import { renderKustomization } from '../src/kustomize';
 import { objectsChanged, podOf, schemaProblems } from './support/variants';
-import {
-  identityProblems,
-  loadManifests,
-  mutatedCopy,
-  objectOf,
-  setField as set,
-  type Manifest,
-} from '../src/manifests';
+import { identityProblems, mutatedCopy, objectOf, setField as set, type Manifest } from '../src/manifests';
 import { applyJsonPatch, loadSkaffold } from '../src/skaffold';
 import { formatSchemaProblems, validateStrict } from '../src/strict-schema';
 
-const DIR = 'infra/k8s-gateway';
+const DIR = 'infra/overlays/dev';
+/** The same overlay with ingress-nginx as the way in. */
+const INGRESS_NGINX_DIR = 'infra/overlays/dev-ingress-nginx';
 const HOST = 'posts.com';
 const { manifests, problems: renderProblems } = renderKustomization(DIR);
-const defaults = loadManifests().manifests;
+const defaults = renderKustomization(INGRESS_NGINX_DIR).manifests;
 const STREAMS = PUBLIC_ROUTES.filter((route) => route.stream).map((route) => route.path);
 const PATHS = PUBLIC_ROUTES.map((route) => route.path);
 const holder = (path: string) => {
   const found = ruleHolding(manifests, HOST, path);
   return typeof found === 'string' ? found : found.httpRoute.name;
-};
-
-/** NGINX Gateway Fabric's NGINX pods for Gateway blog-gateway: in the app's namespace, labelled by the controller. */
-const GATEWAY_NGINX: PodModel = {
-  name: 'NGINX of Gateway blog-gateway',
-  namespace: APP_NAMESPACE,
-  namespaceLabels: { 'kubernetes.io/metadata.name': APP_NAMESPACE },
-  labels: { 'app.kubernetes.io/name': 'blog-gateway-nginx', 'gateway.networking.k8s.io/gateway-name': 'blog-gateway' },
-  ports: [{ name: 'port-80', port: 80, protocol: 'TCP' }],
 };
 
 /** The controller (control plane), as its chart labels it in the namespace the docs install it to. */
@@ -75,14 +61,14 @@ const OUTSIDE: PodModel = {
 
 const pod = (workload: string) => podOf(manifests, workload);
 
-describe('the Gateway objects (infra/k8s-gateway)', () => {
+describe('the Gateway objects (the dev overlay, infra/overlays/dev)', () => {
   it('render with kubectl, each object once, each valid strictly (Gateway API and NGINX Gateway Fabric schemas)', () => {
     expect(renderProblems).toEqual([]);
-    expect(identityProblems(manifests)).toEqual([]);
+    expect(identityProblems(manifests, 'blog-dev')).toEqual([]);
     expect(schemaProblems(manifests)).toEqual([]);
   });
 
-  it('are the default objects with the Ingresses swapped for a Gateway, HTTPRoutes, their policies and the Gateway flows', () => {
+  it("are the ingress-nginx overlay's objects with the Ingresses swapped for a Gateway, HTTPRoutes, their policies and the Gateway flows", () => {
     const { added, dropped } = objectsChanged(defaults, manifests);
     expect(dropped).toEqual(['Ingress/ingress-srv', 'Ingress/ingress-stream']);
     expect(added.sort()).toEqual(
@@ -222,27 +208,18 @@ describe('the strict schema check of the Gateway objects catches', () => {
   });
 });
 
-describe('the skaffold gateway profile', () => {
+describe('skaffold.yaml', () => {
   const config = loadSkaffold();
-  const profile = config.profiles?.find((candidate) => candidate.name === 'gateway');
-  const effective = applyJsonPatch(config, profile?.patches ?? []);
 
-  it('deploys infra/k8s-gateway instead of infra/k8s, and builds the default images', () => {
-    expect(profile).toBeDefined();
-    expect(effective.manifests).toEqual({
-      // The flags the checks render with (kustomize.ts), so skaffold deploys what they checked.
-      kustomize: { paths: [DIR], buildArgs: [...KUSTOMIZE_FLAGS] },
-    });
-    expect(effective.build).toEqual(config.build);
+  it('deploys the Gateway API by default (skaffold dev): the dev overlay', () => {
+    expect(config.manifests?.kustomize?.paths).toEqual([DIR]);
   });
 
-  it('combines with the production profile (skaffold run -p production,gateway): production images, the Gateway objects', () => {
-    const production = config.profiles?.find((candidate) => candidate.name === 'production');
-    const both = applyJsonPatch(applyJsonPatch(config, production?.patches ?? []), profile?.patches ?? []);
-    expect(both.manifests).toEqual(effective.manifests);
-    expect(both.build?.artifacts?.map((artifact) => artifact.docker?.target)).toEqual(
-      config.build?.artifacts?.map(() => 'production'),
-    );
+  it('keeps ingress-nginx as a profile (skaffold dev -p ingress-nginx): the same images, the ingress-nginx overlay', () => {
+    const profile = config.profiles?.find((candidate) => candidate.name === 'ingress-nginx');
+    const effective = applyJsonPatch(config, profile?.patches ?? []);
+    expect(effective.manifests?.kustomize?.paths).toEqual([INGRESS_NGINX_DIR]);
+    expect(effective.build).toEqual(config.build);
   });
 });
 

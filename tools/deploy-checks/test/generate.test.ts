@@ -6,6 +6,7 @@
 import { PUBLIC_ROUTES, type PublicRoute } from '@blog/common';
 import { DEFAULT_NATS_STREAM, NATS_BUS_USER, natsBusPermissions } from '@blog/common/nats';
 import { parse, parseAllDocuments } from 'yaml';
+import { COURSE_COPIES, copyNote, generateCourseCopies } from '../src/generate/course-copies';
 import { generatedFiles } from '../src/generate/files';
 import { generateNatsValuesFile, NATS_PERMISSIONS_NOTE, NATS_VALUES_FILE } from '../src/generate/nats-values';
 import {
@@ -80,8 +81,13 @@ const notes = (file: string, note: string) =>
     .filter((line) => line.trim() === `# ${note}`).length;
 
 describe('the generated files', () => {
-  it('are the route files and the NATS chart values', () => {
-    expect(generatedFiles().map((generated) => generated.file)).toEqual([INGRESS_FILE, GATEWAY_FILE, NATS_VALUES_FILE]);
+  it("are the route files, their copies in the course's infra/k8s and the NATS chart values", () => {
+    expect(generatedFiles().map((generated) => generated.file)).toEqual([
+      INGRESS_FILE,
+      GATEWAY_FILE,
+      ...COURSE_COPIES.map(({ copy }) => copy),
+      NATS_VALUES_FILE,
+    ]);
   });
 
   it.each(generatedFiles().map((generated) => [generated.file, generated.from, generated.text]))(
@@ -246,5 +252,17 @@ describe("the generated NATS permissions of the bus's user", () => {
     const doubled = committed.replace('- user: blog-admin', `- user: ${NATS_BUS_USER}`);
     expect(() => generate(renamed)).toThrow(`0 users ${NATS_BUS_USER} in account BLOG, expected one`);
     expect(() => generate(doubled)).toThrow(`2 users ${NATS_BUS_USER} in account BLOG, expected one`);
+  });
+});
+
+describe("the course's copies in infra/k8s", () => {
+  it('are each component file whole, under a line saying where to edit, and follow an edit of the source', () => {
+    const edited = (file: string) => (file === COURSE_COPIES[0]?.source ? '# edited\n' : readRepoFile(file));
+    const copies = generateCourseCopies(edited);
+    expect(copies.map(({ file, text }) => [file, text.split('\n')[0]])).toEqual(
+      COURSE_COPIES.map(({ copy, source }) => [copy, copyNote(source).trimEnd()]),
+    );
+    expect(copies[0]?.text).toBe(`${copyNote(COURSE_COPIES[0]?.source ?? '')}# edited\n`);
+    expect(copies[1]?.text.endsWith(readRepoFile(COURSE_COPIES[1]?.source ?? ''))).toBe(true);
   });
 });

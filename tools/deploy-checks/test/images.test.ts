@@ -83,8 +83,9 @@ describe('the image checks catch', () => {
       if (posts.docker) posts.docker.dockerfile = 'post/Dockerfile';
       const comments = artifact(copy, 2);
       if (comments.docker) comments.docker.target = 'devel';
-      const profile = copy.profiles?.[0]?.patches?.[3];
-      if (profile) profile.value = 'prod';
+      const production = copy.profiles?.find((candidate) => candidate.name === 'production');
+      const queryTarget = production?.patches?.find((patch) => patch.path === '/build/artifacts/3/docker/target');
+      if (queryTarget) queryTarget.value = 'prod';
     });
     expect(checkArtifactDockerfiles(broken, realRepo)).toEqual([
       expect.stringMatching(
@@ -93,14 +94,8 @@ describe('the image checks catch', () => {
       expect.stringMatching(
         /^skaffold.yaml build.artifacts\[2\] blog\/comments: comments\/Dockerfile has no stage "devel"/,
       ),
-      expect.stringMatching(
-        /\(profile production\) build.artifacts\[1\] blog\/posts: dockerfile post\/Dockerfile does not exist/,
-      ),
-      expect.stringMatching(
-        /\(profile production\) build.artifacts\[3\] blog\/query: query\/Dockerfile has no stage "prod"/,
-      ),
-      // The jetstream and gateway profiles build the same artifacts, so they meet the same problems.
-      ...['jetstream', 'gateway'].flatMap((profile): unknown[] => [
+      // The ingress-nginx and jetstream profiles build the same artifacts, so they meet the same problems.
+      ...['ingress-nginx', 'jetstream'].flatMap((profile): unknown[] => [
         expect.stringMatching(
           new RegExp(
             `\\(profile ${profile}\\) build.artifacts\\[1\\] blog/posts: dockerfile post/Dockerfile does not exist`,
@@ -112,6 +107,12 @@ describe('the image checks catch', () => {
           ),
         ),
       ]),
+      expect.stringMatching(
+        /\(profile production\) build.artifacts\[1\] registry.example.com\/blog\/posts: dockerfile post\/Dockerfile does not exist/,
+      ),
+      expect.stringMatching(
+        /\(profile production\) build.artifacts\[3\] registry.example.com\/blog\/query: query\/Dockerfile has no stage "prod"/,
+      ),
     ]);
   });
 

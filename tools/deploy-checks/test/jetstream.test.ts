@@ -1,58 +1,45 @@
 /**
- * The blog scaled out on NATS JetStream (`skaffold dev -p jetstream`, or infra/k8s-jetstream with
- * kubectl): the kustomization as `kubectl kustomize` renders it, the official NATS chart's values,
- * and the skaffold profile. The default objects of infra/k8s are checked by the other files.
+ * The blog scaled out on NATS JetStream (the jetstream component, in the overlay `skaffold dev -p jetstream`
+ * deploys, infra/overlays/dev-jetstream): the overlay as `kubectl kustomize` renders it against the dev
+ * overlay without the component, and the skaffold profile (the NATS chart's values: nats-chart.test.ts).
  */
-import { parse } from 'yaml';
 import {
   checkFlowsAllowed,
   checkFlowsDenied,
-  APP_NAMESPACE,
+  GATEWAY_NGINX,
   INGRESS_NGINX,
+  NATS_SERVER,
   KUBE_DNS,
   PROMETHEUS,
   type Flow,
   type PodModel,
 } from '../src/checks/network';
-import { KUSTOMIZE_FLAGS, renderKustomization } from '../src/kustomize';
-import { objectKey, objectsChanged, podOf, schemaProblems } from './support/variants';
-import { identityProblems, loadManifests, ofKind, typedOf, workloads } from '../src/manifests';
-import { readRepoFile, repoFileExists } from '../src/repo';
+import { renderKustomization } from '../src/kustomize';
+import { objectKey, objectsChanged, podOf, schemaProblems, secretValues } from './support/variants';
+import { identityProblems, ofKind, typedOf, workloads } from '../src/manifests';
+import { valueAt } from '../src/checks/nats-values';
+import { natsValuesOf, skaffoldNatsReleaseProblems } from '../src/nats-chart';
 import { applyJsonPatch, loadSkaffold } from '../src/skaffold';
 
-const DIR = 'infra/k8s-jetstream';
-const VALUES = 'infra/helm/nats-values.yaml';
+const DIR = 'infra/overlays/dev-jetstream';
+/** The same overlay without the jetstream component. */
+const WITHOUT = 'infra/overlays/dev';
 const { manifests, problems: renderProblems } = renderKustomization(DIR);
-const defaults = loadManifests().manifests;
+const defaults = renderKustomization(WITHOUT).manifests;
 const SERVICES = ['posts-depl', 'comments-depl', 'query-depl', 'moderation-depl'];
 
-/** The NATS servers as the official chart labels them (release `nats`). */
-const NATS: PodModel = {
-  name: 'NATS server',
-  namespace: APP_NAMESPACE,
-  namespaceLabels: { 'kubernetes.io/metadata.name': APP_NAMESPACE },
-  labels: {
-    'app.kubernetes.io/name': 'nats',
-    'app.kubernetes.io/instance': 'nats',
-    'app.kubernetes.io/component': 'nats',
-  },
-  ports: [
-    { name: 'nats', port: 4222, protocol: 'TCP' },
-    { name: 'cluster', port: 6222, protocol: 'TCP' },
-    { name: 'monitor', port: 8222, protocol: 'TCP' },
-  ],
-};
+const NATS = NATS_SERVER;
 
-describe('the jetstream objects (infra/k8s-jetstream)', () => {
+describe('the jetstream objects (infra/overlays/dev-jetstream)', () => {
   it('render with kubectl, each object once, each valid strictly', () => {
     expect(renderProblems).toEqual([]);
-    expect(identityProblems(manifests)).toEqual([]);
+    expect(identityProblems(manifests, 'blog-dev')).toEqual([]);
     expect(schemaProblems(manifests)).toEqual([]);
   });
 
-  it('are the default objects with the bus swapped: no StatefulSet (nor its headless Service), a bus Deployment, autoscalers, the NATS Secret and flows', () => {
+  it("are the dev overlay's objects with the bus swapped: no StatefulSet (nor its headless Service), a bus Deployment, autoscalers, the NATS flows", () => {
     const { added, dropped } = objectsChanged(defaults, manifests);
-    expect(dropped).toEqual(['StatefulSet/event-bus', 'Service/event-bus-headless']);
+    expect(dropped.sort()).toEqual(['Service/event-bus-headless', 'StatefulSet/event-bus']);
     expect(added.sort()).toEqual(
       [
         'Deployment/event-bus-depl',
@@ -61,8 +48,6 @@ describe('the jetstream objects (infra/k8s-jetstream)', () => {
         ),
         'NetworkPolicy/allow-event-bus-to-nats',
         'NetworkPolicy/allow-nats',
-        'Secret/nats-credentials',
-        'Secret/nats-admin-credentials',
       ].sort(),
     );
   });
@@ -74,13 +59,10 @@ describe('the jetstream objects (infra/k8s-jetstream)', () => {
     expect(env).toMatchObject({ EVENT_LOG: 'jetstream', NATS_URL: 'nats://nats:4222' });
     expect(container?.envFrom?.map((source) => source.secretRef?.name ?? source.configMapRef?.name)).toEqual([
       'blog-config',
-      'blog-secrets',
+      expect.stringMatching(/^blog-secrets-[a-z0-9]+$/),
       'nats-credentials',
     ]);
-    expect(Object.keys(typedOf(manifests, 'Secret', 'nats-credentials').stringData ?? {}).sort()).toEqual([
-      'NATS_PASSWORD',
-      'NATS_USER',
-    ]);
+    expect(Object.keys(secretValues(manifests, 'nats-credentials')).sort()).toEqual(['NATS_PASSWORD', 'NATS_USER']);
     // The administrator's password only reaches the init container that sets the stream up, never the bus.
     const [setup, ...otherInits] = bus.spec?.template.spec?.initContainers ?? [];
     expect(otherInits).toEqual([]);
@@ -89,7 +71,7 @@ describe('the jetstream objects (infra/k8s-jetstream)', () => {
       'blog-config',
       'nats-admin-credentials',
     ]);
-    expect(Object.keys(typedOf(manifests, 'Secret', 'nats-admin-credentials').stringData ?? {}).sort()).toEqual([
+    expect(Object.keys(secretValues(manifests, 'nats-admin-credentials')).sort()).toEqual([
       'NATS_ADMIN_PASSWORD',
       'NATS_ADMIN_USER',
     ]);
@@ -138,12 +120,13 @@ describe('the jetstream objects (infra/k8s-jetstream)', () => {
     }
   });
 
-  it('allow the NATS flows: bus → clients port, server ⇄ server, Prometheus → monitoring, servers → DNS; and still every flow of the blog', () => {
+  it('allow the NATS flows: bus → clients port, server ⇄ server, Prometheus → monitoring and exporter, servers → DNS; and still every flow of the blog', () => {
     const bus = podOf(manifests, 'event-bus-depl');
     const flows: Flow[] = [
       { from: bus, to: NATS, port: 4222, why: 'the bus publishes and reads (NATS_URL)' },
       { from: NATS, to: NATS, port: 6222, why: 'the servers replicate (cluster routes)' },
       { from: PROMETHEUS, to: NATS, port: 8222, why: 'monitoring' },
+      { from: PROMETHEUS, to: NATS, port: 7777, why: "the chart's Prometheus exporter" },
       { from: NATS, to: KUBE_DNS, port: 53, protocol: 'UDP', why: 'the servers find each other by name' },
       ...SERVICES.flatMap((name) => [
         { from: podOf(manifests, name), to: bus, port: 4005, why: 'publishing and reading (EVENT_BUS_URL)' },
@@ -154,7 +137,7 @@ describe('the jetstream objects (infra/k8s-jetstream)', () => {
           why: 'metrics',
         },
       ]),
-      { from: INGRESS_NGINX, to: podOf(manifests, 'query-depl'), port: 4002, why: 'the public routes' },
+      { from: GATEWAY_NGINX, to: podOf(manifests, 'query-depl'), port: 4002, why: 'the public routes' },
       { from: PROMETHEUS, to: bus, port: 4005, why: 'metrics' },
     ];
     expect(checkFlowsAllowed(manifests, flows)).toEqual([]);
@@ -185,112 +168,30 @@ describe('the jetstream objects (infra/k8s-jetstream)', () => {
   });
 });
 
-interface NatsUser {
-  user: string;
-  password: string;
-  permissions?: { publish?: { allow?: string[] }; subscribe?: { allow?: string[] } };
-}
+describe('the NATS chart release of the skaffold jetstream profile', () => {
+  const config = loadSkaffold();
+  const profile = config.profiles?.find((candidate) => candidate.name === 'jetstream');
+  const effective = applyJsonPatch(config, profile?.patches ?? []);
 
-describe('the NATS chart values and the skaffold jetstream profile', () => {
-  const values = parse(readRepoFile(VALUES), { uniqueKeys: true }) as {
-    config: {
-      cluster: { enabled: boolean; replicas: number; routeURLs?: { user?: string; password?: string } };
-      jetstream: {
-        enabled: boolean;
-        fileStore: { enabled: boolean; pvc: { enabled: boolean; size: string } };
-        merge: Record<string, unknown>;
-      };
-      merge: { accounts: Record<string, { jetstream: string; users: NatsUser[] }> };
-    };
-    container: { env: Record<string, { valueFrom: { secretKeyRef: { name: string; key: string } } }> };
-    podTemplate: { topologySpreadConstraints: Record<string, { maxSkew: number; whenUnsatisfiable: string }> };
-    podDisruptionBudget: { enabled: boolean };
-  };
-  const profile = loadSkaffold().profiles?.find((candidate) => candidate.name === 'jetstream');
-  const effective = applyJsonPatch(loadSkaffold(), profile?.patches ?? []);
-
-  it('deploy the kustomization instead of infra/k8s/*.yaml, and the official chart at a pinned version with these values', () => {
-    expect(effective.manifests?.rawYaml).toBeUndefined();
-    // The flags the checks render with (kustomize.ts), so skaffold deploys what they checked.
-    expect(effective.manifests?.kustomize).toEqual({ paths: [DIR], buildArgs: [...KUSTOMIZE_FLAGS] });
-    const releases = (effective.manifests?.helm as { releases: Record<string, unknown>[] }).releases;
-    expect(releases).toEqual([
-      expect.objectContaining({
-        name: 'nats',
-        remoteChart: 'nats',
-        repo: 'https://nats-io.github.io/k8s/helm/charts/',
-        valuesFiles: [VALUES],
-      }),
-    ]);
-    expect(String(releases[0]?.version)).toMatch(/^\d+\.\d+\.\d+$/);
-    expect(repoFileExists(`${DIR}/kustomization.yaml`) && repoFileExists(VALUES)).toBe(true);
+  // The values of each environment and what they must say: nats-chart.test.ts.
+  it("deploy the overlay, and the official chart as a Helm release with dev's values", () => {
+    expect(effective.manifests?.kustomize?.paths).toEqual([DIR]);
+    const releases = (effective.deploy?.helm as { releases: Record<string, unknown>[] }).releases;
+    expect(releases).toHaveLength(1);
+    expect(skaffoldNatsReleaseProblems(releases[0] ?? {}, 'dev')).toEqual([]);
   });
 
-  it('run 3 clustered servers, JetStream on file storage in PVCs fsynced before each acknowledgement, one per node, with a disruption budget', () => {
-    expect(values.config.cluster).toMatchObject({ enabled: true, replicas: 3 });
-    expect(values.config.jetstream).toMatchObject({
-      enabled: true,
-      fileStore: { enabled: true, pvc: { enabled: true } },
-      merge: { sync_interval: 'always' },
-    });
-    expect(values.podTemplate.topologySpreadConstraints['kubernetes.io/hostname']).toMatchObject({
-      maxSkew: 1,
-      whenUnsatisfiable: 'DoNotSchedule',
-    });
-    expect(values.podDisruptionBudget.enabled).toBe(true);
-  });
-
-  it("give the bus's user from the Secret an account with JetStream, its password read from the same Secret", () => {
-    const secret = typedOf(manifests, 'Secret', 'nats-credentials').stringData ?? {};
-    const accounts = Object.values(values.config.merge.accounts);
-    const account = accounts.find((candidate) => candidate.users.some((user) => user.user === secret.NATS_USER));
-    expect(account?.jetstream).toBe('enabled');
-    expect(account?.users.find((user) => user.user === secret.NATS_USER)?.password).toBe('<< $NATS_PASSWORD >>');
-    expect(values.container.env.NATS_PASSWORD?.valueFrom.secretKeyRef).toEqual({
-      name: 'nats-credentials',
-      key: 'NATS_PASSWORD',
-    });
-  });
-
-  it("let the bus's user publish events and read, never create, update, purge or delete the event stream; the administrator and the routes have passwords", () => {
+  it("give the Secrets' users an account in the chart's values", () => {
     const secrets = {
-      bus: typedOf(manifests, 'Secret', 'nats-credentials').stringData ?? {},
-      admin: typedOf(manifests, 'Secret', 'nats-admin-credentials').stringData ?? {},
+      bus: secretValues(manifests, 'nats-credentials'),
+      admin: secretValues(manifests, 'nats-admin-credentials'),
     };
-    const users = Object.values(values.config.merge.accounts).flatMap((account) => account.users);
-    expect(users.map((user) => user.user).sort()).toEqual(
-      [secrets.admin.NATS_ADMIN_USER, secrets.bus.NATS_USER].sort(),
-    );
-    expect(users.find((user) => user.user === secrets.admin.NATS_ADMIN_USER)?.password).toBe(
-      '<< $NATS_ADMIN_PASSWORD >>',
-    );
-    expect(values.container.env.NATS_ADMIN_PASSWORD?.valueFrom.secretKeyRef).toEqual({
-      name: 'nats-admin-credentials',
-      key: 'NATS_ADMIN_PASSWORD',
-    });
-
-    const allowed = users.find((user) => user.user === secrets.bus.NATS_USER)?.permissions;
-    const publish = allowed?.publish?.allow ?? [];
-    expect(publish).toContain('blog_events.events');
-    expect(
-      publish.filter(
-        (subject) =>
-          /^\$JS\.API\.STREAM\.(CREATE|UPDATE|DELETE)\b|^\$JS\.API\.STREAM\.PURGE\.BLOG_EVENTS$|^>$|\.>$/.test(
-            subject,
-          ) && !/^\$(KV|O|JS\.FC|JS\.API\.(DIRECT\.GET|CONSUMER))\./.test(subject),
-      ),
-    ).toEqual([]);
-    expect(publish.some((subject) => subject === '>' || subject.startsWith('$JS.API.>') || subject === '$JS.>')).toBe(
-      false,
-    );
-    // No single-token wildcard either, and no deletes of single messages.
-    expect(
-      publish.filter(
-        (subject) => subject.split('.').includes('*') || /^\$JS\.API\.STREAM\.MSG\.DELETE\./.test(subject),
-      ),
-    ).toEqual([]);
-    expect(allowed?.subscribe?.allow).toEqual(['_INBOX.>']);
-    expect(values.config.cluster.routeURLs).toEqual({ user: expect.any(String), password: expect.any(String) });
+    const users = Object.values(
+      valueAt(natsValuesOf('dev'), 'config.merge.accounts') as Record<string, { users: { user: string }[] }>,
+    )
+      .flatMap((account) => account.users)
+      .map((user) => user.user);
+    expect(users.sort()).toEqual([secrets.admin.NATS_ADMIN_USER, secrets.bus.NATS_USER].sort());
   });
 });
 

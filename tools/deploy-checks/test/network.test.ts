@@ -1,4 +1,4 @@
-import { workloadsOfService } from '../src/checks/references';
+import { requiredFlows } from '../src/checks/blog-flows';
 import {
   checkFlowsAllowed,
   checkFlowsDenied,
@@ -13,76 +13,10 @@ import { loadManifests, ofKind, typedOf, workloads, mutatedCopy, type Manifest }
 
 const { manifests } = loadManifests();
 
-/** The pod behind a cluster URL (http://service:port), with the container port the Service sends to. */
-function target(all: readonly Manifest[], url: URL): { pod: PodModel; port: number } {
-  const service = ofKind(all, 'Service').find((s) => s.name === url.hostname);
-  if (!service) throw new Error(`no Service ${url.hostname}`);
-  const [workload] = workloadsOfService(service.typed, workloads(all));
-  const servicePort = service.typed.spec?.ports?.find((p) => p.port === Number(url.port));
-  const pod = workload && podModels(all).get(workload.name);
-  const containerPort = workload?.pod.containers
-    ?.flatMap((c) => c.ports ?? [])
-    .find((p) =>
-      typeof servicePort?.targetPort === 'string'
-        ? p.name === servicePort.targetPort
-        : p.containerPort === (servicePort?.targetPort ?? servicePort?.port),
-    );
-  if (!pod || !containerPort) throw new Error(`cannot resolve ${url.href}`);
-  return { pod, port: containerPort.containerPort };
-}
-
 function podOf(all: readonly Manifest[], workloadName: string): PodModel {
   const pod = podModels(all).get(workloadName);
   if (!pod) throw new Error(`no workload ${workloadName}`);
   return pod;
-}
-
-/** The flows the blog needs, derived from the ConfigMap and the Ingress. */
-function requiredFlows(all: readonly Manifest[]): Flow[] {
-  const data = ofKind(all, 'ConfigMap').find((c) => c.name === 'blog-config')?.typed.data ?? {};
-  const bus = target(all, new URL(data.EVENT_BUS_URL ?? ''));
-  const subscribers = (data.EVENT_SUBSCRIBERS ?? '').split(',').map((url) => target(all, new URL(url.trim())));
-  const flows: Flow[] = [];
-  for (const subscriber of subscribers) {
-    flows.push({
-      from: bus.pod,
-      to: subscriber.pod,
-      port: subscriber.port,
-      why: 'the bus delivers events (EVENT_SUBSCRIBERS)',
-    });
-    flows.push({
-      from: subscriber.pod,
-      to: bus.pod,
-      port: bus.port,
-      why: 'publishing and reading the history (EVENT_BUS_URL)',
-    });
-  }
-  for (const rule of ofKind(all, 'Ingress').flatMap((ingress) => ingress.typed.spec?.rules ?? [])) {
-    for (const path of rule.http?.paths ?? []) {
-      const service = path.backend.service;
-      if (!service) continue;
-      const { pod, port } = target(all, new URL(`http://${service.name}:${service.port?.number ?? 80}`));
-      flows.push({ from: INGRESS_NGINX, to: pod, port, why: `the Ingress path ${path.path ?? ''}` });
-    }
-  }
-  for (const workload of workloads(all)) {
-    const port = Number(workload.template.metadata?.annotations?.['prometheus.io/port']);
-    const pod = podModels(all).get(workload.name);
-    if (pod && Number.isInteger(port))
-      flows.push({
-        from: PROMETHEUS,
-        to: pod,
-        port,
-        why: 'Prometheus scrapes GET /metrics (prometheus.io annotations)',
-      });
-  }
-  for (const pod of podModels(all).values()) {
-    flows.push(
-      { from: pod, to: KUBE_DNS, port: 53, protocol: 'UDP', why: 'DNS' },
-      { from: pod, to: KUBE_DNS, port: 53, protocol: 'TCP', why: 'DNS over TCP' },
-    );
-  }
-  return flows;
 }
 
 /** Flows least privilege forbids. */

@@ -36,7 +36,7 @@ describe('the NGINX configuration of', () => {
 
   it("NGINX Gateway Fabric: regex locations in its order, the policies' directives and the SnippetsFilter's snippets", () => {
     const { http, locations } = gatewayNginxServer(
-      renderKustomization('infra/k8s-gateway').manifests,
+      renderKustomization('infra/overlays/dev').manifests,
       'posts.com',
       UPSTREAMS,
     );

@@ -4,12 +4,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   checkProductionProfile,
-  checkRawYaml,
+  checkProfileOverlays,
   checkSkaffoldBasics,
+  checkStatedSkaffoldVersion,
   MIN_SKAFFOLD_API_VERSION,
+  PRODUCTION_PROFILE,
 } from '../src/checks/skaffold';
 import { imageRepository, loadManifests, workloads } from '../src/manifests';
-import { manifestFiles, REPO_ROOT, repoPath } from '../src/repo';
+import { readRepoFile, REPO_ROOT, repoPath } from '../src/repo';
 import {
   applyJsonPatch,
   compareSkaffoldVersions,
@@ -20,7 +22,13 @@ import {
 
 const skaffold = loadSkaffold();
 const { manifests } = loadManifests();
-const files = manifestFiles();
+
+/** The production profile of a config (a copy's, to mutate it). */
+function productionOf(config: SkaffoldConfig) {
+  const profile = config.profiles?.find((candidate) => candidate.name === PRODUCTION_PROFILE);
+  if (!profile?.patches) throw new Error('no production profile with patches');
+  return profile as typeof profile & { patches: NonNullable<typeof profile.patches> };
+}
 
 function skaffoldWith(mutate: (copy: SkaffoldConfig) => void): SkaffoldConfig {
   const copy = structuredClone(skaffold);
@@ -44,12 +52,23 @@ describe('skaffold.yaml', () => {
     ).toEqual([...images].sort());
   });
 
-  it('deploys every infra/k8s/*.yaml through manifests.rawYaml', () => {
-    expect(checkRawYaml(skaffold, files)).toEqual([]);
-    expect(skaffold.manifests?.rawYaml).toContain('infra/k8s/*.yaml');
+  it('states the skaffold release it needs, the first to read its apiVersion', () => {
+    expect(checkStatedSkaffoldVersion(skaffold, readRepoFile('skaffold.yaml'))).toEqual([]);
+    const older = skaffoldWith((copy) => {
+      copy.apiVersion = 'skaffold/v4beta13';
+    });
+    expect(checkStatedSkaffoldVersion(older, readRepoFile('skaffold.yaml'))).toEqual([
+      'skaffold.yaml: its first line should say "# Needs skaffold v2.15.0 or later" (skaffold/v4beta13); it says v2.19.0',
+    ]);
   });
 
-  it('has a production profile whose patches hit existing artifacts and switch every one to production', () => {
+  it('deploys one overlay of infra/overlays without a profile and with each: dev by default', () => {
+    expect(checkProfileOverlays(skaffold)).toEqual([]);
+    expect(skaffold.manifests?.kustomize?.paths).toEqual(['infra/overlays/dev']);
+    expect(skaffold.profiles?.map((profile) => profile.name)).toEqual(['ingress-nginx', 'jetstream', 'production']);
+  });
+
+  it('has a production profile whose patches hit existing artifacts, switch every one to production without file sync, and deploy the production overlay', () => {
     expect(checkProductionProfile(skaffold)).toEqual([]);
   });
 });
@@ -79,35 +98,38 @@ describe('the skaffold checks catch', () => {
     expect(compareSkaffoldVersions('skaffold/v4beta11', 'skaffold/v4beta11')).toBe(0);
   });
 
-  it('rawYaml missing a manifest, or a glob matching none', () => {
+  it('a profile deploying no overlay, two, or raw manifests beside one', () => {
     const broken = skaffoldWith((copy) => {
-      if (copy.manifests) copy.manifests.rawYaml = ['infra/k8s/posts.yaml', 'k8s/*.yaml'];
+      const [ingressNginx, jetstream] = copy.profiles ?? [];
+      ingressNginx?.patches?.splice(0, 1, { op: 'replace', path: '/manifests/kustomize/paths/0', value: 'infra/k8s' });
+      jetstream?.patches?.push({ op: 'add', path: '/manifests/rawYaml', value: ['infra/k8s/*.yaml'] });
     });
-    const problems = checkRawYaml(broken, files);
-    expect(problems).toContainEqual('skaffold.yaml: manifests.rawYaml "k8s/*.yaml" matches no manifest');
-    expect(problems).toContainEqual('skaffold.yaml: manifests.rawYaml does not deploy infra/k8s/ingress.yaml');
-    expect(problems).not.toContainEqual(expect.stringMatching(/does not deploy infra\/k8s\/posts.yaml/));
+    expect(checkProfileOverlays(broken)).toEqual([
+      expect.stringMatching(/profile ingress-nginx: deploys \["infra\/k8s"\], expected one of infra\/overlays\/dev, /),
+      'skaffold.yaml profile jetstream: deploys raw manifests beside the overlay',
+    ]);
   });
 
   it('a production profile that misses an artifact, or patches one that does not exist', () => {
     const missing = skaffoldWith((copy) => {
-      copy.profiles?.[0]?.patches?.pop();
+      const profile = productionOf(copy);
+      profile.patches = profile.patches.filter(
+        (patch) => patch.path !== '/build/artifacts/5/docker/target' && patch.path !== '/build/artifacts/4/sync',
+      );
     });
     expect(checkProductionProfile(missing)).toEqual([
-      expect.stringMatching(/artifact 5 \(blog\/client\) builds target "dev", not production/),
+      expect.stringMatching(/artifact 4 \(registry.example.com\/blog\/moderation\) syncs files into its pods/),
+      expect.stringMatching(/artifact 5 \(registry.example.com\/blog\/client\) builds target "dev", not production/),
     ]);
 
+    let index = 0;
     const beyond = skaffoldWith((copy) => {
-      copy.profiles?.[0]?.patches?.push({
-        op: 'replace',
-        path: '/build/artifacts/6/docker/target',
-        value: 'production',
-      });
+      const { patches } = productionOf(copy);
+      index = patches.length;
+      patches.push({ op: 'replace', path: '/build/artifacts/6/docker/target', value: 'production' });
     });
     expect(checkProductionProfile(beyond)).toEqual([
-      expect.stringMatching(
-        /patches\[6\] \("\/build\/artifacts\/6\/docker\/target"\): there is no artifact 6 \(6 artifacts\)/,
-      ),
+      `skaffold.yaml profile production patches[${index}] ("/build/artifacts/6/docker/target"): there is no artifact 6 (6 artifacts)`,
       expect.stringMatching(/the patches do not apply: path \/build\/artifacts\/6\/docker\/target does not exist/),
     ]);
   });

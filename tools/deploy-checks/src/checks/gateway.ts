@@ -1,5 +1,5 @@
 /**
- * The Gateway API objects of infra/k8s-gateway as NGINX Gateway Fabric serves them: the conventions their
+ * The Gateway API objects of the gateway component (infra/components/gateway) as NGINX Gateway Fabric serves them: the conventions their
  * paths depend on, and the settings that apply to the rule holding each route (its HTTPRoute's policies and
  * the rule's filters), in the terms of the Ingress checks so that both can be compared: a stream's
  * buffering and timeouts, and the limits on each client address. Which rules the HTTPRoutes hold is written

@@ -53,6 +53,33 @@ export const PROMETHEUS: PodModel = {
   ports: [{ name: 'web', port: 9090, protocol: 'TCP' }],
 };
 
+/** The NGINX pods NGINX Gateway Fabric runs for the Gateway blog-gateway, in the Gateway's namespace. */
+export const GATEWAY_NGINX: PodModel = {
+  name: 'NGINX of Gateway blog-gateway',
+  namespace: APP_NAMESPACE,
+  namespaceLabels: namespaceLabels(APP_NAMESPACE),
+  labels: { 'app.kubernetes.io/name': 'blog-gateway-nginx', 'gateway.networking.k8s.io/gateway-name': 'blog-gateway' },
+  ports: [{ name: 'port-80', port: 80, protocol: 'TCP' }],
+};
+
+/** The NATS servers as the official chart labels them (release `nats`), in the blog's namespace. */
+export const NATS_SERVER: PodModel = {
+  name: 'NATS server',
+  namespace: APP_NAMESPACE,
+  namespaceLabels: namespaceLabels(APP_NAMESPACE),
+  labels: {
+    'app.kubernetes.io/name': 'nats',
+    'app.kubernetes.io/instance': 'nats',
+    'app.kubernetes.io/component': 'nats',
+  },
+  ports: [
+    { name: 'nats', port: 4222, protocol: 'TCP' },
+    { name: 'cluster', port: 6222, protocol: 'TCP' },
+    { name: 'monitor', port: 8222, protocol: 'TCP' },
+    { name: 'prom-metrics', port: 7777, protocol: 'TCP' },
+  ],
+};
+
 /** CoreDNS / kube-dns. */
 export const KUBE_DNS: PodModel = {
   name: 'kube-dns',

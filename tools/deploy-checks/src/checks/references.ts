@@ -184,8 +184,15 @@ export function checkConfigUrls(manifests: readonly Manifest[]): string[] {
   return problems;
 }
 
-/** PDB selectors and NetworkPolicy podSelectors select at least one workload's pods ({} excepted). */
-export function checkPolicySelectors(manifests: readonly Manifest[]): string[] {
+/**
+ * PDB selectors and NetworkPolicy podSelectors select at least one workload's pods ({} excepted), or one of
+ * `podsMadeElsewhere`: the labels of pods another controller runs in the namespace (a Helm release, the
+ * Gateway's NGINX).
+ */
+export function checkPolicySelectors(
+  manifests: readonly Manifest[],
+  podsMadeElsewhere: readonly Record<string, string>[] = [],
+): string[] {
   const problems: string[] = [];
   const all = workloads(manifests);
   for (const pdb of ofKind(manifests, 'PodDisruptionBudget')) {
@@ -213,7 +220,8 @@ export function checkPolicySelectors(manifests: readonly Manifest[]): string[] {
   for (const policy of ofKind(manifests, 'NetworkPolicy')) {
     const selector = policy.typed.spec?.podSelector;
     if (isEmptySelector(selector)) continue;
-    if (!all.some((w) => selector && selects(selector, w.labels)))
+    const labelSets = [...all.map((w) => w.labels), ...podsMadeElsewhere];
+    if (!labelSets.some((labels) => selector && selects(selector, labels)))
       problems.push(`${label(policy)}: spec.podSelector ${JSON.stringify(selector)} selects no workload's pods`);
   }
   return problems;
@@ -232,7 +240,8 @@ export function replicasOf(workload: Workload, manifests: readonly Manifest[]): 
 
 /**
  * Inside each pod: the workload's selector matches its own template (the API server insists) and no
- * other workload's pods; the ConfigMaps/Secrets it reads exist (with the keys it reads); every
+ * other workload's pods; the ConfigMaps/Secrets it reads exist (with the keys it reads; a Secret an
+ * ExternalSecret makes exists, with keys only the store knows when it copies whole entries); every
  * volumeMount names a volume; a PORT variable equals the container's port.
  */
 export function checkPodReferences(manifests: readonly Manifest[]): string[] {
@@ -246,11 +255,12 @@ export function checkPodReferences(manifests: readonly Manifest[]): string[] {
       ? new Set([...Object.keys(found.typed.data ?? {}), ...Object.keys(found.typed.binaryData ?? {})])
       : undefined;
   };
-  const secretKeys = (name: string) => {
+  const externalSecrets = externalSecretTargets(manifests);
+  const secretKeys = (name: string): { has(key: string): boolean } | undefined => {
     const found = secrets.find((s) => s.name === name);
-    return found
-      ? new Set([...Object.keys(found.typed.data ?? {}), ...Object.keys(found.typed.stringData ?? {})])
-      : undefined;
+    if (found) return new Set([...Object.keys(found.typed.data ?? {}), ...Object.keys(found.typed.stringData ?? {})]);
+    const external = externalSecrets.get(name);
+    return external === 'any key' ? { has: () => true } : external;
   };
 
   for (const workload of all) {
@@ -306,4 +316,29 @@ export function checkPodReferences(manifests: readonly Manifest[]): string[] {
     }
   }
   return problems;
+}
+
+/** An ExternalSecret as far as these checks read it (external-secrets.io/v1). */
+interface ExternalSecretSpec {
+  target?: { name?: string };
+  data?: { secretKey: string }[];
+  dataFrom?: unknown[];
+}
+
+/**
+ * The Secrets the manifests' ExternalSecrets make, by name: the keys each holds, or 'any key' when it copies
+ * whole entries of the store (dataFrom), whose keys only the store knows.
+ */
+export function externalSecretTargets(manifests: readonly Manifest[]): Map<string, Set<string> | 'any key'> {
+  const targets = new Map<string, Set<string> | 'any key'>();
+  for (const manifest of manifests) {
+    if (manifest.object.kind !== 'ExternalSecret') continue;
+    const spec = (manifest.object as { spec?: ExternalSecretSpec }).spec ?? {};
+    const name = spec.target?.name ?? String(manifest.object.metadata?.name);
+    targets.set(
+      name,
+      (spec.dataFrom?.length ?? 0) > 0 ? 'any key' : new Set((spec.data ?? []).map((entry) => entry.secretKey)),
+    );
+  }
+  return targets;
 }

@@ -1,12 +1,33 @@
 /**
  * skaffold.yaml's own rules: a recent enough schema version, local builds that are not pushed, dev
- * targets with file sync for every artifact, rawYaml covering infra/k8s, and a production profile that
- * switches every artifact to its production stage.
+ * targets with file sync for every artifact, each profile deploying one overlay of infra/overlays, and a
+ * production profile that switches every artifact to its production stage, without file sync.
  */
-import { minimatch } from 'minimatch';
+import { overlayDir, OVERLAYS } from '../environments';
 import { applyJsonPatch, compareSkaffoldVersions, dockerArtifacts, type SkaffoldConfig } from '../skaffold';
 
 export const MIN_SKAFFOLD_API_VERSION = 'skaffold/v4beta14';
+
+/** The first skaffold release that reads each config version (skaffold's CHANGELOG). */
+export const FIRST_SKAFFOLD_RELEASE: Record<string, string> = {
+  'skaffold/v4beta13': 'v2.15.0',
+  'skaffold/v4beta14': 'v2.19.0',
+};
+
+/** skaffold.yaml states, in its first line, the skaffold release its apiVersion needs. */
+export function checkStatedSkaffoldVersion(config: SkaffoldConfig, text: string): string[] {
+  const release = FIRST_SKAFFOLD_RELEASE[String(config.apiVersion)];
+  if (!release)
+    return [
+      `skaffold.yaml: apiVersion ${String(config.apiVersion)}: which skaffold release reads it first is not known here`,
+    ];
+  const stated = /^# Needs skaffold (v\d+\.\d+\.\d+) or later/.exec(text)?.[1];
+  return stated === release
+    ? []
+    : [
+        `skaffold.yaml: its first line should say "# Needs skaffold ${release} or later" (${String(config.apiVersion)}); it says ${stated ?? 'no version'}`,
+      ];
+}
 export const PRODUCTION_PROFILE = 'production';
 
 export function checkSkaffoldBasics(config: SkaffoldConfig): string[] {
@@ -35,25 +56,45 @@ export function checkSkaffoldBasics(config: SkaffoldConfig): string[] {
   return problems;
 }
 
-/** manifests.rawYaml's globs cover every manifest file, and each glob matches at least one file. */
-export function checkRawYaml(config: SkaffoldConfig, manifestFiles: readonly string[]): string[] {
+/** The kustomize paths a config deploys. */
+export function kustomizePaths(config: SkaffoldConfig): unknown[] {
+  return config.manifests?.kustomize?.paths ?? [];
+}
+
+/**
+ * Without a profile and with each one, skaffold deploys exactly one overlay of infra/overlays, by kustomize
+ * only (no raw manifests beside it); the profiles' patches apply.
+ */
+export function checkProfileOverlays(config: SkaffoldConfig): string[] {
   const problems: string[] = [];
-  const globs = config.manifests?.rawYaml ?? [];
-  if (globs.length === 0) problems.push('skaffold.yaml: manifests.rawYaml is empty');
-  for (const glob of globs) {
-    if (typeof glob !== 'string')
-      problems.push(`skaffold.yaml: manifests.rawYaml entry ${JSON.stringify(glob)} is not a string`);
-    else if (!manifestFiles.some((file) => minimatch(file, glob)))
-      problems.push(`skaffold.yaml: manifests.rawYaml "${glob}" matches no manifest`);
-  }
-  for (const file of manifestFiles) {
-    if (!globs.some((glob) => typeof glob === 'string' && minimatch(file, glob)))
-      problems.push(`skaffold.yaml: manifests.rawYaml does not deploy ${file}`);
+  const overlays = new Set<string>(OVERLAYS.map(overlayDir));
+  const variants = [
+    { name: 'skaffold.yaml', patches: [] as NonNullable<SkaffoldConfig['profiles']>[number]['patches'] },
+    ...(config.profiles ?? []).map((profile) => ({
+      name: `skaffold.yaml profile ${String(profile.name)}`,
+      patches: profile.patches,
+    })),
+  ];
+  for (const { name, patches } of variants) {
+    let effective: SkaffoldConfig;
+    try {
+      effective = applyJsonPatch(config, patches ?? []);
+    } catch (error) {
+      problems.push(`${name}: the patches do not apply: ${(error as Error).message}`);
+      continue;
+    }
+    const paths = kustomizePaths(effective);
+    if (paths.length !== 1 || typeof paths[0] !== 'string' || !overlays.has(paths[0]))
+      problems.push(`${name}: deploys ${JSON.stringify(paths)}, expected one of ${[...overlays].join(', ')}`);
+    if (effective.manifests?.rawYaml !== undefined) problems.push(`${name}: deploys raw manifests beside the overlay`);
   }
   return problems;
 }
 
-/** The production profile's patches apply, touch existing artifacts only, and switch every one to production. */
+/**
+ * The production profile's patches apply, touch existing artifacts only, switch every one to production with
+ * no file sync, and deploy the production overlay.
+ */
 export function checkProductionProfile(config: SkaffoldConfig): string[] {
   const problems: string[] = [];
   const profile = (config.profiles ?? []).find((p) => p.name === PRODUCTION_PROFILE);
@@ -81,6 +122,15 @@ export function checkProductionProfile(config: SkaffoldConfig): string[] {
       problems.push(
         `skaffold.yaml profile ${PRODUCTION_PROFILE}: artifact ${artifact.index} (${artifact.image}) builds target ${JSON.stringify(artifact.target)}, not production`,
       );
+    if (artifact.sync.length > 0)
+      problems.push(
+        `skaffold.yaml profile ${PRODUCTION_PROFILE}: artifact ${artifact.index} (${artifact.image}) syncs files into its pods`,
+      );
   }
+  const production = overlayDir('production');
+  if (kustomizePaths(patched).join() !== production)
+    problems.push(
+      `skaffold.yaml profile ${PRODUCTION_PROFILE}: deploys ${JSON.stringify(kustomizePaths(patched))}, not ${production}`,
+    );
   return problems;
 }

@@ -1,6 +1,6 @@
 /**
  * Real NGINX, configured from the manifests the way ingress-nginx (infra/k8s) and NGINX Gateway Fabric
- * (infra/k8s-gateway) configure it (tools/deploy-checks/src/nginx-model.ts), in front of stand-in backends that say who
+ * (the dev overlay, infra/overlays/dev) configure it (tools/deploy-checks/src/nginx-model.ts), in front of stand-in backends that say who
  * they are: the route table, case-insensitive paths, the unbuffered stream, and the per-address limits,
  * as NGINX itself applies them. `npm run test:nginx`; NGINX is found by tools/scripts/nginx.sh (NGINX).
  */
@@ -154,8 +154,8 @@ const variants: [
 ][] = [
   ['ingress-nginx (infra/k8s)', () => loadManifests().manifests, ingressNginxServer, 503],
   [
-    'NGINX Gateway Fabric (infra/k8s-gateway)',
-    () => renderKustomization('infra/k8s-gateway').manifests,
+    'NGINX Gateway Fabric (the dev overlay, infra/overlays/dev)',
+    () => renderKustomization('infra/overlays/dev').manifests,
     gatewayNginxServer,
     429,
   ],

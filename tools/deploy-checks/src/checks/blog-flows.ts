@@ -1,0 +1,85 @@
+/**
+ * The network flows the blog needs, read from the manifests themselves: the bus → its subscribers
+ * (blog-config's EVENT_SUBSCRIBERS), each service holding a token → the bus (EVENT_BUS_URL), the way in → each route's backend (an Ingress's paths
+ * from ingress-nginx, an HTTPRoute's backendRefs from the Gateway's NGINX), Prometheus → each pod's scrape
+ * port, every pod → DNS.
+ */
+import { workloadsOfService } from './references';
+import { GATEWAY_NGINX, INGRESS_NGINX, KUBE_DNS, podModels, PROMETHEUS, type Flow, type PodModel } from './network';
+import { ofKind, workloads, type Manifest } from '../manifests';
+
+/** The pod behind a cluster URL (http://service:port), with the container port the Service sends to. */
+function target(all: readonly Manifest[], url: URL): { pod: PodModel; port: number } {
+  const service = ofKind(all, 'Service').find((s) => s.name === url.hostname);
+  if (!service) throw new Error(`no Service ${url.hostname}`);
+  const [workload] = workloadsOfService(service.typed, workloads(all));
+  const servicePort = service.typed.spec?.ports?.find((p) => p.port === Number(url.port));
+  const pod = workload && podModels(all).get(workload.name);
+  const containerPort = workload?.pod.containers
+    ?.flatMap((c) => c.ports ?? [])
+    .find((p) =>
+      typeof servicePort?.targetPort === 'string'
+        ? p.name === servicePort.targetPort
+        : p.containerPort === (servicePort?.targetPort ?? servicePort?.port),
+    );
+  if (!pod || !containerPort) throw new Error(`cannot resolve ${url.href}`);
+  return { pod, port: containerPort.containerPort };
+}
+
+/** EVENT_SUBSCRIBERS' URLs; `none` (every service reads the log itself) lists none. */
+function subscriberUrls(value: string | undefined): URL[] {
+  if (value === undefined || value.trim() === 'none') return [];
+  return value.split(',').map((url) => new URL(url.trim()));
+}
+
+export function requiredFlows(all: readonly Manifest[]): Flow[] {
+  const data = ofKind(all, 'ConfigMap').find((c) => c.name === 'blog-config')?.typed.data ?? {};
+  const bus = target(all, new URL(data.EVENT_BUS_URL ?? ''));
+  const flows: Flow[] = [];
+  for (const subscriber of subscriberUrls(data.EVENT_SUBSCRIBERS).map((url) => target(all, url)))
+    flows.push({
+      from: bus.pod,
+      to: subscriber.pod,
+      port: subscriber.port,
+      why: 'the bus delivers events (EVENT_SUBSCRIBERS)',
+    });
+  for (const workload of workloads(all)) {
+    const pod = podModels(all).get(workload.name);
+    // A service holds its own token for the bus.
+    const holdsToken = workload.containers.some((container) => container.env?.some((v) => v.name === 'EVENTS_TOKEN'));
+    if (pod && pod !== bus.pod && holdsToken)
+      flows.push({ from: pod, to: bus.pod, port: bus.port, why: 'publishing and reading the history (EVENT_BUS_URL)' });
+  }
+  for (const rule of ofKind(all, 'Ingress').flatMap((ingress) => ingress.typed.spec?.rules ?? [])) {
+    for (const path of rule.http?.paths ?? []) {
+      const service = path.backend.service;
+      if (!service) continue;
+      const { pod, port } = target(all, new URL(`http://${service.name}:${service.port?.number ?? 80}`));
+      flows.push({ from: INGRESS_NGINX, to: pod, port, why: `the Ingress path ${path.path ?? ''}` });
+    }
+  }
+  for (const route of ofKind(all, 'HTTPRoute')) {
+    for (const backend of (route.typed.spec?.rules ?? []).flatMap((rule) => rule.backendRefs ?? [])) {
+      const { pod, port } = target(all, new URL(`http://${backend.name}:${backend.port ?? 80}`));
+      flows.push({ from: GATEWAY_NGINX, to: pod, port, why: `a backend of the HTTPRoute ${route.name}` });
+    }
+  }
+  for (const workload of workloads(all)) {
+    const port = Number(workload.template.metadata?.annotations?.['prometheus.io/port']);
+    const pod = podModels(all).get(workload.name);
+    if (pod && Number.isInteger(port))
+      flows.push({
+        from: PROMETHEUS,
+        to: pod,
+        port,
+        why: 'Prometheus scrapes GET /metrics (prometheus.io annotations)',
+      });
+  }
+  for (const pod of podModels(all).values()) {
+    flows.push(
+      { from: pod, to: KUBE_DNS, port: 53, protocol: 'UDP', why: 'DNS' },
+      { from: pod, to: KUBE_DNS, port: 53, protocol: 'TCP', why: 'DNS over TCP' },
+    );
+  }
+  return flows;
+}
