@@ -117,7 +117,7 @@ describe('the credentials', () => {
     (overlay) => {
       const { manifests } = overlayRender(overlay);
       expect(ofKind(manifests, 'Secret')).toEqual([]);
-      const wanted = ['blog-secrets', 'nats-credentials', 'nats-admin-credentials'];
+      const wanted = ['blog-secrets', 'nats-credentials', 'nats-admin-credentials', 'nats-route-credentials'];
       const external = manifests.filter((manifest) => manifest.object.kind === 'ExternalSecret');
       expect(external.map((manifest) => manifest.object.metadata?.name).sort()).toEqual([...wanted].sort());
     },
