@@ -191,5 +191,5 @@ configs.forEach((config, i) => {
 
 if (failures.length > 0) fail(1, failures);
 console.log(
-  `skaffold.yaml is valid against ${[...schemaFiles].join(', ')} (with every profile applied, and each set the docs name)`,
+  `${shown(configPath)} is valid against ${[...schemaFiles].join(', ')} (with every profile applied, and each set the docs name)`,
 );

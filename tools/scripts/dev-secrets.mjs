@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Writes the development credentials the dev overlays deploy (infra/components/dev-secrets): random tokens,
-// an Ed25519 delivery key pair and NATS passwords, in git-ignored env files that the component's
+// an Ed25519 delivery key pair and the NATS passwords, in git-ignored env files that the component's
 // secretGenerator reads. A file that exists is left as it is, so a cluster keeps its credentials across
 // deploys; delete the files to get new ones. `npm install` runs this, and so does skaffold before it renders.
 // Usage: node tools/scripts/dev-secrets.mjs [folder]   (default: infra/components/dev-secrets)
@@ -34,6 +34,8 @@ const files = {
   }),
   'nats-credentials.env': () => ({ NATS_USER: 'blog-event-bus', NATS_PASSWORD: token() }),
   'nats-admin-credentials.env': () => ({ NATS_ADMIN_USER: 'blog-admin', NATS_ADMIN_PASSWORD: token() }),
+  // The servers put it into their route URLs: base64url is URL-safe.
+  'nats-route-credentials.env': () => ({ NATS_ROUTE_PASSWORD: token() }),
 };
 
 for (const [name, values] of Object.entries(files)) {

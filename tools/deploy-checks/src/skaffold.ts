@@ -47,6 +47,7 @@ export interface SkaffoldConfig {
     [field: string]: unknown;
   };
   deploy?: Record<string, unknown>;
+  requires?: unknown[];
   profiles?: SkaffoldProfile[];
   [field: string]: unknown;
 }

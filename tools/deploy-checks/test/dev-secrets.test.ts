@@ -31,9 +31,14 @@ describe('tools/scripts/dev-secrets.mjs', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('writes the three env files the component reads, readable by their owner only, each credential different', () => {
+  it('writes the four env files the component reads, readable by their owner only, each credential different', () => {
     execFileSync(process.execPath, [SCRIPT, dir], { stdio: 'pipe' });
-    expect(readdirSync(dir).sort()).toEqual(['blog-secrets.env', 'nats-admin-credentials.env', 'nats-credentials.env']);
+    expect(readdirSync(dir).sort()).toEqual([
+      'blog-secrets.env',
+      'nats-admin-credentials.env',
+      'nats-credentials.env',
+      'nats-route-credentials.env',
+    ]);
     for (const name of readdirSync(dir))
       expect([name, statSync(path.join(dir, name)).mode & 0o777]).toEqual([name, 0o600]);
     const blog = readEnvFile(path.join(dir, 'blog-secrets.env'));
@@ -47,10 +52,13 @@ describe('tools/scripts/dev-secrets.mjs', () => {
     const passwords = [
       readEnvFile(path.join(dir, 'nats-credentials.env')).NATS_PASSWORD,
       readEnvFile(path.join(dir, 'nats-admin-credentials.env')).NATS_ADMIN_PASSWORD,
+      readEnvFile(path.join(dir, 'nats-route-credentials.env')).NATS_ROUTE_PASSWORD,
     ];
     const secrets = [...tokens.map((key) => blog[key]), ...passwords];
     expect(secrets.filter((value) => !/^[!-~]{16,}$/.test(value ?? ''))).toEqual([]);
     expect(new Set(secrets).size).toBe(secrets.length);
+    // The servers put the route password into URLs.
+    expect(readEnvFile(path.join(dir, 'nats-route-credentials.env')).NATS_ROUTE_PASSWORD).toMatch(/^[A-Za-z0-9_-]+$/);
   });
 
   it('writes a delivery key pair whose halves match', () => {

@@ -10,6 +10,7 @@ import { checkAutoscaledReplicas } from '../src/checks/autoscaling';
 import { requiredFlows } from '../src/checks/blog-flows';
 import { checkGatewayConventions } from '../src/checks/gateway';
 import { checkHardening } from '../src/checks/hardening';
+import { podSecurityProblems } from '../src/checks/pod-security';
 import { checkFlowsAllowed, GATEWAY_NGINX, NATS_SERVER } from '../src/checks/network';
 import { checkIngressConventions } from '../src/checks/ingress';
 import {
@@ -21,7 +22,7 @@ import {
   checkStatefulSetServices,
 } from '../src/checks/references';
 import { componentCombinations, OVERLAYS, SHARED_OVERLAYS } from '../src/environments';
-import { identityProblems, ofKind, workloads, type Manifest } from '../src/manifests';
+import { identityProblems, label, ofKind, workloads, type Manifest } from '../src/manifests';
 import { readRepoFile } from '../src/repo';
 import { parse } from 'yaml';
 import { allRenders, overlayRender } from './support/renders';
@@ -83,10 +84,15 @@ describe.each(byName)('%s', (_name, render) => {
     expect(withPolicies ? checkFlowsAllowed(manifests, requiredFlows(manifests)) : []).toEqual([]);
   });
 
-  it('creates its namespace with the restricted Pod Security level enforced', () => {
+  it('creates its namespace with the restricted Pod Security level enforced, which every pod meets', () => {
     const namespaces = ofKind(manifests, 'Namespace');
     expect(namespaces.map((namespace) => namespace.name)).toEqual([render.namespace]);
     expect(namespaces[0]?.typed.metadata?.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'restricted' });
+    expect(
+      workloads(manifests).flatMap((workload) =>
+        podSecurityProblems(workload.pod, label(workload.manifest), workload.template.metadata?.annotations),
+      ),
+    ).toEqual([]);
   });
 });
 
@@ -117,7 +123,7 @@ describe('the credentials', () => {
     (overlay) => {
       const { manifests } = overlayRender(overlay);
       expect(ofKind(manifests, 'Secret')).toEqual([]);
-      const wanted = ['blog-secrets', 'nats-credentials', 'nats-admin-credentials'];
+      const wanted = ['blog-secrets', 'nats-credentials', 'nats-admin-credentials', 'nats-route-credentials'];
       const external = manifests.filter((manifest) => manifest.object.kind === 'ExternalSecret');
       expect(external.map((manifest) => manifest.object.metadata?.name).sort()).toEqual([...wanted].sort());
     },

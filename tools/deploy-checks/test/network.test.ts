@@ -3,13 +3,12 @@ import {
   checkFlowsAllowed,
   checkFlowsDenied,
   INGRESS_NGINX,
-  KUBE_DNS,
   podModels,
   PROMETHEUS,
   type Flow,
   type PodModel,
 } from '../src/checks/network';
-import { loadManifests, ofKind, typedOf, workloads, mutatedCopy, type Manifest } from '../src/manifests';
+import { loadManifests, typedOf, mutatedCopy, type Manifest } from '../src/manifests';
 
 const { manifests } = loadManifests();
 

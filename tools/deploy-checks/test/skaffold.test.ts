@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import {
   checkProductionProfile,
   checkProfileOverlays,
@@ -11,6 +12,9 @@ import {
   PRODUCTION_PROFILE,
 } from '../src/checks/skaffold';
 import { imageRepository, loadManifests, workloads } from '../src/manifests';
+import { overlayDir } from '../src/environments';
+import { renderKustomization } from '../src/kustomize';
+import { skaffoldNatsReleaseProblems } from '../src/nats-chart';
 import { readRepoFile, REPO_ROOT, repoPath } from '../src/repo';
 import {
   applyJsonPatch,
@@ -71,6 +75,47 @@ describe('skaffold.yaml', () => {
   it('has a production profile whose patches hit existing artifacts, switch every one to production without file sync, and deploy the production overlay', () => {
     expect(checkProductionProfile(skaffold)).toEqual([]);
   });
+});
+
+describe('the profiles that install NATS', () => {
+  const profiles = [
+    { name: 'jetstream', environment: 'dev' as const },
+    { name: PRODUCTION_PROFILE, environment: 'production' as const },
+  ];
+
+  it.each(profiles)(
+    '$name: deploys its namespace and credentials first (a required config), then the NATS release of $environment',
+    ({ name, environment }) => {
+      const profile = skaffold.profiles?.find((candidate) => candidate.name === name);
+      const effective = applyJsonPatch(skaffold, profile?.patches ?? []);
+      const releases = (effective.deploy?.helm as { releases?: Record<string, unknown>[] } | undefined)?.releases ?? [];
+      expect(releases).toHaveLength(1);
+      expect(skaffoldNatsReleaseProblems(releases[0] ?? {}, environment)).toEqual([]);
+
+      const [required, ...more] = (effective.requires ?? []) as { path: string; configs: string[] }[];
+      expect(more).toEqual([]);
+      const configs = parseAllDocuments(readRepoFile(required?.path ?? '')).map(
+        (doc) => doc.toJS() as SkaffoldConfig & { metadata: { name: string } },
+      );
+      const [first] = configs.filter((config) => required?.configs.includes(config.metadata.name));
+      const paths = (first?.manifests?.kustomize?.paths ?? []).map((dir) =>
+        path.posix.join(path.posix.dirname(required?.path ?? ''), String(dir)),
+      );
+      expect(paths).toEqual([`${overlayDir(environment)}/namespace`]);
+      const { manifests: namespaceObjects } = renderKustomization(paths[0] ?? '');
+      const namespaces = namespaceObjects
+        .filter((m) => m.object.kind === 'Namespace')
+        .map((m) => m.object.metadata?.name);
+      expect(namespaces).toEqual([releases[0]?.namespace]);
+      // The Secrets NATS reads, or the ExternalSecrets that make them.
+      const credentials = namespaceObjects
+        .filter((m) => m.object.kind === 'Secret' || m.object.kind === 'ExternalSecret')
+        .map((m) => m.object.metadata?.name);
+      expect(credentials).toEqual(
+        expect.arrayContaining(['nats-credentials', 'nats-admin-credentials', 'nats-route-credentials']),
+      );
+    },
+  );
 });
 
 describe('the skaffold checks catch', () => {
