@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Validates skaffold.yaml against skaffold's published JSON schema for its apiVersion
 // (<schemas>/skaffold-<version>.json, e.g. skaffold-v4beta11.json), and the config every profile produces,
-// alone and in each combination the docs name (`skaffold … -p a,b` in README.md and docs/*.md).
+// alone and in each combination the docs beside it name (`skaffold … -p a,b` in README.md and docs/*.md).
 //
 // Usage: node tools/scripts/check-skaffold-schema.mjs [path/to/skaffold.yaml]
 //   The schemas are read from SKAFFOLD_SCHEMAS_DIR, by default ../shared/schemas beside the repository
@@ -11,6 +11,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Ajv from 'ajv';
+import jsonPatch from 'fast-json-patch';
 import { parseAllDocuments } from 'yaml';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -62,39 +63,11 @@ function summarize(errors) {
   return [...new Set(lines)];
 }
 
-// Skaffold profiles are RFC 6902 patches applied to the config; skaffold validates the result too.
-function pointer(p) {
-  if (typeof p !== 'string' || !p.startsWith('/')) throw new Error(`bad path ${JSON.stringify(p)}`);
-  return p
-    .slice(1)
-    .split('/')
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-}
+// Skaffold profiles are RFC 6902 patches applied to the config (an operation without `op` replaces, as in
+// skaffold); skaffold validates the result too.
 function applyPatches(config, patches) {
-  const result = structuredClone(config);
-  for (const { op, path: p, value, from } of patches) {
-    const locate = (ptr) => {
-      const keys = pointer(ptr);
-      const last = keys.pop();
-      let parent = result;
-      for (const key of keys) {
-        parent = parent?.[Array.isArray(parent) ? Number(key) : key];
-        if (typeof parent !== 'object' || parent === null) throw new Error(`path ${ptr} does not exist`);
-      }
-      return { parent, last };
-    };
-    const { parent, last } = locate(p);
-    const index = Array.isArray(parent) ? (last === '-' ? parent.length : Number(last)) : undefined;
-    const exists = Array.isArray(parent) ? index < parent.length : Object.hasOwn(parent, last);
-    if (op === 'add')
-      Array.isArray(parent) ? parent.splice(index, 0, structuredClone(value)) : (parent[last] = structuredClone(value));
-    else if (op === 'replace' || op === 'remove') {
-      if (!exists) throw new Error(`${op} ${p}: nothing there`);
-      if (op === 'remove') Array.isArray(parent) ? parent.splice(index, 1) : delete parent[last];
-      else Array.isArray(parent) ? (parent[index] = structuredClone(value)) : (parent[last] = structuredClone(value));
-    } else throw new Error(`op ${JSON.stringify(op)}${from ? ` from ${from}` : ''} is not supported by this check`);
-  }
-  return result;
+  const operations = patches.map((operation) => ({ op: 'replace', ...operation }));
+  return jsonPatch.applyPatch(structuredClone(config), operations, true, false).newDocument;
 }
 
 const validators = new Map();
@@ -121,11 +94,12 @@ function validatorFor(apiVersion) {
   return validators.get(file);
 }
 
-// The profile sets the docs tell users to run, e.g. `skaffold run -p production,jetstream`: skaffold applies
-// them in the order given.
+// The profile sets the docs beside the file (its folder's README.md and docs/*.md) tell users to run, e.g.
+// `skaffold run -p production,jetstream`: skaffold applies them in the order given.
 function documentedProfileSets() {
-  const docs = [path.join(repoRoot, 'README.md')];
-  const docsDir = path.join(repoRoot, 'docs');
+  const root = path.dirname(configPath);
+  const docs = [path.join(root, 'README.md')];
+  const docsDir = path.join(root, 'docs');
   if (existsSync(docsDir))
     docs.push(
       ...readdirSync(docsDir)
@@ -134,9 +108,8 @@ function documentedProfileSets() {
     );
   const sets = new Map();
   for (const file of docs.filter((doc) => existsSync(doc))) {
-    for (const match of readFileSync(file, 'utf8').matchAll(
-      /\bskaffold (?:dev|run|render|deploy|build|delete)\b[^`\n]*?(?:-p|--profile)[ =]([\w,-]+)/g,
-    ))
+    const runs = /\bskaffold (?:dev|run|render|deploy|build|delete)\b[^`\n]*?(?:-p|--profile)[ =]([\w,-]+)/g;
+    for (const match of readFileSync(file, 'utf8').matchAll(runs))
       if (match[1].includes(',')) sets.set(match[1], shown(file));
   }
   return [...sets].map(([set, file]) => ({ names: set.split(','), file }));

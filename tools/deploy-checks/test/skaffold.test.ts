@@ -253,6 +253,24 @@ describe('tools/scripts/check-skaffold-schema.mjs', () => {
     });
   });
 
+  it('also validates each profile set the docs beside the file name, in their order, and a set naming a missing profile fails', () => {
+    const dir = mkdtempSync(path.join(sandbox, 'documented-'));
+    const config = path.join(dir, 'skaffold.yaml');
+    writeFileSync(
+      config,
+      'apiVersion: skaffold/v9beta1\nkind: Config\nbuild: { local: { push: false } }\nprofiles:\n' +
+        '  - { name: a, patches: [{ op: remove, path: /build/local/push }] }\n' +
+        '  - { name: b, patches: [{ op: add, path: /build/local/pushh, value: true }] }\n',
+    );
+    writeFileSync(path.join(dir, 'README.md'), 'Run `skaffold dev -p a,b` or `skaffold run -p a,c`.\n');
+    const result = run([config], { SKAFFOLD_SCHEMAS_DIR: sandbox });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(
+      /with profiles a,b \(named in .*README.md\) is not valid .*\n {2}\/build\/local must NOT have additional properties "pushh"/,
+    );
+    expect(result.stderr).toMatch(/names the profiles a,c, and c does not exist/);
+  });
+
   it('fails when there is no schema for the apiVersion, and skips when there is no schemas folder', () => {
     const other = path.join(sandbox, 'other.yaml');
     writeFileSync(other, 'apiVersion: skaffold/v9beta2\nkind: Config\n');
