@@ -28,7 +28,12 @@ export function kustomizeBuild(dir: string, cache = true): string {
     });
   } catch (err) {
     const { stderr } = err as { stderr?: string };
-    throw new Error(`kubectl kustomize ${dir} failed: ${stderr?.trim() || (err as Error).message}`);
+    const message = stderr?.trim() || (err as Error).message;
+    // The dev overlays' credentials are git-ignored files that npm install writes.
+    const hint = /dev-secrets\/[\w-]+\.env/.test(message)
+      ? ' (the development credentials are missing: run node tools/scripts/dev-secrets.mjs, which npm install runs)'
+      : '';
+    throw new Error(`kubectl kustomize ${dir} failed: ${message}${hint}`);
   }
   if (cache) rendered.set(absolute, output);
   return output;

@@ -108,22 +108,18 @@ describe('promoting an image from staging to production', () => {
   const images = (overlay: Overlay) =>
     (
       parse(readRepoFile(`${overlayDir(overlay)}/kustomization.yaml`)) as {
-        images: { name: string; newTag?: string }[];
+        images: { name: string; newTag?: string; digest?: string }[];
       }
     ).images;
 
-  it('pins the same images in both, each on one line of its own', () => {
+  it('pins the same images in both, each on one line of its own (a tag or a digest)', () => {
     expect(images('production').map((image) => image.name)).toEqual(images('staging').map((image) => image.name));
     for (const overlay of SHARED_OVERLAYS) {
       const lines = readRepoFile(`${overlayDir(overlay)}/kustomization.yaml`).split('\n');
-      for (const { name, newTag } of images(overlay)) {
+      for (const { name, newTag, digest } of images(overlay)) {
+        const pin = digest === undefined ? `newTag: ${newTag ?? '?'}` : `digest: ${digest}`;
         const holding = lines.filter((line) => line.includes(`name: ${name},`));
-        expect([overlay, name, holding.length, holding[0]?.includes(`newTag: ${newTag ?? '?'}`)]).toEqual([
-          overlay,
-          name,
-          1,
-          true,
-        ]);
+        expect([overlay, name, holding.length, holding[0]?.includes(pin)]).toEqual([overlay, name, 1, true]);
       }
     }
   });

@@ -77,6 +77,27 @@ describe('skaffold.yaml', () => {
   });
 });
 
+describe('the images each profile deploys', () => {
+  const variants = [undefined, ...(skaffold.profiles ?? []).map((profile) => profile.name)];
+
+  it.each(variants)('are those it builds (profile %s): else skaffold would deploy images it did not build', (name) => {
+    const profile = skaffold.profiles?.find((candidate) => candidate.name === name);
+    const effective = applyJsonPatch(skaffold, profile?.patches ?? []);
+    const [overlay] = effective.manifests?.kustomize?.paths ?? [];
+    const { manifests: deployed } = renderKustomization(String(overlay));
+    const running = new Set(
+      workloads(deployed).flatMap((w) =>
+        [...(w.pod.initContainers ?? []), ...w.containers].map((c) => imageRepository(c.image ?? '')),
+      ),
+    );
+    expect([...running].sort()).toEqual(
+      dockerArtifacts(effective)
+        .map((artifact) => artifact.image)
+        .sort(),
+    );
+  });
+});
+
 describe('the profiles that install NATS', () => {
   const profiles = [
     { name: 'jetstream', environment: 'dev' as const },

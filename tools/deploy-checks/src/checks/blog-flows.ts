@@ -2,10 +2,19 @@
  * The network flows the blog needs, read from the manifests themselves: the bus → its subscribers
  * (blog-config's EVENT_SUBSCRIBERS), each service holding a token → the bus (EVENT_BUS_URL), the way in → each route's backend (an Ingress's paths
  * from ingress-nginx, an HTTPRoute's backendRefs from the Gateway's NGINX), Prometheus → each pod's scrape
- * port, every pod → DNS.
+ * port, every pod → DNS; with the bus on NATS (a NATS_URL), the bus → NATS, NATS ⇄ NATS, NATS → DNS.
  */
 import { workloadsOfService } from './references';
-import { GATEWAY_NGINX, INGRESS_NGINX, KUBE_DNS, podModels, PROMETHEUS, type Flow, type PodModel } from './network';
+import {
+  GATEWAY_NGINX,
+  INGRESS_NGINX,
+  KUBE_DNS,
+  NATS_SERVER,
+  podModels,
+  PROMETHEUS,
+  type Flow,
+  type PodModel,
+} from './network';
 import { ofKind, workloads, type Manifest } from '../manifests';
 
 /** The pod behind a cluster URL (http://service:port), with the container port the Service sends to. */
@@ -75,6 +84,16 @@ export function requiredFlows(all: readonly Manifest[]): Flow[] {
         why: 'Prometheus scrapes GET /metrics (prometheus.io annotations)',
       });
   }
+  const onNats = workloads(all).find((workload) =>
+    workload.containers.some((container) => container.env?.some((variable) => variable.name === 'NATS_URL')),
+  );
+  const natsBus = onNats && podModels(all).get(onNats.name);
+  if (natsBus)
+    flows.push(
+      { from: natsBus, to: NATS_SERVER, port: 4222, why: 'the bus publishes and reads (NATS_URL)' },
+      { from: NATS_SERVER, to: NATS_SERVER, port: 6222, why: 'the servers replicate (cluster routes)' },
+      { from: NATS_SERVER, to: KUBE_DNS, port: 53, protocol: 'UDP', why: 'the servers find each other by name' },
+    );
   for (const pod of podModels(all).values()) {
     flows.push(
       { from: pod, to: KUBE_DNS, port: 53, protocol: 'UDP', why: 'DNS' },
