@@ -21,9 +21,13 @@ import {
   checkServices,
   checkStatefulSetServices,
 } from '../src/checks/references';
-import { componentCombinations, OVERLAYS, SHARED_OVERLAYS } from '../src/environments';
-import { identityProblems, label, ofKind, workloads, type Manifest } from '../src/manifests';
-import { readRepoFile } from '../src/repo';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { DEVELOPMENT_SECRET_FILE } from '../src/checks/secrets';
+import { BASE_DIR, componentCombinations, OVERLAYS, SHARED_OVERLAYS } from '../src/environments';
+import { COURSE_COPIES } from '../src/generate/course-copies';
+import { identityProblems, label, loadManifests, ofKind, workloads, type Manifest } from '../src/manifests';
+import { readRepoFile, repoPath } from '../src/repo';
 import { parse } from 'yaml';
 import { allRenders, overlayRender } from './support/renders';
 import { schemaProblems } from './support/variants';
@@ -93,6 +97,27 @@ describe.each(byName)('%s', (_name, render) => {
         podSecurityProblems(workload.pod, label(workload.manifest), workload.template.metadata?.annotations),
       ),
     ).toEqual([]);
+  });
+});
+
+describe("the course's folder, infra/k8s", () => {
+  // What `kubectl apply -f infra/k8s` reads: the files with these extensions, not the base's `Kustomization`.
+  const applied = readdirSync(repoPath(BASE_DIR)).filter((name) => /\.(ya?ml|json)$/.test(name));
+  const base = parse(readRepoFile(`${BASE_DIR}/Kustomization`)) as { kind: string; resources: string[] };
+
+  it('holds only Kubernetes objects where kubectl apply -f reads, and the base as a file it skips', () => {
+    expect(applied).not.toContain('Kustomization');
+    expect(base.kind).toBe('Kustomization');
+    const kinds = loadManifests(applied.map((name) => `${BASE_DIR}/${name}`)).manifests.map((m) => m.object.kind);
+    expect(kinds.filter((kind) => kind === 'Kustomization' || kind === 'Component')).toEqual([]);
+  });
+
+  it("makes the base of every file but the way in, the policies (the components' copies) and the development Secret", () => {
+    const courseOnly = [
+      ...COURSE_COPIES.map(({ copy }) => path.basename(copy)),
+      path.basename(DEVELOPMENT_SECRET_FILE),
+    ];
+    expect([...base.resources].sort()).toEqual(applied.filter((name) => !courseOnly.includes(name)).sort());
   });
 });
 
