@@ -3,7 +3,7 @@
 # version, tested and deployed. The version is the NATS chart's image tag in infra/helm/nats/values.yaml
 # (container.image.tag, `<version>-alpine`); `nats-server.sh --version` prints it and does nothing else.
 # A nats-server of that version on the PATH, or already in the cache, is used as it is. Otherwise, on Debian
-# or Ubuntu as root, Debian's package of that version (from testing or unstable, whichever has it) is
+# or Ubuntu as root, Debian's package of that version (from trixie, testing or unstable, whichever has it) is
 # downloaded with a temporary sources list and unpacked into the cache, replacing a binary of another
 # version there (nothing is installed system-wide). Elsewhere it says how to get one.
 set -euo pipefail
@@ -11,7 +11,7 @@ set -euo pipefail
 VALUES="$(cd "$(dirname "$0")/../.." && pwd)/infra/helm/nats/values.yaml"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/blog-nats"
 TARGET="$CACHE/nats-server"
-SUITES=(forky sid)
+SUITES=(trixie forky sid)
 
 # The `tag:` under `image:` under the top-level `container:`.
 tag="$(awk '
@@ -55,7 +55,7 @@ for suite in "${SUITES[@]}"; do
   apt_options=(-o "Dir::Etc::sourcelist=$work/$suite/sources.list" -o Dir::Etc::sourceparts=-
     -o "Dir::State::Lists=$work/$suite/lists" -o "Dir::Cache=$work/$suite/cache" -o APT::Sandbox::User=root)
   apt-get update -qq "${apt_options[@]}" >&2
-  # Debian's version of that upstream release: 2.15.1-1, 2.15.1+ds-2, ...
+  # Debian's version of that upstream release: 2.10.27-1, 2.10.27+ds-2, ...
   package="$(apt-cache madison "${apt_options[@]}" nats-server | awk -v v="$VERSION" '
     { split($3, parts, "-"); upstream = parts[1]; sub(/^[0-9]+:/, "", upstream); sub(/[+~].*/, "", upstream) }
     upstream == v { print $3; exit }')"
