@@ -82,7 +82,7 @@ describe('BusClient', () => {
 
   it('counts and logs each event the bus stored, and nothing it did not', async () => {
     const { logger, lines } = recordingLogger();
-    const metrics = new ServiceMetrics('test');
+    const metrics = new ServiceMetrics();
     let nextSeq = 1;
     const url = await busAnswering((req, body, res) => {
       const answer =
@@ -395,7 +395,7 @@ describe('BusClient', () => {
 
     it('resolves with the stored event (its seq and time) when it holds the same type and data, and logs it as already stored', async () => {
       const { logger, lines } = recordingLogger();
-      const metrics = new ServiceMetrics('test');
+      const metrics = new ServiceMetrics();
       const url = await busHolding(storedEarlier);
       const envelope = await new BusClient(url, { logger, metrics }).publish(
         { type: 'PostCreated', data: { id: 'p1', title: 'First' } },

@@ -14,7 +14,7 @@ function appWith(logger: Logger, metrics: ServiceMetrics) {
 describe('observability of every service', () => {
   it('logs one line per request with method, path, status, duration and a request id it echoes', async () => {
     const { logger, lines } = recordingLogger();
-    const app = appWith(logger, new ServiceMetrics('test'));
+    const app = appWith(logger, new ServiceMetrics());
     const answer = await request(app).get('/things/42').set('x-request-id', 'req-1').expect(200);
     expect(answer.headers['x-request-id']).toBe('req-1');
     const generated = await request(app).get('/nowhere').expect(404);
@@ -51,13 +51,13 @@ describe('observability of every service', () => {
   });
 
   it('does not take a request id that could forge log lines', async () => {
-    const app = appWith(recordingLogger().logger, new ServiceMetrics('test'));
+    const app = appWith(recordingLogger().logger, new ServiceMetrics());
     const answer = await request(app).get('/things/1').set('x-request-id', 'a b"c').expect(200);
     expect(answer.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('serves Prometheus metrics: request durations by route pattern and status', async () => {
-    const metrics = new ServiceMetrics('test');
+    const metrics = new ServiceMetrics();
     const app = appWith(recordingLogger().logger, metrics);
     await request(app).get('/things/1').expect(200);
     await request(app).get('/things/2').expect(200);
@@ -70,13 +70,24 @@ describe('observability of every service', () => {
       .find((line) => line.startsWith('http_request_duration_seconds_count') && line.includes('route="/things/:id"'));
     expect(count).toMatch(/method="GET"/);
     expect(count).toMatch(/status="200"/);
-    expect(count).toMatch(/service="test"/);
+    // No label of a name Prometheus gives the target (it would come out renamed exported_<name>).
+    expect(count).not.toMatch(/\b(job|instance|service|pod|namespace|container|endpoint)="/);
     expect(count).toMatch(/ 2$/);
+  });
+
+  it('labels every path no route matches "unmatched", so probing paths adds no series', async () => {
+    const metrics = new ServiceMetrics();
+    const app = appWith(recordingLogger().logger, metrics);
+    for (const path of ['/nope', '/wp-admin/x.php', '/things/1/extra', '/%2e%2e/etc']) await request(app).get(path);
+    const routes = (await metrics.registry.getSingleMetric('http_request_duration_seconds')?.get())?.values
+      .filter((sample) => sample.metricName === 'http_request_duration_seconds_count')
+      .map((sample) => sample.labels.route);
+    expect(routes).toEqual(['unmatched']);
   });
 
   it('counts and logs events published and applied, with their ids, so one event can be followed', async () => {
     const { logger, lines } = recordingLogger();
-    const metrics = new ServiceMetrics('test');
+    const metrics = new ServiceMetrics();
     const history = new InMemoryBus();
     const consumer = new EventConsumer({
       history,
@@ -102,7 +113,7 @@ describe('observability of every service', () => {
   });
 
   it('times the catch-up', async () => {
-    const metrics = new ServiceMetrics('test');
+    const metrics = new ServiceMetrics();
     const bus = new InMemoryBus();
     const slowHistory = {
       readAfter: async (after: number, limit: number) => (await sleep(50), bus.readAfter(after, limit)),
@@ -124,23 +135,36 @@ describe('observability of every service', () => {
 });
 
 describe('process metrics of a running service', () => {
-  it('reports resident memory and heap when scraped', async () => {
-    const metrics = new ServiceMetrics('test', { processMetrics: true });
-    const text = await metrics.registry.metrics();
-    const value = (name: string) =>
-      Number(/\S+ (\d+)$/m.exec(text.split('\n').find((line) => line.startsWith(name)) ?? '')?.[1]);
+  it("are prom-client's standard process and Node.js metrics, read when scraped", async () => {
+    const metrics = new ServiceMetrics({ processMetrics: true });
+    const families = await metrics.registry.getMetricsAsJSON();
+    const value = (name: string) => families.find((family) => family.name === name)?.values[0]?.value;
     expect(value('process_resident_memory_bytes')).toBeGreaterThan(10_000_000);
-    expect(value('nodejs_heap_used_bytes')).toBeGreaterThan(1_000_000);
+    expect(value('nodejs_heap_size_used_bytes')).toBeGreaterThan(1_000_000);
+    expect(value('process_cpu_seconds_total')).toBeGreaterThan(0);
+    expect(families.map((family) => family.name)).toEqual(
+      expect.arrayContaining([
+        'nodejs_eventloop_lag_p99_seconds',
+        'nodejs_gc_duration_seconds',
+        'process_start_time_seconds',
+      ]),
+    );
+  });
+
+  it('are not collected for the apps tests build', async () => {
+    const names = (await new ServiceMetrics().registry.getMetricsAsJSON()).map((family) => family.name);
+    expect(names.filter((name) => /^(process|nodejs)_/.test(name))).toEqual([]);
   });
 });
 
 describe('prom-client classes loaded one by one (common/src/service/prom.ts)', () => {
   it('are the very classes prom-client exports', () => {
-    expect([own.Registry, own.Counter, own.Gauge, own.Histogram]).toEqual([
+    expect([own.Registry, own.Counter, own.Gauge, own.Histogram, own.collectDefaultMetrics]).toEqual([
       fromIndex.Registry,
       fromIndex.Counter,
       fromIndex.Gauge,
       fromIndex.Histogram,
+      fromIndex.collectDefaultMetrics,
     ]);
   });
 });

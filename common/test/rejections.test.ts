@@ -40,7 +40,7 @@ async function historyWithReusedId(): Promise<InMemoryBus> {
 
 function consumerOn(history: InMemoryBus, state: StateDb) {
   const { logger, lines } = recordingLogger('warn');
-  const metrics = new ServiceMetrics('test');
+  const metrics = new ServiceMetrics();
   const consumer = new EventConsumer({ history, state, handlers: firstTitleWins(state), logger, metrics });
   return { consumer, lines, metrics };
 }
@@ -62,7 +62,7 @@ describe('EventConsumer: events that contradict the state', () => {
     const second = history.events[1] as { id: string };
     expect(rejectedLine).toMatchObject({ level: 40, seq: 2, id: second.id, type: 'PostCreated', reason: 'id-reused' });
     expect(await metrics.registry.getSingleMetricAsString('events_rejected_total')).toContain(
-      'events_rejected_total{type="PostCreated",reason="id-reused",service="test"} 1',
+      'events_rejected_total{type="PostCreated",reason="id-reused"} 1',
     );
   });
 

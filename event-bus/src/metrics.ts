@@ -1,4 +1,4 @@
-import { Counter, Gauge, HttpMetrics, type SubscriberStatus } from '@blog/common';
+import { Counter, Gauge, HttpMetrics, type MetricsOptions, type SubscriberStatus } from '@blog/common';
 import type { EventLog } from './log/event-log';
 
 /** What the metrics read of the deliveries: each subscriber's, and whether this replica is delivering. */
@@ -17,8 +17,8 @@ export class BusMetrics extends HttpMetrics {
   readonly streamChanged: Gauge;
   readonly natsServersLeft: Counter;
 
-  constructor({ processMetrics = false } = {}) {
-    super('event-bus', { processMetrics });
+  constructor(options: MetricsOptions = {}) {
+    super(options);
     const registers = [this.registry];
     this.eventsAppended = new Counter({
       name: 'events_appended_total',

@@ -328,7 +328,7 @@ describe('query: catching up with the history', () => {
 
 describe('query: events that contradict the view are rejected and counted', () => {
   async function setupWithMetrics(history: InMemoryBus) {
-    const metrics = new ServiceMetrics('query');
+    const metrics = new ServiceMetrics();
     const store = new QueryStore();
     const feed = new ChangeFeed();
     const logger = silentLogger();

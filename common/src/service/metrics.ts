@@ -1,44 +1,35 @@
-import { Counter, Gauge, Histogram, Registry } from './prom';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from './prom';
 
 /**
- * The metrics every process serves on `GET /metrics`: request durations and its memory. Each process (and
- * each test) has its own registry, so nothing is shared between apps built in one process.
+ * The metrics every process serves on `GET /metrics`: request durations and, for a running service, the
+ * runtime's. Each process (and each test) has its own registry, so nothing is shared between apps built in
+ * one process. No label names the service or the process: Prometheus (and the Prometheus Operator) set
+ * `job`, `instance`, `service`, `pod`, `namespace`, `container` and `endpoint` on every scraped series, and a
+ * series' own label of one of those names would be renamed `exported_<name>`.
  */
 export class HttpMetrics {
   readonly registry = new Registry();
   readonly httpRequestDuration: Histogram<'method' | 'route' | 'status'>;
 
-  constructor(service: string, { processMetrics = false } = {}) {
-    this.registry.setDefaultLabels({ service });
+  constructor({ processMetrics = false }: MetricsOptions = {}) {
     const registers = [this.registry];
     this.httpRequestDuration = new Histogram({
       name: 'http_request_duration_seconds',
-      help: 'HTTP requests served, by method, route and status',
+      help: 'HTTP requests served, by method, route pattern (or "unmatched") and status',
       labelNames: ['method', 'route', 'status'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
-    // Memory of the process, read when scraped: for the running service, not for apps in tests. Not
-    // prom-client's collectDefaultMetrics, which would load and keep far more than these two at rest.
-    if (processMetrics) {
-      new Gauge({
-        name: 'process_resident_memory_bytes',
-        help: 'Resident memory size in bytes',
-        registers,
-        collect() {
-          this.set(process.memoryUsage.rss());
-        },
-      });
-      new Gauge({
-        name: 'nodejs_heap_used_bytes',
-        help: 'V8 heap in use, in bytes',
-        registers,
-        collect() {
-          this.set(process.memoryUsage().heapUsed);
-        },
-      });
-    }
+    // prom-client's standard process_* and nodejs_* metrics (CPU, memory, heap, event-loop lag, GC, handles)
+    // for the running service only: the event-loop and GC monitors run all the time, which the many apps the
+    // tests build in one process would pay for and never read.
+    if (processMetrics) collectDefaultMetrics({ register: this.registry });
   }
+}
+
+export interface MetricsOptions {
+  /** prom-client's default metrics of the process: on in each service's entry point, off in tests. */
+  readonly processMetrics?: boolean;
 }
 
 /** A service that publishes and applies events: on top of the HTTP metrics, its events and its catch-up. */
@@ -49,8 +40,8 @@ export class ServiceMetrics extends HttpMetrics {
   readonly eventsRejected: Counter<'type' | 'reason'>;
   readonly catchUpSeconds: Gauge;
 
-  constructor(service: string, options: { processMetrics?: boolean } = {}) {
-    super(service, options);
+  constructor(options: MetricsOptions = {}) {
+    super(options);
     const registers = [this.registry];
     this.eventsPublished = new Counter({
       name: 'events_published_total',
