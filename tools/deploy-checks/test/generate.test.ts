@@ -8,6 +8,7 @@ import { DEFAULT_NATS_STREAM, NATS_BUS_USER, natsBusPermissions } from '@blog/co
 import { parse, parseAllDocuments } from 'yaml';
 import { COURSE_COPIES, copyNote, generateCourseCopies } from '../src/generate/course-copies';
 import { generatedFiles } from '../src/generate/files';
+import { ALERT_RULES_FILE, PROMETHEUS_RULE_FILE } from '../src/generate/prometheus-rule';
 import { generateNatsValuesFile, NATS_PERMISSIONS_NOTE, NATS_VALUES_FILE } from '../src/generate/nats-values';
 import {
   backendService,
@@ -87,6 +88,7 @@ describe('the generated files', () => {
       GATEWAY_FILE,
       ...COURSE_COPIES.map(({ copy }) => copy),
       NATS_VALUES_FILE,
+      PROMETHEUS_RULE_FILE,
     ]);
   });
 
@@ -264,5 +266,14 @@ describe("the course's copies in infra/k8s", () => {
     );
     expect(copies[0]?.text).toBe(`${copyNote(COURSE_COPIES[0]?.source ?? '')}# edited\n`);
     expect(copies[1]?.text.endsWith(readRepoFile(COURSE_COPIES[1]?.source ?? ''))).toBe(true);
+  });
+});
+
+describe('the generated PrometheusRule', () => {
+  it('holds exactly the groups of the plain rules file', () => {
+    const rule = parse(readRepoFile(PROMETHEUS_RULE_FILE)) as { kind: string; spec: { groups: unknown } };
+    const rules = parse(readRepoFile(ALERT_RULES_FILE)) as { groups: unknown };
+    expect(rule.kind).toBe('PrometheusRule');
+    expect(rule.spec.groups).toEqual(rules.groups);
   });
 });
