@@ -12,6 +12,7 @@ import path from 'node:path';
 import { http, startStack, waitFor, type ServiceName, type Stack } from '@blog/testkit';
 import { stringify } from 'yaml';
 import { alertGroups, alertRules } from '../../src/alert-rules';
+import { dashboardQueries, exposedNames, metricNames, natsExporterMetrics } from '../../src/dashboard';
 import { promtool, startPrometheus, type PrometheusAlert, type RunningPrometheus } from './prometheus';
 
 const SHORT_FOR = '3s';
@@ -120,6 +121,21 @@ describe('a real Prometheus on the local stack', () => {
     expect(result.map((series) => series.metric.job).sort()).toEqual([...JOBS].sort());
     const exported = await prometheus.api<string[]>('labels?match[]=' + encodeURIComponent('{job=~".+"}'));
     expect(exported.filter((label) => label.startsWith('exported_'))).toEqual([]);
+  });
+
+  it('has a dashboard whose every query names only metrics a service exports (or the NATS exporter), and runs', async () => {
+    const { stack, prometheus } = running();
+    const exported = new Set(natsExporterMetrics());
+    for (const job of JOBS)
+      for (const name of exposedNames((await http(`${stack.url(job)}/metrics`)).text)) exported.add(name);
+    const queries = dashboardQueries();
+    const unknown = queries.flatMap(({ panel, expr }) =>
+      metricNames(expr)
+        .filter((name) => !exported.has(name))
+        .map((name) => `${panel}: ${name}`),
+    );
+    expect(unknown).toEqual([]);
+    for (const { expr } of queries) await prometheus.api(`query?query=${encodeURIComponent(expr)}`);
   });
 
   it('fires SubscriberLagging while moderation is stopped, and resolves it once moderation is back', async () => {
