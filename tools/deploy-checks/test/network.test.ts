@@ -103,3 +103,45 @@ describe('the NetworkPolicy checks catch', () => {
     ]);
   });
 });
+
+describe('the scrapes of a PodMonitor', () => {
+  const podMonitor = (port: string): Manifest => ({
+    file: 'infra/components/monitoring/pod-monitor.yaml',
+    index: 0,
+    object: {
+      apiVersion: 'monitoring.coreos.com/v1',
+      kind: 'PodMonitor',
+      metadata: { name: 'blog-services' },
+      spec: {
+        selector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['posts', 'event-bus'] }] },
+        podMetricsEndpoints: [{ port, path: '/metrics' }],
+      },
+    },
+  });
+  const scrapesOf = (all: readonly Manifest[]) =>
+    requiredFlows(all)
+      .filter((flow) => flow.why.includes('PodMonitor'))
+      .map((flow) => `${flow.to.name}:${flow.port}`);
+
+  it('are flows from Prometheus to the named port of each pod it selects, which the policies allow', () => {
+    const withMonitor = [...manifests, podMonitor('http')];
+    expect(scrapesOf(withMonitor).sort()).toEqual(['Deployment/posts-depl:4000', 'StatefulSet/event-bus:4005']);
+    expect(checkFlowsAllowed(withMonitor, requiredFlows(withMonitor))).toEqual([]);
+  });
+
+  it('are blocked once the scrape policy is gone', () => {
+    const withMonitor = mutatedCopy([...manifests, podMonitor('http')], (copy) => {
+      const scrape = typedOf(copy, 'NetworkPolicy', 'allow-metrics-scrape');
+      if (scrape.spec) scrape.spec.ingress = [];
+    });
+    expect(checkFlowsAllowed(withMonitor, requiredFlows(withMonitor))).toContainEqual(
+      expect.stringMatching(
+        /^Prometheus → Deployment\/posts-depl:4000\/TCP \(.*PodMonitor blog-services\)\) is blocked/,
+      ),
+    );
+  });
+
+  it('name a port the pods have', () => {
+    expect(() => requiredFlows([...manifests, podMonitor('metrics')])).toThrow(/has no container port metrics/);
+  });
+});

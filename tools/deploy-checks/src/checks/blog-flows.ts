@@ -2,7 +2,7 @@
  * The network flows the blog needs, read from the manifests themselves: the bus → its subscribers
  * (blog-config's EVENT_SUBSCRIBERS), each service holding a token → the bus (EVENT_BUS_URL), the way in → each route's backend (an Ingress's paths
  * from ingress-nginx, an HTTPRoute's backendRefs from the Gateway's NGINX), Prometheus → each pod's scrape
- * port, every pod → DNS; with the bus on NATS (a NATS_URL), the bus → NATS, NATS ⇄ NATS, NATS → DNS.
+ * port (prometheus.io annotations) and to each port a PodMonitor scrapes, every pod → DNS; with the bus on NATS (a NATS_URL), the bus → NATS, NATS ⇄ NATS, NATS → DNS.
  */
 import { workloadsOfService } from './references';
 import {
@@ -15,7 +15,7 @@ import {
   type Flow,
   type PodModel,
 } from './network';
-import { ofKind, workloads, type Manifest } from '../manifests';
+import { nameOf, ofKind, selects, workloads, type LabelSelector, type Manifest } from '../manifests';
 
 /** The pod behind a cluster URL (http://service:port), with the container port the Service sends to. */
 function target(all: readonly Manifest[], url: URL): { pod: PodModel; port: number } {
@@ -84,6 +84,7 @@ export function requiredFlows(all: readonly Manifest[]): Flow[] {
         why: 'Prometheus scrapes GET /metrics (prometheus.io annotations)',
       });
   }
+  flows.push(...podMonitorFlows(all));
   const onNats = workloads(all).find((workload) =>
     workload.containers.some((container) => container.env?.some((variable) => variable.name === 'NATS_URL')),
   );
@@ -99,6 +100,33 @@ export function requiredFlows(all: readonly Manifest[]): Flow[] {
       { from: pod, to: KUBE_DNS, port: 53, protocol: 'UDP', why: 'DNS' },
       { from: pod, to: KUBE_DNS, port: 53, protocol: 'TCP', why: 'DNS over TCP' },
     );
+  }
+  return flows;
+}
+
+/** Prometheus → each named port of the pods a PodMonitor (Prometheus Operator) selects. */
+function podMonitorFlows(all: readonly Manifest[]): Flow[] {
+  const flows: Flow[] = [];
+  for (const monitor of all.filter((manifest) => manifest.object.kind === 'PodMonitor')) {
+    const spec = monitor.object.spec as
+      { selector?: LabelSelector; podMetricsEndpoints?: { port?: string }[] } | undefined;
+    for (const workload of workloads(all)) {
+      const pod = podModels(all).get(workload.name);
+      if (!pod || !spec?.selector || !selects(spec.selector, workload.labels)) continue;
+      for (const endpoint of spec.podMetricsEndpoints ?? []) {
+        const port = workload.containers.flatMap((c) => c.ports ?? []).find((p) => p.name === endpoint.port);
+        if (!port)
+          throw new Error(
+            `PodMonitor ${nameOf(monitor)}: ${workload.name} has no container port ${endpoint.port ?? ''}`,
+          );
+        flows.push({
+          from: PROMETHEUS,
+          to: pod,
+          port: port.containerPort,
+          why: `Prometheus scrapes GET /metrics (PodMonitor ${nameOf(monitor)})`,
+        });
+      }
+    }
   }
   return flows;
 }
