@@ -42,19 +42,20 @@ export function componentCombinations(): string[][] {
     (sets, component) => sets.flatMap((set) => [set, [...set, component]]),
     [[]],
   );
+  // The order a kustomization lists them in: each set keeps the components it holds, in this order.
+  const order = (wayIn: string) => [
+    'restricted-namespace',
+    'network-policies',
+    wayIn,
+    'jetstream',
+    'monitoring',
+    'dev-secrets',
+  ];
+  const always = new Set(['restricted-namespace', 'dev-secrets']);
   return WAYS_IN.flatMap((wayIn) =>
-    subsets.map((optional) => {
-      const [policies, ...others] = optional.includes('network-policies')
-        ? ['network-policies', ...optional.filter((c) => c !== 'network-policies')]
-        : [undefined, ...optional];
-      return [
-        'restricted-namespace',
-        ...(policies ? [policies] : []),
-        wayIn,
-        ...others.filter((c): c is string => c !== undefined),
-        'dev-secrets',
-      ];
-    }),
+    subsets.map((optional) =>
+      order(wayIn).filter((component) => component === wayIn || always.has(component) || optional.includes(component)),
+    ),
   );
 }
 

@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, parse, parseDocument } from 'yaml';
+import { OVERLAY_NAMESPACE } from './environments';
 import { helmPath } from './kube-tools';
 import { parseManifestText, type LoadedManifests } from './manifests';
 import { readRepoFile, repoPath } from './repo';
@@ -30,7 +31,7 @@ export const NATS_VALUES_DIR = 'infra/helm/nats';
 
 /** The namespace each environment's overlay deploys to, where the release goes too. */
 export function namespaceOf(environment: NatsEnvironment): string {
-  return `blog-${environment}`;
+  return OVERLAY_NAMESPACE[environment];
 }
 
 /** `-f` order: what every environment shares, then the environment's own. */

@@ -30,7 +30,7 @@ import { identityProblems, label, loadManifests, ofKind, workloads, type Manifes
 import { readRepoFile, repoPath } from '../src/repo';
 import { parse } from 'yaml';
 import { allRenders, overlayRender } from './support/renders';
-import { schemaProblems } from './support/variants';
+import { schemaProblems, secretValues } from './support/variants';
 
 const renders = allRenders();
 const byName = renders.map((render) => [render.name, render] as const);
@@ -135,11 +135,8 @@ function committedSecretValues(): string[] {
 }
 
 /** Every value a render's Secrets hold, decoded. */
-function secretValues(manifests: readonly Manifest[]): string[] {
-  return ofKind(manifests, 'Secret').flatMap(({ typed }) => [
-    ...Object.values(typed.stringData ?? {}),
-    ...Object.values(typed.data ?? {}).map((value) => Buffer.from(value, 'base64').toString('utf8')),
-  ]);
+function allSecretValues(manifests: readonly Manifest[]): string[] {
+  return ofKind(manifests, 'Secret').flatMap(({ name }) => Object.values(secretValues(manifests, name)));
 }
 
 describe('the credentials', () => {
@@ -157,7 +154,7 @@ describe('the credentials', () => {
   it.each(OVERLAYS.filter((overlay) => !SHARED_OVERLAYS.includes(overlay)))(
     'of %s are generated for this checkout: none is a committed development value',
     (overlay) => {
-      const values = secretValues(overlayRender(overlay).manifests);
+      const values = allSecretValues(overlayRender(overlay).manifests);
       expect(values.length).toBeGreaterThan(0);
       const committed = new Set(committedSecretValues());
       expect(values.filter((value) => committed.has(value))).toEqual([]);
