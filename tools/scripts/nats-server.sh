@@ -7,6 +7,8 @@
 # downloaded with a temporary sources list and unpacked into the cache, replacing a binary of another
 # version there (nothing is installed system-wide). Elsewhere it says how to get one.
 set -euo pipefail
+# shellcheck source=debian-suite.sh
+source "$(dirname "$0")/debian-suite.sh"
 
 VALUES="$(cd "$(dirname "$0")/../.." && pwd)/infra/helm/nats/values.yaml"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/blog-nats"
@@ -50,17 +52,13 @@ staged=""
 trap 'rm -rf "$work" ${staged:+"$staged"}' EXIT
 mkdir -p "$CACHE"
 for suite in "${SUITES[@]}"; do
-  mkdir -p "$work/$suite/lists/partial" "$work/$suite/cache/archives/partial"
-  echo "deb http://deb.debian.org/debian $suite main" > "$work/$suite/sources.list"
-  apt_options=(-o "Dir::Etc::sourcelist=$work/$suite/sources.list" -o Dir::Etc::sourceparts=-
-    -o "Dir::State::Lists=$work/$suite/lists" -o "Dir::Cache=$work/$suite/cache" -o APT::Sandbox::User=root)
-  apt-get update -qq "${apt_options[@]}" >&2
+  debian_suite "$work" "$suite"
   # Debian's version of that upstream release: 2.10.27-1, 2.10.27+ds-2, ...
-  package="$(apt-cache madison "${apt_options[@]}" nats-server | awk -v v="$VERSION" '
+  package="$(apt-cache madison "${APT_OPTIONS[@]}" nats-server | awk -v v="$VERSION" '
     { split($3, parts, "-"); upstream = parts[1]; sub(/^[0-9]+:/, "", upstream); sub(/[+~].*/, "", upstream) }
     upstream == v { print $3; exit }')"
   [ -n "$package" ] || continue
-  (cd "$work/$suite" && apt-get download -qq "${apt_options[@]}" "nats-server=$package" >&2)
+  (cd "$work/$suite" && apt-get download -qq "${APT_OPTIONS[@]}" "nats-server=$package" >&2)
   dpkg-deb -x "$work/$suite"/nats-server_*.deb "$work/unpacked"
   found="$(version_of "$work/unpacked/usr/sbin/nats-server")"
   [ "$found" = "$VERSION" ] || { echo "Debian $suite's nats-server $package says it is $found" >&2; exit 1; }

@@ -7,6 +7,8 @@
 # Debian's `prometheus` and `promtool` packages are downloaded with a temporary sources list and unpacked into
 # the cache (nothing is installed system-wide, no service is started). Elsewhere it says how to get them.
 set -euo pipefail
+# shellcheck source=debian-suite.sh
+source "$(dirname "$0")/debian-suite.sh"
 
 VERSION_LINE=3.5
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/blog-prometheus"
@@ -40,16 +42,12 @@ staged=""
 trap 'rm -rf "$work" ${staged:+"$staged"}' EXIT
 mkdir -p "$CACHE"
 for suite in "${SUITES[@]}"; do
-  mkdir -p "$work/$suite/lists/partial" "$work/$suite/cache/archives/partial"
-  echo "deb http://deb.debian.org/debian $suite main" > "$work/$suite/sources.list"
-  apt_options=(-o "Dir::Etc::sourcelist=$work/$suite/sources.list" -o Dir::Etc::sourceparts=-
-    -o "Dir::State::Lists=$work/$suite/lists" -o "Dir::Cache=$work/$suite/cache" -o APT::Sandbox::User=root)
-  apt-get update -qq "${apt_options[@]}" >&2
+  debian_suite "$work" "$suite"
   # Debian's version of a release of that line: 3.5.3+ds1-6, ...
-  package="$(apt-cache madison "${apt_options[@]}" promtool | awk -v line="$VERSION_LINE." '
+  package="$(apt-cache madison "${APT_OPTIONS[@]}" promtool | awk -v line="$VERSION_LINE." '
     { upstream = $3; sub(/^[0-9]+:/, "", upstream) } index(upstream, line) == 1 { print $3; exit }')"
   [ -n "$package" ] || continue
-  (cd "$work/$suite" && apt-get download -qq "${apt_options[@]}" "prometheus=$package" "promtool=$package" >&2)
+  (cd "$work/$suite" && apt-get download -qq "${APT_OPTIONS[@]}" "prometheus=$package" "promtool=$package" >&2)
   for deb in "$work/$suite"/*.deb; do dpkg-deb -x "$deb" "$work/unpacked"; done
   # Into a folder beside the cache's, then each binary renamed over its target: a process starting a cached
   # binary meanwhile finds the old one or the new one whole, and concurrent runs each rename complete copies.
