@@ -218,9 +218,9 @@ export function createApp({
 function newEvent(body: Record<string, unknown>, client: EventsClient): NewEvent {
   const parsed = parsePublishRequest(body);
   if (!parsed.ok) throw new HttpError(400, `malformed event: ${parsed.error}`);
-  const { id, type, data, time } = parsed.event;
+  const { id, type, data, time, trace } = parsed.event;
   authorizePublish(client, type);
-  return { id: id ?? randomUUID(), type, data, time: time ?? new Date().toISOString() };
+  return { id: id ?? randomUUID(), type, data, time: time ?? new Date().toISOString(), ...(trace ? { trace } : {}) };
 }
 
 /**

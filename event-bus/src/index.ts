@@ -1,3 +1,4 @@
+import './tracing';
 import { createLogger, loadConfig, main, runService } from '@blog/common';
 import { setSha256Backend } from '@nats-io/obj';
 import { createApp } from './app';

@@ -37,14 +37,36 @@ export function isKnownEventType(type: string): type is EventType {
 /** One event before the bus has sequenced it. */
 export type BlogEvent = { [T in EventType]: { type: T; data: EventData<T> } }[EventType];
 
+/**
+ * The W3C trace context (traceparent, tracestate) of the publish that stored an event, kept with it so
+ * that every delivery and replay continues or links to the publisher's trace.
+ */
+export const eventTraceContextSchema = z.object({
+  traceparent: z.string().regex(/^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/),
+  tracestate: z.string().max(512).optional(),
+});
+export type EventTraceContext = z.infer<typeof eventTraceContextSchema>;
+
+/** Optional and never a reason to refuse an event: a malformed trace context is dropped. */
+const traceField = eventTraceContextSchema.optional().catch(undefined);
+
 const envelopeMeta = {
   id: idSchema,
   seq: z.number().int().positive(),
   time: z.iso.datetime({ offset: true }),
+  trace: traceField,
 };
 
-/** An event as stored and delivered by the bus: the event plus its id, position in the log and time. */
-export type Envelope<E extends BlogEvent = BlogEvent> = E & { id: string; seq: number; time: string };
+/**
+ * An event as stored and delivered by the bus: the event plus its id, position in the log and time, and
+ * the publisher's trace context when it was traced.
+ */
+export type Envelope<E extends BlogEvent = BlogEvent> = E & {
+  id: string;
+  seq: number;
+  time: string;
+  trace?: EventTraceContext | undefined;
+};
 
 /**
  * The type the bus serves in place of a stored message it cannot decode as an event (not JSON, not an
@@ -63,6 +85,7 @@ export interface ForeignEnvelope {
   data: unknown;
   seq: number;
   time: string;
+  trace?: EventTraceContext | undefined;
 }
 
 const anyEnvelopeSchema = z.object({
@@ -96,6 +119,7 @@ export const publishRequestSchema = z.object({
   type: z.string().min(1).max(LIMITS.eventTypeLength),
   data: z.unknown(),
   time: envelopeMeta.time.optional(),
+  trace: traceField,
 });
 export type PublishRequest = z.infer<typeof publishRequestSchema>;
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { isApiError, isRecord } from '../contracts/api';
 import { answerCode, errorCodeFor, errorCodeOf, type ErrorCode } from '../contracts/error-codes';
-import type { BlogEvent, Envelope } from '../contracts/events';
+import type { BlogEvent, Envelope, EventTraceContext } from '../contracts/events';
 import { backoffDelay, sleep } from '../service/backoff';
 import type { BusServiceConfig } from '../service/config';
 import { describeRequestError, neverSent, sendHttp, type HttpCall, type HttpReply } from '../service/http-client';
@@ -11,6 +11,7 @@ import type { Logger } from '../service/logger';
 import type { ServiceMetrics } from '../service/metrics';
 import { EVENT_BATCH_PATH } from '../service/service-app';
 import { eventsHeaders } from './events-token';
+import { endPublishSpan, startPublishSpan } from '../tracing/messaging';
 
 /** The bus could not be reached, or answered that it did not store the event: nothing was published. */
 export class BusUnavailableError extends HttpError {
@@ -133,6 +134,7 @@ interface UnsequencedEvent {
   type: string;
   data: unknown;
   time: string;
+  trace?: EventTraceContext;
 }
 
 interface SequencedEvent extends UnsequencedEvent {
@@ -197,12 +199,28 @@ export class BusClient implements EventPublisher, EventHistory {
    * with that stored event (its seq and time); anything else rejects with EventIdTakenError.
    */
   publish<E extends BlogEvent>(event: E, { id = randomUUID() }: PublishOptions = {}): Promise<Envelope<E>> {
-    const unsequenced = { id, type: event.type, data: event.data, time: new Date().toISOString() };
+    const { span, trace } = startPublishSpan({ id, type: event.type });
+    const unsequenced = {
+      id,
+      type: event.type,
+      data: event.data,
+      time: new Date().toISOString(),
+      ...(trace ? { trace } : {}),
+    };
     return new Promise<SequencedEvent>((resolve, reject) => {
       this.queue.push({ event: unsequenced, resolve, reject });
       if (this.queue.length === 1) setImmediate(() => this.flush());
+    }).then(
       // The stored data is ours, or deep-equal to it: only the time and seq are the bus's.
-    }).then(({ time, seq }) => ({ ...event, id, time, seq }));
+      ({ time, seq }) => {
+        endPublishSpan(span, { seq });
+        return { ...event, id, time, seq, ...(trace ? { trace } : {}) };
+      },
+      (err: Error) => {
+        endPublishSpan(span, { error: err });
+        throw err;
+      },
+    );
   }
 
   private flush(): void {

@@ -14,6 +14,7 @@ import { HttpError } from '../service/http-error';
 import type { Logger } from '../service/logger';
 import type { ServiceMetrics } from '../service/metrics';
 import { EVENT_BATCH_PATH, requireJsonObject } from '../service/service-app';
+import { withProcessSpan } from '../tracing/messaging';
 import type { EventHistory } from './bus-client';
 
 type EnvelopeOf<T extends EventType> = Envelope<Extract<BlogEvent, { type: T }>>;
@@ -121,6 +122,8 @@ export interface EventConsumerOptions {
    * every event (EVENTS_FOLLOW).
    */
   follow?: boolean;
+  /** Who applies the events, named on the tracing spans (default: the logger's `service`). */
+  subscriber?: string;
 }
 
 /** How long each read of a following consumer waits at the bus for a new event. */
@@ -383,16 +386,17 @@ export class EventConsumer {
       ((data: unknown, envelope: AnyEnvelope) => EventRejection | void) | undefined;
     if (!handler) return;
     let rejection: EventRejection | void = undefined;
+    const handle = () => this.traced(envelope, () => handler(envelope.data, envelope));
     if (units === 'together') {
       try {
-        rejection = handler(envelope.data, envelope);
+        rejection = handle();
       } catch (err) {
         throw new HandlerFailed(err);
       }
     } else {
       try {
         this.state.transaction(() => {
-          rejection = handler(envelope.data, envelope);
+          rejection = handle();
         });
       } catch (err) {
         outcome.failed.push({ envelope, err });
@@ -401,6 +405,20 @@ export class EventConsumer {
     }
     if (rejection) outcome.rejected.push({ envelope, rejection });
     else outcome.applied.push(envelope);
+  }
+
+  /**
+   * A live event is applied in a span that continues its publisher's trace, so that what the handler sets
+   * off (a reaction) belongs to it too; the catch-up replays the history without a span per event.
+   */
+  private traced<T>(envelope: AnyEnvelope, apply: () => T): T {
+    if (!this.ready) return apply();
+    return withProcessSpan(envelope, this.subscriber, apply);
+  }
+
+  private get subscriber(): string {
+    const service = (this.options.logger.bindings() as { service?: unknown }).service;
+    return this.options.subscriber ?? (typeof service === 'string' ? service : 'unknown');
   }
 
   private skipInvalid({ raw, error }: Extract<Entry, { ok: false }>, outcome: Outcome): void {

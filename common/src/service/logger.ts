@@ -1,3 +1,4 @@
+import { trace } from '@opentelemetry/api';
 import pino from 'pino';
 
 export type Logger = pino.Logger;
@@ -19,7 +20,23 @@ export function createLogger(
           options: { ignore: 'pid,hostname,service,name', translateTime: 'HH:MM:ss.l', singleLine: true },
         }
       : undefined;
-  return pino({ name: service, level: LOG_LEVEL, base: { service }, ...(transport ? { transport } : {}) });
+  return pino({
+    name: service,
+    level: LOG_LEVEL,
+    base: { service },
+    mixin: traceFields,
+    ...(transport ? { transport } : {}),
+  });
+}
+
+/**
+ * The trace and span of the work a line is logged in, so that a log store finds every line of one trace;
+ * nothing while tracing is off (no span is ever active then).
+ */
+export function traceFields(): { trace_id?: string; span_id?: string } {
+  const context = trace.getActiveSpan()?.spanContext();
+  if (context === undefined) return {};
+  return { trace_id: context.traceId, span_id: context.spanId };
 }
 
 /** A logger that writes nothing, for tests. */

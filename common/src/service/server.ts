@@ -2,6 +2,7 @@ import { createServer, type Server, type ServerOptions, type ServerResponse } fr
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { ConfigError } from './config';
+import { stopTracing } from '../tracing/shutdown';
 import type { Logger } from './logger';
 
 /**
@@ -106,6 +107,11 @@ export async function runService({
       await onShutdown?.();
     } catch (err) {
       logger.error({ err }, 'error during shutdown');
+    }
+    try {
+      await stopTracing();
+    } catch (err) {
+      logger.error({ err }, 'error while exporting the last spans');
     }
     logger.info(`${name} stopped`);
     logger.flush();

@@ -9,3 +9,4 @@ export * from './replicated-stack';
 export * from './cgroup';
 export * from './private-network';
 export * from './moderation-rule';
+export * from './otlp-receiver';

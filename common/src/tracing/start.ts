@@ -1,0 +1,50 @@
+/**
+ * Starts OpenTelemetry tracing for a service process. Import this module first in a service's entry
+ * point, before Express or any HTTP code is loaded: the HTTP and Express instrumentations patch those
+ * modules as they load. Without an OTLP endpoint (OTEL_EXPORTER_OTLP_ENDPOINT or
+ * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) nothing starts and nothing is sent.
+ */
+import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { ConfigError } from '../service/config';
+import { loadTracingConfig, tracingEnabled } from './config';
+import { onTracingStop } from './shutdown';
+
+/** Probes and scrapes would fill every trace store with spans nobody follows. */
+const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * Starts the SDK from the OTEL_* variables when an endpoint is set; returns whether it started. A wrong
+ * value throws a ConfigError naming the variable. The SDK exports only traces unless OTEL_METRICS_EXPORTER
+ * or OTEL_LOGS_EXPORTER ask for more: metrics are scraped from /metrics, logs go to stdout.
+ */
+export function startTracing(service: string, environment: NodeJS.ProcessEnv = process.env): boolean {
+  const config = loadTracingConfig(environment);
+  if (!tracingEnabled(config)) return false;
+  environment.OTEL_METRICS_EXPORTER ??= 'none';
+  environment.OTEL_LOGS_EXPORTER ??= 'none';
+  const sdk = new NodeSDK({
+    serviceName: config.OTEL_SERVICE_NAME ?? service,
+    instrumentations: [
+      new HttpInstrumentation({
+        ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.has((request.url ?? '').split('?')[0] ?? ''),
+      }),
+      new ExpressInstrumentation(),
+    ],
+  });
+  sdk.start();
+  onTracingStop(() => sdk.shutdown());
+  return true;
+}
+
+/** startTracing for an entry point: a wrong setting stops the process with a message naming the variable. */
+export function startTracingOrExit(service: string): void {
+  try {
+    startTracing(service);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(err.message);
+    process.exit(1);
+  }
+}
