@@ -1,3 +1,4 @@
+import './tracing';
 import type { Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';

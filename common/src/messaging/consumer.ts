@@ -14,7 +14,8 @@ import { HttpError } from '../service/http-error';
 import type { Logger } from '../service/logger';
 import type { ServiceMetrics } from '../service/metrics';
 import { EVENT_BATCH_PATH, requireJsonObject } from '../service/service-app';
-import { withProcessSpan } from '../tracing/messaging';
+import type { SpanContext } from '@opentelemetry/api';
+import { inSpan, withProcessSpan } from '../tracing/messaging';
 import type { EventHistory } from './bus-client';
 
 type EnvelopeOf<T extends EventType> = Envelope<Extract<BlogEvent, { type: T }>>;
@@ -153,6 +154,8 @@ export class EventConsumer {
   private readonly stopping = new AbortController();
   private readonly pageSize: number;
   readonly stats: ConsumerStats = { applied: 0, duplicates: 0, rejected: 0, skipped: 0 };
+  /** The span each live event was applied in, for the line that reports it once its transaction is kept. */
+  private readonly processSpans = new WeakMap<AnyEnvelope, SpanContext>();
 
   constructor(private readonly options: EventConsumerOptions) {
     this.pageSize = options.pageSize ?? 10_000;
@@ -413,7 +416,10 @@ export class EventConsumer {
    */
   private traced<T>(envelope: AnyEnvelope, apply: () => T): T {
     if (!this.ready) return apply();
-    return withProcessSpan(envelope, this.subscriber, apply);
+    return withProcessSpan(envelope, this.subscriber, (span) => {
+      this.processSpans.set(envelope, span.spanContext());
+      return apply();
+    });
   }
 
   private get subscriber(): string {
@@ -436,10 +442,12 @@ export class EventConsumer {
     this.stats.applied += applied.length;
     this.stats.rejected += rejected.length;
     this.stats.skipped += failed.length + invalid.length;
-    for (const { type, id, seq } of applied) {
+    for (const envelope of applied) {
+      const { type, id, seq } = envelope;
       metrics?.eventsApplied.inc({ type });
       // Live events only: a catch-up replays the whole history, which one line sums up.
-      if (this.ready) logger.info({ eventId: id, type, seq }, 'event applied');
+      if (this.ready)
+        inSpan(this.processSpans.get(envelope), () => logger.info({ eventId: id, type, seq }, 'event applied'));
     }
     for (const {
       envelope: { seq, id, type },

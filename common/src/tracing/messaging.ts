@@ -5,7 +5,16 @@
  * as the conventions ask of every consumer span. Only the OpenTelemetry API is used here: without a
  * started SDK every call is a no-op and no context is stored.
  */
-import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api';
+import {
+  context,
+  propagation,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Span,
+  type SpanContext,
+} from '@opentelemetry/api';
 import {
   ATTR_MESSAGING_CONSUMER_GROUP_NAME,
   ATTR_MESSAGING_DESTINATION_NAME,
@@ -74,7 +83,7 @@ export function endPublishSpan(span: Span, outcome: { seq: number } | { error: E
 export function withProcessSpan<T>(
   event: { id: string; type: string; seq: number; trace?: EventTraceContext | undefined },
   subscriber: string,
-  apply: () => T,
+  apply: (span: Span) => T,
 ): T {
   const publisher = event.trace ? propagation.extract(context.active(), event.trace) : context.active();
   const publisherSpan = event.trace ? trace.getSpanContext(publisher) : undefined;
@@ -92,7 +101,7 @@ export function withProcessSpan<T>(
     publisher,
   );
   try {
-    return context.with(trace.setSpan(publisher, span), apply);
+    return context.with(trace.setSpan(publisher, span), () => apply(span));
   } catch (err) {
     span.recordException(err as Error);
     span.setStatus({ code: SpanStatusCode.ERROR });
@@ -100,4 +109,10 @@ export function withProcessSpan<T>(
   } finally {
     span.end();
   }
+}
+
+/** Runs `work` (a log line) as part of a span that already ended, so that it carries that span's ids. */
+export function inSpan<T>(span: SpanContext | undefined, work: () => T): T {
+  if (span === undefined) return work();
+  return context.with(trace.setSpanContext(context.active(), span), work);
 }

@@ -78,7 +78,8 @@ function expectConnected(spans: readonly ReceivedSpan[]): void {
 }
 
 it('follows a post and a comment from the create through the bus to every service that applies them', async () => {
-  const created = await http(`${stack.url('posts')}/posts/create`, { body: { title: 'Traced' } });
+  // Through the router, as a browser calls.
+  const created = await http(`${stack.url('client')}/posts/create`, { body: { title: 'Traced' } });
   expect(created.status).toBe(201);
   const postId = (created.json as { id: string }).id;
   await receiver.waitForSpans((spans) => {
@@ -89,11 +90,20 @@ it('follows a post and a comment from the create through the bus to every servic
   const postTrace = receiver.spans.filter(inTrace(postSend.traceId));
   const postRequest = postTrace.find((span) => span.service === 'posts' && span.kind === SPAN_KIND.server);
   expect(postRequest?.attributes['http.route']).toBe('/posts/create');
+  const routed = postTrace.find((span) => span.spanId === postRequest?.parentSpanId);
+  expect(routed).toMatchObject({ service: 'client', kind: SPAN_KIND.client });
+  expect(postTrace.find((span) => span.parentSpanId === '')).toMatchObject({
+    service: 'client',
+    kind: SPAN_KIND.server,
+  });
   expect(postTrace.some((span) => span.service === 'event-bus' && span.kind === SPAN_KIND.server)).toBe(true);
   // The log line of the publish carries the ids of the trace it belongs to.
   const published = logLines('posts').find((line) => line.msg === 'event published' && line.type === 'PostCreated');
   expect(published?.trace_id).toBe(postSend.traceId);
   expect(postTrace.map((span) => span.spanId)).toContain(published?.span_id);
+  const applied = logLines('query').find((line) => line.msg === 'event applied' && line.type === 'PostCreated');
+  expect(applied?.trace_id).toBe(postSend.traceId);
+  expect(processedBy(postTrace, postSend, 'query').map((span) => span.spanId)).toContain(applied?.span_id);
   for (const subscriber of ['query', 'comments']) {
     for (const processed of processedBy(receiver.spans, postSend, subscriber)) {
       expect(processed).toMatchObject({
