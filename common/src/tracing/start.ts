@@ -4,38 +4,25 @@
  * modules as they load. Without an OTLP endpoint (OTEL_EXPORTER_OTLP_ENDPOINT or
  * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) nothing starts and nothing is sent.
  */
-import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
-import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
-import { NodeSDK } from '@opentelemetry/sdk-node';
 import { ConfigError } from '../service/config';
 import { loadTracingConfig, tracingEnabled } from './config';
 import { onTracingStop } from './shutdown';
 
-/** Probes and scrapes would fill every trace store with spans nobody follows. */
-const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
-
 /**
  * Starts the SDK from the OTEL_* variables when an endpoint is set; returns whether it started. A wrong
  * value throws a ConfigError naming the variable. The SDK exports only traces unless OTEL_METRICS_EXPORTER
- * or OTEL_LOGS_EXPORTER ask for more: metrics are scraped from /metrics, logs go to stdout.
+ * or OTEL_LOGS_EXPORTER ask for more: metrics are scraped from /metrics, logs go to stdout. The SDK
+ * itself reads process.env: another `environment` is for checking the settings alone.
  */
 export function startTracing(service: string, environment: NodeJS.ProcessEnv = process.env): boolean {
   const config = loadTracingConfig(environment);
   if (!tracingEnabled(config)) return false;
   environment.OTEL_METRICS_EXPORTER ??= 'none';
   environment.OTEL_LOGS_EXPORTER ??= 'none';
-  const sdk = new NodeSDK({
-    serviceName: config.OTEL_SERVICE_NAME ?? service,
-    instrumentations: [
-      new HttpInstrumentation({
-        ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.has((request.url ?? '').split('?')[0] ?? ''),
-      }),
-      // A span per middleware (the body parser, CORS…) would bury the route's own in every trace.
-      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
-    ],
-  });
-  sdk.start();
-  onTracingStop(() => sdk.shutdown());
+  // Required here, not imported above: a process that does not trace never loads the SDK.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { startSdk } = require('./sdk') as typeof import('./sdk');
+  onTracingStop(startSdk(config.OTEL_SERVICE_NAME ?? service));
   return true;
 }
 

@@ -3,6 +3,7 @@
  * created, and the spans must form connected traces from the create through the bus to every service that
  * reacts, parent links included.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
@@ -135,4 +136,15 @@ it('follows a post and a comment from the create through the bus to every servic
   expectConnected(commentTrace);
   expectConnected(postTrace);
   expect(receiver.refused).toEqual([]);
+});
+
+it('stops a service whose tracing setting is wrong, naming the variable', () => {
+  const entry = path.join(__dirname, '..', '..', '..', 'posts', 'dist', 'index.js');
+  const run = spawnSync(process.execPath, [entry], {
+    env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/xml' },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  expect(run.status).toBe(1);
+  expect(run.stderr).toMatch(/OTEL_EXPORTER_OTLP_PROTOCOL="http\/xml": must be http\/protobuf, http\/json or grpc/);
 });
