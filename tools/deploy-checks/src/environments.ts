@@ -31,7 +31,7 @@ export const OVERLAY_NAMESPACE: Record<Overlay, string> = {
 /** Exactly one way in. */
 export const WAYS_IN = ['ingress-nginx', 'gateway'] as const;
 /** Each on or off, in the order a kustomization lists them (network-policies before what patches its policies). */
-export const OPTIONAL_COMPONENTS = ['network-policies', 'jetstream', 'monitoring'] as const;
+export const OPTIONAL_COMPONENTS = ['network-policies', 'jetstream', 'monitoring', 'tracing'] as const;
 
 /**
  * Every combination of the components on the base: each way in, with every subset of the optional ones, in a
@@ -49,6 +49,7 @@ export function componentCombinations(): string[][] {
     wayIn,
     'jetstream',
     'monitoring',
+    'tracing',
     'dev-secrets',
   ];
   const always = new Set(['restricted-namespace', 'dev-secrets']);

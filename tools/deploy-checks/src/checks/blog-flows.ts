@@ -2,7 +2,8 @@
  * The network flows the blog needs, read from the manifests themselves: the bus → its subscribers
  * (blog-config's EVENT_SUBSCRIBERS), each service holding a token → the bus (EVENT_BUS_URL), the way in → each route's backend (an Ingress's paths
  * from ingress-nginx, an HTTPRoute's backendRefs from the Gateway's NGINX), Prometheus → each pod's scrape
- * port (prometheus.io annotations) and to each port a PodMonitor scrapes, every pod → DNS; with the bus on NATS (a NATS_URL), the bus → NATS, NATS ⇄ NATS, NATS → DNS.
+ * port (prometheus.io annotations) and to each port a PodMonitor scrapes, every pod → DNS; with the bus on NATS (a NATS_URL), the bus → NATS, NATS ⇄ NATS, NATS → DNS;
+ * with tracing on (an OTLP endpoint in a pod's environment), the pod → the OpenTelemetry Collector's port.
  */
 import { workloadsOfService } from './references';
 import {
@@ -10,12 +11,14 @@ import {
   INGRESS_NGINX,
   KUBE_DNS,
   NATS_SERVER,
+  OTEL_COLLECTOR,
+  OTEL_COLLECTOR_SERVICE,
   podModels,
   PROMETHEUS,
   type Flow,
   type PodModel,
 } from './network';
-import { nameOf, ofKind, selects, workloads, type LabelSelector, type Manifest } from '../manifests';
+import { nameOf, ofKind, selects, workloads, type IContainer, type LabelSelector, type Manifest } from '../manifests';
 
 /** The pod behind a cluster URL (http://service:port), with the container port the Service sends to. */
 function target(all: readonly Manifest[], url: URL): { pod: PodModel; port: number } {
@@ -85,6 +88,7 @@ export function requiredFlows(all: readonly Manifest[]): Flow[] {
       });
   }
   flows.push(...podMonitorFlows(all));
+  flows.push(...otlpFlows(all));
   const onNats = workloads(all).find((workload) =>
     workload.containers.some((container) => container.env?.some((variable) => variable.name === 'NATS_URL')),
   );
@@ -127,6 +131,46 @@ function podMonitorFlows(all: readonly Manifest[]): Flow[] {
         });
       }
     }
+  }
+  return flows;
+}
+
+/** The variables an OpenTelemetry SDK reads its traces' destination from, the more specific first. */
+const OTLP_ENDPOINT_VARIABLES = ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT'] as const;
+
+/** A container's variables from ConfigMaps and literal values: where its OTLP settings are (no Secret is read). */
+function plainEnv(all: readonly Manifest[], container: IContainer): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const source of container.envFrom ?? []) {
+    const configMap = ofKind(all, 'ConfigMap').find((candidate) => candidate.name === source.configMapRef?.name);
+    for (const [key, value] of Object.entries(configMap?.typed.data ?? {})) env[(source.prefix ?? '') + key] = value;
+  }
+  for (const variable of container.env ?? []) if (variable.value !== undefined) env[variable.name] = variable.value;
+  return env;
+}
+
+/**
+ * Each pod whose containers are given an OTLP endpoint → the Collector on that URL's port. An endpoint that is
+ * not the Collector's Service (otel-collector in `monitoring`) is an error: no flow to it can be checked.
+ */
+function otlpFlows(all: readonly Manifest[]): Flow[] {
+  const flows: Flow[] = [];
+  for (const workload of workloads(all)) {
+    const pod = podModels(all).get(workload.name);
+    const endpoints = new Map<number, string>();
+    for (const container of workload.containers) {
+      const env = plainEnv(all, container);
+      const variable = OTLP_ENDPOINT_VARIABLES.find((name) => env[name] !== undefined);
+      if (variable === undefined) continue;
+      const url = new URL(env[variable] ?? '');
+      const [service, namespace] = url.hostname.split('.');
+      if (service !== OTEL_COLLECTOR_SERVICE.name || namespace !== OTEL_COLLECTOR_SERVICE.namespace)
+        throw new Error(`${workload.name}: ${variable} ${url.href} is not the Collector's Service`);
+      endpoints.set(Number(url.port || (url.protocol === 'https:' ? 443 : 80)), variable);
+    }
+    for (const [port, variable] of endpoints)
+      if (pod)
+        flows.push({ from: pod, to: OTEL_COLLECTOR, port, why: `spans to the OpenTelemetry Collector (${variable})` });
   }
   return flows;
 }

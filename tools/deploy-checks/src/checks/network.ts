@@ -80,6 +80,28 @@ export const NATS_SERVER: PodModel = {
   ],
 };
 
+/**
+ * The OpenTelemetry Collector as its official chart runs it in deployment mode for the release `otel-collector`
+ * (infra/helm/otel-collector), in the namespace `monitoring`: its pods' labels and OTLP ports (gRPC, HTTP).
+ */
+export const OTEL_COLLECTOR: PodModel = {
+  name: 'OpenTelemetry Collector',
+  namespace: 'monitoring',
+  namespaceLabels: namespaceLabels('monitoring'),
+  labels: {
+    'app.kubernetes.io/name': 'opentelemetry-collector',
+    'app.kubernetes.io/instance': 'otel-collector',
+    component: 'standalone-collector',
+  },
+  ports: [
+    { name: 'otlp', port: 4317, protocol: 'TCP' },
+    { name: 'otlp-http', port: 4318, protocol: 'TCP' },
+  ],
+};
+
+/** The Collector's Service, otel-collector in `monitoring`, with the ports it forwards to those of its pods. */
+export const OTEL_COLLECTOR_SERVICE = { name: 'otel-collector', namespace: 'monitoring', ports: [4317, 4318] };
+
 /** CoreDNS / kube-dns. */
 export const KUBE_DNS: PodModel = {
   name: 'kube-dns',

@@ -14,6 +14,7 @@ import {
   type Manifest,
   type Workload,
 } from '../manifests';
+import { OTEL_COLLECTOR_SERVICE } from './network';
 
 type ServicePort = NonNullable<NonNullable<IService['spec']>['ports']>[number];
 
@@ -152,8 +153,21 @@ export function serviceNameOfHost(hostname: string): string | undefined {
 /** Keys whose URLs are where browsers load pages from (CORS_ORIGINS), not addresses inside the cluster. */
 const BROWSER_ORIGIN_KEY = /_ORIGINS$/;
 
-/** Each URL in a ConfigMap names an existing Service (host) and one of its ports. */
-export function checkConfigUrls(manifests: readonly Manifest[]): string[] {
+/** A Service another namespace holds (a Helm release's), which a URL reaches as `name.namespace[.svc...]`. */
+export interface ServiceElsewhere {
+  name: string;
+  namespace: string;
+  ports: readonly number[];
+}
+
+/**
+ * Each URL in a ConfigMap names an existing Service (host) and one of its ports: a Service of the manifests,
+ * or one of `elsewhere` named with its namespace.
+ */
+export function checkConfigUrls(
+  manifests: readonly Manifest[],
+  elsewhere: readonly ServiceElsewhere[] = [OTEL_COLLECTOR_SERVICE],
+): string[] {
   const problems: string[] = [];
   const services = ofKind(manifests, 'Service');
   for (const configMap of ofKind(manifests, 'ConfigMap')) {
@@ -170,7 +184,14 @@ export function checkConfigUrls(manifests: readonly Manifest[]): string[] {
         const name = serviceNameOfHost(url.hostname);
         const service = services.find((s) => s.name === name);
         const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
-        if (!service)
+        const namespace = name === undefined ? undefined : url.hostname.split('.')[1];
+        const other = elsewhere.find((s) => s.name === name && s.namespace === namespace);
+        if (other) {
+          if (!other.ports.includes(port))
+            problems.push(
+              `${label(configMap)}: data.${key}: ${url.origin} — port ${port} is not a port of Service ${other.namespace}/${other.name}`,
+            );
+        } else if (!service)
           problems.push(
             `${label(configMap)}: data.${key}: ${url.origin} — host ${url.hostname} is not a Service in the manifests`,
           );

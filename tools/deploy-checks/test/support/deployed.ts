@@ -5,7 +5,7 @@
  * mount paths to folders of a temp dir. The checks ask these processes over HTTP only, like a client in the
  * cluster; no code of the services is imported.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stopProcess, type StartedProcess } from '@blog/stack';
@@ -49,6 +49,8 @@ function serviceOf(image: string): ServiceName {
 export interface RunningPods {
   /** `http://127.0.0.1:<port>` of a pod's container, by workload name. */
   url(workload: string): string;
+  /** What a pod's container has written so far (all of it, after stop()), stdout and stderr. */
+  output(workload: string): string;
   stop(): Promise<void>;
 }
 
@@ -82,8 +84,13 @@ async function startPods(manifests: readonly Manifest[], pods: readonly Pod[]): 
   const portOfContainer = new Map(pods.map((pod, index) => [pod.container.name, ports[index] as number]));
   const urls = new Map(pods.map((pod, index) => [pod.workload, `http://127.0.0.1:${ports[index] as number}`]));
   const running: StartedProcess[] = [];
+  const logFile = (workload: string) => path.join(dir, `${workload}.log`);
+  // What each container wrote, kept when stop() removes the temp dir.
+  const outputs = new Map<string, string>();
   const stop = async () => {
     await Promise.all(running.map((entry) => stopProcess(entry, 'SIGTERM', 5_000)));
+    for (const pod of pods)
+      if (existsSync(logFile(pod.workload))) outputs.set(pod.workload, readFileSync(logFile(pod.workload), 'utf8'));
     rmSync(dir, { recursive: true, force: true });
   };
   const launches = await Promise.allSettled(
@@ -99,7 +106,7 @@ async function startPods(manifests: readonly Manifest[], pods: readonly Pod[]): 
         port,
         env,
         baseEnv: CONTAINER_BASE_ENV,
-        logFile: path.join(dir, `${pod.workload}.log`),
+        logFile: logFile(pod.workload),
         started: (entry) => running.push(entry),
       });
     }),
@@ -115,6 +122,7 @@ async function startPods(manifests: readonly Manifest[], pods: readonly Pod[]): 
       if (!url) throw new Error(`no pod of workload ${workload}`);
       return url;
     },
+    output: (workload) => outputs.get(workload) ?? readFileSync(logFile(workload), 'utf8'),
     stop,
   };
 }
