@@ -1,25 +1,33 @@
 /**
- * `npm run nats-chart-keys -- <chart folder>`: writes the fact file of the NATS chart's value keys
- * (tools/deploy-checks/facts/nats-chart-<version>.keys.txt) from an extracted chart, e.g. helm/charts/nats of
- * github.com/nats-io/k8s at the tag nats-<version>, or `helm pull nats --repo <repo> --version <version> --untar`.
+ * `npm run nats-chart-keys -- <chart folder>` (or `npm run chart-keys -- <chart folder>`): writes the fact file
+ * of a deployed chart's value keys (tools/deploy-checks/facts/<chart>-chart-<version>.keys.txt) from the
+ * extracted chart: NATS (helm/charts/nats of github.com/nats-io/k8s at the tag nats-<version>) or one of the
+ * observability charts (src/observability-charts.ts), e.g. from `helm pull <chart> --repo <repo> --version
+ * <version> --untar`.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { chartKeysFile, chartKeysText, isValuesMap, NATS_CHART } from './nats-chart';
+import { OBSERVABILITY_CHARTS } from './observability-charts';
 import { repoPath } from './repo';
 
 const [dir] = process.argv.slice(2);
 if (!dir) {
-  console.error('usage: npm run nats-chart-keys -- <the chart folder, holding Chart.yaml and values.yaml>');
+  console.error('usage: npm run chart-keys -- <the chart folder, holding Chart.yaml and values.yaml>');
   process.exit(2);
 }
 const chart: unknown = parse(readFileSync(path.join(dir, 'Chart.yaml'), 'utf8'));
 const { name, version } = isValuesMap(chart) ? chart : {};
-if (name !== NATS_CHART.name || typeof version !== 'string') {
-  console.error(`${dir}: the chart ${String(name)}, not ${NATS_CHART.name}`);
+const known = [NATS_CHART, ...OBSERVABILITY_CHARTS].find((candidate) => candidate.name === name);
+if (!known || typeof version !== 'string') {
+  console.error(`${dir}: the chart ${String(name)}, not one the blog deploys`);
   process.exit(1);
 }
-const file = chartKeysFile(version);
-writeFileSync(repoPath(file), chartKeysText(readFileSync(path.join(dir, 'values.yaml'), 'utf8'), version));
+const file = chartKeysFile(version, known.name);
+const values = readFileSync(path.join(dir, 'values.yaml'), 'utf8');
+writeFileSync(
+  repoPath(file),
+  known === NATS_CHART ? chartKeysText(values, version) : chartKeysText(values, version, known, 'chart-keys'),
+);
 console.log(`${file}: written from ${path.join(dir, 'values.yaml')}`);

@@ -111,14 +111,26 @@ export interface ChartKeys {
   freeForm: ReadonlySet<string>;
 }
 
-export function chartKeysFile(version: string = NATS_CHART.version): string {
-  return `tools/deploy-checks/facts/${NATS_CHART.name}-chart-${version}.keys.txt`;
+/** A chart as its fact file's header names it: name, Helm repository, where its source is. */
+export interface ChartSource {
+  name: string;
+  repo: string;
+  source: string;
+}
+
+export function chartKeysFile(version: string = NATS_CHART.version, name: string = NATS_CHART.name): string {
+  return `tools/deploy-checks/facts/${name}-chart-${version}.keys.txt`;
 }
 
 const HEADER_CHART = /^# chart (\S+) (\S+) /;
 
 /** The fact file's text for a chart's values.yaml: a header naming the chart, then one path a line. */
-export function chartKeysText(valuesYaml: string, version: string): string {
+export function chartKeysText(
+  valuesYaml: string,
+  version: string,
+  chart: ChartSource = NATS_CHART,
+  command = 'nats-chart-keys',
+): string {
   const doc = parseDocument(valuesYaml, { uniqueKeys: true });
   if (doc.errors.length > 0) throw new Error(doc.errors.map((error) => error.message).join('\n'));
   const lines: string[] = [];
@@ -138,10 +150,10 @@ export function chartKeysText(valuesYaml: string, version: string): string {
   };
   walk(doc.contents, []);
   return [
-    `# chart ${NATS_CHART.name} ${version} from ${NATS_CHART.repo} (source: ${NATS_CHART.source}, tag ${NATS_CHART.name}-${version}):`,
+    `# chart ${chart.name} ${version} from ${chart.repo} (source: ${chart.source}, tag ${chart.name}-${version}):`,
     "# the key paths of its values.yaml, one a line, in the file's order. A path followed by {} or [] has that",
     '# default and takes any key below it (merge, patch, env, resources, ...).',
-    `# Written by \`npm run nats-chart-keys -- <the chart's folder>\` (tools/deploy-checks/src/nats-chart-keys-cli.ts).`,
+    `# Written by \`npm run ${command} -- <the chart's folder>\` (tools/deploy-checks/src/nats-chart-keys-cli.ts).`,
     ...lines,
     '',
   ].join('\n');

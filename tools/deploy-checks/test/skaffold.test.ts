@@ -15,6 +15,7 @@ import { imageRepository, loadManifests, workloads } from '../src/manifests';
 import { overlayDir } from '../src/environments';
 import { renderKustomization } from '../src/kustomize';
 import { skaffoldNatsReleaseProblems } from '../src/nats-chart';
+import { OBSERVABILITY_SKAFFOLD } from '../src/observability-charts';
 import { readRepoFile, REPO_ROOT, repoPath } from '../src/repo';
 import {
   applyJsonPatch,
@@ -99,14 +100,15 @@ describe('the images each profile deploys', () => {
 });
 
 describe('the profiles that install NATS', () => {
+  const observability = { path: OBSERVABILITY_SKAFFOLD, configs: ['blog-observability'] };
   const profiles = [
-    { name: 'jetstream', environment: 'dev' as const },
-    { name: PRODUCTION_PROFILE, environment: 'production' as const },
+    { name: 'jetstream', environment: 'dev' as const, alsoRequired: [] },
+    { name: PRODUCTION_PROFILE, environment: 'production' as const, alsoRequired: [observability] },
   ];
 
   it.each(profiles)(
     '$name: deploys its namespace and credentials first (a required config), then the NATS release of $environment',
-    ({ name, environment }) => {
+    ({ name, environment, alsoRequired }) => {
       const profile = skaffold.profiles?.find((candidate) => candidate.name === name);
       const effective = applyJsonPatch(skaffold, profile?.patches ?? []);
       const releases = (effective.deploy?.helm as { releases?: Record<string, unknown>[] } | undefined)?.releases ?? [];
@@ -114,7 +116,7 @@ describe('the profiles that install NATS', () => {
       expect(skaffoldNatsReleaseProblems(releases[0] ?? {}, environment)).toEqual([]);
 
       const [required, ...more] = (effective.requires ?? []) as { path: string; configs: string[] }[];
-      expect(more).toEqual([]);
+      expect(more).toEqual(alsoRequired);
       const configs = parseAllDocuments(readRepoFile(required?.path ?? '')).map(
         (doc) => doc.toJS() as SkaffoldConfig & { metadata: { name: string } },
       );
