@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { http, OtlpReceiver, waitFor } from '@blog/testkit';
 import { parse } from 'yaml';
 import { renderComponents } from '../src/environments';
-import { containerLogPath, criLines } from '../src/log-pipeline/cri';
+import { containerLogPath, CRI_MAX_LINE, criLines, rfc3339Nano } from '../src/log-pipeline/cri';
 import { runPipeline, type FluentBitConfig, type LogFile, type LokiEntry } from '../src/log-pipeline/fluent-bit';
 import { workloads } from '../src/manifests';
 import { readRepoFile } from '../src/repo';
@@ -48,6 +48,8 @@ interface Printed {
   service: string;
   stdout: string[];
   stderr: string[];
+  /** When the runtime wrote each of them (stdout's, then stderr's), in nanoseconds. */
+  times: bigint[];
   file: LogFile;
 }
 
@@ -78,6 +80,11 @@ function capture(pod: Pod, output: string, start: bigint): Printed {
     service: pod.image.replace(/^blog\//, ''),
     stdout,
     stderr,
+    // criLines writes a stream's lines 1 µs apart.
+    times: [
+      ...stdout.map((_, index) => start + BigInt(index) * 1000n),
+      ...stderr.map((_, index) => start + 10n ** 9n + BigInt(index) * 1000n),
+    ],
     file: {
       path: containerLogPath(name, NAMESPACE, pod.container.name, id),
       lines: [...criLines(stdout, 'stdout', start), ...criLines(stderr, 'stderr', start + 10n ** 9n)],
@@ -133,7 +140,7 @@ function problems(entries: readonly LokiEntry[]): string[] {
   const lines = printed.reduce((sum, { stdout, stderr }) => sum + stdout.length + stderr.length, 0);
   if (entries.length !== lines) found.push(`${entries.length} entries for ${lines} lines printed`);
   let at = 0;
-  for (const { name, service, pod, stdout, stderr } of printed) {
+  for (const { name, service, pod, stdout, stderr, times } of printed) {
     for (const [index, line] of [...stdout, ...stderr].entries()) {
       const entry = entries[at++];
       if (!entry) return found;
@@ -147,7 +154,8 @@ function problems(entries: readonly LokiEntry[]): string[] {
       };
       if (JSON.stringify(entry.labels) !== JSON.stringify(want))
         found.push(`${where}: labels ${JSON.stringify(entry.labels)}, expected ${JSON.stringify(want)}`);
-      if (entry.time === undefined) found.push(`${where}: no time read from the runtime's line`);
+      if (entry.time !== times[index])
+        found.push(`${where}: time ${String(entry.time)}, not the runtime's ${String(times[index])}`);
       if (entry.repeatedKeys.length > 0)
         found.push(`${where}: the record holds ${entry.repeatedKeys.join(', ')} twice`);
       if (index >= stdout.length) continue;
@@ -284,5 +292,30 @@ describe('the log pipeline check fails for a copy of the settings with', () => {
         text.replace('Keep_Log             Off', 'Keep_Log             Off\n        Merge_Parser         json'),
       ),
     ).toThrow(/merge_parser is not modelled/);
+  });
+});
+
+describe('the pipeline on lines made for the purpose', () => {
+  const file = (lines: string[]): LogFile => ({
+    path: containerLogPath('posts-depl-7c9d5b8f4d-x2kqp', NAMESPACE, 'posts', 'a'.repeat(64)),
+    lines,
+  });
+
+  it("joins a line the runtime split into partial parts before merging the service's JSON", () => {
+    const long = JSON.stringify({ level: 30, service: 'posts', msg: 'x'.repeat(2 * CRI_MAX_LINE) });
+    const lines = criLines([long], 'stdout', 1_765_000_000_000_000_000n);
+    expect(lines.map((line) => line.split(' ')[2])).toEqual(['P', 'P', 'F']);
+    const [entry] = runPipeline(fluentBitConfig(), [file(lines)]);
+    expect(entry?.labels.service).toBe('posts');
+    expect((JSON.parse(entry?.line ?? '{}') as { msg?: string }).msg).toHaveLength(2 * CRI_MAX_LINE);
+  });
+
+  it('reads the runtime time to the nanosecond, and one without a fraction (Go drops a zero one) to the second', () => {
+    expect(rfc3339Nano(1_765_000_000_000_000_000n)).toBe('2025-12-06T05:46:40Z');
+    expect(rfc3339Nano(1_765_000_000_120_000_000n)).toBe('2025-12-06T05:46:40.12Z');
+    const entries = runPipeline(fluentBitConfig(), [
+      file([`2025-12-06T05:46:40.12Z stdout F {"msg":"a"}`, `2025-12-06T05:46:40Z stdout F {"msg":"b"}`]),
+    ]);
+    expect(entries.map((entry) => entry.time)).toEqual([1_765_000_000_120_000_000n, 1_765_000_000_000_000_000n]);
   });
 });

@@ -116,7 +116,7 @@ export type Pairs = [key: string, value: unknown][];
 
 export interface LogEvent {
   tag: string;
-  /** Nanoseconds since the epoch; undefined when the line's time could not be read (Fluent Bit uses the time of reading). */
+  /** Nanoseconds since the epoch; undefined when the line's time could not be read (Fluent Bit takes the time of reading). */
   time: bigint | undefined;
   record: Pairs;
 }
@@ -131,36 +131,42 @@ export const CRI_PARSER = {
   timeFormat: '%Y-%m-%dT%H:%M:%S.%L%z',
 } as const;
 
-/** strptime for the directives `timeFormat` uses, as Fluent Bit reads them (%L: a fraction of a second). */
+/**
+ * Fluent Bit's time lookup for the directives `timeFormat` uses (%L: a fraction of a second, up to 9 digits),
+ * not strict, as the cri parser is (src/flb_parser.c): reading stops at the first mismatch and keeps what it
+ * read, no fraction counting as 0 and no zone as UTC. Undefined when not even the seconds were read.
+ */
 export function parseTime(text: string, format: string): bigint | undefined {
-  const pieces: Record<string, string> = {
-    '%Y': '(?<Y>\\d{4})',
-    '%m': '(?<m>\\d{2})',
-    '%d': '(?<d>\\d{2})',
-    '%H': '(?<H>\\d{2})',
-    '%M': '(?<M>\\d{2})',
-    '%S': '(?<S>\\d{2})',
-    '%L': '(?<L>\\d+)',
-    '%z': '(?<z>Z|[+-]\\d{2}:?\\d{2})',
+  const directives: Record<string, RegExp> = {
+    '%Y': /^\d{4}/,
+    '%m': /^\d{2}/,
+    '%d': /^\d{2}/,
+    '%H': /^\d{2}/,
+    '%M': /^\d{2}/,
+    '%S': /^\d{2}/,
+    '%L': /^\d{1,9}/,
+    '%z': /^(Z|[+-]\d{2}:?\d{2})/,
   };
-  const pattern = format.replace(/%[a-zA-Z]|[.*+?^${}()|[\]\\]/g, (token) => {
-    if (token.startsWith('%')) {
-      const piece = pieces[token];
-      if (!piece) throw new Error(`time format directive ${token} is not modelled`);
-      return piece;
-    }
-    return `\\${token}`;
-  });
-  const groups = new RegExp(`^${pattern}$`).exec(text)?.groups;
-  if (!groups) return undefined;
-  const number = (key: string) => Number(groups[key] ?? 0);
-  const seconds = Date.UTC(number('Y'), number('m') - 1, number('d'), number('H'), number('M'), number('S')) / 1000;
-  const zone = groups.z ?? 'Z';
+  const read: Record<string, string> = {};
+  let rest = text;
+  for (const token of format.match(/%[a-zA-Z]|[^%]/g) ?? []) {
+    const directive = directives[token];
+    if (token.startsWith('%') && !directive) throw new Error(`time format directive ${token} is not modelled`);
+    const found = directive ? directive.exec(rest)?.[0] : rest.startsWith(token) ? token : undefined;
+    if (found === undefined) break;
+    if (directive) read[token] = found;
+    rest = rest.slice(found.length);
+  }
+  if (!['%Y', '%m', '%d', '%H', '%M', '%S'].every((key) => key in read)) return undefined;
+  const number = (key: string) => Number(read[key]);
+  const seconds =
+    Date.UTC(number('%Y'), number('%m') - 1, number('%d'), number('%H'), number('%M'), number('%S')) / 1000;
+  const zone = read['%z'] ?? 'Z';
   const offset =
     zone === 'Z'
       ? 0
       : (zone.startsWith('-') ? -1 : 1) * (Number(zone.slice(1, 3)) * 3600 + Number(zone.slice(-2)) * 60);
-  const fraction = BigInt((groups.L ?? '0').padEnd(9, '0').slice(0, 9));
+  const fraction = BigInt((read['%L'] ?? '0').padEnd(9, '0'));
   return BigInt(seconds - offset) * 1_000_000_000n + fraction;
 }
 
@@ -190,8 +196,12 @@ function tail(input: Section, files: readonly LogFile[]): LogEvent[] {
   const events: LogEvent[] = [];
   for (const file of files) {
     if (!paths.some((re) => re.test(file.path)) || excluded.some((re) => re.test(file.path))) continue;
-    // The tag's `*` is the file's path with its slashes as dots.
-    const fileTag = tag.replace('*', file.path.replace(/^\//, '').replace(/\//g, '.'));
+    // The tag's `*` is the file's path; then each '/', '\\' and ':' becomes a dot (a leading one goes), no dot doubled.
+    const fileTag = tag
+      .replace('*', file.path)
+      .replace(/^[/\\:]+/, '')
+      .replace(/[/\\:]/g, '.')
+      .replace(/\.{2,}/g, '.');
     const pending = new Map<string, { first: Pairs; time: bigint | undefined; parts: string[] }>();
     for (const line of file.lines) {
       const groups = CRI_PARSER.regex.exec(line)?.groups;
