@@ -23,3 +23,10 @@ export * from './messaging/events-token';
 export * from './messaging/delivery-signature';
 export * from './messaging/idempotency';
 export * from './messaging/nats';
+// Tracing across the bus: spans for work on several events, and for a push to a live stream.
+export {
+  markSpanFailed,
+  withEventsSpan,
+  withStreamPushSpan,
+  type TracedEvent,
+} from './tracing/messaging';
