@@ -21,7 +21,7 @@ describe('observability of every service', () => {
     expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     await request(app).get('/healthz').expect(200);
 
-    const requests = lines().filter((line) => line.reqId !== undefined);
+    const requests = lines().filter((line) => line.status !== undefined);
     expect(requests).toEqual([
       expect.objectContaining({
         level: 30,
@@ -45,9 +45,12 @@ describe('observability of every service', () => {
     finishServiceApp(app, logger);
     await request(app).get('/ok').expect(200);
     await request(app).get('/broken').expect(500);
-    expect(lines().filter((line) => line.reqId !== undefined)).toEqual([
+    expect(lines().filter((line) => line.status !== undefined)).toEqual([
       expect.objectContaining({ level: 50, path: '/broken', status: 500 }),
     ]);
+    // The line that reports the error names the same request.
+    const failed = lines().find((line) => line.msg === 'request failed');
+    expect(failed?.reqId).toBe(lines().find((line) => line.status === 500)?.reqId);
   });
 
   it('does not take a request id that could forge log lines', async () => {

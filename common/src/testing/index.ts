@@ -14,7 +14,7 @@ import {
   EventIdTakenError,
   isSameEvent,
 } from '../messaging/bus-client';
-import type { Logger } from '../service/logger';
+import { contextFields, type Logger } from '../service/logger';
 
 /**
  * An event bus in memory: publishing appends with the next seq, the history can be read like the real
@@ -107,7 +107,7 @@ export function recordingLogger(level = 'info'): { logger: Logger; lines: () => 
     },
   });
   return {
-    logger: pino({ level }, sink),
+    logger: pino({ level, mixin: contextFields }, sink),
     lines: () =>
       chunks
         .join('')
