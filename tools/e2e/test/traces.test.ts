@@ -6,18 +6,19 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { OtlpReceiver, SERVICES, startStack, type ServiceName, type Stack } from '@blog/testkit';
-import { describeTraces, tracingEnv } from './traces';
+import { describeTraces } from './traces';
 
 const LOGS = path.join(__dirname, '..', 'artifacts', 'logs', 'traces');
 
 let stack: Stack | undefined;
 
 describeTraces(
-  'traces on the local stack (file log, pushed deliveries)',
+  'traces on the local stack (file log, pushed deliveries, OTLP/JSON)',
   {
-    start: async (receiver) => {
+    protocol: 'http/json',
+    start: async (receiver, tracing) => {
       const env: Partial<Record<ServiceName, Record<string, string>>> = {};
-      for (const name of SERVICES) env[name] = tracingEnv(receiver);
+      for (const name of SERVICES) env[name] = tracing;
       const started = await startStack({ logDir: LOGS, env });
       stack = started;
       return {

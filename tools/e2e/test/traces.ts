@@ -25,15 +25,18 @@ export interface TracedBlog {
 }
 
 export interface TracedBlogSetup {
-  start(receiver: OtlpReceiver): Promise<TracedBlog>;
+  /** How the blog exports its spans: each run takes one of the two OTLP/HTTP encodings. */
+  protocol: 'http/json' | 'http/protobuf';
+  /** Starts the blog with `env` (the OTEL_* settings) in every process. */
+  start(receiver: OtlpReceiver, env: Record<string, string>): Promise<TracedBlog>;
   stop(): Promise<void>;
 }
 
 /** The OTEL_* settings each process of the blog is started with. */
-export function tracingEnv(receiver: OtlpReceiver): Record<string, string> {
+function tracingEnv(receiver: OtlpReceiver, protocol: TracedBlogSetup['protocol']): Record<string, string> {
   return {
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
     // The batch processor's default wait would only slow the test down.
     OTEL_BSP_SCHEDULE_DELAY: '100',
   };
@@ -120,7 +123,7 @@ export function describeTraces(name: string, setup: TracedBlogSetup, receiverSta
     let blog: TracedBlog;
     beforeAll(async () => {
       receiver = await receiverStart();
-      blog = await setup.start(receiver);
+      blog = await setup.start(receiver, tracingEnv(receiver, setup.protocol));
     }, 180_000);
     afterAll(async () => {
       await setup.stop();
@@ -230,6 +233,7 @@ export function describeTraces(name: string, setup: TracedBlogSetup, receiverSta
       const queryProcess = processedBy(spans, postSend, 'query').map((span) => span.spanId);
       expect(applied.every((line) => queryProcess.includes(line.span_id as string))).toBe(true);
       expect(receiver.refused).toEqual([]);
+      expect([...receiver.encodings]).toEqual([setup.protocol === 'http/json' ? 'json' : 'protobuf']);
     }
 
     it('links the replay of a query that was down to the create it missed', async () => {

@@ -13,7 +13,7 @@ import {
   type ReplicatedService,
   type ReplicatedStack,
 } from '@blog/testkit';
-import { describeTraces, tracingEnv } from '../traces';
+import { describeTraces } from '../traces';
 
 let dir: string | undefined;
 let nats: NatsCluster | undefined;
@@ -28,12 +28,12 @@ function logLines(blog: ReplicatedStack, service: ReplicatedService): Record<str
 }
 
 describeTraces(
-  'traces on two replicas of every service and of the bus, on NATS JetStream',
+  'traces on two replicas of every service and of the bus, on NATS JetStream (OTLP/protobuf)',
   {
-    start: async (receiver) => {
+    protocol: 'http/protobuf',
+    start: async (receiver, env) => {
       dir = mkdtempSync(path.join(os.tmpdir(), 'blog-traces-nats-'));
       nats = await startNatsCluster({ dir: path.join(dir, 'nats') });
-      const env = tracingEnv(receiver);
       const started = await startReplicatedStack({
         nats,
         logDir: path.join(dir, 'logs'),
