@@ -37,8 +37,8 @@ export function observeRequests(logger: Logger | undefined, metrics: HttpMetrics
     ? pinoHttp({
         logger,
         genReqId: requestIdOf,
-        // Lines carry the request's id, not its headers.
-        quietReqLogger: true,
+        // The line is written by the service's logger itself, with the request's id in the line (no
+        // bindings of the request or its headers, which would repeat the id the lines' mixin adds).
         quietResLogger: true,
         autoLogging: { ignore: (req) => UNLOGGED_PATHS.has((req.url ?? '').split('?')[0] ?? '') },
         // 503 means a dependency is unavailable (the bus), which the service reports and survives.

@@ -1,9 +1,10 @@
 /**
  * Trace context across the bus, after the OpenTelemetry messaging conventions: a publish is a `send`
- * span (PRODUCER) whose context is stored with the event (W3C traceparent/tracestate); applying a
- * delivered event is a `process` span (CONSUMER) whose parent is that context, and which links to it too,
- * as the conventions ask of every consumer span. Only the OpenTelemetry API is used here: without a
- * started SDK every call is a no-op and no context is stored.
+ * span (PRODUCER) whose context is stored with the event (W3C traceparent/tracestate); the bus pushing
+ * events to a subscriber is a `deliver` span, a consumer applying a delivered event a `process` span
+ * (CONSUMER) whose parent is that context and which links to it, as the conventions ask of every consumer
+ * span; a replayed page and a push to a live stream have spans of their own too. Only the OpenTelemetry
+ * API is used here: without a started SDK every call is a no-op and no context is stored.
  */
 import {
   context,
