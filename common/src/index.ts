@@ -5,6 +5,7 @@ export * from './contracts/routes';
 // The service kit: configuration, the HTTP app and server, logs, metrics.
 export * from './service/config';
 export * from './service/logger';
+export { runWithRequestId } from './service/request-context';
 export * from './service/service-app';
 export * from './service/http-error';
 export * from './service/backoff';
@@ -23,3 +24,5 @@ export * from './messaging/events-token';
 export * from './messaging/delivery-signature';
 export * from './messaging/idempotency';
 export * from './messaging/nats';
+// Tracing across the bus: spans for work on several events, and for a push to a live stream.
+export { markSpanFailed, withEventsSpan, withStreamPushSpan, type TracedEvent } from './tracing/messaging';

@@ -6,6 +6,7 @@ import {
   BusUnavailableError,
   BusUnconfirmedError,
   EventIdTakenError,
+  runWithRequestId,
   ServiceMetrics,
 } from '@blog/common';
 import { recordingLogger } from '@blog/common/testing';
@@ -32,6 +33,33 @@ async function busAnswering(handler: Handler) {
   servers.push(bus.server);
   return bus.url;
 }
+
+describe('BusClient log lines', () => {
+  it('name the request each publish was made for, also when one batch carries the publishes of several', async () => {
+    const { logger, lines } = recordingLogger();
+    const batches: number[] = [];
+    let nextSeq = 1;
+    const url = await busAnswering((req, body, res) => {
+      const events = req.url === '/events/batch' ? (JSON.parse(body) as unknown[]) : [JSON.parse(body)];
+      batches.push(events.length);
+      const seqs = events.map(() => nextSeq++);
+      const answer = req.url === '/events/batch' ? { seqs } : { seq: seqs[0] };
+      res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+    });
+    const bus = new BusClient(url, { logger });
+    const publishFor = (reqId: string, postId: string) =>
+      runWithRequestId(reqId, () =>
+        bus.publish({ type: 'PostCreated', data: { id: postId, title: 't' } }, { id: `event-${postId}` }),
+      );
+    await Promise.all([publishFor('request-a', 'a'), publishFor('request-b', 'b')]);
+    expect(batches).toEqual([2]);
+    const published = lines().filter((line) => line.msg === 'event published');
+    expect(published.map(({ eventId, reqId }) => ({ eventId, reqId }))).toEqual([
+      { eventId: 'event-a', reqId: 'request-a' },
+      { eventId: 'event-b', reqId: 'request-b' },
+    ]);
+  });
+});
 
 describe('BusClient', () => {
   it('publishes an envelope with id and time and returns it with the seq the bus gave', async () => {

@@ -1,10 +1,16 @@
-import { context, SpanKind, trace } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
 import { parseEnvelope, parsePublishRequest } from '../src/contracts/events';
 import { ConfigError } from '../src/service/config';
 import { traceFields } from '../src/service/logger';
 import { loadTracingConfig, tracingEnabled } from '../src/tracing/config';
-import { endPublishSpan, startPublishSpan, withProcessSpan } from '../src/tracing/messaging';
+import {
+  endPublishSpan,
+  startPublishSpan,
+  withEventsSpan,
+  withProcessSpan,
+  withStreamPushSpan,
+} from '../src/tracing/messaging';
 import { startTracing } from '../src/tracing/start';
 
 describe('tracing configuration', () => {
@@ -121,5 +127,95 @@ describe('spans across the bus', () => {
     expect(processed?.parentSpanContext).toBeUndefined();
     expect(processed?.links).toEqual([]);
     expect(traceFields()).toEqual({});
+  });
+
+  const publishedAt = (n: number) => {
+    const { span, trace: stored } = startPublishSpan({ id: `e${n}`, type: 'PostCreated' });
+    endPublishSpan(span, { seq: n });
+    return { span: span.spanContext(), stored };
+  };
+
+  it('delivers one event in a child of its publish, and a batch in a span of its own linked to each publish', async () => {
+    const one = publishedAt(1);
+    const two = publishedAt(2);
+    const single = await withEventsSpan(
+      'deliver',
+      [{ seq: 1, id: 'e1', type: 'PostCreated', trace: one.stored }],
+      'http://query:4002',
+      () => Promise.resolve('delivered'),
+    );
+    expect(single).toBe('delivered');
+    await withEventsSpan(
+      'deliver',
+      [{ seq: 1, trace: one.stored }, { seq: 2, trace: two.stored }, { seq: 3 }],
+      'http://query:4002',
+      () => Promise.resolve(),
+    );
+    const [first, batch] = exporter.getFinishedSpans().filter((span) => span.name === 'deliver events');
+    expect(first).toMatchObject({
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        'messaging.operation.name': 'deliver',
+        'messaging.consumer.group.name': 'http://query:4002',
+        'messaging.batch.message_count': 1,
+        'messaging.message.id': 'e1',
+        'blog.event.seq': 1,
+      },
+    });
+    expect(first?.parentSpanContext?.spanId).toBe(one.span.spanId);
+    expect(batch?.parentSpanContext).toBeUndefined();
+    expect(batch?.links.map((link) => link.context.spanId)).toEqual([one.span.spanId, two.span.spanId]);
+    expect(batch?.attributes).toMatchObject({
+      'messaging.batch.message_count': 3,
+      'blog.events.first_seq': 1,
+      'blog.events.last_seq': 3,
+    });
+    expect(batch?.attributes).not.toHaveProperty('messaging.message.id');
+  });
+
+  it('marks a delivery span failed when its work rejects, and ends it either way', async () => {
+    await expect(
+      withEventsSpan('deliver', [{ seq: 1 }], 'http://query:4002', () => Promise.reject(new Error('HTTP 503'))),
+    ).rejects.toThrow('HTTP 503');
+    const [failed] = exporter.getFinishedSpans();
+    expect(failed?.status).toEqual({ code: SpanStatusCode.ERROR, message: 'HTTP 503' });
+  });
+
+  it('replays a page in one consumer span, linked to at most 128 publishes', () => {
+    const published = Array.from({ length: 130 }, (_, index) => ({ seq: index + 1, ...publishedAt(index + 1) }));
+    withEventsSpan(
+      'replay',
+      published.map(({ seq, stored }) => ({ seq, trace: stored })),
+      'query',
+      () => undefined,
+    );
+    const replay = exporter.getFinishedSpans().find((span) => span.name === 'process events');
+    expect(replay).toMatchObject({
+      kind: SpanKind.CONSUMER,
+      attributes: { 'messaging.operation.type': 'process', 'blog.replay': true, 'messaging.batch.message_count': 130 },
+    });
+    expect(replay?.links.map((link) => link.context.spanId)).toEqual(
+      published.slice(0, 128).map(({ span }) => span.spanId),
+    );
+  });
+
+  it("pushes to a stream's readers in a child of the span that applied the change", () => {
+    const one = publishedAt(1);
+    withProcessSpan({ id: 'e1', type: 'PostCreated', seq: 1, trace: one.stored }, 'query', () =>
+      withStreamPushSpan('/posts/stream', { seq: 1, type: 'PostCreated', readers: 2 }, () => undefined),
+    );
+    const spans = exporter.getFinishedSpans();
+    const processed = spans.find((span) => span.name === 'process events');
+    const pushed = spans.find((span) => span.name === 'send /posts/stream');
+    expect(pushed).toMatchObject({
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        'messaging.system': 'server-sent-events',
+        'messaging.destination.name': '/posts/stream',
+        'blog.event.seq': 1,
+        'blog.stream.readers': 2,
+      },
+    });
+    expect(pushed?.parentSpanContext?.spanId).toBe(processed?.spanContext().spanId);
   });
 });

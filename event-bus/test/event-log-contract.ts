@@ -102,6 +102,23 @@ export function describeEventLogContract(name: string, factory: EventLogFactory)
       expect(log.health()).toMatchObject({ writable: true });
     });
 
+    it("keeps the publisher's trace context with its event, in reads and in the text it serves", async () => {
+      const log = await open();
+      const trace = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', tracestate: 'vendor=1' };
+      await log.append({ ...event(1), trace });
+      await log.append(event(2));
+      await log.append({ ...event(3), trace });
+      const read = await log.readAfter(0, 10);
+      expect(read.map((stored) => stored.trace)).toEqual([trace, undefined, trace]);
+      const lines = (await log.readRawAfter(0, 10)).map((line) => JSON.parse(line) as { trace?: unknown });
+      expect(lines.map((stored) => stored.trace)).toEqual([trace, undefined, trace]);
+      if (factory.reopen) {
+        const again = await factory.reopen(log);
+        opened.push(again);
+        expect((await again.readAfter(0, 10)).map((stored) => stored.trace)).toEqual([trace, undefined, trace]);
+      }
+    });
+
     if (factory.reopen) {
       const reopen = factory.reopen.bind(factory);
       it('keeps every event, and every id, across a restart', async () => {

@@ -1,8 +1,11 @@
-import type { PostsView, StreamChange } from '@blog/common';
+import { withStreamPushSpan, type PostsView, type StreamChange } from '@blog/common';
 import type { Request, Response } from 'express';
 
 /** A change to the posts view, as applied: the event's type and payload, with the event's seq. */
 export type Change = StreamChange & { seq: number };
+
+/** The stream's path, as the span of each push names it. */
+const STREAM_PATH = '/posts/stream';
 
 /** What a new subscriber without a usable Last-Event-ID is sent first. */
 export interface Snapshot {
@@ -76,7 +79,9 @@ export class ChangeFeed {
     }
     if (this.subscribers.size === 0) return;
     const message = formatChange(change);
-    for (const res of this.subscribers) this.send(res, message);
+    withStreamPushSpan(STREAM_PATH, { seq: change.seq, type: change.type, readers: this.subscribers.size }, () => {
+      for (const res of this.subscribers) this.send(res, message);
+    });
   }
 
   /** Serves one subscriber: `GET` with `Accept: text/event-stream`, optionally `Last-Event-ID`. */

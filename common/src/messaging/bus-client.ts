@@ -1,4 +1,6 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
+import { context, trace as traces } from '@opentelemetry/api';
 import { isDeepStrictEqual } from 'node:util';
 import { isApiError, isRecord } from '../contracts/api';
 import { answerCode, errorCodeFor, errorCodeOf, type ErrorCode } from '../contracts/error-codes';
@@ -145,6 +147,11 @@ interface QueuedPublish {
   event: UnsequencedEvent;
   resolve: (stored: SequencedEvent) => void;
   reject: (err: Error) => void;
+  /**
+   * Runs a function in the context the publish was made in (its request, its send span): one batch carries
+   * the publishes of several requests, and each one's line must name its own.
+   */
+  inOrigin: <R>(work: () => R) => R;
 }
 
 /** A misconfiguration, not a fault of the caller: the service answers 503 and logs it until it is fixed. */
@@ -207,8 +214,15 @@ export class BusClient implements EventPublisher, EventHistory {
       time: new Date().toISOString(),
       ...(trace ? { trace } : {}),
     };
+    const inSendSpan = traces.setSpan(context.active(), span);
+    const inOrigin = AsyncLocalStorage.snapshot();
     return new Promise<SequencedEvent>((resolve, reject) => {
-      this.queue.push({ event: unsequenced, resolve, reject });
+      this.queue.push({
+        event: unsequenced,
+        resolve,
+        reject,
+        inOrigin: (work) => inOrigin(() => context.with(inSendSpan, work)),
+      });
       if (this.queue.length === 1) setImmediate(() => this.flush());
     }).then(
       // The stored data is ours, or deep-equal to it: only the time and seq are the bus's.
@@ -253,7 +267,11 @@ export class BusClient implements EventPublisher, EventHistory {
   }
 
   /** Settles one publish with where the bus stored it, comparing with the earlier event when the id was known. */
-  private settle({ event, resolve, reject }: QueuedPublish, { seq, earlier }: StoredAt): void {
+  private settle(queued: QueuedPublish, stored: StoredAt): void {
+    queued.inOrigin(() => this.settleInOrigin(queued, stored));
+  }
+
+  private settleInOrigin({ event, resolve, reject }: QueuedPublish, { seq, earlier }: StoredAt): void {
     const log = { eventId: event.id, type: event.type, seq };
     if (earlier === undefined) {
       this.metrics?.eventsPublished.inc({ type: event.type });

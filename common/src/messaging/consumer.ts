@@ -15,7 +15,7 @@ import type { Logger } from '../service/logger';
 import type { ServiceMetrics } from '../service/metrics';
 import { EVENT_BATCH_PATH, requireJsonObject } from '../service/service-app';
 import type { SpanContext } from '@opentelemetry/api';
-import { inSpan, withProcessSpan } from '../tracing/messaging';
+import { inSpan, withEventsSpan, withProcessSpan } from '../tracing/messaging';
 import type { EventHistory } from './bus-client';
 
 type EnvelopeOf<T extends EventType> = Envelope<Extract<BlogEvent, { type: T }>>;
@@ -371,13 +371,17 @@ export class EventConsumer {
     }
   }
 
-  /** Applies a page of the history read after a position; what was applied since (pushed) is passed over. */
+  /**
+   * Applies a page of the history read after a position; what was applied since (pushed) is passed over.
+   * A page replayed to catch up is one span, linked to the publishers of its events.
+   */
   private applyPage(page: readonly unknown[], parsed = page.map(parseEnvelope)): void {
-    this.applyEntries(
-      parsed.map((result, index): Entry =>
-        result.ok ? { ok: true, envelope: result.envelope } : { ok: false, raw: page[index], error: result.error },
-      ),
+    const entries = parsed.map((result, index): Entry =>
+      result.ok ? { ok: true, envelope: result.envelope } : { ok: false, raw: page[index], error: result.error },
     );
+    if (this.ready || entries.length === 0) return this.applyEntries(entries);
+    const events = entries.flatMap((entry) => (entry.ok ? [entry.envelope] : []));
+    withEventsSpan('replay', events, this.subscriber, () => this.applyEntries(entries));
   }
 
   private apply(envelope: AnyEnvelope, units: 'together' | 'each', outcome: Outcome): void {

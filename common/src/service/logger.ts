@@ -1,5 +1,6 @@
 import { trace } from '@opentelemetry/api';
 import pino from 'pino';
+import { requestFields } from './request-context';
 
 export type Logger = pino.Logger;
 
@@ -24,9 +25,14 @@ export function createLogger(
     name: service,
     level: LOG_LEVEL,
     base: { service },
-    mixin: traceFields,
+    mixin: contextFields,
     ...(transport ? { transport } : {}),
   });
+}
+
+/** What every line says of the work it is logged in: the request's id, the trace and the span. */
+export function contextFields(): { reqId?: string; trace_id?: string; span_id?: string } {
+  return { ...requestFields(), ...traceFields() };
 }
 
 /**

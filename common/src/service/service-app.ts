@@ -10,7 +10,7 @@ import { requireEventsToken } from '../messaging/events-token';
 import { HttpError, sendError } from './http-error';
 import type { Logger } from './logger';
 import type { HttpMetrics } from './metrics';
-import { observeRequests, REQUEST_ID_HEADER } from './observe-requests';
+import { observeRequests, REQUEST_ID_HEADER, requestScope } from './observe-requests';
 import type { KeyObject } from 'node:crypto';
 
 /** Throws a 400 unless the request body is a JSON object (not an array, not missing). */
@@ -103,6 +103,7 @@ export function createServiceApp({
   app.use(EVENT_BATCH_PATH, express.json({ limit: LIMITS.batchBodyBytes, verify }));
   if (verify !== undefined) app.post('/events', express.json({ limit: LIMITS.bodyBytes, verify }));
   app.use(express.json({ limit: LIMITS.bodyBytes }));
+  if (logger) app.use(requestScope);
   addHealthRoutes(app, isReady);
   // Until caught up, the state is incomplete: answering from it would show missing posts or say 404 for
   // posts that exist. Event intake stays open (live events are buffered meanwhile).

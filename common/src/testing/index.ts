@@ -14,7 +14,7 @@ import {
   EventIdTakenError,
   isSameEvent,
 } from '../messaging/bus-client';
-import type { Logger } from '../service/logger';
+import { contextFields, type Logger } from '../service/logger';
 
 /**
  * An event bus in memory: publishing appends with the next seq, the history can be read like the real
@@ -97,8 +97,12 @@ export function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** A logger whose JSON lines are kept, for a test to read what was logged. */
-export function recordingLogger(level = 'info'): { logger: Logger; lines: () => Record<string, unknown>[] } {
+/** A logger whose JSON lines are kept, for a test to read what was logged (parsed, or as written). */
+export function recordingLogger(level = 'info'): {
+  logger: Logger;
+  lines: () => Record<string, unknown>[];
+  text: () => string[];
+} {
   const chunks: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -106,13 +110,14 @@ export function recordingLogger(level = 'info'): { logger: Logger; lines: () => 
       done();
     },
   });
+  const text = () =>
+    chunks
+      .join('')
+      .split('\n')
+      .filter((line) => line !== '');
   return {
-    logger: pino({ level }, sink),
-    lines: () =>
-      chunks
-        .join('')
-        .split('\n')
-        .filter((line) => line !== '')
-        .map((line) => JSON.parse(line) as Record<string, unknown>),
+    logger: pino({ level, mixin: contextFields }, sink),
+    text,
+    lines: () => text().map((line) => JSON.parse(line) as Record<string, unknown>),
   };
 }

@@ -5,12 +5,16 @@ import {
   EVENT_BATCH_PATH,
   DELIVERY_SIGNATURE_HEADER,
   eventsHeaders,
+  isRecord,
+  markSpanFailed,
   sendHttp,
   signDelivery,
   sleep,
+  withEventsSpan,
   type BackoffOptions,
   type Logger,
   type SubscriberStatus,
+  type TracedEvent,
 } from '@blog/common';
 import type { KeyObject } from 'node:crypto';
 import type { EventLog } from '../log/event-log';
@@ -254,14 +258,12 @@ export class SubscriberDelivery {
   }
 
   /** Counts the events a subscriber acknowledged, and logs each (id, type, seq) so it can be followed. */
-  private acknowledged(after: number, events: string[]): void {
+  private acknowledged(events: readonly TracedEvent[]): void {
     const { logger, metrics } = this.options;
     metrics?.eventsDelivered.inc({ subscriber: this.url }, events.length);
     if (!logger.isLevelEnabled('info')) return;
-    events.forEach((text, index) => {
-      const { id, type } = JSON.parse(text) as { id?: unknown; type?: unknown };
-      logger.info({ subscriber: this.url, eventId: id, type, seq: after + index + 1 }, 'event delivered');
-    });
+    for (const { id, type, seq } of events)
+      logger.info({ subscriber: this.url, eventId: id, type, seq }, 'event delivered');
   }
 
   /**
@@ -272,14 +274,21 @@ export class SubscriberDelivery {
     const { logger, backoff = DEFAULT_BACKOFF } = this.options;
     const { signal } = this.stopping;
     const last = after + events.length;
+    const traced = events.map((text, index) => tracedEvent(text, after + index + 1));
     for (;;) {
-      const outcome = this.batches
-        ? await this.post(EVENT_BATCH_PATH, `[${events.join(',')}]`, last)
-        : await this.post('/events', events[0] as string, last);
+      const outcome = await withEventsSpan('deliver', this.batches ? traced : traced.slice(0, 1), this.url, (span) =>
+        (this.batches
+          ? this.post(EVENT_BATCH_PATH, `[${events.join(',')}]`, last)
+          : this.post('/events', events[0] as string, last)
+        ).then((answer) => {
+          if (answer.kind !== 'delivered') markSpanFailed(span, answer.reason);
+          return answer;
+        }),
+      );
       if (outcome.kind === 'delivered') {
         this.reached = true;
         this.reportsPosition = outcome.reported;
-        this.acknowledged(after, events);
+        this.acknowledged(traced);
         this.failures = 0;
         this.lastError = null;
         return outcome.position;
@@ -383,6 +392,25 @@ export class SubscriberDelivery {
       return { kind: 'failed', reason: describeRequestError(err) };
     }
   }
+}
+
+/** A stored event's id, type and trace context, for the delivery's span and log lines. */
+function tracedEvent(text: string, seq: number): TracedEvent {
+  const { id, type, trace } = JSON.parse(text) as { id?: unknown; type?: unknown; trace?: unknown };
+  const stored = isRecord(trace) && typeof trace.traceparent === 'string' ? trace : undefined;
+  return {
+    seq,
+    id,
+    type,
+    ...(stored
+      ? {
+          trace: {
+            traceparent: stored.traceparent as string,
+            ...(typeof stored.tracestate === 'string' ? { tracestate: stored.tracestate } : {}),
+          },
+        }
+      : {}),
+  };
 }
 
 /** The `position` a subscriber of this code base reports in its answer (course services answer `{}`). */

@@ -1,4 +1,4 @@
-import { HttpError, sleep, type Logger } from '@blog/common';
+import { HttpError, sleep, type EventTraceContext, type Logger } from '@blog/common';
 import {
   DeliverPolicy,
   JetStreamApiError,
@@ -10,17 +10,27 @@ import {
   type JsMsg,
   type OrderedConsumerOptions,
 } from '@nats-io/jetstream';
-import { NoRespondersError, RequestError, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
+import {
+  headers,
+  NoRespondersError,
+  RequestError,
+  TimeoutError,
+  type MsgHdrs,
+  type NatsConnection,
+} from '@nats-io/transport-node';
 import { AppendsById } from '../log/appends-by-id';
 import { EventLogUnavailableError, EventLogUnconfirmedError } from '../log/errors';
 import { EventIndex, RECENT_IDS, type StoredRecord } from '../log/event-index';
 import type { Appended, EventLogHealth, NewEvent, StoredEvent } from '../log/event-log';
 import { IndexedEventLog } from '../log/indexed-event-log';
-import { decodeStreamMessage, Quarantine } from '../log/quarantine';
+import { decodeStreamMessage, Quarantine, type StreamMessageHeaders } from '../log/quarantine';
 import { RefusedAppends, type AppendFault } from '../log/refused-appends';
 import { streamChanges, type EventStreamSettings } from './event-stream';
 import { ensureStreamWhenReady, whenClusterReady } from './jetstream-setup';
 import { quorumUnconfirmed } from './stream-quorum';
+
+const TRACEPARENT_HEADER = 'traceparent';
+const TRACESTATE_HEADER = 'tracestate';
 
 export interface JetStreamEventLogOptions {
   /** A connection to the NATS cluster; the log never closes it. */
@@ -255,7 +265,7 @@ export class JetStreamEventLog extends IndexedEventLog {
    * read back by the seq the acknowledgement names.
    */
   private async publish(event: NewEvent): Promise<Appended> {
-    const { id, type, data, time } = event;
+    const { id, type, data, time, trace } = event;
     const payload = JSON.stringify({ id, type, data, time });
     this.refuseOversized(payload);
     const deadline = Date.now() + (this.options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS);
@@ -266,6 +276,7 @@ export class JetStreamEventLog extends IndexedEventLog {
         const timeout = Math.max(1, Math.min(ATTEMPT_TIMEOUT_MS, deadline - Date.now()));
         const ack = await this.js.publish(this.options.stream.subject, payload, {
           msgID: id,
+          ...(trace ? { headers: traceHeaders(trace) } : {}),
           timeout,
           expect: { streamName: this.options.stream.name },
         });
@@ -316,7 +327,7 @@ export class JetStreamEventLog extends IndexedEventLog {
     if (!message) throw new EventLogUnavailableError(`seq ${seq} is not readable yet`);
     const { line } = this.quarantine.recordOf(
       seq,
-      decodeStreamMessage(message.string(), seq, message.header.get('Nats-Msg-Id')),
+      decodeStreamMessage(message.string(), seq, streamHeaders(message.header)),
     );
     return JSON.parse(line) as StoredEvent;
   }
@@ -413,7 +424,7 @@ export class JetStreamEventLog extends IndexedEventLog {
   private recordOf(message: JsMsg): StoredRecord {
     return this.quarantine.recordOf(
       message.seq,
-      decodeStreamMessage(message.string(), message.seq, message.headers?.get('Nats-Msg-Id')),
+      decodeStreamMessage(message.string(), message.seq, streamHeaders(message.headers)),
     );
   }
 
@@ -457,6 +468,22 @@ export class JetStreamEventLog extends IndexedEventLog {
       await sleep(200 * attempt);
     }
   }
+}
+
+/** The publisher's trace context as W3C headers on the NATS message, where NATS tools look for it. */
+function traceHeaders({ traceparent, tracestate }: EventTraceContext): MsgHdrs {
+  const result = headers();
+  result.set(TRACEPARENT_HEADER, traceparent);
+  if (tracestate !== undefined) result.set(TRACESTATE_HEADER, tracestate);
+  return result;
+}
+
+function streamHeaders(message: MsgHdrs | undefined): StreamMessageHeaders {
+  return {
+    id: message?.get('Nats-Msg-Id'),
+    traceparent: message?.get(TRACEPARENT_HEADER) || undefined,
+    tracestate: message?.get(TRACESTATE_HEADER) || undefined,
+  };
 }
 
 function startingAt(seq: number): Partial<OrderedConsumerOptions> {

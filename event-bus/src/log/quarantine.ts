@@ -1,4 +1,11 @@
-import { MAX_EVENT_BYTES, parseEnvelope, QUARANTINED_EVENT_TYPE, type Logger } from '@blog/common';
+import {
+  eventTraceContextSchema,
+  MAX_EVENT_BYTES,
+  parseEnvelope,
+  QUARANTINED_EVENT_TYPE,
+  type EventTraceContext,
+  type Logger,
+} from '@blog/common';
 import type { StoredRecord } from './event-index';
 
 /** A stored message read as an event: its id and the JSON text the bus serves, or why it cannot be. */
@@ -7,22 +14,37 @@ export type DecodedRecord = { ok: true; id: string; line: string } | { ok: false
 /** The placeholder's time: a message that is not an event has none, and every replica must serve the same text. */
 const UNKNOWN_TIME = new Date(0).toISOString();
 
+/** What a stream message's headers say of its event: its id (Nats-Msg-Id) and its publisher's trace context. */
+export interface StreamMessageHeaders {
+  id?: string | undefined;
+  traceparent?: string | undefined;
+  tracestate?: string | undefined;
+}
+
 /**
  * Decodes a message of the JetStream stream (the JSON of `{id, type, data, time}`, as the bus publishes it,
- * but any client of the stream may have written anything): its size, then the envelope's schema (the
- * payload too, for a known type), then the text is written again by this code, with its seq. Raw bytes of
- * the stream never reach an answer.
+ * with its id and trace context in headers; but any client of the stream may have written anything): its
+ * size, then the envelope's schema (the payload too, for a known type), then the text is written again by
+ * this code, with its seq. Raw bytes of the stream never reach an answer; a malformed trace context is
+ * dropped, never a reason to quarantine the event.
  */
-export function decodeStreamMessage(text: string, seq: number, headerId: string | undefined): DecodedRecord {
+export function decodeStreamMessage(text: string, seq: number, headers: StreamMessageHeaders = {}): DecodedRecord {
   const parsed = parseBounded(text);
   if (!parsed.ok) return parsed;
   if (!isObject(parsed.value)) return { ok: false, reason: 'not a JSON object' };
   const envelope = parseEnvelope({ ...parsed.value, seq });
   if (!envelope.ok) return { ok: false, reason: `not an event envelope: ${envelope.error}` };
   const { id, type, data, time } = envelope.envelope;
-  if (headerId !== undefined && headerId !== '' && headerId !== id)
+  if (headers.id !== undefined && headers.id !== '' && headers.id !== id)
     return { ok: false, reason: 'its Nats-Msg-Id header is not its id' };
-  return { ok: true, id, line: JSON.stringify({ id, type, data, time, seq }) };
+  const trace = traceOf(headers) ?? envelope.envelope.trace;
+  return { ok: true, id, line: JSON.stringify({ id, type, data, time, seq, ...(trace ? { trace } : {}) }) };
+}
+
+function traceOf({ traceparent, tracestate }: StreamMessageHeaders): EventTraceContext | undefined {
+  if (traceparent === undefined) return undefined;
+  const parsed = eventTraceContextSchema.safeParse({ traceparent, ...(tracestate ? { tracestate } : {}) });
+  return parsed.success ? parsed.data : undefined;
 }
 
 /**

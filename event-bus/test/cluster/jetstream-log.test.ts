@@ -6,6 +6,7 @@
 import { MAX_EVENT_BYTES, QUARANTINED_EVENT_TYPE, silentLogger } from '@blog/common';
 import { recordingLogger } from '@blog/common/testing';
 import { DiscardPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { headers } from '@nats-io/transport-node';
 import { delay, waitFor } from '@blog/testkit';
 import { DUPLICATE_WINDOW_MS, eventStream, type EventStreamSettings } from '../../src/jetstream/event-stream';
 import { JetStreamEventLog, type JetStreamEventLogOptions } from '../../src/jetstream/jetstream-event-log';
@@ -53,6 +54,37 @@ const event = (id: string): NewEvent => ({
   type: 'PostCreated',
   data: { id, title: id },
   time: '2026-01-01T00:00:00.000Z',
+});
+
+describe("JetStreamEventLog and the publisher's trace context", () => {
+  const opened: EventLog[] = [];
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((log) => log.close()));
+  });
+
+  test('is stored as W3C headers of the NATS message, not in its payload; a malformed traceparent is dropped, the event kept', async () => {
+    const stream = newStream();
+    const log = await openLog(stream);
+    opened.push(log);
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    await log.append({ ...event('traced'), trace: { traceparent } });
+    const jsm = await jetstreamManager(await connection());
+    const stored = await jsm.streams.getMessage(stream.name, { seq: 1 });
+    expect(stored?.header.get('traceparent')).toBe(traceparent);
+    expect(stored?.json<Record<string, unknown>>()).not.toHaveProperty('trace');
+
+    // Written by another client of the stream with a header that is not a traceparent.
+    const js = jetstream(await connection());
+    const bad = headers();
+    bad.set('traceparent', 'not-a-traceparent');
+    await js.publish(stream.subject, JSON.stringify(event('other')), { headers: bad });
+    await waitFor(() => log.lastSeq === 2, { what: 'the log to follow the other message' });
+    const read = await log.readAfter(0, 10);
+    expect(read.map(({ id, trace }) => ({ id, trace }))).toEqual([
+      { id: 'traced', trace: { traceparent } },
+      { id: 'other', trace: undefined },
+    ]);
+  });
 });
 
 describe('JetStreamEventLog and messages that are not events', () => {

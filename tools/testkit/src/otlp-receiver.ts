@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { decodeOtlpProtobuf } from './otlp-protobuf';
 import { waitFor } from './wait';
 
 /** One span as an OTLP/HTTP exporter sent it, with the service.name of its resource. */
@@ -19,13 +20,16 @@ export interface ReceivedSpan {
 export const SPAN_KIND = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 } as const;
 
 /**
- * A receiver of OTLP/HTTP traces in the JSON encoding (`OTEL_EXPORTER_OTLP_PROTOCOL=http/json`), on the
- * loopback: `POST /v1/traces` with an ExportTraceServiceRequest; it keeps every span it was sent.
+ * A receiver of OTLP/HTTP traces, in the JSON (`OTEL_EXPORTER_OTLP_PROTOCOL=http/json`) or the protobuf
+ * encoding (`http/protobuf`, the SDK's default), on the loopback: `POST /v1/traces` with an
+ * ExportTraceServiceRequest; it keeps every span it was sent.
  */
 export class OtlpReceiver {
   readonly spans: ReceivedSpan[] = [];
   /** Requests it could not read (not JSON, not an export request). */
   readonly refused: string[] = [];
+  /** The encodings of the requests it read. */
+  readonly encodings = new Set<'json' | 'protobuf'>();
 
   private readonly server: Server = createServer((req, res) => {
     void readBody(req).then((body) => {
@@ -58,24 +62,28 @@ export class OtlpReceiver {
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
-  private take(req: IncomingMessage, body: string): string | undefined {
+  private take(req: IncomingMessage, body: Buffer): string | undefined {
+    const type = req.headers['content-type'] ?? '';
     const problem =
       req.method !== 'POST' || req.url !== '/v1/traces'
         ? `${req.method} ${req.url}: only POST /v1/traces is taken`
-        : !(req.headers['content-type'] ?? '').startsWith('application/json')
-          ? `content-type ${req.headers['content-type']}: only OTLP/JSON is read`
-          : this.decode(body);
+        : type.startsWith('application/json')
+          ? this.read(() => JSON.parse(body.toString('utf8')) as ExportRequest, 'json')
+          : type.startsWith('application/x-protobuf')
+            ? this.read(() => decodeOtlpProtobuf(body) as ExportRequest, 'protobuf')
+            : `content-type ${type}: only OTLP/JSON and OTLP/protobuf are read`;
     if (problem !== undefined) this.refused.push(problem);
     return problem;
   }
 
-  private decode(body: string): string | undefined {
+  private read(decode: () => ExportRequest, encoding: 'json' | 'protobuf'): string | undefined {
     let request: ExportRequest;
     try {
-      request = JSON.parse(body) as ExportRequest;
+      request = decode();
     } catch {
-      return 'not JSON';
+      return `not OTLP/${encoding}`;
     }
+    this.encodings.add(encoding);
     for (const resourceSpans of request.resourceSpans ?? []) {
       const service = String(attributesOf(resourceSpans.resource?.attributes)['service.name'] ?? '');
       for (const scopeSpans of resourceSpans.scopeSpans ?? []) {
@@ -130,12 +138,11 @@ function attributesOf(list: KeyValue[] | undefined): Record<string, string | num
   return attributes;
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    let text = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (text += chunk));
-    req.on('end', () => resolve(text));
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
