@@ -222,12 +222,9 @@ describe(`Fluent Bit's settings (${VALUES_FILE}) on the lines the services print
     expect(servicesOfTrace(/^POST \/posts\/create 201/)).toEqual(
       expect.arrayContaining(['comments', 'event-bus', 'posts', 'query']),
     );
-    expect(servicesOfTrace(/^POST \/posts\/[^/]+\/comments 201/)).toEqual([
-      'comments',
-      'event-bus',
-      'moderation',
-      'query',
-    ]);
+    expect(servicesOfTrace(/^POST \/posts\/[^/]+\/comments 201/)).toEqual(
+      expect.arrayContaining(['comments', 'event-bus', 'moderation', 'query']),
+    );
     const received = new Set(receiver.spans.map((span) => span.traceId));
     const logged = new Set(entries.flatMap((entry) => entry.structuredMetadata.trace_id ?? []));
     expect(logged.size).toBeGreaterThan(0);
