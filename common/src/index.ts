@@ -25,4 +25,11 @@ export * from './messaging/delivery-signature';
 export * from './messaging/idempotency';
 export * from './messaging/nats';
 // Tracing across the bus: spans for work on several events, and for a push to a live stream.
-export { markSpanFailed, withEventsSpan, withStreamPushSpan, type TracedEvent } from './tracing/messaging';
+export { tracingStarted } from './tracing/lifecycle';
+export {
+  inEventTrace,
+  markSpanFailed,
+  withEventsSpan,
+  withStreamPushSpan,
+  type TracedEvent,
+} from './tracing/messaging';

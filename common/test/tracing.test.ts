@@ -34,6 +34,7 @@ describe('tracing configuration', () => {
     ['OTEL_TRACES_SAMPLER', 'sometimes'],
     ['OTEL_TRACES_SAMPLER_ARG', '2'],
     ['OTEL_SDK_DISABLED', 'maybe'],
+    ['OTEL_LOG_LEVEL', 'loud'],
   ])('refuses %s=%s, naming the variable', (name, value) => {
     expect(() => loadTracingConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadTracingConfig({ [name]: value })).toThrow(new RegExp(`${name}="${value}"`));

@@ -5,6 +5,7 @@ import {
   finishServiceApp,
   errorBody,
   HttpError,
+  inEventTrace,
   isSameEvent,
   LIMITS,
   MAX_EVENT_BYTES,
@@ -94,7 +95,7 @@ export function createApp({
       logger.info({ eventId: id, type, seq }, 'event id already stored: answered with the stored event');
     } else {
       metrics?.eventsAppended.inc({ type });
-      logger.info({ eventId: id, type, seq }, 'event appended');
+      inEventTrace(event.trace, () => logger.info({ eventId: id, type, seq }, 'event appended'));
     }
     return appended;
   };

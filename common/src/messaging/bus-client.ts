@@ -1,4 +1,4 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { AsyncResource } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { context, trace as traces } from '@opentelemetry/api';
 import { isDeepStrictEqual } from 'node:util';
@@ -177,6 +177,8 @@ export class BusClient implements EventPublisher, EventHistory {
   /** The replica requests go to first: the last one that could be reached. */
   private current = 0;
   private idsFromSaid: number | undefined;
+  /** Runs work outside any request or span: the context this client was made in, at start. */
+  private readonly inBackground = AsyncResource.bind(<R>(work: () => R): R => work());
 
   constructor(
     baseUrl: string | readonly string[],
@@ -215,15 +217,15 @@ export class BusClient implements EventPublisher, EventHistory {
       ...(trace ? { trace } : {}),
     };
     const inSendSpan = traces.setSpan(context.active(), span);
-    const inOrigin = AsyncLocalStorage.snapshot();
     return new Promise<SequencedEvent>((resolve, reject) => {
       this.queue.push({
         event: unsequenced,
         resolve,
         reject,
-        inOrigin: (work) => inOrigin(() => context.with(inSendSpan, work)),
+        inOrigin: AsyncResource.bind(<R>(work: () => R): R => context.with(inSendSpan, work)),
       });
-      if (this.queue.length === 1) setImmediate(() => this.flush());
+      // Not in this caller's context: the batch may carry the publishes of other requests too.
+      if (this.queue.length === 1) setImmediate(() => this.inBackground(() => this.flush()));
     }).then(
       // The stored data is ours, or deep-equal to it: only the time and seq are the bus's.
       ({ time, seq }) => {
@@ -250,11 +252,18 @@ export class BusClient implements EventPublisher, EventHistory {
     return this.idsFromSaid;
   }
 
-  /** Sends one batch (concurrently with others) and settles each of its publishes. */
+  /**
+   * Sends one batch (concurrently with others) and settles each of its publishes. A batch of one is sent in
+   * its publish's context (the bus's request is then part of its trace); a batch of several in none of them.
+   */
   private async send(batch: QueuedPublish[]): Promise<void> {
     let results: StoredAt[] | 'split';
+    const events = batch.map(({ event }) => event);
+    const [only] = batch;
     try {
-      results = await this.publishUntilConfirmed(batch.map(({ event }) => event));
+      results = await (batch.length === 1 && only
+        ? only.inOrigin(() => this.publishUntilConfirmed(events))
+        : this.publishUntilConfirmed(events));
     } catch (err) {
       batch.forEach(({ reject }) => reject(err as Error));
       return;

@@ -15,6 +15,7 @@ import type { Logger } from '../service/logger';
 import type { ServiceMetrics } from '../service/metrics';
 import { EVENT_BATCH_PATH, requireJsonObject } from '../service/service-app';
 import type { SpanContext } from '@opentelemetry/api';
+import { tracingStarted } from '../tracing/lifecycle';
 import { inSpan, withEventsSpan, withProcessSpan } from '../tracing/messaging';
 import type { EventHistory } from './bus-client';
 
@@ -153,12 +154,16 @@ export class EventConsumer {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly stopping = new AbortController();
   private readonly pageSize: number;
+  /** Who applies the events, as the spans name it. */
+  private readonly subscriber: string;
   readonly stats: ConsumerStats = { applied: 0, duplicates: 0, rejected: 0, skipped: 0 };
   /** The span each live event was applied in, for the line that reports it once its transaction is kept. */
   private readonly processSpans = new WeakMap<AnyEnvelope, SpanContext>();
 
   constructor(private readonly options: EventConsumerOptions) {
     this.pageSize = options.pageSize ?? 10_000;
+    const service = (options.logger.bindings() as { service?: unknown }).service;
+    this.subscriber = options.subscriber ?? (typeof service === 'string' ? service : 'unknown');
     this.state = options.state ?? new MemoryAppliedState();
     ({ seq: this.lastSeq, eventId: this.lastEventId } = this.state.position);
   }
@@ -379,7 +384,7 @@ export class EventConsumer {
     const entries = parsed.map((result, index): Entry =>
       result.ok ? { ok: true, envelope: result.envelope } : { ok: false, raw: page[index], error: result.error },
     );
-    if (this.ready || entries.length === 0) return this.applyEntries(entries);
+    if (this.ready || entries.length === 0 || !tracingStarted()) return this.applyEntries(entries);
     const events = entries.flatMap((entry) => (entry.ok ? [entry.envelope] : []));
     withEventsSpan('replay', events, this.subscriber, () => this.applyEntries(entries));
   }
@@ -419,16 +424,11 @@ export class EventConsumer {
    * off (a reaction) belongs to it too; the catch-up replays the history without a span per event.
    */
   private traced<T>(envelope: AnyEnvelope, apply: () => T): T {
-    if (!this.ready) return apply();
+    if (!this.ready || !tracingStarted()) return apply();
     return withProcessSpan(envelope, this.subscriber, (span) => {
       this.processSpans.set(envelope, span.spanContext());
       return apply();
     });
-  }
-
-  private get subscriber(): string {
-    const service = (this.options.logger.bindings() as { service?: unknown }).service;
-    return this.options.subscriber ?? (typeof service === 'string' ? service : 'unknown');
   }
 
   private skipInvalid({ raw, error }: Extract<Entry, { ok: false }>, outcome: Outcome): void {

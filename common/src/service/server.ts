@@ -2,7 +2,7 @@ import { createServer, type Server, type ServerOptions, type ServerResponse } fr
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { ConfigError } from './config';
-import { stopTracing } from '../tracing/shutdown';
+import { stopTracing } from '../tracing/lifecycle';
 import type { Logger } from './logger';
 
 /**

@@ -5,6 +5,9 @@ const otlpProtocol = z.enum(['http/protobuf', 'http/json', 'grpc'], {
   error: 'must be http/protobuf, http/json or grpc',
 });
 
+/** OTEL_LOG_LEVEL's values: how much of the SDK's own diagnostics a service logs. */
+const DIAG_LEVELS = ['NONE', 'ERROR', 'WARN', 'INFO', 'DEBUG', 'VERBOSE', 'ALL'] as const;
+
 const otlpEndpoint = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
 /**
@@ -31,6 +34,12 @@ export const tracingConfigSchema = z.object({
       { error: 'must be a sampler the SDK knows, such as parentbased_always_on or parentbased_traceidratio' },
     )
     .optional(),
+  OTEL_LOG_LEVEL: z
+    .preprocess(
+      (value) => (typeof value === 'string' ? value.toUpperCase() : value),
+      z.enum(DIAG_LEVELS, { error: `must be one of ${DIAG_LEVELS.join(', ')} (any case)` }),
+    )
+    .default('WARN'),
   OTEL_TRACES_SAMPLER_ARG: z.coerce
     .number({ error: 'must be a ratio from 0 to 1' })
     .min(0, { error: 'must be a ratio from 0 to 1' })

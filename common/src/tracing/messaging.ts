@@ -263,6 +263,17 @@ function runIn<T>(span: Span, parent: Context, work: (span: Span) => T): T {
   return result;
 }
 
+/**
+ * Runs `work` (a log line about one event) in the event's trace: as it is when the active span belongs to
+ * that trace already, else in its publisher's span, so that a log store finds the line by the trace id of
+ * the create that caused it (a batch of several requests' events is sent and delivered in a trace of its own).
+ */
+export function inEventTrace<T>(stored: EventTraceContext | undefined, work: () => T): T {
+  const publisher = publisherOf(stored);
+  if (publisher === undefined || trace.getActiveSpan()?.spanContext().traceId === publisher.span.traceId) return work();
+  return context.with(publisher.context, work);
+}
+
 /** Runs `work` (a log line) as part of a span that already ended, so that it carries that span's ids. */
 export function inSpan<T>(span: SpanContext | undefined, work: () => T): T {
   if (span === undefined) return work();

@@ -4,9 +4,11 @@
  * modules as they load. Without an OTLP endpoint (OTEL_EXPORTER_OTLP_ENDPOINT or
  * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) nothing starts and nothing is sent.
  */
+import { DiagLogLevel } from '@opentelemetry/api';
 import { ConfigError } from '../service/config';
+import { createLogger } from '../service/logger';
 import { loadTracingConfig, tracingEnabled } from './config';
-import { onTracingStop } from './shutdown';
+import { onTracingStop } from './lifecycle';
 
 /**
  * Starts the SDK from the OTEL_* variables when an endpoint is set; returns whether it started. A wrong
@@ -22,7 +24,18 @@ export function startTracing(service: string, environment: NodeJS.ProcessEnv = p
   // Required here, not imported above: a process that does not trace never loads the SDK.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { startSdk } = require('./sdk') as typeof import('./sdk');
-  onTracingStop(startSdk(config.OTEL_SERVICE_NAME ?? service));
+  const logger = createLogger(service, {
+    // The SDK's diagnostics are filtered by OTEL_LOG_LEVEL alone.
+    LOG_LEVEL: 'trace',
+    LOG_FORMAT: environment.LOG_FORMAT === 'pretty' ? 'pretty' : 'json',
+  }).child({ component: 'opentelemetry' });
+  onTracingStop(
+    startSdk({
+      serviceName: config.OTEL_SERVICE_NAME ?? service,
+      logger,
+      logLevel: DiagLogLevel[config.OTEL_LOG_LEVEL],
+    }),
+  );
   return true;
 }
 

@@ -5,11 +5,13 @@ import {
   EVENT_BATCH_PATH,
   DELIVERY_SIGNATURE_HEADER,
   eventsHeaders,
+  inEventTrace,
   isRecord,
   markSpanFailed,
   sendHttp,
   signDelivery,
   sleep,
+  tracingStarted,
   withEventsSpan,
   type BackoffOptions,
   type Logger,
@@ -262,8 +264,17 @@ export class SubscriberDelivery {
     const { logger, metrics } = this.options;
     metrics?.eventsDelivered.inc({ subscriber: this.url }, events.length);
     if (!logger.isLevelEnabled('info')) return;
-    for (const { id, type, seq } of events)
-      logger.info({ subscriber: this.url, eventId: id, type, seq }, 'event delivered');
+    for (const { id, type, seq, trace } of events)
+      inEventTrace(trace, () => logger.info({ subscriber: this.url, eventId: id, type, seq }, 'event delivered'));
+  }
+
+  /**
+   * What the delivery's span and log lines say of each event: its id, type and trace context when either
+   * needs them (each event is parsed then), else its seq alone.
+   */
+  private describe(after: number, events: readonly string[]): TracedEvent[] {
+    const read = tracingStarted() || this.options.logger.isLevelEnabled('info');
+    return events.map((text, index) => (read ? tracedEvent(text, after + index + 1) : { seq: after + index + 1 }));
   }
 
   /**
@@ -274,7 +285,7 @@ export class SubscriberDelivery {
     const { logger, backoff = DEFAULT_BACKOFF } = this.options;
     const { signal } = this.stopping;
     const last = after + events.length;
-    const traced = events.map((text, index) => tracedEvent(text, after + index + 1));
+    const traced = this.describe(after, events);
     for (;;) {
       const outcome = await withEventsSpan('deliver', this.batches ? traced : traced.slice(0, 1), this.url, (span) =>
         (this.batches

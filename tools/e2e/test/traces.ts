@@ -20,6 +20,8 @@ export interface TracedBlog {
   logLines(service: string): Record<string, unknown>[];
   /** Whether the bus pushes events to the services (file mode); on JetStream they read them from it. */
   busPushes: boolean;
+  /** Whether `postsUrl` is the router (the client server), which traces what it passes on. */
+  routed: boolean;
   /** Runs `work` while one query process is down, then starts it again and waits until it has caught up. */
   whileQueryDown(work: () => Promise<void>): Promise<void>;
 }
@@ -179,6 +181,14 @@ export function describeTraces(name: string, setup: TracedBlogSetup, receiverSta
           attributes: expect.objectContaining({ 'http.route': '/posts/create' }),
         }),
       );
+      // Through the router: its server span under the session, its client span under that, then posts.
+      if (blog.routed) {
+        const postsServer = ancestors(postSend, spans).find((span) => span.kind === SPAN_KIND.server);
+        const routerClient = spans.find((span) => span.spanId === postsServer?.parentSpanId);
+        const routerServer = spans.find((span) => span.spanId === routerClient?.parentSpanId);
+        expect(routerClient).toMatchObject({ service: 'client', kind: SPAN_KIND.client });
+        expect(routerServer).toMatchObject({ service: 'client', kind: SPAN_KIND.server, parentSpanId: session.spanId });
+      }
       // Each subscriber's process span continues the publisher's span, and links to it.
       for (const subscriber of ['query', 'comments']) {
         const processed = processedBy(spans, postSend, subscriber);
@@ -232,6 +242,18 @@ export function describeTraces(name: string, setup: TracedBlogSetup, receiverSta
       expect(applied).not.toHaveLength(0);
       const queryProcess = processedBy(spans, postSend, 'query').map((span) => span.spanId);
       expect(applied.every((line) => queryProcess.includes(line.span_id as string))).toBe(true);
+      // The bus's lines of the post's event are in its trace too, whatever batch carried it.
+      const busLines = blog
+        .logLines('event-bus')
+        .filter((line) => line.eventId === postSend.attributes['messaging.message.id']);
+      const appended = busLines.filter((line) => line.msg === 'event appended');
+      expect(appended).not.toHaveLength(0);
+      expect(appended.every((line) => line.trace_id === session.traceId)).toBe(true);
+      if (blog.busPushes) {
+        const delivered = busLines.filter((line) => line.msg === 'event delivered');
+        expect(delivered.length).toBeGreaterThanOrEqual(2);
+        expect(delivered.every((line) => line.trace_id === session.traceId)).toBe(true);
+      }
       expect(receiver.refused).toEqual([]);
       expect([...receiver.encodings]).toEqual([setup.protocol === 'http/json' ? 'json' : 'protobuf']);
     }

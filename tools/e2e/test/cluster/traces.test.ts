@@ -48,6 +48,7 @@ describeTraces(
         queryUrl: started.url('query', 0),
         logLines: (service) => logLines(started, service as ReplicatedService),
         busPushes: false,
+        routed: false,
         whileQueryDown: async (work) => {
           await started.kill('query', 1);
           await work();
