@@ -1,4 +1,8 @@
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { context, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { BusClient } from '@blog/common';
+import { recordingLogger } from '@blog/common/testing';
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
 import { parseEnvelope, parsePublishRequest } from '../src/contracts/events';
 import { ConfigError } from '../src/service/config';
@@ -218,5 +222,46 @@ describe('spans across the bus', () => {
       },
     });
     expect(pushed?.parentSpanContext?.spanId).toBe(processed?.spanContext().spanId);
+  });
+
+  it("sends a batch of several requests' publishes in none of their traces, and a publish alone in its own", async () => {
+    const { logger, lines } = recordingLogger();
+    let nextSeq = 1;
+    let requests = 0;
+    const bus = createServer((req, res) => {
+      // The first attempt of each publish loses its answer: the client says so, in the context it sends in.
+      if (++requests % 2 === 1) {
+        req.socket.destroy();
+        return;
+      }
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        const count = req.url === '/events/batch' ? (JSON.parse(body) as unknown[]).length : 1;
+        const seqs = Array.from({ length: count }, () => nextSeq++);
+        res.writeHead(201, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(req.url === '/events/batch' ? { seqs } : { seq: seqs[0] }));
+      });
+    });
+    await new Promise<void>((resolve) => bus.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(bus.address() as AddressInfo).port}`;
+      // Two "replicas" (the same bus): a lost answer is followed by a line saying the client tries the other.
+      const client = new BusClient([url, url], { logger });
+      const tracer = trace.getTracer('test');
+      const [a, b, c] = ['a', 'b', 'c'].map((name) => tracer.startSpan(`request ${name}`));
+      const publishIn = (span: Span | undefined, postId: string) =>
+        context.with(trace.setSpan(context.active(), span as Span), () =>
+          client.publish({ type: 'PostCreated', data: { id: postId, title: 't' } }),
+        );
+      await Promise.all([publishIn(a, 'a'), publishIn(b, 'b')]);
+      await publishIn(c, 'c');
+      const switched = lines().filter((line) => line.msg === 'trying another event bus replica');
+      expect(switched.map((line) => line.trace_id)).toEqual([undefined, c?.spanContext().traceId]);
+      const published = lines().filter((line) => line.msg === 'event published');
+      expect(published.map((line) => line.trace_id)).toEqual([a, b, c].map((span) => span?.spanContext().traceId));
+    } finally {
+      bus.close();
+    }
   });
 });
