@@ -7,7 +7,7 @@
  * was down catches up in a replay linked to the create it missed.
  */
 import { randomBytes } from 'node:crypto';
-import { delay, http, SPAN_KIND, waitFor, type OtlpReceiver, type ReceivedSpan } from '@blog/testkit';
+import { eventually, http, SPAN_KIND, waitFor, type OtlpReceiver, type ReceivedSpan } from '@blog/testkit';
 
 export interface TracedBlog {
   receiver: OtlpReceiver;
@@ -72,20 +72,6 @@ function ancestors(span: ReceivedSpan, spans: readonly ReceivedSpan[]): Received
   for (let parent = byId.get(span.parentSpanId); parent !== undefined; parent = byId.get(parent.parentSpanId))
     chain.push(parent);
   return chain;
-}
-
-/** Runs `check` until it passes, and throws its last failure if it never does within `timeoutMs`. */
-async function eventually(check: () => void, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-    }
-    await delay(200);
-  }
 }
 
 /** The spans whose parent is neither among `spans` nor the session's own span. */
@@ -158,7 +144,10 @@ export function describeTraces(name: string, setup: TracedBlogSetup, receiverSta
         stream.close();
       }
       // Each process exports its spans on its own schedule: the checks pass once all have arrived.
-      await eventually(() => checkSessionTrace(session, inSession(), createdRequestId));
+      await eventually(() => checkSessionTrace(session, inSession(), createdRequestId), {
+        timeoutMs: 15_000,
+        intervalMs: 200,
+      });
     });
 
     /** Everything the session's trace must show, from the spans received so far. */

@@ -32,11 +32,15 @@ export class OtlpReceiver {
   readonly encodings = new Set<'json' | 'protobuf'>();
 
   private readonly server: Server = createServer((req, res) => {
-    void readBody(req).then((body) => {
-      const problem = this.take(req, body);
-      res.writeHead(problem === undefined ? 200 : 400, { 'content-type': 'application/json' });
-      res.end(problem === undefined ? '{}' : JSON.stringify({ message: problem }));
-    });
+    readBody(req).then(
+      (body) => {
+        const problem = this.take(req, body);
+        res.writeHead(problem === undefined ? 200 : 400, { 'content-type': 'application/json' });
+        res.end(problem === undefined ? '{}' : JSON.stringify({ message: problem }));
+      },
+      // The sender went away mid-request: nothing to answer, nothing kept.
+      () => res.destroy(),
+    );
   });
 
   private constructor() {}
