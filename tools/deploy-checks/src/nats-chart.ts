@@ -129,7 +129,6 @@ export function chartKeysText(
   valuesYaml: string,
   version: string,
   chart: ChartSource = NATS_CHART,
-  command = 'nats-chart-keys',
 ): string {
   const doc = parseDocument(valuesYaml, { uniqueKeys: true });
   if (doc.errors.length > 0) throw new Error(doc.errors.map((error) => error.message).join('\n'));
@@ -153,7 +152,7 @@ export function chartKeysText(
     `# chart ${chart.name} ${version} from ${chart.repo} (source: ${chart.source}, tag ${chart.name}-${version}):`,
     "# the key paths of its values.yaml, one a line, in the file's order. A path followed by {} or [] has that",
     '# default and takes any key below it (merge, patch, env, resources, ...).',
-    `# Written by \`npm run ${command} -- <the chart's folder>\` (tools/deploy-checks/src/nats-chart-keys-cli.ts).`,
+    "# Written by `npm run chart-keys -- <the chart's folder>` (tools/deploy-checks/src/chart-keys-cli.ts).",
     ...lines,
     '',
   ].join('\n');

@@ -204,7 +204,7 @@ describe.each(byRelease)('helm lint and helm template of %s', (release, chart) =
 
   it("the fact file lists the keys of the chart's values.yaml", () => {
     expect(readRepoFile(chartKeysFile(chart.version, chart.name))).toBe(
-      chartKeysText(readFileSync(path.join(chartDir, 'values.yaml'), 'utf8'), chart.version, chart, 'chart-keys'),
+      chartKeysText(readFileSync(path.join(chartDir, 'values.yaml'), 'utf8'), chart.version, chart),
     );
   });
 

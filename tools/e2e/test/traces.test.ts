@@ -8,7 +8,6 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   freePorts,
-  http,
   OtlpReceiver,
   SERVICES,
   startStack,

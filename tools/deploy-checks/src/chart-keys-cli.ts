@@ -1,5 +1,5 @@
 /**
- * `npm run nats-chart-keys -- <chart folder>` (or `npm run chart-keys -- <chart folder>`): writes the fact file
+ * `npm run chart-keys -- <chart folder>`: writes the fact file
  * of a deployed chart's value keys (tools/deploy-checks/facts/<chart>-chart-<version>.keys.txt) from the
  * extracted chart: NATS (helm/charts/nats of github.com/nats-io/k8s at the tag nats-<version>) or one of the
  * observability charts (src/observability-charts.ts), e.g. from `helm pull <chart> --repo <repo> --version
@@ -26,8 +26,5 @@ if (!known || typeof version !== 'string') {
 }
 const file = chartKeysFile(version, known.name);
 const values = readFileSync(path.join(dir, 'values.yaml'), 'utf8');
-writeFileSync(
-  repoPath(file),
-  known === NATS_CHART ? chartKeysText(values, version) : chartKeysText(values, version, known, 'chart-keys'),
-);
+writeFileSync(repoPath(file), chartKeysText(values, version, known));
 console.log(`${file}: written from ${path.join(dir, 'values.yaml')}`);
