@@ -125,11 +125,7 @@ export function chartKeysFile(version: string = NATS_CHART.version, name: string
 const HEADER_CHART = /^# chart (\S+) (\S+) /;
 
 /** The fact file's text for a chart's values.yaml: a header naming the chart, then one path a line. */
-export function chartKeysText(
-  valuesYaml: string,
-  version: string,
-  chart: ChartSource = NATS_CHART,
-): string {
+export function chartKeysText(valuesYaml: string, version: string, chart: ChartSource = NATS_CHART): string {
   const doc = parseDocument(valuesYaml, { uniqueKeys: true });
   if (doc.errors.length > 0) throw new Error(doc.errors.map((error) => error.message).join('\n'));
   const lines: string[] = [];

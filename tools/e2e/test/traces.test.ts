@@ -6,15 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  freePorts,
-  OtlpReceiver,
-  SERVICES,
-  startStack,
-  waitFor,
-  type ServiceName,
-  type Stack,
-} from '@blog/testkit';
+import { freePorts, OtlpReceiver, SERVICES, startStack, waitFor, type ServiceName, type Stack } from '@blog/testkit';
 import { describeTraces } from './traces';
 
 const LOGS = path.join(__dirname, '..', 'artifacts', 'logs', 'traces');
