@@ -191,29 +191,42 @@ export function unknownKeys(values: Values, chart: ChartKeys): string[] {
 /** The chart's folder (Chart.yaml, values.yaml, templates/), or why there is none. */
 export type ChartAtHand = { dir: string } | { dir?: undefined; reason: string };
 
+/** A chart whose folder a variable names, for the checks that lint and render it when it is at hand. */
+export interface ChartToRender {
+  name: string;
+  version: string;
+  /** The variable that names the chart's extracted folder. */
+  variable: string;
+}
+
 /**
- * The chart named by NATS_CHART (the folder helm/charts/nats of github.com/nats-io/k8s at the tag
- * nats-<version>). Unset: not at hand, and the reason says so. Set to anything but that chart at that
- * version: an error, never a quiet fallback.
+ * The chart named by its variable, checked to be that chart at that version. Unset: not at hand, and the
+ * reason says so. Set to anything but that chart at that version: an error, never a quiet fallback.
  */
-export function natsChartAtHand(env: NodeJS.ProcessEnv = process.env): ChartAtHand {
-  const dir = env.NATS_CHART;
+export function chartAtHand(chart: ChartToRender, env: NodeJS.ProcessEnv = process.env): ChartAtHand {
+  const dir = env[chart.variable];
   if (!dir)
     return {
-      reason: `NATS_CHART is not set: the chart ${NATS_CHART.name} ${NATS_CHART.version} cannot be fetched here; set NATS_CHART to its folder to lint and render it`,
+      reason: `${chart.variable} is not set: the chart ${chart.name} ${chart.version} cannot be fetched here; set ${chart.variable} to its folder to lint and render it`,
     };
   const chartFile = path.join(dir, 'Chart.yaml');
-  if (!existsSync(chartFile)) throw new Error(`NATS_CHART=${dir}: no Chart.yaml there`);
-  const chart: unknown = parse(readFileSync(chartFile, 'utf8'));
-  const { name, version } = isValuesMap(chart) ? chart : {};
-  if (name !== NATS_CHART.name || version !== NATS_CHART.version)
+  if (!existsSync(chartFile)) throw new Error(`${chart.variable}=${dir}: no Chart.yaml there`);
+  const found: unknown = parse(readFileSync(chartFile, 'utf8'));
+  const { name, version } = isValuesMap(found) ? found : {};
+  if (name !== chart.name || version !== chart.version)
     throw new Error(
-      `NATS_CHART=${dir} is the chart ${String(name)} ${String(version)}, not ${NATS_CHART.name} ${NATS_CHART.version}`,
+      `${chart.variable}=${dir} is the chart ${String(name)} ${String(version)}, not ${chart.name} ${chart.version}`,
     );
   return { dir: path.resolve(dir) };
 }
 
-function helm(args: readonly string[]): string {
+/** NATS's chart (the folder helm/charts/nats of github.com/nats-io/k8s at the tag nats-<version>), by NATS_CHART. */
+export function natsChartAtHand(env: NodeJS.ProcessEnv = process.env): ChartAtHand {
+  return chartAtHand({ ...NATS_CHART, variable: 'NATS_CHART' }, env);
+}
+
+/** Runs the helm of the kube tools; a failure throws with what helm printed. */
+export function runHelm(args: readonly string[]): string {
   try {
     return execFileSync(helmPath(), args, {
       encoding: 'utf8',
@@ -236,7 +249,7 @@ export function helmLint(
   environment: NatsEnvironment,
   valuesDir: string = repoPath(NATS_VALUES_DIR),
 ): string {
-  return helm([
+  return runHelm([
     'lint',
     '--strict',
     chartDir,
@@ -252,7 +265,7 @@ export function helmTemplate(
   environment: NatsEnvironment,
   valuesDir: string = repoPath(NATS_VALUES_DIR),
 ): LoadedManifests {
-  const output = helm([
+  const output = runHelm([
     'template',
     NATS_RELEASE,
     chartDir,

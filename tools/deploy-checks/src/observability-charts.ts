@@ -5,22 +5,19 @@
  * `helm template` where a chart is at hand (a folder named by its variable, e.g. OTEL_COLLECTOR_CHART: the
  * charts cannot be fetched in CI).
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { parse } from 'yaml';
-import { helmPath } from './kube-tools';
 import { parseManifestText, type LoadedManifests } from './manifests';
 import {
   chartKeysFile,
   isValuesMap,
   parseChartKeys,
+  runHelm,
   unknownKeys,
-  type ChartAtHand,
   type ChartKeys,
   type ChartSource,
   type Values,
 } from './nats-chart';
+export { chartAtHand } from './nats-chart';
 import { readRepoFile, repoPath } from './repo';
 
 export const OBSERVABILITY_NAMESPACE = 'monitoring';
@@ -128,37 +125,6 @@ export function skaffoldReleaseProblems(release: Record<string, unknown>, chart:
   return problems.map((problem) => `release ${chart.release}: ${problem}`);
 }
 
-/** The chart named by its variable, checked to be that chart at that version; or why it is not at hand. */
-export function chartAtHand(chart: ObservabilityChart, env: NodeJS.ProcessEnv = process.env): ChartAtHand {
-  const dir = env[chart.variable];
-  if (!dir)
-    return {
-      reason: `${chart.variable} is not set: the chart ${chart.name} ${chart.version} cannot be fetched here; set ${chart.variable} to its folder to lint and render it`,
-    };
-  const chartFile = path.join(dir, 'Chart.yaml');
-  if (!existsSync(chartFile)) throw new Error(`${chart.variable}=${dir}: no Chart.yaml there`);
-  const found: unknown = parse(readFileSync(chartFile, 'utf8'));
-  const { name, version } = isValuesMap(found) ? found : {};
-  if (name !== chart.name || version !== chart.version)
-    throw new Error(
-      `${chart.variable}=${dir} is the chart ${String(name)} ${String(version)}, not ${chart.name} ${chart.version}`,
-    );
-  return { dir: path.resolve(dir) };
-}
-
-function helm(args: readonly string[]): string {
-  try {
-    return execFileSync(helmPath(), args, {
-      encoding: 'utf8',
-      maxBuffer: 64 * 2 ** 20,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-  } catch (err) {
-    const { stdout, stderr } = err as { stdout?: string; stderr?: string };
-    throw new Error(`helm ${args.join(' ')} failed: ${[stdout, stderr].filter(Boolean).join('\n').trim()}`);
-  }
-}
-
 const releaseArgs = (chart: ObservabilityChart, valuesFile: string) => [
   '--namespace',
   OBSERVABILITY_NAMESPACE,
@@ -172,7 +138,7 @@ export function helmLint(
   chartDir: string,
   valuesFile = repoPath(valuesFileOf(chart)),
 ): string {
-  return helm(['lint', '--strict', chartDir, ...releaseArgs(chart, valuesFile)]);
+  return runHelm(['lint', '--strict', chartDir, ...releaseArgs(chart, valuesFile)]);
 }
 
 /** The objects `helm template` renders for the release. */
@@ -181,6 +147,6 @@ export function helmTemplate(
   chartDir: string,
   valuesFile = repoPath(valuesFileOf(chart)),
 ): LoadedManifests {
-  const output = helm(['template', chart.release, chartDir, ...releaseArgs(chart, valuesFile)]);
+  const output = runHelm(['template', chart.release, chartDir, ...releaseArgs(chart, valuesFile)]);
   return parseManifestText(`helm template ${chart.release}`, output);
 }
