@@ -40,17 +40,14 @@ for candidate in "$TARGET" "$(command -v nats-server || true)"; do
   fi
 done
 
-if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+if ! can_fetch_from_debian; then
   echo "nats-server $VERSION is needed (the version the NATS chart deploys, $VALUES). Get it from the NATS" >&2
   echo "project's releases (https://github.com/nats-io/nats-server/releases/tag/v$VERSION) and put it on the" >&2
   echo "PATH or at $TARGET, or run this script as root on Debian or Ubuntu." >&2
   exit 1
 fi
 
-work="$(mktemp -d)"
-staged=""
-trap 'rm -rf "$work" ${staged:+"$staged"}' EXIT
-mkdir -p "$CACHE"
+debian_work "$CACHE"
 for suite in "${SUITES[@]}"; do
   debian_suite "$work" "$suite"
   # Debian's version of that upstream release: 2.10.27-1, 2.10.27+ds-2, ...

@@ -4,6 +4,8 @@
 # ~/.cache/blog-nginx (nothing is installed system-wide, no service is started). Elsewhere it says how to
 # get one.
 set -euo pipefail
+# shellcheck source=debian-suite.sh
+source "$(dirname "$0")/debian-suite.sh"
 
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/blog-nginx"
 TARGET="$CACHE/nginx"
@@ -15,15 +17,13 @@ for candidate in "$(command -v nginx || true)" "$TARGET"; do
   fi
 done
 
-if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+if ! can_fetch_from_debian; then
   echo "nginx is needed: install it with your package manager (apt-get install nginx, brew install nginx)," >&2
   echo "or put a binary at $TARGET." >&2
   exit 1
 fi
 
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$CACHE"
+debian_work "$CACHE"
 if ! (cd "$work" && apt-get download -qq -o APT::Sandbox::User=root nginx >&2); then
   apt-get update -qq >&2
   (cd "$work" && apt-get download -qq -o APT::Sandbox::User=root nginx >&2)

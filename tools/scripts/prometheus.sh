@@ -30,17 +30,14 @@ for candidate in "$CACHE" "$on_path"; do
   fi
 done
 
-if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+if ! can_fetch_from_debian; then
   echo "Prometheus $VERSION_LINE.x and its promtool are needed: get them from the Prometheus project's releases" >&2
   echo "(https://github.com/prometheus/prometheus/releases) into $CACHE, or run this script as root on Debian" >&2
   echo "or Ubuntu." >&2
   exit 1
 fi
 
-work="$(mktemp -d)"
-staged=""
-trap 'rm -rf "$work" ${staged:+"$staged"}' EXIT
-mkdir -p "$CACHE"
+debian_work "$CACHE"
 for suite in "${SUITES[@]}"; do
   debian_suite "$work" "$suite"
   # Debian's version of a release of that line: 3.5.3+ds1-6, ...
