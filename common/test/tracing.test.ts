@@ -2,8 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { context, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { BusClient } from '@blog/common';
-import { recordingLogger } from '@blog/common/testing';
-import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
+import { recordingLogger, recordSpans } from '@blog/common/testing';
 import { parseEnvelope, parsePublishRequest } from '../src/contracts/events';
 import { ConfigError } from '../src/service/config';
 import { traceFields } from '../src/service/logger';
@@ -74,16 +73,11 @@ describe('the trace context of an event', () => {
 });
 
 describe('spans across the bus', () => {
-  const exporter = new InMemorySpanExporter();
-  const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  let recorded: ReturnType<typeof recordSpans>;
 
-  beforeAll(() => provider.register());
-  afterAll(async () => {
-    await provider.shutdown();
-    trace.disable();
-    context.disable();
-  });
-  beforeEach(() => exporter.reset());
+  beforeAll(() => (recorded = recordSpans()));
+  afterAll(() => recorded.stop());
+  beforeEach(() => recorded.exporter.reset());
 
   it('stores the send span with the event, and processes it in a child span linked to it', () => {
     const request = trace.getTracer('test').startSpan('POST /posts', { kind: SpanKind.SERVER });
@@ -97,7 +91,7 @@ describe('spans across the bus', () => {
 
     const fields = withProcessSpan({ id: 'e1', type: 'PostCreated', seq: 7, trace: stored }, 'query', traceFields);
 
-    const spans = exporter.getFinishedSpans();
+    const spans = recorded.exporter.getFinishedSpans();
     const sent = spans.find((span) => span.name === 'send events');
     const processed = spans.find((span) => span.name === 'process events');
     expect(sent).toMatchObject({
@@ -128,7 +122,7 @@ describe('spans across the bus', () => {
 
   it('gives an event without a trace context a process span of its own, and logs no ids outside a span', () => {
     withProcessSpan({ id: 'e2', type: 'PostCreated', seq: 8 }, 'query', () => undefined);
-    const [processed] = exporter.getFinishedSpans();
+    const [processed] = recorded.exporter.getFinishedSpans();
     expect(processed?.parentSpanContext).toBeUndefined();
     expect(processed?.links).toEqual([]);
     expect(traceFields()).toEqual({});
@@ -156,7 +150,7 @@ describe('spans across the bus', () => {
       'http://query:4002',
       () => Promise.resolve(),
     );
-    const [first, batch] = exporter.getFinishedSpans().filter((span) => span.name === 'deliver events');
+    const [first, batch] = recorded.exporter.getFinishedSpans().filter((span) => span.name === 'deliver events');
     expect(first).toMatchObject({
       kind: SpanKind.PRODUCER,
       attributes: {
@@ -182,7 +176,7 @@ describe('spans across the bus', () => {
     await expect(
       withEventsSpan('deliver', [{ seq: 1 }], 'http://query:4002', () => Promise.reject(new Error('HTTP 503'))),
     ).rejects.toThrow('HTTP 503');
-    const [failed] = exporter.getFinishedSpans();
+    const [failed] = recorded.exporter.getFinishedSpans();
     expect(failed?.status).toEqual({ code: SpanStatusCode.ERROR, message: 'HTTP 503' });
   });
 
@@ -194,7 +188,7 @@ describe('spans across the bus', () => {
       'query',
       () => undefined,
     );
-    const replay = exporter.getFinishedSpans().find((span) => span.name === 'process events');
+    const replay = recorded.exporter.getFinishedSpans().find((span) => span.name === 'process events');
     expect(replay).toMatchObject({
       kind: SpanKind.CONSUMER,
       attributes: { 'messaging.operation.type': 'process', 'blog.replay': true, 'messaging.batch.message_count': 130 },
@@ -209,7 +203,7 @@ describe('spans across the bus', () => {
     withProcessSpan({ id: 'e1', type: 'PostCreated', seq: 1, trace: one.stored }, 'query', () =>
       withStreamPushSpan('/posts/stream', { seq: 1, type: 'PostCreated', readers: 2 }, () => undefined),
     );
-    const spans = exporter.getFinishedSpans();
+    const spans = recorded.exporter.getFinishedSpans();
     const processed = spans.find((span) => span.name === 'process events');
     const pushed = spans.find((span) => span.name === 'send /posts/stream');
     expect(pushed).toMatchObject({

@@ -1,21 +1,15 @@
 /** The spans of the bus's deliveries (a `deliver events` span per request to a subscriber). */
-import { context, SpanStatusCode, trace } from '@opentelemetry/api';
-import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
-import { recordingLogger } from '@blog/common/testing';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
+import { recordingLogger, recordSpans } from '@blog/common/testing';
 import { eventually } from '@blog/testkit';
 import { SubscriberDelivery } from '../src/delivery/subscriber-delivery';
 import { MemoryEventLog } from '../src/testing';
 import { fakeSubscriber } from './support';
 
-const exporter = new InMemorySpanExporter();
-const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+let recorded: ReturnType<typeof recordSpans>;
 
-beforeAll(() => provider.register());
-afterAll(async () => {
-  await provider.shutdown();
-  trace.disable();
-  context.disable();
-});
+beforeAll(() => (recorded = recordSpans()));
+afterAll(() => recorded.stop());
 
 it('makes each attempt a span under the publish of the event it carries: a refused one failed, the retry a new one', async () => {
   const publish = trace.getTracer('test').startSpan('send events');
@@ -46,7 +40,7 @@ it('makes each attempt a span under the publish of the event it carries: a refus
     await subscriber.close();
   }
 
-  const deliveries = exporter.getFinishedSpans().filter((span) => span.name === 'deliver events');
+  const deliveries = recorded.exporter.getFinishedSpans().filter((span) => span.name === 'deliver events');
   expect(deliveries).toHaveLength(2);
   expect(deliveries.map((span) => span.status.code)).toEqual([SpanStatusCode.ERROR, SpanStatusCode.UNSET]);
   expect(deliveries[0]?.status.message).toMatch(/^HTTP 503/);

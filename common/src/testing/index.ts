@@ -3,6 +3,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
+import { context, trace } from '@opentelemetry/api';
+import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
 import pino from 'pino';
 import type { BlogEvent, Envelope } from '../contracts/events';
 import {
@@ -119,5 +121,23 @@ export function recordingLogger(level = 'info'): {
     logger: pino({ level, mixin: contextFields }, sink),
     text,
     lines: () => text().map((line) => JSON.parse(line) as Record<string, unknown>),
+  };
+}
+
+/**
+ * Records every span ended while registered, as the global tracer provider with its context manager;
+ * `stop()` unregisters both, so that other tests run untraced.
+ */
+export function recordSpans(): { exporter: InMemorySpanExporter; stop: () => Promise<void> } {
+  const exporter = new InMemorySpanExporter();
+  const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  provider.register();
+  return {
+    exporter,
+    stop: async () => {
+      await provider.shutdown();
+      trace.disable();
+      context.disable();
+    },
   };
 }
