@@ -31,6 +31,7 @@ import {
   MESSAGING_OPERATION_TYPE_VALUE_SEND,
 } from '@opentelemetry/semantic-conventions/incubating';
 import type { EventTraceContext } from '../contracts/events';
+import { tracingStarted } from './lifecycle';
 
 /** messaging.system: the blog's own event bus (no value of the conventions' list names it). */
 export const MESSAGING_SYSTEM = 'blog-event-bus';
@@ -269,6 +270,8 @@ function runIn<T>(span: Span, parent: Context, work: (span: Span) => T): T {
  * the create that caused it (a batch of several requests' events is sent and delivered in a trace of its own).
  */
 export function inEventTrace<T>(stored: EventTraceContext | undefined, work: () => T): T {
+  // Without a started SDK no context can be entered: the line is logged as it is, at no cost per event.
+  if (stored === undefined || !tracingStarted()) return work();
   const publisher = publisherOf(stored);
   if (publisher === undefined || trace.getActiveSpan()?.spanContext().traceId === publisher.span.traceId) return work();
   return context.with(publisher.context, work);

@@ -6,7 +6,7 @@ import {
   DELIVERY_SIGNATURE_HEADER,
   eventsHeaders,
   inEventTrace,
-  isRecord,
+  eventTraceContextSchema,
   markSpanFailed,
   sendHttp,
   signDelivery,
@@ -408,20 +408,8 @@ export class SubscriberDelivery {
 /** A stored event's id, type and trace context, for the delivery's span and log lines. */
 function tracedEvent(text: string, seq: number): TracedEvent {
   const { id, type, trace } = JSON.parse(text) as { id?: unknown; type?: unknown; trace?: unknown };
-  const stored = isRecord(trace) && typeof trace.traceparent === 'string' ? trace : undefined;
-  return {
-    seq,
-    id,
-    type,
-    ...(stored
-      ? {
-          trace: {
-            traceparent: stored.traceparent as string,
-            ...(typeof stored.tracestate === 'string' ? { tracestate: stored.tracestate } : {}),
-          },
-        }
-      : {}),
-  };
+  const stored = trace === undefined ? undefined : eventTraceContextSchema.safeParse(trace);
+  return { seq, id, type, ...(stored?.success ? { trace: stored.data } : {}) };
 }
 
 /** The `position` a subscriber of this code base reports in its answer (course services answer `{}`). */
